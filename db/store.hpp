@@ -1,0 +1,136 @@
+#pragma once
+// The workspace's SQLite store: schema (PRAGMA user_version + migrations), typed queries.
+// One writer (the training process); readers wait on a busy timeout instead of failing.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+struct sqlite3;
+
+namespace kakuren::db {
+
+/// Database failure; the message says what failed and what to do.
+class DbError : public RuntimeFailure {
+  public:
+    using RuntimeFailure::RuntimeFailure;
+};
+
+/// Run lifecycle: created -> running -> (succeeded | finished | failed | interrupted | crashed).
+/// succeeded = target accuracy reached; finished = all epochs done without a target (or not reached);
+/// interrupted = stopped by a signal; crashed = its process vanished (noticed by a later command).
+enum class RunStatus { created, running, succeeded, finished, failed, interrupted, crashed };
+std::string to_string(RunStatus s);
+RunStatus run_status_from_string(const std::string& s); ///< throws DbError on an unknown name
+
+struct RunRow {
+    std::string id;
+    std::string name;
+    std::string recipe_path;   ///< absolute
+    std::string recipe_text;   ///< resolved recipe (canonical TOML)
+    std::string recipe_hash;   ///< sha256 hex of recipe_text
+    std::string strategy;      ///< hiding strategy, for listing
+    double fraction = 0;       ///< requested F
+    std::int64_t seed = 0;
+    std::int64_t num_samples = 0;
+    int num_epochs = 0;
+    RunStatus status = RunStatus::created;
+    std::string created_at;    ///< ISO 8601 UTC
+    std::string started_at, ended_at; ///< empty when unset
+    std::string run_dir;       ///< absolute path of runs/<id>
+    std::string reason;        ///< why it ended (failures), empty otherwise
+    std::int64_t epochs_done = 0;     ///< derived: count of epoch rows
+    std::optional<double> final_accuracy, best_accuracy; ///< derived from epoch rows
+    double mean_realised_fraction = 0; ///< derived: hidden / (N * epochs)
+};
+
+struct AttemptRow {
+    std::string run_id;
+    int attempt = 1;
+    std::string host;
+    std::int64_t pid = 0;
+    std::int64_t pid_start_ticks = 0; ///< /proc/<pid>/stat field 22, guards against pid reuse
+    std::string started_at, ended_at;
+    std::string status;  ///< running | succeeded | finished | failed | interrupted | crashed
+    std::string reason;
+};
+
+struct EpochRow {
+    std::string run_id;
+    int epoch = 0;                   ///< 1-based, as in the MLPerf log
+    double train_loss = 0, train_accuracy = 0;
+    double test_loss = 0, test_accuracy = 0;
+    double lr = 0, lr_scale = 1;     ///< scheduled LR, and the compensation factor applied
+    double max_fraction = 0;         ///< F_e requested
+    std::int64_t visible = 0, hidden = 0, moved_back = 0, candidates = 0, refreshed = 0;
+    double train_s = 0, hidden_pass_s = 0, eval_s = 0, total_s = 0;
+    double samples_per_s = 0;        ///< trained samples per second of train_s
+    std::string ended_at;
+};
+
+/// Per-sample statistics, latest state of a run (length N each).
+struct SampleState {
+    int epoch = 0;  ///< the epoch after which this was recorded (1-based)
+    std::vector<float> loss;
+    std::vector<std::uint8_t> correct;
+    std::vector<float> confidence;
+};
+
+class Store {
+  public:
+    /// Opens (creating and migrating if needed) the database file. Sets WAL, a busy timeout,
+    /// foreign keys. Throws DbError naming the file and the cause.
+    static Store open(const std::filesystem::path& file);
+    Store(Store&&) noexcept;
+    Store& operator=(Store&&) noexcept;
+    ~Store();
+
+    int schema_version() const;
+    static int latest_schema_version();
+
+    void insert_run(const RunRow& run);
+    void set_run_status(const std::string& run_id, RunStatus status, const std::string& reason = {});
+    std::optional<RunRow> find_run(const std::string& id_or_prefix) const; ///< unique prefix allowed
+    std::vector<RunRow> list_runs() const; ///< newest first
+
+    /// Starts attempt max+1 for the run (this process), marks the run running; returns its number.
+    int begin_attempt(const std::string& run_id, const std::string& host, std::int64_t pid,
+                      std::int64_t pid_start_ticks);
+    void end_attempt(const std::string& run_id, int attempt, const std::string& status,
+                     const std::string& reason = {});
+    std::vector<AttemptRow> attempts(const std::string& run_id) const;
+
+    /// Writes an epoch row, the latest per-sample state and the epoch's hidden set in one
+    /// transaction. hidden_ids ascending, each in [0, N).
+    void record_epoch(const EpochRow& row, const SampleState& state,
+                      std::span<const std::int64_t> hidden_ids, std::int64_t num_samples);
+    std::vector<EpochRow> epochs(const std::string& run_id) const;
+    std::optional<SampleState> sample_state(const std::string& run_id) const;
+    /// Hidden ids of one epoch (1-based), ascending; nullopt if the epoch is not recorded.
+    std::optional<std::vector<std::int64_t>> hidden_set(const std::string& run_id, int epoch) const;
+    /// For each recorded epoch (1-based, ascending): whether sample_id was hidden.
+    std::vector<std::pair<int, bool>> sample_history(const std::string& run_id,
+                                                     std::int64_t sample_id) const;
+
+    /// Marks runs whose attempt is "running" on this host but whose process is gone as crashed.
+    /// is_alive(pid, start_ticks) decides; returns the ids marked.
+    std::vector<std::string> reap_dead_runs(const std::string& host,
+                                            bool (*is_alive)(std::int64_t, std::int64_t));
+
+    sqlite3* handle() const { return m_db.get(); }
+
+  private:
+    struct Closer {
+        void operator()(sqlite3* db) const;
+    };
+    explicit Store(std::unique_ptr<sqlite3, Closer> db, std::filesystem::path file);
+    std::unique_ptr<sqlite3, Closer> m_db;
+    std::filesystem::path m_file;
+};
+
+} // namespace kakuren::db

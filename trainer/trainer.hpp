@@ -1,0 +1,112 @@
+#pragma once
+// The training loop: data, model, SGD with schedule, per-sample statistics, the hiding policy's
+// plan each epoch, a forward-only refresh of hidden samples, evaluation each epoch.
+// No torch in this header: other modules include it.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hiding/policy.hpp"
+#include "util/mllog.hpp"
+
+namespace kakuren::trainer {
+
+struct DataConfig {
+    std::string dataset = "fashion-mnist"; ///< fashion-mnist | idx | synthetic
+    std::string train_images, train_labels, test_images, test_labels; ///< IDX files, gz or raw
+    std::int64_t train_limit = 0, test_limit = 0; ///< 0 = all
+    int batch_size = 128, eval_batch_size = 256;
+    bool normalize = true;
+    std::optional<double> mean, std;
+    std::int64_t synthetic_train = 4096, synthetic_test = 1024;
+    int synthetic_classes = 10, synthetic_channels = 1, synthetic_size = 28;
+    double synthetic_noise = 1.0;
+};
+
+struct ModelConfig {
+    std::string kind = "cnn"; ///< mlp | cnn | resnet18
+    std::vector<int> hidden = {256, 128};
+    std::vector<int> channels = {16, 32};
+    int fc = 64;
+    int width = 64;
+};
+
+struct OptimConfig {
+    double lr = 0.05, momentum = 0.9, weight_decay = 5e-4;
+    bool nesterov = false;
+};
+
+struct ScheduleConfig {
+    int epochs = 15, warmup_epochs = 1;
+    std::string kind = "step"; ///< step | cosine
+    std::vector<int> milestones = {10, 13};
+    double gamma = 0.1;
+};
+
+/// How the trainer measures what the hiding policy reads.
+struct StatsConfig {
+    bool confidence_over_batch = false; ///< reference quirk: softmax over dim 0
+    bool hidden_pass_train_mode = false; ///< reference quirk: refresh in train mode
+};
+
+struct Config {
+    DataConfig data;
+    ModelConfig model;
+    OptimConfig optim;
+    ScheduleConfig schedule;
+    hiding::Config hiding;
+    StatsConfig stats;
+    std::uint64_t seed = 1;
+    int threads = 1;
+    std::optional<double> target_accuracy;
+    std::string benchmark_name = "kakuren"; ///< MLPerf submission_benchmark
+};
+
+/// Progress inside an epoch (called at most every few hundred ms).
+struct StepProgress {
+    int epoch = 0, num_epochs = 0;       ///< 1-based epoch
+    std::int64_t step = 0, num_steps = 0; ///< SGD steps in this epoch
+    std::string phase;                   ///< "train" | "refresh" | "eval"
+    double samples_per_s = 0;
+    double hidden_fraction = 0;          ///< realised, this epoch
+    double elapsed_s = 0;                ///< since run start
+};
+
+struct EpochResult {
+    int epoch = 0; ///< 1-based
+    double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
+    double lr = 0, lr_scale = 1, max_fraction = 0;
+    std::int64_t visible = 0, hidden = 0, moved_back = 0, candidates = 0, refreshed = 0;
+    double train_s = 0, hidden_pass_s = 0, eval_s = 0, total_s = 0, samples_per_s = 0;
+    std::span<const std::int64_t> hidden_ids; ///< ascending
+    std::span<const float> loss, confidence;  ///< per-sample state after the epoch (length N)
+    std::span<const std::uint8_t> correct;
+};
+
+struct Summary {
+    int epochs_done = 0;
+    double final_accuracy = 0, best_accuracy = 0;
+    bool target_reached = false;
+    bool interrupted = false;
+    std::int64_t num_train_samples = 0, num_test_samples = 0;
+};
+
+class Observer {
+  public:
+    virtual ~Observer() = default;
+    virtual void on_start(std::int64_t num_train, std::int64_t num_test) {}
+    virtual void on_progress(const StepProgress&) {}
+    virtual void on_epoch(const EpochResult&) {}
+};
+
+/// Trains per config. mllog receives the records of README "MLPerf log" (from cache_clear to
+/// run_stop). Checks *stop at step boundaries and returns early with interrupted = true.
+/// Throws RuntimeFailure (data files, shapes) with a message naming the cause.
+Summary train(const Config& config, Observer& observer, util::MlLog& mllog,
+              const std::atomic<bool>* stop = nullptr);
+
+} // namespace kakuren::trainer

@@ -1,0 +1,44 @@
+#pragma once
+// Writer of MLPerf-style `:::MLLOG {json}` lines (see README "MLPerf log").
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "util/json.hpp"
+
+namespace kakuren::util {
+
+/// Appends one flushed line per event. event_type follows the key: *_start -> INTERVAL_START,
+/// *_stop -> INTERVAL_END, else POINT_IN_TIME. time_ms never decreases. metadata always carries
+/// the call site's file (path relative to the source root) and lineno.
+class MlLog {
+  public:
+    /// Opens path for appending (creates parents). Throws RuntimeFailure when it cannot.
+    /// A default-constructed MlLog writes nothing (ranks other than 0).
+    MlLog() = default;
+    explicit MlLog(const std::filesystem::path& path);
+
+    void event(std::string_view key, const Json& value = Json::null(),
+               JsonObject metadata = {},
+               std::source_location where = std::source_location::current());
+    bool enabled() const { return m_out.is_open(); }
+    const std::filesystem::path& path() const { return m_path; }
+
+  private:
+    std::filesystem::path m_path;
+    std::ofstream m_out;
+    std::int64_t m_last_ms = 0;
+    std::mutex m_mutex;
+};
+
+/// Renders one record line (without the trailing newline); exposed for tests.
+std::string mllog_line(std::int64_t time_ms, std::string_view key, const Json& value,
+                       const JsonObject& metadata, std::string_view file, unsigned line);
+
+} // namespace kakuren::util
