@@ -1,6 +1,7 @@
 #pragma once
 // Sample-hiding policies: per-sample statistics in, the epoch's plan out.
 // Pure: no I/O, no clock, no torch; all randomness comes from Config::seed and the epoch.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -20,7 +21,9 @@ struct Config {
     double tau = 0.7;                                       ///< confidence threshold for hiding
     std::vector<double> fraction_decay = {1.0, 0.8, 0.6, 0.4}; ///< F multiplier after k LR milestones
     LrCompensation lr_compensation = LrCompensation::scheduled;
-    int refresh_every = 1;         ///< run the forward refresh of hidden samples every k epochs (1 = reference)
+    /// Run the forward refresh of hidden samples every k epochs (1 = reference): the refresh is due
+    /// on epoch e when (e + 1) % k == 0 or e is the last epoch, so stats are fresh at the end.
+    int refresh_every = 1;
     std::uint64_t seed = 0;        ///< run seed; per-epoch draws use (seed, epoch)
 };
 
@@ -42,12 +45,21 @@ struct SampleStatsView {
     std::size_t size() const { return loss.size(); }
 };
 
+/// Shuffle streams: independent permutations drawn from the same (seed, epoch).
+inline constexpr std::uint64_t k_train_stream = 0;   ///< EpochPlan::train_ids
+inline constexpr std::uint64_t k_refresh_stream = 1; ///< EpochPlan::refresh_ids
+
 /// What to do in one epoch. Ids are global sample indices in [0, N).
 struct EpochPlan {
-    std::vector<std::int64_t> train_ids;   ///< trained with backward, in visiting order (shuffled)
+    /// Trained with backward, in visiting order: the visible ids (ascending) permuted by
+    /// shuffle(ids, seed, epoch, k_train_stream). Every rank gets the same order; the trainer splits
+    /// it (rank r takes r, r + W, ...). Strategies that draw with replacement may repeat ids.
+    std::vector<std::int64_t> train_ids;
     std::vector<float> train_weights;      ///< per-entry loss weights; empty = all 1
     std::vector<std::int64_t> hidden_ids;  ///< not trained this epoch, ascending
-    std::vector<std::int64_t> refresh_ids; ///< forward-only refresh this epoch (subset of hidden), shuffled
+    /// Forward-only refresh this epoch: all of hidden_ids permuted by shuffle(.., k_refresh_stream)
+    /// when the refresh is due (see Config::refresh_every), else empty.
+    std::vector<std::int64_t> refresh_ids;
     double max_fraction = 0.0;             ///< F_e, the scheduled maximum hidden fraction
     double lr_scale = 1.0;                 ///< multiply the scheduled LR by this for the epoch's steps
     std::int64_t num_candidates = 0;       ///< floor(F_e * N) lowest-loss samples considered
@@ -65,18 +77,45 @@ class Policy {
     virtual std::string name() const = 0;
 };
 
-/// Builds the policy for config.strategy. Throws std::invalid_argument for an invalid config
-/// (the recipe layer validates first, so users never see that).
+/// Checks a config whatever its strategy: 0 <= fraction < 1, 0 <= tau <= 1, refresh_every >= 1,
+/// every fraction_decay entry in [0, 1] (an empty list means no decay), a known strategy and
+/// compensation. Throws std::invalid_argument naming the field and the expected range.
+void validate(const Config& config);
+
+/// Builds the policy for config.strategy (after validate(config)). Throws std::invalid_argument for
+/// an invalid config (the recipe layer validates first, so users never see that).
+///
+/// kakurenbo, per epoch: num_candidates = floor(F_e * N) lowest-loss samples (lowest_k); a candidate
+/// is hidden only if correct == 1, its loss is not NaN and confidence >= tau (compared in float:
+/// confidence >= float(tau)); the other candidates stay visible (num_moved_back) and their slots are
+/// not refilled. A NaN loss is never hidden (it ranks as +inf, so it is a candidate only when
+/// num_candidates exceeds the non-NaN count, and then it is moved back). Hiding is active during
+/// LR warm-up; only the LR scale waits for its end.
+/// none: every id trained (shuffled), nothing hidden, max_fraction 0, lr_scale 1.
+/// plan_epoch throws std::invalid_argument when the stats spans differ in length or ctx.epoch < 0.
 std::unique_ptr<Policy> make_policy(const Config& config);
 
-/// F_e: the maximum hidden fraction of epoch ctx.epoch after the LR milestones passed so far.
+/// F_e: the maximum hidden fraction of epoch ctx.epoch after the LR milestones passed so far:
+/// F * fraction_decay[min(k, size - 1)], k = number of milestones m <= ctx.epoch (the epoch m already
+/// uses the new LR); F when fraction_decay is empty.
 double scheduled_fraction(const Config& config, const EpochContext& ctx);
+
+/// Whether the forward refresh of hidden samples runs in epoch ctx.epoch:
+/// (epoch + 1) % refresh_every == 0, or epoch == num_epochs - 1. refresh_every <= 1: always.
+bool refresh_due(const Config& config, const EpochContext& ctx);
+
+/// The LR multiplier 1 / (1 - f) for epoch ctx.epoch: 1 during warm-up (epoch < warmup_epochs)
+/// and for LrCompensation::off; else f = scheduled_fraction (scheduled) or realised_fraction
+/// (realised). f >= 1 (impossible for a valid config) gives 1.
+double lr_scale(const Config& config, const EpochContext& ctx, double realised_fraction);
 
 /// Candidate selection equal to a stable ascending sort by loss taking the first k: every sample
 /// with loss < t, then the lowest indices among loss == t. O(N). Returns ascending ids.
+/// NaN ranks as +inf (ties with +inf, by index). k <= 0: empty; k >= N: all ids.
 std::vector<std::int64_t> lowest_k(std::span<const float> loss, std::int64_t k);
 
-/// Deterministic Fisher-Yates shuffle seeded by (seed, epoch, stream); same on every machine.
+/// Deterministic Fisher-Yates shuffle seeded by (seed, epoch, stream); same on every machine
+/// (xoshiro256** seeded through splitmix64, Lemire's unbiased bounded draw; no <random>).
 void shuffle(std::vector<std::int64_t>& ids, std::uint64_t seed, int epoch, std::uint64_t stream);
 
 std::string to_string(Strategy s);

@@ -37,8 +37,11 @@ class Json {
     std::string dump() const;
     /// Indented JSON text (2 spaces).
     std::string dump_pretty() const;
+    /// One line with Python's default separators ", " and ": " (the `:::MLLOG` style).
+    std::string dump_spaced() const;
 
   private:
+    /// indent < 0: compact; 0: one line, spaced separators; > 0: that many spaces per level.
     void write(std::string& out, int indent, int depth) const;
     std::variant<std::monostate, bool, std::int64_t, double, std::string, JsonArray, JsonObject> m_v;
 };

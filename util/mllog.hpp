@@ -41,4 +41,9 @@ class MlLog {
 std::string mllog_line(std::int64_t time_ms, std::string_view key, const Json& value,
                        const JsonObject& metadata, std::string_view file, unsigned line);
 
+/// The call site's file as logged: relative to the source root (e.g. "trainer/loop.cpp").
+/// Strips the build's source folder; else keeps the path from its first project top folder
+/// (util/, trainer/, cli/, ...); else keeps the file name.
+std::string source_relative_path(std::string_view file);
+
 } // namespace kakuren::util

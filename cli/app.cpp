@@ -1,0 +1,172 @@
+// Command-line parsing and error mapping: every error ends as "kakuren: error: ..." and an
+// exit code from cli/commands.hpp, never as a bare terminate.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "cli/commands.hpp"
+#include "recipes/recipe.hpp"
+
+namespace kakuren::cli {
+namespace {
+
+constexpr const char* k_description = R"(kakuren trains LibTorch models from TOML recipes with adaptive sample hiding
+(KAKURENBO): each epoch the samples the model already knows well are hidden from the
+backward pass, the learning rate compensates, and training takes less time.
+Every run is recorded in the workspace's SQLite database (kakuren.db) and its folder
+runs/<run-id>/ (resolved recipe, MLPerf log mllog.txt, train.log).
+
+Examples:
+  kakuren recipe check recipes/fashion_mnist_cnn.toml
+  kakuren run recipes/fashion_mnist_cnn.toml
+  kakuren run recipes/fashion_mnist_cnn.toml --set hiding.strategy=none --set run.seed=2
+  kakuren runs --format json
+  kakuren show <run-id>
+  kakuren hidden <run-id> --epoch 7      # which samples were hidden in epoch 7
+  kakuren hidden <run-id> --sample 123   # how often sample 123 was hidden
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad recipe or command line,
+3 all epochs done but run.target_accuracy not reached, 75 stopped by a signal.)";
+
+void add_common(CLI::App* sub, CommonOptions& common, bool with_format) {
+    sub->add_option("--workspace,-w", common.workspace,
+                    "Folder holding kakuren.db and runs/ (default: $KAKUREN_WORKSPACE, else the "
+                    "current folder)");
+    if (with_format) {
+        sub->add_option("--format", common.format, "Output format: text or json")
+            ->transform(CLI::CheckedTransformer(
+                std::map<std::string, Format>{{"text", Format::text}, {"json", Format::json}},
+                CLI::ignore_case));
+    }
+}
+
+void add_overrides(CLI::App* sub, std::vector<std::string>& overrides) {
+    sub->add_option("--set", overrides,
+                    "Override a recipe value, e.g. --set hiding.fraction=0.2 (repeatable; the "
+                    "value is read as TOML, else as a string)")
+        ->type_name("KEY=VALUE")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{k_description, "kakuren"};
+    app.set_version_flag("--version", "kakuren 0.1.0");
+    app.require_subcommand(1);
+    app.fallthrough(false);
+
+    CommonOptions common;
+    RunOptions run_options;
+    std::string run_ref;
+    int epoch = 0;
+    long long sample = -1;
+    std::string recipe_file;
+    std::vector<std::string> recipe_overrides;
+
+    CLI::App* run = app.add_subcommand(
+        "run", "Train a recipe in the foreground on this machine (no Slurm needed)");
+    run->footer("Prints the run id first. On a terminal a live bar shows epoch, step, samples/s,\n"
+                "the realised hidden fraction and the ETA; otherwise one line per epoch.\n"
+                "Ctrl-C stops at the next step boundary; finished epochs stay recorded.");
+    run->add_option("recipe", run_options.recipe, "Recipe file (TOML)")->required();
+    add_overrides(run, run_options.overrides);
+    run->add_flag("--dry-run,-n", run_options.dry_run,
+                  "Validate and print what would run; create nothing");
+    run->add_flag("--quiet,-q", run_options.quiet, "No progress output (the run id still prints)");
+    add_common(run, common, true);
+
+    CLI::App* runs = app.add_subcommand("runs", "List the workspace's runs, newest first");
+    add_common(runs, common, true);
+
+    CLI::App* show = app.add_subcommand(
+        "show", "One run: status, paths, and per epoch the requested vs realised hidden fraction");
+    show->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
+    add_common(show, common, true);
+
+    CLI::App* hidden =
+        app.add_subcommand("hidden", "Which samples were hidden: in one epoch, or for one sample");
+    hidden->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
+    auto* epoch_opt = hidden->add_option("--epoch,-e", epoch, "Epoch (1-based): list its hidden samples")
+                          ->check(CLI::PositiveNumber);
+    auto* sample_opt =
+        hidden->add_option("--sample,-s", sample, "Sample index: the epochs in which it was hidden")
+            ->check(CLI::NonNegativeNumber);
+    epoch_opt->excludes(sample_opt);
+    add_common(hidden, common, true);
+
+    CLI::App* recipe = app.add_subcommand("recipe", "Validate recipes and explain their values");
+    recipe->require_subcommand(1);
+    CLI::App* check = recipe->add_subcommand(
+        "check", "Validate a recipe: every error with file:line:col; exit 2 if any");
+    check->add_option("file", recipe_file, "Recipe file (TOML)")->required();
+    add_overrides(check, recipe_overrides);
+    CLI::App* show_recipe = recipe->add_subcommand(
+        "show", "Print every resolved value and where it came from (file:line, --set, default)");
+    show_recipe->add_option("file", recipe_file, "Recipe file (TOML)")->required();
+    add_overrides(show_recipe, recipe_overrides);
+    add_common(show_recipe, common, true);
+    CLI::App* reference =
+        recipe->add_subcommand("reference", "Print the recipe reference (every key, as Markdown)");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "kakuren: error: " << e.what() << "\nRun 'kakuren --help' for usage.\n";
+        return k_exit_usage;
+    }
+
+    try {
+        if (run->parsed()) {
+            return run_command(common, run_options);
+        }
+        if (runs->parsed()) {
+            return runs_command(common);
+        }
+        if (show->parsed()) {
+            return show_command(common, run_ref);
+        }
+        if (hidden->parsed()) {
+            if (epoch_opt->count() == 0 && sample_opt->count() == 0) {
+                std::cerr << "kakuren: error: hidden needs --epoch E or --sample ID\n";
+                return k_exit_usage;
+            }
+            return hidden_command(common, run_ref, epoch, sample);
+        }
+        if (check->parsed()) {
+            return recipe_check_command(recipe_file, recipe_overrides);
+        }
+        if (show_recipe->parsed()) {
+            return recipe_show_command(common, recipe_file, recipe_overrides);
+        }
+        if (reference->parsed()) {
+            return recipe_reference_command();
+        }
+    } catch (const recipes::RecipeError& e) {
+        for (const std::string& message : e.messages()) {
+            std::cerr << message << '\n';
+        }
+        return k_exit_usage;
+    } catch (const UsageError& e) {
+        std::cerr << "kakuren: error: " << e.what() << '\n';
+        return k_exit_usage;
+    } catch (const Error& e) {
+        std::cerr << "kakuren: error: " << e.what() << '\n';
+        return k_exit_failure;
+    } catch (const std::exception& e) {
+        std::cerr << "kakuren: error: unexpected failure: " << e.what() << '\n';
+        return k_exit_failure;
+    }
+    return k_exit_usage;
+}
+
+} // namespace kakuren::cli

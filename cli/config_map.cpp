@@ -1,0 +1,72 @@
+#include "cli/config_map.hpp"
+
+#include "util/system.hpp"
+
+namespace kakuren::cli {
+
+hiding::Config hiding_config(const recipes::Recipe& recipe) {
+    const recipes::HidingSection& h = recipe.hiding;
+    hiding::Config c;
+    c.strategy = h.strategy == "kakurenbo" ? hiding::Strategy::kakurenbo : hiding::Strategy::none;
+    c.fraction = h.fraction;
+    c.tau = h.tau;
+    c.fraction_decay = h.fraction_decay;
+    c.lr_compensation = h.lr_compensation == "realised" ? hiding::LrCompensation::realised
+                        : h.lr_compensation == "off"    ? hiding::LrCompensation::off
+                                                        : hiding::LrCompensation::scheduled;
+    c.refresh_every = h.refresh_every;
+    c.seed = static_cast<std::uint64_t>(recipe.run.seed);
+    return c;
+}
+
+trainer::Config trainer_config(const recipes::Recipe& recipe) {
+    trainer::Config c;
+    const recipes::DataSection& d = recipe.data;
+    c.data.dataset = d.dataset;
+    c.data.train_images = d.train_images;
+    c.data.train_labels = d.train_labels;
+    c.data.test_images = d.test_images;
+    c.data.test_labels = d.test_labels;
+    c.data.train_limit = d.train_limit;
+    c.data.test_limit = d.test_limit;
+    c.data.batch_size = d.batch_size;
+    c.data.eval_batch_size = d.eval_batch_size;
+    c.data.normalize = d.normalize;
+    c.data.mean = d.mean;
+    c.data.std = d.std;
+    c.data.synthetic_train = d.synthetic_train;
+    c.data.synthetic_test = d.synthetic_test;
+    c.data.synthetic_classes = d.synthetic_classes;
+    c.data.synthetic_channels = d.synthetic_channels;
+    c.data.synthetic_size = d.synthetic_size;
+    c.data.synthetic_noise = d.synthetic_noise;
+
+    c.model.kind = recipe.model.kind;
+    c.model.hidden = recipe.model.hidden;
+    c.model.channels = recipe.model.channels;
+    c.model.fc = recipe.model.fc;
+    c.model.width = recipe.model.width;
+
+    c.optim.lr = recipe.optimizer.lr;
+    c.optim.momentum = recipe.optimizer.momentum;
+    c.optim.weight_decay = recipe.optimizer.weight_decay;
+    c.optim.nesterov = recipe.optimizer.nesterov;
+
+    c.schedule.epochs = recipe.schedule.epochs;
+    c.schedule.warmup_epochs = recipe.schedule.warmup_epochs;
+    c.schedule.kind = recipe.schedule.kind;
+    c.schedule.milestones = recipe.schedule.milestones;
+    c.schedule.gamma = recipe.schedule.gamma;
+
+    c.hiding = hiding_config(recipe);
+    c.stats.confidence_over_batch = recipe.hiding.confidence == "batch";
+    c.stats.hidden_pass_train_mode = recipe.hiding.hidden_pass == "train";
+
+    c.seed = static_cast<std::uint64_t>(recipe.run.seed);
+    c.threads = recipe.run.threads > 0 ? recipe.run.threads : util::available_cpus();
+    c.target_accuracy = recipe.run.target_accuracy;
+    c.benchmark_name = recipe.run.name;
+    return c;
+}
+
+} // namespace kakuren::cli

@@ -1,0 +1,12 @@
+#pragma once
+// The one place that maps recipe sections to each module's own config.
+#include "recipes/recipe.hpp"
+#include "trainer/trainer.hpp"
+
+namespace kakuren::cli {
+
+/// threads = recipe.run.threads, or available_cpus when 0.
+trainer::Config trainer_config(const recipes::Recipe& recipe);
+hiding::Config hiding_config(const recipes::Recipe& recipe);
+
+} // namespace kakuren::cli

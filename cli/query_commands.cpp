@@ -1,0 +1,261 @@
+// Reading runs back: `runs`, `show`, `hidden`.
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "cli/commands.hpp"
+#include "cli/text.hpp"
+#include "db/store.hpp"
+#include "launcher/workspace.hpp"
+#include "util/json.hpp"
+#include "util/system.hpp"
+
+namespace kakuren::cli {
+namespace {
+
+/// Opens the workspace's store for reading; nullopt when the workspace has none yet.
+/// Marks runs whose process vanished as crashed first, so nothing stays "running" forever.
+std::optional<db::Store> open_existing(const launcher::Workspace& ws) {
+    if (!std::filesystem::exists(ws.db_file)) {
+        return std::nullopt;
+    }
+    db::Store store = db::Store::open(ws.db_file);
+    store.reap_dead_runs(util::hostname(), &util::process_alive);
+    return store;
+}
+
+db::RunRow require_run(const db::Store& store, const std::string& ref) {
+    std::optional<db::RunRow> run = store.find_run(ref);
+    if (!run) {
+        throw UsageError("no run matches '" + ref + "'; 'kakuren runs' lists them");
+    }
+    return *run;
+}
+
+util::Json optional_number(const std::optional<double>& v) {
+    return v ? util::Json(*v) : util::Json::null();
+}
+
+util::Json run_to_json(const db::RunRow& r) {
+    return util::JsonObject{{"id", r.id},
+                            {"name", r.name},
+                            {"status", db::to_string(r.status)},
+                            {"strategy", r.strategy},
+                            {"fraction", r.fraction},
+                            {"mean_realised_fraction", r.mean_realised_fraction},
+                            {"seed", r.seed},
+                            {"num_samples", r.num_samples},
+                            {"epochs_done", r.epochs_done},
+                            {"num_epochs", r.num_epochs},
+                            {"final_accuracy", optional_number(r.final_accuracy)},
+                            {"best_accuracy", optional_number(r.best_accuracy)},
+                            {"created_at", r.created_at},
+                            {"started_at", r.started_at},
+                            {"ended_at", r.ended_at},
+                            {"reason", r.reason},
+                            {"recipe_path", r.recipe_path},
+                            {"recipe_hash", r.recipe_hash},
+                            {"run_dir", r.run_dir}};
+}
+
+std::string accuracy_text(const std::optional<double>& v) { return v ? percent(*v, 2) : "-"; }
+
+} // namespace
+
+int runs_command(const CommonOptions& common) {
+    const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
+    std::optional<db::Store> store = open_existing(ws);
+    const std::vector<db::RunRow> runs = store ? store->list_runs() : std::vector<db::RunRow>{};
+    if (common.format == Format::json) {
+        util::JsonArray array;
+        for (const db::RunRow& r : runs) {
+            array.push_back(run_to_json(r));
+        }
+        std::cout << util::Json(std::move(array)).dump_pretty() << std::endl;
+        return k_exit_ok;
+    }
+    if (runs.empty()) {
+        std::cout << "no runs in " << ws.root.string() << "\n";
+        return k_exit_ok;
+    }
+    Table table({"RUN", "STATUS", "STRATEGY", "F", "REALISED", "EPOCHS", "FINAL ACC", "BEST ACC",
+                 "STARTED"});
+    for (const db::RunRow& r : runs) {
+        table.add({r.id, db::to_string(r.status), r.strategy, fixed(r.fraction, 2),
+                   percent(r.mean_realised_fraction),
+                   std::to_string(r.epochs_done) + "/" + std::to_string(r.num_epochs),
+                   accuracy_text(r.final_accuracy), accuracy_text(r.best_accuracy),
+                   r.started_at.substr(0, 19)});
+    }
+    std::cout << table.render();
+    return k_exit_ok;
+}
+
+int show_command(const CommonOptions& common, const std::string& ref) {
+    const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
+    std::optional<db::Store> store = open_existing(ws);
+    if (!store) {
+        throw UsageError("no kakuren.db in " + ws.root.string() +
+                         "; pass --workspace or set KAKUREN_WORKSPACE");
+    }
+    const db::RunRow run = require_run(*store, ref);
+    const std::vector<db::EpochRow> epochs = store->epochs(run.id);
+    const std::vector<db::AttemptRow> attempts = store->attempts(run.id);
+    if (common.format == Format::json) {
+        util::JsonArray epoch_array;
+        for (const db::EpochRow& e : epochs) {
+            const double realised =
+                run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
+            epoch_array.push_back(util::JsonObject{
+                {"epoch", e.epoch},           {"train_loss", e.train_loss},
+                {"train_accuracy", e.train_accuracy}, {"test_loss", e.test_loss},
+                {"test_accuracy", e.test_accuracy},   {"lr", e.lr},
+                {"lr_scale", e.lr_scale},     {"requested_fraction", e.max_fraction},
+                {"realised_fraction", realised}, {"visible", e.visible},
+                {"hidden", e.hidden},         {"moved_back", e.moved_back},
+                {"candidates", e.candidates}, {"refreshed", e.refreshed},
+                {"train_s", e.train_s},       {"hidden_pass_s", e.hidden_pass_s},
+                {"eval_s", e.eval_s},         {"total_s", e.total_s},
+                {"samples_per_s", e.samples_per_s}});
+        }
+        util::JsonArray attempt_array;
+        for (const db::AttemptRow& a : attempts) {
+            attempt_array.push_back(util::JsonObject{{"attempt", a.attempt},
+                                                     {"host", a.host},
+                                                     {"pid", a.pid},
+                                                     {"started_at", a.started_at},
+                                                     {"ended_at", a.ended_at},
+                                                     {"status", a.status},
+                                                     {"reason", a.reason}});
+        }
+        util::Json run_json = run_to_json(run);
+        std::cout << util::Json(util::JsonObject{{"run", run_json},
+                                                 {"attempts", std::move(attempt_array)},
+                                                 {"epochs", std::move(epoch_array)}})
+                         .dump_pretty()
+                  << std::endl;
+        return k_exit_ok;
+    }
+    std::cout << "run       " << run.id << "\n"
+              << "status    " << db::to_string(run.status)
+              << (run.reason.empty() ? "" : " (" + run.reason + ")") << "\n"
+              << "hiding    " << run.strategy << " F=" << fixed(run.fraction, 2)
+              << ", realised mean " << percent(run.mean_realised_fraction) << "\n"
+              << "seed      " << run.seed << "\n"
+              << "samples   " << thousands(run.num_samples) << "\n"
+              << "recipe    " << run.recipe_path << " (sha256 " << run.recipe_hash.substr(0, 12)
+              << ")\n"
+              << "folder    " << run.run_dir << "\n"
+              << "logs      " << run.run_dir << "/train.log, " << run.run_dir << "/mllog.txt\n"
+              << "times     created " << run.created_at << ", started " << run.started_at
+              << ", ended " << (run.ended_at.empty() ? "-" : run.ended_at) << "\n";
+    for (const db::AttemptRow& a : attempts) {
+        std::cout << "attempt " << a.attempt << " pid " << a.pid << " on " << a.host << ": "
+                  << a.status << (a.reason.empty() ? "" : " (" + a.reason + ")") << "\n";
+    }
+    if (epochs.empty()) {
+        std::cout << "no epochs recorded yet\n";
+        return k_exit_ok;
+    }
+    Table table({"EPOCH", "LOSS", "TEST ACC", "LR", "SCALE", "MAX F", "REALISED", "HIDDEN",
+                 "MOVED BACK", "TRAIN s", "REFRESH s", "EVAL s", "SAMPLES/s"});
+    for (const db::EpochRow& e : epochs) {
+        const double realised =
+            run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
+        table.add({std::to_string(e.epoch), fixed(e.train_loss, 4), percent(e.test_accuracy, 2),
+                   fixed(e.lr, 5), fixed(e.lr_scale, 3), percent(e.max_fraction),
+                   percent(realised), thousands(e.hidden), thousands(e.moved_back),
+                   fixed(e.train_s, 1), fixed(e.hidden_pass_s, 1), fixed(e.eval_s, 1),
+                   thousands(static_cast<std::int64_t>(e.samples_per_s))});
+    }
+    std::cout << "\n" << table.render();
+    return k_exit_ok;
+}
+
+int hidden_command(const CommonOptions& common, const std::string& ref, int epoch,
+                   long long sample) {
+    const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
+    std::optional<db::Store> store = open_existing(ws);
+    if (!store) {
+        throw UsageError("no kakuren.db in " + ws.root.string() +
+                         "; pass --workspace or set KAKUREN_WORKSPACE");
+    }
+    const db::RunRow run = require_run(*store, ref);
+    const bool json = common.format == Format::json;
+    if (epoch > 0) {
+        const auto ids = store->hidden_set(run.id, epoch);
+        if (!ids) {
+            throw UsageError("run " + run.id + " has no epoch " + std::to_string(epoch) +
+                             " recorded (epochs done: " + std::to_string(run.epochs_done) + ")");
+        }
+        if (json) {
+            util::JsonArray array(ids->begin(), ids->end());
+            std::cout << util::Json(util::JsonObject{{"run_id", run.id},
+                                                     {"epoch", epoch},
+                                                     {"num_samples", run.num_samples},
+                                                     {"num_hidden", ids->size()},
+                                                     {"hidden", std::move(array)}})
+                             .dump()
+                      << std::endl;
+            return k_exit_ok;
+        }
+        std::cout << "epoch " << epoch << ": " << thousands(static_cast<std::int64_t>(ids->size()))
+                  << " of " << thousands(run.num_samples) << " samples hidden";
+        if (run.num_samples > 0) {
+            std::cout << " (" << percent(static_cast<double>(ids->size()) / run.num_samples)
+                      << ")";
+        }
+        std::cout << "\n";
+        for (std::size_t i = 0; i < ids->size(); ++i) {
+            std::cout << (*ids)[i] << ((i + 1) % 12 == 0 || i + 1 == ids->size() ? "\n" : " ");
+        }
+        return k_exit_ok;
+    }
+    if (run.num_samples > 0 && sample >= run.num_samples) {
+        throw UsageError("sample " + std::to_string(sample) + " is out of range; run " + run.id +
+                         " has " + std::to_string(run.num_samples) + " training samples");
+    }
+    const auto history = store->sample_history(run.id, sample);
+    std::vector<int> hidden_in;
+    for (const auto& [e, was_hidden] : history) {
+        if (was_hidden) {
+            hidden_in.push_back(e);
+        }
+    }
+    const auto state = store->sample_state(run.id);
+    const auto index = static_cast<std::size_t>(sample);
+    const bool have_state = state && index < state->loss.size();
+    if (json) {
+        util::JsonArray epochs(hidden_in.begin(), hidden_in.end());
+        util::JsonObject out{{"run_id", run.id},
+                             {"sample", sample},
+                             {"epochs_recorded", history.size()},
+                             {"times_hidden", hidden_in.size()},
+                             {"hidden_in_epochs", std::move(epochs)}};
+        if (have_state) {
+            out.emplace_back("latest", util::JsonObject{{"epoch", state->epoch},
+                                                        {"loss", state->loss[index]},
+                                                        {"correct", state->correct[index] != 0},
+                                                        {"confidence", state->confidence[index]}});
+        }
+        std::cout << util::Json(std::move(out)).dump() << std::endl;
+        return k_exit_ok;
+    }
+    std::cout << "sample " << sample << " was hidden in " << hidden_in.size() << " of "
+              << history.size() << " epochs";
+    if (!hidden_in.empty()) {
+        std::cout << ":";
+        for (int e : hidden_in) {
+            std::cout << " " << e;
+        }
+    }
+    std::cout << "\n";
+    if (have_state) {
+        std::cout << "after epoch " << state->epoch << ": loss " << fixed(state->loss[index], 4)
+                  << ", " << (state->correct[index] != 0 ? "correct" : "wrong")
+                  << ", confidence " << fixed(state->confidence[index], 3) << "\n";
+    }
+    return k_exit_ok;
+}
+
+} // namespace kakuren::cli

@@ -1,0 +1,117 @@
+#pragma once
+// The store's migrations: step i takes a database from PRAGMA user_version i to i + 1.
+// Append new steps; never edit a step that has shipped.
+#include <array>
+#include <string_view>
+
+namespace kakuren::db {
+
+// Version 1: the first schema. Every column is documented; README "Database" copies this.
+inline constexpr std::string_view k_schema_v1 = R"sql(
+-- One row per training run (kakuren run / submit).
+CREATE TABLE runs (
+    id           TEXT PRIMARY KEY,   -- run id (also the folder name under runs/)
+    name         TEXT NOT NULL,      -- [run] name from the recipe
+    recipe_path  TEXT NOT NULL,      -- absolute path of the recipe file used
+    recipe_text  TEXT NOT NULL,      -- the resolved recipe (canonical TOML)
+    recipe_hash  TEXT NOT NULL,      -- sha256 hex of recipe_text
+    strategy     TEXT NOT NULL,      -- hiding strategy (none | kakurenbo)
+    fraction     REAL NOT NULL,      -- requested maximum hidden fraction F
+    seed         INTEGER NOT NULL,   -- run seed
+    num_samples  INTEGER NOT NULL,   -- N, training samples
+    num_epochs   INTEGER NOT NULL,   -- epochs planned
+    status       TEXT NOT NULL DEFAULT 'created'
+                 CHECK (status IN ('created', 'running', 'succeeded', 'finished', 'failed',
+                                   'interrupted', 'crashed')),
+                                     -- succeeded: target accuracy reached; finished: all epochs
+                                     -- done without reaching a target; interrupted: stopped by a
+                                     -- signal; crashed: its process vanished
+    created_at   TEXT NOT NULL,      -- ISO 8601 UTC, e.g. 2026-11-26T15:07:22.123Z
+    started_at   TEXT,               -- first attempt's start (ISO 8601 UTC), NULL before
+    ended_at     TEXT,               -- end of the latest attempt (ISO 8601 UTC), NULL while running
+    run_dir      TEXT NOT NULL,      -- absolute path of the run's folder
+    reason       TEXT                -- why it ended (failures, crashes), NULL otherwise
+);
+
+-- One row per process that worked on a run (a requeued or resumed run has several).
+CREATE TABLE attempts (
+    run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    attempt         INTEGER NOT NULL CHECK (attempt >= 1), -- 1, 2, ... per run
+    host            TEXT NOT NULL,      -- short host name the process ran on
+    pid             INTEGER NOT NULL,   -- its process id
+    pid_start_ticks INTEGER NOT NULL DEFAULT 0, -- /proc/<pid>/stat field 22 (guards pid reuse)
+    started_at      TEXT NOT NULL,      -- ISO 8601 UTC
+    ended_at        TEXT,               -- ISO 8601 UTC, NULL while running
+    status          TEXT NOT NULL
+                    CHECK (status IN ('running', 'succeeded', 'finished', 'failed',
+                                      'interrupted', 'crashed')),
+    reason          TEXT,               -- why it ended, NULL if it ended normally
+    PRIMARY KEY (run_id, attempt)
+);
+
+-- One row per finished epoch (1-based, as in the MLPerf log).
+CREATE TABLE epochs (
+    run_id         TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch          INTEGER NOT NULL CHECK (epoch >= 1),
+    train_loss     REAL,      -- mean training loss over the trained samples
+    train_accuracy REAL,      -- fraction of trained samples classified correctly
+    test_loss      REAL,      -- mean loss on the test set
+    test_accuracy  REAL,      -- accuracy on the test set, 0..1
+    lr             REAL,      -- scheduled learning rate
+    lr_scale       REAL,      -- compensation factor applied to it (1 = none)
+    max_fraction   REAL,      -- F_e, the hidden fraction allowed this epoch
+    visible        INTEGER,   -- samples trained with backward
+    hidden         INTEGER,   -- samples hidden (not trained)
+    moved_back     INTEGER,   -- hidden candidates moved back to training
+    candidates     INTEGER,   -- samples eligible for hiding before moving back
+    refreshed      INTEGER,   -- hidden samples given a forward-only refresh
+    train_s        REAL,      -- seconds in the training pass
+    hidden_pass_s  REAL,      -- seconds in the forward-only refresh of hidden samples
+    eval_s         REAL,      -- seconds in evaluation
+    total_s        REAL,      -- seconds for the whole epoch
+    samples_per_s  REAL,      -- trained samples per second of train_s
+    ended_at       TEXT,      -- ISO 8601 UTC
+    PRIMARY KEY (run_id, epoch)
+);
+
+-- The latest per-sample statistics of a run, replaced after each epoch (resume reads it).
+CREATE TABLE sample_state (
+    run_id      TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    epoch       INTEGER NOT NULL,  -- the epoch after which it was recorded (1-based)
+    num_samples INTEGER NOT NULL,  -- N
+    loss        BLOB NOT NULL,     -- N float32, little-endian: last loss of each sample
+    correct     BLOB NOT NULL,     -- N uint8: 1 if the last prediction was right
+    confidence  BLOB NOT NULL      -- N float32, little-endian: last prediction confidence
+);
+
+-- Which samples each epoch hid.
+CREATE TABLE hidden_sets (
+    run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch       INTEGER NOT NULL,  -- 1-based
+    num_samples INTEGER NOT NULL,  -- N
+    num_hidden  INTEGER NOT NULL,  -- bits set in bitmap
+    bitmap      BLOB NOT NULL,     -- ceil(N/8) bytes; bit (i % 8) of byte (i / 8) set = sample i hidden
+    PRIMARY KEY (run_id, epoch)
+);
+
+-- Runs with figures derived from their epochs (kakuren list / show).
+CREATE VIEW run_summary AS
+SELECT r.id, r.name, r.recipe_path, r.recipe_text, r.recipe_hash, r.strategy, r.fraction,
+       r.seed, r.num_samples, r.num_epochs, r.status, r.created_at, r.started_at, r.ended_at,
+       r.run_dir, r.reason,
+       -- epochs recorded
+       (SELECT COUNT(*) FROM epochs e WHERE e.run_id = r.id) AS epochs_done,
+       -- test accuracy of the last recorded epoch, NULL without epochs
+       (SELECT e.test_accuracy FROM epochs e WHERE e.run_id = r.id
+        ORDER BY e.epoch DESC LIMIT 1) AS final_accuracy,
+       -- best test accuracy, NULL without epochs
+       (SELECT MAX(e.test_accuracy) FROM epochs e WHERE e.run_id = r.id) AS best_accuracy,
+       -- sum(hidden) / (N * epochs recorded), 0 without epochs
+       COALESCE((SELECT CAST(SUM(e.hidden) AS REAL) / (r.num_samples * COUNT(*))
+                 FROM epochs e WHERE e.run_id = r.id), 0.0) AS mean_realised_fraction
+FROM runs r;
+)sql";
+
+inline constexpr std::array<std::string_view, 1> k_migrations = {k_schema_v1};
+
+} // namespace kakuren::db

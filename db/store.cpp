@@ -1,0 +1,829 @@
+#include "db/store.hpp"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <system_error>
+#include <utility>
+
+#include "db/schema.hpp"
+#include "util/system.hpp"
+
+namespace kakuren::db {
+
+namespace {
+
+constexpr int k_busy_timeout_ms = 10'000;
+
+/// What a user can do about a failure with this SQLite result code; empty if nothing useful.
+std::string hint_for(int rc) {
+    switch (rc & 0xff) {
+    case SQLITE_READONLY:
+        return " (the database is read-only: make the file and its folder writable, or use a "
+               "workspace you can write to)";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return " (another kakuren process held the database for more than 10 s: wait for it to "
+               "finish or stop it, then retry)";
+    case SQLITE_CANTOPEN:
+        return " (check that the folder exists and that you may write to it)";
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return " (the file is not a kakuren database or is damaged: restore it from a backup or "
+               "point kakuren at another workspace)";
+    case SQLITE_FULL:
+        return " (the disk is full: free some space and retry)";
+    case SQLITE_IOERR:
+        return " (an I/O error: check the disk and the file system)";
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return " (permission denied: check the file's permissions)";
+    default:
+        return {};
+    }
+}
+
+struct StatementFinalizer {
+    void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+
+/// A prepared statement bound to its connection; every failure becomes a DbError naming the
+/// database file and what was being done.
+class Statement {
+  public:
+    Statement(sqlite3* db, const std::filesystem::path& file, std::string_view sql,
+              std::string what)
+        : m_db(db), m_file(file), m_what(std::move(what)) {
+        sqlite3_stmt* raw = nullptr;
+        const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw,
+                                          nullptr);
+        m_stmt.reset(raw);
+        check(rc);
+    }
+
+    Statement& bind(int index, std::int64_t value) {
+        check(sqlite3_bind_int64(m_stmt.get(), index, value));
+        return *this;
+    }
+    Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
+    Statement& bind(int index, double value) {
+        check(sqlite3_bind_double(m_stmt.get(), index, value));
+        return *this;
+    }
+    /// Binds text; the caller keeps it alive until the statement is done.
+    Statement& bind(int index, std::string_view value) {
+        check(sqlite3_bind_text64(m_stmt.get(), index, value.data(), value.size(), SQLITE_STATIC,
+                                  SQLITE_UTF8));
+        return *this;
+    }
+    Statement& bind(int index, const std::string& value) {
+        return bind(index, std::string_view(value));
+    }
+    Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
+    /// Text, or NULL when empty (optional columns).
+    Statement& bind_or_null(int index, const std::string& value) {
+        if (value.empty()) {
+            check(sqlite3_bind_null(m_stmt.get(), index));
+            return *this;
+        }
+        return bind(index, value);
+    }
+    /// Binds a blob; the caller keeps the bytes alive until the statement is done.
+    Statement& bind_blob(int index, const void* data, std::size_t size) {
+        // A zero-length blob with a null pointer would bind NULL, which NOT NULL rejects.
+        static const char k_empty = 0;
+        check(sqlite3_bind_blob64(m_stmt.get(), index, size == 0 ? &k_empty : data, size,
+                                  SQLITE_STATIC));
+        return *this;
+    }
+
+    /// Runs one step; true if a row is ready.
+    bool step() {
+        const int rc = sqlite3_step(m_stmt.get());
+        if (rc == SQLITE_ROW)
+            return true;
+        if (rc == SQLITE_DONE)
+            return false;
+        check(rc);
+        return false;
+    }
+    /// Runs a statement that returns no rows.
+    void run() {
+        while (step()) {
+        }
+    }
+
+    bool is_null(int col) const { return sqlite3_column_type(m_stmt.get(), col) == SQLITE_NULL; }
+    std::int64_t int64(int col) const { return sqlite3_column_int64(m_stmt.get(), col); }
+    int int32(int col) const { return sqlite3_column_int(m_stmt.get(), col); }
+    double real(int col) const { return sqlite3_column_double(m_stmt.get(), col); }
+    std::optional<double> optional_real(int col) const {
+        return is_null(col) ? std::nullopt : std::optional<double>(real(col));
+    }
+    /// Text of a column; "" for NULL.
+    std::string text(int col) const {
+        const auto* p = sqlite3_column_text(m_stmt.get(), col);
+        const int n = sqlite3_column_bytes(m_stmt.get(), col);
+        return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n))
+                 : std::string();
+    }
+    /// Bytes of a blob column, valid until the next step.
+    std::span<const std::uint8_t> blob(int col) const {
+        const void* p = sqlite3_column_blob(m_stmt.get(), col);
+        const int n = sqlite3_column_bytes(m_stmt.get(), col);
+        if (p == nullptr || n <= 0)
+            return {};
+        return {static_cast<const std::uint8_t*>(p), static_cast<std::size_t>(n)};
+    }
+
+  private:
+    void check(int rc) const {
+        if (rc == SQLITE_OK)
+            return;
+        throw DbError("database " + m_file.string() + ": " + m_what + ": " +
+                      sqlite3_errmsg(m_db) + hint_for(rc));
+    }
+
+    sqlite3* m_db;
+    const std::filesystem::path& m_file;
+    std::string m_what;
+    std::unique_ptr<sqlite3_stmt, StatementFinalizer> m_stmt;
+};
+
+/// Runs SQL text (several statements allowed, no parameters).
+void exec(sqlite3* db, const std::filesystem::path& file, std::string_view sql,
+          const std::string& what) {
+    const std::string text(sql); // sqlite3_exec needs a terminated string
+    char* raw_message = nullptr;
+    const int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, &raw_message);
+    const std::unique_ptr<char, decltype(&sqlite3_free)> message(raw_message, &sqlite3_free);
+    if (rc != SQLITE_OK)
+        throw DbError("database " + file.string() + ": " + what + ": " +
+                      (message ? message.get() : sqlite3_errstr(rc)) + hint_for(rc));
+}
+
+/// BEGIN IMMEDIATE ... COMMIT; rolls back unless committed. IMMEDIATE takes the write lock up
+/// front, so a waiting writer goes through the busy timeout instead of failing mid-way.
+class Transaction {
+  public:
+    Transaction(sqlite3* db, const std::filesystem::path& file, std::string what)
+        : m_db(db), m_file(file), m_what(std::move(what)) {
+        exec(m_db, m_file, "BEGIN IMMEDIATE", m_what + ": cannot start a write transaction");
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    ~Transaction() {
+        if (!m_done)
+            sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr); // nothing to report
+    }
+    void commit() {
+        exec(m_db, m_file, "COMMIT", m_what + ": cannot commit");
+        m_done = true;
+    }
+
+  private:
+    sqlite3* m_db;
+    const std::filesystem::path& m_file;
+    std::string m_what;
+    bool m_done = false;
+};
+
+bool is_final_status(RunStatus s) { return s != RunStatus::created && s != RunStatus::running; }
+
+// Per-sample arrays are stored little-endian whatever the host.
+template <typename T> std::vector<std::uint8_t> to_le_bytes(const std::vector<T>& values) {
+    std::vector<std::uint8_t> bytes(values.size() * sizeof(T));
+    if (!bytes.empty())
+        std::memcpy(bytes.data(), values.data(), bytes.size());
+    if constexpr (std::endian::native == std::endian::big && sizeof(T) > 1)
+        for (std::size_t i = 0; i < bytes.size(); i += sizeof(T))
+            std::reverse(bytes.begin() + static_cast<std::ptrdiff_t>(i),
+                         bytes.begin() + static_cast<std::ptrdiff_t>(i + sizeof(T)));
+    return bytes;
+}
+
+template <typename T> std::vector<T> from_le_bytes(std::span<const std::uint8_t> bytes) {
+    std::vector<T> values(bytes.size() / sizeof(T));
+    if (!values.empty())
+        std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
+    if constexpr (std::endian::native == std::endian::big && sizeof(T) > 1) {
+        auto* raw = reinterpret_cast<std::uint8_t*>(values.data());
+        for (std::size_t i = 0; i < values.size() * sizeof(T); i += sizeof(T))
+            std::reverse(raw + i, raw + i + sizeof(T));
+    }
+    return values;
+}
+
+constexpr std::string_view k_run_columns =
+    "id, name, recipe_path, recipe_text, recipe_hash, strategy, fraction, seed, num_samples, "
+    "num_epochs, status, created_at, started_at, ended_at, run_dir, reason, epochs_done, "
+    "final_accuracy, best_accuracy, mean_realised_fraction";
+
+RunRow read_run(const Statement& s) {
+    RunRow r;
+    r.id = s.text(0);
+    r.name = s.text(1);
+    r.recipe_path = s.text(2);
+    r.recipe_text = s.text(3);
+    r.recipe_hash = s.text(4);
+    r.strategy = s.text(5);
+    r.fraction = s.real(6);
+    r.seed = s.int64(7);
+    r.num_samples = s.int64(8);
+    r.num_epochs = s.int32(9);
+    r.status = run_status_from_string(s.text(10));
+    r.created_at = s.text(11);
+    r.started_at = s.text(12);
+    r.ended_at = s.text(13);
+    r.run_dir = s.text(14);
+    r.reason = s.text(15);
+    r.epochs_done = s.int64(16);
+    r.final_accuracy = s.optional_real(17);
+    r.best_accuracy = s.optional_real(18);
+    r.mean_realised_fraction = s.real(19);
+    return r;
+}
+
+} // namespace
+
+std::string to_string(RunStatus s) {
+    switch (s) {
+    case RunStatus::created:
+        return "created";
+    case RunStatus::running:
+        return "running";
+    case RunStatus::succeeded:
+        return "succeeded";
+    case RunStatus::finished:
+        return "finished";
+    case RunStatus::failed:
+        return "failed";
+    case RunStatus::interrupted:
+        return "interrupted";
+    case RunStatus::crashed:
+        return "crashed";
+    }
+    return "unknown";
+}
+
+RunStatus run_status_from_string(const std::string& s) {
+    for (const RunStatus status :
+         {RunStatus::created, RunStatus::running, RunStatus::succeeded, RunStatus::finished,
+          RunStatus::failed, RunStatus::interrupted, RunStatus::crashed})
+        if (to_string(status) == s)
+            return status;
+    throw DbError("unknown run status '" + s +
+                  "'; expected created, running, succeeded, finished, failed, interrupted or "
+                  "crashed");
+}
+
+void Store::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+
+Store::Store(std::unique_ptr<sqlite3, Closer> db, std::filesystem::path file)
+    : m_db(std::move(db)), m_file(std::move(file)) {}
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+Store::~Store() = default;
+
+int Store::latest_schema_version() { return static_cast<int>(k_migrations.size()); }
+
+Store Store::open(const std::filesystem::path& file) {
+    const std::string name = file.string();
+    if (file.has_parent_path()) {
+        std::error_code ec;
+        std::filesystem::create_directories(file.parent_path(), ec);
+        if (ec)
+            throw DbError("database " + name + ": cannot create folder " +
+                          file.parent_path().string() + ": " + ec.message());
+    }
+    // A file marked read-only is refused even where the OS would let us write (root): the
+    // user said "do not change this", and SQLite would otherwise write to it regardless.
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        (st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) == 0)
+        throw DbError("database " + name +
+                      ": the file is read-only; kakuren records runs in it: make it writable "
+                      "(chmod u+w " +
+                      name + ") or use another workspace");
+
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(name.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                   nullptr);
+    std::unique_ptr<sqlite3, Closer> db(raw); // closed even when opening failed
+    if (rc != SQLITE_OK)
+        throw DbError("database " + name + ": cannot open: " +
+                      (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)) + hint_for(rc));
+    sqlite3_extended_result_codes(db.get(), 1);
+    if (sqlite3_db_readonly(db.get(), "main") == 1)
+        throw DbError("database " + name +
+                      ": opened read-only (no write permission); kakuren records runs in it: "
+                      "make the file and its folder writable or use another workspace");
+    if (const int busy_rc = sqlite3_busy_timeout(db.get(), k_busy_timeout_ms);
+        busy_rc != SQLITE_OK)
+        throw DbError("database " + name + ": cannot set the busy timeout: " +
+                      sqlite3_errmsg(db.get()));
+
+    // WAL: readers (kakuren list/show) never block the training process, nor it them.
+    exec(db.get(), file, "PRAGMA journal_mode = WAL", "cannot switch to WAL mode");
+    exec(db.get(), file, "PRAGMA foreign_keys = ON", "cannot enable foreign keys");
+    exec(db.get(), file, "PRAGMA synchronous = NORMAL", "cannot set synchronous mode");
+
+    Store store(std::move(db), file);
+    const int latest = latest_schema_version();
+    int version = store.schema_version();
+    if (version > latest)
+        throw DbError("database " + name + " was written by a newer kakuren (schema version " +
+                      std::to_string(version) + "; this kakuren knows up to " +
+                      std::to_string(latest) +
+                      "): upgrade kakuren, or use another workspace");
+    while (version < latest) {
+        Transaction tx(store.m_db.get(), store.m_file,
+                       "migrating to schema version " + std::to_string(version + 1));
+        // Another process may have migrated between our read and the write lock.
+        version = store.schema_version();
+        if (version >= latest)
+            break;
+        const std::string what = "migrating to schema version " + std::to_string(version + 1);
+        exec(store.m_db.get(), file, k_migrations[static_cast<std::size_t>(version)], what);
+        exec(store.m_db.get(), file, "PRAGMA user_version = " + std::to_string(version + 1),
+             what);
+        tx.commit();
+        ++version;
+    }
+    return store;
+}
+
+int Store::schema_version() const {
+    Statement s(m_db.get(), m_file, "PRAGMA user_version", "cannot read the schema version");
+    return s.step() ? s.int32(0) : 0;
+}
+
+void Store::insert_run(const RunRow& run) {
+    Transaction tx(m_db.get(), m_file, "cannot insert run " + run.id);
+    {
+        Statement exists(m_db.get(), m_file, "SELECT 1 FROM runs WHERE id = ?1",
+                         "cannot look up run " + run.id);
+        exists.bind(1, run.id);
+        if (exists.step())
+            throw DbError("database " + m_file.string() + ": a run with id " + run.id +
+                          " already exists");
+    }
+    Statement s(m_db.get(), m_file,
+                "INSERT INTO runs (id, name, recipe_path, recipe_text, recipe_hash, strategy, "
+                "fraction, seed, num_samples, num_epochs, status, created_at, started_at, "
+                "ended_at, run_dir, reason) VALUES "
+                "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                "cannot insert run " + run.id);
+    const std::string status = to_string(run.status);
+    const std::string created_at =
+        run.created_at.empty() ? util::iso8601_utc_now() : run.created_at;
+    s.bind(1, run.id)
+        .bind(2, run.name)
+        .bind(3, run.recipe_path)
+        .bind(4, run.recipe_text)
+        .bind(5, run.recipe_hash)
+        .bind(6, run.strategy)
+        .bind(7, run.fraction)
+        .bind(8, run.seed)
+        .bind(9, run.num_samples)
+        .bind(10, run.num_epochs)
+        .bind(11, status)
+        .bind(12, created_at)
+        .bind_or_null(13, run.started_at)
+        .bind_or_null(14, run.ended_at)
+        .bind(15, run.run_dir)
+        .bind_or_null(16, run.reason);
+    s.run();
+    tx.commit();
+}
+
+void Store::set_run_status(const std::string& run_id, RunStatus status,
+                           const std::string& reason) {
+    const std::string what = "cannot set the status of run " + run_id;
+    Transaction tx(m_db.get(), m_file, what);
+    Statement s(m_db.get(), m_file,
+                "UPDATE runs SET status = ?2, reason = ?3, "
+                "started_at = CASE WHEN ?2 = 'running' THEN COALESCE(started_at, ?4) "
+                "ELSE started_at END, "
+                "ended_at = CASE WHEN ?5 THEN ?4 ELSE ended_at END "
+                "WHERE id = ?1",
+                what);
+    const std::string status_text = to_string(status);
+    const std::string now = util::iso8601_utc_now();
+    s.bind(1, run_id)
+        .bind(2, status_text)
+        .bind_or_null(3, reason)
+        .bind(4, now)
+        .bind(5, static_cast<int>(is_final_status(status)));
+    s.run();
+    if (sqlite3_changes(m_db.get()) != 1)
+        throw DbError("database " + m_file.string() + ": no run with id " + run_id);
+    tx.commit();
+}
+
+std::optional<RunRow> Store::find_run(const std::string& id_or_prefix) const {
+    if (id_or_prefix.empty())
+        return std::nullopt;
+    const std::string what = "cannot look up run " + id_or_prefix;
+    {
+        Statement s(m_db.get(), m_file,
+                    "SELECT " + std::string(k_run_columns) + " FROM run_summary WHERE id = ?1",
+                    what);
+        s.bind(1, id_or_prefix);
+        if (s.step())
+            return read_run(s);
+    }
+    // substr/length count characters on both sides; ids are ASCII anyway.
+    Statement s(m_db.get(), m_file,
+                "SELECT " + std::string(k_run_columns) +
+                    " FROM run_summary WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id",
+                what);
+    s.bind(1, id_or_prefix);
+    std::vector<RunRow> matches;
+    while (s.step())
+        matches.push_back(read_run(s));
+    if (matches.empty())
+        return std::nullopt;
+    if (matches.size() == 1)
+        return std::move(matches.front());
+    std::string listed;
+    for (std::size_t i = 0; i < matches.size() && i < 5; ++i)
+        listed += (i ? ", " : "") + matches[i].id;
+    if (matches.size() > 5)
+        listed += " and " + std::to_string(matches.size() - 5) + " more";
+    throw DbError("run id prefix '" + id_or_prefix + "' is ambiguous: it matches " + listed +
+                  "; give more characters of the id");
+}
+
+std::vector<RunRow> Store::list_runs() const {
+    Statement s(m_db.get(), m_file,
+                "SELECT " + std::string(k_run_columns) +
+                    " FROM run_summary ORDER BY created_at DESC, id DESC",
+                "cannot list runs");
+    std::vector<RunRow> runs;
+    while (s.step())
+        runs.push_back(read_run(s));
+    return runs;
+}
+
+int Store::begin_attempt(const std::string& run_id, const std::string& host, std::int64_t pid,
+                         std::int64_t pid_start_ticks) {
+    const std::string what = "cannot start an attempt of run " + run_id;
+    Transaction tx(m_db.get(), m_file, what);
+    {
+        Statement exists(m_db.get(), m_file, "SELECT 1 FROM runs WHERE id = ?1", what);
+        exists.bind(1, run_id);
+        if (!exists.step())
+            throw DbError("database " + m_file.string() + ": no run with id " + run_id);
+    }
+    int attempt = 1;
+    {
+        Statement s(m_db.get(), m_file,
+                    "SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE run_id = ?1", what);
+        s.bind(1, run_id);
+        if (s.step())
+            attempt = s.int32(0);
+    }
+    const std::string now = util::iso8601_utc_now();
+    {
+        Statement s(m_db.get(), m_file,
+                    "INSERT INTO attempts (run_id, attempt, host, pid, pid_start_ticks, "
+                    "started_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+                    what);
+        s.bind(1, run_id).bind(2, attempt).bind(3, host).bind(4, pid).bind(5, pid_start_ticks);
+        s.bind(6, now);
+        s.run();
+    }
+    {
+        // A resumed run is running again: its previous end no longer applies.
+        Statement s(m_db.get(), m_file,
+                    "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?2), "
+                    "ended_at = NULL, reason = NULL WHERE id = ?1",
+                    what);
+        s.bind(1, run_id).bind(2, now);
+        s.run();
+    }
+    tx.commit();
+    return attempt;
+}
+
+void Store::end_attempt(const std::string& run_id, int attempt, const std::string& status,
+                        const std::string& reason) {
+    const RunStatus run_status = run_status_from_string(status);
+    if (!is_final_status(run_status))
+        throw DbError("cannot end attempt " + std::to_string(attempt) + " of run " + run_id +
+                      " with status '" + status +
+                      "'; expected succeeded, finished, failed, interrupted or crashed");
+    const std::string what =
+        "cannot end attempt " + std::to_string(attempt) + " of run " + run_id;
+    Transaction tx(m_db.get(), m_file, what);
+    const std::string now = util::iso8601_utc_now();
+    {
+        Statement s(m_db.get(), m_file,
+                    "UPDATE attempts SET ended_at = ?3, status = ?4, reason = ?5 "
+                    "WHERE run_id = ?1 AND attempt = ?2",
+                    what);
+        s.bind(1, run_id).bind(2, attempt).bind(3, now).bind(4, status).bind_or_null(5, reason);
+        s.run();
+        if (sqlite3_changes(m_db.get()) != 1)
+            throw DbError("database " + m_file.string() + ": run " + run_id + " has no attempt " +
+                          std::to_string(attempt));
+    }
+    {
+        Statement s(m_db.get(), m_file,
+                    "UPDATE runs SET status = ?2, ended_at = ?3, reason = ?4 WHERE id = ?1", what);
+        s.bind(1, run_id).bind(2, status).bind(3, now).bind_or_null(4, reason);
+        s.run();
+    }
+    tx.commit();
+}
+
+std::vector<AttemptRow> Store::attempts(const std::string& run_id) const {
+    Statement s(m_db.get(), m_file,
+                "SELECT run_id, attempt, host, pid, pid_start_ticks, started_at, ended_at, "
+                "status, reason FROM attempts WHERE run_id = ?1 ORDER BY attempt",
+                "cannot list the attempts of run " + run_id);
+    s.bind(1, run_id);
+    std::vector<AttemptRow> rows;
+    while (s.step()) {
+        AttemptRow a;
+        a.run_id = s.text(0);
+        a.attempt = s.int32(1);
+        a.host = s.text(2);
+        a.pid = s.int64(3);
+        a.pid_start_ticks = s.int64(4);
+        a.started_at = s.text(5);
+        a.ended_at = s.text(6);
+        a.status = s.text(7);
+        a.reason = s.text(8);
+        rows.push_back(std::move(a));
+    }
+    return rows;
+}
+
+void Store::record_epoch(const EpochRow& row, const SampleState& state,
+                         std::span<const std::int64_t> hidden_ids, std::int64_t num_samples) {
+    const std::string what =
+        "cannot record epoch " + std::to_string(row.epoch) + " of run " + row.run_id;
+    const auto n = static_cast<std::size_t>(std::max<std::int64_t>(num_samples, 0));
+    if (num_samples < 0 || state.loss.size() != n || state.correct.size() != n ||
+        state.confidence.size() != n)
+        throw DbError("database " + m_file.string() + ": " + what + ": the sample state has " +
+                      std::to_string(state.loss.size()) + " losses, " +
+                      std::to_string(state.correct.size()) + " correct flags and " +
+                      std::to_string(state.confidence.size()) + " confidences for " +
+                      std::to_string(num_samples) + " samples");
+
+    Transaction tx(m_db.get(), m_file, what);
+    {
+        Statement s(m_db.get(), m_file,
+                    "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, train_accuracy, "
+                    "test_loss, test_accuracy, lr, lr_scale, max_fraction, visible, hidden, "
+                    "moved_back, candidates, refreshed, train_s, hidden_pass_s, eval_s, total_s, "
+                    "samples_per_s, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                    "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                    what);
+        const std::string ended_at = row.ended_at.empty() ? util::iso8601_utc_now() : row.ended_at;
+        s.bind(1, row.run_id)
+            .bind(2, row.epoch)
+            .bind(3, row.train_loss)
+            .bind(4, row.train_accuracy)
+            .bind(5, row.test_loss)
+            .bind(6, row.test_accuracy)
+            .bind(7, row.lr)
+            .bind(8, row.lr_scale)
+            .bind(9, row.max_fraction)
+            .bind(10, row.visible)
+            .bind(11, row.hidden)
+            .bind(12, row.moved_back)
+            .bind(13, row.candidates)
+            .bind(14, row.refreshed)
+            .bind(15, row.train_s)
+            .bind(16, row.hidden_pass_s)
+            .bind(17, row.eval_s)
+            .bind(18, row.total_s)
+            .bind(19, row.samples_per_s)
+            .bind(20, ended_at);
+        s.run();
+    }
+    {
+        const auto loss = to_le_bytes(state.loss);
+        const auto confidence = to_le_bytes(state.confidence);
+        Statement s(m_db.get(), m_file,
+                    "INSERT OR REPLACE INTO sample_state (run_id, epoch, num_samples, loss, "
+                    "correct, confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    what);
+        s.bind(1, row.run_id).bind(2, state.epoch).bind(3, num_samples);
+        s.bind_blob(4, loss.data(), loss.size());
+        s.bind_blob(5, state.correct.data(), state.correct.size());
+        s.bind_blob(6, confidence.data(), confidence.size());
+        s.run();
+    }
+    {
+        // The bitmap is built inside the transaction: a bad id rolls back the rows above.
+        std::vector<std::uint8_t> bitmap((n + 7) / 8, 0);
+        std::int64_t num_hidden = 0;
+        for (const std::int64_t id : hidden_ids) {
+            if (id < 0 || id >= num_samples)
+                throw DbError("database " + m_file.string() + ": " + what + ": hidden sample id " +
+                              std::to_string(id) + " is out of range [0, " +
+                              std::to_string(num_samples) + ")");
+            auto& byte = bitmap[static_cast<std::size_t>(id / 8)];
+            const auto bit = static_cast<std::uint8_t>(1U << (id % 8));
+            if ((byte & bit) == 0) {
+                byte |= bit;
+                ++num_hidden;
+            }
+        }
+        Statement s(m_db.get(), m_file,
+                    "INSERT OR REPLACE INTO hidden_sets (run_id, epoch, num_samples, num_hidden, "
+                    "bitmap) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    what);
+        s.bind(1, row.run_id).bind(2, row.epoch).bind(3, num_samples).bind(4, num_hidden);
+        s.bind_blob(5, bitmap.data(), bitmap.size());
+        s.run();
+    }
+    tx.commit();
+}
+
+std::vector<EpochRow> Store::epochs(const std::string& run_id) const {
+    Statement s(m_db.get(), m_file,
+                "SELECT run_id, epoch, train_loss, train_accuracy, test_loss, test_accuracy, lr, "
+                "lr_scale, max_fraction, visible, hidden, moved_back, candidates, refreshed, "
+                "train_s, hidden_pass_s, eval_s, total_s, samples_per_s, ended_at "
+                "FROM epochs WHERE run_id = ?1 ORDER BY epoch",
+                "cannot read the epochs of run " + run_id);
+    s.bind(1, run_id);
+    std::vector<EpochRow> rows;
+    while (s.step()) {
+        EpochRow e;
+        e.run_id = s.text(0);
+        e.epoch = s.int32(1);
+        e.train_loss = s.real(2);
+        e.train_accuracy = s.real(3);
+        e.test_loss = s.real(4);
+        e.test_accuracy = s.real(5);
+        e.lr = s.real(6);
+        e.lr_scale = s.real(7);
+        e.max_fraction = s.real(8);
+        e.visible = s.int64(9);
+        e.hidden = s.int64(10);
+        e.moved_back = s.int64(11);
+        e.candidates = s.int64(12);
+        e.refreshed = s.int64(13);
+        e.train_s = s.real(14);
+        e.hidden_pass_s = s.real(15);
+        e.eval_s = s.real(16);
+        e.total_s = s.real(17);
+        e.samples_per_s = s.real(18);
+        e.ended_at = s.text(19);
+        rows.push_back(std::move(e));
+    }
+    return rows;
+}
+
+std::optional<SampleState> Store::sample_state(const std::string& run_id) const {
+    const std::string what = "cannot read the sample state of run " + run_id;
+    Statement s(m_db.get(), m_file,
+                "SELECT epoch, num_samples, loss, correct, confidence FROM sample_state "
+                "WHERE run_id = ?1",
+                what);
+    s.bind(1, run_id);
+    if (!s.step())
+        return std::nullopt;
+    const std::int64_t n = s.int64(1);
+    const auto loss = s.blob(2);
+    const auto correct = s.blob(3);
+    const auto confidence = s.blob(4);
+    const auto expected = static_cast<std::size_t>(std::max<std::int64_t>(n, 0));
+    if (loss.size() != expected * sizeof(float) || correct.size() != expected ||
+        confidence.size() != expected * sizeof(float))
+        throw DbError("database " + m_file.string() + ": " + what +
+                      ": the stored arrays do not match its " + std::to_string(n) +
+                      " samples (the database is damaged)");
+    SampleState state;
+    state.epoch = s.int32(0);
+    state.loss = from_le_bytes<float>(loss);
+    state.correct.assign(correct.begin(), correct.end());
+    state.confidence = from_le_bytes<float>(confidence);
+    return state;
+}
+
+std::optional<std::vector<std::int64_t>> Store::hidden_set(const std::string& run_id,
+                                                           int epoch) const {
+    const std::string what =
+        "cannot read the hidden set of epoch " + std::to_string(epoch) + " of run " + run_id;
+    Statement s(m_db.get(), m_file,
+                "SELECT num_samples, num_hidden, bitmap FROM hidden_sets "
+                "WHERE run_id = ?1 AND epoch = ?2",
+                what);
+    s.bind(1, run_id).bind(2, epoch);
+    if (!s.step())
+        return std::nullopt;
+    const std::int64_t n = s.int64(0);
+    const auto bitmap = s.blob(2);
+    if (n < 0 || bitmap.size() != static_cast<std::size_t>((n + 7) / 8))
+        throw DbError("database " + m_file.string() + ": " + what + ": the bitmap has " +
+                      std::to_string(bitmap.size()) + " bytes for " + std::to_string(n) +
+                      " samples (the database is damaged)");
+    std::vector<std::int64_t> ids;
+    ids.reserve(static_cast<std::size_t>(std::max<std::int64_t>(s.int64(1), 0)));
+    for (std::size_t byte = 0; byte < bitmap.size(); ++byte) {
+        std::uint8_t bits = bitmap[byte];
+        while (bits != 0) {
+            const int bit = std::countr_zero(bits);
+            const auto id = static_cast<std::int64_t>(byte * 8) + bit;
+            if (id < n)
+                ids.push_back(id);
+            bits = static_cast<std::uint8_t>(bits & (bits - 1));
+        }
+    }
+    return ids;
+}
+
+std::vector<std::pair<int, bool>> Store::sample_history(const std::string& run_id,
+                                                        std::int64_t sample_id) const {
+    const std::string what =
+        "cannot read the history of sample " + std::to_string(sample_id) + " of run " + run_id;
+    // Only the one byte that holds the sample's bit leaves SQLite.
+    Statement s(m_db.get(), m_file,
+                "SELECT epoch, num_samples, substr(bitmap, ?2, 1) FROM hidden_sets "
+                "WHERE run_id = ?1 ORDER BY epoch",
+                what);
+    s.bind(1, run_id).bind(2, sample_id >= 0 ? sample_id / 8 + 1 : std::int64_t{1});
+    std::vector<std::pair<int, bool>> history;
+    while (s.step()) {
+        const std::int64_t n = s.int64(1);
+        if (sample_id < 0 || sample_id >= n)
+            throw DbError("sample id " + std::to_string(sample_id) + " is out of range [0, " +
+                          std::to_string(n) + ") for run " + run_id);
+        const auto byte = s.blob(2);
+        if (byte.size() != 1)
+            throw DbError("database " + m_file.string() + ": " + what +
+                          ": the bitmap of epoch " + std::to_string(s.int32(0)) +
+                          " is too short (the database is damaged)");
+        history.emplace_back(s.int32(0), ((byte[0] >> (sample_id % 8)) & 1U) != 0);
+    }
+    return history;
+}
+
+std::vector<std::string> Store::reap_dead_runs(const std::string& host,
+                                               bool (*is_alive)(std::int64_t, std::int64_t)) {
+    if (is_alive == nullptr)
+        is_alive = &util::process_alive;
+    struct Candidate {
+        std::string run_id;
+        int attempt;
+        std::int64_t pid;
+    };
+    std::vector<Candidate> dead;
+    {
+        Statement s(m_db.get(), m_file,
+                    "SELECT run_id, attempt, pid, pid_start_ticks FROM attempts "
+                    "WHERE status = 'running' AND host = ?1 ORDER BY run_id, attempt",
+                    "cannot look for crashed runs");
+        s.bind(1, host);
+        while (s.step())
+            if (!is_alive(s.int64(2), s.int64(3)))
+                dead.push_back({s.text(0), s.int32(1), s.int64(2)});
+    }
+    std::vector<std::string> reaped;
+    if (dead.empty())
+        return reaped;
+    Transaction tx(m_db.get(), m_file, "cannot mark crashed runs");
+    const std::string now = util::iso8601_utc_now();
+    for (const Candidate& c : dead) {
+        const std::string reason = "process " + std::to_string(c.pid) + " on " + host +
+                                   " ended without recording an end (killed or crashed)";
+        const std::string what = "cannot mark run " + c.run_id + " as crashed";
+        {
+            // status = 'running' again: the process may have ended properly meanwhile.
+            Statement s(m_db.get(), m_file,
+                        "UPDATE attempts SET status = 'crashed', ended_at = ?3, reason = ?4 "
+                        "WHERE run_id = ?1 AND attempt = ?2 AND status = 'running'",
+                        what);
+            s.bind(1, c.run_id).bind(2, c.attempt).bind(3, now).bind(4, reason);
+            s.run();
+            if (sqlite3_changes(m_db.get()) == 0)
+                continue;
+        }
+        // The run follows only its latest attempt (an older stale attempt says nothing about a
+        // newer one that may be running).
+        Statement s(m_db.get(), m_file,
+                    "UPDATE runs SET status = 'crashed', ended_at = ?3, reason = ?4 "
+                    "WHERE id = ?1 AND status = 'running' AND "
+                    "?2 = (SELECT MAX(attempt) FROM attempts WHERE run_id = ?1)",
+                    what);
+        s.bind(1, c.run_id).bind(2, c.attempt).bind(3, now).bind(4, reason);
+        s.run();
+        if (sqlite3_changes(m_db.get()) == 1)
+            reaped.push_back(c.run_id);
+    }
+    tx.commit();
+    return reaped;
+}
+
+} // namespace kakuren::db

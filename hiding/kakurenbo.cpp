@@ -1,0 +1,61 @@
+#include "hiding/strategies.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+
+namespace kakuren::hiding::detail {
+
+namespace {
+
+// Guards floor(F_e * N) against products such as 0.99 * 100 = 98.99999999999999.
+constexpr double k_floor_epsilon = 1e-9;
+
+} // namespace
+
+EpochPlan KakurenboPolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
+    check_inputs(ctx, stats);
+    const std::size_t n = stats.size();
+    EpochPlan plan;
+    plan.num_samples = static_cast<std::int64_t>(n);
+    plan.max_fraction = scheduled_fraction(m_config, ctx);
+
+    const double wanted = std::floor(plan.max_fraction * static_cast<double>(n) + k_floor_epsilon);
+    plan.num_candidates = std::clamp(static_cast<std::int64_t>(wanted), std::int64_t{0},
+                                     static_cast<std::int64_t>(n));
+    const std::vector<std::int64_t> candidates = lowest_k(stats.loss, plan.num_candidates);
+
+    // The stats are float; comparing against float(tau) makes "confidence == tau" hide whatever
+    // the rounding of tau (0.7 is not a float: 0.7f < 0.7).
+    const auto tau = static_cast<float>(m_config.tau);
+    std::vector<std::uint8_t> hidden(n, 0);
+    plan.hidden_ids.reserve(candidates.size());
+    for (const std::int64_t id : candidates) {
+        const auto i = static_cast<std::size_t>(id);
+        // Move-back: a wrong or unconfident candidate stays visible; its slot is not refilled.
+        // A NaN loss means the sample's stats are broken: always train it.
+        if (stats.correct[i] == 1 && stats.confidence[i] >= tau && !std::isnan(stats.loss[i])) {
+            hidden[i] = 1;
+            plan.hidden_ids.push_back(id);
+        } else {
+            ++plan.num_moved_back;
+        }
+    }
+
+    plan.train_ids.reserve(n - plan.hidden_ids.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        if (hidden[i] == 0) {
+            plan.train_ids.push_back(static_cast<std::int64_t>(i));
+        }
+    }
+    shuffle(plan.train_ids, m_config.seed, ctx.epoch, k_train_stream);
+
+    if (refresh_due(m_config, ctx)) {
+        plan.refresh_ids = plan.hidden_ids;
+        shuffle(plan.refresh_ids, m_config.seed, ctx.epoch, k_refresh_stream);
+    }
+    plan.lr_scale = lr_scale(m_config, ctx, plan.realised_fraction());
+    return plan;
+}
+
+} // namespace kakuren::hiding::detail

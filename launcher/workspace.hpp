@@ -1,0 +1,22 @@
+#pragma once
+// Where a workspace keeps its records: the database and one folder per run.
+#include <filesystem>
+#include <string>
+
+namespace kakuren::launcher {
+
+struct Workspace {
+    std::filesystem::path root;    ///< absolute
+    std::filesystem::path db_file; ///< root/kakuren.db
+    std::filesystem::path runs_dir; ///< root/runs
+    std::filesystem::path run_dir(const std::string& run_id) const { return runs_dir / run_id; }
+};
+
+/// Resolves the workspace: the --workspace value if non-empty, else $KAKUREN_WORKSPACE, else the
+/// current directory. Does not create anything.
+Workspace resolve_workspace(const std::string& flag_value);
+
+/// A new run id: "<name>-<yyyymmdd>-<hhmmss>-<4 hex>" (name sanitised to [A-Za-z0-9_.-]).
+std::string new_run_id(const std::string& name);
+
+} // namespace kakuren::launcher

@@ -1,0 +1,546 @@
+#include "recipes/schema.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+namespace kakuren::recipes::detail {
+
+namespace {
+
+std::string render_bound(double x) {
+    if (std::floor(x) == x && std::abs(x) < 1e15) {
+        return std::to_string(static_cast<std::int64_t>(x));
+    }
+    return render_float(x);
+}
+
+template <class T> Value to_value(const T& v) {
+    if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, double> ||
+                  std::is_same_v<T, std::string>) {
+        return v;
+    } else if constexpr (std::is_integral_v<T>) {
+        return static_cast<std::int64_t>(v);
+    } else if constexpr (std::is_same_v<T, std::optional<double>>) {
+        return v ? Value{*v} : Value{};
+    } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+        return v;
+    } else {
+        static_assert(std::is_same_v<T, std::vector<int>>);
+        return IntList(v.begin(), v.end());
+    }
+}
+
+// Values reaching a setter were type- and range-checked against the member's type first.
+template <class T> T from_value(const Value& v) {
+    if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, double> ||
+                  std::is_same_v<T, std::string>) {
+        return std::get<T>(v);
+    } else if constexpr (std::is_integral_v<T>) {
+        return static_cast<T>(std::get<std::int64_t>(v));
+    } else if constexpr (std::is_same_v<T, std::optional<double>>) {
+        if (std::holds_alternative<std::monostate>(v)) {
+            return std::nullopt;
+        }
+        return std::get<double>(v);
+    } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+        return std::get<FloatList>(v);
+    } else {
+        static_assert(std::is_same_v<T, std::vector<int>>);
+        const auto& list = std::get<IntList>(v);
+        T out;
+        out.reserve(list.size());
+        for (auto x : list) {
+            out.push_back(static_cast<int>(x));
+        }
+        return out;
+    }
+}
+
+template <class T> constexpr Kind kind_of() {
+    if constexpr (std::is_same_v<T, bool>) {
+        return Kind::boolean;
+    } else if constexpr (std::is_integral_v<T>) {
+        return Kind::integer;
+    } else if constexpr (std::is_same_v<T, double>) {
+        return Kind::floating;
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        return Kind::string;
+    } else if constexpr (std::is_same_v<T, std::optional<double>>) {
+        return Kind::optional_float;
+    } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+        return Kind::float_list;
+    } else {
+        static_assert(std::is_same_v<T, std::vector<int>>);
+        return Kind::int_list;
+    }
+}
+
+/// A field bound to recipe.*S.*M; kind and integer limits follow the member's type.
+template <auto S, auto M>
+Field make(std::string_view section, std::string_view name, std::string_view description) {
+    using T = std::remove_cvref_t<decltype((std::declval<Recipe&>().*S).*M)>;
+    Field f;
+    f.section = section;
+    f.name = name;
+    f.description = description;
+    f.kind = kind_of<T>();
+    using Int = std::conditional_t<std::is_same_v<T, std::vector<int>>, int,
+                                   std::conditional_t<std::is_integral_v<T>, T, std::int64_t>>;
+    f.int_min = std::numeric_limits<Int>::min();
+    f.int_max = std::numeric_limits<Int>::max();
+    f.get = [](const Recipe& r) { return to_value((r.*S).*M); };
+    f.set = [](Recipe& r, const Value& v) { (r.*S).*M = from_value<T>(v); };
+    return f;
+}
+
+std::vector<Field> build_schema() {
+    using R = Recipe;
+    std::vector<Field> f;
+    // [run]
+    f.push_back(make<&R::run, &RunSection::name>(
+                    "run", "name", "Name of the run in the database and in its output folder.")
+                    .non_empty());
+    f.push_back(make<&R::run, &RunSection::seed>(
+                    "run", "seed",
+                    "Seed for initialisation, shuffling, synthetic data and the hiding policy.")
+                    .in(above(0)));
+    f.push_back(make<&R::run, &RunSection::threads>(
+                    "run", "threads", "Intra-op CPU threads; 0 = the CPUs of the allocation.")
+                    .in(at_least(0)));
+    f.push_back(make<&R::run, &RunSection::target_accuracy>(
+                    "run", "target_accuracy",
+                    "Stop once test accuracy reaches this; unset = train all epochs.")
+                    .in(interval(0, false, 1, true)));
+    f.push_back(make<&R::run, &RunSection::notes>("run", "notes", "Free text kept with the run."));
+    // [data]
+    f.push_back(make<&R::data, &DataSection::dataset>(
+                    "data", "dataset",
+                    "fashion-mnist: the four IDX files in data.path (default "
+                    "/usr/share/datasets/fashion-mnist); idx: any IDX data set; synthetic: "
+                    "generated Gaussian blobs.")
+                    .one_of({"fashion-mnist", "idx", "synthetic"}));
+    f.push_back(make<&R::data, &DataSection::path>(
+        "data", "path",
+        "Folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
+        "and t10k-labels-idx1-ubyte (.gz for fashion-mnist; either for idx). Relative to the "
+        "recipe's folder."));
+    f.push_back(make<&R::data, &DataSection::train_images>(
+        "data", "train_images",
+        "Training images file; overrides data.path. After loading: the resolved absolute path."));
+    f.push_back(make<&R::data, &DataSection::train_labels>(
+        "data", "train_labels",
+        "Training labels file; overrides data.path. After loading: the resolved absolute path."));
+    f.push_back(make<&R::data, &DataSection::test_images>(
+        "data", "test_images",
+        "Test images file; overrides data.path. After loading: the resolved absolute path."));
+    f.push_back(make<&R::data, &DataSection::test_labels>(
+        "data", "test_labels",
+        "Test labels file; overrides data.path. After loading: the resolved absolute path."));
+    f.push_back(make<&R::data, &DataSection::train_limit>(
+                    "data", "train_limit", "Use only the first n training samples; 0 = all.")
+                    .in(at_least(0)));
+    f.push_back(make<&R::data, &DataSection::test_limit>(
+                    "data", "test_limit", "Use only the first n test samples; 0 = all.")
+                    .in(at_least(0)));
+    f.push_back(make<&R::data, &DataSection::batch_size>(
+                    "data", "batch_size", "Training mini-batch size (global, over all ranks).")
+                    .in(at_least(1)));
+    f.push_back(
+        make<&R::data, &DataSection::eval_batch_size>(
+            "data", "eval_batch_size", "Batch size of evaluation and forward-only passes.")
+            .in(at_least(1)));
+    f.push_back(make<&R::data, &DataSection::normalize>(
+        "data", "normalize", "Subtract data.mean and divide by data.std."));
+    f.push_back(make<&R::data, &DataSection::mean>(
+        "data", "mean", "Normalisation mean; unset = computed from the training set."));
+    f.push_back(make<&R::data, &DataSection::std>(
+                    "data", "std",
+                    "Normalisation standard deviation; unset = computed from the training set.")
+                    .in(above(0)));
+    f.push_back(make<&R::data, &DataSection::synthetic_train>(
+                    "data", "synthetic_train", "synthetic: number of training samples.")
+                    .in(at_least(1)));
+    f.push_back(make<&R::data, &DataSection::synthetic_test>(
+                    "data", "synthetic_test", "synthetic: number of test samples.")
+                    .in(at_least(1)));
+    f.push_back(make<&R::data, &DataSection::synthetic_classes>(
+                    "data", "synthetic_classes", "synthetic: number of classes.")
+                    .in(interval(2, true, 1000, true)));
+    f.push_back(make<&R::data, &DataSection::synthetic_channels>(
+                    "data", "synthetic_channels", "synthetic: image channels.")
+                    .one_of_ints({1, 3}));
+    f.push_back(make<&R::data, &DataSection::synthetic_size>(
+                    "data", "synthetic_size", "synthetic: image height and width in pixels.")
+                    .in(interval(8, true, 256, true)));
+    f.push_back(make<&R::data, &DataSection::synthetic_noise>(
+                    "data", "synthetic_noise",
+                    "synthetic: standard deviation of the per-pixel noise around each class mean.")
+                    .in(at_least(0)));
+    // [model]
+    f.push_back(make<&R::model, &ModelSection::kind>("model", "kind",
+                                                     "mlp, a small cnn, or a CIFAR-style resnet18.")
+                    .one_of({"mlp", "cnn", "resnet18"}));
+    f.push_back(make<&R::model, &ModelSection::hidden>(
+                    "model", "hidden", "mlp: hidden layer widths ([] = a linear classifier).")
+                    .in(at_least(1)));
+    f.push_back(make<&R::model, &ModelSection::channels>(
+                    "model", "channels", "cnn: output channels of its two conv layers.")
+                    .size(2)
+                    .in(at_least(1)));
+    f.push_back(make<&R::model, &ModelSection::fc>("model", "fc", "cnn: hidden fc layer width.")
+                    .in(at_least(1)));
+    f.push_back(
+        make<&R::model, &ModelSection::width>("model", "width", "resnet18: base channel width.")
+            .in(at_least(1)));
+    // [optimizer]
+    f.push_back(make<&R::optimizer, &OptimizerSection::kind>("optimizer", "kind",
+                                                             "Optimizer: SGD with momentum.")
+                    .one_of({"sgd"}));
+    f.push_back(make<&R::optimizer, &OptimizerSection::lr>(
+                    "optimizer", "lr", "Peak learning rate (reached after warm-up).")
+                    .in(above(0)));
+    f.push_back(make<&R::optimizer, &OptimizerSection::momentum>("optimizer", "momentum",
+                                                                 "SGD momentum.")
+                    .in(interval(0, true, 1, false)));
+    f.push_back(make<&R::optimizer, &OptimizerSection::weight_decay>(
+                    "optimizer", "weight_decay", "L2 weight decay.")
+                    .in(at_least(0)));
+    f.push_back(make<&R::optimizer, &OptimizerSection::nesterov>(
+                    "optimizer", "nesterov", "Nesterov momentum (needs momentum > 0).")
+                    .note("needs optimizer.momentum > 0"));
+    // [schedule]
+    f.push_back(make<&R::schedule, &ScheduleSection::epochs>("schedule", "epochs",
+                                                             "Training epochs.")
+                    .in(at_least(1)));
+    f.push_back(make<&R::schedule, &ScheduleSection::warmup_epochs>(
+                    "schedule", "warmup_epochs",
+                    "Epochs of linear LR warm-up; hiding's LR compensation starts after them.")
+                    .in(at_least(0))
+                    .note("< schedule.epochs"));
+    f.push_back(
+        make<&R::schedule, &ScheduleSection::kind>(
+            "schedule", "kind",
+            "step: multiply the LR by gamma at each milestone; cosine: cosine decay to 0.")
+            .one_of({"step", "cosine"}));
+    f.push_back(make<&R::schedule, &ScheduleSection::milestones>(
+                    "schedule", "milestones",
+                    "step: epochs (0-based) at which the LR is multiplied by gamma; the hiding "
+                    "fraction decays there too.")
+                    .in(at_least(1))
+                    .note("strictly increasing, each < schedule.epochs"));
+    f.push_back(make<&R::schedule, &ScheduleSection::gamma>("schedule", "gamma",
+                                                            "step: LR factor at each milestone.")
+                    .in(interval(0, false, 1, true)));
+    // [hiding]
+    f.push_back(make<&R::hiding, &HidingSection::strategy>(
+                    "hiding", "strategy",
+                    "none: train on every sample; kakurenbo: hide the easiest samples each epoch.")
+                    .one_of({"none", "kakurenbo"}));
+    f.push_back(make<&R::hiding, &HidingSection::fraction>(
+                    "hiding", "fraction",
+                    "F, the maximum fraction of the training set hidden in an epoch.")
+                    .in(interval(0, true, 1, false)));
+    f.push_back(make<&R::hiding, &HidingSection::tau>(
+                    "hiding", "tau",
+                    "A low-loss candidate is hidden only if predicted correctly with confidence "
+                    ">= tau; the others are moved back.")
+                    .in(interval(0, true, 1, true)));
+    f.push_back(make<&R::hiding, &HidingSection::fraction_decay>(
+                    "hiding", "fraction_decay",
+                    "F multiplier after k LR milestones: entry min(k, size - 1).")
+                    .non_empty()
+                    .in(interval(0, true, 1, true)));
+    f.push_back(make<&R::hiding, &HidingSection::lr_compensation>(
+                    "hiding", "lr_compensation",
+                    "LR multiplier 1/(1-f) after warm-up, f = the scheduled F of the epoch, the "
+                    "realised hidden fraction, or off (1).")
+                    .one_of({"scheduled", "realised", "off"}));
+    f.push_back(make<&R::hiding, &HidingSection::confidence>(
+                    "hiding", "confidence",
+                    "class: softmax over classes; batch: softmax over the batch dimension (as "
+                    "the reference implementation does).")
+                    .one_of({"class", "batch"}));
+    f.push_back(make<&R::hiding, &HidingSection::hidden_pass>(
+                    "hiding", "hidden_pass",
+                    "Mode of the forward refresh of hidden samples: eval, or train (as the "
+                    "reference implementation does).")
+                    .one_of({"eval", "train"}));
+    f.push_back(make<&R::hiding, &HidingSection::refresh_every>(
+                    "hiding", "refresh_every",
+                    "Refresh the statistics of hidden samples every k epochs (and in the last).")
+                    .in(at_least(1)));
+    return f;
+}
+
+} // namespace
+
+bool Range::contains(double x) const {
+    if (std::isnan(x)) {
+        return false;
+    }
+    if (lo && (lo_inclusive ? x < *lo : x <= *lo)) {
+        return false;
+    }
+    if (hi && (hi_inclusive ? x > *hi : x >= *hi)) {
+        return false;
+    }
+    return true;
+}
+
+std::string Range::text(std::string_view name) const {
+    std::string out;
+    if (lo && hi) {
+        out = render_bound(*lo) + (lo_inclusive ? " <= " : " < ") + std::string(name) +
+              (hi_inclusive ? " <= " : " < ") + render_bound(*hi);
+    } else if (lo) {
+        out = std::string(name) + (lo_inclusive ? " >= " : " > ") + render_bound(*lo);
+    } else if (hi) {
+        out = std::string(name) + (hi_inclusive ? " <= " : " < ") + render_bound(*hi);
+    }
+    return out;
+}
+
+Range at_least(double lo) { return Range{lo, std::nullopt, true, true}; }
+Range above(double lo) { return Range{lo, std::nullopt, false, true}; }
+Range interval(double lo, bool lo_inclusive, double hi, bool hi_inclusive) {
+    return Range{lo, hi, lo_inclusive, hi_inclusive};
+}
+
+const std::vector<Field>& schema() {
+    static const std::vector<Field> fields = build_schema();
+    return fields;
+}
+
+const Field* find_field(std::string_view key) {
+    for (const auto& f : schema()) {
+        if (f.key() == key) {
+            return &f;
+        }
+    }
+    return nullptr;
+}
+
+const std::vector<std::string>& section_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out;
+        for (const auto& f : schema()) {
+            if (std::find(out.begin(), out.end(), f.section) == out.end()) {
+                out.push_back(f.section);
+            }
+        }
+        return out;
+    }();
+    return names;
+}
+
+std::string type_name(const Field& field) {
+    switch (field.kind) {
+    case Kind::integer:
+        return "integer";
+    case Kind::floating:
+        return "float";
+    case Kind::boolean:
+        return "boolean";
+    case Kind::string:
+    case Kind::enumeration:
+        return "string";
+    case Kind::int_list:
+        return "list of integers";
+    case Kind::float_list:
+        return "list of floats";
+    case Kind::optional_float:
+        return "float (optional)";
+    }
+    return "?";
+}
+
+std::string constraint_text(const Field& field) {
+    std::vector<std::string> parts;
+    const bool list = field.kind == Kind::int_list || field.kind == Kind::float_list;
+    if (field.kind == Kind::enumeration) {
+        std::string s = "one of ";
+        for (std::size_t i = 0; i < field.allowed.size(); ++i) {
+            s += (i ? ", " : "") + field.allowed[i];
+        }
+        parts.push_back(s);
+    }
+    if (!field.allowed_ints.empty()) {
+        std::string s = "one of ";
+        for (std::size_t i = 0; i < field.allowed_ints.size(); ++i) {
+            s += (i ? ", " : "") + std::to_string(field.allowed_ints[i]);
+        }
+        parts.push_back(s);
+    }
+    if (field.exact_size) {
+        parts.push_back(std::to_string(*field.exact_size) + " elements");
+    } else if (list && field.min_size > 0) {
+        parts.push_back("at least " + std::to_string(field.min_size) + " element" +
+                        (field.min_size == 1 ? "" : "s"));
+    } else if (field.kind == Kind::string && field.min_size > 0) {
+        parts.push_back("non-empty");
+    }
+    if (field.range) {
+        parts.push_back(field.range->text(list ? "each element" : field.name));
+    }
+    std::string out;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        out += (i ? ", " : "") + parts[i];
+    }
+    return out;
+}
+
+std::string render_float(double x) {
+    if (std::isnan(x)) {
+        return "nan";
+    }
+    if (std::isinf(x)) {
+        return x < 0 ? "-inf" : "inf";
+    }
+    std::array<char, 64> buf{};
+    auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), x);
+    std::string s(buf.data(), end);
+    // to_chars writes "5e-04"; TOML reads that too, but "5e-4" is what people write.
+    if (auto e = s.find('e'); e != std::string::npos) {
+        std::string mantissa = s.substr(0, e);
+        std::string exponent = s.substr(e + 1);
+        std::string sign;
+        if (!exponent.empty() && (exponent[0] == '-' || exponent[0] == '+')) {
+            sign = exponent[0] == '-' ? "-" : "";
+            exponent.erase(0, 1);
+        }
+        exponent.erase(0, std::min(exponent.find_first_not_of('0'), exponent.size() - 1));
+        return mantissa + "e" + sign + exponent;
+    }
+    if (s.find('.') == std::string::npos) {
+        s += ".0";
+    }
+    return s;
+}
+
+std::string quote(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        switch (c) {
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\b':
+            out += "\\b";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+                std::array<char, 8> buf{};
+                std::snprintf(buf.data(), buf.size(), "\\u%04x", static_cast<unsigned char>(c));
+                out += buf.data();
+            } else {
+                out += c;
+            }
+        }
+    }
+    out += '"';
+    return out;
+}
+
+std::string render(const Value& value) {
+    return std::visit(
+        [](const auto& v) -> std::string {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::monostate>) {
+                return "unset";
+            } else if constexpr (std::is_same_v<T, std::int64_t>) {
+                return std::to_string(v);
+            } else if constexpr (std::is_same_v<T, double>) {
+                return render_float(v);
+            } else if constexpr (std::is_same_v<T, bool>) {
+                return v ? "true" : "false";
+            } else if constexpr (std::is_same_v<T, std::string>) {
+                return quote(v);
+            } else {
+                std::string out = "[";
+                for (std::size_t i = 0; i < v.size(); ++i) {
+                    out += i ? ", " : "";
+                    if constexpr (std::is_same_v<T, IntList>) {
+                        out += std::to_string(v[i]);
+                    } else {
+                        out += render_float(v[i]);
+                    }
+                }
+                return out + "]";
+            }
+        },
+        value);
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    const std::size_t n = a.size(), m = b.size();
+    std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1));
+    for (std::size_t i = 0; i <= n; ++i) {
+        d[i][0] = i;
+    }
+    for (std::size_t j = 0; j <= m; ++j) {
+        d[0][j] = j;
+    }
+    for (std::size_t i = 1; i <= n; ++i) {
+        for (std::size_t j = 1; j <= m; ++j) {
+            const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    return d[n][m];
+}
+
+std::optional<std::string> nearest(std::string_view name,
+                                   const std::vector<std::string>& candidates) {
+    std::optional<std::string> best;
+    std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+    for (const auto& c : candidates) {
+        const std::size_t d = edit_distance(name, c);
+        if (d < best_distance) {
+            best_distance = d;
+            best = c;
+        }
+    }
+    // A third of the name (at least 2 edits) is a typo; more is a different word.
+    if (best && best_distance <= std::max<std::size_t>(2, name.size() / 3)) {
+        return best;
+    }
+    // "warmup" for "warmup_epochs", "decay" for "fraction_decay": a clear part of one key.
+    if (name.size() >= 4) {
+        std::optional<std::string> only;
+        for (const auto& c : candidates) {
+            if (c.find(name) != std::string::npos) {
+                if (only) {
+                    return std::nullopt;
+                }
+                only = c;
+            }
+        }
+        return only;
+    }
+    return std::nullopt;
+}
+
+} // namespace kakuren::recipes::detail

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kakuren needs (only the missing ones) and builds it (Release, -j2).
+# Idempotent: a second call only rebuilds what changed. Usage: scripts/setup.sh [build-dir]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}
+
+packages=(
+  build-essential cmake pkg-config
+  libtorch-dev            # LibTorch 1.13 (CPU) with c10d + Gloo
+  libopenblas0-openmp     # a real BLAS for LibTorch (the reference BLAS is 2.4x slower)
+  libsqlite3-dev sqlite3  # the run database
+  libcli11-dev libspdlog-dev libtomlplusplus-dev zlib1g-dev
+  libgtest-dev            # tests
+  dataset-fashion-mnist   # the shipped recipe's data
+  python3                 # benchmark drivers and the layering check
+)
+missing=()
+for p in "${packages[@]}"; do
+  [[ "$p" == \#* ]] && continue
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j2
+echo "setup: built $build/kakuren"

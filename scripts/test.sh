@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sets up (packages + build) and runs every test: labels unit, torch, e2e.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/setup.sh"
+cd "$root/build"
+ctest --output-on-failure -j2 "$@"

@@ -1,0 +1,298 @@
+// The kakuren binary end to end, on a temporary workspace. Records are read back through db/.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "db/store.hpp"
+#include "util/system.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Result {
+    int code = -1;
+    std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+class CliE2E : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/kakuren-e2e-XXXXXX";
+        m_ws = mkdtemp(tmpl);
+        unsetenv("KAKUREN_WORKSPACE");
+    }
+    void TearDown() override { fs::remove_all(m_ws); }
+
+    /// Runs kakuren with args (a shell fragment) in the source folder, workspace m_ws.
+    Result kakuren(const std::string& args, bool with_workspace = true) {
+        const fs::path out = m_ws / "stdout.txt", err = m_ws / "stderr.txt";
+        const std::string cmd = "cd '" KAKUREN_SOURCE_DIR "' && '" KAKUREN_BIN "' " + args +
+                                (with_workspace ? " --workspace '" + m_ws.string() + "'" : "") +
+                                " >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
+        const int status = std::system(cmd.c_str());
+        Result r;
+        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        r.out = slurp(out);
+        r.err = slurp(err);
+        return r;
+    }
+
+    kakuren::db::Store store() { return kakuren::db::Store::open(m_ws / "kakuren.db"); }
+
+    static std::string run_id_of(const std::string& out) {
+        std::smatch m;
+        EXPECT_TRUE(std::regex_search(out, m, std::regex(R"(run (\S+-\d{8}-\d{6}-[0-9a-f]{4}))")))
+            << out;
+        return m.size() > 1 ? m[1].str() : "";
+    }
+
+    fs::path m_ws;
+};
+
+const std::string k_tiny = "recipes/synthetic_tiny.toml";
+
+TEST_F(CliE2E, TinySyntheticRunIsRecordedEverywhere) {
+    const Result r = kakuren("run " + k_tiny + " --set run.seed=3");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    const std::string id = run_id_of(r.out);
+    EXPECT_NE(r.out.find("epoch 1/"), std::string::npos) << "one line per epoch off a terminal";
+
+    auto db = store();
+    const auto run = db.find_run(id);
+    ASSERT_TRUE(run);
+    EXPECT_EQ(kakuren::db::to_string(run->status), "finished");
+    EXPECT_EQ(run->strategy, "kakurenbo");
+    EXPECT_EQ(run->seed, 3);
+    EXPECT_EQ(run->recipe_hash, kakuren::util::sha256_hex(run->recipe_text));
+    const auto epochs = db.epochs(id);
+    ASSERT_EQ(static_cast<int>(epochs.size()), run->num_epochs);
+    std::int64_t hidden_total = 0;
+    for (const auto& e : epochs) {
+        EXPECT_EQ(e.visible + e.hidden, run->num_samples) << "epoch " << e.epoch;
+        EXPECT_EQ(e.candidates, e.hidden + e.moved_back) << "epoch " << e.epoch;
+        const auto ids = db.hidden_set(id, e.epoch);
+        ASSERT_TRUE(ids);
+        EXPECT_EQ(static_cast<std::int64_t>(ids->size()), e.hidden);
+        hidden_total += e.hidden;
+    }
+    EXPECT_EQ(epochs.front().hidden, 0) << "epoch 1 hides nothing: no statistics yet";
+    EXPECT_GT(hidden_total, 0) << "the easy synthetic task must hide samples after epoch 1";
+    const auto state = db.sample_state(id);
+    ASSERT_TRUE(state);
+    EXPECT_EQ(static_cast<std::int64_t>(state->loss.size()), run->num_samples);
+
+    const fs::path dir = run->run_dir;
+    EXPECT_TRUE(fs::exists(dir / "recipe.toml"));
+    const std::string log = slurp(dir / "train.log");
+    EXPECT_NE(log.find("epoch 1/"), std::string::npos);
+    const std::string mllog = slurp(dir / "mllog.txt");
+    std::istringstream lines(mllog);
+    std::string line;
+    int count = 0;
+    while (std::getline(lines, line)) {
+        EXPECT_EQ(line.rfind(":::MLLOG {", 0), 0U) << line;
+        ++count;
+    }
+    EXPECT_GT(count, 20);
+    EXPECT_NE(mllog.find(R"("key": "run_stop")"), std::string::npos);
+    EXPECT_NE(mllog.find(R"("status": "aborted")"), std::string::npos) << "no target: not success";
+}
+
+TEST_F(CliE2E, HiddenAnswersPerEpochAndPerSample) {
+    const Result r = kakuren("run " + k_tiny + " --quiet");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string id = run_id_of(r.out);
+    auto db = store();
+    const auto epochs = db.epochs(id);
+    const int last = epochs.back().epoch;
+    const auto ids = db.hidden_set(id, last);
+    ASSERT_TRUE(ids && !ids->empty());
+
+    const Result e = kakuren("hidden " + id.substr(0, id.size() - 2) + " --epoch " +
+                             std::to_string(last) + " --format json");
+    ASSERT_EQ(e.code, 0) << e.err;
+    EXPECT_NE(e.out.find("\"num_hidden\": " + std::to_string(ids->size())), std::string::npos)
+        << e.out;
+
+    const std::int64_t sample = ids->front();
+    int times = 0;
+    for (const auto& [ep, was] : db.sample_history(id, sample)) {
+        times += was ? 1 : 0;
+    }
+    const Result s = kakuren("hidden " + id + " --sample " + std::to_string(sample));
+    ASSERT_EQ(s.code, 0) << s.err;
+    EXPECT_NE(s.out.find("sample " + std::to_string(sample) + " was hidden in " +
+                         std::to_string(times) + " of " + std::to_string(epochs.size())),
+              std::string::npos)
+        << s.out;
+
+    const Result bad = kakuren("hidden " + id + " --epoch 99");
+    EXPECT_EQ(bad.code, 2);
+    EXPECT_NE(bad.err.find("has no epoch 99"), std::string::npos) << bad.err;
+}
+
+TEST_F(CliE2E, TargetAccuracyStopsEarlyAndMissedTargetExits3) {
+    const Result hit = kakuren("run " + k_tiny + " --quiet --set run.target_accuracy=0.3");
+    ASSERT_EQ(hit.code, 0) << hit.err;
+    auto db = store();
+    const auto run = db.find_run(run_id_of(hit.out));
+    ASSERT_TRUE(run);
+    EXPECT_EQ(kakuren::db::to_string(run->status), "succeeded");
+    EXPECT_LT(run->epochs_done, run->num_epochs) << "stops at the first epoch over the target";
+    EXPECT_NE(slurp(fs::path(run->run_dir) / "mllog.txt").find(R"("status": "success")"),
+              std::string::npos);
+
+    const Result miss = kakuren("run " + k_tiny + " --quiet --set run.target_accuracy=1.0");
+    EXPECT_EQ(miss.code, 3) << miss.err;
+    EXPECT_NE(miss.out.find("not reached"), std::string::npos) << miss.out;
+}
+
+TEST_F(CliE2E, ShippedRecipeTrainsOnRealFashionMnistSubset) {
+    const Result r = kakuren("run recipes/fashion_mnist_cnn.toml --format json"
+                             " --set data.train_limit=3000 --set data.test_limit=1000"
+                             " --set schedule.epochs=2 --set schedule.milestones=[1]");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("\"status\": \"finished\""), std::string::npos) << r.out;
+    auto db = store();
+    const auto runs = db.list_runs();
+    ASSERT_EQ(runs.size(), 1U);
+    EXPECT_EQ(runs[0].num_samples, 3000);
+    ASSERT_TRUE(runs[0].final_accuracy);
+    EXPECT_GT(*runs[0].final_accuracy, 0.6) << "a CNN learns Fashion-MNIST in 2 short epochs";
+}
+
+TEST_F(CliE2E, RunsListsFromAnywhereAsTableAndJson) {
+    ASSERT_EQ(kakuren("run " + k_tiny + " --quiet --set schedule.epochs=1 "
+                      "--set schedule.milestones=[]")
+                  .code,
+              0);
+    setenv("KAKUREN_WORKSPACE", m_ws.c_str(), 1);
+    const Result table = kakuren("runs", false);
+    unsetenv("KAKUREN_WORKSPACE");
+    ASSERT_EQ(table.code, 0) << table.err;
+    EXPECT_NE(table.out.find("STATUS"), std::string::npos);
+    EXPECT_NE(table.out.find("finished"), std::string::npos);
+    const Result json = kakuren("runs --format json");
+    ASSERT_EQ(json.code, 0);
+    std::ofstream(m_ws / "runs.json") << json.out;
+    EXPECT_EQ(std::system(("/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1]));"
+                           " assert len(r)==1 and r[0][\"status\"]==\"finished\"' '" +
+                           (m_ws / "runs.json").string() + "'")
+                              .c_str()),
+              0)
+        << json.out;
+}
+
+TEST_F(CliE2E, BadRecipeExits2WithLocatedErrorAndCreatesNothing) {
+    std::ofstream(m_ws / "bad.toml") << "[hiding]\nfraction = 1.4\nfractoin = 0.2\n";
+    const Result r = kakuren("run '" + (m_ws / "bad.toml").string() + "'");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("bad.toml:2:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("out of range"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("did you mean hiding.fraction?"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(m_ws / "kakuren.db"));
+    EXPECT_FALSE(fs::exists(m_ws / "runs"));
+}
+
+TEST_F(CliE2E, DryRunCreatesNothing) {
+    const Result r = kakuren("run " + k_tiny + " --dry-run");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("dry run"), std::string::npos);
+    EXPECT_NE(r.out.find("hiding.fraction"), std::string::npos) << "shows resolved values";
+    EXPECT_FALSE(fs::exists(m_ws / "kakuren.db"));
+}
+
+TEST_F(CliE2E, HelpTeachesAndUsageErrorsExit2) {
+    const Result help = kakuren("--help", false);
+    EXPECT_EQ(help.code, 0);
+    for (const char* word : {"run", "runs", "show", "hidden", "recipe", "Exit codes", "Examples"}) {
+        EXPECT_NE(help.out.find(word), std::string::npos) << word;
+    }
+    EXPECT_EQ(kakuren("frobnicate", false).code, 2);
+    const Result missing = kakuren("run", false);
+    EXPECT_EQ(missing.code, 2);
+    EXPECT_NE(missing.err.find("kakuren: error:"), std::string::npos) << missing.err;
+}
+
+/// Starts a long run in the background (a subshell waits for it and writes its exit code to
+/// ws/bg.code) and returns its pid once its first epoch is recorded.
+pid_t start_long_run(const fs::path& ws) {
+    const std::string cmd = "cd '" KAKUREN_SOURCE_DIR "' && ( '" KAKUREN_BIN
+                            "' run recipes/synthetic_tiny.toml --quiet --workspace '" +
+                            ws.string() + "' --set schedule.epochs=500 >'" +
+                            (ws / "bg.out").string() + "' 2>&1 & echo $! >'" +
+                            (ws / "bg.pid").string() + "'; wait $!; echo $? >'" +
+                            (ws / "bg.code.tmp").string() + "'; mv '" +
+                            (ws / "bg.code.tmp").string() + "' '" + (ws / "bg.code").string() +
+                            "' ) >/dev/null 2>&1 &";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+    for (int i = 0; i < 600; ++i) {
+        std::this_thread::sleep_for(100ms);
+        if (fs::exists(ws / "bg.pid") && fs::exists(ws / "kakuren.db")) {
+            auto db = kakuren::db::Store::open(ws / "kakuren.db");
+            const auto runs = db.list_runs();
+            if (!runs.empty() && runs[0].epochs_done >= 1) {
+                return std::stoi(slurp(ws / "bg.pid"));
+            }
+        }
+    }
+    ADD_FAILURE() << "the background run recorded no epoch in 60 s: " << slurp(ws / "bg.out");
+    return -1;
+}
+
+/// Waits up to 20 s for the background run's exit code.
+int wait_exit_code(const fs::path& ws) {
+    for (int i = 0; i < 400; ++i) {
+        if (fs::exists(ws / "bg.code")) {
+            return std::stoi(slurp(ws / "bg.code"));
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    return -1;
+}
+
+TEST_F(CliE2E, KilledRunIsMarkedCrashedByTheNextCommand) {
+    const pid_t pid = start_long_run(m_ws);
+    ASSERT_GT(pid, 0);
+    const Result during = kakuren("runs");
+    EXPECT_NE(during.out.find("running"), std::string::npos) << during.out;
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    EXPECT_EQ(wait_exit_code(m_ws), 128 + SIGKILL);
+    const Result after = kakuren("runs --format json");
+    EXPECT_NE(after.out.find("\"status\": \"crashed\""), std::string::npos) << after.out;
+    auto db = store();
+    const auto run = db.list_runs().at(0);
+    EXPECT_NE(run.reason.find("ended without recording an end"), std::string::npos) << run.reason;
+    EXPECT_GE(run.epochs_done, 1) << "finished epochs stay recorded";
+}
+
+TEST_F(CliE2E, SigintStopsCleanlyWithExit75) {
+    const pid_t pid = start_long_run(m_ws);
+    ASSERT_GT(pid, 0);
+    ASSERT_EQ(kill(pid, SIGINT), 0);
+    EXPECT_EQ(wait_exit_code(m_ws), 75);
+    auto db = store();
+    const auto run = db.list_runs().at(0);
+    EXPECT_EQ(kakuren::db::to_string(run.status), "interrupted") << run.reason;
+    EXPECT_NE(run.reason.find("signal 2"), std::string::npos) << run.reason;
+    EXPECT_LT(run.epochs_done, 500);
+}
+
+} // namespace

@@ -1,0 +1,215 @@
+#include "trainer/models.hpp"
+
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace kakuren::trainer {
+namespace {
+
+namespace nn = torch::nn;
+
+std::string size_text(const ModelShape& s) {
+    return std::to_string(s.height) + "x" + std::to_string(s.width);
+}
+
+class Mlp final : public Classifier {
+  public:
+    Mlp(const ModelConfig& config, const ModelShape& shape) {
+        std::int64_t in = shape.channels * shape.height * shape.width;
+        int k = 1;
+        for (int width : config.hidden) {
+            m_layers.push_back(register_module("fc" + std::to_string(k++), nn::Linear(in, width)));
+            in = width;
+        }
+        m_layers.push_back(
+            register_module("fc" + std::to_string(k), nn::Linear(in, shape.classes)));
+    }
+    torch::Tensor forward(const torch::Tensor& images) override {
+        torch::Tensor x = images.flatten(1);
+        for (std::size_t i = 0; i + 1 < m_layers.size(); ++i) {
+            x = torch::relu(m_layers[i]->forward(x));
+        }
+        return m_layers.back()->forward(x);
+    }
+
+  private:
+    std::vector<nn::Linear> m_layers;
+};
+
+class Cnn final : public Classifier {
+  public:
+    Cnn(const ModelConfig& config, const ModelShape& shape) {
+        std::int64_t in = shape.channels, h = shape.height, w = shape.width;
+        int k = 1;
+        for (int out : config.channels) {
+            m_convs.push_back(register_module(
+                "conv" + std::to_string(k++), nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1))));
+            in = out;
+            h /= 2; // max pool 2, floor
+            w /= 2;
+        }
+        m_fc1 = register_module("fc1", nn::Linear(in * h * w, config.fc));
+        m_fc2 = register_module("fc2", nn::Linear(config.fc, shape.classes));
+    }
+    torch::Tensor forward(const torch::Tensor& images) override {
+        torch::Tensor x = images;
+        for (auto& conv : m_convs) {
+            x = torch::max_pool2d(torch::relu(conv->forward(x)), 2);
+        }
+        x = torch::relu(m_fc1->forward(x.flatten(1)));
+        return m_fc2->forward(x);
+    }
+
+  private:
+    std::vector<nn::Conv2d> m_convs;
+    nn::Linear m_fc1{nullptr}, m_fc2{nullptr};
+};
+
+nn::Conv2d conv3x3(std::int64_t in, std::int64_t out, std::int64_t stride) {
+    return nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false));
+}
+
+class BasicBlockImpl : public nn::Module {
+  public:
+    BasicBlockImpl(std::int64_t in, std::int64_t out, std::int64_t stride)
+        : m_conv1(register_module("conv1", conv3x3(in, out, stride))),
+          m_bn1(register_module("bn1", nn::BatchNorm2d(out))),
+          m_conv2(register_module("conv2", conv3x3(out, out, 1))),
+          m_bn2(register_module("bn2", nn::BatchNorm2d(out))) {
+        if (stride != 1 || in != out) {
+            m_shortcut = register_module(
+                "shortcut",
+                nn::Sequential(
+                    nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
+                    nn::BatchNorm2d(out)));
+        }
+    }
+    torch::Tensor forward(const torch::Tensor& x) {
+        torch::Tensor out = torch::relu(m_bn1->forward(m_conv1->forward(x)));
+        out = m_bn2->forward(m_conv2->forward(out));
+        out = out + (m_shortcut ? m_shortcut->forward(x) : x);
+        return torch::relu(out);
+    }
+
+  private:
+    nn::Conv2d m_conv1;
+    nn::BatchNorm2d m_bn1;
+    nn::Conv2d m_conv2;
+    nn::BatchNorm2d m_bn2;
+    nn::Sequential m_shortcut{nullptr};
+};
+TORCH_MODULE(BasicBlock);
+
+class ResNet18 final : public Classifier {
+  public:
+    ResNet18(const ModelConfig& config, const ModelShape& shape) {
+        const std::int64_t w = config.width;
+        m_conv1 = register_module("conv1", conv3x3(shape.channels, w, 1));
+        m_bn1 = register_module("bn1", nn::BatchNorm2d(w));
+        std::int64_t in = w;
+        const std::int64_t widths[] = {w, 2 * w, 4 * w, 8 * w};
+        for (int stage = 0; stage < 4; ++stage) {
+            const std::int64_t out = widths[stage];
+            nn::Sequential layer(BasicBlock(in, out, stage == 0 ? 1 : 2), BasicBlock(out, out, 1));
+            m_layers.push_back(register_module("layer" + std::to_string(stage + 1), layer));
+            in = out;
+        }
+        m_fc = register_module("fc", nn::Linear(in, shape.classes));
+    }
+    torch::Tensor forward(const torch::Tensor& images) override {
+        torch::Tensor x = torch::relu(m_bn1->forward(m_conv1->forward(images)));
+        for (auto& layer : m_layers) {
+            x = layer->forward(x);
+        }
+        x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+        return m_fc->forward(x);
+    }
+
+  private:
+    nn::Conv2d m_conv1{nullptr};
+    nn::BatchNorm2d m_bn1{nullptr};
+    std::vector<nn::Sequential> m_layers;
+    nn::Linear m_fc{nullptr};
+};
+
+void require_positive(const std::vector<int>& values, const char* key) {
+    for (int v : values) {
+        if (v <= 0) {
+            throw RuntimeFailure(std::string("model.") + key + " entries must be > 0; got " +
+                                 std::to_string(v));
+        }
+    }
+}
+
+} // namespace
+
+std::shared_ptr<Classifier> make_model(const ModelConfig& config, const ModelShape& shape) {
+    if (shape.channels < 1 || shape.height < 1 || shape.width < 1 || shape.classes < 1) {
+        throw RuntimeFailure("cannot build a model for images " + std::to_string(shape.channels) +
+                             "x" + size_text(shape) + " and " + std::to_string(shape.classes) +
+                             " classes");
+    }
+    std::shared_ptr<Classifier> model;
+    if (config.kind == "mlp") {
+        require_positive(config.hidden, "hidden");
+        model = std::make_shared<Mlp>(config, shape);
+    } else if (config.kind == "cnn") {
+        if (config.channels.empty()) {
+            throw RuntimeFailure("model cnn needs at least one entry in model.channels");
+        }
+        require_positive(config.channels, "channels");
+        require_positive({config.fc}, "fc");
+        const std::int64_t min_side = std::int64_t{1} << config.channels.size();
+        if (shape.height < min_side || shape.width < min_side) {
+            throw RuntimeFailure("model cnn with " + std::to_string(config.channels.size()) +
+                                 " conv blocks needs images of at least " +
+                                 std::to_string(min_side) + "x" + std::to_string(min_side) +
+                                 " (each block halves them); the data has " + size_text(shape));
+        }
+        model = std::make_shared<Cnn>(config, shape);
+    } else if (config.kind == "resnet18") {
+        require_positive({config.width}, "width");
+        if (shape.height < 8 || shape.width < 8) {
+            throw RuntimeFailure("model resnet18 needs images of at least 8x8 (it halves them "
+                                 "three times); the data has " +
+                                 size_text(shape));
+        }
+        model = std::make_shared<ResNet18>(config, shape);
+    } else {
+        throw RuntimeFailure("unknown model \"" + config.kind +
+                             "\"; expected mlp, cnn or resnet18");
+    }
+
+    // One forward pass on a blank image catches any shape the checks above missed.
+    try {
+        torch::NoGradGuard no_grad;
+        model->eval();
+        const torch::Tensor logits =
+            model->forward(torch::zeros({1, shape.channels, shape.height, shape.width}));
+        model->train();
+        if (logits.dim() != 2 || logits.size(0) != 1 || logits.size(1) != shape.classes) {
+            throw RuntimeFailure("model " + config.kind + " produced logits of shape " +
+                                 c10::str(logits.sizes()) + " instead of [1, " +
+                                 std::to_string(shape.classes) + "]");
+        }
+    } catch (const c10::Error& e) {
+        throw RuntimeFailure("model " + config.kind + " cannot take images " +
+                             std::to_string(shape.channels) + "x" + size_text(shape) + ": " +
+                             e.what_without_backtrace());
+    }
+    return model;
+}
+
+std::int64_t count_parameters(const torch::nn::Module& model) {
+    std::int64_t n = 0;
+    for (const auto& p : model.parameters()) {
+        if (p.requires_grad()) {
+            n += p.numel();
+        }
+    }
+    return n;
+}
+
+} // namespace kakuren::trainer

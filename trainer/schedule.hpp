@@ -1,0 +1,26 @@
+#pragma once
+// The learning-rate schedule, indexed by epoch plus the fraction of the epoch done, so that an
+// epoch shortened by hiding does not fall behind an iteration-indexed schedule. Pure: no torch.
+#include <cstdint>
+
+#include "trainer/trainer.hpp"
+
+namespace kakuren::trainer {
+
+/// Fraction of epoch done after step `step` (0-based) of `num_steps`: (step + 1) / num_steps,
+/// and 1 for an epoch without steps.
+double epoch_fraction(std::int64_t step, std::int64_t num_steps);
+
+/// Scheduled LR (before any hiding scale) for a step of 0-based `epoch` after which `frac` of
+/// the epoch is done (see epoch_fraction):
+/// - warm-up, epoch < warmup_epochs: base_lr * (epoch + frac) / warmup_epochs, linear from
+///   base_lr / (warm-up steps) at the first step up to base_lr at the last warm-up step;
+/// - "step": base_lr * gamma^(number of milestones <= epoch);
+/// - "cosine": 0.5 * base_lr * (1 + cos(pi * (epoch + frac - warmup) / (epochs - warmup))),
+///   which reaches 0 at the last step of the last epoch.
+double scheduled_lr(const ScheduleConfig& schedule, double base_lr, int epoch, double frac);
+
+/// Number of milestones <= epoch (the LR decays that happened by then; step schedules only).
+int milestones_passed(const ScheduleConfig& schedule, int epoch);
+
+} // namespace kakuren::trainer
