@@ -90,8 +90,9 @@ std::int64_t stable_sort_plan(const std::vector<float>& loss,
 } // namespace
 
 int main(int argc, char** argv) {
-    const std::filesystem::path out_path =
-        argc > 1 ? std::filesystem::path(argv[1]) : std::filesystem::path("bench/out/selection.json");
+    const std::filesystem::path out_path = argc > 1
+                                               ? std::filesystem::path(argv[1])
+                                               : std::filesystem::path("bench/out/selection.json");
 
     // Synthetic stats: losses from 8-bit buckets (many ties, like quantised late-training losses)
     // mixed with continuous values; about 60 % correct, confidence uniform in [0, 1].
@@ -101,10 +102,11 @@ int main(int argc, char** argv) {
     std::vector<float> confidence(k_num_samples);
     for (std::size_t i = 0; i < k_num_samples; ++i) {
         const auto raw = gen();
-        loss[i] = (raw & 1U) != 0 ? static_cast<float>((raw >> 8) % 256) / 32.0F
-                                  : static_cast<float>((raw >> 11) * 0x1.0p-53) * 8.0F;
+        loss[i] = (raw & 1U) != 0
+                      ? static_cast<float>((raw >> 8) % 256) / 32.0F
+                      : static_cast<float>(static_cast<double>(raw >> 11) * 0x1.0p-53) * 8.0F;
         correct[i] = static_cast<std::uint8_t>((raw >> 1) % 10 < 6);
-        confidence[i] = static_cast<float>((gen() >> 11) * 0x1.0p-53);
+        confidence[i] = static_cast<float>(static_cast<double>(gen() >> 11) * 0x1.0p-53);
     }
     const SampleStatsView stats{loss, correct, confidence};
 
@@ -156,16 +158,23 @@ int main(int argc, char** argv) {
         std::filesystem::create_directories(out_path.parent_path());
     }
     std::ofstream out(out_path);
-    out << "{\n  \"bench\": \"selection\",\n  \"num_samples\": " << k_num_samples
-        << ",\n  \"fraction\": " << k_fraction << ",\n  \"runs\": " << k_runs
-        << ",\n  \"goal_plan_epoch_s\": " << k_goal_s
-        << ",\n  \"same_candidates_as_stable_sort\": " << (same_candidates ? "true" : "false")
-        << ",\n  \"realised_fraction\": " << last_plan.realised_fraction()
-        << ",\n  \"results\": [\n";
+    // Names are plain ASCII without quotes or backslashes, so no JSON escaping is needed.
+    out << "{\n"
+        << R"(  "bench": "selection",)"
+        << "\n"
+        << R"(  "num_samples": )" << k_num_samples << ",\n"
+        << R"(  "fraction": )" << k_fraction << ",\n"
+        << R"(  "runs": )" << k_runs << ",\n"
+        << R"(  "goal_plan_epoch_s": )" << k_goal_s << ",\n"
+        << R"(  "same_candidates_as_stable_sort": )" << (same_candidates ? "true" : "false")
+        << ",\n"
+        << R"(  "realised_fraction": )" << last_plan.realised_fraction() << ",\n"
+        << R"(  "results": [)"
+        << "\n";
     for (std::size_t i = 0; i < results.size(); ++i) {
         const auto& r = results[i];
-        out << "    {\"name\": \"" << r.name << "\", \"median_s\": " << r.median_s
-            << ", \"min_s\": " << r.min_s << ", \"max_s\": " << r.max_s << "}"
+        out << R"(    {"name": ")" << r.name << R"(", "median_s": )" << r.median_s
+            << R"(, "min_s": )" << r.min_s << R"(, "max_s": )" << r.max_s << "}"
             << (i + 1 < results.size() ? ",\n" : "\n");
     }
     out << "  ]\n}\n";

@@ -14,7 +14,7 @@ namespace {
 std::string format_number(double value) {
     std::array<char, 64> buffer{};
     const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-    return std::string(buffer.data(), result.ptr);
+    return {buffer.data(), result.ptr};
 }
 
 } // namespace
@@ -23,10 +23,10 @@ namespace detail {
 
 void check_inputs(const EpochContext& ctx, const SampleStatsView& stats) {
     if (stats.correct.size() != stats.size() || stats.confidence.size() != stats.size()) {
-        throw std::invalid_argument(
-            "hiding: sample stats differ in length (loss " + std::to_string(stats.size()) +
-            ", correct " + std::to_string(stats.correct.size()) + ", confidence " +
-            std::to_string(stats.confidence.size()) + ")");
+        throw std::invalid_argument("hiding: sample stats differ in length (loss " +
+                                    std::to_string(stats.size()) + ", correct " +
+                                    std::to_string(stats.correct.size()) + ", confidence " +
+                                    std::to_string(stats.confidence.size()) + ")");
     }
     if (ctx.epoch < 0) {
         throw std::invalid_argument("hiding: epoch " + std::to_string(ctx.epoch) +
@@ -60,9 +60,9 @@ void validate(const Config& config) {
                                     " is out of range; expected 0 <= tau <= 1");
     }
     if (config.refresh_every < 1) {
-        throw std::invalid_argument("hiding.refresh_every = " +
-                                    std::to_string(config.refresh_every) +
-                                    " is out of range; expected refresh_every >= 1");
+        throw std::invalid_argument(
+            "hiding.refresh_every = " + std::to_string(config.refresh_every) +
+            " is out of range; expected refresh_every >= 1");
     }
     for (std::size_t i = 0; i < config.fraction_decay.size(); ++i) {
         const double decay = config.fraction_decay[i];

@@ -17,14 +17,15 @@ enum class LrCompensation { scheduled, realised, off };
 
 struct Config {
     Strategy strategy = Strategy::none;
-    double fraction = 0.3;                                  ///< F, the maximum hidden fraction, 0 <= F < 1
-    double tau = 0.7;                                       ///< confidence threshold for hiding
-    std::vector<double> fraction_decay = {1.0, 0.8, 0.6, 0.4}; ///< F multiplier after k LR milestones
+    double fraction = 0.3; ///< F, the maximum hidden fraction, 0 <= F < 1
+    double tau = 0.7;      ///< confidence threshold for hiding
+    /// F multiplier after k LR milestones (entry min(k, size - 1)); empty = no decay.
+    std::vector<double> fraction_decay = {1.0, 0.8, 0.6, 0.4};
     LrCompensation lr_compensation = LrCompensation::scheduled;
     /// Run the forward refresh of hidden samples every k epochs (1 = reference): the refresh is due
     /// on epoch e when (e + 1) % k == 0 or e is the last epoch, so stats are fresh at the end.
     int refresh_every = 1;
-    std::uint64_t seed = 0;        ///< run seed; per-epoch draws use (seed, epoch)
+    std::uint64_t seed = 0; ///< run seed; per-epoch draws use (seed, epoch)
 };
 
 /// Schedule facts a policy needs; epochs are 0-based.
@@ -52,20 +53,21 @@ inline constexpr std::uint64_t k_refresh_stream = 1; ///< EpochPlan::refresh_ids
 /// What to do in one epoch. Ids are global sample indices in [0, N).
 struct EpochPlan {
     /// Trained with backward, in visiting order: the visible ids (ascending) permuted by
-    /// shuffle(ids, seed, epoch, k_train_stream). Every rank gets the same order; the trainer splits
-    /// it (rank r takes r, r + W, ...). Strategies that draw with replacement may repeat ids.
+    /// shuffle(ids, seed, epoch, k_train_stream). Every rank gets the same order; the trainer
+    /// splits it (rank r takes r, r + W, ...). Strategies that draw with replacement may repeat
+    /// ids.
     std::vector<std::int64_t> train_ids;
-    std::vector<float> train_weights;      ///< per-entry loss weights; empty = all 1
-    std::vector<std::int64_t> hidden_ids;  ///< not trained this epoch, ascending
+    std::vector<float> train_weights;     ///< per-entry loss weights; empty = all 1
+    std::vector<std::int64_t> hidden_ids; ///< not trained this epoch, ascending
     /// Forward-only refresh this epoch: all of hidden_ids permuted by shuffle(.., k_refresh_stream)
     /// when the refresh is due (see Config::refresh_every), else empty.
     std::vector<std::int64_t> refresh_ids;
-    double max_fraction = 0.0;             ///< F_e, the scheduled maximum hidden fraction
-    double lr_scale = 1.0;                 ///< multiply the scheduled LR by this for the epoch's steps
-    std::int64_t num_candidates = 0;       ///< floor(F_e * N) lowest-loss samples considered
-    std::int64_t num_moved_back = 0;       ///< candidates kept visible (wrong or unconfident)
-    double realised_fraction() const;      ///< hidden_ids.size() / N (0 when N == 0)
-    std::int64_t num_samples = 0;          ///< N
+    double max_fraction = 0.0;        ///< F_e, the scheduled maximum hidden fraction
+    double lr_scale = 1.0;            ///< multiply the scheduled LR by this for the epoch's steps
+    std::int64_t num_candidates = 0;  ///< floor(F_e * N) lowest-loss samples considered
+    std::int64_t num_moved_back = 0;  ///< candidates kept visible (wrong or unconfident)
+    double realised_fraction() const; ///< hidden_ids.size() / N (0 when N == 0)
+    std::int64_t num_samples = 0;     ///< N
 };
 
 class Policy {
@@ -85,19 +87,19 @@ void validate(const Config& config);
 /// Builds the policy for config.strategy (after validate(config)). Throws std::invalid_argument for
 /// an invalid config (the recipe layer validates first, so users never see that).
 ///
-/// kakurenbo, per epoch: num_candidates = floor(F_e * N) lowest-loss samples (lowest_k); a candidate
-/// is hidden only if correct == 1, its loss is not NaN and confidence >= tau (compared in float:
-/// confidence >= float(tau)); the other candidates stay visible (num_moved_back) and their slots are
-/// not refilled. A NaN loss is never hidden (it ranks as +inf, so it is a candidate only when
-/// num_candidates exceeds the non-NaN count, and then it is moved back). Hiding is active during
-/// LR warm-up; only the LR scale waits for its end.
-/// none: every id trained (shuffled), nothing hidden, max_fraction 0, lr_scale 1.
-/// plan_epoch throws std::invalid_argument when the stats spans differ in length or ctx.epoch < 0.
+/// kakurenbo, per epoch: num_candidates = floor(F_e * N) lowest-loss samples (lowest_k); a
+/// candidate is hidden only if correct == 1, its loss is not NaN and confidence >= tau (compared in
+/// float: confidence >= float(tau)); the other candidates stay visible (num_moved_back) and their
+/// slots are not refilled. A NaN loss is never hidden (it ranks as +inf, so it is a candidate only
+/// when num_candidates exceeds the non-NaN count, and then it is moved back). Hiding is active
+/// during LR warm-up; only the LR scale waits for its end. none: every id trained (shuffled),
+/// nothing hidden, max_fraction 0, lr_scale 1. plan_epoch throws std::invalid_argument when the
+/// stats spans differ in length or ctx.epoch < 0.
 std::unique_ptr<Policy> make_policy(const Config& config);
 
 /// F_e: the maximum hidden fraction of epoch ctx.epoch after the LR milestones passed so far:
-/// F * fraction_decay[min(k, size - 1)], k = number of milestones m <= ctx.epoch (the epoch m already
-/// uses the new LR); F when fraction_decay is empty.
+/// F * fraction_decay[min(k, size - 1)], k = number of milestones m <= ctx.epoch (the epoch m
+/// already uses the new LR); F when fraction_decay is empty.
 double scheduled_fraction(const Config& config, const EpochContext& ctx);
 
 /// Whether the forward refresh of hidden samples runs in epoch ctx.epoch:

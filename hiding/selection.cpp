@@ -84,7 +84,8 @@ std::vector<std::int64_t> lowest_k(std::span<const float> loss, std::int64_t k) 
     std::nth_element(values.begin(), kth, values.end());
     const float threshold = *kth;
     // After nth_element, [begin, kth) holds values <= t: count those strictly below.
-    const auto num_below = std::count_if(values.begin(), kth, [&](float v) { return v < threshold; });
+    const auto num_below =
+        std::count_if(values.begin(), kth, [&](float v) { return v < threshold; });
     std::int64_t ties_left = k - static_cast<std::int64_t>(num_below);
 
     ids.reserve(static_cast<std::size_t>(k));

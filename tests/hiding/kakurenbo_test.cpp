@@ -298,12 +298,14 @@ TEST(Kakurenbo, HiddenSetEqualsCandidatesWithLossAtMostMinusLnTau) {
             }
         }
         EXPECT_EQ(p.hidden_ids, expected) << "tau " << tau;
-        EXPECT_GT(expected.size(), 100U) << "tau " << tau;
+        EXPECT_GT(expected.size(), 50U) << "tau " << tau; // the check is not vacuous
         EXPECT_GT(p.num_moved_back, 100) << "tau " << tau;
     }
 }
 
-TEST(Kakurenbo, IsNamedKakurenbo) { EXPECT_EQ(make_policy(kakurenbo(0.3))->name(), "kakurenbo"); }
+TEST(Kakurenbo, IsNamedKakurenbo) {
+    EXPECT_EQ(make_policy(kakurenbo(0.3))->name(), "kakurenbo");
+}
 
 } // namespace
 } // namespace kakuren::hiding

@@ -62,7 +62,9 @@ TEST(NonePolicy, NoSamplesGivesAnEmptyPlan) {
     EXPECT_EQ(p.num_samples, 0);
 }
 
-TEST(NonePolicy, IsNamedNone) { EXPECT_EQ(make_policy(none())->name(), "none"); }
+TEST(NonePolicy, IsNamedNone) {
+    EXPECT_EQ(make_policy(none())->name(), "none");
+}
 
 } // namespace
 } // namespace kakuren::hiding

@@ -41,7 +41,10 @@ TEST(Validate, RejectsEachInvalidFieldWithItsMessage) {
          "hiding.tau = nan is out of range; expected 0 <= tau <= 1"},
         {"refresh zero", [](Config& c) { c.refresh_every = 0; },
          "hiding.refresh_every = 0 is out of range; expected refresh_every >= 1"},
-        {"decay above one", [](Config& c) { c.fraction_decay = {1.0, 1.5}; },
+        {"decay above one",
+         [](Config& c) {
+             c.fraction_decay = {1.0, 1.5};
+         },
          "hiding.fraction_decay[1] = 1.5 is out of range; expected 0 <= decay <= 1"},
         {"decay negative", [](Config& c) { c.fraction_decay = {-0.2}; },
          "hiding.fraction_decay[0] = -0.2 is out of range; expected 0 <= decay <= 1"},
