@@ -58,8 +58,8 @@ class Statement {
               std::string what)
         : m_db(db), m_file(file), m_what(std::move(what)) {
         sqlite3_stmt* raw = nullptr;
-        const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw,
-                                          nullptr);
+        const int rc =
+            sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
         m_stmt.reset(raw);
         check(rc);
     }
@@ -143,8 +143,8 @@ class Statement {
     void check(int rc) const {
         if (rc == SQLITE_OK)
             return;
-        throw DbError("database " + m_file.string() + ": " + m_what + ": " +
-                      sqlite3_errmsg(m_db) + hint_for(rc));
+        throw DbError("database " + m_file.string() + ": " + m_what + ": " + sqlite3_errmsg(m_db) +
+                      hint_for(rc));
     }
 
     sqlite3* m_db;
@@ -191,7 +191,9 @@ class Transaction {
     bool m_done = false;
 };
 
-bool is_final_status(RunStatus s) { return s != RunStatus::created && s != RunStatus::running; }
+bool is_final_status(RunStatus s) {
+    return s != RunStatus::created && s != RunStatus::running;
+}
 
 // Per-sample arrays are stored little-endian whatever the host.
 template <typename T> std::vector<std::uint8_t> to_le_bytes(const std::vector<T>& values) {
@@ -280,7 +282,9 @@ RunStatus run_status_from_string(const std::string& s) {
                   "crashed");
 }
 
-void Store::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+void Store::Closer::operator()(sqlite3* db) const {
+    sqlite3_close_v2(db);
+}
 
 Store::Store(std::unique_ptr<sqlite3, Closer> db, std::filesystem::path file)
     : m_db(std::move(db)), m_file(std::move(file)) {}
@@ -288,7 +292,9 @@ Store::Store(Store&&) noexcept = default;
 Store& Store::operator=(Store&&) noexcept = default;
 Store::~Store() = default;
 
-int Store::latest_schema_version() { return static_cast<int>(k_migrations.size()); }
+int Store::latest_schema_version() {
+    return static_cast<int>(k_migrations.size());
+}
 
 Store Store::open(const std::filesystem::path& file) {
     const std::string name = file.string();
@@ -310,8 +316,8 @@ Store Store::open(const std::filesystem::path& file) {
                       name + ") or use another workspace");
 
     sqlite3* raw = nullptr;
-    const int rc = sqlite3_open_v2(name.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                                   nullptr);
+    const int rc =
+        sqlite3_open_v2(name.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     std::unique_ptr<sqlite3, Closer> db(raw); // closed even when opening failed
     if (rc != SQLITE_OK)
         throw DbError("database " + name + ": cannot open: " +
@@ -321,10 +327,9 @@ Store Store::open(const std::filesystem::path& file) {
         throw DbError("database " + name +
                       ": opened read-only (no write permission); kakuren records runs in it: "
                       "make the file and its folder writable or use another workspace");
-    if (const int busy_rc = sqlite3_busy_timeout(db.get(), k_busy_timeout_ms);
-        busy_rc != SQLITE_OK)
-        throw DbError("database " + name + ": cannot set the busy timeout: " +
-                      sqlite3_errmsg(db.get()));
+    if (const int busy_rc = sqlite3_busy_timeout(db.get(), k_busy_timeout_ms); busy_rc != SQLITE_OK)
+        throw DbError("database " + name +
+                      ": cannot set the busy timeout: " + sqlite3_errmsg(db.get()));
 
     // WAL: readers (kakuren list/show) never block the training process, nor it them.
     exec(db.get(), file, "PRAGMA journal_mode = WAL", "cannot switch to WAL mode");
@@ -337,8 +342,7 @@ Store Store::open(const std::filesystem::path& file) {
     if (version > latest)
         throw DbError("database " + name + " was written by a newer kakuren (schema version " +
                       std::to_string(version) + "; this kakuren knows up to " +
-                      std::to_string(latest) +
-                      "): upgrade kakuren, or use another workspace");
+                      std::to_string(latest) + "): upgrade kakuren, or use another workspace");
     while (version < latest) {
         Transaction tx(store.m_db.get(), store.m_file,
                        "migrating to schema version " + std::to_string(version + 1));
@@ -348,8 +352,7 @@ Store Store::open(const std::filesystem::path& file) {
             break;
         const std::string what = "migrating to schema version " + std::to_string(version + 1);
         exec(store.m_db.get(), file, k_migrations[static_cast<std::size_t>(version)], what);
-        exec(store.m_db.get(), file, "PRAGMA user_version = " + std::to_string(version + 1),
-             what);
+        exec(store.m_db.get(), file, "PRAGMA user_version = " + std::to_string(version + 1), what);
         tx.commit();
         ++version;
     }
@@ -400,8 +403,7 @@ void Store::insert_run(const RunRow& run) {
     tx.commit();
 }
 
-void Store::set_run_status(const std::string& run_id, RunStatus status,
-                           const std::string& reason) {
+void Store::set_run_status(const std::string& run_id, RunStatus status, const std::string& reason) {
     const std::string what = "cannot set the status of run " + run_id;
     Transaction tx(m_db.get(), m_file, what);
     Statement s(m_db.get(), m_file,
@@ -422,6 +424,15 @@ void Store::set_run_status(const std::string& run_id, RunStatus status,
     if (sqlite3_changes(m_db.get()) != 1)
         throw DbError("database " + m_file.string() + ": no run with id " + run_id);
     tx.commit();
+}
+
+void Store::set_run_num_samples(const std::string& run_id, std::int64_t num_samples) {
+    const std::string what = "cannot set the sample count of run " + run_id;
+    Statement s(m_db.get(), m_file, "UPDATE runs SET num_samples = ?2 WHERE id = ?1", what);
+    s.bind(1, run_id).bind(2, num_samples);
+    s.run();
+    if (sqlite3_changes(m_db.get()) != 1)
+        throw DbError("database " + m_file.string() + ": no run with id " + run_id);
 }
 
 std::optional<RunRow> Store::find_run(const std::string& id_or_prefix) const {
@@ -517,8 +528,7 @@ void Store::end_attempt(const std::string& run_id, int attempt, const std::strin
         throw DbError("cannot end attempt " + std::to_string(attempt) + " of run " + run_id +
                       " with status '" + status +
                       "'; expected succeeded, finished, failed, interrupted or crashed");
-    const std::string what =
-        "cannot end attempt " + std::to_string(attempt) + " of run " + run_id;
+    const std::string what = "cannot end attempt " + std::to_string(attempt) + " of run " + run_id;
     Transaction tx(m_db.get(), m_file, what);
     const std::string now = util::iso8601_utc_now();
     {
@@ -762,9 +772,8 @@ std::vector<std::pair<int, bool>> Store::sample_history(const std::string& run_i
                           std::to_string(n) + ") for run " + run_id);
         const auto byte = s.blob(2);
         if (byte.size() != 1)
-            throw DbError("database " + m_file.string() + ": " + what +
-                          ": the bitmap of epoch " + std::to_string(s.int32(0)) +
-                          " is too short (the database is damaged)");
+            throw DbError("database " + m_file.string() + ": " + what + ": the bitmap of epoch " +
+                          std::to_string(s.int32(0)) + " is too short (the database is damaged)");
         history.emplace_back(s.int32(0), ((byte[0] >> (sample_id % 8)) & 1U) != 0);
     }
     return history;

@@ -22,8 +22,9 @@ class DbError : public RuntimeFailure {
 };
 
 /// Run lifecycle: created -> running -> (succeeded | finished | failed | interrupted | crashed).
-/// succeeded = target accuracy reached; finished = all epochs done without a target (or not reached);
-/// interrupted = stopped by a signal; crashed = its process vanished (noticed by a later command).
+/// succeeded = target accuracy reached; finished = all epochs done without a target (or not
+/// reached); interrupted = stopped by a signal; crashed = its process vanished (noticed by a later
+/// command).
 enum class RunStatus { created, running, succeeded, finished, failed, interrupted, crashed };
 std::string to_string(RunStatus s);
 RunStatus run_status_from_string(const std::string& s); ///< throws DbError on an unknown name
@@ -31,22 +32,22 @@ RunStatus run_status_from_string(const std::string& s); ///< throws DbError on a
 struct RunRow {
     std::string id;
     std::string name;
-    std::string recipe_path;   ///< absolute
-    std::string recipe_text;   ///< resolved recipe (canonical TOML)
-    std::string recipe_hash;   ///< sha256 hex of recipe_text
-    std::string strategy;      ///< hiding strategy, for listing
-    double fraction = 0;       ///< requested F
+    std::string recipe_path; ///< absolute
+    std::string recipe_text; ///< resolved recipe (canonical TOML)
+    std::string recipe_hash; ///< sha256 hex of recipe_text
+    std::string strategy;    ///< hiding strategy, for listing
+    double fraction = 0;     ///< requested F
     std::int64_t seed = 0;
     std::int64_t num_samples = 0;
     int num_epochs = 0;
     RunStatus status = RunStatus::created;
-    std::string created_at;    ///< ISO 8601 UTC
+    std::string created_at;           ///< ISO 8601 UTC
     std::string started_at, ended_at; ///< empty when unset
-    std::string run_dir;       ///< absolute path of runs/<id>
-    std::string reason;        ///< why it ended (failures), empty otherwise
+    std::string run_dir;              ///< absolute path of runs/<id>
+    std::string reason;               ///< why it ended (failures), empty otherwise
     std::int64_t epochs_done = 0;     ///< derived: count of epoch rows
     std::optional<double> final_accuracy, best_accuracy; ///< derived from epoch rows
-    double mean_realised_fraction = 0; ///< derived: hidden / (N * epochs)
+    double mean_realised_fraction = 0;                   ///< derived: hidden / (N * epochs)
 };
 
 struct AttemptRow {
@@ -56,26 +57,26 @@ struct AttemptRow {
     std::int64_t pid = 0;
     std::int64_t pid_start_ticks = 0; ///< /proc/<pid>/stat field 22, guards against pid reuse
     std::string started_at, ended_at;
-    std::string status;  ///< running | succeeded | finished | failed | interrupted | crashed
+    std::string status; ///< running | succeeded | finished | failed | interrupted | crashed
     std::string reason;
 };
 
 struct EpochRow {
     std::string run_id;
-    int epoch = 0;                   ///< 1-based, as in the MLPerf log
+    int epoch = 0; ///< 1-based, as in the MLPerf log
     double train_loss = 0, train_accuracy = 0;
     double test_loss = 0, test_accuracy = 0;
-    double lr = 0, lr_scale = 1;     ///< scheduled LR, and the compensation factor applied
-    double max_fraction = 0;         ///< F_e requested
+    double lr = 0, lr_scale = 1; ///< scheduled LR, and the compensation factor applied
+    double max_fraction = 0;     ///< F_e requested
     std::int64_t visible = 0, hidden = 0, moved_back = 0, candidates = 0, refreshed = 0;
     double train_s = 0, hidden_pass_s = 0, eval_s = 0, total_s = 0;
-    double samples_per_s = 0;        ///< trained samples per second of train_s
+    double samples_per_s = 0; ///< trained samples per second of train_s
     std::string ended_at;
 };
 
 /// Per-sample statistics, latest state of a run (length N each).
 struct SampleState {
-    int epoch = 0;  ///< the epoch after which this was recorded (1-based)
+    int epoch = 0; ///< the epoch after which this was recorded (1-based)
     std::vector<float> loss;
     std::vector<std::uint8_t> correct;
     std::vector<float> confidence;
@@ -84,7 +85,8 @@ struct SampleState {
 class Store {
   public:
     /// Opens (creating and migrating if needed) the database file. Sets WAL, a busy timeout,
-    /// foreign keys. Throws DbError naming the file and the cause.
+    /// foreign keys. Throws DbError naming the file and the cause; also for a file without write
+    /// permission bits (refused even for root) and for a schema newer than this build knows.
     static Store open(const std::filesystem::path& file);
     Store(Store&&) noexcept;
     Store& operator=(Store&&) noexcept;
@@ -93,32 +95,48 @@ class Store {
     int schema_version() const;
     static int latest_schema_version();
 
+    /// Inserts a new run (the derived fields are ignored; an empty created_at means now).
+    /// Throws DbError if the id exists.
     void insert_run(const RunRow& run);
-    void set_run_status(const std::string& run_id, RunStatus status, const std::string& reason = {});
-    std::optional<RunRow> find_run(const std::string& id_or_prefix) const; ///< unique prefix allowed
-    std::vector<RunRow> list_runs() const; ///< newest first
+    /// Records the training-set size once the data is loaded (the run row exists before).
+    void set_run_num_samples(const std::string& run_id, std::int64_t num_samples);
+    /// Sets status and reason (empty = none); a final status also sets ended_at to now, running
+    /// sets started_at if unset. Throws DbError for an unknown run.
+    void set_run_status(const std::string& run_id, RunStatus status,
+                        const std::string& reason = {});
+    /// The run with this exact id, else the one run whose id starts with it; nullopt if none
+    /// (or empty). Throws DbError listing up to 5 candidates when the prefix is ambiguous.
+    std::optional<RunRow> find_run(const std::string& id_or_prefix) const;
+    std::vector<RunRow> list_runs() const; ///< newest first (created_at)
 
     /// Starts attempt max+1 for the run (this process), marks the run running; returns its number.
+    /// Clears the run's ended_at and reason; started_at keeps the first attempt's start.
     int begin_attempt(const std::string& run_id, const std::string& host, std::int64_t pid,
                       std::int64_t pid_start_ticks);
+    /// Ends an attempt and its run with status (succeeded | finished | failed | interrupted |
+    /// crashed) and reason (empty = none), ended_at now. Throws DbError for another status or an
+    /// unknown attempt.
     void end_attempt(const std::string& run_id, int attempt, const std::string& status,
                      const std::string& reason = {});
-    std::vector<AttemptRow> attempts(const std::string& run_id) const;
+    std::vector<AttemptRow> attempts(const std::string& run_id) const; ///< by attempt number
 
     /// Writes an epoch row, the latest per-sample state and the epoch's hidden set in one
-    /// transaction. hidden_ids ascending, each in [0, N).
+    /// transaction (replacing an earlier record of the same epoch). hidden_ids ascending, each in
+    /// [0, N); state arrays of length N. Throws DbError otherwise, and then writes nothing.
     void record_epoch(const EpochRow& row, const SampleState& state,
                       std::span<const std::int64_t> hidden_ids, std::int64_t num_samples);
     std::vector<EpochRow> epochs(const std::string& run_id) const;
     std::optional<SampleState> sample_state(const std::string& run_id) const;
     /// Hidden ids of one epoch (1-based), ascending; nullopt if the epoch is not recorded.
     std::optional<std::vector<std::int64_t>> hidden_set(const std::string& run_id, int epoch) const;
-    /// For each recorded epoch (1-based, ascending): whether sample_id was hidden.
+    /// For each recorded epoch (1-based, ascending): whether sample_id was hidden. Throws
+    /// DbError if sample_id is not in [0, N).
     std::vector<std::pair<int, bool>> sample_history(const std::string& run_id,
                                                      std::int64_t sample_id) const;
 
     /// Marks runs whose attempt is "running" on this host but whose process is gone as crashed.
-    /// is_alive(pid, start_ticks) decides; returns the ids marked.
+    /// is_alive(pid, start_ticks) decides (nullptr: util::process_alive); returns the ids
+    /// marked. A stale attempt older than the run's latest is marked crashed, its run is not.
     std::vector<std::string> reap_dead_runs(const std::string& host,
                                             bool (*is_alive)(std::int64_t, std::int64_t));
 

@@ -13,22 +13,22 @@ namespace kakuren::recipes {
 
 struct RunSection {
     std::string name = "run";
-    std::int64_t seed = 1;                ///< > 0
-    int threads = 0;                      ///< intra-op threads; 0 = the allocation's CPUs
+    std::int64_t seed = 1;                 ///< > 0
+    int threads = 0;                       ///< intra-op threads; 0 = the allocation's CPUs
     std::optional<double> target_accuracy; ///< stop once test accuracy >= this (0 < x <= 1)
     std::string notes;
 };
 
 struct DataSection {
-    std::string dataset = "fashion-mnist";   ///< fashion-mnist | idx | synthetic
-    std::string path;                        ///< folder with the four IDX files (fashion-mnist, idx)
+    std::string dataset = "fashion-mnist"; ///< fashion-mnist | idx | synthetic
+    std::string path;                      ///< folder with the four IDX files (fashion-mnist, idx)
     std::string train_images, train_labels, test_images, test_labels; ///< idx: explicit files
-    std::int64_t train_limit = 0;            ///< use only the first n training samples (0 = all)
-    std::int64_t test_limit = 0;             ///< use only the first n test samples (0 = all)
-    int batch_size = 128;                    ///< training mini-batch (global)
-    int eval_batch_size = 256;               ///< evaluation and forward-only passes
-    bool normalize = true;                   ///< subtract mean / divide by std
-    std::optional<double> mean, std;         ///< normalisation constants; unset = computed from train
+    std::int64_t train_limit = 0;    ///< use only the first n training samples (0 = all)
+    std::int64_t test_limit = 0;     ///< use only the first n test samples (0 = all)
+    int batch_size = 128;            ///< training mini-batch (global)
+    int eval_batch_size = 256;       ///< evaluation and forward-only passes
+    bool normalize = true;           ///< subtract mean / divide by std
+    std::optional<double> mean, std; ///< normalisation constants; unset = computed from train
     // synthetic
     std::int64_t synthetic_train = 4096, synthetic_test = 1024;
     int synthetic_classes = 10, synthetic_channels = 1, synthetic_size = 28;
@@ -36,11 +36,11 @@ struct DataSection {
 };
 
 struct ModelSection {
-    std::string kind = "cnn";              ///< mlp | cnn | resnet18
-    std::vector<int> hidden = {256, 128};  ///< mlp hidden widths
-    std::vector<int> channels = {16, 32};  ///< cnn conv channels
-    int fc = 64;                           ///< cnn hidden fc width
-    int width = 64;                        ///< resnet18 base width
+    std::string kind = "cnn";             ///< mlp | cnn | resnet18
+    std::vector<int> hidden = {256, 128}; ///< mlp hidden widths
+    std::vector<int> channels = {16, 32}; ///< cnn conv channels
+    int fc = 64;                          ///< cnn hidden fc width
+    int width = 64;                       ///< resnet18 base width
 };
 
 struct OptimizerSection {
@@ -52,19 +52,19 @@ struct OptimizerSection {
 struct ScheduleSection {
     int epochs = 15;
     int warmup_epochs = 1;
-    std::string kind = "step";          ///< step | cosine
+    std::string kind = "step"; ///< step | cosine
     std::vector<int> milestones = {10, 13};
     double gamma = 0.1;
 };
 
 struct HidingSection {
-    std::string strategy = "kakurenbo";          ///< none | kakurenbo
+    std::string strategy = "kakurenbo"; ///< none | kakurenbo
     double fraction = 0.3;
     double tau = 0.7;
     std::vector<double> fraction_decay = {1.0, 0.8, 0.6, 0.4};
-    std::string lr_compensation = "scheduled";   ///< scheduled | realised | off
-    std::string confidence = "class";            ///< class | batch
-    std::string hidden_pass = "eval";            ///< eval | train
+    std::string lr_compensation = "scheduled"; ///< scheduled | realised | off
+    std::string confidence = "class";          ///< class | batch
+    std::string hidden_pass = "eval";          ///< eval | train
     int refresh_every = 1;
 };
 
@@ -72,15 +72,15 @@ struct HidingSection {
 using Origins = std::map<std::string, std::string>;
 
 struct Recipe {
-    std::filesystem::path file;  ///< as given
-    std::string text;            ///< the file's text, exactly
+    std::filesystem::path file; ///< as given
+    std::string text;           ///< the file's text, exactly
     RunSection run;
     DataSection data;
     ModelSection model;
     OptimizerSection optimizer;
     ScheduleSection schedule;
     HidingSection hiding;
-    Origins origins;             ///< dotted key -> origin, for every known key
+    Origins origins; ///< dotted key -> origin, for every known key
 };
 
 /// Every located problem in a recipe; what() joins them one per line.
@@ -110,5 +110,9 @@ std::string to_toml(const Recipe& recipe);
 
 /// Every valid dotted key, in schema order (for help and suggestions).
 std::vector<std::string> known_keys();
+
+/// The recipe reference as a Markdown table (key, type, default, allowed, description), one row
+/// per known key in schema order; README's "Recipe reference" is this text.
+std::string reference_markdown();
 
 } // namespace kakuren::recipes

@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -21,14 +22,12 @@ std::string render_bound(double x) {
 
 template <class T> Value to_value(const T& v) {
     if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, double> ||
-                  std::is_same_v<T, std::string>) {
+                  std::is_same_v<T, std::string> || std::is_same_v<T, std::vector<double>>) {
         return v;
     } else if constexpr (std::is_integral_v<T>) {
         return static_cast<std::int64_t>(v);
     } else if constexpr (std::is_same_v<T, std::optional<double>>) {
         return v ? Value{*v} : Value{};
-    } else if constexpr (std::is_same_v<T, std::vector<double>>) {
-        return v;
     } else {
         static_assert(std::is_same_v<T, std::vector<int>>);
         return IntList(v.begin(), v.end());
@@ -150,10 +149,9 @@ std::vector<Field> build_schema() {
     f.push_back(make<&R::data, &DataSection::batch_size>(
                     "data", "batch_size", "Training mini-batch size (global, over all ranks).")
                     .in(at_least(1)));
-    f.push_back(
-        make<&R::data, &DataSection::eval_batch_size>(
-            "data", "eval_batch_size", "Batch size of evaluation and forward-only passes.")
-            .in(at_least(1)));
+    f.push_back(make<&R::data, &DataSection::eval_batch_size>(
+                    "data", "eval_batch_size", "Batch size of evaluation and forward-only passes.")
+                    .in(at_least(1)));
     f.push_back(make<&R::data, &DataSection::normalize>(
         "data", "normalize", "Subtract data.mean and divide by data.std."));
     f.push_back(make<&R::data, &DataSection::mean>(
@@ -165,14 +163,14 @@ std::vector<Field> build_schema() {
     f.push_back(make<&R::data, &DataSection::synthetic_train>(
                     "data", "synthetic_train", "synthetic: number of training samples.")
                     .in(at_least(1)));
-    f.push_back(make<&R::data, &DataSection::synthetic_test>(
-                    "data", "synthetic_test", "synthetic: number of test samples.")
+    f.push_back(make<&R::data, &DataSection::synthetic_test>("data", "synthetic_test",
+                                                             "synthetic: number of test samples.")
                     .in(at_least(1)));
-    f.push_back(make<&R::data, &DataSection::synthetic_classes>(
-                    "data", "synthetic_classes", "synthetic: number of classes.")
+    f.push_back(make<&R::data, &DataSection::synthetic_classes>("data", "synthetic_classes",
+                                                                "synthetic: number of classes.")
                     .in(interval(2, true, 1000, true)));
-    f.push_back(make<&R::data, &DataSection::synthetic_channels>(
-                    "data", "synthetic_channels", "synthetic: image channels.")
+    f.push_back(make<&R::data, &DataSection::synthetic_channels>("data", "synthetic_channels",
+                                                                 "synthetic: image channels.")
                     .one_of_ints({1, 3}));
     f.push_back(make<&R::data, &DataSection::synthetic_size>(
                     "data", "synthetic_size", "synthetic: image height and width in pixels.")
@@ -204,29 +202,28 @@ std::vector<Field> build_schema() {
     f.push_back(make<&R::optimizer, &OptimizerSection::lr>(
                     "optimizer", "lr", "Peak learning rate (reached after warm-up).")
                     .in(above(0)));
-    f.push_back(make<&R::optimizer, &OptimizerSection::momentum>("optimizer", "momentum",
-                                                                 "SGD momentum.")
-                    .in(interval(0, true, 1, false)));
-    f.push_back(make<&R::optimizer, &OptimizerSection::weight_decay>(
-                    "optimizer", "weight_decay", "L2 weight decay.")
+    f.push_back(
+        make<&R::optimizer, &OptimizerSection::momentum>("optimizer", "momentum", "SGD momentum.")
+            .in(interval(0, true, 1, false)));
+    f.push_back(make<&R::optimizer, &OptimizerSection::weight_decay>("optimizer", "weight_decay",
+                                                                     "L2 weight decay.")
                     .in(at_least(0)));
     f.push_back(make<&R::optimizer, &OptimizerSection::nesterov>(
                     "optimizer", "nesterov", "Nesterov momentum (needs momentum > 0).")
                     .note("needs optimizer.momentum > 0"));
     // [schedule]
-    f.push_back(make<&R::schedule, &ScheduleSection::epochs>("schedule", "epochs",
-                                                             "Training epochs.")
-                    .in(at_least(1)));
+    f.push_back(
+        make<&R::schedule, &ScheduleSection::epochs>("schedule", "epochs", "Training epochs.")
+            .in(at_least(1)));
     f.push_back(make<&R::schedule, &ScheduleSection::warmup_epochs>(
                     "schedule", "warmup_epochs",
                     "Epochs of linear LR warm-up; hiding's LR compensation starts after them.")
                     .in(at_least(0))
                     .note("< schedule.epochs"));
-    f.push_back(
-        make<&R::schedule, &ScheduleSection::kind>(
-            "schedule", "kind",
-            "step: multiply the LR by gamma at each milestone; cosine: cosine decay to 0.")
-            .one_of({"step", "cosine"}));
+    f.push_back(make<&R::schedule, &ScheduleSection::kind>(
+                    "schedule", "kind",
+                    "step: multiply the LR by gamma at each milestone; cosine: cosine decay to 0.")
+                    .one_of({"step", "cosine"}));
     f.push_back(make<&R::schedule, &ScheduleSection::milestones>(
                     "schedule", "milestones",
                     "step: epochs (0-based) at which the LR is multiplied by gamma; the hiding "
@@ -241,10 +238,10 @@ std::vector<Field> build_schema() {
                     "hiding", "strategy",
                     "none: train on every sample; kakurenbo: hide the easiest samples each epoch.")
                     .one_of({"none", "kakurenbo"}));
-    f.push_back(make<&R::hiding, &HidingSection::fraction>(
-                    "hiding", "fraction",
-                    "F, the maximum fraction of the training set hidden in an epoch.")
-                    .in(interval(0, true, 1, false)));
+    f.push_back(
+        make<&R::hiding, &HidingSection::fraction>(
+            "hiding", "fraction", "F, the maximum fraction of the training set hidden in an epoch.")
+            .in(interval(0, true, 1, false)));
     f.push_back(make<&R::hiding, &HidingSection::tau>(
                     "hiding", "tau",
                     "A low-loss candidate is hidden only if predicted correctly with confidence "
@@ -305,8 +302,12 @@ std::string Range::text(std::string_view name) const {
     return out;
 }
 
-Range at_least(double lo) { return Range{lo, std::nullopt, true, true}; }
-Range above(double lo) { return Range{lo, std::nullopt, false, true}; }
+Range at_least(double lo) {
+    return Range{lo, std::nullopt, true, true};
+}
+Range above(double lo) {
+    return Range{lo, std::nullopt, false, true};
+}
 Range interval(double lo, bool lo_inclusive, double hi, bool hi_inclusive) {
     return Range{lo, hi, lo_inclusive, hi_inclusive};
 }
@@ -382,7 +383,7 @@ std::string constraint_text(const Field& field) {
         parts.push_back("at least " + std::to_string(field.min_size) + " element" +
                         (field.min_size == 1 ? "" : "s"));
     } else if (field.kind == Kind::string && field.min_size > 0) {
-        parts.push_back("non-empty");
+        parts.emplace_back("non-empty");
     }
     if (field.range) {
         parts.push_back(field.range->text(list ? "each element" : field.name));
@@ -523,8 +524,9 @@ std::optional<std::string> nearest(std::string_view name,
             best = c;
         }
     }
-    // A third of the name (at least 2 edits) is a typo; more is a different word.
-    if (best && best_distance <= std::max<std::size_t>(2, name.size() / 3)) {
+    // A third of the name (at least 2 edits, 1 for short names) is a typo; more is another word.
+    const std::size_t limit = name.size() <= 3 ? 1 : std::max<std::size_t>(2, name.size() / 3);
+    if (best && best_distance <= limit) {
         return best;
     }
     // "warmup" for "warmup_epochs", "decay" for "fraction_decay": a clear part of one key.

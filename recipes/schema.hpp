@@ -17,9 +17,19 @@ using IntList = std::vector<std::int64_t>;
 using FloatList = std::vector<double>;
 
 /// A field's value on its way between TOML and the structs; monostate = an unset optional.
-using Value = std::variant<std::monostate, std::int64_t, double, bool, std::string, IntList, FloatList>;
+using Value =
+    std::variant<std::monostate, std::int64_t, double, bool, std::string, IntList, FloatList>;
 
-enum class Kind { integer, floating, boolean, string, enumeration, int_list, float_list, optional_float };
+enum class Kind {
+    integer,
+    floating,
+    boolean,
+    string,
+    enumeration,
+    int_list,
+    float_list,
+    optional_float
+};
 
 /// A numeric interval; an absent bound is unbounded on that side.
 struct Range {
@@ -102,6 +112,7 @@ std::string quote(std::string_view text);
 /// Optimal-string-alignment edit distance (a transposition costs 1).
 std::size_t edit_distance(std::string_view a, std::string_view b);
 /// The candidate closest to name, if it is close enough to be a likely typo.
-std::optional<std::string> nearest(std::string_view name, const std::vector<std::string>& candidates);
+std::optional<std::string> nearest(std::string_view name,
+                                   const std::vector<std::string>& candidates);
 
 } // namespace kakuren::recipes::detail

@@ -71,7 +71,7 @@ void append_double(std::string& out, double d) {
 
 void newline(std::string& out, int indent, int depth) {
     out.push_back('\n');
-    out.append(static_cast<std::size_t>(indent * depth), ' ');
+    out.append(static_cast<std::size_t>(indent) * static_cast<std::size_t>(depth), ' ');
 }
 
 } // namespace

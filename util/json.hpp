@@ -43,7 +43,8 @@ class Json {
   private:
     /// indent < 0: compact; 0: one line, spaced separators; > 0: that many spaces per level.
     void write(std::string& out, int indent, int depth) const;
-    std::variant<std::monostate, bool, std::int64_t, double, std::string, JsonArray, JsonObject> m_v;
+    std::variant<std::monostate, bool, std::int64_t, double, std::string, JsonArray, JsonObject>
+        m_v;
 };
 
 /// JSON string literal with escapes, including the quotes.

@@ -73,7 +73,8 @@ std::string source_relative_path(std::string_view file) {
     // Longest suffix that starts at a top folder: the earliest "/<top>/" in the path.
     std::size_t best = std::string_view::npos;
     for (const std::string_view top : k_top_folders) {
-        const std::string needle = "/" + std::string(top) + "/";
+        std::string needle(1, '/');
+        needle.append(top).push_back('/');
         const std::size_t at = file.find(needle);
         if (at != std::string_view::npos && (best == std::string_view::npos || at < best))
             best = at;

@@ -24,8 +24,7 @@ class MlLog {
     MlLog() = default;
     explicit MlLog(const std::filesystem::path& path);
 
-    void event(std::string_view key, const Json& value = Json::null(),
-               JsonObject metadata = {},
+    void event(std::string_view key, const Json& value = Json::null(), JsonObject metadata = {},
                std::source_location where = std::source_location::current());
     bool enabled() const { return m_out.is_open(); }
     const std::filesystem::path& path() const { return m_path; }

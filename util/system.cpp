@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -143,19 +143,19 @@ class Sha256 {
             0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
             0xc67178f2};
         std::array<std::uint32_t, 64> w{};
-        for (int i = 0; i < 16; ++i)
+        for (std::size_t i = 0; i < 16; ++i)
             w[i] = static_cast<std::uint32_t>(m_block[4 * i]) << 24 |
                    static_cast<std::uint32_t>(m_block[4 * i + 1]) << 16 |
                    static_cast<std::uint32_t>(m_block[4 * i + 2]) << 8 |
                    static_cast<std::uint32_t>(m_block[4 * i + 3]);
-        for (int i = 16; i < 64; ++i) {
+        for (std::size_t i = 16; i < 64; ++i) {
             const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
             const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
             w[i] = w[i - 16] + s0 + w[i - 7] + s1;
         }
         std::uint32_t a = m_h[0], b = m_h[1], c = m_h[2], d = m_h[3];
         std::uint32_t e = m_h[4], f = m_h[5], g = m_h[6], h = m_h[7];
-        for (int i = 0; i < 64; ++i) {
+        for (std::size_t i = 0; i < 64; ++i) {
             const std::uint32_t s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
             const std::uint32_t ch = (e & f) ^ (~e & g);
             const std::uint32_t t1 = h + s1 + ch + k_round[i] + w[i];
@@ -198,10 +198,10 @@ std::int64_t now_ms() {
 
 std::string iso8601_utc_now() {
     const std::int64_t ms = now_ms();
-    const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+    const auto seconds = static_cast<std::time_t>(ms / 1000);
     std::tm utc{};
     gmtime_r(&seconds, &utc);
-    char buf[40];
+    char buf[80];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
                   utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                   static_cast<int>(ms % 1000));

@@ -1,0 +1,759 @@
+#include "recipes/recipe.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <tuple>
+#include <utility>
+
+#include "recipes/schema.hpp"
+
+namespace kakuren::recipes {
+
+namespace fs = std::filesystem;
+using detail::Field;
+using detail::Kind;
+using detail::Value;
+
+namespace {
+
+constexpr std::string_view k_fashion_mnist_path = "/usr/share/datasets/fashion-mnist";
+
+/// The four IDX files: the recipe key that names one, and its file name in a data folder.
+struct DataFile {
+    std::string_view key;
+    std::string_view file_name;
+    std::string DataSection::*member;
+};
+const std::array<DataFile, 4> k_data_files = {{
+    {"data.train_images", "train-images-idx3-ubyte", &DataSection::train_images},
+    {"data.train_labels", "train-labels-idx1-ubyte", &DataSection::train_labels},
+    {"data.test_images", "t10k-images-idx3-ubyte", &DataSection::test_images},
+    {"data.test_labels", "t10k-labels-idx1-ubyte", &DataSection::test_labels},
+}};
+
+/// Where a message points: a place in the recipe, a --set, or the recipe as a whole.
+struct Location {
+    int group = 0;                      ///< 0: the file; 1: --set (reported after the file)
+    std::uint32_t line = 0, column = 0; ///< 0: the file as a whole
+    std::size_t order = 0;              ///< --set: its index
+    std::string prefix;                 ///< "recipes/x.toml:3:8", "--set k=v", "recipes/x.toml"
+};
+
+struct Problem {
+    Location where;
+    std::string message;
+};
+
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+    std::string out;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (i > 0) {
+            out += separator;
+        }
+        out += parts[i];
+    }
+    return out;
+}
+
+std::string trim(std::string_view s) {
+    const auto begin = s.find_first_not_of(" \t");
+    if (begin == std::string_view::npos) {
+        return {};
+    }
+    const auto end = s.find_last_not_of(" \t");
+    return std::string(s.substr(begin, end - begin + 1));
+}
+
+/// A node as TOML text on one line, for messages.
+std::string inline_text(const toml::node& node) {
+    if (const auto* s = node.as_string()) {
+        return detail::quote(s->get());
+    }
+    if (const auto* i = node.as_integer()) {
+        return std::to_string(i->get());
+    }
+    if (const auto* d = node.as_floating_point()) {
+        return detail::render_float(d->get());
+    }
+    if (const auto* b = node.as_boolean()) {
+        return b->get() ? "true" : "false";
+    }
+    if (const auto* a = node.as_array()) {
+        std::vector<std::string> parts;
+        for (const auto& element : *a) {
+            parts.push_back(inline_text(element));
+        }
+        return "[" + join(parts, ", ") + "]";
+    }
+    if (node.is_table()) {
+        return "{...}";
+    }
+    std::ostringstream out;
+    node.visit([&out](const auto& n) { out << n; });
+    return out.str();
+}
+
+/// "string \"ten\"", "float 2.0", "table": what a user wrote, for type errors.
+std::string describe(const toml::node& node) {
+    switch (node.type()) {
+    case toml::node_type::string:
+        return "string " + inline_text(node);
+    case toml::node_type::integer:
+        return "integer " + inline_text(node);
+    case toml::node_type::floating_point:
+        return "float " + inline_text(node);
+    case toml::node_type::boolean:
+        return "boolean " + inline_text(node);
+    case toml::node_type::array:
+        return "array " + inline_text(node);
+    case toml::node_type::table:
+        return "table";
+    case toml::node_type::date:
+        return "date " + inline_text(node);
+    case toml::node_type::time:
+        return "time " + inline_text(node);
+    case toml::node_type::date_time:
+        return "date-time " + inline_text(node);
+    case toml::node_type::none:
+        break;
+    }
+    return "nothing";
+}
+
+std::vector<std::string> names_in(std::string_view section) {
+    std::vector<std::string> out;
+    for (const auto& f : detail::schema()) {
+        if (f.section == section) {
+            out.push_back(f.name);
+        }
+    }
+    return out;
+}
+
+bool is_section(std::string_view name) {
+    const auto& sections = detail::section_names();
+    return std::find(sections.begin(), sections.end(), name) != sections.end();
+}
+
+/// "unknown key hiding.fractoin; did you mean hiding.fraction?" for a key in a known section.
+std::string unknown_key_in_section(const std::string& section, const std::string& name) {
+    const std::string key = section + "." + name;
+    // The exact name in another section ("[model] lr") beats a look-alike in this one.
+    std::vector<std::string> elsewhere;
+    for (const auto& f : detail::schema()) {
+        if (f.name == name) {
+            elsewhere.push_back(f.key());
+        }
+    }
+    if (elsewhere.size() == 1) {
+        return "unknown key " + key + "; did you mean " + elsewhere.front() + "?";
+    }
+    const auto names = names_in(section);
+    if (auto near = detail::nearest(name, names)) {
+        return "unknown key " + key + "; did you mean " + section + "." + *near + "?";
+    }
+    return "unknown key " + key + "; known keys in [" + section + "]: " + join(names, ", ");
+}
+
+/// The message for a dotted key outside any known section (a top-level key, a --set typo).
+std::string unknown_key(const std::string& key) {
+    if (const auto dot = key.find('.'); dot != std::string::npos) {
+        const std::string section = key.substr(0, dot), name = key.substr(dot + 1);
+        if (is_section(section) && name.find('.') == std::string::npos) {
+            return unknown_key_in_section(section, name);
+        }
+    }
+    std::vector<std::string> keys;
+    for (const auto& f : detail::schema()) {
+        keys.push_back(f.key());
+    }
+    if (auto near = detail::nearest(key, keys)) {
+        return "unknown key " + key + "; did you mean " + *near + "?";
+    }
+    const std::string last =
+        key.substr(key.rfind('.') == std::string::npos ? 0 : key.rfind('.') + 1);
+    std::vector<std::string> same_name;
+    for (const auto& f : detail::schema()) {
+        if (f.name == last) {
+            same_name.push_back(f.key());
+        }
+    }
+    if (same_name.size() == 1) {
+        return "unknown key " + key + "; did you mean " + same_name.front() + "?";
+    }
+    return "unknown key " + key + "; keys belong to the sections " +
+           join(detail::section_names(), ", ");
+}
+
+std::string unknown_section(const std::string& section) {
+    if (auto near = detail::nearest(section, detail::section_names())) {
+        return "unknown section [" + section + "]; did you mean [" + *near + "]?";
+    }
+    return "unknown section [" + section +
+           "]; known sections: " + join(detail::section_names(), ", ");
+}
+
+bool is_file(const fs::path& p) {
+    std::error_code ec;
+    return fs::is_regular_file(p, ec);
+}
+
+/// One load: collects every problem, then either throws them all or returns the recipe.
+class Loader {
+  public:
+    Loader(const fs::path& file, const std::string& text)
+        : m_file(file.string()), m_dir(file.parent_path()) {
+        m_recipe.file = file;
+        m_recipe.text = text;
+        for (const auto& f : detail::schema()) {
+            m_recipe.origins[f.key()] = "default";
+        }
+    }
+
+    Recipe run(const std::vector<std::string>& overrides) {
+        toml::table root;
+        try {
+            root = toml::parse(std::string_view{m_recipe.text}, std::string_view{m_file});
+        } catch (const toml::parse_error& e) {
+            // A syntax error leaves nothing reliable to check: report it alone.
+            const auto& begin = e.source().begin;
+            throw RecipeError({m_file + ":" + std::to_string(begin.line) + ":" +
+                               std::to_string(begin.column) +
+                               ": error: " + std::string(e.description())});
+        }
+        walk(root);
+        for (std::size_t i = 0; i < overrides.size(); ++i) {
+            apply_override(overrides[i], i);
+        }
+        check_rules();
+        check_data_files();
+        if (!m_problems.empty()) {
+            std::stable_sort(
+                m_problems.begin(), m_problems.end(), [](const Problem& a, const Problem& b) {
+                    return std::tie(a.where.group, a.where.line, a.where.column, a.where.order) <
+                           std::tie(b.where.group, b.where.line, b.where.column, b.where.order);
+                });
+            std::vector<std::string> messages;
+            messages.reserve(m_problems.size());
+            for (const auto& p : m_problems) {
+                messages.push_back(p.where.prefix + ": error: " + p.message);
+            }
+            throw RecipeError(std::move(messages));
+        }
+        return std::move(m_recipe);
+    }
+
+  private:
+    [[nodiscard]] Location at(const toml::source_region& region) const {
+        const auto& begin = region.begin;
+        if (begin.line == 0) {
+            return whole_file();
+        }
+        return Location{0, begin.line, begin.column, 0,
+                        m_file + ":" + std::to_string(begin.line) + ":" +
+                            std::to_string(begin.column)};
+    }
+
+    [[nodiscard]] Location whole_file() const { return Location{0, 0, 0, 0, m_file}; }
+
+    void error(const Location& where, std::string message) {
+        m_problems.push_back(Problem{where, std::move(message)});
+    }
+
+    [[nodiscard]] bool ok(std::initializer_list<std::string_view> keys) const {
+        return std::none_of(keys.begin(), keys.end(),
+                            [this](std::string_view k) { return m_bad.count(std::string(k)); });
+    }
+
+    /// The location of the first of keys that was set, else the fallback (the whole file).
+    [[nodiscard]] Location place(std::initializer_list<std::string_view> keys,
+                                 const std::optional<Location>& fallback = std::nullopt) const {
+        for (auto k : keys) {
+            if (auto it = m_where.find(std::string(k)); it != m_where.end()) {
+                return it->second;
+            }
+        }
+        return fallback ? *fallback : whole_file();
+    }
+
+    void walk(const toml::table& root) {
+        for (auto&& [k, node] : root) {
+            const std::string section(k.str());
+            if (!is_section(section)) {
+                if (const auto* table = node.as_table()) {
+                    // At the "[section]" header when there is one.
+                    const auto& region =
+                        table->source().begin.line > 0 ? table->source() : k.source();
+                    error(at(region), unknown_section(section));
+                } else {
+                    error(at(k.source()), unknown_key(section));
+                }
+                continue;
+            }
+            const auto* table = node.as_table();
+            if (table == nullptr) {
+                error(at(node.source()),
+                      section + " must be a table ([" + section + "]), got " + describe(node));
+                continue;
+            }
+            if (section == "data") {
+                m_data_table =
+                    table->source().begin.line > 0 ? at(table->source()) : at(k.source());
+            }
+            for (auto&& [k2, value_node] : *table) {
+                const std::string name(k2.str());
+                const Field* f = detail::find_field(section + "." + name);
+                if (f == nullptr) {
+                    error(at(k2.source()), unknown_key_in_section(section, name));
+                    continue;
+                }
+                const Location where = at(value_node.source());
+                take(*f, value_node, where, true, where.prefix, m_dir);
+            }
+        }
+    }
+
+    void apply_override(const std::string& text, std::size_t index) {
+        const Location where{1, 0, 0, index, "--set " + text};
+        const auto eq = text.find('=');
+        const std::string key = trim(std::string_view(text).substr(0, eq));
+        if (eq == std::string::npos || key.empty()) {
+            error(where, "expected section.key=value");
+            return;
+        }
+        const Field* f = detail::find_field(key);
+        if (f == nullptr) {
+            error(where, unknown_key(key));
+            return;
+        }
+        const std::string raw = text.substr(eq + 1);
+        std::optional<toml::table> doc;
+        try {
+            auto parsed = toml::parse("x = " + raw);
+            if (parsed.size() == 1 && parsed.contains("x")) {
+                doc = std::move(parsed);
+            }
+        } catch (const toml::parse_error&) {
+            // Not a TOML value: the text itself is the value (a name, a path, a bare word).
+        }
+        const toml::value<std::string> as_text(trim(raw));
+        const toml::node* node = doc ? doc->get("x") : nullptr;
+        const bool wants_string = f->kind == Kind::string || f->kind == Kind::enumeration;
+        if (node == nullptr || (wants_string && !node->is_string())) {
+            node = &as_text;
+        }
+        // Relative paths on the command line are relative to where the command runs.
+        take(*f, *node, where, false, "--set", fs::path{});
+    }
+
+    /// Converts, checks and stores one value; records the problem instead when it is bad.
+    void take(const Field& f, const toml::node& node, const Location& where, bool in_file,
+              const std::string& origin, const fs::path& base) {
+        const std::string key = f.key();
+        auto value = convert(f, node, where, in_file);
+        if (!value || !validate(f, *value, where)) {
+            m_bad.insert(key);
+            return;
+        }
+        f.set(m_recipe, *value);
+        m_recipe.origins[key] = origin;
+        m_where[key] = where;
+        m_base[key] = base;
+        m_bad.erase(key);
+    }
+
+    std::optional<Value> convert(const Field& f, const toml::node& node, const Location& where,
+                                 bool in_file) {
+        const std::string key = f.key();
+        auto type_error = [&](const Location& at_node, const std::string& subject,
+                              const std::string& expected, const toml::node& got) {
+            error(at_node, subject + " must be " + expected + ", got " + describe(got));
+        };
+        switch (f.kind) {
+        case Kind::integer:
+            if (const auto* i = node.as_integer()) {
+                return Value{i->get()};
+            }
+            type_error(where, key, "an integer", node);
+            return std::nullopt;
+        case Kind::floating:
+        case Kind::optional_float:
+            if (const auto* i = node.as_integer()) {
+                return Value{static_cast<double>(i->get())};
+            }
+            if (const auto* d = node.as_floating_point()) {
+                if (!std::isfinite(d->get())) {
+                    error(where, key + " = " + detail::render_float(d->get()) +
+                                     " is out of range; expected a finite number");
+                    return std::nullopt;
+                }
+                return Value{d->get()};
+            }
+            type_error(where, key, "a number", node);
+            return std::nullopt;
+        case Kind::boolean:
+            if (const auto* b = node.as_boolean()) {
+                return Value{b->get()};
+            }
+            type_error(where, key, "true or false", node);
+            return std::nullopt;
+        case Kind::string:
+        case Kind::enumeration:
+            if (const auto* s = node.as_string()) {
+                return Value{s->get()};
+            }
+            type_error(where, key, "a string", node);
+            return std::nullopt;
+        case Kind::int_list:
+        case Kind::float_list:
+            break;
+        }
+        const bool ints = f.kind == Kind::int_list;
+        const auto* array = node.as_array();
+        if (array == nullptr) {
+            type_error(where, key, ints ? "a list of integers" : "a list of numbers", node);
+            return std::nullopt;
+        }
+        detail::IntList int_values;
+        detail::FloatList float_values;
+        bool good = true;
+        for (std::size_t i = 0; i < array->size(); ++i) {
+            const toml::node& element = *array->get(i);
+            const Location element_where = in_file ? at(element.source()) : where;
+            const std::string subject = key + "[" + std::to_string(i) + "]";
+            if (const auto* n = element.as_integer()) {
+                int_values.push_back(n->get());
+                float_values.push_back(static_cast<double>(n->get()));
+            } else if (const auto* d = element.as_floating_point(); d != nullptr && !ints) {
+                if (!std::isfinite(d->get())) {
+                    error(element_where, subject + " = " + detail::render_float(d->get()) +
+                                             " is out of range; expected a finite number");
+                    good = false;
+                }
+                float_values.push_back(d->get());
+            } else {
+                type_error(element_where, subject, ints ? "an integer" : "a number", element);
+                good = false;
+            }
+        }
+        if (!good) {
+            return std::nullopt;
+        }
+        return ints ? Value{int_values} : Value{float_values};
+    }
+
+    bool validate(const Field& f, const Value& value, const Location& where) {
+        const std::string head = f.key() + " = " + detail::render(value);
+        auto out_of_range = [&](const std::string& expected) {
+            error(where, head + " is out of range; expected " + expected);
+            return false;
+        };
+        auto int_fits = [&](std::int64_t x, std::string_view name) {
+            if (x > f.int_max) {
+                return out_of_range(std::string(name) + " <= " + std::to_string(f.int_max));
+            }
+            if (x < f.int_min) {
+                return out_of_range(std::string(name) + " >= " + std::to_string(f.int_min));
+            }
+            return true;
+        };
+        switch (f.kind) {
+        case Kind::integer: {
+            const auto x = std::get<std::int64_t>(value);
+            if (!f.allowed_ints.empty() && std::find(f.allowed_ints.begin(), f.allowed_ints.end(),
+                                                     x) == f.allowed_ints.end()) {
+                error(where, head + " is not allowed; expected " + detail::constraint_text(f));
+                return false;
+            }
+            if (f.range && !f.range->contains(static_cast<double>(x))) {
+                return out_of_range(f.range->text(f.name));
+            }
+            return int_fits(x, f.name);
+        }
+        case Kind::floating:
+        case Kind::optional_float:
+            if (f.range && !f.range->contains(std::get<double>(value))) {
+                return out_of_range(f.range->text(f.name));
+            }
+            return true;
+        case Kind::boolean:
+            return true;
+        case Kind::enumeration: {
+            const auto& s = std::get<std::string>(value);
+            if (std::find(f.allowed.begin(), f.allowed.end(), s) == f.allowed.end()) {
+                error(where, head + " is not allowed; expected " + detail::constraint_text(f));
+                return false;
+            }
+            return true;
+        }
+        case Kind::string:
+            if (f.min_size > 0 && std::get<std::string>(value).empty()) {
+                error(where, head + " is empty; expected a non-empty string");
+                return false;
+            }
+            return true;
+        case Kind::int_list:
+        case Kind::float_list:
+            break;
+        }
+        std::vector<double> elements;
+        if (const auto* ints = std::get_if<detail::IntList>(&value)) {
+            elements.assign(ints->begin(), ints->end());
+        } else {
+            elements = std::get<detail::FloatList>(value);
+        }
+        const std::size_t n = elements.size();
+        if (f.exact_size && n != *f.exact_size) {
+            error(where, head + " has " + std::to_string(n) + (n == 1 ? " element" : " elements") +
+                             "; expected " + std::to_string(*f.exact_size));
+            return false;
+        }
+        if (n < f.min_size) {
+            error(where, head + " has " + std::to_string(n) + (n == 1 ? " element" : " elements") +
+                             "; expected at least " + std::to_string(f.min_size));
+            return false;
+        }
+        for (double x : elements) {
+            if (f.range && !f.range->contains(x)) {
+                return out_of_range(f.range->text("each element"));
+            }
+        }
+        if (const auto* ints = std::get_if<detail::IntList>(&value)) {
+            for (auto x : *ints) {
+                if (!int_fits(x, "each element")) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /// Rules that tie fields together; each is checked only when its fields are valid.
+    void check_rules() {
+        const auto& s = m_recipe.schedule;
+        if (ok({"schedule.epochs", "schedule.warmup_epochs"}) && s.warmup_epochs >= s.epochs) {
+            error(place({"schedule.warmup_epochs", "schedule.epochs"}),
+                  "schedule.warmup_epochs = " + std::to_string(s.warmup_epochs) +
+                      " must be less than schedule.epochs = " + std::to_string(s.epochs));
+        }
+        if (ok({"schedule.kind", "schedule.milestones"}) && s.kind == "step") {
+            const std::string head =
+                "schedule.milestones = " + detail::render(find_value("schedule.milestones"));
+            const bool increasing =
+                std::adjacent_find(s.milestones.begin(), s.milestones.end(),
+                                   [](int a, int b) { return b <= a; }) == s.milestones.end();
+            if (!increasing) {
+                error(place({"schedule.milestones"}), head + " is not strictly increasing");
+            } else if (ok({"schedule.epochs"}) &&
+                       std::any_of(s.milestones.begin(), s.milestones.end(),
+                                   [&](int m) { return m >= s.epochs; })) {
+                error(place({"schedule.milestones", "schedule.epochs"}),
+                      head + " is out of range; expected each element < schedule.epochs = " +
+                          std::to_string(s.epochs));
+            }
+        }
+        const auto& o = m_recipe.optimizer;
+        if (ok({"optimizer.nesterov", "optimizer.momentum"}) && o.nesterov && o.momentum == 0) {
+            error(place({"optimizer.nesterov", "optimizer.momentum"}),
+                  "optimizer.nesterov = true needs optimizer.momentum > 0 (it is " +
+                      detail::render_float(o.momentum) + ")");
+        }
+    }
+
+    [[nodiscard]] Value find_value(std::string_view key) const {
+        return detail::find_field(key)->get(m_recipe);
+    }
+
+    [[nodiscard]] std::string resolve(std::string_view key, const std::string& value) const {
+        fs::path p(value);
+        if (p.is_relative()) {
+            if (auto it = m_base.find(std::string(key)); it != m_base.end()) {
+                p = it->second / p;
+            }
+        }
+        std::error_code ec;
+        fs::path absolute = fs::absolute(p, ec);
+        return (ec ? p : absolute).lexically_normal().string();
+    }
+
+    /// Every IDX file must exist; afterwards the four file fields hold absolute paths.
+    void check_data_files() {
+        auto& d = m_recipe.data;
+        if (!ok({"data.dataset", "data.path", "data.train_images", "data.train_labels",
+                 "data.test_images", "data.test_labels"}) ||
+            d.dataset == "synthetic") {
+            return;
+        }
+        const bool fashion = d.dataset == "fashion-mnist";
+        const Location dataset_place = place({"data.dataset"}, m_data_table);
+        std::string folder;
+        Location folder_place = dataset_place;
+        if (!d.path.empty()) {
+            folder = resolve("data.path", d.path);
+            folder_place = place({"data.path"});
+            d.path = folder;
+        } else if (fashion) {
+            folder = k_fashion_mnist_path;
+        }
+        const std::string hint =
+            fashion ? "install dataset-fashion-mnist or set data.path to a folder with the four "
+                      "IDX files"
+                    : "set data.path to a folder with the four IDX files (.gz or not), or set "
+                      "data.train_images, data.train_labels, data.test_images and "
+                      "data.test_labels";
+        std::vector<std::string> unset;
+        for (const auto& file : k_data_files) {
+            std::string& field = d.*file.member;
+            if (!field.empty()) {
+                const std::string p = resolve(file.key, field);
+                if (!is_file(p)) {
+                    error(place({file.key}),
+                          std::string(file.key) + ": " + p +
+                              (fs::exists(p) ? " is not a file" : " does not exist"));
+                }
+                field = p;
+                continue;
+            }
+            if (folder.empty()) {
+                unset.emplace_back(file.key);
+                continue;
+            }
+            const fs::path gz = fs::path(folder) / (std::string(file.file_name) + ".gz");
+            const fs::path raw = fs::path(folder) / std::string(file.file_name);
+            if (is_file(gz)) {
+                field = gz.string();
+            } else if (is_file(raw)) {
+                field = raw.string();
+            } else {
+                const std::string shown = fashion ? gz.string() : raw.string() + "(.gz)";
+                error(folder_place, "data.path: " + shown + " does not exist; " + hint);
+                continue;
+            }
+            m_recipe.origins[std::string(file.key)] = m_recipe.origins["data.path"];
+        }
+        if (!unset.empty()) {
+            error(dataset_place, "data.dataset = \"idx\" needs data.path, or data.train_images, "
+                                 "data.train_labels, data.test_images and data.test_labels; "
+                                 "missing " +
+                                     join(unset, ", "));
+        }
+    }
+
+    std::string m_file; ///< as given, for messages
+    fs::path m_dir;     ///< relative paths in the file are relative to this
+    Recipe m_recipe;
+    std::vector<Problem> m_problems;
+    std::set<std::string> m_bad;             ///< keys whose value was rejected
+    std::map<std::string, Location> m_where; ///< keys set by the file or --set
+    std::map<std::string, fs::path> m_base;  ///< folder a relative path value is relative to
+    std::optional<Location> m_data_table;    ///< the [data] table, when there is one
+};
+
+struct FileCloser {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+std::string cell(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '|') {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out;
+}
+
+} // namespace
+
+RecipeError::RecipeError(std::vector<std::string> messages)
+    : UsageError(join(messages, "\n")), m_messages(std::move(messages)) {}
+
+Recipe load(const fs::path& file, const std::vector<std::string>& overrides) {
+    errno = 0;
+    std::unique_ptr<std::FILE, FileCloser> f(std::fopen(file.c_str(), "rb"));
+    if (!f) {
+        throw RecipeError({file.string() + ": error: cannot read recipe: " + std::strerror(errno)});
+    }
+    std::string text;
+    std::array<char, 1 << 16> buffer{};
+    std::size_t n = 0;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), f.get())) > 0) {
+        text.append(buffer.data(), n);
+    }
+    if (std::ferror(f.get()) != 0) {
+        throw RecipeError({file.string() + ": error: cannot read recipe: " + std::strerror(errno)});
+    }
+    return parse(text, file, overrides);
+}
+
+Recipe parse(const std::string& text, const fs::path& file,
+             const std::vector<std::string>& overrides) {
+    return Loader(file, text).run(overrides);
+}
+
+std::string show(const Recipe& recipe) {
+    std::string out;
+    for (const auto& f : detail::schema()) {
+        const auto it = recipe.origins.find(f.key());
+        out += f.key() + " = " + detail::render(f.get(recipe)) + "  # " +
+               (it == recipe.origins.end() ? "default" : it->second) + "\n";
+    }
+    return out;
+}
+
+std::string to_toml(const Recipe& recipe) {
+    std::string out;
+    std::string section;
+    for (const auto& f : detail::schema()) {
+        if (f.section != section) {
+            out += (section.empty() ? "[" : "\n[") + f.section + "]\n";
+            section = f.section;
+        }
+        const Value value = f.get(recipe);
+        if (std::holds_alternative<std::monostate>(value)) {
+            out += "# " + f.name + " is unset\n";
+        } else {
+            out += f.name + " = " + detail::render(value) + "\n";
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> known_keys() {
+    std::vector<std::string> keys;
+    for (const auto& f : detail::schema()) {
+        keys.push_back(f.key());
+    }
+    return keys;
+}
+
+std::string reference_markdown() {
+    const Recipe defaults;
+    std::string out = "| key | type | default | allowed | description |\n"
+                      "|---|---|---|---|---|\n";
+    for (const auto& f : detail::schema()) {
+        const Value value = f.get(defaults);
+        const std::string shown = std::holds_alternative<std::monostate>(value)
+                                      ? "unset"
+                                      : "`" + detail::render(value) + "`";
+        std::string allowed = detail::constraint_text(f);
+        if (!f.cross_note.empty()) {
+            allowed += (allowed.empty() ? "" : "; ") + f.cross_note;
+        }
+        out += "| `" + f.key() + "` | " + detail::type_name(f) + " | " + cell(shown) + " | " +
+               cell(allowed) + " | " + cell(f.description) + " |\n";
+    }
+    return out;
+}
+
+} // namespace kakuren::recipes

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Checks kakuren's layering (see STYLE.md "Layers").
+
+Reads every .hpp/.cpp/.h under the layer folders and fails, listing file:line, when
+  * a folder includes a project header of a folder that is not to its left in LAYERS, or
+  * a folder includes an external library's header that another folder owns.
+
+Usage: layering_test.py [--root DIR]   check the tree at DIR (default: this file's ../)
+       layering_test.py --self-test    prove on temporary trees that the check can fail
+"""
+import argparse
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+# Lowest first: a folder may include only folders to its left (and itself).
+LAYERS = ["util", "hiding", "recipes", "db", "slurm", "checkpoint", "launcher", "trainer",
+          "report", "cli"]
+
+# External headers: (how the include starts, the folders allowed to include it, library name).
+# Matched before project edges, so <slurm/slurm.h> is libslurm while "slurm/x.hpp" is ours.
+EXTERNAL = [
+    ("torch/serialize", {"trainer", "checkpoint"}, "LibTorch (serialize)"),
+    ("torch/", {"trainer"}, "LibTorch"),
+    ("ATen/", {"trainer"}, "LibTorch"),
+    ("c10/", {"trainer"}, "LibTorch"),
+    ("sqlite3.h", {"db"}, "SQLite"),
+    ("toml++/", {"recipes"}, "toml++"),
+    ("CLI/", {"cli"}, "CLI11"),
+    ("spdlog/", {"util"}, "spdlog"),
+    ("slurm/slurm.h", {"slurm"}, "libslurm"),
+    ("slurm/slurm_errno.h", {"slurm"}, "libslurm"),
+    ("slurm/slurmdb.h", {"slurm"}, "libslurm"),
+    ("slurm/spank.h", {"slurm"}, "libslurm"),
+]
+
+SOURCE_SUFFIXES = {".hpp", ".cpp", ".h"}
+INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]')
+
+
+def check(root):
+    """Returns (violations, files, includes); each violation is 'path:line: message'."""
+    root = Path(root)
+    violations = []
+    files = includes = 0
+    for folder in LAYERS:
+        base = root / folder
+        if not base.is_dir():
+            continue
+        for path in sorted(p for p in base.rglob("*") if p.suffix in SOURCE_SUFFIXES):
+            if not path.is_file():
+                continue
+            files += 1
+            rel = path.relative_to(root).as_posix()
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for lineno, line in enumerate(text.splitlines(), start=1):
+                m = INCLUDE.match(line)
+                if not m:
+                    continue
+                includes += 1
+                header = m.group(2).strip()
+                where = f"{rel}:{lineno}"
+                external = next((e for e in EXTERNAL if header.startswith(e[0])), None)
+                if external is not None:
+                    prefix, owners, library = external
+                    if folder not in owners:
+                        violations.append(
+                            f"{where}: {folder}/ includes <{header}>, but only "
+                            f"{', '.join(sorted(owners))}/ may include {library}")
+                    continue
+                top = header.split("/", 1)[0]
+                if "/" in header and top in LAYERS and \
+                        LAYERS.index(top) > LAYERS.index(folder):
+                    violations.append(
+                        f'{where}: {folder}/ includes "{header}", but {top}/ is above '
+                        f"{folder}/ (order: {' < '.join(LAYERS)})")
+    return violations, files, includes
+
+
+def write(root, rel, text):
+    path = Path(root) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def self_test():
+    failures = []
+    with tempfile.TemporaryDirectory() as good:
+        write(good, "util/error.hpp", "#pragma once\n#include <stdexcept>\n")
+        write(good, "util/log.cpp", '#include "util/log.hpp"\n#include <spdlog/spdlog.h>\n')
+        write(good, "db/store.cpp",
+              '#include "db/store.hpp"\n#include <sqlite3.h>\n#include "util/error.hpp"\n')
+        write(good, "slurm/adapter.cpp",
+              '#include "slurm/adapter.hpp"\n#include <slurm/slurm.h>\n#include "db/store.hpp"\n')
+        write(good, "checkpoint/save.cpp", "#include <torch/serialize.h>\n")
+        write(good, "trainer/loop.cpp",
+              '#include <torch/torch.h>\n#include "hiding/policy.hpp"\n#include "db/store.hpp"\n')
+        write(good, "cli/main.cpp", '#include <CLI/CLI.hpp>\n#include "trainer/trainer.hpp"\n')
+        violations, files, _ = check(good)
+        if violations or files != 7:
+            failures.append(f"a good tree should pass; got {violations} over {files} files")
+
+    with tempfile.TemporaryDirectory() as bad:
+        write(bad, "util/json.hpp", '#pragma once\n\n#include "db/store.hpp"\n')
+        write(bad, "hiding/policy.cpp", '#include "hiding/policy.hpp"\n  #  include "cli/x.hpp"\n')
+        write(bad, "db/store.cpp", "#include <torch/torch.h>\n#include <spdlog/spdlog.h>\n")
+        write(bad, "trainer/loop.cpp", '#include "report/table.hpp"\n')
+        write(bad, "recipes/load.cpp", "#include <sqlite3.h>\n#include <toml++/toml.hpp>\n")
+        write(bad, "launcher/batch.cpp", "#include <slurm/slurm.h>\n")
+        expected = {
+            "util/json.hpp:3", "hiding/policy.cpp:2", "db/store.cpp:1", "db/store.cpp:2",
+            "trainer/loop.cpp:1", "recipes/load.cpp:1", "launcher/batch.cpp:1",
+        }
+        violations, _, _ = check(bad)
+        found = {v.split(": ", 1)[0] for v in violations}
+        if found != expected:
+            failures.append(f"a bad tree should fail at exactly {sorted(expected)}; "
+                            f"got {violations}")
+
+    for failure in failures:
+        print(f"layering self-test: FAILED: {failure}")
+    if not failures:
+        print("layering self-test: ok (a good tree passes, every bad edge is reported)")
+    return 1 if failures else 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", default=str(Path(__file__).resolve().parent.parent))
+    parser.add_argument("--self-test", action="store_true")
+    args = parser.parse_args()
+    if args.self_test:
+        return self_test()
+    violations, files, includes = check(args.root)
+    if violations:
+        print(f"layering: {len(violations)} violation(s) of the layer order "
+              "(STYLE.md \"Layers\"):")
+        for v in violations:
+            print(f"  {v}")
+        return 1
+    print(f"layering: ok ({files} files, {includes} includes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+#include "util/system.hpp"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <regex>
+#include <thread>
+
+#include "util/error.hpp"
+
+namespace fs = std::filesystem;
+using namespace kakuren::util;
+
+namespace {
+
+class TempDir {
+  public:
+    TempDir() {
+        std::string pattern = (fs::temp_directory_path() / "kakuren-system-XXXXXX").string();
+        m_path = mkdtemp(pattern.data());
+    }
+    ~TempDir() { fs::remove_all(m_path); }
+    const fs::path& path() const { return m_path; }
+
+  private:
+    fs::path m_path;
+};
+
+std::string pattern_bytes(int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i)
+        s.push_back(static_cast<char>(i % 251));
+    return s;
+}
+
+/// Waits until /proc says pid is a zombie (an exited, unreaped child).
+bool wait_for_zombie(pid_t pid) {
+    for (int i = 0; i < 500; ++i) {
+        try {
+            const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+            const auto paren = stat.rfind(')');
+            if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z')
+                return true;
+        } catch (const kakuren::RuntimeFailure&) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+} // namespace
+
+TEST(Sha256, FipsVectors) {
+    EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(sha256_hex("abc"),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    EXPECT_EQ(
+        sha256_hex("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjk"
+                   "lmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"),
+        "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+    EXPECT_EQ(sha256_hex(std::string(1'000'000, 'a')),
+              "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(Sha256, PaddingBoundaries) {
+    // Lengths around the 55/56/64-byte padding edges (expected values from Python's hashlib).
+    EXPECT_EQ(sha256_hex(pattern_bytes(55)),
+              "463eb28e72f82e0a96c0a4cc53690c571281131f672aa229e0d45ae59b598b59");
+    EXPECT_EQ(sha256_hex(pattern_bytes(56)),
+              "da2ae4d6b36748f2a318f23e7ab1dfdf45acdc9d049bd80e59de82a60895f562");
+    EXPECT_EQ(sha256_hex(pattern_bytes(63)),
+              "29af2686fd53374a36b0846694cc342177e428d1647515f078784d69cdb9e488");
+    EXPECT_EQ(sha256_hex(pattern_bytes(64)),
+              "fdeab9acf3710362bd2658cdc9a29e8f9c757fcf9811603a8c447cd1d9151108");
+    EXPECT_EQ(sha256_hex(pattern_bytes(65)),
+              "4bfd2c8b6f1eec7a2afeb48b934ee4b2694182027e6d0fc075074f2fabb31781");
+    EXPECT_EQ(sha256_hex(pattern_bytes(119)),
+              "da18797ed7c3a777f0847f429724a2d8cd5138e6ed2895c3fa1a6d39d18f7ec6");
+    EXPECT_EQ(sha256_hex(pattern_bytes(120)),
+              "f52b23db1fbb6ded89ef42a23ce0c8922c45f25c50b568a93bf1c075420bbb7c");
+}
+
+TEST(AtomicWrite, ReplacesContentAndLeavesNoTemporaryFile) {
+    TempDir dir;
+    const fs::path path = dir.path() / "manifest.json";
+    atomic_write(path, "first");
+    EXPECT_EQ(read_file(path), "first");
+    atomic_write(path, std::string("second\0binary", 13));
+    EXPECT_EQ(read_file(path), std::string("second\0binary", 13));
+    atomic_write(path, "");
+    EXPECT_EQ(read_file(path), "");
+    int entries = 0;
+    for (const auto& entry : fs::directory_iterator(dir.path())) {
+        ++entries;
+        EXPECT_EQ(entry.path().filename(), "manifest.json");
+    }
+    EXPECT_EQ(entries, 1);
+}
+
+TEST(AtomicWrite, FailureThrowsRuntimeFailureNamingThePath) {
+    TempDir dir;
+    const fs::path path = dir.path() / "missing" / "folder" / "file.txt";
+    try {
+        atomic_write(path, "data");
+        FAIL() << "expected RuntimeFailure";
+    } catch (const kakuren::RuntimeFailure& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("cannot write " + path.string() + ": "), std::string::npos)
+            << message;
+        EXPECT_NE(message.find("No such file or directory"), std::string::npos) << message;
+    }
+    EXPECT_FALSE(fs::exists(dir.path() / "missing"));
+}
+
+TEST(AtomicWrite, FailedRenameRemovesTheTemporaryFile) {
+    TempDir dir;
+    // The target is a non-empty folder: rename() of a file over it fails.
+    const fs::path path = dir.path() / "target";
+    fs::create_directories(path / "inside");
+    EXPECT_THROW(atomic_write(path, "data"), kakuren::RuntimeFailure);
+    int entries = 0;
+    for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path()))
+        ++entries;
+    EXPECT_EQ(entries, 1); // only "target"
+}
+
+TEST(ReadFile, MissingFileThrowsRuntimeFailure) {
+    TempDir dir;
+    const fs::path path = dir.path() / "absent.txt";
+    try {
+        read_file(path);
+        FAIL() << "expected RuntimeFailure";
+    } catch (const kakuren::RuntimeFailure& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "cannot read " + path.string() + ": No such file or directory");
+    }
+}
+
+TEST(Process, CurrentProcessIsAlive) {
+    const std::int64_t self = getpid();
+    const std::int64_t ticks = process_start_ticks(self);
+    EXPECT_GT(ticks, 0);
+    EXPECT_TRUE(process_alive(self, 0));
+    EXPECT_TRUE(process_alive(self, ticks));
+    // Same pid, other start time: a reused pid is not our process.
+    EXPECT_FALSE(process_alive(self, ticks + 1));
+    EXPECT_FALSE(process_alive(0, 0));
+    EXPECT_FALSE(process_alive(-1, 0));
+}
+
+TEST(Process, ZombieAndReapedChildAreNotAlive) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0)
+        _exit(0);
+    ASSERT_TRUE(wait_for_zombie(child));
+    EXPECT_FALSE(process_alive(child, 0)) << "kill(pid, 0) succeeds on a zombie";
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_FALSE(process_alive(child, 0));
+    EXPECT_EQ(process_start_ticks(child), 0);
+}
+
+TEST(Process, StartTicksSurviveSpacesAndParenthesesInTheName) {
+    int to_parent[2];
+    ASSERT_EQ(pipe(to_parent), 0);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        prctl(PR_SET_NAME, "a) b (c) d", 0, 0, 0);
+        const char ready = 'r';
+        (void)!write(to_parent[1], &ready, 1);
+        pause();
+        _exit(0);
+    }
+    close(to_parent[1]);
+    const std::int64_t before = process_start_ticks(child);
+    char ready = 0;
+    ASSERT_EQ(read(to_parent[0], &ready, 1), 1);
+    close(to_parent[0]);
+    const std::string comm = read_file("/proc/" + std::to_string(child) + "/comm");
+    EXPECT_EQ(comm, "a) b (c) d\n");
+    const std::int64_t after = process_start_ticks(child);
+    EXPECT_GT(after, 0);
+    EXPECT_EQ(after, before);
+    EXPECT_TRUE(process_alive(child, after));
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+}
+
+TEST(AvailableCpus, PrefersAPositiveSlurmCpusPerTask) {
+    const char* old = std::getenv("SLURM_CPUS_PER_TASK");
+    const std::string saved = old ? old : "";
+    setenv("SLURM_CPUS_PER_TASK", "3", 1);
+    EXPECT_EQ(available_cpus(), 3);
+    unsetenv("SLURM_CPUS_PER_TASK");
+    const int affinity = available_cpus();
+    EXPECT_GE(affinity, 1);
+    for (const char* bad : {"0", "-2", "abc", "4x", ""}) {
+        setenv("SLURM_CPUS_PER_TASK", bad, 1);
+        EXPECT_EQ(available_cpus(), affinity) << "SLURM_CPUS_PER_TASK=" << bad;
+    }
+    if (old)
+        setenv("SLURM_CPUS_PER_TASK", saved.c_str(), 1);
+    else
+        unsetenv("SLURM_CPUS_PER_TASK");
+}
+
+TEST(Clock, Iso8601UtcWithMilliseconds) {
+    const std::string now = iso8601_utc_now();
+    EXPECT_TRUE(std::regex_match(now, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)")))
+        << now;
+    EXPECT_GT(now_ms(), 1'700'000'000'000);
+}
+
+TEST(Host, ShortName) {
+    const std::string host = hostname();
+    EXPECT_FALSE(host.empty());
+    EXPECT_EQ(host.find('.'), std::string::npos);
+}
