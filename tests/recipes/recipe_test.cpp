@@ -501,7 +501,7 @@ TEST(Recipe, ShippedSyntheticTinyIsValid) {
     EXPECT_EQ("synthetic_tiny", r.run.name);
     EXPECT_EQ("synthetic", r.data.dataset);
     EXPECT_EQ("mlp", r.model.kind);
-    EXPECT_EQ(3, r.schedule.epochs);
+    EXPECT_EQ(4, r.schedule.epochs);
     EXPECT_EQ("kakurenbo", r.hiding.strategy);
 }
 
