@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -43,6 +44,24 @@ GzFile open_gz(const std::filesystem::path& file) {
     return f;
 }
 
+/// After a complete read: reads on to the end of the stream so that zlib checks the gzip CRC
+/// and length (a corrupt stream can otherwise decode to wrong pixels without an error).
+void check_stream_end(gzFile_s* f, const std::filesystem::path& file) {
+    std::array<unsigned char, 4096> probe{};
+    while (true) {
+        const int got = gzread(f, probe.data(), static_cast<unsigned>(probe.size()));
+        if (got < 0) {
+            int code = 0;
+            const char* msg = gzerror(f, &code);
+            fail_read(file, code == Z_ERRNO ? std::strerror(errno)
+                                            : std::string("corrupt gzip data (") + msg + ")");
+        }
+        if (got == 0) {
+            return; // trailing bytes after the data are tolerated
+        }
+    }
+}
+
 /// Reads exactly n bytes or throws; `what` names the part for the truncation message.
 void read_exact(gzFile_s* f, const std::filesystem::path& file, void* out, std::size_t n,
                 const char* what) {
@@ -78,9 +97,9 @@ std::uint32_t big_endian(const unsigned char* p) {
 }
 
 std::string hex(std::uint32_t v) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%08x", v);
-    return buf;
+    std::array<char, 16> buf{};
+    std::snprintf(buf.data(), buf.size(), "0x%08x", v);
+    return buf.data();
 }
 
 void check_magic(const std::filesystem::path& file, std::uint32_t magic, std::uint32_t expected,
@@ -127,7 +146,9 @@ class Normal {
     bool m_has_spare = false;
 };
 
-std::uint64_t combine(std::uint64_t a, std::uint64_t b) { return mix64(a ^ mix64(b)); }
+std::uint64_t combine(std::uint64_t a, std::uint64_t b) {
+    return mix64(a ^ mix64(b));
+}
 
 /// Exact mean and standard deviation of bytes / 255 (integer sums: no rounding, no thread
 /// dependence).
@@ -157,8 +178,8 @@ std::pair<double, double> float_moments(const torch::Tensor& t) {
 }
 
 torch::Tensor bytes_to_images(IdxImages& idx) {
-    auto bytes = torch::from_blob(idx.pixels.data(), {idx.count, 1, idx.rows, idx.cols},
-                                  torch::kUInt8);
+    auto bytes =
+        torch::from_blob(idx.pixels.data(), {idx.count, 1, idx.rows, idx.cols}, torch::kUInt8);
     return bytes.to(torch::kFloat32).div_(255.0);
 }
 
@@ -174,17 +195,17 @@ std::string with_hint(const DataConfig& config, const std::string& file) {
 }
 
 DataSplits load_idx(const DataConfig& config) {
-    const std::pair<const char*, const std::string*> files[] = {
-        {"train_images", &config.train_images},
-        {"train_labels", &config.train_labels},
-        {"test_images", &config.test_images},
-        {"test_labels", &config.test_labels}};
+    const std::array<std::pair<const char*, const std::string*>, 4> files = {
+        {{"train_images", &config.train_images},
+         {"train_labels", &config.train_labels},
+         {"test_images", &config.test_images},
+         {"test_labels", &config.test_labels}}};
     for (const auto& [key, path] : files) {
         if (path->empty()) {
             throw RuntimeFailure("dataset " + config.dataset + ": data." + key + " is not set");
         }
         if (!std::filesystem::exists(*path)) {
-            throw RuntimeFailure("cannot read " + *path + ": no such file" +
+            throw RuntimeFailure("cannot read " + *path + ": No such file or directory" +
                                  with_hint(config, *path));
         }
     }
@@ -245,14 +266,14 @@ void normalize(DataSplits& data) {
 
 IdxImages read_idx_images(const std::filesystem::path& file, std::int64_t limit) {
     GzFile f = open_gz(file);
-    unsigned char header[16];
-    read_exact(f.get(), file, header, 4, "the IDX magic number");
-    check_magic(file, big_endian(header), k_image_magic, "image");
-    read_exact(f.get(), file, header + 4, 12, "the IDX image header");
+    std::array<unsigned char, 16> header{};
+    read_exact(f.get(), file, header.data(), 4, "the IDX magic number");
+    check_magic(file, big_endian(header.data()), k_image_magic, "image");
+    read_exact(f.get(), file, header.data() + 4, 12, "the IDX image header");
     IdxImages out;
-    out.total = big_endian(header + 4);
-    out.rows = big_endian(header + 8);
-    out.cols = big_endian(header + 12);
+    out.total = big_endian(header.data() + 4);
+    out.rows = big_endian(header.data() + 8);
+    out.cols = big_endian(header.data() + 12);
     if (out.rows <= 0 || out.cols <= 0 || out.rows > k_max_side || out.cols > k_max_side) {
         throw RuntimeFailure(file.string() + ": implausible image size " +
                              std::to_string(out.rows) + "x" + std::to_string(out.cols));
@@ -260,20 +281,26 @@ IdxImages read_idx_images(const std::filesystem::path& file, std::int64_t limit)
     out.count = limit > 0 ? std::min(limit, out.total) : out.total;
     out.pixels.resize(static_cast<std::size_t>(out.count * out.rows * out.cols));
     read_exact(f.get(), file, out.pixels.data(), out.pixels.size(), "the pixel data");
+    if (out.count == out.total) {
+        check_stream_end(f.get(), file);
+    }
     return out;
 }
 
 IdxLabels read_idx_labels(const std::filesystem::path& file, std::int64_t limit) {
     GzFile f = open_gz(file);
-    unsigned char header[8];
-    read_exact(f.get(), file, header, 4, "the IDX magic number");
-    check_magic(file, big_endian(header), k_label_magic, "label");
-    read_exact(f.get(), file, header + 4, 4, "the IDX label header");
+    std::array<unsigned char, 8> header{};
+    read_exact(f.get(), file, header.data(), 4, "the IDX magic number");
+    check_magic(file, big_endian(header.data()), k_label_magic, "label");
+    read_exact(f.get(), file, header.data() + 4, 4, "the IDX label header");
     IdxLabels out;
-    out.total = big_endian(header + 4);
+    out.total = big_endian(header.data() + 4);
     out.count = limit > 0 ? std::min(limit, out.total) : out.total;
     out.labels.resize(static_cast<std::size_t>(out.count));
     read_exact(f.get(), file, out.labels.data(), out.labels.size(), "the label data");
+    if (out.count == out.total) {
+        check_stream_end(f.get(), file);
+    }
     return out;
 }
 
@@ -302,8 +329,8 @@ DataSplits make_synthetic(const DataConfig& config) {
         Dataset d;
         d.images = torch::empty({n, channels, side, side}, torch::kFloat32);
         d.labels = torch::empty({n}, torch::kInt64);
-        float* x = d.images.data_ptr<float>();
-        std::int64_t* y = d.labels.data_ptr<std::int64_t>();
+        auto* x = d.images.data_ptr<float>();
+        auto* y = d.labels.data_ptr<std::int64_t>();
         for (std::int64_t i = 0; i < n; ++i) {
             // Sample i depends only on (split, i): a smaller set is a prefix of a larger one.
             Normal rng(combine(combine(seed, split), static_cast<std::uint64_t>(i)));
@@ -322,10 +349,10 @@ DataSplits make_synthetic(const DataConfig& config) {
     out.height = side;
     out.width = side;
     out.num_classes = classes;
-    out.train = generate(config.train_limit > 0
-                             ? std::min(config.train_limit, config.synthetic_train)
-                             : config.synthetic_train,
-                         1);
+    out.train =
+        generate(config.train_limit > 0 ? std::min(config.train_limit, config.synthetic_train)
+                                        : config.synthetic_train,
+                 1);
     out.test = generate(config.test_limit > 0 ? std::min(config.test_limit, config.synthetic_test)
                                               : config.synthetic_test,
                         2);

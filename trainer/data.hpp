@@ -28,7 +28,7 @@ struct DataSplits {
 
 /// Raw IDX content: pixels as bytes [count, rows, cols] or labels [count].
 struct IdxImages {
-    std::int64_t total = 0; ///< count in the file's header
+    std::int64_t total = 0;                     ///< count in the file's header
     std::int64_t count = 0, rows = 0, cols = 0; ///< count: images read (limit applied)
     std::vector<std::uint8_t> pixels;
 };

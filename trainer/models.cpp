@@ -1,5 +1,6 @@
 #include "trainer/models.hpp"
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -20,10 +21,11 @@ class Mlp final : public Classifier {
         std::int64_t in = shape.channels * shape.height * shape.width;
         int k = 1;
         for (int width : config.hidden) {
-            m_layers.push_back(register_module("fc" + std::to_string(k++), nn::Linear(in, width)));
+            m_layers.emplace_back(
+                register_module("fc" + std::to_string(k++), nn::Linear(in, width)));
             in = width;
         }
-        m_layers.push_back(
+        m_layers.emplace_back(
             register_module("fc" + std::to_string(k), nn::Linear(in, shape.classes)));
     }
     torch::Tensor forward(const torch::Tensor& images) override {
@@ -44,8 +46,9 @@ class Cnn final : public Classifier {
         std::int64_t in = shape.channels, h = shape.height, w = shape.width;
         int k = 1;
         for (int out : config.channels) {
-            m_convs.push_back(register_module(
-                "conv" + std::to_string(k++), nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1))));
+            m_convs.emplace_back(
+                register_module("conv" + std::to_string(k++),
+                                nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1))));
             in = out;
             h /= 2; // max pool 2, floor
             w /= 2;
@@ -81,9 +84,8 @@ class BasicBlockImpl : public nn::Module {
         if (stride != 1 || in != out) {
             m_shortcut = register_module(
                 "shortcut",
-                nn::Sequential(
-                    nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
-                    nn::BatchNorm2d(out)));
+                nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
+                               nn::BatchNorm2d(out)));
         }
     }
     torch::Tensor forward(const torch::Tensor& x) {
@@ -109,11 +111,11 @@ class ResNet18 final : public Classifier {
         m_conv1 = register_module("conv1", conv3x3(shape.channels, w, 1));
         m_bn1 = register_module("bn1", nn::BatchNorm2d(w));
         std::int64_t in = w;
-        const std::int64_t widths[] = {w, 2 * w, 4 * w, 8 * w};
+        const std::array<std::int64_t, 4> widths = {w, 2 * w, 4 * w, 8 * w};
         for (int stage = 0; stage < 4; ++stage) {
-            const std::int64_t out = widths[stage];
+            const std::int64_t out = widths.at(static_cast<std::size_t>(stage));
             nn::Sequential layer(BasicBlock(in, out, stage == 0 ? 1 : 2), BasicBlock(out, out, 1));
-            m_layers.push_back(register_module("layer" + std::to_string(stage + 1), layer));
+            m_layers.emplace_back(register_module("layer" + std::to_string(stage + 1), layer));
             in = out;
         }
         m_fc = register_module("fc", nn::Linear(in, shape.classes));

@@ -18,7 +18,7 @@ namespace kakuren::trainer {
 struct DataConfig {
     std::string dataset = "fashion-mnist"; ///< fashion-mnist | idx | synthetic
     std::string train_images, train_labels, test_images, test_labels; ///< IDX files, gz or raw
-    std::int64_t train_limit = 0, test_limit = 0; ///< 0 = all
+    std::int64_t train_limit = 0, test_limit = 0;                     ///< 0 = all
     int batch_size = 128, eval_batch_size = 256;
     bool normalize = true;
     std::optional<double> mean, std;
@@ -49,7 +49,7 @@ struct ScheduleConfig {
 
 /// How the trainer measures what the hiding policy reads.
 struct StatsConfig {
-    bool confidence_over_batch = false; ///< reference quirk: softmax over dim 0
+    bool confidence_over_batch = false;  ///< reference quirk: softmax over dim 0
     bool hidden_pass_train_mode = false; ///< reference quirk: refresh in train mode
 };
 
@@ -58,32 +58,35 @@ struct Config {
     ModelConfig model;
     OptimConfig optim;
     ScheduleConfig schedule;
-    hiding::Config hiding;
+    hiding::Config hiding; ///< hiding.seed 0 = use seed
     StatsConfig stats;
     std::uint64_t seed = 1;
-    int threads = 1;
+    int threads = 1; ///< intra-op threads; <= 0 = util::available_cpus()
     std::optional<double> target_accuracy;
     std::string benchmark_name = "kakuren"; ///< MLPerf submission_benchmark
 };
 
 /// Progress inside an epoch (called at most every few hundred ms).
 struct StepProgress {
-    int epoch = 0, num_epochs = 0;       ///< 1-based epoch
-    std::int64_t step = 0, num_steps = 0; ///< SGD steps in this epoch
-    std::string phase;                   ///< "train" | "refresh" | "eval"
+    int epoch = 0, num_epochs = 0;        ///< 1-based epoch
+    std::int64_t step = 0, num_steps = 0; ///< batches of the phase (SGD steps in "train")
+    std::string phase;                    ///< "train" | "refresh" | "eval"
     double samples_per_s = 0;
-    double hidden_fraction = 0;          ///< realised, this epoch
-    double elapsed_s = 0;                ///< since run start
+    double hidden_fraction = 0; ///< realised, this epoch
+    double elapsed_s = 0;       ///< since run start
 };
 
 struct EpochResult {
     int epoch = 0; ///< 1-based
     double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
-    double lr = 0, lr_scale = 1, max_fraction = 0;
+    double lr = 0; ///< scheduled LR of the epoch's last step (the optimizer used lr x lr_scale)
+    double lr_scale = 1, max_fraction = 0;
     std::int64_t visible = 0, hidden = 0, moved_back = 0, candidates = 0, refreshed = 0;
-    double train_s = 0, hidden_pass_s = 0, eval_s = 0, total_s = 0, samples_per_s = 0;
+    double train_s = 0, hidden_pass_s = 0, eval_s = 0, total_s = 0;
+    double samples_per_s = 0;                 ///< trained samples / train_s
     std::span<const std::int64_t> hidden_ids; ///< ascending
-    std::span<const float> loss, confidence;  ///< per-sample state after the epoch (length N)
+    /// Per-sample state after the epoch (length N); valid during on_epoch only.
+    std::span<const float> loss, confidence;
     std::span<const std::uint8_t> correct;
 };
 
@@ -105,7 +108,10 @@ class Observer {
 
 /// Trains per config. mllog receives the records of README "MLPerf log" (from cache_clear to
 /// run_stop). Checks *stop at step boundaries and returns early with interrupted = true.
-/// Throws RuntimeFailure (data files, shapes) with a message naming the cause.
+/// Throws RuntimeFailure (data files, shapes) with a message naming the cause, UsageError for
+/// settings the recipe layer should have refused.
+/// Process-wide effects: sets LibTorch's thread count, and fixes glibc malloc's mmap/trim
+/// thresholds once (32 MiB / 1 GiB) so that each step's activations reuse heap memory.
 Summary train(const Config& config, Observer& observer, util::MlLog& mllog,
               const std::atomic<bool>* stop = nullptr);
 

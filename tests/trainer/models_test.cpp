@@ -1,0 +1,76 @@
+#include "trainer/models.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "util/error.hpp"
+
+namespace kakuren::trainer {
+namespace {
+
+ModelConfig kind(const std::string& k) {
+    ModelConfig config;
+    config.kind = k;
+    return config;
+}
+
+std::string error_of(const ModelConfig& config, const ModelShape& shape) {
+    try {
+        make_model(config, shape);
+    } catch (const RuntimeFailure& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+TEST(Models, DefaultCnnHasTheDocumentedParameterCount) {
+    torch::manual_seed(1);
+    const auto model = make_model(kind("cnn"), {1, 28, 28, 10});
+    // conv1 160 + conv2 4,640 + fc1 (32*7*7 -> 64) 100,416 + fc2 650.
+    EXPECT_EQ(count_parameters(*model), 105866);
+    const torch::Tensor logits = model->forward(torch::randn({5, 1, 28, 28}));
+    EXPECT_EQ(logits.sizes(), (std::vector<std::int64_t>{5, 10}));
+}
+
+TEST(Models, MlpMapsImagesToLogits) {
+    torch::manual_seed(1);
+    ModelConfig config = kind("mlp");
+    config.hidden = {32, 16};
+    const auto model = make_model(config, {3, 8, 8, 4});
+    EXPECT_EQ(count_parameters(*model), (192 * 32 + 32) + (32 * 16 + 16) + (16 * 4 + 4));
+    EXPECT_EQ(model->forward(torch::randn({2, 3, 8, 8})).sizes(),
+              (std::vector<std::int64_t>{2, 4}));
+}
+
+TEST(Models, ResNet18TakesOneAndThreeChannelImages) {
+    torch::manual_seed(1);
+    // The standard CIFAR ResNet-18 (width 64, 3 channels, 10 classes) has 11,173,962 parameters.
+    EXPECT_EQ(count_parameters(*make_model(kind("resnet18"), {3, 32, 32, 10})), 11173962);
+    ModelConfig config = kind("resnet18");
+    config.width = 8;
+    for (const std::int64_t channels : {1, 3}) {
+        const auto model = make_model(config, {channels, 28, 28, 10});
+        model->train();
+        EXPECT_EQ(model->forward(torch::randn({4, channels, 28, 28})).sizes(),
+                  (std::vector<std::int64_t>{4, 10}))
+            << channels << " channels";
+        model->eval();
+        EXPECT_EQ(model->forward(torch::randn({1, channels, 28, 28})).sizes(),
+                  (std::vector<std::int64_t>{1, 10}));
+    }
+}
+
+TEST(Models, ImagesTooSmallForTheModelAreAClearError) {
+    EXPECT_EQ(error_of(kind("resnet18"), {1, 4, 4, 10}),
+              "model resnet18 needs images of at least 8x8 (it halves them three times); the "
+              "data has 4x4");
+    EXPECT_EQ(error_of(kind("cnn"), {1, 3, 3, 10}),
+              "model cnn with 2 conv blocks needs images of at least 4x4 (each block halves "
+              "them); the data has 3x3");
+    EXPECT_EQ(error_of(kind("vgg"), {1, 28, 28, 10}),
+              "unknown model \"vgg\"; expected mlp, cnn or resnet18");
+}
+
+} // namespace
+} // namespace kakuren::trainer
