@@ -65,9 +65,39 @@ class Cnn final : public Classifier {
         return m_fc2->forward(x);
     }
 
+    void prepare_inference() override {
+        m_fast_weights.clear();
+        if (!at::hasMKLDNN()) {
+            return;
+        }
+        torch::NoGradGuard no_grad;
+        for (auto& conv : m_convs) {
+            m_fast_weights.push_back(at::mkldnn_reorder_conv2d_weight(
+                conv->weight.detach().to_mkldnn(), {1, 1}, {1, 1}, {1, 1}, 1));
+        }
+    }
+
+    torch::Tensor forward_inference(const torch::Tensor& images) override {
+        if (m_fast_weights.size() != m_convs.size()) {
+            return forward(images);
+        }
+        // oneDNN's inference convolutions on blocked-layout tensors: about 3x faster per
+        // sample than the generic path on a CPU (bench/README.md). Only the convolutions and
+        // pools run in that layout; the small fully connected layers stay dense.
+        torch::Tensor x = images.to_mkldnn();
+        for (std::size_t i = 0; i < m_convs.size(); ++i) {
+            x = at::mkldnn_convolution(x, m_fast_weights[i], m_convs[i]->bias.detach(), {1, 1},
+                                       {1, 1}, {1, 1}, 1);
+            x = torch::max_pool2d(torch::relu(x), 2);
+        }
+        x = torch::relu(m_fc1->forward(x.to_dense().flatten(1)));
+        return m_fc2->forward(x);
+    }
+
   private:
     std::vector<nn::Conv2d> m_convs;
     nn::Linear m_fc1{nullptr}, m_fc2{nullptr};
+    std::vector<torch::Tensor> m_fast_weights; ///< conv weights in oneDNN layout, per prepare
 };
 
 nn::Conv2d conv3x3(std::int64_t in, std::int64_t out, std::int64_t stride) {

@@ -18,6 +18,16 @@ struct ModelShape {
 class Classifier : public torch::nn::Module {
   public:
     virtual torch::Tensor forward(const torch::Tensor& images) = 0;
+
+    /// Readies forward_inference for the current weights (call after they change, before a
+    /// forward-only phase). The default does nothing.
+    virtual void prepare_inference() {}
+
+    /// Forward without gradients (call inside InferenceMode, eval mode): the same function as
+    /// forward, possibly computed by faster kernels (last-bit differences). Default: forward.
+    virtual torch::Tensor forward_inference(const torch::Tensor& images) {
+        return forward(images);
+    }
 };
 
 /// Builds config.kind for shape, initialised from torch's global generator (seed it first):

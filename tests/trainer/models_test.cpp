@@ -72,5 +72,28 @@ TEST(Models, ImagesTooSmallForTheModelAreAClearError) {
               "unknown model \"vgg\"; expected mlp, cnn or resnet18");
 }
 
+TEST(Models, FastInferenceMatchesForwardForEveryKind) {
+    for (const char* name : {"cnn", "mlp", "resnet18"}) {
+        torch::manual_seed(7);
+        const auto model = make_model(kind(name), {1, 28, 28, 10});
+        model->eval();
+        const torch::Tensor images = torch::randn({33, 1, 28, 28});
+        for (int round = 0; round < 2; ++round) {
+            if (round == 1) {
+                // Weights change between epochs: prepare_inference must pick the new ones up.
+                torch::NoGradGuard no_grad;
+                for (auto& p : model->parameters()) {
+                    p.mul_(0.5);
+                }
+            }
+            torch::InferenceMode inference;
+            const torch::Tensor expected = model->forward(images);
+            model->prepare_inference();
+            EXPECT_TRUE(torch::allclose(model->forward_inference(images), expected, 1e-4, 1e-5))
+                << name << " round " << round;
+        }
+    }
+}
+
 } // namespace
 } // namespace kakuren::trainer
