@@ -399,6 +399,39 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
         {"hiding.refresh_every",
          {"hiding.refresh_every=2"},
          [](const Recipe& r) { return r.hiding.refresh_every == 2; }},
+        {"hiding.infobatch_ratio",
+         {"hiding.infobatch_ratio=0.7"},
+         [](const Recipe& r) { return r.hiding.infobatch_ratio == 0.7; }},
+        {"hiding.infobatch_delta",
+         {"hiding.infobatch_delta=0.5"},
+         [](const Recipe& r) { return r.hiding.infobatch_delta == 0.5; }},
+        {"hiding.sb_beta",
+         {"hiding.sb_beta=2.0"},
+         [](const Recipe& r) { return r.hiding.sb_beta == 2.0; }},
+        {"hiding.rotate_fraction",
+         {"hiding.rotate_fraction=0.5"},
+         [](const Recipe& r) { return r.hiding.rotate_fraction == 0.5; }},
+        {"hiding.rotate_ratio",
+         {"hiding.rotate_ratio=0.5"},
+         [](const Recipe& r) { return r.hiding.rotate_ratio == 0.5; }},
+        {"hiding.rotate_full_epochs",
+         {"hiding.rotate_full_epochs=3"},
+         [](const Recipe& r) { return r.hiding.rotate_full_epochs == 3; }},
+        {"checkpoint.every_epochs",
+         {"checkpoint.every_epochs=3"},
+         [](const Recipe& r) { return r.checkpoint.every_epochs == 3; }},
+        {"checkpoint.every_steps",
+         {"checkpoint.every_steps=50"},
+         [](const Recipe& r) { return r.checkpoint.every_steps == 50; }},
+        {"checkpoint.every_seconds",
+         {"checkpoint.every_seconds=600.0"},
+         [](const Recipe& r) { return r.checkpoint.every_seconds == 600.0; }},
+        {"checkpoint.keep_last",
+         {"checkpoint.keep_last=5"},
+         [](const Recipe& r) { return r.checkpoint.keep_last == 5; }},
+        {"checkpoint.keep_best",
+         {"checkpoint.keep_best=false"},
+         [](const Recipe& r) { return !r.checkpoint.keep_best; }},
     };
     std::vector<std::string> keys;
     const Recipe base = parse(k_synthetic, "x.toml");
@@ -516,7 +549,8 @@ TEST(Recipe, ShippedFashionMnistCnnIsValid) {
     EXPECT_EQ((std::vector<int>{16, 32}), r.model.channels);
     EXPECT_EQ(15, r.schedule.epochs);
     EXPECT_EQ((std::vector<int>{10, 13}), r.schedule.milestones);
-    EXPECT_DOUBLE_EQ(0.3, r.hiding.fraction);
+    EXPECT_DOUBLE_EQ(0.4, r.hiding.fraction);
+    EXPECT_EQ(2, r.hiding.refresh_every);
     EXPECT_DOUBLE_EQ(0.7, r.hiding.tau);
     EXPECT_EQ((dir.path() / "fashion/t10k-labels-idx1-ubyte.gz").string(), r.data.test_labels);
 }
