@@ -26,9 +26,13 @@ Examples:
   kakuren show <run-id>
   kakuren hidden <run-id> --epoch 7      # which samples were hidden in epoch 7
   kakuren hidden <run-id> --sample 123   # how often sample 123 was hidden
+  kakuren resume <run-id>                # continue a stopped or killed run exactly
+  kakuren checkpoints <run-id>           # its checkpoints, and whether each is valid
+  kakuren report --all -o report.html    # time saved, accuracy cost, plots
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad recipe or command line,
-3 all epochs done but run.target_accuracy not reached, 75 stopped by a signal.)";
+3 all epochs done but run.target_accuracy not reached, 75 stopped by a signal after writing
+a checkpoint (kakuren resume continues the run).)";
 
 void add_common(CLI::App* sub, CommonOptions& common, bool with_format) {
     sub->add_option("--workspace,-w", common.workspace,
@@ -71,7 +75,8 @@ int main(int argc, char** argv) {
         "run", "Train a recipe in the foreground on this machine (no Slurm needed)");
     run->footer("Prints the run id first. On a terminal a live bar shows epoch, step, samples/s,\n"
                 "the realised hidden fraction and the ETA; otherwise one line per epoch.\n"
-                "Ctrl-C stops at the next step boundary; finished epochs stay recorded.");
+                "Ctrl-C (or SIGTERM, SIGUSR1) stops at the next step boundary and writes a\n"
+                "checkpoint (exit 75); kakuren resume RUN continues the run exactly.");
     run->add_option("recipe", run_options.recipe, "Recipe file (TOML)")->required();
     add_overrides(run, run_options.overrides);
     run->add_flag("--dry-run,-n", run_options.dry_run,
@@ -111,6 +116,32 @@ int main(int argc, char** argv) {
     add_common(show_recipe, common, true);
     CLI::App* reference =
         recipe->add_subcommand("reference", "Print the recipe reference (every key, as Markdown)");
+    ReportOptions report_options;
+    CLI::App* report = add_report_subcommand(app, common, report_options);
+
+    ResumeOptions resume_options;
+    CLI::App* resume = app.add_subcommand(
+        "resume", "Continue a stopped, killed or failed run from its newest valid checkpoint");
+    resume->footer(
+        "Continues the same run id as a new attempt, exactly as if it had never stopped.\n"
+        "A damaged checkpoint is reported and skipped. A recipe change that breaks exactness\n"
+        "(data, model, optimizer.kind, run.seed) is refused unless --force. A finished run\n"
+        "is left as it is (exit 0).");
+    resume->add_option("run", resume_options.run, "Run id (a unique prefix is enough)")
+        ->required();
+    resume->add_option("--recipe", resume_options.recipe,
+                       "Continue with this recipe instead of the run's own");
+    add_overrides(resume, resume_options.overrides);
+    resume->add_flag("--force", resume_options.force,
+                     "Continue even with recipe changes that break exactness");
+    resume->add_flag("--quiet,-q", resume_options.quiet,
+                     "No progress output (the run id still prints)");
+    add_common(resume, common, true);
+
+    CLI::App* checkpoints = app.add_subcommand(
+        "checkpoints", "A run's checkpoints: epoch, step, size, accuracy, and whether each is valid");
+    checkpoints->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
+    add_common(checkpoints, common, true);
 
     try {
         app.parse(argc, argv);
@@ -150,6 +181,15 @@ int main(int argc, char** argv) {
         }
         if (reference->parsed()) {
             return recipe_reference_command();
+        }
+        if (report->parsed()) {
+            return report_command(common, report_options);
+        }
+        if (resume->parsed()) {
+            return resume_command(common, resume_options);
+        }
+        if (checkpoints->parsed()) {
+            return checkpoints_command(common, run_ref);
         }
     } catch (const recipes::RecipeError& e) {
         for (const std::string& message : e.messages()) {

@@ -4,6 +4,10 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace kakuren::cli {
 
 enum ExitCode : int {
@@ -11,7 +15,8 @@ enum ExitCode : int {
     k_exit_failure = 1,        ///< runtime failure (data, database, I/O)
     k_exit_usage = 2,          ///< bad recipe or command line
     k_exit_target_missed = 3,  ///< all epochs done, run.target_accuracy not reached
-    k_exit_interrupted = 75,   ///< stopped by SIGINT/SIGTERM/SIGUSR1 at a step boundary
+    k_exit_interrupted = 75,   ///< stopped by SIGINT/SIGTERM/SIGUSR1 at a step boundary after
+                               ///< writing a checkpoint: `kakuren resume` continues the run
 };
 
 enum class Format { text, json };
@@ -37,5 +42,33 @@ int recipe_check_command(const std::string& file, const std::vector<std::string>
 int recipe_show_command(const CommonOptions& common, const std::string& file,
                         const std::vector<std::string>& overrides);
 int recipe_reference_command();
+
+/// `kakuren resume` and `kakuren checkpoints` (cli/resume_command.cpp); README "Checkpoints and
+/// resume".
+struct ResumeOptions {
+    std::string run;                    ///< id or unique prefix
+    std::string recipe;                 ///< --recipe FILE; empty: the run's own resolved recipe
+    std::vector<std::string> overrides; ///< --set key=value, on top of that recipe
+    bool force = false;                 ///< continue despite changes that break exactness
+    bool quiet = false;                 ///< no progress bar / epoch lines
+};
+int resume_command(const CommonOptions& common, const ResumeOptions& options);
+int checkpoints_command(const CommonOptions& common, const std::string& run);
+
+/// `kakuren report` (cli/report_command.cpp); see README "Reports".
+struct ReportOptions {
+    std::vector<std::string> runs; ///< ids or unique prefixes
+    bool all = false;
+    std::string name;     ///< --name glob over run names and ids
+    std::string baseline; ///< --baseline RUN
+    std::string format;   ///< table | json | csv | html; empty: from -o's extension, else table
+    std::string output;   ///< -o FILE; empty: stdout
+    bool samples = false;
+    int epoch = 0;      ///< --epoch for --samples; 0 = the latest
+    double target = -1; ///< --target accuracy; < 0 = the recipe's
+};
+int report_command(const CommonOptions& common, const ReportOptions& options);
+/// Registers the `report` subcommand and its options on app; returns it.
+CLI::App* add_report_subcommand(CLI::App& app, CommonOptions& common, ReportOptions& options);
 
 } // namespace kakuren::cli

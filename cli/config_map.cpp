@@ -7,7 +7,13 @@ namespace kakuren::cli {
 hiding::Config hiding_config(const recipes::Recipe& recipe) {
     const recipes::HidingSection& h = recipe.hiding;
     hiding::Config c;
-    c.strategy = h.strategy == "kakurenbo" ? hiding::Strategy::kakurenbo : hiding::Strategy::none;
+    c.strategy = h.strategy == "kakurenbo"            ? hiding::Strategy::kakurenbo
+                 : h.strategy == "random"             ? hiding::Strategy::random
+                 : h.strategy == "infobatch"          ? hiding::Strategy::infobatch
+                 : h.strategy == "iswr"               ? hiding::Strategy::iswr
+                 : h.strategy == "selective_backprop" ? hiding::Strategy::selective_backprop
+                 : h.strategy == "rotate"             ? hiding::Strategy::rotate
+                                                      : hiding::Strategy::none;
     c.fraction = h.fraction;
     c.tau = h.tau;
     c.fraction_decay = h.fraction_decay;
@@ -15,6 +21,13 @@ hiding::Config hiding_config(const recipes::Recipe& recipe) {
                         : h.lr_compensation == "off"    ? hiding::LrCompensation::off
                                                         : hiding::LrCompensation::scheduled;
     c.refresh_every = h.refresh_every;
+    c.infobatch_ratio = h.infobatch_ratio;
+    c.infobatch_delta = h.infobatch_delta;
+    c.sb_beta = h.sb_beta;
+    c.rotate_fraction = h.rotate_fraction;
+    c.rotate_ratio = h.rotate_ratio;
+    c.rotate_full_epochs = h.rotate_full_epochs;
+    c.rotate_tau = h.rotate_tau;
     c.seed = static_cast<std::uint64_t>(recipe.run.seed);
     return c;
 }
@@ -66,6 +79,18 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
     c.threads = recipe.run.threads > 0 ? recipe.run.threads : util::available_cpus();
     c.target_accuracy = recipe.run.target_accuracy;
     c.benchmark_name = recipe.run.name;
+    c.checkpoint = checkpoint_config(recipe);
+    return c;
+}
+
+checkpoint::Config checkpoint_config(const recipes::Recipe& recipe) {
+    const recipes::CheckpointSection& k = recipe.checkpoint;
+    checkpoint::Config c;
+    c.every_epochs = k.every_epochs;
+    c.every_steps = k.every_steps;
+    c.every_seconds = k.every_seconds;
+    c.keep_last = k.keep_last;
+    c.keep_best = k.keep_best;
     return c;
 }
 

@@ -8,5 +8,6 @@ namespace kakuren::cli {
 /// threads = recipe.run.threads, or available_cpus when 0.
 trainer::Config trainer_config(const recipes::Recipe& recipe);
 hiding::Config hiding_config(const recipes::Recipe& recipe);
+checkpoint::Config checkpoint_config(const recipes::Recipe& recipe);
 
 } // namespace kakuren::cli

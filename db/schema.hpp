@@ -112,6 +112,42 @@ SELECT r.id, r.name, r.recipe_path, r.recipe_text, r.recipe_hash, r.strategy, r.
 FROM runs r;
 )sql";
 
-inline constexpr std::array<std::string_view, 1> k_migrations = {k_schema_v1};
+// Version 2: checkpoints (kakuren resume, kakuren checkpoints).
+inline constexpr std::string_view k_schema_v2 = R"sql(
+-- One row per committed checkpoint of a run; its files are in runs/<id>/checkpoints/<name>/,
+-- listed with their sha256 in manifest.sha256 (sha256sum -c format). A folder without a row
+-- was never committed and is not used.
+CREATE TABLE checkpoints (
+    run_id        TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,     -- folder name: 0003-000120 inside epoch 3, 0003-end at its end
+    epoch         INTEGER NOT NULL CHECK (epoch >= 1), -- 1-based: the epoch in progress, or the
+                                     -- one just completed when epoch_end = 1
+    step          INTEGER NOT NULL CHECK (step >= 0),  -- batches done in that epoch: training
+                                     -- steps, then refresh batches of hidden samples; 0 at its end
+    epoch_end     INTEGER NOT NULL CHECK (epoch_end IN (0, 1)), -- 1: the epoch is complete
+    attempt       INTEGER NOT NULL,  -- the attempt (attempts.attempt) that wrote it
+    reason        TEXT NOT NULL
+                  CHECK (reason IN ('epoch', 'steps', 'seconds', 'signal', 'final')),
+                                     -- epoch: checkpoint.every_epochs; steps / seconds: the
+                                     -- mid-epoch intervals; signal: stopped by a signal; final:
+                                     -- the run's last epoch
+    created_at    TEXT NOT NULL,     -- ISO 8601 UTC
+    size_bytes    INTEGER NOT NULL,  -- total size of its files
+    test_accuracy REAL,              -- at an epoch end: that epoch's test accuracy; NULL inside
+    mllog_bytes   INTEGER NOT NULL,  -- length of mllog.txt at this point (resume cuts it there)
+    manifest      TEXT NOT NULL,     -- manifest.sha256: "<sha256 hex>  <file>" per file
+    num_samples   INTEGER NOT NULL,  -- N
+    num_hidden    INTEGER NOT NULL,  -- bits set in hidden
+    -- The blobs come last: listing checkpoints never reads past them.
+    loss          BLOB NOT NULL,     -- N float32, little-endian: each sample's last loss
+    correct       BLOB NOT NULL,     -- N uint8: 1 if its last prediction was right
+    confidence    BLOB NOT NULL,     -- N float32, little-endian: its last prediction confidence
+    hidden        BLOB NOT NULL,     -- ceil(N/8) bytes: the hidden set of the epoch (bit i % 8 of
+                                     -- byte i / 8 set = sample i hidden)
+    PRIMARY KEY (run_id, name)
+);
+)sql";
+
+inline constexpr std::array<std::string_view, 2> k_migrations = {k_schema_v1, k_schema_v2};
 
 } // namespace kakuren::db

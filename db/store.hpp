@@ -82,6 +82,38 @@ struct SampleState {
     std::vector<float> confidence;
 };
 
+/// Read-only view of per-sample statistics (length N each).
+struct SampleStateView {
+    std::span<const float> loss;
+    std::span<const std::uint8_t> correct;
+    std::span<const float> confidence;
+};
+
+/// One committed checkpoint (table checkpoints, without its per-sample blobs).
+struct CheckpointRow {
+    std::string run_id;
+    std::string name;       ///< folder name under runs/<id>/checkpoints/
+    int epoch = 0;          ///< 1-based: in progress, or just completed when epoch_end
+    std::int64_t step = 0;  ///< batches done in that epoch
+    bool epoch_end = false; ///< the epoch is complete
+    int attempt = 0;        ///< the attempt that wrote it
+    std::string reason;     ///< epoch | steps | seconds | signal | final
+    std::string created_at; ///< ISO 8601 UTC; empty = now when recording
+    std::int64_t size_bytes = 0;
+    std::optional<double> test_accuracy; ///< at an epoch end
+    std::int64_t mllog_bytes = 0;
+    std::string manifest; ///< "<sha256>  <file>" lines
+    std::int64_t num_samples = 0, num_hidden = 0;
+};
+
+/// A checkpoint's per-sample statistics and hidden set.
+struct CheckpointState {
+    std::vector<float> loss;
+    std::vector<std::uint8_t> correct;
+    std::vector<float> confidence;
+    std::vector<std::int64_t> hidden_ids; ///< ascending
+};
+
 class Store {
   public:
     /// Opens (creating and migrating if needed) the database file. Sets WAL, a busy timeout,
@@ -139,6 +171,27 @@ class Store {
     /// marked. A stale attempt older than the run's latest is marked crashed, its run is not.
     std::vector<std::string> reap_dead_runs(const std::string& host,
                                             bool (*is_alive)(std::int64_t, std::int64_t));
+
+    /// Records a committed checkpoint: its row, per-sample statistics (length N = row.num_samples)
+    /// and hidden set (ascending ids in [0, N)) in one transaction; row.num_hidden is computed.
+    /// Throws DbError (and writes nothing) for a duplicate name, bad lengths or ids.
+    void record_checkpoint(const CheckpointRow& row, const SampleStateView& state,
+                           std::span<const std::int64_t> hidden_ids);
+    /// The run's checkpoints, oldest first (by epoch, epoch_end, step).
+    std::vector<CheckpointRow> checkpoints(const std::string& run_id) const;
+    /// A checkpoint's per-sample state; nullopt if there is no such checkpoint. Throws DbError
+    /// when its blobs do not match its sample count.
+    std::optional<CheckpointState> checkpoint_state(const std::string& run_id,
+                                                    const std::string& name) const;
+    /// Deletes these checkpoints' rows in one transaction (unknown names are ignored).
+    void delete_checkpoints(const std::string& run_id, const std::vector<std::string>& names);
+    /// Forgets what a run recorded after its first epochs_done epochs (a resume continues from
+    /// there): epoch rows and hidden sets of later epochs, and the latest per-sample state if it
+    /// is from a later epoch. One transaction.
+    void rewind_run(const std::string& run_id, int epochs_done);
+    /// Replaces a run's resolved recipe (a resume with a changed recipe) and its planned epochs.
+    void update_run_recipe(const std::string& run_id, const std::string& recipe_text,
+                           const std::string& recipe_hash, int num_epochs);
 
     sqlite3* handle() const { return m_db.get(); }
 

@@ -1,8 +1,10 @@
 #include "hiding/policy.hpp"
+#include "hiding/rng.hpp"
 #include "hiding/strategies.hpp"
 
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 
@@ -40,6 +42,49 @@ std::vector<std::int64_t> all_ids(std::size_t n) {
     return ids;
 }
 
+void fill_plan(EpochPlan& plan, std::span<const std::uint8_t> hidden,
+               std::span<const float> weights, std::uint64_t seed, int epoch) {
+    const std::size_t n = hidden.size();
+    std::vector<std::int64_t> visible;
+    visible.reserve(n);
+    plan.hidden_ids.clear();
+    bool weighted = false;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (hidden[i] != 0) {
+            plan.hidden_ids.push_back(static_cast<std::int64_t>(i));
+        } else {
+            visible.push_back(static_cast<std::int64_t>(i));
+            weighted = weighted || (!weights.empty() && weights[i] != 1.0F);
+        }
+    }
+    // shuffle() swaps depend only on the length and the seed, so shuffling positions and mapping
+    // them gives exactly shuffle(visible) and lets the weights follow their ids.
+    std::vector<std::int64_t> order = all_ids(visible.size());
+    shuffle(order, seed, epoch, k_train_stream);
+    plan.train_ids.resize(visible.size());
+    plan.train_weights.clear();
+    if (weighted) {
+        plan.train_weights.resize(visible.size());
+    }
+    for (std::size_t j = 0; j < order.size(); ++j) {
+        const auto id = visible[static_cast<std::size_t>(order[j])];
+        plan.train_ids[j] = id;
+        if (weighted) {
+            plan.train_weights[j] = weights[static_cast<std::size_t>(id)];
+        }
+    }
+}
+
+std::vector<double> uniform_draws(std::size_t n, std::uint64_t seed, int epoch,
+                                  std::uint64_t stream) {
+    Xoshiro256 rng(mix_seed(seed, epoch, stream));
+    std::vector<double> u(n);
+    for (auto& x : u) {
+        x = rng.uniform01();
+    }
+    return u;
+}
+
 } // namespace detail
 
 double EpochPlan::realised_fraction() const {
@@ -47,6 +92,10 @@ double EpochPlan::realised_fraction() const {
         return 0.0;
     }
     return static_cast<double>(hidden_ids.size()) / static_cast<double>(num_samples);
+}
+
+std::int64_t EpochPlan::num_distinct_trained() const {
+    return num_samples - static_cast<std::int64_t>(hidden_ids.size());
 }
 
 void validate(const Config& config) {
@@ -72,6 +121,38 @@ void validate(const Config& config) {
                                         " is out of range; expected 0 <= decay <= 1");
         }
     }
+    if (!(config.infobatch_ratio >= 0.0 && config.infobatch_ratio < 1.0)) {
+        throw std::invalid_argument(
+            "hiding.infobatch_ratio = " + format_number(config.infobatch_ratio) +
+            " is out of range; expected 0 <= infobatch_ratio < 1");
+    }
+    if (!(config.infobatch_delta >= 0.0 && config.infobatch_delta <= 1.0)) {
+        throw std::invalid_argument(
+            "hiding.infobatch_delta = " + format_number(config.infobatch_delta) +
+            " is out of range; expected 0 <= infobatch_delta <= 1");
+    }
+    if (!(config.sb_beta >= 0.0 && std::isfinite(config.sb_beta))) {
+        throw std::invalid_argument("hiding.sb_beta = " + format_number(config.sb_beta) +
+                                    " is out of range; expected sb_beta >= 0");
+    }
+    if (!(config.rotate_fraction >= 0.0 && config.rotate_fraction <= 1.0)) {
+        throw std::invalid_argument(
+            "hiding.rotate_fraction = " + format_number(config.rotate_fraction) +
+            " is out of range; expected 0 <= rotate_fraction <= 1");
+    }
+    if (!(config.rotate_ratio >= 0.0 && config.rotate_ratio < 1.0)) {
+        throw std::invalid_argument("hiding.rotate_ratio = " + format_number(config.rotate_ratio) +
+                                    " is out of range; expected 0 <= rotate_ratio < 1");
+    }
+    if (config.rotate_full_epochs < 0) {
+        throw std::invalid_argument(
+            "hiding.rotate_full_epochs = " + std::to_string(config.rotate_full_epochs) +
+            " is out of range; expected rotate_full_epochs >= 0");
+    }
+    if (!(config.rotate_tau >= 0.0 && config.rotate_tau <= 1.0)) {
+        throw std::invalid_argument("hiding.rotate_tau = " + format_number(config.rotate_tau) +
+                                    " is out of range; expected 0 <= rotate_tau <= 1");
+    }
     switch (config.lr_compensation) {
     case LrCompensation::scheduled:
     case LrCompensation::realised:
@@ -83,6 +164,11 @@ void validate(const Config& config) {
     switch (config.strategy) {
     case Strategy::none:
     case Strategy::kakurenbo:
+    case Strategy::random:
+    case Strategy::infobatch:
+    case Strategy::iswr:
+    case Strategy::selective_backprop:
+    case Strategy::rotate:
         break;
     default:
         throw std::invalid_argument("hiding.strategy has an unknown value");
@@ -96,6 +182,16 @@ std::unique_ptr<Policy> make_policy(const Config& config) {
         return std::make_unique<detail::NonePolicy>(config);
     case Strategy::kakurenbo:
         return std::make_unique<detail::KakurenboPolicy>(config);
+    case Strategy::random:
+        return std::make_unique<detail::RandomPolicy>(config);
+    case Strategy::infobatch:
+        return std::make_unique<detail::InfoBatchPolicy>(config);
+    case Strategy::iswr:
+        return std::make_unique<detail::IswrPolicy>(config);
+    case Strategy::selective_backprop:
+        return std::make_unique<detail::SelectiveBackpropPolicy>(config);
+    case Strategy::rotate:
+        return std::make_unique<detail::RotatePolicy>(config);
     }
     throw std::invalid_argument("hiding.strategy has an unknown value"); // unreachable: validated
 }
@@ -106,6 +202,16 @@ std::string to_string(Strategy s) {
         return "none";
     case Strategy::kakurenbo:
         return "kakurenbo";
+    case Strategy::random:
+        return "random";
+    case Strategy::infobatch:
+        return "infobatch";
+    case Strategy::iswr:
+        return "iswr";
+    case Strategy::selective_backprop:
+        return "selective_backprop";
+    case Strategy::rotate:
+        return "rotate";
     }
     return "unknown";
 }

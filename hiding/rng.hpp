@@ -81,6 +81,9 @@ class Xoshiro256 {
         return high;
     }
 
+    /// Uniform double in [0, 1): the top 53 bits of next() times 2^-53.
+    double uniform01() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
   private:
     static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 

@@ -58,7 +58,8 @@ struct ScheduleSection {
 };
 
 struct HidingSection {
-    std::string strategy = "kakurenbo"; ///< none | kakurenbo
+    /// none | kakurenbo | random | infobatch | iswr | selective_backprop | rotate
+    std::string strategy = "kakurenbo";
     double fraction = 0.3;
     double tau = 0.7;
     std::vector<double> fraction_decay = {1.0, 0.8, 0.6, 0.4};
@@ -66,6 +67,23 @@ struct HidingSection {
     std::string confidence = "class";          ///< class | batch
     std::string hidden_pass = "eval";          ///< eval | train
     int refresh_every = 1;
+    double infobatch_ratio = 0.5;   ///< infobatch: r
+    double infobatch_delta = 0.875; ///< infobatch: prune while epoch < delta * epochs
+    double sb_beta = 1.0;           ///< selective_backprop: keep probability percentile^beta
+    double rotate_fraction = 0.9;   ///< rotate: lowest-loss share considered for hiding
+    double rotate_ratio = 0.65;     ///< rotate: probability an eligible sample is hidden
+    int rotate_full_epochs = 1;     ///< rotate: final full-data epochs
+    double rotate_tau = 0.9;        ///< rotate: confidence needed to be hidden
+};
+
+/// [checkpoint]: when checkpoints are written and which are kept (see README "Checkpoints and
+/// resume").
+struct CheckpointSection {
+    int every_epochs = 1;         ///< at the end of every k-th epoch and of the last; 0 = last only
+    std::int64_t every_steps = 0; ///< also every n batches inside an epoch; 0 = off
+    double every_seconds = 0;     ///< also after this many seconds; 0 = off
+    int keep_last = 2;            ///< newest checkpoints kept
+    bool keep_best = true;        ///< also keep the epoch-end checkpoint with the best accuracy
 };
 
 /// Where a resolved value came from: "recipes/x.toml:12:9", "--set", or "default".
@@ -80,6 +98,7 @@ struct Recipe {
     OptimizerSection optimizer;
     ScheduleSection schedule;
     HidingSection hiding;
+    CheckpointSection checkpoint;
     Origins origins; ///< dotted key -> origin, for every known key
 };
 

@@ -236,8 +236,13 @@ std::vector<Field> build_schema() {
     // [hiding]
     f.push_back(make<&R::hiding, &HidingSection::strategy>(
                     "hiding", "strategy",
-                    "none: train on every sample; kakurenbo: hide the easiest samples each epoch.")
-                    .one_of({"none", "kakurenbo"}));
+                    "none: train on every sample; kakurenbo: hide the easiest samples each epoch "
+                    "(the reference algorithm); random: hide a random F_e share; infobatch: "
+                    "prune below-mean-loss samples at random and reweight the rest; iswr: "
+                    "importance sampling with replacement; selective_backprop: keep samples with "
+                    "probability percentile^beta; rotate: kakuren's fast variant (README).")
+                    .one_of({"none", "kakurenbo", "random", "infobatch", "iswr",
+                             "selective_backprop", "rotate"}));
     f.push_back(
         make<&R::hiding, &HidingSection::fraction>(
             "hiding", "fraction", "F, the maximum fraction of the training set hidden in an epoch.")
@@ -271,6 +276,63 @@ std::vector<Field> build_schema() {
                     "hiding", "refresh_every",
                     "Refresh the statistics of hidden samples every k epochs (and in the last).")
                     .in(at_least(1)));
+    f.push_back(make<&R::hiding, &HidingSection::infobatch_ratio>(
+                    "hiding", "infobatch_ratio",
+                    "infobatch: r, the probability that a below-mean-loss sample is pruned; kept "
+                    "ones get loss weight 1/(1-r).")
+                    .in(interval(0, true, 1, false)));
+    f.push_back(make<&R::hiding, &HidingSection::infobatch_delta>(
+                    "hiding", "infobatch_delta",
+                    "infobatch: prune while epoch < delta x schedule.epochs; full data after.")
+                    .in(interval(0, true, 1, true)));
+    f.push_back(make<&R::hiding, &HidingSection::sb_beta>(
+                    "hiding", "sb_beta",
+                    "selective_backprop: a sample is trained with probability percentile^beta of "
+                    "its last loss (1: about half).")
+                    .in(at_least(0)));
+    f.push_back(make<&R::hiding, &HidingSection::rotate_fraction>(
+                    "hiding", "rotate_fraction",
+                    "rotate: share of the training set, lowest loss first, considered for hiding "
+                    "(then filtered by hiding.rotate_tau).")
+                    .in(interval(0, true, 1, true)));
+    f.push_back(make<&R::hiding, &HidingSection::rotate_ratio>(
+                    "hiding", "rotate_ratio",
+                    "rotate: probability that an eligible sample is hidden in an epoch; the "
+                    "eligible ones trained get loss weight 1/(1-ratio).")
+                    .in(interval(0, true, 1, false)));
+    f.push_back(
+        make<&R::hiding, &HidingSection::rotate_full_epochs>(
+            "hiding", "rotate_full_epochs", "rotate: the last k epochs train on every sample.")
+            .in(at_least(0)));
+    f.push_back(make<&R::hiding, &HidingSection::rotate_tau>(
+                    "hiding", "rotate_tau",
+                    "rotate: a candidate may be hidden only if predicted correctly with "
+                    "confidence >= rotate_tau.")
+                    .in(interval(0, true, 1, true)));
+    // [checkpoint]
+    f.push_back(make<&R::checkpoint, &CheckpointSection::every_epochs>(
+                    "checkpoint", "every_epochs",
+                    "Write a checkpoint at the end of every k-th epoch and of the last; 0 = only "
+                    "the last (and when a signal stops the run).")
+                    .in(at_least(0)));
+    f.push_back(make<&R::checkpoint, &CheckpointSection::every_steps>(
+                    "checkpoint", "every_steps",
+                    "Also write one every n batches inside an epoch (training steps and refresh "
+                    "batches); 0 = off.")
+                    .in(at_least(0)));
+    f.push_back(make<&R::checkpoint, &CheckpointSection::every_seconds>(
+                    "checkpoint", "every_seconds",
+                    "Also write one inside an epoch once this many seconds passed since the last; "
+                    "0 = off.")
+                    .in(at_least(0)));
+    f.push_back(make<&R::checkpoint, &CheckpointSection::keep_last>(
+                    "checkpoint", "keep_last",
+                    "Keep the newest n checkpoints; older ones are deleted once a newer one is "
+                    "committed.")
+                    .in(at_least(1)));
+    f.push_back(make<&R::checkpoint, &CheckpointSection::keep_best>(
+        "checkpoint", "keep_best",
+        "Also keep the epoch-end checkpoint with the best test accuracy."));
     return f;
 }
 

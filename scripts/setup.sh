@@ -14,6 +14,7 @@ packages=(
   libgtest-dev            # tests
   dataset-fashion-mnist   # the shipped recipe's data
   python3                 # benchmark drivers and the layering check
+  chromium fonts-dejavu-core  # report tests render the HTML report in headless Chromium
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -8,7 +8,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -136,7 +139,91 @@ struct Totals {
         return {loss_sum.item<double>() / static_cast<double>(count),
                 static_cast<double>(correct_sum.item<std::int64_t>()) / static_cast<double>(count)};
     }
+    /// The raw sums, for a checkpoint; restore() puts them back exactly.
+    void save(checkpoint::LoopState& out) const {
+        out.train_loss_sum = loss_sum.item<double>();
+        out.train_correct = correct_sum.item<std::int64_t>();
+        out.train_count = count;
+    }
+    void restore(const checkpoint::LoopState& in) {
+        loss_sum.fill_(in.train_loss_sum);
+        correct_sum.fill_(in.train_correct);
+        count = in.train_count;
+    }
 };
+
+/// Number of batches of size `batch` that cover n entries.
+std::int64_t batches_of(std::int64_t n, std::int64_t batch) {
+    return (n + batch - 1) / batch;
+}
+
+/// A torch archive as bytes (model.pt, optimizer.pt, rng.pt of a checkpoint).
+std::string archive_bytes(const torch::serialize::OutputArchive& archive) {
+    std::string out;
+    const_cast<torch::serialize::OutputArchive&>(archive).save_to(
+        [&out](const void* data, std::size_t size) {
+            out.append(static_cast<const char*>(data), size);
+            return size;
+        });
+    return out;
+}
+
+/// SGD's per-parameter state (momentum buffers) keyed by the parameter's index. LibTorch's own
+/// Optimizer::save keys it by TensorImpl addresses, which differ from process to process: the
+/// same state would give different bytes, and checkpoints could not be compared.
+constexpr const char* k_momentum_key = "momentum_buffer/";
+
+void save_optimizer_state(torch::optim::SGD& optimizer, torch::serialize::OutputArchive& out) {
+    const std::vector<torch::Tensor>& params = optimizer.param_groups().front().params();
+    auto& state = optimizer.state();
+    out.write("num_params", torch::tensor(static_cast<std::int64_t>(params.size())), true);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        const auto it = state.find(c10::guts::to_string(params[i].unsafeGetTensorImpl()));
+        if (it != state.end()) {
+            const auto& s = static_cast<const torch::optim::SGDParamState&>(*it->second);
+            if (s.momentum_buffer().defined()) {
+                out.write(k_momentum_key + std::to_string(i), s.momentum_buffer(), true);
+            }
+        }
+    }
+}
+
+void load_optimizer_state(torch::serialize::InputArchive& in, torch::optim::SGD& optimizer,
+                          const std::string& what) {
+    const std::vector<torch::Tensor>& params = optimizer.param_groups().front().params();
+    torch::Tensor count;
+    in.read("num_params", count, true);
+    if (count.item<std::int64_t>() != static_cast<std::int64_t>(params.size())) {
+        throw RuntimeFailure(what + "its optimizer state covers " +
+                             std::to_string(count.item<std::int64_t>()) +
+                             " parameters; this recipe's model has " +
+                             std::to_string(params.size()));
+    }
+    auto& state = optimizer.state();
+    state.clear();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        torch::Tensor buffer;
+        if (in.try_read(k_momentum_key + std::to_string(i), buffer, true)) {
+            if (!buffer.sizes().equals(params[i].sizes())) {
+                throw RuntimeFailure(what + "its momentum buffer " + std::to_string(i) +
+                                     " does not match the shape of the model's parameter");
+            }
+            auto s = std::make_unique<torch::optim::SGDParamState>();
+            s->momentum_buffer(buffer);
+            state[c10::guts::to_string(params[i].unsafeGetTensorImpl())] = std::move(s);
+        }
+    }
+}
+
+/// Reads a checkpoint file back into an archive; throws RuntimeFailure if it is missing.
+void read_archive(const checkpoint::Resume& resume, const std::string& file,
+                  torch::serialize::InputArchive& archive) {
+    const auto it = resume.files.find(file);
+    if (it == resume.files.end()) {
+        throw RuntimeFailure("checkpoint " + resume.name + " has no " + file);
+    }
+    archive.load_from(it->second.data(), it->second.size());
+}
 
 void set_threads(int threads) {
     // The inter-op pool can be sized once per process, before it starts; later runs in the same
@@ -170,8 +257,13 @@ struct Interrupted {};
 
 class Run {
   public:
-    Run(const Config& config, Observer& observer, util::MlLog& mllog, const std::atomic<bool>* stop)
-        : m_config(config), m_observer(observer), m_mllog(mllog), m_stop(stop) {}
+    Run(const Config& config, Observer& observer, util::MlLog& mllog, const std::atomic<bool>* stop,
+        const checkpoint::Resume* resume)
+        : m_config(config), m_observer(observer), m_mllog(mllog), m_stop(stop), m_resume(resume) {
+        if (config.checkpoint) {
+            m_schedule.emplace(*config.checkpoint);
+        }
+    }
 
     Summary run();
 
@@ -193,19 +285,30 @@ class Run {
     }
     void setup();
     void log_hyperparameters();
+    void begin_epoch();
     EpochResult run_epoch(const hiding::EpochPlan& plan);
     void train_phase(const hiding::EpochPlan& plan, EpochResult& result);
     void refresh_phase(const hiding::EpochPlan& plan, EpochResult& result);
+    [[nodiscard]] hiding::EpochContext epoch_context() const;
+    double full_refresh();
     void eval_phase(EpochResult& result);
     void progress(const char* phase, std::int64_t step, std::int64_t num_steps,
                   std::int64_t samples, Clock::time_point phase_start, bool force);
     torch::Tensor gather(const torch::Tensor& source, const torch::Tensor& ids,
                          torch::Tensor& buffer);
+    // Checkpoints and resume.
+    [[nodiscard]] std::int64_t log_size() const;
+    [[nodiscard]] std::int64_t shard_size(std::size_t n) const;
+    [[nodiscard]] checkpoint::Position position() const;
+    void at_batch_boundary();
+    void save_checkpoint(checkpoint::Reason reason);
+    void restore(const checkpoint::Resume& resume);
 
     const Config& m_config;
     Observer& m_observer;
     util::MlLog& m_mllog;
     const std::atomic<bool>* m_stop;
+    const checkpoint::Resume* m_resume; // the checkpoint this run continues from, or null
     Rank m_rank;
 
     DataSplits m_data;
@@ -217,10 +320,31 @@ class Run {
     torch::Tensor m_batch_images, m_batch_labels; // reused across steps
     std::int64_t m_steps_full_epoch = 0;
 
-    int m_epoch = 0;   // 0-based, the epoch in progress
+    int m_epoch = 0;   // 0-based, the epoch in progress (= epochs completed)
     int m_started = 0; // epochs that logged epoch_start
     double m_hidden_fraction = 0.0;
     Clock::time_point m_run_start, m_last_progress;
+
+    // The epoch in progress, kept in members so that a checkpoint can be taken at any batch.
+    hiding::EpochPlan m_plan;
+    bool m_has_plan = false;                      // m_plan belongs to epoch m_epoch
+    std::vector<std::int64_t> m_completed_hidden; // hidden set of the last completed epoch
+    Totals m_train_totals;
+    EpochResult m_result; // filled phase by phase
+    std::int64_t m_step = 0; // batches done in the epoch: training steps, then refresh batches
+    std::int64_t m_train_steps = 0, m_refresh_steps = 0;
+    Summary m_summary;
+    // Length of the MLPerf log where the epoch began and where its training and refresh phases
+    // stand: a checkpoint records the one of its position, and a resume cuts the log there.
+    std::int64_t m_log_at_epoch = 0, m_log_at_train = 0, m_log_at_refresh = 0;
+    std::optional<checkpoint::Schedule> m_schedule; // nullopt: no checkpoints
+    std::optional<checkpoint::Position> m_last_checkpoint;
+    std::int64_t m_batches_since_checkpoint = 0;
+    Clock::time_point m_last_checkpoint_time;
+    Clock::time_point m_phase_start; // start of the current phase in this process
+    double m_phase_base_s = 0;       // seconds the phase took before a resume
+    enum class Phase { other, train, refresh };
+    Phase m_phase = Phase::other; // the timed phase in progress
 };
 
 void Run::setup() {
@@ -312,6 +436,18 @@ void Run::log_hyperparameters() {
     log("hiding_tau", h.tau);
     log("hiding_lr_compensation", hiding::to_string(h.lr_compensation));
     log("hiding_refresh_every", h.refresh_every);
+    // The knobs of the other strategies, only where they apply (older logs stay as they were).
+    if (h.strategy == hiding::Strategy::infobatch) {
+        log("hiding_infobatch_ratio", h.infobatch_ratio);
+        log("hiding_infobatch_delta", h.infobatch_delta);
+    } else if (h.strategy == hiding::Strategy::selective_backprop) {
+        log("hiding_sb_beta", h.sb_beta);
+    } else if (h.strategy == hiding::Strategy::rotate) {
+        log("hiding_rotate_fraction", h.rotate_fraction);
+        log("hiding_rotate_ratio", h.rotate_ratio);
+        log("hiding_rotate_full_epochs", h.rotate_full_epochs);
+        log("hiding_rotate_tau", h.rotate_tau);
+    }
     log("train_samples", static_cast<long long>(m_data.train.size()));
     log("eval_samples", static_cast<long long>(m_data.test.size()));
 }
@@ -375,12 +511,16 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
     auto& group_options =
         static_cast<torch::optim::SGDOptions&>(m_optimizer->param_groups().front().options());
 
-    Totals totals;
+    Totals& totals = m_train_totals;
     double lr = scheduled_lr(m_config.schedule, m_config.optim.lr, m_epoch, 1.0) * plan.lr_scale;
     m_model->train();
+    const double before_s = result.train_s; // the part of the phase before a resume
     const auto start = Clock::now();
-    for (std::int64_t step = 0; step < num_steps; ++step) {
-        check_stop();
+    m_phase_start = start;
+    m_phase_base_s = before_s;
+    m_phase = Phase::train;
+    for (std::int64_t step = m_step; step < num_steps; ++step) {
+        at_batch_boundary();
         const std::int64_t begin = step * batch;
         const std::int64_t len = std::min(batch, n - begin);
         const torch::Tensor ids = ids_all.narrow(0, begin, len);
@@ -409,9 +549,12 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
         m_optimizer->zero_grad();
         loss.backward();
         m_optimizer->step();
+        m_step = step + 1;
+        ++m_batches_since_checkpoint;
         progress("train", step + 1, num_steps, begin + len, start, false);
     }
-    result.train_s = seconds_between(start, Clock::now());
+    m_phase = Phase::other;
+    result.train_s = before_s + seconds_between(start, Clock::now());
     progress("train", num_steps, num_steps, n, start, true);
     std::tie(result.train_loss, result.train_accuracy) = totals.means();
     result.lr = lr / plan.lr_scale; // the schedule's LR; lr_scale is recorded beside it
@@ -425,28 +568,38 @@ void Run::refresh_phase(const hiding::EpochPlan& plan, EpochResult& result) {
     const std::int64_t batch = m_config.data.eval_batch_size;
     const std::int64_t num_steps = (n + batch - 1) / batch;
     const bool over_batch = m_config.stats.confidence_over_batch;
+    const double before_s = result.hidden_pass_s; // the part of the phase before a resume
     const auto start = Clock::now();
+    m_phase_start = start;
+    m_phase_base_s = before_s;
+    m_phase = Phase::refresh;
     if (n > 0) {
         // Eval mode unless the reference quirk asks for train mode (BatchNorm statistics then
         // move with the hidden samples too).
         m_model->train(m_config.stats.hidden_pass_train_mode);
         torch::InferenceMode inference;
-        for (std::int64_t step = 0; step < num_steps; ++step) {
-            check_stop();
+        m_model->prepare_inference();
+        for (std::int64_t step = m_step - m_train_steps; step < num_steps; ++step) {
+            at_batch_boundary();
             const std::int64_t begin = step * batch;
             const torch::Tensor ids = ids_all.narrow(0, begin, std::min(batch, n - begin));
             const torch::Tensor images = torch::index_select(m_data.train.images, 0, ids);
             const torch::Tensor labels = torch::index_select(m_data.train.labels, 0, ids);
-            const torch::Tensor logits = m_model->forward(images);
+            const torch::Tensor logits = m_config.stats.hidden_pass_train_mode
+                                             ? m_model->forward(images)
+                                             : m_model->forward_inference(images);
             const torch::Tensor log_probs = torch::log_softmax(logits, 1);
             const torch::Tensor losses =
                 torch::nll_loss(log_probs, labels, {}, at::Reduction::None);
             m_state->record(ids, losses, logits, log_probs, labels, over_batch);
+            m_step = m_train_steps + step + 1;
+            ++m_batches_since_checkpoint;
             progress("refresh", step + 1, num_steps, begin + ids.size(0), start, false);
         }
         m_model->train();
     }
-    result.hidden_pass_s = seconds_between(start, Clock::now());
+    m_phase = Phase::other;
+    result.hidden_pass_s = before_s + seconds_between(start, Clock::now());
     result.refreshed = n;
     progress("refresh", num_steps, num_steps, n, start, true);
 }
@@ -461,11 +614,13 @@ void Run::eval_phase(EpochResult& result) {
     {
         m_model->eval();
         torch::InferenceMode inference;
+        m_model->prepare_inference();
         for (std::int64_t step = 0; step < num_steps; ++step) {
             check_stop();
             const std::int64_t begin = step * batch;
             const std::int64_t len = std::min(batch, n - begin);
-            const torch::Tensor logits = m_model->forward(test.images.narrow(0, begin, len));
+            const torch::Tensor logits =
+                m_model->forward_inference(test.images.narrow(0, begin, len));
             const torch::Tensor labels = test.labels.narrow(0, begin, len);
             const torch::Tensor log_probs = torch::log_softmax(logits, 1);
             totals.add(torch::nll_loss(log_probs, labels, {}, at::Reduction::None),
@@ -479,8 +634,81 @@ void Run::eval_phase(EpochResult& result) {
     progress("eval", num_steps, num_steps, n, start, true);
 }
 
+hiding::EpochContext Run::epoch_context() const {
+    const ScheduleConfig& schedule = m_config.schedule;
+    return {m_epoch, schedule.epochs, schedule.warmup_epochs, m_lr_milestones};
+}
+
+/// The forward-only pass over every training sample that a policy may ask for before it plans
+/// (iswr). Stats are recorded as in the refresh phase; returns its seconds. It runs before the
+/// epoch's first batch, so a stop here resumes at the start of the epoch and repeats it.
+double Run::full_refresh() {
+    std::vector<std::int64_t> all(static_cast<std::size_t>(m_data.train.size()));
+    std::iota(all.begin(), all.end(), std::int64_t{0});
+    const Shard shard(all, m_rank);
+    const torch::Tensor ids_all = view_of(shard.ids());
+    const std::int64_t n = ids_all.size(0);
+    const std::int64_t batch = m_config.data.eval_batch_size;
+    const std::int64_t num_steps = (n + batch - 1) / batch;
+    const bool over_batch = m_config.stats.confidence_over_batch;
+    const auto start = Clock::now();
+    {
+        m_model->train(m_config.stats.hidden_pass_train_mode);
+        torch::InferenceMode inference;
+        m_model->prepare_inference();
+        for (std::int64_t step = 0; step < num_steps; ++step) {
+            check_stop();
+            const std::int64_t begin = step * batch;
+            const torch::Tensor ids = ids_all.narrow(0, begin, std::min(batch, n - begin));
+            const torch::Tensor images = torch::index_select(m_data.train.images, 0, ids);
+            const torch::Tensor labels = torch::index_select(m_data.train.labels, 0, ids);
+            const torch::Tensor logits = m_config.stats.hidden_pass_train_mode
+                                             ? m_model->forward(images)
+                                             : m_model->forward_inference(images);
+            const torch::Tensor log_probs = torch::log_softmax(logits, 1);
+            const torch::Tensor losses =
+                torch::nll_loss(log_probs, labels, {}, at::Reduction::None);
+            m_state->record(ids, losses, logits, log_probs, labels, over_batch);
+            progress("refresh", step + 1, num_steps, begin + ids.size(0), start, false);
+        }
+    }
+    m_model->train();
+    progress("refresh", num_steps, num_steps, n, start, true);
+    return seconds_between(start, Clock::now());
+}
+
+void Run::begin_epoch() {
+    m_log_at_epoch = log_size();
+    log_epoch("epoch_start");
+    m_started = m_epoch + 1;
+    const hiding::EpochContext ctx = epoch_context();
+    // A policy that samples from fresh losses of every sample (iswr) gets them first.
+    const double full_refresh_s = m_policy->wants_full_refresh(ctx) ? full_refresh() : 0.0;
+    m_plan = m_policy->plan_epoch(ctx, m_state->view());
+    m_has_plan = true;
+    m_step = 0;
+    m_train_steps = batches_of(shard_size(m_plan.train_ids.size()),
+                               std::max<std::int64_t>(1, m_config.data.batch_size / m_rank.world));
+    m_refresh_steps =
+        batches_of(shard_size(m_plan.refresh_ids.size()), m_config.data.eval_batch_size);
+    m_train_totals = Totals{};
+    m_result = EpochResult{};
+    m_result.hidden_pass_s = full_refresh_s; // counted with the refresh phase's time
+
+    log_epoch("hidden_samples", static_cast<long long>(m_plan.hidden_ids.size()));
+    log_epoch("moved_back_samples", static_cast<long long>(m_plan.num_moved_back));
+    log_epoch("realised_hidden_fraction", m_plan.realised_fraction());
+    if (m_plan.num_distinct_trained() != static_cast<std::int64_t>(m_plan.train_ids.size())) {
+        // Draws with replacement (iswr): how many draws, and how many distinct samples they hit.
+        log_epoch("drawn_samples", static_cast<long long>(m_plan.train_ids.size()));
+        log_epoch("distinct_trained_samples",
+                  static_cast<long long>(m_plan.num_distinct_trained()));
+    }
+    m_log_at_train = log_size();
+}
+
 EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
-    EpochResult result;
+    EpochResult& result = m_result; // holds what a resumed epoch did before
     result.epoch = m_epoch + 1;
     result.lr_scale = plan.lr_scale;
     result.max_fraction = plan.max_fraction;
@@ -490,17 +718,22 @@ EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
     result.candidates = plan.num_candidates;
     m_hidden_fraction = plan.realised_fraction();
 
-    log_epoch("hidden_samples", static_cast<long long>(result.hidden));
-    log_epoch("moved_back_samples", static_cast<long long>(result.moved_back));
-    log_epoch("realised_hidden_fraction", m_hidden_fraction);
-
-    train_phase(plan, result);
-    log_epoch("learning_rate", result.lr * result.lr_scale); // the LR the optimizer used
-    log_epoch("lr_scale", result.lr_scale);
-    log_epoch("train_loss", result.train_loss);
+    // A resumed epoch whose training steps were all done (their records are in the log) goes
+    // straight to the refresh pass.
+    const bool trained_before = m_step > 0 && m_step >= m_train_steps;
+    if (!trained_before) {
+        train_phase(plan, result);
+        log_epoch("learning_rate", result.lr * result.lr_scale); // the LR the optimizer used
+        log_epoch("lr_scale", result.lr_scale);
+        log_epoch("train_loss", result.train_loss);
+        m_log_at_refresh = log_size();
+    }
     check_stop();
 
     refresh_phase(plan, result);
+    if (m_policy->wants_full_refresh(epoch_context())) {
+        result.refreshed += m_data.train.size(); // the full pass before planning
+    }
     check_stop();
 
     log_epoch("eval_start");
@@ -511,49 +744,299 @@ EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
     return result;
 }
 
+std::int64_t Run::log_size() const {
+    if (!m_rank.writes_log() || !m_mllog.enabled()) {
+        return 0;
+    }
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(m_mllog.path(), ec);
+    return ec ? 0 : static_cast<std::int64_t>(size);
+}
+
+std::int64_t Run::shard_size(std::size_t n) const {
+    const auto rank = static_cast<std::size_t>(m_rank.rank);
+    const auto world = static_cast<std::size_t>(m_rank.world);
+    return n > rank ? static_cast<std::int64_t>((n - rank + world - 1) / world) : 0;
+}
+
+checkpoint::Position Run::position() const {
+    if (m_step == 0) {
+        // Nothing of epoch m_epoch is done (its plan, if made, is made again): the loop stands
+        // at the end of the epoch before (none at the very start).
+        return {m_epoch, 0, true};
+    }
+    return {m_epoch + 1, m_step, false};
+}
+
+void Run::at_batch_boundary() {
+    if (m_schedule && m_step > 0) {
+        const double since_s = seconds_between(m_last_checkpoint_time, Clock::now());
+        if (m_schedule->due_within_epoch(m_batches_since_checkpoint, since_s)) {
+            const auto& c = m_schedule->config();
+            save_checkpoint(c.every_steps > 0 && m_batches_since_checkpoint >= c.every_steps
+                                ? checkpoint::Reason::steps
+                                : checkpoint::Reason::seconds);
+        }
+    }
+    check_stop();
+}
+
+void Run::save_checkpoint(checkpoint::Reason reason) {
+    const checkpoint::Position pos = position();
+    if (pos.epoch < 1 || (m_last_checkpoint && *m_last_checkpoint == pos)) {
+        return; // nothing done yet, or this point is saved already
+    }
+    // Saving reads the weights; it must not run as inference (the refresh pass is one).
+    c10::InferenceMode not_inference(false);
+    checkpoint::Snapshot s;
+    s.reason = reason;
+    checkpoint::LoopState& loop = s.loop;
+    loop.position = pos;
+    loop.num_samples = m_data.train.size();
+    if (pos.epoch_end) {
+        loop.mllog_bytes = m_log_at_epoch;
+        s.test_accuracy = m_summary.final_accuracy;
+        s.hidden_ids = m_completed_hidden;
+    } else {
+        loop.mllog_bytes = m_step < m_train_steps ? m_log_at_train : m_log_at_refresh;
+        loop.train_steps = m_train_steps;
+        loop.refresh_steps = m_refresh_steps;
+        loop.plan = m_plan;
+        m_train_totals.save(loop);
+        loop.train_loss = m_result.train_loss;
+        loop.train_accuracy = m_result.train_accuracy;
+        loop.lr = m_result.lr;
+        loop.samples_per_s = m_result.samples_per_s;
+        const double phase_s = m_phase_base_s + seconds_between(m_phase_start, Clock::now());
+        loop.train_s = m_phase == Phase::train ? phase_s : m_result.train_s;
+        loop.hidden_pass_s = m_phase == Phase::refresh ? phase_s : m_result.hidden_pass_s;
+        s.hidden_ids = m_plan.hidden_ids;
+    }
+    loop.final_accuracy = m_summary.final_accuracy;
+    loop.best_accuracy = m_summary.best_accuracy;
+    loop.seed = m_config.seed;
+    loop.world_size = m_rank.world;
+    loop.threads = at::get_num_threads();
+
+    const auto serialize_start = Clock::now();
+    torch::serialize::OutputArchive model;
+    m_model->save(model);
+    torch::serialize::OutputArchive optimizer;
+    save_optimizer_state(*m_optimizer, optimizer);
+    torch::serialize::OutputArchive rng;
+    {
+        auto generator = at::detail::getDefaultCPUGenerator();
+        const std::lock_guard<std::mutex> lock(generator.mutex());
+        rng.write("cpu", generator.get_state(), /*is_buffer=*/true);
+    }
+    s.files = {{"model.pt", archive_bytes(model)},
+               {"optimizer.pt", archive_bytes(optimizer)},
+               {"rng.pt", archive_bytes(rng)}};
+    s.serialize_s = seconds_between(serialize_start, Clock::now());
+    s.loss = m_state->loss_span();
+    s.correct = m_state->correct_span();
+    s.confidence = m_state->confidence_span();
+
+    m_observer.on_checkpoint(s);
+    m_last_checkpoint = pos;
+    m_batches_since_checkpoint = 0;
+    m_last_checkpoint_time = Clock::now();
+}
+
+void Run::restore(const checkpoint::Resume& resume) {
+    const checkpoint::LoopState& loop = resume.loop;
+    const std::int64_t n = m_data.train.size();
+    const auto size = static_cast<std::size_t>(n);
+    const std::string what = "cannot resume from checkpoint " + resume.name + ": ";
+    if (loop.num_samples != n || resume.loss.size() != size || resume.correct.size() != size ||
+        resume.confidence.size() != size) {
+        throw RuntimeFailure(what + "it holds " + std::to_string(loop.num_samples) +
+                             " training samples; the data set has " + std::to_string(n));
+    }
+    try {
+        // Module::load takes tensors of any shape: compare them with this recipe's model first.
+        std::vector<std::pair<std::string, std::vector<std::int64_t>>> shapes;
+        for (const auto& item : m_model->named_parameters()) {
+            shapes.emplace_back(item.key(), item.value().sizes().vec());
+        }
+        for (const auto& item : m_model->named_buffers()) {
+            shapes.emplace_back(item.key(), item.value().sizes().vec());
+        }
+        torch::serialize::InputArchive model;
+        read_archive(resume, "model.pt", model);
+        m_model->load(model);
+        const auto shape_text = [](const std::vector<std::int64_t>& sizes) {
+            std::string out = "[";
+            for (std::size_t i = 0; i < sizes.size(); ++i) {
+                out += (i ? ", " : "") + std::to_string(sizes[i]);
+            }
+            return out + "]";
+        };
+        std::size_t index = 0;
+        const auto check = [&](const std::string& name, const torch::Tensor& t) {
+            const auto& [expected_name, expected] = shapes[index++];
+            if (name != expected_name || t.sizes().vec() != expected) {
+                throw RuntimeFailure(what + "its model has " + name + " of shape " +
+                                     shape_text(t.sizes().vec()) + "; this recipe's model has " +
+                                     expected_name + " of shape " + shape_text(expected));
+            }
+        };
+        for (const auto& item : m_model->named_parameters()) {
+            check(item.key(), item.value());
+        }
+        for (const auto& item : m_model->named_buffers()) {
+            check(item.key(), item.value());
+        }
+        // The optimizer keeps its options (from the recipe); only its per-parameter state
+        // (momentum buffers) comes from the checkpoint.
+        torch::serialize::InputArchive optimizer;
+        read_archive(resume, "optimizer.pt", optimizer);
+        load_optimizer_state(optimizer, *m_optimizer, what);
+        torch::serialize::InputArchive rng;
+        read_archive(resume, "rng.pt", rng);
+        torch::Tensor rng_state;
+        rng.read("cpu", rng_state, /*is_buffer=*/true);
+        auto generator = at::detail::getDefaultCPUGenerator();
+        const std::lock_guard<std::mutex> lock(generator.mutex());
+        generator.set_state(rng_state);
+    } catch (const c10::Error& e) {
+        throw RuntimeFailure(what + "its model or optimizer does not fit this recipe's model (" +
+                             e.what_without_backtrace() + ")");
+    }
+    std::memcpy(m_state->loss.data_ptr<float>(), resume.loss.data(), size * sizeof(float));
+    std::memcpy(m_state->correct.data_ptr<std::uint8_t>(), resume.correct.data(), size);
+    std::memcpy(m_state->confidence.data_ptr<float>(), resume.confidence.data(),
+                size * sizeof(float));
+
+    const checkpoint::Position& pos = loop.position;
+    m_epoch = pos.epochs_done();
+    m_started = pos.epoch;
+    m_summary.epochs_done = pos.epochs_done();
+    m_summary.final_accuracy = loop.final_accuracy;
+    m_summary.best_accuracy = loop.best_accuracy;
+    if (pos.epoch_end) {
+        m_step = 0;
+        m_has_plan = false;
+        m_completed_hidden = resume.hidden_ids;
+    } else {
+        m_plan = loop.plan;
+        m_has_plan = true;
+        m_step = pos.step;
+        m_train_steps = batches_of(
+            shard_size(m_plan.train_ids.size()),
+            std::max<std::int64_t>(1, m_config.data.batch_size / m_rank.world));
+        m_refresh_steps =
+            batches_of(shard_size(m_plan.refresh_ids.size()), m_config.data.eval_batch_size);
+        if (m_train_steps != loop.train_steps || m_refresh_steps != loop.refresh_steps ||
+            m_step > m_train_steps + m_refresh_steps) {
+            throw RuntimeFailure(
+                what + "it stopped inside epoch " + std::to_string(pos.epoch) + " after batch " +
+                std::to_string(pos.step) + " of " +
+                std::to_string(loop.train_steps + loop.refresh_steps) +
+                ", but this recipe's batch sizes split that epoch into " +
+                std::to_string(m_train_steps + m_refresh_steps) +
+                " batches; resume from an epoch-end checkpoint or with the original batch sizes");
+        }
+        const bool ids_ok =
+            m_plan.num_samples == n &&
+            (m_plan.train_weights.empty() ||
+             m_plan.train_weights.size() == m_plan.train_ids.size()) &&
+            std::all_of(m_plan.train_ids.begin(), m_plan.train_ids.end(),
+                        [n](std::int64_t id) { return id >= 0 && id < n; }) &&
+            std::all_of(m_plan.refresh_ids.begin(), m_plan.refresh_ids.end(),
+                        [n](std::int64_t id) { return id >= 0 && id < n; });
+        if (!ids_ok) {
+            throw RuntimeFailure(what + "its epoch plan does not fit " + std::to_string(n) +
+                                 " training samples (the checkpoint is damaged)");
+        }
+        m_train_totals.restore(loop);
+        m_result.train_loss = loop.train_loss;
+        m_result.train_accuracy = loop.train_accuracy;
+        m_result.lr = loop.lr;
+        m_result.samples_per_s = loop.samples_per_s;
+        m_result.train_s = loop.train_s;
+        m_result.hidden_pass_s = loop.hidden_pass_s;
+    }
+    m_last_checkpoint = pos;
+}
+
 Summary Run::run() {
-    log("cache_clear", true);
-    log("init_start");
+    if (m_resume == nullptr) {
+        log("cache_clear", true);
+        log("init_start");
+    }
     setup();
-    log_hyperparameters();
-    log("init_stop");
-    log("run_start");
+    if (m_resume == nullptr) {
+        log_hyperparameters();
+        log("init_stop");
+        log("run_start");
+    } else {
+        // The log was cut back to the checkpoint: it goes on from there, after one record that
+        // marks the attempt taking over (the init records and run_start are the first attempt's).
+        restore(*m_resume);
+        const checkpoint::Position& pos = m_resume->loop.position;
+        log("resume", m_resume->name,
+            {{"epoch_num", pos.epoch}, {"step", static_cast<long long>(pos.step)}});
+    }
     m_run_start = Clock::now();
     m_last_progress = m_run_start;
+    m_last_checkpoint_time = m_run_start;
+    m_log_at_epoch = m_log_at_train = m_log_at_refresh = log_size();
 
-    Summary summary;
+    Summary& summary = m_summary;
     summary.num_train_samples = m_data.train.size();
     summary.num_test_samples = m_data.test.size();
     const ScheduleConfig& schedule = m_config.schedule;
+    // A run resumed after the epoch that reached its target is done.
+    summary.target_reached = m_resume != nullptr && m_resume->loop.position.epoch_end &&
+                             m_config.target_accuracy &&
+                             summary.final_accuracy >= *m_config.target_accuracy;
     try {
-        for (m_epoch = 0; m_epoch < schedule.epochs; ++m_epoch) {
-            check_stop();
-            log_epoch("epoch_start");
-            m_started = m_epoch + 1;
-            const auto epoch_start = Clock::now();
-            const hiding::EpochPlan plan = m_policy->plan_epoch(
-                {m_epoch, schedule.epochs, schedule.warmup_epochs, m_lr_milestones},
-                m_state->view());
-            EpochResult result = run_epoch(plan);
-            result.total_s = seconds_between(epoch_start, Clock::now());
-            log_epoch("epoch_stop");
+        try {
+            while (!summary.target_reached && m_epoch < schedule.epochs) {
+                auto epoch_start = Clock::now();
+                if (m_has_plan) {
+                    // Resumed inside this epoch: count the time it took before.
+                    epoch_start -= std::chrono::duration_cast<Clock::duration>(
+                        std::chrono::duration<double>(m_result.train_s + m_result.hidden_pass_s));
+                } else {
+                    check_stop();
+                    begin_epoch();
+                }
+                EpochResult result = run_epoch(m_plan);
+                result.total_s = seconds_between(epoch_start, Clock::now());
+                log_epoch("epoch_stop");
 
-            result.hidden_ids = plan.hidden_ids;
-            result.loss = m_state->loss_span();
-            result.correct = m_state->correct_span();
-            result.confidence = m_state->confidence_span();
-            m_observer.on_epoch(result);
+                result.hidden_ids = m_plan.hidden_ids;
+                result.loss = m_state->loss_span();
+                result.correct = m_state->correct_span();
+                result.confidence = m_state->confidence_span();
+                m_observer.on_epoch(result);
 
-            summary.epochs_done = m_epoch + 1;
-            summary.final_accuracy = result.test_accuracy;
-            summary.best_accuracy = std::max(summary.best_accuracy, result.test_accuracy);
-            if (m_config.target_accuracy && result.test_accuracy >= *m_config.target_accuracy) {
-                summary.target_reached = true;
-                break;
+                summary.epochs_done = m_epoch + 1;
+                summary.final_accuracy = result.test_accuracy;
+                summary.best_accuracy = std::max(summary.best_accuracy, result.test_accuracy);
+                summary.target_reached =
+                    m_config.target_accuracy && result.test_accuracy >= *m_config.target_accuracy;
+
+                // The epoch is complete: the loop stands at its end.
+                m_completed_hidden = std::move(m_plan.hidden_ids);
+                m_plan = hiding::EpochPlan{};
+                m_has_plan = false;
+                m_step = 0;
+                ++m_epoch;
+                m_log_at_epoch = log_size();
+                const bool last = m_epoch >= schedule.epochs || summary.target_reached;
+                if (m_schedule && m_schedule->due_at_epoch_end(m_epoch, last)) {
+                    save_checkpoint(last ? checkpoint::Reason::final : checkpoint::Reason::epoch);
+                }
+            }
+        } catch (const Interrupted&) {
+            summary.interrupted = true;
+            if (m_schedule) {
+                save_checkpoint(checkpoint::Reason::signal);
             }
         }
-    } catch (const Interrupted&) {
-        summary.interrupted = true;
     } catch (...) {
         log("run_stop", Json::null(), {{"status", "aborted"}, {"epoch_num", m_started}});
         throw;
@@ -566,9 +1049,9 @@ Summary Run::run() {
 } // namespace
 
 Summary train(const Config& config, Observer& observer, util::MlLog& mllog,
-              const std::atomic<bool>* stop) {
+              const std::atomic<bool>* stop, const checkpoint::Resume* resume) {
     try {
-        Run run(config, observer, mllog, stop);
+        Run run(config, observer, mllog, stop, resume);
         return run.run();
     } catch (const c10::Error& e) {
         throw RuntimeFailure(std::string("training failed: ") + e.what_without_backtrace());

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/state.hpp"
 #include "hiding/policy.hpp"
 #include "util/mllog.hpp"
 
@@ -64,6 +65,9 @@ struct Config {
     int threads = 1; ///< intra-op threads; <= 0 = util::available_cpus()
     std::optional<double> target_accuracy;
     std::string benchmark_name = "kakuren"; ///< MLPerf submission_benchmark
+    /// When to hand checkpoints to Observer::on_checkpoint (epoch ends, mid-epoch intervals, and
+    /// always when the stop flag ends the run); nullopt = never.
+    std::optional<kakuren::checkpoint::Config> checkpoint;
 };
 
 /// Progress inside an epoch (called at most every few hundred ms).
@@ -104,15 +108,25 @@ class Observer {
     virtual void on_start(std::int64_t num_train, std::int64_t num_test) {}
     virtual void on_progress(const StepProgress&) {}
     virtual void on_epoch(const EpochResult&) {}
+    /// A checkpoint of the run as it stands (see Config::checkpoint); the snapshot's spans are
+    /// valid during the call. An exception thrown here ends train() with it.
+    virtual void on_checkpoint(const checkpoint::Snapshot&) {}
 };
 
 /// Trains per config. mllog receives the records of README "MLPerf log" (from cache_clear to
-/// run_stop). Checks *stop at step boundaries and returns early with interrupted = true.
+/// run_stop). Checks *stop at step boundaries and returns early with interrupted = true, after
+/// handing a checkpoint of that point to the observer when config.checkpoint is set.
+/// With resume: continues from that checkpoint exactly as the run would have gone on (same
+/// weights, statistics and plans, bit for bit with the same thread count): the MLPerf log gets a
+/// `resume` record instead of the init records and run_start, and must already be cut back to
+/// resume->loop.mllog_bytes. Throws RuntimeFailure when the checkpoint does not fit the config
+/// (another data set or model, a plan that the batch size no longer divides the same way).
 /// Throws RuntimeFailure (data files, shapes) with a message naming the cause, UsageError for
 /// settings the recipe layer should have refused.
 /// Process-wide effects: sets LibTorch's thread count, and fixes glibc malloc's mmap/trim
 /// thresholds once (32 MiB / 1 GiB) so that each step's activations reuse heap memory.
 Summary train(const Config& config, Observer& observer, util::MlLog& mllog,
-              const std::atomic<bool>* stop = nullptr);
+              const std::atomic<bool>* stop = nullptr,
+              const checkpoint::Resume* resume = nullptr);
 
 } // namespace kakuren::trainer

@@ -23,6 +23,10 @@ struct InvalidCase {
 
 const double k_nan = std::numeric_limits<double>::quiet_NaN();
 
+const std::vector<Strategy> k_all_strategies = {
+    Strategy::none, Strategy::kakurenbo,          Strategy::random, Strategy::infobatch,
+    Strategy::iswr, Strategy::selective_backprop, Strategy::rotate};
+
 TEST(Validate, RejectsEachInvalidFieldWithItsMessage) {
     const std::vector<InvalidCase> cases = {
         {"fraction negative", [](Config& c) { c.fraction = -0.1; },
@@ -48,6 +52,22 @@ TEST(Validate, RejectsEachInvalidFieldWithItsMessage) {
          "hiding.fraction_decay[1] = 1.5 is out of range; expected 0 <= decay <= 1"},
         {"decay negative", [](Config& c) { c.fraction_decay = {-0.2}; },
          "hiding.fraction_decay[0] = -0.2 is out of range; expected 0 <= decay <= 1"},
+        {"infobatch ratio one", [](Config& c) { c.infobatch_ratio = 1.0; },
+         "hiding.infobatch_ratio = 1 is out of range; expected 0 <= infobatch_ratio < 1"},
+        {"infobatch delta above one", [](Config& c) { c.infobatch_delta = 1.5; },
+         "hiding.infobatch_delta = 1.5 is out of range; expected 0 <= infobatch_delta <= 1"},
+        {"sb beta negative", [](Config& c) { c.sb_beta = -1.0; },
+         "hiding.sb_beta = -1 is out of range; expected sb_beta >= 0"},
+        {"sb beta nan", [](Config& c) { c.sb_beta = k_nan; },
+         "hiding.sb_beta = nan is out of range; expected sb_beta >= 0"},
+        {"rotate fraction above one", [](Config& c) { c.rotate_fraction = 1.2; },
+         "hiding.rotate_fraction = 1.2 is out of range; expected 0 <= rotate_fraction <= 1"},
+        {"rotate ratio one", [](Config& c) { c.rotate_ratio = 1.0; },
+         "hiding.rotate_ratio = 1 is out of range; expected 0 <= rotate_ratio < 1"},
+        {"rotate full epochs negative", [](Config& c) { c.rotate_full_epochs = -1; },
+         "hiding.rotate_full_epochs = -1 is out of range; expected rotate_full_epochs >= 0"},
+        {"rotate tau above one", [](Config& c) { c.rotate_tau = 1.5; },
+         "hiding.rotate_tau = 1.5 is out of range; expected 0 <= rotate_tau <= 1"},
         {"unknown strategy", [](Config& c) { c.strategy = static_cast<Strategy>(99); },
          "hiding.strategy has an unknown value"},
         {"unknown compensation",
@@ -55,7 +75,7 @@ TEST(Validate, RejectsEachInvalidFieldWithItsMessage) {
          "hiding.lr_compensation has an unknown value"},
     };
     for (const auto& test_case : cases) {
-        for (auto strategy : {Strategy::none, Strategy::kakurenbo}) {
+        for (auto strategy : k_all_strategies) {
             Config config;
             config.strategy = strategy;
             test_case.mutate(config);
@@ -82,12 +102,24 @@ TEST(Validate, AcceptsTheEdgesOfEachRange) {
     config.tau = 1.0;
     config.fraction_decay = {1.0, 0.0};
     EXPECT_NO_THROW(make_policy(config));
+    config.infobatch_ratio = 0.0;
+    config.infobatch_delta = 0.0;
+    config.sb_beta = 0.0;
+    config.rotate_fraction = 0.0;
+    config.rotate_ratio = 0.0;
+    config.rotate_full_epochs = 0;
+    EXPECT_NO_THROW(make_policy(config));
+    config.infobatch_ratio = 0.999;
+    config.infobatch_delta = 1.0;
+    config.rotate_fraction = 1.0;
+    config.rotate_ratio = 0.999;
+    EXPECT_NO_THROW(make_policy(config));
 }
 
 TEST(PlanEpoch, RejectsStatsOfDifferentLengthsAndNegativeEpochs) {
     Config config;
     config.strategy = Strategy::kakurenbo;
-    for (auto strategy : {Strategy::none, Strategy::kakurenbo}) {
+    for (auto strategy : k_all_strategies) {
         config.strategy = strategy;
         auto policy = make_policy(config);
         Stats stats = Stats::initial(4);
@@ -110,6 +142,16 @@ TEST(EpochPlan, RealisedFractionIsHiddenOverSamples) {
 TEST(Names, StrategiesAndCompensationModes) {
     EXPECT_EQ(to_string(Strategy::none), "none");
     EXPECT_EQ(to_string(Strategy::kakurenbo), "kakurenbo");
+    EXPECT_EQ(to_string(Strategy::random), "random");
+    EXPECT_EQ(to_string(Strategy::infobatch), "infobatch");
+    EXPECT_EQ(to_string(Strategy::iswr), "iswr");
+    EXPECT_EQ(to_string(Strategy::selective_backprop), "selective_backprop");
+    EXPECT_EQ(to_string(Strategy::rotate), "rotate");
+    for (auto strategy : k_all_strategies) {
+        Config config;
+        config.strategy = strategy;
+        EXPECT_EQ(make_policy(config)->name(), to_string(strategy));
+    }
     EXPECT_EQ(to_string(LrCompensation::scheduled), "scheduled");
     EXPECT_EQ(to_string(LrCompensation::realised), "realised");
     EXPECT_EQ(to_string(LrCompensation::off), "off");

@@ -1,0 +1,360 @@
+// `kakuren resume` (continue a run from its newest valid checkpoint) and `kakuren checkpoints`
+// (list a run's checkpoints and whether each is valid).
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "checkpoint/manager.hpp"
+#include "cli/commands.hpp"
+#include "cli/config_map.hpp"
+#include "cli/session.hpp"
+#include "cli/text.hpp"
+#include "db/store.hpp"
+#include "launcher/workspace.hpp"
+#include "recipes/recipe.hpp"
+#include "util/json.hpp"
+#include "util/log.hpp"
+#include "util/system.hpp"
+
+namespace kakuren::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Opens the workspace's store; a workspace without one has no runs to resume or list.
+db::Store open_store(const launcher::Workspace& ws) {
+    if (!fs::exists(ws.db_file)) {
+        throw UsageError("no kakuren database in " + ws.root.string() +
+                         ": give the workspace of the run with --workspace DIR or "
+                         "$KAKUREN_WORKSPACE");
+    }
+    db::Store store = db::Store::open(ws.db_file);
+    store.reap_dead_runs(util::hostname(), &util::process_alive);
+    return store;
+}
+
+db::RunRow require_run(const db::Store& store, const std::string& ref) {
+    std::optional<db::RunRow> run = store.find_run(ref);
+    if (!run) {
+        throw UsageError("no run matches '" + ref + "'; 'kakuren runs' lists them");
+    }
+    return *run;
+}
+
+/// "section.key" -> value text, from the canonical TOML of recipes::to_toml.
+std::map<std::string, std::string> resolved_values(const std::string& toml) {
+    std::map<std::string, std::string> values;
+    std::istringstream in(toml);
+    std::string line, section;
+    while (std::getline(in, line)) {
+        if (line.starts_with('[') && line.ends_with(']')) {
+            section = line.substr(1, line.size() - 2);
+        } else if (line.starts_with("# ") && line.ends_with(" is unset")) {
+            values[section + "." + line.substr(2, line.size() - 2 - 9)] = "unset";
+        } else if (const std::size_t eq = line.find(" = "); eq != std::string::npos) {
+            values[section + "." + line.substr(0, eq)] = line.substr(eq + 3);
+        }
+    }
+    return values;
+}
+
+/// Keys whose change makes a checkpoint mean something else: other samples or sample ids
+/// (data.*), other weights (model.*), other optimizer state (optimizer.kind), other plans and
+/// shuffles (run.seed). Other changes (epochs, LR, hiding, checkpoint settings) are allowed:
+/// the run continues exactly up to the checkpoint and then follows the new values.
+bool breaks_exactness(const std::string& key) {
+    return key.starts_with("data.") || key.starts_with("model.") || key == "optimizer.kind" ||
+           key == "run.seed";
+}
+
+struct Change {
+    std::string key, before, after;
+};
+
+std::vector<Change> changes_between(const std::string& before, const std::string& after) {
+    const auto old_values = resolved_values(before);
+    const auto new_values = resolved_values(after);
+    std::vector<Change> changes;
+    for (const auto& [key, value] : new_values) {
+        const auto it = old_values.find(key);
+        // A key the checkpoint's kakuren did not know yet had its default then.
+        if (it != old_values.end() && it->second != value) {
+            changes.push_back({key, it->second, value});
+        }
+    }
+    return changes;
+}
+
+std::string describe(const std::vector<Change>& changes) {
+    std::string out;
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+        out += (i ? ", " : "") + changes[i].key + " (" + changes[i].before + " -> " +
+               changes[i].after + ")";
+    }
+    return out;
+}
+
+/// Cuts the MLPerf log back to its length at the checkpoint: the records after it are written
+/// again by the resumed run (no duplicates), and a half-written last line goes away.
+void cut_mllog(const fs::path& file, std::int64_t bytes) {
+    std::error_code ec;
+    if (!fs::exists(file, ec)) {
+        return;
+    }
+    const auto size = static_cast<std::int64_t>(fs::file_size(file, ec));
+    if (ec) {
+        throw RuntimeFailure("cannot read the size of the MLPerf log " + file.string() + ": " +
+                             ec.message());
+    }
+    if (size < bytes) {
+        util::log_warning("the MLPerf log " + file.string() + " is shorter (" +
+                          std::to_string(size) + " bytes) than at the checkpoint (" +
+                          std::to_string(bytes) + "): was it edited? It is continued as it is");
+        return;
+    }
+    fs::resize_file(file, static_cast<std::uintmax_t>(bytes), ec);
+    if (ec) {
+        throw RuntimeFailure("cannot cut the MLPerf log " + file.string() + " back to " +
+                             std::to_string(bytes) + " bytes: " + ec.message());
+    }
+}
+
+util::Json optional_number(const std::optional<double>& v) {
+    return v ? util::Json(*v) : util::Json::null();
+}
+
+} // namespace
+
+int resume_command(const CommonOptions& common, const ResumeOptions& options) {
+    const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
+    db::Store store = open_store(ws);
+    const db::RunRow run = require_run(store, options.run);
+    const bool json = common.format == Format::json;
+
+    if (run.status == db::RunStatus::running) {
+        std::string who = "another process";
+        for (const db::AttemptRow& a : store.attempts(run.id)) {
+            if (a.status == "running") {
+                who = "attempt " + std::to_string(a.attempt) + ", pid " + std::to_string(a.pid) +
+                      " on " + a.host;
+            }
+        }
+        throw RuntimeFailure("run " + run.id + " is still running (" + who +
+                             "): stop it first (kill -TERM <pid> stops it at a checkpoint), "
+                             "then resume it");
+    }
+    if (run.status == db::RunStatus::succeeded || run.status == db::RunStatus::finished) {
+        const std::string line =
+            "run " + run.id + " already " + db::to_string(run.status) + " (" +
+            std::to_string(run.epochs_done) + "/" + std::to_string(run.num_epochs) +
+            " epochs, final test accuracy " +
+            (run.final_accuracy ? percent(*run.final_accuracy, 2) : std::string("-")) +
+            "): nothing to resume, nothing changed";
+        if (json) {
+            std::cout << util::Json(util::JsonObject{{"run_id", run.id},
+                                                     {"status", db::to_string(run.status)},
+                                                     {"exit_code", 0},
+                                                     {"resumed", false},
+                                                     {"message", line}})
+                             .dump_pretty()
+                      << std::endl;
+        } else {
+            std::cout << line << "\n";
+        }
+        return k_exit_ok;
+    }
+
+    // The newest checkpoint that validates (files against their manifest, state from the
+    // database); damaged ones are reported and never loaded.
+    const fs::path run_dir = ws.run_dir(run.id);
+    checkpoint::Manager manager(store, run.id, run_dir / "checkpoints");
+    std::vector<checkpoint::Status> skipped;
+    const std::optional<checkpoint::Resume> chosen = manager.load_newest_valid(skipped);
+    for (const checkpoint::Status& s : skipped) {
+        util::log_warning("skipping checkpoint " + s.name + ": " + s.problem);
+    }
+
+    // The recipe to continue with: the one the checkpoint was written under (the run's own
+    // without a checkpoint), or a new one; --set applies on top.
+    const std::string reference = chosen ? chosen->recipe_text : run.recipe_text;
+    const recipes::Recipe recipe =
+        options.recipe.empty()
+            ? recipes::parse(reference, run_dir / "recipe.toml", options.overrides)
+            : recipes::load(options.recipe, options.overrides);
+    const std::string resolved = recipes::to_toml(recipe);
+    const trainer::Config config = trainer_config(recipe);
+
+    // Refuse what would not continue the run exactly, before anything changes.
+    const std::vector<Change> changes = changes_between(reference, resolved);
+    std::vector<Change> breaking;
+    for (const Change& c : changes) {
+        if (breaks_exactness(c.key)) {
+            breaking.push_back(c);
+        }
+    }
+    if (chosen && chosen->loop.world_size != 1) {
+        breaking.push_back({"world size", std::to_string(chosen->loop.world_size), "1"});
+    }
+    const std::string since = chosen ? "checkpoint " + chosen->name : "its start";
+    if (!breaking.empty() && !options.force) {
+        throw UsageError("run " + run.id +
+                         " cannot continue exactly with this recipe: it changes " +
+                         describe(breaking) + " since " + since +
+                         ". Resume with the run's own recipe, or add --force to continue anyway "
+                         "(the result will then differ from an uninterrupted run). Nothing "
+                         "changed");
+    }
+    if (!changes.empty()) {
+        util::log_warning("continuing run " + run.id + " with a changed recipe: " +
+                          describe(changes) + (breaking.empty() ? "" : " (forced)"));
+    }
+    if (chosen && chosen->loop.threads != config.threads) {
+        util::log_warning("checkpoint " + chosen->name + " was written with " +
+                          std::to_string(chosen->loop.threads) +
+                          " intra-op threads and this attempt uses " +
+                          std::to_string(config.threads) +
+                          ": the result can differ in the last bits from an uninterrupted run "
+                          "(set run.threads = " +
+                          std::to_string(chosen->loop.threads) + " to continue exactly)");
+    }
+
+    // Take the run over: a new attempt, the records cut back to the checkpoint.
+    const std::int64_t pid = getpid();
+    const int attempt =
+        store.begin_attempt(run.id, util::hostname(), pid, util::process_start_ticks(pid));
+    std::vector<std::string> set_aside;
+    for (const checkpoint::Status& s : skipped) {
+        set_aside.push_back(s.name);
+    }
+    manager.set_aside(set_aside, attempt);
+    const std::vector<std::string> removed = manager.remove_uncommitted();
+    const int epochs_done = chosen ? chosen->loop.position.epochs_done() : 0;
+    store.rewind_run(run.id, epochs_done);
+    cut_mllog(run_dir / "mllog.txt", chosen ? chosen->loop.mllog_bytes : 0);
+    if (resolved != run.recipe_text) {
+        store.update_run_recipe(run.id, resolved, util::sha256_hex(resolved),
+                                recipe.schedule.epochs);
+        util::atomic_write(run_dir / "recipe.toml", resolved);
+    }
+
+    const std::string from =
+        chosen ? "checkpoint " + chosen->name + " (" + chosen->loop.position.describe() + ")"
+               : "the beginning (no valid checkpoint)";
+    {
+        std::ofstream log(run_dir / "train.log", std::ios::app);
+        const std::string now = util::iso8601_utc_now();
+        for (const checkpoint::Status& s : skipped) {
+            log << now << " resume: skipped checkpoint " << s.name << ": " << s.problem << "\n";
+        }
+        for (const std::string& name : removed) {
+            log << now << " resume: removed uncommitted checkpoint folder " << name << "\n";
+        }
+        log << now << " resume: attempt " << attempt << " continues from " << from << std::endl;
+    }
+    if (!json) {
+        std::cout << "run " << run.id << " resumed from " << from << " as attempt " << attempt
+                  << "\n"
+                  << "records: " << run_dir.string() << " (train.log, mllog.txt), database "
+                  << ws.db_file.string() << std::endl;
+    }
+
+    util::JsonArray skipped_json;
+    for (const checkpoint::Status& s : skipped) {
+        skipped_json.emplace_back(util::JsonObject{{"name", s.name}, {"problem", s.problem}});
+    }
+    Attempt session;
+    session.ws = &ws;
+    session.store = &store;
+    session.run_id = run.id;
+    session.attempt = attempt;
+    session.config = config;
+    session.recipe_text = resolved;
+    session.resume = chosen ? &*chosen : nullptr;
+    session.quiet = options.quiet;
+    session.format = common.format;
+    session.extra_json = {{"resumed", true},
+                          {"attempt", attempt},
+                          {"resumed_from", chosen ? util::Json(chosen->name) : util::Json::null()},
+                          {"skipped_checkpoints", util::Json(std::move(skipped_json))}};
+    return run_attempt(session);
+}
+
+int checkpoints_command(const CommonOptions& common, const std::string& run_ref) {
+    const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
+    db::Store store = open_store(ws);
+    const db::RunRow run = require_run(store, run_ref);
+    const checkpoint::Manager manager(store, run.id, ws.run_dir(run.id) / "checkpoints");
+    const std::vector<checkpoint::Status> statuses = manager.inspect();
+    std::optional<std::string> resume_from;
+    for (const checkpoint::Status& s : statuses) {
+        if (s.valid) {
+            resume_from = s.name;
+            break;
+        }
+    }
+
+    if (common.format == Format::json) {
+        util::JsonArray list;
+        for (const checkpoint::Status& s : statuses) {
+            const auto pos = checkpoint::parse_position_name(s.name);
+            util::JsonObject o{
+                {"name", s.name},
+                {"epoch", pos ? util::Json(pos->epoch) : util::Json::null()},
+                {"step", pos ? util::Json(static_cast<long long>(pos->step)) : util::Json::null()},
+                {"epoch_end", pos ? util::Json(pos->epoch_end) : util::Json::null()},
+                {"committed", s.row.has_value()},
+                {"valid", s.valid},
+                {"problem", s.valid ? util::Json::null() : util::Json(s.problem)}};
+            if (s.row) {
+                o.emplace_back("reason", s.row->reason);
+                o.emplace_back("attempt", s.row->attempt);
+                o.emplace_back("created_at", s.row->created_at);
+                o.emplace_back("size_bytes", static_cast<long long>(s.row->size_bytes));
+                o.emplace_back("test_accuracy", optional_number(s.row->test_accuracy));
+            }
+            list.emplace_back(std::move(o));
+        }
+        std::cout << util::Json(
+                         util::JsonObject{{"run_id", run.id},
+                                          {"dir", manager.dir().string()},
+                                          {"checkpoints", util::Json(std::move(list))},
+                                          {"resume_from", resume_from ? util::Json(*resume_from)
+                                                                      : util::Json::null()}})
+                         .dump_pretty()
+                  << std::endl;
+        return k_exit_ok;
+    }
+
+    if (statuses.empty()) {
+        std::cout << "run " << run.id << " has no checkpoints (in " << manager.dir().string()
+                  << ")\n";
+        return k_exit_ok;
+    }
+    Table table({"checkpoint", "epoch", "step", "reason", "size", "test acc", "written", "valid"});
+    for (const checkpoint::Status& s : statuses) {
+        const auto pos = checkpoint::parse_position_name(s.name);
+        const std::string step = !pos ? "?" : pos->epoch_end ? "end" : std::to_string(pos->step);
+        table.add({s.name, pos ? std::to_string(pos->epoch) : "?", step,
+                   s.row ? s.row->reason : "-",
+                   s.row ? fixed(static_cast<double>(s.row->size_bytes) / 1e6, 2) + " MB" : "-",
+                   s.row && s.row->test_accuracy ? percent(*s.row->test_accuracy, 2) : "-",
+                   s.row ? s.row->created_at : "-", s.valid ? "yes" : "no: " + s.problem});
+    }
+    std::cout << "run " << run.id << ": checkpoints in " << manager.dir().string()
+              << ", newest first\n"
+              << table.render();
+    if (resume_from) {
+        std::cout << "kakuren resume " << run.id << " continues from " << *resume_from << "\n";
+    } else {
+        std::cout << "no valid checkpoint: kakuren resume " << run.id
+                  << " would start the run over\n";
+    }
+    return k_exit_ok;
+}
+
+} // namespace kakuren::cli

@@ -1,0 +1,271 @@
+// One attempt of a run: train, record, report (kakuren run and kakuren resume).
+#include "cli/session.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+
+#include "checkpoint/manager.hpp"
+#include "cli/text.hpp"
+#include "launcher/signals.hpp"
+#include "util/system.hpp"
+
+namespace kakuren::cli {
+namespace {
+
+std::string epoch_line(const trainer::EpochResult& r, int num_epochs, std::int64_t num_samples) {
+    const double realised =
+        num_samples > 0 ? static_cast<double>(r.hidden) / static_cast<double>(num_samples) : 0.0;
+    std::string line = "epoch " + std::to_string(r.epoch) + "/" + std::to_string(num_epochs);
+    line += "  loss " + fixed(r.train_loss, 4) + "  test acc " + percent(r.test_accuracy, 2);
+    line += "  lr " + fixed(r.lr, 4);
+    if (r.lr_scale != 1.0) {
+        line += "x" + fixed(r.lr_scale, 3);
+    }
+    line += "  hidden " + thousands(r.hidden) + "/" + thousands(num_samples) + " (" +
+            percent(realised) + " of max " + percent(r.max_fraction) + ")";
+    line += "  moved back " + thousands(r.moved_back);
+    if (r.visible + r.hidden != num_samples) {
+        // Draws with replacement (iswr): visible counts draws; N - hidden distinct samples.
+        line += "  drawn " + thousands(r.visible) + " (" + thousands(num_samples - r.hidden) +
+                " distinct)";
+    }
+    line += "  time " + fixed(r.total_s, 1) + "s (train " + fixed(r.train_s, 1) + ", refresh " +
+            fixed(r.hidden_pass_s, 1) + ", eval " + fixed(r.eval_s, 1) + ")";
+    return line;
+}
+
+std::string megabytes(std::int64_t bytes) {
+    return fixed(static_cast<double>(bytes) / 1e6, 2) + " MB";
+}
+
+/// Writes each epoch and checkpoint to the database and the run's log, and shows progress.
+class Recorder : public trainer::Observer {
+  public:
+    Recorder(db::Store& store, std::string run_id, std::ostream& log, bool live_bar, bool lines,
+             std::ostream& line_out, int num_epochs, checkpoint::Manager* checkpoints)
+        : m_store(store), m_run_id(std::move(run_id)), m_log(log), m_live_bar(live_bar),
+          m_lines(lines), m_line_out(line_out), m_num_epochs(num_epochs),
+          m_checkpoints(checkpoints) {}
+
+    void on_start(std::int64_t num_train, std::int64_t num_test) override {
+        m_num_train = num_train;
+        m_store.set_run_num_samples(m_run_id, num_train);
+        m_log << util::iso8601_utc_now() << " start: " << thousands(num_train)
+              << " training samples, " << thousands(num_test) << " test samples" << std::endl;
+    }
+
+    void on_progress(const trainer::StepProgress& p) override {
+        if (!m_live_bar) {
+            return;
+        }
+        const double epoch_fraction =
+            p.num_steps > 0 ? static_cast<double>(p.step) / static_cast<double>(p.num_steps) : 0.0;
+        const int width = 24;
+        const int filled = static_cast<int>(std::lround(epoch_fraction * width));
+        std::string bar = "\r\033[2Kepoch " + std::to_string(p.epoch) + "/" +
+                          std::to_string(p.num_epochs) + " [" + std::string(filled, '#') +
+                          std::string(width - filled, '.') + "] " + p.phase + " " +
+                          std::to_string(p.step) + "/" + std::to_string(p.num_steps) + "  " +
+                          thousands(std::llround(p.samples_per_s)) + " samples/s  hidden " +
+                          percent(p.hidden_fraction) + "  ETA " + eta(p, epoch_fraction);
+        std::cerr << bar << std::flush;
+        m_bar_shown = true;
+    }
+
+    void on_epoch(const trainer::EpochResult& r) override {
+        db::EpochRow row;
+        row.run_id = m_run_id;
+        row.epoch = r.epoch;
+        row.train_loss = r.train_loss;
+        row.train_accuracy = r.train_accuracy;
+        row.test_loss = r.test_loss;
+        row.test_accuracy = r.test_accuracy;
+        row.lr = r.lr;
+        row.lr_scale = r.lr_scale;
+        row.max_fraction = r.max_fraction;
+        row.visible = r.visible;
+        row.hidden = r.hidden;
+        row.moved_back = r.moved_back;
+        row.candidates = r.candidates;
+        row.refreshed = r.refreshed;
+        row.train_s = r.train_s;
+        row.hidden_pass_s = r.hidden_pass_s;
+        row.eval_s = r.eval_s;
+        row.total_s = r.total_s;
+        row.samples_per_s = r.samples_per_s;
+        row.ended_at = util::iso8601_utc_now();
+        db::SampleState state;
+        state.epoch = r.epoch;
+        state.loss.assign(r.loss.begin(), r.loss.end());
+        state.correct.assign(r.correct.begin(), r.correct.end());
+        state.confidence.assign(r.confidence.begin(), r.confidence.end());
+        m_store.record_epoch(row, state, r.hidden_ids, static_cast<std::int64_t>(r.loss.size()));
+
+        m_epoch_seconds += r.total_s;
+        m_epochs_seen += 1;
+        const std::string line =
+            epoch_line(r, m_num_epochs, static_cast<std::int64_t>(r.loss.size()));
+        m_log << row.ended_at << " " << line << std::endl;
+        clear_bar();
+        if (m_lines) {
+            m_line_out << line << std::endl;
+        }
+    }
+
+    void on_checkpoint(const checkpoint::Snapshot& snapshot) override {
+        if (m_checkpoints == nullptr) {
+            return;
+        }
+        const auto start = std::chrono::steady_clock::now();
+        const db::CheckpointRow row = m_checkpoints->save(snapshot);
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        m_last_checkpoint = row.name;
+        m_log << util::iso8601_utc_now() << " checkpoint " << row.name << " ("
+              << snapshot.loop.position.describe() << ", " << row.reason
+              << "): " << megabytes(row.size_bytes) << " in "
+              << fixed(snapshot.serialize_s + seconds, 3) << " s (serialise "
+              << fixed(snapshot.serialize_s, 3) << " s, write and commit " << fixed(seconds, 3)
+              << " s)" << std::endl;
+    }
+
+    void clear_bar() {
+        if (m_bar_shown) {
+            std::cerr << "\r\033[2K" << std::flush;
+            m_bar_shown = false;
+        }
+    }
+
+    [[nodiscard]] const std::optional<std::string>& last_checkpoint() const {
+        return m_last_checkpoint;
+    }
+    void set_last_checkpoint(std::string name) { m_last_checkpoint = std::move(name); }
+
+  private:
+    std::string eta(const trainer::StepProgress& p, double epoch_fraction) const {
+        if (m_epochs_seen == 0) {
+            return epoch_fraction > 0.05
+                       ? duration(p.elapsed_s / epoch_fraction * m_num_epochs - p.elapsed_s)
+                       : "?";
+        }
+        const double per_epoch = m_epoch_seconds / m_epochs_seen;
+        return duration(per_epoch * ((p.num_epochs - p.epoch) + (1.0 - epoch_fraction)));
+    }
+
+    db::Store& m_store;
+    std::string m_run_id;
+    std::ostream& m_log;
+    bool m_live_bar;
+    bool m_lines;
+    std::ostream& m_line_out;
+    int m_num_epochs;
+    checkpoint::Manager* m_checkpoints;
+    std::int64_t m_num_train = 0;
+    double m_epoch_seconds = 0;
+    int m_epochs_seen = 0;
+    bool m_bar_shown = false;
+    std::optional<std::string> m_last_checkpoint;
+};
+
+util::Json run_json(const std::string& run_id, const std::string& status, int exit_code,
+                    const trainer::Summary& s, const launcher::Workspace& ws,
+                    const std::optional<std::string>& checkpoint, const util::JsonObject& extra) {
+    const auto dir = ws.run_dir(run_id);
+    util::JsonObject out{
+        {"run_id", run_id},
+        {"status", status},
+        {"exit_code", exit_code},
+        {"epochs_done", s.epochs_done},
+        {"final_accuracy", s.final_accuracy},
+        {"best_accuracy", s.best_accuracy},
+        {"target_reached", s.target_reached},
+        {"run_dir", dir.string()},
+        {"mllog", (dir / "mllog.txt").string()},
+        {"log", (dir / "train.log").string()},
+        {"database", ws.db_file.string()},
+        {"last_checkpoint", checkpoint ? util::Json(*checkpoint) : util::Json::null()}};
+    out.insert(out.end(), extra.begin(), extra.end());
+    return out;
+}
+
+} // namespace
+
+int run_attempt(Attempt& a) {
+    const launcher::Workspace& ws = *a.ws;
+    db::Store& store = *a.store;
+    const std::filesystem::path run_dir = ws.run_dir(a.run_id);
+    const bool json = a.format == Format::json;
+
+    std::optional<checkpoint::Manager> checkpoints;
+    if (a.config.checkpoint) {
+        checkpoints.emplace(store, a.run_id, run_dir / "checkpoints", *a.config.checkpoint);
+        checkpoints->set_context(a.attempt, a.recipe_text);
+    }
+    std::ofstream log(run_dir / "train.log", std::ios::app);
+    const bool tty = isatty(STDERR_FILENO) == 1;
+    Recorder recorder(store, a.run_id, log, tty && !a.quiet, !a.quiet, json ? std::cerr : std::cout,
+                      a.config.schedule.epochs, checkpoints ? &*checkpoints : nullptr);
+    if (a.resume != nullptr) {
+        recorder.set_last_checkpoint(a.resume->name);
+    }
+    util::MlLog mllog(run_dir / "mllog.txt");
+    launcher::install_stop_handlers();
+
+    trainer::Summary summary;
+    try {
+        summary = trainer::train(a.config, recorder, mllog, &launcher::stop_flag(), a.resume);
+    } catch (const std::exception& e) {
+        recorder.clear_bar();
+        log << util::iso8601_utc_now() << " failed: " << e.what() << std::endl;
+        store.end_attempt(a.run_id, a.attempt, "failed", e.what());
+        throw;
+    }
+    recorder.clear_bar();
+
+    std::string status;
+    int code = k_exit_ok;
+    std::string reason;
+    if (summary.interrupted) {
+        status = "interrupted";
+        code = k_exit_interrupted;
+        reason = "stopped by signal " + std::to_string(launcher::stop_signal()) + " after " +
+                 std::to_string(summary.epochs_done) + " epochs";
+        if (recorder.last_checkpoint()) {
+            reason += "; resumable from checkpoint " + *recorder.last_checkpoint();
+        }
+    } else if (summary.target_reached || !a.config.target_accuracy) {
+        status = summary.target_reached ? "succeeded" : "finished";
+    } else {
+        status = "finished";
+        code = k_exit_target_missed;
+        reason = "target accuracy " + percent(*a.config.target_accuracy, 2) +
+                 " not reached (best " + percent(summary.best_accuracy, 2) + ")";
+    }
+    store.end_attempt(a.run_id, a.attempt, status, reason);
+    log << util::iso8601_utc_now() << " " << status << (reason.empty() ? "" : ": " + reason)
+        << std::endl;
+
+    if (json) {
+        std::cout << run_json(a.run_id, status, code, summary, ws, recorder.last_checkpoint(),
+                              a.extra_json)
+                         .dump_pretty()
+                  << std::endl;
+    } else {
+        std::cout << "run " << a.run_id << " " << status << ": " << summary.epochs_done
+                  << " epochs, final test accuracy " << percent(summary.final_accuracy, 2)
+                  << ", best " << percent(summary.best_accuracy, 2)
+                  << (reason.empty() ? "" : " (" + reason + ")") << "\n";
+        if (summary.interrupted && recorder.last_checkpoint()) {
+            std::cout << "continue it with: kakuren resume " << a.run_id << "\n";
+        }
+    }
+    return code;
+}
+
+} // namespace kakuren::cli

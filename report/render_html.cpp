@@ -1,0 +1,516 @@
+// --format html: one self-contained page (inline CSS and SVG, no scripts, no network).
+#include <algorithm>
+#include <cmath>
+
+#include "report/render.hpp"
+#include "report/render_common.hpp"
+#include "report/svg.hpp"
+#include "report/text.hpp"
+
+namespace kakuren::report {
+
+namespace {
+
+using svg::escape;
+
+constexpr std::size_t k_html_epoch_tables = 20; // per-epoch tables up to this many runs
+
+constexpr const char* k_style = R"(
+body{font-family:"DejaVu Sans",Arial,Helvetica,sans-serif;margin:24px;color:#222;background:#fff;font-size:14px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #ccc;padding-bottom:4px}
+h3{font-size:16px;margin:16px 0 6px}.sub{color:#555;margin-bottom:16px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:12px}
+.card{border:1px solid #ccd;border-radius:6px;padding:10px 14px;background:#f7f8fc}
+.big{font-size:22px;font-weight:bold;margin:4px 0}.good{color:#1a7f37}.bad{color:#b42318}
+.card p{margin:3px 0}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#eef0f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
+figure{margin:0;border:1px solid #dde;border-radius:6px;padding:6px;background:#fff}
+figcaption{font-size:12px;color:#555;padding:2px 6px}
+svg.chart{width:100%;height:auto;display:block}
+svg .title{font-size:15px;font-weight:bold;fill:#222}svg .tick{font-size:11px;fill:#444}
+svg .axis-label{font-size:12.5px;fill:#222}svg .legend-text{font-size:12px;fill:#222}
+svg .note{font-size:11.5px;fill:#555;font-style:italic}
+svg .grid{stroke:#e3e3e3;stroke-width:1}svg .grid.minor{stroke:#f0f0f0}
+svg .frame{fill:none;stroke:#999;stroke-width:1}
+.status-failed,.status-crashed{color:#b42318;font-weight:bold}.status-running{color:#9a6700;font-weight:bold}
+.problem{color:#b42318}.ok{color:#1a7f37}
+details{margin:6px 0}summary{cursor:pointer;font-weight:bold}
+)";
+
+std::string acc(const std::optional<double>& a) {
+    return a ? percent(*a, 2) : "-";
+}
+
+std::string td(const std::string& s) {
+    return "<td>" + escape(s) + "</td>";
+}
+std::string tdn(const std::string& s) {
+    return "<td class=\"n\">" + escape(s) + "</td>";
+}
+
+std::string table_head(const std::vector<std::string>& cols) {
+    std::string out = "<div class=\"scroll\"><table><thead><tr>";
+    for (const std::string& c : cols) {
+        out += "<th>" + escape(c) + "</th>";
+    }
+    return out + "</tr></thead><tbody>";
+}
+
+std::string run_label(const RunReport& r) {
+    return r.run.id + " - " + detail::strategy_text(r.recipe) + ", seed " +
+           std::to_string(r.run.seed) + (r.role == "baseline" ? " (baseline)" : "");
+}
+
+std::string status_cell(const RunReport& r) {
+    return "<td class=\"status-" + escape(db::to_string(r.run.status)) + "\">" +
+           escape(detail::status_text(r)) + "</td>";
+}
+
+void glance(std::string& out, const Report& report) {
+    out += "<h2>At a glance</h2><div class=\"cards\">";
+    std::vector<std::string> compared;
+    for (const Comparison& c : report.comparisons) {
+        compared.push_back(c.run_id);
+        compared.push_back(c.baseline_id);
+        const auto lines = detail::headline(report, c);
+        out += "<div class=\"card\"><p><b>" + escape(lines[0]) + "</b></p><div class=\"big\">";
+        if (c.speedup_total) {
+            out += std::string("<span class=\"") + (*c.speedup_total >= 1 ? "good" : "bad") +
+                   "\">" + escape(fixed(*c.speedup_total, 2)) + "&times; " +
+                   (*c.speedup_total >= 1 ? "faster" : "slower") + "</span>";
+        } else {
+            out += "no speed-up";
+        }
+        if (c.accuracy_diff_final) {
+            out += std::string(" &middot; <span class=\"") +
+                   (*c.accuracy_diff_final >= -0.001 ? "good" : "bad") + "\">" +
+                   escape(points_text(*c.accuracy_diff_final)) + " accuracy</span>";
+        }
+        out += "</div>";
+        for (std::size_t i = 1; i < lines.size(); ++i) {
+            out += "<p>" + escape(lines[i]) + "</p>";
+        }
+        out += "</div>";
+    }
+    for (const RunReport& r : report.runs) {
+        if (std::find(compared.begin(), compared.end(), r.run.id) != compared.end()) {
+            continue;
+        }
+        const auto lines = detail::headline(r);
+        out += "<div class=\"card\"><p><b>" + escape(lines[0]) + "</b></p>";
+        for (std::size_t i = 1; i < lines.size(); ++i) {
+            out += "<p>" + escape(lines[i]) + "</p>";
+        }
+        out += "</div>";
+    }
+    out += "</div>";
+    for (const std::string& note : report.notes) {
+        out += "<p class=\"sub\">Note: " + escape(note) + "</p>";
+    }
+}
+
+void figure(std::string& out, const std::string& svg_markup, const std::string& caption) {
+    out += "<figure>" + svg_markup + "<figcaption>" + escape(caption) + "</figcaption></figure>";
+}
+
+void charts(std::string& out, const Report& report) {
+    out += "<h2>Plots</h2><div class=\"charts\">";
+    svg::LineChart acc_epoch{"accuracy_epoch",
+                             "Test accuracy per epoch",
+                             "epoch",
+                             "test accuracy (%)",
+                             true,
+                             false,
+                             true,
+                             std::nullopt,
+                             std::nullopt,
+                             {},
+                             ""};
+    svg::LineChart acc_time{"accuracy_time",
+                            "Test accuracy over wall time",
+                            "wall time since run_start (s)",
+                            "test accuracy (%)",
+                            true,
+                            false,
+                            false,
+                            std::nullopt,
+                            std::nullopt,
+                            {},
+                            "each point: an epoch's evaluation (MLPerf log time)"};
+    svg::LineChart hidden{"hidden_fraction",
+                          "Hidden fraction per epoch: requested vs realised",
+                          "epoch",
+                          "fraction of the training set (%)",
+                          true,
+                          false,
+                          true,
+                          0.0,
+                          std::nullopt,
+                          {},
+                          "dashed: requested maximum F_e; solid: realised (hidden / N)"};
+    svg::LineChart lr{"learning_rate",
+                      "Learning rate per epoch, with the hiding compensation",
+                      "epoch",
+                      "learning rate (log scale)",
+                      false,
+                      true,
+                      true,
+                      std::nullopt,
+                      std::nullopt,
+                      {},
+                      "dashed: scheduled LR; solid: LR x compensation scale (what SGD used)"};
+    for (std::size_t i = 0; i < report.runs.size(); ++i) {
+        const RunReport& r = report.runs[i];
+        const std::string color = svg::run_color(i);
+        const std::string label = run_label(r);
+        svg::Series a{label, r.run.id, "test_accuracy", color, false, true, {}};
+        svg::Series t{label, r.run.id, "test_accuracy", color, false, true, {}};
+        svg::Series req{label, r.run.id, "requested", color, true, false, {}};
+        svg::Series real{label, r.run.id, "realised", color, false, true, {}};
+        svg::Series sched{label, r.run.id, "lr", color, true, false, {}};
+        svg::Series eff{label, r.run.id, "lr_effective", color, false, true, {}};
+        for (const EpochPoint& p : r.epochs) {
+            const double e = p.row.epoch;
+            a.points.emplace_back(e, p.row.test_accuracy);
+            t.points.emplace_back(p.wall_s, p.row.test_accuracy);
+            req.points.emplace_back(e, p.row.max_fraction);
+            real.points.emplace_back(e, p.realised_fraction);
+            sched.points.emplace_back(e, p.row.lr);
+            eff.points.emplace_back(e, p.lr_effective);
+        }
+        acc_epoch.series.push_back(std::move(a));
+        acc_time.series.push_back(std::move(t));
+        hidden.series.push_back(std::move(req));
+        hidden.series.push_back(std::move(real));
+        lr.series.push_back(std::move(sched));
+        lr.series.push_back(std::move(eff));
+    }
+    figure(out, svg::render(acc_epoch),
+           "Test accuracy after each epoch, all runs of this report on one chart.");
+    figure(out, svg::render(acc_time),
+           "The same accuracies against wall-clock seconds since run_start: a run to the left "
+           "reached that accuracy sooner.");
+    figure(out, svg::render(hidden),
+           "Requested F_e is the most a strategy may hide; the realised fraction is lower when "
+           "candidates are moved back (tau).");
+
+    svg::StackedBars split{
+        "time_split", "Where the time went (per run)", "seconds", {}, {}, {}, {}};
+    static const char* k_part_colors[] = {"#8c564b", "#7f7f7f", "#1f77b4", "#ff7f0e",
+                                          "#2ca02c", "#9467bd", "#c7c7c7"};
+    std::size_t part = 0;
+    for (const detail::SplitPart& p : detail::split_parts(TimeSplit{})) {
+        split.part_keys.emplace_back(p.key);
+        split.part_labels.emplace_back(p.label);
+        split.part_colors.emplace_back(k_part_colors[part++]);
+    }
+    for (const RunReport& r : report.runs) {
+        svg::StackedBars::Bar bar{
+            r.run.id + (r.role == "baseline" ? " (baseline)" : ""), r.run.id, {}};
+        for (const detail::SplitPart& p : detail::split_parts(r.split)) {
+            bar.values.push_back(p.seconds.value_or(0.0));
+        }
+        split.bars.push_back(std::move(bar));
+    }
+    figure(out, svg::render(split),
+           "init: init_start to init_stop (data loading); train / hidden pass / eval: summed "
+           "over epochs; other: hidden-set selection, recording, gaps between attempts.");
+    figure(out, svg::render(lr),
+           "The LR the optimizer used is the scheduled LR times 1/(1 - f) after warm-up "
+           "(hiding.lr_compensation).");
+    out += "</div>";
+}
+
+void runs_table(std::string& out, const Report& report) {
+    out +=
+        "<h2>Runs</h2>" +
+        table_head({"run", "status", "attempts", "model", "data", "strategy", "seed", "ranks",
+                    "epochs", "final acc", "best acc", "time-to-train", "to target", "samples/s",
+                    "hidden requested / realised", "moved back", "SGD steps saved", "MLPerf log"});
+    for (const RunReport& r : report.runs) {
+        const double saved = r.sgd_steps_full > 0 ? static_cast<double>(r.sgd_steps_saved()) /
+                                                        static_cast<double>(r.sgd_steps_full)
+                                                  : 0.0;
+        out += "<tr data-run=\"" + escape(r.run.id) + "\">" +
+               td(r.run.id + (r.role == "baseline" ? " (baseline)" : "")) + status_cell(r) +
+               tdn(std::to_string(r.attempts.size())) + td(r.recipe.model) +
+               td(r.recipe.dataset + " " + thousands(r.run.num_samples)) +
+               td(detail::strategy_text(r.recipe)) + tdn(std::to_string(r.run.seed)) +
+               tdn(std::to_string(r.ranks)) +
+               tdn(std::to_string(r.epochs.size()) + "/" + std::to_string(r.run.num_epochs)) +
+               tdn(acc(r.run.final_accuracy)) + tdn(acc(r.run.best_accuracy)) +
+               tdn(detail::time_to_train_text(r)) + tdn(detail::to_target_text(r)) +
+               tdn(thousands(static_cast<std::int64_t>(r.samples_per_s))) +
+               tdn(percent(r.mean_requested_fraction) + " / " + percent(r.mean_realised_fraction)) +
+               tdn(thousands(r.moved_back_total)) +
+               tdn(thousands(r.sgd_steps_saved()) + " (" + percent(saved) + ")") +
+               (r.log.found && r.log.problems.empty()
+                    ? "<td class=\"ok\">ok</td>"
+                    : "<td class=\"problem\">" +
+                          escape(r.log.found ? std::to_string(r.log.problems.size()) + " problem(s)"
+                                             : "missing") +
+                          "</td>") +
+               "</tr>";
+    }
+    out += "</tbody></table></div>";
+    for (const RunReport& r : report.runs) {
+        if (!r.run.reason.empty()) {
+            out += "<p><b>" + escape(r.run.id) + "</b>: <span class=\"status-" +
+                   escape(db::to_string(r.run.status)) + "\">" + escape(detail::status_text(r)) +
+                   "</span> &mdash; " + escape(r.run.reason) + "</p>";
+        }
+    }
+}
+
+void split_table(std::string& out, const Report& report) {
+    out += "<h2>Time split (seconds)</h2>" +
+           table_head({"run", "staging", "init", "train", "hidden pass", "eval", "checkpoint",
+                       "other", "total"});
+    for (const RunReport& r : report.runs) {
+        out += "<tr>" + td(r.run.id);
+        for (const detail::SplitPart& p : detail::split_parts(r.split)) {
+            out += tdn(p.seconds ? fixed(*p.seconds, 2) : "-");
+        }
+        out += tdn(fixed(r.split.total_s, 2)) + "</tr>";
+    }
+    out += "</tbody></table></div><p class=\"sub\">'-': not measured for this run (no staging or "
+           "checkpointing recorded).</p>";
+}
+
+void comparison_table(std::string& out, const Report& report) {
+    if (report.comparisons.empty()) {
+        return;
+    }
+    out += "<h2>Against the baseline</h2>" +
+           table_head({"run", "baseline", "same seed", "speed-up (time-to-train)", "time saved",
+                       "speed-up to target", "final acc diff", "best acc diff"});
+    for (const Comparison& c : report.comparisons) {
+        out += "<tr>" + td(c.run_id) + td(c.baseline_id + (c.automatic ? "" : " (given)")) +
+               td(c.same_seed ? "yes" : "no") + tdn(factor_text(c.speedup_total)) +
+               tdn(seconds_text(c.time_saved_s)) + tdn(factor_text(c.speedup_to_target)) +
+               tdn(c.accuracy_diff_final ? points_text(*c.accuracy_diff_final) : "-") +
+               tdn(c.accuracy_diff_best ? points_text(*c.accuracy_diff_best) : "-") + "</tr>";
+    }
+    out += "</tbody></table></div><p class=\"sub\">speed-up = baseline time-to-train / the run's "
+           "(MLPerf run_start to run_stop); above 1 the run was faster.</p>";
+}
+
+std::string spread_html(const Spread& s, bool seconds) {
+    if (s.n == 0) {
+        return "-";
+    }
+    std::string out = seconds ? fixed(s.mean, 2) + " s" : percent(s.mean, 2);
+    if (s.n > 1) {
+        out += " ± " + (seconds ? fixed(s.std, 2) + " s" : fixed(s.std * 100, 2) + " pp");
+    }
+    if (s.olympic) {
+        out +=
+            " (olympic " + (seconds ? fixed(*s.olympic, 2) + " s" : percent(*s.olympic, 2)) + ")";
+    }
+    return out;
+}
+
+void groups_table(std::string& out, const Report& report) {
+    if (report.groups.empty()) {
+        return;
+    }
+    out += "<h2>Seeds</h2>" +
+           table_head({"configuration", "runs", "seeds", "time-to-train", "final acc", "best acc",
+                       "to target", "speed-up", "final acc diff"});
+    for (const SeedGroup& g : report.groups) {
+        std::string seeds;
+        for (std::size_t i = 0; i < g.seeds.size(); ++i) {
+            seeds += (i > 0 ? ", " : "") + std::to_string(g.seeds[i]);
+        }
+        out += "<tr>" + td(g.label) + tdn(std::to_string(g.run_ids.size())) + td(seeds) +
+               tdn(spread_html(g.time_to_train_s, true)) +
+               tdn(spread_html(g.final_accuracy, false)) +
+               tdn(spread_html(g.best_accuracy, false)) +
+               tdn(g.time_to_target_s ? spread_html(*g.time_to_target_s, true) : "-") +
+               tdn(factor_text(g.speedup_total)) +
+               tdn(g.accuracy_diff_final ? points_text(*g.accuracy_diff_final) : "-") + "</tr>";
+    }
+    out += "</tbody></table></div><p class=\"sub\">Completed runs only; mean ± sample standard "
+           "deviation; MLPerf's olympic mean (without the fastest and slowest) with 5 or more "
+           "runs, used for the speed-up when present.</p>";
+}
+
+void log_check(std::string& out, const Report& report) {
+    out += "<h2>MLPerf log check</h2><ul>";
+    for (const RunReport& r : report.runs) {
+        out += "<li><b>" + escape(r.run.id) + "</b>: ";
+        if (r.log.found && r.log.problems.empty()) {
+            out += "<span class=\"ok\">ok</span>, " + std::to_string(r.log.num_records) +
+                   " records, required records present and in order";
+        } else {
+            out += "<span class=\"problem\">" + std::to_string(r.log.problems.size()) +
+                   " problem(s)</span>";
+        }
+        for (const std::string& note : r.log.notes) {
+            out += "; " + escape(note);
+        }
+        out += " <small>(" + escape(r.log.path) + ")</small>";
+        if (!r.log.problems.empty()) {
+            out += "<ul>";
+            for (const LogProblem& p : r.log.problems) {
+                out += "<li class=\"problem\">" +
+                       escape((p.line > 0 ? "line " + std::to_string(p.line) + ": " : "") +
+                              p.message) +
+                       "</li>";
+            }
+            out += "</ul>";
+        }
+        out += "</li>";
+    }
+    out += "</ul>";
+}
+
+void details(std::string& out, const Report& report) {
+    out += "<h2>Per run</h2>";
+    for (const RunReport& r : report.runs) {
+        out += "<details><summary>" + escape(run_label(r)) + " &mdash; " +
+               escape(detail::status_text(r)) + "</summary>";
+        out += "<p>recipe " + escape(r.run.recipe_path) + " (sha256 " +
+               escape(r.run.recipe_hash.substr(0, 12)) + "): " + escape(r.recipe.model) + " on " +
+               escape(r.recipe.dataset) + ", batch " + std::to_string(r.recipe.batch_size) + ", " +
+               std::to_string(r.recipe.epochs) + " epochs, " +
+               escape(detail::strategy_text(r.recipe)) + ", lr compensation " +
+               escape(r.recipe.lr_compensation) + ", " + std::to_string(r.ranks) + " rank(s)" +
+               (r.recipe.validated ? "" : " [not re-validated: " + escape(r.recipe.note) + "]") +
+               "</p>";
+        for (const db::AttemptRow& a : r.attempts) {
+            out += "<p>attempt " + std::to_string(a.attempt) + ": pid " + std::to_string(a.pid) +
+                   " on " + escape(a.host) + ", " + escape(a.status) + ", " + escape(a.started_at) +
+                   " &ndash; " + escape(a.ended_at.empty() ? "..." : a.ended_at) +
+                   (a.reason.empty() ? "" : " (" + escape(a.reason) + ")") + "</p>";
+        }
+        if (report.runs.size() > k_html_epoch_tables) {
+            out += "<p class=\"sub\">per-epoch table left out for reports over " +
+                   std::to_string(k_html_epoch_tables) +
+                   " runs; the JSON at the end of this file has every epoch.</p></details>";
+            continue;
+        }
+        out += table_head({"epoch", "test acc", "train loss", "LR", "x scale", "requested F",
+                           "realised", "hidden", "moved back", "SGD steps", "saved", "train s",
+                           "hidden pass s", "eval s", "total s", "wall s", "samples/s"});
+        for (const EpochPoint& p : r.epochs) {
+            const db::EpochRow& e = p.row;
+            out += "<tr>" + tdn(std::to_string(e.epoch)) + tdn(percent(e.test_accuracy, 2)) +
+                   tdn(fixed(e.train_loss, 4)) + tdn(fixed(e.lr, 5)) + tdn(fixed(e.lr_scale, 3)) +
+                   tdn(percent(e.max_fraction)) + tdn(percent(p.realised_fraction)) +
+                   tdn(thousands(e.hidden)) + tdn(thousands(e.moved_back)) +
+                   tdn(thousands(p.sgd_steps)) + tdn(thousands(p.sgd_steps_saved)) +
+                   tdn(fixed(e.train_s, 2)) + tdn(fixed(e.hidden_pass_s, 2)) +
+                   tdn(fixed(e.eval_s, 2)) + tdn(fixed(e.total_s, 2)) + tdn(fixed(p.wall_s, 2)) +
+                   tdn(thousands(static_cast<std::int64_t>(e.samples_per_s))) + "</tr>";
+        }
+        out += "</tbody></table></div></details>";
+    }
+}
+
+void samples(std::string& out, const Report& report) {
+    for (const SampleReport& s : report.samples) {
+        out += "<h2>Samples of " + escape(s.run_id) + "</h2><div class=\"charts\">";
+        svg::Histogram times{"times_hidden",
+                             "How often each sample was hidden",
+                             "epochs hidden (of " + std::to_string(s.epochs_recorded) + ")",
+                             "samples",
+                             {},
+                             {}};
+        svg::Histogram::Set set{"samples", "count", svg::run_color(0), {}};
+        for (std::size_t k = 0; k < s.histogram.size(); ++k) {
+            times.bin_labels.push_back(std::to_string(k));
+            set.values.push_back(static_cast<double>(s.histogram[k]));
+        }
+        times.sets.push_back(std::move(set));
+        figure(out, svg::render(times),
+               "never hidden: " + thousands(s.never_hidden) + " of " + thousands(s.num_samples) +
+                   " samples");
+        if (s.have_losses) {
+            svg::Histogram losses{"loss_hidden_visible",
+                                  "Latest loss: hidden vs visible in epoch " +
+                                      std::to_string(s.loss_epoch),
+                                  "latest per-sample loss (last bin: everything above)",
+                                  "samples",
+                                  {},
+                                  {}};
+            for (std::size_t b = 0; b + 1 < s.loss_bin_edges.size(); ++b) {
+                losses.bin_labels.push_back(fixed(s.loss_bin_edges[b], 2));
+            }
+            svg::Histogram::Set hid{
+                "hidden in epoch " + std::to_string(s.loss_epoch), "hidden", "#ff7f0e", {}};
+            svg::Histogram::Set vis{
+                "visible in epoch " + std::to_string(s.loss_epoch), "visible", "#1f77b4", {}};
+            for (const std::int64_t v : s.loss_hist_hidden) {
+                hid.values.push_back(static_cast<double>(v));
+            }
+            for (const std::int64_t v : s.loss_hist_visible) {
+                vis.values.push_back(static_cast<double>(v));
+            }
+            losses.sets.push_back(std::move(hid));
+            losses.sets.push_back(std::move(vis));
+            figure(out, svg::render(losses), s.note);
+        }
+        out += "</div>";
+        out += "<p>most hidden:";
+        for (const auto& [id, times_hidden] : s.most_hidden) {
+            out += " " + std::to_string(id) + " (" + std::to_string(times_hidden) + "&times;)";
+        }
+        out += s.most_hidden.empty() ? " none</p>" : "</p>";
+        if (s.have_losses) {
+            out += table_head({"set", "samples", "mean", "median", "p10", "p90", "min", "max"});
+            for (const auto& [name, st] :
+                 {std::pair<const char*, const LossStats&>{"hidden", s.hidden},
+                  std::pair<const char*, const LossStats&>{"visible", s.visible}}) {
+                out += "<tr>" + td(name) + tdn(thousands(st.count)) + tdn(fixed(st.mean, 4)) +
+                       tdn(fixed(st.median, 4)) + tdn(fixed(st.p10, 4)) + tdn(fixed(st.p90, 4)) +
+                       tdn(fixed(st.min, 4)) + tdn(fixed(st.max, 4)) + "</tr>";
+            }
+            out += "</tbody></table></div>";
+        }
+    }
+}
+
+} // namespace
+
+std::string render_html(const Report& report) {
+    std::string out;
+    out.reserve(1 << 16);
+    out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+           "<title>kakuren report</title><style>";
+    out += k_style;
+    out += "</style></head><body>";
+    out += "<h1>kakuren report</h1><div class=\"sub\">" + std::to_string(report.runs.size()) +
+           " run" + (report.runs.size() == 1 ? "" : "s") + " from " + escape(report.workspace) +
+           ", generated " + escape(report.generated_at) + "</div>";
+    glance(out, report);
+    charts(out, report);
+    runs_table(out, report);
+    comparison_table(out, report);
+    groups_table(out, report);
+    split_table(out, report);
+    log_check(out, report);
+    details(out, report);
+    samples(out, report);
+    // The report's data (the --format json layout), for scripts: no network, no loader needed.
+    std::string json = to_json(report).dump();
+    std::string safe;
+    safe.reserve(json.size());
+    for (const char c : json) {
+        if (c == '<') {
+            safe += "\\u003c"; // never close the script element from inside a string
+        } else {
+            safe.push_back(c);
+        }
+    }
+    out += "<script type=\"application/json\" id=\"kakuren-report-data\">" + safe +
+           "</script></body></html>\n";
+    return out;
+}
+
+} // namespace kakuren::report

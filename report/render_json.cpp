@@ -1,0 +1,243 @@
+// --format json: the stable layout documented in README "Reports".
+#include <cmath>
+
+#include "report/render.hpp"
+
+namespace kakuren::report {
+
+namespace {
+
+using util::Json;
+using util::JsonArray;
+using util::JsonObject;
+
+Json opt(const std::optional<double>& v) {
+    return v && std::isfinite(*v) ? Json(*v) : Json::null();
+}
+
+Json text_or_null(const std::string& s) {
+    return s.empty() ? Json::null() : Json(s);
+}
+
+Json spread_json(const Spread& s) {
+    return JsonObject{{"n", s.n}, {"mean", s.mean}, {"std", s.std}, {"olympic", opt(s.olympic)}};
+}
+
+Json loss_stats_json(const LossStats& s) {
+    return JsonObject{{"count", s.count}, {"mean", s.mean}, {"median", s.median}, {"p10", s.p10},
+                      {"p90", s.p90},     {"min", s.min},   {"max", s.max}};
+}
+
+Json run_json(const RunReport& r) {
+    const RecipeSummary& rc = r.recipe;
+    JsonObject recipe{{"model", rc.model},
+                      {"model_kind", rc.model_kind},
+                      {"dataset", rc.dataset},
+                      {"strategy", rc.strategy},
+                      {"fraction", rc.fraction},
+                      {"tau", rc.tau},
+                      {"seed", rc.seed},
+                      {"ranks", r.ranks},
+                      {"batch_size", rc.batch_size},
+                      {"epochs", rc.epochs},
+                      {"target_accuracy", opt(rc.target_accuracy)},
+                      {"lr_compensation", rc.lr_compensation},
+                      {"refresh_every", rc.refresh_every},
+                      {"path", r.run.recipe_path},
+                      {"sha256", r.run.recipe_hash},
+                      {"validated", rc.validated},
+                      {"note", text_or_null(rc.note)}};
+    JsonArray attempts;
+    for (const db::AttemptRow& a : r.attempts) {
+        attempts.push_back(JsonObject{{"attempt", a.attempt},
+                                      {"host", a.host},
+                                      {"pid", a.pid},
+                                      {"started_at", a.started_at},
+                                      {"ended_at", text_or_null(a.ended_at)},
+                                      {"status", a.status},
+                                      {"reason", text_or_null(a.reason)}});
+    }
+    JsonArray epochs;
+    for (const EpochPoint& p : r.epochs) {
+        const db::EpochRow& e = p.row;
+        epochs.push_back(JsonObject{{"epoch", e.epoch},
+                                    {"test_accuracy", e.test_accuracy},
+                                    {"test_loss", e.test_loss},
+                                    {"train_loss", e.train_loss},
+                                    {"train_accuracy", e.train_accuracy},
+                                    {"lr", e.lr},
+                                    {"lr_scale", e.lr_scale},
+                                    {"lr_effective", p.lr_effective},
+                                    {"requested_fraction", e.max_fraction},
+                                    {"realised_fraction", p.realised_fraction},
+                                    {"visible", e.visible},
+                                    {"hidden", e.hidden},
+                                    {"moved_back", e.moved_back},
+                                    {"candidates", e.candidates},
+                                    {"refreshed", e.refreshed},
+                                    {"sgd_steps", p.sgd_steps},
+                                    {"sgd_steps_saved", p.sgd_steps_saved},
+                                    {"train_s", e.train_s},
+                                    {"hidden_pass_s", e.hidden_pass_s},
+                                    {"eval_s", e.eval_s},
+                                    {"checkpoint_s", opt(p.checkpoint_s)},
+                                    {"total_s", e.total_s},
+                                    {"samples_per_s", e.samples_per_s},
+                                    {"wall_s", p.wall_s}});
+    }
+    Json target = Json::null();
+    if (r.target) {
+        target = JsonObject{{"accuracy", r.target->accuracy},
+                            {"source", r.target->source},
+                            {"reached", r.target->reached},
+                            {"epoch", r.target->reached ? Json(r.target->epoch) : Json::null()},
+                            {"time_s", opt(r.target->time_s)}};
+    }
+    JsonArray problems;
+    for (const LogProblem& p : r.log.problems) {
+        problems.push_back(JsonObject{{"line", p.line == 0 ? Json::null() : Json(p.line)},
+                                      {"message", p.message}});
+    }
+    JsonArray notes(r.log.notes.begin(), r.log.notes.end());
+    const TimeSplit& s = r.split;
+    return JsonObject{
+        {"id", r.run.id},
+        {"name", r.run.name},
+        {"role", r.role},
+        {"status", db::to_string(r.run.status)},
+        {"outcome", r.outcome},
+        {"reason", text_or_null(r.run.reason)},
+        {"created_at", r.run.created_at},
+        {"started_at", text_or_null(r.run.started_at)},
+        {"ended_at", text_or_null(r.run.ended_at)},
+        {"run_dir", r.run.run_dir},
+        {"recipe", std::move(recipe)},
+        {"attempts", std::move(attempts)},
+        {"num_samples", r.run.num_samples},
+        {"epochs_done", static_cast<long long>(r.epochs.size())},
+        {"epochs_planned", r.run.num_epochs},
+        {"final_accuracy", opt(r.run.final_accuracy)},
+        {"best_accuracy", opt(r.run.best_accuracy)},
+        {"best_epoch", r.best_epoch == 0 ? Json::null() : Json(r.best_epoch)},
+        {"time_to_train_s", opt(r.time_to_train_s)},
+        {"elapsed_s", opt(r.elapsed_s)},
+        {"target", std::move(target)},
+        {"time_split_s", JsonObject{{"staging", opt(s.staging_s)},
+                                    {"init", opt(s.init_s)},
+                                    {"train", s.train_s},
+                                    {"hidden_pass", s.hidden_pass_s},
+                                    {"eval", s.eval_s},
+                                    {"checkpoint", opt(s.checkpoint_s)},
+                                    {"other", s.other_s},
+                                    {"total", s.total_s}}},
+        {"samples_per_s", r.samples_per_s},
+        {"mean_requested_fraction", r.mean_requested_fraction},
+        {"mean_realised_fraction", r.mean_realised_fraction},
+        {"hidden_total", r.hidden_total},
+        {"moved_back_total", r.moved_back_total},
+        {"sgd_steps",
+         JsonObject{{"run", r.sgd_steps_run},
+                    {"without_hiding", r.sgd_steps_full},
+                    {"saved", r.sgd_steps_saved()},
+                    {"saved_fraction", r.sgd_steps_full > 0
+                                           ? Json(static_cast<double>(r.sgd_steps_saved()) /
+                                                  static_cast<double>(r.sgd_steps_full))
+                                           : Json(0.0)}}},
+        {"epochs", std::move(epochs)},
+        {"mllog", JsonObject{{"path", r.log.path},
+                             {"found", r.log.found},
+                             {"records", static_cast<long long>(r.log.num_records)},
+                             {"ok", r.log.found && r.log.problems.empty()},
+                             {"run_stop_status", text_or_null(r.log.run_stop_status)},
+                             {"problems", std::move(problems)},
+                             {"notes", std::move(notes)}}}};
+}
+
+Json samples_json(const SampleReport& s) {
+    JsonArray most;
+    for (const auto& [id, times] : s.most_hidden) {
+        most.push_back(JsonObject{{"sample", id}, {"times", times}});
+    }
+    JsonObject out{
+        {"run_id", s.run_id},
+        {"num_samples", s.num_samples},
+        {"epochs_recorded", s.epochs_recorded},
+        {"times_hidden_histogram", JsonArray(s.histogram.begin(), s.histogram.end())},
+        {"most_hidden", std::move(most)},
+        {"never_hidden", s.never_hidden},
+        {"never_hidden_first", JsonArray(s.never_hidden_first.begin(), s.never_hidden_first.end())},
+        {"note", s.note}};
+    if (s.have_losses) {
+        out.emplace_back(
+            "losses",
+            JsonObject{{"epoch", s.loss_epoch},
+                       {"state_epoch", s.state_epoch},
+                       {"hidden", loss_stats_json(s.hidden)},
+                       {"visible", loss_stats_json(s.visible)},
+                       {"bin_edges", JsonArray(s.loss_bin_edges.begin(), s.loss_bin_edges.end())},
+                       {"hidden_histogram",
+                        JsonArray(s.loss_hist_hidden.begin(), s.loss_hist_hidden.end())},
+                       {"visible_histogram",
+                        JsonArray(s.loss_hist_visible.begin(), s.loss_hist_visible.end())}});
+    } else {
+        out.emplace_back("losses", Json::null());
+    }
+    return out;
+}
+
+} // namespace
+
+util::Json to_json(const Report& report) {
+    JsonArray runs;
+    for (const RunReport& r : report.runs) {
+        runs.push_back(run_json(r));
+    }
+    JsonArray comparisons;
+    for (const Comparison& c : report.comparisons) {
+        comparisons.push_back(JsonObject{{"run", c.run_id},
+                                         {"baseline", c.baseline_id},
+                                         {"automatic", c.automatic},
+                                         {"same_seed", c.same_seed},
+                                         {"speedup_total", opt(c.speedup_total)},
+                                         {"time_saved_s", opt(c.time_saved_s)},
+                                         {"speedup_to_target", opt(c.speedup_to_target)},
+                                         {"accuracy_diff_final", opt(c.accuracy_diff_final)},
+                                         {"accuracy_diff_best", opt(c.accuracy_diff_best)}});
+    }
+    JsonArray groups;
+    for (const SeedGroup& g : report.groups) {
+        groups.push_back(JsonObject{
+            {"label", g.label},
+            {"strategy", g.strategy},
+            {"fraction", g.fraction},
+            {"runs", JsonArray(g.run_ids.begin(), g.run_ids.end())},
+            {"seeds", JsonArray(g.seeds.begin(), g.seeds.end())},
+            {"time_to_train_s", spread_json(g.time_to_train_s)},
+            {"final_accuracy", spread_json(g.final_accuracy)},
+            {"best_accuracy", spread_json(g.best_accuracy)},
+            {"time_to_target_s", g.time_to_target_s ? spread_json(*g.time_to_target_s) : Json()},
+            {"baseline_group",
+             g.baseline_group ? Json(static_cast<long long>(*g.baseline_group)) : Json::null()},
+            {"speedup_total", opt(g.speedup_total)},
+            {"accuracy_diff_final", opt(g.accuracy_diff_final)}});
+    }
+    JsonArray samples;
+    for (const SampleReport& s : report.samples) {
+        samples.push_back(samples_json(s));
+    }
+    return JsonObject{{"kakuren_report", k_json_version},
+                      {"generated_at", report.generated_at},
+                      {"workspace", report.workspace},
+                      {"target_accuracy", opt(report.target_override)},
+                      {"runs", std::move(runs)},
+                      {"comparisons", std::move(comparisons)},
+                      {"groups", std::move(groups)},
+                      {"samples", std::move(samples)},
+                      {"notes", JsonArray(report.notes.begin(), report.notes.end())}};
+}
+
+std::string render_json(const Report& report) {
+    return to_json(report).dump_pretty() + "\n";
+}
+
+} // namespace kakuren::report

@@ -1,0 +1,33 @@
+#pragma once
+// Number formatting and plain-text tables for reports (cli/text.hpp is a layer above report/).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kakuren::report {
+
+std::string thousands(std::int64_t n);                ///< 60000 -> "60,000"
+std::string fixed(double value, int digits);          ///< printf %.*f
+std::string percent(double fraction, int digits = 1); ///< 0.1234 -> "12.3%"
+/// Seconds as "12.3 s", "4:05 min" or "1:02:03 h"; "-" when absent or not finite.
+std::string seconds_text(const std::optional<double>& seconds);
+/// A signed difference of fractions in percentage points: 0.0031 -> "+0.31 pp".
+std::string points_text(double fraction_diff);
+/// A speed-up factor: 1.234 -> "1.23x"; "-" when absent.
+std::string factor_text(const std::optional<double>& factor);
+/// Columns of UTF-8 text as displayed (code points, not bytes).
+std::size_t display_width(const std::string& s);
+
+/// A plain-text table: left-aligned columns separated by two spaces, header first.
+class Table {
+  public:
+    explicit Table(std::vector<std::string> header) : m_rows{std::move(header)} {}
+    void add(std::vector<std::string> row) { m_rows.push_back(std::move(row)); }
+    std::string render() const;
+
+  private:
+    std::vector<std::vector<std::string>> m_rows;
+};
+
+} // namespace kakuren::report

@@ -1,0 +1,722 @@
+// kakuren resume / kakuren checkpoints end to end, with the real binary on temporary workspaces:
+// runs killed with SIGKILL at random moments (also while writing a checkpoint), stopped by
+// SIGTERM, with damaged checkpoints, a full disk, a read-only or busy database, a changed
+// recipe, and a finished run. Every interrupted run that finishes must end bit-identical to the
+// same run never stopped: weights, optimizer and RNG state, per-sample statistics, hidden sets,
+// epoch records and MLPerf log (its times and `resume` records aside).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "db/store.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using kakuren::db::Store;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+/// The tiny synthetic recipe on one thread (bit-exactness needs a fixed thread count), with a
+/// checkpoint before every batch so that stops and kills can land anywhere.
+const std::vector<std::string> k_recipe = {
+    "recipes/synthetic_tiny.toml", "--set",  "run.threads=1", "--set",
+    "checkpoint.every_steps=1",    "--quiet"};
+
+struct Spawn {
+    std::vector<std::string> args;         ///< after the binary
+    std::vector<std::string> env;          ///< NAME=value added to the environment
+    std::optional<rlim_t> file_size_limit; ///< RLIMIT_FSIZE in bytes, SIGXFSZ ignored
+};
+
+struct Result {
+    int code = -1;
+    std::string out, err;
+};
+
+/// Starts kakuren in the source folder on workspace ws; stdout and stderr go to out and err.
+pid_t spawn(const fs::path& ws, const Spawn& s, const fs::path& out_file,
+            const fs::path& err_file) {
+    std::vector<std::string> args = {KAKUREN_BIN};
+    args.insert(args.end(), s.args.begin(), s.args.end());
+    args.emplace_back("--workspace");
+    args.push_back(ws.string());
+    const pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(KAKUREN_SOURCE_DIR) != 0) {
+            _exit(126);
+        }
+        const int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const int in = open("/dev/null", O_RDONLY);
+        dup2(out, 1);
+        dup2(err, 2);
+        dup2(in, 0);
+        for (const std::string& e : s.env) {
+            putenv(const_cast<char*>(e.c_str()));
+        }
+        if (s.file_size_limit) {
+            std::signal(SIGXFSZ, SIG_IGN);
+            rlimit limit{*s.file_size_limit, *s.file_size_limit};
+            setrlimit(RLIMIT_FSIZE, &limit);
+        }
+        std::vector<char*> argv;
+        for (std::string& arg : args) {
+            argv.push_back(arg.data());
+        }
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    return pid;
+}
+
+int wait_for(pid_t pid) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+class ResumeE2E : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/kakuren-resume-XXXXXX";
+        m_ws = mkdtemp(tmpl);
+        unsetenv("KAKUREN_WORKSPACE");
+        unsetenv("KAKUREN_TEST_CHECKPOINT_FAULT");
+    }
+    void TearDown() override {
+        if (m_mounted) {
+            ::umount2(m_mounted->c_str(), MNT_DETACH);
+        }
+        std::error_code ec;
+        fs::permissions(m_ws / "kakuren.db", fs::perms::owner_write, fs::perm_options::add, ec);
+        fs::remove_all(m_ws, ec);
+    }
+
+    /// Starts kakuren in the source folder (workspace m_ws); stdout and stderr go to files.
+    pid_t start(const Spawn& s) {
+        m_out = m_ws / ("out-" + std::to_string(++m_count) + ".txt");
+        m_err = m_ws / ("err-" + std::to_string(m_count) + ".txt");
+        return spawn(m_ws, s, m_out, m_err);
+    }
+
+    Result kakuren(const Spawn& s) {
+        Result r;
+        r.code = wait_for(start(s));
+        r.out = slurp(m_out);
+        r.err = slurp(m_err);
+        return r;
+    }
+    Result kakuren(const std::vector<std::string>& args) { return kakuren(Spawn{args, {}, {}}); }
+
+    static std::vector<std::string> with(std::vector<std::string> base,
+                                         const std::vector<std::string>& more) {
+        base.insert(base.end(), more.begin(), more.end());
+        return base;
+    }
+
+    Store store() const { return Store::open(m_ws / "kakuren.db"); }
+    std::string only_run_id() const {
+        const auto runs = store().list_runs();
+        EXPECT_EQ(runs.size(), 1U);
+        return runs.empty() ? "" : runs[0].id;
+    }
+    fs::path checkpoints_dir(const std::string& id) const {
+        return m_ws / "runs" / id / "checkpoints";
+    }
+
+    fs::path m_ws, m_out, m_err;
+    int m_count = 0;
+    std::optional<fs::path> m_mounted;
+};
+
+// ---- what an uninterrupted run recorded, to compare with ----
+
+/// Everything of a finished run that must be bit-identical (no times).
+struct Outcome {
+    std::map<std::string, std::string> final_files; ///< file -> sha256 (model, optimizer, rng)
+    std::vector<std::string> epochs;                ///< one line per epoch, every value in hex
+    std::vector<std::vector<std::int64_t>> hidden_sets;
+    kakuren::db::SampleState state;
+    kakuren::db::CheckpointState final_state;
+    std::vector<std::string> mllog; ///< records without time_ms and `resume` records
+    int resumes = 0;
+};
+
+std::string hex(double x) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%a", x);
+    return buf;
+}
+
+Outcome outcome_of(const fs::path& ws, const std::string& id) {
+    Outcome o;
+    Store db = Store::open(ws / "kakuren.db");
+    const auto run = db.find_run(id);
+    EXPECT_TRUE(run && kakuren::db::to_string(run->status) == "finished")
+        << (run ? kakuren::db::to_string(run->status) + " " + run->reason : "no run");
+    const auto rows = db.checkpoints(id);
+    EXPECT_FALSE(rows.empty());
+    if (!rows.empty()) {
+        EXPECT_EQ(rows.back().reason, "final");
+        std::istringstream manifest(rows.back().manifest);
+        std::string line;
+        while (std::getline(manifest, line)) {
+            const std::string file = line.substr(66);
+            if (file == "model.pt" || file == "optimizer.pt" || file == "rng.pt") {
+                o.final_files[file] = line.substr(0, 64);
+            }
+        }
+        o.final_state = *db.checkpoint_state(id, rows.back().name);
+    }
+    for (const auto& e : db.epochs(id)) {
+        o.epochs.push_back(std::to_string(e.epoch) + " " + hex(e.train_loss) + " " +
+                           hex(e.train_accuracy) + " " + hex(e.test_loss) + " " +
+                           hex(e.test_accuracy) + " " + hex(e.lr) + " " + hex(e.lr_scale) + " " +
+                           hex(e.max_fraction) + " " + std::to_string(e.visible) + " " +
+                           std::to_string(e.hidden) + " " + std::to_string(e.moved_back) + " " +
+                           std::to_string(e.candidates) + " " + std::to_string(e.refreshed));
+        o.hidden_sets.push_back(*db.hidden_set(id, e.epoch));
+    }
+    o.state = *db.sample_state(id);
+    std::istringstream log(slurp(ws / "runs" / id / "mllog.txt"));
+    const std::regex time(R"re("time_ms": \d+, )re");
+    std::string line;
+    while (std::getline(log, line)) {
+        if (line.find("\"key\": \"resume\"") != std::string::npos) {
+            ++o.resumes;
+        } else {
+            o.mllog.push_back(std::regex_replace(line, time, ""));
+        }
+    }
+    return o;
+}
+
+void expect_same(const Outcome& got, const Outcome& want) {
+    EXPECT_EQ(got.final_files, want.final_files) << "final weights / optimizer / RNG differ";
+    EXPECT_EQ(got.epochs, want.epochs);
+    EXPECT_EQ(got.hidden_sets, want.hidden_sets);
+    EXPECT_TRUE(got.state.loss == want.state.loss && got.state.correct == want.state.correct &&
+                got.state.confidence == want.state.confidence)
+        << "per-sample statistics differ";
+    EXPECT_TRUE(got.final_state.loss == want.final_state.loss &&
+                got.final_state.correct == want.final_state.correct &&
+                got.final_state.confidence == want.final_state.confidence &&
+                got.final_state.hidden_ids == want.final_state.hidden_ids)
+        << "the final checkpoint's per-sample state differs";
+    EXPECT_EQ(got.mllog, want.mllog) << "the MLPerf log has duplicates or gaps";
+}
+
+/// The uninterrupted tiny run (every checkpoint kept, to know every position), once.
+struct Reference {
+    Outcome outcome;
+    std::vector<std::string> positions; ///< every checkpoint, oldest first
+    double seconds = 0;                 ///< wall time of the whole run
+};
+
+/// The reference run, shared by the test processes (ctest runs each test in its own): run once
+/// per build of kakuren into the build tree, under a lock.
+const Reference& reference() {
+    static const Reference ref = [] {
+        const fs::path cache = KAKUREN_TEST_CACHE_DIR;
+        fs::create_directories(cache);
+        const auto stamp = fs::last_write_time(KAKUREN_BIN).time_since_epoch().count();
+        const fs::path ws = cache / ("reference-" + std::to_string(stamp));
+        const fs::path done = ws / "done";
+        const int lock = open((cache / "lock").c_str(), O_CREAT | O_RDWR, 0644);
+        flock(lock, LOCK_EX);
+        if (!fs::exists(done)) {
+            fs::remove_all(ws);
+            fs::create_directories(ws);
+            const auto t = std::chrono::steady_clock::now();
+            const int code = wait_for(spawn(
+                ws,
+                {{"run", "recipes/synthetic_tiny.toml", "--set", "run.threads=1", "--set",
+                  "checkpoint.every_steps=1", "--set", "checkpoint.keep_last=1000", "--quiet"},
+                 {},
+                 {}},
+                ws / "out.txt", ws / "err.txt"));
+            EXPECT_EQ(code, 0) << slurp(ws / "err.txt");
+            std::ofstream(done) << seconds_since(t);
+        }
+        flock(lock, LOCK_UN);
+        close(lock);
+        Reference r;
+        r.seconds = std::stod(slurp(done));
+        const Store db = Store::open(ws / "kakuren.db");
+        const std::string id = db.list_runs().at(0).id;
+        r.outcome = outcome_of(ws, id);
+        for (const auto& row : db.checkpoints(id)) {
+            r.positions.push_back(row.name);
+        }
+        return r;
+    }();
+    return ref;
+}
+
+// ---- the tests ----
+
+TEST_F(ResumeE2E, KilledTwentyTimesAtRandomMomentsAndResumedEndsBitIdentical) {
+    const Reference& ref = reference();
+    ASSERT_GT(ref.positions.size(), 40U);
+    // Fixed seed: the same sequence of delays on every run of the test. Each attempt is killed
+    // after its start-up plus a random slice of about 1/16 of the run, so that the kills land
+    // before, inside and between checkpoint writes, in every phase, and the run still progresses.
+    std::mt19937 rng(20261126);
+    const Result first_id = [&] {
+        // The first attempt is `run`: wait until its id is printed, then kill it.
+        const pid_t pid = start({with({"run"}, k_recipe), {}, {}});
+        for (int i = 0; i < 400 && slurp(m_out).find("run ") == std::string::npos; ++i) {
+            std::this_thread::sleep_for(10ms);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
+        kill(pid, SIGKILL);
+        Result r;
+        r.code = wait_for(pid);
+        r.out = slurp(m_out);
+        return r;
+    }();
+    EXPECT_EQ(first_id.code, 128 + SIGKILL) << first_id.out;
+    const std::string id = only_run_id();
+    ASSERT_FALSE(id.empty());
+
+    // Every delay is a floor (about the start-up of a resume: raised while attempts make no
+    // progress) plus a random slice of up to 1/16 of the whole run.
+    const double slice = ref.seconds / 16;
+    double floor_s = 0.2;
+    std::size_t committed_before = 0;
+    int kills = 1, in_write = 0, terms = 0;
+    for (int attempt = 0; attempt < 40 && kills < 24; ++attempt) {
+        const bool term = attempt % 6 == 5; // a few clean stops in between
+        const auto t = std::chrono::steady_clock::now();
+        const pid_t pid = start({{"resume", id, "--quiet"}, {}, {}});
+        const double delay = floor_s + std::uniform_real_distribution<double>(0, slice)(rng);
+        while (seconds_since(t) < delay) {
+            std::this_thread::sleep_for(2ms);
+        }
+        kill(pid, term ? SIGTERM : SIGKILL);
+        const int code = wait_for(pid);
+        if (code == 0) {
+            break; // it finished before the signal
+        }
+        if (term) {
+            EXPECT_TRUE(code == 75 || code == 128 + SIGTERM) << code << slurp(m_err);
+            ++terms;
+        } else {
+            EXPECT_EQ(code, 128 + SIGKILL) << slurp(m_err);
+            ++kills;
+        }
+        // Debris of a checkpoint write cut short: a temporary or an uncommitted folder.
+        std::set<std::string> committed;
+        for (const auto& row : store().checkpoints(id)) {
+            committed.insert(row.name);
+        }
+        const std::size_t newest =
+            committed.empty()
+                ? 0
+                : static_cast<std::size_t>(
+                      std::find(ref.positions.begin(), ref.positions.end(), *committed.rbegin()) -
+                      ref.positions.begin()) +
+                      1;
+        if (newest <= committed_before) {
+            floor_s += 0.05; // killed before it got anywhere: start later
+        }
+        committed_before = std::max(committed_before, newest);
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(checkpoints_dir(id), ec)) {
+            const std::string name = e.path().filename().string();
+            if (name.starts_with(".tmp-") || (!name.starts_with('.') && !committed.count(name))) {
+                ++in_write;
+                break;
+            }
+        }
+    }
+    std::cout << "kills: " << kills << ", of them during a checkpoint write: " << in_write
+              << ", clean stops: " << terms << "\n";
+    EXPECT_GE(kills, 20);
+    const Result last = kakuren({"resume", id, "--quiet"});
+    ASSERT_EQ(last.code, 0) << last.out << last.err;
+    const Outcome got = outcome_of(m_ws, id);
+    expect_same(got, ref.outcome);
+    EXPECT_GE(got.resumes, 1);
+    const auto attempts = store().attempts(id);
+    EXPECT_EQ(attempts.back().status, "finished");
+    EXPECT_GE(attempts.size(), 22U);
+}
+
+TEST_F(ResumeE2E, KilledAtEveryStageOfACheckpointWriteAndResumedEndsBitIdentical) {
+    // Each attempt kills itself at one stage of its n-th checkpoint write; the next resumes.
+    const std::vector<std::pair<std::string, std::string>> faults = {{"write", "5"},
+                                                                     {"synced", "9"},
+                                                                     {"renamed", "13"},
+                                                                     {"committed", "7"},
+                                                                     {"retention", "11"}};
+    std::string id;
+    for (const auto& [stage, n] : faults) {
+        SCOPED_TRACE(stage);
+        const std::string fault = "KAKUREN_TEST_CHECKPOINT_FAULT=kill:" + stage + ":" + n;
+        const Result r =
+            kakuren(Spawn{id.empty() ? with({"run"}, k_recipe)
+                                     : std::vector<std::string>{"resume", id, "--quiet"},
+                          {fault},
+                          {}});
+        ASSERT_EQ(r.code, 128 + SIGKILL) << r.out << r.err;
+        if (id.empty()) {
+            id = only_run_id();
+        }
+        const auto rows = store().checkpoints(id);
+        std::set<std::string> names;
+        for (const auto& row : rows) {
+            names.insert(row.name);
+        }
+        std::vector<std::string> debris;
+        for (const auto& e : fs::directory_iterator(checkpoints_dir(id))) {
+            const std::string name = e.path().filename().string();
+            if (!names.count(name) && name != ".damaged") {
+                debris.push_back(name);
+            }
+        }
+        if (stage == "write" || stage == "synced") {
+            ASSERT_EQ(debris.size(), 1U);
+            EXPECT_TRUE(debris[0].starts_with(".tmp-")) << debris[0];
+        } else if (stage == "renamed") {
+            ASSERT_EQ(debris.size(), 1U) << "renamed but not committed";
+            EXPECT_FALSE(debris[0].starts_with(".")) << debris[0];
+        } else if (stage == "committed") {
+            EXPECT_TRUE(debris.empty());
+            EXPECT_EQ(rows.size(), 3U) << "the new one is committed, retention has not run";
+        } else {
+            EXPECT_FALSE(debris.empty()) << "rows deleted first, folders after";
+        }
+        // The listing says what is usable.
+        const Result list = kakuren({"checkpoints", id});
+        EXPECT_EQ(list.code, 0) << list.err;
+        if (stage == "renamed") {
+            EXPECT_NE(list.out.find("not committed"), std::string::npos) << list.out;
+        }
+    }
+    const Result last = kakuren({"resume", id, "--quiet"});
+    ASSERT_EQ(last.code, 0) << last.out << last.err;
+    expect_same(outcome_of(m_ws, id), reference().outcome);
+    // No debris is left after a resume.
+    for (const auto& e : fs::directory_iterator(checkpoints_dir(id))) {
+        EXPECT_FALSE(e.path().filename().string().starts_with(".tmp-")) << e.path();
+    }
+}
+
+TEST_F(ResumeE2E, StoppedBySigtermMidEpochAtAnEpochEndAndInTheRefreshPassThenResumedExactly) {
+    const Reference& ref = reference();
+    // Positions by the reference's order of checkpoints: the n-th save of an attempt that
+    // resumed from position p is the n-th position after p.
+    const auto index_of = [&](const std::string& name) {
+        return static_cast<int>(std::find(ref.positions.begin(), ref.positions.end(), name) -
+                                ref.positions.begin());
+    };
+    std::optional<std::string> refresh_position;
+    for (const auto& name : ref.positions) {
+        // Epoch 3 has hidden samples: its batches past the training steps are refresh batches.
+        if (name.starts_with("0003-") && name != "0003-end") {
+            refresh_position = name; // the last one of epoch 3 is inside or at its refresh pass
+        }
+    }
+    ASSERT_TRUE(refresh_position);
+    const std::vector<std::string> stops = {"0001-000007", "0002-end", *refresh_position};
+    std::string id;
+    int at = -1; // index of the position the attempt starts from
+    for (const std::string& stop : stops) {
+        SCOPED_TRACE(stop);
+        const int n = index_of(stop) - at;
+        ASSERT_GT(n, 0);
+        const std::string fault =
+            "KAKUREN_TEST_CHECKPOINT_FAULT=term:committed:" + std::to_string(n);
+        const Result r =
+            kakuren(Spawn{id.empty() ? with({"run"}, k_recipe)
+                                     : std::vector<std::string>{"resume", id, "--quiet"},
+                          {fault},
+                          {}});
+        ASSERT_EQ(r.code, 75) << r.out << r.err;
+        if (id.empty()) {
+            id = only_run_id();
+        }
+        const auto run = store().find_run(id);
+        EXPECT_EQ(kakuren::db::to_string(run->status), "interrupted");
+        EXPECT_NE(run->reason.find("signal 15"), std::string::npos) << run->reason;
+        EXPECT_NE(run->reason.find("resumable from checkpoint " + stop), std::string::npos)
+            << run->reason;
+        EXPECT_EQ(store().checkpoints(id).back().name, stop);
+        at = index_of(stop);
+    }
+    const Result last = kakuren({"resume", id, "--quiet"});
+    ASSERT_EQ(last.code, 0) << last.out << last.err;
+    const Outcome got = outcome_of(m_ws, id);
+    expect_same(got, ref.outcome);
+    EXPECT_EQ(got.resumes, 3);
+    const auto attempts = store().attempts(id);
+    ASSERT_EQ(attempts.size(), 4U);
+    EXPECT_EQ(attempts[0].status, "interrupted");
+    EXPECT_EQ(attempts[3].status, "finished");
+}
+
+TEST_F(ResumeE2E, DamagedCheckpointsAreReportedAndSkippedAndTheRunStillEndsExact) {
+    const Result r =
+        kakuren(Spawn{with(with({"run"}, k_recipe), {"--set", "checkpoint.keep_last=3"}),
+                      {"KAKUREN_TEST_CHECKPOINT_FAULT=term:committed:20"},
+                      {}});
+    ASSERT_EQ(r.code, 75) << r.err;
+    const std::string id = only_run_id();
+    const auto rows = store().checkpoints(id);
+    ASSERT_EQ(rows.size(), 3U);
+    const fs::path d = checkpoints_dir(id);
+    // The newest: model.pt cut short; the one before: a bit flipped in the optimizer state.
+    fs::resize_file(d / rows[2].name / "model.pt",
+                    fs::file_size(d / rows[2].name / "model.pt") / 2);
+    {
+        const fs::path file = d / rows[1].name / "optimizer.pt";
+        std::string bytes = slurp(file);
+        bytes[bytes.size() - 100] = static_cast<char>(bytes[bytes.size() - 100] ^ 0x01);
+        std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+    }
+
+    const Result list = kakuren({"checkpoints", id});
+    ASSERT_EQ(list.code, 0) << list.err;
+    EXPECT_NE(list.out.find("checkpoint  epoch  step  reason"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("no: model.pt: sha256 mismatch"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("no: optimizer.pt: sha256 mismatch"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("kakuren resume " + id + " continues from " + rows[0].name),
+              std::string::npos)
+        << list.out;
+    const Result json = kakuren({"checkpoints", id, "--format", "json"});
+    ASSERT_EQ(json.code, 0);
+    std::ofstream(m_ws / "list.json") << json.out;
+    EXPECT_EQ(std::system(("/usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1]));"
+                           " v=[x[\"valid\"] for x in c[\"checkpoints\"]];"
+                           " assert v==[False,False,True], v;"
+                           " assert c[\"resume_from\"]==sys.argv[2]' '" +
+                           (m_ws / "list.json").string() + "' " + rows[0].name)
+                              .c_str()),
+              0)
+        << json.out;
+
+    const Result resumed = kakuren({"resume", id, "--quiet"});
+    ASSERT_EQ(resumed.code, 0) << resumed.out << resumed.err;
+    EXPECT_NE(resumed.err.find("skipping checkpoint " + rows[2].name), std::string::npos)
+        << resumed.err;
+    EXPECT_NE(resumed.err.find("skipping checkpoint " + rows[1].name), std::string::npos)
+        << resumed.err;
+    EXPECT_NE(resumed.out.find("resumed from checkpoint " + rows[0].name), std::string::npos)
+        << resumed.out;
+    EXPECT_TRUE(fs::exists(d / ".damaged" / (rows[2].name + ".attempt-2")));
+    expect_same(outcome_of(m_ws, id), reference().outcome);
+}
+
+TEST_F(ResumeE2E, AFullDiskFailsTheCheckpointClearlyAndThePreviousOneStaysValid) {
+    // A model large enough that its checkpoint files are the largest files of the workspace.
+    const std::vector<std::string> big = {
+        "recipes/synthetic_tiny.toml", "--set",  "run.threads=1", "--set",
+        "model.hidden=[2048]",         "--quiet"};
+    const Result whole = kakuren(with({"run"}, big));
+    ASSERT_EQ(whole.code, 0) << whole.err;
+    const std::string ref_id = store().list_runs().at(0).id;
+    const Outcome want = outcome_of(m_ws, ref_id);
+
+    const Result stopped =
+        kakuren(Spawn{with({"run"}, big), {"KAKUREN_TEST_CHECKPOINT_FAULT=term:committed:1"}, {}});
+    ASSERT_EQ(stopped.code, 75) << stopped.err;
+    const std::string id = store().list_runs().at(0).id;
+    ASSERT_NE(id, ref_id);
+    const fs::path d = checkpoints_dir(id);
+
+    // Root may mount a small tmpfs over the checkpoints (a real full disk); else a file size
+    // limit on the process makes the same write fail.
+    Spawn full{{"resume", id, "--quiet"}, {}, {}};
+    std::string cause = "No space left on device";
+    const fs::path aside = m_ws / "aside";
+    fs::rename(d, aside);
+    fs::create_directories(d);
+    if (::mount("tmpfs", d.c_str(), "tmpfs", 0, "size=3m") == 0) {
+        m_mounted = d;
+        fs::copy(aside, d, fs::copy_options::recursive);
+    } else {
+        fs::remove(d);
+        fs::rename(aside, d);
+        full.file_size_limit = 1024 * 1024;
+        cause = "File too large";
+    }
+    const Result failed = kakuren(full);
+    EXPECT_EQ(failed.code, 1) << failed.out << failed.err;
+    EXPECT_NE(failed.err.find("kakuren: error: cannot write checkpoint 0002-end of run " + id),
+              std::string::npos)
+        << failed.err;
+    EXPECT_NE(failed.err.find(cause), std::string::npos) << failed.err;
+    EXPECT_NE(failed.err.find("the previous checkpoint 0001-end stays valid"), std::string::npos)
+        << failed.err;
+    EXPECT_EQ(kakuren::db::to_string(store().find_run(id)->status), "failed");
+    const Result list = kakuren({"checkpoints", id});
+    EXPECT_NE(list.out.find("0001-end"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("yes"), std::string::npos) << list.out;
+    EXPECT_EQ(list.out.find("0002-end"), std::string::npos) << "nothing of it is left";
+    for (const auto& e : fs::directory_iterator(d)) {
+        EXPECT_FALSE(e.path().filename().string().starts_with(".tmp-")) << e.path();
+    }
+
+    // Space again: the run resumes from the previous checkpoint and ends exactly.
+    if (m_mounted) {
+        ASSERT_EQ(::mount("tmpfs", d.c_str(), "tmpfs", MS_REMOUNT, "size=64m"), 0);
+    }
+    const Result resumed = kakuren({"resume", id, "--quiet"});
+    ASSERT_EQ(resumed.code, 0) << resumed.err;
+    const Outcome got = outcome_of(m_ws, id);
+    EXPECT_EQ(got.final_files, want.final_files);
+    EXPECT_EQ(got.epochs, want.epochs);
+    EXPECT_EQ(got.hidden_sets, want.hidden_sets);
+}
+
+/// Every file of the workspace with its size and modification time.
+std::map<std::string, std::string> tree_of(const fs::path& root) {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+        if (e.is_regular_file() && e.path().filename().string().rfind("out-", 0) != 0 &&
+            e.path().filename().string().rfind("err-", 0) != 0) {
+            struct stat st {};
+            stat(e.path().c_str(), &st);
+            out[fs::relative(e.path(), root).string()] = std::to_string(st.st_size) + "@" +
+                                                         std::to_string(st.st_mtim.tv_sec) + "." +
+                                                         std::to_string(st.st_mtim.tv_nsec);
+        }
+    }
+    return out;
+}
+
+TEST_F(ResumeE2E, AReadOnlyDatabaseRefusesAndABusyReaderDoesNotStopTheResume) {
+    const Result stopped = kakuren(
+        Spawn{with({"run"}, k_recipe), {"KAKUREN_TEST_CHECKPOINT_FAULT=term:committed:30"}, {}});
+    ASSERT_EQ(stopped.code, 75) << stopped.err;
+    const std::string id = only_run_id();
+
+    fs::permissions(m_ws / "kakuren.db",
+                    fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
+                    fs::perm_options::remove);
+    const auto before = tree_of(m_ws);
+    const Result refused = kakuren({"resume", id});
+    EXPECT_EQ(refused.code, 1);
+    EXPECT_NE(refused.err.find("read-only"), std::string::npos) << refused.err;
+    EXPECT_EQ(tree_of(m_ws), before) << "nothing changed";
+    fs::permissions(m_ws / "kakuren.db", fs::perms::owner_write, fs::perm_options::add);
+
+    // A reader holding a read transaction for the whole resume (WAL: it never blocks the writer).
+    sqlite3* reader = nullptr;
+    ASSERT_EQ(sqlite3_open((m_ws / "kakuren.db").c_str(), &reader), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(reader, "BEGIN; SELECT COUNT(*) FROM checkpoints;", nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    const Result resumed = kakuren({"resume", id, "--quiet"});
+    sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(reader);
+    ASSERT_EQ(resumed.code, 0) << resumed.err;
+    expect_same(outcome_of(m_ws, id), reference().outcome);
+}
+
+TEST_F(ResumeE2E, ResumingAFinishedRunSaysSoAndChangesNothing) {
+    const Result done = kakuren(with({"run"}, k_recipe));
+    ASSERT_EQ(done.code, 0) << done.err;
+    const std::string id = only_run_id();
+    const auto before = tree_of(m_ws);
+    const Result again = kakuren({"resume", id});
+    EXPECT_EQ(again.code, 0) << again.err;
+    EXPECT_NE(again.out.find("run " + id + " already finished (4/4 epochs"), std::string::npos)
+        << again.out;
+    EXPECT_NE(again.out.find("nothing to resume, nothing changed"), std::string::npos) << again.out;
+    EXPECT_EQ(tree_of(m_ws), before);
+    EXPECT_EQ(store().attempts(id).size(), 1U);
+}
+
+TEST_F(ResumeE2E, ARecipeChangeThatBreaksExactnessIsRefusedUnlessForced) {
+    const Result stopped = kakuren(
+        Spawn{with({"run"}, k_recipe), {"KAKUREN_TEST_CHECKPOINT_FAULT=term:committed:10"}, {}});
+    ASSERT_EQ(stopped.code, 75) << stopped.err;
+    const std::string id = only_run_id();
+    const std::string stop_at = store().checkpoints(id).back().name;
+
+    const auto before = tree_of(m_ws);
+    const Result refused =
+        kakuren({"resume", id, "--set", "data.batch_size=64", "--set", "run.seed=5", "--quiet"});
+    EXPECT_EQ(refused.code, 2);
+    EXPECT_NE(refused.err.find("cannot continue exactly with this recipe: it changes "
+                               "data.batch_size (128 -> 64), run.seed (1 -> 5) since checkpoint " +
+                               stop_at),
+              std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find("--force"), std::string::npos) << refused.err;
+    EXPECT_EQ(tree_of(m_ws), before) << "nothing changed";
+
+    // Forced, a batch size that splits the stopped epoch differently still cannot continue it.
+    const Result split =
+        kakuren({"resume", id, "--set", "data.batch_size=64", "--force", "--quiet"});
+    EXPECT_EQ(split.code, 1) << split.err;
+    EXPECT_NE(
+        split.err.find("resume from an epoch-end checkpoint or with the original batch sizes"),
+        std::string::npos)
+        << split.err;
+
+    // A change that keeps the run exact up to here (more epochs) is taken, with a warning.
+    const Result longer =
+        kakuren({"resume", id, "--set", "schedule.epochs=5", "--format", "json", "--quiet"});
+    ASSERT_EQ(longer.code, 0) << longer.err;
+    EXPECT_NE(longer.err.find("with a changed recipe: schedule.epochs (4 -> 5)"), std::string::npos)
+        << longer.err;
+    EXPECT_NE(longer.out.find("\"resumed_from\": \"" + stop_at + "\""), std::string::npos)
+        << longer.out;
+    const auto run = store().find_run(id);
+    EXPECT_EQ(run->num_epochs, 5);
+    EXPECT_EQ(run->epochs_done, 5);
+    EXPECT_NE(slurp(m_ws / "runs" / id / "recipe.toml").find("epochs = 5"), std::string::npos);
+}
+
+TEST_F(ResumeE2E, ARunKilledBeforeItsFirstCheckpointStartsOverAndEndsExact) {
+    const Result r =
+        kakuren(Spawn{with({"run"}, k_recipe), {"KAKUREN_TEST_CHECKPOINT_FAULT=kill:write:1"}, {}});
+    ASSERT_EQ(r.code, 128 + SIGKILL) << r.err;
+    const std::string id = only_run_id();
+    const Result list = kakuren({"checkpoints", id});
+    EXPECT_NE(list.out.find("has no checkpoints"), std::string::npos) << list.out;
+    const Result resumed = kakuren({"resume", id, "--quiet"});
+    ASSERT_EQ(resumed.code, 0) << resumed.err;
+    EXPECT_NE(resumed.out.find("resumed from the beginning (no valid checkpoint)"),
+              std::string::npos)
+        << resumed.out;
+    const Outcome got = outcome_of(m_ws, id);
+    expect_same(got, reference().outcome);
+    EXPECT_EQ(got.resumes, 0) << "a run started over logs from the start again";
+}
+
+} // namespace

@@ -1,0 +1,179 @@
+// Schema version 2: the checkpoints table, its queries, and the migration of a version-1 store.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "db/schema.hpp"
+#include "db/store.hpp"
+
+namespace fs = std::filesystem;
+using namespace kakuren::db;
+
+namespace {
+
+class Dir {
+  public:
+    Dir() {
+        std::string pattern = (fs::temp_directory_path() / "kakuren-ckstore-XXXXXX").string();
+        m_path = mkdtemp(pattern.data());
+    }
+    ~Dir() {
+        std::error_code ec;
+        fs::remove_all(m_path, ec);
+    }
+    const fs::path& path() const { return m_path; }
+
+  private:
+    fs::path m_path;
+};
+
+RunRow run_row(const std::string& id) {
+    RunRow run;
+    run.id = id;
+    run.name = "tiny";
+    run.recipe_path = "/r.toml";
+    run.recipe_text = "[run]\n";
+    run.recipe_hash = "h";
+    run.strategy = "kakurenbo";
+    run.num_samples = 10;
+    run.num_epochs = 3;
+    run.run_dir = "/runs/" + id;
+    return run;
+}
+
+CheckpointRow checkpoint_row(const std::string& name, int epoch, std::int64_t step, bool end) {
+    CheckpointRow row;
+    row.run_id = "r1";
+    row.name = name;
+    row.epoch = epoch;
+    row.step = step;
+    row.epoch_end = end;
+    row.attempt = 1;
+    row.reason = end ? "epoch" : "steps";
+    row.size_bytes = 1000 + epoch;
+    if (end) {
+        row.test_accuracy = 0.5 + epoch * 0.1;
+    }
+    row.mllog_bytes = 4000 + epoch;
+    row.manifest = std::string(64, 'a') + "  model.pt\n";
+    row.num_samples = 10;
+    return row;
+}
+
+struct State {
+    std::vector<float> loss = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    std::vector<std::uint8_t> correct = {1, 0, 1, 0, 1, 0, 1, 0, 1, 0};
+    std::vector<float> confidence = {.1f, .2f, .3f, .4f, .5f, .6f, .7f, .8f, .9f, 1};
+    SampleStateView view() const { return {loss, correct, confidence}; }
+};
+
+TEST(CheckpointStore, RecordsListsReadsAndDeletesCheckpoints) {
+    Dir dir;
+    Store store = Store::open(dir.path() / "kakuren.db");
+    EXPECT_EQ(store.schema_version(), 2);
+    store.insert_run(run_row("r1"));
+    const State state;
+    const std::vector<std::int64_t> hidden = {1, 4, 9};
+    // Recorded out of order; listed by position.
+    store.record_checkpoint(checkpoint_row("0002-000003", 2, 3, false), state.view(), hidden);
+    store.record_checkpoint(checkpoint_row("0001-end", 1, 0, true), state.view(), {});
+    store.record_checkpoint(checkpoint_row("0002-end", 2, 0, true), state.view(), hidden);
+    store.record_checkpoint(checkpoint_row("0002-000010", 2, 10, false), state.view(), hidden);
+
+    const auto rows = store.checkpoints("r1");
+    std::vector<std::string> names;
+    for (const auto& r : rows) {
+        names.push_back(r.name);
+    }
+    EXPECT_EQ(names,
+              (std::vector<std::string>{"0001-end", "0002-000003", "0002-000010", "0002-end"}));
+    const CheckpointRow& end = rows.back();
+    EXPECT_EQ(end.epoch, 2);
+    EXPECT_TRUE(end.epoch_end);
+    EXPECT_EQ(end.reason, "epoch");
+    EXPECT_EQ(end.size_bytes, 1002);
+    ASSERT_TRUE(end.test_accuracy.has_value());
+    EXPECT_DOUBLE_EQ(*end.test_accuracy, 0.7);
+    EXPECT_EQ(end.mllog_bytes, 4002);
+    EXPECT_EQ(end.manifest, std::string(64, 'a') + "  model.pt\n");
+    EXPECT_EQ(end.num_hidden, 3);
+    EXPECT_FALSE(rows[1].test_accuracy.has_value());
+    EXPECT_FALSE(end.created_at.empty());
+
+    const auto back = store.checkpoint_state("r1", "0002-end");
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->loss, state.loss);
+    EXPECT_EQ(back->correct, state.correct);
+    EXPECT_EQ(back->confidence, state.confidence);
+    EXPECT_EQ(back->hidden_ids, hidden);
+    EXPECT_FALSE(store.checkpoint_state("r1", "0009-end").has_value());
+
+    // The same name twice is refused, and nothing is written.
+    EXPECT_THROW(store.record_checkpoint(checkpoint_row("0002-end", 2, 0, true), state.view(), {}),
+                 DbError);
+    EXPECT_THROW(store.record_checkpoint(checkpoint_row("0003-end", 3, 0, true), state.view(),
+                                         std::vector<std::int64_t>{10}),
+                 DbError);
+    EXPECT_EQ(store.checkpoints("r1").size(), 4U);
+
+    store.delete_checkpoints("r1", {"0001-end", "0002-000003", "nope"});
+    EXPECT_EQ(store.checkpoints("r1").size(), 2U);
+}
+
+TEST(CheckpointStore, RewindForgetsEpochsAfterACheckpoint) {
+    Dir dir;
+    Store store = Store::open(dir.path() / "kakuren.db");
+    store.insert_run(run_row("r1"));
+    for (int e = 1; e <= 3; ++e) {
+        EpochRow row;
+        row.run_id = "r1";
+        row.epoch = e;
+        SampleState s;
+        s.epoch = e;
+        s.loss.assign(10, 1.0f);
+        s.correct.assign(10, 0);
+        s.confidence.assign(10, 0.5f);
+        store.record_epoch(row, s, std::vector<std::int64_t>{2}, 10);
+    }
+    store.rewind_run("r1", 2);
+    EXPECT_EQ(store.epochs("r1").size(), 2U);
+    EXPECT_FALSE(store.hidden_set("r1", 3).has_value());
+    EXPECT_TRUE(store.hidden_set("r1", 2).has_value());
+    EXPECT_FALSE(store.sample_state("r1").has_value()) << "it was epoch 3's";
+    store.rewind_run("r1", 0);
+    EXPECT_TRUE(store.epochs("r1").empty());
+
+    store.update_run_recipe("r1", "[run]\nseed = 2\n", "h2", 5);
+    const auto run = store.find_run("r1");
+    EXPECT_EQ(run->recipe_text, "[run]\nseed = 2\n");
+    EXPECT_EQ(run->recipe_hash, "h2");
+    EXPECT_EQ(run->num_epochs, 5);
+}
+
+TEST(CheckpointStore, AVersionOneDatabaseIsMigratedKeepingItsRuns) {
+    Dir dir;
+    const fs::path file = dir.path() / "kakuren.db";
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+    const std::string v1(k_schema_v1);
+    ASSERT_EQ(sqlite3_exec(db, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "PRAGMA user_version = 1; INSERT INTO runs (id, name, recipe_path, "
+                           "recipe_text, recipe_hash, strategy, fraction, seed, num_samples, "
+                           "num_epochs, created_at, run_dir) VALUES ('old', 'n', '/r', 't', 'h', "
+                           "'none', 0, 1, 10, 2, '2026-01-01T00:00:00.000Z', '/runs/old')",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+
+    Store store = Store::open(file);
+    EXPECT_EQ(store.schema_version(), Store::latest_schema_version());
+    EXPECT_TRUE(store.find_run("old").has_value());
+    EXPECT_TRUE(store.checkpoints("old").empty());
+}
+
+} // namespace
