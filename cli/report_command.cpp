@@ -2,9 +2,10 @@
 // work; this file maps the command line onto it).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <iostream>
-#include <map>
 
 #include "cli/commands.hpp"
 #include "db/store.hpp"
@@ -20,7 +21,10 @@ namespace {
 /// The format named by --format, else by -o's extension, else the text table.
 std::string resolve_format(const ReportOptions& options) {
     if (!options.format.empty()) {
-        return options.format;
+        std::string format = options.format;
+        std::transform(format.begin(), format.end(), format.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        return format == "text" ? "table" : format;
     }
     const std::string ext = std::filesystem::path(options.output).extension().string();
     if (ext == ".html" || ext == ".htm") {
@@ -57,12 +61,7 @@ CLI::App* add_report_subcommand(CLI::App& app, CommonOptions& common, ReportOpti
                     "Compare every hiding run with this run (default: found by recipe)");
     sub->add_option("--format,-f", options.format,
                     "table, json, csv or html (default: from -o's extension, else table)")
-        ->transform(CLI::CheckedTransformer(std::map<std::string, std::string>{{"table", "table"},
-                                                                               {"text", "table"},
-                                                                               {"json", "json"},
-                                                                               {"csv", "csv"},
-                                                                               {"html", "html"}},
-                                            CLI::ignore_case));
+        ->check(CLI::IsMember({"table", "text", "json", "csv", "html"}, CLI::ignore_case));
     sub->add_option("--output,-o", options.output, "Write to this file instead of stdout");
     sub->add_flag("--samples", options.samples,
                   "Per-sample view: how often each sample was hidden, hidden vs visible losses");

@@ -179,8 +179,8 @@ TEST_F(ReportE2E, HtmlRendersInHeadlessChromium) {
               0);
     const fs::path profile = s_ws / "chromium-profile";
     fs::create_directories(profile);
-    // The screenshot stays in the test's working folder (the build tree) for people to look at.
-    const fs::path png = fs::absolute("report_e2e_screenshot.png");
+    // The screenshot stays in the build tree (tests/report/) for people to look at.
+    const fs::path png = KAKUREN_SCREENSHOT;
     fs::remove(png);
     const std::string cmd =
         "timeout 120 chromium --headless --no-sandbox --disable-gpu "
