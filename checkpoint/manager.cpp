@@ -9,7 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
+#include <ranges>
 #include <set>
 #include <sstream>
 #include <system_error>
@@ -363,13 +363,13 @@ std::vector<Status> Manager::inspect() const {
     const std::vector<db::CheckpointRow> rows = m_store.checkpoints(m_run_id);
     std::vector<Status> out;
     std::set<std::string> committed;
-    for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    for (const db::CheckpointRow& row : std::ranges::reverse_view(rows)) {
         Status s;
-        s.name = it->name;
-        s.row = *it;
-        s.problem = verify(*it, nullptr);
+        s.name = row.name;
+        s.row = row;
+        s.problem = verify(row, nullptr);
         s.valid = s.problem.empty();
-        committed.insert(it->name);
+        committed.insert(row.name);
         out.push_back(std::move(s));
     }
     std::error_code ec;
@@ -443,16 +443,16 @@ Resume Manager::load(const std::string& name) const {
 
 std::optional<Resume> Manager::load_newest_valid(std::vector<Status>& skipped) const {
     const std::vector<db::CheckpointRow> rows = m_store.checkpoints(m_run_id);
-    for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    for (const db::CheckpointRow& row : std::ranges::reverse_view(rows)) {
         try {
-            return load_row(*it);
+            return load_row(row);
         } catch (const CheckpointError& e) {
             Status s;
-            s.name = it->name;
-            s.row = *it;
+            s.name = row.name;
+            s.row = row;
             s.problem = e.what();
             const std::string prefix =
-                "checkpoint " + it->name + " of run " + m_run_id + " is not valid: ";
+                "checkpoint " + row.name + " of run " + m_run_id + " is not valid: ";
             if (s.problem.starts_with(prefix)) {
                 s.problem.erase(0, prefix.size());
             }

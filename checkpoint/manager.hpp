@@ -11,6 +11,7 @@
 // and .damaged/ (set aside by a resume).
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>

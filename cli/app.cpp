@@ -127,8 +127,7 @@ int main(int argc, char** argv) {
         "A damaged checkpoint is reported and skipped. A recipe change that breaks exactness\n"
         "(data, model, optimizer.kind, run.seed) is refused unless --force. A finished run\n"
         "is left as it is (exit 0).");
-    resume->add_option("run", resume_options.run, "Run id (a unique prefix is enough)")
-        ->required();
+    resume->add_option("run", resume_options.run, "Run id (a unique prefix is enough)")->required();
     resume->add_option("--recipe", resume_options.recipe,
                        "Continue with this recipe instead of the run's own");
     add_overrides(resume, resume_options.overrides);
@@ -139,7 +138,8 @@ int main(int argc, char** argv) {
     add_common(resume, common, true);
 
     CLI::App* checkpoints = app.add_subcommand(
-        "checkpoints", "A run's checkpoints: epoch, step, size, accuracy, and whether each is valid");
+        "checkpoints",
+        "A run's checkpoints: epoch, step, size, accuracy, and whether each is valid");
     checkpoints->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
     add_common(checkpoints, common, true);
 

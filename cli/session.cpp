@@ -148,7 +148,7 @@ class Recorder : public trainer::Observer {
     void set_last_checkpoint(std::string name) { m_last_checkpoint = std::move(name); }
 
   private:
-    std::string eta(const trainer::StepProgress& p, double epoch_fraction) const {
+    [[nodiscard]] std::string eta(const trainer::StepProgress& p, double epoch_fraction) const {
         if (m_epochs_seen == 0) {
             return epoch_fraction > 0.05
                        ? duration(p.elapsed_s / epoch_fraction * m_num_epochs - p.elapsed_s)

@@ -926,7 +926,8 @@ void Store::record_checkpoint(const CheckpointRow& row, const SampleStateView& s
                 "loss, correct, confidence, num_hidden, hidden) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
                 "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                 "cannot record checkpoint " + row.name + " of run " + row.run_id);
-    const std::string created_at = row.created_at.empty() ? util::iso8601_utc_now() : row.created_at;
+    const std::string created_at =
+        row.created_at.empty() ? util::iso8601_utc_now() : row.created_at;
     s.bind(1, row.run_id)
         .bind(2, row.name)
         .bind(3, row.epoch)
@@ -962,8 +963,8 @@ std::vector<CheckpointRow> Store::checkpoints(const std::string& run_id) const {
 
 std::optional<CheckpointState> Store::checkpoint_state(const std::string& run_id,
                                                        const std::string& name) const {
-    const std::string what = "cannot read the per-sample state of checkpoint " + name +
-                             " of run " + run_id;
+    const std::string what =
+        "cannot read the per-sample state of checkpoint " + name + " of run " + run_id;
     Statement s(m_db.get(), m_file,
                 "SELECT num_samples, loss, correct, confidence, hidden FROM checkpoints "
                 "WHERE run_id = ?1 AND name = ?2",
@@ -996,8 +997,8 @@ void Store::delete_checkpoints(const std::string& run_id, const std::vector<std:
     const std::string what = "cannot delete checkpoints of run " + run_id;
     Transaction tx(m_db.get(), m_file, what);
     for (const std::string& name : names) {
-        Statement one(m_db.get(), m_file,
-                      "DELETE FROM checkpoints WHERE run_id = ?1 AND name = ?2", what);
+        Statement one(m_db.get(), m_file, "DELETE FROM checkpoints WHERE run_id = ?1 AND name = ?2",
+                      what);
         one.bind(1, run_id).bind(2, name);
         one.run();
     }
@@ -1005,8 +1006,8 @@ void Store::delete_checkpoints(const std::string& run_id, const std::vector<std:
 }
 
 void Store::rewind_run(const std::string& run_id, int epochs_done) {
-    const std::string what = "cannot rewind run " + run_id + " to epoch " +
-                             std::to_string(epochs_done);
+    const std::string what =
+        "cannot rewind run " + run_id + " to epoch " + std::to_string(epochs_done);
     Transaction tx(m_db.get(), m_file, what);
     for (const char* sql : {"DELETE FROM epochs WHERE run_id = ?1 AND epoch > ?2",
                             "DELETE FROM hidden_sets WHERE run_id = ?1 AND epoch > ?2",

@@ -194,10 +194,9 @@ void load_optimizer_state(torch::serialize::InputArchive& in, torch::optim::SGD&
     torch::Tensor count;
     in.read("num_params", count, true);
     if (count.item<std::int64_t>() != static_cast<std::int64_t>(params.size())) {
-        throw RuntimeFailure(what + "its optimizer state covers " +
-                             std::to_string(count.item<std::int64_t>()) +
-                             " parameters; this recipe's model has " +
-                             std::to_string(params.size()));
+        throw RuntimeFailure(
+            what + "its optimizer state covers " + std::to_string(count.item<std::int64_t>()) +
+            " parameters; this recipe's model has " + std::to_string(params.size()));
     }
     auto& state = optimizer.state();
     state.clear();
@@ -330,7 +329,7 @@ class Run {
     bool m_has_plan = false;                      // m_plan belongs to epoch m_epoch
     std::vector<std::int64_t> m_completed_hidden; // hidden set of the last completed epoch
     Totals m_train_totals;
-    EpochResult m_result; // filled phase by phase
+    EpochResult m_result;    // filled phase by phase
     std::int64_t m_step = 0; // batches done in the epoch: training steps, then refresh batches
     std::int64_t m_train_steps = 0, m_refresh_steps = 0;
     Summary m_summary;
@@ -922,9 +921,9 @@ void Run::restore(const checkpoint::Resume& resume) {
         m_plan = loop.plan;
         m_has_plan = true;
         m_step = pos.step;
-        m_train_steps = batches_of(
-            shard_size(m_plan.train_ids.size()),
-            std::max<std::int64_t>(1, m_config.data.batch_size / m_rank.world));
+        m_train_steps =
+            batches_of(shard_size(m_plan.train_ids.size()),
+                       std::max<std::int64_t>(1, m_config.data.batch_size / m_rank.world));
         m_refresh_steps =
             batches_of(shard_size(m_plan.refresh_ids.size()), m_config.data.eval_batch_size);
         if (m_train_steps != loop.train_steps || m_refresh_steps != loop.refresh_steps ||
@@ -937,14 +936,13 @@ void Run::restore(const checkpoint::Resume& resume) {
                 std::to_string(m_train_steps + m_refresh_steps) +
                 " batches; resume from an epoch-end checkpoint or with the original batch sizes");
         }
-        const bool ids_ok =
-            m_plan.num_samples == n &&
-            (m_plan.train_weights.empty() ||
-             m_plan.train_weights.size() == m_plan.train_ids.size()) &&
-            std::all_of(m_plan.train_ids.begin(), m_plan.train_ids.end(),
-                        [n](std::int64_t id) { return id >= 0 && id < n; }) &&
-            std::all_of(m_plan.refresh_ids.begin(), m_plan.refresh_ids.end(),
-                        [n](std::int64_t id) { return id >= 0 && id < n; });
+        const bool ids_ok = m_plan.num_samples == n &&
+                            (m_plan.train_weights.empty() ||
+                             m_plan.train_weights.size() == m_plan.train_ids.size()) &&
+                            std::all_of(m_plan.train_ids.begin(), m_plan.train_ids.end(),
+                                        [n](std::int64_t id) { return id >= 0 && id < n; }) &&
+                            std::all_of(m_plan.refresh_ids.begin(), m_plan.refresh_ids.end(),
+                                        [n](std::int64_t id) { return id >= 0 && id < n; });
         if (!ids_ok) {
             throw RuntimeFailure(what + "its epoch plan does not fit " + std::to_string(n) +
                                  " training samples (the checkpoint is damaged)");

@@ -126,7 +126,6 @@ class Observer {
 /// Process-wide effects: sets LibTorch's thread count, and fixes glibc malloc's mmap/trim
 /// thresholds once (32 MiB / 1 GiB) so that each step's activations reuse heap memory.
 Summary train(const Config& config, Observer& observer, util::MlLog& mllog,
-              const std::atomic<bool>* stop = nullptr,
-              const checkpoint::Resume* resume = nullptr);
+              const std::atomic<bool>* stop = nullptr, const checkpoint::Resume* resume = nullptr);
 
 } // namespace kakuren::trainer

@@ -211,6 +211,19 @@ TEST(Resume, TheReferenceRunOffersEveryKindOfPosition) {
     EXPECT_EQ(ref.checkpoints.back().name, "0004-end");
 }
 
+TEST(Resume, EverySecondsWritesCheckpointsInsideEpochs) {
+    Config c = resumable_config();
+    c.checkpoint->every_steps = 0;
+    c.checkpoint->every_seconds = 1e-9; // due before every batch
+    c.schedule.epochs = 1;
+    Keeper k;
+    run(c, k);
+    ASSERT_GT(k.checkpoints.size(), 2U);
+    EXPECT_EQ(k.reasons.front(), checkpoint::Reason::seconds);
+    EXPECT_EQ(k.checkpoints.front().name, "0001-000001");
+    EXPECT_EQ(k.reasons.back(), checkpoint::Reason::final);
+}
+
 TEST(Resume, StoppedAtAnyCheckpointAndResumedEndsBitIdentical) {
     const Keeper& ref = reference();
     // Every position of the run but the last: inside the training steps, between the phases,
