@@ -1,25 +1,16 @@
 #pragma once
-// Small text helpers for human-readable output.
-#include <cstdint>
+// Text helpers for the CLI: the report layer's number formatting and tables, plus an ETA clock.
 #include <string>
-#include <vector>
+
+#include "report/text.hpp"
 
 namespace kakuren::cli {
 
-std::string thousands(std::int64_t n);          ///< 60000 -> "60,000"
-std::string percent(double fraction, int digits = 1); ///< 0.1234 -> "12.3%"
-std::string duration(double seconds);           ///< 83.2 -> "1:23", 4000 -> "1:06:40"
-std::string fixed(double value, int digits);
+using report::fixed;
+using report::percent;
+using report::Table;
+using report::thousands;
 
-/// A plain-text table with left-aligned columns separated by two spaces.
-class Table {
-  public:
-    explicit Table(std::vector<std::string> header) : m_rows{std::move(header)} {}
-    void add(std::vector<std::string> row) { m_rows.push_back(std::move(row)); }
-    std::string render() const;
-
-  private:
-    std::vector<std::vector<std::string>> m_rows;
-};
+std::string duration(double seconds); ///< 83.2 -> "1:23", 4000 -> "1:06:40"; "?" if unknown
 
 } // namespace kakuren::cli

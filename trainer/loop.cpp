@@ -290,6 +290,7 @@ class Run {
     void refresh_phase(const hiding::EpochPlan& plan, EpochResult& result);
     [[nodiscard]] hiding::EpochContext epoch_context() const;
     double full_refresh();
+    void refresh_batch(const torch::Tensor& ids);
     void eval_phase(EpochResult& result);
     void progress(const char* phase, std::int64_t step, std::int64_t num_steps,
                   std::int64_t samples, Clock::time_point phase_start, bool force);
@@ -566,7 +567,6 @@ void Run::refresh_phase(const hiding::EpochPlan& plan, EpochResult& result) {
     const std::int64_t n = ids_all.size(0);
     const std::int64_t batch = m_config.data.eval_batch_size;
     const std::int64_t num_steps = (n + batch - 1) / batch;
-    const bool over_batch = m_config.stats.confidence_over_batch;
     const double before_s = result.hidden_pass_s; // the part of the phase before a resume
     const auto start = Clock::now();
     m_phase_start = start;
@@ -582,15 +582,7 @@ void Run::refresh_phase(const hiding::EpochPlan& plan, EpochResult& result) {
             at_batch_boundary();
             const std::int64_t begin = step * batch;
             const torch::Tensor ids = ids_all.narrow(0, begin, std::min(batch, n - begin));
-            const torch::Tensor images = torch::index_select(m_data.train.images, 0, ids);
-            const torch::Tensor labels = torch::index_select(m_data.train.labels, 0, ids);
-            const torch::Tensor logits = m_config.stats.hidden_pass_train_mode
-                                             ? m_model->forward(images)
-                                             : m_model->forward_inference(images);
-            const torch::Tensor log_probs = torch::log_softmax(logits, 1);
-            const torch::Tensor losses =
-                torch::nll_loss(log_probs, labels, {}, at::Reduction::None);
-            m_state->record(ids, losses, logits, log_probs, labels, over_batch);
+            refresh_batch(ids);
             m_step = m_train_steps + step + 1;
             ++m_batches_since_checkpoint;
             progress("refresh", step + 1, num_steps, begin + ids.size(0), start, false);
@@ -638,6 +630,19 @@ hiding::EpochContext Run::epoch_context() const {
     return {m_epoch, schedule.epochs, schedule.warmup_epochs, m_lr_milestones};
 }
 
+/// One forward-only batch of the refresh or full pass: records the samples' loss, correctness and
+/// confidence. Call inside InferenceMode after prepare_inference.
+void Run::refresh_batch(const torch::Tensor& ids) {
+    const torch::Tensor images = torch::index_select(m_data.train.images, 0, ids);
+    const torch::Tensor labels = torch::index_select(m_data.train.labels, 0, ids);
+    const torch::Tensor logits = m_config.stats.hidden_pass_train_mode
+                                     ? m_model->forward(images)
+                                     : m_model->forward_inference(images);
+    const torch::Tensor log_probs = torch::log_softmax(logits, 1);
+    const torch::Tensor losses = torch::nll_loss(log_probs, labels, {}, at::Reduction::None);
+    m_state->record(ids, losses, logits, log_probs, labels, m_config.stats.confidence_over_batch);
+}
+
 /// The forward-only pass over every training sample that a policy may ask for before it plans
 /// (iswr). Stats are recorded as in the refresh phase; returns its seconds. It runs before the
 /// epoch's first batch, so a stop here resumes at the start of the epoch and repeats it.
@@ -649,7 +654,6 @@ double Run::full_refresh() {
     const std::int64_t n = ids_all.size(0);
     const std::int64_t batch = m_config.data.eval_batch_size;
     const std::int64_t num_steps = (n + batch - 1) / batch;
-    const bool over_batch = m_config.stats.confidence_over_batch;
     const auto start = Clock::now();
     {
         m_model->train(m_config.stats.hidden_pass_train_mode);
@@ -659,15 +663,7 @@ double Run::full_refresh() {
             check_stop();
             const std::int64_t begin = step * batch;
             const torch::Tensor ids = ids_all.narrow(0, begin, std::min(batch, n - begin));
-            const torch::Tensor images = torch::index_select(m_data.train.images, 0, ids);
-            const torch::Tensor labels = torch::index_select(m_data.train.labels, 0, ids);
-            const torch::Tensor logits = m_config.stats.hidden_pass_train_mode
-                                             ? m_model->forward(images)
-                                             : m_model->forward_inference(images);
-            const torch::Tensor log_probs = torch::log_softmax(logits, 1);
-            const torch::Tensor losses =
-                torch::nll_loss(log_probs, labels, {}, at::Reduction::None);
-            m_state->record(ids, losses, logits, log_probs, labels, over_batch);
+            refresh_batch(ids);
             progress("refresh", step + 1, num_steps, begin + ids.size(0), start, false);
         }
     }
