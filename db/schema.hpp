@@ -148,6 +148,55 @@ CREATE TABLE checkpoints (
 );
 )sql";
 
-inline constexpr std::array<std::string_view, 2> k_migrations = {k_schema_v1, k_schema_v2};
+// Version 3: scheduler jobs (kakuren submit), sweeps, and where each attempt ran.
+inline constexpr std::string_view k_schema_v3 = R"sql(
+-- One row per job submitted for a run (kakuren submit, and kakuren resume of a submitted run).
+-- A requeued Slurm job keeps its row (requeues counts them); its restarts are new attempts.
+CREATE TABLE jobs (
+    run_id       TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    submission   INTEGER NOT NULL CHECK (submission >= 1), -- 1 = kakuren submit, 2.. = resumes
+    backend      TEXT NOT NULL CHECK (backend IN ('slurm', 'local')),
+    job_id       TEXT NOT NULL,     -- slurm: "1234", or "1234_2" for task 2 of array 1234;
+                                    -- local: pid of the detached job on host
+    host         TEXT NOT NULL,     -- short host name it was submitted from
+    state        TEXT NOT NULL
+                 CHECK (state IN ('pending', 'running', 'requeued', 'completed', 'failed',
+                                  'cancelled')),
+                                    -- requeued: checkpointed and requeued (time limit warning,
+                                    -- preemption); it runs again as the same run
+    reason       TEXT,              -- why it failed or was cancelled; Slurm's end state
+    requeues     INTEGER NOT NULL DEFAULT 0, -- times the job was requeued
+    submitted_at TEXT NOT NULL,     -- ISO 8601 UTC
+    ended_at     TEXT,              -- ISO 8601 UTC once final (completed, failed, cancelled)
+    script       TEXT NOT NULL,     -- path of the batch script
+    PRIMARY KEY (run_id, submission)
+);
+CREATE INDEX jobs_by_job_id ON jobs(job_id);
+
+-- Runs submitted together with kakuren submit --sweep share a sweep id; NULL otherwise.
+ALTER TABLE runs ADD COLUMN sweep TEXT;
+-- The scheduler job that ran an attempt ("1234", "1234_2", local pid); NULL for kakuren run.
+ALTER TABLE attempts ADD COLUMN job_id TEXT;
+-- Ranks of the attempt, and the nodes they ran on (host names, comma-separated).
+ALTER TABLE attempts ADD COLUMN world_size INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE attempts ADD COLUMN nodes TEXT;
+
+DROP VIEW run_summary;
+CREATE VIEW run_summary AS
+SELECT r.id, r.name, r.recipe_path, r.recipe_text, r.recipe_hash, r.strategy, r.fraction,
+       r.seed, r.num_samples, r.num_epochs, r.status, r.created_at, r.started_at, r.ended_at,
+       r.run_dir, r.reason,
+       (SELECT COUNT(*) FROM epochs e WHERE e.run_id = r.id) AS epochs_done,
+       (SELECT e.test_accuracy FROM epochs e WHERE e.run_id = r.id
+        ORDER BY e.epoch DESC LIMIT 1) AS final_accuracy,
+       (SELECT MAX(e.test_accuracy) FROM epochs e WHERE e.run_id = r.id) AS best_accuracy,
+       COALESCE((SELECT CAST(SUM(e.hidden) AS REAL) / (r.num_samples * COUNT(*))
+                 FROM epochs e WHERE e.run_id = r.id), 0.0) AS mean_realised_fraction,
+       r.sweep
+FROM runs r;
+)sql";
+
+inline constexpr std::array<std::string_view, 3> k_migrations = {k_schema_v1, k_schema_v2,
+                                                                 k_schema_v3};
 
 } // namespace kakuren::db

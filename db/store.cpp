@@ -222,7 +222,7 @@ template <typename T> std::vector<T> from_le_bytes(std::span<const std::uint8_t>
 constexpr std::string_view k_run_columns =
     "id, name, recipe_path, recipe_text, recipe_hash, strategy, fraction, seed, num_samples, "
     "num_epochs, status, created_at, started_at, ended_at, run_dir, reason, epochs_done, "
-    "final_accuracy, best_accuracy, mean_realised_fraction";
+    "final_accuracy, best_accuracy, mean_realised_fraction, sweep";
 
 RunRow read_run(const Statement& s) {
     RunRow r;
@@ -246,7 +246,28 @@ RunRow read_run(const Statement& s) {
     r.final_accuracy = s.optional_real(17);
     r.best_accuracy = s.optional_real(18);
     r.mean_realised_fraction = s.real(19);
+    r.sweep = s.text(20);
     return r;
+}
+
+constexpr std::string_view k_job_columns =
+    "run_id, submission, backend, job_id, host, state, reason, requeues, submitted_at, "
+    "ended_at, script";
+
+JobRow read_job(const Statement& s) {
+    JobRow j;
+    j.run_id = s.text(0);
+    j.submission = s.int32(1);
+    j.backend = s.text(2);
+    j.job_id = s.text(3);
+    j.host = s.text(4);
+    j.state = s.text(5);
+    j.reason = s.text(6);
+    j.requeues = s.int32(7);
+    j.submitted_at = s.text(8);
+    j.ended_at = s.text(9);
+    j.script = s.text(10);
+    return j;
 }
 
 } // namespace
@@ -482,6 +503,11 @@ std::vector<RunRow> Store::list_runs() const {
 
 int Store::begin_attempt(const std::string& run_id, const std::string& host, std::int64_t pid,
                          std::int64_t pid_start_ticks) {
+    return begin_attempt(run_id, host, pid, pid_start_ticks, AttemptPlace{});
+}
+
+int Store::begin_attempt(const std::string& run_id, const std::string& host, std::int64_t pid,
+                         std::int64_t pid_start_ticks, const AttemptPlace& place) {
     const std::string what = "cannot start an attempt of run " + run_id;
     Transaction tx(m_db.get(), m_file, what);
     {
@@ -502,10 +528,11 @@ int Store::begin_attempt(const std::string& run_id, const std::string& host, std
     {
         Statement s(m_db.get(), m_file,
                     "INSERT INTO attempts (run_id, attempt, host, pid, pid_start_ticks, "
-                    "started_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+                    "started_at, status, job_id, world_size, nodes) VALUES (?1, ?2, ?3, ?4, ?5, "
+                    "?6, 'running', NULLIF(?7, ''), ?8, NULLIF(?9, ''))",
                     what);
         s.bind(1, run_id).bind(2, attempt).bind(3, host).bind(4, pid).bind(5, pid_start_ticks);
-        s.bind(6, now);
+        s.bind(6, now).bind(7, place.job_id).bind(8, place.world_size).bind(9, place.nodes);
         s.run();
     }
     {
@@ -554,7 +581,8 @@ void Store::end_attempt(const std::string& run_id, int attempt, const std::strin
 std::vector<AttemptRow> Store::attempts(const std::string& run_id) const {
     Statement s(m_db.get(), m_file,
                 "SELECT run_id, attempt, host, pid, pid_start_ticks, started_at, ended_at, "
-                "status, reason FROM attempts WHERE run_id = ?1 ORDER BY attempt",
+                "status, reason, job_id, world_size, nodes FROM attempts WHERE run_id = ?1 "
+                "ORDER BY attempt",
                 "cannot list the attempts of run " + run_id);
     s.bind(1, run_id);
     std::vector<AttemptRow> rows;
@@ -569,9 +597,109 @@ std::vector<AttemptRow> Store::attempts(const std::string& run_id) const {
         a.ended_at = s.text(6);
         a.status = s.text(7);
         a.reason = s.text(8);
+        a.job_id = s.text(9);
+        a.world_size = s.int32(10);
+        a.nodes = s.text(11);
         rows.push_back(std::move(a));
     }
     return rows;
+}
+
+bool is_final_job_state(const std::string& state) {
+    return state == "completed" || state == "failed" || state == "cancelled";
+}
+
+int Store::insert_job(const JobRow& job) {
+    const std::string what = "cannot record a job of run " + job.run_id;
+    Transaction tx(m_db.get(), m_file, what);
+    int submission = job.submission;
+    if (submission == 0) {
+        Statement s(m_db.get(), m_file,
+                    "SELECT COALESCE(MAX(submission), 0) + 1 FROM jobs WHERE run_id = ?1", what);
+        s.bind(1, job.run_id);
+        if (s.step())
+            submission = s.int32(0);
+    }
+    Statement s(m_db.get(), m_file,
+                "INSERT INTO jobs (run_id, submission, backend, job_id, host, state, reason, "
+                "requeues, submitted_at, ended_at, script) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                "NULLIF(?7, ''), ?8, ?9, NULLIF(?10, ''), ?11)",
+                what);
+    s.bind(1, job.run_id).bind(2, submission).bind(3, job.backend).bind(4, job.job_id);
+    // bind keeps pointers to the text: the values must outlive the statement's run.
+    const std::string state = job.state.empty() ? std::string("pending") : job.state;
+    const std::string submitted_at =
+        job.submitted_at.empty() ? util::iso8601_utc_now() : job.submitted_at;
+    s.bind(5, job.host).bind(6, state);
+    s.bind(7, job.reason).bind(8, job.requeues);
+    s.bind(9, submitted_at);
+    s.bind(10, job.ended_at).bind(11, job.script);
+    s.run();
+    tx.commit();
+    return submission;
+}
+
+void Store::set_job_id(const std::string& run_id, int submission, const std::string& job_id) {
+    Statement s(m_db.get(), m_file,
+                "UPDATE jobs SET job_id = ?3 WHERE run_id = ?1 AND submission = ?2",
+                "cannot record the job id of run " + run_id);
+    s.bind(1, run_id).bind(2, submission).bind(3, job_id);
+    s.run();
+}
+
+bool Store::set_job_state(const std::string& run_id, int submission, const std::string& state,
+                          const std::string& reason) {
+    Statement s(m_db.get(), m_file,
+                "UPDATE jobs SET state = ?3, reason = COALESCE(NULLIF(?4, ''), reason), "
+                "ended_at = CASE WHEN ?3 IN ('completed', 'failed', 'cancelled') THEN ?5 "
+                "ELSE NULL END WHERE run_id = ?1 AND submission = ?2 AND state NOT IN "
+                "('completed', 'failed', 'cancelled') AND (state != ?3 OR ?4 != '')",
+                "cannot record the state of a job of run " + run_id);
+    const std::string now = util::iso8601_utc_now();
+    s.bind(1, run_id).bind(2, submission).bind(3, state).bind(4, reason);
+    s.bind(5, now);
+    s.run();
+    return sqlite3_changes(m_db.get()) > 0;
+}
+
+void Store::count_requeue(const std::string& run_id, int submission, const std::string& reason) {
+    Statement s(m_db.get(), m_file,
+                "UPDATE jobs SET state = 'requeued', requeues = requeues + 1, reason = ?3 "
+                "WHERE run_id = ?1 AND submission = ?2",
+                "cannot record a requeue of run " + run_id);
+    s.bind(1, run_id).bind(2, submission).bind(3, reason);
+    s.run();
+}
+
+std::vector<JobRow> Store::jobs(const std::string& run_id) const {
+    Statement s(m_db.get(), m_file,
+                "SELECT " + std::string(k_job_columns) +
+                    " FROM jobs WHERE run_id = ?1 ORDER BY submission",
+                "cannot list the jobs of run " + run_id);
+    s.bind(1, run_id);
+    std::vector<JobRow> rows;
+    while (s.step())
+        rows.push_back(read_job(s));
+    return rows;
+}
+
+std::vector<JobRow> Store::latest_jobs() const {
+    Statement s(m_db.get(), m_file,
+                "SELECT " + std::string(k_job_columns) +
+                    " FROM jobs j WHERE submission = (SELECT MAX(submission) FROM jobs k "
+                    "WHERE k.run_id = j.run_id) ORDER BY run_id",
+                "cannot list jobs");
+    std::vector<JobRow> rows;
+    while (s.step())
+        rows.push_back(read_job(s));
+    return rows;
+}
+
+void Store::set_run_sweep(const std::string& run_id, const std::string& sweep) {
+    Statement s(m_db.get(), m_file, "UPDATE runs SET sweep = NULLIF(?2, '') WHERE id = ?1",
+                "cannot record the sweep of run " + run_id);
+    s.bind(1, run_id).bind(2, sweep);
+    s.run();
 }
 
 void Store::record_epoch(const EpochRow& row, const SampleState& state,

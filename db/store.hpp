@@ -48,6 +48,7 @@ struct RunRow {
     std::int64_t epochs_done = 0;     ///< derived: count of epoch rows
     std::optional<double> final_accuracy, best_accuracy; ///< derived from epoch rows
     double mean_realised_fraction = 0;                   ///< derived: hidden / (N * epochs)
+    std::string sweep; ///< kakuren submit --sweep group, empty otherwise
 };
 
 struct AttemptRow {
@@ -59,7 +60,34 @@ struct AttemptRow {
     std::string started_at, ended_at;
     std::string status; ///< running | succeeded | finished | failed | interrupted | crashed
     std::string reason;
+    std::string job_id;  ///< scheduler job that ran it; empty for kakuren run
+    int world_size = 1;  ///< ranks
+    std::string nodes;   ///< host names of the ranks, comma-separated
 };
+
+/// Where an attempt runs when a scheduler started it (Store::begin_attempt).
+struct AttemptPlace {
+    std::string job_id; ///< "1234", "1234_2", or a local pid
+    int world_size = 1;
+    std::string nodes; ///< comma-separated
+};
+
+/// One job submitted for a run (table jobs).
+struct JobRow {
+    std::string run_id;
+    int submission = 0;      ///< 1 = kakuren submit, 2.. = resumes (0 in insert_job = next)
+    std::string backend;     ///< slurm | local
+    std::string job_id;      ///< "1234", "1234_2" (array task), or the local pid
+    std::string host;        ///< submitted from
+    std::string state;       ///< pending | running | requeued | completed | failed | cancelled
+    std::string reason;      ///< why it failed or was cancelled
+    int requeues = 0;
+    std::string submitted_at, ended_at; ///< ISO 8601 UTC; ended_at empty until final
+    std::string script;                 ///< batch script path
+};
+
+/// True for the job states that never change again (completed, failed, cancelled).
+bool is_final_job_state(const std::string& state);
 
 struct EpochRow {
     std::string run_id;
@@ -150,7 +178,28 @@ class Store {
     /// unknown attempt.
     void end_attempt(const std::string& run_id, int attempt, const std::string& status,
                      const std::string& reason = {});
+    /// Same, for an attempt a scheduler started: records its job, ranks and nodes.
+    int begin_attempt(const std::string& run_id, const std::string& host, std::int64_t pid,
+                      std::int64_t pid_start_ticks, const AttemptPlace& place);
     std::vector<AttemptRow> attempts(const std::string& run_id) const; ///< by attempt number
+
+    /// Records a submitted job as the run's next submission (pending); returns its number.
+    int insert_job(const JobRow& job);
+    /// Replaces a job's job_id (known only after submitting; the row exists before so that a
+    /// job starting at once finds it).
+    void set_job_id(const std::string& run_id, int submission, const std::string& job_id);
+    /// Sets a job's state and reason (empty = keep); a final state also sets ended_at. A job
+    /// already final keeps its state (a late report cannot undo a cancel). Returns whether the
+    /// row changed.
+    bool set_job_state(const std::string& run_id, int submission, const std::string& state,
+                       const std::string& reason = {});
+    /// Counts one more requeue of the job and marks it requeued.
+    void count_requeue(const std::string& run_id, int submission, const std::string& reason);
+    std::vector<JobRow> jobs(const std::string& run_id) const; ///< by submission
+    /// The newest submission of every run that has one, by run id (one query).
+    std::vector<JobRow> latest_jobs() const;
+    /// Sets the sweep group of runs.
+    void set_run_sweep(const std::string& run_id, const std::string& sweep);
 
     /// Writes an epoch row, the latest per-sample state and the epoch's hidden set in one
     /// transaction (replacing an earlier record of the same epoch). hidden_ids ascending, each in

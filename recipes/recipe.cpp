@@ -27,6 +27,37 @@ namespace {
 
 constexpr std::string_view k_fashion_mnist_path = "/usr/share/datasets/fashion-mnist";
 
+/// Characters a [slurm] value may hold: enough for Slurm's names and expressions, never a quote,
+/// space, $, backquote, ; or newline (values are quoted in the batch script as well).
+bool only_chars(std::string_view text, std::string_view extra_allowed) {
+    return std::all_of(text.begin(), text.end(), [&](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-' || c == '.' || extra_allowed.find(c) != std::string_view::npos;
+    });
+}
+
+/// Non-negative decimal integer of at most 9 digits, else nullopt.
+std::optional<int> small_number(std::string_view text) {
+    if (text.empty() || text.size() > 9 ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return std::nullopt;
+    }
+    return std::stoi(std::string(text));
+}
+
+std::vector<std::string> split_on(std::string_view text, char sep) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t end = text.find(sep, start);
+        parts.emplace_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+        if (end == std::string_view::npos) {
+            return parts;
+        }
+        start = end + 1;
+    }
+}
+
 /// The four IDX files: the recipe key that names one, and its file name in a data folder.
 struct DataFile {
     std::string_view key;
@@ -567,6 +598,77 @@ class Loader {
                   "optimizer.nesterov = true needs optimizer.momentum > 0 (it is " +
                       detail::render_float(o.momentum) + ")");
         }
+        check_slurm();
+    }
+
+    /// [slurm] strings reach a shell script and Slurm: each must have its documented form.
+    void check_slurm() {
+        const auto& s = m_recipe.slurm;
+        const auto quoted = [](const std::string& v) { return "\"" + v + "\""; };
+        const struct {
+            const char* key;
+            const std::string* value;
+            std::string_view extra;
+            const char* allowed;
+        } names[] = {
+            {"slurm.partition", &s.partition, ",", "letters, digits, _ - . and ,"},
+            {"slurm.account", &s.account, "", "letters, digits, _ - ."},
+            {"slurm.qos", &s.qos, "", "letters, digits, _ - ."},
+            {"slurm.constraint", &s.constraint, ",&|[]*:()!",
+             "letters, digits, _ - . and the operators , & | [ ] * : ( ) !"},
+        };
+        for (const auto& n : names) {
+            if (ok({n.key}) && !only_chars(*n.value, n.extra)) {
+                error(place({n.key}), std::string(n.key) + " = " + quoted(*n.value) +
+                                          " has characters Slurm does not allow here; allowed: " +
+                                          n.allowed);
+            }
+        }
+        if (ok({"slurm.time"}) && !time_limit_minutes(s.time)) {
+            error(place({"slurm.time"}),
+                  "slurm.time = " + quoted(s.time) +
+                      " is not a time limit; expected minutes (\"90\"), MM:SS, HH:MM:SS or "
+                      "D-HH[:MM[:SS]] (\"2-00:00:00\"), or empty for the partition's limit");
+        }
+        if (ok({"slurm.memory"}) && !s.memory.empty()) {
+            const std::string digits =
+                s.memory.substr(0, s.memory.find_first_not_of("0123456789"));
+            const std::string unit = s.memory.substr(digits.size());
+            if (!small_number(digits) || !(unit.empty() || unit == "K" || unit == "M" ||
+                                           unit == "G" || unit == "T")) {
+                error(place({"slurm.memory"}),
+                      "slurm.memory = " + quoted(s.memory) +
+                          " is not a memory size; expected a number with an optional unit K, M, "
+                          "G or T (megabytes without one), e.g. \"4G\"");
+            }
+        }
+        if (ok({"slurm.extra"})) {
+            std::istringstream words(s.extra);
+            std::string word;
+            const auto& allowed = allowed_extra_options();
+            while (words >> word) {
+                const std::size_t eq = word.find('=');
+                const std::string name = word.substr(0, eq);
+                const bool known = std::find(allowed.begin(), allowed.end(), name) != allowed.end();
+                const bool flag = name == "--exclusive" || name == "--requeue";
+                if (!known) {
+                    error(place({"slurm.extra"}),
+                          "slurm.extra: " + quoted(word) + " is not an allowed sbatch option; "
+                          "allowed: " + join(allowed, ", ") +
+                              " (the others have their own [slurm] keys)");
+                } else if (flag != (eq == std::string::npos)) {
+                    error(place({"slurm.extra"}),
+                          "slurm.extra: " + quoted(word) +
+                              (flag ? " takes no value" : " needs a value: " + name + "=VALUE"));
+                } else if (!flag && (word.size() == eq + 1 ||
+                                     !only_chars(std::string_view(word).substr(eq + 1),
+                                                 ",:@%+=/[]"))) {
+                    error(place({"slurm.extra"}),
+                          "slurm.extra: the value of " + quoted(word) +
+                              " may hold only letters, digits and _ - . , : @ % + = / [ ]");
+                }
+            }
+        }
     }
 
     [[nodiscard]] Value find_value(std::string_view key) const {
@@ -674,6 +776,58 @@ std::string cell(const std::string& text) {
 }
 
 } // namespace
+
+std::optional<int> time_limit_minutes(const std::string& text) {
+    if (text.empty()) {
+        return 0;
+    }
+    std::string rest = text;
+    int days = 0;
+    bool with_days = false;
+    if (const std::size_t dash = rest.find('-'); dash != std::string::npos) {
+        const auto d = small_number(std::string_view(rest).substr(0, dash));
+        if (!d) {
+            return std::nullopt;
+        }
+        days = *d;
+        with_days = true;
+        rest = rest.substr(dash + 1);
+    }
+    std::vector<int> parts;
+    for (const std::string& part : split_on(rest, ':')) {
+        const auto n = small_number(part);
+        if (!n) {
+            return std::nullopt;
+        }
+        parts.push_back(*n);
+    }
+    if (parts.size() > 3 || (parts.size() > 1 && parts[parts.size() - 1] >= 60) ||
+        (parts.size() == 3 && parts[1] >= 60)) {
+        return std::nullopt;
+    }
+    long long minutes = 0;
+    if (with_days) { // D-HH, D-HH:MM, D-HH:MM:SS
+        minutes = days * 1440LL + parts[0] * 60LL + (parts.size() > 1 ? parts[1] : 0) +
+                  (parts.size() > 2 && parts[2] > 0 ? 1 : 0);
+    } else if (parts.size() == 1) { // MM
+        minutes = parts[0];
+    } else if (parts.size() == 2) { // MM:SS
+        minutes = parts[0] + (parts[1] > 0 ? 1 : 0);
+    } else { // HH:MM:SS
+        minutes = parts[0] * 60LL + parts[1] + (parts[2] > 0 ? 1 : 0);
+    }
+    if (minutes > 365LL * 1440) {
+        return std::nullopt;
+    }
+    return static_cast<int>(minutes);
+}
+
+const std::vector<std::string>& allowed_extra_options() {
+    static const std::vector<std::string> options = {
+        "--exclusive", "--reservation", "--nodelist",  "--exclude",   "--comment",
+        "--licenses",  "--mail-type",   "--mail-user", "--dependency"};
+    return options;
+}
 
 RecipeError::RecipeError(std::vector<std::string> messages)
     : UsageError(join(messages, "\n")), m_messages(std::move(messages)) {}

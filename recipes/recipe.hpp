@@ -33,6 +33,7 @@ struct DataSection {
     std::int64_t synthetic_train = 4096, synthetic_test = 1024;
     int synthetic_classes = 10, synthetic_channels = 1, synthetic_size = 28;
     double synthetic_noise = 1.0;
+    std::string stage = "none"; ///< none | node-local: copy the data files to node-local storage
 };
 
 struct ModelSection {
@@ -86,6 +87,28 @@ struct CheckpointSection {
     bool keep_best = true;        ///< also keep the epoch-end checkpoint with the best accuracy
 };
 
+/// [slurm]: the allocation `kakuren submit` asks for (README "Slurm"). Every string that reaches
+/// the batch script is checked against a safe character set here and quoted there.
+struct SlurmSection {
+    std::string partition, account, qos; ///< empty = the cluster's default
+    std::string time = "";                ///< [D-]HH:MM[:SS] or minutes; empty = partition default
+    int nodes = 1;
+    int ntasks_per_node = 1; ///< ranks per node; world size = nodes x ntasks_per_node
+    int cpus_per_task = 0;   ///< 0 = run.threads if set, else 1
+    int gpus_per_node = 0;
+    std::string memory;     ///< per node, e.g. "4G", "500M"; empty = default
+    std::string constraint; ///< node features, e.g. "skylake&ib"
+    std::string extra; ///< more sbatch options, "--exclusive --reservation=x" (allowed list)
+    int signal_grace_s = 120; ///< warning signal this long before the time limit; 0 = none
+    int max_requeues = 3;     ///< requeues after the warning signal or a preemption
+};
+
+/// [launcher]: where a submitted run goes and how its ranks talk.
+struct LauncherSection {
+    std::string backend = "auto"; ///< auto | slurm | local
+    double collective_timeout_s = 300; ///< a rank waiting longer for the others fails the run
+};
+
 /// Where a resolved value came from: "recipes/x.toml:12:9", "--set", or "default".
 using Origins = std::map<std::string, std::string>;
 
@@ -99,6 +122,8 @@ struct Recipe {
     ScheduleSection schedule;
     HidingSection hiding;
     CheckpointSection checkpoint;
+    SlurmSection slurm;
+    LauncherSection launcher;
     Origins origins; ///< dotted key -> origin, for every known key
 };
 
@@ -126,6 +151,13 @@ std::string show(const Recipe& recipe);
 
 /// The resolved recipe as canonical TOML text (all keys, resolved values).
 std::string to_toml(const Recipe& recipe);
+
+/// Minutes of a Slurm time limit ("90", "1:30:00", "2-00:00:00", "45:00" = 45 min); nullopt
+/// when the text is not one of those forms. Empty text = 0 (the partition default).
+std::optional<int> time_limit_minutes(const std::string& text);
+
+/// The sbatch options slurm.extra may hold, each as "--name" (flag) or "--name=value".
+const std::vector<std::string>& allowed_extra_options();
 
 /// Every valid dotted key, in schema order (for help and suggestions).
 std::vector<std::string> known_keys();

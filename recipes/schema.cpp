@@ -179,6 +179,12 @@ std::vector<Field> build_schema() {
                     "data", "synthetic_noise",
                     "synthetic: standard deviation of the per-pixel noise around each class mean.")
                     .in(at_least(0)));
+    f.push_back(make<&R::data, &DataSection::stage>(
+                    "data", "stage",
+                    "none: read the data files where they are; node-local: copy them once per "
+                    "node to $SLURM_TMPDIR, $TMPDIR or /dev/shm before training (logged as "
+                    "staging_start/staging_stop).")
+                    .one_of({"none", "node-local"}));
     // [model]
     f.push_back(make<&R::model, &ModelSection::kind>("model", "kind",
                                                      "mlp, a small cnn, or a CIFAR-style resnet18.")
@@ -333,6 +339,61 @@ std::vector<Field> build_schema() {
     f.push_back(make<&R::checkpoint, &CheckpointSection::keep_best>(
         "checkpoint", "keep_best",
         "Also keep the epoch-end checkpoint with the best test accuracy."));
+    // [slurm]
+    f.push_back(make<&R::slurm, &SlurmSection::partition>(
+        "slurm", "partition", "Partition (--partition); empty = the cluster's default."));
+    f.push_back(make<&R::slurm, &SlurmSection::account>(
+        "slurm", "account", "Account to charge (--account); empty = your default."));
+    f.push_back(make<&R::slurm, &SlurmSection::qos>("slurm", "qos",
+                                                   "Quality of service (--qos); empty = default."));
+    f.push_back(make<&R::slurm, &SlurmSection::time>(
+        "slurm", "time",
+        "Time limit (--time): minutes, MM:SS, HH:MM:SS or D-HH[:MM[:SS]]; empty = the "
+        "partition's."));
+    f.push_back(make<&R::slurm, &SlurmSection::nodes>("slurm", "nodes", "Nodes (--nodes).")
+                    .in(at_least(1)));
+    f.push_back(make<&R::slurm, &SlurmSection::ntasks_per_node>(
+                    "slurm", "ntasks_per_node",
+                    "Ranks per node (--ntasks-per-node); ranks = nodes x ntasks_per_node, also "
+                    "for the local backend.")
+                    .in(at_least(1)));
+    f.push_back(make<&R::slurm, &SlurmSection::cpus_per_task>(
+                    "slurm", "cpus_per_task",
+                    "CPUs per rank (--cpus-per-task); 0 = run.threads when set, else 1.")
+                    .in(at_least(0)));
+    f.push_back(make<&R::slurm, &SlurmSection::gpus_per_node>(
+                    "slurm", "gpus_per_node", "GPUs per node (--gpus-per-node); 0 = none.")
+                    .in(at_least(0)));
+    f.push_back(make<&R::slurm, &SlurmSection::memory>(
+        "slurm", "memory", "Memory per node (--mem), e.g. 4G or 500M; empty = the default."));
+    f.push_back(make<&R::slurm, &SlurmSection::constraint>(
+        "slurm", "constraint", "Node features (--constraint), e.g. \"skylake&ib\"."));
+    f.push_back(make<&R::slurm, &SlurmSection::extra>(
+        "slurm", "extra",
+        "More sbatch options, space-separated, from an allowed list (see README \"Slurm\"), "
+        "e.g. \"--exclusive --reservation=maint\"."));
+    f.push_back(make<&R::slurm, &SlurmSection::signal_grace_s>(
+                    "slurm", "signal_grace_s",
+                    "Ask for SIGUSR1 this many seconds before the time limit (--signal=B:USR1@s): "
+                    "the ranks checkpoint and the job requeues itself; 0 = no warning.")
+                    .in(at_least(0)));
+    f.push_back(make<&R::slurm, &SlurmSection::max_requeues>(
+                    "slurm", "max_requeues",
+                    "Requeues after the warning signal or a preemption before the run stops "
+                    "as interrupted.")
+                    .in(at_least(0)));
+    // [launcher]
+    f.push_back(make<&R::launcher, &LauncherSection::backend>(
+                    "launcher", "backend",
+                    "Where kakuren submit sends the run: slurm, local (detached on this "
+                    "machine), or auto (slurm when a controller is configured and answers, "
+                    "else local).")
+                    .one_of({"auto", "slurm", "local"}));
+    f.push_back(make<&R::launcher, &LauncherSection::collective_timeout_s>(
+                    "launcher", "collective_timeout_s",
+                    "Seconds a rank waits for the others (rendezvous, gradient exchange) before "
+                    "the run fails with a clear message.")
+                    .in(above(0)));
     return f;
 }
 

@@ -333,6 +333,9 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
         {"data.synthetic_noise",
          {"data.synthetic_noise=0.5"},
          [](const Recipe& r) { return r.data.synthetic_noise == 0.5; }},
+        {"data.stage",
+         {"data.stage=node-local"},
+         [](const Recipe& r) { return r.data.stage == "node-local"; }},
         {"model.kind", {"model.kind=mlp"}, [](const Recipe& r) { return r.model.kind == "mlp"; }},
         {"model.hidden",
          {"model.hidden=[32]"},
@@ -435,6 +438,21 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
         {"checkpoint.keep_best",
          {"checkpoint.keep_best=false"},
          [](const Recipe& r) { return !r.checkpoint.keep_best; }},
+        {"slurm.partition", {"slurm.partition=gpu"}, [](const Recipe& r) { return r.slurm.partition == "gpu"; }},
+        {"slurm.account", {"slurm.account=lab"}, [](const Recipe& r) { return r.slurm.account == "lab"; }},
+        {"slurm.qos", {"slurm.qos=high"}, [](const Recipe& r) { return r.slurm.qos == "high"; }},
+        {"slurm.time", {"slurm.time='1:00:00'"}, [](const Recipe& r) { return r.slurm.time == "1:00:00"; }},
+        {"slurm.nodes", {"slurm.nodes=4"}, [](const Recipe& r) { return r.slurm.nodes == 4; }},
+        {"slurm.ntasks_per_node", {"slurm.ntasks_per_node=2"}, [](const Recipe& r) { return r.slurm.ntasks_per_node == 2; }},
+        {"slurm.cpus_per_task", {"slurm.cpus_per_task=8"}, [](const Recipe& r) { return r.slurm.cpus_per_task == 8; }},
+        {"slurm.gpus_per_node", {"slurm.gpus_per_node=4"}, [](const Recipe& r) { return r.slurm.gpus_per_node == 4; }},
+        {"slurm.memory", {"slurm.memory=8G"}, [](const Recipe& r) { return r.slurm.memory == "8G"; }},
+        {"slurm.constraint", {"slurm.constraint=ib"}, [](const Recipe& r) { return r.slurm.constraint == "ib"; }},
+        {"slurm.extra", {"slurm.extra=--exclusive"}, [](const Recipe& r) { return r.slurm.extra == "--exclusive"; }},
+        {"slurm.signal_grace_s", {"slurm.signal_grace_s=30"}, [](const Recipe& r) { return r.slurm.signal_grace_s == 30; }},
+        {"slurm.max_requeues", {"slurm.max_requeues=1"}, [](const Recipe& r) { return r.slurm.max_requeues == 1; }},
+        {"launcher.backend", {"launcher.backend=local"}, [](const Recipe& r) { return r.launcher.backend == "local"; }},
+        {"launcher.collective_timeout_s", {"launcher.collective_timeout_s=30"}, [](const Recipe& r) { return r.launcher.collective_timeout_s == 30; }},
     };
     std::vector<std::string> keys;
     const Recipe base = parse(k_synthetic, "x.toml");
@@ -566,4 +584,45 @@ TEST(Recipe, ShippedFashionMnistCnnFindsTheInstalledDataSet) {
     const Recipe r = kakuren::recipes::load(k_source_dir / "recipes/fashion_mnist_cnn.toml");
     EXPECT_EQ((installed / "train-images-idx3-ubyte.gz").string(), r.data.train_images);
     EXPECT_EQ((installed / "t10k-labels-idx1-ubyte.gz").string(), r.data.test_labels);
+}
+
+TEST(RecipeSlurm, TimeLimitForms) {
+    using kakuren::recipes::time_limit_minutes;
+    EXPECT_EQ(time_limit_minutes(""), 0);
+    EXPECT_EQ(time_limit_minutes("90"), 90);
+    EXPECT_EQ(time_limit_minutes("45:00"), 45);
+    EXPECT_EQ(time_limit_minutes("45:30"), 46); // Slurm rounds seconds up to a minute
+    EXPECT_EQ(time_limit_minutes("1:30:00"), 90);
+    EXPECT_EQ(time_limit_minutes("2-00:00:00"), 2 * 1440);
+    EXPECT_EQ(time_limit_minutes("1-12"), 1440 + 720);
+    EXPECT_EQ(time_limit_minutes("1-02:03"), 1440 + 123);
+    EXPECT_FALSE(time_limit_minutes("1:60:00"));
+    EXPECT_FALSE(time_limit_minutes("10:99"));
+    EXPECT_FALSE(time_limit_minutes("1h"));
+    EXPECT_FALSE(time_limit_minutes("-5"));
+    EXPECT_FALSE(time_limit_minutes("1:2:3:4"));
+    EXPECT_FALSE(time_limit_minutes("$(date)"));
+}
+
+TEST(RecipeSlurm, DefaultsAndValidValuesLoad) {
+    const auto r = kakuren::recipes::parse(R"toml([data]
+dataset = "synthetic"
+stage = "node-local"
+[slurm]
+partition = "gpu,debug"
+constraint = "skylake&(ib|eth)"
+time = "0:10:00"
+memory = "4G"
+extra = "--exclusive --reservation=maint --mail-type=END,FAIL --mail-user=a.b@x.org"
+nodes = 2
+ntasks_per_node = 2
+)toml",
+                                           "inline.toml");
+    EXPECT_EQ(r.data.stage, "node-local");
+    EXPECT_EQ(r.slurm.nodes, 2);
+    EXPECT_EQ(r.slurm.ntasks_per_node, 2);
+    EXPECT_EQ(r.slurm.signal_grace_s, 120);
+    EXPECT_EQ(r.slurm.max_requeues, 3);
+    EXPECT_EQ(r.launcher.backend, "auto");
+    EXPECT_EQ(r.launcher.collective_timeout_s, 300);
 }
