@@ -29,6 +29,12 @@ Examples:
   kakuren resume <run-id>                # continue a stopped or killed run exactly
   kakuren checkpoints <run-id>           # its checkpoints, and whether each is valid
   kakuren report --all -o report.html    # time saved, accuracy cost, plots
+  kakuren submit recipes/fashion_mnist_cnn.toml --dry-run   # the batch script, nothing sent
+  kakuren submit recipes/fashion_mnist_cnn.toml   # Slurm job (or a detached local one)
+  kakuren submit recipes/synthetic_tiny.toml --sweep run.seed=1,2,3   # one job array
+  kakuren status [<run-id>]              # pending, running, requeued, completed, failed...
+  kakuren logs <run-id> --rank 1 --follow
+  kakuren cancel <run-id>                # its ranks checkpoint; kakuren resume resubmits
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad recipe or command line,
 3 all epochs done but run.target_accuracy not reached, 75 stopped by a signal after writing
@@ -135,7 +141,68 @@ int main(int argc, char** argv) {
                      "Continue even with recipe changes that break exactness");
     resume->add_flag("--quiet,-q", resume_options.quiet,
                      "No progress output (the run id still prints)");
+    resume->add_flag("--here", resume_options.here,
+                     "A submitted run: continue it in this process (one rank) instead of "
+                     "submitting a new job");
     add_common(resume, common, true);
+
+    SubmitOptions submit_options;
+    CLI::App* submit = app.add_subcommand(
+        "submit", "Submit a recipe as a Slurm job (or a detached local job) and return at once");
+    submit->footer(
+        "Validates the recipe, records the run, writes runs/<id>/job.sh and hands it to the\n"
+        "backend: launcher.backend (auto = Slurm when a controller answers, else local) or\n"
+        "--backend. Prints the run id and the job id. The job runs slurm.nodes x\n"
+        "slurm.ntasks_per_node ranks; before the time limit (slurm.signal_grace_s) they\n"
+        "checkpoint and the job requeues itself as the same run (slurm.max_requeues).\n"
+        "--sweep KEY=V1,V2 submits one run per value as one Slurm job array (several\n"
+        "--sweep: every combination); kakuren report --name 'sweep-...*' compares them.");
+    submit->add_option("recipe", submit_options.recipe, "Recipe file (TOML)")->required();
+    add_overrides(submit, submit_options.overrides);
+    submit->add_option("--sweep", submit_options.sweeps,
+                       "One run per value, e.g. --sweep run.seed=1,2,3 (repeatable)")
+        ->type_name("KEY=V1,V2,...")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    submit->add_option("--backend", submit_options.backend,
+                       "auto, slurm or local (default: the recipe's launcher.backend)");
+    submit->add_flag("--dry-run,-n", submit_options.dry_run,
+                     "Validate and print the batch script and the backend; submit nothing");
+    add_common(submit, common, true);
+
+    std::string status_ref;
+    CLI::App* status = app.add_subcommand(
+        "status", "Submitted runs: state per attempt (pending, running, requeued, completed, "
+                  "failed with reason, cancelled)");
+    status->footer("Without RUN: every run of the workspace. With RUN: its jobs and attempts.\n"
+                   "States come from the database, corrected by Slurm while it still knows the\n"
+                   "job (a job that ended without telling, e.g. a dead node, is marked so).");
+    status->add_option("run", status_ref, "Run id (a unique prefix is enough); found from any folder");
+    add_common(status, common, true);
+
+    int log_rank = 0;
+    bool log_follow = false;
+    CLI::App* logs = app.add_subcommand("logs", "Print a run's log (a rank's), from any folder");
+    logs->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
+    logs->add_option("--rank,-r", log_rank, "Rank whose log to show (default 0)")
+        ->check(CLI::NonNegativeNumber);
+    logs->add_flag("--follow,-f", log_follow, "Keep printing until the run stops");
+    add_common(logs, common, false);
+
+    CLI::App* cancel = app.add_subcommand(
+        "cancel", "Cancel a submitted run's job; running ranks checkpoint on the way out");
+    cancel->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
+    add_common(cancel, common, true);
+
+    int local_ranks = 0;
+    CLI::App* job = app.add_subcommand(
+        "job", "Internal: one rank of a submitted run (started by its batch script)");
+    job->group(""); // not listed in --help
+    job->add_option("run", run_ref, "Run id")->required();
+    job->add_option("--local-ranks", local_ranks,
+                    "Start this many ranks on this machine and wait for them (local backend)")
+        ->check(CLI::NonNegativeNumber);
+    add_common(job, common, false);
 
     CLI::App* checkpoints = app.add_subcommand(
         "checkpoints",
@@ -187,6 +254,21 @@ int main(int argc, char** argv) {
         }
         if (resume->parsed()) {
             return resume_command(common, resume_options);
+        }
+        if (submit->parsed()) {
+            return submit_command(common, submit_options);
+        }
+        if (status->parsed()) {
+            return status_command(common, status_ref);
+        }
+        if (logs->parsed()) {
+            return logs_command(common, run_ref, log_rank, log_follow);
+        }
+        if (cancel->parsed()) {
+            return cancel_command(common, run_ref);
+        }
+        if (job->parsed()) {
+            return job_command(common, run_ref, local_ranks);
         }
         if (checkpoints->parsed()) {
             return checkpoints_command(common, run_ref);

@@ -51,9 +51,31 @@ struct ResumeOptions {
     std::vector<std::string> overrides; ///< --set key=value, on top of that recipe
     bool force = false;                 ///< continue despite changes that break exactness
     bool quiet = false;                 ///< no progress bar / epoch lines
+    bool here = false; ///< a submitted run: continue in this process instead of resubmitting
 };
 int resume_command(const CommonOptions& common, const ResumeOptions& options);
 int checkpoints_command(const CommonOptions& common, const std::string& run);
+
+/// `kakuren submit` (cli/submit_command.cpp); README "Slurm".
+struct SubmitOptions {
+    std::string recipe;
+    std::vector<std::string> overrides; ///< --set key=value
+    std::vector<std::string> sweeps;    ///< --sweep key=v1,v2,... (several: every combination)
+    std::string backend;                ///< --backend; empty = the recipe's launcher.backend
+    bool dry_run = false;
+};
+int submit_command(const CommonOptions& common, const SubmitOptions& options);
+/// `kakuren resume` of a submitted run: a new job through the run's backend.
+int resubmit_run(const CommonOptions& common, const std::string& run_ref);
+
+/// `kakuren job RUN` (cli/job_command.cpp): one rank of a submitted run, started by the batch
+/// script; with local_ranks > 0 it starts that many ranks on this machine and waits for them.
+int job_command(const CommonOptions& common, const std::string& run_ref, int local_ranks);
+
+/// `kakuren status`, `kakuren logs`, `kakuren cancel` (cli/status_command.cpp).
+int status_command(const CommonOptions& common, const std::string& run_ref);
+int logs_command(const CommonOptions& common, const std::string& run_ref, int rank, bool follow);
+int cancel_command(const CommonOptions& common, const std::string& run_ref);
 
 /// `kakuren report` (cli/report_command.cpp); see README "Reports".
 struct ReportOptions {

@@ -1,5 +1,7 @@
 #include "cli/config_map.hpp"
 
+#include <algorithm>
+
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -92,6 +94,26 @@ checkpoint::Config checkpoint_config(const recipes::Recipe& recipe) {
     c.keep_last = k.keep_last;
     c.keep_best = k.keep_best;
     return c;
+}
+
+launcher::ScriptSpec script_spec(const recipes::Recipe& recipe) {
+    const recipes::SlurmSection& s = recipe.slurm;
+    launcher::ScriptSpec spec;
+    spec.job_name = "kakuren-" + recipe.run.name;
+    spec.nodes = s.nodes;
+    spec.ntasks_per_node = s.ntasks_per_node;
+    spec.cpus_per_task =
+        s.cpus_per_task > 0 ? s.cpus_per_task : std::max(1, recipe.run.threads);
+    spec.gpus_per_node = s.gpus_per_node;
+    spec.partition = s.partition;
+    spec.account = s.account;
+    spec.qos = s.qos;
+    spec.constraint = s.constraint;
+    spec.memory = s.memory;
+    spec.extra = s.extra;
+    spec.time_limit_min = recipes::time_limit_minutes(s.time).value_or(0);
+    spec.signal_grace_s = s.signal_grace_s;
+    return spec;
 }
 
 } // namespace kakuren::cli

@@ -1,5 +1,6 @@
 #pragma once
 // The one place that maps recipe sections to each module's own config.
+#include "launcher/job_script.hpp"
 #include "recipes/recipe.hpp"
 #include "trainer/trainer.hpp"
 
@@ -9,5 +10,7 @@ namespace kakuren::cli {
 trainer::Config trainer_config(const recipes::Recipe& recipe);
 hiding::Config hiding_config(const recipes::Recipe& recipe);
 checkpoint::Config checkpoint_config(const recipes::Recipe& recipe);
+/// The [slurm] request of a batch script (run ids, folders and paths are the caller's).
+launcher::ScriptSpec script_spec(const recipes::Recipe& recipe);
 
 } // namespace kakuren::cli

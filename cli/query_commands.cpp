@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/lookup.hpp"
 #include "cli/text.hpp"
 #include "db/store.hpp"
 #include "launcher/workspace.hpp"
@@ -22,14 +23,6 @@ std::optional<db::Store> open_existing(const launcher::Workspace& ws) {
     db::Store store = db::Store::open(ws.db_file);
     store.reap_dead_runs(util::hostname(), &util::process_alive);
     return store;
-}
-
-db::RunRow require_run(const db::Store& store, const std::string& ref) {
-    std::optional<db::RunRow> run = store.find_run(ref);
-    if (!run) {
-        throw UsageError("no run matches '" + ref + "'; 'kakuren runs' lists them");
-    }
-    return *run;
 }
 
 util::Json optional_number(const std::optional<double>& v) {

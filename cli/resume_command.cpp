@@ -12,6 +12,7 @@
 #include "checkpoint/manager.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_map.hpp"
+#include "cli/lookup.hpp"
 #include "cli/session.hpp"
 #include "cli/text.hpp"
 #include "db/store.hpp"
@@ -25,26 +26,6 @@ namespace kakuren::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// Opens the workspace's store; a workspace without one has no runs to resume or list.
-db::Store open_store(const launcher::Workspace& ws) {
-    if (!fs::exists(ws.db_file)) {
-        throw UsageError("no kakuren database in " + ws.root.string() +
-                         ": give the workspace of the run with --workspace DIR or "
-                         "$KAKUREN_WORKSPACE");
-    }
-    db::Store store = db::Store::open(ws.db_file);
-    store.reap_dead_runs(util::hostname(), &util::process_alive);
-    return store;
-}
-
-db::RunRow require_run(const db::Store& store, const std::string& ref) {
-    std::optional<db::RunRow> run = store.find_run(ref);
-    if (!run) {
-        throw UsageError("no run matches '" + ref + "'; 'kakuren runs' lists them");
-    }
-    return *run;
-}
 
 /// "section.key" -> value text, from the canonical TOML of recipes::to_toml.
 std::map<std::string, std::string> resolved_values(const std::string& toml) {
@@ -130,6 +111,114 @@ util::Json optional_number(const std::optional<double>& v) {
 
 } // namespace
 
+Continuation take_over(const launcher::Workspace& ws, db::Store& store, const db::RunRow& run,
+                       const ResumeOptions& options, const db::AttemptPlace& place) {
+    Continuation c = plan_continuation(ws, store, run, options, place.world_size);
+    const std::optional<checkpoint::Resume>& chosen = c.chosen;
+    const fs::path run_dir = ws.run_dir(run.id);
+    checkpoint::Manager manager(store, run.id, run_dir / "checkpoints");
+
+    // Take the run over: a new attempt, the records cut back to the checkpoint.
+    const std::int64_t pid = getpid();
+    const int attempt = store.begin_attempt(run.id, util::hostname(), pid,
+                                            util::process_start_ticks(pid), place);
+    c.attempt = attempt;
+    std::vector<std::string> set_aside;
+    for (const checkpoint::Status& s : c.skipped) {
+        set_aside.push_back(s.name);
+    }
+    manager.set_aside(set_aside, attempt);
+    const std::vector<std::string> removed = manager.remove_uncommitted();
+    const int epochs_done = chosen ? chosen->loop.position.epochs_done() : 0;
+    store.rewind_run(run.id, epochs_done);
+    cut_mllog(run_dir / "mllog.txt", chosen ? chosen->loop.mllog_bytes : 0);
+    if (c.resolved != run.recipe_text) {
+        store.update_run_recipe(run.id, c.resolved, util::sha256_hex(c.resolved),
+                                c.recipe.schedule.epochs);
+        util::atomic_write(run_dir / "recipe.toml", c.resolved);
+    }
+    {
+        std::ofstream log(run_dir / "train.log", std::ios::app);
+        const std::string now = util::iso8601_utc_now();
+        for (const checkpoint::Status& s : c.skipped) {
+            log << now << " resume: skipped checkpoint " << s.name << ": " << s.problem << "\n";
+        }
+        for (const std::string& name : removed) {
+            log << now << " resume: removed uncommitted checkpoint folder " << name << "\n";
+        }
+        log << now << " resume: attempt " << attempt << " continues from " << c.from
+            << std::endl;
+    }
+    return c;
+}
+
+Continuation plan_continuation(const launcher::Workspace& ws, const db::Store& store,
+                               const db::RunRow& run, const ResumeOptions& options,
+                               int world_size) {
+    Continuation c;
+    // The newest checkpoint that validates (files against their manifest, state from the
+    // database); damaged ones are reported and never loaded.
+    const fs::path run_dir = ws.run_dir(run.id);
+    const checkpoint::Manager manager(const_cast<db::Store&>(store), run.id,
+                                      run_dir / "checkpoints");
+    c.chosen = manager.load_newest_valid(c.skipped);
+    const std::optional<checkpoint::Resume>& chosen = c.chosen;
+    for (const checkpoint::Status& s : c.skipped) {
+        util::log_warning("skipping checkpoint " + s.name + ": " + s.problem);
+    }
+
+    // The recipe to continue with: the one the checkpoint was written under (the run's own
+    // without a checkpoint), or a new one; --set applies on top.
+    const std::string reference = chosen ? chosen->recipe_text : run.recipe_text;
+    c.recipe = options.recipe.empty()
+                   ? recipes::parse(reference, run_dir / "recipe.toml", options.overrides)
+                   : recipes::load(options.recipe, options.overrides);
+    c.resolved = recipes::to_toml(c.recipe);
+    c.config = trainer_config(c.recipe);
+    const recipes::Recipe& recipe = c.recipe;
+    const std::string& resolved = c.resolved;
+    const trainer::Config& config = c.config;
+
+    // Refuse what would not continue the run exactly, before anything changes.
+    const std::vector<Change> changes = changes_between(reference, resolved);
+    std::vector<Change> breaking;
+    for (const Change& ch : changes) {
+        if (breaks_exactness(ch.key)) {
+            breaking.push_back(ch);
+        }
+    }
+    if (chosen && chosen->loop.world_size != world_size) {
+        breaking.push_back({"ranks", std::to_string(chosen->loop.world_size),
+                            std::to_string(world_size)});
+    }
+    const std::string since = chosen ? "checkpoint " + chosen->name : "its start";
+    if (!breaking.empty() && !options.force) {
+        throw UsageError("run " + run.id +
+                         " cannot continue exactly with this recipe: it changes " +
+                         describe(breaking) + " since " + since +
+                         ". Resume with the run's own recipe, or add --force to continue anyway "
+                         "(the result will then differ from an uninterrupted run). Nothing "
+                         "changed");
+    }
+    if (!changes.empty()) {
+        util::log_warning("continuing run " + run.id + " with a changed recipe: " +
+                          describe(changes) + (breaking.empty() ? "" : " (forced)"));
+    }
+    if (chosen && chosen->loop.threads != config.threads) {
+        util::log_warning("checkpoint " + chosen->name + " was written with " +
+                          std::to_string(chosen->loop.threads) +
+                          " intra-op threads and this attempt uses " +
+                          std::to_string(config.threads) +
+                          ": the result can differ in the last bits from an uninterrupted run "
+                          "(set run.threads = " +
+                          std::to_string(chosen->loop.threads) + " to continue exactly)");
+    }
+    (void)recipe;
+    c.from = chosen ? "checkpoint " + chosen->name + " (" + chosen->loop.position.describe() + ")"
+                    : "the beginning (no valid checkpoint)";
+    return c;
+}
+
 int resume_command(const CommonOptions& common, const ResumeOptions& options) {
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     db::Store store = open_store(ws);
@@ -169,93 +258,15 @@ int resume_command(const CommonOptions& common, const ResumeOptions& options) {
         return k_exit_ok;
     }
 
-    // The newest checkpoint that validates (files against their manifest, state from the
-    // database); damaged ones are reported and never loaded.
+    if (!options.here && !store.jobs(run.id).empty()) {
+        return resubmit_run(common, run.id); // through the backend it was submitted to
+    }
+    Continuation c = take_over(ws, store, run, options, db::AttemptPlace{});
+    const std::optional<checkpoint::Resume>& chosen = c.chosen;
+    const int attempt = c.attempt;
+    const std::string& from = c.from;
+    const std::vector<checkpoint::Status>& skipped = c.skipped;
     const fs::path run_dir = ws.run_dir(run.id);
-    checkpoint::Manager manager(store, run.id, run_dir / "checkpoints");
-    std::vector<checkpoint::Status> skipped;
-    const std::optional<checkpoint::Resume> chosen = manager.load_newest_valid(skipped);
-    for (const checkpoint::Status& s : skipped) {
-        util::log_warning("skipping checkpoint " + s.name + ": " + s.problem);
-    }
-
-    // The recipe to continue with: the one the checkpoint was written under (the run's own
-    // without a checkpoint), or a new one; --set applies on top.
-    const std::string reference = chosen ? chosen->recipe_text : run.recipe_text;
-    const recipes::Recipe recipe =
-        options.recipe.empty()
-            ? recipes::parse(reference, run_dir / "recipe.toml", options.overrides)
-            : recipes::load(options.recipe, options.overrides);
-    const std::string resolved = recipes::to_toml(recipe);
-    const trainer::Config config = trainer_config(recipe);
-
-    // Refuse what would not continue the run exactly, before anything changes.
-    const std::vector<Change> changes = changes_between(reference, resolved);
-    std::vector<Change> breaking;
-    for (const Change& c : changes) {
-        if (breaks_exactness(c.key)) {
-            breaking.push_back(c);
-        }
-    }
-    if (chosen && chosen->loop.world_size != 1) {
-        breaking.push_back({"world size", std::to_string(chosen->loop.world_size), "1"});
-    }
-    const std::string since = chosen ? "checkpoint " + chosen->name : "its start";
-    if (!breaking.empty() && !options.force) {
-        throw UsageError("run " + run.id +
-                         " cannot continue exactly with this recipe: it changes " +
-                         describe(breaking) + " since " + since +
-                         ". Resume with the run's own recipe, or add --force to continue anyway "
-                         "(the result will then differ from an uninterrupted run). Nothing "
-                         "changed");
-    }
-    if (!changes.empty()) {
-        util::log_warning("continuing run " + run.id + " with a changed recipe: " +
-                          describe(changes) + (breaking.empty() ? "" : " (forced)"));
-    }
-    if (chosen && chosen->loop.threads != config.threads) {
-        util::log_warning("checkpoint " + chosen->name + " was written with " +
-                          std::to_string(chosen->loop.threads) +
-                          " intra-op threads and this attempt uses " +
-                          std::to_string(config.threads) +
-                          ": the result can differ in the last bits from an uninterrupted run "
-                          "(set run.threads = " +
-                          std::to_string(chosen->loop.threads) + " to continue exactly)");
-    }
-
-    // Take the run over: a new attempt, the records cut back to the checkpoint.
-    const std::int64_t pid = getpid();
-    const int attempt =
-        store.begin_attempt(run.id, util::hostname(), pid, util::process_start_ticks(pid));
-    std::vector<std::string> set_aside;
-    for (const checkpoint::Status& s : skipped) {
-        set_aside.push_back(s.name);
-    }
-    manager.set_aside(set_aside, attempt);
-    const std::vector<std::string> removed = manager.remove_uncommitted();
-    const int epochs_done = chosen ? chosen->loop.position.epochs_done() : 0;
-    store.rewind_run(run.id, epochs_done);
-    cut_mllog(run_dir / "mllog.txt", chosen ? chosen->loop.mllog_bytes : 0);
-    if (resolved != run.recipe_text) {
-        store.update_run_recipe(run.id, resolved, util::sha256_hex(resolved),
-                                recipe.schedule.epochs);
-        util::atomic_write(run_dir / "recipe.toml", resolved);
-    }
-
-    const std::string from =
-        chosen ? "checkpoint " + chosen->name + " (" + chosen->loop.position.describe() + ")"
-               : "the beginning (no valid checkpoint)";
-    {
-        std::ofstream log(run_dir / "train.log", std::ios::app);
-        const std::string now = util::iso8601_utc_now();
-        for (const checkpoint::Status& s : skipped) {
-            log << now << " resume: skipped checkpoint " << s.name << ": " << s.problem << "\n";
-        }
-        for (const std::string& name : removed) {
-            log << now << " resume: removed uncommitted checkpoint folder " << name << "\n";
-        }
-        log << now << " resume: attempt " << attempt << " continues from " << from << std::endl;
-    }
     if (!json) {
         std::cout << "run " << run.id << " resumed from " << from << " as attempt " << attempt
                   << "\n"
@@ -272,8 +283,8 @@ int resume_command(const CommonOptions& common, const ResumeOptions& options) {
     session.store = &store;
     session.run_id = run.id;
     session.attempt = attempt;
-    session.config = config;
-    session.recipe_text = resolved;
+    session.config = c.config;
+    session.recipe_text = c.resolved;
     session.resume = chosen ? &*chosen : nullptr;
     session.quiet = options.quiet;
     session.format = common.format;

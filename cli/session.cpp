@@ -37,6 +37,18 @@ std::string epoch_line(const trainer::EpochResult& r, int num_epochs, std::int64
     }
     line += "  time " + fixed(r.total_s, 1) + "s (train " + fixed(r.train_s, 1) + ", refresh " +
             fixed(r.hidden_pass_s, 1) + ", eval " + fixed(r.eval_s, 1) + ")";
+    // FNV-1a over the ids: every rank prints it, so their logs show they hid the same samples.
+    std::uint64_t digest = 1469598103934665603ULL;
+    for (const std::int64_t id : r.hidden_ids) {
+        for (int b = 0; b < 8; ++b) {
+            digest = (digest ^ ((static_cast<std::uint64_t>(id) >> (8 * b)) & 0xffU)) *
+                     1099511628211ULL;
+        }
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%08llx",
+                  static_cast<unsigned long long>(digest & 0xffffffffULL));
+    line += "  hidden set " + std::string(hex);
     return line;
 }
 
@@ -47,15 +59,19 @@ std::string megabytes(std::int64_t bytes) {
 /// Writes each epoch and checkpoint to the database and the run's log, and shows progress.
 class Recorder : public trainer::Observer {
   public:
+    /// record = false (ranks other than 0): epoch lines and progress only, no database writes.
     Recorder(db::Store& store, std::string run_id, std::ostream& log, bool live_bar, bool lines,
-             std::ostream& line_out, int num_epochs, checkpoint::Manager* checkpoints)
+             std::ostream& line_out, int num_epochs, checkpoint::Manager* checkpoints,
+             bool record)
         : m_store(store), m_run_id(std::move(run_id)), m_log(log), m_live_bar(live_bar),
           m_lines(lines), m_line_out(line_out), m_num_epochs(num_epochs),
-          m_checkpoints(checkpoints) {}
+          m_checkpoints(checkpoints), m_record(record) {}
 
     void on_start(std::int64_t num_train, std::int64_t num_test) override {
         m_num_train = num_train;
-        m_store.set_run_num_samples(m_run_id, num_train);
+        if (m_record) {
+            m_store.set_run_num_samples(m_run_id, num_train);
+        }
         m_log << util::iso8601_utc_now() << " start: " << thousands(num_train)
               << " training samples, " << thousands(num_test) << " test samples" << std::endl;
     }
@@ -105,7 +121,10 @@ class Recorder : public trainer::Observer {
         state.loss.assign(r.loss.begin(), r.loss.end());
         state.correct.assign(r.correct.begin(), r.correct.end());
         state.confidence.assign(r.confidence.begin(), r.confidence.end());
-        m_store.record_epoch(row, state, r.hidden_ids, static_cast<std::int64_t>(r.loss.size()));
+        if (m_record) {
+            m_store.record_epoch(row, state, r.hidden_ids,
+                                 static_cast<std::int64_t>(r.loss.size()));
+        }
 
         m_epoch_seconds += r.total_s;
         m_epochs_seen += 1;
@@ -166,6 +185,7 @@ class Recorder : public trainer::Observer {
     std::ostream& m_line_out;
     int m_num_epochs;
     checkpoint::Manager* m_checkpoints;
+    bool m_record;
     std::int64_t m_num_train = 0;
     double m_epoch_seconds = 0;
     int m_epochs_seen = 0;
@@ -203,18 +223,21 @@ int run_attempt(Attempt& a) {
     const bool json = a.format == Format::json;
 
     std::optional<checkpoint::Manager> checkpoints;
-    if (a.config.checkpoint) {
+    if (a.config.checkpoint && a.record) {
         checkpoints.emplace(store, a.run_id, run_dir / "checkpoints", *a.config.checkpoint);
         checkpoints->set_context(a.attempt, a.recipe_text);
     }
-    std::ofstream log(run_dir / "train.log", std::ios::app);
+    std::ofstream log;
+    if (a.record) {
+        log.open(run_dir / "train.log", std::ios::app);
+    } // else: a closed stream, which writes nothing
     const bool tty = isatty(STDERR_FILENO) == 1;
     Recorder recorder(store, a.run_id, log, tty && !a.quiet, !a.quiet, json ? std::cerr : std::cout,
-                      a.config.schedule.epochs, checkpoints ? &*checkpoints : nullptr);
+                      a.config.schedule.epochs, checkpoints ? &*checkpoints : nullptr, a.record);
     if (a.resume != nullptr) {
         recorder.set_last_checkpoint(a.resume->name);
     }
-    util::MlLog mllog(run_dir / "mllog.txt");
+    util::MlLog mllog = a.record ? util::MlLog(run_dir / "mllog.txt") : util::MlLog();
     launcher::install_stop_handlers();
 
     trainer::Summary summary;
@@ -223,7 +246,9 @@ int run_attempt(Attempt& a) {
     } catch (const std::exception& e) {
         recorder.clear_bar();
         log << util::iso8601_utc_now() << " failed: " << e.what() << std::endl;
-        store.end_attempt(a.run_id, a.attempt, "failed", e.what());
+        if (a.record) {
+            store.end_attempt(a.run_id, a.attempt, "failed", e.what());
+        }
         throw;
     }
     recorder.clear_bar();
@@ -247,7 +272,9 @@ int run_attempt(Attempt& a) {
         reason = "target accuracy " + percent(*a.config.target_accuracy, 2) +
                  " not reached (best " + percent(summary.best_accuracy, 2) + ")";
     }
-    store.end_attempt(a.run_id, a.attempt, status, reason);
+    if (a.record) {
+        store.end_attempt(a.run_id, a.attempt, status, reason);
+    }
     log << util::iso8601_utc_now() << " " << status << (reason.empty() ? "" : ": " + reason)
         << std::endl;
 

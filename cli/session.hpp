@@ -2,12 +2,16 @@
 // One attempt of a run in this process, shared by `kakuren run` and `kakuren resume`: trains,
 // records every epoch (database, train.log) and checkpoint, shows progress, ends the attempt
 // with the status its outcome gives and prints that outcome.
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "checkpoint/manager.hpp"
 #include "checkpoint/state.hpp"
 #include "cli/commands.hpp"
 #include "db/store.hpp"
 #include "launcher/workspace.hpp"
+#include "recipes/recipe.hpp"
 #include "trainer/trainer.hpp"
 #include "util/json.hpp"
 
@@ -24,10 +28,37 @@ struct Attempt {
     bool quiet = false;
     Format format = Format::text;
     util::JsonObject extra_json; ///< added to the --format json summary
+    /// false on ranks other than 0: train and print epoch lines, but record nothing (no
+    /// database rows, checkpoints, MLPerf log or attempt end).
+    bool record = true;
 };
 
 /// Runs the attempt (begun with Store::begin_attempt) to its end and returns the exit code
 /// (README "Exit codes"). A failure ends the attempt as failed and is rethrown.
 int run_attempt(Attempt& attempt);
+
+/// How a run goes on from its newest valid checkpoint (cli/resume_command.cpp).
+struct Continuation {
+    std::optional<checkpoint::Resume> chosen; ///< nullopt: from the beginning
+    recipes::Recipe recipe;                   ///< the recipe it continues with
+    std::string resolved;                     ///< recipes::to_toml(recipe)
+    trainer::Config config;
+    int attempt = 0;                          ///< take_over: the attempt begun
+    std::vector<checkpoint::Status> skipped;  ///< damaged checkpoints newer than chosen
+    std::string from;                         ///< "checkpoint 0003-end (...)", for messages
+};
+
+/// Chooses the checkpoint and recipe without changing anything (ranks other than 0 use it to
+/// follow rank 0). Throws UsageError for recipe changes that break exactness (options.force
+/// allows them) and for a checkpoint written by another number of ranks.
+Continuation plan_continuation(const launcher::Workspace& ws, const db::Store& store,
+                               const db::RunRow& run, const struct ResumeOptions& options,
+                               int world_size);
+
+/// plan_continuation, then takes the run over: begins a new attempt (recording place), sets
+/// damaged checkpoints aside, removes uncommitted folders, rewinds the records and cuts the
+/// MLPerf log back to the checkpoint.
+Continuation take_over(const launcher::Workspace& ws, db::Store& store, const db::RunRow& run,
+                       const struct ResumeOptions& options, const db::AttemptPlace& place);
 
 } // namespace kakuren::cli

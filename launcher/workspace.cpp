@@ -1,7 +1,9 @@
 #include "launcher/workspace.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <ctime>
 #include <random>
 
@@ -21,6 +23,62 @@ Workspace resolve_workspace(const std::string& flag_value) {
         root = root.parent_path(); // drop a trailing '/'
     }
     return Workspace{root, root / "kakuren.db", root / "runs"};
+}
+
+namespace {
+
+std::filesystem::path workspace_list() {
+    std::filesystem::path state;
+    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && *xdg != '\0') {
+        state = xdg;
+    } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+        state = std::filesystem::path(home) / ".local" / "state";
+    } else {
+        return {};
+    }
+    return state / "kakuren" / "workspaces";
+}
+
+} // namespace
+
+void remember_workspace(const Workspace& ws) {
+    const std::filesystem::path list = workspace_list();
+    if (list.empty()) {
+        return;
+    }
+    for (const Workspace& known : remembered_workspaces()) {
+        if (known.root == ws.root) {
+            return;
+        }
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(list.parent_path(), ec);
+    std::ofstream out(list, std::ios::app); // one short line: appends do not interleave
+    out << ws.root.string() << "\n";
+}
+
+std::vector<Workspace> remembered_workspaces() {
+    std::vector<Workspace> out;
+    const std::filesystem::path list = workspace_list();
+    if (list.empty()) {
+        return out;
+    }
+    std::ifstream in(list);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty()) {
+            lines.push_back(line);
+        }
+    }
+    std::reverse(lines.begin(), lines.end());
+    for (const std::string& line : lines) {
+        const Workspace ws = resolve_workspace(line);
+        if (std::none_of(out.begin(), out.end(),
+                         [&](const Workspace& w) { return w.root == ws.root; })) {
+            out.push_back(ws);
+        }
+    }
+    return out;
 }
 
 std::string new_run_id(const std::string& name) {

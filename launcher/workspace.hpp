@@ -2,6 +2,7 @@
 // Where a workspace keeps its records: the database and one folder per run.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace kakuren::launcher {
 
@@ -15,6 +16,14 @@ struct Workspace {
 /// Resolves the workspace: the --workspace value if non-empty, else $KAKUREN_WORKSPACE, else the
 /// current directory. Does not create anything.
 Workspace resolve_workspace(const std::string& flag_value);
+
+/// Adds the workspace to the user's list of workspaces ($XDG_STATE_HOME/kakuren/workspaces,
+/// else ~/.local/state/kakuren/workspaces), so that commands given a run id find it from any
+/// folder. Best effort: a list that cannot be written is skipped silently.
+void remember_workspace(const Workspace& ws);
+
+/// The remembered workspaces, most recently added first, without duplicates.
+std::vector<Workspace> remembered_workspaces();
 
 /// A new run id: "<name>-<yyyymmdd>-<hhmmss>-<4 hex>" (name sanitised to [A-Za-z0-9_.-]).
 std::string new_run_id(const std::string& name);

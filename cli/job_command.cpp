@@ -1,0 +1,325 @@
+// `kakuren job RUN`: what a submitted run's batch script starts. Each rank finds its place
+// (SLURM_* under srun, KAKUREN_* from the local backend), rank 0 takes the run over as a new
+// attempt (from its newest valid checkpoint when there is one: a requeued job continues the
+// same run), every rank trains, and rank 0 alone records. A stop by signal (the time-limit
+// warning, a preemption) checkpoints and requeues the job while slurm.max_requeues allows.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "cli/commands.hpp"
+#include "cli/lookup.hpp"
+#include "cli/session.hpp"
+#include "launcher/backend.hpp"
+#include "launcher/placement.hpp"
+#include "launcher/signals.hpp"
+#include "launcher/staging.hpp"
+#include "slurm/client.hpp"
+#include "util/system.hpp"
+
+namespace kakuren::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<int> g_forward_signal{0};
+
+extern "C" void remember_signal(int sig) { g_forward_signal.store(sig); }
+
+/// A TCP port that was free a moment ago (the kernel's choice for port 0).
+int free_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    int port = 29500;
+    if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+        port = ntohs(addr.sin_port);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return port;
+}
+
+/// The local backend's launcher: n ranks of this run on this machine, each logging to
+/// logs/rank-<r>.log; signals are passed on to every rank; a rank failing (exit other than 0
+/// or 75) takes the others down, as srun --kill-on-bad-exit does. Returns rank 0's exit code,
+/// or the failing rank's.
+int launch_local_ranks(const CommonOptions& common, const std::string& run_ref, int n) {
+    Located found = locate_run(common.workspace, run_ref);
+    const fs::path logs = found.ws.run_dir(found.run.id) / "logs";
+    fs::create_directories(logs);
+    const int port = free_port();
+    const char* job_env = std::getenv("KAKUREN_JOB_ID");
+    const std::string job_id = job_env != nullptr ? job_env : std::to_string(getpid());
+
+    struct sigaction action {};
+    action.sa_handler = remember_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0; // no SA_RESTART: waitpid returns to forward the signal
+    for (int sig : {SIGINT, SIGTERM, SIGUSR1}) {
+        sigaction(sig, &action, nullptr);
+    }
+
+    std::vector<pid_t> ranks;
+    for (int r = 0; r < n; ++r) {
+        const pid_t pid = fork();
+        if (pid < 0) {
+            throw RuntimeFailure(std::string("cannot start rank ") + std::to_string(r) + ": " +
+                                 std::strerror(errno));
+        }
+        if (pid == 0) {
+            for (int sig : {SIGINT, SIGTERM, SIGUSR1}) {
+                std::signal(sig, SIG_DFL);
+            }
+            setenv("KAKUREN_RANK", std::to_string(r).c_str(), 1);
+            setenv("KAKUREN_WORLD", std::to_string(n).c_str(), 1);
+            setenv("KAKUREN_LOCAL_RANK", std::to_string(r).c_str(), 1);
+            setenv("KAKUREN_MASTER_ADDR", "127.0.0.1", 1);
+            setenv("KAKUREN_MASTER_PORT", std::to_string(port).c_str(), 1);
+            setenv("KAKUREN_JOB_ID", job_id.c_str(), 1);
+            setenv("KAKUREN_WORKSPACE", found.ws.root.c_str(), 1);
+            const std::string log = (logs / ("rank-" + std::to_string(r) + ".log")).string();
+            const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, STDOUT_FILENO);
+                dup2(fd, STDERR_FILENO);
+                close(fd);
+            }
+            execl("/proc/self/exe", "kakuren", "job", found.run.id.c_str(),
+                  static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        ranks.push_back(pid);
+    }
+    std::cout << "started " << n << " rank(s) of run " << found.run.id << " (rendezvous 127.0.0.1:"
+              << port << "); logs in " << logs.string() << std::endl;
+
+    int result = 0;
+    bool have_result = false;
+    std::size_t living = ranks.size();
+    while (living > 0) {
+        int status = 0;
+        const pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR) {
+                if (const int sig = g_forward_signal.exchange(0); sig != 0) {
+                    for (pid_t r : ranks) {
+                        if (r > 0) {
+                            kill(r, sig);
+                        }
+                    }
+                }
+                continue;
+            }
+            break;
+        }
+        const auto it = std::find(ranks.begin(), ranks.end(), pid);
+        if (it == ranks.end()) {
+            continue;
+        }
+        const int rank = static_cast<int>(it - ranks.begin());
+        *it = -1;
+        --living;
+        const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        std::cout << "rank " << rank << " ended with exit code " << code << std::endl;
+        const bool bad = code != k_exit_ok && code != k_exit_interrupted &&
+                         code != k_exit_target_missed;
+        if (bad && living > 0) {
+            std::cout << "rank " << rank << " failed: stopping the other ranks" << std::endl;
+            for (pid_t r : ranks) {
+                if (r > 0) {
+                    kill(r, SIGKILL);
+                }
+            }
+        }
+        if (bad && (!have_result || result == k_exit_ok)) {
+            result = code;
+            have_result = true;
+        } else if (rank == 0 && !have_result) {
+            result = code;
+            have_result = true;
+        }
+    }
+    return result;
+}
+
+std::string join(const std::vector<std::string>& parts) {
+    std::string out;
+    for (const std::string& p : parts) {
+        out += (out.empty() ? "" : ",") + p;
+    }
+    return out;
+}
+
+/// Rank 0, after the ranks stopped: the job's record, and a requeue when the stop came from
+/// Slurm (the time-limit warning, a preemption) and requeues remain.
+void finish_job(db::Store& store, const db::RunRow& run, const db::JobRow& job,
+                const launcher::Placement& place, int max_requeues, int code) {
+    if (code == k_exit_ok || code == k_exit_target_missed) {
+        store.set_job_state(run.id, job.submission, "completed");
+        return;
+    }
+    if (code != k_exit_interrupted) {
+        return;
+    }
+    std::optional<db::JobRow> now;
+    for (const db::JobRow& j : store.jobs(run.id)) {
+        if (j.submission == job.submission) {
+            now = j;
+        }
+    }
+    if (now && now->state == "cancelled") {
+        std::cout << "job " << job.job_id << " was cancelled: not requeued" << std::endl;
+        return;
+    }
+    const int sig = launcher::stop_signal();
+    const std::string why = "stopped by signal " + std::to_string(sig) + " (" +
+                            (sig == SIGUSR1 ? "time limit near" : strsignal(sig)) +
+                            ") at a checkpoint";
+    if (place.backend == "slurm" && place.slurm_job_id != 0 && now &&
+        now->requeues < max_requeues) {
+        const int n = now->requeues + 1;
+        store.count_requeue(run.id, job.submission,
+                            why + "; requeued (" + std::to_string(n) + " of " +
+                                std::to_string(max_requeues) + ")");
+        std::cout << why << ": requeueing Slurm job " << place.slurm_job_id << " (" << n
+                  << " of " << max_requeues << ")" << std::endl;
+        try {
+            launcher::make_backend("slurm")->requeue(std::to_string(place.slurm_job_id));
+        } catch (const std::exception& e) {
+            store.set_job_state(run.id, job.submission, "failed",
+                                why + "; the requeue failed: " + e.what() +
+                                    "; kakuren resume " + run.id + " continues it");
+            throw;
+        }
+        return;
+    }
+    store.set_job_state(run.id, job.submission, "failed",
+                        why + "; no requeues left (slurm.max_requeues = " +
+                            std::to_string(max_requeues) + "): kakuren resume " + run.id +
+                            " continues it");
+}
+
+int run_rank(const CommonOptions& common, const std::string& run_ref) {
+    const launcher::Placement place =
+        launcher::placement_from(launcher::environment(), &slurm::expand_hostlist);
+    Located found = locate_run(common.workspace, run_ref);
+    db::Store& store = found.store;
+    const db::RunRow& run = found.run;
+    const bool rank0 = place.rank == 0;
+    const std::string who = "rank " + std::to_string(place.rank) + "/" +
+                            std::to_string(place.world) + " on " + util::hostname();
+
+    std::optional<db::JobRow> job;
+    for (const db::JobRow& j : store.jobs(run.id)) {
+        job = j; // the newest submission started this script
+    }
+    if (run.status == db::RunStatus::succeeded || run.status == db::RunStatus::finished) {
+        std::cout << who << ": run " << run.id << " already " << db::to_string(run.status)
+                  << "; nothing to do" << std::endl;
+        if (rank0 && job) {
+            store.set_job_state(run.id, job->submission, "completed");
+        }
+        return k_exit_ok;
+    }
+    if (job && job->state == "cancelled") {
+        std::cout << who << ": job " << job->job_id << " of run " << run.id
+                  << " was cancelled; not starting" << std::endl;
+        return k_exit_ok;
+    }
+
+    ResumeOptions none;
+    Continuation c =
+        rank0 ? take_over(found.ws, store, run, none,
+                          db::AttemptPlace{place.job_id, place.world, join(place.nodes)})
+              : plan_continuation(found.ws, store, run, none, place.world);
+    if (rank0 && job) {
+        store.set_job_state(run.id, job->submission, "running");
+    }
+    std::cout << who << ": run " << run.id << (rank0 ? " attempt " + std::to_string(c.attempt) : "")
+              << " from " << c.from << "; rendezvous " << place.master_addr << ":"
+              << place.master_port << std::endl;
+
+    trainer::Config config = c.config;
+    config.dist.rank = place.rank;
+    config.dist.world = place.world;
+    config.dist.local_rank = place.local_rank;
+    config.dist.master_addr = place.master_addr;
+    config.dist.master_port = place.master_port;
+    config.dist.timeout_s = c.recipe.launcher.collective_timeout_s;
+    config.dist.num_nodes = place.num_nodes;
+    config.dist.accelerators_per_node = c.recipe.slurm.gpus_per_node;
+    if (place.backend == "local" && c.recipe.run.threads == 0) {
+        // Ranks on one machine share its CPUs.
+        config.threads = std::max(1, util::available_cpus() / place.world);
+    }
+    if (c.recipe.data.stage == "node-local" && config.data.dataset != "synthetic") {
+        // The trainer calls this inside its init phase (staging_start / staging_stop records)
+        // and loads the data from the copies.
+        const double timeout_s = c.recipe.launcher.collective_timeout_s;
+        config.stage = [who, local_rank = place.local_rank, timeout_s](trainer::DataConfig& data) {
+            const launcher::StageResult staged = launcher::stage_files(
+                {data.train_images, data.train_labels, data.test_images, data.test_labels},
+                launcher::node_local_base(launcher::environment()), local_rank, timeout_s);
+            data.train_images = staged.files[0];
+            data.train_labels = staged.files[1];
+            data.test_images = staged.files[2];
+            data.test_labels = staged.files[3];
+            std::cout << who << ": data staged in " << staged.dir.string() << " ("
+                      << staged.bytes << " bytes, "
+                      << (staged.copied ? "copied" : "found there") << ", " << staged.seconds
+                      << " s)" << std::endl;
+            return staged.bytes;
+        };
+    }
+
+    Attempt session;
+    session.ws = &found.ws;
+    session.store = &store;
+    session.run_id = run.id;
+    session.attempt = c.attempt;
+    session.config = config;
+    session.recipe_text = c.resolved;
+    session.resume = c.chosen ? &*c.chosen : nullptr;
+    session.quiet = false;
+    session.record = rank0;
+    int code = k_exit_failure;
+    try {
+        code = run_attempt(session);
+    } catch (const std::exception& e) {
+        if (rank0 && job) {
+            store.set_job_state(run.id, job->submission, "failed",
+                                std::string(e.what()) + " (" + who + ")");
+        }
+        throw;
+    }
+    if (rank0 && job) {
+        finish_job(store, run, *job, place, c.recipe.slurm.max_requeues, code);
+    }
+    return code;
+}
+
+} // namespace
+
+int job_command(const CommonOptions& common, const std::string& run_ref, int local_ranks) {
+    if (local_ranks > 0 && std::getenv("KAKUREN_RANK") == nullptr) {
+        return launch_local_ranks(common, run_ref, local_ranks);
+    }
+    return run_rank(common, run_ref);
+}
+
+} // namespace kakuren::cli

@@ -1,0 +1,122 @@
+#include "cli/job_state.hpp"
+
+#include "util/system.hpp"
+
+namespace kakuren::cli {
+
+launcher::Backend* Backends::get(const std::string& name) {
+    if (m_failed[name]) {
+        return nullptr;
+    }
+    auto it = m_backends.find(name);
+    if (it != m_backends.end()) {
+        return it->second.get();
+    }
+    try {
+        auto backend = launcher::make_backend(name);
+        return (m_backends[name] = std::move(backend)).get();
+    } catch (const std::exception& e) {
+        m_failed[name] = true;
+        m_note = std::string(e.what()) + "; job states are from the database only";
+        return nullptr;
+    }
+}
+
+std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Backends& backends) {
+    std::vector<db::JobRow> jobs = store.jobs(run.id);
+    if (jobs.empty()) {
+        return std::nullopt;
+    }
+    db::JobRow job = jobs.back();
+    const bool run_done = run.status == db::RunStatus::succeeded ||
+                          run.status == db::RunStatus::finished;
+    if (job.job_id.empty() || (job.backend == "local" && job.host != util::hostname())) {
+        return job; // not submitted yet; or a local job only its own host can see
+    }
+    const std::vector<db::AttemptRow> attempts = store.attempts(run.id);
+    const bool attempt_running = !attempts.empty() && attempts.back().status == "running";
+    if (db::is_final_job_state(job.state) && !attempt_running) {
+        return job;
+    }
+    launcher::Backend* backend = backends.get(job.backend);
+    if (backend == nullptr) {
+        return job;
+    }
+    const std::optional<launcher::JobView> view = backend->query(job.job_id);
+    if (db::is_final_job_state(job.state)) {
+        // E.g. cancelled: the ranks were killed before they could end their attempt.
+        if (!view || view->state != "running") {
+            store.end_attempt(run.id, attempts.back().attempt,
+                              job.state == "cancelled" ? "interrupted" : "crashed",
+                              job.reason.empty() ? "its job ended" : job.reason);
+        }
+        return job;
+    }
+    std::string state, reason;
+    if (!view) {
+        if (run_done) {
+            state = "completed";
+        } else {
+            state = "failed";
+            reason = job.backend == "local"
+                         ? "the local job (pid " + job.job_id + " on " + job.host +
+                               ") ended without finishing the run"
+                         : "Slurm job " + job.job_id +
+                               " ended without finishing the run (Slurm no longer knows it)";
+        }
+    } else if (view->state == "completed" || view->state == "failed" ||
+               view->state == "cancelled") {
+        state = run_done ? "completed" : view->state == "completed" ? "failed" : view->state;
+        reason = view->reason.empty() && !run_done
+                     ? "Slurm job " + job.job_id + " ended (exit code " +
+                           std::to_string(view->exit_code) + ") without finishing the run"
+                     : view->reason;
+    } else if (view->state == "running" && job.state == "pending") {
+        state = "running";
+    } else if (view->state == "requeued" && job.state != "requeued") {
+        state = "requeued";
+        reason = view->reason;
+    }
+    if (state.empty()) {
+        return job;
+    }
+    if (state == "requeued") {
+        store.count_requeue(run.id, job.submission, reason);
+    } else {
+        store.set_job_state(run.id, job.submission, state, reason);
+    }
+    if (db::is_final_job_state(state)) {
+        for (const db::AttemptRow& a : store.attempts(run.id)) {
+            if (a.status == "running") {
+                store.end_attempt(run.id, a.attempt, "crashed",
+                                  reason.empty() ? "its job ended" : reason);
+            }
+        }
+    }
+    return store.jobs(run.id).back();
+}
+
+std::string display_state(const db::RunRow& run, const std::optional<db::JobRow>& job) {
+    if (job && (job->state == "cancelled" || job->state == "pending" ||
+                job->state == "requeued")) {
+        return job->state;
+    }
+    switch (run.status) {
+    case db::RunStatus::created:
+        return job ? "pending" : "created";
+    case db::RunStatus::running:
+        return "running";
+    case db::RunStatus::succeeded:
+    case db::RunStatus::finished:
+        return "completed";
+    case db::RunStatus::failed:
+        return "failed";
+    case db::RunStatus::interrupted:
+        return "interrupted";
+    case db::RunStatus::crashed:
+        return job && job->state == "failed" ? "failed" : "crashed";
+    }
+    return "unknown";
+}
+
+} // namespace kakuren::cli

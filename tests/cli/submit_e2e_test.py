@@ -1,0 +1,379 @@
+#!/usr/bin/env python3
+"""kakuren submit / status / logs / cancel / resume end to end: the real binary against a real
+Slurm cluster (tests/slurm/cluster.sh, started by the ctest fixture slurm_cluster) and against
+the local backend. Each test uses its own workspace and user state folder.
+
+Usage: submit_e2e_test.py KAKUREN_BIN CLUSTER_DIR TestCase.test_name
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+KAKUREN = ""
+CLUSTER = ""
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+TINY = """
+[run]
+name = "{name}"
+seed = 1
+threads = 1
+
+[data]
+dataset = "synthetic"
+synthetic_train = 2048
+synthetic_test = 512
+synthetic_size = 12
+synthetic_noise = 4.0
+batch_size = 128
+
+[model]
+kind = "mlp"
+hidden = [64]
+
+[schedule]
+epochs = {epochs}
+warmup_epochs = 0
+milestones = [{milestone}]
+
+[hiding]
+strategy = "kakurenbo"
+fraction = 0.3
+
+[checkpoint]
+every_epochs = 1
+keep_last = 2
+
+[launcher]
+collective_timeout_s = {timeout}
+
+[slurm]
+nodes = {nodes}
+ntasks_per_node = {tasks}
+cpus_per_task = 1
+signal_grace_s = {grace}
+max_requeues = {requeues}
+{extra}
+"""
+
+
+def tiny(name="tiny", epochs=4, nodes=1, tasks=1, timeout=60, grace=0, requeues=3, extra=""):
+    return TINY.format(name=name, epochs=epochs, milestone=max(1, epochs - 1), nodes=nodes,
+                       tasks=tasks, timeout=timeout, grace=grace, requeues=requeues, extra=extra)
+
+
+class Workspace:
+    """A temporary workspace, and a user state folder of its own (remembered workspaces)."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="kakuren-submit-")
+        self.state = os.path.join(self.root, ".state")
+        self.env = dict(os.environ)
+        self.env["XDG_STATE_HOME"] = self.state
+        self.env["KAKUREN_WORKSPACE"] = self.root
+        if CLUSTER:
+            self.env["SLURM_CONF"] = os.path.join(CLUSTER, "slurm.conf")
+
+    def recipe(self, text, name="recipe.toml"):
+        path = os.path.join(self.root, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def kakuren(self, *args, check=True, cwd=None, env=None, timeout=120):
+        p = subprocess.run([KAKUREN, *args], cwd=cwd or self.root, env=env or self.env,
+                           capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError(f"kakuren {' '.join(args)} exited {p.returncode}\n"
+                                 f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+        return p
+
+    def json(self, *args, **kw):
+        return json.loads(self.kakuren(*args, "--format", "json", **kw).stdout)
+
+    def status(self, run):
+        return self.json("status", run)
+
+    def wait(self, run, states, timeout=120, what=None):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            last = self.status(run)
+            if last["state"] in states and (what is None or what(last)):
+                return last
+            time.sleep(0.5)
+        raise AssertionError(f"run {run} did not reach {states} in {timeout} s; last status:\n"
+                             + json.dumps(last, indent=1) + "\n" + self.all_logs(run))
+
+    def all_logs(self, run):
+        out = ""
+        logs = os.path.join(self.root, "runs", run, "logs")
+        if os.path.isdir(logs):
+            for name in sorted(os.listdir(logs)):
+                with open(os.path.join(logs, name), errors="replace") as f:
+                    out += f"--- {name}\n{f.read()[-3000:]}\n"
+        return out
+
+    def db(self):
+        return sqlite3.connect(os.path.join(self.root, "kakuren.db"))
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def epoch_digests(log_text):
+    """epoch -> hidden-set digest, from a rank's epoch lines."""
+    return {int(m.group(1)): m.group(2)
+            for m in re.finditer(r"epoch (\d+)/\d+ .*hidden set ([0-9a-f]{8})", log_text)}
+
+
+def cluster(*args):
+    subprocess.run([os.path.join(SOURCE, "tests/slurm/cluster.sh"), *args, ], check=True,
+                   capture_output=True, text=True, timeout=120)
+
+
+class SlurmSubmit(unittest.TestCase):
+    def setUp(self):
+        self.ws = Workspace()
+
+    def tearDown(self):
+        self.ws.cleanup()
+
+    def submit(self, recipe_text, *extra):
+        out = self.ws.json("submit", self.ws.recipe(recipe_text), "--backend", "slurm", *extra)
+        self.assertEqual(out["backend"], "slurm")
+        return out["runs"]
+
+    def test_tiny_job_completes_with_its_records(self):
+        runs = self.submit(tiny())
+        run, job = runs[0]["run_id"], runs[0]["job_id"]
+        self.assertTrue(job.isdigit(), job)
+        final = self.ws.wait(run, {"completed", "failed", "crashed"})
+        self.assertEqual(final["state"], "completed", json.dumps(final, indent=1))
+        self.assertEqual(final["epochs_done"], 4)
+        self.assertEqual([a["state"] for a in final["attempts"]], ["completed"])
+        self.assertEqual(final["attempts"][0]["job_id"], job)
+        self.assertEqual(final["jobs"][0]["state"], "completed")
+        with self.ws.db() as db:
+            self.assertEqual(db.execute("SELECT COUNT(*) FROM epochs WHERE run_id=?",
+                                        (run,)).fetchone()[0], 4)
+            self.assertEqual(db.execute("SELECT COUNT(*) FROM hidden_sets WHERE run_id=?",
+                                        (run,)).fetchone()[0], 4)
+        with open(os.path.join(self.ws.root, "runs", run, "mllog.txt")) as f:
+            mllog = f.read()
+        self.assertIn('"key": "run_stop"', mllog.replace('"key":"', '"key": "'))
+        self.assertIn("job.sh", final["jobs"][0]["script"])
+        # The log, from another folder and without --workspace: the run is found by its id.
+        env = dict(self.ws.env)
+        del env["KAKUREN_WORKSPACE"]
+        logs = self.ws.kakuren("logs", run, cwd="/", env=env).stdout
+        self.assertRegex(logs, r"epoch 4/4 ")
+        status = self.ws.kakuren("status", cwd="/", env=env, check=False)
+        self.assertEqual(status.returncode, 0)  # (lists the current folder's runs: none)
+
+    def test_two_nodes_agree_on_hidden_sets_and_follow_the_one_rank_curve(self):
+        text = tiny(name="two", epochs=4, nodes=2, tasks=1)
+        run = self.submit(text)[0]["run_id"]
+        final = self.ws.wait(run, {"completed", "failed", "crashed"}, timeout=180)
+        self.assertEqual(final["state"], "completed", self.ws.all_logs(run))
+        attempt = final["attempts"][0]
+        self.assertEqual(attempt["where"], "n1,n2 (2 ranks)")
+        logs = os.path.join(self.ws.root, "runs", run, "logs")
+        with open(os.path.join(logs, "rank-0.log")) as f:
+            rank0 = epoch_digests(f.read())
+        with open(os.path.join(logs, "rank-1.log")) as f:
+            rank1 = epoch_digests(f.read())
+        self.assertEqual(sorted(rank0), [1, 2, 3, 4])
+        self.assertEqual(rank0, rank1)
+        # The same recipe on one rank, in the foreground.
+        one = self.ws.json("run", self.ws.recipe(text, "one.toml"), "--quiet")
+        two = self.ws.json("show", run)
+        acc1 = [e["test_accuracy"] for e in self.ws.json("show", one["run_id"])["epochs"]]
+        acc2 = [e["test_accuracy"] for e in two["epochs"]]
+        for a, b in zip(acc1, acc2):
+            self.assertLess(abs(a - b), 0.05, (acc1, acc2))
+        with open(os.path.join(self.ws.root, "runs", run, "mllog.txt")) as f:
+            mllog = f.read()
+        self.assertRegex(mllog, r'"key": ?"number_of_ranks", ?"value": ?2')
+        self.assertRegex(mllog, r'"key": ?"number_of_nodes", ?"value": ?2')
+
+    def test_sweep_is_one_array_and_one_group(self):
+        out = self.ws.json("submit", self.ws.recipe(tiny(name="sw", epochs=2)), "--backend",
+                           "slurm", "--sweep", "run.seed=1,2,3")
+        runs = out["runs"]
+        self.assertEqual(len(runs), 3)
+        arrays = {r["job_id"].split("_")[0] for r in runs}
+        self.assertEqual(len(arrays), 1, runs)
+        self.assertEqual(sorted(r["job_id"].split("_")[1] for r in runs), ["0", "1", "2"])
+        self.assertEqual([r["sweep_values"] for r in runs],
+                         [["run.seed=1"], ["run.seed=2"], ["run.seed=3"]])
+        for r in runs:
+            self.assertEqual(self.ws.wait(r["run_id"], {"completed", "failed"}, 180)["state"],
+                             "completed")
+        with self.ws.db() as db:
+            sweeps = {row[0] for row in db.execute("SELECT sweep FROM runs")}
+            seeds = sorted(row[0] for row in db.execute("SELECT seed FROM runs"))
+        self.assertEqual(len(sweeps), 1)
+        self.assertEqual(seeds, [1, 2, 3])
+        report = self.ws.json("report", "--name", out["sweep"] + "*")
+        self.assertEqual(len(report["runs"]), 3)
+
+    def test_cancel_then_resume_continues_the_same_run(self):
+        run = self.submit(tiny(name="cancel", epochs=40))[0]["run_id"]
+        self.ws.wait(run, {"running"}, what=lambda s: s["epochs_done"] >= 2)
+        out = self.ws.json("cancel", run)
+        self.assertEqual(out["state"], "cancelled")
+        st = self.ws.wait(run, {"cancelled"}, what=lambda s: s["attempts"] and
+                          s["attempts"][-1]["state"] != "running")
+        self.assertEqual(st["jobs"][0]["state"], "cancelled")
+        self.assertIn("cancelled by kakuren cancel", st["jobs"][0]["reason"])
+        done_before = st["epochs_done"]
+        self.assertLess(done_before, 40)
+        self.ws.kakuren("resume", run)
+        st = self.ws.wait(run, {"running", "completed"},
+                          what=lambda s: len(s["attempts"]) >= 2)
+        self.assertEqual(len(st["jobs"]), 2)
+        self.assertEqual(self.ws.json("cancel", run)["state"], "cancelled")
+
+    def test_time_limit_warning_checkpoints_requeues_and_completes_as_one_run(self):
+        # A 1-minute limit and a warning 55 s before it: each start trains a few seconds, gets
+        # SIGUSR1, checkpoints and requeues itself, until the run is done.
+        text = tiny(name="limit", epochs=24, grace=55, requeues=20,
+                    extra='time = "1"')
+        run = self.submit(text)[0]["run_id"]
+        final = self.ws.wait(run, {"completed", "failed", "crashed"}, timeout=420,
+                             what=lambda s: s["state"] != "running")
+        self.assertEqual(final["state"], "completed", self.ws.all_logs(run))
+        job = final["jobs"][0]
+        self.assertGreaterEqual(job["requeues"], 1, json.dumps(final, indent=1))
+        states = [a["state"] for a in final["attempts"]]
+        self.assertEqual(states[-1], "completed")
+        self.assertIn("requeued", states)
+        self.assertEqual({a["job_id"] for a in final["attempts"]}, {job["job_id"]})
+        self.assertEqual(final["epochs_done"], 24)
+        with self.ws.db() as db:
+            epochs = [r[0] for r in db.execute(
+                "SELECT epoch FROM epochs WHERE run_id=? ORDER BY epoch", (run,))]
+        self.assertEqual(epochs, list(range(1, 25)))
+        with open(os.path.join(self.ws.root, "runs", run, "mllog.txt")) as f:
+            mllog = f.read()
+        self.assertEqual(mllog.count('"run_start"'), 1)
+        self.assertGreaterEqual(mllog.count('"resume"'), 1)
+        check = self.ws.json("report", run)
+        self.assertEqual(check["runs"][0]["mllog_check"]["problems"], [], check)
+
+    def test_node_cut_off_fails_clearly_and_resumes_from_the_last_checkpoint(self):
+        text = tiny(name="cut", epochs=60, nodes=2, timeout=10)
+        run = self.submit(text)[0]["run_id"]
+        self.ws.wait(run, {"running"}, timeout=120, what=lambda s: s["epochs_done"] >= 2)
+        cluster("cut", CLUSTER, "n2")
+        try:
+            failed = self.ws.wait(run, {"failed", "crashed"}, timeout=150)
+        finally:
+            cluster("heal", CLUSTER, "n2")
+        reason = (failed["jobs"][-1]["reason"] or "") + " " + \
+            " ".join(a["reason"] or "" for a in failed["attempts"])
+        self.assertRegex(reason, r"(?i)communication|NODE_FAIL|node", json.dumps(failed, indent=1))
+        done = failed["epochs_done"]
+        self.ws.kakuren("resume", run)
+        st = self.ws.wait(run, {"running"}, timeout=120,
+                          what=lambda s: len(s["attempts"]) >= 2 and s["epochs_done"] > done)
+        with open(os.path.join(self.ws.root, "runs", run, "train.log")) as f:
+            self.assertRegex(f.read(), r"resume: attempt 2 continues from checkpoint 00")
+        self.ws.kakuren("cancel", run)
+
+
+class SlurmUnavailable(unittest.TestCase):
+    def setUp(self):
+        self.ws = Workspace()
+        self.recipe = self.ws.recipe(tiny())
+
+    def tearDown(self):
+        self.ws.cleanup()
+
+    def test_controller_down_is_a_clear_error_within_seconds_and_records_nothing(self):
+        conf = os.path.join(self.ws.root, "slurm.conf")
+        with open(os.path.join(CLUSTER, "slurm.conf")) as f:
+            text = re.sub(r"(?m)^SlurmctldPort=.*$", "SlurmctldPort=6999", f.read())
+        with open(conf, "w") as f:
+            f.write(text)
+        env = dict(self.ws.env, SLURM_CONF=conf)
+        start = time.time()
+        p = self.ws.kakuren("submit", self.recipe, "--backend", "slurm", check=False, env=env)
+        self.assertLess(time.time() - start, 10)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertRegex(p.stderr, r"not reachable")
+        self.assertFalse(os.path.exists(os.path.join(self.ws.root, "runs")))
+        # auto falls back to the local backend, and says so.
+        dry = self.ws.kakuren("submit", self.recipe, "--dry-run", env=env).stdout
+        self.assertIn("backend: local (auto: no reachable Slurm controller)", dry)
+
+    def test_no_slurm_configuration_is_a_clear_error(self):
+        env = dict(self.ws.env, SLURM_CONF=os.path.join(self.ws.root, "missing.conf"))
+        p = self.ws.kakuren("submit", self.recipe, "--backend", "slurm", check=False, env=env)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("missing.conf", p.stderr)
+
+
+class LocalSubmit(unittest.TestCase):
+    def setUp(self):
+        self.ws = Workspace()
+        self.ws.env["SLURM_CONF"] = os.path.join(self.ws.root, "no-slurm-here.conf")
+
+    def tearDown(self):
+        self.ws.cleanup()
+
+    def test_two_local_ranks_complete_detached(self):
+        out = self.ws.json("submit", self.ws.recipe(tiny(name="loc", tasks=2)))
+        self.assertEqual(out["backend"], "local")
+        run = out["runs"][0]["run_id"]
+        final = self.ws.wait(run, {"completed", "failed", "crashed"})
+        self.assertEqual(final["state"], "completed", self.ws.all_logs(run))
+        self.assertEqual(final["attempts"][0]["where"].endswith("(2 ranks)"), True)
+        logs = os.path.join(self.ws.root, "runs", run, "logs")
+        with open(os.path.join(logs, "rank-0.log")) as f:
+            r0 = epoch_digests(f.read())
+        with open(os.path.join(logs, "rank-1.log")) as f:
+            r1 = epoch_digests(f.read())
+        self.assertEqual(sorted(r0), [1, 2, 3, 4])
+        self.assertEqual(r0, r1)
+        self.assertRegex(self.ws.kakuren("logs", run, "--rank", "1").stdout, r"epoch 4/4")
+
+    def test_cancel_stops_at_a_checkpoint_and_resume_finishes(self):
+        out = self.ws.json("submit", self.ws.recipe(tiny(name="lc", epochs=30)))
+        run = out["runs"][0]["run_id"]
+        self.ws.wait(run, {"running"}, what=lambda s: s["epochs_done"] >= 1)
+        self.ws.kakuren("cancel", run)
+        st = self.ws.wait(run, {"cancelled"}, what=lambda s: s["attempts"][-1]["state"] != "running")
+        self.assertEqual(st["attempts"][-1]["state"], "cancelled")
+        self.ws.kakuren("resume", run)
+        final = self.ws.wait(run, {"completed", "failed", "crashed"}, timeout=180)
+        self.assertEqual(final["state"], "completed", self.ws.all_logs(run))
+        self.assertEqual(final["epochs_done"], 30)
+
+    def test_recipe_values_cannot_inject_commands_into_the_job(self):
+        marker = os.path.join(self.ws.root, "INJECTED")
+        name = f"x'; touch {marker}; echo '$(touch {marker})"
+        text = tiny(name=name.replace("\\", "\\\\").replace('"', '\\"'), epochs=1)
+        dry = self.ws.kakuren("submit", self.ws.recipe(text), "--dry-run").stdout
+        self.assertIn("#SBATCH '--job-name=kakuren-x'\\''; touch", dry)
+        run = self.ws.json("submit", self.ws.recipe(text))["runs"][0]["run_id"]
+        self.assertEqual(self.ws.wait(run, {"completed", "failed"})["state"], "completed")
+        self.assertFalse(os.path.exists(marker))
+        bad = self.ws.kakuren("submit", self.ws.recipe(tiny(extra='partition = "a;rm -rf ~"'),
+                                                       "bad.toml"), check=False)
+        self.assertEqual(bad.returncode, 2)
+        self.assertRegex(bad.stderr, r"bad\.toml:\d+:\d+: error: slurm\.partition")
+
+
+if __name__ == "__main__":
+    KAKUREN, CLUSTER = sys.argv[1], sys.argv[2]
+    unittest.main(argv=[sys.argv[0], *sys.argv[3:]], verbosity=2)

@@ -1,0 +1,156 @@
+// The batch script: a golden file per form (one run, a sweep array), and no injection: every
+// recipe value and path reaches the script as one quoted word, checked by running the script.
+#include "launcher/job_script.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using kakuren::launcher::job_script;
+using kakuren::launcher::ScriptSpec;
+using kakuren::launcher::shell_quote;
+
+namespace {
+
+std::string read(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+ScriptSpec golden_spec() {
+    ScriptSpec s;
+    s.run_ids = {"tiny-20261126-120000-abcd"};
+    s.run_dirs = {"/work/ws/runs/tiny-20261126-120000-abcd"};
+    s.workspace = "/work/ws";
+    s.kakuren = "/opt/kakuren/bin/kakuren";
+    s.job_name = "kakuren-tiny";
+    s.nodes = 2;
+    s.ntasks_per_node = 1;
+    s.cpus_per_task = 1;
+    s.partition = "debug";
+    s.memory = "1G";
+    s.time_limit_min = 90;
+    s.signal_grace_s = 60;
+    s.extra = "--exclusive --comment=hiding-sweep";
+    s.output = "/work/ws/runs/tiny-20261126-120000-abcd/logs/slurm-%j.out";
+    return s;
+}
+
+/// The golden files live in the source tree; KAKUREN_UPDATE_GOLDEN=1 rewrites them.
+void expect_golden(const std::string& text, const std::string& name) {
+    const fs::path file = fs::path(KAKUREN_SOURCE_DIR) / "tests/launcher/golden" / name;
+    if (std::getenv("KAKUREN_UPDATE_GOLDEN") != nullptr) {
+        std::ofstream(file) << text;
+    }
+    EXPECT_EQ(text, read(file)) << "golden file " << file
+                                << " differs (KAKUREN_UPDATE_GOLDEN=1 rewrites it)";
+}
+
+struct Scratch {
+    Scratch() {
+        std::string pattern = (fs::temp_directory_path() / "kakuren-script-XXXXXX").string();
+        root = mkdtemp(pattern.data());
+    }
+    ~Scratch() { fs::remove_all(root); }
+    fs::path root;
+};
+
+int run_bash(const fs::path& script, const std::string& env_prefix = "") {
+    const std::string command = "env -u SLURM_JOB_ID " + env_prefix + " bash " +
+                                shell_quote(script.string()) + " > " +
+                                shell_quote(script.string() + ".out") + " 2>&1";
+    const int status = std::system(command.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+} // namespace
+
+TEST(JobScript, SingleRunMatchesGoldenFile) { expect_golden(job_script(golden_spec()), "single.sh"); }
+
+TEST(JobScript, SweepArrayMatchesGoldenFile) {
+    ScriptSpec s = golden_spec();
+    s.run_ids = {"tiny-a", "tiny-b", "tiny-c"};
+    s.run_dirs = {"/work/ws/runs/tiny-a", "/work/ws/runs/tiny-b", "/work/ws/runs/tiny-c"};
+    s.output = "/work/ws/sweeps/sweep-tiny-a/slurm-%A_%a.out";
+    s.nodes = 1;
+    s.signal_grace_s = 0;
+    s.extra.clear();
+    expect_golden(job_script(s), "array.sh");
+}
+
+TEST(JobScript, QuoteKeepsEveryByteAsOneWord) {
+    EXPECT_EQ(shell_quote("plain"), "'plain'");
+    EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+    EXPECT_EQ(shell_quote(""), "''");
+}
+
+TEST(JobScript, ValuesCannotInjectShellCommands) {
+    Scratch dir;
+    const fs::path marker = dir.root / "INJECTED";
+    const std::string evil = "x'; touch " + marker.string() + "; echo '$(touch " +
+                             marker.string() + ")`touch " + marker.string() + "`\n#";
+    // A fake kakuren that records its arguments, one per line.
+    const fs::path fake = dir.root / "fake kakuren's $(x)";
+    std::ofstream(fake) << "#!/bin/bash\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \""
+                        << (dir.root / "args").string() << "\"\n";
+    fs::permissions(fake, fs::perms::owner_all);
+
+    ScriptSpec s;
+    s.run_ids = {evil};
+    s.run_dirs = {(dir.root / ("run dir " + evil.substr(0, 3))).string()};
+    s.workspace = (dir.root / "ws $(touch INJECTED)").string();
+    s.kakuren = fake.string();
+    s.job_name = evil;
+    s.partition = evil;
+    s.extra = "--comment=" + evil;
+    s.output = (dir.root / "out-%j").string();
+    const fs::path script = dir.root / "job.sh";
+    std::ofstream(script) << job_script(s);
+
+    EXPECT_EQ(run_bash(script), 0) << read(script.string() + ".out");
+    EXPECT_FALSE(fs::exists(marker)) << "a value ran as a command:\n" << job_script(s);
+    EXPECT_FALSE(fs::exists(fs::current_path() / "INJECTED"));
+    EXPECT_EQ(read(dir.root / "args"), "job\n" + evil + "\n--local-ranks\n1\n");
+    EXPECT_TRUE(fs::exists(fs::path(s.run_dirs[0]) / "logs"));
+}
+
+TEST(JobScript, ForwardsStopSignalsAndReturnsTheRanksExitCode) {
+    Scratch dir;
+    // A rank that exits 75 once it gets SIGUSR1 (the time-limit warning).
+    const fs::path fake = dir.root / "kakuren";
+    std::ofstream(fake) << "#!/bin/bash\ntrap 'echo got-usr1 > \"" << (dir.root / "signal").string()
+                        << "\"; exit 75' USR1\nwhile true; do sleep 0.05; done\n";
+    fs::permissions(fake, fs::perms::owner_all);
+    ScriptSpec s;
+    s.run_ids = {"r"};
+    s.run_dirs = {(dir.root / "r").string()};
+    s.workspace = dir.root.string();
+    s.kakuren = fake.string();
+    s.job_name = "k";
+    s.output = (dir.root / "out").string();
+    const fs::path script = dir.root / "job.sh";
+    std::ofstream(script) << job_script(s);
+
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        unsetenv("SLURM_JOB_ID");
+        execl("/bin/bash", "bash", script.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    usleep(300 * 1000); // the script is waiting on its child
+    kill(pid, SIGUSR1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 75);
+    EXPECT_EQ(read(dir.root / "signal"), "got-usr1\n");
+}
