@@ -248,7 +248,7 @@ int run_rank(const CommonOptions& common, const std::string& run_ref) {
                           db::AttemptPlace{place.job_id, place.world, join(place.nodes)})
               : plan_continuation(found.ws, store, run, none, place.world);
     if (rank0 && job) {
-        store.set_job_state(run.id, job->submission, "running");
+        store.restart_job(run.id, job->submission); // also after a requeue or a failure record
     }
     std::cout << who << ": run " << run.id << (rank0 ? " attempt " + std::to_string(c.attempt) : "")
               << " from " << c.from << "; rendezvous " << place.master_addr << ":"

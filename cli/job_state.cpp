@@ -82,6 +82,9 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
     }
     if (state == "requeued") {
         store.count_requeue(run.id, job.submission, reason);
+        if (attempt_running) {
+            store.end_attempt(run.id, attempts.back().attempt, "crashed", reason);
+        }
     } else {
         store.set_job_state(run.id, job.submission, state, reason);
     }

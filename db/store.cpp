@@ -662,6 +662,16 @@ bool Store::set_job_state(const std::string& run_id, int submission, const std::
     return sqlite3_changes(m_db.get()) > 0;
 }
 
+bool Store::restart_job(const std::string& run_id, int submission) {
+    Statement s(m_db.get(), m_file,
+                "UPDATE jobs SET state = 'running', ended_at = NULL WHERE run_id = ?1 AND "
+                "submission = ?2 AND state != 'cancelled'",
+                "cannot record the restart of a job of run " + run_id);
+    s.bind(1, run_id).bind(2, submission);
+    s.run();
+    return sqlite3_changes(m_db.get()) > 0;
+}
+
 void Store::count_requeue(const std::string& run_id, int submission, const std::string& reason) {
     Statement s(m_db.get(), m_file,
                 "UPDATE jobs SET state = 'requeued', requeues = requeues + 1, reason = ?3 "

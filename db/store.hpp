@@ -193,6 +193,9 @@ class Store {
     /// row changed.
     bool set_job_state(const std::string& run_id, int submission, const std::string& state,
                        const std::string& reason = {});
+    /// Marks the job running again when its script starts (after a requeue), unless it was
+    /// cancelled; clears ended_at. Returns false for a cancelled job.
+    bool restart_job(const std::string& run_id, int submission);
     /// Counts one more requeue of the job and marks it requeued.
     void count_requeue(const std::string& run_id, int submission, const std::string& reason);
     std::vector<JobRow> jobs(const std::string& run_id) const; ///< by submission

@@ -159,7 +159,12 @@ class SlurmBackend final : public Backend {
         v.state = view_state(info->state);
         v.nodes = info->nodes;
         v.exit_code = info->exit_code;
-        if (v.state == "failed" || v.state == "cancelled" || v.state == "requeued") {
+        if (v.state == "requeued") {
+            v.reason = "Slurm requeued job " + job_id + " (restart " +
+                       std::to_string(info->restart_count) +
+                       ": a node failure or a preemption); it runs again as the same run when "
+                       "resources allow";
+        } else if (v.state == "failed" || v.state == "cancelled") {
             v.reason = "Slurm job " + job_id + " " + std::string(slurm::to_string(info->state));
             if (!info->state_reason.empty() && info->state_reason != "None") {
                 v.reason += " (" + info->state_reason + ")";
@@ -196,6 +201,11 @@ class SlurmBackend final : public Backend {
     bool requeue(const std::string& job_id) override {
         m_client.requeue(static_cast<std::uint32_t>(std::stoul(job_id)));
         return true;
+    }
+
+    void start_now(const std::string& job_id) override {
+        const std::size_t underscore = job_id.find('_');
+        m_client.start_now(static_cast<std::uint32_t>(std::stoul(job_id.substr(0, underscore))));
     }
 
   private:
@@ -259,6 +269,7 @@ class LocalBackend final : public Backend {
     }
 
     bool requeue(const std::string&) override { return false; }
+    void start_now(const std::string&) override {}
 };
 
 } // namespace

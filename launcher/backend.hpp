@@ -41,6 +41,9 @@ class Backend {
     /// Puts the running job back in the queue to start again at once; false when the backend
     /// cannot (local).
     virtual bool requeue(const std::string& job_id) = 0;
+    /// Asks a waiting (requeued) job to start as soon as resources allow, instead of after
+    /// Slurm's 120 s requeue delay; no-op for local jobs.
+    virtual void start_now(const std::string& job_id) = 0;
 };
 
 /// "slurm", "local", or "auto" (slurm when a slurm.conf exists and its controller answers

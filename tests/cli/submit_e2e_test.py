@@ -66,7 +66,7 @@ max_requeues = {requeues}
 
 
 def tiny(name="tiny", epochs=4, nodes=1, tasks=1, timeout=60, grace=0, requeues=3, extra=""):
-    return TINY.format(name=name, epochs=epochs, milestone=max(1, epochs - 1), nodes=nodes,
+    return TINY.format(name=name, epochs=epochs, milestone=max(1, epochs - 1) if epochs > 1 else "", nodes=nodes,
                        tasks=tasks, timeout=timeout, grace=grace, requeues=requeues, extra=extra)
 
 
