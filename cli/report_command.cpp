@@ -56,7 +56,8 @@ CLI::App* add_report_subcommand(CLI::App& app, CommonOptions& common, ReportOpti
     sub->add_option("runs", options.runs, "Run ids (a unique prefix is enough)");
     sub->add_flag("--all,-a", options.all, "Every run of the workspace");
     sub->add_option("--name", options.name,
-                    "Runs whose name (or id) matches this glob, e.g. 'fashion*'");
+                    "Runs whose name, id or sweep id matches this glob, e.g. 'fashion*' or "
+                    "the sweep-... id kakuren submit --sweep printed");
     sub->add_option("--baseline,-b", options.baseline,
                     "Compare every hiding run with this run (default: found by recipe)");
     sub->add_option("--format,-f", options.format,

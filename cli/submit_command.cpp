@@ -199,8 +199,8 @@ void print_submitted(const std::vector<Submitted>& done, const std::string& back
                   << (values.empty() ? "" : " (" + values.substr(1) + ")") << "\n";
     }
     if (!sweep.empty()) {
-        std::cout << "sweep " << sweep << ": kakuren report --name '" << sweep
-                  << "*' compares its runs once they are done\n";
+        std::cout << "sweep " << sweep << ": kakuren report --name " << sweep
+                  << " compares its runs once they are done\n";
     }
     const std::string first = done.front().run_id;
     std::cout << "follow it:  kakuren status " << first << "   kakuren logs " << first

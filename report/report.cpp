@@ -381,7 +381,9 @@ Report build_report(const db::Store& store, const Request& request) {
         bool any = false;
         for (const db::RunRow& r : std::views::reverse(all)) { // oldest first
             if (fnmatch(request.name_pattern.c_str(), r.name.c_str(), 0) == 0 ||
-                fnmatch(request.name_pattern.c_str(), r.id.c_str(), 0) == 0) {
+                fnmatch(request.name_pattern.c_str(), r.id.c_str(), 0) == 0 ||
+                (!r.sweep.empty() &&
+                 fnmatch(request.name_pattern.c_str(), r.sweep.c_str(), 0) == 0)) {
                 choose(r);
                 any = true;
             }

@@ -8,6 +8,9 @@ build=${1:-$root/build}
 packages=(
   build-essential cmake pkg-config
   libtorch-dev            # LibTorch 1.13 (CPU) with c10d + Gloo
+  libgloo-dev             # the Gloo headers c10d's ProcessGroupGloo needs (multi-rank training)
+  libslurm-dev            # libslurm: kakuren submit talks to Slurm through it
+  slurmctld slurmd slurm-client munge iproute2  # the tests' real local Slurm cluster
   libopenblas0-openmp     # a real BLAS for LibTorch (the reference BLAS is 2.4x slower)
   libsqlite3-dev sqlite3  # the run database
   libcli11-dev libspdlog-dev libtomlplusplus-dev zlib1g-dev

@@ -1,11 +1,21 @@
 // train(): the epoch loop around the hiding policy's plan.
 //
-// Written for one process today, with the seams a multi-rank version needs: the per-sample state
-// covers all N samples on every rank, the plan is computed identically everywhere, and each rank
-// trains on its strided shard of plan.train_ids (rank r takes r, r + W, ...). A later version
-// all-reduces the gradients per step and the state's entries once per epoch before planning.
+// With world > 1 (data parallel, one process per rank): the per-sample state covers all N samples
+// on every rank and the plan is computed identically everywhere. Each phase goes through its id
+// list (plan.train_ids, plan.refresh_ids, all ids) in global batches of W x b entries, where rank
+// r takes entries r, r + W, ... (its strided shard) in local batches of b. After each batch one
+// all-reduce of one flat float32 bucket carries everything the ranks must agree on:
+//   [gradients (training) | loss, confidence, correct of the global batch by slot | the model's
+//    buffers | samples, ranks that ran, stop flag]
+// Slot r + W t holds rank r's t-th sample of the batch and every other rank adds zeros, so the sum
+// copies each statistic exactly; every rank then stores the whole batch's statistics, and the
+// state stays identical bit for bit at every step boundary (checkpoints need no extra exchange).
+// The summed gradients are divided by the global sample count (the mean over the global batch,
+// as one process computes it up to the summation order). The stop flag rides in the same bucket,
+// so all ranks stop at the same step boundary: the one after the step where any rank saw it.
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -22,11 +32,13 @@
 #include <torch/torch.h>
 
 #include "trainer/data.hpp"
+#include "trainer/dist.hpp"
 #include "trainer/models.hpp"
 #include "trainer/schedule.hpp"
 #include "trainer/trainer.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
+#include "util/log.hpp"
 #include "util/mllog.hpp"
 #include "util/system.hpp"
 
@@ -44,12 +56,45 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double>(to - from).count();
 }
 
-/// This process's place among the ranks of one run (world size 1 for now).
+/// This process's place among the ranks of one run.
 struct Rank {
     int rank = 0;
     int world = 1;
     [[nodiscard]] bool writes_log() const { return rank == 0; }
+    [[nodiscard]] bool saves_checkpoints() const { return rank == 0; }
 };
+
+/// Entries per rank of a list of n split into strided shards: the most any rank has (rank 0's).
+std::int64_t max_shard_size(std::size_t n, int world) {
+    return static_cast<std::int64_t>((n + static_cast<std::size_t>(world) - 1) /
+                                     static_cast<std::size_t>(world));
+}
+
+/// 64-bit FNV-1a over 8-byte words of the model's parameters and buffers.
+std::uint64_t model_digest(const torch::nn::Module& model) {
+    std::uint64_t hash = 1469598103934665603ULL;
+    const auto add = [&hash](const torch::Tensor& t) {
+        const torch::Tensor c = t.contiguous();
+        const auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
+        const std::size_t size = c.numel() * c.element_size();
+        std::size_t i = 0;
+        for (; i + 8 <= size; i += 8) {
+            std::uint64_t word = 0;
+            std::memcpy(&word, bytes + i, 8);
+            hash = (hash ^ word) * 1099511628211ULL;
+        }
+        for (; i < size; ++i) {
+            hash = (hash ^ bytes[i]) * 1099511628211ULL;
+        }
+    };
+    for (const auto& p : model.parameters()) {
+        add(p);
+    }
+    for (const auto& b : model.buffers()) {
+        add(b);
+    }
+    return hash;
+}
 
 /// The rank's share of ids: entries rank, rank + world, ... (no padding, so no sample is seen
 /// twice). With one rank it is the whole list, not copied.
@@ -104,20 +149,93 @@ struct SampleState {
         return {loss_span(), correct_span(), confidence_span()};
     }
 
+    /// One batch's correct mask (bool) and confidence, not stored.
+    static std::pair<torch::Tensor, torch::Tensor> measure(const torch::Tensor& logits,
+                                                           const torch::Tensor& log_probs,
+                                                           const torch::Tensor& labels,
+                                                           bool confidence_over_batch) {
+        auto [max_log_prob, predicted] = log_probs.max(1);
+        torch::Tensor is_correct = predicted.eq(labels);
+        // max softmax = exp(max log softmax); the reference quirk normalises over the batch.
+        torch::Tensor conf =
+            confidence_over_batch ? torch::softmax(logits, 0).amax(1) : max_log_prob.exp_();
+        return {std::move(is_correct), std::move(conf)};
+    }
+
     /// Stores one batch's statistics (vectorised; no tensor may need grad). Returns the batch's
     /// correct mask (bool).
     torch::Tensor record(const torch::Tensor& ids, const torch::Tensor& losses,
                          const torch::Tensor& logits, const torch::Tensor& log_probs,
                          const torch::Tensor& labels, bool confidence_over_batch) {
-        auto [max_log_prob, predicted] = log_probs.max(1);
-        torch::Tensor is_correct = predicted.eq(labels);
+        auto [is_correct, conf] = measure(logits, log_probs, labels, confidence_over_batch);
         loss.index_copy_(0, ids, losses);
         correct.index_copy_(0, ids, is_correct.to(torch::kUInt8));
-        // max softmax = exp(max log softmax); the reference quirk normalises over the batch.
-        confidence.index_copy_(0, ids,
-                               confidence_over_batch ? torch::softmax(logits, 0).amax(1)
-                                                     : max_log_prob.exp_());
+        confidence.index_copy_(0, ids, conf);
         return is_correct;
+    }
+
+    /// Stores the statistics of a global batch gathered from all ranks: entry k belongs to
+    /// ids[k]. In order, so a sample listed twice (draws with replacement) keeps its last entry,
+    /// on every rank alike.
+    void store(std::span<const std::int64_t> ids, const float* losses, const float* confidences,
+               const float* corrects) {
+        float* l = loss.data_ptr<float>();
+        float* c = confidence.data_ptr<float>();
+        std::uint8_t* k = correct.data_ptr<std::uint8_t>();
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            const auto id = static_cast<std::size_t>(ids[i]);
+            l[id] = losses[i];
+            c[id] = confidences[i];
+            k[id] = corrects[i] > 0.5F ? 1 : 0;
+        }
+    }
+};
+
+/// The flat float32 buffer that one all-reduce per step of a multi-rank phase sums (see the top
+/// of this file). Allocated once per phase kind; its sections are views.
+struct StepBucket {
+    static constexpr std::int64_t k_chunk_floats = 25 * 1024 * 1024 / 4; // ~25 MB per all-reduce
+
+    torch::Tensor flat;
+    std::vector<torch::Tensor> chunks;              // views of flat, all-reduced together
+    torch::Tensor grads, loss, confidence, correct; // sections of flat
+    torch::Tensor buffers;                          // the model's buffers, flattened
+    torch::Tensor slots;                            // int64 [b]: r + W t
+    std::int64_t slots_per_batch = 0;               // G = W b
+    float* meta = nullptr;                          // samples, ranks that ran, stop
+
+    StepBucket() = default;
+    StepBucket(std::int64_t num_grads, std::int64_t local_batch, std::int64_t num_buffers,
+               const Rank& rank)
+        : slots_per_batch(local_batch * rank.world) {
+        const std::int64_t g = slots_per_batch;
+        const std::int64_t total = num_grads + 3 * g + num_buffers + 3;
+        flat = torch::zeros({total}, torch::kFloat32);
+        std::int64_t at = 0;
+        const auto take = [&](std::int64_t n) {
+            torch::Tensor v = flat.narrow(0, at, n);
+            at += n;
+            return v;
+        };
+        grads = take(num_grads);
+        loss = take(g);
+        confidence = take(g);
+        correct = take(g);
+        buffers = take(num_buffers);
+        meta = flat.data_ptr<float>() + at;
+        for (std::int64_t off = 0; off < total; off += k_chunk_floats) {
+            chunks.push_back(flat.narrow(0, off, std::min(k_chunk_floats, total - off)));
+        }
+        slots = torch::arange(local_batch, torch::kInt64).mul_(rank.world).add_(rank.rank);
+    }
+
+    /// Puts this rank's len samples of the batch into their slots.
+    void put_stats(std::int64_t len, const torch::Tensor& losses, const torch::Tensor& is_correct,
+                   const torch::Tensor& conf) const {
+        const torch::Tensor at = slots.narrow(0, 0, len);
+        loss.index_copy_(0, at, losses);
+        confidence.index_copy_(0, at, conf);
+        correct.index_copy_(0, at, is_correct.to(torch::kFloat32));
     }
 };
 
@@ -258,7 +376,8 @@ class Run {
   public:
     Run(const Config& config, Observer& observer, util::MlLog& mllog, const std::atomic<bool>* stop,
         const checkpoint::Resume* resume)
-        : m_config(config), m_observer(observer), m_mllog(mllog), m_stop(stop), m_resume(resume) {
+        : m_config(config), m_observer(observer), m_mllog(mllog), m_stop(stop),
+          m_resume(resume), m_rank{config.dist.rank, config.dist.world} {
         if (config.checkpoint) {
             m_schedule.emplace(*config.checkpoint);
         }
@@ -277,8 +396,16 @@ class Run {
                    std::source_location where = std::source_location::current()) {
         log(key, value, {{"epoch_num", m_epoch + 1}}, where);
     }
-    void check_stop() const {
-        if (m_stop != nullptr && m_stop->load(std::memory_order_relaxed)) {
+    [[nodiscard]] bool local_stop() const {
+        return m_stop != nullptr && m_stop->load(std::memory_order_relaxed);
+    }
+    /// At a phase boundary. With world > 1 a collective: all ranks stop if any saw the flag.
+    void check_stop();
+    /// Before a batch: with world > 1, the agreement carried by the previous batch's bucket.
+    void check_stop_at_batch() {
+        if (!m_comm) {
+            check_stop();
+        } else if (m_stop_agreed) {
             throw Interrupted{};
         }
     }
@@ -292,13 +419,24 @@ class Run {
     double full_refresh();
     void refresh_batch(const torch::Tensor& ids);
     void eval_phase(EpochResult& result);
+    // Multi-rank (world > 1) only.
+    void setup_dist();
+    void check_same_on_all_ranks(std::vector<double> values, const std::string& what);
+    void exchange(StepBucket& bucket, bool timed);
+    void put_buffers(StepBucket& bucket);
+    void take_buffers(StepBucket& bucket);
+    void dist_train_step(std::span<const std::int64_t> global_ids, std::int64_t step,
+                         const torch::Tensor& ids_all, const torch::Tensor& weights_all,
+                         std::int64_t batch, Totals& totals);
+    void dist_forward_batch(std::span<const std::int64_t> global_ids, std::int64_t step,
+                            const torch::Tensor& ids_all);
+    void dist_eval(EpochResult& result, Clock::time_point start);
     void progress(const char* phase, std::int64_t step, std::int64_t num_steps,
                   std::int64_t samples, Clock::time_point phase_start, bool force);
     torch::Tensor gather(const torch::Tensor& source, const torch::Tensor& ids,
                          torch::Tensor& buffer);
     // Checkpoints and resume.
     [[nodiscard]] std::int64_t log_size() const;
-    [[nodiscard]] std::int64_t shard_size(std::size_t n) const;
     [[nodiscard]] checkpoint::Position position() const;
     void at_batch_boundary();
     void save_checkpoint(checkpoint::Reason reason);
@@ -310,6 +448,14 @@ class Run {
     const std::atomic<bool>* m_stop;
     const checkpoint::Resume* m_resume; // the checkpoint this run continues from, or null
     Rank m_rank;
+    // World > 1: the process group, the step buckets (the parameters' gradients are views of
+    // m_train_bucket), and whether the last collective said that some rank saw the stop flag.
+    std::unique_ptr<Comm> m_comm;
+    StepBucket m_train_bucket, m_forward_bucket;
+    std::vector<torch::Tensor> m_buffers; // the model's buffers, in bucket order
+    bool m_stop_agreed = false;
+    double m_step_comm_s = 0; // seconds in the training steps' all-reduces
+    std::int64_t m_step_comm_count = 0;
 
     DataSplits m_data;
     std::shared_ptr<Classifier> m_model;
@@ -359,7 +505,29 @@ void Run::setup() {
     set_threads(m_config.threads > 0 ? m_config.threads : util::available_cpus());
     tune_malloc();
 
-    m_data = load_data(data);
+    const DistConfig& dist = m_config.dist;
+    if (dist.world < 1 || dist.rank < 0 || dist.rank >= dist.world) {
+        throw UsageError("invalid rank " + std::to_string(dist.rank) + " for world size " +
+                         std::to_string(dist.world) + "; expected 0 <= rank < world");
+    }
+
+    if (m_config.stage) {
+        // Data staging: inside init, before loading (train_samples must precede init_stop).
+        DataConfig staged = data;
+        log("staging_start");
+        const std::int64_t bytes = m_config.stage(staged);
+        log("staging_stop", Json::null(), {{"staged_bytes", static_cast<long long>(bytes)}});
+        m_data = load_data(staged);
+    } else {
+        m_data = load_data(data);
+    }
+    if (m_rank.world > 1) {
+        m_comm = std::make_unique<Comm>(dist);
+        util::log_debug("rank " + std::to_string(m_rank.rank) + " of " +
+                        std::to_string(m_rank.world) + ": met the other ranks at " +
+                        dist.master_addr + ":" + std::to_string(dist.master_port) + " in " +
+                        std::to_string(m_comm->rendezvous_s()) + " s");
+    }
     m_observer.on_start(m_data.train.size(), m_data.test.size());
 
     torch::manual_seed(m_config.seed);
@@ -397,6 +565,196 @@ void Run::setup() {
     m_steps_full_epoch = (per_rank + local_batch - 1) / local_batch;
     m_batch_images = torch::empty({0}, torch::kFloat32);
     m_batch_labels = torch::empty({0}, torch::kInt64);
+    if (m_comm) {
+        setup_dist();
+    }
+}
+
+void Run::setup_dist() {
+    // Ranks started with different recipes would deadlock or silently diverge: compare what
+    // shapes the collectives, and the initial weights.
+    const std::uint64_t digest = model_digest(*m_model);
+    const auto& c = m_config;
+    check_same_on_all_ranks(
+        {static_cast<double>(m_data.train.size()), static_cast<double>(m_data.test.size()),
+         static_cast<double>(count_parameters(*m_model)), static_cast<double>(c.data.batch_size),
+         static_cast<double>(c.data.eval_batch_size), static_cast<double>(c.schedule.epochs),
+         static_cast<double>(c.seed % (1ULL << 52)), c.hiding.fraction,
+         static_cast<double>(static_cast<int>(c.hiding.strategy)),
+         static_cast<double>(digest >> 32), static_cast<double>(digest & 0xffffffffULL)},
+        "the data set, model, batch sizes, seed or hiding settings");
+
+    std::int64_t num_grads = 0;
+    for (const auto& p : m_model->parameters()) {
+        num_grads += p.numel();
+    }
+    std::int64_t num_buffers = 0;
+    for (const auto& b : m_model->buffers()) {
+        m_buffers.push_back(b);
+        num_buffers += b.numel();
+    }
+    const std::int64_t local_batch =
+        std::max<std::int64_t>(1, m_config.data.batch_size / m_rank.world);
+    m_train_bucket = StepBucket(num_grads, local_batch, num_buffers, m_rank);
+    // The refresh pass moves BatchNorm statistics only under the train-mode quirk.
+    m_forward_bucket = StepBucket(0, m_config.data.eval_batch_size,
+                                  m_config.stats.hidden_pass_train_mode ? num_buffers : 0, m_rank);
+    // Backward accumulates straight into the bucket (the gradients are views of it): no copy
+    // before or after the all-reduce, and zeroing the bucket zeroes the gradients.
+    std::int64_t at = 0;
+    for (auto& p : m_model->parameters()) {
+        p.mutable_grad() = m_train_bucket.grads.narrow(0, at, p.numel()).view(p.sizes());
+        at += p.numel();
+    }
+}
+
+void Run::check_same_on_all_ranks(std::vector<double> values, const std::string& what) {
+    const auto n = static_cast<std::int64_t>(values.size());
+    torch::Tensor t = torch::empty({2 * n}, torch::kFloat64);
+    for (std::int64_t i = 0; i < n; ++i) {
+        t[i] = values[static_cast<std::size_t>(i)];
+        t[n + i] = -values[static_cast<std::size_t>(i)];
+    }
+    m_comm->max(t);
+    const double* m = t.data_ptr<double>();
+    for (std::int64_t i = 0; i < n; ++i) {
+        if (m[i] != -m[n + i]) { // max != min
+            throw RuntimeFailure("rank " + std::to_string(m_rank.rank) + " of " +
+                                 std::to_string(m_rank.world) + ": the ranks disagree on " + what +
+                                 "; every rank must run the same recipe (and resume from the "
+                                 "same checkpoint)");
+        }
+    }
+}
+
+void Run::check_stop() {
+    if (!m_comm) {
+        if (local_stop()) {
+            throw Interrupted{};
+        }
+        return;
+    }
+    torch::Tensor flag = torch::full({1}, local_stop() || m_stop_agreed ? 1.0F : 0.0F);
+    m_comm->sum(flag);
+    m_stop_agreed = flag.item<float>() > 0;
+    if (m_stop_agreed) {
+        throw Interrupted{};
+    }
+}
+
+void Run::exchange(StepBucket& bucket, bool timed) {
+    bucket.meta[2] = local_stop() ? 1.0F : 0.0F;
+    const auto start = Clock::now();
+    m_comm->sum(bucket.chunks);
+    if (timed) {
+        m_step_comm_s += seconds_between(start, Clock::now());
+        ++m_step_comm_count;
+    }
+    m_stop_agreed = m_stop_agreed || bucket.meta[2] > 0;
+}
+
+void Run::put_buffers(StepBucket& bucket) {
+    if (bucket.buffers.numel() == 0) {
+        return;
+    }
+    std::int64_t at = 0;
+    for (const torch::Tensor& b : m_buffers) {
+        bucket.buffers.narrow(0, at, b.numel()).copy_(b.reshape({-1}));
+        at += b.numel();
+    }
+}
+
+void Run::take_buffers(StepBucket& bucket) {
+    // The mean over the ranks that ran a batch (BatchNorm running statistics; the batch counter
+    // is the same on each of them, so its mean is exact).
+    const float ran = bucket.meta[1];
+    if (bucket.buffers.numel() == 0 || ran <= 0) {
+        return;
+    }
+    bucket.buffers.div_(ran);
+    std::int64_t at = 0;
+    for (torch::Tensor& b : m_buffers) {
+        b.copy_(bucket.buffers.narrow(0, at, b.numel()).view(b.sizes()));
+        at += b.numel();
+    }
+}
+
+void Run::dist_train_step(std::span<const std::int64_t> global_ids, std::int64_t step,
+                          const torch::Tensor& ids_all, const torch::Tensor& weights_all,
+                          std::int64_t batch, Totals& totals) {
+    StepBucket& bucket = m_train_bucket;
+    bucket.flat.zero_(); // also the gradients
+    const std::int64_t n = ids_all.size(0);
+    const std::int64_t begin = step * batch;
+    const std::int64_t len = std::clamp<std::int64_t>(n - begin, 0, batch);
+    if (len > 0) {
+        // A rank whose shard ran out adds zeros (its gradient, its slots).
+        const torch::Tensor ids = ids_all.narrow(0, begin, len);
+        const torch::Tensor images = gather(m_data.train.images, ids, m_batch_images);
+        const torch::Tensor labels = gather(m_data.train.labels, ids, m_batch_labels);
+        const torch::Tensor logits = m_model->forward(images);
+        const torch::Tensor log_probs = torch::log_softmax(logits, 1);
+        const torch::Tensor losses = torch::nll_loss(log_probs, labels, {}, at::Reduction::None);
+        // The sum here, divided by the global batch's size after the all-reduce: the mean over
+        // the global batch, as one process takes it.
+        const torch::Tensor loss = weights_all.defined()
+                                       ? (losses * weights_all.narrow(0, begin, len)).sum()
+                                       : losses.sum();
+        loss.backward();
+        torch::NoGradGuard no_grad;
+        auto [is_correct, conf] = SampleState::measure(logits.detach(), log_probs.detach(), labels,
+                                                       m_config.stats.confidence_over_batch);
+        bucket.put_stats(len, losses.detach(), is_correct, conf);
+        put_buffers(bucket);
+        bucket.meta[0] = static_cast<float>(len);
+        bucket.meta[1] = 1;
+    }
+    exchange(bucket, true);
+    const auto global = static_cast<std::int64_t>(bucket.meta[0]);
+    torch::NoGradGuard no_grad;
+    bucket.grads.div_(static_cast<double>(global));
+    take_buffers(bucket);
+    m_optimizer->step();
+    const std::int64_t first = step * bucket.slots_per_batch;
+    m_state->store(
+        global_ids.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(global)),
+        bucket.loss.data_ptr<float>(), bucket.confidence.data_ptr<float>(),
+        bucket.correct.data_ptr<float>());
+    totals.add(bucket.loss.narrow(0, 0, global), bucket.correct.narrow(0, 0, global).gt(0.5));
+}
+
+void Run::dist_forward_batch(std::span<const std::int64_t> global_ids, std::int64_t step,
+                             const torch::Tensor& ids_all) {
+    StepBucket& bucket = m_forward_bucket;
+    bucket.flat.zero_();
+    const std::int64_t batch = m_config.data.eval_batch_size;
+    const std::int64_t n = ids_all.size(0);
+    const std::int64_t begin = step * batch;
+    const std::int64_t len = std::clamp<std::int64_t>(n - begin, 0, batch);
+    if (len > 0) {
+        const torch::Tensor ids = ids_all.narrow(0, begin, len);
+        const torch::Tensor images = torch::index_select(m_data.train.images, 0, ids);
+        const torch::Tensor labels = torch::index_select(m_data.train.labels, 0, ids);
+        const torch::Tensor logits = m_config.stats.hidden_pass_train_mode
+                                         ? m_model->forward(images)
+                                         : m_model->forward_inference(images);
+        const torch::Tensor log_probs = torch::log_softmax(logits, 1);
+        const torch::Tensor losses = torch::nll_loss(log_probs, labels, {}, at::Reduction::None);
+        auto [is_correct, conf] =
+            SampleState::measure(logits, log_probs, labels, m_config.stats.confidence_over_batch);
+        bucket.put_stats(len, losses, is_correct, conf);
+        put_buffers(bucket);
+        bucket.meta[0] = static_cast<float>(len);
+        bucket.meta[1] = 1;
+    }
+    exchange(bucket, false);
+    take_buffers(bucket);
+    const auto global = static_cast<std::int64_t>(bucket.meta[0]);
+    const std::int64_t first = step * bucket.slots_per_batch;
+    m_state->store(
+        global_ids.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(global)),
+        bucket.loss.data_ptr<float>(), bucket.confidence.data_ptr<float>(),
+        bucket.correct.data_ptr<float>());
 }
 
 void Run::log_hyperparameters() {
@@ -407,11 +765,12 @@ void Run::log_hyperparameters() {
     log("submission_org", "kakuren");
     log("submission_division", "open");
     log("submission_status", "research");
-    log("submission_platform", "1xCPU-" + std::to_string(threads) + "c");
+    log("submission_platform",
+        std::to_string(m_config.dist.num_nodes) + "xCPU-" + std::to_string(threads) + "c");
     log("seed", static_cast<long long>(m_config.seed));
     log("number_of_ranks", m_rank.world);
-    log("number_of_nodes", 1);
-    log("accelerators_per_node", 0);
+    log("number_of_nodes", m_config.dist.num_nodes);
+    log("accelerators_per_node", m_config.dist.accelerators_per_node);
     log("global_batch_size", m_config.data.batch_size);
     log("gradient_accumulation_steps", 1);
     log("opt_name", "sgd");
@@ -504,9 +863,12 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
                                             : std::span<const float>(plan.train_weights))
                  : torch::Tensor();
 
-    const std::int64_t n = ids_all.size(0);
+    const std::int64_t n = ids_all.size(0); // this rank's share
+    const auto n_global = static_cast<std::int64_t>(plan.train_ids.size());
     const std::int64_t batch = std::max<std::int64_t>(1, m_config.data.batch_size / m_rank.world);
-    const std::int64_t num_steps = (n + batch - 1) / batch;
+    // Every rank takes the same number of steps (rank 0's, the largest shard).
+    const std::int64_t num_steps =
+        batches_of(max_shard_size(plan.train_ids.size(), m_rank.world), batch);
     const bool over_batch = m_config.stats.confidence_over_batch;
     auto& group_options =
         static_cast<torch::optim::SGDOptions&>(m_optimizer->param_groups().front().options());
@@ -521,6 +883,18 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
     m_phase = Phase::train;
     for (std::int64_t step = m_step; step < num_steps; ++step) {
         at_batch_boundary();
+        if (m_comm) {
+            lr = scheduled_lr(m_config.schedule, m_config.optim.lr, m_epoch,
+                              epoch_fraction(step, num_steps)) *
+                 plan.lr_scale;
+            group_options.lr(lr);
+            dist_train_step(plan.train_ids, step, ids_all, weights_all, batch, totals);
+            m_step = step + 1;
+            ++m_batches_since_checkpoint;
+            progress("train", step + 1, num_steps,
+                     std::min(n_global, (step + 1) * m_train_bucket.slots_per_batch), start, false);
+            continue;
+        }
         const std::int64_t begin = step * batch;
         const std::int64_t len = std::min(batch, n - begin);
         const torch::Tensor ids = ids_all.narrow(0, begin, len);
@@ -555,24 +929,28 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
     }
     m_phase = Phase::other;
     result.train_s = before_s + seconds_between(start, Clock::now());
-    progress("train", num_steps, num_steps, n, start, true);
+    progress("train", num_steps, num_steps, n_global, start, true);
     std::tie(result.train_loss, result.train_accuracy) = totals.means();
     result.lr = lr / plan.lr_scale; // the schedule's LR; lr_scale is recorded beside it
-    result.samples_per_s = result.train_s > 0 ? static_cast<double>(n) / result.train_s : 0.0;
+    // All ranks together (the global batch's samples).
+    result.samples_per_s =
+        result.train_s > 0 ? static_cast<double>(n_global) / result.train_s : 0.0;
 }
 
 void Run::refresh_phase(const hiding::EpochPlan& plan, EpochResult& result) {
     const Shard shard(plan.refresh_ids, m_rank);
     const torch::Tensor ids_all = view_of(shard.ids());
-    const std::int64_t n = ids_all.size(0);
+    const std::int64_t n = ids_all.size(0); // this rank's share
+    const auto n_global = static_cast<std::int64_t>(plan.refresh_ids.size());
     const std::int64_t batch = m_config.data.eval_batch_size;
-    const std::int64_t num_steps = (n + batch - 1) / batch;
+    const std::int64_t num_steps =
+        batches_of(max_shard_size(plan.refresh_ids.size(), m_rank.world), batch);
     const double before_s = result.hidden_pass_s; // the part of the phase before a resume
     const auto start = Clock::now();
     m_phase_start = start;
     m_phase_base_s = before_s;
     m_phase = Phase::refresh;
-    if (n > 0) {
+    if (num_steps > 0) {
         // Eval mode unless the reference quirk asks for train mode (BatchNorm statistics then
         // move with the hidden samples too).
         m_model->train(m_config.stats.hidden_pass_train_mode);
@@ -580,6 +958,15 @@ void Run::refresh_phase(const hiding::EpochPlan& plan, EpochResult& result) {
         m_model->prepare_inference();
         for (std::int64_t step = m_step - m_train_steps; step < num_steps; ++step) {
             at_batch_boundary();
+            if (m_comm) {
+                dist_forward_batch(plan.refresh_ids, step, ids_all);
+                m_step = m_train_steps + step + 1;
+                ++m_batches_since_checkpoint;
+                progress("refresh", step + 1, num_steps,
+                         std::min(n_global, (step + 1) * m_forward_bucket.slots_per_batch), start,
+                         false);
+                continue;
+            }
             const std::int64_t begin = step * batch;
             const torch::Tensor ids = ids_all.narrow(0, begin, std::min(batch, n - begin));
             refresh_batch(ids);
@@ -591,8 +978,8 @@ void Run::refresh_phase(const hiding::EpochPlan& plan, EpochResult& result) {
     }
     m_phase = Phase::other;
     result.hidden_pass_s = before_s + seconds_between(start, Clock::now());
-    result.refreshed = n;
-    progress("refresh", num_steps, num_steps, n, start, true);
+    result.refreshed = n_global;
+    progress("refresh", num_steps, num_steps, n_global, start, true);
 }
 
 void Run::eval_phase(EpochResult& result) {
@@ -601,6 +988,10 @@ void Run::eval_phase(EpochResult& result) {
     const std::int64_t batch = m_config.data.eval_batch_size;
     const std::int64_t num_steps = (n + batch - 1) / batch;
     const auto start = Clock::now();
+    if (m_comm) {
+        dist_eval(result, start);
+        return;
+    }
     Totals totals;
     {
         m_model->eval();
@@ -619,6 +1010,54 @@ void Run::eval_phase(EpochResult& result) {
             progress("eval", step + 1, num_steps, begin + len, start, false);
         }
         std::tie(result.test_loss, result.test_accuracy) = totals.means();
+    }
+    m_model->train();
+    result.eval_s = seconds_between(start, Clock::now());
+    progress("eval", num_steps, num_steps, n, start, true);
+}
+
+/// Evaluation with world > 1: rank r takes the r-th contiguous block of the test set; the loss
+/// sum, correct count and sample count are summed over the ranks each batch, with the stop flag.
+void Run::dist_eval(EpochResult& result, Clock::time_point start) {
+    const Dataset& test = m_data.test;
+    const std::int64_t n = test.size();
+    const std::int64_t batch = m_config.data.eval_batch_size;
+    const std::int64_t block_begin = n * m_rank.rank / m_rank.world;
+    const std::int64_t block_end = n * (m_rank.rank + 1) / m_rank.world;
+    const std::int64_t num_steps = batches_of((n + m_rank.world - 1) / m_rank.world, batch);
+    double loss_sum = 0, correct = 0, count = 0;
+    torch::Tensor sums = torch::zeros({4}, torch::kFloat64);
+    {
+        m_model->eval();
+        torch::InferenceMode inference;
+        m_model->prepare_inference();
+        for (std::int64_t step = 0; step < num_steps; ++step) {
+            check_stop_at_batch();
+            const std::int64_t begin = block_begin + step * batch;
+            const std::int64_t len = std::clamp<std::int64_t>(block_end - begin, 0, batch);
+            sums.zero_();
+            double* s = sums.data_ptr<double>();
+            if (len > 0) {
+                const torch::Tensor logits =
+                    m_model->forward_inference(test.images.narrow(0, begin, len));
+                const torch::Tensor labels = test.labels.narrow(0, begin, len);
+                const torch::Tensor log_probs = torch::log_softmax(logits, 1);
+                s[0] =
+                    torch::nll_loss(log_probs, labels, {}, at::Reduction::None).sum().item<float>();
+                s[1] =
+                    static_cast<double>(log_probs.argmax(1).eq(labels).sum().item<std::int64_t>());
+                s[2] = static_cast<double>(len);
+            }
+            s[3] = local_stop() ? 1.0 : 0.0;
+            m_comm->sum(sums);
+            loss_sum += s[0];
+            correct += s[1];
+            count += s[2];
+            m_stop_agreed = m_stop_agreed || s[3] > 0;
+            progress("eval", step + 1, num_steps, static_cast<std::int64_t>(count), start, false);
+        }
+        result.test_loss = count > 0 ? loss_sum / count : 0.0;
+        result.test_accuracy = count > 0 ? correct / count : 0.0;
     }
     m_model->train();
     result.eval_s = seconds_between(start, Clock::now());
@@ -653,14 +1092,22 @@ double Run::full_refresh() {
     const torch::Tensor ids_all = view_of(shard.ids());
     const std::int64_t n = ids_all.size(0);
     const std::int64_t batch = m_config.data.eval_batch_size;
-    const std::int64_t num_steps = (n + batch - 1) / batch;
+    const std::int64_t num_steps = batches_of(max_shard_size(all.size(), m_rank.world), batch);
     const auto start = Clock::now();
     {
         m_model->train(m_config.stats.hidden_pass_train_mode);
         torch::InferenceMode inference;
         m_model->prepare_inference();
         for (std::int64_t step = 0; step < num_steps; ++step) {
-            check_stop();
+            check_stop_at_batch();
+            if (m_comm) {
+                dist_forward_batch(all, step, ids_all);
+                progress("refresh", step + 1, num_steps,
+                         std::min<std::int64_t>(m_data.train.size(),
+                                                (step + 1) * m_forward_bucket.slots_per_batch),
+                         start, false);
+                continue;
+            }
             const std::int64_t begin = step * batch;
             const torch::Tensor ids = ids_all.narrow(0, begin, std::min(batch, n - begin));
             refresh_batch(ids);
@@ -668,7 +1115,7 @@ double Run::full_refresh() {
         }
     }
     m_model->train();
-    progress("refresh", num_steps, num_steps, n, start, true);
+    progress("refresh", num_steps, num_steps, m_data.train.size(), start, true);
     return seconds_between(start, Clock::now());
 }
 
@@ -682,10 +1129,10 @@ void Run::begin_epoch() {
     m_plan = m_policy->plan_epoch(ctx, m_state->view());
     m_has_plan = true;
     m_step = 0;
-    m_train_steps = batches_of(shard_size(m_plan.train_ids.size()),
+    m_train_steps = batches_of(max_shard_size(m_plan.train_ids.size(), m_rank.world),
                                std::max<std::int64_t>(1, m_config.data.batch_size / m_rank.world));
-    m_refresh_steps =
-        batches_of(shard_size(m_plan.refresh_ids.size()), m_config.data.eval_batch_size);
+    m_refresh_steps = batches_of(max_shard_size(m_plan.refresh_ids.size(), m_rank.world),
+                                 m_config.data.eval_batch_size);
     m_train_totals = Totals{};
     m_result = EpochResult{};
     m_result.hidden_pass_s = full_refresh_s; // counted with the refresh phase's time
@@ -748,12 +1195,6 @@ std::int64_t Run::log_size() const {
     return ec ? 0 : static_cast<std::int64_t>(size);
 }
 
-std::int64_t Run::shard_size(std::size_t n) const {
-    const auto rank = static_cast<std::size_t>(m_rank.rank);
-    const auto world = static_cast<std::size_t>(m_rank.world);
-    return n > rank ? static_cast<std::int64_t>((n - rank + world - 1) / world) : 0;
-}
-
 checkpoint::Position Run::position() const {
     if (m_step == 0) {
         // Nothing of epoch m_epoch is done (its plan, if made, is made again): the loop stands
@@ -764,7 +1205,9 @@ checkpoint::Position Run::position() const {
 }
 
 void Run::at_batch_boundary() {
-    if (m_schedule && m_step > 0) {
+    // Only rank 0 hands checkpoints over; its state is the same as every rank's at any batch
+    // boundary, so the others need not know when it does.
+    if (m_schedule && m_step > 0 && m_rank.saves_checkpoints()) {
         const double since_s = seconds_between(m_last_checkpoint_time, Clock::now());
         if (m_schedule->due_within_epoch(m_batches_since_checkpoint, since_s)) {
             const auto& c = m_schedule->config();
@@ -773,10 +1216,13 @@ void Run::at_batch_boundary() {
                                 : checkpoint::Reason::seconds);
         }
     }
-    check_stop();
+    check_stop_at_batch();
 }
 
 void Run::save_checkpoint(checkpoint::Reason reason) {
+    if (!m_rank.saves_checkpoints()) {
+        return;
+    }
     const checkpoint::Position pos = position();
     if (pos.epoch < 1 || (m_last_checkpoint && *m_last_checkpoint == pos)) {
         return; // nothing done yet, or this point is saved already
@@ -843,6 +1289,13 @@ void Run::restore(const checkpoint::Resume& resume) {
     const std::int64_t n = m_data.train.size();
     const auto size = static_cast<std::size_t>(n);
     const std::string what = "cannot resume from checkpoint " + resume.name + ": ";
+    if (loop.world_size != m_rank.world) {
+        // The step positions and the batches' composition depend on the world size.
+        throw RuntimeFailure(what + "it was written by a run of " +
+                             std::to_string(loop.world_size) + " rank(s); this run has " +
+                             std::to_string(m_rank.world) +
+                             ". Resume with the same number of ranks");
+    }
     if (loop.num_samples != n || resume.loss.size() != size || resume.correct.size() != size ||
         resume.confidence.size() != size) {
         throw RuntimeFailure(what + "it holds " + std::to_string(loop.num_samples) +
@@ -918,10 +1371,10 @@ void Run::restore(const checkpoint::Resume& resume) {
         m_has_plan = true;
         m_step = pos.step;
         m_train_steps =
-            batches_of(shard_size(m_plan.train_ids.size()),
+            batches_of(max_shard_size(m_plan.train_ids.size(), m_rank.world),
                        std::max<std::int64_t>(1, m_config.data.batch_size / m_rank.world));
-        m_refresh_steps =
-            batches_of(shard_size(m_plan.refresh_ids.size()), m_config.data.eval_batch_size);
+        m_refresh_steps = batches_of(max_shard_size(m_plan.refresh_ids.size(), m_rank.world),
+                                     m_config.data.eval_batch_size);
         if (m_train_steps != loop.train_steps || m_refresh_steps != loop.refresh_steps ||
             m_step > m_train_steps + m_refresh_steps) {
             throw RuntimeFailure(
@@ -1034,6 +1487,20 @@ Summary Run::run() {
     } catch (...) {
         log("run_stop", Json::null(), {{"status", "aborted"}, {"epoch_num", m_started}});
         throw;
+    }
+    summary.model_digest = model_digest(*m_model);
+    if (m_comm) {
+        check_same_on_all_ranks({static_cast<double>(summary.model_digest >> 32),
+                                 static_cast<double>(summary.model_digest & 0xffffffffULL)},
+                                "the final weights (the ranks diverged: a bug)");
+        if (m_step_comm_count > 0) {
+            util::log_debug(
+                "rank " + std::to_string(m_rank.rank) + ": " + std::to_string(m_step_comm_count) +
+                " step all-reduces of " + std::to_string(m_train_bucket.flat.numel()) +
+                " floats, " +
+                std::to_string(1e3 * m_step_comm_s / static_cast<double>(m_step_comm_count)) +
+                " ms each on average");
+        }
     }
     log("run_stop", Json::null(),
         {{"status", summary.target_reached ? "success" : "aborted"}, {"epoch_num", m_started}});

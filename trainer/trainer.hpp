@@ -54,6 +54,18 @@ struct StatsConfig {
     bool hidden_pass_train_mode = false; ///< reference quirk: refresh in train mode
 };
 
+/// This process's place in a data-parallel run (from the launcher: SLURM_* or the local backend).
+/// With world > 1 every rank trains on its share of each global batch (data.batch_size / world
+/// samples), gradients and per-sample statistics are summed over the ranks every step, and all
+/// ranks hold identical weights, statistics and plans throughout.
+struct DistConfig {
+    int rank = 0, world = 1, local_rank = 0;
+    std::string master_addr = "127.0.0.1"; ///< rank 0's host: TCPStore server
+    int master_port = 29500;
+    double timeout_s = 300;                       ///< rendezvous and collective timeout
+    int num_nodes = 1, accelerators_per_node = 0; ///< for the MLPerf log
+};
+
 struct Config {
     DataConfig data;
     ModelConfig model;
@@ -68,6 +80,11 @@ struct Config {
     /// When to hand checkpoints to Observer::on_checkpoint (epoch ends, mid-epoch intervals, and
     /// always when the stop flag ends the run); nullopt = never.
     std::optional<kakuren::checkpoint::Config> checkpoint;
+    DistConfig dist; ///< world 1 (the default): one process, no process group
+    /// Data staging ([data] stage = "node-local"): called in the init phase before the data is
+    /// loaded, between the MLPerf records staging_start and staging_stop; it may point the data
+    /// files elsewhere (the node-local copies) and returns the bytes staged. Empty = no staging.
+    std::function<std::int64_t(DataConfig&)> stage;
 };
 
 /// Progress inside an epoch (called at most every few hundred ms).
@@ -100,8 +117,13 @@ struct Summary {
     bool target_reached = false;
     bool interrupted = false;
     std::int64_t num_train_samples = 0, num_test_samples = 0;
+    /// 64-bit hash of the model's parameters and buffers where train() returned (also when
+    /// interrupted). Equal on every rank of a multi-rank run (train() checks that).
+    std::uint64_t model_digest = 0;
 };
 
+/// With world > 1, every rank gets on_start, on_progress and on_epoch (an epoch's statistics and
+/// hidden set are the same on every rank); only rank 0 gets on_checkpoint.
 class Observer {
   public:
     virtual ~Observer() = default;
@@ -123,6 +145,12 @@ class Observer {
 /// (another data set or model, a plan that the batch size no longer divides the same way).
 /// Throws RuntimeFailure (data files, shapes) with a message naming the cause, UsageError for
 /// settings the recipe layer should have refused.
+/// With config.dist.world > 1: every rank of the run calls train() with the same config (and the
+/// same resume, a checkpoint written by a run of the same world size); they meet at
+/// dist.master_addr:master_port. A stop flag set on any rank stops all of them at the same step;
+/// rank 0 alone writes mllog and receives checkpoints. A rank that dies or is cut off makes the
+/// others throw RuntimeFailure ("rank R of W: communication with the other ranks failed ...")
+/// within dist.timeout_s.
 /// Process-wide effects: sets LibTorch's thread count, and fixes glibc malloc's mmap/trim
 /// thresholds once (32 MiB / 1 GiB) so that each step's activations reuse heap memory.
 Summary train(const Config& config, Observer& observer, util::MlLog& mllog,

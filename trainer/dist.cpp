@@ -1,0 +1,283 @@
+// Comm: c10d's TCPStore + ProcessGroupGloo (NCCL where LibTorch has CUDA), with every c10d or
+// Gloo error turned into a RuntimeFailure that says which rank failed and after how long.
+#include "trainer/dist.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+#if defined(KAKUREN_HAVE_GLOO)
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#if defined(USE_C10D_NCCL)
+// Compiled only against a LibTorch built with CUDA and NCCL: untested on the CPU-only machines
+// this project is developed on.
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+namespace kakuren::trainer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string rank_text(int rank, int world) {
+    return "rank " + std::to_string(rank) + " of " + std::to_string(world);
+}
+
+/// c10::Error appends a C++ backtrace to what(): keep the first line, which says what happened.
+std::string first_line(const std::exception& e) {
+    std::string message = e.what();
+    if (const auto newline = message.find('\n'); newline != std::string::npos) {
+        message.resize(newline);
+    }
+    return message;
+}
+
+std::string seconds_text(double s) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.3g", s);
+    return buffer;
+}
+
+#if defined(KAKUREN_HAVE_GLOO)
+/// The local address this host uses to reach `host` (the interface that faces rank 0), found by
+/// "connecting" a UDP socket, which sends nothing. nullopt when the name does not resolve.
+/// 127.0.0.1 for a master on this host's loopback; a node's own address across namespaces or a
+/// real network, where the hostname alone may resolve to a loopback address (Debian's 127.0.1.1)
+/// that the other nodes cannot reach.
+std::optional<std::string> address_facing(const std::string& host, int port) {
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_DGRAM;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0 ||
+        found == nullptr) {
+        return std::nullopt;
+    }
+    const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, &freeaddrinfo);
+    const int fd = ::socket(found->ai_family, SOCK_DGRAM, 0);
+    if (fd < 0) {
+        return std::nullopt;
+    }
+    std::optional<std::string> result;
+    sockaddr_in local{};
+    socklen_t length = sizeof local;
+    if (::connect(fd, found->ai_addr, found->ai_addrlen) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+        char text[INET_ADDRSTRLEN] = {};
+        if (inet_ntop(AF_INET, &local.sin_addr, text, sizeof text) != nullptr) {
+            result = text;
+        }
+    }
+    ::close(fd);
+    return result;
+}
+#endif
+
+} // namespace
+
+struct Comm::Impl {
+#if defined(KAKUREN_HAVE_GLOO)
+    c10::intrusive_ptr<c10d::Store> store;
+    c10::intrusive_ptr<c10d::ProcessGroup> group;
+#endif
+    /// Where the collectives run: CPU for Gloo; a CUDA device for NCCL, through staging copies.
+    torch::Device device = torch::kCPU;
+};
+
+bool Comm::available() {
+#if defined(KAKUREN_HAVE_GLOO)
+    return true;
+#else
+    return false;
+#endif
+}
+
+Comm::Comm(const DistConfig& config)
+    : m_rank(config.rank), m_world(config.world), m_timeout_s(config.timeout_s),
+      m_impl(std::make_unique<Impl>()) {
+    if (config.world < 1 || config.rank < 0 || config.rank >= config.world) {
+        throw UsageError("invalid rank " + std::to_string(config.rank) + " for world size " +
+                         std::to_string(config.world) + "; expected 0 <= rank < world");
+    }
+    if (config.master_port < 1 || config.master_port > 65535) {
+        throw UsageError("invalid master port " + std::to_string(config.master_port));
+    }
+    if (!(config.timeout_s > 0)) {
+        throw UsageError("dist.timeout_s must be > 0");
+    }
+#if !defined(KAKUREN_HAVE_GLOO)
+    throw RuntimeFailure(rank_text(m_rank, m_world) +
+                         ": this kakuren was built without c10d's Gloo headers, so it cannot "
+                         "train on more than one rank; install libgloo-dev and rebuild");
+#else
+    const auto start = Clock::now();
+    const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(m_timeout_s * 1e3));
+    const std::string where = config.master_addr + ":" + std::to_string(config.master_port);
+    try {
+        c10d::TCPStoreOptions options;
+        options.port = static_cast<std::uint16_t>(config.master_port);
+        options.isServer = m_rank == 0;
+        options.numWorkers = static_cast<std::size_t>(m_world);
+        // Gloo's full-mesh connect below waits for every rank anyway: waiting here as well
+        // would double the time a missing rank takes to be reported.
+        options.waitWorkers = false;
+        options.timeout = timeout;
+        m_impl->store = c10::make_intrusive<c10d::TCPStore>(config.master_addr, options);
+
+#if defined(USE_C10D_NCCL)
+        // Untested here (no CUDA on the development machines). The trainer computes on the CPU,
+        // so NCCL only carries the buckets, through copies to and from this device.
+        if (torch::cuda::is_available()) {
+            const auto devices = static_cast<int>(torch::cuda::device_count());
+            m_impl->device = torch::Device(torch::kCUDA, config.local_rank % devices);
+            auto nccl = c10d::ProcessGroupNCCL::Options::create();
+            nccl->timeout = timeout;
+            m_impl->group =
+                c10::make_intrusive<c10d::ProcessGroupNCCL>(m_impl->store, m_rank, m_world, nccl);
+        }
+#endif
+        if (!m_impl->group) {
+            auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
+            if (const char* name = std::getenv("GLOO_SOCKET_IFNAME"); name && *name) {
+                gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+            } else if (const auto address =
+                           address_facing(config.master_addr, config.master_port)) {
+                gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(*address));
+            } else {
+                gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+            }
+            m_impl->group =
+                c10::make_intrusive<c10d::ProcessGroupGloo>(m_impl->store, m_rank, m_world, gloo);
+        }
+    } catch (const std::exception& e) {
+        const double waited_s = std::chrono::duration<double>(Clock::now() - start).count();
+        throw RuntimeFailure(rank_text(m_rank, m_world) + ": could not meet the other ranks at " +
+                             where + " within " + seconds_text(waited_s) +
+                             " s (did every rank start, with the same master address and "
+                             "port?): " +
+                             first_line(e));
+    }
+    m_rendezvous_s = std::chrono::duration<double>(Clock::now() - start).count();
+#endif
+}
+
+Comm::~Comm() = default;
+
+void Comm::fail(const std::exception& e, Clock::time_point since, const char* what) const {
+    const double waited_s = std::chrono::duration<double>(Clock::now() - since).count();
+    throw RuntimeFailure(rank_text(m_rank, m_world) + ": communication with the other ranks " +
+                         "failed after " + seconds_text(waited_s) + " s in " + what +
+                         " (a rank died, or a node lost its network?): " + first_line(e));
+}
+
+#if defined(KAKUREN_HAVE_GLOO)
+namespace {
+
+/// Runs one collective per tensor, all in flight at once, and waits for all of them; rethrows
+/// the first failure once none is pending (a process group must not be torn down mid-work).
+template <typename Launch>
+void run_all(std::span<const torch::Tensor> tensors, torch::Device device, Launch launch) {
+    std::vector<std::vector<at::Tensor>> inputs;
+    inputs.reserve(tensors.size());
+    for (const torch::Tensor& t : tensors) {
+        inputs.push_back({device.is_cpu() ? t : t.to(device)});
+    }
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    works.reserve(tensors.size());
+    std::exception_ptr failure;
+    for (auto& input : inputs) {
+        try {
+            works.push_back(launch(input));
+        } catch (...) {
+            failure = std::current_exception();
+            break;
+        }
+    }
+    for (auto& work : works) {
+        try {
+            work->wait();
+        } catch (...) {
+            if (!failure) {
+                failure = std::current_exception();
+            }
+        }
+    }
+    if (failure) {
+        std::rethrow_exception(failure);
+    }
+    if (!device.is_cpu()) {
+        for (std::size_t i = 0; i < tensors.size(); ++i) {
+            const_cast<torch::Tensor&>(tensors[i]).copy_(inputs[i].front());
+        }
+    }
+}
+
+} // namespace
+#endif
+
+void Comm::sum(std::span<const torch::Tensor> tensors) {
+#if defined(KAKUREN_HAVE_GLOO)
+    const auto start = Clock::now();
+    try {
+        run_all(tensors, m_impl->device, [this](std::vector<at::Tensor>& input) {
+            c10d::AllreduceOptions options;
+            options.reduceOp = c10d::ReduceOp::SUM;
+            return m_impl->group->allreduce(input, options);
+        });
+    } catch (const std::exception& e) {
+        fail(e, start, "an all-reduce");
+    }
+#else
+    (void)tensors;
+#endif
+}
+
+void Comm::max(const torch::Tensor& tensor) {
+#if defined(KAKUREN_HAVE_GLOO)
+    const auto start = Clock::now();
+    try {
+        run_all(std::span<const torch::Tensor>(&tensor, 1), m_impl->device,
+                [this](std::vector<at::Tensor>& input) {
+                    c10d::AllreduceOptions options;
+                    options.reduceOp = c10d::ReduceOp::MAX;
+                    return m_impl->group->allreduce(input, options);
+                });
+    } catch (const std::exception& e) {
+        fail(e, start, "an all-reduce");
+    }
+#else
+    (void)tensor;
+#endif
+}
+
+void Comm::broadcast(const torch::Tensor& tensor, int root) {
+#if defined(KAKUREN_HAVE_GLOO)
+    const auto start = Clock::now();
+    try {
+        run_all(std::span<const torch::Tensor>(&tensor, 1), m_impl->device,
+                [this, root](std::vector<at::Tensor>& input) {
+                    c10d::BroadcastOptions options;
+                    options.rootRank = root;
+                    return m_impl->group->broadcast(input, options);
+                });
+    } catch (const std::exception& e) {
+        fail(e, start, "a broadcast");
+    }
+#else
+    (void)tensor;
+    (void)root;
+#endif
+}
+
+} // namespace kakuren::trainer
