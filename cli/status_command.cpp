@@ -308,8 +308,18 @@ int cancel_command(const CommonOptions& common, const std::string& run_ref) {
                          "<pid>; it checkpoints and exits 75");
     }
     if (db::is_final_job_state(job->state)) {
-        std::cout << "run " << run.id << ": job " << job->job_id << " already " << job->state
-                  << "; nothing to cancel\n";
+        if (common.format == Format::json) {
+            std::cout << util::Json(util::JsonObject{{"run_id", run.id},
+                                                     {"job_id", job->job_id},
+                                                     {"backend", job->backend},
+                                                     {"state", job->state},
+                                                     {"cancelled", false}})
+                             .dump_pretty()
+                      << std::endl;
+        } else {
+            std::cout << "run " << run.id << ": job " << job->job_id << " already "
+                      << job->state << "; nothing to cancel\n";
+        }
         return k_exit_ok;
     }
     launcher::Backend* backend = backends.get(job->backend);
@@ -330,7 +340,8 @@ int cancel_command(const CommonOptions& common, const std::string& run_ref) {
         std::cout << util::Json(util::JsonObject{{"run_id", run.id},
                                                  {"job_id", job->job_id},
                                                  {"backend", job->backend},
-                                                 {"state", "cancelled"}})
+                                                 {"state", "cancelled"},
+                                                 {"cancelled", true}})
                          .dump_pretty()
                   << std::endl;
     } else {

@@ -206,6 +206,31 @@ class SlurmSubmit(unittest.TestCase):
         self.assertRegex(mllog, r'"key": ?"number_of_ranks", ?"value": ?2')
         self.assertRegex(mllog, r'"key": ?"number_of_nodes", ?"value": ?2')
 
+    def test_node_local_staging_copies_the_data_once_and_logs_it(self):
+        text = tiny(name="stage", epochs=1, nodes=2).replace(
+            'dataset = "synthetic"', 'dataset = "fashion-mnist"\nstage = "node-local"\n'
+            'train_limit = 2048\ntest_limit = 512').replace("synthetic_size = 12", "")
+        run = self.submit(text)[0]["run_id"]
+        final = self.ws.wait(run, {"completed", "failed", "crashed"}, timeout=180)
+        self.assertEqual(final["state"], "completed", self.ws.all_logs(run))
+        logs = os.path.join(self.ws.root, "runs", run, "logs")
+        staged = []
+        for rank in (0, 1):
+            with open(os.path.join(logs, f"rank-{rank}.log")) as f:
+                m = re.search(r"data staged in (\S+) \((\d+) bytes, (copied|found there)", f.read())
+            self.assertIsNotNone(m, self.ws.all_logs(run))
+            staged.append(m)
+        # Both "nodes" share /dev/shm here: one copies, the other finds the copy (or both copy
+        # into their own temporary folder and one rename wins).
+        self.assertEqual(staged[0].group(1), staged[1].group(1))
+        self.assertTrue(os.path.isdir(staged[0].group(1)))
+        self.assertGreater(int(staged[0].group(2)), 1_000_000)  # the four gz files
+        with open(os.path.join(self.ws.root, "runs", run, "mllog.txt")) as f:
+            mllog = f.read()
+        self.assertRegex(mllog, r'"key": ?"staging_start"')
+        self.assertRegex(mllog, r'"key": ?"staging_stop".*"staged_bytes": ?\d+')
+        shutil.rmtree(staged[0].group(1), ignore_errors=True)
+
     def test_sweep_is_one_array_and_one_group(self):
         out = self.ws.json("submit", self.ws.recipe(tiny(name="sw", epochs=2)), "--backend",
                            "slurm", "--sweep", "run.seed=1,2,3")
@@ -239,10 +264,15 @@ class SlurmSubmit(unittest.TestCase):
         done_before = st["epochs_done"]
         self.assertLess(done_before, 30)
         self.ws.kakuren("resume", run)
-        st = self.ws.wait(run, {"running", "completed"},
-                          what=lambda s: len(s["attempts"]) >= 2)
-        self.assertEqual(len(st["jobs"]), 2)
-        self.assertEqual(self.ws.json("cancel", run)["state"], "cancelled")
+        final = self.ws.wait(run, {"completed", "failed", "crashed"}, timeout=180)
+        self.assertEqual(final["state"], "completed", self.ws.all_logs(run))
+        self.assertEqual(len(final["jobs"]), 2)
+        self.assertEqual([a["state"] for a in final["attempts"]][-1], "completed")
+        self.assertEqual(final["epochs_done"], 30)
+        with open(os.path.join(self.ws.root, "runs", run, "train.log")) as f:
+            self.assertRegex(f.read(), r"resume: attempt 2 continues from checkpoint 00")
+        again = self.ws.json("cancel", run)
+        self.assertEqual(again["state"], "completed")  # nothing left to cancel
 
     def test_time_limit_warning_checkpoints_requeues_and_completes_as_one_run(self):
         # A 1-minute limit and a warning 55 s before it: slurmctld checks limits every ~30 s,
@@ -351,7 +381,7 @@ class LocalSubmit(unittest.TestCase):
         self.assertRegex(self.ws.kakuren("logs", run, "--rank", "1").stdout, r"epoch 4/4")
 
     def test_cancel_stops_at_a_checkpoint_and_resume_finishes(self):
-        out = self.ws.json("submit", self.ws.recipe(tiny(name="lc", epochs=30)))
+        out = self.ws.json("submit", self.ws.recipe(tiny(name="lc", epochs=30, train=30000)))
         run = out["runs"][0]["run_id"]
         self.ws.wait(run, {"running"}, what=lambda s: s["epochs_done"] >= 1)
         self.ws.kakuren("cancel", run)

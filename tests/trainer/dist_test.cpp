@@ -188,9 +188,10 @@ std::vector<double> numbers(const std::string& epoch_line) {
     return v;
 }
 
-#define SKIP_WITHOUT_GLOO()                                                                        \
+#define REQUIRE_GLOO()                                                                        \
     if (!Comm::available()) {                                                                      \
-        GTEST_SKIP() << "built without c10d Gloo headers (libgloo-dev)";                           \
+        GTEST_FAIL() << "built without c10d Gloo headers: install libgloo-dev (scripts/setup.sh " \
+                        "does) and rebuild";                           \
     }
 
 void expect_clean(const RunResult& run) {
@@ -201,7 +202,7 @@ void expect_clean(const RunResult& run) {
 }
 
 TEST(Dist, TwoRanksAgreeBitForBitAndFollowTheOneRankRun) {
-    SKIP_WITHOUT_GLOO();
+    REQUIRE_GLOO();
     TempDir tmp;
     const RunResult one = run_ranks(tmp.path / "one", 1, "full");
     const RunResult two = run_ranks(tmp.path / "two", 2, "full");
@@ -245,7 +246,7 @@ TEST(Dist, TwoRanksAgreeBitForBitAndFollowTheOneRankRun) {
 }
 
 TEST(Dist, AStopOnOneRankStopsBothAtTheSameStepAndTheyResumeExactly) {
-    SKIP_WITHOUT_GLOO();
+    REQUIRE_GLOO();
     TempDir tmp;
     const RunResult full = run_ranks(tmp.path / "full", 2, "full");
     expect_clean(full);
@@ -292,7 +293,7 @@ TEST(Dist, AStopOnOneRankStopsBothAtTheSameStepAndTheyResumeExactly) {
 }
 
 TEST(Dist, AStopSeenOnlyByRankOneStopsRankZeroToo) {
-    SKIP_WITHOUT_GLOO();
+    REQUIRE_GLOO();
     TempDir tmp;
     const RunResult stopped = run_ranks(tmp.path, 2, "stop", {{"KAKUREN_STOP_RANK", "1"}});
     expect_clean(stopped);
@@ -306,7 +307,7 @@ TEST(Dist, AStopSeenOnlyByRankOneStopsRankZeroToo) {
 }
 
 TEST(Dist, ARankThatDiesMakesTheOtherFailPromptly) {
-    SKIP_WITHOUT_GLOO();
+    REQUIRE_GLOO();
     TempDir tmp;
     const RunResult run = run_ranks(tmp.path, 2, "die", {{"KAKUREN_TIMEOUT_S", "5"}});
     EXPECT_EQ(run.ranks[1].exit_code, 3);
@@ -319,7 +320,7 @@ TEST(Dist, ARankThatDiesMakesTheOtherFailPromptly) {
 }
 
 TEST(Dist, ARankThatGoesSilentMakesTheOtherFailAfterTheTimeout) {
-    SKIP_WITHOUT_GLOO();
+    REQUIRE_GLOO();
     TempDir tmp;
     // Rank 1 stops itself (SIGSTOP) after epoch 1: its connections stay open, nothing arrives.
     const RunResult run = run_ranks(tmp.path, 2, "hang", {{"KAKUREN_TIMEOUT_S", "5"}}, 60, 1);
