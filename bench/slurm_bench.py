@@ -52,7 +52,10 @@ max_requeues = 5
 
 
 def sh(*cmd, env=None, check=True):
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, check=check)
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
+    return p
 
 
 def job_state(job, env):
@@ -92,6 +95,7 @@ def main():
     binary = kakuren_bin(args.build)
 
     tmp = Path(tempfile.mkdtemp(prefix="kakuren-slurm-bench-"))
+    tmp.chmod(0o755)  # munged needs its socket folder's parents world-executable
     cluster = tmp / "cluster"
     ws = tmp / "ws"
     ws.mkdir()

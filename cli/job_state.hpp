@@ -19,6 +19,10 @@ class Backends {
     /// nullptr when the backend is not usable now; note() says why.
     launcher::Backend* get(const std::string& name);
     [[nodiscard]] const std::string& note() const { return m_note; }
+    /// Uses this backend for the name (tests: a fake beside the real ones).
+    void set(const std::string& name, std::unique_ptr<launcher::Backend> backend) {
+        m_backends[name] = std::move(backend);
+    }
 
   private:
     std::map<std::string, std::unique_ptr<launcher::Backend>> m_backends;

@@ -13,6 +13,7 @@
 #include "checkpoint/manager.hpp"
 #include "cli/text.hpp"
 #include "launcher/signals.hpp"
+#include "trainer/module.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -242,7 +243,8 @@ int run_attempt(Attempt& a) {
 
     trainer::Summary summary;
     try {
-        summary = trainer::train(a.config, recorder, mllog, &launcher::stop_flag(), a.resume);
+        summary = trainer::train_via_module(a.config, recorder, mllog, &launcher::stop_flag(),
+                                             a.resume);
     } catch (const std::exception& e) {
         recorder.clear_bar();
         log << util::iso8601_utc_now() << " failed: " << e.what() << std::endl;

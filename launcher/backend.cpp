@@ -1,5 +1,7 @@
 #include "launcher/backend.hpp"
 
+#include "launcher/placement.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,17 +14,29 @@
 #include "util/error.hpp"
 #include "util/system.hpp"
 
-extern char** environ;
-
 namespace kakuren::launcher {
 namespace {
 
 std::vector<std::string> current_environment() {
     std::vector<std::string> env;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-        env.emplace_back(*e);
+    for (const auto& [key, value] : environment()) {
+        env.push_back(key + "=" + value);
     }
     return env;
+}
+
+/// "1234" -> {1234, none}; "1234_2" -> {1234, 2} (task 2 of array 1234).
+struct JobRef {
+    std::uint32_t id = 0;
+    std::optional<std::uint32_t> task;
+};
+JobRef parse_job_id(const std::string& job_id) {
+    const std::size_t underscore = job_id.find('_');
+    JobRef ref{static_cast<std::uint32_t>(std::stoul(job_id.substr(0, underscore))), {}};
+    if (underscore != std::string::npos) {
+        ref.task = static_cast<std::uint32_t>(std::stoul(job_id.substr(underscore + 1)));
+    }
+    return ref;
 }
 
 /// "4G" -> 4096 (MB); the recipe layer validated the form.
@@ -139,19 +153,7 @@ class SlurmBackend final : public Backend {
     }
 
     std::optional<JobView> query(const std::string& job_id) override {
-        const std::size_t underscore = job_id.find('_');
-        std::optional<slurm::JobInfo> info;
-        if (underscore == std::string::npos) {
-            info = m_client.query(static_cast<std::uint32_t>(std::stoul(job_id)));
-        } else {
-            const auto array = static_cast<std::uint32_t>(std::stoul(job_id.substr(0, underscore)));
-            const auto task = static_cast<std::uint32_t>(std::stoul(job_id.substr(underscore + 1)));
-            for (const slurm::JobInfo& t : m_client.query_array(array)) {
-                if (t.array_task_id == task) {
-                    info = t;
-                }
-            }
-        }
+        const std::optional<slurm::JobInfo> info = find(job_id);
         if (!info) {
             return std::nullopt;
         }
@@ -183,18 +185,19 @@ class SlurmBackend final : public Backend {
     }
 
     void cancel(const std::string& job_id) override {
-        const std::size_t underscore = job_id.find('_');
-        if (underscore == std::string::npos) {
-            m_client.cancel(static_cast<std::uint32_t>(std::stoul(job_id)));
+        const JobRef ref = parse_job_id(job_id);
+        if (!ref.task) {
+            m_client.cancel(ref.id);
             return;
         }
-        // An array task is a job of its own in Slurm: find its id.
-        const auto array = static_cast<std::uint32_t>(std::stoul(job_id.substr(0, underscore)));
-        const auto task = static_cast<std::uint32_t>(std::stoul(job_id.substr(underscore + 1)));
-        for (const slurm::JobInfo& t : m_client.query_array(array)) {
-            if (t.array_task_id == task) {
-                m_client.cancel(t.job_id);
-            }
+        // An array task that has started is a job of its own in Slurm.
+        const std::optional<slurm::JobInfo> task = find(job_id);
+        if (task && task->job_id != 0) {
+            m_client.cancel(task->job_id);
+        } else if (task) {
+            throw RuntimeFailure("array task " + job_id +
+                                 " has not started yet and cannot be cancelled alone; "
+                                 "scancel " + job_id + " does");
         }
     }
 
@@ -204,11 +207,24 @@ class SlurmBackend final : public Backend {
     }
 
     void start_now(const std::string& job_id) override {
-        const std::size_t underscore = job_id.find('_');
-        m_client.start_now(static_cast<std::uint32_t>(std::stoul(job_id.substr(0, underscore))));
+        m_client.start_now(parse_job_id(job_id).id);
     }
 
   private:
+    /// What Slurm knows of a job or an array task; nullopt when it forgot it.
+    std::optional<slurm::JobInfo> find(const std::string& job_id) {
+        const JobRef ref = parse_job_id(job_id);
+        if (!ref.task) {
+            return m_client.query(ref.id);
+        }
+        for (const slurm::JobInfo& t : m_client.query_array(ref.id)) {
+            if (t.array_task_id == *ref.task) {
+                return t;
+            }
+        }
+        return std::nullopt;
+    }
+
     slurm::Client m_client;
 };
 

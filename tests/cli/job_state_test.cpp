@@ -1,0 +1,129 @@
+// cli/job_state: a run's jobs and attempts brought up to date from its backend, with a fake
+// backend that answers what Slurm would (the real path runs in submit_e2e_test.py).
+#include "cli/job_state.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+using namespace kakuren;
+
+namespace {
+
+class FakeSlurm final : public launcher::Backend {
+  public:
+    std::optional<launcher::JobView> answer;
+    int queries = 0;
+    std::string name() const override { return "slurm"; }
+    std::vector<std::string> submit(const launcher::SubmitRequest&) override { return {}; }
+    std::optional<launcher::JobView> query(const std::string&) override {
+        ++queries;
+        return answer;
+    }
+    void cancel(const std::string&) override {}
+    bool requeue(const std::string&) override { return true; }
+    void start_now(const std::string&) override {}
+};
+
+struct Fixture {
+    Fixture() {
+        std::string pattern = (fs::temp_directory_path() / "kakuren-jobstate-XXXXXX").string();
+        root = mkdtemp(pattern.data());
+        store.emplace(db::Store::open(root / "kakuren.db"));
+        db::RunRow r;
+        r.id = "run";
+        r.name = "run";
+        r.recipe_path = "/r.toml";
+        r.recipe_text = "x";
+        r.recipe_hash = "h";
+        r.strategy = "none";
+        r.run_dir = (root / "runs/run").string();
+        store->insert_run(r);
+        db::JobRow j;
+        j.run_id = "run";
+        j.backend = "slurm";
+        j.job_id = "42";
+        j.host = "login";
+        j.script = "job.sh";
+        submission = store->insert_job(j);
+        auto fake_ptr = std::make_unique<FakeSlurm>();
+        fake = fake_ptr.get();
+        backends.set("slurm", std::move(fake_ptr));
+    }
+    ~Fixture() { fs::remove_all(root); }
+    void start_attempt() {
+        store->begin_attempt("run", "n1", 999999, 1, db::AttemptPlace{"42", 2, "n1,n2"});
+        store->set_job_state("run", submission, "running");
+    }
+    db::RunRow run() const { return *store->find_run("run"); }
+
+    fs::path root;
+    std::optional<db::Store> store;
+    int submission = 0;
+    FakeSlurm* fake = nullptr;
+    cli::Backends backends;
+};
+
+} // namespace
+
+TEST(JobState, AJobSlurmForgotWithoutAFinishedRunFailsAndItsAttemptCrashed) {
+    Fixture f;
+    f.start_attempt();
+    f.fake->answer = std::nullopt; // MinJobAge passed: Slurm no longer knows job 42
+    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->state, "failed");
+    EXPECT_NE(job->reason.find("no longer knows"), std::string::npos) << job->reason;
+    EXPECT_EQ(f.store->attempts("run").back().status, "crashed");
+    EXPECT_EQ(cli::display_state(f.run(), job), "failed");
+    // Later calls read the record and ask Slurm nothing.
+    const int asked = f.fake->queries;
+    EXPECT_EQ(cli::reconcile(*f.store, f.run(), f.backends)->state, "failed");
+    EXPECT_EQ(f.fake->queries, asked);
+}
+
+TEST(JobState, AFinishedRunStaysCompletedWhateverSlurmSays) {
+    Fixture f;
+    f.start_attempt();
+    f.store->end_attempt("run", 1, "finished");
+    f.fake->answer = launcher::JobView{"failed", "Slurm job 42 failed", "n1", 1};
+    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(job->state, "completed");
+    EXPECT_EQ(cli::display_state(f.run(), job), "completed");
+}
+
+TEST(JobState, PreemptedOrRequeuedIsNeverFinished) {
+    Fixture f;
+    f.start_attempt();
+    f.fake->answer = launcher::JobView{"requeued", "Slurm requeued job 42", "", 0};
+    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(job->state, "requeued");
+    EXPECT_EQ(job->requeues, 1);
+    EXPECT_FALSE(db::is_final_job_state(job->state));
+    EXPECT_EQ(f.store->attempts("run").back().status, "crashed");
+    EXPECT_EQ(cli::display_state(f.run(), job), "requeued");
+}
+
+TEST(JobState, ACancelledJobsKilledAttemptEndsInterrupted) {
+    Fixture f;
+    f.start_attempt();
+    f.store->set_job_state("run", f.submission, "cancelled", "cancelled by kakuren cancel");
+    f.fake->answer = launcher::JobView{"running", "", "n1", 0}; // ranks still checkpointing
+    cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(f.store->attempts("run").back().status, "running");
+    f.fake->answer = std::nullopt; // gone
+    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(job->state, "cancelled");
+    EXPECT_EQ(f.store->attempts("run").back().status, "interrupted");
+    EXPECT_EQ(cli::display_state(f.run(), job), "cancelled");
+}
+
+TEST(JobState, APendingJobThatStartedIsRunning) {
+    Fixture f;
+    f.fake->answer = launcher::JobView{"running", "", "n1", 0};
+    EXPECT_EQ(cli::display_state(f.run(), f.store->jobs("run").back()), "pending");
+    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(job->state, "running");
+}

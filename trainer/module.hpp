@@ -1,0 +1,43 @@
+#pragma once
+// train() behind a loadable module. LibTorch drags about 290 shared libraries into a process
+// (0.4 s before main runs); the kakuren binary links none of them and loads
+// libkakuren_train.so (trainer + LibTorch) only when a command trains, so `status`, `submit`,
+// `runs`, `report`... start in milliseconds. No torch in this header.
+#include <atomic>
+#include <string>
+
+#include "trainer/trainer.hpp"
+
+namespace kakuren::trainer {
+
+/// One call into the module: pointers to the caller's objects (same compiler, same headers).
+struct ModuleCall {
+    const Config* config = nullptr;
+    Observer* observer = nullptr;
+    util::MlLog* mllog = nullptr;
+    const std::atomic<bool>* stop = nullptr;
+    const checkpoint::Resume* resume = nullptr;
+    Summary* summary = nullptr; ///< out
+    std::string* error = nullptr; ///< out: the message when the call fails
+};
+
+/// Changes whenever the layout of what crosses the boundary changes: a stale module is refused
+/// instead of misreading memory.
+constexpr unsigned long module_abi() {
+    return 20261126UL * 31 + sizeof(Config) * 7 + sizeof(Summary) * 5 + sizeof(ModuleCall) * 3 +
+           sizeof(DataConfig) + sizeof(DistConfig) + sizeof(EpochResult) + sizeof(StepProgress) +
+           sizeof(checkpoint::Resume) + sizeof(checkpoint::Snapshot);
+}
+
+/// What kakuren_train_module_run returns.
+enum ModuleResult : int { module_ok = 0, module_runtime_failure = 1, module_usage_error = 2 };
+
+/// train() through the module: loads it once (from $KAKUREN_TRAIN_MODULE, else
+/// libkakuren_train.so beside the running executable), checks its ABI, and rethrows its
+/// failures as RuntimeFailure / UsageError with their messages. Throws RuntimeFailure naming
+/// the file when the module cannot be loaded or is stale.
+Summary train_via_module(const Config& config, Observer& observer, util::MlLog& mllog,
+                         const std::atomic<bool>* stop = nullptr,
+                         const checkpoint::Resume* resume = nullptr);
+
+} // namespace kakuren::trainer

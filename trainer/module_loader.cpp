@@ -1,0 +1,73 @@
+// Loading libkakuren_train.so (see trainer/module.hpp). No torch here.
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+
+#include "trainer/module.hpp"
+#include "util/error.hpp"
+
+namespace kakuren::trainer {
+namespace {
+
+using AbiFn = unsigned long (*)();
+using RunFn = int (*)(const ModuleCall*);
+
+std::filesystem::path module_path() {
+    if (const char* env = std::getenv("KAKUREN_TRAIN_MODULE"); env != nullptr && *env != '\0') {
+        return env;
+    }
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return (ec ? std::filesystem::path(".") : self.parent_path()) / "libkakuren_train.so";
+}
+
+RunFn load() {
+    static std::once_flag once;
+    static RunFn run = nullptr;
+    static std::string problem;
+    std::call_once(once, [] {
+        const std::filesystem::path path = module_path();
+        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (handle == nullptr) {
+            const char* why = dlerror();
+            problem = "cannot load the training module " + path.string() + ": " +
+                      (why ? why : "unknown error") +
+                      " (it is built beside the kakuren binary; rerun scripts/setup.sh)";
+            return;
+        }
+        const auto abi = reinterpret_cast<AbiFn>(dlsym(handle, "kakuren_train_module_abi"));
+        run = reinterpret_cast<RunFn>(dlsym(handle, "kakuren_train_module_run"));
+        if (abi == nullptr || run == nullptr || abi() != module_abi()) {
+            run = nullptr;
+            problem = "the training module " + path.string() +
+                      " does not match this kakuren binary (built from other sources); rebuild "
+                      "both with scripts/setup.sh";
+        }
+    });
+    if (run == nullptr) {
+        throw RuntimeFailure(problem);
+    }
+    return run;
+}
+
+} // namespace
+
+Summary train_via_module(const Config& config, Observer& observer, util::MlLog& mllog,
+                         const std::atomic<bool>* stop, const checkpoint::Resume* resume) {
+    const RunFn run = load();
+    Summary summary;
+    std::string error;
+    const ModuleCall call{&config, &observer, &mllog, stop, resume, &summary, &error};
+    switch (run(&call)) {
+    case module_ok:
+        return summary;
+    case module_usage_error:
+        throw UsageError(error);
+    default:
+        throw RuntimeFailure(error);
+    }
+}
+
+} // namespace kakuren::trainer
