@@ -16,6 +16,7 @@ Prints a Markdown table and writes bench/out/slurm_bench.json.
 import argparse
 import json
 import os
+import random
 import sqlite3
 import statistics
 import subprocess
@@ -111,15 +112,22 @@ def main():
                               "json", env=env).stdout)["runs"][0]
         wait_gone_or_done(first["job_id"], env)
 
-        # 1. submit -> running, alternating kakuren submit and sbatch of the same script.
+        # 1. submit -> running, alternating kakuren submit and sbatch of the same script. The
+        # scheduler runs on a 1 s tick here (sched_interval=1), so where a submission falls in
+        # that second decides most of the latency: a random pause before each one spreads them.
         lat = {"kakuren submit (libslurm)": [], "sbatch (same script)": []}
+        command_s = []
+        rng = random.Random(1)
         for _ in range(args.rounds):
+            time.sleep(rng.uniform(0, 1))
             start = time.perf_counter()
             out = json.loads(sh(binary, "submit", str(short), "--backend", "slurm", "--format",
                                 "json", env=env).stdout)["runs"][0]
+            command_s.append(time.perf_counter() - start)
             lat["kakuren submit (libslurm)"].append(wait_running(out["job_id"], env) - start)
             wait_gone_or_done(out["job_id"], env)
             script = Path(out["script"])
+            time.sleep(rng.uniform(0, 1))
             start = time.perf_counter()
             job = sh("sbatch", "--parsable", "--output=/dev/null", str(script),
                      env=env).stdout.strip()
@@ -127,6 +135,7 @@ def main():
             sh("scancel", job, env=env, check=False)
             wait_gone_or_done(job, env)
         results["submit_to_running_s"] = lat
+        results["submit_command_s"] = {"kakuren submit, the command alone": command_s}
 
         # 2. requeue -> running.
         long = ws / "long.toml"
@@ -203,7 +212,7 @@ def main():
     results["status_1000_runs_s"] = timing
 
     rows = []
-    goals = {"submit_to_running_s": "≤ 1 s median", "requeue_to_running_s": "≤ 5 s",
+    goals = {"submit_to_running_s": "≤ 1 s median", "submit_command_s": "","requeue_to_running_s": "≤ 5 s",
              "status_1000_runs_s": "≤ 0.5 s"}
     for group, variants in results.items():
         base = None

@@ -418,6 +418,12 @@ class Run {
     [[nodiscard]] hiding::EpochContext epoch_context() const;
     double full_refresh();
     void refresh_batch(const torch::Tensor& ids);
+    /// A forward-only pass over training samples (the refresh and full passes): their labels,
+    /// logits, log-probabilities and per-sample losses.
+    struct Forward {
+        torch::Tensor labels, logits, log_probs, losses;
+    };
+    Forward forward_only(const torch::Tensor& ids);
     void eval_phase(EpochResult& result);
     // Multi-rank (world > 1) only.
     void setup_dist();
@@ -732,17 +738,10 @@ void Run::dist_forward_batch(std::span<const std::int64_t> global_ids, std::int6
     const std::int64_t begin = step * batch;
     const std::int64_t len = std::clamp<std::int64_t>(n - begin, 0, batch);
     if (len > 0) {
-        const torch::Tensor ids = ids_all.narrow(0, begin, len);
-        const torch::Tensor images = torch::index_select(m_data.train.images, 0, ids);
-        const torch::Tensor labels = torch::index_select(m_data.train.labels, 0, ids);
-        const torch::Tensor logits = m_config.stats.hidden_pass_train_mode
-                                         ? m_model->forward(images)
-                                         : m_model->forward_inference(images);
-        const torch::Tensor log_probs = torch::log_softmax(logits, 1);
-        const torch::Tensor losses = torch::nll_loss(log_probs, labels, {}, at::Reduction::None);
-        auto [is_correct, conf] =
-            SampleState::measure(logits, log_probs, labels, m_config.stats.confidence_over_batch);
-        bucket.put_stats(len, losses, is_correct, conf);
+        const Forward f = forward_only(ids_all.narrow(0, begin, len));
+        auto [is_correct, conf] = SampleState::measure(f.logits, f.log_probs, f.labels,
+                                                       m_config.stats.confidence_over_batch);
+        bucket.put_stats(len, f.losses, is_correct, conf);
         put_buffers(bucket);
         bucket.meta[0] = static_cast<float>(len);
         bucket.meta[1] = 1;
@@ -1072,14 +1071,20 @@ hiding::EpochContext Run::epoch_context() const {
 /// One forward-only batch of the refresh or full pass: records the samples' loss, correctness and
 /// confidence. Call inside InferenceMode after prepare_inference.
 void Run::refresh_batch(const torch::Tensor& ids) {
+    const Forward f = forward_only(ids);
+    m_state->record(ids, f.losses, f.logits, f.log_probs, f.labels,
+                    m_config.stats.confidence_over_batch);
+}
+
+Run::Forward Run::forward_only(const torch::Tensor& ids) {
+    Forward f;
     const torch::Tensor images = torch::index_select(m_data.train.images, 0, ids);
-    const torch::Tensor labels = torch::index_select(m_data.train.labels, 0, ids);
-    const torch::Tensor logits = m_config.stats.hidden_pass_train_mode
-                                     ? m_model->forward(images)
-                                     : m_model->forward_inference(images);
-    const torch::Tensor log_probs = torch::log_softmax(logits, 1);
-    const torch::Tensor losses = torch::nll_loss(log_probs, labels, {}, at::Reduction::None);
-    m_state->record(ids, losses, logits, log_probs, labels, m_config.stats.confidence_over_batch);
+    f.labels = torch::index_select(m_data.train.labels, 0, ids);
+    f.logits = m_config.stats.hidden_pass_train_mode ? m_model->forward(images)
+                                                     : m_model->forward_inference(images);
+    f.log_probs = torch::log_softmax(f.logits, 1);
+    f.losses = torch::nll_loss(f.log_probs, f.labels, {}, at::Reduction::None);
+    return f;
 }
 
 /// The forward-only pass over every training sample that a policy may ask for before it plans
