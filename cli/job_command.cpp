@@ -198,9 +198,18 @@ void finish_job(db::Store& store, const db::RunRow& run, const db::JobRow& job,
                                 std::to_string(max_requeues) + ")");
         std::cout << why << ": requeueing Slurm job " << place.slurm_job_id << " (" << n
                   << " of " << max_requeues << ")" << std::endl;
+        const std::string id = std::to_string(place.slurm_job_id);
+        std::unique_ptr<launcher::Backend> slurm = launcher::make_backend("slurm");
         try {
-            launcher::make_backend("slurm")->requeue(std::to_string(place.slurm_job_id));
+            slurm->requeue(id);
         } catch (const std::exception& e) {
+            // A preemption (PreemptMode=REQUEUE): Slurm requeues the job itself and may refuse
+            // a second request; the job is queued either way.
+            const std::optional<launcher::JobView> view = slurm->query(id);
+            if (view && (view->state == "requeued" || view->state == "pending")) {
+                std::cout << "Slurm requeues job " << id << " itself (preemption)" << std::endl;
+                return;
+            }
             store.set_job_state(run.id, job.submission, "failed",
                                 why + "; the requeue failed: " + e.what() +
                                     "; kakuren resume " + run.id + " continues it");

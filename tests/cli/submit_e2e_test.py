@@ -303,6 +303,37 @@ class SlurmSubmit(unittest.TestCase):
         self.assertEqual(check["runs"][0]["mllog"]["problems"], [], check["runs"][0]["mllog"])
         self.assertTrue(check["runs"][0]["mllog"]["ok"])
 
+    def test_preemption_checkpoints_requeues_and_the_run_goes_on(self):
+        # Both nodes, whole: a job of the higher-tier partition "urgent" must preempt it.
+        text = tiny(name="preempt", epochs=80, nodes=2, train=20000, extra='extra = "--exclusive"')
+        run = self.submit(text)[0]["run_id"]
+        self.ws.wait(run, {"running"}, timeout=120, what=lambda s: s["epochs_done"] >= 2)
+        urgent = subprocess.run(["sbatch", "--parsable", "-p", "urgent", "-N2", "--exclusive",
+                                 "-o", "/dev/null", "--wrap", "sleep 2"], env=self.ws.env,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        st = self.ws.wait(run, {"requeued", "pending"}, timeout=120,
+                          what=lambda s: s["attempts"][-1]["state"] != "running")
+        self.assertNotIn(st["state"], ("completed", "failed"))
+        first = st["attempts"][0]
+        self.assertIn(first["state"], ("requeued", "crashed"), json.dumps(st, indent=1))
+        self.assertTrue(os.path.isdir(os.path.join(self.ws.root, "runs", run, "checkpoints")))
+        subprocess.run(["scontrol", "show", "job", urgent], env=self.ws.env, capture_output=True)
+        self.ws.kakuren("resume", run)  # asks Slurm to start it now instead of in 120 s
+        final = self.ws.wait(run, {"completed", "failed", "crashed"}, timeout=300,
+                             what=lambda s: s["state"] != "running")
+        self.assertEqual(final["state"], "completed", json.dumps(final, indent=1))
+        self.assertGreaterEqual(len(final["attempts"]), 2)
+        print(json.dumps({"attempts": final["attempts"], "jobs": final["jobs"]}, indent=1))
+        self.assertEqual(len(final["jobs"]), 1)  # the same job, requeued: not a new run
+        with self.ws.db() as db:
+            epochs = [r[0] for r in db.execute(
+                "SELECT epoch FROM epochs WHERE run_id=? ORDER BY epoch", (run,))]
+        self.assertEqual(epochs, list(range(1, 81)))
+        with open(os.path.join(self.ws.root, "runs", run, "mllog.txt")) as f:
+            mllog = f.read()
+        self.assertEqual(mllog.count('"run_start"'), 1)
+        self.assertGreaterEqual(mllog.count('"resume"'), 1)
+
     def test_node_cut_off_fails_clearly_and_resumes_from_the_last_checkpoint(self):
         text = tiny(name="cut", epochs=60, nodes=2, timeout=10, train=20000)
         run = self.submit(text)[0]["run_id"]
@@ -408,5 +439,5 @@ class LocalSubmit(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    KAKUREN, CLUSTER = sys.argv[1], sys.argv[2]
+    KAKUREN, CLUSTER = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     unittest.main(argv=[sys.argv[0], *sys.argv[3:]], verbosity=2)

@@ -219,7 +219,13 @@ EOF
             "SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=4000 State=UNKNOWN" \
             >>"$dir/slurm.conf"
     done
-    echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP" >>"$dir/slurm.conf"
+    # debug: where the tests' jobs go; urgent: a higher tier whose jobs preempt (requeue) them.
+    {
+        echo "PreemptType=preempt/partition_prio"
+        echo "PreemptMode=REQUEUE"
+        echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP PriorityTier=1 GraceTime=20"
+        echo "PartitionName=urgent Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=2 PreemptMode=OFF"
+    } >>"$dir/slurm.conf"
 }
 
 start_munge() {
