@@ -72,7 +72,7 @@ def wait_running(job, env, restarts=0, timeout=60.0, poll=0.01):
         if state == "RUNNING" and count >= restarts:
             return time.perf_counter()
         time.sleep(poll)
-    raise SystemExit(f"job {job} not running (restart {restarts}) within {timeout} s")
+    raise TimeoutError(f"job {job} not running (restart {restarts}) within {timeout} s")
 
 
 def wait_gone_or_done(job, env, timeout=120.0):
@@ -140,6 +140,7 @@ def main():
         # 2. requeue -> running.
         long = ws / "long.toml"
         long.write_text(RECIPE.format(name="long", train=20000, epochs=400))
+        failures = {}
         req = {"kakuren (warning signal -> checkpoint -> self-requeue)": [],
                "scontrol requeue + StartTime=now": []}
         for _ in range(args.requeues):
@@ -150,8 +151,12 @@ def main():
             time.sleep(2.0)  # inside training
             start = time.perf_counter()
             sh("scancel", "--batch", "--signal=USR1", job, env=env)
-            req["kakuren (warning signal -> checkpoint -> self-requeue)"].append(
-                wait_running(job, env, restarts=1) - start)
+            try:
+                req["kakuren (warning signal -> checkpoint -> self-requeue)"].append(
+                    wait_running(job, env, restarts=1) - start)
+            except TimeoutError as e:
+                failures["kakuren self-requeue"] = failures.get("kakuren self-requeue", 0) + 1
+                print(f"note: {e}")
             sh(binary, "cancel", out["run_id"], env=env)
             wait_gone_or_done(job, env)
 
@@ -167,11 +172,17 @@ def main():
                       check=False).returncode == 0 and job_state(job, env)[0] in ("PENDING", "RUNNING"):
                     break
                 time.sleep(0.05)
-            req["scontrol requeue + StartTime=now"].append(
-                wait_running(job, env, restarts=1) - start)
+            try:
+                req["scontrol requeue + StartTime=now"].append(
+                    wait_running(job, env, restarts=1) - start)
+            except TimeoutError as e:  # e.g. relaunched in the second it was killed: refused
+                failures["scontrol requeue + StartTime=now"] = failures.get(
+                    "scontrol requeue + StartTime=now", 0) + 1
+                print(f"note: {e}")
             sh(binary, "cancel", out["run_id"], env=env)
             wait_gone_or_done(job, env)
         results["requeue_to_running_s"] = req
+        results["requeue_failures"] = failures
     finally:
         sh(str(ROOT / "tests/slurm/cluster.sh"), "stop", str(cluster), check=False)
 
@@ -215,12 +226,16 @@ def main():
     goals = {"submit_to_running_s": "≤ 1 s median", "submit_command_s": "","requeue_to_running_s": "≤ 5 s",
              "status_1000_runs_s": "≤ 0.5 s"}
     for group, variants in results.items():
+        if group == "requeue_failures":
+            continue
         base = None
         for label, times in variants.items():
             med = statistics.median(times)
             base = base or med
             rows.append([group, label, len(times), f"{med:.3f}", f"{min(times):.3f}",
                          f"{max(times):.3f}", f"{med / base:.2f}", goals[group]])
+    if results.get("requeue_failures"):
+        print(f"requeues that did not run again within 60 s: {results['requeue_failures']}")
     print(table(["measure", "variant", "n", "median s", "min s", "max s", "× first", "goal"],
                 rows))
     write_json(args.out, results)
