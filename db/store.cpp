@@ -650,7 +650,8 @@ void Store::set_job_id(const std::string& run_id, int submission, const std::str
 bool Store::set_job_state(const std::string& run_id, int submission, const std::string& state,
                           const std::string& reason) {
     Statement s(m_db.get(), m_file,
-                "UPDATE jobs SET state = ?3, reason = COALESCE(NULLIF(?4, ''), reason), "
+                "UPDATE jobs SET state = ?3, reason = CASE WHEN ?3 = 'completed' AND ?4 = '' THEN "
+                "NULL ELSE COALESCE(NULLIF(?4, ''), reason) END, "
                 "ended_at = CASE WHEN ?3 IN ('completed', 'failed', 'cancelled') THEN ?5 "
                 "ELSE NULL END WHERE run_id = ?1 AND submission = ?2 AND state NOT IN "
                 "('completed', 'failed', 'cancelled') AND (state != ?3 OR ?4 != '')",

@@ -188,7 +188,8 @@ class Store {
     /// Replaces a job's job_id (known only after submitting; the row exists before so that a
     /// job starting at once finds it).
     void set_job_id(const std::string& run_id, int submission, const std::string& job_id);
-    /// Sets a job's state and reason (empty = keep); a final state also sets ended_at. A job
+    /// Sets a job's state and reason (empty = keep; completed clears it); a final state also
+    /// sets ended_at. A job
     /// already final keeps its state (a late report cannot undo a cancel). Returns whether the
     /// row changed.
     bool set_job_state(const std::string& run_id, int submission, const std::string& state,

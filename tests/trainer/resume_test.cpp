@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/trainer/dist_common.hpp"
 #include "trainer/trainer.hpp"
 #include "util/error.hpp"
 #include "util/mllog.hpp"
@@ -30,29 +31,8 @@ using checkpoint::Snapshot;
 /// An easy synthetic problem where kakurenbo hides samples from epoch 2 on, with small eval
 /// batches so that the refresh pass of hidden samples spans several batches.
 Config resumable_config() {
-    Config c;
-    c.data.dataset = "synthetic";
-    c.data.synthetic_train = 512;
-    c.data.synthetic_test = 128;
-    c.data.synthetic_classes = 4;
-    c.data.synthetic_channels = 1;
-    c.data.synthetic_size = 8;
-    c.data.batch_size = 64;
-    c.data.eval_batch_size = 32;
-    c.model.kind = "mlp";
-    c.model.hidden = {32};
-    c.optim.lr = 0.05;
-    c.schedule.epochs = 4;
-    c.schedule.warmup_epochs = 1;
-    c.schedule.milestones = {3};
-    c.hiding.strategy = hiding::Strategy::kakurenbo;
-    c.hiding.fraction = 0.3;
-    c.hiding.tau = 0.5;
-    c.threads = 1;
-    c.seed = 11;
-    checkpoint::Config k;
-    k.every_steps = 1; // a checkpoint before every batch: every position is offered
-    c.checkpoint = k;
+    Config c = dist_test_config(); // the same problem, less noisy
+    c.data.synthetic_noise = DataConfig{}.synthetic_noise;
     return c;
 }
 
