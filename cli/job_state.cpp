@@ -35,7 +35,10 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
     }
     const std::vector<db::AttemptRow> attempts = store.attempts(run.id);
     const bool attempt_running = !attempts.empty() && attempts.back().status == "running";
-    if (db::is_final_job_state(job.state) && !attempt_running) {
+    // A failed Slurm job may be back in the queue: Slurm requeues a job whose node failed
+    // after its ranks recorded the failure.
+    const bool maybe_requeued = job.state == "failed" && job.backend == "slurm";
+    if (db::is_final_job_state(job.state) && !attempt_running && !maybe_requeued) {
         return job;
     }
     launcher::Backend* backend = backends.get(job.backend);
@@ -43,6 +46,15 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
         return job;
     }
     const std::optional<launcher::JobView> view = backend->query(job.job_id);
+    if (maybe_requeued && view &&
+        (view->state == "requeued" || view->state == "pending" || view->state == "running")) {
+        store.count_requeue(run.id, job.submission,
+                            "Slurm requeued it after: " + job.reason);
+        if (view->state == "running") {
+            store.restart_job(run.id, job.submission);
+        }
+        return store.jobs(run.id).back();
+    }
     if (db::is_final_job_state(job.state)) {
         // E.g. cancelled: the ranks were killed before they could end their attempt.
         if (!view || view->state != "running") {

@@ -33,7 +33,8 @@ class Backends {
 /// Updates the run's newest job (and a running attempt it left behind) from the backend:
 /// a job the backend reports ended, or no longer knows, while the database still has it
 /// pending, running or requeued gets the backend's end state and reason; its running attempt
-/// is marked crashed with that reason (the run can be resumed). Returns the job, updated.
+/// is marked crashed with that reason (the run can be resumed). A failed Slurm job that Slurm
+/// put back in the queue (a node failure) becomes requeued. Returns the job, updated.
 std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Backends& backends);
 
 /// The state shown for a run: pending, running, requeued, completed, failed, cancelled,

@@ -78,10 +78,29 @@ TEST(JobState, AJobSlurmForgotWithoutAFinishedRunFailsAndItsAttemptCrashed) {
     EXPECT_NE(job->reason.find("no longer knows"), std::string::npos) << job->reason;
     EXPECT_EQ(f.store->attempts("run").back().status, "crashed");
     EXPECT_EQ(cli::display_state(f.run(), job), "failed");
-    // Later calls read the record and ask Slurm nothing.
-    const int asked = f.fake->queries;
     EXPECT_EQ(cli::reconcile(*f.store, f.run(), f.backends)->state, "failed");
-    EXPECT_EQ(f.fake->queries, asked);
+}
+
+TEST(JobState, AFailedJobSlurmPutBackInTheQueueIsRequeued) {
+    Fixture f;
+    f.start_attempt();
+    f.store->end_attempt("run", 1, "failed", "rank 0 of 2: communication ... failed");
+    f.store->set_job_state("run", f.submission, "failed", "rank 0 of 2: communication failed");
+    f.fake->answer = launcher::JobView{"requeued", "", "", 0}; // its node failed: requeued
+    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(job->state, "requeued");
+    EXPECT_EQ(job->requeues, 1);
+    EXPECT_NE(job->reason.find("communication failed"), std::string::npos) << job->reason;
+    EXPECT_EQ(cli::display_state(f.run(), job), "requeued");
+}
+
+TEST(JobState, ACompletedJobIsReadFromTheRecordAlone) {
+    Fixture f;
+    f.start_attempt();
+    f.store->end_attempt("run", 1, "finished");
+    f.store->set_job_state("run", f.submission, "completed");
+    EXPECT_EQ(cli::reconcile(*f.store, f.run(), f.backends)->state, "completed");
+    EXPECT_EQ(f.fake->queries, 0);
 }
 
 TEST(JobState, AFinishedRunStaysCompletedWhateverSlurmSays) {

@@ -137,8 +137,11 @@ def epoch_digests(log_text):
 
 
 def cluster(*args):
-    subprocess.run([os.path.join(SOURCE, "tests/slurm/cluster.sh"), *args, ], check=True,
-                   capture_output=True, text=True, timeout=120)
+    p = subprocess.run([os.path.join(SOURCE, "tests/slurm/cluster.sh"), *args],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise AssertionError(f"cluster.sh {' '.join(args)} exited {p.returncode}:\n"
+                             f"{p.stdout}\n{p.stderr}")
 
 
 class SlurmSubmit(unittest.TestCase):
@@ -340,19 +343,32 @@ class SlurmSubmit(unittest.TestCase):
         self.ws.wait(run, {"running"}, timeout=120, what=lambda s: s["epochs_done"] >= 2)
         cluster("cut", CLUSTER, "n2")
         try:
-            failed = self.ws.wait(run, {"failed", "crashed"}, timeout=150)
+            # The ranks record the failure; Slurm then requeues the job (its node failed).
+            failed = self.ws.wait(run, {"failed", "crashed", "requeued"}, timeout=150,
+                                  what=lambda s: s["attempts"][0]["state"] != "running")
         finally:
             cluster("heal", CLUSTER, "n2")
         reason = (failed["jobs"][-1]["reason"] or "") + " " + \
             " ".join(a["reason"] or "" for a in failed["attempts"])
         self.assertRegex(reason, r"(?i)communication|NODE_FAIL|node", json.dumps(failed, indent=1))
+        print(json.dumps({"attempts": failed["attempts"], "jobs": failed["jobs"]}, indent=1))
         done = failed["epochs_done"]
+        # Not a second job beside the one Slurm requeued: resume starts that one now.
         self.ws.kakuren("resume", run)
         st = self.ws.wait(run, {"running"}, timeout=120,
                           what=lambda s: len(s["attempts"]) >= 2 and s["epochs_done"] > done)
         with open(os.path.join(self.ws.root, "runs", run, "train.log")) as f:
             self.assertRegex(f.read(), r"resume: attempt 2 continues from checkpoint 00")
+        with self.ws.db() as db:
+            running = db.execute("SELECT COUNT(*) FROM attempts WHERE run_id=? AND "
+                                 "status='running'", (run,)).fetchone()[0]
+        self.assertEqual(running, 1)
         self.ws.kakuren("cancel", run)
+        self.ws.wait(run, {"cancelled"}, timeout=60,
+                     what=lambda s: s["attempts"][-1]["state"] != "running")
+        out = subprocess.run(["squeue", "-h", "-o", "%i %T"], env=self.ws.env,
+                             capture_output=True, text=True).stdout
+        self.assertEqual(out.strip(), "", "a job of the run is still queued: " + out)
 
 
 class SlurmUnavailable(unittest.TestCase):

@@ -220,6 +220,7 @@ EOF
             >>"$dir/slurm.conf"
     done
     # debug: where the tests' jobs go; urgent: a higher tier whose jobs preempt (requeue) them.
+    # (Every node is in both: per-node sinfo queries name the partition, or they print twice.)
     {
         echo "PreemptType=preempt/partition_prio"
         echo "PreemptMode=REQUEUE"
@@ -281,9 +282,9 @@ wait_nodes() {
     deadline=$(($(date +%s%N) + timeout_s * 1000000000))
     while (($(date +%s%N) < deadline)); do
         if [[ -n $nodes ]]; then
-            states=$(SLURM_CONF=$conf sinfo -h -N -n "$nodes" -o %T 2>/dev/null || true)
+            states=$(SLURM_CONF=$conf sinfo -h -N -p debug -n "$nodes" -o %T 2>/dev/null || true)
         else
-            states=$(SLURM_CONF=$conf sinfo -h -N -o %T 2>/dev/null || true)
+            states=$(SLURM_CONF=$conf sinfo -h -N -p debug -o %T 2>/dev/null || true)
         fi
         if [[ -n $states ]] && ! grep -qvx "$want" <<<"$states"; then
             return 0
@@ -362,13 +363,13 @@ do_heal() {
     check_node "$dir" "$node"
     ip -n "kk-$node" link set "kkp-$node" up 2>/dev/null || true
     ip link set "kkv-$node" up
-    state=$(SLURM_CONF=$conf sinfo -h -N -n "$node" -o %T 2>/dev/null || true)
+    state=$(SLURM_CONF=$conf sinfo -h -N -p debug -n "$node" -o %T 2>/dev/null || true)
     if [[ $state == down* || $state == drain* || $state == *fail* ]]; then
         SLURM_CONF=$conf scontrol update "NodeName=$node" State=RESUME 2>/dev/null || true
     fi
     local deadline=$(($(date +%s) + k_idle_timeout_s))
     while (($(date +%s) < deadline)); do
-        state=$(SLURM_CONF=$conf sinfo -h -N -n "$node" -o %T 2>/dev/null || true)
+        state=$(SLURM_CONF=$conf sinfo -h -N -p debug -n "$node" -o %T 2>/dev/null || true)
         case $state in
         idle | mixed | allocated) break ;;
         down* | drain*) SLURM_CONF=$conf scontrol update "NodeName=$node" State=RESUME \
