@@ -364,10 +364,12 @@ class SlurmSubmit(unittest.TestCase):
                                  "status='running'", (run,)).fetchone()[0]
         self.assertEqual(running, 1)
         self.ws.kakuren("cancel", run)
-        self.ws.wait(run, {"cancelled"}, timeout=60,
-                     what=lambda s: s["attempts"][-1]["state"] != "running")
-        out = subprocess.run(["squeue", "-h", "-o", "%i %T"], env=self.ws.env,
-                             capture_output=True, text=True).stdout
+        st = self.ws.wait(run, {"cancelled"}, timeout=60,
+                          what=lambda s: s["attempts"][-1]["state"] != "running")
+        ids = ",".join(j["job_id"] for j in st["jobs"])
+        out = subprocess.run(["squeue", "-h", "-j", ids, "-t", "PENDING,RUNNING,SUSPENDED",
+                              "-o", "%i %T"], env=self.ws.env, capture_output=True,
+                             text=True).stdout
         self.assertEqual(out.strip(), "", "a job of the run is still queued: " + out)
 
 
