@@ -1,9 +1,11 @@
 // Reading runs back: `runs`, `show`, `hidden`.
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/job_state.hpp"
 #include "cli/lookup.hpp"
 #include "cli/text.hpp"
 #include "db/store.hpp"
@@ -29,10 +31,11 @@ util::Json optional_number(const std::optional<double>& v) {
     return v ? util::Json(*v) : util::Json::null();
 }
 
-util::Json run_to_json(const db::RunRow& r) {
+util::Json run_to_json(const db::RunRow& r, const std::string& state) {
     return util::JsonObject{{"id", r.id},
                             {"name", r.name},
                             {"status", db::to_string(r.status)},
+                            {"state", state},
                             {"strategy", r.strategy},
                             {"fraction", r.fraction},
                             {"mean_realised_fraction", r.mean_realised_fraction},
@@ -59,10 +62,21 @@ int runs_command(const CommonOptions& common) {
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     std::optional<db::Store> store = open_existing(ws);
     const std::vector<db::RunRow> runs = store ? store->list_runs() : std::vector<db::RunRow>{};
+    // Submitted runs: the state kakuren status shows (pending, requeued, cancelled...).
+    std::map<std::string, db::JobRow> jobs;
+    if (store) {
+        for (db::JobRow& j : store->latest_jobs()) {
+            jobs.emplace(j.run_id, std::move(j));
+        }
+    }
+    const auto state_of = [&](const db::RunRow& r) {
+        const auto it = jobs.find(r.id);
+        return it == jobs.end() ? db::to_string(r.status) : display_state(r, it->second);
+    };
     if (common.format == Format::json) {
         util::JsonArray array;
         for (const db::RunRow& r : runs) {
-            array.push_back(run_to_json(r));
+            array.push_back(run_to_json(r, state_of(r)));
         }
         std::cout << util::Json(std::move(array)).dump_pretty() << std::endl;
         return k_exit_ok;
@@ -74,7 +88,7 @@ int runs_command(const CommonOptions& common) {
     Table table({"RUN", "STATUS", "STRATEGY", "F", "REALISED", "EPOCHS", "FINAL ACC", "BEST ACC",
                  "STARTED"});
     for (const db::RunRow& r : runs) {
-        table.add({r.id, db::to_string(r.status), r.strategy, fixed(r.fraction, 2),
+        table.add({r.id, state_of(r), r.strategy, fixed(r.fraction, 2),
                    percent(r.mean_realised_fraction),
                    std::to_string(r.epochs_done) + "/" + std::to_string(r.num_epochs),
                    accuracy_text(r.final_accuracy), accuracy_text(r.best_accuracy),
@@ -119,9 +133,14 @@ int show_command(const CommonOptions& common, const std::string& ref) {
                                                      {"started_at", a.started_at},
                                                      {"ended_at", a.ended_at},
                                                      {"status", a.status},
-                                                     {"reason", a.reason}});
+                                                     {"reason", a.reason},
+                                                     {"job_id", a.job_id},
+                                                     {"world_size", a.world_size},
+                                                     {"nodes", a.nodes}});
         }
-        util::Json run_json = run_to_json(run);
+        const std::vector<db::JobRow> jobs = store->jobs(run.id);
+        util::Json run_json = run_to_json(
+            run, jobs.empty() ? db::to_string(run.status) : display_state(run, jobs.back()));
         std::cout << util::Json(util::JsonObject{{"run", run_json},
                                                  {"attempts", std::move(attempt_array)},
                                                  {"epochs", std::move(epoch_array)}})

@@ -428,6 +428,9 @@ class LocalSubmit(unittest.TestCase):
         self.assertEqual(sorted(r0), [1, 2, 3, 4])
         self.assertEqual(r0, r1)
         self.assertRegex(self.ws.kakuren("logs", run, "--rank", "1").stdout, r"epoch 4/4")
+        listed = {r["id"]: r for r in self.ws.json("runs")}
+        self.assertEqual(listed[run]["state"], "completed")
+        self.assertEqual(listed[run]["status"], "finished")
 
     def test_cancel_stops_at_a_checkpoint_and_resume_finishes(self):
         out = self.ws.json("submit", self.ws.recipe(tiny(name="lc", epochs=30, train=30000)))
