@@ -63,3 +63,53 @@ def write_json(path, data):
 def machine():
     return {"host": os.uname().nodename, "cpus": os.cpu_count(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def parse_variant(text):
+    """NAME=key=value,key=value -> (NAME, ["key=value", ...])."""
+    name, _, sets = text.partition("=")
+    return name, [s for s in sets.split(",") if s]
+
+
+def summarise(detail, target):
+    """One run (kakuren show --format json) in the figures the hiding benchmarks compare."""
+    epochs = detail["epochs"]
+    n = detail["run"]["num_samples"]
+    to_target, elapsed = None, 0.0
+    for e in epochs:
+        elapsed += e["total_s"]
+        if to_target is None and e["test_accuracy"] >= target:
+            to_target = elapsed
+    return {
+        "epochs_s": sum(e["total_s"] for e in epochs),
+        "train_s": sum(e["train_s"] for e in epochs),
+        "refresh_s": sum(e["hidden_pass_s"] for e in epochs),
+        "eval_s": sum(e["eval_s"] for e in epochs),
+        "final_accuracy": epochs[-1]["test_accuracy"],
+        "best_accuracy": max(e["test_accuracy"] for e in epochs),
+        "time_to_target_s": to_target,
+        "realised_fraction": [round(e["realised_fraction"], 4) for e in epochs],
+        "requested_fraction": [round(e["requested_fraction"], 4) for e in epochs],
+        "mean_realised_fraction": detail["run"]["mean_realised_fraction"],
+        # Backward passes relative to full data (iswr draws N per epoch with repeats).
+        "trained_share": sum(e["visible"] for e in epochs) / (n * len(epochs)),
+    }
+
+
+def run_interleaved(binary, recipe, variants, seeds, common_sets, target):
+    """Every variant once per seed, in turn (so drifts of a shared machine hit all alike), in a
+    temporary workspace; returns {variant: [summarise(...) + seed, wall_s, sets]}."""
+    import tempfile
+    results = {name: [] for name in variants}
+    with tempfile.TemporaryDirectory(prefix="kakuren-bench-") as ws:
+        for seed in seeds:
+            for name, sets in variants.items():
+                run_id, wall, _ = run_kakuren(binary, ws, recipe,
+                                              common_sets + sets + [f"run.seed={seed}"])
+                entry = summarise(show(binary, ws, run_id), target)
+                entry.update({"seed": seed, "wall_s": wall, "sets": sets})
+                results[name].append(entry)
+                print(f"seed {seed} {name}: wall {wall:.1f}s final {entry['final_accuracy']:.4f} "
+                      f"realised {entry['mean_realised_fraction']:.3f} "
+                      f"trained {entry['trained_share']:.3f}", flush=True)
+    return results

@@ -14,11 +14,10 @@ then averaged (mean ± std over seeds).
 """
 import argparse
 import re
-import tempfile
 from pathlib import Path
 
-from common import (ROOT, kakuren_bin, machine, mean_spread, run_kakuren, show, table,
-                    write_json)
+from common import (ROOT, kakuren_bin, machine, mean_spread, parse_variant, run_interleaved,
+                    table, write_json)
 
 # Each strategy as the README describes it; parameters spelled out so that the table does not
 # change meaning when a default does.
@@ -36,34 +35,6 @@ STRATEGIES = {
 
 BEGIN = "<!-- BEGIN STRATEGY COMPARISON -->"
 END = "<!-- END STRATEGY COMPARISON -->"
-
-
-def parse_variant(text):
-    name, _, sets = text.partition("=")
-    return name, [s for s in sets.split(",") if s]
-
-
-def summarise(detail, target):
-    epochs = detail["epochs"]
-    n = detail["run"]["num_samples"]
-    to_target, elapsed = None, 0.0
-    for e in epochs:
-        elapsed += e["total_s"]
-        if to_target is None and e["test_accuracy"] >= target:
-            to_target = elapsed
-    return {
-        "epochs_s": sum(e["total_s"] for e in epochs),
-        "train_s": sum(e["train_s"] for e in epochs),
-        "refresh_s": sum(e["hidden_pass_s"] for e in epochs),
-        "eval_s": sum(e["eval_s"] for e in epochs),
-        "final_accuracy": epochs[-1]["test_accuracy"],
-        "best_accuracy": max(e["test_accuracy"] for e in epochs),
-        "time_to_target_s": to_target,
-        "realised_fraction": [round(e["realised_fraction"], 4) for e in epochs],
-        "mean_realised_fraction": detail["run"]["mean_realised_fraction"],
-        # Backward passes relative to full data (iswr draws N per epoch with repeats).
-        "trained_share": sum(e["visible"] for e in epochs) / (n * len(epochs)),
-    }
 
 
 def compare(results, target):
@@ -154,18 +125,7 @@ def main():
     seeds = [int(s) for s in args.seeds.split(",")]
     common_sets = [f"schedule.epochs={args.epochs}"] if args.epochs else []
 
-    results = {name: [] for name in variants}
-    with tempfile.TemporaryDirectory(prefix="kakuren-compare-") as ws:
-        for seed in seeds:  # interleaved: every strategy once per seed, in turn
-            for name, sets in variants.items():
-                run_id, wall, _ = run_kakuren(binary, ws, args.recipe,
-                                              common_sets + sets + [f"run.seed={seed}"])
-                entry = summarise(show(binary, ws, run_id), args.target)
-                entry.update({"seed": seed, "wall_s": wall, "sets": sets})
-                results[name].append(entry)
-                print(f"seed {seed} {name}: wall {wall:.1f}s final {entry['final_accuracy']:.4f} "
-                      f"realised {entry['mean_realised_fraction']:.3f} "
-                      f"trained {entry['trained_share']:.3f}", flush=True)
+    results = run_interleaved(binary, args.recipe, variants, seeds, common_sets, args.target)
 
     if args.no_baseline:
         write_json(args.out, {"benchmark": "compare_strategies", "machine": machine(),

@@ -8,10 +8,9 @@ Prints a Markdown table and writes bench/out/hiding_pays.json. Ratios are per se
 `none` run of the same seed, then averaged (mean +- std over seeds).
 """
 import argparse
-import tempfile
 
-from common import (ROOT, kakuren_bin, machine, mean_spread, run_kakuren, show, table,
-                    write_json)
+from common import (ROOT, kakuren_bin, machine, mean_spread, parse_variant, run_interleaved,
+                    table, write_json)
 
 DEFAULT_VARIANTS = {
     "none": ["hiding.strategy=none"],
@@ -19,33 +18,6 @@ DEFAULT_VARIANTS = {
                            "hiding.refresh_every=1"],
     "shipped-defaults": [],
 }
-
-
-def parse_variant(text):
-    name, _, sets = text.partition("=")
-    return name, [s for s in sets.split(",") if s]
-
-
-def summarise(detail, target):
-    epochs = detail["epochs"]
-    total = sum(e["total_s"] for e in epochs)
-    to_target, elapsed = None, 0.0
-    for e in epochs:
-        elapsed += e["total_s"]
-        if to_target is None and e["test_accuracy"] >= target:
-            to_target = elapsed
-    return {
-        "epochs_s": total,
-        "train_s": sum(e["train_s"] for e in epochs),
-        "refresh_s": sum(e["hidden_pass_s"] for e in epochs),
-        "eval_s": sum(e["eval_s"] for e in epochs),
-        "final_accuracy": epochs[-1]["test_accuracy"],
-        "best_accuracy": max(e["test_accuracy"] for e in epochs),
-        "time_to_target_s": to_target,
-        "realised_fraction": [round(e["realised_fraction"], 4) for e in epochs],
-        "requested_fraction": [round(e["requested_fraction"], 4) for e in epochs],
-        "mean_realised_fraction": detail["run"]["mean_realised_fraction"],
-    }
 
 
 def main():
@@ -68,17 +40,7 @@ def main():
     seeds = [int(s) for s in args.seeds.split(",")]
     common_sets = [f"schedule.epochs={args.epochs}"] if args.epochs else []
 
-    results = {name: [] for name in variants}
-    with tempfile.TemporaryDirectory(prefix="kakuren-bench-") as ws:
-        for seed in seeds:  # interleaved: every variant once per seed, in turn
-            for name, sets in variants.items():
-                run_id, wall, _ = run_kakuren(binary, ws, args.recipe,
-                                              common_sets + sets + [f"run.seed={seed}"])
-                entry = summarise(show(binary, ws, run_id), args.target)
-                entry.update({"seed": seed, "wall_s": wall, "sets": sets})
-                results[name].append(entry)
-                print(f"seed {seed} {name}: wall {wall:.1f}s final {entry['final_accuracy']:.4f} "
-                      f"realised {entry['mean_realised_fraction']:.3f}", flush=True)
+    results = run_interleaved(binary, args.recipe, variants, seeds, common_sets, args.target)
 
     base = {r["seed"]: r for r in results["none"]}
     rows, summary = [], {}

@@ -6,13 +6,6 @@
 
 namespace kakuren::hiding::detail {
 
-namespace {
-
-// Guards floor(F_e * N) against products such as 0.99 * 100 = 98.99999999999999.
-constexpr double k_floor_epsilon = 1e-9;
-
-} // namespace
-
 EpochPlan KakurenboPolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
     check_inputs(ctx, stats);
     const std::size_t n = stats.size();
@@ -20,9 +13,7 @@ EpochPlan KakurenboPolicy::plan_epoch(const EpochContext& ctx, const SampleStats
     plan.num_samples = static_cast<std::int64_t>(n);
     plan.max_fraction = scheduled_fraction(m_config, ctx);
 
-    const double wanted = std::floor(plan.max_fraction * static_cast<double>(n) + k_floor_epsilon);
-    plan.num_candidates = std::clamp(static_cast<std::int64_t>(wanted), std::int64_t{0},
-                                     static_cast<std::int64_t>(n));
+    plan.num_candidates = count_of(plan.max_fraction, n);
     const std::vector<std::int64_t> candidates = lowest_k(stats.loss, plan.num_candidates);
 
     // The stats are float; comparing against float(tau) makes "confidence == tau" hide whatever

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <charconv>
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -34,6 +35,13 @@ void check_inputs(const EpochContext& ctx, const SampleStatsView& stats) {
         throw std::invalid_argument("hiding: epoch " + std::to_string(ctx.epoch) +
                                     " is negative; epochs are 0-based");
     }
+}
+
+std::int64_t count_of(double fraction, std::size_t n) {
+    constexpr double k_floor_epsilon = 1e-9;
+    const double wanted = std::floor(fraction * static_cast<double>(n) + k_floor_epsilon);
+    return std::clamp(static_cast<std::int64_t>(wanted), std::int64_t{0},
+                      static_cast<std::int64_t>(n));
 }
 
 std::vector<std::int64_t> all_ids(std::size_t n) {

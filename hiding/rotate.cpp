@@ -12,12 +12,6 @@
 
 namespace kakuren::hiding::detail {
 
-namespace {
-
-constexpr double k_floor_epsilon = 1e-9;
-
-} // namespace
-
 EpochPlan RotatePolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
     check_inputs(ctx, stats);
     const std::size_t n = stats.size();
@@ -30,10 +24,7 @@ EpochPlan RotatePolicy::plan_epoch(const EpochContext& ctx, const SampleStatsVie
     }
     const double ratio = m_config.rotate_ratio;
     plan.max_fraction = ratio;
-    const double wanted =
-        std::floor(m_config.rotate_fraction * static_cast<double>(n) + k_floor_epsilon);
-    plan.num_candidates = std::clamp(static_cast<std::int64_t>(wanted), std::int64_t{0},
-                                     static_cast<std::int64_t>(n));
+    plan.num_candidates = count_of(m_config.rotate_fraction, n);
     const std::vector<std::int64_t> candidates = lowest_k(stats.loss, plan.num_candidates);
 
     const auto tau = static_cast<float>(m_config.rotate_tau);

@@ -15,6 +15,10 @@ namespace kakuren::hiding::detail {
 /// Throws std::invalid_argument unless the three spans have one length and ctx.epoch >= 0.
 void check_inputs(const EpochContext& ctx, const SampleStatsView& stats);
 
+/// floor(fraction * n) clamped to [0, n), guarded against products such as
+/// 0.99 * 100 = 98.99999999999999: how many samples a fraction of n selects.
+std::int64_t count_of(double fraction, std::size_t n);
+
 /// Ids 0 .. n-1 in ascending order.
 std::vector<std::int64_t> all_ids(std::size_t n);
 
