@@ -1,6 +1,8 @@
 #include "trainer/models.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -15,7 +17,7 @@ std::string size_text(const ModelShape& s) {
     return std::to_string(s.height) + "x" + std::to_string(s.width);
 }
 
-class Mlp final : public Classifier {
+class Mlp final : public Model {
   public:
     Mlp(const ModelConfig& config, const ModelShape& shape) {
         std::int64_t in = shape.channels * shape.height * shape.width;
@@ -40,7 +42,7 @@ class Mlp final : public Classifier {
     std::vector<nn::Linear> m_layers;
 };
 
-class Cnn final : public Classifier {
+class Cnn final : public Model {
   public:
     Cnn(const ModelConfig& config, const ModelShape& shape) {
         std::int64_t in = shape.channels, h = shape.height, w = shape.width;
@@ -134,7 +136,7 @@ class BasicBlockImpl : public nn::Module {
 };
 TORCH_MODULE(BasicBlock);
 
-class ResNet18 final : public Classifier {
+class ResNet18 final : public Model {
   public:
     ResNet18(const ModelConfig& config, const ModelShape& shape) {
         const std::int64_t w = config.width;
@@ -175,44 +177,75 @@ void require_positive(const std::vector<int>& values, const char* key) {
     }
 }
 
+/// The registry of built-in kinds: each name once, with its checks and constructor.
+struct ModelKind {
+    const char* name;
+    std::shared_ptr<Model> (*build)(const ModelConfig&, const ModelShape&);
+};
+
+std::shared_ptr<Model> build_mlp(const ModelConfig& config, const ModelShape& shape) {
+    require_positive(config.hidden, "hidden");
+    return std::make_shared<Mlp>(config, shape);
+}
+
+std::shared_ptr<Model> build_cnn(const ModelConfig& config, const ModelShape& shape) {
+    if (config.channels.empty()) {
+        throw RuntimeFailure("model cnn needs at least one entry in model.channels");
+    }
+    require_positive(config.channels, "channels");
+    require_positive({config.fc}, "fc");
+    const std::int64_t min_side = std::int64_t{1} << config.channels.size();
+    if (shape.height < min_side || shape.width < min_side) {
+        throw RuntimeFailure("model cnn with " + std::to_string(config.channels.size()) +
+                             " conv blocks needs images of at least " + std::to_string(min_side) +
+                             "x" + std::to_string(min_side) +
+                             " (each block halves them); the data has " + size_text(shape));
+    }
+    return std::make_shared<Cnn>(config, shape);
+}
+
+std::shared_ptr<Model> build_resnet18(const ModelConfig& config, const ModelShape& shape) {
+    require_positive({config.width}, "width");
+    if (shape.height < 8 || shape.width < 8) {
+        throw RuntimeFailure("model resnet18 needs images of at least 8x8 (it halves them "
+                             "three times); the data has " +
+                             size_text(shape));
+    }
+    return std::make_shared<ResNet18>(config, shape);
+}
+
+constexpr std::array<ModelKind, 3> k_model_kinds = {{
+    {"mlp", build_mlp},
+    {"cnn", build_cnn},
+    {"resnet18", build_resnet18},
+}};
+
 } // namespace
 
-std::shared_ptr<Classifier> make_model(const ModelConfig& config, const ModelShape& shape) {
+std::vector<std::string> model_kinds() {
+    std::vector<std::string> out;
+    for (const ModelKind& kind : k_model_kinds) {
+        out.emplace_back(kind.name);
+    }
+    return out;
+}
+
+std::shared_ptr<Model> make_model(const ModelConfig& config, const ModelShape& shape) {
     if (shape.channels < 1 || shape.height < 1 || shape.width < 1 || shape.classes < 1) {
         throw RuntimeFailure("cannot build a model for images " + std::to_string(shape.channels) +
                              "x" + size_text(shape) + " and " + std::to_string(shape.classes) +
                              " classes");
     }
-    std::shared_ptr<Classifier> model;
-    if (config.kind == "mlp") {
-        require_positive(config.hidden, "hidden");
-        model = std::make_shared<Mlp>(config, shape);
-    } else if (config.kind == "cnn") {
-        if (config.channels.empty()) {
-            throw RuntimeFailure("model cnn needs at least one entry in model.channels");
+    const auto* kind = std::find_if(k_model_kinds.begin(), k_model_kinds.end(),
+                                    [&](const ModelKind& k) { return config.kind == k.name; });
+    if (kind == k_model_kinds.end()) {
+        std::string names;
+        for (const ModelKind& k : k_model_kinds) {
+            names += (names.empty() ? "" : ", ") + std::string(k.name);
         }
-        require_positive(config.channels, "channels");
-        require_positive({config.fc}, "fc");
-        const std::int64_t min_side = std::int64_t{1} << config.channels.size();
-        if (shape.height < min_side || shape.width < min_side) {
-            throw RuntimeFailure("model cnn with " + std::to_string(config.channels.size()) +
-                                 " conv blocks needs images of at least " +
-                                 std::to_string(min_side) + "x" + std::to_string(min_side) +
-                                 " (each block halves them); the data has " + size_text(shape));
-        }
-        model = std::make_shared<Cnn>(config, shape);
-    } else if (config.kind == "resnet18") {
-        require_positive({config.width}, "width");
-        if (shape.height < 8 || shape.width < 8) {
-            throw RuntimeFailure("model resnet18 needs images of at least 8x8 (it halves them "
-                                 "three times); the data has " +
-                                 size_text(shape));
-        }
-        model = std::make_shared<ResNet18>(config, shape);
-    } else {
-        throw RuntimeFailure("unknown model \"" + config.kind +
-                             "\"; expected mlp, cnn or resnet18");
+        throw RuntimeFailure("unknown model \"" + config.kind + "\"; expected one of " + names);
     }
+    std::shared_ptr<Model> model = kind->build(config, shape);
 
     // One forward pass on a blank image catches any shape the checks above missed.
     try {
@@ -232,6 +265,31 @@ std::shared_ptr<Classifier> make_model(const ModelConfig& config, const ModelSha
                              e.what_without_backtrace());
     }
     return model;
+}
+
+std::uint64_t model_digest(const torch::nn::Module& model) {
+    std::uint64_t hash = 1469598103934665603ULL;
+    const auto add = [&hash](const torch::Tensor& t) {
+        const torch::Tensor c = t.contiguous();
+        const auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
+        const std::size_t size = c.numel() * c.element_size();
+        std::size_t i = 0;
+        for (; i + 8 <= size; i += 8) {
+            std::uint64_t word = 0;
+            std::memcpy(&word, bytes + i, 8);
+            hash = (hash ^ word) * 1099511628211ULL;
+        }
+        for (; i < size; ++i) {
+            hash = (hash ^ bytes[i]) * 1099511628211ULL;
+        }
+    };
+    for (const auto& p : model.parameters()) {
+        add(p);
+    }
+    for (const auto& b : model.buffers()) {
+        add(b);
+    }
+    return hash;
 }
 
 std::int64_t count_parameters(const torch::nn::Module& model) {

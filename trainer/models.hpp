@@ -1,7 +1,9 @@
 #pragma once
-// The image classifiers the trainer builds from ModelConfig. Private to trainer/ (torch).
+// The models the trainer builds from ModelConfig: a registry of built-in kinds. Private to trainer/ (torch).
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -14,8 +16,8 @@ struct ModelShape {
     std::int64_t channels = 1, height = 28, width = 28, classes = 10;
 };
 
-/// A classifier: images [B, C, H, W] in, logits [B, classes] out.
-class Classifier : public torch::nn::Module {
+/// A network: inputs [B, C, H, W] in, outputs [B, classes] (logits) out.
+class Model : public torch::nn::Module {
   public:
     virtual torch::Tensor forward(const torch::Tensor& images) = 0;
 
@@ -38,7 +40,13 @@ class Classifier : public torch::nn::Module {
 ///   BatchNorm, widths w, 2w, 4w, 8w, global average pool, fc).
 /// Checks the shape with one forward pass. Throws RuntimeFailure for an unknown kind, bad
 /// sizes, or input images the model cannot take (e.g. resnet18 on images under 8x8).
-std::shared_ptr<Classifier> make_model(const ModelConfig& config, const ModelShape& shape);
+std::shared_ptr<Model> make_model(const ModelConfig& config, const ModelShape& shape);
+
+/// The built-in kinds make_model knows, in registry order.
+std::vector<std::string> model_kinds();
+
+/// 64-bit FNV-1a over 8-byte words of the model's parameters and buffers.
+std::uint64_t model_digest(const torch::nn::Module& model);
 
 /// Number of trainable scalars.
 std::int64_t count_parameters(const torch::nn::Module& model);

@@ -1,0 +1,149 @@
+#include "trainer/checkpoint_io.hpp"
+
+#include <utility>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace kakuren::trainer {
+namespace {
+
+/// A torch archive as bytes.
+std::string archive_bytes(torch::serialize::OutputArchive& archive) {
+    std::string out;
+    archive.save_to([&out](const void* data, std::size_t size) {
+        out.append(static_cast<const char*>(data), size);
+        return size;
+    });
+    return out;
+}
+
+/// SGD's per-parameter state (momentum buffers) keyed by the parameter's index. LibTorch's own
+/// Optimizer::save keys it by TensorImpl addresses, which differ from process to process: the
+/// same state would give different bytes, and checkpoints could not be compared.
+constexpr const char* k_momentum_key = "momentum_buffer/";
+
+void save_optimizer_state(torch::optim::SGD& optimizer, torch::serialize::OutputArchive& out) {
+    const std::vector<torch::Tensor>& params = optimizer.param_groups().front().params();
+    auto& state = optimizer.state();
+    out.write("num_params", torch::tensor(static_cast<std::int64_t>(params.size())), true);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        const auto it = state.find(c10::guts::to_string(params[i].unsafeGetTensorImpl()));
+        if (it != state.end()) {
+            const auto& s = static_cast<const torch::optim::SGDParamState&>(*it->second);
+            if (s.momentum_buffer().defined()) {
+                out.write(k_momentum_key + std::to_string(i), s.momentum_buffer(), true);
+            }
+        }
+    }
+}
+
+void load_optimizer_state(torch::serialize::InputArchive& in, torch::optim::SGD& optimizer,
+                          const std::string& what) {
+    const std::vector<torch::Tensor>& params = optimizer.param_groups().front().params();
+    torch::Tensor count;
+    in.read("num_params", count, true);
+    if (count.item<std::int64_t>() != static_cast<std::int64_t>(params.size())) {
+        throw RuntimeFailure(
+            what + "its optimizer state covers " + std::to_string(count.item<std::int64_t>()) +
+            " parameters; this recipe's model has " + std::to_string(params.size()));
+    }
+    auto& state = optimizer.state();
+    state.clear();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        torch::Tensor buffer;
+        if (in.try_read(k_momentum_key + std::to_string(i), buffer, true)) {
+            if (!buffer.sizes().equals(params[i].sizes())) {
+                throw RuntimeFailure(what + "its momentum buffer " + std::to_string(i) +
+                                     " does not match the shape of the model's parameter");
+            }
+            auto s = std::make_unique<torch::optim::SGDParamState>();
+            s->momentum_buffer(buffer);
+            state[c10::guts::to_string(params[i].unsafeGetTensorImpl())] = std::move(s);
+        }
+    }
+}
+
+/// Reads a checkpoint file back into an archive; throws RuntimeFailure if it is missing.
+void read_archive(const checkpoint::Resume& resume, const std::string& file,
+                  torch::serialize::InputArchive& archive) {
+    const auto it = resume.files.find(file);
+    if (it == resume.files.end()) {
+        throw RuntimeFailure("checkpoint " + resume.name + " has no " + file);
+    }
+    archive.load_from(it->second.data(), it->second.size());
+}
+
+std::string shape_text(const std::vector<std::int64_t>& sizes) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        out += (i ? ", " : "") + std::to_string(sizes[i]);
+    }
+    return out + "]";
+}
+
+using Shapes = std::vector<std::pair<std::string, std::vector<std::int64_t>>>;
+
+Shapes shapes_of(const torch::nn::Module& model) {
+    Shapes shapes;
+    for (const auto& item : model.named_parameters()) {
+        shapes.emplace_back(item.key(), item.value().sizes().vec());
+    }
+    for (const auto& item : model.named_buffers()) {
+        shapes.emplace_back(item.key(), item.value().sizes().vec());
+    }
+    return shapes;
+}
+
+/// Module::load takes tensors of any shape: the loaded model must have the recipe model's
+/// names and shapes.
+void check_shapes(const Shapes& expected, const Shapes& loaded, const std::string& what) {
+    for (std::size_t i = 0; i < loaded.size() && i < expected.size(); ++i) {
+        if (loaded[i] != expected[i]) {
+            throw RuntimeFailure(what + "its model has " + loaded[i].first + " of shape " +
+                                 shape_text(loaded[i].second) + "; this recipe's model has " +
+                                 expected[i].first + " of shape " + shape_text(expected[i].second));
+        }
+    }
+}
+
+} // namespace
+
+std::map<std::string, std::string> save_training_state(const torch::nn::Module& model,
+                                                       torch::optim::SGD& optimizer,
+                                                       const Device& device) {
+    torch::serialize::OutputArchive model_archive;
+    model.save(model_archive);
+    torch::serialize::OutputArchive optimizer_archive;
+    save_optimizer_state(optimizer, optimizer_archive);
+    torch::serialize::OutputArchive rng_archive;
+    device.save_rng(rng_archive);
+    return {{"model.pt", archive_bytes(model_archive)},
+            {"optimizer.pt", archive_bytes(optimizer_archive)},
+            {"rng.pt", archive_bytes(rng_archive)}};
+}
+
+void load_training_state(const checkpoint::Resume& resume, torch::nn::Module& model,
+                         torch::optim::SGD& optimizer, const Device& device,
+                         const std::string& what) {
+    try {
+        const Shapes expected = shapes_of(model);
+        torch::serialize::InputArchive model_archive;
+        read_archive(resume, "model.pt", model_archive);
+        model.load(model_archive);
+        check_shapes(expected, shapes_of(model), what);
+        // The optimizer keeps its options (from the recipe); only its per-parameter state
+        // (momentum buffers) comes from the checkpoint.
+        torch::serialize::InputArchive optimizer_archive;
+        read_archive(resume, "optimizer.pt", optimizer_archive);
+        load_optimizer_state(optimizer_archive, optimizer, what);
+        torch::serialize::InputArchive rng_archive;
+        read_archive(resume, "rng.pt", rng_archive);
+        device.restore_rng(rng_archive);
+    } catch (const c10::Error& e) {
+        throw RuntimeFailure(what + "its model or optimizer does not fit this recipe's model (" +
+                             e.what_without_backtrace() + ")");
+    }
+}
+
+} // namespace kakuren::trainer

@@ -1,0 +1,27 @@
+#pragma once
+// Torch serialization of a checkpoint's files: model.pt (parameters and buffers), optimizer.pt
+// (per-parameter state keyed by index), rng.pt (every generator of the device). Private to
+// trainer/ (torch).
+#include <map>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "checkpoint/state.hpp"
+#include "trainer/device.hpp"
+
+namespace kakuren::trainer {
+
+/// The three files of a checkpoint, as bytes.
+std::map<std::string, std::string> save_training_state(const torch::nn::Module& model,
+                                                       torch::optim::SGD& optimizer,
+                                                       const Device& device);
+
+/// Loads what save_training_state wrote into a model and optimizer built from this recipe, and
+/// the generators. Throws RuntimeFailure starting with `what` when a file is missing or does not
+/// fit (another model: names and shapes are compared first).
+void load_training_state(const checkpoint::Resume& resume, torch::nn::Module& model,
+                         torch::optim::SGD& optimizer, const Device& device,
+                         const std::string& what);
+
+} // namespace kakuren::trainer

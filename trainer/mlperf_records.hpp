@@ -1,0 +1,24 @@
+#pragma once
+// The MLPerf hyper-parameter records a run writes between init_start and init_stop (README "MLPerf
+// log"). Private to trainer/.
+#include <cstdint>
+#include <vector>
+
+#include "trainer/trainer.hpp"
+#include "util/mllog.hpp"
+
+namespace kakuren::trainer {
+
+/// What the records need beside the config.
+struct RunFacts {
+    int world = 1;
+    std::string platform;            ///< e.g. "1xCPU-2c"
+    std::int64_t steps_full_epoch = 0; ///< optimizer steps of an epoch without hiding
+    std::vector<int> lr_milestones;  ///< empty unless a step schedule
+    std::int64_t train_samples = 0, eval_samples = 0;
+};
+
+/// Writes submission_*, seed, ranks, batch, optimizer, schedule, hiding and sample-count records.
+void log_hyperparameters(const Config& config, const RunFacts& facts, util::MlLog& mllog);
+
+} // namespace kakuren::trainer

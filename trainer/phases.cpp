@@ -1,0 +1,231 @@
+// The batches of each phase: training steps, the refresh of hidden samples, the full refresh a
+// policy may ask for before it plans, and evaluation. The same code for one rank and for many:
+// each rank walks its strided share of the phase's id list, and the replicator hands back the
+// global batch's outcome, which every rank stores (see replicator.cpp).
+#include <numeric>
+
+#include "trainer/run.hpp"
+#include "trainer/schedule.hpp"
+#include "util/error.hpp"
+
+namespace kakuren::trainer {
+namespace {
+
+constexpr double k_progress_interval_s = 0.25;
+
+/// A tensor viewing a vector's memory (no copy; the vector must outlive it and not grow).
+torch::Tensor view_of(std::span<const float> values) {
+    return torch::from_blob(const_cast<float*>(values.data()),
+                            {static_cast<std::int64_t>(values.size())}, torch::kFloat32);
+}
+
+/// The rank's share of per-entry loss weights (entries rank, rank + world, ...).
+std::vector<float> shard_weights(const std::vector<float>& weights, int rank, int world) {
+    std::vector<float> out;
+    for (auto i = static_cast<std::size_t>(rank); i < weights.size();
+         i += static_cast<std::size_t>(world)) {
+        out.push_back(weights[i]);
+    }
+    return out;
+}
+
+} // namespace
+
+void Run::record(std::span<const std::int64_t> ids, std::int64_t first, const GlobalOutcome& out,
+                 Totals* totals) {
+    torch::NoGradGuard no_grad;
+    m_state->store(ids.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(out.count)),
+                   out.losses, out.correct, out.confidence);
+    if (totals != nullptr) {
+        totals->add(out.losses, out.correct);
+    }
+}
+
+std::int64_t Run::train_steps_of(const hiding::EpochPlan& plan) const {
+    // Every rank takes the same number of steps (rank 0's, the largest shard).
+    return batches_of(max_shard_size(plan.train_ids.size(), m_world), m_local_batch);
+}
+
+std::int64_t Run::refresh_steps_of(const hiding::EpochPlan& plan) const {
+    return batches_of(max_shard_size(plan.refresh_ids.size(), m_world),
+                      m_config.data.eval_batch_size);
+}
+
+void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
+    const bool weighted = !plan.train_weights.empty();
+    if (weighted && plan.train_weights.size() != plan.train_ids.size()) {
+        throw RuntimeFailure("hiding policy " + m_policy->name() + " returned " +
+                             std::to_string(plan.train_weights.size()) + " loss weights for " +
+                             std::to_string(plan.train_ids.size()) + " training samples");
+    }
+    const Shard shard(plan.train_ids, m_rank, m_world);
+    const std::vector<float> own_weights =
+        weighted && m_world > 1 ? shard_weights(plan.train_weights, m_rank, m_world)
+                                : std::vector<float>{};
+    const torch::Tensor weights =
+        weighted ? view_of(m_world > 1 ? own_weights : plan.train_weights) : torch::Tensor();
+    const auto n_global = static_cast<std::int64_t>(plan.train_ids.size());
+    const std::int64_t batch = m_local_batch;
+    const std::int64_t global_batch = batch * m_world;
+    const std::int64_t num_steps = train_steps_of(plan);
+    Prefetcher reader(*m_data.train, shard.ids(), batch, m_train_buffer);
+
+    double lr = scheduled_lr(m_config.schedule, m_config.optim.lr, m_epoch, 1.0) * plan.lr_scale;
+    m_engine->model().train();
+    const double before_s = result.train_s; // the part of the phase before a resume
+    const auto start = Clock::now();
+    m_phase_start = start;
+    m_phase_base_s = before_s;
+    m_phase = Phase::train;
+    for (std::int64_t step = m_step; step < num_steps; ++step) {
+        at_batch_boundary();
+        // The hiding scale applies on top of the schedule; the schedule never sees it.
+        lr = scheduled_lr(m_config.schedule, m_config.optim.lr, m_epoch,
+                          epoch_fraction(step, num_steps)) *
+             plan.lr_scale;
+        m_engine->set_lr(lr);
+        const std::int64_t len = reader.length(step);
+        const Batch samples = reader.read(step);
+        const GlobalOutcome out = m_engine->train_step(
+            samples, weighted && len > 0 ? weights.narrow(0, step * batch, len) : torch::Tensor());
+        record(plan.train_ids, step * global_batch, out, &m_train_totals);
+        m_step = step + 1;
+        ++m_batches_since_checkpoint;
+        progress("train", step + 1, num_steps, std::min(n_global, (step + 1) * global_batch),
+                 start, false);
+    }
+    m_phase = Phase::other;
+    result.train_s = before_s + seconds_between(start, Clock::now());
+    progress("train", num_steps, num_steps, n_global, start, true);
+    std::tie(result.train_loss, result.train_accuracy) = m_train_totals.means();
+    result.lr = lr / plan.lr_scale; // the schedule's LR; lr_scale is recorded beside it
+    // All ranks together (the global batch's samples).
+    result.samples_per_s =
+        result.train_s > 0 ? static_cast<double>(n_global) / result.train_s : 0.0;
+}
+
+void Run::refresh_phase(const hiding::EpochPlan& plan, EpochResult& result) {
+    const Shard shard(plan.refresh_ids, m_rank, m_world);
+    const auto n_global = static_cast<std::int64_t>(plan.refresh_ids.size());
+    const std::int64_t batch = m_config.data.eval_batch_size;
+    const std::int64_t global_batch = batch * m_world;
+    const std::int64_t num_steps = refresh_steps_of(plan);
+    const bool train_mode = m_config.stats.hidden_pass_train_mode;
+    const double before_s = result.hidden_pass_s; // the part of the phase before a resume
+    const auto start = Clock::now();
+    m_phase_start = start;
+    m_phase_base_s = before_s;
+    m_phase = Phase::refresh;
+    if (num_steps > 0) {
+        // Eval mode unless the reference quirk asks for train mode (BatchNorm statistics then
+        // move with the hidden samples too).
+        Model& model = m_engine->model();
+        model.train(train_mode);
+        torch::InferenceMode inference;
+        model.prepare_inference();
+        Prefetcher reader(*m_data.train, shard.ids(), batch, m_forward_buffer);
+        for (std::int64_t step = m_step - m_train_steps; step < num_steps; ++step) {
+            at_batch_boundary();
+            record(plan.refresh_ids, step * global_batch,
+                   m_engine->forward(reader.read(step), train_mode), nullptr);
+            m_step = m_train_steps + step + 1;
+            ++m_batches_since_checkpoint;
+            progress("refresh", step + 1, num_steps,
+                     std::min(n_global, (step + 1) * global_batch), start, false);
+        }
+        model.train();
+    }
+    m_phase = Phase::other;
+    result.hidden_pass_s = before_s + seconds_between(start, Clock::now());
+    result.refreshed = n_global;
+    progress("refresh", num_steps, num_steps, n_global, start, true);
+}
+
+/// The forward-only pass over every training sample that a policy may ask for before it plans
+/// (iswr). Stats are recorded as in the refresh phase; returns its seconds. It runs before the
+/// epoch's first batch, so a stop here resumes at the start of the epoch and repeats it.
+double Run::full_refresh() {
+    const std::int64_t n = m_data.train->size();
+    std::vector<std::int64_t> all(static_cast<std::size_t>(n));
+    std::iota(all.begin(), all.end(), std::int64_t{0});
+    const Shard shard(all, m_rank, m_world);
+    const std::int64_t batch = m_config.data.eval_batch_size;
+    const std::int64_t global_batch = batch * m_world;
+    const std::int64_t num_steps = batches_of(max_shard_size(all.size(), m_world), batch);
+    const bool train_mode = m_config.stats.hidden_pass_train_mode;
+    const auto start = Clock::now();
+    {
+        Model& model = m_engine->model();
+        model.train(train_mode);
+        torch::InferenceMode inference;
+        model.prepare_inference();
+        Prefetcher reader(*m_data.train, shard.ids(), batch, m_forward_buffer);
+        for (std::int64_t step = 0; step < num_steps; ++step) {
+            check_stop_at_batch();
+            record(all, step * global_batch, m_engine->forward(reader.read(step), train_mode),
+                   nullptr);
+            progress("refresh", step + 1, num_steps, std::min(n, (step + 1) * global_batch), start,
+                     false);
+        }
+    }
+    m_engine->model().train();
+    progress("refresh", num_steps, num_steps, n, start, true);
+    return seconds_between(start, Clock::now());
+}
+
+/// Evaluation: rank r takes the r-th contiguous block of the test set (one rank: all of it);
+/// the loss sum, metric sum and sample count are summed over the ranks each batch.
+void Run::eval_phase(EpochResult& result) {
+    const SampleSource& test = *m_data.test;
+    const std::int64_t n = test.size();
+    const std::int64_t batch = m_config.data.eval_batch_size;
+    const std::int64_t block_begin = n * m_rank / m_world;
+    const std::int64_t block_end = n * (m_rank + 1) / m_world;
+    const std::int64_t num_steps = batches_of((n + m_world - 1) / m_world, batch);
+    const auto start = Clock::now();
+    EvalSums total;
+    {
+        Model& model = m_engine->model();
+        model.eval();
+        torch::InferenceMode inference;
+        model.prepare_inference();
+        for (std::int64_t step = 0; step < num_steps; ++step) {
+            check_stop_at_batch();
+            const std::int64_t begin = block_begin + step * batch;
+            const std::int64_t len = std::clamp<std::int64_t>(block_end - begin, 0, batch);
+            const EvalSums sums = m_engine->evaluate(len > 0 ? test.read_range(begin, len) : Batch{});
+            total.loss += sums.loss;
+            total.metric += sums.metric;
+            total.count += sums.count;
+            progress("eval", step + 1, num_steps, static_cast<std::int64_t>(total.count), start,
+                     false);
+        }
+        result.test_loss = total.count > 0 ? total.loss / total.count : 0.0;
+        result.test_accuracy = total.count > 0 ? total.metric / total.count : 0.0;
+    }
+    m_engine->model().train();
+    result.eval_s = seconds_between(start, Clock::now());
+    progress("eval", num_steps, num_steps, n, start, true);
+}
+
+void Run::progress(const char* phase, std::int64_t step, std::int64_t num_steps,
+                   std::int64_t samples, Clock::time_point phase_start, bool force) {
+    const auto now = Clock::now();
+    if (!force && seconds_between(m_last_progress, now) < k_progress_interval_s) {
+        return;
+    }
+    m_last_progress = now;
+    StepProgress p;
+    p.epoch = m_epoch + 1;
+    p.num_epochs = m_config.schedule.epochs;
+    p.step = step;
+    p.num_steps = num_steps;
+    p.phase = phase;
+    const double phase_s = seconds_between(phase_start, now);
+    p.samples_per_s = phase_s > 0 ? static_cast<double>(samples) / phase_s : 0.0;
+    p.hidden_fraction = m_hidden_fraction;
+    p.elapsed_s = seconds_between(m_run_start, now);
+    m_observer.on_progress(p);
+}
+
+} // namespace kakuren::trainer

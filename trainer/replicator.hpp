@@ -1,0 +1,94 @@
+#pragma once
+// What keeps the ranks of a data-parallel run identical: local (one rank, nothing to do) or c10d
+// (one bucketed all-reduce per step carrying the gradients, the global batch's per-sample
+// outcome, the model's buffers and the stop flag). The step engine and the phases call the same
+// methods whatever the world size; only this file knows how ranks talk. Private to trainer/.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "trainer/task.hpp"
+#include "trainer/trainer.hpp"
+
+namespace kakuren::trainer {
+
+/// The outcome of one global batch (all ranks' samples), entry k belonging to the k-th entry of
+/// the batch's slice of the phase's id list; identical on every rank. No graph.
+struct GlobalOutcome {
+    torch::Tensor losses, correct, confidence; ///< float32, bool, float32 [count]
+    std::int64_t count = 0;
+};
+
+class Replicator {
+  public:
+    virtual ~Replicator() = default;
+    [[nodiscard]] virtual int rank() const = 0;
+    [[nodiscard]] virtual int world() const = 0;
+
+    /// Binds the model's parameters and buffers (call once, after the model is built and before
+    /// the first step). The c10d replicator makes the gradients views of its bucket.
+    virtual void attach(torch::nn::Module& model, std::int64_t local_batch,
+                        std::int64_t forward_batch, bool forward_moves_buffers) = 0;
+    /// Before a training step's forward: clears the gradients the step accumulates into.
+    virtual void begin_step(torch::optim::Optimizer& optimizer) = 0;
+    /// The loss to differentiate from this rank's weighted per-sample losses: their mean (one
+    /// rank) or their sum, the gradients being divided by the global count after the reduction.
+    virtual torch::Tensor batch_loss(const torch::Tensor& weighted_losses) const = 0;
+    /// After backward (len = this rank's samples, 0 when its share ran out; local then has no
+    /// tensors): gradients, buffers and the batch's outcome made equal on every rank.
+    virtual GlobalOutcome end_step(const Outcome& local, std::int64_t len) = 0;
+    /// The same for a forward-only batch (refresh): outcome and, if asked at attach, buffers.
+    virtual GlobalOutcome end_forward(const Outcome& local, std::int64_t len) = 0;
+    /// Sums evaluation sums over the ranks (carrying the stop flag).
+    virtual EvalSums sum(const EvalSums& local) = 0;
+
+    /// At a phase boundary: whether any rank saw the stop flag (a collective with world > 1).
+    virtual bool stop_at_phase() = 0;
+    /// Before a batch: whether the run stops here (with world > 1: what the last batch's
+    /// collective carried, so that every rank stops at the same step).
+    [[nodiscard]] virtual bool stop_at_batch() const = 0;
+    /// Throws RuntimeFailure naming `what` unless every rank passed the same values.
+    virtual void check_same(const std::vector<double>& values, const std::string& what) = 0;
+    /// A line on the step all-reduces for the debug log (empty when there were none).
+    [[nodiscard]] virtual std::string summary() const { return {}; }
+};
+
+/// One rank. `stop` (may be null) is the process's stop flag.
+std::unique_ptr<Replicator> make_local_replicator(const std::atomic<bool>* stop);
+/// Meets the other ranks (see Comm) and returns the c10d replicator. Throws RuntimeFailure.
+std::unique_ptr<Replicator> make_c10d_replicator(const DistConfig& config,
+                                                 const std::atomic<bool>* stop);
+
+/// Entries per rank of a list of n split into strided shards: the most any rank has (rank 0's).
+inline std::int64_t max_shard_size(std::size_t n, int world) {
+    return static_cast<std::int64_t>((n + static_cast<std::size_t>(world) - 1) /
+                                     static_cast<std::size_t>(world));
+}
+
+/// The rank's share of ids: entries rank, rank + world, ... (no padding, so no sample is seen
+/// twice). With one rank it is the whole list, not copied.
+class Shard {
+  public:
+    Shard(std::span<const std::int64_t> ids, int rank, int world) {
+        if (world == 1) {
+            m_ids = ids;
+            return;
+        }
+        for (auto i = static_cast<std::size_t>(rank); i < ids.size();
+             i += static_cast<std::size_t>(world)) {
+            m_owned.push_back(ids[i]);
+        }
+        m_ids = m_owned;
+    }
+    [[nodiscard]] std::span<const std::int64_t> ids() const { return m_ids; }
+
+  private:
+    std::vector<std::int64_t> m_owned;
+    std::span<const std::int64_t> m_ids;
+};
+
+} // namespace kakuren::trainer

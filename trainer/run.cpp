@@ -1,0 +1,332 @@
+// train(): set-up and the epoch loop around the hiding policy's plan.
+#include "trainer/run.hpp"
+
+#include <algorithm>
+
+#include "trainer/mlperf_records.hpp"
+#include "trainer/models.hpp"
+#include "trainer/schedule.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace kakuren::trainer {
+
+using util::Json;
+
+std::pair<double, double> Totals::means() const {
+    if (count == 0) {
+        return {0.0, 0.0};
+    }
+    return {loss_sum.item<double>() / static_cast<double>(count),
+            static_cast<double>(correct_sum.item<std::int64_t>()) / static_cast<double>(count)};
+}
+
+void Totals::save(checkpoint::LoopState& out) const {
+    out.train_loss_sum = loss_sum.item<double>();
+    out.train_correct = correct_sum.item<std::int64_t>();
+    out.train_count = count;
+}
+
+void Totals::restore(const checkpoint::LoopState& in) {
+    loss_sum.fill_(in.train_loss_sum);
+    correct_sum.fill_(in.train_correct);
+    count = in.train_count;
+}
+
+Run::Run(const Config& config, Observer& observer, util::MlLog& mllog,
+         const std::atomic<bool>* stop, const checkpoint::Resume* resume)
+    : m_config(config), m_observer(observer), m_mllog(mllog), m_stop(stop), m_resume(resume),
+      m_rank(config.dist.rank), m_world(config.dist.world) {
+    if (config.checkpoint) {
+        m_schedule.emplace(*config.checkpoint);
+    }
+}
+
+void Run::setup() {
+    const DataConfig& data = m_config.data;
+    if (data.batch_size < 1 || data.eval_batch_size < 1) {
+        throw UsageError("data.batch_size and data.eval_batch_size must be >= 1");
+    }
+    if (m_config.schedule.kind != "step" && m_config.schedule.kind != "cosine") {
+        throw UsageError("unknown schedule.kind \"" + m_config.schedule.kind +
+                         "\"; expected step or cosine");
+    }
+    m_device.emplace(m_config.threads);
+    const DistConfig& dist = m_config.dist;
+    if (dist.world < 1 || dist.rank < 0 || dist.rank >= dist.world) {
+        throw UsageError("invalid rank " + std::to_string(dist.rank) + " for world size " +
+                         std::to_string(dist.world) + "; expected 0 <= rank < world");
+    }
+    if (m_config.stage) {
+        // Data staging: inside init, before loading (train_samples must precede init_stop).
+        DataConfig staged = data;
+        log("staging_start");
+        const std::int64_t bytes = m_config.stage(staged);
+        log("staging_stop", Json::null(), {{"staged_bytes", static_cast<long long>(bytes)}});
+        m_data = open_sources(staged);
+    } else {
+        m_data = open_sources(data);
+    }
+    m_replicator = m_world > 1 ? make_c10d_replicator(dist, m_stop) : make_local_replicator(m_stop);
+    m_observer.on_start(m_data.train->size(), m_data.test->size());
+    setup_model();
+
+    hiding::Config hiding_config = m_config.hiding;
+    if (hiding_config.seed == 0) {
+        hiding_config.seed = m_config.seed;
+    }
+    try {
+        m_policy = hiding::make_policy(hiding_config);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("invalid hiding settings: ") + e.what());
+    }
+    // LR milestones exist only for step schedules; the policy decays F at them.
+    if (m_config.schedule.kind == "step") {
+        m_lr_milestones = m_config.schedule.milestones;
+    }
+    m_state.emplace(m_data.train->size());
+
+    const std::int64_t per_rank = (m_data.train->size() + m_world - 1) / m_world;
+    m_local_batch = std::max<std::int64_t>(1, data.batch_size / m_world);
+    m_steps_full_epoch = (per_rank + m_local_batch - 1) / m_local_batch;
+    if (m_world > 1) {
+        check_same_on_all_ranks();
+    }
+    m_replicator->attach(m_engine->model(), m_local_batch, data.eval_batch_size,
+                         m_config.stats.hidden_pass_train_mode);
+}
+
+void Run::setup_model() {
+    Device::seed(m_config.seed);
+    const DataInfo& info = m_data.info;
+    std::shared_ptr<Model> model =
+        make_model(m_config.model, {info.channels, info.height, info.width, info.num_classes});
+    model->train();
+    m_task = make_task(m_config.stats);
+    m_engine = std::make_unique<StepEngine>(std::move(model), m_config.optim, *m_task,
+                                            *m_replicator);
+}
+
+void Run::check_same_on_all_ranks() {
+    // Ranks started with different recipes would deadlock or silently diverge: compare what
+    // shapes the collectives, and the initial weights.
+    const std::uint64_t digest = model_digest(m_engine->model());
+    const auto& c = m_config;
+    m_replicator->check_same(
+        {static_cast<double>(m_data.train->size()), static_cast<double>(m_data.test->size()),
+         static_cast<double>(count_parameters(m_engine->model())),
+         static_cast<double>(c.data.batch_size), static_cast<double>(c.data.eval_batch_size),
+         static_cast<double>(c.schedule.epochs), static_cast<double>(c.seed % (1ULL << 52)),
+         c.hiding.fraction, static_cast<double>(static_cast<int>(c.hiding.strategy)),
+         static_cast<double>(digest >> 32), static_cast<double>(digest & 0xffffffffULL)},
+        "the data set, model, batch sizes, seed or hiding settings");
+}
+
+void Run::check_stop() {
+    if (m_replicator->stop_at_phase()) {
+        throw Interrupted{};
+    }
+}
+
+void Run::check_stop_at_batch() const {
+    if (m_replicator->stop_at_batch()) {
+        throw Interrupted{};
+    }
+}
+
+hiding::EpochContext Run::epoch_context() const {
+    const ScheduleConfig& schedule = m_config.schedule;
+    return {m_epoch, schedule.epochs, schedule.warmup_epochs, m_lr_milestones};
+}
+
+void Run::begin_epoch() {
+    m_log_at_epoch = log_size();
+    log_epoch("epoch_start");
+    m_started = m_epoch + 1;
+    const hiding::EpochContext ctx = epoch_context();
+    // A policy that samples from fresh losses of every sample (iswr) gets them first.
+    const double full_refresh_s = m_policy->wants_full_refresh(ctx) ? full_refresh() : 0.0;
+    m_plan = m_policy->plan_epoch(ctx, m_state->view());
+    m_has_plan = true;
+    m_step = 0;
+    m_train_steps = train_steps_of(m_plan);
+    m_refresh_steps = refresh_steps_of(m_plan);
+    m_train_totals = Totals{};
+    m_result = EpochResult{};
+    m_result.hidden_pass_s = full_refresh_s; // counted with the refresh phase's time
+
+    log_epoch("hidden_samples", static_cast<long long>(m_plan.hidden_ids.size()));
+    log_epoch("moved_back_samples", static_cast<long long>(m_plan.num_moved_back));
+    log_epoch("realised_hidden_fraction", m_plan.realised_fraction());
+    if (m_plan.num_distinct_trained() != static_cast<std::int64_t>(m_plan.train_ids.size())) {
+        // Draws with replacement (iswr): how many draws, and how many distinct samples they hit.
+        log_epoch("drawn_samples", static_cast<long long>(m_plan.train_ids.size()));
+        log_epoch("distinct_trained_samples",
+                  static_cast<long long>(m_plan.num_distinct_trained()));
+    }
+    m_log_at_train = log_size();
+}
+
+EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
+    EpochResult& result = m_result; // holds what a resumed epoch did before
+    result.epoch = m_epoch + 1;
+    result.lr_scale = plan.lr_scale;
+    result.max_fraction = plan.max_fraction;
+    result.visible = static_cast<std::int64_t>(plan.train_ids.size());
+    result.hidden = static_cast<std::int64_t>(plan.hidden_ids.size());
+    result.moved_back = plan.num_moved_back;
+    result.candidates = plan.num_candidates;
+    m_hidden_fraction = plan.realised_fraction();
+
+    // A resumed epoch whose training steps were all done (their records are in the log) goes
+    // straight to the refresh pass.
+    const bool trained_before = m_step > 0 && m_step >= m_train_steps;
+    if (!trained_before) {
+        train_phase(plan, result);
+        log_epoch("learning_rate", result.lr * result.lr_scale); // the LR the optimizer used
+        log_epoch("lr_scale", result.lr_scale);
+        log_epoch("train_loss", result.train_loss);
+        m_log_at_refresh = log_size();
+    }
+    check_stop();
+
+    refresh_phase(plan, result);
+    if (m_policy->wants_full_refresh(epoch_context())) {
+        result.refreshed += m_data.train->size(); // the full pass before planning
+    }
+    check_stop();
+
+    log_epoch("eval_start");
+    eval_phase(result);
+    log_epoch("eval_accuracy", result.test_accuracy);
+    log_epoch("eval_error", 1.0 - result.test_accuracy);
+    log_epoch("eval_stop");
+    return result;
+}
+
+void Run::end_epoch(EpochResult result, Clock::time_point epoch_start) {
+    result.total_s = seconds_between(epoch_start, Clock::now());
+    log_epoch("epoch_stop");
+
+    result.hidden_ids = m_plan.hidden_ids;
+    const hiding::SampleStatsView stats = m_state->view();
+    result.loss = stats.loss;
+    result.correct = stats.correct;
+    result.confidence = stats.confidence;
+    m_observer.on_epoch(result);
+
+    Summary& summary = m_summary;
+    summary.epochs_done = m_epoch + 1;
+    summary.final_accuracy = result.test_accuracy;
+    summary.best_accuracy = std::max(summary.best_accuracy, result.test_accuracy);
+    summary.target_reached =
+        m_config.target_accuracy && result.test_accuracy >= *m_config.target_accuracy;
+
+    // The epoch is complete: the loop stands at its end.
+    m_completed_hidden = std::move(m_plan.hidden_ids);
+    m_plan = hiding::EpochPlan{};
+    m_has_plan = false;
+    m_step = 0;
+    ++m_epoch;
+    m_log_at_epoch = log_size();
+    const bool last = m_epoch >= m_config.schedule.epochs || summary.target_reached;
+    if (m_schedule && m_schedule->due_at_epoch_end(m_epoch, last)) {
+        save_checkpoint(last ? checkpoint::Reason::final : checkpoint::Reason::epoch);
+    }
+}
+
+void Run::epoch_loop() {
+    while (!m_summary.target_reached && m_epoch < m_config.schedule.epochs) {
+        auto epoch_start = Clock::now();
+        if (m_has_plan) {
+            // Resumed inside this epoch: count the time it took before.
+            epoch_start -= std::chrono::duration_cast<Clock::duration>(
+                std::chrono::duration<double>(m_result.train_s + m_result.hidden_pass_s));
+        } else {
+            check_stop();
+            begin_epoch();
+        }
+        end_epoch(run_epoch(m_plan), epoch_start);
+    }
+}
+
+void Run::start() {
+    if (m_resume == nullptr) {
+        log("cache_clear", true);
+        log("init_start");
+    }
+    setup();
+    if (m_resume == nullptr) {
+        util::MlLog no_log; // ranks other than 0 write no log
+        log_hyperparameters(m_config,
+                            {m_world, m_device->platform(m_config.dist.num_nodes),
+                             m_steps_full_epoch, m_lr_milestones, m_data.train->size(),
+                             m_data.test->size()},
+                            m_rank == 0 ? m_mllog : no_log);
+        log("init_stop");
+        log("run_start");
+    } else {
+        // The log was cut back to the checkpoint: it goes on from there, after one record that
+        // marks the attempt taking over (the init records and run_start are the first attempt's).
+        restore(*m_resume);
+        const checkpoint::Position& pos = m_resume->loop.position;
+        log("resume", m_resume->name,
+            {{"epoch_num", pos.epoch}, {"step", static_cast<long long>(pos.step)}});
+    }
+    m_run_start = Clock::now();
+    m_last_progress = m_run_start;
+    m_last_checkpoint_time = m_run_start;
+    m_log_at_epoch = m_log_at_train = m_log_at_refresh = log_size();
+    m_summary.num_train_samples = m_data.train->size();
+    m_summary.num_test_samples = m_data.test->size();
+    // A run resumed after the epoch that reached its target is done.
+    m_summary.target_reached = m_resume != nullptr && m_resume->loop.position.epoch_end &&
+                               m_config.target_accuracy &&
+                               m_summary.final_accuracy >= *m_config.target_accuracy;
+}
+
+void Run::finish() {
+    Summary& summary = m_summary;
+    summary.model_digest = model_digest(m_engine->model());
+    if (m_world > 1) {
+        m_replicator->check_same({static_cast<double>(summary.model_digest >> 32),
+                                  static_cast<double>(summary.model_digest & 0xffffffffULL)},
+                                 "the final weights (the ranks diverged: a bug)");
+        if (const std::string line = m_replicator->summary(); !line.empty()) {
+            util::log_debug(line);
+        }
+    }
+    log("run_stop", Json::null(),
+        {{"status", summary.target_reached ? "success" : "aborted"}, {"epoch_num", m_started}});
+}
+
+Summary Run::run() {
+    start();
+    try {
+        try {
+            epoch_loop();
+        } catch (const Interrupted&) {
+            m_summary.interrupted = true;
+            if (m_schedule) {
+                save_checkpoint(checkpoint::Reason::signal);
+            }
+        }
+    } catch (...) {
+        log("run_stop", Json::null(), {{"status", "aborted"}, {"epoch_num", m_started}});
+        throw;
+    }
+    finish();
+    return m_summary;
+}
+
+Summary train(const Config& config, Observer& observer, util::MlLog& mllog,
+              const std::atomic<bool>* stop, const checkpoint::Resume* resume) {
+    try {
+        Run run(config, observer, mllog, stop, resume);
+        return run.run();
+    } catch (const c10::Error& e) {
+        throw RuntimeFailure(std::string("training failed: ") + e.what_without_backtrace());
+    }
+}
+
+} // namespace kakuren::trainer

@@ -1,0 +1,85 @@
+#pragma once
+// Where samples come from. A SampleSource knows how many samples a split has, their shapes, and
+// reads any list of sample ids into a batch; the training loop asks only for the ids it trains
+// (a hidden sample is never read). A Prefetcher walks one pass's visiting order batch by batch.
+// Private to trainer/ (torch).
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "trainer/trainer.hpp"
+
+namespace kakuren::trainer {
+
+/// A batch of samples: inputs [B, sample shape...] (float32) and targets [B, target shape...]
+/// (int64 class ids for classification), on the device the source was opened for.
+struct Batch {
+    torch::Tensor inputs, targets;
+    [[nodiscard]] std::int64_t size() const { return targets.defined() ? targets.size(0) : 0; }
+};
+
+/// Memory that successive reads may reuse instead of allocating (one per reading site).
+struct BatchBuffer {
+    torch::Tensor inputs = torch::empty({0}, torch::kFloat32);
+    torch::Tensor targets = torch::empty({0}, torch::kInt64);
+};
+
+class SampleSource {
+  public:
+    virtual ~SampleSource() = default;
+    /// Number of samples.
+    [[nodiscard]] virtual std::int64_t size() const = 0;
+    /// Shape of one sample's input ([C, H, W] for images) and target ({} for a class id).
+    [[nodiscard]] virtual std::vector<std::int64_t> sample_shape() const = 0;
+    [[nodiscard]] virtual std::vector<std::int64_t> target_shape() const = 0;
+    /// Reads the samples `ids` (int64 [B], any order, repeats allowed). The batch may view
+    /// `buffer`: it stays valid until the next read into the same buffer. Throws RuntimeFailure
+    /// naming the file and sample when a sample cannot be read.
+    virtual Batch read(const torch::Tensor& ids, BatchBuffer& buffer) const = 0;
+    /// Reads samples [begin, begin + count) in order; the batch may view the source's memory.
+    virtual Batch read_range(std::int64_t begin, std::int64_t count) const = 0;
+};
+
+/// What the model and the MLPerf records need to know of a data set.
+struct DataInfo {
+    std::int64_t num_classes = 0;
+    std::int64_t channels = 0, height = 0, width = 0;
+    double mean = 0.0, std = 1.0; ///< normalisation applied to both splits (0 / 1 when off)
+};
+
+struct Sources {
+    std::unique_ptr<SampleSource> train, test;
+    DataInfo info;
+};
+
+/// Opens config.dataset's two splits (registry: fashion-mnist and idx: IDX files in memory;
+/// synthetic: the generated problem). Throws RuntimeFailure (files, shapes), UsageError for an
+/// unknown data set.
+Sources open_sources(const DataConfig& config);
+
+/// Reads one pass over `ids` (this rank's share of a phase's visiting order) in batches of
+/// `batch_size` entries. Reads synchronously today; the interface lets a reader pool fetch the
+/// next batches ahead of the step without the caller changing.
+class Prefetcher {
+  public:
+    Prefetcher(const SampleSource& source, std::span<const std::int64_t> ids,
+               std::int64_t batch_size, BatchBuffer& buffer);
+    /// Entries of batch `step` (0 once the share ran out: a rank with a shorter share).
+    [[nodiscard]] std::int64_t length(std::int64_t step) const;
+    /// The ids of batch `step` (a view of the list).
+    [[nodiscard]] torch::Tensor ids(std::int64_t step) const;
+    /// Batch `step`; an empty Batch when length(step) == 0. Valid until the next read.
+    Batch read(std::int64_t step);
+
+  private:
+    const SampleSource& m_source;
+    torch::Tensor m_ids;
+    std::int64_t m_batch_size;
+    BatchBuffer& m_buffer;
+};
+
+} // namespace kakuren::trainer

@@ -1,0 +1,50 @@
+#pragma once
+// One training step and one forward-only batch: the only place where forward, task loss and
+// backward are written. Owns the model and the optimizer; the task says what the loss is, the
+// replicator makes the ranks agree. Private to trainer/ (torch).
+#include <cstdint>
+#include <memory>
+
+#include <torch/torch.h>
+
+#include "trainer/models.hpp"
+#include "trainer/replicator.hpp"
+#include "trainer/source.hpp"
+#include "trainer/task.hpp"
+
+namespace kakuren::trainer {
+
+class StepEngine {
+  public:
+    /// Throws UsageError for optimizer settings LibTorch refuses.
+    StepEngine(std::shared_ptr<Model> model, const OptimConfig& optim, const Task& task,
+               Replicator& replicator);
+
+    [[nodiscard]] Model& model() { return *m_model; }
+    [[nodiscard]] torch::optim::SGD& optimizer() { return *m_optimizer; }
+    /// The learning rate of the next steps.
+    void set_lr(double lr);
+
+    /// One optimizer step on this rank's part of a global batch (an empty batch when its share
+    /// ran out): forward, per-sample losses times `weights` (undefined = all 1; not normalised
+    /// by the weights), backward, gradients replicated, optimizer step. Returns the global
+    /// batch's outcome.
+    GlobalOutcome train_step(const Batch& batch, const torch::Tensor& weights);
+
+    /// Forward only (call inside InferenceMode after prepare_inference): the global batch's
+    /// outcome. `train_mode` runs the training forward (the reference's refresh quirk) instead
+    /// of the inference path.
+    GlobalOutcome forward(const Batch& batch, bool train_mode);
+
+    /// Loss and metric sums of one evaluation batch, summed over the ranks (call inside
+    /// InferenceMode after prepare_inference, in eval mode). An empty batch adds nothing.
+    EvalSums evaluate(const Batch& batch);
+
+  private:
+    std::shared_ptr<Model> m_model;
+    std::unique_ptr<torch::optim::SGD> m_optimizer;
+    const Task& m_task;
+    Replicator& m_replicator;
+};
+
+} // namespace kakuren::trainer
