@@ -35,6 +35,23 @@ EXTERNAL = [
     ("slurm/spank.h", {"slurm"}, "libslurm"),
 ]
 
+# Inside trainer/: the seams, lowest first (README "Development"). A trainer file may include
+# trainer headers of its own seam and of seams to its left only; every trainer file must be
+# listed (by stem), so that a new file is placed on purpose.
+TRAINER_SEAMS = [
+    ("api", ["trainer", "module", "module_loader"]),  # torch-free: what other layers see
+    ("schedule", ["schedule"]),
+    ("device", ["device"]),
+    ("data", ["data", "source"]),                     # SampleSource, Prefetcher, in-memory sets
+    ("task", ["task", "classification"]),
+    ("model", ["models"]),
+    ("state", ["sample_state"]),
+    ("replicator", ["dist", "replicator"]),
+    ("engine", ["step_engine"]),
+    ("records", ["checkpoint_io", "mlperf_records"]),
+    ("run", ["run", "phases", "run_checkpoint"]),
+]
+
 SOURCE_SUFFIXES = {".hpp", ".cpp", ".h"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]')
 
@@ -78,6 +95,42 @@ def check(root):
     return violations, files, includes
 
 
+def seam_of(stem):
+    for index, (name, stems) in enumerate(TRAINER_SEAMS):
+        if stem in stems:
+            return index, name
+    return None, None
+
+
+def check_trainer_seams(root):
+    """Violations of the seam order inside trainer/ (same format as check)."""
+    root = Path(root)
+    base = root / "trainer"
+    violations = []
+    if not base.is_dir():
+        return violations
+    for path in sorted(p for p in base.rglob("*") if p.suffix in SOURCE_SUFFIXES):
+        rel = path.relative_to(root).as_posix()
+        own, own_name = seam_of(path.stem)
+        if own is None:
+            violations.append(f"{rel}:1: trainer file {path.name} is in no seam; add it to "
+                              "TRAINER_SEAMS in tests/layering_test.py")
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            m = INCLUDE.match(line)
+            if not m or not m.group(2).startswith("trainer/"):
+                continue
+            stem = Path(m.group(2)).stem
+            other, other_name = seam_of(stem)
+            if other is not None and other > own:
+                violations.append(
+                    f'{rel}:{lineno}: seam {own_name} includes "{m.group(2)}" of seam '
+                    f"{other_name}, which is above it (order: "
+                    f"{' < '.join(n for n, _ in TRAINER_SEAMS)})")
+    return violations
+
+
 def write(root, rel, text):
     path = Path(root) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,25 +147,31 @@ def self_test():
         write(good, "slurm/adapter.cpp",
               '#include "slurm/adapter.hpp"\n#include <slurm/slurm.h>\n#include "db/store.hpp"\n')
         write(good, "checkpoint/save.cpp", "#include <torch/serialize.h>\n")
-        write(good, "trainer/loop.cpp",
+        write(good, "trainer/run.cpp",
               '#include <torch/torch.h>\n#include "hiding/policy.hpp"\n#include "db/store.hpp"\n')
         write(good, "cli/main.cpp", '#include <CLI/CLI.hpp>\n#include "trainer/trainer.hpp"\n')
+        write(good, "trainer/step_engine.cpp", '#include "trainer/task.hpp"\n')
         violations, files, _ = check(good)
-        if violations or files != 7:
+        violations += check_trainer_seams(good)
+        if violations or files != 8:
             failures.append(f"a good tree should pass; got {violations} over {files} files")
 
     with tempfile.TemporaryDirectory() as bad:
         write(bad, "util/json.hpp", '#pragma once\n\n#include "db/store.hpp"\n')
         write(bad, "hiding/policy.cpp", '#include "hiding/policy.hpp"\n  #  include "cli/x.hpp"\n')
         write(bad, "db/store.cpp", "#include <torch/torch.h>\n#include <spdlog/spdlog.h>\n")
-        write(bad, "trainer/loop.cpp", '#include "report/table.hpp"\n')
+        write(bad, "trainer/run.cpp", '#include "report/table.hpp"\n')
+        write(bad, "trainer/task.hpp", '#pragma once\n#include "trainer/step_engine.hpp"\n')
+        write(bad, "trainer/loop.cpp", "// not in any seam\n")
         write(bad, "recipes/load.cpp", "#include <sqlite3.h>\n#include <toml++/toml.hpp>\n")
         write(bad, "launcher/batch.cpp", "#include <slurm/slurm.h>\n")
         expected = {
             "util/json.hpp:3", "hiding/policy.cpp:2", "db/store.cpp:1", "db/store.cpp:2",
-            "trainer/loop.cpp:1", "recipes/load.cpp:1", "launcher/batch.cpp:1",
+            "trainer/run.cpp:1", "recipes/load.cpp:1", "launcher/batch.cpp:1",
+            "trainer/task.hpp:2", "trainer/loop.cpp:1",
         }
         violations, _, _ = check(bad)
+        violations += check_trainer_seams(bad)
         found = {v.split(": ", 1)[0] for v in violations}
         if found != expected:
             failures.append(f"a bad tree should fail at exactly {sorted(expected)}; "
@@ -134,6 +193,7 @@ def main():
     if args.self_test:
         return self_test()
     violations, files, includes = check(args.root)
+    violations += check_trainer_seams(args.root)
     if violations:
         print(f"layering: {len(violations)} violation(s) of the layer order "
               "(STYLE.md \"Layers\"):")
