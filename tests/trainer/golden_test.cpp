@@ -3,7 +3,7 @@
 // to the trainer that is meant to leave training alone (a refactor, a faster kernel path) must
 // pass this unchanged; a change that alters training on purpose updates the file:
 //
-//   KAKUREN_UPDATE_GOLDEN=1 build/tests/trainer/kakuren_golden_test
+//   KAKUREN_UPDATE_GOLDEN=1 ctest --test-dir build -R Golden
 //
 // and says why in its commit. The runs use one intra-op thread and fixed CPU kernel levels
 // (ATen AVX2, OpenBLAS Haswell, oneDNN AVX2, set by CTest: tests/trainer/CMakeLists.txt) so that
