@@ -63,8 +63,9 @@ void check_stream_end(gzFile_s* f, const std::filesystem::path& file) {
 }
 
 /// Reads exactly n bytes or throws; `what` names the part for the truncation message.
+/// `before` and `total` describe the whole part when this read is one chunk of it (messages).
 void read_exact(gzFile_s* f, const std::filesystem::path& file, void* out, std::size_t n,
-                const char* what) {
+                const char* what, std::uint64_t before = 0, std::uint64_t total = 0) {
     auto* dst = static_cast<unsigned char*>(out);
     std::size_t done = 0;
     while (done < n) {
@@ -81,13 +82,40 @@ void read_exact(gzFile_s* f, const std::filesystem::path& file, void* out, std::
             int code = 0;
             const char* msg = gzerror(f, &code);
             std::string why = "file ends early: " + std::string(what) + " needs " +
-                              std::to_string(n) + " bytes, found " + std::to_string(done);
+                              std::to_string(total > 0 ? total : n) + " bytes, found " +
+                              std::to_string(before + done);
             if (code != Z_OK && code != Z_STREAM_END) {
                 why += std::string(" (") + msg + ")";
             }
             fail_read(file, why);
         }
         done += static_cast<std::size_t>(got);
+    }
+}
+
+/// Reads exactly n bytes into out (resized to n), growing it only as the bytes arrive: a header
+/// that claims more data than the file holds costs no more memory than the file's real content.
+/// For an uncompressed file the claim is checked against the file's size before reading.
+void read_claimed(gzFile_s* f, const std::filesystem::path& file, std::vector<std::uint8_t>& out,
+                  std::uint64_t n, std::uint64_t header_bytes, const char* what) {
+    if (gzdirect(f) != 0) {
+        std::error_code ec;
+        const std::uintmax_t size = std::filesystem::file_size(file, ec);
+        if (!ec && header_bytes + n > size) {
+            fail_read(file, "file ends early: " + std::string(what) + " needs " +
+                                std::to_string(n) + " bytes after the " +
+                                std::to_string(header_bytes) + "-byte header, the file holds " +
+                                std::to_string(size) + " bytes in all");
+        }
+    }
+    constexpr std::uint64_t k_chunk = 64ULL << 20;
+    out.clear();
+    std::uint64_t done = 0;
+    while (done < n) {
+        const std::uint64_t chunk = std::min(k_chunk, n - done);
+        out.resize(static_cast<std::size_t>(done + chunk));
+        read_exact(f, file, out.data() + done, static_cast<std::size_t>(chunk), what, done, n);
+        done += chunk;
     }
 }
 
@@ -194,6 +222,36 @@ std::string with_hint(const DataConfig& config, const std::string& file) {
     return "";
 }
 
+/// Fashion-MNIST has 10 classes: a label outside 0-9 is an error naming the file and the first
+/// such sample. Any other IDX set has as many classes as its largest label + 1 (at least 2).
+std::int64_t count_classes(const DataConfig& config, const IdxLabels& train, const IdxLabels& test) {
+    const std::array<std::pair<const IdxLabels*, const std::string*>, 2> splits = {
+        {{&train, &config.train_labels}, {&test, &config.test_labels}}};
+    if (config.dataset == "fashion-mnist") {
+        for (const auto& [labels, file] : splits) {
+            for (std::size_t i = 0; i < labels->labels.size(); ++i) {
+                if (labels->labels[i] >= 10) {
+                    throw RuntimeFailure(*file + ": label " + std::to_string(labels->labels[i]) +
+                                         " of sample " + std::to_string(i) +
+                                         " is outside the 10 classes of fashion-mnist (0-9)");
+                }
+            }
+        }
+        return 10;
+    }
+    std::int64_t classes = 0;
+    for (const auto& [labels, file] : splits) {
+        for (const std::uint8_t v : labels->labels) {
+            classes = std::max<std::int64_t>(classes, std::int64_t{v} + 1);
+        }
+    }
+    if (classes < 2) {
+        throw RuntimeFailure(config.train_labels + ": every label is 0; a classifier needs at "
+                                                   "least 2 classes");
+    }
+    return classes;
+}
+
 DataSplits load_idx(const DataConfig& config) {
     const std::array<std::pair<const char*, const std::string*>, 4> files = {
         {{"train_images", &config.train_images},
@@ -230,18 +288,11 @@ DataSplits load_idx(const DataConfig& config) {
     if (train_x.count == 0) {
         throw RuntimeFailure(config.train_images + ": no training images");
     }
-    std::uint8_t max_label = 0;
-    for (const auto* y : {&train_y, &test_y}) {
-        for (std::uint8_t v : y->labels) {
-            max_label = std::max(max_label, v);
-        }
-    }
-
     DataSplits out;
     out.channels = 1;
     out.height = train_x.rows;
     out.width = train_x.cols;
-    out.num_classes = std::int64_t{max_label} + 1;
+    out.num_classes = count_classes(config, train_y, test_y);
     if (config.normalize) {
         const auto [mean, sd] = byte_moments(train_x.pixels);
         out.mean = config.mean.value_or(mean);
@@ -279,8 +330,15 @@ IdxImages read_idx_images(const std::filesystem::path& file, std::int64_t limit)
                              std::to_string(out.rows) + "x" + std::to_string(out.cols));
     }
     out.count = limit > 0 ? std::min(limit, out.total) : out.total;
-    out.pixels.resize(static_cast<std::size_t>(out.count * out.rows * out.cols));
-    read_exact(f.get(), file, out.pixels.data(), out.pixels.size(), "the pixel data");
+    // count < 2^32 and sides <= 2^16: the product fits in 64 bits only below 2^64; check first.
+    const auto per_image = static_cast<std::uint64_t>(out.rows * out.cols);
+    if (static_cast<std::uint64_t>(out.count) > (std::uint64_t{1} << 40) / per_image) {
+        throw RuntimeFailure(file.string() + ": implausible header: " + std::to_string(out.total) +
+                             " images of " + std::to_string(out.rows) + "x" +
+                             std::to_string(out.cols) + " would be over 1 TiB");
+    }
+    read_claimed(f.get(), file, out.pixels, static_cast<std::uint64_t>(out.count) * per_image, 16,
+                 "the pixel data");
     if (out.count == out.total) {
         check_stream_end(f.get(), file);
     }
@@ -296,8 +354,8 @@ IdxLabels read_idx_labels(const std::filesystem::path& file, std::int64_t limit)
     IdxLabels out;
     out.total = big_endian(header.data() + 4);
     out.count = limit > 0 ? std::min(limit, out.total) : out.total;
-    out.labels.resize(static_cast<std::size_t>(out.count));
-    read_exact(f.get(), file, out.labels.data(), out.labels.size(), "the label data");
+    read_claimed(f.get(), file, out.labels, static_cast<std::uint64_t>(out.count), 8,
+                 "the label data");
     if (out.count == out.total) {
         check_stream_end(f.get(), file);
     }

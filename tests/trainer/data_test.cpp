@@ -162,7 +162,8 @@ TEST(Idx, ReportsBadFilesClearly) {
     write_file(truncated, idx_bytes(2051, {10, 3, 4}, pixels(24)), false);
     EXPECT_EQ(error_of([&] { read_idx_images(truncated); }),
               "cannot read " + truncated.string() +
-                  ": file ends early: the pixel data needs 120 bytes, found 24");
+                  ": file ends early: the pixel data needs 120 bytes after the 16-byte header, "
+                  "the file holds 40 bytes in all");
 
     const fs::path empty = dir / "empty";
     write_file(empty, {}, false);
@@ -266,6 +267,48 @@ TEST(Data, UnknownDatasetIsAnError) {
     config.dataset = "imagenet";
     EXPECT_EQ(error_of([&] { load_data(config); }),
               "unknown dataset \"imagenet\"; expected fashion-mnist, idx or synthetic");
+}
+
+} // namespace
+} // namespace kakuren::trainer
+
+namespace kakuren::trainer {
+namespace {
+
+TEST(IdxHostile, AHeaderClaimingMoreThanTheFileHoldsFailsBeforeAllocating) {
+    const TempDir dir;
+    // 17 bytes claiming 65536 images of 256x256: named, and no 4 GB allocation first.
+    write_file(dir / "claims", idx_bytes(2051, {65536, 256, 256}, {7}), false);
+    EXPECT_EQ(error_of([&] { read_idx_images(dir / "claims"); }),
+              "cannot read " + (dir / "claims").string() +
+                  ": file ends early: the pixel data needs 4294967296 bytes after the "
+                  "16-byte header, the file holds 17 bytes in all");
+    // Gzipped, the size is unknown until read: the buffer grows only with the data that comes.
+    write_file(dir / "claims.gz", idx_bytes(2049, {2147483648U}, {1, 2, 3}), true);
+    EXPECT_EQ(error_of([&] { read_idx_labels(dir / "claims.gz"); }),
+              "cannot read " + (dir / "claims.gz").string() +
+                  ": file ends early: the label data needs 2147483648 bytes, found 3");
+    // Sizes whose product is over 1 TiB are refused outright.
+    write_file(dir / "huge", idx_bytes(2051, {4000000000U, 65536, 65536}, {}), false);
+    EXPECT_NE(error_of([&] { read_idx_images(dir / "huge"); }).find("implausible header"),
+              std::string::npos);
+}
+
+TEST(IdxHostile, LabelsOutsideTheClassesAreErrorsNamingTheFileAndSample) {
+    const TempDir dir;
+    // Fashion-MNIST: exactly ten classes.
+    DataConfig config = tiny_idx(dir, false);
+    config.dataset = "fashion-mnist";
+    write_file(dir / "train-labels", idx_bytes(2049, {5}, {0, 1, 255, 3, 4}), false);
+    EXPECT_EQ(error_of([&] { load_data(config); }),
+              config.train_labels +
+                  ": label 255 of sample 2 is outside the 10 classes of fashion-mnist (0-9)");
+    // One class is no classification problem.
+    config = tiny_idx(dir, false);
+    write_file(dir / "train-labels", idx_bytes(2049, {5}, {0, 0, 0, 0, 0}), false);
+    write_file(dir / "test-labels", idx_bytes(2049, {2}, {0, 0}), false);
+    EXPECT_EQ(error_of([&] { load_data(config); }),
+              config.train_labels + ": every label is 0; a classifier needs at least 2 classes");
 }
 
 } // namespace
