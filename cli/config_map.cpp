@@ -61,6 +61,8 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
     c.model.channels = recipe.model.channels;
     c.model.fc = recipe.model.fc;
     c.model.width = recipe.model.width;
+    c.model.path = recipe.model.path;
+    c.model.inputs.assign(recipe.model.inputs.begin(), recipe.model.inputs.end());
 
     c.optim.lr = recipe.optimizer.lr;
     c.optim.momentum = recipe.optimizer.momentum;

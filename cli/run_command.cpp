@@ -10,6 +10,7 @@
 #include "db/store.hpp"
 #include "launcher/workspace.hpp"
 #include "recipes/recipe.hpp"
+#include "trainer/module.hpp"
 #include "trainer/trainer.hpp"
 #include "util/system.hpp"
 
@@ -19,6 +20,11 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     const recipes::Recipe recipe = recipes::load(options.recipe, options.overrides);
     const trainer::Config config = trainer_config(recipe);
+    if (recipe.model.kind == "torchscript") {
+        // The user's module is loaded and run on one batch before anything is recorded (and on
+        // a dry run): a module that cannot train fails here, with nothing half-started.
+        trainer::check_model_via_module(config);
+    }
 
     if (options.dry_run) {
         std::cout << "dry run: nothing is created or trained\n"

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -267,6 +269,7 @@ class Loader {
         }
         check_rules();
         check_data_files();
+        check_model_file();
         if (!m_problems.empty()) {
             std::stable_sort(
                 m_problems.begin(), m_problems.end(), [](const Problem& a, const Problem& b) {
@@ -685,6 +688,39 @@ class Loader {
         std::error_code ec;
         fs::path absolute = fs::absolute(p, ec);
         return (ec ? p : absolute).lexically_normal().string();
+    }
+
+    /// A torchscript model's file must exist and be a zip archive (what torch.jit's save writes);
+    /// afterwards model.path holds the absolute path. The module itself is checked when loaded.
+    void check_model_file() {
+        auto& m = m_recipe.model;
+        if (!ok({"model.kind", "model.path"}) || m.kind != "torchscript") {
+            if (ok({"model.path"}) && !m.path.empty() && m.kind != "torchscript") {
+                m.path = resolve("model.path", m.path);
+            }
+            return;
+        }
+        if (m.path.empty()) {
+            error(place({"model.kind"}), "model.kind = \"torchscript\" needs model.path, the file "
+                                         "written by torch.jit.script(model).save(path)");
+            return;
+        }
+        const std::string p = resolve("model.path", m.path);
+        m.path = p;
+        if (!is_file(p)) {
+            error(place({"model.path"}),
+                  "model.path: " + p + (fs::exists(p) ? " is not a file" : " does not exist"));
+            return;
+        }
+        std::ifstream in(p, std::ios::binary);
+        std::array<char, 4> magic{};
+        in.read(magic.data(), magic.size());
+        if (!in || std::string_view(magic.data(), 4) != std::string_view("PK\x03\x04", 4)) {
+            error(place({"model.path"}),
+                  "model.path: " + p +
+                      " is not a TorchScript archive (not a zip file); export the module with "
+                      "torch.jit.script(model).save(path)");
+        }
     }
 
     /// Every IDX file must exist; afterwards the four file fields hold absolute paths.

@@ -37,7 +37,9 @@ struct DataSection {
 };
 
 struct ModelSection {
-    std::string kind = "cnn";             ///< mlp | cnn | resnet18
+    std::string kind = "cnn";             ///< mlp | cnn | resnet18 | torchscript
+    std::string path;                     ///< torchscript: the module file (absolute after load)
+    std::vector<int> inputs;              ///< torchscript: expected input shape; [] = any
     std::vector<int> hidden = {256, 128}; ///< mlp hidden widths
     std::vector<int> channels = {16, 32}; ///< cnn conv channels
     int fc = 64;                          ///< cnn hidden fc width

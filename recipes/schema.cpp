@@ -186,9 +186,20 @@ std::vector<Field> build_schema() {
                     "staging_start/staging_stop).")
                     .one_of({"none", "node-local"}));
     // [model]
-    f.push_back(make<&R::model, &ModelSection::kind>("model", "kind",
-                                                     "mlp, a small cnn, or a CIFAR-style resnet18.")
-                    .one_of({"mlp", "cnn", "resnet18"}));
+    f.push_back(make<&R::model, &ModelSection::kind>(
+                    "model", "kind",
+                    "mlp, a small cnn, a CIFAR-style resnet18, or torchscript: your own PyTorch "
+                    "module (README \"Your own model\").")
+                    .one_of({"mlp", "cnn", "resnet18", "torchscript"}));
+    f.push_back(make<&R::model, &ModelSection::path>(
+        "model", "path",
+        "torchscript: the file torch.jit.script(model).save(path) or torch.jit.trace(...).save(path) "
+        "wrote. Relative to the recipe's folder; after loading the resolved absolute path."));
+    f.push_back(make<&R::model, &ModelSection::inputs>(
+                    "model", "inputs",
+                    "torchscript: the input shape [C, H, W] the module expects, checked against the "
+                    "data before training; [] = not checked.")
+                    .in(at_least(1)));
     f.push_back(make<&R::model, &ModelSection::hidden>(
                     "model", "hidden", "mlp: hidden layer widths ([] = a linear classifier).")
                     .in(at_least(1)));

@@ -44,7 +44,7 @@ TRAINER_SEAMS = [
     ("device", ["device"]),
     ("data", ["data", "source"]),                     # SampleSource, Prefetcher, in-memory sets
     ("task", ["task", "classification"]),
-    ("model", ["models"]),
+    ("model", ["models", "torchscript"]),
     ("state", ["sample_state"]),
     ("replicator", ["dist", "replicator"]),
     ("engine", ["step_engine"]),

@@ -84,13 +84,12 @@ std::string shape_text(const std::vector<std::int64_t>& sizes) {
 
 using Shapes = std::vector<std::pair<std::string, std::vector<std::int64_t>>>;
 
-Shapes shapes_of(const torch::nn::Module& model) {
+Shapes shapes_of(const Model& model) {
     Shapes shapes;
-    for (const auto& item : model.named_parameters()) {
-        shapes.emplace_back(item.key(), item.value().sizes().vec());
-    }
-    for (const auto& item : model.named_buffers()) {
-        shapes.emplace_back(item.key(), item.value().sizes().vec());
+    for (const NamedTensors& named : {model.named_parameters(), model.named_buffers()}) {
+        for (const auto& [name, tensor] : named) {
+            shapes.emplace_back(name, tensor.sizes().vec());
+        }
     }
     return shapes;
 }
@@ -109,7 +108,7 @@ void check_shapes(const Shapes& expected, const Shapes& loaded, const std::strin
 
 } // namespace
 
-std::map<std::string, std::string> save_training_state(const torch::nn::Module& model,
+std::map<std::string, std::string> save_training_state(const Model& model,
                                                        torch::optim::SGD& optimizer,
                                                        const Device& device) {
     torch::serialize::OutputArchive model_archive;
@@ -123,7 +122,7 @@ std::map<std::string, std::string> save_training_state(const torch::nn::Module& 
             {"rng.pt", archive_bytes(rng_archive)}};
 }
 
-void load_training_state(const checkpoint::Resume& resume, torch::nn::Module& model,
+void load_training_state(const checkpoint::Resume& resume, Model& model,
                          torch::optim::SGD& optimizer, const Device& device,
                          const std::string& what) {
     try {

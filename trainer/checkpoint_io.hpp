@@ -9,18 +9,19 @@
 
 #include "checkpoint/state.hpp"
 #include "trainer/device.hpp"
+#include "trainer/models.hpp"
 
 namespace kakuren::trainer {
 
 /// The three files of a checkpoint, as bytes.
-std::map<std::string, std::string> save_training_state(const torch::nn::Module& model,
+std::map<std::string, std::string> save_training_state(const Model& model,
                                                        torch::optim::SGD& optimizer,
                                                        const Device& device);
 
 /// Loads what save_training_state wrote into a model and optimizer built from this recipe, and
 /// the generators. Throws RuntimeFailure starting with `what` when a file is missing or does not
 /// fit (another model: names and shapes are compared first).
-void load_training_state(const checkpoint::Resume& resume, torch::nn::Module& model,
+void load_training_state(const checkpoint::Resume& resume, Model& model,
                          torch::optim::SGD& optimizer, const Device& device,
                          const std::string& what);
 

@@ -17,7 +17,7 @@ std::string size_text(const ModelShape& s) {
     return std::to_string(s.height) + "x" + std::to_string(s.width);
 }
 
-class Mlp final : public Model {
+class Mlp final : public Network {
   public:
     Mlp(const ModelConfig& config, const ModelShape& shape) {
         std::int64_t in = shape.channels * shape.height * shape.width;
@@ -42,7 +42,7 @@ class Mlp final : public Model {
     std::vector<nn::Linear> m_layers;
 };
 
-class Cnn final : public Model {
+class Cnn final : public Network {
   public:
     Cnn(const ModelConfig& config, const ModelShape& shape) {
         std::int64_t in = shape.channels, h = shape.height, w = shape.width;
@@ -136,7 +136,7 @@ class BasicBlockImpl : public nn::Module {
 };
 TORCH_MODULE(BasicBlock);
 
-class ResNet18 final : public Model {
+class ResNet18 final : public Network {
   public:
     ResNet18(const ModelConfig& config, const ModelShape& shape) {
         const std::int64_t w = config.width;
@@ -177,6 +177,38 @@ void require_positive(const std::vector<int>& values, const char* key) {
     }
 }
 
+/// A built-in network as a Model.
+class ModuleModel final : public Model {
+  public:
+    explicit ModuleModel(std::shared_ptr<Network> network) : m_net(std::move(network)) {}
+    torch::Tensor forward(const torch::Tensor& inputs) override { return m_net->forward(inputs); }
+    void prepare_inference() override { m_net->prepare_inference(); }
+    torch::Tensor forward_inference(const torch::Tensor& inputs) override {
+        return m_net->forward_inference(inputs);
+    }
+    void train(bool on) override { m_net->train(on); }
+    [[nodiscard]] NamedTensors named_parameters() const override {
+        NamedTensors out;
+        for (const auto& item : m_net->named_parameters()) {
+            out.emplace_back(item.key(), item.value());
+        }
+        return out;
+    }
+    [[nodiscard]] NamedTensors named_buffers() const override {
+        NamedTensors out;
+        for (const auto& item : m_net->named_buffers()) {
+            out.emplace_back(item.key(), item.value());
+        }
+        return out;
+    }
+    // The nn::Module archive layout (nested per submodule), as checkpoints have always held.
+    void save(torch::serialize::OutputArchive& archive) const override { m_net->save(archive); }
+    void load(torch::serialize::InputArchive& archive) override { m_net->load(archive); }
+
+  private:
+    std::shared_ptr<Network> m_net;
+};
+
 /// The registry of built-in kinds: each name once, with its checks and constructor.
 struct ModelKind {
     const char* name;
@@ -185,7 +217,7 @@ struct ModelKind {
 
 std::shared_ptr<Model> build_mlp(const ModelConfig& config, const ModelShape& shape) {
     require_positive(config.hidden, "hidden");
-    return std::make_shared<Mlp>(config, shape);
+    return std::make_shared<ModuleModel>(std::make_shared<Mlp>(config, shape));
 }
 
 std::shared_ptr<Model> build_cnn(const ModelConfig& config, const ModelShape& shape) {
@@ -201,7 +233,7 @@ std::shared_ptr<Model> build_cnn(const ModelConfig& config, const ModelShape& sh
                              "x" + std::to_string(min_side) +
                              " (each block halves them); the data has " + size_text(shape));
     }
-    return std::make_shared<Cnn>(config, shape);
+    return std::make_shared<ModuleModel>(std::make_shared<Cnn>(config, shape));
 }
 
 std::shared_ptr<Model> build_resnet18(const ModelConfig& config, const ModelShape& shape) {
@@ -211,13 +243,14 @@ std::shared_ptr<Model> build_resnet18(const ModelConfig& config, const ModelShap
                              "three times); the data has " +
                              size_text(shape));
     }
-    return std::make_shared<ResNet18>(config, shape);
+    return std::make_shared<ModuleModel>(std::make_shared<ResNet18>(config, shape));
 }
 
-constexpr std::array<ModelKind, 3> k_model_kinds = {{
+constexpr std::array<ModelKind, 4> k_model_kinds = {{
     {"mlp", build_mlp},
     {"cnn", build_cnn},
     {"resnet18", build_resnet18},
+    {"torchscript", load_torchscript},
 }};
 
 } // namespace
@@ -267,7 +300,23 @@ std::shared_ptr<Model> make_model(const ModelConfig& config, const ModelShape& s
     return model;
 }
 
-std::uint64_t model_digest(const torch::nn::Module& model) {
+std::vector<torch::Tensor> Model::parameters() const {
+    std::vector<torch::Tensor> out;
+    for (auto& [name, tensor] : named_parameters()) {
+        out.push_back(std::move(tensor));
+    }
+    return out;
+}
+
+std::vector<torch::Tensor> Model::buffers() const {
+    std::vector<torch::Tensor> out;
+    for (auto& [name, tensor] : named_buffers()) {
+        out.push_back(std::move(tensor));
+    }
+    return out;
+}
+
+std::uint64_t model_digest(const Model& model) {
     std::uint64_t hash = 1469598103934665603ULL;
     const auto add = [&hash](const torch::Tensor& t) {
         const torch::Tensor c = t.contiguous();
@@ -292,7 +341,7 @@ std::uint64_t model_digest(const torch::nn::Module& model) {
     return hash;
 }
 
-std::int64_t count_parameters(const torch::nn::Module& model) {
+std::int64_t count_parameters(const Model& model) {
     std::int64_t n = 0;
     for (const auto& p : model.parameters()) {
         if (p.requires_grad()) {

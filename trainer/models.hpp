@@ -2,6 +2,7 @@
 // The models the trainer builds from ModelConfig: a registry of built-in kinds. Private to trainer/ (torch).
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -16,10 +17,15 @@ struct ModelShape {
     std::int64_t channels = 1, height = 28, width = 28, classes = 10;
 };
 
-/// A network: inputs [B, C, H, W] in, outputs [B, classes] (logits) out.
-class Model : public torch::nn::Module {
+using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+/// What the trainer trains: inputs [B, ...] in, outputs out ([B, classes] logits for
+/// classification). Built-in networks and TorchScript modules alike; the step engine, the
+/// replicator and checkpoints see only this.
+class Model {
   public:
-    virtual torch::Tensor forward(const torch::Tensor& images) = 0;
+    virtual ~Model() = default;
+    virtual torch::Tensor forward(const torch::Tensor& inputs) = 0;
 
     /// Readies forward_inference for the current weights (call after they change, before a
     /// forward-only phase). The default does nothing.
@@ -27,6 +33,30 @@ class Model : public torch::nn::Module {
 
     /// Forward without gradients (call inside InferenceMode, eval mode): the same function as
     /// forward, possibly computed by faster kernels (last-bit differences). Default: forward.
+    virtual torch::Tensor forward_inference(const torch::Tensor& inputs) { return forward(inputs); }
+
+    /// Training mode (dropout, batch-norm statistics) on or off.
+    virtual void train(bool on = true) = 0;
+    void eval() { train(false); }
+
+    /// Trainable parameters and buffers, in a fixed order (the optimizer's, the replicator's
+    /// and the digest's), with their names.
+    [[nodiscard]] virtual NamedTensors named_parameters() const = 0;
+    [[nodiscard]] virtual NamedTensors named_buffers() const = 0;
+    [[nodiscard]] std::vector<torch::Tensor> parameters() const;
+    [[nodiscard]] std::vector<torch::Tensor> buffers() const;
+
+    /// Parameters and buffers into / out of a checkpoint's model.pt (load takes what save wrote;
+    /// shapes are the caller's to check).
+    virtual void save(torch::serialize::OutputArchive& archive) const = 0;
+    virtual void load(torch::serialize::InputArchive& archive) = 0;
+};
+
+/// A built-in network (a torch::nn::Module); make_model wraps it in a Model.
+class Network : public torch::nn::Module {
+  public:
+    virtual torch::Tensor forward(const torch::Tensor& images) = 0;
+    virtual void prepare_inference() {}
     virtual torch::Tensor forward_inference(const torch::Tensor& images) {
         return forward(images);
     }
@@ -38,6 +68,7 @@ class Model : public torch::nn::Module {
 ///   Linear(-> fc) + ReLU, Linear(fc -> classes) (105,866 parameters with the defaults on 28x28x1);
 /// - "resnet18": CIFAR-style ResNet-18 (3x3 stem, no max pool, 4 stages of 2 BasicBlocks with
 ///   BatchNorm, widths w, 2w, 4w, 8w, global average pool, fc).
+/// - "torchscript": the TorchScript module at config.path (see torchscript.cpp).
 /// Checks the shape with one forward pass. Throws RuntimeFailure for an unknown kind, bad
 /// sizes, or input images the model cannot take (e.g. resnet18 on images under 8x8).
 std::shared_ptr<Model> make_model(const ModelConfig& config, const ModelShape& shape);
@@ -46,9 +77,14 @@ std::shared_ptr<Model> make_model(const ModelConfig& config, const ModelShape& s
 std::vector<std::string> model_kinds();
 
 /// 64-bit FNV-1a over 8-byte words of the model's parameters and buffers.
-std::uint64_t model_digest(const torch::nn::Module& model);
+std::uint64_t model_digest(const Model& model);
 
 /// Number of trainable scalars.
-std::int64_t count_parameters(const torch::nn::Module& model);
+std::int64_t count_parameters(const Model& model);
+
+/// Loads the TorchScript module of config.path, checks that it can be trained, and that its
+/// output for a batch of `shape` inputs has the task's shape. Throws UsageError for a file that
+/// is no usable module, RuntimeFailure for one that does not fit the data.
+std::shared_ptr<Model> load_torchscript(const ModelConfig& config, const ModelShape& shape);
 
 } // namespace kakuren::trainer

@@ -13,8 +13,12 @@ __attribute__((visibility("default"))) int
 kakuren_train_module_run(const kakuren::trainer::ModuleCall* call) noexcept {
     using namespace kakuren;
     try {
-        *call->summary = trainer::train(*call->config, *call->observer, *call->mllog, call->stop,
-                                        call->resume);
+        if (call->check_only) {
+            trainer::check_model(*call->config);
+        } else {
+            *call->summary = trainer::train(*call->config, *call->observer, *call->mllog,
+                                            call->stop, call->resume);
+        }
         return trainer::module_ok;
     } catch (const UsageError& e) {
         *call->error = e.what();

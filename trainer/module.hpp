@@ -19,6 +19,7 @@ struct ModuleCall {
     const checkpoint::Resume* resume = nullptr;
     Summary* summary = nullptr; ///< out
     std::string* error = nullptr; ///< out: the message when the call fails
+    bool check_only = false;      ///< check_model() instead of train(): observer etc. unused
 };
 
 /// Changes whenever the layout of what crosses the boundary changes: a stale module is refused
@@ -39,5 +40,8 @@ enum ModuleResult : int { module_ok = 0, module_runtime_failure = 1, module_usag
 Summary train_via_module(const Config& config, Observer& observer, util::MlLog& mllog,
                          const std::atomic<bool>* stop = nullptr,
                          const checkpoint::Resume* resume = nullptr);
+
+/// check_model() through the module (same loading and errors as train_via_module).
+void check_model_via_module(const Config& config);
 
 } // namespace kakuren::trainer

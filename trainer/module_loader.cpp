@@ -54,20 +54,37 @@ RunFn load() {
 
 } // namespace
 
+namespace {
+
+void call_module(const ModuleCall& call) {
+    switch (load()(&call)) {
+    case module_ok:
+        return;
+    case module_usage_error:
+        throw UsageError(*call.error);
+    default:
+        throw RuntimeFailure(*call.error);
+    }
+}
+
+} // namespace
+
+void check_model_via_module(const Config& config) {
+    std::string error;
+    ModuleCall call;
+    call.config = &config;
+    call.error = &error;
+    call.check_only = true;
+    call_module(call);
+}
+
 Summary train_via_module(const Config& config, Observer& observer, util::MlLog& mllog,
                          const std::atomic<bool>* stop, const checkpoint::Resume* resume) {
-    const RunFn run = load();
     Summary summary;
     std::string error;
-    const ModuleCall call{&config, &observer, &mllog, stop, resume, &summary, &error};
-    switch (run(&call)) {
-    case module_ok:
-        return summary;
-    case module_usage_error:
-        throw UsageError(error);
-    default:
-        throw RuntimeFailure(error);
-    }
+    const ModuleCall call{&config, &observer, &mllog, stop, resume, &summary, &error, false};
+    call_module(call);
+    return summary;
 }
 
 } // namespace kakuren::trainer

@@ -34,7 +34,7 @@ class LocalReplicator final : public Replicator {
     explicit LocalReplicator(const std::atomic<bool>* stop) : m_stop(stop) {}
     [[nodiscard]] int rank() const override { return 0; }
     [[nodiscard]] int world() const override { return 1; }
-    void attach(torch::nn::Module&, std::int64_t, std::int64_t, bool) override {}
+    void attach(Model&, std::int64_t, std::int64_t, bool) override {}
     void begin_step(torch::optim::Optimizer& optimizer) override { optimizer.zero_grad(); }
     torch::Tensor batch_loss(const torch::Tensor& weighted_losses) const override {
         return weighted_losses.mean();
@@ -115,7 +115,7 @@ class C10dReplicator final : public Replicator {
     [[nodiscard]] int world() const override { return m_comm.world(); }
     [[nodiscard]] double rendezvous_s() const { return m_comm.rendezvous_s(); }
 
-    void attach(torch::nn::Module& model, std::int64_t local_batch, std::int64_t forward_batch,
+    void attach(Model& model, std::int64_t local_batch, std::int64_t forward_batch,
                 bool forward_moves_buffers) override {
         std::int64_t num_grads = 0;
         for (const auto& p : model.parameters()) {

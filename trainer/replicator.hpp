@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include "trainer/models.hpp"
 #include "trainer/task.hpp"
 #include "trainer/trainer.hpp"
 
@@ -31,7 +32,7 @@ class Replicator {
 
     /// Binds the model's parameters and buffers (call once, after the model is built and before
     /// the first step). The c10d replicator makes the gradients views of its bucket.
-    virtual void attach(torch::nn::Module& model, std::int64_t local_batch,
+    virtual void attach(Model& model, std::int64_t local_batch,
                         std::int64_t forward_batch, bool forward_moves_buffers) = 0;
     /// Before a training step's forward: clears the gradients the step accumulates into.
     virtual void begin_step(torch::optim::Optimizer& optimizer) = 0;

@@ -319,6 +319,18 @@ Summary Run::run() {
     return m_summary;
 }
 
+void check_model(const Config& config) {
+    try {
+        const Device device(config.threads);
+        const Sources data = open_sources(config.data);
+        Device::seed(config.seed);
+        const DataInfo& info = data.info;
+        make_model(config.model, {info.channels, info.height, info.width, info.num_classes});
+    } catch (const c10::Error& e) {
+        throw RuntimeFailure(std::string("model check failed: ") + e.what_without_backtrace());
+    }
+}
+
 Summary train(const Config& config, Observer& observer, util::MlLog& mllog,
               const std::atomic<bool>* stop, const checkpoint::Resume* resume) {
     try {

@@ -29,7 +29,9 @@ struct DataConfig {
 };
 
 struct ModelConfig {
-    std::string kind = "cnn"; ///< mlp | cnn | resnet18
+    std::string kind = "cnn"; ///< mlp | cnn | resnet18 | torchscript
+    std::string path;                 ///< torchscript: the module file (absolute)
+    std::vector<std::int64_t> inputs; ///< torchscript: the input shape it expects; empty = any
     std::vector<int> hidden = {256, 128};
     std::vector<int> channels = {16, 32};
     int fc = 64;
@@ -155,5 +157,10 @@ class Observer {
 /// thresholds once (32 MiB / 1 GiB) so that each step's activations reuse heap memory.
 Summary train(const Config& config, Observer& observer, util::MlLog& mllog,
               const std::atomic<bool>* stop = nullptr, const checkpoint::Resume* resume = nullptr);
+
+/// What train() checks before its first step, alone: opens the data (for its shapes) and builds
+/// the model, running its dry forward (for a TorchScript module: that the file loads, can be
+/// trained, and returns the task's output shape). Throws UsageError / RuntimeFailure as train().
+void check_model(const Config& config);
 
 } // namespace kakuren::trainer

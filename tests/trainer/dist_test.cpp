@@ -245,6 +245,24 @@ TEST(Dist, TwoRanksAgreeBitForBitAndFollowTheOneRankRun) {
     }
 }
 
+TEST(Dist, ATorchScriptModelKeepsIdenticalWeightsAndHiddenSetsOnBothRanks) {
+    REQUIRE_GLOO();
+    TempDir tmp;
+    const std::string make = std::string("/usr/bin/python3 ") + KAKUREN_SOURCE_DIR +
+                             "/tests/trainer/torchscript/make_modules.py " +
+                             (tmp.path / "modules").string();
+    ASSERT_EQ(std::system(make.c_str()), 0) << make;
+    const RunResult two = run_ranks(tmp.path / "two", 2, "full",
+                                    {{"KAKUREN_MODEL_PATH", (tmp.path / "modules/dist_small.pt").string()}});
+    expect_clean(two);
+    const RankResult& r0 = two.ranks[0];
+    ASSERT_EQ(r0.epochs.size(), 4U) << r0.log;
+    // Weights (digest), batch-norm buffers, statistics and hidden sets: identical on both ranks.
+    EXPECT_EQ(r0.epochs, two.ranks[1].epochs);
+    EXPECT_EQ(r0.summary, two.ranks[1].summary);
+    EXPECT_GT(numbers(r0.epochs.back())[5], 30) << "kakurenbo hides samples: " << r0.epochs.back();
+}
+
 TEST(Dist, AStopOnOneRankStopsBothAtTheSameStepAndTheyResumeExactly) {
     REQUIRE_GLOO();
     TempDir tmp;

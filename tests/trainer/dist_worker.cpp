@@ -152,6 +152,10 @@ int main() {
     config.dist.world = world;
     config.dist.master_port = std::stoi(env("KAKUREN_PORT", "29500"));
     config.dist.timeout_s = std::stod(env("KAKUREN_TIMEOUT_S", "30"));
+    if (const std::string model = env("KAKUREN_MODEL_PATH"); !model.empty()) {
+        config.model.kind = "torchscript"; // the test's module for the same problem
+        config.model.path = model;
+    }
 
     Recorder recorder(rank, mode, std::stoi(env("KAKUREN_STOP_RANK", "0")));
     std::ofstream result(out / ("rank" + std::to_string(rank) + ".txt"));

@@ -1,0 +1,162 @@
+// [model] kind = "torchscript": a module exported from PyTorch with torch.jit.script or
+// torch.jit.trace, trained like a built-in network (its parameters go to the optimizer, its
+// train/eval flag is switched with the phases, its state goes into checkpoints).
+#include <torch/script.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+
+#include "trainer/models.hpp"
+#include "util/error.hpp"
+
+namespace kakuren::trainer {
+namespace {
+
+std::string shape_text(c10::IntArrayRef sizes) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        out += (i ? ", " : "") + std::to_string(sizes[i]);
+    }
+    return out + "]";
+}
+
+/// Checkpoint keys: a torch archive's keys cannot hold the dots of nested names.
+std::string archive_key(const std::string& name) {
+    std::string out;
+    for (char c : name) {
+        out += c == '.' ? std::string("__") : std::string(1, c);
+    }
+    return out;
+}
+
+class ScriptModel final : public Model {
+  public:
+    explicit ScriptModel(torch::jit::Module module) : m_module(std::move(module)) {}
+
+    torch::Tensor forward(const torch::Tensor& inputs) override {
+        return m_module.forward({inputs}).toTensor();
+    }
+    void train(bool on) override { m_module.train(on); }
+    [[nodiscard]] NamedTensors named_parameters() const override {
+        NamedTensors out;
+        for (const auto& p : m_module.named_parameters(/*recurse=*/true)) {
+            if (p.value.requires_grad()) {
+                out.emplace_back(p.name, p.value);
+            }
+        }
+        return out;
+    }
+    [[nodiscard]] NamedTensors named_buffers() const override {
+        NamedTensors out;
+        for (const auto& b : m_module.named_buffers(/*recurse=*/true)) {
+            out.emplace_back(b.name, b.value);
+        }
+        // Parameters frozen in Python (requires_grad = False) are state, not trained.
+        for (const auto& p : m_module.named_parameters(/*recurse=*/true)) {
+            if (!p.value.requires_grad()) {
+                out.emplace_back(p.name, p.value);
+            }
+        }
+        return out;
+    }
+    void save(torch::serialize::OutputArchive& archive) const override {
+        for (const auto& [name, tensor] : named_parameters()) {
+            archive.write(archive_key(name), tensor);
+        }
+        for (const auto& [name, tensor] : named_buffers()) {
+            archive.write(archive_key(name), tensor, /*is_buffer=*/true);
+        }
+    }
+    void load(torch::serialize::InputArchive& archive) override {
+        for (auto& [name, tensor] : named_parameters()) {
+            archive.read(archive_key(name), tensor);
+        }
+        for (auto& [name, tensor] : named_buffers()) {
+            archive.read(archive_key(name), tensor, /*is_buffer=*/true);
+        }
+    }
+
+  private:
+    torch::jit::Module m_module;
+};
+
+torch::jit::Module load_module(const std::string& path) {
+    const std::string where = "model.path " + path + ": ";
+    std::error_code ec;
+    if (path.empty()) {
+        throw UsageError("model.kind = \"torchscript\" needs model.path, the file written by "
+                         "torch.jit.script(model).save(path)");
+    }
+    if (!std::filesystem::is_regular_file(path, ec)) {
+        throw UsageError(where + "no such file");
+    }
+    try {
+        return torch::jit::load(path, torch::kCPU);
+    } catch (const c10::Error& e) {
+        std::string why = e.what_without_backtrace();
+        why = why.substr(0, why.find('\n'));
+        throw UsageError(where +
+                         "not a TorchScript archive that LibTorch 1.13 can read (" + why +
+                         "); export it with torch.jit.script(model).save(path) or "
+                         "torch.jit.trace(model, example).save(path) from PyTorch 1.13 or older");
+    }
+}
+
+/// forward must take exactly one tensor (besides self).
+void check_forward(const torch::jit::Module& module, const std::string& where) {
+    const auto method = module.find_method("forward");
+    if (!method) {
+        throw UsageError(where + "the module has no forward method");
+    }
+    const auto& args = method->function().getSchema().arguments();
+    if (args.size() != 2) {
+        std::string names;
+        for (std::size_t i = 1; i < args.size(); ++i) {
+            names += (i > 1 ? ", " : "") + args[i].name();
+        }
+        throw UsageError(where + "forward takes " + std::to_string(args.size() - 1) +
+                         " inputs (" + names +
+                         "); kakuren calls it with one tensor, the batch [B, C, H, W]");
+    }
+}
+
+} // namespace
+
+std::shared_ptr<Model> load_torchscript(const ModelConfig& config, const ModelShape& shape) {
+    const std::string where = "model.path " + config.path + ": ";
+    torch::jit::Module module = load_module(config.path);
+    check_forward(module, where);
+    auto model = std::make_shared<ScriptModel>(std::move(module));
+    if (model->parameters().empty()) {
+        throw UsageError(where + "the module has no trainable parameters");
+    }
+    const std::vector<std::int64_t> input = {shape.channels, shape.height, shape.width};
+    if (!config.inputs.empty() && config.inputs != input) {
+        throw RuntimeFailure(where + "model.inputs = " + shape_text(config.inputs) +
+                             " but the data's samples are " + shape_text(input));
+    }
+    // A dry forward of a batch of two (batch norm in train mode needs more than one sample).
+    torch::Tensor output;
+    try {
+        torch::NoGradGuard no_grad;
+        model->eval();
+        output = model->forward(torch::zeros({2, shape.channels, shape.height, shape.width}));
+        model->train(true);
+    } catch (const c10::Error& e) {
+        std::string why = e.what_without_backtrace();
+        throw RuntimeFailure(where + "forward fails on a batch of the data's shape [2, " +
+                             std::to_string(shape.channels) + ", " + std::to_string(shape.height) +
+                             ", " + std::to_string(shape.width) + "]: " + why.substr(0, why.find('\n')));
+    }
+    if (output.dim() != 2 || output.size(0) != 2 || output.size(1) != shape.classes) {
+        throw RuntimeFailure(where + "for a batch [2, " + std::to_string(shape.channels) + ", " +
+                             std::to_string(shape.height) + ", " + std::to_string(shape.width) +
+                             "] the module returns " + shape_text(output.sizes()) +
+                             "; classification expects [2, " + std::to_string(shape.classes) +
+                             "] (batch, classes)");
+    }
+    return model;
+}
+
+} // namespace kakuren::trainer
