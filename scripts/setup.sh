@@ -17,6 +17,7 @@ packages=(
   libgtest-dev            # tests
   dataset-fashion-mnist   # the shipped recipe's data
   python3                 # benchmark drivers and the layering check
+  python3-torch           # PyTorch 1.13 (= LibTorch's): the tests export TorchScript modules with it
   chromium fonts-dejavu-core  # report tests render the HTML report in headless Chromium
 )
 missing=()
