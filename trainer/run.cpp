@@ -17,19 +17,19 @@ std::pair<double, double> Totals::means() const {
     if (count == 0) {
         return {0.0, 0.0};
     }
-    return {loss_sum.item<double>() / static_cast<double>(count),
-            static_cast<double>(correct_sum.item<std::int64_t>()) / static_cast<double>(count)};
+    return {loss_sum / static_cast<double>(count),
+            static_cast<double>(correct_sum) / static_cast<double>(count)};
 }
 
 void Totals::save(checkpoint::LoopState& out) const {
-    out.train_loss_sum = loss_sum.item<double>();
-    out.train_correct = correct_sum.item<std::int64_t>();
+    out.train_loss_sum = loss_sum;
+    out.train_correct = correct_sum;
     out.train_count = count;
 }
 
 void Totals::restore(const checkpoint::LoopState& in) {
-    loss_sum.fill_(in.train_loss_sum);
-    correct_sum.fill_(in.train_correct);
+    loss_sum = in.train_loss_sum;
+    correct_sum = in.train_correct;
     count = in.train_count;
 }
 

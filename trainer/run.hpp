@@ -4,6 +4,7 @@
 // StepEngine (forward, task loss, backward, optimizer) with Task and Model, Replicator (local or
 // c10d), SampleState (viewed by the hiding policy and the checkpoint) — and talks to the outside
 // only through the Observer and the MLPerf log. Private to trainer/ (torch).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -43,15 +44,18 @@ inline std::int64_t batches_of(std::int64_t n, std::int64_t batch) {
 /// Thrown at a step boundary when the run stops on the stop flag; train() catches it.
 struct Interrupted {};
 
-/// Sums over one training phase, kept as tensors so a step does not wait for a value to be read.
+/// Sums over one training phase. The loss sum adds each batch's float sum (torch's, so that the
+/// bits do not depend on how this code sums) in double; the correct count is exact.
 struct Totals {
-    torch::Tensor loss_sum = torch::zeros({}, torch::kFloat64);
-    torch::Tensor correct_sum = torch::zeros({}, torch::kInt64);
+    double loss_sum = 0;
+    std::int64_t correct_sum = 0;
     std::int64_t count = 0;
 
     void add(const torch::Tensor& losses, const torch::Tensor& correct_mask) {
-        loss_sum.add_(losses.sum());
-        correct_sum.add_(correct_mask.sum());
+        loss_sum += static_cast<double>(losses.sum().item<float>());
+        const torch::Tensor mask = correct_mask.contiguous();
+        const bool* c = mask.data_ptr<bool>();
+        correct_sum += std::count(c, c + mask.numel(), true);
         count += losses.size(0);
     }
     [[nodiscard]] std::pair<double, double> means() const;
