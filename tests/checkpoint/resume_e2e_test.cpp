@@ -233,7 +233,7 @@ struct Reference {
 /// a fresh checkout keeps the cache; any change of code or recipe makes a new reference).
 std::string reference_key() {
     std::string all;
-    for (const fs::path file : {fs::path(KAKUREN_BIN), fs::path(KAKUREN_TRAIN_MODULE),
+    for (const fs::path& file : {fs::path(KAKUREN_BIN), fs::path(KAKUREN_TRAIN_MODULE),
                                 fs::path(KAKUREN_SOURCE_DIR) / "recipes/synthetic_tiny.toml"}) {
         const std::string bytes = slurp(file);
         EXPECT_FALSE(bytes.empty()) << "cannot read " << file;
