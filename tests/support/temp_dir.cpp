@@ -1,6 +1,6 @@
 #include "support/temp_dir.hpp"
 
-#include <stdlib.h> // mkdtemp
+#include <cstdlib> // ::mkdtemp (POSIX)
 
 #include <cerrno>
 #include <cstring>
