@@ -82,6 +82,26 @@ TEST(JobState, AFailedJobSlurmPutBackInTheQueueIsRequeued) {
     EXPECT_EQ(cli::display_state(f.run(), job), "requeued");
 }
 
+TEST(JobState, AFailedJobSlurmStillRunsIsNotTakenForARestartUntilSlurmCountsOne) {
+    Fixture f;
+    f.start_attempt();
+    f.store->end_attempt("run", 1, "failed", "rank 0 of 2: communication ... failed");
+    f.store->set_job_state("run", f.submission, "failed", "rank 0 of 2: communication failed");
+    // The ranks gave up before Slurm declared the node down: the first run still shows.
+    launcher::JobView first{"running", "", "n[1-2]", 0};
+    f.fake->answer = first;
+    auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(job->state, "failed");
+    EXPECT_EQ(job->requeues, 0);
+    // Slurm requeued it and started it again: restart 1.
+    launcher::JobView again = first;
+    again.restarts = 1;
+    f.fake->answer = again;
+    job = cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(job->state, "running");
+    EXPECT_EQ(job->requeues, 1);
+}
+
 TEST(JobState, ACompletedJobIsReadFromTheRecordAlone) {
     Fixture f;
     f.start_attempt();
