@@ -1,13 +1,14 @@
 #include "checkpoint/manager.hpp"
 
+#include "checkpoint/fault_hook.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
-#include <csignal>
-#include <cstdlib>
 #include <cstring>
 #include <ranges>
 #include <set>
@@ -137,42 +138,34 @@ std::optional<std::vector<ManifestEntry>> parse_manifest(const std::string& text
     return entries;
 }
 
-/// The parsed KAKUREN_TEST_CHECKPOINT_FAULT.
-struct Fault {
-    std::string action, point;
-    int save = 0;
-};
+std::atomic<FaultHook> g_fault_hook{nullptr};
 
-const std::optional<Fault>& configured_fault() {
-    static const std::optional<Fault> fault = []() -> std::optional<Fault> {
-        const char* env = std::getenv("KAKUREN_TEST_CHECKPOINT_FAULT");
-        if (env == nullptr || *env == '\0') {
-            return std::nullopt;
-        }
-        const std::string text(env);
-        const std::size_t a = text.find(':');
-        const std::size_t b = a == std::string::npos ? a : text.find(':', a + 1);
-        if (b == std::string::npos) {
-            return std::nullopt;
-        }
-        Fault f{text.substr(0, a), text.substr(a + 1, b - a - 1), std::atoi(text.c_str() + b + 1)};
-        return f;
-    }();
-    return fault;
+void fault_point(FaultPoint point, int save_number) {
+    if (const FaultHook hook = g_fault_hook.load()) {
+        hook(point, save_number);
+    }
 }
 
 } // namespace
 
-void fault_point(const char* point, int save_number) {
-    const auto& fault = configured_fault();
-    if (!fault || fault->point != point || fault->save != save_number) {
-        return;
+const char* to_string(FaultPoint point) {
+    switch (point) {
+    case FaultPoint::write:
+        return "write";
+    case FaultPoint::synced:
+        return "synced";
+    case FaultPoint::renamed:
+        return "renamed";
+    case FaultPoint::committed:
+        return "committed";
+    case FaultPoint::retention:
+        return "retention";
     }
-    if (fault->action == "kill") {
-        std::raise(SIGKILL);
-    } else if (fault->action == "term") {
-        std::raise(SIGTERM);
-    }
+    return "?";
+}
+
+void set_fault_hook(FaultHook hook) {
+    g_fault_hook.store(hook);
 }
 
 Manager::Manager(db::Store& store, std::string run_id, fs::path dir, Config config)
@@ -239,13 +232,13 @@ db::CheckpointRow Manager::save(const Snapshot& snapshot) {
             manifest += util::sha256_hex(bytes) + "  " + std::string(file) + "\n";
             row.size_bytes += static_cast<std::int64_t>(bytes.size());
             if (i == 0) {
-                fault_point("write", save_number);
+                fault_point(FaultPoint::write, save_number);
             }
         }
         write_synced(temp_dir / k_manifest, manifest);
         fsync_dir(temp_dir);
         row.manifest = std::move(manifest);
-        fault_point("synced", save_number);
+        fault_point(FaultPoint::synced, save_number);
 
         // A folder of this name without a row was never committed (a process stopped between
         // its rename and its commit): replace it.
@@ -255,7 +248,7 @@ db::CheckpointRow Manager::save(const Snapshot& snapshot) {
         }
         renamed = true;
         fsync_dir(m_dir);
-        fault_point("renamed", save_number);
+        fault_point(FaultPoint::renamed, save_number);
     } catch (const IoFailure& f) {
         remove_quietly(renamed ? final_dir : temp_dir);
         throw CheckpointError(what + ": " + f.doing + " " + f.path.string() + ": " +
@@ -270,7 +263,7 @@ db::CheckpointRow Manager::save(const Snapshot& snapshot) {
         remove_quietly(final_dir);
         throw CheckpointError(what + ": " + e.what() + previous);
     }
-    fault_point("committed", save_number);
+    fault_point(FaultPoint::committed, save_number);
     apply_retention();
     return row;
 }
@@ -309,7 +302,7 @@ void Manager::apply_retention() {
     }
     // Rows first: a folder without a row is never used, a row without a folder would be.
     m_store.delete_checkpoints(m_run_id, victims);
-    fault_point("retention", m_saves);
+    fault_point(FaultPoint::retention, m_saves);
     for (const std::string& name : victims) {
         remove_quietly(m_dir / name);
     }

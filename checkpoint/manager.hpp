@@ -86,14 +86,8 @@ class Manager {
     Config m_config;
     int m_attempt = 1;
     std::string m_recipe_text;
-    int m_saves = 0; ///< saves started by this manager (for the test fault hook)
+    int m_saves =
+        0; ///< saves started by this manager (for the fault hook, checkpoint/fault_hook.hpp)
 };
-
-/// Test hook, read once per process: KAKUREN_TEST_CHECKPOINT_FAULT="<action>:<point>:<n>" makes
-/// the n-th save of the process (1-based) act at a point: action kill (SIGKILL itself) or term
-/// (raise SIGTERM, as `kill -TERM` would); point write (first file written), synced (all files
-/// fsynced, before the rename), renamed (before the commit), committed (before retention) or
-/// retention (rows deleted, folders not yet). Unset: nothing happens.
-void fault_point(const char* point, int save_number);
 
 } // namespace kakuren::checkpoint

@@ -46,8 +46,12 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
         return job;
     }
     const std::optional<launcher::JobView> view = backend->query(job.job_id);
+    // Running is a restart only when Slurm counted one more restart than the database: right
+    // after the ranks recorded a node's failure, Slurm may still show the first run as running
+    // (it declares the node down seconds later, then requeues).
+    const bool restarted = view && view->state == "running" && view->restarts > job.requeues;
     if (maybe_requeued && view &&
-        (view->state == "requeued" || view->state == "pending" || view->state == "running")) {
+        (view->state == "requeued" || view->state == "pending" || restarted)) {
         store.count_requeue(run.id, job.submission,
                             "Slurm requeued it after: " + job.reason);
         if (view->state == "running") {

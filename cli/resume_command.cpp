@@ -12,6 +12,7 @@
 #include "checkpoint/manager.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_map.hpp"
+#include "cli/job_state.hpp"
 #include "cli/lookup.hpp"
 #include "cli/session.hpp"
 #include "cli/text.hpp"
@@ -107,6 +108,66 @@ void cut_mllog(const fs::path& file, std::int64_t bytes) {
 
 util::Json optional_number(const std::optional<double>& v) {
     return v ? util::Json(*v) : util::Json::null();
+}
+
+void say(const CommonOptions& common, const std::string& run_id, const std::string& job_id,
+         bool running, const std::string& line) {
+    if (common.format == Format::json) {
+        std::cout << util::Json(util::JsonObject{{"run_id", run_id},
+                                                 {"backend", "slurm"},
+                                                 {"job_id", job_id},
+                                                 {"resumed", !running},
+                                                 {"running", running},
+                                                 {"message", line}})
+                         .dump_pretty()
+                  << std::endl;
+    } else {
+        std::cout << line << "\n";
+    }
+}
+
+/// A submitted run whose Slurm job is back in the queue (Slurm requeued it after a node
+/// failure, kakuren after a time-limit warning or a preemption) needs no second job: a waiting
+/// one is asked to start now, and one that Slurm has already started again is not an error
+/// (resume raced Slurm's own restart; there is nothing left to do). Returns the exit code, or
+/// nullopt when the run's newest job is not such a job.
+std::optional<int> continue_requeued_job(const CommonOptions& common, db::Store& store,
+                                         const db::RunRow& run) {
+    Backends backends;
+    const std::optional<db::JobRow> job = reconcile(store, run, backends);
+    if (!job || job->backend != "slurm" || db::is_final_job_state(job->state)) {
+        return std::nullopt;
+    }
+    const bool waiting = job->state == "requeued" || job->state == "pending";
+    if (!waiting && job->requeues == 0) {
+        return std::nullopt; // running as first submitted: the caller refuses
+    }
+    launcher::Backend* slurm = backends.get("slurm");
+    if (slurm == nullptr) {
+        return std::nullopt;
+    }
+    if (waiting) {
+        try {
+            slurm->start_now(job->job_id);
+            say(common, run.id, job->job_id, false,
+                "run " + run.id + " is waiting as Slurm job " + job->job_id + " (" + job->state +
+                    "): asked Slurm to start it now; it continues from its newest valid "
+                    "checkpoint");
+            return k_exit_ok;
+        } catch (const Error&) {
+            // Only a pending job can move: Slurm may have started it meanwhile.
+            const std::optional<launcher::JobView> view = slurm->query(job->job_id);
+            if (!view || view->state != "running") {
+                throw;
+            }
+        }
+    }
+    say(common, run.id, job->job_id, true,
+        "run " + run.id + " is already running again as Slurm job " + job->job_id +
+            " (Slurm requeued it and started it again): nothing to resume; follow it with "
+            "kakuren status " +
+            run.id);
+    return k_exit_ok;
 }
 
 } // namespace
@@ -222,8 +283,15 @@ Continuation plan_continuation(const launcher::Workspace& ws, const db::Store& s
 int resume_command(const CommonOptions& common, const ResumeOptions& options) {
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     db::Store store = open_store(ws);
-    const db::RunRow run = require_run(store, options.run);
+    db::RunRow run = require_run(store, options.run);
     const bool json = common.format == Format::json;
+    const bool submitted = !options.here && !store.jobs(run.id).empty();
+    if (submitted) {
+        if (const std::optional<int> code = continue_requeued_job(common, store, run)) {
+            return *code;
+        }
+        run = require_run(store, options.run); // the backend may have ended its attempt
+    }
 
     if (run.status == db::RunStatus::running) {
         std::string who = "another process";
@@ -258,7 +326,7 @@ int resume_command(const CommonOptions& common, const ResumeOptions& options) {
         return k_exit_ok;
     }
 
-    if (!options.here && !store.jobs(run.id).empty()) {
+    if (submitted) {
         return resubmit_run(common, run.id); // through the backend it was submitted to
     }
     Continuation c = take_over(ws, store, run, options, db::AttemptPlace{});

@@ -305,14 +305,6 @@ int resubmit_run(const CommonOptions& common, const std::string& run_ref) {
         throw UsageError("run " + run.id + " was not submitted; kakuren resume " + run.id +
                          " --here continues it in this process");
     }
-    if ((job->state == "requeued" || job->state == "pending") && job->backend == "slurm") {
-        // Already queued (Slurm requeued it after a node failure, with its 120 s delay).
-        launcher::make_backend("slurm")->start_now(job->job_id);
-        std::cout << "run " << run.id << " is waiting as Slurm job " << job->job_id << " ("
-                  << job->state << "): asked Slurm to start it now; it continues from its "
-                  << "newest valid checkpoint\n";
-        return k_exit_ok;
-    }
     if (!db::is_final_job_state(job->state)) {
         throw RuntimeFailure("run " + run.id + " is still " + job->state + " as " + job->backend +
                              " job " + job->job_id + ": kakuren cancel " + run.id +

@@ -161,6 +161,7 @@ class SlurmBackend final : public Backend {
         v.state = view_state(info->state);
         v.nodes = info->nodes;
         v.exit_code = info->exit_code;
+        v.restarts = info->restart_count;
         if (v.state == "requeued") {
             v.reason = "Slurm requeued job " + job_id + " (restart " +
                        std::to_string(info->restart_count) +

@@ -24,6 +24,7 @@ struct JobView {
     std::string reason; ///< e.g. "NODE_FAIL on n2", "exit code 1"; empty when running normally
     std::string nodes;  ///< where it runs or ran
     int exit_code = 0;
+    int restarts = 0; ///< times the scheduler started the job again (Slurm's restart count)
 };
 
 class Backend {

@@ -18,6 +18,7 @@ packages=(
   dataset-fashion-mnist   # the shipped recipe's data
   python3                 # benchmark drivers and the layering check
   python3-torch           # PyTorch 1.13 (= LibTorch's): the tests export TorchScript modules with it
+  clang-format-14 clang-tidy-14  # scripts/lint.sh (CI runs it)
   chromium fonts-dejavu-core  # report tests render the HTML report in headless Chromium
 )
 missing=()

@@ -603,7 +603,10 @@ void Client::requeue(std::uint32_t job_id, double settle_timeout_s) {
 }
 
 void Client::start_now(std::uint32_t job_id) {
-    if (const int err = set_begin_time(job_id, std::time(nullptr)); err != SLURM_SUCCESS) {
+    // 2 s ahead, as in requeue(): a begin time that is not in the future while the old run is
+    // still completing would be moved to 121 s ahead, and a start in the second of the old
+    // run's kill fails ("Job credential revoked").
+    if (const int err = set_begin_time(job_id, std::time(nullptr) + 2); err != SLURM_SUCCESS) {
         throw SlurmError("cannot move the begin time of Slurm job " + std::to_string(job_id) +
                          " to now: " + slurm_error_text(err) + "; only a pending job can move");
     }

@@ -161,10 +161,11 @@ class Client {
     /// interval, often 30-60 s, elsewhere). Throws SlurmError when Slurm refuses (the job is
     /// pending, has ended, or was submitted without requeue).
     void requeue(std::uint32_t job_id, double settle_timeout_s = 30.0);
-    /// Moves a pending job's begin time to now, so that the scheduler considers it at once: for
-    /// a job Slurm requeued itself (node failure), which waits about 2 minutes otherwise. Call
-    /// it at least 1 s after the old run ended (slurmd refuses a relaunch in the second of the
-    /// kill and the job fails). Throws SlurmError when the job is not pending.
+    /// Moves a pending job's begin time to 2 s from now, so that the scheduler starts it then:
+    /// for a job Slurm requeued itself (node failure), which waits about 2 minutes otherwise.
+    /// (Not now: slurmd refuses a relaunch in the second of the old run's kill, and slurmctld
+    /// moves a begin time that is not in the future while the old run completes to 121 s
+    /// ahead.) Throws SlurmError when the job is not pending.
     void start_now(std::uint32_t job_id);
 
   private:

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Checks kakuren's layering (see STYLE.md "Layers").
 
-Reads every .hpp/.cpp/.h under the layer folders and fails, listing file:line, when
+Reads every .hpp/.cpp/.h under the layer folders and tests/ and fails, listing file:line, when
   * a folder includes a project header of a folder that is not to its left in LAYERS, or
-  * a folder includes an external library's header that another folder owns.
+  * a folder includes an external library's header that another folder owns, or
+  * tests/support (shared by every test folder) includes torch or a layer it must not, or
+  * a test folder defines its own copy of a helper that tests/support provides.
 
 Usage: layering_test.py [--root DIR]   check the tree at DIR (default: this file's ../)
        layering_test.py --self-test    prove on temporary trees that the check can fail
@@ -53,6 +55,17 @@ TRAINER_SEAMS = [
 ]
 
 SOURCE_SUFFIXES = {".hpp", ".cpp", ".h"}
+
+# tests/support (kakuren_test_support, included as "support/x.hpp") serves every test folder, so
+# it stays torch-free and uses only these layers; no test folder redefines what it provides.
+SUPPORT = "tests/support"
+SUPPORT_MAY_INCLUDE = {"support", "util", "db", "checkpoint"}
+SHARED_HELPERS = [
+    (re.compile(r"^\s*(class|struct)\s+TempDir\b"), "TempDir", "support/temp_dir.hpp"),
+    (re.compile(r"^\s*(std::string|inline std::string)\s+slurp\s*\("), "slurp", "support/files.hpp"),
+    (re.compile(r"^\s*int\s+(free|unused)_port\s*\("), "a free-port guess",
+     "support/ports.hpp"),
+]
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]')
 
 
@@ -92,6 +105,47 @@ def check(root):
                     violations.append(
                         f'{where}: {folder}/ includes "{header}", but {top}/ is above '
                         f"{folder}/ (order: {' < '.join(LAYERS)})")
+    tests_violations, tests_files, tests_includes = check_tests(root)
+    return violations + tests_violations, files + tests_files, includes + tests_includes
+
+
+def check_tests(root):
+    """tests/support's include edges, and helpers copied into test folders instead of used."""
+    root = Path(root)
+    violations = []
+    files = includes = 0
+    tests = root / "tests"
+    if not tests.is_dir():
+        return violations, files, includes
+    for path in sorted(p for p in tests.rglob("*") if p.suffix in SOURCE_SUFFIXES):
+        if not path.is_file():
+            continue
+        files += 1
+        rel = path.relative_to(root).as_posix()
+        in_support = rel.startswith(SUPPORT + "/")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            where = f"{rel}:{lineno}"
+            m = INCLUDE.match(line)
+            if m:
+                includes += 1
+                header = m.group(2).strip()
+                if not in_support:
+                    continue
+                external = next((e for e in EXTERNAL if header.startswith(e[0])), None)
+                top = header.split("/", 1)[0]
+                if external is not None:
+                    violations.append(f"{where}: {SUPPORT}/ includes <{header}>; it stays "
+                                      f"free of {external[2]} (every test folder links it)")
+                elif "/" in header and m.group(1) == '"' and top not in SUPPORT_MAY_INCLUDE:
+                    violations.append(f'{where}: {SUPPORT}/ includes "{header}"; it may include '
+                                      f"only {', '.join(sorted(SUPPORT_MAY_INCLUDE))}/")
+                continue
+            if in_support:
+                continue
+            for pattern, what, home in SHARED_HELPERS:
+                if pattern.match(line):
+                    violations.append(f"{where}: a copy of {what}; use {home} (tests/support)")
     return violations, files, includes
 
 
@@ -151,9 +205,12 @@ def self_test():
               '#include <torch/torch.h>\n#include "hiding/policy.hpp"\n#include "db/store.hpp"\n')
         write(good, "cli/main.cpp", '#include <CLI/CLI.hpp>\n#include "trainer/trainer.hpp"\n')
         write(good, "trainer/step_engine.cpp", '#include "trainer/task.hpp"\n')
+        write(good, "tests/support/temp_dir.hpp", '#include "db/store.hpp"\n')
+        write(good, "tests/db/store_test.cpp",
+              '#include "support/temp_dir.hpp"\nusing kakuren::testing::TempDir;\n')
         violations, files, _ = check(good)
         violations += check_trainer_seams(good)
-        if violations or files != 8:
+        if violations or files != 10:
             failures.append(f"a good tree should pass; got {violations} over {files} files")
 
     with tempfile.TemporaryDirectory() as bad:
@@ -165,10 +222,16 @@ def self_test():
         write(bad, "trainer/loop.cpp", "// not in any seam\n")
         write(bad, "recipes/load.cpp", "#include <sqlite3.h>\n#include <toml++/toml.hpp>\n")
         write(bad, "launcher/batch.cpp", "#include <slurm/slurm.h>\n")
+        write(bad, "tests/support/x.cpp", '#include <torch/torch.h>\n#include "cli/app.hpp"\n')
+        write(bad, "tests/db/a_test.cpp", "namespace {\nclass TempDir {};\n}\n")
+        write(bad, "tests/util/b_test.cpp",
+              "std::string slurp(const fs::path& p) {}\nint free_port() {}\n")
         expected = {
             "util/json.hpp:3", "hiding/policy.cpp:2", "db/store.cpp:1", "db/store.cpp:2",
             "trainer/run.cpp:1", "recipes/load.cpp:1", "launcher/batch.cpp:1",
             "trainer/task.hpp:2", "trainer/loop.cpp:1",
+            "tests/support/x.cpp:1", "tests/support/x.cpp:2", "tests/db/a_test.cpp:2",
+            "tests/util/b_test.cpp:1", "tests/util/b_test.cpp:2",
         }
         violations, _, _ = check(bad)
         violations += check_trainer_seams(bad)

@@ -14,9 +14,12 @@
 #include <numeric>
 #include <sstream>
 
+#include "checkpoint/fault_hook.hpp"
 #include "checkpoint/manager.hpp"
 #include "checkpoint/state.hpp"
 #include "db/store.hpp"
+#include "support/files.hpp"
+#include "support/temp_dir.hpp"
 #include "util/system.hpp"
 
 namespace fs = std::filesystem;
@@ -26,30 +29,8 @@ using kakuren::db::Store;
 
 namespace {
 
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-ckpt-XXXXXX").string();
-        m_path = mkdtemp(pattern.data());
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return m_path; }
-
-  private:
-    fs::path m_path;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using kakuren::testing::slurp;
+using kakuren::testing::TempDir;
 
 std::string pseudo_random_bytes(std::size_t n, std::uint32_t seed) {
     std::string out(n, '\0');
@@ -370,6 +351,29 @@ TEST(Manager, KeepsTheNewestAndTheBestAndDeletesTheRestAfterTheCommit) {
         no_best.manager.save(f.snapshot);
     }
     EXPECT_EQ(names_of(no_best.manager.inspect()), std::vector<std::string>{"0003-end"});
+}
+
+std::vector<std::string> g_fault_calls; // what the hook below saw
+
+void record_fault_point(FaultPoint point, int save_number) {
+    g_fault_calls.push_back(std::string(to_string(point)) + ":" + std::to_string(save_number));
+}
+
+TEST(Manager, TheFaultHookSeesEveryPointOfEverySaveInOrderAndIsOffByDefault) {
+    TempDir dir;
+    Workspace ws(dir.path(), Config{1, 0, 0, 1, false});
+    g_fault_calls.clear();
+    Fixture first = make_snapshot({1, 0, true}, 100, 512);
+    ws.manager.save(first.snapshot); // no hook set: nothing is called
+    EXPECT_TRUE(g_fault_calls.empty());
+    set_fault_hook(&record_fault_point);
+    Fixture second = make_snapshot({2, 0, true}, 100, 512);
+    ws.manager.save(second.snapshot); // retention removes 0001-end
+    set_fault_hook(nullptr);
+    Fixture third = make_snapshot({3, 0, true}, 100, 512);
+    ws.manager.save(third.snapshot);
+    EXPECT_EQ(g_fault_calls, (std::vector<std::string>{"write:2", "synced:2", "renamed:2",
+                                                       "committed:2", "retention:2"}));
 }
 
 TEST(Manager, DamagedCheckpointsAreReportedSkippedAndNeverLoaded) {

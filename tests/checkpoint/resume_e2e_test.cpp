@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -27,19 +28,18 @@
 #include <thread>
 
 #include "db/store.hpp"
+#include "support/files.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
+#include "util/system.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using kakuren::db::Store;
+using kakuren::testing::slurp;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -51,66 +51,50 @@ const std::vector<std::string> k_recipe = {
     "recipes/synthetic_tiny.toml", "--set",  "run.threads=1", "--set",
     "checkpoint.every_steps=1",    "--quiet"};
 
+constexpr std::string_view k_fault_variable = "KAKUREN_TEST_CHECKPOINT_FAULT=";
+
 struct Spawn {
     std::vector<std::string> args;         ///< after the binary
     std::vector<std::string> env;          ///< NAME=value added to the environment
     std::optional<rlim_t> file_size_limit; ///< RLIMIT_FSIZE in bytes, SIGXFSZ ignored
 };
 
-struct Result {
-    int code = -1;
-    std::string out, err;
-};
+using Result = kakuren::testing::Output;
 
 /// Starts kakuren in the source folder on workspace ws; stdout and stderr go to out and err.
+/// With KAKUREN_TEST_CHECKPOINT_FAULT in its environment it is the test build of kakuren
+/// (fault/kakuren, tests/checkpoint/CMakeLists.txt): the real binary has no fault hook.
 pid_t spawn(const fs::path& ws, const Spawn& s, const fs::path& out_file,
             const fs::path& err_file) {
-    std::vector<std::string> args = {KAKUREN_BIN};
-    args.insert(args.end(), s.args.begin(), s.args.end());
-    args.emplace_back("--workspace");
-    args.push_back(ws.string());
-    const pid_t pid = fork();
-    if (pid == 0) {
-        if (chdir(KAKUREN_SOURCE_DIR) != 0) {
-            _exit(126);
-        }
-        const int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        const int in = open("/dev/null", O_RDONLY);
-        dup2(out, 1);
-        dup2(err, 2);
-        dup2(in, 0);
-        for (const std::string& e : s.env) {
-            putenv(const_cast<char*>(e.c_str()));
-        }
-        if (s.file_size_limit) {
-            std::signal(SIGXFSZ, SIG_IGN);
-            rlimit limit{*s.file_size_limit, *s.file_size_limit};
-            setrlimit(RLIMIT_FSIZE, &limit);
-        }
-        std::vector<char*> argv;
-        for (std::string& arg : args) {
-            argv.push_back(arg.data());
-        }
-        argv.push_back(nullptr);
-        execv(argv[0], argv.data());
-        _exit(127);
-    }
-    return pid;
+    const bool fault = std::any_of(s.env.begin(), s.env.end(), [](const std::string& e) {
+        return e.starts_with(k_fault_variable);
+    });
+    kakuren::testing::Command command;
+    command.argv = {fault ? KAKUREN_FAULT_BIN : KAKUREN_BIN};
+    command.argv.insert(command.argv.end(), s.args.begin(), s.args.end());
+    command.argv.emplace_back("--workspace");
+    command.argv.push_back(ws.string());
+    command.env = s.env;
+    command.cwd = KAKUREN_SOURCE_DIR;
+    command.file_size_limit = s.file_size_limit;
+    return kakuren::testing::start(command, out_file, err_file);
 }
 
 int wait_for(pid_t pid) {
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return kakuren::testing::wait_exit(pid);
+}
+
+/// True once the child has exited (not reaped: wait_for still gets its status).
+bool ended(pid_t pid) {
+    siginfo_t info{};
+    return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == pid;
 }
 
 class ResumeE2E : public ::testing::Test {
   protected:
     void SetUp() override {
-        char tmpl[] = "/tmp/kakuren-resume-XXXXXX";
-        m_ws = mkdtemp(tmpl);
+        m_ws = kakuren::testing::make_temp_dir("kakuren-resume");
         unsetenv("KAKUREN_WORKSPACE");
         unsetenv("KAKUREN_TEST_CHECKPOINT_FAULT");
     }
@@ -244,19 +228,38 @@ struct Reference {
     double seconds = 0;                 ///< wall time of the whole run
 };
 
+/// What the reference run depends on: the content of the kakuren binary, of the training
+/// module it loads, and of the recipe (not their times: a rebuild to the same bytes, a touch or
+/// a fresh checkout keeps the cache; any change of code or recipe makes a new reference).
+std::string reference_key() {
+    std::string all;
+    for (const fs::path& file : {fs::path(KAKUREN_BIN), fs::path(KAKUREN_TRAIN_MODULE),
+                                fs::path(KAKUREN_SOURCE_DIR) / "recipes/synthetic_tiny.toml"}) {
+        const std::string bytes = slurp(file);
+        EXPECT_FALSE(bytes.empty()) << "cannot read " << file;
+        all += kakuren::util::sha256_hex(bytes);
+    }
+    return kakuren::util::sha256_hex(all).substr(0, 16);
+}
+
 /// The reference run, shared by the test processes (ctest runs each test in its own): run once
-/// per build of kakuren into the build tree, under a lock.
+/// per content of kakuren, its module and the recipe (reference_key) into the build tree,
+/// under a lock; older references are removed then.
 const Reference& reference() {
     static const Reference ref = [] {
         const fs::path cache = KAKUREN_TEST_CACHE_DIR;
         fs::create_directories(cache);
-        const auto stamp = fs::last_write_time(KAKUREN_BIN).time_since_epoch().count();
-        const fs::path ws = cache / ("reference-" + std::to_string(stamp));
+        const std::string name = "reference-" + reference_key();
+        const fs::path ws = cache / name;
         const fs::path done = ws / "done";
         const int lock = open((cache / "lock").c_str(), O_CREAT | O_RDWR, 0644);
         flock(lock, LOCK_EX);
         if (!fs::exists(done)) {
-            fs::remove_all(ws);
+            for (const auto& e : fs::directory_iterator(cache)) {
+                if (e.path().filename().string().starts_with("reference-")) {
+                    fs::remove_all(e.path());
+                }
+            }
             fs::create_directories(ws);
             const auto t = std::chrono::steady_clock::now();
             const int code = wait_for(spawn(
@@ -293,12 +296,12 @@ TEST_F(ResumeE2E, KilledTwentyTimesAtRandomMomentsAndResumedEndsBitIdentical) {
     // varies with the machine).
     std::mt19937 rng(20261126);
     const Result first_id = [&] {
-        // The first attempt is `run`: wait until its id is printed, then kill it.
+        // The first attempt is `run`: once its id is printed (the run and its attempt are in
+        // the database), kill it at a random moment of its first 300 ms.
         const pid_t pid = start({with({"run"}, k_recipe), {}, {}});
-        for (int i = 0; i < 400 && slurp(m_out).find("run ") == std::string::npos; ++i) {
-            std::this_thread::sleep_for(10ms);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
+        EXPECT_TRUE(kakuren::testing::wait_until(
+            [&] { return slurp(m_out).find("run ") != std::string::npos; }, 120));
+        std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300)); // the kill point
         kill(pid, SIGKILL);
         Result r;
         r.code = wait_for(pid);
@@ -340,12 +343,11 @@ TEST_F(ResumeE2E, KilledTwentyTimesAtRandomMomentsAndResumedEndsBitIdentical) {
         const bool term = attempt % 6 == 5; // a few clean stops in between
         const std::size_t wanted = checkpoints_logged() + rng() % 4;
         const auto delay = std::chrono::microseconds(rng() % 5000);
-        const auto t = std::chrono::steady_clock::now();
         const pid_t pid = start({{"resume", id, "--quiet"}, {}, {}});
-        while (checkpoints_logged() < wanted && seconds_since(t) < 30) {
-            std::this_thread::sleep_for(2ms);
-        }
-        std::this_thread::sleep_for(delay);
+        // Until then, or the attempt ends by itself (the run finished).
+        kakuren::testing::wait_until([&] { return checkpoints_logged() >= wanted || ended(pid); },
+                                     120);
+        std::this_thread::sleep_for(delay); // the kill point, not synchronisation
         kill(pid, term ? SIGTERM : SIGKILL);
         const int code = wait_for(pid);
         if (code == 0) {
@@ -716,6 +718,19 @@ TEST_F(ResumeE2E, ARecipeChangeThatBreaksExactnessIsRefusedUnlessForced) {
     EXPECT_EQ(run->num_epochs, 5);
     EXPECT_EQ(run->epochs_done, 5);
     EXPECT_NE(slurp(m_ws / "runs" / id / "recipe.toml").find("epochs = 5"), std::string::npos);
+}
+
+TEST_F(ResumeE2E, TheKakurenBinaryHasNoFaultSwitch) {
+    // The variable that makes the test build kill itself at its first checkpoint write means
+    // nothing to kakuren itself: the run finishes.
+    std::vector<std::string> args = with({"run"}, k_recipe);
+    args.insert(args.begin(), KAKUREN_BIN);
+    args.insert(args.end(), {"--workspace", m_ws.string()});
+    kakuren::testing::Command command{
+        args, {std::string(k_fault_variable) + "kill:write:1"}, KAKUREN_SOURCE_DIR, std::nullopt};
+    const Result r = kakuren::testing::run(command, m_ws);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(kakuren::db::to_string(store().find_run(only_run_id())->status), "finished");
 }
 
 TEST_F(ResumeE2E, ARunKilledBeforeItsFirstCheckpointStartsOverAndEndsExact) {

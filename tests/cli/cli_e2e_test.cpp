@@ -12,6 +12,10 @@
 #include <thread>
 
 #include "db/store.hpp"
+#include "support/files.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 #include "util/system.hpp"
 
 namespace fs = std::filesystem;
@@ -19,39 +23,23 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Result {
-    int code = -1;
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using Result = kakuren::testing::Output;
+using kakuren::testing::slurp;
 
 class CliE2E : public ::testing::Test {
   protected:
     void SetUp() override {
-        char tmpl[] = "/tmp/kakuren-e2e-XXXXXX";
-        m_ws = mkdtemp(tmpl);
+        m_ws = kakuren::testing::make_temp_dir("kakuren-e2e");
         unsetenv("KAKUREN_WORKSPACE");
     }
     void TearDown() override { fs::remove_all(m_ws); }
 
     /// Runs kakuren with args (a shell fragment) in the source folder, workspace m_ws.
     Result kakuren(const std::string& args, bool with_workspace = true) {
-        const fs::path out = m_ws / "stdout.txt", err = m_ws / "stderr.txt";
-        const std::string cmd = "cd '" KAKUREN_SOURCE_DIR "' && '" KAKUREN_BIN "' " + args +
-                                (with_workspace ? " --workspace '" + m_ws.string() + "'" : "") +
-                                " >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
-        const int status = std::system(cmd.c_str());
-        Result r;
-        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        r.out = slurp(out);
-        r.err = slurp(err);
-        return r;
+        return kakuren::testing::run_shell(
+            "cd '" KAKUREN_SOURCE_DIR "' && '" KAKUREN_BIN "' " + args +
+                (with_workspace ? " --workspace " + kakuren::testing::quoted(m_ws.string()) : ""),
+            m_ws);
     }
 
     kakuren::db::Store store() { return kakuren::db::Store::open(m_ws / "kakuren.db"); }
@@ -243,29 +231,28 @@ pid_t start_long_run(const fs::path& ws) {
                             (ws / "bg.code.tmp").string() + "' '" + (ws / "bg.code").string() +
                             "' ) >/dev/null 2>&1 &";
     EXPECT_EQ(std::system(cmd.c_str()), 0);
-    for (int i = 0; i < 600; ++i) {
-        std::this_thread::sleep_for(100ms);
-        if (fs::exists(ws / "bg.pid") && fs::exists(ws / "kakuren.db")) {
-            auto db = kakuren::db::Store::open(ws / "kakuren.db");
-            const auto runs = db.list_runs();
-            if (!runs.empty() && runs[0].epochs_done >= 1) {
-                return std::stoi(slurp(ws / "bg.pid"));
+    const bool recorded = kakuren::testing::wait_until(
+        [&] {
+            if (!fs::exists(ws / "bg.pid") || !fs::exists(ws / "kakuren.db")) {
+                return false;
             }
-        }
+            const auto runs = kakuren::db::Store::open(ws / "kakuren.db").list_runs();
+            return !runs.empty() && runs[0].epochs_done >= 1;
+        },
+        300);
+    if (!recorded) {
+        ADD_FAILURE() << "the background run recorded no epoch: " << slurp(ws / "bg.out");
+        return -1;
     }
-    ADD_FAILURE() << "the background run recorded no epoch in 60 s: " << slurp(ws / "bg.out");
-    return -1;
+    return std::stoi(slurp(ws / "bg.pid"));
 }
 
-/// Waits up to 20 s for the background run's exit code.
+/// Waits for the background run's exit code (-1: none after minutes).
 int wait_exit_code(const fs::path& ws) {
-    for (int i = 0; i < 400; ++i) {
-        if (fs::exists(ws / "bg.code")) {
-            return std::stoi(slurp(ws / "bg.code"));
-        }
-        std::this_thread::sleep_for(50ms);
+    if (!kakuren::testing::wait_until([&] { return fs::exists(ws / "bg.code"); }, 300)) {
+        return -1;
     }
-    return -1;
+    return std::stoi(slurp(ws / "bg.code"));
 }
 
 TEST_F(CliE2E, KilledRunIsMarkedCrashedByTheNextCommand) {

@@ -1,6 +1,8 @@
 // cli/job_state: a run's jobs and attempts brought up to date from its backend, with a fake
 // backend that answers what Slurm would (the real path runs in submit_e2e_test.py).
 #include "cli/job_state.hpp"
+#include "support/db_rows.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -29,37 +31,23 @@ class FakeSlurm final : public launcher::Backend {
 
 struct Fixture {
     Fixture() {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-jobstate-XXXXXX").string();
-        root = mkdtemp(pattern.data());
         store.emplace(db::Store::open(root / "kakuren.db"));
-        db::RunRow r;
-        r.id = "run";
-        r.name = "run";
-        r.recipe_path = "/r.toml";
-        r.recipe_text = "x";
-        r.recipe_hash = "h";
-        r.strategy = "none";
+        db::RunRow r = kakuren::testing::run_row("run");
         r.run_dir = (root / "runs/run").string();
         store->insert_run(r);
-        db::JobRow j;
-        j.run_id = "run";
-        j.backend = "slurm";
-        j.job_id = "42";
-        j.host = "login";
-        j.script = "job.sh";
-        submission = store->insert_job(j);
+        submission = store->insert_job(kakuren::testing::job_row("run", "42"));
         auto fake_ptr = std::make_unique<FakeSlurm>();
         fake = fake_ptr.get();
         backends.set("slurm", std::move(fake_ptr));
     }
-    ~Fixture() { fs::remove_all(root); }
     void start_attempt() {
         store->begin_attempt("run", "n1", 999999, 1, db::AttemptPlace{"42", 2, "n1,n2"});
         store->set_job_state("run", submission, "running");
     }
     db::RunRow run() const { return *store->find_run("run"); }
 
-    fs::path root;
+    kakuren::testing::TempDir dir{"kakuren-jobstate"};
+    const fs::path& root = dir.path();
     std::optional<db::Store> store;
     int submission = 0;
     FakeSlurm* fake = nullptr;
@@ -92,6 +80,26 @@ TEST(JobState, AFailedJobSlurmPutBackInTheQueueIsRequeued) {
     EXPECT_EQ(job->requeues, 1);
     EXPECT_NE(job->reason.find("communication failed"), std::string::npos) << job->reason;
     EXPECT_EQ(cli::display_state(f.run(), job), "requeued");
+}
+
+TEST(JobState, AFailedJobSlurmStillRunsIsNotTakenForARestartUntilSlurmCountsOne) {
+    Fixture f;
+    f.start_attempt();
+    f.store->end_attempt("run", 1, "failed", "rank 0 of 2: communication ... failed");
+    f.store->set_job_state("run", f.submission, "failed", "rank 0 of 2: communication failed");
+    // The ranks gave up before Slurm declared the node down: the first run still shows.
+    launcher::JobView first{"running", "", "n[1-2]", 0};
+    f.fake->answer = first;
+    auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(job->state, "failed");
+    EXPECT_EQ(job->requeues, 0);
+    // Slurm requeued it and started it again: restart 1.
+    launcher::JobView again = first;
+    again.restarts = 1;
+    f.fake->answer = again;
+    job = cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(job->state, "running");
+    EXPECT_EQ(job->requeues, 1);
 }
 
 TEST(JobState, ACompletedJobIsReadFromTheRecordAlone) {

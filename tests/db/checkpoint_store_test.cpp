@@ -10,40 +10,16 @@
 #include "db/schema.hpp"
 #include "db/store.hpp"
 
+#include "support/db_rows.hpp"
+#include "support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace kakuren::db;
 
 namespace {
 
-class Dir {
-  public:
-    Dir() {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-ckstore-XXXXXX").string();
-        m_path = mkdtemp(pattern.data());
-    }
-    ~Dir() {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    const fs::path& path() const { return m_path; }
-
-  private:
-    fs::path m_path;
-};
-
-RunRow run_row(const std::string& id) {
-    RunRow run;
-    run.id = id;
-    run.name = "tiny";
-    run.recipe_path = "/r.toml";
-    run.recipe_text = "[run]\n";
-    run.recipe_hash = "h";
-    run.strategy = "kakurenbo";
-    run.num_samples = 10;
-    run.num_epochs = 3;
-    run.run_dir = "/runs/" + id;
-    return run;
-}
+using Dir = kakuren::testing::TempDir;
+using kakuren::testing::run_row;
 
 CheckpointRow checkpoint_row(const std::string& name, int epoch, std::int64_t step, bool end) {
     CheckpointRow row;

@@ -7,44 +7,21 @@
 
 #include "db/store.hpp"
 
+#include "support/db_rows.hpp"
+#include "support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace kakuren::db;
 
 namespace {
 
 struct Workspace {
-    Workspace() {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-jobs-XXXXXX").string();
-        root = mkdtemp(pattern.data());
-    }
-    ~Workspace() {
-        std::error_code ec;
-        fs::remove_all(root, ec);
-    }
-    fs::path root;
+    kakuren::testing::TempDir dir{"kakuren-jobs"};
+    const fs::path& root = dir.path();
 };
 
-RunRow run_row(const std::string& id) {
-    RunRow r;
-    r.id = id;
-    r.name = "n";
-    r.recipe_path = "/r.toml";
-    r.recipe_text = "x";
-    r.recipe_hash = "h";
-    r.strategy = "none";
-    r.run_dir = "/runs/" + id;
-    return r;
-}
-
-JobRow job_row(const std::string& run_id, const std::string& job_id) {
-    JobRow j;
-    j.run_id = run_id;
-    j.backend = "slurm";
-    j.job_id = job_id;
-    j.host = "login1";
-    j.script = "/runs/" + run_id + "/job.sh";
-    return j;
-}
+using kakuren::testing::job_row;
+using kakuren::testing::run_row;
 
 } // namespace
 

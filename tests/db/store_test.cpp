@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,43 +15,19 @@
 #include <numeric>
 #include <thread>
 
+#include "support/db_rows.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
+
 namespace fs = std::filesystem;
 using namespace kakuren::db;
 
 namespace {
 
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-store-XXXXXX").string();
-        m_path = mkdtemp(pattern.data());
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::permissions(m_path, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(m_path, ec);
-    }
-    const fs::path& path() const { return m_path; }
-
-  private:
-    fs::path m_path;
-};
+using kakuren::testing::TempDir;
 
 RunRow make_run(const std::string& id, const std::string& created_at = "2026-11-26T15:07:22.123Z") {
-    RunRow run;
-    run.id = id;
-    run.name = "fmnist-cnn";
-    run.recipe_path = "/work/recipes/fmnist.toml";
-    run.recipe_text = "[run]\nname = \"fmnist-cnn\"\n";
-    run.recipe_hash = "abc123";
-    run.strategy = "kakurenbo";
-    run.fraction = 0.3;
-    run.seed = 7;
-    run.num_samples = 10;
-    run.num_epochs = 3;
-    run.created_at = created_at;
-    run.run_dir = "/work/runs/" + id;
-    return run;
+    return kakuren::testing::run_row(id, created_at);
 }
 
 EpochRow make_epoch(const std::string& run_id, int epoch, double test_accuracy,
@@ -612,27 +589,33 @@ TEST(StoreConcurrency, ReadersAndWritersWaitForAWriteTransaction) {
     writer.insert_run(make_run("r1"));
     Store reader = Store::open(file);
 
-    std::atomic<bool> locked{false};
-    std::atomic<bool> committing{false};
-    std::thread holder([&] {
-        raw_exec(writer.handle(), "BEGIN IMMEDIATE");
-        raw_exec(writer.handle(), "UPDATE runs SET name = 'renamed' WHERE id = 'r1'");
-        locked = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        committing = true;
-        raw_exec(writer.handle(), "COMMIT");
-    });
-    while (!locked)
-        std::this_thread::yield();
+    raw_exec(writer.handle(), "BEGIN IMMEDIATE");
+    raw_exec(writer.handle(), "UPDATE runs SET name = 'renamed' WHERE id = 'r1'");
 
     // A reader is not blocked by the writer (WAL) and sees the last committed state.
     const auto runs = reader.list_runs();
     ASSERT_EQ(runs.size(), 1U);
     EXPECT_EQ(runs[0].name, "fmnist-cnn");
-    // A second writer waits on the busy timeout instead of failing with "database is locked".
-    EXPECT_NO_THROW(reader.insert_run(make_run("r2")));
-    EXPECT_TRUE(committing.load());
-    holder.join();
+
+    // A second writer waits on the busy timeout instead of failing with "database is locked":
+    // the lock is released only once it is seen sleeping in SQLite's busy handler, and its
+    // insert then goes through after the first commit.
+    std::atomic<pid_t> tid{0};
+    std::atomic<bool> inserted{false};
+    std::thread second([&] {
+        tid = static_cast<pid_t>(::syscall(SYS_gettid));
+        EXPECT_NO_THROW(reader.insert_run(make_run("r2")));
+        inserted = true;
+    });
+    const bool waiting = kakuren::testing::wait_until([&] {
+        const long call = tid == 0 ? -1 : kakuren::testing::blocked_syscall(tid);
+        return call == SYS_nanosleep || call == SYS_clock_nanosleep;
+    });
+    EXPECT_TRUE(waiting) << "the second writer never waited on the lock";
+    EXPECT_FALSE(inserted.load());
+    raw_exec(writer.handle(), "COMMIT");
+    second.join();
+    EXPECT_TRUE(inserted.load());
     EXPECT_EQ(reader.find_run("r1")->name, "renamed");
     EXPECT_EQ(reader.list_runs().size(), 2U);
     // A third connection opening meanwhile would also have waited; opening now just works.

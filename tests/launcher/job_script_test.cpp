@@ -1,8 +1,12 @@
 // The batch script: a golden file per form (one run, a sweep array), and no injection: every
 // recipe value and path reaches the script as one quoted word, checked by running the script.
 #include "launcher/job_script.hpp"
+#include "support/files.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,10 +23,7 @@ using kakuren::launcher::shell_quote;
 namespace {
 
 std::string read(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return kakuren::testing::slurp(p);
 }
 
 ScriptSpec golden_spec() {
@@ -55,12 +56,8 @@ void expect_golden(const std::string& text, const std::string& name) {
 }
 
 struct Scratch {
-    Scratch() {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-script-XXXXXX").string();
-        root = mkdtemp(pattern.data());
-    }
-    ~Scratch() { fs::remove_all(root); }
-    fs::path root;
+    kakuren::testing::TempDir dir{"kakuren-script"};
+    const fs::path& root = dir.path();
 };
 
 int run_bash(const fs::path& script, const std::string& env_prefix = "") {
@@ -124,10 +121,13 @@ TEST(JobScript, ValuesCannotInjectShellCommands) {
 
 TEST(JobScript, ForwardsStopSignalsAndReturnsTheRanksExitCode) {
     Scratch dir;
-    // A rank that exits 75 once it gets SIGUSR1 (the time-limit warning).
+    // A rank that exits 75 once it gets SIGUSR1 (the time-limit warning). It says when it is
+    // ready: the batch script set its traps before it started the rank.
     const fs::path fake = dir.root / "kakuren";
+    const fs::path ready = dir.root / "ready";
     std::ofstream(fake) << "#!/bin/bash\ntrap 'echo got-usr1 > \"" << (dir.root / "signal").string()
-                        << "\"; exit 75' USR1\nwhile true; do sleep 0.05; done\n";
+                        << "\"; exit 75' USR1\ntouch " << shell_quote(ready.string())
+                        << "\nwhile true; do sleep 0.05; done\n";
     fs::permissions(fake, fs::perms::owner_all);
     ScriptSpec s;
     s.run_ids = {"r"};
@@ -146,7 +146,10 @@ TEST(JobScript, ForwardsStopSignalsAndReturnsTheRanksExitCode) {
         execl("/bin/bash", "bash", script.c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }
-    usleep(300 * 1000); // the script is waiting on its child
+    // The rank is up and the script waits on it (after `child=$!`): the signal is forwarded.
+    ASSERT_TRUE(kakuren::testing::wait_until([&] {
+        return fs::exists(ready) && kakuren::testing::blocked_syscall(pid) == SYS_wait4;
+    })) << "the script never waited on its rank";
     kill(pid, SIGUSR1);
     int status = 0;
     waitpid(pid, &status, 0);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <future>
 
+#include "support/temp_dir.hpp"
 #include "util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -17,8 +18,6 @@ namespace {
 
 struct Scratch {
     Scratch() {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-stage-XXXXXX").string();
-        root = mkdtemp(pattern.data());
         fs::create_directories(root / "shared");
         fs::create_directories(root / "local");
         for (int i = 0; i < 2; ++i) {
@@ -27,8 +26,8 @@ struct Scratch {
             files.push_back(f.string());
         }
     }
-    ~Scratch() { fs::remove_all(root); }
-    fs::path root;
+    kakuren::testing::TempDir dir{"kakuren-stage"};
+    const fs::path& root = dir.path();
     std::vector<std::string> files;
 };
 
@@ -42,11 +41,13 @@ TEST(Staging, BasePrefersSlurmTmpdirThenTmpdirThenShm) {
 
 TEST(Staging, LocalRankZeroCopiesOnceAndTheOthersWait) {
     Scratch s;
-    auto waiter = std::async(std::launch::async, [&] {
-        return stage_files(s.files, s.root / "local", 1, 10.0);
-    });
-    usleep(100 * 1000);
-    const auto first = stage_files(s.files, s.root / "local", 0, 10.0);
+    // Without local rank 0, another rank waits for the copy and never makes one itself.
+    EXPECT_THROW(stage_files(s.files, s.root / "local", 1, 0.2), kakuren::RuntimeFailure);
+    EXPECT_TRUE(fs::is_empty(s.root / "local"));
+    // Whichever starts first, rank 1 ends with rank 0's copy.
+    auto waiter = std::async(std::launch::async,
+                             [&] { return stage_files(s.files, s.root / "local", 1, 120.0); });
+    const auto first = stage_files(s.files, s.root / "local", 0, 120.0);
     const auto other = waiter.get();
     EXPECT_TRUE(first.copied);
     EXPECT_FALSE(other.copied);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "recipes/recipe.hpp"
+#include "support/files.hpp"
 
 namespace fs = std::filesystem;
 using kakuren::recipes::RecipeError;
@@ -24,10 +25,7 @@ const fs::path k_source_dir = KAKUREN_SOURCE_DIR;
 const fs::path k_cases = "tests/recipes/errors";
 
 std::string read_text(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
+    return kakuren::testing::slurp(p);
 }
 
 std::vector<std::string> read_lines(const fs::path& p) {

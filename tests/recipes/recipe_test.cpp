@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "recipes/recipe.hpp"
+#include "support/files.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using kakuren::recipes::known_keys;
@@ -25,27 +27,14 @@ const fs::path k_source_dir = KAKUREN_SOURCE_DIR;
 const std::string k_synthetic = "[data]\ndataset = \"synthetic\"\n";
 
 /// A fresh folder under the system temp folder, removed with its contents at the end.
-class TempDir {
+class RecipeDir : public kakuren::testing::TempDir {
   public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        m_path = fs::temp_directory_path() / ("kakuren_recipes_test_" + std::to_string(::getpid()) +
-                                              "_" + std::to_string(counter++));
-        fs::create_directories(m_path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    [[nodiscard]] const fs::path& path() const { return m_path; }
+    RecipeDir() : kakuren::testing::TempDir("kakuren-recipes") {}
 
     /// Writes text to path() / name (creating folders) and returns the full path.
     fs::path write(const std::string& name, const std::string& text = "") const {
-        fs::path p = m_path / name;
-        fs::create_directories(p.parent_path());
-        std::ofstream(p, std::ios::binary) << text;
+        const fs::path p = path() / name;
+        kakuren::testing::write_file(p, text);
         return p;
     }
 
@@ -56,9 +45,6 @@ class TempDir {
             write(folder + "/" + name + suffix);
         }
     }
-
-  private:
-    fs::path m_path;
 };
 
 /// The messages of a failing parse; fails the test if it loads.
@@ -266,7 +252,7 @@ TEST(Recipe, ToTomlOfDefaultsRoundTripsWithTargetUnset) {
 // Each key with a value that differs from the default, and the member it must land in: proves
 // that known_keys() names every struct field and that each key is wired to its own member.
 TEST(Recipe, KnownKeysCoverEveryStructField) {
-    TempDir dir;
+    RecipeDir dir;
     dir.write_idx("idx", "");
     const std::string idx_path = (dir.path() / "idx").string();
     struct Case {
@@ -494,7 +480,7 @@ TEST(Recipe, ReferenceMarkdownHasARowPerKey) {
 }
 
 TEST(Recipe, IdxFilesAreResolvedAgainstTheRecipeFolder) {
-    TempDir dir;
+    RecipeDir dir;
     dir.write_idx("recipes/data", ""); // not compressed: idx takes either
     const fs::path recipe =
         dir.write("recipes/x.toml", "[data]\ndataset = \"idx\"\npath = \"data\"\n");
@@ -509,7 +495,7 @@ TEST(Recipe, IdxFilesAreResolvedAgainstTheRecipeFolder) {
 }
 
 TEST(Recipe, ExplicitIdxFilesWinOverTheFolder) {
-    TempDir dir;
+    RecipeDir dir;
     dir.write_idx("data", ".gz");
     dir.write("other/images");
     const fs::path recipe = dir.write(
@@ -521,7 +507,7 @@ TEST(Recipe, ExplicitIdxFilesWinOverTheFolder) {
 }
 
 TEST(Recipe, MissingIdxFilesAreEachReported) {
-    TempDir dir;
+    RecipeDir dir;
     dir.write("data/train-images-idx3-ubyte.gz");
     dir.write("data/t10k-images-idx3-ubyte.gz");
     const fs::path recipe = dir.write("x.toml", "[data]\ndataset = \"fashion-mnist\"\n"
@@ -542,7 +528,7 @@ TEST(Recipe, MissingIdxFilesAreEachReported) {
 }
 
 TEST(Recipe, OverriddenPathsAreRelativeToTheWorkingFolder) {
-    TempDir dir;
+    RecipeDir dir;
     dir.write_idx("data", ".gz");
     const fs::path previous = fs::current_path();
     fs::current_path(dir.path());
@@ -562,7 +548,7 @@ TEST(Recipe, ShippedSyntheticTinyIsValid) {
 }
 
 TEST(Recipe, ShippedFashionMnistCnnIsValid) {
-    TempDir dir;
+    RecipeDir dir;
     dir.write_idx("fashion", ".gz");
     const Recipe r = kakuren::recipes::load(k_source_dir / "recipes/fashion_mnist_cnn.toml",
                                             {"data.path=" + (dir.path() / "fashion").string()});

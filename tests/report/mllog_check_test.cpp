@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "support/temp_dir.hpp"
 #include "synthetic_workspace.hpp"
 
 namespace fs = std::filesystem;
@@ -17,18 +18,7 @@ using report::analyze_mllog;
 
 namespace {
 
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-mllog-XXXXXX").string();
-        m_path = mkdtemp(pattern.data());
-    }
-    ~TempDir() { fs::remove_all(m_path); }
-    const fs::path& path() const { return m_path; }
-
-  private:
-    fs::path m_path;
-};
+using kakuren::testing::TempDir;
 
 /// A valid log of a finished 3-epoch run, as lines.
 std::vector<std::string> valid_log() {

@@ -8,6 +8,7 @@
 
 #include "html_probe.hpp"
 #include "report/json_reader.hpp"
+#include "support/temp_dir.hpp"
 #include "synthetic_workspace.hpp"
 
 namespace fs = std::filesystem;
@@ -20,8 +21,7 @@ namespace {
 class Rendered : public ::testing::Test {
   protected:
     void SetUp() override {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-render-XXXXXX").string();
-        m_dir = mkdtemp(pattern.data());
+        m_dir = kakuren::testing::make_temp_dir("kakuren-render");
         m_store = std::make_unique<db::Store>(db::Store::open(m_dir / "kakuren.db"));
         SyntheticRun h;
         h.epoch_s = 0.8;

@@ -18,6 +18,10 @@
 #include "html_probe.hpp"
 #include "png.hpp"
 #include "report/json_reader.hpp"
+#include "support/files.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -25,35 +29,15 @@ using kakuren::report::parse_json;
 
 namespace {
 
-struct Result {
-    int code = -1;
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-fs::path make_temp_dir(const char* stem) {
-    std::string pattern = (fs::temp_directory_path() / (std::string(stem) + "-XXXXXX")).string();
-    return mkdtemp(pattern.data());
-}
+using Result = kakuren::testing::Output;
+using kakuren::testing::make_temp_dir;
+using kakuren::testing::slurp;
 
 /// Runs kakuren with args (a shell fragment) in the source folder on workspace ws.
 Result run_kakuren(const fs::path& ws, const std::string& args) {
-    const fs::path out = ws / "stdout.txt", err = ws / "stderr.txt";
-    const std::string cmd = "cd '" KAKUREN_SOURCE_DIR "' && '" KAKUREN_BIN "' " + args +
-                            " --workspace '" + ws.string() + "' >'" + out.string() + "' 2>'" +
-                            err.string() + "' </dev/null";
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return kakuren::testing::run_shell("cd '" KAKUREN_SOURCE_DIR "' && '" KAKUREN_BIN "' " + args +
+                                           " --workspace " + kakuren::testing::quoted(ws.string()),
+                                       ws);
 }
 
 std::string run_id_of(const std::string& out) {
@@ -258,22 +242,21 @@ TEST(ReportE2ECrash, AKilledRunIsReportedAsFailedWithTheReason) {
     }
     // Wait for the first recorded epoch, then kill without warning.
     std::string id;
-    const auto deadline = std::chrono::steady_clock::now() + 120s;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (fs::exists(ws / "kakuren.db")) {
-            auto db = kakuren::db::Store::open(ws / "kakuren.db");
-            const auto runs = db.list_runs();
-            if (!runs.empty() && runs[0].epochs_done >= 1) {
-                id = runs[0].id;
-                break;
+    kakuren::testing::wait_until(
+        [&] {
+            if (fs::exists(ws / "kakuren.db")) {
+                const auto runs = kakuren::db::Store::open(ws / "kakuren.db").list_runs();
+                if (!runs.empty() && runs[0].epochs_done >= 1) {
+                    id = runs[0].id;
+                }
             }
-        }
-        std::this_thread::sleep_for(100ms);
-    }
+            return !id.empty();
+        },
+        300);
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
-    ASSERT_FALSE(id.empty()) << "no epoch recorded within 120 s";
+    ASSERT_FALSE(id.empty()) << "no epoch recorded";
 
     const Result json = run_kakuren(ws, "report " + id + " --format json");
     ASSERT_EQ(json.code, 0) << json.err;

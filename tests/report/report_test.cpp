@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "report/render.hpp"
+#include "support/temp_dir.hpp"
 #include "synthetic_workspace.hpp"
 
 namespace fs = std::filesystem;
@@ -21,8 +22,7 @@ namespace {
 class Workspace : public ::testing::Test {
   protected:
     void SetUp() override {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-report-XXXXXX").string();
-        m_dir = mkdtemp(pattern.data());
+        m_dir = kakuren::testing::make_temp_dir("kakuren-report");
         m_store = std::make_unique<db::Store>(db::Store::open(m_dir / "kakuren.db"));
     }
     void TearDown() override {

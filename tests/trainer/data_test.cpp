@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
 #include "util/error.hpp"
 
 namespace kakuren::trainer {
@@ -19,24 +20,7 @@ namespace fs = std::filesystem;
 
 const fs::path k_fashion = "/usr/share/datasets/fashion-mnist";
 
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-data-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) {
-            throw std::runtime_error("mkdtemp failed");
-        }
-        m_path = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    fs::path operator/(const std::string& name) const { return m_path / name; }
-
-  private:
-    fs::path m_path;
-};
+using kakuren::testing::TempDir;
 
 std::vector<unsigned char> idx_bytes(std::uint32_t magic, const std::vector<std::uint32_t>& dims,
                                      const std::vector<std::uint8_t>& data) {

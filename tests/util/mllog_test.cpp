@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/temp_dir.hpp"
 #include "util/error.hpp"
 #include "util/system.hpp"
 
@@ -22,18 +23,7 @@ using kakuren::util::source_relative_path;
 
 namespace {
 
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-mllog-XXXXXX").string();
-        m_path = mkdtemp(pattern.data());
-    }
-    ~TempDir() { fs::remove_all(m_path); }
-    const fs::path& path() const { return m_path; }
-
-  private:
-    fs::path m_path;
-};
+using kakuren::testing::TempDir;
 
 std::vector<std::string> read_lines(const fs::path& path) {
     std::ifstream in(path);

@@ -12,6 +12,8 @@
 #include <regex>
 #include <thread>
 
+#include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 #include "util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -19,18 +21,7 @@ using namespace kakuren::util;
 
 namespace {
 
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "kakuren-system-XXXXXX").string();
-        m_path = mkdtemp(pattern.data());
-    }
-    ~TempDir() { fs::remove_all(m_path); }
-    const fs::path& path() const { return m_path; }
-
-  private:
-    fs::path m_path;
-};
+using kakuren::testing::TempDir;
 
 std::string pattern_bytes(int n) {
     std::string s;
@@ -41,18 +32,18 @@ std::string pattern_bytes(int n) {
 
 /// Waits until /proc says pid is a zombie (an exited, unreaped child).
 bool wait_for_zombie(pid_t pid) {
-    for (int i = 0; i < 500; ++i) {
+    bool gone = false;
+    const bool zombie = kakuren::testing::wait_until([&] {
         try {
             const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
             const auto paren = stat.rfind(')');
-            if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z')
-                return true;
+            return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
         } catch (const kakuren::RuntimeFailure&) {
-            return false;
+            gone = true;
+            return true;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
+    });
+    return zombie && !gone;
 }
 
 } // namespace
