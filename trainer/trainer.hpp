@@ -129,7 +129,7 @@ struct Summary {
 class Observer {
   public:
     virtual ~Observer() = default;
-    virtual void on_start(std::int64_t num_train, std::int64_t num_test) {}
+    virtual void on_start(std::int64_t /*num_train*/, std::int64_t /*num_test*/) {}
     virtual void on_progress(const StepProgress&) {}
     virtual void on_epoch(const EpochResult&) {}
     /// A checkpoint of the run as it stands (see Config::checkpoint); the snapshot's spans are
