@@ -1,5 +1,7 @@
 #include "launcher/signals.hpp"
 
+#include <unistd.h>
+
 #include <csignal>
 
 namespace kakuren::launcher {
@@ -19,14 +21,37 @@ extern "C" void on_stop_signal(int sig) {
     g_stop.store(true);
 }
 
+constexpr char k_sigbus_message[] =
+    "\nkakuren: error: SIGBUS: a memory-mapped file could not be accessed (most likely the "
+    "database's shared-memory file kakuren.db-shm: was it made immutable with chattr +i, "
+    "truncated, or is its disk full?). The process stops here; nothing half-written is kept: "
+    "make the workspace's files writable again, then `kakuren resume RUN` continues the run "
+    "from its newest checkpoint\n";
+
+extern "C" void on_sigbus(int) {
+    // Async-signal-safe: write(2) and _exit(2) only.
+    const ssize_t ignored = ::write(STDERR_FILENO, k_sigbus_message, sizeof k_sigbus_message - 1);
+    (void)ignored;
+    ::_exit(1);
+}
+
 } // namespace
+
+void install_process_signals() {
+    std::signal(SIGPIPE, SIG_IGN);
+    struct sigaction action {};
+    action.sa_handler = on_sigbus;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    sigaction(SIGBUS, &action, nullptr);
+}
 
 void install_stop_handlers() {
     struct sigaction action {};
     action.sa_handler = on_stop_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
-    for (int sig : {SIGINT, SIGTERM, SIGUSR1}) {
+    for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) {
         sigaction(sig, &action, nullptr);
     }
 }
