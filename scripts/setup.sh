@@ -18,6 +18,8 @@ packages=(
   dataset-fashion-mnist   # the shipped recipe's data
   python3                 # benchmark drivers and the layering check
   python3-torch           # PyTorch 1.13 (= LibTorch's): the tests export TorchScript modules with it
+  clang-16 libclang-rt-16-dev  # scripts/fuzz.sh: libFuzzer with ASan/UBSan (clang 14 lacks
+                               # the std::source_location builtin that libstdc++ 12 needs)
   chromium fonts-dejavu-core  # report tests render the HTML report in headless Chromium
 )
 missing=()
