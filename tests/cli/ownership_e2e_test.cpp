@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
+
+#include <csignal>
 #include <unistd.h>
 
 #include <cerrno>
@@ -286,6 +288,57 @@ TEST_F(OwnershipE2E, ADeletedDatabaseStopsTheRunWithAClearError) {
               std::string::npos)
         << err;
     EXPECT_EQ(out.find("finished"), std::string::npos) << out;
+    EXPECT_FALSE(fs::exists(m_ws / "kakuren.db")) << "never recreated behind the user's back";
+}
+
+TEST_F(OwnershipE2E, ADatabaseDeletedWhileTheRunTrainsStopsItAtTheNextEpochEnd) {
+    // A long run, stopped (SIGSTOP) once its first epoch line is out, loses its database.
+    int fds[2];
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    const fs::path err_file = m_ws / "run.err";
+    const std::vector<std::string> args =
+        argv({"run", "recipes/synthetic_tiny.toml", "--set", "run.threads=1", "--set",
+              "schedule.epochs=500", "--set", "schedule.milestones=[]"});
+    const pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(KAKUREN_SOURCE_DIR) != 0) {
+            _exit(126);
+        }
+        const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fds[1], 1);
+        dup2(err, 2);
+        std::vector<std::string> copy = args;
+        std::vector<char*> raw;
+        for (std::string& a : copy) {
+            raw.push_back(a.data());
+        }
+        raw.push_back(nullptr);
+        execv(raw[0], raw.data());
+        _exit(127);
+    }
+    close(fds[1]);
+    std::string out;
+    char c = 0;
+    while (out.find("epoch 1/500") == std::string::npos && read(fds[0], &c, 1) == 1) {
+        out.push_back(c);
+    }
+    ASSERT_EQ(kill(pid, SIGSTOP), 0);
+    for (const char* f : {"kakuren.db", "kakuren.db-wal", "kakuren.db-shm"}) {
+        fs::remove(m_ws / f);
+    }
+    ASSERT_EQ(kill(pid, SIGCONT), 0);
+    char buf[4096];
+    for (ssize_t n = 0; (n = read(fds[0], buf, sizeof buf)) > 0;) {
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const std::string err = slurp(err_file);
+    EXPECT_EQ(exit_code(status), 1) << out << err;
+    EXPECT_NE(err.find("was deleted while this process used it"), std::string::npos) << err;
+    EXPECT_EQ(out.find("epoch 500/500"), std::string::npos) << "it stopped, it did not go on";
     EXPECT_FALSE(fs::exists(m_ws / "kakuren.db")) << "never recreated behind the user's back";
 }
 
