@@ -35,14 +35,22 @@ extern "C" void on_sigbus(int) {
     ::_exit(1);
 }
 
+extern "C" void on_sigpipe(int) {
+    // Nothing: the write that raised it fails with EPIPE. A handler rather than SIG_IGN because
+    // an ignored SIGPIPE would be inherited by the programs kakuren starts (batch scripts, ranks),
+    // while a handler is reset to the default by exec.
+}
+
 } // namespace
 
 void install_process_signals() {
-    std::signal(SIGPIPE, SIG_IGN);
     struct sigaction action {};
-    action.sa_handler = on_sigbus;
     sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    action.sa_handler = on_sigpipe;
+    sigaction(SIGPIPE, &action, nullptr);
     action.sa_flags = 0;
+    action.sa_handler = on_sigbus;
     sigaction(SIGBUS, &action, nullptr);
 }
 
@@ -56,8 +64,12 @@ void install_stop_handlers() {
     }
 }
 
-const std::atomic<bool>& stop_flag() { return g_stop; }
+const std::atomic<bool>& stop_flag() {
+    return g_stop;
+}
 
-int stop_signal() { return g_signal.load(); }
+int stop_signal() {
+    return g_signal.load();
+}
 
 } // namespace kakuren::launcher

@@ -10,7 +10,8 @@ namespace kakuren::launcher {
 /// process can still be killed).
 void install_stop_handlers();
 
-/// For the whole process (main calls it first): SIGPIPE is ignored, so a closed stdout
+/// For the whole process (main calls it first): SIGPIPE is caught and does nothing (programs
+/// kakuren starts get the default again at exec), so a closed stdout
 /// (`kakuren run ... | head -1`) only stops the printing (writes fail with EPIPE) instead of
 /// killing a run; SIGBUS (a memory-mapped file that cannot be accessed, e.g. the database's
 /// -shm file made immutable or on a full disk) prints what happened and exits with code 1

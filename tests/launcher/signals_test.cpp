@@ -32,6 +32,12 @@ TEST(Signals, ClosedPipeOnlyFailsTheWrite) {
     EXPECT_EQ(write(fds[1], "x", 1), -1); // before: SIGPIPE killed the process (exit 141)
     EXPECT_EQ(errno, EPIPE);
     close(fds[1]);
+    // Caught, not ignored: an ignored SIGPIPE would be inherited by the programs kakuren
+    // starts (exec resets a handler, never SIG_IGN).
+    struct sigaction now {};
+    sigaction(SIGPIPE, nullptr, &now);
+    EXPECT_NE(now.sa_handler, SIG_IGN);
+    EXPECT_NE(now.sa_handler, SIG_DFL);
 }
 
 TEST(SignalsDeathTest, SigbusFromAMappedFileSaysWhatHappened) {
