@@ -8,12 +8,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <ranges>
 #include <set>
 #include <sstream>
 #include <system_error>
+#include <type_traits>
 
 #include "util/system.hpp"
 
@@ -26,6 +28,9 @@ namespace {
 constexpr std::string_view k_manifest = "manifest.sha256";
 constexpr std::string_view k_loop_file = "loop.bin";
 constexpr std::string_view k_recipe_file = "recipe.toml";
+/// The digests of the checkpoint's database half (per-sample state, hidden set); the manifest
+/// covers it like any file, so a changed blob in the database is caught like a damaged file.
+constexpr std::string_view k_state_file = "state.sha256";
 constexpr std::string_view k_temp_prefix = ".tmp-";
 constexpr std::string_view k_damaged = ".damaged";
 
@@ -57,6 +62,37 @@ class Fd {
   private:
     int m_fd;
 };
+
+template <typename T> void append_le(std::string& out, T value) {
+    using U = std::conditional_t<sizeof(T) == 8, std::uint64_t,
+                                 std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint8_t>>;
+    const auto bits = std::bit_cast<U>(value);
+    for (std::size_t i = 0; i < sizeof(U); ++i) {
+        out.push_back(static_cast<char>((bits >> (8 * i)) & 0xffU));
+    }
+}
+
+template <typename T> std::string le_bytes(std::span<const T> values) {
+    std::string out;
+    out.reserve(values.size() * sizeof(T));
+    for (const T v : values) {
+        append_le(out, v);
+    }
+    return out;
+}
+
+/// state.sha256: "<sha256>  <part>" for loss, correct, confidence (their little-endian bytes)
+/// and hidden (the distinct ids ascending, int64 little-endian), as the database stores them.
+std::string state_digest(std::span<const float> loss, std::span<const std::uint8_t> correct,
+                         std::span<const float> confidence,
+                         std::span<const std::int64_t> hidden_ids) {
+    std::vector<std::int64_t> hidden(hidden_ids.begin(), hidden_ids.end());
+    std::sort(hidden.begin(), hidden.end());
+    hidden.erase(std::unique(hidden.begin(), hidden.end()), hidden.end());
+    return util::sha256_hex(le_bytes(loss)) + "  loss\n" + util::sha256_hex(le_bytes(correct)) +
+           "  correct\n" + util::sha256_hex(le_bytes(confidence)) + "  confidence\n" +
+           util::sha256_hex(le_bytes(std::span<const std::int64_t>(hidden))) + "  hidden\n";
+}
 
 /// Creates path (which must not exist), writes data, fsyncs and closes it.
 void write_synced(const fs::path& path, std::string_view data) {
@@ -218,13 +254,16 @@ db::CheckpointRow Manager::save(const Snapshot& snapshot) {
             throw IoFailure{temp_dir, ec ? ec.value() : EEXIST, "creating folder"};
         }
         const std::string loop_bytes = encode(loop);
+        const std::string state_bytes =
+            state_digest(snapshot.loss, snapshot.correct, snapshot.confidence, snapshot.hidden_ids);
         std::vector<std::pair<std::string_view, std::string_view>> files;
-        files.reserve(snapshot.files.size() + 2);
+        files.reserve(snapshot.files.size() + 3);
         for (const File& f : snapshot.files) {
             files.emplace_back(f.name, f.bytes);
         }
         files.emplace_back(k_loop_file, loop_bytes);
         files.emplace_back(k_recipe_file, m_recipe_text);
+        files.emplace_back(k_state_file, state_bytes);
         std::string manifest;
         for (std::size_t i = 0; i < files.size(); ++i) {
             const auto& [file, bytes] = files[i];
@@ -329,6 +368,7 @@ std::string Manager::verify(const db::CheckpointRow& row,
         return "its manifest is malformed";
     }
     std::int64_t total = 0;
+    std::optional<std::string> state_sums;
     for (const ManifestEntry& e : *entries) {
         std::string bytes;
         try {
@@ -341,6 +381,9 @@ std::string Manager::verify(const db::CheckpointRow& row,
                    " bytes; damaged or truncated)";
         }
         total += static_cast<std::int64_t>(bytes.size());
+        if (e.file == k_state_file) {
+            state_sums = bytes;
+        }
         if (contents != nullptr) {
             (*contents)[e.file] = std::move(bytes);
         }
@@ -348,6 +391,22 @@ std::string Manager::verify(const db::CheckpointRow& row,
     if (total != row.size_bytes) {
         return "its files hold " + std::to_string(total) + " bytes; the record says " +
                std::to_string(row.size_bytes);
+    }
+    // The database half: per-sample state and hidden set (checkpoints written before
+    // state.sha256 existed get the length checks of checkpoint_state only).
+    std::optional<db::CheckpointState> state;
+    try {
+        state = m_store.checkpoint_state(m_run_id, row.name);
+    } catch (const db::DbError& e) {
+        return std::string("its per-sample state in the database is damaged: ") + e.what();
+    }
+    if (!state) {
+        return "its per-sample state is missing from the database";
+    }
+    if (state_sums && *state_sums != state_digest(state->loss, state->correct, state->confidence,
+                                                  state->hidden_ids)) {
+        return "its per-sample state in the database does not match " + std::string(k_state_file) +
+               " (the database was changed after it was written)";
     }
     return {};
 }
@@ -412,9 +471,19 @@ Resume Manager::load_row(const db::CheckpointRow& row) const {
         files.erase(it);
     }
     files.erase(std::string(k_loop_file));
+    files.erase(std::string(k_state_file));
     r.files = std::move(files);
     r.test_accuracy = row.test_accuracy;
-    std::optional<db::CheckpointState> state = m_store.checkpoint_state(m_run_id, row.name);
+    std::optional<db::CheckpointState> state;
+    try {
+        state = m_store.checkpoint_state(m_run_id, row.name);
+    } catch (const db::DbError& e) {
+        // A damaged record is a damaged checkpoint: the previous valid one is used instead.
+        throw CheckpointError(what +
+                              " is not valid: its per-sample state in the database is "
+                              "damaged: " +
+                              e.what());
+    }
     if (!state) {
         throw CheckpointError(what + " has no per-sample state in the database");
     }

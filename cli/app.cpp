@@ -7,12 +7,15 @@
 #include <map>
 
 #include "cli/commands.hpp"
+#include "db/store.hpp"
+#include "launcher/signals.hpp"
 #include "recipes/recipe.hpp"
 
 namespace kakuren::cli {
 namespace {
 
-constexpr const char* k_description = R"(kakuren trains LibTorch models from TOML recipes with adaptive sample hiding
+constexpr const char* k_description =
+    R"(kakuren trains LibTorch models from TOML recipes with adaptive sample hiding
 (KAKURENBO): each epoch the samples the model already knows well are hidden from the
 backward pass, the learning rate compensates, and training takes less time.
 Every run is recorded in the workspace's SQLite database (kakuren.db) and its folder
@@ -52,6 +55,26 @@ void add_common(CLI::App* sub, CommonOptions& common, bool with_format) {
     }
 }
 
+/// An integer >= 1, with a message that says so (CLI::PositiveNumber names a range up to
+/// 1.8e308).
+CLI::Validator at_least_one(const std::string& option) {
+    return CLI::Validator(
+        [option](std::string& text) -> std::string {
+            long long value = 0;
+            std::size_t used = 0;
+            try {
+                value = std::stoll(text, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used != text.size() || value < 1) {
+                return option + " must be a whole number >= 1 (epochs count from 1), not " + text;
+            }
+            return {};
+        },
+        "INT>=1");
+}
+
 void add_overrides(CLI::App* sub, std::vector<std::string>& overrides) {
     sub->add_option("--set", overrides,
                     "Override a recipe value, e.g. --set hiding.fraction=0.2 (repeatable; the "
@@ -64,6 +87,7 @@ void add_overrides(CLI::App* sub, std::vector<std::string>& overrides) {
 } // namespace
 
 int main(int argc, char** argv) {
+    launcher::install_process_signals();
     CLI::App app{k_description, "kakuren"};
     app.set_version_flag("--version", "kakuren 0.1.0");
     app.require_subcommand(1);
@@ -101,8 +125,9 @@ int main(int argc, char** argv) {
     CLI::App* hidden =
         app.add_subcommand("hidden", "Which samples were hidden: in one epoch, or for one sample");
     hidden->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
-    auto* epoch_opt = hidden->add_option("--epoch,-e", epoch, "Epoch (1-based): list its hidden samples")
-                          ->check(CLI::PositiveNumber);
+    auto* epoch_opt =
+        hidden->add_option("--epoch,-e", epoch, "Epoch (1-based): list its hidden samples")
+            ->check(at_least_one("--epoch"));
     auto* sample_opt =
         hidden->add_option("--sample,-s", sample, "Sample index: the epochs in which it was hidden")
             ->check(CLI::NonNegativeNumber);
@@ -159,8 +184,9 @@ int main(int argc, char** argv) {
         "--sweep: every combination); kakuren report --name 'sweep-...*' compares them.");
     submit->add_option("recipe", submit_options.recipe, "Recipe file (TOML)")->required();
     add_overrides(submit, submit_options.overrides);
-    submit->add_option("--sweep", submit_options.sweeps,
-                       "One run per value, e.g. --sweep run.seed=1,2,3 (repeatable)")
+    submit
+        ->add_option("--sweep", submit_options.sweeps,
+                     "One run per value, e.g. --sweep run.seed=1,2,3 (repeatable)")
         ->type_name("KEY=V1,V2,...")
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -177,7 +203,8 @@ int main(int argc, char** argv) {
     status->footer("Without RUN: every run of the workspace. With RUN: its jobs and attempts.\n"
                    "States come from the database, corrected by Slurm while it still knows the\n"
                    "job (a job that ended without telling, e.g. a dead node, is marked so).");
-    status->add_option("run", status_ref, "Run id (a unique prefix is enough); found from any folder");
+    status->add_option("run", status_ref,
+                       "Run id (a unique prefix is enough); found from any folder");
     add_common(status, common, true);
 
     int log_rank = 0;
@@ -210,6 +237,26 @@ int main(int argc, char** argv) {
     checkpoints->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
     add_common(checkpoints, common, true);
 
+    if (argc > 1 && argv[1][0] != '-') {
+        const std::string word = argv[1];
+        bool known = false;
+        std::vector<std::string> names;
+        for (const CLI::App* sub : app.get_subcommands({})) {
+            known = known || sub->check_name(word);
+            if (!sub->get_group().empty()) {
+                names.push_back(sub->get_name());
+            }
+        }
+        if (!known) {
+            std::string list;
+            for (const std::string& n : names) {
+                list += (list.empty() ? "" : ", ") + n;
+            }
+            std::cerr << "kakuren: error: unknown command '" << word << "'; the commands are "
+                      << list << "\nRun 'kakuren --help' for usage.\n";
+            return k_exit_usage;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -279,6 +326,10 @@ int main(int argc, char** argv) {
         }
         return k_exit_usage;
     } catch (const UsageError& e) {
+        std::cerr << "kakuren: error: " << e.what() << '\n';
+        return k_exit_usage;
+    } catch (const db::AmbiguousRun& e) {
+        // Like no match: the command line does not name one run.
         std::cerr << "kakuren: error: " << e.what() << '\n';
         return k_exit_usage;
     } catch (const Error& e) {

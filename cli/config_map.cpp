@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "util/error.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -85,6 +86,16 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
     c.benchmark_name = recipe.run.name;
     c.checkpoint = checkpoint_config(recipe);
     return c;
+}
+
+void check_threads_fit(const trainer::Config& config) {
+    const int cpus = util::available_cpus();
+    if (config.threads > 8 * cpus) {
+        throw UsageError("run.threads = " + std::to_string(config.threads) +
+                         " is more than 8 x the " + std::to_string(cpus) +
+                         " CPUs of this allocation; set run.threads <= " +
+                         std::to_string(8 * cpus) + " (0 = one per CPU)");
+    }
 }
 
 checkpoint::Config checkpoint_config(const recipes::Recipe& recipe) {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "launcher/ownership.hpp"
 #include "util/error.hpp"
 #include "util/system.hpp"
 
@@ -14,7 +15,7 @@ db::Store open_store(const launcher::Workspace& ws) {
                          "$KAKUREN_WORKSPACE");
     }
     db::Store store = db::Store::open(ws.db_file);
-    store.reap_dead_runs(util::hostname(), &util::process_alive);
+    launcher::reap_dead_runs(store);
     return store;
 }
 
@@ -43,7 +44,7 @@ Located locate_run(const std::string& workspace_flag, const std::string& ref) {
             continue;
         }
         db::Store store = db::Store::open(ws.db_file);
-        store.reap_dead_runs(util::hostname(), &util::process_alive);
+        launcher::reap_dead_runs(store);
         if (std::optional<db::RunRow> run = store.find_run(ref)) {
             return Located{ws, std::move(store), std::move(*run)};
         }

@@ -9,6 +9,7 @@
 #include "cli/lookup.hpp"
 #include "cli/text.hpp"
 #include "db/store.hpp"
+#include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
 #include "util/json.hpp"
 #include "util/system.hpp"
@@ -23,7 +24,7 @@ std::optional<db::Store> open_existing(const launcher::Workspace& ws) {
         return std::nullopt;
     }
     db::Store store = db::Store::open(ws.db_file);
-    store.reap_dead_runs(util::hostname(), &util::process_alive);
+    launcher::reap_dead_runs(store);
     return store;
 }
 
@@ -60,6 +61,12 @@ std::string accuracy_text(const std::optional<double>& v) { return v ? percent(*
 
 int runs_command(const CommonOptions& common) {
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
+    if (!std::filesystem::is_directory(ws.root)) {
+        throw UsageError(
+            "workspace " + ws.root.string() +
+            (std::filesystem::exists(ws.root) ? " is not a folder" : " does not exist") +
+            "; give the folder that holds kakuren.db");
+    }
     std::optional<db::Store> store = open_existing(ws);
     const std::vector<db::RunRow> runs = store ? store->list_runs() : std::vector<db::RunRow>{};
     // Submitted runs: the state kakuren status shows (pending, requeued, cancelled...).

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
 #include "cli/commands.hpp"
 #include "db/store.hpp"
+#include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
 #include "report/render.hpp"
 #include "report/report.hpp"
@@ -83,7 +85,7 @@ int report_command(const CommonOptions& common, const ReportOptions& options) {
     if (options.epoch > 0 && !options.samples) {
         throw UsageError("--epoch selects the epoch of the --samples view; add --samples");
     }
-    if (options.target == 0) {
+    if (std::isnan(options.target) || options.target == 0) {
         throw UsageError("--target must be in (0, 1], e.g. --target 0.9");
     }
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
@@ -93,7 +95,7 @@ int report_command(const CommonOptions& common, const ReportOptions& options) {
     }
     db::Store store = db::Store::open(ws.db_file);
     // A run whose process vanished is reported as crashed, never as running.
-    store.reap_dead_runs(util::hostname(), &util::process_alive);
+    launcher::reap_dead_runs(store);
 
     report::Request request;
     request.runs = options.runs;

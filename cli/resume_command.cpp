@@ -17,6 +17,7 @@
 #include "cli/session.hpp"
 #include "cli/text.hpp"
 #include "db/store.hpp"
+#include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
 #include "recipes/recipe.hpp"
 #include "util/json.hpp"
@@ -86,6 +87,14 @@ std::string describe(const std::vector<Change>& changes) {
 void cut_mllog(const fs::path& file, std::int64_t bytes) {
     std::error_code ec;
     if (!fs::exists(file, ec)) {
+        if (bytes > 0) {
+            util::log_warning("the MLPerf log " + file.string() + " is missing (it had " +
+                              std::to_string(bytes) +
+                              " bytes at the checkpoint): the resumed run writes a new one "
+                              "without its head (run_start, the first epochs), which the log "
+                              "check of kakuren report flags; restore the file before resuming "
+                              "to keep the log whole");
+        }
         return;
     }
     const auto size = static_cast<std::int64_t>(fs::file_size(file, ec));
@@ -104,6 +113,10 @@ void cut_mllog(const fs::path& file, std::int64_t bytes) {
         throw RuntimeFailure("cannot cut the MLPerf log " + file.string() + " back to " +
                              std::to_string(bytes) + " bytes: " + ec.message());
     }
+}
+
+std::string since_text(const std::optional<checkpoint::Resume>& chosen) {
+    return chosen ? "checkpoint " + chosen->name : "its start";
 }
 
 util::Json optional_number(const std::optional<double>& v) {
@@ -172,11 +185,37 @@ std::optional<int> continue_requeued_job(const CommonOptions& common, db::Store&
 
 } // namespace
 
-Continuation take_over(const launcher::Workspace& ws, db::Store& store, const db::RunRow& run,
+Continuation take_over(const launcher::Workspace& ws, db::Store& store, const db::RunRow& listed,
                        const ResumeOptions& options, const db::AttemptPlace& place) {
+    const fs::path run_dir = ws.run_dir(listed.id);
+    // One owner: the lock first, then everything is decided again from the database (another
+    // resume may have run, or finished the run, since the caller looked).
+    std::string holder = "another process";
+    for (const db::AttemptRow& a : store.attempts(listed.id)) {
+        if (a.status == "running") {
+            holder = "attempt " + std::to_string(a.attempt) + ", pid " + std::to_string(a.pid) +
+                     " on " + a.host;
+        }
+    }
+    util::FileLock owner =
+        launcher::claim_run(run_dir, listed.id, holder, place.job_id.empty() ? 0.0 : 180.0);
+    store.check_integrity();
+    const std::optional<db::RunRow> fresh = store.find_run(listed.id);
+    if (!fresh) {
+        throw RuntimeFailure("run " + listed.id + " is no longer in " + ws.db_file.string());
+    }
+    const db::RunRow& run = *fresh;
+    if (run.status == db::RunStatus::succeeded || run.status == db::RunStatus::finished) {
+        throw RuntimeFailure("run " + run.id + " " + db::to_string(run.status) +
+                             " meanwhile (another process continued it): nothing to resume");
+    }
+    // We hold the lock, so whoever recorded a running attempt of this run is gone.
+    store.reap_dead_runs([&](const db::OwnerProbe& p) { return p.run_id != run.id; },
+                         &launcher::owner_gone_reason);
+
     Continuation c = plan_continuation(ws, store, run, options, place.world_size);
+    c.owner.emplace(std::move(owner));
     const std::optional<checkpoint::Resume>& chosen = c.chosen;
-    const fs::path run_dir = ws.run_dir(run.id);
     checkpoint::Manager manager(store, run.id, run_dir / "checkpoints");
 
     // Take the run over: a new attempt, the records cut back to the checkpoint.
@@ -236,6 +275,7 @@ Continuation plan_continuation(const launcher::Workspace& ws, const db::Store& s
                    : recipes::load(options.recipe, options.overrides);
     c.resolved = recipes::to_toml(c.recipe);
     c.config = trainer_config(c.recipe);
+    check_threads_fit(c.config);
     const recipes::Recipe& recipe = c.recipe;
     const std::string& resolved = c.resolved;
     const trainer::Config& config = c.config;
@@ -247,6 +287,14 @@ Continuation plan_continuation(const launcher::Workspace& ws, const db::Store& s
         if (breaks_exactness(ch.key)) {
             breaking.push_back(ch);
         }
+    }
+    const int epochs_done = chosen ? chosen->loop.position.epochs_done() : 0;
+    if (config.schedule.epochs < epochs_done) {
+        throw UsageError("run " + run.id + " has " + std::to_string(epochs_done) +
+                         " epochs done at " + since_text(chosen) +
+                         "; schedule.epochs = " + std::to_string(config.schedule.epochs) +
+                         " would end it before that. Give at least " + std::to_string(epochs_done) +
+                         " epochs. Nothing changed");
     }
     if (chosen && chosen->loop.world_size != world_size) {
         breaking.push_back({"ranks", std::to_string(chosen->loop.world_size),
@@ -306,6 +354,13 @@ int resume_command(const CommonOptions& common, const ResumeOptions& options) {
                              "then resume it");
     }
     if (run.status == db::RunStatus::succeeded || run.status == db::RunStatus::finished) {
+        // A nonexistent --recipe or an unknown --set key is an error even with nothing to do.
+        if (!options.recipe.empty()) {
+            (void)recipes::load(options.recipe, options.overrides);
+        } else if (!options.overrides.empty()) {
+            (void)recipes::parse(run.recipe_text, ws.run_dir(run.id) / "recipe.toml",
+                                 options.overrides);
+        }
         const std::string line =
             "run " + run.id + " already " + db::to_string(run.status) + " (" +
             std::to_string(run.epochs_done) + "/" + std::to_string(run.num_epochs) +

@@ -8,10 +8,12 @@
 #include "cli/config_map.hpp"
 #include "cli/session.hpp"
 #include "db/store.hpp"
+#include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
 #include "recipes/recipe.hpp"
 #include "trainer/module.hpp"
 #include "trainer/trainer.hpp"
+#include "util/log.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -20,6 +22,11 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     const recipes::Recipe recipe = recipes::load(options.recipe, options.overrides);
     const trainer::Config config = trainer_config(recipe);
+    check_threads_fit(config);
+    if (recipe.data.stage == "node-local") {
+        util::log_warning("data.stage = \"node-local\" copies the data to each node's local disk "
+                          "for submitted jobs (kakuren submit); kakuren run reads it where it is");
+    }
     if (recipe.model.kind == "torchscript") {
         // The user's module is loaded and run on one batch before anything is recorded (and on
         // a dry run): a module that cannot train fails here, with nothing half-started.
@@ -38,8 +45,10 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
         return k_exit_ok;
     }
 
+    launcher::ensure_workspace(ws);
     db::Store store = db::Store::open(ws.db_file);
-    store.reap_dead_runs(util::hostname(), &util::process_alive);
+    launcher::reap_dead_runs(store);
+    launcher::remember_workspace(ws); // `kakuren logs RUN` finds it from any folder
 
     const std::string run_id = launcher::new_run_id(recipe.run.name);
     const std::filesystem::path run_dir = ws.run_dir(run_id);
@@ -48,6 +57,8 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     if (ec) {
         throw RuntimeFailure("cannot create run folder " + run_dir.string() + ": " + ec.message());
     }
+    // This process owns the run from before its first record to its end.
+    const util::FileLock owner = launcher::claim_run(run_dir, run_id, "a new run");
     const std::string resolved = recipes::to_toml(recipe);
     util::atomic_write(run_dir / "recipe.toml", resolved);
 

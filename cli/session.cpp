@@ -12,8 +12,10 @@
 
 #include "checkpoint/manager.hpp"
 #include "cli/text.hpp"
+#include "launcher/ownership.hpp"
 #include "launcher/signals.hpp"
 #include "trainer/module.hpp"
+#include "util/log.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -71,6 +73,7 @@ class Recorder : public trainer::Observer {
     void on_start(std::int64_t num_train, std::int64_t num_test) override {
         m_num_train = num_train;
         if (m_record) {
+            m_store.check_same_file();
             m_store.set_run_num_samples(m_run_id, num_train);
         }
         m_log << util::iso8601_utc_now() << " start: " << thousands(num_train)
@@ -123,6 +126,8 @@ class Recorder : public trainer::Observer {
         state.correct.assign(r.correct.begin(), r.correct.end());
         state.confidence.assign(r.confidence.begin(), r.confidence.end());
         if (m_record) {
+            // A deleted or replaced database would swallow every record from here on.
+            m_store.check_same_file();
             m_store.record_epoch(row, state, r.hidden_ids,
                                  static_cast<std::int64_t>(r.loss.size()));
         }
@@ -142,6 +147,7 @@ class Recorder : public trainer::Observer {
         if (m_checkpoints == nullptr) {
             return;
         }
+        m_store.check_same_file(); // a checkpoint the database never records is never used
         const auto start = std::chrono::steady_clock::now();
         const db::CheckpointRow row = m_checkpoints->save(snapshot);
         const double seconds =
@@ -241,18 +247,46 @@ int run_attempt(Attempt& a) {
     util::MlLog mllog = a.record ? util::MlLog(run_dir / "mllog.txt") : util::MlLog();
     launcher::install_stop_handlers();
 
+    // The owner's heartbeat, for commands on other hosts (launcher/ownership.hpp).
+    std::optional<launcher::Heartbeat> heartbeat;
     trainer::Summary summary;
     try {
-        summary = trainer::train_via_module(a.config, recorder, mllog, &launcher::stop_flag(),
-                                             a.resume);
+        if (a.record) {
+            store.check_same_file();
+            heartbeat.emplace(ws.db_file, a.run_id, a.attempt);
+        }
+        summary =
+            trainer::train_via_module(a.config, recorder, mllog, &launcher::stop_flag(), a.resume);
     } catch (const std::exception& e) {
         recorder.clear_bar();
+        heartbeat.reset();
         log << util::iso8601_utc_now() << " failed: " << e.what() << std::endl;
-        if (a.record) {
-            store.end_attempt(a.run_id, a.attempt, "failed", e.what());
+        if (a.record && dynamic_cast<const db::DbReplaced*>(&e) == nullptr) {
+            // Recording the end can fail for the same root cause (a full disk): the root cause
+            // is what the user sees; the lock this process held tells the next command it ended.
+            try {
+                store.end_attempt(a.run_id, a.attempt, "failed", e.what());
+            } catch (const std::exception& end_error) {
+                util::log_warning("the end of run " + a.run_id + " could not be recorded (" +
+                                  end_error.what() +
+                                  "); the next kakuren command marks it crashed, and kakuren "
+                                  "resume " +
+                                  a.run_id + " continues it");
+                log << util::iso8601_utc_now()
+                    << " the end could not be recorded: " << end_error.what() << std::endl;
+            }
+        }
+        if (json) {
+            util::JsonObject extra = a.extra_json;
+            extra.emplace_back("error", std::string(e.what()));
+            std::cout << run_json(a.run_id, "failed", k_exit_failure, summary, ws,
+                                  recorder.last_checkpoint(), extra)
+                             .dump_pretty()
+                      << std::endl;
         }
         throw;
     }
+    heartbeat.reset();
     recorder.clear_bar();
 
     std::string status;

@@ -14,6 +14,7 @@
 #include "recipes/recipe.hpp"
 #include "trainer/trainer.hpp"
 #include "util/json.hpp"
+#include "util/system.hpp"
 
 namespace kakuren::cli {
 
@@ -46,6 +47,8 @@ struct Continuation {
     int attempt = 0;                          ///< take_over: the attempt begun
     std::vector<checkpoint::Status> skipped;  ///< damaged checkpoints newer than chosen
     std::string from;                         ///< "checkpoint 0003-end (...)", for messages
+    /// take_over: this process owns the run while this is held (launcher::claim_run).
+    std::optional<util::FileLock> owner;
 };
 
 /// Chooses the checkpoint and recipe without changing anything (ranks other than 0 use it to
@@ -55,9 +58,11 @@ Continuation plan_continuation(const launcher::Workspace& ws, const db::Store& s
                                const db::RunRow& run, const struct ResumeOptions& options,
                                int world_size);
 
-/// plan_continuation, then takes the run over: begins a new attempt (recording place), sets
-/// damaged checkpoints aside, removes uncommitted folders, rewinds the records and cuts the
-/// MLPerf log back to the checkpoint.
+/// Claims the run (launcher::claim_run: throws RunBusy when another process owns it; a job
+/// waits a while for a previous owner's lock), checks the database (PRAGMA quick_check) and
+/// that the run may still be continued, then plan_continuation, then takes the run over:
+/// begins a new attempt (recording place), sets damaged checkpoints aside, removes uncommitted
+/// folders, rewinds the records and cuts the MLPerf log back to the checkpoint.
 Continuation take_over(const launcher::Workspace& ws, db::Store& store, const db::RunRow& run,
                        const struct ResumeOptions& options, const db::AttemptPlace& place);
 

@@ -248,6 +248,11 @@ int logs_command(const CommonOptions& common, const std::string& run_ref, int ra
         found.store.jobs(found.run.id).empty()) {
         file = dir / "train.log"; // a kakuren run: one process, its log
     }
+    if (!follow && !fs::exists(file)) {
+        throw UsageError(
+            "no log " + file.string() + " yet" +
+            (rank > 0 ? " (does the run have rank " + std::to_string(rank) + "?)" : ""));
+    }
     std::cerr << "==> " << file.string() << " <==" << std::endl;
     std::ifstream in;
     std::streamoff offset = 0;

@@ -13,6 +13,7 @@
 #include "db/store.hpp"
 #include "launcher/backend.hpp"
 #include "launcher/job_script.hpp"
+#include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
 #include "recipes/recipe.hpp"
 #include "slurm/client.hpp"
@@ -253,7 +254,7 @@ int submit_command(const CommonOptions& common, const SubmitOptions& options) {
     // The backend first: an unreachable controller stops here, before anything is recorded.
     std::unique_ptr<launcher::Backend> backend = launcher::make_backend(wanted);
     db::Store store = db::Store::open(ws.db_file);
-    store.reap_dead_runs(util::hostname(), &util::process_alive);
+    launcher::reap_dead_runs(store);
     launcher::remember_workspace(ws);
 
     std::vector<std::string> ids;

@@ -196,7 +196,16 @@ SELECT r.id, r.name, r.recipe_path, r.recipe_text, r.recipe_hash, r.strategy, r.
 FROM runs r;
 )sql";
 
-inline constexpr std::array<std::string_view, 3> k_migrations = {k_schema_v1, k_schema_v2,
-                                                                 k_schema_v3};
+// Version 4: one owner per run. The owner of a running attempt holds a lock on
+// runs/<id>/.owner.lock for its whole life (same host: that lock decides whether it lives) and
+// beats a heartbeat here for other hosts.
+inline constexpr std::string_view k_schema_v4 = R"sql(
+-- ms since the Unix epoch of the attempt's owner's latest heartbeat (every 30 s while it
+-- trains); NULL before the first and for attempts of older kakuren versions.
+ALTER TABLE attempts ADD COLUMN heartbeat_ms INTEGER;
+)sql";
+
+inline constexpr std::array<std::string_view, 4> k_migrations = {k_schema_v1, k_schema_v2,
+                                                                 k_schema_v3, k_schema_v4};
 
 } // namespace kakuren::db

@@ -32,7 +32,8 @@ std::string hint_for(int rc) {
         return " (check that the folder exists and that you may write to it)";
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
-        return " (the file is not a kakuren database or is damaged: restore it from a backup or "
+        return " (the file is not a kakuren database or is damaged: restore it from a backup, "
+               "recover what SQLite can with `sqlite3 kakuren.db .recover | sqlite3 new.db`, or "
                "point kakuren at another workspace)";
     case SQLITE_FULL:
         return " (the disk is full: free some space and retry)";
@@ -317,15 +318,12 @@ int Store::latest_schema_version() {
     return static_cast<int>(k_migrations.size());
 }
 
-Store Store::open(const std::filesystem::path& file) {
+Store Store::open(const std::filesystem::path& file, bool create) {
     const std::string name = file.string();
-    if (file.has_parent_path()) {
-        std::error_code ec;
-        std::filesystem::create_directories(file.parent_path(), ec);
-        if (ec)
-            throw DbError("database " + name + ": cannot create folder " +
-                          file.parent_path().string() + ": " + ec.message());
-    }
+    // The folder is the workspace: created (or refused) by whoever chose it, never here.
+    if (file.has_parent_path() && !std::filesystem::is_directory(file.parent_path()))
+        throw DbError("database " + name + ": its folder " + file.parent_path().string() +
+                      " does not exist (or is not a folder)");
     // A file marked read-only is refused even where the OS would let us write (root): the
     // user said "do not change this", and SQLite would otherwise write to it regardless.
     struct stat st {};
@@ -337,8 +335,8 @@ Store Store::open(const std::filesystem::path& file) {
                       name + ") or use another workspace");
 
     sqlite3* raw = nullptr;
-    const int rc =
-        sqlite3_open_v2(name.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    const int rc = sqlite3_open_v2(
+        name.c_str(), &raw, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), nullptr);
     std::unique_ptr<sqlite3, Closer> db(raw); // closed even when opening failed
     if (rc != SQLITE_OK)
         throw DbError("database " + name + ": cannot open: " +
@@ -358,6 +356,10 @@ Store Store::open(const std::filesystem::path& file) {
     exec(db.get(), file, "PRAGMA synchronous = NORMAL", "cannot set synchronous mode");
 
     Store store(std::move(db), file);
+    if (::stat(file.c_str(), &st) != 0)
+        throw DbError("database " + name + ": vanished while it was opened");
+    store.m_dev = static_cast<std::uint64_t>(st.st_dev);
+    store.m_ino = static_cast<std::uint64_t>(st.st_ino);
     const int latest = latest_schema_version();
     int version = store.schema_version();
     if (version > latest)
@@ -486,8 +488,8 @@ std::optional<RunRow> Store::find_run(const std::string& id_or_prefix) const {
         listed += (i ? ", " : "") + matches[i].id;
     if (matches.size() > 5)
         listed += " and " + std::to_string(matches.size() - 5) + " more";
-    throw DbError("run id prefix '" + id_or_prefix + "' is ambiguous: it matches " + listed +
-                  "; give more characters of the id");
+    throw AmbiguousRun("run id prefix '" + id_or_prefix + "' is ambiguous: it matches " + listed +
+                       "; give more characters of the id");
 }
 
 std::vector<RunRow> Store::list_runs() const {
@@ -581,8 +583,8 @@ void Store::end_attempt(const std::string& run_id, int attempt, const std::strin
 std::vector<AttemptRow> Store::attempts(const std::string& run_id) const {
     Statement s(m_db.get(), m_file,
                 "SELECT run_id, attempt, host, pid, pid_start_ticks, started_at, ended_at, "
-                "status, reason, job_id, world_size, nodes FROM attempts WHERE run_id = ?1 "
-                "ORDER BY attempt",
+                "status, reason, job_id, world_size, nodes, heartbeat_ms FROM attempts "
+                "WHERE run_id = ?1 ORDER BY attempt",
                 "cannot list the attempts of run " + run_id);
     s.bind(1, run_id);
     std::vector<AttemptRow> rows;
@@ -600,6 +602,7 @@ std::vector<AttemptRow> Store::attempts(const std::string& run_id) const {
         a.job_id = s.text(9);
         a.world_size = s.int32(10);
         a.nodes = s.text(11);
+        a.heartbeat_ms = s.int64(12);
         rows.push_back(std::move(a));
     }
     return rows;
@@ -922,30 +925,44 @@ std::vector<std::string> Store::reap_dead_runs(const std::string& host,
                                                bool (*is_alive)(std::int64_t, std::int64_t)) {
     if (is_alive == nullptr)
         is_alive = &util::process_alive;
-    struct Candidate {
-        std::string run_id;
-        int attempt;
-        std::int64_t pid;
-    };
-    std::vector<Candidate> dead;
+    return reap_dead_runs(
+        [&](const OwnerProbe& p) { return p.host != host || is_alive(p.pid, p.pid_start_ticks); },
+        [](const OwnerProbe& p) {
+            return "process " + std::to_string(p.pid) + " on " + p.host +
+                   " ended without recording an end (killed or crashed)";
+        });
+}
+
+std::vector<std::string>
+Store::reap_dead_runs(const std::function<bool(const OwnerProbe&)>& is_alive,
+                      const std::function<std::string(const OwnerProbe&)>& reason_for) {
+    std::vector<OwnerProbe> dead;
     {
         Statement s(m_db.get(), m_file,
-                    "SELECT run_id, attempt, pid, pid_start_ticks FROM attempts "
-                    "WHERE status = 'running' AND host = ?1 ORDER BY run_id, attempt",
+                    "SELECT a.run_id, r.run_dir, a.attempt, a.host, a.pid, a.pid_start_ticks, "
+                    "COALESCE(a.heartbeat_ms, 0) FROM attempts a JOIN runs r ON r.id = a.run_id "
+                    "WHERE a.status = 'running' ORDER BY a.run_id, a.attempt",
                     "cannot look for crashed runs");
-        s.bind(1, host);
-        while (s.step())
-            if (!is_alive(s.int64(2), s.int64(3)))
-                dead.push_back({s.text(0), s.int32(1), s.int64(2)});
+        while (s.step()) {
+            OwnerProbe p;
+            p.run_id = s.text(0);
+            p.run_dir = s.text(1);
+            p.attempt = s.int32(2);
+            p.host = s.text(3);
+            p.pid = s.int64(4);
+            p.pid_start_ticks = s.int64(5);
+            p.heartbeat_ms = s.int64(6);
+            if (!is_alive(p))
+                dead.push_back(std::move(p));
+        }
     }
     std::vector<std::string> reaped;
     if (dead.empty())
         return reaped;
     Transaction tx(m_db.get(), m_file, "cannot mark crashed runs");
     const std::string now = util::iso8601_utc_now();
-    for (const Candidate& c : dead) {
-        const std::string reason = "process " + std::to_string(c.pid) + " on " + host +
-                                   " ended without recording an end (killed or crashed)";
+    for (const OwnerProbe& c : dead) {
+        const std::string reason = reason_for(c);
         const std::string what = "cannot mark run " + c.run_id + " as crashed";
         {
             // status = 'running' again: the process may have ended properly meanwhile.
@@ -972,6 +989,48 @@ std::vector<std::string> Store::reap_dead_runs(const std::string& host,
     }
     tx.commit();
     return reaped;
+}
+
+void Store::heartbeat(const std::string& run_id, int attempt) {
+    Statement s(m_db.get(), m_file,
+                "UPDATE attempts SET heartbeat_ms = ?3 WHERE run_id = ?1 AND attempt = ?2 AND "
+                "status = 'running'",
+                "cannot record the heartbeat of run " + run_id);
+    s.bind(1, run_id).bind(2, attempt).bind(3, util::now_ms());
+    s.run();
+}
+
+void Store::check_same_file() const {
+    struct stat st {};
+    const bool present = ::stat(m_file.c_str(), &st) == 0;
+    if (present && static_cast<std::uint64_t>(st.st_dev) == m_dev &&
+        static_cast<std::uint64_t>(st.st_ino) == m_ino)
+        return;
+    throw DbReplaced("the database " + m_file.string() + " was " +
+                     (present ? "replaced by another file" : "deleted") +
+                     " while this process used it: nothing more is recorded (it would be lost). "
+                     "Put the database back (or keep the new one) and continue the run with "
+                     "kakuren resume, which starts from the newest checkpoint that database "
+                     "records");
+}
+
+void Store::check_integrity() const {
+    std::string problems;
+    try {
+        Statement s(m_db.get(), m_file, "PRAGMA quick_check(5)", "cannot check the database");
+        while (s.step()) {
+            const std::string line = s.text(0);
+            if (line != "ok")
+                problems += (problems.empty() ? "" : "; ") + line;
+        }
+    } catch (const DbError&) {
+        problems = sqlite3_errmsg(m_db.get());
+    }
+    if (!problems.empty())
+        throw DbError("database " + m_file.string() + " is damaged (" + problems +
+                      "): restore it from a backup, or recover what SQLite can with "
+                      "`sqlite3 " +
+                      m_file.string() + " .recover | sqlite3 recovered.db`");
 }
 
 // ---- checkpoints (schema version 2) ----

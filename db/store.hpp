@@ -3,6 +3,7 @@
 // One writer (the training process); readers wait on a busy timeout instead of failing.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -19,6 +20,19 @@ namespace kakuren::db {
 class DbError : public RuntimeFailure {
   public:
     using RuntimeFailure::RuntimeFailure;
+};
+
+/// A run id prefix matches several runs (a command-line error: exit code 2, like no match).
+class AmbiguousRun : public DbError {
+  public:
+    using DbError::DbError;
+};
+
+/// The database file this process opened was deleted or replaced by another file: nothing more
+/// can be recorded in it.
+class DbReplaced : public DbError {
+  public:
+    using DbError::DbError;
 };
 
 /// Run lifecycle: created -> running -> (succeeded | finished | failed | interrupted | crashed).
@@ -60,9 +74,20 @@ struct AttemptRow {
     std::string started_at, ended_at;
     std::string status; ///< running | succeeded | finished | failed | interrupted | crashed
     std::string reason;
-    std::string job_id;  ///< scheduler job that ran it; empty for kakuren run
-    int world_size = 1;  ///< ranks
-    std::string nodes;   ///< host names of the ranks, comma-separated
+    std::string job_id;            ///< scheduler job that ran it; empty for kakuren run
+    int world_size = 1;            ///< ranks
+    std::string nodes;             ///< host names of the ranks, comma-separated
+    std::int64_t heartbeat_ms = 0; ///< owner's latest heartbeat (ms since the epoch), 0 = none
+};
+
+/// What decides whether a running attempt's owner still lives (Store::reap_dead_runs).
+struct OwnerProbe {
+    std::string run_id;
+    std::string run_dir; ///< the run's folder (holds the owner's lock)
+    int attempt = 0;
+    std::string host;
+    std::int64_t pid = 0, pid_start_ticks = 0;
+    std::int64_t heartbeat_ms = 0; ///< 0 = none recorded
 };
 
 /// Where an attempt runs when a scheduler started it (Store::begin_attempt).
@@ -144,10 +169,11 @@ struct CheckpointState {
 
 class Store {
   public:
-    /// Opens (creating and migrating if needed) the database file. Sets WAL, a busy timeout,
-    /// foreign keys. Throws DbError naming the file and the cause; also for a file without write
-    /// permission bits (refused even for root) and for a schema newer than this build knows.
-    static Store open(const std::filesystem::path& file);
+    /// Opens (creating and migrating if needed) the database file in an existing folder. Sets
+    /// WAL, a busy timeout, foreign keys. Throws DbError naming the file and the cause; also for a
+    /// file without write permission bits (refused even for root) and for a schema newer than this
+    /// build knows. create = false: a missing file is an error (DbError), never created.
+    static Store open(const std::filesystem::path& file, bool create = true);
     Store(Store&&) noexcept;
     Store& operator=(Store&&) noexcept;
     ~Store();
@@ -165,7 +191,7 @@ class Store {
     void set_run_status(const std::string& run_id, RunStatus status,
                         const std::string& reason = {});
     /// The run with this exact id, else the one run whose id starts with it; nullopt if none
-    /// (or empty). Throws DbError listing up to 5 candidates when the prefix is ambiguous.
+    /// (or empty). Throws AmbiguousRun listing up to 5 candidates when the prefix is ambiguous.
     std::optional<RunRow> find_run(const std::string& id_or_prefix) const;
     std::vector<RunRow> list_runs() const; ///< newest first (created_at)
 
@@ -224,6 +250,22 @@ class Store {
     /// marked. A stale attempt older than the run's latest is marked crashed, its run is not.
     std::vector<std::string> reap_dead_runs(const std::string& host,
                                             bool (*is_alive)(std::int64_t, std::int64_t));
+    /// Same for running attempts on any host: is_alive(probe) decides for each (false = its
+    /// owner is provably gone); reason(probe) says why for the record.
+    std::vector<std::string>
+    reap_dead_runs(const std::function<bool(const OwnerProbe&)>& is_alive,
+                   const std::function<std::string(const OwnerProbe&)>& reason);
+
+    /// Records the owner's heartbeat (now) on a running attempt.
+    void heartbeat(const std::string& run_id, int attempt);
+
+    /// Throws DbReplaced when the file at this store's path is no longer the one it opened
+    /// (deleted, or another file moved there); the message says what to do.
+    void check_same_file() const;
+    /// PRAGMA quick_check: throws DbError with SQLite's findings and what to do when the file is
+    /// damaged.
+    void check_integrity() const;
+    [[nodiscard]] const std::filesystem::path& file() const { return m_file; }
 
     /// Records a committed checkpoint: its row, per-sample statistics (length N = row.num_samples)
     /// and hidden set (ascending ids in [0, N)) in one transaction; row.num_hidden is computed.
@@ -255,6 +297,7 @@ class Store {
     explicit Store(std::unique_ptr<sqlite3, Closer> db, std::filesystem::path file);
     std::unique_ptr<sqlite3, Closer> m_db;
     std::filesystem::path m_file;
+    std::uint64_t m_dev = 0, m_ino = 0; ///< identity of the file opened
 };
 
 } // namespace kakuren::db

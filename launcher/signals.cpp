@@ -1,5 +1,7 @@
 #include "launcher/signals.hpp"
 
+#include <unistd.h>
+
 #include <csignal>
 
 namespace kakuren::launcher {
@@ -19,20 +21,55 @@ extern "C" void on_stop_signal(int sig) {
     g_stop.store(true);
 }
 
+constexpr char k_sigbus_message[] =
+    "\nkakuren: error: SIGBUS: a memory-mapped file could not be accessed (most likely the "
+    "database's shared-memory file kakuren.db-shm: was it made immutable with chattr +i, "
+    "truncated, or is its disk full?). The process stops here; nothing half-written is kept: "
+    "make the workspace's files writable again, then `kakuren resume RUN` continues the run "
+    "from its newest checkpoint\n";
+
+extern "C" void on_sigbus(int) {
+    // Async-signal-safe: write(2) and _exit(2) only.
+    const ssize_t ignored = ::write(STDERR_FILENO, k_sigbus_message, sizeof k_sigbus_message - 1);
+    (void)ignored;
+    ::_exit(1);
+}
+
+extern "C" void on_sigpipe(int) {
+    // Nothing: the write that raised it fails with EPIPE. A handler rather than SIG_IGN because
+    // an ignored SIGPIPE would be inherited by the programs kakuren starts (batch scripts, ranks),
+    // while a handler is reset to the default by exec.
+}
+
 } // namespace
+
+void install_process_signals() {
+    struct sigaction action {};
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    action.sa_handler = on_sigpipe;
+    sigaction(SIGPIPE, &action, nullptr);
+    action.sa_flags = 0;
+    action.sa_handler = on_sigbus;
+    sigaction(SIGBUS, &action, nullptr);
+}
 
 void install_stop_handlers() {
     struct sigaction action {};
     action.sa_handler = on_stop_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
-    for (int sig : {SIGINT, SIGTERM, SIGUSR1}) {
+    for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) {
         sigaction(sig, &action, nullptr);
     }
 }
 
-const std::atomic<bool>& stop_flag() { return g_stop; }
+const std::atomic<bool>& stop_flag() {
+    return g_stop;
+}
 
-int stop_signal() { return g_signal.load(); }
+int stop_signal() {
+    return g_signal.load();
+}
 
 } // namespace kakuren::launcher

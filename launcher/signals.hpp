@@ -5,9 +5,18 @@
 
 namespace kakuren::launcher {
 
-/// Installs handlers for SIGINT, SIGTERM and SIGUSR1 that set stop_flag() and remember the
-/// signal. A second SIGINT restores the default action (so a stuck process can still be killed).
+/// Installs handlers for SIGINT, SIGTERM, SIGUSR1 and SIGHUP (a closed terminal) that set
+/// stop_flag() and remember the signal. A second SIGINT restores the default action (so a stuck
+/// process can still be killed).
 void install_stop_handlers();
+
+/// For the whole process (main calls it first): SIGPIPE is caught and does nothing (programs
+/// kakuren starts get the default again at exec), so a closed stdout
+/// (`kakuren run ... | head -1`) only stops the printing (writes fail with EPIPE) instead of
+/// killing a run; SIGBUS (a memory-mapped file that cannot be accessed, e.g. the database's
+/// -shm file made immutable or on a full disk) prints what happened and exits with code 1
+/// instead of dying silently; the run stays resumable.
+void install_process_signals();
 
 /// The flag the handlers set; pass it to the trainer.
 const std::atomic<bool>& stop_flag();

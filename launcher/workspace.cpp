@@ -3,18 +3,40 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <ctime>
+#include <fstream>
+#include <iostream>
 #include <random>
+
+#include "util/error.hpp"
 
 namespace kakuren::launcher {
 
+namespace {
+
+bool blank(const std::string& s) {
+    return s.find_first_not_of(" \t\n\r\f\v") == std::string::npos;
+}
+
+} // namespace
+
 Workspace resolve_workspace(const std::string& flag_value) {
     std::filesystem::path root;
+    Workspace::Source source = Workspace::Source::cwd;
     if (!flag_value.empty()) {
+        if (blank(flag_value)) {
+            throw UsageError("--workspace '" + flag_value +
+                             "' is blank; give a folder name (or leave it out)");
+        }
         root = flag_value;
+        source = Workspace::Source::flag;
     } else if (const char* env = std::getenv("KAKUREN_WORKSPACE"); env != nullptr && *env != '\0') {
+        if (blank(env)) {
+            throw UsageError(std::string("KAKUREN_WORKSPACE='") + env +
+                             "' is blank; set it to a folder or unset it");
+        }
         root = env;
+        source = Workspace::Source::env;
     } else {
         root = std::filesystem::current_path();
     }
@@ -22,7 +44,30 @@ Workspace resolve_workspace(const std::string& flag_value) {
     if (root.has_filename() == false && root.has_parent_path()) {
         root = root.parent_path(); // drop a trailing '/'
     }
-    return Workspace{root, root / "kakuren.db", root / "runs"};
+    return Workspace{root, root / "kakuren.db", root / "runs", source};
+}
+
+void ensure_workspace(const Workspace& ws) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(ws.root, ec);
+    if (std::filesystem::is_directory(status)) {
+        return;
+    }
+    if (std::filesystem::exists(status)) {
+        throw UsageError("workspace " + ws.root.string() + " is not a folder");
+    }
+    if (ws.source != Workspace::Source::flag) {
+        throw UsageError("workspace " + ws.root.string() +
+                         (ws.source == Workspace::Source::env ? " (from $KAKUREN_WORKSPACE)" : "") +
+                         " does not exist: create it (mkdir -p), or name it with --workspace "
+                         "to have kakuren create it");
+    }
+    std::filesystem::create_directories(ws.root, ec);
+    if (ec) {
+        throw RuntimeFailure("cannot create workspace " + ws.root.string() + ": " + ec.message());
+    }
+    std::cerr << "kakuren: created workspace " << ws.root.string() << " (named by --workspace)"
+              << std::endl;
 }
 
 namespace {
@@ -66,7 +111,7 @@ std::vector<Workspace> remembered_workspaces() {
     std::ifstream in(list);
     std::vector<std::string> lines;
     for (std::string line; std::getline(in, line);) {
-        if (!line.empty()) {
+        if (!blank(line)) {
             lines.push_back(line);
         }
     }
@@ -84,8 +129,8 @@ std::vector<Workspace> remembered_workspaces() {
 std::string new_run_id(const std::string& name) {
     std::string clean;
     for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '_' || c == '-' || c == '.';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
         clean.push_back(ok ? c : '_');
     }
     if (clean.empty() || clean.front() == '.' || clean.front() == '-') {

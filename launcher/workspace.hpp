@@ -10,12 +10,20 @@ struct Workspace {
     std::filesystem::path root;    ///< absolute
     std::filesystem::path db_file; ///< root/kakuren.db
     std::filesystem::path runs_dir; ///< root/runs
+    /// Where root came from: --workspace (flag), $KAKUREN_WORKSPACE (env), the current folder.
+    enum class Source { flag, env, cwd } source = Source::cwd;
     std::filesystem::path run_dir(const std::string& run_id) const { return runs_dir / run_id; }
 };
 
 /// Resolves the workspace: the --workspace value if non-empty, else $KAKUREN_WORKSPACE, else the
-/// current directory. Does not create anything.
+/// current directory. Does not create anything. Throws UsageError for a blank name (" ").
 Workspace resolve_workspace(const std::string& flag_value);
+
+/// Makes sure the workspace folder exists before a command records in it: a missing folder is
+/// created (with its parents) only when --workspace named it, with a note on stderr; one named
+/// by $KAKUREN_WORKSPACE must exist (a typo there would silently scatter runs). Throws
+/// UsageError for that, and for a path that is not a folder.
+void ensure_workspace(const Workspace& ws);
 
 /// Adds the workspace to the user's list of workspaces ($XDG_STATE_HOME/kakuren/workspaces,
 /// else ~/.local/state/kakuren/workspaces), so that commands given a run id find it from any

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "recipes/schema.hpp"
+#include "util/system.hpp"
 
 namespace kakuren::recipes {
 
@@ -534,6 +535,12 @@ class Loader {
                 error(where, head + " is empty; expected a non-empty string");
                 return false;
             }
+            if (f.max_size && std::get<std::string>(value).size() > *f.max_size) {
+                error(where, f.key() + " has " +
+                                 std::to_string(std::get<std::string>(value).size()) +
+                                 " characters; expected at most " + std::to_string(*f.max_size));
+                return false;
+            }
             return true;
         case Kind::int_list:
         case Kind::float_list:
@@ -796,10 +803,6 @@ class Loader {
     std::optional<Location> m_data_table;    ///< the [data] table, when there is one
 };
 
-struct FileCloser {
-    void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
 std::string cell(const std::string& text) {
     std::string out;
     for (char c : text) {
@@ -869,19 +872,19 @@ RecipeError::RecipeError(std::vector<std::string> messages)
     : UsageError(join(messages, "\n")), m_messages(std::move(messages)) {}
 
 Recipe load(const fs::path& file, const std::vector<std::string>& overrides) {
-    errno = 0;
-    std::unique_ptr<std::FILE, FileCloser> f(std::fopen(file.c_str(), "rb"));
-    if (!f) {
-        throw RecipeError({file.string() + ": error: cannot read recipe: " + std::strerror(errno)});
-    }
     std::string text;
-    std::array<char, 1 << 16> buffer{};
-    std::size_t n = 0;
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), f.get())) > 0) {
-        text.append(buffer.data(), n);
-    }
-    if (std::ferror(f.get()) != 0) {
-        throw RecipeError({file.string() + ": error: cannot read recipe: " + std::strerror(errno)});
+    try {
+        // A regular file of bounded size: /dev/zero or a FIFO without a writer must not make
+        // `recipe check` read forever or wait forever.
+        text = util::read_regular_file(file, k_max_recipe_bytes, "recipe");
+    } catch (const RuntimeFailure& e) {
+        // "cannot read recipe <file>: why" -> "<file>: error: cannot read recipe: why"
+        std::string why = e.what();
+        const std::string prefix = "cannot read recipe " + file.string() + ": ";
+        if (why.starts_with(prefix)) {
+            why.erase(0, prefix.size());
+        }
+        throw RecipeError({file.string() + ": error: cannot read recipe: " + why});
     }
     return parse(text, file, overrides);
 }

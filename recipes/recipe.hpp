@@ -11,6 +11,12 @@
 
 namespace kakuren::recipes {
 
+/// Limits on what a recipe may ask for (README "Recipe reference").
+inline constexpr std::int64_t k_max_recipe_bytes = 1 << 20; ///< a recipe file: 1 MiB
+inline constexpr int k_max_threads = 1024;                  ///< run.threads
+/// run.name: the run id adds 21 characters and must fit one folder name (255 bytes).
+inline constexpr std::size_t k_max_run_name_chars = 200;
+
 struct RunSection {
     std::string name = "run";
     std::int64_t seed = 1;                 ///< > 0

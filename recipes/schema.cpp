@@ -102,15 +102,20 @@ std::vector<Field> build_schema() {
     std::vector<Field> f;
     // [run]
     f.push_back(make<&R::run, &RunSection::name>(
-                    "run", "name", "Name of the run in the database and in its output folder.")
-                    .non_empty());
+                    "run", "name",
+                    "Name of the run in the database and in its output folder (the run id is "
+                    "the name and a 21-character time stamp, one folder name).")
+                    .non_empty()
+                    .at_most_chars(k_max_run_name_chars));
     f.push_back(make<&R::run, &RunSection::seed>(
                     "run", "seed",
                     "Seed for initialisation, shuffling, synthetic data and the hiding policy.")
                     .in(above(0)));
     f.push_back(make<&R::run, &RunSection::threads>(
-                    "run", "threads", "Intra-op CPU threads; 0 = the CPUs of the allocation.")
-                    .in(at_least(0)));
+                    "run", "threads",
+                    "Intra-op CPU threads; 0 = the CPUs of the allocation. At run time also at "
+                    "most 8 x the CPUs of the allocation.")
+                    .in(interval(0, true, k_max_threads, true)));
     f.push_back(make<&R::run, &RunSection::target_accuracy>(
                     "run", "target_accuracy",
                     "Stop once test accuracy reaches this; unset = train all epochs.")
@@ -518,6 +523,9 @@ std::string constraint_text(const Field& field) {
                         (field.min_size == 1 ? "" : "s"));
     } else if (field.kind == Kind::string && field.min_size > 0) {
         parts.emplace_back("non-empty");
+    }
+    if (field.kind == Kind::string && field.max_size) {
+        parts.push_back("at most " + std::to_string(*field.max_size) + " characters");
     }
     if (field.range) {
         parts.push_back(field.range->text(list ? "each element" : field.name));

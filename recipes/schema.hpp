@@ -54,6 +54,7 @@ struct Field {
     std::vector<std::int64_t> allowed_ints; ///< integer: the allowed values (empty = any in range)
     std::optional<Range> range;             ///< numbers: the value; lists: each element
     std::size_t min_size = 0;               ///< lists: elements; strings: characters
+    std::optional<std::size_t> max_size;    ///< strings: characters (bytes)
     std::optional<std::size_t> exact_size;  ///< lists
     std::string cross_note;                 ///< a rule involving other fields, for the docs
     std::int64_t int_min = 0, int_max = 0;  ///< what the member's integer type holds
@@ -77,6 +78,10 @@ struct Field {
     }
     Field& non_empty() {
         min_size = 1;
+        return *this;
+    }
+    Field& at_most_chars(std::size_t n) {
+        max_size = n;
         return *this;
     }
     Field& size(std::size_t n) {

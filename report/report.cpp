@@ -437,9 +437,20 @@ Report build_report(const db::Store& store, const Request& request) {
         const RunReport& r = built.at(row.id);
         const std::string strategy = r.recipe.strategy.empty() ? row.strategy : r.recipe.strategy;
         if (explicit_baseline) {
-            if (row.id != explicit_baseline->id) {
-                pairs.emplace_back(row.id, explicit_baseline->id);
+            if (row.id == explicit_baseline->id) {
+                report.notes.push_back("--baseline " + row.id +
+                                       " is a run of the report itself: it is not compared "
+                                       "with itself");
+                continue;
             }
+            const RecipeSummary& b = candidate_recipe(*explicit_baseline);
+            if (b.dataset != r.recipe.dataset || b.model != r.recipe.model) {
+                report.notes.push_back("warning: baseline " + explicit_baseline->id + " trains " +
+                                       b.model + " on " + b.dataset + " but " + row.id +
+                                       " trains " + r.recipe.model + " on " + r.recipe.dataset +
+                                       ": their accuracies and times measure different problems");
+            }
+            pairs.emplace_back(row.id, explicit_baseline->id);
             continue;
         }
         if (strategy == "none") {

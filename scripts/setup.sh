@@ -19,6 +19,8 @@ packages=(
   python3                 # benchmark drivers and the layering check
   python3-torch           # PyTorch 1.13 (= LibTorch's): the tests export TorchScript modules with it
   clang-format-14 clang-tidy-14  # scripts/lint.sh (CI runs it)
+  clang-16 libclang-rt-16-dev  # scripts/fuzz.sh: libFuzzer with ASan/UBSan (clang 14 lacks
+                               # the std::source_location builtin that libstdc++ 12 needs)
   chromium fonts-dejavu-core  # report tests render the HTML report in headless Chromium
 )
 missing=()

@@ -14,7 +14,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <optional>
+#include <utility>
 
 #include "util/error.hpp"
 
@@ -263,44 +265,223 @@ std::string sha256_hex(std::string_view data) {
     return sha.hex();
 }
 
-void atomic_write(const std::filesystem::path& path, std::string_view data) {
-    const std::string target = path.string();
-    const std::string tmp = target + ".tmp." + std::to_string(::getpid());
-    const auto fail = [&](int err) {
-        ::unlink(tmp.c_str());
-        throw RuntimeFailure("cannot write " + target + ": " + std::strerror(err));
-    };
+namespace {
 
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (fd.get() < 0) {
-        const int err = errno;
-        throw RuntimeFailure("cannot write " + target + ": " + std::strerror(err));
-    }
+void write_all(int fd, std::string_view data, const std::string& target,
+               const std::function<void(int)>& fail) {
     std::size_t done = 0;
     while (done < data.size()) {
-        const ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
+        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             fail(errno);
+            throw RuntimeFailure("cannot write " + target + ": " + std::strerror(errno));
         }
         done += static_cast<std::size_t>(n);
     }
+}
+
+/// The process's umask, read without changing it (umask(2) would, for every thread).
+mode_t current_umask() {
+    try {
+        const std::string status = read_file("/proc/self/status");
+        const std::size_t at = status.find("\nUmask:");
+        if (at != std::string::npos)
+            return static_cast<mode_t>(std::strtol(status.c_str() + at + 7, nullptr, 8));
+    } catch (const RuntimeFailure&) {
+    }
+    return 022;
+}
+
+} // namespace
+
+void atomic_write(const std::filesystem::path& path, std::string_view data) {
+    if (path == "-") {
+        write_all(STDOUT_FILENO, data, "stdout", [](int) {});
+        return;
+    }
+    std::filesystem::path target = path;
+    struct stat st {};
+    if (::lstat(target.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+        // Written through: the link stays, its target gets the new content.
+        std::error_code ec;
+        const std::filesystem::path resolved = std::filesystem::canonical(target, ec);
+        if (ec)
+            throw RuntimeFailure("cannot write " + path.string() +
+                                 ": it is a symbolic link whose target cannot be resolved (" +
+                                 ec.message() +
+                                 "); kakuren writes through links, never "
+                                 "replaces them");
+        target = resolved;
+    }
+    const std::string name = target.string();
+    const bool exists = ::stat(name.c_str(), &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
+        throw RuntimeFailure("cannot write " + path.string() + ": it is a folder");
+    if (exists && !S_ISREG(st.st_mode)) {
+        // A device, FIFO or socket: write to it; renaming a file over it would replace it.
+        Fd fd(::open(name.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
+        if (fd.get() < 0) {
+            const int err = errno;
+            throw RuntimeFailure("cannot write " + path.string() + ": " + std::strerror(err));
+        }
+        write_all(fd.get(), data, path.string(), [](int) {});
+        if (fd.close() != 0) {
+            const int err = errno;
+            throw RuntimeFailure("cannot write " + path.string() + ": " + std::strerror(err));
+        }
+        return;
+    }
+
+    // A fresh name in the target's folder, created with O_EXCL (mkostemp): a file or symlink
+    // someone planted there is never opened, followed or truncated.
+    const std::filesystem::path parent = target.has_parent_path() ? target.parent_path() : ".";
+    std::string tmp = (parent / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+    Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+    if (fd.get() < 0) {
+        const int err = errno;
+        throw RuntimeFailure("cannot write " + path.string() + ": " + std::strerror(err));
+    }
+    const auto fail = [&](int err) {
+        ::unlink(tmp.c_str());
+        throw RuntimeFailure("cannot write " + path.string() + ": " + std::strerror(err));
+    };
+    // The replaced file keeps its permission bits (and, for root, its owner); a new file gets
+    // what open(0666) would have given it.
+    const mode_t mode = exists ? (st.st_mode & 07777) : (0666 & ~current_umask());
+    if (::fchmod(fd.get(), mode) != 0)
+        fail(errno);
+    if (exists && ::geteuid() == 0 && (st.st_uid != 0 || st.st_gid != 0) &&
+        ::fchown(fd.get(), st.st_uid, st.st_gid) != 0)
+        fail(errno);
+    write_all(fd.get(), data, path.string(), fail);
     if (::fsync(fd.get()) != 0)
         fail(errno);
     if (fd.close() != 0)
         fail(errno);
-    if (::rename(tmp.c_str(), target.c_str()) != 0)
+    if (::rename(tmp.c_str(), name.c_str()) != 0)
         fail(errno);
 
     // Make the rename itself durable.
-    const std::filesystem::path parent = path.has_parent_path() ? path.parent_path() : ".";
     Fd dir(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir.get() < 0 || ::fsync(dir.get()) != 0) {
         const int err = errno;
-        throw RuntimeFailure("cannot write " + target + ": syncing folder " + parent.string() +
-                             ": " + std::strerror(err));
+        throw RuntimeFailure("cannot write " + path.string() + ": syncing folder " +
+                             parent.string() + ": " + std::strerror(err));
     }
+}
+
+std::string read_regular_file(const std::filesystem::path& path, std::int64_t max_bytes,
+                              const std::string& what) {
+    // O_NONBLOCK: opening a FIFO without a writer must not wait.
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (fd.get() < 0) {
+        const int err = errno;
+        throw RuntimeFailure("cannot read " + what + " " + path.string() + ": " +
+                             std::strerror(err));
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        const int err = errno;
+        throw RuntimeFailure("cannot read " + what + " " + path.string() + ": " +
+                             std::strerror(err));
+    }
+    if (!S_ISREG(st.st_mode))
+        throw RuntimeFailure("cannot read " + what + " " + path.string() + ": " +
+                             (S_ISDIR(st.st_mode) ? "it is a folder" : "it is not a regular file") +
+                             "; give a regular file");
+    if (st.st_size > max_bytes)
+        throw RuntimeFailure("cannot read " + what + " " + path.string() + ": it has " +
+                             std::to_string(st.st_size) + " bytes, more than the limit of " +
+                             std::to_string(max_bytes) + " bytes");
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            const int err = errno;
+            throw RuntimeFailure("cannot read " + what + " " + path.string() + ": " +
+                                 std::strerror(err));
+        }
+        if (n == 0)
+            break;
+        out.append(buf, static_cast<std::size_t>(n));
+        if (static_cast<std::int64_t>(out.size()) > max_bytes) // it grew while read
+            throw RuntimeFailure("cannot read " + what + " " + path.string() +
+                                 ": it is larger than the limit of " + std::to_string(max_bytes) +
+                                 " bytes");
+    }
+    return out;
+}
+
+namespace {
+
+struct flock whole_file_lock(short type) {
+    struct flock lock {};
+    lock.l_type = type;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = 0;
+    lock.l_len = 0; // to the end, however long
+    lock.l_pid = 0; // required by F_OFD_*
+    return lock;
+}
+
+} // namespace
+
+std::optional<FileLock> FileLock::try_acquire(const std::filesystem::path& file) {
+    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        const int err = errno;
+        throw RuntimeFailure("cannot open the lock file " + file.string() + ": " +
+                             std::strerror(err));
+    }
+    FileLock lock(fd);
+    struct flock request = whole_file_lock(F_WRLCK);
+    if (::fcntl(fd, F_OFD_SETLK, &request) != 0) {
+        const int err = errno;
+        if (err == EAGAIN || err == EACCES)
+            return std::nullopt;
+        throw RuntimeFailure("cannot lock " + file.string() + ": " + std::strerror(err));
+    }
+    return lock;
+}
+
+std::optional<bool> FileLock::held(const std::filesystem::path& file) {
+    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0)
+        return std::nullopt;
+    // F_OFD_GETLK asks about a write lock without taking anything: any lock held through
+    // another open file description (this process's included) is reported.
+    struct flock probe = whole_file_lock(F_WRLCK);
+    if (::fcntl(fd.get(), F_OFD_GETLK, &probe) != 0)
+        return std::nullopt;
+    return probe.l_type != F_UNLCK;
+}
+
+FileLock::FileLock(FileLock&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
+    if (this != &other) {
+        if (m_fd >= 0)
+            ::close(m_fd);
+        m_fd = std::exchange(other.m_fd, -1);
+    }
+    return *this;
+}
+
+FileLock::~FileLock() {
+    if (m_fd >= 0)
+        ::close(m_fd); // closing the last descriptor of the description releases the lock
+}
+
+std::optional<FileId> file_id(const std::filesystem::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return std::nullopt;
+    return FileId{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
 }
 
 std::string read_file(const std::filesystem::path& path) {

@@ -2,6 +2,7 @@
 // Small helpers that touch the OS: time, processes, hashing, atomic writes.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,8 +16,50 @@ std::int64_t process_start_ticks(std::int64_t pid); ///< /proc/<pid>/stat field 
 bool process_alive(std::int64_t pid, std::int64_t start_ticks);
 int available_cpus(); ///< SLURM_CPUS_PER_TASK, else sched_getaffinity count, >= 1
 std::string sha256_hex(std::string_view data);
-/// Writes to path.tmp, fsyncs, renames over path, fsyncs the folder. Throws RuntimeFailure.
+/// Writes data to path so that a reader sees the old or the new content, never a mix:
+/// a regular file (or none) is replaced by a temporary file created with O_EXCL in the same
+/// folder (a planted file or symlink there is never followed), fsynced and renamed over it; the
+/// replaced file keeps its permission bits (a new one gets 0666 & ~umask). A symlink is written
+/// through (its target is replaced, the link stays). A device, FIFO or socket is written to
+/// directly (nothing is renamed over /dev/null). "-" writes to stdout. Throws RuntimeFailure
+/// naming the file and the cause (also for a folder).
 void atomic_write(const std::filesystem::path& path, std::string_view data);
 std::string read_file(const std::filesystem::path& path); ///< throws RuntimeFailure
+
+/// Reads a regular file of at most max_bytes. Refuses (RuntimeFailure naming what and the
+/// limit) anything else: a device such as /dev/zero, a FIFO (never blocks waiting for a
+/// writer), a folder, a larger file.
+std::string read_regular_file(const std::filesystem::path& path, std::int64_t max_bytes,
+                              const std::string& what);
+
+/// An exclusive lock on a file (an open-file-description lock, fcntl F_OFD_SETLK): held until
+/// this object is destroyed or the process ends, however it ends (kill -9 included); the
+/// kernel releases it, so it cannot go stale like a pid. Works in a PID namespace and on NFS.
+class FileLock {
+  public:
+    /// Creates the file if needed (mode 0644) and takes the lock without waiting; nullopt when
+    /// another open file description holds it. Throws RuntimeFailure when the file cannot be
+    /// opened or locked for another reason.
+    static std::optional<FileLock> try_acquire(const std::filesystem::path& file);
+    /// Whether some process holds the lock on file now (it is tested, not taken); nullopt when
+    /// the file does not exist or cannot be read.
+    static std::optional<bool> held(const std::filesystem::path& file);
+    FileLock(FileLock&& other) noexcept;
+    FileLock& operator=(FileLock&& other) noexcept;
+    FileLock(const FileLock&) = delete;
+    FileLock& operator=(const FileLock&) = delete;
+    ~FileLock();
+
+  private:
+    explicit FileLock(int fd) : m_fd(fd) {}
+    int m_fd = -1;
+};
+
+/// The identity (device, inode) of a file, to notice it was deleted or replaced.
+struct FileId {
+    std::uint64_t dev = 0, ino = 0;
+    bool operator==(const FileId&) const = default;
+};
+std::optional<FileId> file_id(const std::filesystem::path& path); ///< nullopt if it is gone
 
 } // namespace kakuren::util

@@ -433,6 +433,42 @@ TEST(Manager, DamagedCheckpointsAreReportedSkippedAndNeverLoaded) {
     EXPECT_FALSE(fs::exists(d / "0005-end"));
 }
 
+TEST(Manager, AChangedDatabaseHalfIsCaughtAndThePreviousCheckpointUsed) {
+    // Before: a zeroed per-sample blob still listed as valid and was resumed from; a hidden
+    // blob of the wrong length ended the resume with "database is damaged", no fallback.
+    TempDir dir;
+    Workspace ws(dir.path(), Config{1, 0, 0, 10, false});
+    for (int e = 1; e <= 3; ++e) {
+        Fixture f = make_snapshot({e, 0, true}, 100, 2048, 0.5);
+        ws.manager.save(f.snapshot);
+    }
+    const auto exec = [&](const char* sql) {
+        ASSERT_EQ(sqlite3_exec(ws.store.handle(), sql, nullptr, nullptr, nullptr), SQLITE_OK)
+            << sql;
+    };
+    exec("UPDATE checkpoints SET loss = zeroblob(400) WHERE name = '0003-end'");
+    exec("UPDATE checkpoints SET hidden = zeroblob(3) WHERE name = '0002-end'");
+
+    const auto statuses = ws.manager.inspect();
+    ASSERT_EQ(statuses.size(), 3U);
+    EXPECT_FALSE(statuses[0].valid);
+    EXPECT_EQ(statuses[0].problem, "its per-sample state in the database does not match "
+                                   "state.sha256 (the database was changed after it was "
+                                   "written)");
+    EXPECT_FALSE(statuses[1].valid);
+    EXPECT_NE(statuses[1].problem.find("its per-sample state in the database is damaged"),
+              std::string::npos)
+        << statuses[1].problem;
+    EXPECT_TRUE(statuses[2].valid) << statuses[2].problem;
+
+    std::vector<Status> skipped;
+    const auto chosen = ws.manager.load_newest_valid(skipped);
+    ASSERT_TRUE(chosen.has_value());
+    EXPECT_EQ(chosen->name, "0001-end");
+    EXPECT_EQ(names_of(skipped), (std::vector<std::string>{"0003-end", "0002-end"}));
+    EXPECT_EQ(chosen->files.count("state.sha256"), 0U) << "not a trainer file";
+}
+
 TEST(Manager, FoldersWithoutARecordAreNeverUsedAndAreRemoved) {
     TempDir dir;
     Workspace ws(dir.path());

@@ -35,9 +35,11 @@ class CliE2E : public ::testing::Test {
     void TearDown() override { fs::remove_all(m_ws); }
 
     /// Runs kakuren with args (a shell fragment) in the source folder, workspace m_ws.
-    Result kakuren(const std::string& args, bool with_workspace = true) {
+    /// env: "NAME=value ..." (or shell commands ending in ';') before kakuren.
+    Result kakuren(const std::string& args, bool with_workspace = true,
+                   const std::string& env = "") {
         return kakuren::testing::run_shell(
-            "cd '" KAKUREN_SOURCE_DIR "' && '" KAKUREN_BIN "' " + args +
+            "cd '" KAKUREN_SOURCE_DIR "' && " + env + " '" KAKUREN_BIN "' " + args +
                 (with_workspace ? " --workspace " + kakuren::testing::quoted(m_ws.string()) : ""),
             m_ws);
     }
@@ -167,7 +169,8 @@ TEST_F(CliE2E, ShippedRecipeTrainsOnRealFashionMnistSubset) {
 }
 
 TEST_F(CliE2E, RunsListsFromAnywhereAsTableAndJson) {
-    ASSERT_EQ(kakuren("run " + k_tiny + " --quiet --set schedule.epochs=1 "
+    ASSERT_EQ(kakuren("run " + k_tiny +
+                      " --quiet --set schedule.epochs=1 "
                       "--set schedule.milestones=[]")
                   .code,
               0);
@@ -222,14 +225,13 @@ TEST_F(CliE2E, HelpTeachesAndUsageErrorsExit2) {
 /// Starts a long run in the background (a subshell waits for it and writes its exit code to
 /// ws/bg.code) and returns its pid once its first epoch is recorded.
 pid_t start_long_run(const fs::path& ws) {
-    const std::string cmd = "cd '" KAKUREN_SOURCE_DIR "' && ( '" KAKUREN_BIN
-                            "' run recipes/synthetic_tiny.toml --quiet --workspace '" +
-                            ws.string() + "' --set schedule.epochs=500 >'" +
-                            (ws / "bg.out").string() + "' 2>&1 & echo $! >'" +
-                            (ws / "bg.pid").string() + "'; wait $!; echo $? >'" +
-                            (ws / "bg.code.tmp").string() + "'; mv '" +
-                            (ws / "bg.code.tmp").string() + "' '" + (ws / "bg.code").string() +
-                            "' ) >/dev/null 2>&1 &";
+    const std::string cmd =
+        "cd '" KAKUREN_SOURCE_DIR "' && ( '" KAKUREN_BIN
+        "' run recipes/synthetic_tiny.toml --quiet --workspace '" +
+        ws.string() + "' --set schedule.epochs=500 >'" + (ws / "bg.out").string() +
+        "' 2>&1 & echo $! >'" + (ws / "bg.pid").string() + "'; wait $!; echo $? >'" +
+        (ws / "bg.code.tmp").string() + "'; mv '" + (ws / "bg.code.tmp").string() + "' '" +
+        (ws / "bg.code").string() + "' ) >/dev/null 2>&1 &";
     EXPECT_EQ(std::system(cmd.c_str()), 0);
     const bool recorded = kakuren::testing::wait_until(
         [&] {
@@ -290,12 +292,184 @@ TEST_F(CliE2E, ReadmeRecipeReferenceMatchesTheBinary) {
     const Result r = kakuren("recipe reference", false);
     ASSERT_EQ(r.code, 0) << r.err;
     const std::string readme = slurp(fs::path(KAKUREN_SOURCE_DIR) / "README.md");
-    const std::string begin = "<!-- BEGIN RECIPE REFERENCE -->\n", end = "<!-- END RECIPE REFERENCE -->";
+    const std::string begin = "<!-- BEGIN RECIPE REFERENCE -->\n",
+                      end = "<!-- END RECIPE REFERENCE -->";
     const auto from = readme.find(begin), to = readme.find(end);
     ASSERT_NE(from, std::string::npos);
     ASSERT_NE(to, std::string::npos);
     EXPECT_EQ(readme.substr(from + begin.size(), to - from - begin.size()), r.out)
-        << "README.md's recipe reference is stale: paste `kakuren recipe reference` between the markers";
+        << "README.md's recipe reference is stale: paste `kakuren recipe reference` between the "
+           "markers";
+}
+
+} // namespace
+
+// ---- hardening (issue 15): each test failed before its fix ----
+namespace {
+
+std::string only_run_id(kakuren::db::Store& db) {
+    const auto runs = db.list_runs();
+    EXPECT_EQ(runs.size(), 1U);
+    return runs.empty() ? "" : runs.front().id;
+}
+
+TEST_F(CliE2E, ReportToADeviceOrASymlinkNeverReplacesIt) {
+    ASSERT_EQ(kakuren("run " + k_tiny +
+                      " --quiet --set schedule.epochs=1 "
+                      "--set schedule.milestones=[]")
+                  .code,
+              0);
+    // Before: as root, /dev/null became a regular file; a symlink was replaced by a file.
+    EXPECT_EQ(kakuren("report -o /dev/null").code, 0);
+    EXPECT_TRUE(fs::is_character_file(fs::symlink_status("/dev/null")));
+    std::ofstream(m_ws / "target.txt") << "old";
+    fs::permissions(m_ws / "target.txt", fs::perms::owner_read | fs::perms::owner_write);
+    fs::create_symlink(m_ws / "target.txt", m_ws / "link.txt");
+    EXPECT_EQ(kakuren("report -o '" + (m_ws / "link.txt").string() + "'").code, 0);
+    EXPECT_TRUE(fs::is_symlink(fs::symlink_status(m_ws / "link.txt")));
+    EXPECT_NE(slurp(m_ws / "target.txt").find("run"), std::string::npos);
+    EXPECT_EQ(fs::status(m_ws / "target.txt").permissions() & fs::perms::mask,
+              fs::perms::owner_read | fs::perms::owner_write)
+        << "the replaced file keeps its mode";
+    const Result nan = kakuren("report --target nan");
+    EXPECT_EQ(nan.code, 2) << nan.err; // before: silently ignored
+}
+
+TEST_F(CliE2E, HostileInputIsRefusedAtOnceWithExit2) {
+    // Before: read /dev/zero without bound; 100000 threads spawned; a 300-character name
+    // passed the check and failed at run time; "hidden --epoch 0" printed a 300-digit bound;
+    // an unknown command said "A subcommand is required".
+    const Result zero = kakuren("recipe check /dev/zero", false);
+    EXPECT_EQ(zero.code, 2);
+    EXPECT_EQ(zero.err, "/dev/zero: error: cannot read recipe: it is not a regular file; give a "
+                        "regular file\n");
+    const Result threads = kakuren("run " + k_tiny + " --set run.threads=100000 --dry-run");
+    EXPECT_EQ(threads.code, 2);
+    EXPECT_NE(threads.err.find("expected 0 <= threads <= 1024"), std::string::npos) << threads.err;
+    const Result many = kakuren("run " + k_tiny + " --set run.threads=1024 --dry-run", true,
+                                "SLURM_CPUS_PER_TASK=2");
+    EXPECT_EQ(many.code, 2);
+    EXPECT_NE(many.err.find("is more than 8 x the 2 CPUs of this allocation"), std::string::npos)
+        << many.err;
+    const Result name =
+        kakuren("recipe check " + k_tiny + " --set run.name=" + std::string(300, 'n'), false);
+    EXPECT_EQ(name.code, 2);
+    EXPECT_NE(name.err.find("run.name has 300 characters; expected at most 200"), std::string::npos)
+        << name.err;
+    const Result epoch = kakuren("hidden x --epoch 0");
+    EXPECT_EQ(epoch.code, 2);
+    EXPECT_NE(epoch.err.find("--epoch must be a whole number >= 1"), std::string::npos)
+        << epoch.err;
+    EXPECT_LT(epoch.err.size(), 200U) << epoch.err;
+    const Result unknown = kakuren("frobnicate", false);
+    EXPECT_EQ(unknown.code, 2);
+    EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"), std::string::npos) << unknown.err;
+    const Result stage = kakuren("run " + k_tiny + " --set data.stage=node-local --dry-run");
+    EXPECT_EQ(stage.code, 0) << stage.err;
+    EXPECT_NE(stage.err.find("kakuren run reads it where it is"), std::string::npos)
+        << stage.err; // before: silently ignored
+}
+
+TEST_F(CliE2E, WorkspacesAreCreatedOnlyWhenNamed) {
+    // Before: KAKUREN_WORKSPACE=/nonexistent/x created the whole path; " " was a workspace;
+    // `runs` on a file or a missing folder said "no runs" with exit 0.
+    const fs::path typo = m_ws / "typo" / "x";
+    const Result env =
+        kakuren("run " + k_tiny + " --quiet", false, "KAKUREN_WORKSPACE='" + typo.string() + "'");
+    EXPECT_EQ(env.code, 2);
+    EXPECT_NE(env.err.find("does not exist"), std::string::npos) << env.err;
+    EXPECT_FALSE(fs::exists(m_ws / "typo"));
+    const Result blank = kakuren("runs --workspace ' '", false);
+    EXPECT_EQ(blank.code, 2) << blank.err;
+    std::ofstream(m_ws / "afile") << "x";
+    EXPECT_EQ(kakuren("runs --workspace '" + (m_ws / "afile").string() + "'", false).code, 2);
+    EXPECT_EQ(kakuren("runs --workspace '" + typo.string() + "'", false).code, 2);
+    EXPECT_FALSE(fs::exists(m_ws / "typo"));
+}
+
+TEST_F(CliE2E, AClosedStdoutStopsThePrintingNotTheRun) {
+    // Before: killed by SIGPIPE (exit 141) after epoch 1, status crashed.
+    const std::string cmd =
+        "cd '" KAKUREN_SOURCE_DIR "' && bash -c \"set -o pipefail; '" KAKUREN_BIN "' run " +
+        k_tiny + " --workspace '" + m_ws.string() + "' 2>/dev/null | head -c 1 >/dev/null\"";
+    const int status = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    auto db = store();
+    const std::string id = only_run_id(db);
+    EXPECT_EQ(kakuren::db::to_string(db.find_run(id)->status), "finished");
+}
+
+TEST_F(CliE2E, RunFormatJsonPrintsTheSummaryAlsoOnFailure) {
+    // A file size limit fails the first checkpoint: a runtime failure after the run row exists.
+    // Before: nothing on stdout.
+    const Result r = kakuren("run " + k_tiny + " --quiet --format json --set model.hidden=[2048]",
+                             true, "ulimit -f 1024; trap '' XFSZ;");
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.out.find("\"status\": \"failed\""), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"exit_code\": 1"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"error\": \"cannot write checkpoint"), std::string::npos) << r.out;
+}
+
+TEST_F(CliE2E, LogsFindsARunOfKakurenRunFromAnyFolder) {
+    // Before: only submitted runs' workspaces were remembered.
+    const std::string state = "XDG_STATE_HOME='" + (m_ws / "state").string() + "'";
+    ASSERT_EQ(kakuren("run " + k_tiny +
+                          " --quiet --set schedule.epochs=1 "
+                          "--set schedule.milestones=[]",
+                      true, state)
+                  .code,
+              0);
+    auto db = store();
+    const std::string id = only_run_id(db);
+    const Result logs = kakuren("logs " + id, false, state);
+    EXPECT_EQ(logs.code, 0) << logs.err;
+    EXPECT_NE(logs.out.find("epoch 1/1"), std::string::npos) << logs.out;
+    // A rank that does not exist: the error alone, no file header before it.
+    const Result rank = kakuren("logs " + id + " --rank 5", false, state);
+    EXPECT_EQ(rank.code, 2);
+    EXPECT_EQ(rank.err.find("==>"), std::string::npos) << rank.err;
+}
+
+TEST_F(CliE2E, ResumeValidatesItsInputBeforeAnything) {
+    // Before: `resume --set schedule.epochs=2` after 3 epochs was accepted (runs showed 3/2);
+    // a finished run ignored a missing --recipe and unknown --set keys; a missing mllog.txt
+    // gave no warning.
+    const Result stopped = kakuren("run " + k_tiny + " --quiet --set run.threads=1", true,
+                                   "KAKUREN_TEST_CHECKPOINT_FAULT=term:committed:3");
+    ASSERT_EQ(stopped.code, 75) << stopped.err;
+    auto db = store();
+    const std::string id = only_run_id(db);
+    const Result shorter =
+        kakuren("resume " + id + " --set schedule.epochs=2 --set schedule.milestones=[]");
+    EXPECT_EQ(shorter.code, 2) << shorter.err;
+    EXPECT_NE(shorter.err.find("has 3 epochs done"), std::string::npos) << shorter.err;
+    EXPECT_EQ(db.attempts(id).size(), 1U) << "nothing changed";
+
+    fs::remove(fs::path(db.find_run(id)->run_dir) / "mllog.txt");
+    const Result resumed = kakuren("resume " + id + " --quiet");
+    EXPECT_EQ(resumed.code, 0) << resumed.err;
+    EXPECT_NE(resumed.err.find("mllog.txt is missing"), std::string::npos) << resumed.err;
+
+    const Result missing = kakuren("resume " + id + " --recipe /nonexistent.toml");
+    EXPECT_EQ(missing.code, 2) << missing.out;
+    const Result unknown = kakuren("resume " + id + " --set hiding.fractoin=0.2");
+    EXPECT_EQ(unknown.code, 2) << unknown.out;
+    EXPECT_NE(unknown.err.find("did you mean hiding.fraction?"), std::string::npos) << unknown.err;
+    EXPECT_EQ(kakuren("resume " + id).code, 0) << "finished: nothing to do";
+}
+
+TEST_F(CliE2E, AnAmbiguousPrefixIsAUsageErrorLikeNoMatch) {
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_EQ(kakuren("run " + k_tiny +
+                          " --quiet --set schedule.epochs=1 "
+                          "--set schedule.milestones=[]")
+                      .code,
+                  0);
+    }
+    const Result ambiguous = kakuren("show synthetic_tiny");
+    EXPECT_EQ(ambiguous.code, 2) << ambiguous.err; // before: 1
+    EXPECT_NE(ambiguous.err.find("is ambiguous"), std::string::npos) << ambiguous.err;
+    EXPECT_EQ(kakuren("show nothing-like-it").code, 2);
 }
 
 } // namespace

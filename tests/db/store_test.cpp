@@ -108,7 +108,12 @@ bool is_alive_unless_pid_666(std::int64_t pid, std::int64_t) {
 
 TEST(StoreSchema, FreshDatabaseHasTheLatestVersion) {
     TempDir dir;
-    const fs::path file = dir.path() / "nested" / "kakuren.db";
+    // The folder is the workspace: the launcher creates it (or refuses to), never the store.
+    EXPECT_THROW(Store::open(dir.path() / "nested" / "kakuren.db"), DbError);
+    EXPECT_FALSE(fs::exists(dir.path() / "nested"));
+    const fs::path file = dir.path() / "kakuren.db";
+    EXPECT_THROW(Store::open(file, false), DbError) << "create = false never creates it";
+    EXPECT_FALSE(fs::exists(file));
     {
         const Store store = Store::open(file);
         EXPECT_EQ(store.schema_version(), Store::latest_schema_version());
@@ -629,4 +634,83 @@ TEST(StoreRuns, NumSamplesIsSetAfterInsertAndFeedsTheRealisedFraction) {
     store.set_run_num_samples("r1", 8);
     EXPECT_EQ(store.find_run("r1")->num_samples, 8);
     EXPECT_THROW(store.set_run_num_samples("nope", 8), kakuren::db::DbError);
+}
+
+TEST(StoreOwnership, ReapsOnlyWhatTheProbeDeclaresGoneOnAnyHost) {
+    TempDir dir;
+    Store store = Store::open(dir.path() / "kakuren.db");
+    for (const char* id : {"gone", "alive", "elsewhere"})
+        store.insert_run(make_run(id));
+    store.begin_attempt("gone", "node1", 1, 5);
+    store.begin_attempt("alive", "node1", 1, 5); // PID 1 twice: a PID says nothing here
+    store.begin_attempt("elsewhere", "node2", 1, 5);
+    store.heartbeat("elsewhere", 1);
+    const auto beat = store.attempts("elsewhere").at(0).heartbeat_ms;
+    EXPECT_GT(beat, 0);
+    EXPECT_EQ(store.attempts("alive").at(0).heartbeat_ms, 0) << "none yet";
+    std::vector<OwnerProbe> seen;
+    const auto reaped = store.reap_dead_runs(
+        [&](const OwnerProbe& p) {
+            seen.push_back(p);
+            return p.run_id != "gone";
+        },
+        [](const OwnerProbe& p) { return "owner of " + p.run_id + " is gone"; });
+    EXPECT_EQ(reaped, std::vector<std::string>{"gone"});
+    ASSERT_EQ(seen.size(), 3U) << "every running attempt, on every host";
+    EXPECT_EQ(seen[1].run_dir, "/work/runs/elsewhere");
+    EXPECT_EQ(seen[1].heartbeat_ms, beat);
+    EXPECT_EQ(store.find_run("gone")->reason, "owner of gone is gone");
+    EXPECT_EQ(store.find_run("alive")->status, RunStatus::running);
+}
+
+TEST(StoreOwnership, NoticesItsFileDeletedOrReplaced) {
+    TempDir dir;
+    const fs::path file = dir.path() / "kakuren.db";
+    Store store = Store::open(file);
+    EXPECT_NO_THROW(store.check_same_file());
+    fs::rename(file, dir.path() / "moved.db");
+    try {
+        store.check_same_file();
+        FAIL() << "not noticed";
+    } catch (const DbReplaced& e) {
+        EXPECT_NE(std::string(e.what()).find("was deleted while this process used it"),
+                  std::string::npos)
+            << e.what();
+    }
+    fs::copy_file(dir.path() / "moved.db", file); // a restored copy: another file
+    try {
+        store.check_same_file();
+        FAIL() << "not noticed";
+    } catch (const DbReplaced& e) {
+        EXPECT_NE(std::string(e.what()).find("was replaced by another file"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(StoreIntegrity, QuickCheckFindsGarbageInTheMiddleOfTheFile) {
+    // Before: garbage in the middle of the database went unnoticed until something read it.
+    TempDir dir;
+    const fs::path file = dir.path() / "kakuren.db";
+    {
+        Store store = Store::open(file);
+        for (int i = 0; i < 200; ++i)
+            store.insert_run(make_run("run-" + std::to_string(i)));
+        EXPECT_NO_THROW(store.check_integrity());
+        raw_exec(store.handle(), "PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+    {
+        std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(fs::file_size(file) / 2));
+        const std::string garbage(3000, '\x5a');
+        f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+    }
+    try {
+        Store store = Store::open(file);
+        store.check_integrity();
+        FAIL() << "the damage was not found";
+    } catch (const DbError& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("damaged"), std::string::npos) << message;
+        EXPECT_NE(message.find(".recover"), std::string::npos) << "what to do: " << message;
+    }
 }

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <regex>
+
+#include "util/error.hpp"
 
 using kakuren::launcher::new_run_id;
 using kakuren::launcher::resolve_workspace;
@@ -43,4 +46,46 @@ TEST(RunId, TwoIdsInOneSecondDiffer) {
         differ = new_run_id("a") != new_run_id("a");
     }
     EXPECT_TRUE(differ);
+}
+
+TEST(Workspace, OnlyAFolderNamedByTheFlagIsCreated) {
+    // Before: KAKUREN_WORKSPACE=/nonexistent/x silently created the whole path (as root, too).
+    char tmpl[] = "/tmp/kakuren-ws-XXXXXX";
+    const std::filesystem::path base = mkdtemp(tmpl);
+    setenv("KAKUREN_WORKSPACE", (base / "typo/x").c_str(), 1);
+    const auto from_env = resolve_workspace("");
+    EXPECT_EQ(from_env.source, kakuren::launcher::Workspace::Source::env);
+    try {
+        kakuren::launcher::ensure_workspace(from_env);
+        FAIL() << "created";
+    } catch (const kakuren::UsageError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "workspace " + (base / "typo/x").string() +
+                      " (from $KAKUREN_WORKSPACE) does not exist: create it (mkdir -p), or name "
+                      "it with --workspace to have kakuren create it");
+    }
+    EXPECT_FALSE(std::filesystem::exists(base / "typo"));
+    unsetenv("KAKUREN_WORKSPACE");
+
+    const auto named = resolve_workspace((base / "new/ws").string());
+    EXPECT_EQ(named.source, kakuren::launcher::Workspace::Source::flag);
+    testing::internal::CaptureStderr();
+    kakuren::launcher::ensure_workspace(named);
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "kakuren: created workspace " +
+                                                          (base / "new/ws").string() +
+                                                          " (named by --workspace)\n");
+    EXPECT_TRUE(std::filesystem::is_directory(base / "new/ws"));
+
+    std::ofstream(base / "file") << "x";
+    EXPECT_THROW(kakuren::launcher::ensure_workspace(resolve_workspace((base / "file").string())),
+                 kakuren::UsageError);
+    std::filesystem::remove_all(base);
+}
+
+TEST(Workspace, ABlankNameIsRefused) {
+    // Before: a workspace named " " was created.
+    EXPECT_THROW(resolve_workspace(" "), kakuren::UsageError);
+    setenv("KAKUREN_WORKSPACE", "  ", 1);
+    EXPECT_THROW(resolve_workspace(""), kakuren::UsageError);
+    unsetenv("KAKUREN_WORKSPACE");
 }

@@ -3,6 +3,7 @@
 // KAKUREN_UPDATE_GOLDEN=1 rewrites the .expected files from the actual output (review the diff).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -142,4 +143,35 @@ TEST(RecipeErrors, AnUnreadableFileSaysWhy) {
                                            "cannot read recipe: No such file or directory"},
                   e.messages());
     }
+}
+
+TEST(RecipeErrors, NonRegularAndOversizedFilesAreRefusedWithoutReading) {
+    // Before: /dev/zero was read without bound and a FIFO without a writer blocked forever.
+    try {
+        kakuren::recipes::load("/dev/zero");
+        FAIL() << "loaded";
+    } catch (const RecipeError& e) {
+        EXPECT_EQ(std::vector<std::string>{"/dev/zero: error: cannot read recipe: it is not a "
+                                           "regular file; give a regular file"},
+                  e.messages());
+    }
+    char tmpl[] = "/tmp/kakuren-recipe-XXXXXX";
+    const fs::path dir = mkdtemp(tmpl);
+    const fs::path fifo = dir / "fifo.toml";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    EXPECT_THROW(kakuren::recipes::load(fifo), RecipeError);
+    const fs::path big = dir / "big.toml";
+    {
+        std::ofstream out(big);
+        out << "# " << std::string(kakuren::recipes::k_max_recipe_bytes, 'x') << "\n";
+    }
+    try {
+        kakuren::recipes::load(big);
+        FAIL() << "loaded";
+    } catch (const RecipeError& e) {
+        ASSERT_EQ(e.messages().size(), 1U);
+        EXPECT_NE(e.messages()[0].find("more than the limit of 1048576 bytes"), std::string::npos)
+            << e.messages()[0];
+    }
+    fs::remove_all(dir);
 }

@@ -122,6 +122,29 @@ TEST_F(Workspace, TheGivenBaselineWins) {
     EXPECT_FALSE(r.comparisons[0].automatic);
 }
 
+TEST_F(Workspace, ABaselineOfAnotherModelOrTheRunItselfIsSaidNotSilentlyUsed) {
+    // Before: another model's run was compared silently, and the run itself was dropped.
+    const auto run = add(hiding(1));
+    SyntheticRun other = baseline(1);
+    other.sets = {"model.hidden=[32]"};
+    const auto given = add(other);
+    report::Request request{{run.id}};
+    request.baseline = given.id;
+    auto r = build(request);
+    ASSERT_EQ(r.comparisons.size(), 1U);
+    ASSERT_EQ(r.notes.size(), 1U);
+    EXPECT_EQ(r.notes[0], "warning: baseline " + given.id + " trains mlp [32] on synthetic but " +
+                              run.id +
+                              " trains mlp [64] on synthetic: their accuracies and times "
+                              "measure different problems");
+    request.runs = {given.id};
+    r = build(request);
+    EXPECT_TRUE(r.comparisons.empty());
+    ASSERT_EQ(r.notes.size(), 1U);
+    EXPECT_EQ(r.notes[0], "--baseline " + given.id +
+                              " is a run of the report itself: it is not compared with itself");
+}
+
 TEST_F(Workspace, AHidingRunWithoutBaselineGetsANote) {
     const auto run = add(hiding(1));
     const auto r = build({{run.id}});

@@ -56,6 +56,7 @@ std::string resolved_recipe(const SyntheticRun& s) {
     if (s.target) {
         sets.push_back("run.target_accuracy=" + std::to_string(*s.target));
     }
+    sets.insert(sets.end(), s.sets.begin(), s.sets.end());
     return recipes::to_toml(recipes::parse(k_recipe, "synthetic.toml", sets));
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "db/store.hpp"
 
@@ -26,7 +27,8 @@ struct SyntheticRun {
     double epoch_s = 1.0;                      ///< seconds of a full training pass
     std::int64_t start_ms = 1'790'000'000'000; ///< init_start (also sets created_at)
     bool write_log = true;
-    bool write_samples = true; ///< per-sample state and hidden sets (else empty bitmaps)
+    bool write_samples = true;     ///< per-sample state and hidden sets (else empty bitmaps)
+    std::vector<std::string> sets; ///< more recipe --set overrides, e.g. "model.hidden=[32]"
 };
 
 /// What was written, for tests to compare against.

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,6 +123,133 @@ TEST(AtomicWrite, FailedRenameRemovesTheTemporaryFile) {
     for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path()))
         ++entries;
     EXPECT_EQ(entries, 1); // only "target"
+}
+
+TEST(AtomicWrite, WritesToADeviceInsteadOfReplacingIt) {
+    // Before: a temporary file was renamed over /dev/null (as root, /dev/null became a file).
+    // A FIFO stands in for the device (no root needed): it must still be a FIFO afterwards.
+    TempDir dir;
+    const fs::path fifo = dir.path() / "pipe";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    std::string got;
+    std::thread reader([&] { got = read_file(fifo); });
+    atomic_write(fifo, "through the pipe");
+    reader.join();
+    EXPECT_EQ(got, "through the pipe");
+    EXPECT_TRUE(fs::is_fifo(fs::symlink_status(fifo)));
+    atomic_write("/dev/null", "gone");
+    EXPECT_TRUE(fs::is_character_file(fs::symlink_status("/dev/null")));
+}
+
+TEST(AtomicWrite, WritesThroughASymlinkAndKeepsIt) {
+    TempDir dir;
+    const fs::path real = dir.path() / "real.txt", link = dir.path() / "link.txt";
+    atomic_write(real, "old");
+    fs::create_symlink(real, link);
+    atomic_write(link, "new");
+    EXPECT_TRUE(fs::is_symlink(fs::symlink_status(link)));
+    EXPECT_EQ(read_file(real), "new");
+    fs::remove(real); // a dangling link is refused, not replaced
+    EXPECT_THROW(atomic_write(link, "x"), kakuren::RuntimeFailure);
+    EXPECT_TRUE(fs::is_symlink(fs::symlink_status(link)));
+}
+
+TEST(AtomicWrite, KeepsTheModeOfTheFileItReplaces) {
+    TempDir dir;
+    const fs::path path = dir.path() / "secret.html";
+    atomic_write(path, "v1");
+    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+    atomic_write(path, "v2");
+    EXPECT_EQ(fs::status(path).permissions() & fs::perms::mask,
+              fs::perms::owner_read | fs::perms::owner_write);
+    const mode_t old = umask(027);
+    const fs::path fresh = dir.path() / "fresh.txt";
+    atomic_write(fresh, "x");
+    umask(old);
+    EXPECT_EQ(static_cast<unsigned>(fs::status(fresh).permissions() & fs::perms::mask), 0640U);
+}
+
+TEST(AtomicWrite, APlantedTemporaryNameIsNeverFollowed) {
+    // Before: <target>.tmp.<pid> was opened with O_CREAT|O_TRUNC; a symlink planted under that
+    // name made the write truncate the link's victim.
+    TempDir dir;
+    const fs::path victim = dir.path() / "victim", target = dir.path() / "out.txt";
+    atomic_write(victim, "precious");
+    fs::create_symlink(victim, target.string() + ".tmp." + std::to_string(getpid()));
+    for (int i = 0; i < 10; ++i)
+        fs::create_symlink(victim, dir.path() / (".out.txt.tmp-" + std::to_string(i)));
+    atomic_write(target, "report");
+    EXPECT_EQ(read_file(victim), "precious");
+    EXPECT_EQ(read_file(target), "report");
+}
+
+TEST(ReadRegularFile, RefusesDevicesFifosFoldersAndLargeFiles) {
+    TempDir dir;
+    const auto message = [](const fs::path& p, std::int64_t limit) {
+        try {
+            read_regular_file(p, limit, "recipe");
+        } catch (const kakuren::RuntimeFailure& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_EQ(message("/dev/zero", 100),
+              "cannot read recipe /dev/zero: it is not a regular file; give a regular file");
+    const fs::path fifo = dir.path() / "fifo"; // no writer: must not block
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    EXPECT_NE(message(fifo, 100).find("it is not a regular file"), std::string::npos);
+    EXPECT_NE(message(dir.path(), 100).find("it is a folder"), std::string::npos);
+    const fs::path big = dir.path() / "big.toml";
+    atomic_write(big, std::string(101, 'x'));
+    EXPECT_EQ(message(big, 100), "cannot read recipe " + big.string() +
+                                     ": it has 101 bytes, more than the limit of 100 bytes");
+    EXPECT_EQ(read_regular_file(big, 101, "recipe"), std::string(101, 'x'));
+}
+
+TEST(FileLock, OneHolderAtATimeAndTheKernelReleasesIt) {
+    TempDir dir;
+    const fs::path file = dir.path() / "owner.lock";
+    EXPECT_EQ(FileLock::held(file), std::nullopt) << "no file yet";
+    {
+        std::optional<FileLock> first = FileLock::try_acquire(file);
+        ASSERT_TRUE(first);
+        EXPECT_EQ(FileLock::held(file), std::optional<bool>(true));
+        EXPECT_FALSE(FileLock::try_acquire(file)) << "a second holder, even in this process";
+    }
+    EXPECT_EQ(FileLock::held(file), std::optional<bool>(false));
+    // A child that dies by SIGKILL while holding it: released without any cleanup code.
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    const pid_t child = fork();
+    if (child == 0) {
+        auto lock = FileLock::try_acquire(file);
+        const char c = lock ? 'y' : 'n';
+        (void)!write(ready[1], &c, 1);
+        pause();
+        _exit(0);
+    }
+    char c = 0;
+    ASSERT_EQ(read(ready[0], &c, 1), 1);
+    EXPECT_EQ(c, 'y');
+    EXPECT_EQ(FileLock::held(file), std::optional<bool>(true));
+    EXPECT_FALSE(FileLock::try_acquire(file));
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    EXPECT_EQ(FileLock::held(file), std::optional<bool>(false));
+    EXPECT_TRUE(FileLock::try_acquire(file));
+}
+
+TEST(FileId, ChangesWhenTheFileIsReplaced) {
+    TempDir dir;
+    const fs::path path = dir.path() / "kakuren.db";
+    atomic_write(path, "a");
+    const auto before = file_id(path);
+    ASSERT_TRUE(before);
+    EXPECT_EQ(file_id(path), before);
+    atomic_write(path, "b"); // renamed over: another inode
+    EXPECT_NE(file_id(path), before);
+    fs::remove(path);
+    EXPECT_EQ(file_id(path), std::nullopt);
 }
 
 TEST(ReadFile, MissingFileThrowsRuntimeFailure) {
