@@ -20,18 +20,15 @@
 #include <vector>
 
 #include "db/store.hpp"
+#include "support/files.hpp"
+#include "support/wait.hpp"
 #include "util/system.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using kakuren::testing::slurp;
 
 struct Result {
     int code = -1;
@@ -230,16 +227,21 @@ TEST_F(OwnershipE2E, ARunInAPidNamespaceIsNotDeclaredCrashed) {
     Held held(args, m_ws / "run.err");
     // It has begun its attempt and waits on its first line: ask the workspace about it.
     kakuren::db::RunRow row;
-    for (;;) { // the database and the run appear while it starts; no sleep: it is a poll
-        if (fs::exists(m_ws / "kakuren.db")) {
-            const auto runs = store().list_runs();
-            if (!runs.empty() && runs.front().status == kakuren::db::RunStatus::running) {
-                row = runs.front();
-                break;
+    // The database and the run appear while it starts.
+    ASSERT_TRUE(kakuren::testing::wait_until(
+        [&] {
+            if (!fs::exists(m_ws / "kakuren.db")) {
+                return false;
             }
-        }
-        std::this_thread::yield();
-    }
+            const auto runs = store().list_runs();
+            if (runs.empty() || runs.front().status != kakuren::db::RunStatus::running) {
+                return false;
+            }
+            row = runs.front();
+            return true;
+        },
+        300))
+        << slurp(m_ws / "run.err");
     EXPECT_EQ(store().attempts(row.id).at(0).pid, 1) << "inside its namespace it is PID 1";
     const Result runs = kakuren("runs --format json");
     ASSERT_EQ(runs.code, 0) << runs.err;
