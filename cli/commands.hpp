@@ -12,11 +12,11 @@ namespace kakuren::cli {
 
 enum ExitCode : int {
     k_exit_ok = 0,
-    k_exit_failure = 1,        ///< runtime failure (data, database, I/O)
-    k_exit_usage = 2,          ///< bad recipe or command line
-    k_exit_target_missed = 3,  ///< all epochs done, run.target_accuracy not reached
-    k_exit_interrupted = 75,   ///< stopped by SIGINT/SIGTERM/SIGUSR1 at a step boundary after
-                               ///< writing a checkpoint: `kakuren resume` continues the run
+    k_exit_failure = 1,       ///< runtime failure (data, database, I/O)
+    k_exit_usage = 2,         ///< bad recipe or command line
+    k_exit_target_missed = 3, ///< all epochs done, run.target_accuracy not reached
+    k_exit_interrupted = 75,  ///< stopped by SIGINT/SIGTERM/SIGUSR1 at a step boundary after
+                              ///< writing a checkpoint: `kakuren resume` continues the run
 };
 
 enum class Format { text, json };
@@ -30,7 +30,7 @@ struct RunOptions {
     std::string recipe;
     std::vector<std::string> overrides; ///< --set key=value
     bool dry_run = false;
-    bool quiet = false;                 ///< no progress bar / epoch lines
+    bool quiet = false; ///< no progress bar / epoch lines
 };
 
 int run_command(const CommonOptions& common, const RunOptions& options);

@@ -24,7 +24,6 @@
 namespace kakuren::cli {
 namespace {
 
-
 /// The local backend's launcher: n ranks of the run on this machine (launcher/local_ranks).
 int launch_local_ranks(const CommonOptions& common, const std::string& run_ref, int n) {
     Located found = locate_run(common.workspace, run_ref);
@@ -77,8 +76,8 @@ void finish_job(db::Store& store, const db::RunRow& run, const db::JobRow& job,
         store.count_requeue(run.id, job.submission,
                             why + "; requeued (" + std::to_string(n) + " of " +
                                 std::to_string(max_requeues) + ")");
-        std::cout << why << ": requeueing Slurm job " << place.slurm_job_id << " (" << n
-                  << " of " << max_requeues << ")" << std::endl;
+        std::cout << why << ": requeueing Slurm job " << place.slurm_job_id << " (" << n << " of "
+                  << max_requeues << ")" << std::endl;
         const std::string id = std::to_string(place.slurm_job_id);
         std::unique_ptr<launcher::Backend> slurm = launcher::make_backend("slurm");
         try {
@@ -92,16 +91,16 @@ void finish_job(db::Store& store, const db::RunRow& run, const db::JobRow& job,
                 return;
             }
             store.set_job_state(run.id, job.submission, "failed",
-                                why + "; the requeue failed: " + e.what() +
-                                    "; kakuren resume " + run.id + " continues it");
+                                why + "; the requeue failed: " + e.what() + "; kakuren resume " +
+                                    run.id + " continues it");
             throw;
         }
         return;
     }
-    store.set_job_state(run.id, job.submission, "failed",
-                        why + "; no requeues left (slurm.max_requeues = " +
-                            std::to_string(max_requeues) + "): kakuren resume " + run.id +
-                            " continues it");
+    store.set_job_state(
+        run.id, job.submission, "failed",
+        why + "; no requeues left (slurm.max_requeues = " + std::to_string(max_requeues) +
+            "): kakuren resume " + run.id + " continues it");
 }
 
 int run_rank(const CommonOptions& common, const std::string& run_ref) {
@@ -133,10 +132,10 @@ int run_rank(const CommonOptions& common, const std::string& run_ref) {
     }
 
     ResumeOptions none;
-    Continuation c =
-        rank0 ? take_over(found.ws, store, run, none,
-                          db::AttemptPlace{place.job_id, place.world, join(place.nodes)})
-              : plan_continuation(found.ws, store, run, none, place.world);
+    Continuation c = rank0
+                         ? take_over(found.ws, store, run, none,
+                                     db::AttemptPlace{place.job_id, place.world, join(place.nodes)})
+                         : plan_continuation(found.ws, store, run, none, place.world);
     if (rank0 && job) {
         store.restart_job(run.id, job->submission); // also after a requeue or a failure record
     }
@@ -169,10 +168,9 @@ int run_rank(const CommonOptions& common, const std::string& run_ref) {
             data.train_labels = staged.files[1];
             data.test_images = staged.files[2];
             data.test_labels = staged.files[3];
-            std::cout << who << ": data staged in " << staged.dir.string() << " ("
-                      << staged.bytes << " bytes, "
-                      << (staged.copied ? "copied" : "found there") << ", " << staged.seconds
-                      << " s)" << std::endl;
+            std::cout << who << ": data staged in " << staged.dir.string() << " (" << staged.bytes
+                      << " bytes, " << (staged.copied ? "copied" : "found there") << ", "
+                      << staged.seconds << " s)" << std::endl;
             return staged.bytes;
         };
     }

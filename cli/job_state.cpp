@@ -28,8 +28,8 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
         return std::nullopt;
     }
     db::JobRow job = jobs.back();
-    const bool run_done = run.status == db::RunStatus::succeeded ||
-                          run.status == db::RunStatus::finished;
+    const bool run_done =
+        run.status == db::RunStatus::succeeded || run.status == db::RunStatus::finished;
     if (job.job_id.empty() || (job.backend == "local" && job.host != util::hostname())) {
         return job; // not submitted yet; or a local job only its own host can see
     }
@@ -52,8 +52,7 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
     const bool restarted = view && view->state == "running" && view->restarts > job.requeues;
     if (maybe_requeued && view &&
         (view->state == "requeued" || view->state == "pending" || restarted)) {
-        store.count_requeue(run.id, job.submission,
-                            "Slurm requeued it after: " + job.reason);
+        store.count_requeue(run.id, job.submission, "Slurm requeued it after: " + job.reason);
         if (view->state == "running") {
             store.restart_job(run.id, job.submission);
         }
@@ -116,8 +115,7 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
 }
 
 std::string display_state(const db::RunRow& run, const std::optional<db::JobRow>& job) {
-    if (job && (job->state == "cancelled" || job->state == "pending" ||
-                job->state == "requeued")) {
+    if (job && (job->state == "cancelled" || job->state == "pending" || job->state == "requeued")) {
         return job->state;
     }
     switch (run.status) {

@@ -3,4 +3,6 @@ namespace kakuren::cli {
 int main(int argc, char** argv);
 }
 
-int main(int argc, char** argv) { return kakuren::cli::main(argc, argv); }
+int main(int argc, char** argv) {
+    return kakuren::cli::main(argc, argv);
+}

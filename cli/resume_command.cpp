@@ -220,8 +220,8 @@ Continuation take_over(const launcher::Workspace& ws, db::Store& store, const db
 
     // Take the run over: a new attempt, the records cut back to the checkpoint.
     const std::int64_t pid = getpid();
-    const int attempt = store.begin_attempt(run.id, util::hostname(), pid,
-                                            util::process_start_ticks(pid), place);
+    const int attempt =
+        store.begin_attempt(run.id, util::hostname(), pid, util::process_start_ticks(pid), place);
     c.attempt = attempt;
     std::vector<std::string> set_aside;
     for (const checkpoint::Status& s : c.skipped) {
@@ -246,8 +246,7 @@ Continuation take_over(const launcher::Workspace& ws, db::Store& store, const db
         for (const std::string& name : removed) {
             log << now << " resume: removed uncommitted checkpoint folder " << name << "\n";
         }
-        log << now << " resume: attempt " << attempt << " continues from " << c.from
-            << std::endl;
+        log << now << " resume: attempt " << attempt << " continues from " << c.from << std::endl;
     }
     return c;
 }
@@ -297,8 +296,8 @@ Continuation plan_continuation(const launcher::Workspace& ws, const db::Store& s
                          " epochs. Nothing changed");
     }
     if (chosen && chosen->loop.world_size != world_size) {
-        breaking.push_back({"ranks", std::to_string(chosen->loop.world_size),
-                            std::to_string(world_size)});
+        breaking.push_back(
+            {"ranks", std::to_string(chosen->loop.world_size), std::to_string(world_size)});
     }
     const std::string since = chosen ? "checkpoint " + chosen->name : "its start";
     if (!breaking.empty() && !options.force) {

@@ -44,8 +44,8 @@ std::string epoch_line(const trainer::EpochResult& r, int num_epochs, std::int64
     std::uint64_t digest = 1469598103934665603ULL;
     for (const std::int64_t id : r.hidden_ids) {
         for (int b = 0; b < 8; ++b) {
-            digest = (digest ^ ((static_cast<std::uint64_t>(id) >> (8 * b)) & 0xffU)) *
-                     1099511628211ULL;
+            digest =
+                (digest ^ ((static_cast<std::uint64_t>(id) >> (8 * b)) & 0xffU)) * 1099511628211ULL;
         }
     }
     char hex[17];
@@ -64,8 +64,7 @@ class Recorder : public trainer::Observer {
   public:
     /// record = false (ranks other than 0): epoch lines and progress only, no database writes.
     Recorder(db::Store& store, std::string run_id, std::ostream& log, bool live_bar, bool lines,
-             std::ostream& line_out, int num_epochs, checkpoint::Manager* checkpoints,
-             bool record)
+             std::ostream& line_out, int num_epochs, checkpoint::Manager* checkpoints, bool record)
         : m_store(store), m_run_id(std::move(run_id)), m_log(log), m_live_bar(live_bar),
           m_lines(lines), m_line_out(line_out), m_num_epochs(num_epochs),
           m_checkpoints(checkpoints), m_record(record) {}

@@ -44,9 +44,9 @@ struct Continuation {
     recipes::Recipe recipe;                   ///< the recipe it continues with
     std::string resolved;                     ///< recipes::to_toml(recipe)
     trainer::Config config;
-    int attempt = 0;                          ///< take_over: the attempt begun
-    std::vector<checkpoint::Status> skipped;  ///< damaged checkpoints newer than chosen
-    std::string from;                         ///< "checkpoint 0003-end (...)", for messages
+    int attempt = 0;                         ///< take_over: the attempt begun
+    std::vector<checkpoint::Status> skipped; ///< damaged checkpoints newer than chosen
+    std::string from;                        ///< "checkpoint 0003-end (...)", for messages
     /// take_over: this process owns the run while this is held (launcher::claim_run).
     std::optional<util::FileLock> owner;
 };

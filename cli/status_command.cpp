@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 
 /// An attempt's state for users: completed, failed, crashed, running, requeued (it stopped at
 /// a checkpoint and its job was requeued), cancelled, interrupted.
-std::string attempt_state(const db::AttemptRow& a, bool last, const std::optional<db::JobRow>& job) {
+std::string attempt_state(const db::AttemptRow& a, bool last,
+                          const std::optional<db::JobRow>& job) {
     if (a.status == "succeeded" || a.status == "finished") {
         return "completed";
     }
@@ -41,15 +42,21 @@ std::string attempt_state(const db::AttemptRow& a, bool last, const std::optiona
     return "interrupted";
 }
 
-util::Json text_or_null(const std::string& s) { return s.empty() ? util::Json::null() : util::Json(s); }
+util::Json text_or_null(const std::string& s) {
+    return s.empty() ? util::Json::null() : util::Json(s);
+}
 
 util::Json job_json(const db::JobRow& j) {
-    return util::JsonObject{{"submission", j.submission}, {"backend", j.backend},
-                            {"job_id", j.job_id},         {"state", j.state},
+    return util::JsonObject{{"submission", j.submission},
+                            {"backend", j.backend},
+                            {"job_id", j.job_id},
+                            {"state", j.state},
                             {"reason", text_or_null(j.reason)},
-                            {"requeues", j.requeues},     {"submitted_at", j.submitted_at},
+                            {"requeues", j.requeues},
+                            {"submitted_at", j.submitted_at},
                             {"ended_at", text_or_null(j.ended_at)},
-                            {"script", j.script},         {"host", j.host}};
+                            {"script", j.script},
+                            {"host", j.host}};
 }
 
 int status_all(const CommonOptions& common) {
@@ -116,8 +123,7 @@ int status_all(const CommonOptions& common) {
         if (reason.size() > 60) {
             reason = reason.substr(0, 57) + "...";
         }
-        table.add({r.id, display_state(r, job),
-                   job ? job->backend + " " + job->job_id : "-",
+        table.add({r.id, display_state(r, job), job ? job->backend + " " + job->job_id : "-",
                    std::to_string(r.epochs_done) + "/" + std::to_string(r.num_epochs),
                    r.final_accuracy ? percent(*r.final_accuracy, 2) : "-", reason});
     }
@@ -145,12 +151,12 @@ int status_one(const CommonOptions& common, const std::string& ref) {
     std::vector<Line> lines;
     for (std::size_t i = 0; i < attempts.size(); ++i) {
         const db::AttemptRow& a = attempts[i];
-        lines.push_back({std::to_string(a.attempt), a.job_id.empty() ? "-" : a.job_id,
-                         attempt_state(a, i + 1 == attempts.size(), job),
-                         (a.nodes.empty() ? a.host : a.nodes) +
-                             (a.world_size > 1 ? " (" + std::to_string(a.world_size) + " ranks)"
-                                               : ""),
-                         a.started_at, a.ended_at.empty() ? "-" : a.ended_at, a.reason});
+        lines.push_back(
+            {std::to_string(a.attempt), a.job_id.empty() ? "-" : a.job_id,
+             attempt_state(a, i + 1 == attempts.size(), job),
+             (a.nodes.empty() ? a.host : a.nodes) +
+                 (a.world_size > 1 ? " (" + std::to_string(a.world_size) + " ranks)" : ""),
+             a.started_at, a.ended_at.empty() ? "-" : a.ended_at, a.reason});
     }
     const bool waiting = job && (job->state == "pending" || job->state == "requeued") &&
                          (attempts.empty() || attempts.back().status != "running");
@@ -167,7 +173,8 @@ int status_one(const CommonOptions& common, const std::string& ref) {
         util::JsonArray attempt_list;
         for (const Line& l : lines) {
             attempt_list.emplace_back(util::JsonObject{
-                {"attempt", l.attempt == "-" ? util::Json::null() : util::Json(std::stoi(l.attempt))},
+                {"attempt",
+                 l.attempt == "-" ? util::Json::null() : util::Json(std::stoi(l.attempt))},
                 {"job_id", l.job == "-" ? util::Json::null() : util::Json(l.job)},
                 {"state", l.state},
                 {"where", l.where},
@@ -179,21 +186,21 @@ int status_one(const CommonOptions& common, const std::string& ref) {
         for (const db::JobRow& j : jobs) {
             job_list.push_back(job_json(j));
         }
-        std::cout << util::Json(util::JsonObject{
-                                    {"run_id", run.id},
-                                    {"state", state},
-                                    {"status", db::to_string(run.status)},
-                                    {"epochs_done", run.epochs_done},
-                                    {"num_epochs", run.num_epochs},
-                                    {"final_accuracy", run.final_accuracy
-                                                           ? util::Json(*run.final_accuracy)
-                                                           : util::Json::null()},
-                                    {"sweep", text_or_null(run.sweep)},
-                                    {"run_dir", dir.string()},
-                                    {"workspace", found.ws.root.string()},
-                                    {"attempts", util::Json(std::move(attempt_list))},
-                                    {"jobs", util::Json(std::move(job_list))},
-                                    {"note", text_or_null(backends.note())}})
+        std::cout << util::Json(
+                         util::JsonObject{{"run_id", run.id},
+                                          {"state", state},
+                                          {"status", db::to_string(run.status)},
+                                          {"epochs_done", run.epochs_done},
+                                          {"num_epochs", run.num_epochs},
+                                          {"final_accuracy", run.final_accuracy
+                                                                 ? util::Json(*run.final_accuracy)
+                                                                 : util::Json::null()},
+                                          {"sweep", text_or_null(run.sweep)},
+                                          {"run_dir", dir.string()},
+                                          {"workspace", found.ws.root.string()},
+                                          {"attempts", util::Json(std::move(attempt_list))},
+                                          {"jobs", util::Json(std::move(job_list))},
+                                          {"note", text_or_null(backends.note())}})
                          .dump_pretty()
                   << std::endl;
         return k_exit_ok;
@@ -279,9 +286,9 @@ int logs_command(const CommonOptions& common, const std::string& run_ref, int ra
             in.clear();
             offset = in.tellg();
         } else if (!follow) {
-            throw UsageError("no log " + file.string() + " yet" +
-                             (rank > 0 ? " (does the run have rank " + std::to_string(rank) + "?)"
-                                       : ""));
+            throw UsageError(
+                "no log " + file.string() + " yet" +
+                (rank > 0 ? " (does the run have rank " + std::to_string(rank) + "?)" : ""));
         } else if (!said_waiting) {
             std::cerr << "(no log yet: waiting for the job to start)" << std::endl;
             said_waiting = true;
@@ -322,8 +329,8 @@ int cancel_command(const CommonOptions& common, const std::string& run_ref) {
                              .dump_pretty()
                       << std::endl;
         } else {
-            std::cout << "run " << run.id << ": job " << job->job_id << " already "
-                      << job->state << "; nothing to cancel\n";
+            std::cout << "run " << run.id << ": job " << job->job_id << " already " << job->state
+                      << "; nothing to cancel\n";
         }
         return k_exit_ok;
     }
@@ -332,8 +339,8 @@ int cancel_command(const CommonOptions& common, const std::string& run_ref) {
         throw RuntimeFailure("cannot cancel " + job->backend + " job " + job->job_id + ": " +
                              backends.note());
     }
-    const std::string reason = "cancelled by kakuren cancel on " + util::hostname() + " at " +
-                               util::iso8601_utc_now();
+    const std::string reason =
+        "cancelled by kakuren cancel on " + util::hostname() + " at " + util::iso8601_utc_now();
     // The record first: the ranks, stopping, must not requeue the job.
     found.store.set_job_state(run.id, job->submission, "cancelled", reason);
     backend->cancel(job->job_id);

@@ -231,12 +231,15 @@ int submit_command(const CommonOptions& common, const SubmitOptions& options) {
                      ws.root / "runs" / "<run-id>" / "logs" / "slurm-%j.out");
         std::cout << "dry run: nothing is created or submitted\n"
                   << "backend: " << chosen
-                  << (wanted == "auto" ? (chosen == "slurm" ? " (auto: a Slurm controller answered)"
-                                                            : " (auto: no reachable Slurm controller)")
-                                       : "")
+                  << (wanted == "auto"
+                          ? (chosen == "slurm" ? " (auto: a Slurm controller answered)"
+                                               : " (auto: no reachable Slurm controller)")
+                          : "")
                   << "\nworkspace: " << ws.root.string() << "\n"
                   << "runs: " << runs.size()
-                  << (array ? " (one Slurm job array)" : runs.size() > 1 ? " (one job each)" : "")
+                  << (array             ? " (one Slurm job array)"
+                      : runs.size() > 1 ? " (one job each)"
+                                        : "")
                   << "\n";
         for (std::size_t i = 0; i < runs.size(); ++i) {
             std::string values;
@@ -280,9 +283,8 @@ int submit_command(const CommonOptions& common, const SubmitOptions& options) {
         for (const Planned& p : runs) {
             values.push_back(p.sweep_values);
         }
-        done = submit_script(store, *backend, ws,
-                             spec_for(first, ws, ids, dir / "slurm-%A_%a.out"), dir / "job.sh",
-                             values, first.slurm.max_requeues);
+        done = submit_script(store, *backend, ws, spec_for(first, ws, ids, dir / "slurm-%A_%a.out"),
+                             dir / "job.sh", values, first.slurm.max_requeues);
     } else {
         for (std::size_t i = 0; i < runs.size(); ++i) {
             const fs::path dir = ws.run_dir(ids[i]);
@@ -311,12 +313,14 @@ int resubmit_run(const CommonOptions& common, const std::string& run_ref) {
                              " job " + job->job_id + ": kakuren cancel " + run.id +
                              " stops it at a checkpoint, then resume it");
     }
-    const recipes::Recipe recipe = recipes::parse(run.recipe_text, found.ws.run_dir(run.id) / "recipe.toml");
+    const recipes::Recipe recipe =
+        recipes::parse(run.recipe_text, found.ws.run_dir(run.id) / "recipe.toml");
     std::unique_ptr<launcher::Backend> backend = launcher::make_backend(job->backend);
     const fs::path dir = found.ws.run_dir(run.id);
-    const auto done = submit_script(found.store, *backend, found.ws,
-                                    spec_for(recipe, found.ws, {run.id}, dir / "logs" / "slurm-%j.out"),
-                                    dir / "job.sh", {}, recipe.slurm.max_requeues);
+    const auto done =
+        submit_script(found.store, *backend, found.ws,
+                      spec_for(recipe, found.ws, {run.id}, dir / "logs" / "slurm-%j.out"),
+                      dir / "job.sh", {}, recipe.slurm.max_requeues);
     if (common.format == Format::json) {
         std::cout << util::Json(util::JsonObject{{"run_id", run.id},
                                                  {"backend", backend->name()},

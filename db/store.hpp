@@ -100,12 +100,12 @@ struct AttemptPlace {
 /// One job submitted for a run (table jobs).
 struct JobRow {
     std::string run_id;
-    int submission = 0;      ///< 1 = kakuren submit, 2.. = resumes (0 in insert_job = next)
-    std::string backend;     ///< slurm | local
-    std::string job_id;      ///< "1234", "1234_2" (array task), or the local pid
-    std::string host;        ///< submitted from
-    std::string state;       ///< pending | running | requeued | completed | failed | cancelled
-    std::string reason;      ///< why it failed or was cancelled
+    int submission = 0;  ///< 1 = kakuren submit, 2.. = resumes (0 in insert_job = next)
+    std::string backend; ///< slurm | local
+    std::string job_id;  ///< "1234", "1234_2" (array task), or the local pid
+    std::string host;    ///< submitted from
+    std::string state;   ///< pending | running | requeued | completed | failed | cancelled
+    std::string reason;  ///< why it failed or was cancelled
     int requeues = 0;
     std::string submitted_at, ended_at; ///< ISO 8601 UTC; ended_at empty until final
     std::string script;                 ///< batch script path

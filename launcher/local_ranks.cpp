@@ -23,7 +23,9 @@ namespace fs = std::filesystem;
 
 std::atomic<int> g_forward_signal{0};
 
-extern "C" void remember_signal(int sig) { g_forward_signal.store(sig); }
+extern "C" void remember_signal(int sig) {
+    g_forward_signal.store(sig);
+}
 
 /// A TCP port that was free a moment ago (the kernel's choice for port 0).
 int free_port() {
@@ -91,8 +93,8 @@ int run_local_ranks(const LocalRanks& spec) {
         }
         ranks.push_back(pid);
     }
-    std::cout << "started " << n << " rank(s) of run " << spec.run_id << " (rendezvous 127.0.0.1:"
-              << port << "); logs in " << logs.string() << std::endl;
+    std::cout << "started " << n << " rank(s) of run " << spec.run_id
+              << " (rendezvous 127.0.0.1:" << port << "); logs in " << logs.string() << std::endl;
 
     int result = 0;
     bool have_result = false;

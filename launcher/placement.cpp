@@ -31,7 +31,9 @@ long long number(const std::map<std::string, std::string>& env, const std::strin
 
 } // namespace
 
-int port_for_job(std::uint32_t job_id) { return 20000 + static_cast<int>(job_id % 20000U); }
+int port_for_job(std::uint32_t job_id) {
+    return 20000 + static_cast<int>(job_id % 20000U);
+}
 
 std::map<std::string, std::string> environment() {
     std::map<std::string, std::string> env;
@@ -45,9 +47,9 @@ std::map<std::string, std::string> environment() {
     return env;
 }
 
-Placement placement_from(const std::map<std::string, std::string>& env,
-                         const std::function<std::vector<std::string>(const std::string&)>&
-                             expand_hostlist) {
+Placement
+placement_from(const std::map<std::string, std::string>& env,
+               const std::function<std::vector<std::string>(const std::string&)>& expand_hostlist) {
     Placement p;
     if (find(env, "KAKUREN_RANK") != nullptr) {
         p.backend = "local";

@@ -27,9 +27,9 @@ struct Placement {
 /// SLURM_ARRAY_JOB_ID/SLURM_ARRAY_TASK_ID, SLURM_RESTART_COUNT, SLURM_JOB_NUM_NODES. Local:
 /// KAKUREN_RANK, KAKUREN_WORLD, KAKUREN_LOCAL_RANK, KAKUREN_MASTER_ADDR, KAKUREN_MASTER_PORT,
 /// KAKUREN_JOB_ID. Throws UsageError naming a malformed variable.
-Placement placement_from(const std::map<std::string, std::string>& env,
-                         const std::function<std::vector<std::string>(const std::string&)>&
-                             expand_hostlist);
+Placement
+placement_from(const std::map<std::string, std::string>& env,
+               const std::function<std::vector<std::string>(const std::string&)>& expand_hostlist);
 
 /// This process's environment as a map.
 std::map<std::string, std::string> environment();

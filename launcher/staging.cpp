@@ -40,8 +40,8 @@ fs::path node_local_base(const std::map<std::string, std::string>& env) {
     return "/dev/shm";
 }
 
-StageResult stage_files(const std::vector<std::string>& files, const fs::path& base,
-                        int local_rank, double timeout_s) {
+StageResult stage_files(const std::vector<std::string>& files, const fs::path& base, int local_rank,
+                        double timeout_s) {
     const auto start = Clock::now();
     std::vector<std::uintmax_t> sizes;
     std::string identity;

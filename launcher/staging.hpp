@@ -11,11 +11,11 @@
 namespace kakuren::launcher {
 
 struct StageResult {
-    std::filesystem::path dir;        ///< where the files are now
-    std::vector<std::string> files;   ///< the staged copies, in the order of the request
-    std::int64_t bytes = 0;           ///< total size
-    bool copied = false;              ///< this process copied them (else found them there)
-    double seconds = 0;               ///< spent copying or waiting
+    std::filesystem::path dir;      ///< where the files are now
+    std::vector<std::string> files; ///< the staged copies, in the order of the request
+    std::int64_t bytes = 0;         ///< total size
+    bool copied = false;            ///< this process copied them (else found them there)
+    double seconds = 0;             ///< spent copying or waiting
 };
 
 /// Node-local storage: $SLURM_TMPDIR, else $TMPDIR, else /dev/shm (from env).

@@ -7,8 +7,8 @@
 namespace kakuren::launcher {
 
 struct Workspace {
-    std::filesystem::path root;    ///< absolute
-    std::filesystem::path db_file; ///< root/kakuren.db
+    std::filesystem::path root;     ///< absolute
+    std::filesystem::path db_file;  ///< root/kakuren.db
     std::filesystem::path runs_dir; ///< root/runs
     /// Where root came from: --workspace (flag), $KAKUREN_WORKSPACE (env), the current folder.
     enum class Source { flag, env, cwd } source = Source::cwd;

@@ -108,9 +108,8 @@ void check_shapes(const Shapes& expected, const Shapes& loaded, const std::strin
 
 } // namespace
 
-std::map<std::string, std::string> save_training_state(const Model& model,
-                                                       torch::optim::SGD& optimizer,
-                                                       const Device& device) {
+std::map<std::string, std::string>
+save_training_state(const Model& model, torch::optim::SGD& optimizer, const Device& device) {
     torch::serialize::OutputArchive model_archive;
     model.save(model_archive);
     torch::serialize::OutputArchive optimizer_archive;

@@ -14,9 +14,8 @@
 namespace kakuren::trainer {
 
 /// The three files of a checkpoint, as bytes.
-std::map<std::string, std::string> save_training_state(const Model& model,
-                                                       torch::optim::SGD& optimizer,
-                                                       const Device& device);
+std::map<std::string, std::string>
+save_training_state(const Model& model, torch::optim::SGD& optimizer, const Device& device);
 
 /// Loads what save_training_state wrote into a model and optimizer built from this recipe, and
 /// the generators. Throws RuntimeFailure starting with `what` when a file is missing or does not

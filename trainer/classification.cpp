@@ -68,7 +68,8 @@ class Classification final : public Task {
         const torch::Tensor log_probs = torch::log_softmax(logits, 1);
         EvalSums sums;
         sums.loss = torch::nll_loss(log_probs, labels, {}, at::Reduction::None).sum().item<float>();
-        sums.metric = static_cast<double>(log_probs.argmax(1).eq(labels).sum().item<std::int64_t>());
+        sums.metric =
+            static_cast<double>(log_probs.argmax(1).eq(labels).sum().item<std::int64_t>());
         sums.count = static_cast<double>(labels.size(0));
         return sums;
     }

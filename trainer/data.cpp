@@ -224,7 +224,8 @@ std::string with_hint(const DataConfig& config, const std::string& file) {
 
 /// Fashion-MNIST has 10 classes: a label outside 0-9 is an error naming the file and the first
 /// such sample. Any other IDX set has as many classes as its largest label + 1 (at least 2).
-std::int64_t count_classes(const DataConfig& config, const IdxLabels& train, const IdxLabels& test) {
+std::int64_t count_classes(const DataConfig& config, const IdxLabels& train,
+                           const IdxLabels& test) {
     const std::array<std::pair<const IdxLabels*, const std::string*>, 2> splits = {
         {{&train, &config.train_labels}, {&test, &config.test_labels}}};
     if (config.dataset == "fashion-mnist") {

@@ -47,7 +47,9 @@ std::string Device::platform(int num_nodes) const {
     return std::to_string(num_nodes) + "xCPU-" + std::to_string(m_threads) + "c";
 }
 
-void Device::seed(std::uint64_t seed) { torch::manual_seed(seed); }
+void Device::seed(std::uint64_t seed) {
+    torch::manual_seed(seed);
+}
 
 void Device::save_rng(torch::serialize::OutputArchive& out) const {
     auto generator = at::detail::getDefaultCPUGenerator();

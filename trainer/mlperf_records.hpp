@@ -12,9 +12,9 @@ namespace kakuren::trainer {
 /// What the records need beside the config.
 struct RunFacts {
     int world = 1;
-    std::string platform;            ///< e.g. "1xCPU-2c"
+    std::string platform;              ///< e.g. "1xCPU-2c"
     std::int64_t steps_full_epoch = 0; ///< optimizer steps of an epoch without hiding
-    std::vector<int> lr_milestones;  ///< empty unless a step schedule
+    std::vector<int> lr_milestones;    ///< empty unless a step schedule
     std::int64_t train_samples = 0, eval_samples = 0;
 };
 

@@ -1,9 +1,10 @@
 #pragma once
-// The models the trainer builds from ModelConfig: a registry of built-in kinds. Private to trainer/ (torch).
+// The models the trainer builds from ModelConfig: a registry of built-in kinds. Private to trainer/
+// (torch).
 #include <cstdint>
 #include <memory>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -57,9 +58,7 @@ class Network : public torch::nn::Module {
   public:
     virtual torch::Tensor forward(const torch::Tensor& images) = 0;
     virtual void prepare_inference() {}
-    virtual torch::Tensor forward_inference(const torch::Tensor& images) {
-        return forward(images);
-    }
+    virtual torch::Tensor forward_inference(const torch::Tensor& images) { return forward(images); }
 };
 
 /// Builds config.kind for shape, initialised from torch's global generator (seed it first):

@@ -17,7 +17,7 @@ struct ModuleCall {
     util::MlLog* mllog = nullptr;
     const std::atomic<bool>* stop = nullptr;
     const checkpoint::Resume* resume = nullptr;
-    Summary* summary = nullptr; ///< out
+    Summary* summary = nullptr;   ///< out
     std::string* error = nullptr; ///< out: the message when the call fails
     bool check_only = false;      ///< check_model() instead of train(): observer etc. unused
 };

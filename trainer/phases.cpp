@@ -34,8 +34,9 @@ std::vector<float> shard_weights(const std::vector<float>& weights, int rank, in
 void Run::record(std::span<const std::int64_t> ids, std::int64_t first, const GlobalOutcome& out,
                  Totals* totals) {
     torch::NoGradGuard no_grad;
-    m_state->store(ids.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(out.count)),
-                   out.losses, out.correct, out.confidence);
+    m_state->store(
+        ids.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(out.count)),
+        out.losses, out.correct, out.confidence);
     if (totals != nullptr) {
         totals->add(out.losses, out.correct);
     }
@@ -59,9 +60,9 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
                              std::to_string(plan.train_ids.size()) + " training samples");
     }
     const Shard shard(plan.train_ids, m_rank, m_world);
-    const std::vector<float> own_weights =
-        weighted && m_world > 1 ? shard_weights(plan.train_weights, m_rank, m_world)
-                                : std::vector<float>{};
+    const std::vector<float> own_weights = weighted && m_world > 1
+                                               ? shard_weights(plan.train_weights, m_rank, m_world)
+                                               : std::vector<float>{};
     const torch::Tensor weights =
         weighted ? view_of(m_world > 1 ? own_weights : plan.train_weights) : torch::Tensor();
     const auto n_global = static_cast<std::int64_t>(plan.train_ids.size());
@@ -91,8 +92,8 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
         record(plan.train_ids, step * global_batch, out, &m_train_totals);
         m_step = step + 1;
         ++m_batches_since_checkpoint;
-        progress("train", step + 1, num_steps, std::min(n_global, (step + 1) * global_batch),
-                 start, false);
+        progress("train", step + 1, num_steps, std::min(n_global, (step + 1) * global_batch), start,
+                 false);
     }
     m_phase = Phase::other;
     result.train_s = before_s + seconds_between(start, Clock::now());
@@ -130,8 +131,8 @@ void Run::refresh_phase(const hiding::EpochPlan& plan, EpochResult& result) {
                    m_engine->forward(reader.read(step), train_mode), nullptr);
             m_step = m_train_steps + step + 1;
             ++m_batches_since_checkpoint;
-            progress("refresh", step + 1, num_steps,
-                     std::min(n_global, (step + 1) * global_batch), start, false);
+            progress("refresh", step + 1, num_steps, std::min(n_global, (step + 1) * global_batch),
+                     start, false);
         }
         model.train();
     }
@@ -193,7 +194,8 @@ void Run::eval_phase(EpochResult& result) {
             check_stop_at_batch();
             const std::int64_t begin = block_begin + step * batch;
             const std::int64_t len = std::clamp<std::int64_t>(block_end - begin, 0, batch);
-            const EvalSums sums = m_engine->evaluate(len > 0 ? test.read_range(begin, len) : Batch{});
+            const EvalSums sums =
+                m_engine->evaluate(len > 0 ? test.read_range(begin, len) : Batch{});
             total.loss += sums.loss;
             total.metric += sums.metric;
             total.count += sums.count;

@@ -67,8 +67,8 @@ struct StepBucket {
     float* meta = nullptr;                          // samples, ranks that ran, stop
 
     StepBucket() = default;
-    StepBucket(std::int64_t num_grads, std::int64_t local_batch, std::int64_t num_buffers,
-               int rank, int world) {
+    StepBucket(std::int64_t num_grads, std::int64_t local_batch, std::int64_t num_buffers, int rank,
+               int world) {
         const std::int64_t g = local_batch * world;
         const std::int64_t total = num_grads + 3 * g + num_buffers + 3;
         flat = torch::zeros({total}, torch::kFloat32);
@@ -127,8 +127,8 @@ class C10dReplicator final : public Replicator {
             num_buffers += b.numel();
         }
         m_train = StepBucket(num_grads, local_batch, num_buffers, rank(), world());
-        m_forward = StepBucket(0, forward_batch, forward_moves_buffers ? num_buffers : 0, rank(),
-                               world());
+        m_forward =
+            StepBucket(0, forward_batch, forward_moves_buffers ? num_buffers : 0, rank(), world());
         // Backward accumulates straight into the bucket (the gradients are views of it): no copy
         // before or after the all-reduce, and zeroing the bucket zeroes the gradients.
         std::int64_t at = 0;

@@ -32,8 +32,8 @@ class Replicator {
 
     /// Binds the model's parameters and buffers (call once, after the model is built and before
     /// the first step). The c10d replicator makes the gradients views of its bucket.
-    virtual void attach(Model& model, std::int64_t local_batch,
-                        std::int64_t forward_batch, bool forward_moves_buffers) = 0;
+    virtual void attach(Model& model, std::int64_t local_batch, std::int64_t forward_batch,
+                        bool forward_moves_buffers) = 0;
     /// Before a training step's forward: clears the gradients the step accumulates into.
     virtual void begin_step(torch::optim::Optimizer& optimizer) = 0;
     /// The loss to differentiate from this rank's weighted per-sample losses: their mean (one

@@ -66,8 +66,8 @@ struct Totals {
 
 class Run {
   public:
-    Run(const Config& config, Observer& observer, util::MlLog& mllog,
-        const std::atomic<bool>* stop, const checkpoint::Resume* resume);
+    Run(const Config& config, Observer& observer, util::MlLog& mllog, const std::atomic<bool>* stop,
+        const checkpoint::Resume* resume);
     Summary run();
 
   private:

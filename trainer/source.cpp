@@ -32,7 +32,8 @@ class InMemorySource final : public SampleSource {
     }
     [[nodiscard]] std::vector<std::int64_t> target_shape() const override { return {}; }
     Batch read(const torch::Tensor& ids, BatchBuffer& buffer) const override {
-        return {gather(m_data.images, ids, buffer.inputs), gather(m_data.labels, ids, buffer.targets)};
+        return {gather(m_data.images, ids, buffer.inputs),
+                gather(m_data.labels, ids, buffer.targets)};
     }
     Batch read_range(std::int64_t begin, std::int64_t count) const override {
         return {m_data.images.narrow(0, begin, count), m_data.labels.narrow(0, begin, count)};

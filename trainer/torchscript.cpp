@@ -96,8 +96,7 @@ torch::jit::Module load_module(const std::string& path) {
     } catch (const c10::Error& e) {
         std::string why = e.what_without_backtrace();
         why = why.substr(0, why.find('\n'));
-        throw UsageError(where +
-                         "not a TorchScript archive that LibTorch 1.13 can read (" + why +
+        throw UsageError(where + "not a TorchScript archive that LibTorch 1.13 can read (" + why +
                          "); export it with torch.jit.script(model).save(path) or "
                          "torch.jit.trace(model, example).save(path) from PyTorch 1.13 or older");
     }
@@ -115,9 +114,8 @@ void check_forward(const torch::jit::Module& module, const std::string& where) {
         for (std::size_t i = 1; i < args.size(); ++i) {
             names += (i > 1 ? ", " : "") + args[i].name();
         }
-        throw UsageError(where + "forward takes " + std::to_string(args.size() - 1) +
-                         " inputs (" + names +
-                         "); kakuren calls it with one tensor, the batch [B, C, H, W]");
+        throw UsageError(where + "forward takes " + std::to_string(args.size() - 1) + " inputs (" +
+                         names + "); kakuren calls it with one tensor, the batch [B, C, H, W]");
     }
 }
 
@@ -147,7 +145,8 @@ std::shared_ptr<Model> load_torchscript(const ModelConfig& config, const ModelSh
         std::string why = e.what_without_backtrace();
         throw RuntimeFailure(where + "forward fails on a batch of the data's shape [2, " +
                              std::to_string(shape.channels) + ", " + std::to_string(shape.height) +
-                             ", " + std::to_string(shape.width) + "]: " + why.substr(0, why.find('\n')));
+                             ", " + std::to_string(shape.width) +
+                             "]: " + why.substr(0, why.find('\n')));
     }
     if (output.dim() != 2 || output.size(0) != 2 || output.size(1) != shape.classes) {
         throw RuntimeFailure(where + "for a batch [2, " + std::to_string(shape.channels) + ", " +

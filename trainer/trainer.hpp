@@ -29,7 +29,7 @@ struct DataConfig {
 };
 
 struct ModelConfig {
-    std::string kind = "cnn"; ///< mlp | cnn | resnet18 | torchscript
+    std::string kind = "cnn";         ///< mlp | cnn | resnet18 | torchscript
     std::string path;                 ///< torchscript: the module file (absolute)
     std::vector<std::int64_t> inputs; ///< torchscript: the input shape it expects; empty = any
     std::vector<int> hidden = {256, 128};

@@ -234,7 +234,7 @@ struct Reference {
 std::string reference_key() {
     std::string all;
     for (const fs::path& file : {fs::path(KAKUREN_BIN), fs::path(KAKUREN_TRAIN_MODULE),
-                                fs::path(KAKUREN_SOURCE_DIR) / "recipes/synthetic_tiny.toml"}) {
+                                 fs::path(KAKUREN_SOURCE_DIR) / "recipes/synthetic_tiny.toml"}) {
         const std::string bytes = slurp(file);
         EXPECT_FALSE(bytes.empty()) << "cannot read " << file;
         all += kakuren::util::sha256_hex(bytes);

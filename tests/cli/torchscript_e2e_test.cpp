@@ -48,9 +48,8 @@ class TorchScriptE2E : public ::testing::Test {
     kakuren::testing::Output kakuren(const std::string& args) {
         const fs::path ws = m_tmp.path() / "ws";
         fs::create_directories(ws);
-        return kakuren::testing::run_shell("'" KAKUREN_BIN "' " + args + " --workspace " +
-                                               quoted(ws.string()),
-                                           m_tmp.path());
+        return kakuren::testing::run_shell(
+            "'" KAKUREN_BIN "' " + args + " --workspace " + quoted(ws.string()), m_tmp.path());
     }
 
     [[nodiscard]] bool nothing_recorded() const {
@@ -66,8 +65,7 @@ class TorchScriptE2E : public ::testing::Test {
 kakuren::testing::TempDir* TorchScriptE2E::s_dir = nullptr;
 
 TEST_F(TorchScriptE2E, AnExportedModuleTrainsWithHiding) {
-    const auto r = kakuren("run " + quoted(recipe("ts_cnn", "cnn.pt").string()) +
-                           " --format json");
+    const auto r = kakuren("run " + quoted(recipe("ts_cnn", "cnn.pt").string()) + " --format json");
     ASSERT_EQ(r.code, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("\"status\": \"finished\""), std::string::npos) << r.out;
     const auto shown = kakuren("runs --format json");
@@ -75,8 +73,8 @@ TEST_F(TorchScriptE2E, AnExportedModuleTrainsWithHiding) {
 }
 
 TEST_F(TorchScriptE2E, AModuleThatCannotTrainIsRefusedBeforeAnythingIsRecorded) {
-    const auto dry = kakuren("run " + quoted(recipe("two", "two_inputs.pt").string()) +
-                             " --dry-run");
+    const auto dry =
+        kakuren("run " + quoted(recipe("two", "two_inputs.pt").string()) + " --dry-run");
     EXPECT_EQ(dry.code, 2) << dry.out << dry.err;
     EXPECT_NE(dry.err.find("forward takes 2 inputs (x, y)"), std::string::npos) << dry.err;
 

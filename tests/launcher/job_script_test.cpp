@@ -70,7 +70,9 @@ int run_bash(const fs::path& script, const std::string& env_prefix = "") {
 
 } // namespace
 
-TEST(JobScript, SingleRunMatchesGoldenFile) { expect_golden(job_script(golden_spec()), "single.sh"); }
+TEST(JobScript, SingleRunMatchesGoldenFile) {
+    expect_golden(job_script(golden_spec()), "single.sh");
+}
 
 TEST(JobScript, SweepArrayMatchesGoldenFile) {
     ScriptSpec s = golden_spec();
@@ -92,8 +94,8 @@ TEST(JobScript, QuoteKeepsEveryByteAsOneWord) {
 TEST(JobScript, ValuesCannotInjectShellCommands) {
     Scratch dir;
     const fs::path marker = dir.root / "INJECTED";
-    const std::string evil = "x'; touch " + marker.string() + "; echo '$(touch " +
-                             marker.string() + ")`touch " + marker.string() + "`\n#";
+    const std::string evil = "x'; touch " + marker.string() + "; echo '$(touch " + marker.string() +
+                             ")`touch " + marker.string() + "`\n#";
     // A fake kakuren that records its arguments, one per line.
     const fs::path fake = dir.root / "fake kakuren's $(x)";
     std::ofstream(fake) << "#!/bin/bash\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > \""

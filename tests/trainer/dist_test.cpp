@@ -167,10 +167,10 @@ std::vector<double> numbers(const std::string& epoch_line) {
     return v;
 }
 
-#define REQUIRE_GLOO()                                                                        \
+#define REQUIRE_GLOO()                                                                             \
     if (!Comm::available()) {                                                                      \
-        GTEST_FAIL() << "built without c10d Gloo headers: install libgloo-dev (scripts/setup.sh " \
-                        "does) and rebuild";                           \
+        GTEST_FAIL() << "built without c10d Gloo headers: install libgloo-dev (scripts/setup.sh "  \
+                        "does) and rebuild";                                                       \
     }
 
 void expect_clean(const RunResult& run) {
@@ -231,8 +231,9 @@ TEST(Dist, ATorchScriptModelKeepsIdenticalWeightsAndHiddenSetsOnBothRanks) {
                              "/tests/trainer/torchscript/make_modules.py " +
                              (tmp.path / "modules").string();
     ASSERT_EQ(std::system(make.c_str()), 0) << make;
-    const RunResult two = run_ranks(tmp.path / "two", 2, "full",
-                                    {{"KAKUREN_MODEL_PATH", (tmp.path / "modules/dist_small.pt").string()}});
+    const RunResult two =
+        run_ranks(tmp.path / "two", 2, "full",
+                  {{"KAKUREN_MODEL_PATH", (tmp.path / "modules/dist_small.pt").string()}});
     expect_clean(two);
     const RankResult& r0 = two.ranks[0];
     ASSERT_EQ(r0.epochs.size(), 4U) << r0.log;

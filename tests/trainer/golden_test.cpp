@@ -120,8 +120,9 @@ void check(const std::string& name, const Case& c) {
         if (update) {
             golden[key] = actual;
         } else {
-            ASSERT_TRUE(golden.count(key)) << "no golden digests for " << key << " in "
-                                           << golden_file() << " (KAKUREN_UPDATE_GOLDEN=1 records them)";
+            ASSERT_TRUE(golden.count(key))
+                << "no golden digests for " << key << " in " << golden_file()
+                << " (KAKUREN_UPDATE_GOLDEN=1 records them)";
             EXPECT_EQ(actual, golden[key]) << key;
         }
     }

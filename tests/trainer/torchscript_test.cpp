@@ -184,8 +184,9 @@ TEST(TorchScript, ModulesThatCannotBeTrainedAreRefusedClearly) {
     Config shaped = fashion_config("torchscript", "cnn.pt");
     shaped.model.inputs = {3, 32, 32};
     EXPECT_EQ(error_of([&] { check_model(shaped); }),
-              "model.path " + dir + "cnn.pt: model.inputs = [3, 32, 32] but the data's samples are "
-                                    "[1, 28, 28]");
+              "model.path " + dir +
+                  "cnn.pt: model.inputs = [3, 32, 32] but the data's samples are "
+                  "[1, 28, 28]");
     EXPECT_EQ(check("cnn.pt"), "(no error)");
 }
 
