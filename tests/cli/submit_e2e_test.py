@@ -286,10 +286,13 @@ class SlurmSubmit(unittest.TestCase):
         # A 1-minute limit and a warning 55 s before it: slurmctld checks limits every ~30 s,
         # so each start trains 5-35 s, gets SIGUSR1, checkpoints and requeues itself, until the
         # run (about 70 s of training) is done.
-        text = tiny(name="limit", epochs=50, train=60000, hidden="[512, 512]", grace=55, requeues=20,
+        # On a busy machine each start trains less, so there are more starts: the requeue limit
+        # and the deadline are far above what it needs (a deadline catches a hang, it does not
+        # time the run).
+        text = tiny(name="limit", epochs=50, train=60000, hidden="[512, 512]", grace=55, requeues=100,
                     extra='time = "1"')
         run = self.submit(text)[0]["run_id"]
-        final = self.ws.wait(run, {"completed", "failed", "crashed"}, timeout=420,
+        final = self.ws.wait(run, {"completed", "failed", "crashed"}, timeout=1500,
                              what=lambda s: s["state"] != "running")
         self.assertEqual(final["state"], "completed", self.ws.all_logs(run))
         job = final["jobs"][0]
