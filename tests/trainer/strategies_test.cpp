@@ -74,7 +74,8 @@ TEST(TrainStrategies, IswrRefreshesEverySampleThenTrainsOnNDraws) {
 TEST(TrainStrategies, InfoBatchPrunesAndTrainsWithWeights) {
     Config c = small_config("infobatch", 4);
     c.hiding.params["infobatch_ratio"] = 0.5;
-    c.hiding.params["infobatch_delta"] = 0.75; // prune in epochs 1-3 (0-based 0-2), full data in the last
+    // Prune in epochs 1-3 (0-based 0-2), full data in the last.
+    c.hiding.params["infobatch_delta"] = 0.75;
     const auto epochs = run(c);
     EXPECT_EQ(epochs[0].hidden, 0);
     EXPECT_GT(epochs[1].hidden, 0);
