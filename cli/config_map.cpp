@@ -13,9 +13,9 @@ hiding::Config hiding_config(const recipes::Recipe& recipe) {
     c.fraction = h.fraction;
     c.tau = h.tau;
     c.fraction_decay = h.fraction_decay;
-    c.lr_compensation = h.lr_compensation == "realised" ? hiding::LrCompensation::realised
-                        : h.lr_compensation == "off"    ? hiding::LrCompensation::off
-                                                        : hiding::LrCompensation::scheduled;
+    // The schema allows only hiding::lr_compensations()' names.
+    c.lr_compensation = hiding::lr_compensation_named(h.lr_compensation)
+                            .value_or(hiding::LrCompensation::scheduled);
     c.refresh_every = h.refresh_every;
     c.params = h.params;
     c.seed = static_cast<std::uint64_t>(recipe.run.seed);

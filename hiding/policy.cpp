@@ -179,3 +179,22 @@ std::string to_string(LrCompensation c) {
 }
 
 } // namespace kakuren::hiding
+
+namespace kakuren::hiding {
+
+const std::vector<LrCompensation>& lr_compensations() {
+    static const std::vector<LrCompensation> all = {LrCompensation::scheduled,
+                                                    LrCompensation::realised, LrCompensation::off};
+    return all;
+}
+
+std::optional<LrCompensation> lr_compensation_named(std::string_view name) {
+    for (const LrCompensation c : lr_compensations()) {
+        if (to_string(c) == name) {
+            return c;
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace kakuren::hiding

@@ -6,8 +6,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kakuren::hiding {
@@ -135,6 +137,11 @@ std::vector<std::int64_t> lowest_k(std::span<const float> loss, std::int64_t k);
 /// (xoshiro256** seeded through splitmix64, Lemire's unbiased bounded draw; no <random>).
 void shuffle(std::vector<std::int64_t>& ids, std::uint64_t seed, int epoch, std::uint64_t stream);
 
+/// "scheduled", "realised", "off": the recipe's hiding.lr_compensation values.
 std::string to_string(LrCompensation c);
+/// Every LrCompensation, in the order the recipe reference lists them.
+const std::vector<LrCompensation>& lr_compensations();
+/// The LrCompensation whose to_string is name, or nullopt.
+std::optional<LrCompensation> lr_compensation_named(std::string_view name);
 
 } // namespace kakuren::hiding

@@ -120,6 +120,14 @@ const hiding::ParamInfo& shared_param(std::string_view key) {
     return *p;
 }
 
+std::vector<std::string> lr_compensation_names() {
+    std::vector<std::string> out;
+    for (const hiding::LrCompensation c : hiding::lr_compensations()) {
+        out.push_back(hiding::to_string(c));
+    }
+    return out;
+}
+
 std::vector<std::string> strategy_names() {
     std::vector<std::string> out;
     for (const hiding::StrategyInfo* s : hiding::strategies()) {
@@ -327,7 +335,7 @@ std::vector<Field> build_schema() {
                     "hiding", "lr_compensation",
                     "LR multiplier 1/(1-f) after warm-up, f = the scheduled F of the epoch, the "
                     "realised hidden fraction, or off (1).")
-                    .one_of({"scheduled", "realised", "off"}));
+                    .one_of(lr_compensation_names()));
     f.push_back(make<&R::hiding, &HidingSection::confidence>(
                     "hiding", "confidence",
                     "class: softmax over classes; batch: softmax over the batch dimension (as "

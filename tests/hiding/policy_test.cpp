@@ -168,6 +168,11 @@ TEST(Names, StrategiesAndCompensationModes) {
     EXPECT_EQ(to_string(LrCompensation::scheduled), "scheduled");
     EXPECT_EQ(to_string(LrCompensation::realised), "realised");
     EXPECT_EQ(to_string(LrCompensation::off), "off");
+    for (const LrCompensation c : lr_compensations()) {
+        EXPECT_EQ(lr_compensation_named(to_string(c)), c);
+    }
+    EXPECT_EQ(lr_compensations().size(), 3U);
+    EXPECT_EQ(lr_compensation_named("realized"), std::nullopt);
 }
 
 } // namespace
