@@ -101,7 +101,8 @@ class Policy {
 /// Checks a config whatever its strategy: a registered strategy name, 0 <= fraction < 1,
 /// 0 <= tau <= 1, refresh_every >= 1, every fraction_decay entry in [0, 1] (an empty list means no
 /// decay), a known compensation, and every entry of params a registered parameter inside its
-/// bounds (an integer one integral). Throws UsageError naming the field and the expected range:
+/// bounds (an integer one integral). Throws kakuren::UsageError (util/error.hpp) naming the field
+/// and the expected range:
 /// "hiding.fraction = 1.4 is out of range; expected 0 <= fraction < 1".
 void validate(const Config& config);
 
