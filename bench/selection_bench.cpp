@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
     const SampleStatsView stats{loss, correct, confidence};
 
     Config config;
-    config.strategy = kakuren::hiding::Strategy::kakurenbo;
+    config.strategy = "kakurenbo";
     config.fraction = k_fraction;
     config.seed = 1;
     const auto policy = kakuren::hiding::make_policy(config);

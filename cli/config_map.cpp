@@ -10,27 +10,15 @@ namespace kakuren::cli {
 hiding::Config hiding_config(const recipes::Recipe& recipe) {
     const recipes::HidingSection& h = recipe.hiding;
     hiding::Config c;
-    c.strategy = h.strategy == "kakurenbo"            ? hiding::Strategy::kakurenbo
-                 : h.strategy == "random"             ? hiding::Strategy::random
-                 : h.strategy == "infobatch"          ? hiding::Strategy::infobatch
-                 : h.strategy == "iswr"               ? hiding::Strategy::iswr
-                 : h.strategy == "selective_backprop" ? hiding::Strategy::selective_backprop
-                 : h.strategy == "rotate"             ? hiding::Strategy::rotate
-                                                      : hiding::Strategy::none;
+    c.strategy = h.strategy; // a registered name: the recipe schema allows only those
     c.fraction = h.fraction;
     c.tau = h.tau;
     c.fraction_decay = h.fraction_decay;
-    c.lr_compensation = h.lr_compensation == "realised" ? hiding::LrCompensation::realised
-                        : h.lr_compensation == "off"    ? hiding::LrCompensation::off
-                                                        : hiding::LrCompensation::scheduled;
+    // The schema allows only hiding::lr_compensations()' names.
+    c.lr_compensation = hiding::lr_compensation_named(h.lr_compensation)
+                            .value_or(hiding::LrCompensation::scheduled);
     c.refresh_every = h.refresh_every;
-    c.infobatch_ratio = h.infobatch_ratio;
-    c.infobatch_delta = h.infobatch_delta;
-    c.sb_beta = h.sb_beta;
-    c.rotate_fraction = h.rotate_fraction;
-    c.rotate_ratio = h.rotate_ratio;
-    c.rotate_full_epochs = h.rotate_full_epochs;
-    c.rotate_tau = h.rotate_tau;
+    c.params = h.params;
     c.seed = static_cast<std::uint64_t>(recipe.run.seed);
     return c;
 }

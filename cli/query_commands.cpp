@@ -11,6 +11,7 @@
 #include "db/store.hpp"
 #include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
+#include "report/recipe_summary.hpp"
 #include "util/json.hpp"
 #include "util/system.hpp"
 
@@ -92,10 +93,11 @@ int runs_command(const CommonOptions& common) {
         std::cout << "no runs in " << ws.root.string() << "\n";
         return k_exit_ok;
     }
-    Table table({"RUN", "STATUS", "STRATEGY", "F", "REALISED", "EPOCHS", "FINAL ACC", "BEST ACC",
-                 "STARTED"});
+    // HIDING: the strategy with its own parameters (a rotate run has no F to show).
+    Table table(
+        {"RUN", "STATUS", "HIDING", "REALISED", "EPOCHS", "FINAL ACC", "BEST ACC", "STARTED"});
     for (const db::RunRow& r : runs) {
-        table.add({r.id, state_of(r), r.strategy, fixed(r.fraction, 2),
+        table.add({r.id, state_of(r), report::hiding_label(report::flat_toml(r.recipe_text)),
                    percent(r.mean_realised_fraction),
                    std::to_string(r.epochs_done) + "/" + std::to_string(r.num_epochs),
                    accuracy_text(r.final_accuracy), accuracy_text(r.best_accuracy),
@@ -158,7 +160,7 @@ int show_command(const CommonOptions& common, const std::string& ref) {
     std::cout << "run       " << run.id << "\n"
               << "status    " << db::to_string(run.status)
               << (run.reason.empty() ? "" : " (" + run.reason + ")") << "\n"
-              << "hiding    " << run.strategy << " F=" << fixed(run.fraction, 2)
+              << "hiding    " << report::hiding_label(report::flat_toml(run.recipe_text))
               << ", realised mean " << percent(run.mean_realised_fraction) << "\n"
               << "seed      " << run.seed << "\n"
               << "samples   " << thousands(run.num_samples) << "\n"

@@ -1,3 +1,8 @@
+// iswr: importance sampling with replacement. Epoch 0 as none. From epoch 1 (after the trainer's
+// full refresh, see wants_full_refresh) N ids are drawn with replacement, P(i) = w_i / sum w,
+// w_i = loss_i (non-finite: the largest finite loss; negative: 0; all zero: uniform), u from
+// k_draw_stream, id = first with cumulative weight > u * sum; train_ids is the draw order,
+// hidden_ids the ids never drawn, no weights, lr_scale 1.
 #include "hiding/rng.hpp"
 #include "hiding/strategies.hpp"
 
@@ -6,6 +11,20 @@
 #include <cstddef>
 
 namespace kakuren::hiding::detail {
+namespace {
+
+constexpr std::string_view k_name = "iswr";
+
+class IswrPolicy final : public Policy {
+  public:
+    explicit IswrPolicy(const Config& config) : m_config(config) {}
+    EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) override;
+    std::string name() const override { return std::string(k_name); }
+    bool wants_full_refresh(const EpochContext& ctx) const override { return ctx.epoch >= 1; }
+
+  private:
+    Config m_config;
+};
 
 EpochPlan IswrPolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
     check_inputs(ctx, stats);
@@ -58,6 +77,21 @@ EpochPlan IswrPolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView&
         }
     }
     return plan;
+}
+
+} // namespace
+
+const StrategyInfo& iswr_strategy() {
+    static const StrategyInfo info{
+        .name = k_name,
+        .summary = "importance sampling with replacement",
+        .shared_keys = {},
+        .params = {},
+        .make = [](const Config& c) -> std::unique_ptr<Policy> {
+            return std::make_unique<IswrPolicy>(c);
+        },
+    };
+    return info;
 }
 
 } // namespace kakuren::hiding::detail

@@ -1,3 +1,11 @@
+// kakurenbo: KAKURENBO as the reference code runs it (see shared/notes/hiding-methods.md).
+// Per epoch: num_candidates = floor(F_e * N) lowest-loss samples (lowest_k); a candidate is hidden
+// only if correct == 1, its loss is not NaN and confidence >= tau (compared in float:
+// confidence >= float(tau)); the other candidates stay visible (num_moved_back) and their slots
+// are not refilled. A NaN loss is never hidden (it ranks as +inf, so it is a candidate only when
+// num_candidates exceeds the non-NaN count, and then it is moved back). Hiding is active during
+// LR warm-up; only the LR scale waits for its end. The hidden ids get a forward refresh when
+// refresh_due; lr_scale as lr_scale().
 #include "hiding/strategies.hpp"
 
 #include <algorithm>
@@ -5,6 +13,19 @@
 #include <cstddef>
 
 namespace kakuren::hiding::detail {
+namespace {
+
+constexpr std::string_view k_name = "kakurenbo";
+
+class KakurenboPolicy final : public Policy {
+  public:
+    explicit KakurenboPolicy(const Config& config) : m_config(config) {}
+    EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) override;
+    std::string name() const override { return std::string(k_name); }
+
+  private:
+    Config m_config;
+};
 
 EpochPlan KakurenboPolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
     check_inputs(ctx, stats);
@@ -47,6 +68,21 @@ EpochPlan KakurenboPolicy::plan_epoch(const EpochContext& ctx, const SampleStats
     }
     plan.lr_scale = lr_scale(m_config, ctx, plan.realised_fraction());
     return plan;
+}
+
+} // namespace
+
+const StrategyInfo& kakurenbo_strategy() {
+    static const StrategyInfo info{
+        .name = k_name,
+        .summary = "hide the easiest samples each epoch (the reference algorithm)",
+        .shared_keys = {"fraction", "tau", "fraction_decay", "lr_compensation", "refresh_every"},
+        .params = {},
+        .make = [](const Config& c) -> std::unique_ptr<Policy> {
+            return std::make_unique<KakurenboPolicy>(c);
+        },
+    };
+    return info;
 }
 
 } // namespace kakuren::hiding::detail

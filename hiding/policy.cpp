@@ -1,13 +1,17 @@
 #include "hiding/policy.hpp"
+#include "hiding/registry.hpp"
 #include "hiding/rng.hpp"
 #include "hiding/strategies.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
-#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
-#include <stdexcept>
+
+#include "util/assert.hpp"
+#include "util/error.hpp"
 
 namespace kakuren::hiding {
 
@@ -20,21 +24,25 @@ std::string format_number(double value) {
     return {buffer.data(), result.ptr};
 }
 
+// "infobatch_ratio, infobatch_delta, ...": every strategy's own keys.
+std::string param_keys_text() {
+    std::string out;
+    for (const StrategyInfo* s : strategies()) {
+        for (const ParamInfo& p : s->params) {
+            out += (out.empty() ? "" : ", ") + std::string(p.key);
+        }
+    }
+    return out;
+}
+
 } // namespace
 
 namespace detail {
 
 void check_inputs(const EpochContext& ctx, const SampleStatsView& stats) {
-    if (stats.correct.size() != stats.size() || stats.confidence.size() != stats.size()) {
-        throw std::invalid_argument("hiding: sample stats differ in length (loss " +
-                                    std::to_string(stats.size()) + ", correct " +
-                                    std::to_string(stats.correct.size()) + ", confidence " +
-                                    std::to_string(stats.confidence.size()) + ")");
-    }
-    if (ctx.epoch < 0) {
-        throw std::invalid_argument("hiding: epoch " + std::to_string(ctx.epoch) +
-                                    " is negative; epochs are 0-based");
-    }
+    KAKUREN_ASSERT(stats.correct.size() == stats.size() && stats.confidence.size() == stats.size(),
+                   "hiding: the sample stats spans (loss, correct, confidence) differ in length");
+    KAKUREN_ASSERT(ctx.epoch >= 0, "hiding: a negative epoch; epochs are 0-based");
 }
 
 std::int64_t count_of(double fraction, std::size_t n) {
@@ -107,59 +115,40 @@ std::int64_t EpochPlan::num_distinct_trained() const {
 }
 
 void validate(const Config& config) {
-    // Written as !(in range) so that NaN fails every check.
-    if (!(config.fraction >= 0.0 && config.fraction < 1.0)) {
-        throw std::invalid_argument("hiding.fraction = " + format_number(config.fraction) +
-                                    " is out of range; expected 0 <= fraction < 1");
-    }
-    if (!(config.tau >= 0.0 && config.tau <= 1.0)) {
-        throw std::invalid_argument("hiding.tau = " + format_number(config.tau) +
-                                    " is out of range; expected 0 <= tau <= 1");
-    }
-    if (config.refresh_every < 1) {
-        throw std::invalid_argument(
-            "hiding.refresh_every = " + std::to_string(config.refresh_every) +
-            " is out of range; expected refresh_every >= 1");
-    }
+    const auto check = [](std::string_view key, double value) {
+        const ParamInfo* info = find_param(key);
+        KAKUREN_ASSERT(info != nullptr, "hiding: validate() checks a key nobody registered");
+        // Written as !(in range) so that NaN fails every check.
+        if (!info->bounds.contains(value)) {
+            throw UsageError("hiding." + std::string(key) + " = " + format_number(value) +
+                             " is out of range; expected " + info->bounds.text(key));
+        }
+        if (info->kind == ParamKind::integer &&
+            !(std::floor(value) == value && value >= std::numeric_limits<int>::min() &&
+              value <= std::numeric_limits<int>::max())) {
+            throw UsageError("hiding." + std::string(key) + " = " + format_number(value) +
+                             " is not an integer");
+        }
+    };
+    check("fraction", config.fraction);
+    check("tau", config.tau);
+    check("refresh_every", config.refresh_every);
     for (std::size_t i = 0; i < config.fraction_decay.size(); ++i) {
         const double decay = config.fraction_decay[i];
         if (!(decay >= 0.0 && decay <= 1.0)) {
-            throw std::invalid_argument("hiding.fraction_decay[" + std::to_string(i) +
-                                        "] = " + format_number(decay) +
-                                        " is out of range; expected 0 <= decay <= 1");
+            throw UsageError("hiding.fraction_decay[" + std::to_string(i) + "] = " +
+                             format_number(decay) + " is out of range; expected 0 <= decay <= 1");
         }
     }
-    if (!(config.infobatch_ratio >= 0.0 && config.infobatch_ratio < 1.0)) {
-        throw std::invalid_argument(
-            "hiding.infobatch_ratio = " + format_number(config.infobatch_ratio) +
-            " is out of range; expected 0 <= infobatch_ratio < 1");
-    }
-    if (!(config.infobatch_delta >= 0.0 && config.infobatch_delta <= 1.0)) {
-        throw std::invalid_argument(
-            "hiding.infobatch_delta = " + format_number(config.infobatch_delta) +
-            " is out of range; expected 0 <= infobatch_delta <= 1");
-    }
-    if (!(config.sb_beta >= 0.0 && std::isfinite(config.sb_beta))) {
-        throw std::invalid_argument("hiding.sb_beta = " + format_number(config.sb_beta) +
-                                    " is out of range; expected sb_beta >= 0");
-    }
-    if (!(config.rotate_fraction >= 0.0 && config.rotate_fraction <= 1.0)) {
-        throw std::invalid_argument(
-            "hiding.rotate_fraction = " + format_number(config.rotate_fraction) +
-            " is out of range; expected 0 <= rotate_fraction <= 1");
-    }
-    if (!(config.rotate_ratio >= 0.0 && config.rotate_ratio < 1.0)) {
-        throw std::invalid_argument("hiding.rotate_ratio = " + format_number(config.rotate_ratio) +
-                                    " is out of range; expected 0 <= rotate_ratio < 1");
-    }
-    if (config.rotate_full_epochs < 0) {
-        throw std::invalid_argument(
-            "hiding.rotate_full_epochs = " + std::to_string(config.rotate_full_epochs) +
-            " is out of range; expected rotate_full_epochs >= 0");
-    }
-    if (!(config.rotate_tau >= 0.0 && config.rotate_tau <= 1.0)) {
-        throw std::invalid_argument("hiding.rotate_tau = " + format_number(config.rotate_tau) +
-                                    " is out of range; expected 0 <= rotate_tau <= 1");
+    for (const auto& [key, value] : config.params) {
+        const ParamInfo* info = find_param(key);
+        const bool shared = std::any_of(shared_params().begin(), shared_params().end(),
+                                        [&](const ParamInfo& p) { return &p == info; });
+        if (info == nullptr || shared) {
+            throw UsageError("hiding." + key +
+                             " is not a strategy parameter; known: " + param_keys_text());
+        }
+        check(key, value);
     }
     switch (config.lr_compensation) {
     case LrCompensation::scheduled:
@@ -167,61 +156,14 @@ void validate(const Config& config) {
     case LrCompensation::off:
         break;
     default:
-        throw std::invalid_argument("hiding.lr_compensation has an unknown value");
+        throw UsageError("hiding.lr_compensation has an unknown value");
     }
-    switch (config.strategy) {
-    case Strategy::none:
-    case Strategy::kakurenbo:
-    case Strategy::random:
-    case Strategy::infobatch:
-    case Strategy::iswr:
-    case Strategy::selective_backprop:
-    case Strategy::rotate:
-        break;
-    default:
-        throw std::invalid_argument("hiding.strategy has an unknown value");
-    }
+    (void)strategy_info(config.strategy); // throws for an unknown name
 }
 
 std::unique_ptr<Policy> make_policy(const Config& config) {
     validate(config);
-    switch (config.strategy) {
-    case Strategy::none:
-        return std::make_unique<detail::NonePolicy>(config);
-    case Strategy::kakurenbo:
-        return std::make_unique<detail::KakurenboPolicy>(config);
-    case Strategy::random:
-        return std::make_unique<detail::RandomPolicy>(config);
-    case Strategy::infobatch:
-        return std::make_unique<detail::InfoBatchPolicy>(config);
-    case Strategy::iswr:
-        return std::make_unique<detail::IswrPolicy>(config);
-    case Strategy::selective_backprop:
-        return std::make_unique<detail::SelectiveBackpropPolicy>(config);
-    case Strategy::rotate:
-        return std::make_unique<detail::RotatePolicy>(config);
-    }
-    throw std::invalid_argument("hiding.strategy has an unknown value"); // unreachable: validated
-}
-
-std::string to_string(Strategy s) {
-    switch (s) {
-    case Strategy::none:
-        return "none";
-    case Strategy::kakurenbo:
-        return "kakurenbo";
-    case Strategy::random:
-        return "random";
-    case Strategy::infobatch:
-        return "infobatch";
-    case Strategy::iswr:
-        return "iswr";
-    case Strategy::selective_backprop:
-        return "selective_backprop";
-    case Strategy::rotate:
-        return "rotate";
-    }
-    return "unknown";
+    return strategy_info(config.strategy).make(config);
 }
 
 std::string to_string(LrCompensation c) {
@@ -234,6 +176,25 @@ std::string to_string(LrCompensation c) {
         return "off";
     }
     return "unknown";
+}
+
+} // namespace kakuren::hiding
+
+namespace kakuren::hiding {
+
+const std::vector<LrCompensation>& lr_compensations() {
+    static const std::vector<LrCompensation> all = {LrCompensation::scheduled,
+                                                    LrCompensation::realised, LrCompensation::off};
+    return all;
+}
+
+std::optional<LrCompensation> lr_compensation_named(std::string_view name) {
+    for (const LrCompensation c : lr_compensations()) {
+        if (to_string(c) == name) {
+            return c;
+        }
+    }
+    return std::nullopt;
 }
 
 } // namespace kakuren::hiding

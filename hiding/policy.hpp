@@ -3,23 +3,28 @@
 // Pure: no I/O, no clock, no torch; all randomness comes from Config::seed and the epoch.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kakuren::hiding {
 
-/// none: full data; kakurenbo: the reference algorithm; random: uniform random hiding;
-/// infobatch: InfoBatch's soft pruning; iswr: importance sampling with replacement;
-/// selective_backprop: epoch-level Selective Backprop; rotate: kakuren's own (see make_policy).
-enum class Strategy { none, kakurenbo, random, infobatch, iswr, selective_backprop, rotate };
 /// Where the learning-rate compensation 1/(1-f) takes f from: the scheduled maximum fraction
 /// F_e (reference), the realised hidden fraction of this epoch, or nowhere (scale 1).
 enum class LrCompensation { scheduled, realised, off };
 
+/// The strategies' own parameters by key (ParamInfo::key in hiding/registry.hpp, e.g.
+/// "rotate_ratio"); a key left out takes its registered default.
+using Params = std::map<std::string, double, std::less<>>;
+
 struct Config {
-    Strategy strategy = Strategy::none;
+    /// A registered strategy name (hiding/registry.hpp): none, kakurenbo, random, ...
+    std::string strategy = "none";
     double fraction = 0.3; ///< F, the maximum hidden fraction, 0 <= F < 1
     double tau = 0.7;      ///< confidence threshold for hiding
     /// F multiplier after k LR milestones (entry min(k, size - 1)); empty = no decay.
@@ -28,14 +33,8 @@ struct Config {
     /// Run the forward refresh of hidden samples every k epochs (1 = reference): the refresh is due
     /// on epoch e when (e + 1) % k == 0 or e is the last epoch, so stats are fresh at the end.
     int refresh_every = 1;
-    double infobatch_ratio = 0.5;   ///< infobatch: r, prune probability of a below-mean sample
-    double infobatch_delta = 0.875; ///< infobatch: prune while epoch < delta * num_epochs
-    double sb_beta = 1.0;           ///< selective_backprop: keep probability = percentile^beta
-    double rotate_fraction = 0.9;   ///< rotate: lowest-loss share of N considered for hiding
-    double rotate_ratio = 0.65;     ///< rotate: probability that an eligible sample is hidden
-    int rotate_full_epochs = 1;     ///< rotate: final epochs trained on the full data
-    double rotate_tau = 0.9;        ///< rotate: confidence an eligible sample needs
-    std::uint64_t seed = 0;         ///< run seed; per-epoch draws use (seed, epoch)
+    Params params;          ///< the strategies' own knobs (each strategy's file documents its own)
+    std::uint64_t seed = 0; ///< run seed; per-epoch draws use (seed, epoch)
 };
 
 /// Schedule facts a policy needs; epochs are 0-based.
@@ -99,57 +98,21 @@ class Policy {
     }
 };
 
-/// Checks a config whatever its strategy: 0 <= fraction < 1, 0 <= tau <= 1, refresh_every >= 1,
-/// every fraction_decay entry in [0, 1] (an empty list means no decay), 0 <= infobatch_ratio < 1,
-/// 0 <= infobatch_delta <= 1, sb_beta >= 0, 0 <= rotate_fraction <= 1, 0 <= rotate_ratio < 1,
-/// rotate_full_epochs >= 0, 0 <= rotate_tau <= 1, a known strategy and compensation. Throws
-/// std::invalid_argument naming the field and the expected range.
+/// Checks a config whatever its strategy: a registered strategy name, 0 <= fraction < 1,
+/// 0 <= tau <= 1, refresh_every >= 1, every fraction_decay entry in [0, 1] (an empty list means no
+/// decay), a known compensation, and every entry of params a registered parameter inside its
+/// bounds (an integer one integral). Throws kakuren::UsageError (util/error.hpp) naming the field
+/// and the expected range:
+/// "hiding.fraction = 1.4 is out of range; expected 0 <= fraction < 1".
 void validate(const Config& config);
 
-/// Builds the policy for config.strategy (after validate(config)). Throws std::invalid_argument for
-/// an invalid config (the recipe layer validates first, so users never see that).
-///
-/// kakurenbo, per epoch: num_candidates = floor(F_e * N) lowest-loss samples (lowest_k); a
-/// candidate is hidden only if correct == 1, its loss is not NaN and confidence >= tau (compared in
-/// float: confidence >= float(tau)); the other candidates stay visible (num_moved_back) and their
-/// slots are not refilled. A NaN loss is never hidden (it ranks as +inf, so it is a candidate only
-/// when num_candidates exceeds the non-NaN count, and then it is moved back). Hiding is active
-/// during LR warm-up; only the LR scale waits for its end. none: every id trained (shuffled),
-/// nothing hidden, max_fraction 0, lr_scale 1.
-///
-/// Every strategy below draws from (seed, epoch, k_prune_stream) or k_draw_stream, one uniform
-/// u in [0, 1) per sample in ascending id order (uniform01), and trains its visible ids in the
-/// order shuffle(ascending visible ids, seed, epoch, k_train_stream) with train_weights
-/// permuted alongside. NaN losses rank as +inf.
-///
-/// random: from epoch 0, hides floor(F_e * N) ids chosen uniformly (the first of
-/// shuffle(all ids, .., k_prune_stream)); num_candidates = that count; no refresh; lr_scale as
-/// kakurenbo.
-///
-/// infobatch: while epoch < infobatch_delta * num_epochs, every sample whose loss is below the
-/// mean loss of the finite losses (computed in double, ascending id order) is a candidate and is
-/// pruned (hidden) when u < r; kept candidates get loss weight 1 / (1 - r), all others 1
-/// (train_weights empty when nothing is weighted). num_candidates = below-mean count,
-/// num_moved_back = kept candidates, max_fraction = r; afterwards full data and max_fraction 0.
-/// No refresh (pruned samples keep stale scores), lr_scale 1.
-///
-/// iswr: epoch 0 as none. From epoch 1 (after the trainer's full refresh) N ids are drawn with
-/// replacement, P(i) = w_i / sum w, w_i = loss_i (non-finite: the largest finite loss;
-/// negative: 0; all zero: uniform), u from k_draw_stream, id = first with cumulative weight >
-/// u * sum; train_ids is the draw order, hidden_ids the ids never drawn, no weights, lr_scale 1.
-///
-/// selective_backprop: percentile_i = #{j : loss_j <= loss_i} / N; kept (trained) when
-/// u < percentile_i^sb_beta, else hidden and refreshed (refresh_due, as kakurenbo). lr_scale 1.
-///
-/// rotate: the floor(rotate_fraction * N) lowest-loss samples are candidates (lowest_k); a
-/// candidate that is correct with confidence >= rotate_tau is eligible (else moved back), and an
-/// eligible sample is hidden when u < rotate_ratio; eligible samples that stay visible get loss
-/// weight 1 / (1 - rotate_ratio). No refresh pass: a hidden sample's statistics are refreshed the
-/// next time the draw keeps it. The last rotate_full_epochs epochs hide nothing; max_fraction =
-/// rotate_ratio while hiding; lr_scale 1.
-///
-/// plan_epoch throws std::invalid_argument when the stats spans differ in length or
-/// ctx.epoch < 0.
+/// Builds the policy of config.strategy after validate(config) (throws its UsageError). Each
+/// strategy's file (hiding/<name>.cpp) states what its plan_epoch does. Common to all: every
+/// strategy that draws takes its draws from (seed, epoch, k_prune_stream) or k_draw_stream, one
+/// uniform u in [0, 1) per sample in ascending id order, trains its visible ids in the order
+/// shuffle(ascending visible ids, seed, epoch, k_train_stream) with train_weights permuted
+/// alongside, and ranks NaN losses as +inf. Calling plan_epoch with stats spans of different
+/// lengths or ctx.epoch < 0 breaks its contract (asserted).
 std::unique_ptr<Policy> make_policy(const Config& config);
 
 /// F_e: the maximum hidden fraction of epoch ctx.epoch after the LR milestones passed so far:
@@ -175,7 +138,11 @@ std::vector<std::int64_t> lowest_k(std::span<const float> loss, std::int64_t k);
 /// (xoshiro256** seeded through splitmix64, Lemire's unbiased bounded draw; no <random>).
 void shuffle(std::vector<std::int64_t>& ids, std::uint64_t seed, int epoch, std::uint64_t stream);
 
-std::string to_string(Strategy s);
+/// "scheduled", "realised", "off": the recipe's hiding.lr_compensation values.
 std::string to_string(LrCompensation c);
+/// Every LrCompensation, in the order the recipe reference lists them.
+const std::vector<LrCompensation>& lr_compensations();
+/// The LrCompensation whose to_string is name, or nullopt.
+std::optional<LrCompensation> lr_compensation_named(std::string_view name);
 
 } // namespace kakuren::hiding

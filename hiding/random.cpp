@@ -1,3 +1,6 @@
+// random: from epoch 0, hides floor(F_e * N) ids chosen uniformly (the first of
+// shuffle(all ids, .., k_prune_stream)); num_candidates = that count; no refresh; lr_scale as
+// kakurenbo. The control that tells whether choosing *which* samples to hide matters.
 #include "hiding/strategies.hpp"
 
 #include <algorithm>
@@ -5,6 +8,19 @@
 #include <cstddef>
 
 namespace kakuren::hiding::detail {
+namespace {
+
+constexpr std::string_view k_name = "random";
+
+class RandomPolicy final : public Policy {
+  public:
+    explicit RandomPolicy(const Config& config) : m_config(config) {}
+    EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) override;
+    std::string name() const override { return std::string(k_name); }
+
+  private:
+    Config m_config;
+};
 
 EpochPlan RandomPolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
     check_inputs(ctx, stats);
@@ -25,6 +41,21 @@ EpochPlan RandomPolicy::plan_epoch(const EpochContext& ctx, const SampleStatsVie
     fill_plan(plan, hidden, {}, m_config.seed, ctx.epoch);
     plan.lr_scale = lr_scale(m_config, ctx, plan.realised_fraction());
     return plan;
+}
+
+} // namespace
+
+const StrategyInfo& random_strategy() {
+    static const StrategyInfo info{
+        .name = k_name,
+        .summary = "hide a random F_e share",
+        .shared_keys = {"fraction", "fraction_decay", "lr_compensation"},
+        .params = {},
+        .make = [](const Config& c) -> std::unique_ptr<Policy> {
+            return std::make_unique<RandomPolicy>(c);
+        },
+    };
+    return info;
 }
 
 } // namespace kakuren::hiding::detail

@@ -1,3 +1,6 @@
+// selective_backprop: Selective Backprop at epoch level.
+// percentile_i = #{j : loss_j <= loss_i} / N; a sample is kept (trained) when
+// u < percentile_i^sb_beta, else hidden and refreshed (refresh_due, as kakurenbo). lr_scale 1.
 #include "hiding/strategies.hpp"
 
 #include <algorithm>
@@ -6,6 +9,22 @@
 #include <limits>
 
 namespace kakuren::hiding::detail {
+namespace {
+
+constexpr std::string_view k_name = "selective_backprop";
+constexpr std::string_view k_beta = "sb_beta";
+
+class SelectiveBackpropPolicy final : public Policy {
+  public:
+    explicit SelectiveBackpropPolicy(const Config& config)
+        : m_config(config), m_beta(param(config, k_beta)) {}
+    EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) override;
+    std::string name() const override { return std::string(k_name); }
+
+  private:
+    Config m_config;
+    double m_beta; ///< keep probability = percentile^beta
+};
 
 EpochPlan SelectiveBackpropPolicy::plan_epoch(const EpochContext& ctx,
                                               const SampleStatsView& stats) {
@@ -41,7 +60,7 @@ EpochPlan SelectiveBackpropPolicy::plan_epoch(const EpochContext& ctx,
     const std::vector<double> u = uniform_draws(n, m_config.seed, ctx.epoch, k_prune_stream);
     std::vector<std::uint8_t> hidden(n, 0);
     for (std::size_t i = 0; i < n; ++i) {
-        if (!(u[i] < std::pow(percentile[i], m_config.sb_beta))) {
+        if (!(u[i] < std::pow(percentile[i], m_beta))) {
             hidden[i] = 1;
         }
     }
@@ -51,6 +70,30 @@ EpochPlan SelectiveBackpropPolicy::plan_epoch(const EpochContext& ctx,
         shuffle(plan.refresh_ids, m_config.seed, ctx.epoch, k_refresh_stream);
     }
     return plan;
+}
+
+} // namespace
+
+const StrategyInfo& selective_backprop_strategy() {
+    static const StrategyInfo info{
+        .name = k_name,
+        .summary = "keep samples with probability percentile^beta",
+        .shared_keys = {"refresh_every"},
+        .params = {{.key = k_beta,
+                    .label = "beta",
+                    .kind = ParamKind::real,
+                    .default_value = 1.0,
+                    .bounds = {.lo = 0,
+                               .lo_inclusive = true,
+                               .hi = std::numeric_limits<double>::infinity(),
+                               .hi_inclusive = false},
+                    .summary = "a sample is trained with probability percentile^beta of its last "
+                               "loss (1: about half)."}},
+        .make = [](const Config& c) -> std::unique_ptr<Policy> {
+            return std::make_unique<SelectiveBackpropPolicy>(c);
+        },
+    };
+    return info;
 }
 
 } // namespace kakuren::hiding::detail

@@ -1,7 +1,8 @@
 #include "launcher/job_script.hpp"
 
 #include <sstream>
-#include <stdexcept>
+
+#include "util/assert.hpp"
 
 namespace kakuren::launcher {
 
@@ -36,9 +37,8 @@ void directive(std::ostringstream& out, const std::string& option, const std::st
 } // namespace
 
 std::string job_script(const ScriptSpec& spec) {
-    if (spec.run_ids.empty() || spec.run_ids.size() != spec.run_dirs.size()) {
-        throw std::invalid_argument("job_script: one run folder per run id is needed");
-    }
+    KAKUREN_ASSERT(!spec.run_ids.empty() && spec.run_ids.size() == spec.run_dirs.size(),
+                   "job_script: one run folder per run id is needed");
     const bool array = spec.run_ids.size() > 1;
     std::ostringstream out;
     out << "#!/bin/bash\n"

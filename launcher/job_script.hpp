@@ -23,7 +23,8 @@ struct ScriptSpec {
 };
 
 /// The script text: #SBATCH lines documenting the request (the same values reach Slurm through
-/// libslurm; `sbatch script` by hand asks for the same), then the launch.
+/// libslurm; `sbatch script` by hand asks for the same), then the launch. spec holds one run
+/// folder per run id and at least one run (asserted: the caller's promise).
 std::string job_script(const ScriptSpec& spec);
 
 /// `text` as one single-quoted shell word ('it'\''s').

@@ -16,6 +16,7 @@
 #include <tuple>
 #include <utility>
 
+#include "recipes/kinds.hpp"
 #include "recipes/schema.hpp"
 #include "util/system.hpp"
 
@@ -655,13 +656,16 @@ class Loader {
         if (ok({"slurm.extra"})) {
             std::istringstream words(s.extra);
             std::string word;
-            const auto& allowed = allowed_extra_options();
+            std::vector<std::string> allowed;
+            for (const SbatchOptionInfo& o : sbatch_options()) {
+                allowed.emplace_back(o.name);
+            }
             while (words >> word) {
                 const std::size_t eq = word.find('=');
                 const std::string name = word.substr(0, eq);
-                const bool known = std::find(allowed.begin(), allowed.end(), name) != allowed.end();
-                const bool flag = name == "--exclusive" || name == "--requeue";
-                if (!known) {
+                const SbatchOptionInfo* option = find_sbatch_option(name);
+                const bool flag = option != nullptr && !option->takes_value;
+                if (option == nullptr) {
                     error(place({"slurm.extra"}),
                           "slurm.extra: " + quoted(word) + " is not an allowed sbatch option; "
                           "allowed: " + join(allowed, ", ") +
@@ -670,9 +674,9 @@ class Loader {
                     error(place({"slurm.extra"}),
                           "slurm.extra: " + quoted(word) +
                               (flag ? " takes no value" : " needs a value: " + name + "=VALUE"));
-                } else if (!flag && (word.size() == eq + 1 ||
-                                     !only_chars(std::string_view(word).substr(eq + 1),
-                                                 ",:@%+=/[]"))) {
+                } else if (!flag &&
+                           (word.size() == eq + 1 ||
+                            !only_chars(std::string_view(word).substr(eq + 1), ",:@%+=/[]"))) {
                     error(place({"slurm.extra"}),
                           "slurm.extra: the value of " + quoted(word) +
                               " may hold only letters, digits and _ - . , : @ % + = / [ ]");
@@ -859,13 +863,6 @@ std::optional<int> time_limit_minutes(const std::string& text) {
         return std::nullopt;
     }
     return static_cast<int>(minutes);
-}
-
-const std::vector<std::string>& allowed_extra_options() {
-    static const std::vector<std::string> options = {
-        "--exclusive", "--reservation", "--nodelist",  "--exclude",   "--comment",
-        "--licenses",  "--mail-type",   "--mail-user", "--dependency"};
-    return options;
 }
 
 RecipeError::RecipeError(std::vector<std::string> messages)

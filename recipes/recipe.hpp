@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "hiding/registry.hpp"
 #include "util/error.hpp"
 
 namespace kakuren::recipes {
@@ -26,7 +27,7 @@ struct RunSection {
 };
 
 struct DataSection {
-    std::string dataset = "fashion-mnist"; ///< fashion-mnist | idx | synthetic
+    std::string dataset = "fashion-mnist"; ///< a name in dataset_kinds() (recipes/kinds.hpp)
     std::string path;                      ///< folder with the four IDX files (fashion-mnist, idx)
     std::string train_images, train_labels, test_images, test_labels; ///< idx: explicit files
     std::int64_t train_limit = 0;    ///< use only the first n training samples (0 = all)
@@ -43,7 +44,7 @@ struct DataSection {
 };
 
 struct ModelSection {
-    std::string kind = "cnn";             ///< mlp | cnn | resnet18 | torchscript
+    std::string kind = "cnn";             ///< a name in model_kinds() (recipes/kinds.hpp)
     std::string path;                     ///< torchscript: the module file (absolute after load)
     std::vector<int> inputs;              ///< torchscript: expected input shape; [] = any
     std::vector<int> hidden = {256, 128}; ///< mlp hidden widths
@@ -61,14 +62,13 @@ struct OptimizerSection {
 struct ScheduleSection {
     int epochs = 15;
     int warmup_epochs = 1;
-    std::string kind = "step"; ///< step | cosine
+    std::string kind = "step"; ///< a name in schedule_kinds() (recipes/kinds.hpp)
     std::vector<int> milestones = {10, 13};
     double gamma = 0.1;
 };
 
 struct HidingSection {
-    /// none | kakurenbo | random | infobatch | iswr | selective_backprop | rotate
-    std::string strategy = "kakurenbo";
+    std::string strategy = "kakurenbo"; ///< a name in hiding::strategies()
     double fraction = 0.3;
     double tau = 0.7;
     std::vector<double> fraction_decay = {1.0, 0.8, 0.6, 0.4};
@@ -76,13 +76,9 @@ struct HidingSection {
     std::string confidence = "class";          ///< class | batch
     std::string hidden_pass = "eval";          ///< eval | train
     int refresh_every = 1;
-    double infobatch_ratio = 0.5;   ///< infobatch: r
-    double infobatch_delta = 0.875; ///< infobatch: prune while epoch < delta * epochs
-    double sb_beta = 1.0;           ///< selective_backprop: keep probability percentile^beta
-    double rotate_fraction = 0.9;   ///< rotate: lowest-loss share considered for hiding
-    double rotate_ratio = 0.65;     ///< rotate: probability an eligible sample is hidden
-    int rotate_full_epochs = 1;     ///< rotate: final full-data epochs
-    double rotate_tau = 0.9;        ///< rotate: confidence needed to be hidden
+    /// Every strategy's own parameters, whatever the strategy (recipe keys hiding.<key>; see
+    /// hiding/registry.hpp): each registered key is present, at its default unless set.
+    hiding::Params params = hiding::default_params();
 };
 
 /// [checkpoint]: when checkpoints are written and which are kept (see README "Checkpoints and
@@ -106,7 +102,7 @@ struct SlurmSection {
     int gpus_per_node = 0;
     std::string memory;     ///< per node, e.g. "4G", "500M"; empty = default
     std::string constraint; ///< node features, e.g. "skylake&ib"
-    std::string extra; ///< more sbatch options, "--exclusive --reservation=x" (allowed list)
+    std::string extra; ///< more sbatch options, "--exclusive --reservation=x" (sbatch_options())
     int signal_grace_s = 120; ///< warning signal this long before the time limit; 0 = none
     int max_requeues = 3;     ///< requeues after the warning signal or a preemption
 };
@@ -163,9 +159,6 @@ std::string to_toml(const Recipe& recipe);
 /// Minutes of a Slurm time limit ("90", "1:30:00", "2-00:00:00", "45:00" = 45 min); nullopt
 /// when the text is not one of those forms. Empty text = 0 (the partition default).
 std::optional<int> time_limit_minutes(const std::string& text);
-
-/// The sbatch options slurm.extra may hold, each as "--name" (flag) or "--name=value".
-const std::vector<std::string>& allowed_extra_options();
 
 /// Every valid dotted key, in schema order (for help and suggestions).
 std::vector<std::string> known_keys();

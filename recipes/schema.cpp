@@ -1,5 +1,9 @@
 #include "recipes/schema.hpp"
 
+#include "hiding/registry.hpp"
+#include "recipes/kinds.hpp"
+#include "util/assert.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -97,6 +101,77 @@ Field make(std::string_view section, std::string_view name, std::string_view des
     return f;
 }
 
+Range range_of(const hiding::Bounds& b) {
+    Range r;
+    r.lo_inclusive = b.lo_inclusive;
+    r.hi_inclusive = b.hi_inclusive;
+    if (std::isfinite(b.lo)) {
+        r.lo = b.lo;
+    }
+    if (std::isfinite(b.hi)) {
+        r.hi = b.hi;
+    }
+    return r;
+}
+
+const hiding::ParamInfo& shared_param(std::string_view key) {
+    const hiding::ParamInfo* p = hiding::find_param(key);
+    KAKUREN_ASSERT(p != nullptr, "the schema reads a shared hiding key the registry lacks");
+    return *p;
+}
+
+std::vector<std::string> lr_compensation_names() {
+    std::vector<std::string> out;
+    for (const hiding::LrCompensation c : hiding::lr_compensations()) {
+        out.push_back(hiding::to_string(c));
+    }
+    return out;
+}
+
+std::vector<std::string> strategy_names() {
+    std::vector<std::string> out;
+    for (const hiding::StrategyInfo* s : hiding::strategies()) {
+        out.emplace_back(s->name);
+    }
+    return out;
+}
+
+// "none: train on every sample; kakurenbo: ...; rotate: ...".
+std::string strategies_text() {
+    std::string out;
+    for (const hiding::StrategyInfo* s : hiding::strategies()) {
+        out += (out.empty() ? "" : "; ") + std::string(s->name) + ": " + std::string(s->summary);
+    }
+    return out + ".";
+}
+
+/// A strategy's own parameter as the field hiding.<key>, stored in HidingSection::params.
+Field strategy_param(const hiding::StrategyInfo& strategy, const hiding::ParamInfo& param) {
+    Field f;
+    f.section = "hiding";
+    f.name = param.key;
+    f.description = std::string(strategy.name) + ": " + std::string(param.summary);
+    f.range = range_of(param.bounds);
+    if (param.kind == hiding::ParamKind::integer) {
+        f.kind = Kind::integer;
+        f.int_min = std::numeric_limits<int>::min();
+        f.int_max = std::numeric_limits<int>::max();
+    } else {
+        f.kind = Kind::floating;
+    }
+    const std::string key(param.key);
+    const bool integer = param.kind == hiding::ParamKind::integer;
+    f.get = [key, integer](const Recipe& r) -> Value {
+        const double v = r.hiding.params.at(key);
+        return integer ? Value{static_cast<std::int64_t>(v)} : Value{v};
+    };
+    f.set = [key, integer](Recipe& r, const Value& v) {
+        r.hiding.params[key] =
+            integer ? static_cast<double>(std::get<std::int64_t>(v)) : std::get<double>(v);
+    };
+    return f;
+}
+
 std::vector<Field> build_schema() {
     using R = Recipe;
     std::vector<Field> f;
@@ -122,12 +197,9 @@ std::vector<Field> build_schema() {
                     .in(interval(0, false, 1, true)));
     f.push_back(make<&R::run, &RunSection::notes>("run", "notes", "Free text kept with the run."));
     // [data]
-    f.push_back(make<&R::data, &DataSection::dataset>(
-                    "data", "dataset",
-                    "fashion-mnist: the four IDX files in data.path (default "
-                    "/usr/share/datasets/fashion-mnist); idx: any IDX data set; synthetic: "
-                    "generated Gaussian blobs.")
-                    .one_of({"fashion-mnist", "idx", "synthetic"}));
+    f.push_back(
+        make<&R::data, &DataSection::dataset>("data", "dataset", kinds_text(dataset_kinds()))
+            .one_of(kind_names(dataset_kinds())));
     f.push_back(make<&R::data, &DataSection::path>(
         "data", "path",
         "Folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
@@ -191,11 +263,8 @@ std::vector<Field> build_schema() {
                     "staging_start/staging_stop).")
                     .one_of({"none", "node-local"}));
     // [model]
-    f.push_back(make<&R::model, &ModelSection::kind>(
-                    "model", "kind",
-                    "mlp, a small cnn, a CIFAR-style resnet18, or torchscript: your own PyTorch "
-                    "module (README \"Your own model\").")
-                    .one_of({"mlp", "cnn", "resnet18", "torchscript"}));
+    f.push_back(make<&R::model, &ModelSection::kind>("model", "kind", kinds_text(model_kinds()))
+                    .one_of(kind_names(model_kinds())));
     f.push_back(make<&R::model, &ModelSection::path>(
         "model", "path",
         "torchscript: the file torch.jit.script(model).save(path) or torch.jit.trace(...).save(path) "
@@ -242,10 +311,9 @@ std::vector<Field> build_schema() {
                     "Epochs of linear LR warm-up; hiding's LR compensation starts after them.")
                     .in(at_least(0))
                     .note("< schedule.epochs"));
-    f.push_back(make<&R::schedule, &ScheduleSection::kind>(
-                    "schedule", "kind",
-                    "step: multiply the LR by gamma at each milestone; cosine: cosine decay to 0.")
-                    .one_of({"step", "cosine"}));
+    f.push_back(
+        make<&R::schedule, &ScheduleSection::kind>("schedule", "kind", kinds_text(schedule_kinds()))
+            .one_of(kind_names(schedule_kinds())));
     f.push_back(make<&R::schedule, &ScheduleSection::milestones>(
                     "schedule", "milestones",
                     "step: epochs (0-based) at which the LR is multiplied by gamma; the hiding "
@@ -256,24 +324,13 @@ std::vector<Field> build_schema() {
                                                             "step: LR factor at each milestone.")
                     .in(interval(0, false, 1, true)));
     // [hiding]
-    f.push_back(make<&R::hiding, &HidingSection::strategy>(
-                    "hiding", "strategy",
-                    "none: train on every sample; kakurenbo: hide the easiest samples each epoch "
-                    "(the reference algorithm); random: hide a random F_e share; infobatch: "
-                    "prune below-mean-loss samples at random and reweight the rest; iswr: "
-                    "importance sampling with replacement; selective_backprop: keep samples with "
-                    "probability percentile^beta; rotate: kakuren's fast variant (README).")
-                    .one_of({"none", "kakurenbo", "random", "infobatch", "iswr",
-                             "selective_backprop", "rotate"}));
-    f.push_back(
-        make<&R::hiding, &HidingSection::fraction>(
-            "hiding", "fraction", "F, the maximum fraction of the training set hidden in an epoch.")
-            .in(interval(0, true, 1, false)));
-    f.push_back(make<&R::hiding, &HidingSection::tau>(
-                    "hiding", "tau",
-                    "A low-loss candidate is hidden only if predicted correctly with confidence "
-                    ">= tau; the others are moved back.")
-                    .in(interval(0, true, 1, true)));
+    f.push_back(make<&R::hiding, &HidingSection::strategy>("hiding", "strategy", strategies_text())
+                    .one_of(strategy_names()));
+    f.push_back(make<&R::hiding, &HidingSection::fraction>("hiding", "fraction",
+                                                           shared_param("fraction").summary)
+                    .in(range_of(shared_param("fraction").bounds)));
+    f.push_back(make<&R::hiding, &HidingSection::tau>("hiding", "tau", shared_param("tau").summary)
+                    .in(range_of(shared_param("tau").bounds)));
     f.push_back(make<&R::hiding, &HidingSection::fraction_decay>(
                     "hiding", "fraction_decay",
                     "F multiplier after k LR milestones: entry min(k, size - 1).")
@@ -283,7 +340,7 @@ std::vector<Field> build_schema() {
                     "hiding", "lr_compensation",
                     "LR multiplier 1/(1-f) after warm-up, f = the scheduled F of the epoch, the "
                     "realised hidden fraction, or off (1).")
-                    .one_of({"scheduled", "realised", "off"}));
+                    .one_of(lr_compensation_names()));
     f.push_back(make<&R::hiding, &HidingSection::confidence>(
                     "hiding", "confidence",
                     "class: softmax over classes; batch: softmax over the batch dimension (as "
@@ -295,42 +352,14 @@ std::vector<Field> build_schema() {
                     "reference implementation does).")
                     .one_of({"eval", "train"}));
     f.push_back(make<&R::hiding, &HidingSection::refresh_every>(
-                    "hiding", "refresh_every",
-                    "Refresh the statistics of hidden samples every k epochs (and in the last).")
-                    .in(at_least(1)));
-    f.push_back(make<&R::hiding, &HidingSection::infobatch_ratio>(
-                    "hiding", "infobatch_ratio",
-                    "infobatch: r, the probability that a below-mean-loss sample is pruned; kept "
-                    "ones get loss weight 1/(1-r).")
-                    .in(interval(0, true, 1, false)));
-    f.push_back(make<&R::hiding, &HidingSection::infobatch_delta>(
-                    "hiding", "infobatch_delta",
-                    "infobatch: prune while epoch < delta x schedule.epochs; full data after.")
-                    .in(interval(0, true, 1, true)));
-    f.push_back(make<&R::hiding, &HidingSection::sb_beta>(
-                    "hiding", "sb_beta",
-                    "selective_backprop: a sample is trained with probability percentile^beta of "
-                    "its last loss (1: about half).")
-                    .in(at_least(0)));
-    f.push_back(make<&R::hiding, &HidingSection::rotate_fraction>(
-                    "hiding", "rotate_fraction",
-                    "rotate: share of the training set, lowest loss first, considered for hiding "
-                    "(then filtered by hiding.rotate_tau).")
-                    .in(interval(0, true, 1, true)));
-    f.push_back(make<&R::hiding, &HidingSection::rotate_ratio>(
-                    "hiding", "rotate_ratio",
-                    "rotate: probability that an eligible sample is hidden in an epoch; the "
-                    "eligible ones trained get loss weight 1/(1-ratio).")
-                    .in(interval(0, true, 1, false)));
-    f.push_back(
-        make<&R::hiding, &HidingSection::rotate_full_epochs>(
-            "hiding", "rotate_full_epochs", "rotate: the last k epochs train on every sample.")
-            .in(at_least(0)));
-    f.push_back(make<&R::hiding, &HidingSection::rotate_tau>(
-                    "hiding", "rotate_tau",
-                    "rotate: a candidate may be hidden only if predicted correctly with "
-                    "confidence >= rotate_tau.")
-                    .in(interval(0, true, 1, true)));
+                    "hiding", "refresh_every", shared_param("refresh_every").summary)
+                    .in(range_of(shared_param("refresh_every").bounds)));
+    // Each strategy's own knobs, in registry order.
+    for (const hiding::StrategyInfo* s : hiding::strategies()) {
+        for (const hiding::ParamInfo& p : s->params) {
+            f.push_back(strategy_param(*s, p));
+        }
+    }
     // [checkpoint]
     f.push_back(make<&R::checkpoint, &CheckpointSection::every_epochs>(
                     "checkpoint", "every_epochs",
@@ -386,8 +415,9 @@ std::vector<Field> build_schema() {
         "slurm", "constraint", "Node features (--constraint), e.g. \"skylake&ib\"."));
     f.push_back(make<&R::slurm, &SlurmSection::extra>(
         "slurm", "extra",
-        "More sbatch options, space-separated, from an allowed list (see README \"Slurm\"), "
-        "e.g. \"--exclusive --reservation=maint\"."));
+        "More sbatch options, space-separated, e.g. \"--exclusive --reservation=maint\"; "
+        "allowed: " +
+            sbatch_options_text() + " (the others have their own [slurm] keys)."));
     f.push_back(make<&R::slurm, &SlurmSection::signal_grace_s>(
                     "slurm", "signal_grace_s",
                     "Ask for SIGUSR1 this many seconds before the time limit (--signal=B:USR1@s): "

@@ -3,6 +3,7 @@
 // suggestions, show(), to_toml(), known_keys() and reference_markdown() all derive from it.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,8 +59,8 @@ struct Field {
     std::optional<std::size_t> exact_size;  ///< lists
     std::string cross_note;                 ///< a rule involving other fields, for the docs
     std::int64_t int_min = 0, int_max = 0;  ///< what the member's integer type holds
-    Value (*get)(const Recipe&) = nullptr;
-    void (*set)(Recipe&, const Value&) = nullptr;
+    std::function<Value(const Recipe&)> get;
+    std::function<void(Recipe&, const Value&)> set;
 
     std::string key() const { return section + "." + name; }
 

@@ -1,8 +1,11 @@
 #include "report/recipe_summary.hpp"
 
 #include <cstdlib>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
+#include "hiding/registry.hpp"
 #include "recipes/recipe.hpp"
 
 namespace kakuren::report {
@@ -97,6 +100,31 @@ std::vector<std::pair<std::string, std::string>> flat_toml(const std::string& te
     return out;
 }
 
+std::string hiding_label(const std::vector<std::pair<std::string, std::string>>& values) {
+    std::string strategy;
+    for (const auto& [k, v] : values) {
+        if (k == "hiding.strategy") {
+            strategy = unquote(v);
+        }
+    }
+    if (strategy.empty()) {
+        return "?";
+    }
+    return hiding::label(strategy, [&](std::string_view key) -> std::optional<double> {
+        const std::string wanted = "hiding." + std::string(key);
+        for (const auto& [k, v] : values) {
+            if (k == wanted) {
+                char* end = nullptr;
+                const double x = std::strtod(v.c_str(), &end);
+                if (end != v.c_str() && *end == '\0') {
+                    return x;
+                }
+            }
+        }
+        return std::nullopt;
+    });
+}
+
 RecipeSummary summarize_recipe(const std::string& recipe_text, const std::string& origin) {
     RecipeSummary s;
     try {
@@ -153,6 +181,7 @@ RecipeSummary summarize_recipe(const std::string& recipe_text, const std::string
         s.lr_compensation = get("hiding.lr_compensation");
         s.refresh_every = static_cast<int>(num("hiding.refresh_every"));
     }
+    s.hiding_label = hiding_label(s.values);
     s.baseline_key = key_without(s.values, true);
     s.group_key = key_without(s.values, false);
     return s;

@@ -12,11 +12,14 @@ namespace kakuren::report {
 struct RecipeSummary {
     bool validated = false; ///< recipes::parse accepted the text (else read leniently)
     std::string note;       ///< why it was read leniently, empty otherwise
-    std::string model_kind; ///< mlp | cnn | resnet18
+    std::string model_kind; ///< model.kind
     std::string model;      ///< e.g. "cnn [16, 32] fc 64"
-    std::string dataset;    ///< fashion-mnist | idx | synthetic
-    std::string strategy;   ///< none | kakurenbo | ...
+    std::string dataset;    ///< data.dataset
+    std::string strategy;   ///< hiding.strategy (a name in hiding::strategies())
     double fraction = 0, tau = 0;
+    /// The strategy and its own parameters, as hiding::label writes them:
+    /// "kakurenbo F=0.30 tau=0.70", "rotate share=0.90 r=0.65 full=1 tau=0.90", "none".
+    std::string hiding_label;
     std::int64_t seed = 0;
     int batch_size = 0;
     int epochs = 0;
@@ -38,6 +41,10 @@ struct RecipeSummary {
 /// example the data files have moved since), reads the canonical `key = value` lines leniently
 /// and says so in note. Never throws for bad text: unknown values stay empty or zero.
 RecipeSummary summarize_recipe(const std::string& recipe_text, const std::string& origin);
+
+/// The hiding label of a resolved recipe read by flat_toml: hiding::label of hiding.strategy with
+/// the values of hiding.<key> ("kakurenbo F=0.30 tau=0.70"); "?" without a strategy.
+std::string hiding_label(const std::vector<std::pair<std::string, std::string>>& values);
 
 /// Reads canonical TOML (`[section]` headers and `key = value` lines) into dotted keys.
 std::vector<std::pair<std::string, std::string>> flat_toml(const std::string& text);

@@ -1,7 +1,5 @@
 #include "report/render_common.hpp"
 
-#include <cstdio>
-
 #include "report/text.hpp"
 
 namespace kakuren::report::detail {
@@ -18,9 +16,7 @@ std::string strategy_text(const RecipeSummary& r) {
     if (r.strategy == "none" || r.strategy.empty()) {
         return r.strategy.empty() ? "?" : "none";
     }
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%s F=%.2f tau=%.2f", r.strategy.c_str(), r.fraction, r.tau);
-    return buf;
+    return r.hiding_label;
 }
 
 std::string time_to_train_text(const RunReport& r) {

@@ -10,7 +10,8 @@ namespace kakuren::report::detail {
 
 /// "finished", "succeeded", "running", "interrupted", "failed", "failed (crashed)".
 std::string status_text(const RunReport& r);
-/// "kakurenbo F=0.30 tau=0.70", or "none".
+/// The run's hiding label (RecipeSummary::hiding_label): "kakurenbo F=0.30 tau=0.70",
+/// "infobatch r=0.50 delta=0.875", or "none" ("?" when the recipe names no strategy).
 std::string strategy_text(const RecipeSummary& r);
 /// Time-to-train as shown: "12.3 s"; "(4.5 s so far)" / "(4.5 s, no run_stop)" without run_stop.
 std::string time_to_train_text(const RunReport& r);

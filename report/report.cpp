@@ -83,9 +83,7 @@ std::string fraction_label(const RecipeSummary& r) {
     if (r.strategy == "none") {
         return "none (baseline)";
     }
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%s F=%.2f tau=%.2f", r.strategy.c_str(), r.fraction, r.tau);
-    return buf;
+    return r.hiding_label;
 }
 
 } // namespace

@@ -104,7 +104,7 @@ Spread spread(std::vector<double> values);
 
 /// Runs of one configuration that differ only in seed (completed runs only).
 struct SeedGroup {
-    std::string label; ///< e.g. "kakurenbo F=0.30 tau=0.70"
+    std::string label; ///< RecipeSummary::hiding_label, e.g. "kakurenbo F=0.30 tau=0.70"
     std::string strategy;
     double fraction = 0;
     std::vector<std::string> run_ids;

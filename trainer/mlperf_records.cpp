@@ -3,6 +3,7 @@
 #include <source_location>
 #include <string>
 
+#include "hiding/registry.hpp"
 #include "util/json.hpp"
 
 namespace kakuren::trainer {
@@ -42,22 +43,21 @@ void log_hyperparameters(const Config& config, const RunFacts& facts, util::MlLo
     log("opt_learning_rate_decay_factor", facts.lr_milestones.empty() ? 1.0 : s.gamma);
     log("opt_weight_decay", config.optim.weight_decay);
     log("opt_momentum", config.optim.momentum);
-    log("hiding_strategy", hiding::to_string(h.strategy));
+    log("hiding_strategy", h.strategy);
     log("hiding_fraction", h.fraction);
     log("hiding_tau", h.tau);
     log("hiding_lr_compensation", hiding::to_string(h.lr_compensation));
     log("hiding_refresh_every", h.refresh_every);
-    // The knobs of the other strategies, only where they apply (older logs stay as they were).
-    if (h.strategy == hiding::Strategy::infobatch) {
-        log("hiding_infobatch_ratio", h.infobatch_ratio);
-        log("hiding_infobatch_delta", h.infobatch_delta);
-    } else if (h.strategy == hiding::Strategy::selective_backprop) {
-        log("hiding_sb_beta", h.sb_beta);
-    } else if (h.strategy == hiding::Strategy::rotate) {
-        log("hiding_rotate_fraction", h.rotate_fraction);
-        log("hiding_rotate_ratio", h.rotate_ratio);
-        log("hiding_rotate_full_epochs", h.rotate_full_epochs);
-        log("hiding_rotate_tau", h.rotate_tau);
+    // The strategy's own knobs from its registry entry, only where they apply (older logs stay
+    // as they were): hiding_<key>, integers as integers.
+    for (const hiding::ParamInfo& p : hiding::strategy_info(h.strategy).params) {
+        const std::string key = "hiding_" + std::string(p.key);
+        const double value = hiding::param(h, p.key);
+        if (p.kind == hiding::ParamKind::integer) {
+            log(key, static_cast<int>(value));
+        } else {
+            log(key, value);
+        }
     }
     log("train_samples", static_cast<long long>(facts.train_samples));
     log("eval_samples", static_cast<long long>(facts.eval_samples));

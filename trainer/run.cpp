@@ -2,6 +2,8 @@
 #include "trainer/run.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <string>
 
 #include "trainer/mlperf_records.hpp"
 #include "trainer/models.hpp"
@@ -75,11 +77,7 @@ void Run::setup() {
     if (hiding_config.seed == 0) {
         hiding_config.seed = m_config.seed;
     }
-    try {
-        m_policy = hiding::make_policy(hiding_config);
-    } catch (const std::invalid_argument& e) {
-        throw UsageError(std::string("invalid hiding settings: ") + e.what());
-    }
+    m_policy = hiding::make_policy(hiding_config); // a bad config: hiding's own UsageError
     // LR milestones exist only for step schedules; the policy decays F at them.
     if (m_config.schedule.kind == "step") {
         m_lr_milestones = m_config.schedule.milestones;
@@ -117,7 +115,8 @@ void Run::check_same_on_all_ranks() {
          static_cast<double>(count_parameters(m_engine->model())),
          static_cast<double>(c.data.batch_size), static_cast<double>(c.data.eval_batch_size),
          static_cast<double>(c.schedule.epochs), static_cast<double>(c.seed % (1ULL << 52)),
-         c.hiding.fraction, static_cast<double>(static_cast<int>(c.hiding.strategy)),
+         c.hiding.fraction,
+         static_cast<double>(std::hash<std::string>{}(c.hiding.strategy) % (1ULL << 52)),
          static_cast<double>(digest >> 32), static_cast<double>(digest & 0xffffffffULL)},
         "the data set, model, batch sizes, seed or hiding settings");
 }

@@ -21,9 +21,9 @@ using Ids = std::vector<std::int64_t>;
 
 Config infobatch(double ratio = 0.5, double delta = 0.875) {
     Config config;
-    config.strategy = Strategy::infobatch;
-    config.infobatch_ratio = ratio;
-    config.infobatch_delta = delta;
+    config.strategy = "infobatch";
+    config.params["infobatch_ratio"] = ratio;
+    config.params["infobatch_delta"] = delta;
     config.seed = 11;
     return config;
 }

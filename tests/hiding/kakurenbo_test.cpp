@@ -22,7 +22,7 @@ using Ids = std::vector<std::int64_t>;
 
 Config kakurenbo(double fraction) {
     Config config;
-    config.strategy = Strategy::kakurenbo;
+    config.strategy = "kakurenbo";
     config.fraction = fraction;
     config.tau = 0.7;
     config.seed = 11;

@@ -17,7 +17,7 @@ using Ids = std::vector<std::int64_t>;
 
 Config none() {
     Config config;
-    config.strategy = Strategy::none;
+    config.strategy = "none";
     config.fraction = 0.3; // ignored by this strategy
     config.seed = 5;
     return config;

@@ -19,7 +19,7 @@ using Ids = std::vector<std::int64_t>;
 
 Config random_hiding(double fraction) {
     Config config;
-    config.strategy = Strategy::random;
+    config.strategy = "random";
     config.fraction = fraction;
     config.seed = 7;
     return config;

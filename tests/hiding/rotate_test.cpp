@@ -20,11 +20,11 @@ using Ids = std::vector<std::int64_t>;
 
 Config rotate(double fraction, double ratio, int full_epochs = 1) {
     Config config;
-    config.strategy = Strategy::rotate;
-    config.rotate_fraction = fraction;
-    config.rotate_ratio = ratio;
-    config.rotate_full_epochs = full_epochs;
-    config.rotate_tau = 0.7;
+    config.strategy = "rotate";
+    config.params["rotate_fraction"] = fraction;
+    config.params["rotate_ratio"] = ratio;
+    config.params["rotate_full_epochs"] = full_epochs;
+    config.params["rotate_tau"] = 0.7;
     config.seed = 13;
     return config;
 }
@@ -83,11 +83,11 @@ TEST(Rotate, NeedsRotateTauNotKakurenbosTau) {
     stats.confidence[1] = 0.8F; // confident enough for tau 0.7, not for rotate_tau 0.9
     Config config = rotate(0.5, 0.999);
     config.tau = 0.0;
-    config.rotate_tau = 0.9;
+    config.params["rotate_tau"] = 0.9;
     const EpochPlan p = make_policy(config)->plan_epoch(at_epoch(1), stats.view());
     EXPECT_EQ(p.num_moved_back, 1);
     EXPECT_EQ(std::count(p.hidden_ids.begin(), p.hidden_ids.end(), 1), 0);
-    config.rotate_tau = 0.7;
+    config.params["rotate_tau"] = 0.7;
     EXPECT_EQ(make_policy(config)->plan_epoch(at_epoch(1), stats.view()).num_moved_back, 0);
 }
 
@@ -111,18 +111,16 @@ TEST(Rotate, TrainsTheLastEpochsOnTheFullData) {
 }
 
 TEST(Rotate, EveryStrategyPlansTheSameEpochTheSameWay) {
-    for (auto strategy :
-         {Strategy::none, Strategy::kakurenbo, Strategy::random, Strategy::infobatch,
-          Strategy::iswr, Strategy::selective_backprop, Strategy::rotate}) {
+    for (auto strategy : testing::all_strategy_names()) {
         Config config = rotate(0.8, 0.5);
         config.strategy = strategy;
         const Stats stats = Stats::confident(k_ten_losses);
         const EpochPlan a = make_policy(config)->plan_epoch(at_epoch(3), stats.view());
         const EpochPlan b = make_policy(config)->plan_epoch(at_epoch(3), stats.view());
-        EXPECT_EQ(a.train_ids, b.train_ids) << to_string(strategy);
-        EXPECT_EQ(a.train_weights, b.train_weights) << to_string(strategy);
-        EXPECT_EQ(a.hidden_ids, b.hidden_ids) << to_string(strategy);
-        EXPECT_EQ(a.refresh_ids, b.refresh_ids) << to_string(strategy);
+        EXPECT_EQ(a.train_ids, b.train_ids) << strategy;
+        EXPECT_EQ(a.train_weights, b.train_weights) << strategy;
+        EXPECT_EQ(a.hidden_ids, b.hidden_ids) << strategy;
+        EXPECT_EQ(a.refresh_ids, b.refresh_ids) << strategy;
     }
 }
 

@@ -21,8 +21,8 @@ using Ids = std::vector<std::int64_t>;
 
 Config selective_backprop(double beta) {
     Config config;
-    config.strategy = Strategy::selective_backprop;
-    config.sb_beta = beta;
+    config.strategy = "selective_backprop";
+    config.params["sb_beta"] = beta;
     config.seed = 5;
     return config;
 }

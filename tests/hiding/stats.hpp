@@ -1,12 +1,14 @@
 #pragma once
 // Test helper: owns per-sample stats and hands out the view the policies read.
 #include "hiding/policy.hpp"
+#include "hiding/registry.hpp"
 #include "hiding/rng.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <set>
+#include <string>
 #include <vector>
 
 namespace kakuren::hiding::testing {
@@ -55,6 +57,15 @@ inline std::vector<float> weight_by_id(const EpochPlan& plan) {
             plan.train_weights.empty() ? 1.0F : plan.train_weights[k];
     }
     return w;
+}
+
+/// Every registered strategy's name: a test looping over it covers a new strategy unasked.
+inline std::vector<std::string> all_strategy_names() {
+    std::vector<std::string> names;
+    for (const StrategyInfo* s : strategies()) {
+        names.emplace_back(s->name);
+    }
+    return names;
 }
 
 } // namespace kakuren::hiding::testing

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "report/recipe_summary.hpp"
 #include "report/render.hpp"
 #include "support/temp_dir.hpp"
 #include "synthetic_workspace.hpp"
@@ -453,6 +454,26 @@ TEST(RecipeSummary, ReadsLenientlyWhenTheRecipeNoLongerValidates) {
     EXPECT_EQ(s.baseline_key.find("seed"), std::string::npos);
     EXPECT_EQ(s.baseline_key.find("hiding."), std::string::npos);
     EXPECT_NE(s.group_key.find("hiding.fraction=0.25"), std::string::npos);
+}
+
+TEST(RecipeSummary, LabelsEachStrategyWithItsOwnParameters) {
+    const std::string synthetic = "[data]\ndataset = \"synthetic\"\n\n[hiding]\n";
+    const auto label = [&](const std::string& hiding) {
+        return report::summarize_recipe(synthetic + hiding, "x.toml").hiding_label;
+    };
+    EXPECT_EQ(label("strategy = \"kakurenbo\"\nfraction = 0.4\n"), "kakurenbo F=0.40 tau=0.70");
+    // Not KAKURENBO's F and tau, which rotate and infobatch do not read.
+    EXPECT_EQ(label("strategy = \"rotate\"\nfraction = 0.4\nrotate_ratio = 0.5\n"),
+              "rotate share=0.90 r=0.50 full=1 tau=0.90");
+    EXPECT_EQ(label("strategy = \"infobatch\"\nfraction = 0.4\n"), "infobatch r=0.50 delta=0.875");
+    EXPECT_EQ(label("strategy = \"none\"\n"), "none");
+    // runs and show read the stored text the same way, also when it no longer validates.
+    EXPECT_EQ(report::hiding_label(report::flat_toml(
+                  "[hiding]\nstrategy = \"selective_backprop\"\nsb_beta = 2.0\n")),
+              "selective_backprop beta=2.00");
+    EXPECT_EQ(report::hiding_label(report::flat_toml("[hiding]\nstrategy = \"rotate\"\n")),
+              "rotate share=? r=? full=? tau=?");
+    EXPECT_EQ(report::hiding_label(report::flat_toml("[run]\nname = \"x\"\n")), "?");
 }
 
 TEST_F(Workspace, ARunThatDiedBeforeItsFirstEpochRendersInEveryFormat) {

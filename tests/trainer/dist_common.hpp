@@ -33,7 +33,7 @@ inline Config dist_test_config() {
     c.schedule.epochs = 4;
     c.schedule.warmup_epochs = 1;
     c.schedule.milestones = {3};
-    c.hiding.strategy = hiding::Strategy::kakurenbo;
+    c.hiding.strategy = "kakurenbo";
     c.hiding.fraction = 0.3;
     c.hiding.tau = 0.5;
     c.threads = 1;

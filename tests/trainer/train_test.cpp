@@ -37,7 +37,7 @@ Config small_config() {
     c.schedule.epochs = 3;
     c.schedule.warmup_epochs = 1;
     c.schedule.milestones = {};
-    c.hiding.strategy = hiding::Strategy::none;
+    c.hiding.strategy = "none";
     c.threads = 1;
     c.seed = 7;
     return c;
@@ -46,7 +46,7 @@ Config small_config() {
 Config hiding_config(int epochs) {
     Config c = small_config();
     c.schedule.epochs = epochs;
-    c.hiding.strategy = hiding::Strategy::kakurenbo;
+    c.hiding.strategy = "kakurenbo";
     c.hiding.fraction = 0.3;
     return c;
 }
