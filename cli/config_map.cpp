@@ -103,8 +103,7 @@ launcher::ScriptSpec script_spec(const recipes::Recipe& recipe) {
     spec.job_name = "kakuren-" + recipe.run.name;
     spec.nodes = s.nodes;
     spec.ntasks_per_node = s.ntasks_per_node;
-    spec.cpus_per_task =
-        s.cpus_per_task > 0 ? s.cpus_per_task : std::max(1, recipe.run.threads);
+    spec.cpus_per_task = s.cpus_per_task > 0 ? s.cpus_per_task : std::max(1, recipe.run.threads);
     spec.gpus_per_node = s.gpus_per_node;
     spec.partition = s.partition;
     spec.account = s.account;

@@ -56,7 +56,9 @@ util::Json run_to_json(const db::RunRow& r, const std::string& state) {
                             {"run_dir", r.run_dir}};
 }
 
-std::string accuracy_text(const std::optional<double>& v) { return v ? percent(*v, 2) : "-"; }
+std::string accuracy_text(const std::optional<double>& v) {
+    return v ? percent(*v, 2) : "-";
+}
 
 } // namespace
 
@@ -122,17 +124,25 @@ int show_command(const CommonOptions& common, const std::string& ref) {
         for (const db::EpochRow& e : epochs) {
             const double realised =
                 run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
-            epoch_array.push_back(util::JsonObject{
-                {"epoch", e.epoch},           {"train_loss", e.train_loss},
-                {"train_accuracy", e.train_accuracy}, {"test_loss", e.test_loss},
-                {"test_accuracy", e.test_accuracy},   {"lr", e.lr},
-                {"lr_scale", e.lr_scale},     {"requested_fraction", e.max_fraction},
-                {"realised_fraction", realised}, {"visible", e.visible},
-                {"hidden", e.hidden},         {"moved_back", e.moved_back},
-                {"candidates", e.candidates}, {"refreshed", e.refreshed},
-                {"train_s", e.train_s},       {"hidden_pass_s", e.hidden_pass_s},
-                {"eval_s", e.eval_s},         {"total_s", e.total_s},
-                {"samples_per_s", e.samples_per_s}});
+            epoch_array.push_back(util::JsonObject{{"epoch", e.epoch},
+                                                   {"train_loss", e.train_loss},
+                                                   {"train_accuracy", e.train_accuracy},
+                                                   {"test_loss", e.test_loss},
+                                                   {"test_accuracy", e.test_accuracy},
+                                                   {"lr", e.lr},
+                                                   {"lr_scale", e.lr_scale},
+                                                   {"requested_fraction", e.max_fraction},
+                                                   {"realised_fraction", realised},
+                                                   {"visible", e.visible},
+                                                   {"hidden", e.hidden},
+                                                   {"moved_back", e.moved_back},
+                                                   {"candidates", e.candidates},
+                                                   {"refreshed", e.refreshed},
+                                                   {"train_s", e.train_s},
+                                                   {"hidden_pass_s", e.hidden_pass_s},
+                                                   {"eval_s", e.eval_s},
+                                                   {"total_s", e.total_s},
+                                                   {"samples_per_s", e.samples_per_s}});
         }
         util::JsonArray attempt_array;
         for (const db::AttemptRow& a : attempts) {
@@ -148,8 +158,8 @@ int show_command(const CommonOptions& common, const std::string& ref) {
                                                      {"nodes", a.nodes}});
         }
         const std::vector<db::JobRow> jobs = store->jobs(run.id);
-        util::Json run_json = run_to_json(
-            run, jobs.empty() ? db::to_string(run.status) : display_state(run, jobs.back()));
+        util::Json run_json = run_to_json(run, jobs.empty() ? db::to_string(run.status)
+                                                            : display_state(run, jobs.back()));
         std::cout << util::Json(util::JsonObject{{"run", run_json},
                                                  {"attempts", std::move(attempt_array)},
                                                  {"epochs", std::move(epoch_array)}})
@@ -184,9 +194,9 @@ int show_command(const CommonOptions& common, const std::string& ref) {
         const double realised =
             run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
         table.add({std::to_string(e.epoch), fixed(e.train_loss, 4), percent(e.test_accuracy, 2),
-                   fixed(e.lr, 5), fixed(e.lr_scale, 3), percent(e.max_fraction),
-                   percent(realised), thousands(e.hidden), thousands(e.moved_back),
-                   fixed(e.train_s, 1), fixed(e.hidden_pass_s, 1), fixed(e.eval_s, 1),
+                   fixed(e.lr, 5), fixed(e.lr_scale, 3), percent(e.max_fraction), percent(realised),
+                   thousands(e.hidden), thousands(e.moved_back), fixed(e.train_s, 1),
+                   fixed(e.hidden_pass_s, 1), fixed(e.eval_s, 1),
                    thousands(static_cast<std::int64_t>(e.samples_per_s))});
     }
     std::cout << "\n" << table.render();
@@ -223,8 +233,7 @@ int hidden_command(const CommonOptions& common, const std::string& ref, int epoc
         std::cout << "epoch " << epoch << ": " << thousands(static_cast<std::int64_t>(ids->size()))
                   << " of " << thousands(run.num_samples) << " samples hidden";
         if (run.num_samples > 0) {
-            std::cout << " (" << percent(static_cast<double>(ids->size()) / run.num_samples)
-                      << ")";
+            std::cout << " (" << percent(static_cast<double>(ids->size()) / run.num_samples) << ")";
         }
         std::cout << "\n";
         for (std::size_t i = 0; i < ids->size(); ++i) {
@@ -273,8 +282,8 @@ int hidden_command(const CommonOptions& common, const std::string& ref, int epoc
     std::cout << "\n";
     if (have_state) {
         std::cout << "after epoch " << state->epoch << ": loss " << fixed(state->loss[index], 4)
-                  << ", " << (state->correct[index] != 0 ? "correct" : "wrong")
-                  << ", confidence " << fixed(state->confidence[index], 3) << "\n";
+                  << ", " << (state->correct[index] != 0 ? "correct" : "wrong") << ", confidence "
+                  << fixed(state->confidence[index], 3) << "\n";
     }
     return k_exit_ok;
 }

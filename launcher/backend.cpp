@@ -206,7 +206,8 @@ class SlurmBackend final : public Backend {
         } else if (task) {
             throw RuntimeFailure("array task " + job_id +
                                  " has not started yet and cannot be cancelled alone; "
-                                 "scancel " + job_id + " does");
+                                 "scancel " +
+                                 job_id + " does");
         }
     }
 

@@ -10,16 +10,16 @@ namespace kakuren::launcher {
 
 /// What the script needs to know; values are the resolved recipe's [slurm] section.
 struct ScriptSpec {
-    std::vector<std::string> run_ids;   ///< one run, or one per array task (sweep) in task order
-    std::vector<std::string> run_dirs;  ///< absolute, one per run id
-    std::string workspace;              ///< absolute: exported as KAKUREN_WORKSPACE
-    std::string kakuren;                ///< absolute path of the kakuren binary
-    std::string job_name;               ///< --job-name
+    std::vector<std::string> run_ids;  ///< one run, or one per array task (sweep) in task order
+    std::vector<std::string> run_dirs; ///< absolute, one per run id
+    std::string workspace;             ///< absolute: exported as KAKUREN_WORKSPACE
+    std::string kakuren;               ///< absolute path of the kakuren binary
+    std::string job_name;              ///< --job-name
     int nodes = 1, ntasks_per_node = 1, cpus_per_task = 1, gpus_per_node = 0;
     std::string partition, account, qos, constraint, memory, extra; ///< as validated by recipes/
-    int time_limit_min = 0;  ///< 0 = the partition's
-    int signal_grace_s = 0;  ///< 0 = no warning signal
-    std::string output;      ///< --output pattern of the script's own log (%j / %A_%a expand)
+    int time_limit_min = 0;                                         ///< 0 = the partition's
+    int signal_grace_s = 0;                                         ///< 0 = no warning signal
+    std::string output; ///< --output pattern of the script's own log (%j / %A_%a expand)
 };
 
 /// The script text: #SBATCH lines documenting the request (the same values reach Slurm through

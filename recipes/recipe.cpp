@@ -630,9 +630,9 @@ class Loader {
         };
         for (const auto& n : names) {
             if (ok({n.key}) && !only_chars(*n.value, n.extra)) {
-                error(place({n.key}), std::string(n.key) + " = " + quoted(*n.value) +
-                                          " has characters Slurm does not allow here; allowed: " +
-                                          n.allowed);
+                error(place({n.key}),
+                      std::string(n.key) + " = " + quoted(*n.value) +
+                          " has characters Slurm does not allow here; allowed: " + n.allowed);
             }
         }
         if (ok({"slurm.time"}) && !time_limit_minutes(s.time)) {
@@ -642,11 +642,10 @@ class Loader {
                       "D-HH[:MM[:SS]] (\"2-00:00:00\"), or empty for the partition's limit");
         }
         if (ok({"slurm.memory"}) && !s.memory.empty()) {
-            const std::string digits =
-                s.memory.substr(0, s.memory.find_first_not_of("0123456789"));
+            const std::string digits = s.memory.substr(0, s.memory.find_first_not_of("0123456789"));
             const std::string unit = s.memory.substr(digits.size());
-            if (!small_number(digits) || !(unit.empty() || unit == "K" || unit == "M" ||
-                                           unit == "G" || unit == "T")) {
+            if (!small_number(digits) ||
+                !(unit.empty() || unit == "K" || unit == "M" || unit == "G" || unit == "T")) {
                 error(place({"slurm.memory"}),
                       "slurm.memory = " + quoted(s.memory) +
                           " is not a memory size; expected a number with an optional unit K, M, "
@@ -666,10 +665,11 @@ class Loader {
                 const SbatchOptionInfo* option = find_sbatch_option(name);
                 const bool flag = option != nullptr && !option->takes_value;
                 if (option == nullptr) {
-                    error(place({"slurm.extra"}),
-                          "slurm.extra: " + quoted(word) + " is not an allowed sbatch option; "
-                          "allowed: " + join(allowed, ", ") +
-                              " (the others have their own [slurm] keys)");
+                    error(place({"slurm.extra"}), "slurm.extra: " + quoted(word) +
+                                                      " is not an allowed sbatch option; "
+                                                      "allowed: " +
+                                                      join(allowed, ", ") +
+                                                      " (the others have their own [slurm] keys)");
                 } else if (flag != (eq == std::string::npos)) {
                     error(place({"slurm.extra"}),
                           "slurm.extra: " + quoted(word) +

@@ -95,7 +95,7 @@ struct CheckpointSection {
 /// the batch script is checked against a safe character set here and quoted there.
 struct SlurmSection {
     std::string partition, account, qos; ///< empty = the cluster's default
-    std::string time = "";                ///< [D-]HH:MM[:SS] or minutes; empty = partition default
+    std::string time = "";               ///< [D-]HH:MM[:SS] or minutes; empty = partition default
     int nodes = 1;
     int ntasks_per_node = 1; ///< ranks per node; world size = nodes x ntasks_per_node
     int cpus_per_task = 0;   ///< 0 = run.threads if set, else 1
@@ -109,7 +109,7 @@ struct SlurmSection {
 
 /// [launcher]: where a submitted run goes and how its ranks talk.
 struct LauncherSection {
-    std::string backend = "auto"; ///< auto | slurm | local
+    std::string backend = "auto";      ///< auto | slurm | local
     double collective_timeout_s = 300; ///< a rank waiting longer for the others fails the run
 };
 

@@ -267,13 +267,15 @@ std::vector<Field> build_schema() {
                     .one_of(kind_names(model_kinds())));
     f.push_back(make<&R::model, &ModelSection::path>(
         "model", "path",
-        "torchscript: the file torch.jit.script(model).save(path) or torch.jit.trace(...).save(path) "
+        "torchscript: the file torch.jit.script(model).save(path) or "
+        "torch.jit.trace(...).save(path) "
         "wrote. Relative to the recipe's folder; after loading the resolved absolute path."));
-    f.push_back(make<&R::model, &ModelSection::inputs>(
-                    "model", "inputs",
-                    "torchscript: the input shape [C, H, W] the module expects, checked against the "
-                    "data before training; [] = not checked.")
-                    .in(at_least(1)));
+    f.push_back(
+        make<&R::model, &ModelSection::inputs>(
+            "model", "inputs",
+            "torchscript: the input shape [C, H, W] the module expects, checked against the "
+            "data before training; [] = not checked.")
+            .in(at_least(1)));
     f.push_back(make<&R::model, &ModelSection::hidden>(
                     "model", "hidden", "mlp: hidden layer widths ([] = a linear classifier).")
                     .in(at_least(1)));
@@ -389,8 +391,8 @@ std::vector<Field> build_schema() {
         "slurm", "partition", "Partition (--partition); empty = the cluster's default."));
     f.push_back(make<&R::slurm, &SlurmSection::account>(
         "slurm", "account", "Account to charge (--account); empty = your default."));
-    f.push_back(make<&R::slurm, &SlurmSection::qos>("slurm", "qos",
-                                                   "Quality of service (--qos); empty = default."));
+    f.push_back(make<&R::slurm, &SlurmSection::qos>(
+        "slurm", "qos", "Quality of service (--qos); empty = default."));
     f.push_back(make<&R::slurm, &SlurmSection::time>(
         "slurm", "time",
         "Time limit (--time): minutes, MM:SS, HH:MM:SS or D-HH[:MM[:SS]]; empty = the "

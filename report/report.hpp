@@ -17,12 +17,12 @@ namespace kakuren::report {
 struct Request {
     std::vector<std::string> runs; ///< ids or unique prefixes
     bool all = false;              ///< every run of the workspace
-    std::string name_pattern;      ///< glob (fnmatch) over run names, ids and sweep ids; empty = none
-    std::string baseline;          ///< id or prefix of the baseline for every hiding run
-    bool samples = false;          ///< add the per-sample view
-    int sample_epoch = 0;          ///< epoch whose hidden set splits the losses; 0 = the latest
-    std::optional<double> target;  ///< accuracy target for time-to-target (else the recipe's)
-    std::string workspace;         ///< shown in the report
+    std::string name_pattern; ///< glob (fnmatch) over run names, ids and sweep ids; empty = none
+    std::string baseline;     ///< id or prefix of the baseline for every hiding run
+    bool samples = false;     ///< add the per-sample view
+    int sample_epoch = 0;     ///< epoch whose hidden set splits the losses; 0 = the latest
+    std::optional<double> target; ///< accuracy target for time-to-target (else the recipe's)
+    std::string workspace;        ///< shown in the report
 };
 
 /// One epoch as the report shows it (database row plus derived numbers).

@@ -101,8 +101,8 @@ void Run::setup_model() {
         make_model(m_config.model, {info.channels, info.height, info.width, info.num_classes});
     model->train();
     m_task = make_task(m_config.stats);
-    m_engine = std::make_unique<StepEngine>(std::move(model), m_config.optim, *m_task,
-                                            *m_replicator);
+    m_engine =
+        std::make_unique<StepEngine>(std::move(model), m_config.optim, *m_task, *m_replicator);
 }
 
 void Run::check_same_on_all_ranks() {

@@ -323,8 +323,14 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
          {"data.stage=node-local"},
          [](const Recipe& r) { return r.data.stage == "node-local"; }},
         {"model.kind", {"model.kind=mlp"}, [](const Recipe& r) { return r.model.kind == "mlp"; }},
-        {"model.path", {"model.path=net.pt"}, [](const Recipe& r) { return r.model.path.ends_with("/net.pt"); }},
-        {"model.inputs", {"model.inputs=[1, 28, 28]"}, [](const Recipe& r) { return r.model.inputs == std::vector<int>{1, 28, 28}; }},
+        {"model.path",
+         {"model.path=net.pt"},
+         [](const Recipe& r) { return r.model.path.ends_with("/net.pt"); }},
+        {"model.inputs",
+         {"model.inputs=[1, 28, 28]"},
+         [](const Recipe& r) {
+             return r.model.inputs == std::vector<int>{1, 28, 28};
+         }},
         {"model.hidden",
          {"model.hidden=[32]"},
          [](const Recipe& r) { return r.model.hidden == std::vector<int>{32}; }},
@@ -500,8 +506,9 @@ TEST(Recipe, ReferenceMarkdownHasARowPerKey) {
     }
     EXPECT_NE(std::string::npos,
               md.find("| `hiding.fraction` | float | `0.3` | 0 <= fraction < 1 | "));
-    EXPECT_NE(std::string::npos,
-              md.find("| `model.kind` | string | `\"cnn\"` | one of mlp, cnn, resnet18, torchscript | "));
+    EXPECT_NE(
+        std::string::npos,
+        md.find("| `model.kind` | string | `\"cnn\"` | one of mlp, cnn, resnet18, torchscript | "));
     EXPECT_NE(std::string::npos, md.find("| `run.target_accuracy` | float (optional) | unset | "));
 }
 

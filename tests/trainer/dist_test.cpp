@@ -231,9 +231,8 @@ TEST(Dist, ATorchScriptModelKeepsIdenticalWeightsAndHiddenSetsOnBothRanks) {
                              "/tests/trainer/torchscript/make_modules.py " +
                              (tmp / "modules").string();
     ASSERT_EQ(std::system(make.c_str()), 0) << make;
-    const RunResult two =
-        run_ranks(tmp / "two", 2, "full",
-                  {{"KAKUREN_MODEL_PATH", (tmp / "modules/dist_small.pt").string()}});
+    const RunResult two = run_ranks(
+        tmp / "two", 2, "full", {{"KAKUREN_MODEL_PATH", (tmp / "modules/dist_small.pt").string()}});
     expect_clean(two);
     const RankResult& r0 = two.ranks[0];
     ASSERT_EQ(r0.epochs.size(), 4U) << r0.log;

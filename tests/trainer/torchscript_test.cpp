@@ -49,7 +49,7 @@ Config fashion_config(const std::string& kind, const std::string& module = "") {
     c.schedule.epochs = 2;
     c.schedule.warmup_epochs = 0;
     c.schedule.milestones = {};
-    c.hiding.strategy = hiding::Strategy::none;
+    c.hiding.strategy = "none";
     c.threads = 1;
     c.seed = 1; // make_modules.py's seed: cnn.pt starts from the built-in cnn's weights
     return c;
@@ -121,7 +121,7 @@ TEST(TorchScript, TheSameCnnExportedFromPythonTrainsToTheSameCurve) {
 TEST(TorchScript, ABatchNormResNetWithHidingStopsAndResumesBitIdentical) {
     Config c = fashion_config("torchscript", "resnet.pt");
     c.schedule.epochs = 3;
-    c.hiding.strategy = hiding::Strategy::kakurenbo;
+    c.hiding.strategy = "kakurenbo";
     c.hiding.fraction = 0.3;
     c.hiding.tau = 0.3;
     checkpoint::Config k;

@@ -176,7 +176,8 @@ TEST(Train, KakurenboHidesConfidentSamplesOfAnEasyProblem) {
             EXPECT_EQ(r.correct[static_cast<std::size_t>(id)], 1);
         }
         EXPECT_DOUBLE_EQ(r.result.lr_scale, 1.0 / 0.7);
-        EXPECT_DOUBLE_EQ(r.result.lr * r.result.lr_scale, 0.05 / 0.7) << "LR after warm-up, compensated";
+        EXPECT_DOUBLE_EQ(r.result.lr * r.result.lr_scale, 0.05 / 0.7)
+            << "LR after warm-up, compensated";
         EXPECT_DOUBLE_EQ(r.result.lr, 0.05) << "the scheduled LR is recorded without the scale";
         EXPECT_DOUBLE_EQ(r.result.max_fraction, 0.3);
     }
@@ -413,7 +414,8 @@ TEST(Train, WritesEveryMlperfRecordInOrder) {
     std::map<std::string, std::string> values;
     for (std::size_t i = 0; i < records.size(); ++i) {
         const Record& r = records[i];
-        EXPECT_TRUE(r.file.starts_with("trainer/") && r.file.ends_with(".cpp")) << r.key << " " << r.file;
+        EXPECT_TRUE(r.file.starts_with("trainer/") && r.file.ends_with(".cpp"))
+            << r.key << " " << r.file;
         const bool is_epoch = i >= header.size() && i + 1 < records.size();
         if (is_epoch) {
             const int epoch = static_cast<int>((i - header.size()) / per_epoch.size()) + 1;
