@@ -97,3 +97,20 @@ TEST(Models, FastInferenceMatchesForwardForEveryKind) {
 
 } // namespace
 } // namespace kakuren::trainer
+
+#include "recipes/kinds.hpp"
+
+namespace kakuren::trainer {
+namespace {
+
+TEST(Models, EveryModelKindARecipeMayNameHasAnImplementation) {
+    // recipes/kinds.hpp names the kinds (schema, reference); the trainer's registry builds them.
+    std::vector<std::string> recipe_kinds;
+    for (const auto& kind : recipes::model_kinds()) {
+        recipe_kinds.emplace_back(kind.name);
+    }
+    EXPECT_EQ(recipe_kinds, model_kinds());
+}
+
+} // namespace
+} // namespace kakuren::trainer
