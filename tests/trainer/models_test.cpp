@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "recipes/kinds.hpp"
 #include "util/error.hpp"
 
 namespace kakuren::trainer {
@@ -97,8 +98,6 @@ TEST(Models, FastInferenceMatchesForwardForEveryKind) {
 
 } // namespace
 } // namespace kakuren::trainer
-
-#include "recipes/kinds.hpp"
 
 namespace kakuren::trainer {
 namespace {
