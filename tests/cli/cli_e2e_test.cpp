@@ -26,6 +26,13 @@ namespace {
 using Result = kakuren::testing::Output;
 using kakuren::testing::slurp;
 
+/// The release binary, or the test build of it when the environment asks for a checkpoint fault
+/// (the release binary has no such switch: tests/checkpoint/CMakeLists.txt).
+std::string binary_for(const std::string& env) {
+    return env.find("KAKUREN_TEST_CHECKPOINT_FAULT") != std::string::npos ? KAKUREN_FAULT_BIN
+                                                                          : KAKUREN_BIN;
+}
+
 class CliE2E : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -39,7 +46,7 @@ class CliE2E : public ::testing::Test {
     Result kakuren(const std::string& args, bool with_workspace = true,
                    const std::string& env = "") {
         return kakuren::testing::run_shell(
-            "cd '" KAKUREN_SOURCE_DIR "' && " + env + " '" KAKUREN_BIN "' " + args +
+            "cd '" KAKUREN_SOURCE_DIR "' && " + env + " '" + binary_for(env) + "' " + args +
                 (with_workspace ? " --workspace " + kakuren::testing::quoted(m_ws.string()) : ""),
             m_ws);
     }

@@ -140,7 +140,10 @@ class OwnershipE2E : public ::testing::Test {
 
     Result kakuren(const std::string& args, const std::string& env = "") {
         const fs::path out = m_ws / "stdout.txt", err = m_ws / "stderr.txt";
-        const std::string cmd = "cd '" KAKUREN_SOURCE_DIR "' && " + env + " '" KAKUREN_BIN "' " +
+        const std::string binary = env.find("KAKUREN_TEST_CHECKPOINT_FAULT") != std::string::npos
+                                       ? KAKUREN_FAULT_BIN
+                                       : KAKUREN_BIN;
+        const std::string cmd = "cd '" KAKUREN_SOURCE_DIR "' && " + env + " '" + binary + "' " +
                                 args + " --workspace '" + m_ws.string() + "' >'" + out.string() +
                                 "' 2>'" + err.string() + "' </dev/null";
         Result r;
