@@ -75,6 +75,7 @@ class Held {
             dup2(in, 0);
             std::vector<char*> args;
             std::vector<std::string> copy = argv;
+            args.reserve(copy.size() + 1);
             for (std::string& a : copy) {
                 args.push_back(a.data());
             }
@@ -314,6 +315,7 @@ TEST_F(OwnershipE2E, ADatabaseDeletedWhileTheRunTrainsStopsItAtTheNextEpochEnd) 
         dup2(err, 2);
         std::vector<std::string> copy = args;
         std::vector<char*> raw;
+        raw.reserve(copy.size() + 1);
         for (std::string& a : copy) {
             raw.push_back(a.data());
         }
