@@ -355,7 +355,7 @@ class SlurmSubmit(unittest.TestCase):
             # and requeues the job. Wait for both: before the requeue the job still runs in
             # Slurm, and resume refuses a job that is still running its first start.
             failed = self.ws.wait(run, {"failed", "crashed", "requeued", "pending", "running"},
-                                  timeout=150,
+                                  timeout=600,
                                   what=lambda s: s["attempts"][0]["state"] != "running" and
                                   s["jobs"][-1]["requeues"] >= 1)
         finally:
@@ -371,7 +371,9 @@ class SlurmSubmit(unittest.TestCase):
         out = self.ws.kakuren("resume", run).stdout
         self.assertRegex(out, rf"is waiting as Slurm job {job} .*asked Slurm to start it now|"
                               rf"is already running again as Slurm job {job} ")
-        st = self.ws.wait(run, {"running"}, timeout=120,
+        # Slurm starts the requeued job once the healed node has registered again, which on a
+        # loaded machine can take minutes: the deadline is a hang guard, not a speed check.
+        st = self.ws.wait(run, {"running"}, timeout=600,
                           what=lambda s: len(s["attempts"]) >= 2 and s["epochs_done"] > done)
         # Now it certainly runs again: a second resume is not an error either.
         again = self.ws.json("resume", run)
