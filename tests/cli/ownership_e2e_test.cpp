@@ -277,12 +277,11 @@ TEST_F(OwnershipE2E, ADeletedDatabaseStopsTheRunWithAClearError) {
     // Before: the run trained on into the deleted file, exited 0 "finished", and every record
     // was lost ("no runs").
     Held held(argv(k_tiny), m_ws / "run.err");
-    for (;;) {
-        if (fs::exists(m_ws / "kakuren.db") && !store().list_runs().empty()) {
-            break;
-        }
-        std::this_thread::yield();
-    }
+    // Polled with a growing pause: a tight loop of readers can starve the run's own switch to
+    // WAL mode on a loaded machine (it then fails with "database is locked").
+    ASSERT_TRUE(kakuren::testing::wait_until(
+        [&] { return fs::exists(m_ws / "kakuren.db") && !store().list_runs().empty(); }, 300))
+        << slurp(m_ws / "run.err");
     for (const char* f : {"kakuren.db", "kakuren.db-wal", "kakuren.db-shm"}) {
         fs::remove(m_ws / f);
     }
@@ -351,12 +350,11 @@ TEST_F(OwnershipE2E, ADatabaseDeletedWhileTheRunTrainsStopsItAtTheNextEpochEnd) 
 
 TEST_F(OwnershipE2E, AReplacedDatabaseStopsTheRunToo) {
     Held held(argv(k_tiny), m_ws / "run.err");
-    for (;;) {
-        if (fs::exists(m_ws / "kakuren.db") && !store().list_runs().empty()) {
-            break;
-        }
-        std::this_thread::yield();
-    }
+    // Polled with a growing pause: a tight loop of readers can starve the run's own switch to
+    // WAL mode on a loaded machine (it then fails with "database is locked").
+    ASSERT_TRUE(kakuren::testing::wait_until(
+        [&] { return fs::exists(m_ws / "kakuren.db") && !store().list_runs().empty(); }, 300))
+        << slurp(m_ws / "run.err");
     // A copy put in its place (a restore from a backup): another file at the same path.
     fs::copy_file(m_ws / "kakuren.db", m_ws / "copy.db");
     fs::rename(m_ws / "copy.db", m_ws / "kakuren.db");
