@@ -372,6 +372,33 @@ void atomic_write(const std::filesystem::path& path, std::string_view data) {
     }
 }
 
+namespace {
+
+/// Reads fd to its end; `context` starts every error message; max_bytes >= 0 caps the size
+/// (a file that grows while it is read).
+std::string read_all(int fd, const std::string& context, std::int64_t max_bytes) {
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            const int err = errno;
+            throw RuntimeFailure(context + ": " + std::strerror(err));
+        }
+        if (n == 0)
+            break;
+        out.append(buf, static_cast<std::size_t>(n));
+        if (max_bytes >= 0 && static_cast<std::int64_t>(out.size()) > max_bytes)
+            throw RuntimeFailure(context + ": it is larger than the limit of " +
+                                 std::to_string(max_bytes) + " bytes");
+    }
+    return out;
+}
+
+} // namespace
+
 std::string read_regular_file(const std::filesystem::path& path, std::int64_t max_bytes,
                               const std::string& what) {
     // O_NONBLOCK: opening a FIFO without a writer must not wait.
@@ -395,26 +422,7 @@ std::string read_regular_file(const std::filesystem::path& path, std::int64_t ma
         throw RuntimeFailure("cannot read " + what + " " + path.string() + ": it has " +
                              std::to_string(st.st_size) + " bytes, more than the limit of " +
                              std::to_string(max_bytes) + " bytes");
-    std::string out;
-    char buf[65536];
-    for (;;) {
-        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            const int err = errno;
-            throw RuntimeFailure("cannot read " + what + " " + path.string() + ": " +
-                                 std::strerror(err));
-        }
-        if (n == 0)
-            break;
-        out.append(buf, static_cast<std::size_t>(n));
-        if (static_cast<std::int64_t>(out.size()) > max_bytes) // it grew while read
-            throw RuntimeFailure("cannot read " + what + " " + path.string() +
-                                 ": it is larger than the limit of " + std::to_string(max_bytes) +
-                                 " bytes");
-    }
-    return out;
+    return read_all(fd.get(), "cannot read " + what + " " + path.string(), max_bytes);
 }
 
 namespace {
@@ -490,21 +498,7 @@ std::string read_file(const std::filesystem::path& path) {
         const int err = errno;
         throw RuntimeFailure("cannot read " + path.string() + ": " + std::strerror(err));
     }
-    std::string out;
-    char buf[65536];
-    for (;;) {
-        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            const int err = errno;
-            throw RuntimeFailure("cannot read " + path.string() + ": " + std::strerror(err));
-        }
-        if (n == 0)
-            break;
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-    return out;
+    return read_all(fd.get(), "cannot read " + path.string(), -1);
 }
 
 } // namespace kakuren::util
