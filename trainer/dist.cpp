@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <exception>
 #include <optional>
@@ -93,6 +94,21 @@ struct Comm::Impl {
 #endif
     /// Where the collectives run: CPU for Gloo; a CUDA device for NCCL, through staging copies.
     torch::Device device = torch::kCPU;
+
+    /// The collectives start_sum() started and wait_all() has not waited for yet.
+    struct Pending {
+#if defined(KAKUREN_HAVE_GLOO)
+        c10::intrusive_ptr<c10d::Work> work;
+#endif
+        std::vector<at::Tensor> input; ///< what the process group reduces (a device copy)
+        torch::Tensor target;          ///< the caller's tensor
+    };
+    std::vector<Pending> pending;
+    std::exception_ptr start_failure; ///< a start_sum() that threw, rethrown by wait_all()
+    Clock::time_point first_start;    ///< of the pending collectives
+    /// steady_clock ticks when the last collective completed (set on the group's threads).
+    std::shared_ptr<std::atomic<Clock::rep>> last_done =
+        std::make_shared<std::atomic<Clock::rep>>(0);
 };
 
 bool Comm::available() {
@@ -241,6 +257,71 @@ void Comm::sum(std::span<const torch::Tensor> tensors) {
 #else
     (void)tensors;
 #endif
+}
+
+void Comm::start_sum(const torch::Tensor& tensor) {
+    Impl& impl = *m_impl;
+    if (impl.pending.empty()) {
+        impl.first_start = Clock::now();
+    }
+#if defined(KAKUREN_HAVE_GLOO)
+    if (impl.start_failure) {
+        return; // wait_all() reports the first failure; later collectives would not match up
+    }
+    try {
+        Impl::Pending p;
+        p.target = tensor;
+        // With NCCL the bucket goes to the device first (a non-blocking copy from pinned
+        // memory is where a CUDA build would save this copy's time).
+        p.input = {impl.device.is_cpu() ? tensor : tensor.to(impl.device)};
+        c10d::AllreduceOptions options;
+        options.reduceOp = c10d::ReduceOp::SUM;
+        p.work = impl.group->allreduce(p.input, options);
+        // Completion time, for the overlap figures (the callback runs on Gloo's thread).
+        p.work->getFuture()->addCallback([done = impl.last_done](c10::ivalue::Future&) {
+            done->store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+        });
+        impl.pending.push_back(std::move(p));
+    } catch (...) {
+        impl.start_failure = std::current_exception();
+    }
+#else
+    (void)tensor;
+#endif
+}
+
+double Comm::wait_all() {
+    Impl& impl = *m_impl;
+    const auto start = Clock::now();
+    std::exception_ptr failure = impl.start_failure;
+    impl.start_failure = nullptr;
+#if defined(KAKUREN_HAVE_GLOO)
+    for (Impl::Pending& p : impl.pending) {
+        try {
+            p.work->wait();
+            if (!impl.device.is_cpu()) {
+                p.target.copy_(p.input.front());
+            }
+        } catch (...) {
+            if (!failure) {
+                failure = std::current_exception();
+            }
+        }
+    }
+#endif
+    impl.pending.clear();
+    if (failure) {
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            fail(e, impl.first_start, "an all-reduce");
+        }
+    }
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+Clock::time_point Comm::last_done() const {
+    return Clock::time_point(Clock::duration(m_impl->last_done->load(std::memory_order_relaxed)));
 }
 
 void Comm::max(const torch::Tensor& tensor) {

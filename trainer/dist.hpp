@@ -44,6 +44,18 @@ class Comm {
     /// Replaces tensor with rank `root`'s, in place.
     void broadcast(const torch::Tensor& tensor, int root);
 
+    /// Starts summing `tensor` over all ranks, in place, and returns at once (the all-reduce runs
+    /// on the process group's threads while the caller computes on). `tensor` must stay alive
+    /// and untouched until wait_all() returns. Every rank must start the same collectives in the
+    /// same order. Never throws: a failure to start is reported by wait_all().
+    void start_sum(const torch::Tensor& tensor);
+    /// Waits for every collective start_sum() started; returns the seconds this call blocked.
+    /// Throws RuntimeFailure as sum() does (after every started collective has ended).
+    double wait_all();
+    /// When the last collective started by start_sum() finished (for the overlap figures: the
+    /// all-reduces ran from their start to this point); the epoch of steady_clock if none did.
+    [[nodiscard]] std::chrono::steady_clock::time_point last_done() const;
+
     /// Whether this build can run with world > 1 (it was compiled with the c10d Gloo headers).
     static bool available();
 

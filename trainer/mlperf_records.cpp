@@ -25,7 +25,11 @@ void log_hyperparameters(const Config& config, const RunFacts& facts, util::MlLo
     log("number_of_nodes", config.dist.num_nodes);
     log("accelerators_per_node", config.dist.accelerators_per_node);
     log("global_batch_size", config.data.batch_size);
-    log("gradient_accumulation_steps", 1);
+    log("gradient_accumulation_steps", config.data.accumulation_steps);
+    if (config.data.accumulation_steps > 1) {
+        // DeepCAM's reference logs the same number under this name (older logs stay as they were).
+        log("gradient_accumulation_frequency", config.data.accumulation_steps);
+    }
     log("opt_name", "sgd");
     log("opt_base_learning_rate", config.optim.lr);
     log("opt_learning_rate_warmup_epochs", s.warmup_epochs);

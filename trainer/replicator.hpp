@@ -1,7 +1,8 @@
 #pragma once
 // What keeps the ranks of a data-parallel run identical: local (one rank, nothing to do) or c10d
-// (one bucketed all-reduce per step carrying the gradients, the global batch's per-sample
-// outcome, the model's buffers and the stop flag). The step engine and the phases call the same
+// (per step: gradient buckets all-reduced during the backward pass as they become ready, plus
+// one small all-reduce of the global batch's per-sample outcome, the model's buffers and the
+// stop flag, started before the backward pass). The step engine and the phases call the same
 // methods whatever the world size; only this file knows how ranks talk. Private to trainer/.
 #include <atomic>
 #include <cstdint>
@@ -24,6 +25,17 @@ struct GlobalOutcome {
     std::int64_t count = 0;
 };
 
+/// Seconds of communication since the replicator was made (cumulative; all 0 with one rank).
+struct CommTimes {
+    /// Blocked waiting on collectives (training steps, forward-only batches, evaluation sums,
+    /// stop checks): communication not hidden behind computation.
+    double wait_s = 0;
+    /// Training steps only: from the start of a step's first all-reduce to the end of its last
+    /// (the time communication was under way), and the part of it the step waited for.
+    double step_comm_s = 0, step_wait_s = 0;
+    std::int64_t steps = 0, buckets = 0; ///< training steps; gradient buckets per step
+};
+
 class Replicator {
   public:
     virtual ~Replicator() = default;
@@ -36,12 +48,21 @@ class Replicator {
                         bool forward_moves_buffers) = 0;
     /// Before a training step's forward: clears the gradients the step accumulates into.
     virtual void begin_step(torch::optim::Optimizer& optimizer) = 0;
-    /// The loss to differentiate from this rank's weighted per-sample losses: their mean (one
-    /// rank) or their sum, the gradients being divided by the global count after the reduction.
-    virtual torch::Tensor batch_loss(const torch::Tensor& weighted_losses) const = 0;
-    /// After backward (len = this rank's samples, 0 when its share ran out; local then has no
-    /// tensors): gradients, buffers and the batch's outcome made equal on every rank.
-    virtual GlobalOutcome end_step(const Outcome& local, std::int64_t len) = 0;
+    /// The loss to differentiate from a micro-batch's weighted per-sample losses, `len` being
+    /// this rank's samples in the whole step: their mean (one rank; sum / len when the step has
+    /// several micro-batches) or their sum, the gradients being divided by the global count
+    /// after the reduction.
+    virtual torch::Tensor batch_loss(const torch::Tensor& weighted_losses,
+                                     std::int64_t len) const = 0;
+    /// After the step's last forward and before its last backward (len = this rank's samples
+    /// of the step, 0 when its share ran out; local then has no tensors): starts exchanging the
+    /// step's outcome, buffers and stop flag, and lets the coming backward pass start the
+    /// gradient buckets' all-reduces as they become ready. Earlier micro-batches' backward
+    /// passes only accumulate.
+    virtual void start_sync(const Outcome& local, std::int64_t len) = 0;
+    /// After the last backward (or instead of it for an empty share): waits for the step's
+    /// collectives; gradients, buffers and the batch's outcome are then equal on every rank.
+    virtual GlobalOutcome end_step() = 0;
     /// The same for a forward-only batch (refresh): outcome and, if asked at attach, buffers.
     virtual GlobalOutcome end_forward(const Outcome& local, std::int64_t len) = 0;
     /// Sums evaluation sums over the ranks (carrying the stop flag).
@@ -56,6 +77,8 @@ class Replicator {
     virtual void check_same(const std::vector<double>& values, const std::string& what) = 0;
     /// A line on the step all-reduces for the debug log (empty when there were none).
     [[nodiscard]] virtual std::string summary() const { return {}; }
+    /// Communication so far (see CommTimes).
+    [[nodiscard]] virtual CommTimes comm_times() const { return {}; }
 };
 
 /// One rank. `stop` (may be null) is the process's stop flag.

@@ -101,8 +101,8 @@ void Run::setup_model() {
         make_model(m_config.model, {info.channels, info.height, info.width, info.num_classes});
     model->train();
     m_task = make_task(m_config.stats);
-    m_engine =
-        std::make_unique<StepEngine>(std::move(model), m_config.optim, *m_task, *m_replicator);
+    m_engine = std::make_unique<StepEngine>(std::move(model), m_config.optim, *m_task,
+                                            *m_replicator, m_config.data.accumulation_steps);
 }
 
 void Run::check_same_on_all_ranks() {
@@ -205,6 +205,11 @@ EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
 
 void Run::end_epoch(EpochResult result, Clock::time_point epoch_start) {
     result.total_s = seconds_between(epoch_start, Clock::now());
+    result.comm_s = m_replicator->comm_times().wait_s - m_comm_at_epoch_s;
+    if (m_world > 1) {
+        // Communication not hidden behind computation (one-rank logs stay as they were).
+        log_epoch("communication_time_s", result.comm_s);
+    }
     log_epoch("epoch_stop");
 
     result.hidden_ids = m_plan.hidden_ids;
@@ -237,6 +242,7 @@ void Run::end_epoch(EpochResult result, Clock::time_point epoch_start) {
 void Run::epoch_loop() {
     while (!m_summary.target_reached && m_epoch < m_config.schedule.epochs) {
         auto epoch_start = Clock::now();
+        m_comm_at_epoch_s = m_replicator->comm_times().wait_s;
         if (m_has_plan) {
             // Resumed inside this epoch: count the time it took before.
             epoch_start -= std::chrono::duration_cast<Clock::duration>(

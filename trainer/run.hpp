@@ -162,6 +162,7 @@ class Run {
     Clock::time_point m_last_checkpoint_time;
     Clock::time_point m_phase_start; // start of the current phase in this process
     double m_phase_base_s = 0;       // seconds the phase took before a resume
+    double m_comm_at_epoch_s = 0;    // the replicator's wait_s when the epoch (or resume) began
     enum class Phase { other, train, refresh };
     Phase m_phase = Phase::other; // the timed phase in progress
 };

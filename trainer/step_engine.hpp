@@ -17,8 +17,9 @@ namespace kakuren::trainer {
 class StepEngine {
   public:
     /// Throws UsageError for optimizer settings LibTorch refuses.
+    /// `accumulation_steps` (>= 1): micro-batches per training step (data.accumulation_steps).
     StepEngine(std::shared_ptr<Model> model, const OptimConfig& optim, const Task& task,
-               Replicator& replicator);
+               Replicator& replicator, int accumulation_steps = 1);
 
     [[nodiscard]] Model& model() { return *m_model; }
     [[nodiscard]] torch::optim::SGD& optimizer() { return *m_optimizer; }
@@ -28,7 +29,9 @@ class StepEngine {
     /// One optimizer step on this rank's part of a global batch (an empty batch when its share
     /// ran out): forward, per-sample losses times `weights` (undefined = all 1; not normalised
     /// by the weights), backward, gradients replicated, optimizer step. Returns the global
-    /// batch's outcome.
+    /// batch's outcome. With accumulation_steps k > 1 the batch is split into k micro-batches
+    /// of at most ceil(size / k) samples (fewer when the batch is smaller), each run forward and
+    /// backward in turn; their gradients add up and only the last backward pass communicates.
     GlobalOutcome train_step(const Batch& batch, const torch::Tensor& weights);
 
     /// Forward only (call inside InferenceMode after prepare_inference): the global batch's
@@ -45,6 +48,7 @@ class StepEngine {
     std::unique_ptr<torch::optim::SGD> m_optimizer;
     const Task& m_task;
     Replicator& m_replicator;
+    std::int64_t m_accumulation_steps;
 };
 
 } // namespace kakuren::trainer

@@ -21,6 +21,11 @@ struct DataConfig {
     std::string train_images, train_labels, test_images, test_labels; ///< IDX files, gz or raw
     std::int64_t train_limit = 0, test_limit = 0;                     ///< 0 = all
     int batch_size = 128, eval_batch_size = 256;
+    /// Micro-batches per optimizer step (data.accumulation_steps): each rank's share of a step
+    /// (batch_size / world samples) is split into this many micro-batches of at most
+    /// ceil(share / accumulation_steps), whose gradients add up before the one all-reduce and
+    /// optimizer step. Steps, schedule, statistics and hiding plans are those of batch_size.
+    int accumulation_steps = 1;
     bool normalize = true;
     std::optional<double> mean, std;
     std::int64_t synthetic_train = 4096, synthetic_test = 1024;
@@ -64,7 +69,11 @@ struct DistConfig {
     int rank = 0, world = 1, local_rank = 0;
     std::string master_addr = "127.0.0.1"; ///< rank 0's host: TCPStore server
     int master_port = 29500;
-    double timeout_s = 300;                       ///< rendezvous and collective timeout
+    double timeout_s = 300; ///< rendezvous and collective timeout
+    /// Gradient bucket size in MB (launcher.bucket_mb): each bucket is all-reduced as soon as
+    /// the backward pass has produced all of its gradients; the first (the last layers) is at
+    /// most 1 MB, as in PyTorch DDP. A size above the model's gradients = one bucket at the end.
+    double bucket_mb = 25;
     int num_nodes = 1, accelerators_per_node = 0; ///< for the MLPerf log
 };
 
@@ -106,6 +115,9 @@ struct EpochResult {
     double lr_scale = 1, max_fraction = 0;
     std::int64_t visible = 0, hidden = 0, moved_back = 0, candidates = 0, refreshed = 0;
     double train_s = 0, hidden_pass_s = 0, eval_s = 0, total_s = 0;
+    /// Seconds this rank waited on collectives in the epoch (gradients, statistics, evaluation
+    /// sums, stop flags) that were not hidden behind computation; 0 with one rank.
+    double comm_s = 0;
     double samples_per_s = 0;                 ///< trained samples / train_s
     std::span<const std::int64_t> hidden_ids; ///< ascending
     /// Per-sample state after the epoch (length N); valid during on_epoch only.

@@ -4,6 +4,8 @@
 //   KAKUREN_RANK, KAKUREN_WORLD, KAKUREN_PORT    place in the run, rank 0's TCPStore port
 //   KAKUREN_OUT                                  folder for rank<R>.txt (and ckpt/ from rank 0)
 //   KAKUREN_TIMEOUT_S                            dist.timeout_s (default 30)
+//   KAKUREN_BUCKET_MB, KAKUREN_ACCUMULATION      dist.bucket_mb, data.accumulation_steps
+//   KAKUREN_BATCH                                data.batch_size (default 64)
 //   KAKUREN_MODE  full   train the 4 epochs
 //                 stop   KAKUREN_STOP_RANK alone sets its stop flag: rank 0 at the checkpoint
 //                        before step 2 of epoch 2, another rank at its first progress report
@@ -152,6 +154,15 @@ int main() {
     config.dist.world = world;
     config.dist.master_port = std::stoi(env("KAKUREN_PORT", "29500"));
     config.dist.timeout_s = std::stod(env("KAKUREN_TIMEOUT_S", "30"));
+    if (const std::string mb = env("KAKUREN_BUCKET_MB"); !mb.empty()) {
+        config.dist.bucket_mb = std::stod(mb);
+    }
+    if (const std::string k = env("KAKUREN_ACCUMULATION"); !k.empty()) {
+        config.data.accumulation_steps = std::stoi(k);
+    }
+    if (const std::string batch = env("KAKUREN_BATCH"); !batch.empty()) {
+        config.data.batch_size = std::stoi(batch);
+    }
     if (const std::string model = env("KAKUREN_MODEL_PATH"); !model.empty()) {
         config.model.kind = "torchscript"; // the test's module for the same problem
         config.model.path = model;
