@@ -35,6 +35,7 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
     c.data.test_limit = d.test_limit;
     c.data.batch_size = d.batch_size;
     c.data.eval_batch_size = d.eval_batch_size;
+    c.data.accumulation_steps = d.accumulation_steps;
     c.data.normalize = d.normalize;
     c.data.mean = d.mean;
     c.data.std = d.std;

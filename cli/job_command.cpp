@@ -150,6 +150,7 @@ int run_rank(const CommonOptions& common, const std::string& run_ref) {
     config.dist.master_addr = place.master_addr;
     config.dist.master_port = place.master_port;
     config.dist.timeout_s = c.recipe.launcher.collective_timeout_s;
+    config.dist.bucket_mb = c.recipe.launcher.bucket_mb;
     config.dist.num_nodes = place.num_nodes;
     config.dist.accelerators_per_node = c.recipe.slurm.gpus_per_node;
     if (place.backend == "local" && c.recipe.run.threads == 0) {

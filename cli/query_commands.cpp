@@ -1,4 +1,5 @@
 // Reading runs back: `runs`, `show`, `hidden`.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -124,25 +125,27 @@ int show_command(const CommonOptions& common, const std::string& ref) {
         for (const db::EpochRow& e : epochs) {
             const double realised =
                 run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
-            epoch_array.push_back(util::JsonObject{{"epoch", e.epoch},
-                                                   {"train_loss", e.train_loss},
-                                                   {"train_accuracy", e.train_accuracy},
-                                                   {"test_loss", e.test_loss},
-                                                   {"test_accuracy", e.test_accuracy},
-                                                   {"lr", e.lr},
-                                                   {"lr_scale", e.lr_scale},
-                                                   {"requested_fraction", e.max_fraction},
-                                                   {"realised_fraction", realised},
-                                                   {"visible", e.visible},
-                                                   {"hidden", e.hidden},
-                                                   {"moved_back", e.moved_back},
-                                                   {"candidates", e.candidates},
-                                                   {"refreshed", e.refreshed},
-                                                   {"train_s", e.train_s},
-                                                   {"hidden_pass_s", e.hidden_pass_s},
-                                                   {"eval_s", e.eval_s},
-                                                   {"total_s", e.total_s},
-                                                   {"samples_per_s", e.samples_per_s}});
+            epoch_array.push_back(util::JsonObject{
+                {"epoch", e.epoch},
+                {"train_loss", e.train_loss},
+                {"train_accuracy", e.train_accuracy},
+                {"test_loss", e.test_loss},
+                {"test_accuracy", e.test_accuracy},
+                {"lr", e.lr},
+                {"lr_scale", e.lr_scale},
+                {"requested_fraction", e.max_fraction},
+                {"realised_fraction", realised},
+                {"visible", e.visible},
+                {"hidden", e.hidden},
+                {"moved_back", e.moved_back},
+                {"candidates", e.candidates},
+                {"refreshed", e.refreshed},
+                {"train_s", e.train_s},
+                {"hidden_pass_s", e.hidden_pass_s},
+                {"eval_s", e.eval_s},
+                {"total_s", e.total_s},
+                {"samples_per_s", e.samples_per_s},
+                {"comm_s", e.comm_s ? util::Json(*e.comm_s) : util::Json::null()}});
         }
         util::JsonArray attempt_array;
         for (const db::AttemptRow& a : attempts) {
@@ -188,16 +191,32 @@ int show_command(const CommonOptions& common, const std::string& ref) {
         std::cout << "no epochs recorded yet\n";
         return k_exit_ok;
     }
-    Table table({"EPOCH", "LOSS", "TEST ACC", "LR", "SCALE", "MAX F", "REALISED", "HIDDEN",
-                 "MOVED BACK", "TRAIN s", "REFRESH s", "EVAL s", "SAMPLES/s"});
+    // COMM s (multi-rank runs only): seconds waited on the other ranks' collectives that were
+    // not hidden behind computation.
+    const bool multi_rank = std::any_of(epochs.begin(), epochs.end(), [](const db::EpochRow& e) {
+        return e.comm_s && *e.comm_s > 0;
+    });
+    std::vector<std::string> header = {"EPOCH",      "LOSS",    "TEST ACC",  "LR",
+                                       "SCALE",      "MAX F",   "REALISED",  "HIDDEN",
+                                       "MOVED BACK", "TRAIN s", "REFRESH s", "EVAL s"};
+    if (multi_rank) {
+        header.emplace_back("COMM s");
+    }
+    header.emplace_back("SAMPLES/s");
+    Table table(std::move(header));
     for (const db::EpochRow& e : epochs) {
         const double realised =
             run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
-        table.add({std::to_string(e.epoch), fixed(e.train_loss, 4), percent(e.test_accuracy, 2),
-                   fixed(e.lr, 5), fixed(e.lr_scale, 3), percent(e.max_fraction), percent(realised),
-                   thousands(e.hidden), thousands(e.moved_back), fixed(e.train_s, 1),
-                   fixed(e.hidden_pass_s, 1), fixed(e.eval_s, 1),
-                   thousands(static_cast<std::int64_t>(e.samples_per_s))});
+        std::vector<std::string> cells = {
+            std::to_string(e.epoch), fixed(e.train_loss, 4),    percent(e.test_accuracy, 2),
+            fixed(e.lr, 5),          fixed(e.lr_scale, 3),      percent(e.max_fraction),
+            percent(realised),       thousands(e.hidden),       thousands(e.moved_back),
+            fixed(e.train_s, 1),     fixed(e.hidden_pass_s, 1), fixed(e.eval_s, 1)};
+        if (multi_rank) {
+            cells.push_back(e.comm_s ? fixed(*e.comm_s, 2) : "-");
+        }
+        cells.push_back(thousands(static_cast<std::int64_t>(e.samples_per_s)));
+        table.add(std::move(cells));
     }
     std::cout << "\n" << table.render();
     return k_exit_ok;

@@ -39,7 +39,8 @@ std::string epoch_line(const trainer::EpochResult& r, int num_epochs, std::int64
                 " distinct)";
     }
     line += "  time " + fixed(r.total_s, 1) + "s (train " + fixed(r.train_s, 1) + ", refresh " +
-            fixed(r.hidden_pass_s, 1) + ", eval " + fixed(r.eval_s, 1) + ")";
+            fixed(r.hidden_pass_s, 1) + ", eval " + fixed(r.eval_s, 1) +
+            (r.comm_s > 0 ? ", waiting on other ranks " + fixed(r.comm_s, 2) : std::string()) + ")";
     // FNV-1a over the ids: every rank prints it, so their logs show they hid the same samples.
     std::uint64_t digest = 1469598103934665603ULL;
     for (const std::int64_t id : r.hidden_ids) {
@@ -118,6 +119,7 @@ class Recorder : public trainer::Observer {
         row.eval_s = r.eval_s;
         row.total_s = r.total_s;
         row.samples_per_s = r.samples_per_s;
+        row.comm_s = r.comm_s;
         row.ended_at = util::iso8601_utc_now();
         db::SampleState state;
         state.epoch = r.epoch;

@@ -205,7 +205,15 @@ inline constexpr std::string_view k_schema_v4 = R"sql(
 ALTER TABLE attempts ADD COLUMN heartbeat_ms INTEGER;
 )sql";
 
-inline constexpr std::array<std::string_view, 4> k_migrations = {k_schema_v1, k_schema_v2,
-                                                                 k_schema_v3, k_schema_v4};
+// Version 5: communication time of multi-rank runs.
+inline constexpr std::string_view k_schema_v5 = R"sql(
+-- Seconds rank 0 waited in the epoch on collectives (gradient buckets, per-sample statistics,
+-- evaluation sums, stop checks) that were not hidden behind computation; 0 with one rank, NULL
+-- for epochs recorded by older kakuren versions.
+ALTER TABLE epochs ADD COLUMN comm_s REAL;
+)sql";
+
+inline constexpr std::array<std::string_view, 5> k_migrations = {
+    k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4, k_schema_v5};
 
 } // namespace kakuren::db

@@ -125,6 +125,9 @@ struct EpochRow {
     double train_s = 0, hidden_pass_s = 0, eval_s = 0, total_s = 0;
     double samples_per_s = 0; ///< trained samples per second of train_s
     std::string ended_at;
+    /// Seconds waited on collectives not hidden behind computation (schema v5; 0 with one
+    /// rank; nullopt for epochs recorded before v5).
+    std::optional<double> comm_s;
 };
 
 /// Per-sample statistics, latest state of a run (length N each).

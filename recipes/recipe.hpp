@@ -34,6 +34,7 @@ struct DataSection {
     std::int64_t test_limit = 0;     ///< use only the first n test samples (0 = all)
     int batch_size = 128;            ///< training mini-batch (global)
     int eval_batch_size = 256;       ///< evaluation and forward-only passes
+    int accumulation_steps = 1;      ///< micro-batches per optimizer step
     bool normalize = true;           ///< subtract mean / divide by std
     std::optional<double> mean, std; ///< normalisation constants; unset = computed from train
     // synthetic
@@ -111,6 +112,7 @@ struct SlurmSection {
 struct LauncherSection {
     std::string backend = "auto";      ///< auto | slurm | local
     double collective_timeout_s = 300; ///< a rank waiting longer for the others fails the run
+    double bucket_mb = 25;             ///< gradient all-reduce bucket size (MB)
 };
 
 /// Where a resolved value came from: "recipes/x.toml:12:9", "--set", or "default".

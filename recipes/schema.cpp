@@ -229,6 +229,15 @@ std::vector<Field> build_schema() {
     f.push_back(make<&R::data, &DataSection::eval_batch_size>(
                     "data", "eval_batch_size", "Batch size of evaluation and forward-only passes.")
                     .in(at_least(1)));
+    f.push_back(
+        make<&R::data, &DataSection::accumulation_steps>(
+            "data", "accumulation_steps",
+            "Gradient accumulation: each rank splits its share of a step (batch_size / ranks "
+            "samples) into this many micro-batches of at most ceil(share / k), runs them forward "
+            "and backward in turn, and all-reduces and steps once. Steps, LR schedule, "
+            "statistics and hiding plans are those of data.batch_size; activations are those of "
+            "a micro-batch (BatchNorm sees micro-batches). Logged as gradient_accumulation_steps.")
+            .in(at_least(1)));
     f.push_back(make<&R::data, &DataSection::normalize>(
         "data", "normalize", "Subtract data.mean and divide by data.std."));
     f.push_back(make<&R::data, &DataSection::mean>(
@@ -441,6 +450,14 @@ std::vector<Field> build_schema() {
                     "launcher", "collective_timeout_s",
                     "Seconds a rank waits for the others (rendezvous, gradient exchange) before "
                     "the run fails with a clear message.")
+                    .in(above(0)));
+    f.push_back(make<&R::launcher, &LauncherSection::bucket_mb>(
+                    "launcher", "bucket_mb",
+                    "Multi-rank: gradient bucket size in MB. Each bucket is all-reduced as soon as "
+                    "the backward pass has produced its gradients (last layers first, the first "
+                    "bucket at most 1 MB, as PyTorch DDP), overlapping communication with the "
+                    "rest of the backward pass; a size above the model's gradients = one "
+                    "all-reduce after the backward pass.")
                     .in(above(0)));
     return f;
 }

@@ -63,7 +63,14 @@ std::string where_time_went(const RunReport& r) {
                percent(*p.seconds / r.split.total_s, 0);
         first = false;
     }
-    return out + " of " + seconds_text(r.split.total_s) + " (init included)";
+    out += " of " + seconds_text(r.split.total_s) + " (init included)";
+    if (r.split.communication_s) {
+        out += "; ranks waited on each other's collectives " +
+               percent(*r.split.communication_s / r.split.total_s, 0) +
+               " (communication not hidden behind computation, inside train, hidden pass and "
+               "eval)";
+    }
+    return out;
 }
 
 std::string hiding_sentence(const RunReport& r) {

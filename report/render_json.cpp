@@ -129,6 +129,7 @@ Json run_json(const RunReport& r) {
                                     {"eval", s.eval_s},
                                     {"checkpoint", opt(s.checkpoint_s)},
                                     {"other", s.other_s},
+                                    {"communication", opt(s.communication_s)},
                                     {"total", s.total_s}}},
         {"samples_per_s", r.samples_per_s},
         {"mean_requested_fraction", r.mean_requested_fraction},

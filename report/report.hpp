@@ -47,6 +47,9 @@ struct TimeSplit {
     double eval_s = 0;                  ///< test-set evaluation
     std::optional<double> checkpoint_s; ///< checkpoint writing, once recorded
     double other_s = 0; ///< the rest: hidden-set selection, recording, gaps between attempts
+    /// Ranks waiting on collectives, not hidden behind computation (schema v5's epochs.comm_s):
+    /// a part of train, hidden pass and eval, not added to total; nullopt unless multi-rank.
+    std::optional<double> communication_s;
     double total_s = 0; ///< init_start -> run_stop (or the last record); else sum of epochs
 };
 

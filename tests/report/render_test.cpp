@@ -135,7 +135,7 @@ TEST_F(Rendered, JsonKeepsItsDocumentedLayout) {
                                         "path", "sha256", "validated", "note"}));
     EXPECT_EQ(keys(run["time_split_s"]),
               (std::vector<std::string>{"staging", "init", "train", "hidden_pass", "eval",
-                                        "checkpoint", "other", "total"}));
+                                        "checkpoint", "other", "communication", "total"}));
     EXPECT_EQ(keys(run["sgd_steps"]),
               (std::vector<std::string>{"run", "without_hiding", "saved", "saved_fraction"}));
     EXPECT_EQ(keys(run["epochs"][0]), (std::vector<std::string>{"epoch",
@@ -210,7 +210,7 @@ TEST_F(Rendered, CsvIsOneRowPerRunWithAStableHeader) {
     const auto header = csv_cells(lines[0]);
     EXPECT_EQ(header.front(), "run_id");
     EXPECT_EQ(header.back(), "mllog_problems");
-    EXPECT_EQ(header.size(), 48U);
+    EXPECT_EQ(header.size(), 49U);
     for (std::size_t i = 1; i < lines.size(); ++i) {
         const auto cells = csv_cells(lines[i]);
         ASSERT_EQ(cells.size(), header.size()) << lines[i];
