@@ -296,6 +296,9 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
         {"data.eval_batch_size",
          {"data.eval_batch_size=64"},
          [](const Recipe& r) { return r.data.eval_batch_size == 64; }},
+        {"data.accumulation_steps",
+         {"data.accumulation_steps=4"},
+         [](const Recipe& r) { return r.data.accumulation_steps == 4; }},
         {"data.normalize",
          {"data.normalize=false"},
          [](const Recipe& r) { return !r.data.normalize; }},
@@ -473,6 +476,9 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
         {"launcher.collective_timeout_s",
          {"launcher.collective_timeout_s=30"},
          [](const Recipe& r) { return r.launcher.collective_timeout_s == 30; }},
+        {"launcher.bucket_mb",
+         {"launcher.bucket_mb=4"},
+         [](const Recipe& r) { return r.launcher.bucket_mb == 4; }},
     };
     std::vector<std::string> keys;
     const Recipe base = parse(k_synthetic, "x.toml");

@@ -180,6 +180,40 @@ void expect_clean(const RunResult& run) {
     }
 }
 
+/// (b) The 2-rank run takes the same global batches as the 1-rank run (step s's 64 samples,
+/// 32 per rank); only the summation order differs (each rank sums its half of the gradient,
+/// then the all-reduce adds the halves), so the curves agree to float rounding: measured, the
+/// train losses differ by under 1e-7 relative and accuracies and hidden sets are identical.
+/// The tolerances leave room for a near-tie that rounding tips the other way (one test
+/// sample, two hidden samples) without letting a wrong gradient scale (x2) or a missing
+/// shard pass.
+void expect_follows(const RunResult& one, const RunResult& two) {
+    const RankResult& r0 = two.ranks[0];
+    ASSERT_EQ(one.ranks[0].epochs.size(), 4U) << one.ranks[0].log;
+    ASSERT_EQ(r0.epochs.size(), 4U) << r0.log;
+    for (std::size_t e = 0; e < 4; ++e) {
+        const std::vector<double> a = numbers(one.ranks[0].epochs[e]);
+        const std::vector<double> b = numbers(r0.epochs[e]);
+        SCOPED_TRACE("epoch " + std::to_string(e + 1));
+        EXPECT_NEAR(a[1], b[1], 1e-4 * a[1]) << "train loss";
+        EXPECT_NEAR(a[2], b[2], 2.0 / 512) << "train accuracy";
+        EXPECT_NEAR(a[3], b[3], 1e-4 * a[3]) << "test loss";
+        EXPECT_NEAR(a[4], b[4], 1.0 / 128 + 1e-9) << "test accuracy";
+        EXPECT_NEAR(a[5], b[5], 2) << "hidden samples";
+    }
+}
+
+/// The number of gradient buckets a rank reported in its debug log (-1: no such line).
+int buckets_in_log(const RankResult& r) {
+    const std::string marker = " gradient bucket(s)";
+    const auto at = r.log.find(marker);
+    if (at == std::string::npos) {
+        return -1;
+    }
+    const auto from = r.log.rfind(' ', at - 1);
+    return std::stoi(r.log.substr(from + 1, at - from - 1));
+}
+
 TEST(Dist, TwoRanksAgreeBitForBitAndFollowTheOneRankRun) {
     REQUIRE_GLOO();
     TempDir tmp;
@@ -204,24 +238,8 @@ TEST(Dist, TwoRanksAgreeBitForBitAndFollowTheOneRankRun) {
         }
     }
 
-    // (b) The 2-rank run takes the same global batches as the 1-rank run (step s's 64 samples,
-    // 32 per rank); only the summation order differs (each rank sums its half of the gradient,
-    // then the all-reduce adds the halves), so the curves agree to float rounding: measured, the
-    // train losses differ by under 1e-7 relative and accuracies and hidden sets are identical.
-    // The tolerances leave room for a near-tie that rounding tips the other way (one test
-    // sample, two hidden samples) without letting a wrong gradient scale (x2) or a missing
-    // shard pass.
-    ASSERT_EQ(one.ranks[0].epochs.size(), 4U) << one.ranks[0].log;
-    for (std::size_t e = 0; e < 4; ++e) {
-        const std::vector<double> a = numbers(one.ranks[0].epochs[e]);
-        const std::vector<double> b = numbers(r0.epochs[e]);
-        SCOPED_TRACE("epoch " + std::to_string(e + 1));
-        EXPECT_NEAR(a[1], b[1], 1e-4 * a[1]) << "train loss";
-        EXPECT_NEAR(a[2], b[2], 2.0 / 512) << "train accuracy";
-        EXPECT_NEAR(a[3], b[3], 1e-4 * a[3]) << "test loss";
-        EXPECT_NEAR(a[4], b[4], 1.0 / 128 + 1e-9) << "test accuracy";
-        EXPECT_NEAR(a[5], b[5], 2) << "hidden samples";
-    }
+    // (b) The 2-rank run takes the same global batches as the 1-rank run.
+    expect_follows(one, two);
 }
 
 TEST(Dist, ATorchScriptModelKeepsIdenticalWeightsAndHiddenSetsOnBothRanks) {
@@ -302,6 +320,73 @@ TEST(Dist, AStopSeenOnlyByRankOneStopsRankZeroToo) {
     EXPECT_EQ(stopped.ranks[0].digest, stopped.ranks[1].digest) << "stopped at different steps";
     ASSERT_TRUE(fs::exists(stopped.out / "ckpt" / "loop.bin"));
     EXPECT_EQ(load_test_checkpoint(stopped.out / "ckpt").loop.position.epoch, 2);
+}
+
+TEST(Dist, GradientBucketsReducedDuringBackwardGiveTheBitsOfOneBucketAfterIt) {
+    REQUIRE_GLOO();
+    TempDir tmp;
+    // The test's MLP has 2,212 parameters (8.8 kB of gradients): 0.0005 MB splits them into
+    // the output layer's bucket, all-reduced while autograd computes the hidden layer's
+    // gradients, and the hidden layer's; 100 MB keeps one bucket, all-reduced after backward.
+    const RunResult split =
+        run_ranks(tmp.path() / "split", 2, "full", {{"KAKUREN_BUCKET_MB", "0.0005"}});
+    const RunResult whole =
+        run_ranks(tmp.path() / "whole", 2, "full", {{"KAKUREN_BUCKET_MB", "100"}});
+    expect_clean(split);
+    expect_clean(whole);
+    EXPECT_EQ(buckets_in_log(split.ranks[0]), 2) << split.ranks[0].log;
+    EXPECT_EQ(buckets_in_log(split.ranks[1]), 2) << split.ranks[1].log;
+    EXPECT_EQ(buckets_in_log(whole.ranks[0]), 1) << whole.ranks[0].log;
+    ASSERT_EQ(split.ranks[0].epochs.size(), 4U) << split.ranks[0].log;
+    // Each gradient element is the same sum of the same two halves either way: bit for bit
+    // the same run, on both ranks (hidden sets, statistics, weights).
+    EXPECT_EQ(split.ranks[0].epochs, whole.ranks[0].epochs);
+    EXPECT_EQ(split.ranks[0].summary, whole.ranks[0].summary);
+    EXPECT_EQ(split.ranks[0].epochs, split.ranks[1].epochs);
+    EXPECT_EQ(split.ranks[0].summary, split.ranks[1].summary);
+}
+
+TEST(Dist, GradientAccumulationFollowsTheOneRankRunAndResumesExactly) {
+    REQUIRE_GLOO();
+    TempDir tmp;
+    // 3 micro-batches of 11, 11 and 10 samples per rank and step (32 per rank), the gradient
+    // exchanged once per step, in two buckets.
+    const std::map<std::string, std::string> accumulate = {{"KAKUREN_ACCUMULATION", "3"},
+                                                           {"KAKUREN_BUCKET_MB", "0.0005"}};
+    const RunResult one = run_ranks(tmp.path() / "one", 1, "full");
+    const RunResult full = run_ranks(tmp.path() / "full", 2, "full", accumulate);
+    expect_clean(one);
+    expect_clean(full);
+    EXPECT_EQ(full.ranks[0].epochs, full.ranks[1].epochs);
+    EXPECT_EQ(full.ranks[0].summary, full.ranks[1].summary);
+    // The same global batches, steps and plans as one rank without accumulation: only the
+    // summation order differs. One rank accumulating 4 micro-batches of 16 follows it too.
+    expect_follows(one, full);
+    const RunResult one_accumulating =
+        run_ranks(tmp.path() / "one_accumulating", 1, "full", {{"KAKUREN_ACCUMULATION", "4"}});
+    expect_clean(one_accumulating);
+    expect_follows(one, one_accumulating);
+    EXPECT_NE(one.ranks[0].epochs, one_accumulating.ranks[0].epochs)
+        << "4 micro-batches summed in another order should differ in the last bits somewhere";
+
+    std::map<std::string, std::string> stop = accumulate;
+    stop["KAKUREN_STOP_RANK"] = "0";
+    const RunResult stopped = run_ranks(tmp.path() / "stop", 2, "stop", stop);
+    expect_clean(stopped);
+    ASSERT_TRUE(fs::exists(stopped.out / "ckpt" / "loop.bin")) << "rank 0 made no checkpoint";
+    EXPECT_EQ(load_test_checkpoint(stopped.out / "ckpt").loop.position.describe(),
+              "epoch 2, step 3");
+    std::map<std::string, std::string> resume = accumulate;
+    resume["KAKUREN_RESUME"] = (stopped.out / "ckpt").string();
+    const RunResult resumed = run_ranks(tmp.path() / "resume", 2, "resume", resume);
+    expect_clean(resumed);
+    for (const RankResult& r : resumed.ranks) {
+        EXPECT_EQ(r.digest, full.ranks[0].digest) << "the resumed run ends with other weights";
+        ASSERT_EQ(r.epochs.size(), 3U) << r.log;
+        for (std::size_t e = 0; e < 3; ++e) {
+            EXPECT_EQ(r.epochs[e], full.ranks[0].epochs[e + 1]);
+        }
+    }
 }
 
 TEST(Dist, ARankThatDiesMakesTheOtherFailPromptly) {
