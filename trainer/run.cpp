@@ -298,7 +298,7 @@ void Run::finish() {
                                   static_cast<double>(summary.model_digest & 0xffffffffULL)},
                                  "the final weights (the ranks diverged: a bug)");
         if (const std::string line = m_replicator->summary(); !line.empty()) {
-            util::log_debug(line);
+            util::log_info(line);
         }
     }
     log("run_stop", Json::null(),
