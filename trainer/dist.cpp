@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <exception>
@@ -102,13 +103,14 @@ struct Comm::Impl {
 #endif
         std::vector<at::Tensor> input; ///< what the process group reduces (a device copy)
         torch::Tensor target;          ///< the caller's tensor
+        Clock::time_point started;
+        /// steady_clock ticks when it completed (set on the process group's thread).
+        std::shared_ptr<std::atomic<Clock::rep>> done =
+            std::make_shared<std::atomic<Clock::rep>>(0);
     };
     std::vector<Pending> pending;
     std::exception_ptr start_failure; ///< a start_sum() that threw, rethrown by wait_all()
     Clock::time_point first_start;    ///< of the pending collectives
-    /// steady_clock ticks when the last collective completed (set on the group's threads).
-    std::shared_ptr<std::atomic<Clock::rep>> last_done =
-        std::make_shared<std::atomic<Clock::rep>>(0);
 };
 
 bool Comm::available() {
@@ -271,6 +273,7 @@ void Comm::start_sum(const torch::Tensor& tensor) {
     try {
         Impl::Pending p;
         p.target = tensor;
+        p.started = Clock::now();
         // With NCCL the bucket goes to the device first (a non-blocking copy from pinned
         // memory is where a CUDA build would save this copy's time).
         p.input = {impl.device.is_cpu() ? tensor : tensor.to(impl.device)};
@@ -278,7 +281,7 @@ void Comm::start_sum(const torch::Tensor& tensor) {
         options.reduceOp = c10d::ReduceOp::SUM;
         p.work = impl.group->allreduce(p.input, options);
         // Completion time, for the overlap figures (the callback runs on Gloo's thread).
-        p.work->getFuture()->addCallback([done = impl.last_done](c10::ivalue::Future&) {
+        p.work->getFuture()->addCallback([done = p.done](c10::ivalue::Future&) {
             done->store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
         });
         impl.pending.push_back(std::move(p));
@@ -290,11 +293,14 @@ void Comm::start_sum(const torch::Tensor& tensor) {
 #endif
 }
 
-double Comm::wait_all() {
+Comm::Waited Comm::wait_all() {
     Impl& impl = *m_impl;
     const auto start = Clock::now();
     std::exception_ptr failure = impl.start_failure;
     impl.start_failure = nullptr;
+    // Each collective's [start, done] interval; their union is the time communication was
+    // under way (collectives overlap one another on the group's threads).
+    std::vector<std::pair<Clock::time_point, Clock::time_point>> spans;
 #if defined(KAKUREN_HAVE_GLOO)
     for (Impl::Pending& p : impl.pending) {
         try {
@@ -307,6 +313,10 @@ double Comm::wait_all() {
                 failure = std::current_exception();
             }
         }
+        const Clock::rep done = p.done->load(std::memory_order_relaxed);
+        const Clock::time_point end =
+            done != 0 ? Clock::time_point(Clock::duration(done)) : Clock::now();
+        spans.emplace_back(p.started, std::max(p.started, end));
     }
 #endif
     impl.pending.clear();
@@ -317,11 +327,18 @@ double Comm::wait_all() {
             fail(e, impl.first_start, "an all-reduce");
         }
     }
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-Clock::time_point Comm::last_done() const {
-    return Clock::time_point(Clock::duration(m_impl->last_done->load(std::memory_order_relaxed)));
+    Waited waited;
+    waited.blocked_s = std::chrono::duration<double>(Clock::now() - start).count();
+    std::sort(spans.begin(), spans.end());
+    Clock::time_point covered{};
+    for (const auto& [from, to] : spans) {
+        const Clock::time_point begin = std::max(from, covered);
+        if (to > begin) {
+            waited.in_flight_s += std::chrono::duration<double>(to - begin).count();
+        }
+        covered = std::max(covered, to);
+    }
+    return waited;
 }
 
 void Comm::max(const torch::Tensor& tensor) {

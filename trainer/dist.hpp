@@ -49,12 +49,14 @@ class Comm {
     /// and untouched until wait_all() returns. Every rank must start the same collectives in the
     /// same order. Never throws: a failure to start is reported by wait_all().
     void start_sum(const torch::Tensor& tensor);
-    /// Waits for every collective start_sum() started; returns the seconds this call blocked.
-    /// Throws RuntimeFailure as sum() does (after every started collective has ended).
-    double wait_all();
-    /// When the last collective started by start_sum() finished (for the overlap figures: the
-    /// all-reduces ran from their start to this point); the epoch of steady_clock if none did.
-    [[nodiscard]] std::chrono::steady_clock::time_point last_done() const;
+    struct Waited {
+        double blocked_s = 0;   ///< seconds wait_all() blocked the caller
+        double in_flight_s = 0; ///< seconds at least one of the collectives was under way
+    };
+    /// Waits for every collective start_sum() started. in_flight_s - blocked_s is the
+    /// communication that ran while the caller computed. Throws RuntimeFailure as sum() does
+    /// (after every started collective has ended).
+    Waited wait_all();
 
     /// Whether this build can run with world > 1 (it was compiled with the c10d Gloo headers).
     static bool available();

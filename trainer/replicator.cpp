@@ -213,7 +213,6 @@ class C10dReplicator final : public Replicator {
             bucket.meta[1] = 1;
         }
         bucket.meta[2] = flag_set(m_stop) ? 1.0F : 0.0F;
-        m_step_start = Clock::now();
         for (const torch::Tensor& chunk : bucket.chunks) {
             m_comm.start_sum(chunk);
         }
@@ -228,11 +227,10 @@ class C10dReplicator final : public Replicator {
             b.ready = true;
         }
         start_ready_buckets();
-        const double waited_s = m_comm.wait_all();
-        m_times.wait_s += waited_s;
-        m_times.step_wait_s += waited_s;
-        m_times.step_comm_s +=
-            std::max(0.0, std::chrono::duration<double>(m_comm.last_done() - m_step_start).count());
+        const Comm::Waited waited = m_comm.wait_all();
+        m_times.wait_s += waited.blocked_s;
+        m_times.step_wait_s += std::min(waited.blocked_s, waited.in_flight_s);
+        m_times.step_comm_s += waited.in_flight_s;
         ++m_times.steps;
         StepBucket& bucket = m_train;
         m_stop_agreed = m_stop_agreed || bucket.meta[2] > 0;
@@ -437,7 +435,6 @@ class C10dReplicator final : public Replicator {
     std::vector<std::shared_ptr<torch::autograd::Node>> m_accumulators;
     std::size_t m_next_bucket = 0; // the next bucket to start this step
     bool m_armed = false;          // between start_sync and end_step
-    Clock::time_point m_step_start;
     bool m_stop_agreed = false;
     CommTimes m_times;
 };

@@ -30,8 +30,9 @@ struct CommTimes {
     /// Blocked waiting on collectives (training steps, forward-only batches, evaluation sums,
     /// stop checks): communication not hidden behind computation.
     double wait_s = 0;
-    /// Training steps only: from the start of a step's first all-reduce to the end of its last
-    /// (the time communication was under way), and the part of it the step waited for.
+    /// Training steps only: the time at least one of a step's all-reduces was under way (from
+    /// its start to its end), and the part of it the step waited for; the rest ran behind the
+    /// backward pass.
     double step_comm_s = 0, step_wait_s = 0;
     std::int64_t steps = 0, buckets = 0; ///< training steps; gradient buckets per step
 };
