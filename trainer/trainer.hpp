@@ -17,9 +17,16 @@
 namespace kakuren::trainer {
 
 struct DataConfig {
-    std::string dataset = "fashion-mnist"; ///< fashion-mnist | idx | synthetic
+    std::string dataset = "fashion-mnist"; ///< fashion-mnist | idx | synthetic | npy | hdf5
     std::string train_images, train_labels, test_images, test_labels; ///< IDX files, gz or raw
-    std::int64_t train_limit = 0, test_limit = 0;                     ///< 0 = all
+    /// npy / hdf5: each split's folder or file (absolute), the HDF5 dataset names, the transform
+    /// after the cast to float (none | log1p), and the streaming loader: reader threads and the
+    /// batches they may read ahead of the step.
+    std::string train_path, test_path;
+    std::string data_key = "data", target_key = "targets";
+    std::string transform = "none";
+    int reader_threads = 2, prefetch_batches = 4;
+    std::int64_t train_limit = 0, test_limit = 0; ///< 0 = all
     int batch_size = 128, eval_batch_size = 256;
     bool normalize = true;
     std::optional<double> mean, std;
@@ -106,7 +113,11 @@ struct EpochResult {
     double lr_scale = 1, max_fraction = 0;
     std::int64_t visible = 0, hidden = 0, moved_back = 0, candidates = 0, refreshed = 0;
     double train_s = 0, hidden_pass_s = 0, eval_s = 0, total_s = 0;
-    double samples_per_s = 0;                 ///< trained samples / train_s
+    double samples_per_s = 0; ///< trained samples / train_s
+    /// Bytes this rank read from the training split's files in the epoch (the trained and
+    /// refreshed samples of its shard; after a resume, since the resume); nullopt for a data
+    /// set held in memory.
+    std::optional<std::int64_t> bytes_read;
     std::span<const std::int64_t> hidden_ids; ///< ascending
     /// Per-sample state after the epoch (length N); valid during on_epoch only.
     std::span<const float> loss, confidence;
