@@ -1,4 +1,5 @@
 // Reading runs back: `runs`, `show`, `hidden`.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -124,25 +125,29 @@ int show_command(const CommonOptions& common, const std::string& ref) {
         for (const db::EpochRow& e : epochs) {
             const double realised =
                 run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
-            epoch_array.push_back(util::JsonObject{{"epoch", e.epoch},
-                                                   {"train_loss", e.train_loss},
-                                                   {"train_accuracy", e.train_accuracy},
-                                                   {"test_loss", e.test_loss},
-                                                   {"test_accuracy", e.test_accuracy},
-                                                   {"lr", e.lr},
-                                                   {"lr_scale", e.lr_scale},
-                                                   {"requested_fraction", e.max_fraction},
-                                                   {"realised_fraction", realised},
-                                                   {"visible", e.visible},
-                                                   {"hidden", e.hidden},
-                                                   {"moved_back", e.moved_back},
-                                                   {"candidates", e.candidates},
-                                                   {"refreshed", e.refreshed},
-                                                   {"train_s", e.train_s},
-                                                   {"hidden_pass_s", e.hidden_pass_s},
-                                                   {"eval_s", e.eval_s},
-                                                   {"total_s", e.total_s},
-                                                   {"samples_per_s", e.samples_per_s}});
+            util::JsonObject row{{"epoch", e.epoch},
+                                 {"train_loss", e.train_loss},
+                                 {"train_accuracy", e.train_accuracy},
+                                 {"test_loss", e.test_loss},
+                                 {"test_accuracy", e.test_accuracy},
+                                 {"lr", e.lr},
+                                 {"lr_scale", e.lr_scale},
+                                 {"requested_fraction", e.max_fraction},
+                                 {"realised_fraction", realised},
+                                 {"visible", e.visible},
+                                 {"hidden", e.hidden},
+                                 {"moved_back", e.moved_back},
+                                 {"candidates", e.candidates},
+                                 {"refreshed", e.refreshed},
+                                 {"train_s", e.train_s},
+                                 {"hidden_pass_s", e.hidden_pass_s},
+                                 {"eval_s", e.eval_s},
+                                 {"total_s", e.total_s},
+                                 {"samples_per_s", e.samples_per_s}};
+            if (e.bytes_read) {
+                row.emplace_back("bytes_read", static_cast<long long>(*e.bytes_read));
+            }
+            epoch_array.push_back(std::move(row));
         }
         util::JsonArray attempt_array;
         for (const db::AttemptRow& a : attempts) {
@@ -188,16 +193,38 @@ int show_command(const CommonOptions& common, const std::string& ref) {
         std::cout << "no epochs recorded yet\n";
         return k_exit_ok;
     }
-    Table table({"EPOCH", "LOSS", "TEST ACC", "LR", "SCALE", "MAX F", "REALISED", "HIDDEN",
-                 "MOVED BACK", "TRAIN s", "REFRESH s", "EVAL s", "SAMPLES/s"});
+    // Streamed data sets (npy, hdf5) add the bytes read from disk per epoch.
+    const bool streamed = std::any_of(epochs.begin(), epochs.end(), [](const db::EpochRow& e) {
+        return e.bytes_read.has_value();
+    });
+    std::vector<std::string> header = {"EPOCH",     "LOSS",     "TEST ACC", "LR",         "SCALE",
+                                       "MAX F",     "REALISED", "HIDDEN",   "MOVED BACK", "TRAIN s",
+                                       "REFRESH s", "EVAL s",   "SAMPLES/s"};
+    if (streamed) {
+        header.emplace_back("READ MB");
+    }
+    Table table(header);
     for (const db::EpochRow& e : epochs) {
         const double realised =
             run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
-        table.add({std::to_string(e.epoch), fixed(e.train_loss, 4), percent(e.test_accuracy, 2),
-                   fixed(e.lr, 5), fixed(e.lr_scale, 3), percent(e.max_fraction), percent(realised),
-                   thousands(e.hidden), thousands(e.moved_back), fixed(e.train_s, 1),
-                   fixed(e.hidden_pass_s, 1), fixed(e.eval_s, 1),
-                   thousands(static_cast<std::int64_t>(e.samples_per_s))});
+        std::vector<std::string> cells = {std::to_string(e.epoch),
+                                          fixed(e.train_loss, 4),
+                                          percent(e.test_accuracy, 2),
+                                          fixed(e.lr, 5),
+                                          fixed(e.lr_scale, 3),
+                                          percent(e.max_fraction),
+                                          percent(realised),
+                                          thousands(e.hidden),
+                                          thousands(e.moved_back),
+                                          fixed(e.train_s, 1),
+                                          fixed(e.hidden_pass_s, 1),
+                                          fixed(e.eval_s, 1),
+                                          thousands(static_cast<std::int64_t>(e.samples_per_s))};
+        if (streamed) {
+            cells.push_back(e.bytes_read ? fixed(static_cast<double>(*e.bytes_read) / 1e6, 1)
+                                         : "-");
+        }
+        table.add(cells);
     }
     std::cout << "\n" << table.render();
     return k_exit_ok;

@@ -205,7 +205,14 @@ inline constexpr std::string_view k_schema_v4 = R"sql(
 ALTER TABLE attempts ADD COLUMN heartbeat_ms INTEGER;
 )sql";
 
-inline constexpr std::array<std::string_view, 4> k_migrations = {k_schema_v1, k_schema_v2,
-                                                                 k_schema_v3, k_schema_v4};
+// Version 5: streaming data sources (data.dataset npy, hdf5).
+inline constexpr std::string_view k_schema_v5 = R"sql(
+-- Bytes rank 0 read from the training split's files in the epoch (trained and refreshed
+-- samples; the hidden ones are not read); NULL for data sets held in memory.
+ALTER TABLE epochs ADD COLUMN bytes_read INTEGER;
+)sql";
+
+inline constexpr std::array<std::string_view, 5> k_migrations = {
+    k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4, k_schema_v5};
 
 } // namespace kakuren::db

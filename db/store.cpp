@@ -735,8 +735,8 @@ void Store::record_epoch(const EpochRow& row, const SampleState& state,
                     "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, train_accuracy, "
                     "test_loss, test_accuracy, lr, lr_scale, max_fraction, visible, hidden, "
                     "moved_back, candidates, refreshed, train_s, hidden_pass_s, eval_s, total_s, "
-                    "samples_per_s, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                    "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                    "samples_per_s, ended_at, bytes_read) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
                     what);
         const std::string ended_at = row.ended_at.empty() ? util::iso8601_utc_now() : row.ended_at;
         s.bind(1, row.run_id)
@@ -759,6 +759,9 @@ void Store::record_epoch(const EpochRow& row, const SampleState& state,
             .bind(18, row.total_s)
             .bind(19, row.samples_per_s)
             .bind(20, ended_at);
+        if (row.bytes_read) {
+            s.bind(21, *row.bytes_read);
+        }
         s.run();
     }
     {
@@ -805,7 +808,7 @@ std::vector<EpochRow> Store::epochs(const std::string& run_id) const {
     Statement s(m_db.get(), m_file,
                 "SELECT run_id, epoch, train_loss, train_accuracy, test_loss, test_accuracy, lr, "
                 "lr_scale, max_fraction, visible, hidden, moved_back, candidates, refreshed, "
-                "train_s, hidden_pass_s, eval_s, total_s, samples_per_s, ended_at "
+                "train_s, hidden_pass_s, eval_s, total_s, samples_per_s, ended_at, bytes_read "
                 "FROM epochs WHERE run_id = ?1 ORDER BY epoch",
                 "cannot read the epochs of run " + run_id);
     s.bind(1, run_id);
@@ -832,6 +835,9 @@ std::vector<EpochRow> Store::epochs(const std::string& run_id) const {
         e.total_s = s.real(17);
         e.samples_per_s = s.real(18);
         e.ended_at = s.text(19);
+        if (!s.is_null(20)) {
+            e.bytes_read = s.int64(20);
+        }
         rows.push_back(std::move(e));
     }
     return rows;

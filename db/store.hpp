@@ -125,6 +125,9 @@ struct EpochRow {
     double train_s = 0, hidden_pass_s = 0, eval_s = 0, total_s = 0;
     double samples_per_s = 0; ///< trained samples per second of train_s
     std::string ended_at;
+    /// Bytes rank 0 read from the training split's files (streaming sources); nullopt for a data
+    /// set held in memory.
+    std::optional<std::int64_t> bytes_read;
 };
 
 /// Per-sample statistics, latest state of a run (length N each).

@@ -127,8 +127,11 @@ std::string shape_and_type(const std::vector<std::int64_t>& shape, const std::st
 } // namespace
 
 std::string inspect_data(const std::string& path, bool json) {
-    const fs::path p(path);
     std::error_code ec;
+    fs::path p = fs::absolute(path, ec).lexically_normal(); // messages name whole paths
+    if (p.filename().empty()) {
+        p = p.parent_path(); // "folder/"
+    }
     if (!fs::exists(p, ec)) {
         throw RuntimeFailure(path + " does not exist");
     }
