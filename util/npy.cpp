@@ -208,7 +208,7 @@ NpyHeader parse_npy_header(std::string_view bytes, const std::string& name) {
     }
     h.shape = parse_shape(*shape, name);
     // Overflow guard: an element count past 2^62 bytes is not a file anyone has.
-    long double total = static_cast<long double>(npy_type_bytes(h.type));
+    auto total = static_cast<long double>(npy_type_bytes(h.type));
     for (const std::int64_t d : h.shape) {
         total *= static_cast<long double>(d);
     }
