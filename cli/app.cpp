@@ -31,6 +31,8 @@ Examples:
   kakuren hidden <run-id> --sample 123   # how often sample 123 was hidden
   kakuren resume <run-id>                # continue a stopped or killed run exactly
   kakuren checkpoints <run-id>           # its checkpoints, and whether each is valid
+  kakuren data convert --to npy fm-npy   # Fashion-MNIST as numpy arrays (or --to hdf5)
+  kakuren data inspect fm-npy            # what kakuren sees there, and any bad sample
   kakuren report --all -o report.html    # time saved, accuracy cost, plots
   kakuren submit recipes/fashion_mnist_cnn.toml --dry-run   # the batch script, nothing sent
   kakuren submit recipes/fashion_mnist_cnn.toml   # Slurm job (or a detached local one)
@@ -149,6 +151,33 @@ int main(int argc, char** argv) {
         recipe->add_subcommand("reference", "Print the recipe reference (every key, as Markdown)");
     ReportOptions report_options;
     CLI::App* report = add_report_subcommand(app, common, report_options);
+    DataOptions data_options;
+    CLI::App* data =
+        app.add_subcommand("data", "Look at data sets on disk; convert IDX to npy / hdf5");
+    data->require_subcommand(1);
+    CLI::App* inspect = data->add_subcommand(
+        "inspect", "What kakuren sees: format, N per split, shapes, types, bytes, classes, and "
+                   "the first problems found reading every sample");
+    inspect->footer("PATH is a split (an npy folder, an .h5 file, a DeepCAM folder) or a folder\n"
+                    "holding train and test splits (train/ + test/, or train.h5 + test.h5).\n"
+                    "Exit 1 when a problem was found, so that scripts can check data first:\n"
+                    "  kakuren data inspect /scratch/cosmoflow --format json");
+    inspect->add_option("path", data_options.path, "Data set or split")->required();
+    add_common(inspect, common, true);
+    CLI::App* convert = data->add_subcommand(
+        "convert", "Write an IDX data set (Fashion-MNIST by default) as npy or hdf5");
+    convert->footer("npy: OUT/train/{data,targets}.npy and OUT/test/...; hdf5: OUT/train.h5 and\n"
+                    "OUT/test.h5 with the datasets data and targets. uint8 images [N, 1, H, W],\n"
+                    "uint8 labels: trains bit-identically to the IDX files. Then:\n"
+                    "  kakuren data convert --to npy fmnist-npy\n"
+                    "  kakuren run recipes/fashion_mnist_cnn.toml --set data.dataset=npy \\\n"
+                    "      --set data.train=fmnist-npy/train --set data.test=fmnist-npy/test");
+    convert->add_option("out", data_options.out, "Folder to write")->required();
+    convert->add_option("--to", data_options.to, "npy or hdf5")
+        ->required()
+        ->check(CLI::IsMember({"npy", "hdf5"}));
+    convert->add_option("--from", data_options.from, "Folder with the four IDX files (.gz or not)")
+        ->capture_default_str();
 
     ResumeOptions resume_options;
     CLI::App* resume = app.add_subcommand(
@@ -298,6 +327,12 @@ int main(int argc, char** argv) {
         }
         if (report->parsed()) {
             return report_command(common, report_options);
+        }
+        if (inspect->parsed()) {
+            return data_inspect_command(common, data_options);
+        }
+        if (convert->parsed()) {
+            return data_convert_command(data_options);
         }
         if (resume->parsed()) {
             return resume_command(common, resume_options);

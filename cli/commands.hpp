@@ -43,6 +43,15 @@ int recipe_show_command(const CommonOptions& common, const std::string& file,
                         const std::vector<std::string>& overrides);
 int recipe_reference_command();
 
+/// `kakuren data inspect` / `kakuren data convert` (cli/data_command.cpp; README "Data formats").
+struct DataOptions {
+    std::string path;                                       ///< inspect: data set or split
+    std::string out, to;                                    ///< convert: folder, npy | hdf5
+    std::string from = "/usr/share/datasets/fashion-mnist"; ///< convert: IDX folder
+};
+int data_inspect_command(const CommonOptions& common, const DataOptions& options);
+int data_convert_command(const DataOptions& options);
+
 /// `kakuren resume` and `kakuren checkpoints` (cli/resume_command.cpp); README "Checkpoints and
 /// resume".
 struct ResumeOptions {

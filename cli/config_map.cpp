@@ -45,6 +45,13 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
     c.data.synthetic_channels = d.synthetic_channels;
     c.data.synthetic_size = d.synthetic_size;
     c.data.synthetic_noise = d.synthetic_noise;
+    c.data.train_path = d.train;
+    c.data.test_path = d.test;
+    c.data.data_key = d.data_key;
+    c.data.target_key = d.target_key;
+    c.data.transform = d.transform;
+    c.data.reader_threads = d.reader_threads;
+    c.data.prefetch_batches = d.prefetch_batches;
 
     c.model.kind = recipe.model.kind;
     c.model.hidden = recipe.model.hidden;

@@ -125,27 +125,30 @@ int show_command(const CommonOptions& common, const std::string& ref) {
         for (const db::EpochRow& e : epochs) {
             const double realised =
                 run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
-            epoch_array.push_back(util::JsonObject{
-                {"epoch", e.epoch},
-                {"train_loss", e.train_loss},
-                {"train_accuracy", e.train_accuracy},
-                {"test_loss", e.test_loss},
-                {"test_accuracy", e.test_accuracy},
-                {"lr", e.lr},
-                {"lr_scale", e.lr_scale},
-                {"requested_fraction", e.max_fraction},
-                {"realised_fraction", realised},
-                {"visible", e.visible},
-                {"hidden", e.hidden},
-                {"moved_back", e.moved_back},
-                {"candidates", e.candidates},
-                {"refreshed", e.refreshed},
-                {"train_s", e.train_s},
-                {"hidden_pass_s", e.hidden_pass_s},
-                {"eval_s", e.eval_s},
-                {"total_s", e.total_s},
-                {"samples_per_s", e.samples_per_s},
-                {"comm_s", e.comm_s ? util::Json(*e.comm_s) : util::Json::null()}});
+            util::JsonObject row{{"epoch", e.epoch},
+                                 {"train_loss", e.train_loss},
+                                 {"train_accuracy", e.train_accuracy},
+                                 {"test_loss", e.test_loss},
+                                 {"test_accuracy", e.test_accuracy},
+                                 {"lr", e.lr},
+                                 {"lr_scale", e.lr_scale},
+                                 {"requested_fraction", e.max_fraction},
+                                 {"realised_fraction", realised},
+                                 {"visible", e.visible},
+                                 {"hidden", e.hidden},
+                                 {"moved_back", e.moved_back},
+                                 {"candidates", e.candidates},
+                                 {"refreshed", e.refreshed},
+                                 {"train_s", e.train_s},
+                                 {"hidden_pass_s", e.hidden_pass_s},
+                                 {"eval_s", e.eval_s},
+                                 {"total_s", e.total_s},
+                                 {"samples_per_s", e.samples_per_s},
+                                 {"comm_s", e.comm_s ? util::Json(*e.comm_s) : util::Json::null()}};
+            if (e.bytes_read) {
+                row.emplace_back("bytes_read", static_cast<long long>(*e.bytes_read));
+            }
+            epoch_array.push_back(std::move(row));
         }
         util::JsonArray attempt_array;
         for (const db::AttemptRow& a : attempts) {
@@ -192,9 +195,12 @@ int show_command(const CommonOptions& common, const std::string& ref) {
         return k_exit_ok;
     }
     // COMM s (multi-rank runs only): seconds waited on the other ranks' collectives that were
-    // not hidden behind computation.
+    // not hidden behind computation. READ MB (streamed data sets: npy, hdf5): bytes read from disk.
     const bool multi_rank = std::any_of(epochs.begin(), epochs.end(), [](const db::EpochRow& e) {
         return e.comm_s && *e.comm_s > 0;
+    });
+    const bool streamed = std::any_of(epochs.begin(), epochs.end(), [](const db::EpochRow& e) {
+        return e.bytes_read.has_value();
     });
     std::vector<std::string> header = {"EPOCH",      "LOSS",    "TEST ACC",  "LR",
                                        "SCALE",      "MAX F",   "REALISED",  "HIDDEN",
@@ -203,6 +209,9 @@ int show_command(const CommonOptions& common, const std::string& ref) {
         header.emplace_back("COMM s");
     }
     header.emplace_back("SAMPLES/s");
+    if (streamed) {
+        header.emplace_back("READ MB");
+    }
     Table table(std::move(header));
     for (const db::EpochRow& e : epochs) {
         const double realised =
@@ -216,6 +225,10 @@ int show_command(const CommonOptions& common, const std::string& ref) {
             cells.push_back(e.comm_s ? fixed(*e.comm_s, 2) : "-");
         }
         cells.push_back(thousands(static_cast<std::int64_t>(e.samples_per_s)));
+        if (streamed) {
+            cells.push_back(e.bytes_read ? fixed(static_cast<double>(*e.bytes_read) / 1e6, 1)
+                                         : "-");
+        }
         table.add(std::move(cells));
     }
     std::cout << "\n" << table.render();

@@ -120,6 +120,7 @@ class Recorder : public trainer::Observer {
         row.total_s = r.total_s;
         row.samples_per_s = r.samples_per_s;
         row.comm_s = r.comm_s;
+        row.bytes_read = r.bytes_read;
         row.ended_at = util::iso8601_utc_now();
         db::SampleState state;
         state.epoch = r.epoch;

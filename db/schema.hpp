@@ -205,12 +205,15 @@ inline constexpr std::string_view k_schema_v4 = R"sql(
 ALTER TABLE attempts ADD COLUMN heartbeat_ms INTEGER;
 )sql";
 
-// Version 5: communication time of multi-rank runs.
+// Version 5: communication time of multi-rank runs; bytes read by streaming data sources.
 inline constexpr std::string_view k_schema_v5 = R"sql(
 -- Seconds rank 0 waited in the epoch on collectives (gradient buckets, per-sample statistics,
 -- evaluation sums, stop checks) that were not hidden behind computation; 0 with one rank, NULL
 -- for epochs recorded by older kakuren versions.
 ALTER TABLE epochs ADD COLUMN comm_s REAL;
+-- Bytes rank 0 read from the training split's files in the epoch (trained and refreshed
+-- samples; the hidden ones are not read); NULL for data sets held in memory.
+ALTER TABLE epochs ADD COLUMN bytes_read INTEGER;
 )sql";
 
 inline constexpr std::array<std::string_view, 5> k_migrations = {

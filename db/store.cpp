@@ -735,8 +735,9 @@ void Store::record_epoch(const EpochRow& row, const SampleState& state,
                     "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, train_accuracy, "
                     "test_loss, test_accuracy, lr, lr_scale, max_fraction, visible, hidden, "
                     "moved_back, candidates, refreshed, train_s, hidden_pass_s, eval_s, total_s, "
-                    "samples_per_s, ended_at, comm_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                    "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                    "samples_per_s, ended_at, comm_s, bytes_read) VALUES (?1, ?2, ?3, ?4, ?5, "
+                    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+                    "?22)",
                     what);
         const std::string ended_at = row.ended_at.empty() ? util::iso8601_utc_now() : row.ended_at;
         s.bind(1, row.run_id)
@@ -761,6 +762,9 @@ void Store::record_epoch(const EpochRow& row, const SampleState& state,
             .bind(20, ended_at);
         if (row.comm_s) {
             s.bind(21, *row.comm_s);
+        }
+        if (row.bytes_read) {
+            s.bind(22, *row.bytes_read);
         }
         s.run();
     }
@@ -808,7 +812,8 @@ std::vector<EpochRow> Store::epochs(const std::string& run_id) const {
     Statement s(m_db.get(), m_file,
                 "SELECT run_id, epoch, train_loss, train_accuracy, test_loss, test_accuracy, lr, "
                 "lr_scale, max_fraction, visible, hidden, moved_back, candidates, refreshed, "
-                "train_s, hidden_pass_s, eval_s, total_s, samples_per_s, ended_at, comm_s "
+                "train_s, hidden_pass_s, eval_s, total_s, samples_per_s, ended_at, comm_s, "
+                "bytes_read "
                 "FROM epochs WHERE run_id = ?1 ORDER BY epoch",
                 "cannot read the epochs of run " + run_id);
     s.bind(1, run_id);
@@ -836,6 +841,9 @@ std::vector<EpochRow> Store::epochs(const std::string& run_id) const {
         e.samples_per_s = s.real(18);
         e.ended_at = s.text(19);
         e.comm_s = s.optional_real(20);
+        if (!s.is_null(21)) {
+            e.bytes_read = s.int64(21);
+        }
         rows.push_back(std::move(e));
     }
     return rows;

@@ -57,6 +57,10 @@ inline const std::vector<KindInfo>& dataset_kinds() {
                           "/usr/share/datasets/fashion-mnist)"},
         {"idx", "any IDX data set"},
         {"synthetic", "generated Gaussian blobs"},
+        {"npy", "numpy arrays streamed from disk: data.train / data.test folders with data.npy + "
+                "targets.npy, or files_data.lst + files_label.lst (one .npy per sample)"},
+        {"hdf5", "HDF5 streamed from disk: data.train / data.test .h5 files with datasets "
+                 "data.data_key and data.target_key, or folders of DeepCAM per-sample files"},
     };
     return kinds;
 }

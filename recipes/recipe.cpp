@@ -737,6 +737,10 @@ class Loader {
     /// Every IDX file must exist; afterwards the four file fields hold absolute paths.
     void check_data_files() {
         auto& d = m_recipe.data;
+        if (ok({"data.dataset"}) && (d.dataset == "npy" || d.dataset == "hdf5")) {
+            check_stream_splits();
+            return;
+        }
         if (!ok({"data.dataset", "data.path", "data.train_images", "data.train_labels",
                  "data.test_images", "data.test_labels"}) ||
             d.dataset == "synthetic") {
@@ -793,6 +797,48 @@ class Loader {
             error(dataset_place, "data.dataset = \"idx\" needs data.path, or data.train_images, "
                                  "data.train_labels, data.test_images and data.test_labels; "
                                  "missing " +
+                                     join(unset, ", "));
+        }
+    }
+
+    /// npy / hdf5: data.train and data.test must name an existing folder (npy) or file or
+    /// folder (hdf5); afterwards they hold absolute paths. Their content is checked when the
+    /// data is opened (kakuren recipe check opens it).
+    void check_stream_splits() {
+        auto& d = m_recipe.data;
+        const Location dataset_place = place({"data.dataset"}, m_data_table);
+        std::vector<std::string> unset;
+        for (const auto& [key, field] :
+             {std::pair<const char*, std::string*>{"data.train", &d.train},
+              std::pair<const char*, std::string*>{"data.test", &d.test}}) {
+            if (!ok({key})) {
+                continue;
+            }
+            if (field->empty()) {
+                unset.emplace_back(key);
+                continue;
+            }
+            const std::string p = resolve(key, *field);
+            *field = p;
+            std::error_code ec;
+            const bool folder = fs::is_directory(p, ec);
+            if (!fs::exists(p, ec)) {
+                error(place({key}), std::string(key) + ": " + p + " does not exist");
+            } else if (d.dataset == "npy" && !folder) {
+                error(place({key}), std::string(key) + ": " + p +
+                                        " is not a folder; data.dataset = \"npy\" needs a "
+                                        "folder with data.npy + targets.npy or files_data.lst + "
+                                        "files_label.lst");
+            }
+        }
+        if (ok({"data.stage"}) && d.stage == "node-local") {
+            error(place({"data.stage"}, dataset_place),
+                  "data.stage = \"node-local\" stages the IDX files only; data.dataset = \"" +
+                      d.dataset + "\" reads its files where they are (set data.stage = \"none\")");
+        }
+        if (!unset.empty()) {
+            error(dataset_place, "data.dataset = \"" + d.dataset +
+                                     "\" needs data.train and data.test; missing " +
                                      join(unset, ", "));
         }
     }

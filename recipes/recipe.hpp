@@ -42,6 +42,12 @@ struct DataSection {
     int synthetic_classes = 10, synthetic_channels = 1, synthetic_size = 28;
     double synthetic_noise = 1.0;
     std::string stage = "none"; ///< none | node-local: copy the data files to node-local storage
+    // npy / hdf5 (streamed from disk)
+    std::string train, test; ///< each split's folder or file; absolute after loading
+    std::string data_key = "data", target_key = "targets"; ///< hdf5: dataset names
+    std::string transform = "none"; ///< none | log1p, after the cast to float
+    int reader_threads = 2;         ///< threads reading batches ahead of the step
+    int prefetch_batches = 4;       ///< batches they may read ahead
 };
 
 struct ModelSection {

@@ -271,6 +271,35 @@ std::vector<Field> build_schema() {
                     "node to $SLURM_TMPDIR, $TMPDIR or /dev/shm before training (logged as "
                     "staging_start/staging_stop).")
                     .one_of({"none", "node-local"}));
+    f.push_back(make<&R::data, &DataSection::train>(
+        "data", "train",
+        "npy / hdf5: the training split, relative to the recipe's folder. npy: a folder with "
+        "data.npy + targets.npy ([N, ...] each) or files_data.lst + files_label.lst (one .npy "
+        "per sample, paths relative to the folder). hdf5: a .h5 file with the datasets "
+        "data.data_key and data.target_key ([N, ...] each), or a folder of per-sample DeepCAM "
+        "files (climate/data, climate/labels_0; stats.h5 beside or above). After loading: the "
+        "resolved absolute path."));
+    f.push_back(make<&R::data, &DataSection::test>(
+        "data", "test", "npy / hdf5: the test split, laid out as data.train."));
+    f.push_back(make<&R::data, &DataSection::data_key>(
+        "data", "data_key", "hdf5: name of the input dataset in a single-file split."));
+    f.push_back(make<&R::data, &DataSection::target_key>(
+        "data", "target_key", "hdf5: name of the target dataset in a single-file split."));
+    f.push_back(make<&R::data, &DataSection::transform>(
+                    "data", "transform",
+                    "npy / hdf5: none, or log1p: log(1 + x) after the cast to float and before "
+                    "the normalisation (CosmoFlow's apply_log).")
+                    .one_of({"none", "log1p"}));
+    f.push_back(make<&R::data, &DataSection::reader_threads>(
+                    "data", "reader_threads",
+                    "npy / hdf5: threads that read batches ahead of the step; 0 = read each "
+                    "batch when the step needs it.")
+                    .in(interval(0, true, 64, true)));
+    f.push_back(make<&R::data, &DataSection::prefetch_batches>(
+                    "data", "prefetch_batches",
+                    "npy / hdf5: batches the reader threads may read ahead of the step (the "
+                    "bound on the loader's memory).")
+                    .in(interval(1, true, 256, true)));
     // [model]
     f.push_back(make<&R::model, &ModelSection::kind>("model", "kind", kinds_text(model_kinds()))
                     .one_of(kind_names(model_kinds())));

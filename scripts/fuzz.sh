@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 build=${2:-$root/build-fuzz}
-fuzzers=(recipe loop_state mllog report_json)
+fuzzers=(recipe loop_state mllog report_json npy_header)
 
 # clang 15 or newer: libstdc++ 12's std::source_location needs its builtin.
 cxx=${KAKUREN_FUZZ_CXX:-clang++-16}

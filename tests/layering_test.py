@@ -35,16 +35,19 @@ EXTERNAL = [
     ("slurm/slurm_errno.h", {"slurm"}, "libslurm"),
     ("slurm/slurmdb.h", {"slurm"}, "libslurm"),
     ("slurm/spank.h", {"slurm"}, "libslurm"),
+    ("hdf5.h", {"trainer"}, "HDF5"),
 ]
 
 # Inside trainer/: the seams, lowest first (README "Development"). A trainer file may include
 # trainer headers of its own seam and of seams to its left only; every trainer file must be
 # listed (by stem), so that a new file is placed on purpose.
 TRAINER_SEAMS = [
-    ("api", ["trainer", "module", "module_loader"]),  # torch-free: what other layers see
+    ("api", ["trainer", "module", "module_loader", "data_tools"]),  # torch-free: what other
+                                                                     # layers see
     ("schedule", ["schedule"]),
     ("device", ["device"]),
-    ("data", ["data", "source"]),                     # SampleSource, Prefetcher, in-memory sets
+    ("data", ["data", "source", "stream", "npy_source", "hdf5_source", "data_commands"]),  # SampleSource, Prefetcher,
+                                                      # in-memory and streaming sets
     ("task", ["task", "classification"]),
     ("model", ["models", "torchscript"]),
     ("state", ["sample_state"]),

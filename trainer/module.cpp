@@ -1,6 +1,8 @@
 // The exported entry points of libkakuren_train.so (see trainer/module.hpp).
 #include "trainer/module.hpp"
 
+#include "trainer/data_tools.hpp"
+
 #include "util/error.hpp"
 
 extern "C" {
@@ -13,7 +15,14 @@ __attribute__((visibility("default"))) int
 kakuren_train_module_run(const kakuren::trainer::ModuleCall* call) noexcept {
     using namespace kakuren;
     try {
-        if (call->check_only) {
+        if (call->data_op == "inspect" && call->data_args.size() == 2) {
+            *call->output = trainer::inspect_data(call->data_args[0], call->data_args[1] == "json");
+        } else if (call->data_op == "convert" && call->data_args.size() == 3) {
+            *call->output =
+                trainer::convert_idx(call->data_args[0], call->data_args[1], call->data_args[2]);
+        } else if (!call->data_op.empty()) {
+            throw kakuren::UsageError("unknown data command " + call->data_op);
+        } else if (call->check_only) {
             trainer::check_model(*call->config);
         } else {
             *call->summary = trainer::train(*call->config, *call->observer, *call->mllog,

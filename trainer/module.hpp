@@ -5,6 +5,7 @@
 // `runs`, `report`... start in milliseconds. No torch in this header.
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "trainer/trainer.hpp"
 
@@ -20,6 +21,11 @@ struct ModuleCall {
     Summary* summary = nullptr;   ///< out
     std::string* error = nullptr; ///< out: the message when the call fails
     bool check_only = false;      ///< check_model() instead of train(): observer etc. unused
+    /// kakuren data: "inspect" (args: path, "json"|"text") or "convert" (args: idx folder,
+    /// format, out) instead of training; what it prints goes to *output. "" = train / check.
+    std::string data_op;
+    std::vector<std::string> data_args;
+    std::string* output = nullptr;
 };
 
 /// Changes whenever the layout of what crosses the boundary changes: a stale module is refused
@@ -43,5 +49,9 @@ Summary train_via_module(const Config& config, Observer& observer, util::MlLog& 
 
 /// check_model() through the module (same loading and errors as train_via_module).
 void check_model_via_module(const Config& config);
+
+/// kakuren data inspect / convert through the module (trainer/data_tools.hpp): the text to
+/// print. Same loading and errors as train_via_module.
+std::string data_command_via_module(const std::string& op, const std::vector<std::string>& args);
 
 } // namespace kakuren::trainer

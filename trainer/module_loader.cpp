@@ -78,6 +78,17 @@ void check_model_via_module(const Config& config) {
     call_module(call);
 }
 
+std::string data_command_via_module(const std::string& op, const std::vector<std::string>& args) {
+    std::string error, output;
+    ModuleCall call;
+    call.error = &error;
+    call.data_op = op;
+    call.data_args = args;
+    call.output = &output;
+    call_module(call);
+    return output;
+}
+
 Summary train_via_module(const Config& config, Observer& observer, util::MlLog& mllog,
                          const std::atomic<bool>* stop, const checkpoint::Resume* resume) {
     Summary summary;

@@ -190,12 +190,22 @@ void Run::eval_phase(EpochResult& result) {
         model.eval();
         torch::InferenceMode inference;
         model.prepare_inference();
+        // A streaming source's reader threads read the rank's block ahead of the steps.
+        std::vector<std::int64_t> block;
+        if (test.reader_threads() > 0) {
+            block.resize(static_cast<std::size_t>(block_end - block_begin));
+            std::iota(block.begin(), block.end(), block_begin);
+        }
+        BatchBuffer unused;
+        Prefetcher ahead(test, block, batch, unused);
         for (std::int64_t step = 0; step < num_steps; ++step) {
             check_stop_at_batch();
             const std::int64_t begin = block_begin + step * batch;
             const std::int64_t len = std::clamp<std::int64_t>(block_end - begin, 0, batch);
             const EvalSums sums =
-                m_engine->evaluate(len > 0 ? test.read_range(begin, len) : Batch{});
+                m_engine->evaluate(len <= 0                    ? Batch{}
+                                   : test.reader_threads() > 0 ? ahead.read(step)
+                                                               : test.read_range(begin, len));
             total.loss += sums.loss;
             total.metric += sums.metric;
             total.count += sums.count;

@@ -140,6 +140,7 @@ hiding::EpochContext Run::epoch_context() const {
 
 void Run::begin_epoch() {
     m_log_at_epoch = log_size();
+    m_bytes_at_epoch = m_data.train->bytes_read();
     log_epoch("epoch_start");
     m_started = m_epoch + 1;
     const hiding::EpochContext ctx = epoch_context();
@@ -209,6 +210,11 @@ void Run::end_epoch(EpochResult result, Clock::time_point epoch_start) {
     if (m_world > 1) {
         // Communication not hidden behind computation (one-rank logs stay as they were).
         log_epoch("communication_time_s", result.comm_s);
+    }
+    if (m_data.train->streams()) {
+        result.bytes_read =
+            static_cast<std::int64_t>(m_data.train->bytes_read() - m_bytes_at_epoch);
+        log_epoch("bytes_read", static_cast<long long>(*result.bytes_read));
     }
     log_epoch("epoch_stop");
 
@@ -282,6 +288,7 @@ void Run::start() {
     m_last_progress = m_run_start;
     m_last_checkpoint_time = m_run_start;
     m_log_at_epoch = m_log_at_train = m_log_at_refresh = log_size();
+    m_bytes_at_epoch = m_data.train->bytes_read();
     m_summary.num_train_samples = m_data.train->size();
     m_summary.num_test_samples = m_data.test->size();
     // A run resumed after the epoch that reached its target is done.

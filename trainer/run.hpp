@@ -156,6 +156,7 @@ class Run {
     // Length of the MLPerf log where the epoch began and where its training and refresh phases
     // stand: a checkpoint records the one of its position, and a resume cuts the log there.
     std::int64_t m_log_at_epoch = 0, m_log_at_train = 0, m_log_at_refresh = 0;
+    std::uint64_t m_bytes_at_epoch = 0; // train->bytes_read() where the epoch (or resume) began
     std::optional<checkpoint::Schedule> m_schedule; // nullopt: no checkpoints
     std::optional<checkpoint::Position> m_last_checkpoint;
     std::int64_t m_batches_since_checkpoint = 0;

@@ -3,10 +3,15 @@
 #include "trainer/source.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <exception>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "trainer/data.hpp"
+#include "trainer/stream.hpp"
 #include "util/error.hpp"
 
 namespace kakuren::trainer {
@@ -45,7 +50,14 @@ class InMemorySource final : public SampleSource {
 
 Sources in_memory(DataSplits data) {
     Sources out;
-    out.info = {data.num_classes, data.channels, data.height, data.width, data.mean, data.std};
+    out.info = {data.num_classes,
+                data.channels,
+                data.height,
+                data.width,
+                data.mean,
+                data.std,
+                {data.channels, data.height, data.width},
+                {}};
     out.train = std::make_unique<InMemorySource>(std::move(data.train));
     out.test = std::make_unique<InMemorySource>(std::move(data.test));
     return out;
@@ -54,8 +66,48 @@ Sources in_memory(DataSplits data) {
 } // namespace
 
 Sources open_sources(const DataConfig& config) {
+    if (config.dataset == "npy" || config.dataset == "hdf5") {
+        return open_stream_sources(config);
+    }
     // load_data knows the IDX layouts (fashion-mnist, idx) and the synthetic problem.
     return in_memory(load_data(config));
+}
+
+/// The reader threads of one pass: each takes the next unread step (in the pass's order, never
+/// more than `depth` steps past the one the step loop asked for last) and leaves its batch, or
+/// the error that stopped it, for read().
+struct Prefetcher::Pool {
+    struct Slot {
+        Batch batch;
+        std::exception_ptr error;
+    };
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::map<std::int64_t, Slot> ready;
+    std::int64_t next = 0;   ///< the next step a reader takes
+    std::int64_t wanted = 0; ///< the step the loop waits for (or read last)
+    std::int64_t end = 0;    ///< steps of the pass
+    std::int64_t depth = 1;  ///< steps read ahead of `wanted`, at most
+    bool stopping = false;
+    std::vector<std::thread> threads;
+
+    void stop() {
+        {
+            const std::lock_guard lock(mutex);
+            stopping = true;
+        }
+        changed.notify_all();
+        for (auto& t : threads) {
+            t.join();
+        }
+        threads.clear();
+    }
+};
+
+Prefetcher::~Prefetcher() {
+    if (m_pool) {
+        m_pool->stop();
+    }
 }
 
 Prefetcher::Prefetcher(const SampleSource& source, std::span<const std::int64_t> ids,
@@ -77,7 +129,71 @@ Batch Prefetcher::read(std::int64_t step) {
     if (length(step) == 0) {
         return {};
     }
-    return m_source.read(ids(step), m_buffer);
+    const int threads = m_source.reader_threads();
+    if (threads <= 0) {
+        return m_source.read(ids(step), m_buffer);
+    }
+    if (!m_pool || step < m_pool->wanted) {
+        if (m_pool) {
+            m_pool->stop(); // a pass walked back (not done by the loop today): start again
+        }
+        m_pool = std::make_unique<Pool>();
+        Pool& pool = *m_pool;
+        pool.next = step;
+        pool.wanted = step;
+        pool.end = (m_ids.size(0) + m_batch_size - 1) / m_batch_size;
+        pool.depth = std::max(1, m_source.prefetch_batches());
+        for (int t = 0; t < threads; ++t) {
+            pool.threads.emplace_back([this, &pool] {
+                while (true) {
+                    std::int64_t mine = 0;
+                    {
+                        std::unique_lock lock(pool.mutex);
+                        pool.changed.wait(lock, [&] {
+                            return pool.stopping || pool.next >= pool.end ||
+                                   pool.next < pool.wanted + pool.depth;
+                        });
+                        if (pool.stopping || pool.next >= pool.end) {
+                            return;
+                        }
+                        mine = pool.next++;
+                    }
+                    Pool::Slot slot;
+                    try {
+                        BatchBuffer own; // the batch owns its memory until the loop drops it
+                        slot.batch = m_source.read(ids(mine), own);
+                    } catch (...) {
+                        slot.error = std::current_exception();
+                    }
+                    {
+                        const std::lock_guard lock(pool.mutex);
+                        pool.ready.emplace(mine, std::move(slot));
+                    }
+                    pool.changed.notify_all();
+                }
+            });
+        }
+    }
+    Pool& pool = *m_pool;
+    Pool::Slot slot;
+    {
+        std::unique_lock lock(pool.mutex);
+        pool.wanted = step;
+        pool.next = std::max(pool.next, step);
+        // Steps skipped by the caller are never waited for; their batches are dropped.
+        pool.ready.erase(pool.ready.begin(), pool.ready.lower_bound(step));
+        pool.changed.notify_all();
+        pool.changed.wait(lock, [&] { return pool.ready.count(step) > 0; });
+        auto it = pool.ready.find(step);
+        slot = std::move(it->second);
+        pool.ready.erase(it);
+        pool.wanted = step + 1;
+    }
+    pool.changed.notify_all();
+    if (slot.error) {
+        std::rethrow_exception(slot.error);
+    }
+    return slot.batch;
 }
 
 } // namespace kakuren::trainer

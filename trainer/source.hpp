@@ -42,6 +42,15 @@ class SampleSource {
     virtual Batch read(const torch::Tensor& ids, BatchBuffer& buffer) const = 0;
     /// Reads samples [begin, begin + count) in order; the batch may view the source's memory.
     virtual Batch read_range(std::int64_t begin, std::int64_t count) const = 0;
+    /// Threads a Prefetcher may use to read batches ahead of the step (0: read when asked, as
+    /// in-memory sources do), and how many batches ahead at most.
+    [[nodiscard]] virtual int reader_threads() const { return 0; }
+    [[nodiscard]] virtual int prefetch_batches() const { return 0; }
+    /// Bytes read from storage since the source was opened by this process (0 for a source held
+    /// in memory: it read its files once when opened). Safe to call while readers run.
+    [[nodiscard]] virtual std::uint64_t bytes_read() const { return 0; }
+    /// Whether samples are read from storage as they are asked for (bytes_read() counts them).
+    [[nodiscard]] virtual bool streams() const { return false; }
 };
 
 /// What the model and the MLPerf records need to know of a data set.
@@ -49,6 +58,9 @@ struct DataInfo {
     std::int64_t num_classes = 0;
     std::int64_t channels = 0, height = 0, width = 0;
     double mean = 0.0, std = 1.0; ///< normalisation applied to both splits (0 / 1 when off)
+    /// One sample's input and target shape as batches carry them ([C, H, W] and {} for a class
+    /// id; [H, W] for a mask, [K] for regression targets).
+    std::vector<std::int64_t> sample_shape, target_shape;
 };
 
 struct Sources {
@@ -57,17 +69,23 @@ struct Sources {
 };
 
 /// Opens config.dataset's two splits (registry: fashion-mnist and idx: IDX files in memory;
-/// synthetic: the generated problem). Throws RuntimeFailure (files, shapes), UsageError for an
-/// unknown data set.
+/// synthetic: the generated problem; npy and hdf5: streamed from disk, trainer/stream.hpp). Throws
+/// RuntimeFailure (files, shapes), UsageError for an unknown data set.
 Sources open_sources(const DataConfig& config);
 
 /// Reads one pass over `ids` (this rank's share of a phase's visiting order) in batches of
-/// `batch_size` entries. Reads synchronously today; the interface lets a reader pool fetch the
-/// next batches ahead of the step without the caller changing.
+/// `batch_size` entries. With a source that has reader threads, they read the batches in the
+/// pass's order ahead of the step, at most source.prefetch_batches() ahead of the last batch
+/// asked for (a bounded queue), starting at the first step read() is asked for (a resumed pass
+/// starts mid-way); only the ids of the pass are read. A read that failed throws from read() of
+/// that step. Otherwise reads synchronously into `buffer`.
 class Prefetcher {
   public:
     Prefetcher(const SampleSource& source, std::span<const std::int64_t> ids,
                std::int64_t batch_size, BatchBuffer& buffer);
+    ~Prefetcher();
+    Prefetcher(const Prefetcher&) = delete;
+    Prefetcher& operator=(const Prefetcher&) = delete;
     /// Entries of batch `step` (0 once the share ran out: a rank with a shorter share).
     [[nodiscard]] std::int64_t length(std::int64_t step) const;
     /// The ids of batch `step` (a view of the list).
@@ -76,10 +94,12 @@ class Prefetcher {
     Batch read(std::int64_t step);
 
   private:
+    struct Pool;
     const SampleSource& m_source;
     torch::Tensor m_ids;
     std::int64_t m_batch_size;
     BatchBuffer& m_buffer;
+    std::unique_ptr<Pool> m_pool; ///< the reader threads, started by the first read()
 };
 
 } // namespace kakuren::trainer

@@ -17,9 +17,16 @@
 namespace kakuren::trainer {
 
 struct DataConfig {
-    std::string dataset = "fashion-mnist"; ///< fashion-mnist | idx | synthetic
+    std::string dataset = "fashion-mnist"; ///< fashion-mnist | idx | synthetic | npy | hdf5
     std::string train_images, train_labels, test_images, test_labels; ///< IDX files, gz or raw
-    std::int64_t train_limit = 0, test_limit = 0;                     ///< 0 = all
+    /// npy / hdf5: each split's folder or file (absolute), the HDF5 dataset names, the transform
+    /// after the cast to float (none | log1p), and the streaming loader: reader threads and the
+    /// batches they may read ahead of the step.
+    std::string train_path, test_path;
+    std::string data_key = "data", target_key = "targets";
+    std::string transform = "none";
+    int reader_threads = 2, prefetch_batches = 4;
+    std::int64_t train_limit = 0, test_limit = 0; ///< 0 = all
     int batch_size = 128, eval_batch_size = 256;
     /// Micro-batches per optimizer step (data.accumulation_steps): each rank's share of a step
     /// (batch_size / world samples) is split into this many micro-batches of at most
@@ -118,7 +125,11 @@ struct EpochResult {
     /// Seconds this rank waited on collectives in the epoch (gradients, statistics, evaluation
     /// sums, stop flags) that were not hidden behind computation; 0 with one rank.
     double comm_s = 0;
-    double samples_per_s = 0;                 ///< trained samples / train_s
+    double samples_per_s = 0; ///< trained samples / train_s
+    /// Bytes this rank read from the training split's files in the epoch (the trained and
+    /// refreshed samples of its shard; after a resume, since the resume); nullopt for a data
+    /// set held in memory.
+    std::optional<std::int64_t> bytes_read;
     std::span<const std::int64_t> hidden_ids; ///< ascending
     /// Per-sample state after the epoch (length N); valid during on_epoch only.
     std::span<const float> loss, confidence;

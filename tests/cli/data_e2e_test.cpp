@@ -1,0 +1,119 @@
+// kakuren data convert / inspect and kakuren run on npy and hdf5 data: the real binary, data
+// written by kakuren data convert or by the real numpy (/usr/bin/python3) inside the test.
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "support/files.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using kakuren::testing::quoted;
+using kakuren::testing::TempDir;
+
+class DataE2E : public ::testing::Test {
+  protected:
+    kakuren::testing::Output kakuren(const std::string& args) {
+        return kakuren::testing::run_shell("cd " + quoted(m_dir.path().string()) +
+                                               " && '" KAKUREN_BIN "' " + args + " --workspace " +
+                                               quoted((m_dir / "ws").string()),
+                                           m_dir.path());
+    }
+    kakuren::testing::Output plain(const std::string& args) {
+        return kakuren::testing::run_shell(
+            "cd " + quoted(m_dir.path().string()) + " && '" KAKUREN_BIN "' " + args, m_dir.path());
+    }
+    TempDir m_dir{"kakuren-data-e2e"};
+};
+
+TEST_F(DataE2E, ConvertInspectAndTrainEveryFormat) {
+    for (const char* to : {"npy", "hdf5"}) {
+        const auto r = plain(std::string("data convert --to ") + to + " fm-" + to);
+        ASSERT_EQ(r.code, 0) << r.out << r.err;
+    }
+    EXPECT_TRUE(fs::exists(m_dir / "fm-npy/train/data.npy"));
+    EXPECT_TRUE(fs::exists(m_dir / "fm-hdf5/test.h5"));
+
+    const auto inspected = kakuren("data inspect fm-npy --format json");
+    ASSERT_EQ(inspected.code, 0) << inspected.out << inspected.err;
+    EXPECT_NE(inspected.out.find("\"samples\": 60000"), std::string::npos) << inspected.out;
+    EXPECT_NE(inspected.out.find("\"samples\": 10000"), std::string::npos) << inspected.out;
+    EXPECT_NE(inspected.out.find("\"classes\": 10"), std::string::npos) << inspected.out;
+    EXPECT_NE(inspected.out.find("\"problems_found\": 0"), std::string::npos) << inspected.out;
+    const auto text = kakuren("data inspect fm-hdf5");
+    ASSERT_EQ(text.code, 0) << text.out << text.err;
+    EXPECT_NE(text.out.find("uint8 [1, 28, 28]"), std::string::npos) << text.out;
+
+    // A recipe beside the data, relative paths; 1,000 samples, two epochs, kakurenbo.
+    kakuren::testing::write_file(m_dir / "npy.toml", R"(
+[run]
+name = "npy"
+threads = 1
+[data]
+dataset = "npy"
+train = "fm-npy/train"
+test = "fm-npy/test"
+train_limit = 1000
+test_limit = 200
+[model]
+channels = [4, 8]
+fc = 16
+[schedule]
+epochs = 2
+milestones = []
+[hiding]
+strategy = "none"
+)");
+    const auto run = kakuren("run npy.toml --quiet --format json");
+    ASSERT_TRUE(run.code == 0 || run.code == 3) << run.out << run.err;
+    const auto show = kakuren("show npy --format json");
+    ASSERT_EQ(show.code, 0) << show.out << show.err;
+    EXPECT_NE(show.out.find("\"bytes_read\": 785000"), std::string::npos) << show.out;
+    const auto table = kakuren("show npy");
+    EXPECT_NE(table.out.find("READ MB"), std::string::npos) << table.out;
+}
+
+TEST_F(DataE2E, InspectNamesBadSamplesAndExitsOne) {
+    kakuren::testing::write_file(m_dir / "make.py", R"(
+import numpy as np, os
+os.makedirs('bad')
+for i in range(6):
+    np.save('bad/x%d.npy' % i, np.zeros((1, 4, 4), np.uint8))
+    np.save('bad/y%d.npy' % i, np.int64(i % 2))
+with open('bad/x3.npy', 'r+b') as f: f.truncate(130)
+open('bad/files_data.lst', 'w').writelines('x%d.npy\n' % i for i in range(6))
+open('bad/files_label.lst', 'w').writelines('y%d.npy\n' % i for i in range(6))
+)");
+    const auto made = kakuren::testing::run_shell(
+        "cd " + quoted(m_dir.path().string()) + " && /usr/bin/python3 make.py", m_dir.path());
+    ASSERT_EQ(made.code, 0) << made.err;
+    const auto r = kakuren("data inspect bad");
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find((m_dir / "bad/x3.npy").string() + " (sample 3): file ends early"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("problems found: 1"), std::string::npos) << r.out;
+}
+
+TEST_F(DataE2E, RecipeCheckWantsBothSplits) {
+    kakuren::testing::write_file(
+        m_dir / "r.toml",
+        "[data]\ndataset = \"hdf5\"\ntrain = \"nope.h5\"\nstage = \"node-local\"\n");
+    const auto r = plain("recipe check r.toml");
+    EXPECT_EQ(r.code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("r.toml:3:9: error: data.train: " + (m_dir / "nope.h5").string() +
+                         " does not exist"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("needs data.train and data.test; missing data.test"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("data.stage = \"node-local\" stages the IDX files only"),
+              std::string::npos)
+        << r.err;
+}
+
+} // namespace

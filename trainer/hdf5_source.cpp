@@ -1,0 +1,441 @@
+// data.dataset = "hdf5": one file with a data and a target dataset [N, ...] read by hyperslab,
+// or a folder of per-sample files in the MLPerf HPC DeepCAM layout (climate/data H x W x C,
+// climate/labels_0 H x W, stats.h5 beside or above for the per-channel normalisation).
+// Debian's libhdf5 is the serial build, which is not thread-safe: every HDF5 call in this file
+// holds one process-wide mutex, so reader threads serialise here (their decoding still runs in
+// parallel).
+#include <hdf5.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+
+#include "trainer/stream.hpp"
+#include "util/error.hpp"
+
+namespace kakuren::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::mutex& hdf5_mutex() {
+    static std::mutex m;
+    return m;
+}
+
+/// An HDF5 identifier with the function that closes it.
+class Handle {
+  public:
+    Handle(hid_t id, herr_t (*close)(hid_t)) : m_id(id), m_close(close) {}
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    Handle(Handle&& other) noexcept : m_id(other.m_id), m_close(other.m_close) {
+        other.m_id = H5I_INVALID_HID;
+    }
+    Handle& operator=(Handle&&) = delete;
+    ~Handle() {
+        if (m_id >= 0) {
+            m_close(m_id);
+        }
+    }
+    [[nodiscard]] hid_t get() const { return m_id; }
+    [[nodiscard]] bool ok() const { return m_id >= 0; }
+
+  private:
+    hid_t m_id;
+    herr_t (*m_close)(hid_t);
+};
+
+/// The deepest message of HDF5's error stack (its most specific cause); caller holds the mutex.
+std::string hdf5_cause() {
+    std::string cause;
+    H5Ewalk2(
+        H5E_DEFAULT, H5E_WALK_DOWNWARD,
+        [](unsigned /*n*/, const H5E_error2_t* e, void* out) -> herr_t {
+            if (e->desc != nullptr && e->desc[0] != '\0') {
+                *static_cast<std::string*>(out) = e->desc;
+            }
+            return 0;
+        },
+        &cause);
+    H5Eclear2(H5E_DEFAULT);
+    return cause.empty() ? "HDF5 error" : cause;
+}
+
+/// Opens a file read-only; caller holds the mutex.
+Handle open_file(const fs::path& file, const std::string& context) {
+    static const bool quiet = [] {
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); // errors come back as messages instead
+        return true;
+    }();
+    (void)quiet;
+    std::error_code ec;
+    if (!fs::exists(file, ec)) {
+        throw RuntimeFailure("cannot read " + file.string() + context +
+                             ": No such file or directory");
+    }
+    Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (!f.ok()) {
+        throw RuntimeFailure("cannot read " + file.string() + context +
+                             ": not a readable HDF5 file (" + hdf5_cause() + ")");
+    }
+    return f;
+}
+
+struct DatasetInfo {
+    util::NpyType type = util::NpyType::u8;
+    std::vector<std::int64_t> shape;
+};
+
+/// Element type and shape of a dataset; caller holds the mutex.
+DatasetInfo describe(hid_t dataset, const std::string& where) {
+    const Handle type(H5Dget_type(dataset), H5Tclose);
+    const Handle space(H5Dget_space(dataset), H5Sclose);
+    if (!type.ok() || !space.ok()) {
+        throw RuntimeFailure(where + ": " + hdf5_cause());
+    }
+    DatasetInfo out;
+    const H5T_class_t cls = H5Tget_class(type.get());
+    const std::size_t size = H5Tget_size(type.get());
+    bool found = false;
+    if (cls == H5T_INTEGER) {
+        const bool is_signed = H5Tget_sign(type.get()) != H5T_SGN_NONE;
+        found = true;
+        if (size == 1) {
+            out.type = is_signed ? util::NpyType::i8 : util::NpyType::u8;
+        } else if (size == 2 && is_signed) {
+            out.type = util::NpyType::i16;
+        } else if (size == 4 && is_signed) {
+            out.type = util::NpyType::i32;
+        } else if (size == 8 && is_signed) {
+            out.type = util::NpyType::i64;
+        } else {
+            found = false;
+        }
+    } else if (cls == H5T_FLOAT) {
+        found = true;
+        out.type = size == 2   ? util::NpyType::f16
+                   : size == 4 ? util::NpyType::f32
+                   : size == 8 ? util::NpyType::f64
+                               : (found = false, util::NpyType::f32);
+    }
+    if (!found) {
+        throw RuntimeFailure(where + ": unsupported element type (" + std::to_string(size) +
+                             "-byte " +
+                             (cls == H5T_INTEGER ? "integer"
+                              : cls == H5T_FLOAT ? "float"
+                                                 : "?") +
+                             "); expected int8, uint8, int16, int32, int64, float16, float32 or "
+                             "float64");
+    }
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    for (const hsize_t d : dims) {
+        out.shape.push_back(static_cast<std::int64_t>(d));
+    }
+    return out;
+}
+
+/// The memory type HDF5 converts to for kakuren's element type (float16: read as stored,
+/// little-endian IEEE half).
+hid_t memory_type(util::NpyType type) {
+    switch (type) {
+    case util::NpyType::i8:
+        return H5T_NATIVE_INT8;
+    case util::NpyType::u8:
+        return H5T_NATIVE_UINT8;
+    case util::NpyType::i16:
+        return H5T_NATIVE_INT16;
+    case util::NpyType::i32:
+        return H5T_NATIVE_INT32;
+    case util::NpyType::i64:
+        return H5T_NATIVE_INT64;
+    case util::NpyType::f16:
+        return -1;
+    case util::NpyType::f32:
+        return H5T_NATIVE_FLOAT;
+    case util::NpyType::f64:
+        return H5T_NATIVE_DOUBLE;
+    }
+    return H5T_NATIVE_UINT8;
+}
+
+/// Reads `count` entries of the first axis from `first` (all of a dataset when `all`) into out;
+/// caller holds the mutex. Throws naming `where`.
+void read_rows(hid_t dataset, const DatasetInfo& info, std::int64_t first, std::int64_t count,
+               bool all, void* out, const std::string& where) {
+    Handle file_space(H5Dget_space(dataset), H5Sclose);
+    std::vector<hsize_t> start(info.shape.size(), 0), size(info.shape.begin(), info.shape.end());
+    if (!all) {
+        start[0] = static_cast<hsize_t>(first);
+        size[0] = static_cast<hsize_t>(count);
+    }
+    const Handle mem_space(H5Screate_simple(static_cast<int>(size.size()), size.data(), nullptr),
+                           H5Sclose);
+    herr_t rc = file_space.ok() && mem_space.ok() ? 0 : -1;
+    if (rc >= 0 && !all) {
+        rc = H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr,
+                                 size.data(), nullptr);
+    }
+    if (rc >= 0) {
+        hid_t mem_type = memory_type(info.type);
+        std::optional<Handle> own_type;
+        if (mem_type < 0) {
+            own_type.emplace(H5Dget_type(dataset), H5Tclose);
+            mem_type = own_type->get();
+        }
+        rc = H5Dread(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, out);
+    }
+    if (rc < 0) {
+        throw RuntimeFailure("cannot read " + where + ": " + hdf5_cause());
+    }
+}
+
+std::string sample_text(std::int64_t id) {
+    return " (sample " + std::to_string(id) + ")";
+}
+
+/// One file: datasets data_key and target_key, [N, ...] each.
+class Hdf5ArrayReader final : public RawReader {
+  public:
+    Hdf5ArrayReader(const fs::path& file, const std::string& data_key,
+                    const std::string& target_key)
+        : m_file_name(file.string()), m_data_key(data_key), m_target_key(target_key),
+          m_file(open(file)), m_data(open_dataset(data_key, "data.data_key")),
+          m_targets(open_dataset(target_key, "data.target_key")) {
+        const std::lock_guard lock(hdf5_mutex());
+        const DatasetInfo x = describe(m_data.get(), where(m_data_key));
+        const DatasetInfo y = describe(m_targets.get(), where(m_target_key));
+        if (x.shape.empty() || y.shape.empty()) {
+            throw RuntimeFailure(where(x.shape.empty() ? m_data_key : m_target_key) +
+                                 ": holds a scalar; expected [N, ...]");
+        }
+        if (x.shape[0] != y.shape[0]) {
+            throw RuntimeFailure(where(m_data_key) + " holds " + std::to_string(x.shape[0]) +
+                                 " samples but " + where(m_target_key) + " holds " +
+                                 std::to_string(y.shape[0]) + " targets");
+        }
+        m_size = x.shape[0];
+        m_x = x;
+        m_y = y;
+        m_layout.input_type = x.type;
+        m_layout.target_type = y.type;
+        m_layout.input_shape.assign(x.shape.begin() + 1, x.shape.end());
+        m_layout.target_shape.assign(y.shape.begin() + 1, y.shape.end());
+    }
+    [[nodiscard]] std::int64_t size() const override { return m_size; }
+    [[nodiscard]] const RawLayout& layout() const override { return m_layout; }
+    [[nodiscard]] std::string name() const override { return m_file_name; }
+    std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
+        const std::lock_guard lock(hdf5_mutex());
+        read_rows(m_data.get(), m_x, id, 1, false, input, where(m_data_key) + sample_text(id));
+        read_rows(m_targets.get(), m_y, id, 1, false, target,
+                  where(m_target_key) + sample_text(id));
+        return m_layout.input_bytes() + m_layout.target_bytes();
+    }
+
+  private:
+    [[nodiscard]] std::string where(const std::string& key) const {
+        return m_file_name + ":/" + key;
+    }
+    static Handle open(const fs::path& file) {
+        const std::lock_guard lock(hdf5_mutex());
+        return open_file(file, "");
+    }
+    Handle open_dataset(const std::string& key, const char* recipe_key) const {
+        const std::lock_guard lock(hdf5_mutex());
+        Handle d(H5Lexists(m_file.get(), key.c_str(), H5P_DEFAULT) > 0
+                     ? H5Dopen2(m_file.get(), key.c_str(), H5P_DEFAULT)
+                     : H5I_INVALID_HID,
+                 H5Dclose);
+        if (!d.ok()) {
+            H5Eclear2(H5E_DEFAULT);
+            throw RuntimeFailure(m_file_name + ": has no dataset \"" + key + "\" (" + recipe_key +
+                                 ")");
+        }
+        return d;
+    }
+
+    std::string m_file_name, m_data_key, m_target_key;
+    Handle m_file, m_data, m_targets;
+    DatasetInfo m_x, m_y;
+    std::int64_t m_size = 0;
+    RawLayout m_layout;
+};
+
+constexpr const char* k_deepcam_data = "climate/data";
+constexpr const char* k_deepcam_labels = "climate/labels_0";
+
+/// A folder of per-sample DeepCAM files, sorted by name (stats.h5 excluded).
+class DeepCamReader final : public RawReader {
+  public:
+    explicit DeepCamReader(const fs::path& folder) : m_folder(folder.string()) {
+        for (const auto& entry : fs::directory_iterator(folder)) {
+            const fs::path& p = entry.path();
+            if (p.extension() == ".h5" && p.filename() != "stats.h5") {
+                m_files.push_back(p);
+            }
+        }
+        std::sort(m_files.begin(), m_files.end());
+        if (m_files.empty()) {
+            throw RuntimeFailure(m_folder + ": no per-sample .h5 files");
+        }
+        const std::lock_guard lock(hdf5_mutex());
+        const Handle f = open_file(m_files[0], sample_text(0));
+        const auto [x, y] = describe_sample(f.get(), m_files[0], 0);
+        if (x.shape.size() != 3 || y.shape.size() != 2 || x.shape[0] != y.shape[0] ||
+            x.shape[1] != y.shape[1] || !util::npy_type_is_integer(y.type)) {
+            throw RuntimeFailure(m_files[0].string() + sample_text(0) + ": " + k_deepcam_data +
+                                 " is " + util::shape_text(x.shape) + " and " + k_deepcam_labels +
+                                 " is " + util::shape_text(y.shape) +
+                                 "; expected H x W x C data and H x W integer labels");
+        }
+        m_layout.input_type = x.type;
+        m_layout.input_shape = x.shape;
+        m_layout.target_type = y.type;
+        m_layout.target_shape = y.shape;
+        m_layout.channels_last = true;
+    }
+    [[nodiscard]] std::int64_t size() const override {
+        return static_cast<std::int64_t>(m_files.size());
+    }
+    [[nodiscard]] const RawLayout& layout() const override { return m_layout; }
+    [[nodiscard]] std::string name() const override { return m_folder; }
+    std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
+        const fs::path& file = m_files[static_cast<std::size_t>(id)];
+        const std::lock_guard lock(hdf5_mutex());
+        const Handle f = open_file(file, sample_text(id));
+        const auto [x, y] = describe_sample(f.get(), file, id);
+        if (x.shape != m_layout.input_shape || y.shape != m_layout.target_shape ||
+            x.type != m_layout.input_type || y.type != m_layout.target_type) {
+            throw RuntimeFailure(file.string() + sample_text(id) + ": holds " +
+                                 std::string(util::npy_type_name(x.type)) + " " +
+                                 util::shape_text(x.shape) + " data, but the first sample " +
+                                 std::string(util::npy_type_name(m_layout.input_type)) + " " +
+                                 util::shape_text(m_layout.input_shape));
+        }
+        const Handle d(H5Dopen2(f.get(), k_deepcam_data, H5P_DEFAULT), H5Dclose);
+        const Handle l(H5Dopen2(f.get(), k_deepcam_labels, H5P_DEFAULT), H5Dclose);
+        const std::string where = file.string() + sample_text(id);
+        read_rows(d.get(), x, 0, 0, true, input, where);
+        read_rows(l.get(), y, 0, 0, true, target, where);
+        return m_layout.input_bytes() + m_layout.target_bytes();
+    }
+
+  private:
+    static std::pair<DatasetInfo, DatasetInfo> describe_sample(hid_t file, const fs::path& path,
+                                                               std::int64_t id) {
+        std::pair<DatasetInfo, DatasetInfo> out;
+        for (const char* key : {k_deepcam_data, k_deepcam_labels}) {
+            const Handle d(H5Lexists(file, "climate", H5P_DEFAULT) > 0 &&
+                                   H5Lexists(file, key, H5P_DEFAULT) > 0
+                               ? H5Dopen2(file, key, H5P_DEFAULT)
+                               : H5I_INVALID_HID,
+                           H5Dclose);
+            if (!d.ok()) {
+                H5Eclear2(H5E_DEFAULT);
+                throw RuntimeFailure(path.string() + sample_text(id) + ": has no dataset " + key);
+            }
+            (key == k_deepcam_data ? out.first : out.second) =
+                describe(d.get(), path.string() + ":/" + key);
+        }
+        return out;
+    }
+
+    std::string m_folder;
+    std::vector<fs::path> m_files;
+    RawLayout m_layout;
+};
+
+/// climate/<key> of a stats.h5 as doubles.
+std::vector<double> read_stat(hid_t file, const fs::path& path, const char* key) {
+    const std::string name = std::string("climate/") + key;
+    const Handle d(H5Lexists(file, "climate", H5P_DEFAULT) > 0 &&
+                           H5Lexists(file, name.c_str(), H5P_DEFAULT) > 0
+                       ? H5Dopen2(file, name.c_str(), H5P_DEFAULT)
+                       : H5I_INVALID_HID,
+                   H5Dclose);
+    if (!d.ok()) {
+        H5Eclear2(H5E_DEFAULT);
+        throw RuntimeFailure(path.string() + ": has no dataset " + name);
+    }
+    const DatasetInfo info = describe(d.get(), path.string() + ":/" + name);
+    std::vector<double> out(info.shape.size() == 1 ? static_cast<std::size_t>(info.shape[0]) : 0);
+    if (H5Dread(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0) {
+        throw RuntimeFailure("cannot read " + path.string() + ":/" + name + ": " + hdf5_cause());
+    }
+    return out;
+}
+
+} // namespace
+
+std::unique_ptr<RawReader> open_hdf5_split(const std::string& path, const std::string& key,
+                                           const std::string& data_key,
+                                           const std::string& target_key) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+        return std::make_unique<DeepCamReader>(path);
+    }
+    if (!fs::exists(path, ec)) {
+        throw RuntimeFailure(key + ": " + path + " does not exist");
+    }
+    return std::make_unique<Hdf5ArrayReader>(path, data_key, target_key);
+}
+
+void write_hdf5_arrays(const fs::path& file, const std::vector<std::int64_t>& shape,
+                       const std::vector<std::uint8_t>& data,
+                       const std::vector<std::uint8_t>& targets) {
+    const std::lock_guard lock(hdf5_mutex());
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    const Handle f(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    if (!f.ok()) {
+        throw RuntimeFailure("cannot write " + file.string() + ": " + hdf5_cause());
+    }
+    const auto write = [&](const char* name, const std::vector<hsize_t>& dims,
+                           const std::uint8_t* bytes) {
+        const Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                           H5Sclose);
+        const Handle d(H5Dcreate2(f.get(), name, H5T_STD_U8LE, space.get(), H5P_DEFAULT,
+                                  H5P_DEFAULT, H5P_DEFAULT),
+                       H5Dclose);
+        if (!space.ok() || !d.ok() ||
+            H5Dwrite(d.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes) < 0) {
+            throw RuntimeFailure("cannot write " + file.string() + ":/" + name + ": " +
+                                 hdf5_cause());
+        }
+    };
+    write("data", std::vector<hsize_t>(shape.begin(), shape.end()), data.data());
+    write("targets", {static_cast<hsize_t>(shape[0])}, targets.data());
+}
+
+std::optional<Decoding> hdf5_split_normalisation(const std::string& path) {
+    std::error_code ec;
+    if (!fs::is_directory(path, ec)) {
+        return std::nullopt;
+    }
+    fs::path stats = fs::path(path) / "stats.h5";
+    if (!fs::exists(stats, ec)) {
+        stats = fs::path(path).parent_path() / "stats.h5";
+    }
+    if (!fs::exists(stats, ec)) {
+        throw RuntimeFailure(path + ": no stats.h5 in this folder or its parent (the DeepCAM "
+                                    "per-channel statistics: climate/minval, climate/maxval)");
+    }
+    const std::lock_guard lock(hdf5_mutex());
+    const Handle f = open_file(stats, "");
+    Decoding out;
+    out.shift = read_stat(f.get(), stats, "minval");
+    const std::vector<double> maxval = read_stat(f.get(), stats, "maxval");
+    if (out.shift.empty() || maxval.size() != out.shift.size()) {
+        throw RuntimeFailure(stats.string() + ": climate/minval and climate/maxval must be "
+                                              "vectors of one value per channel");
+    }
+    for (std::size_t c = 0; c < maxval.size(); ++c) {
+        const double range = maxval[c] - out.shift[c];
+        out.scale.push_back(range > 0.0 ? 1.0 / range : 1.0);
+    }
+    return out;
+}
+
+} // namespace kakuren::trainer
