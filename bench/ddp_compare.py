@@ -142,13 +142,13 @@ def main():
             r = results.setdefault(name, {"kakuren": [], "kakuren_one_bucket": [], "ddp": [],
                                           "overlap": [], "overlap_one_bucket": []})
             for rnd in range(args.rounds):
-                for variant, mb in [("kakuren", 25), ("kakuren_one_bucket", 100000)]:
+                for variant, mb in [("kakuren", 25), ("kakuren_one_bucket", 0)]:
                     detail, line = run_kakuren_ranks(binary, ws, recipe, sets + [f"launcher.bucket_mb={mb}"],
                                                      args.epochs)
                     step, comm = kakuren_step(detail, batch)
                     r[variant].append({"step_s": step, "comm_wait_s": comm})
                     if line:
-                        r["overlap" if mb == 25 else "overlap_one_bucket"].append(
+                        r["overlap" if mb else "overlap_one_bucket"].append(
                             {"buckets": int(line.group(1)), "floats": int(line.group(2)),
                              "under_way_ms": float(line.group(3)), "waited_ms": float(line.group(4)),
                              "hidden_percent": float(line.group(5))})

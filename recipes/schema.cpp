@@ -485,9 +485,9 @@ std::vector<Field> build_schema() {
                     "Multi-rank: gradient bucket size in MB. Each bucket is all-reduced as soon as "
                     "the backward pass has produced its gradients (last layers first, the first "
                     "bucket at most 1 MB, as PyTorch DDP), overlapping communication with the "
-                    "rest of the backward pass; a size above the model's gradients = one "
-                    "all-reduce after the backward pass.")
-                    .in(above(0)));
+                    "rest of the backward pass; 0 = one all-reduce of every gradient once the "
+                    "backward pass has ended (no overlap).")
+                    .in(at_least(0)));
     return f;
 }
 

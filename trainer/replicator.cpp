@@ -38,6 +38,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <span>
 #include <utility>
 
@@ -317,12 +318,16 @@ class C10dReplicator final : public Replicator {
     }
 
   private:
-    /// Buckets in reverse parameter order up to m_bucket_mb (the first at most 1 MB), each a
-    /// contiguous range of m_grads; a post-hook on every parameter's gradient accumulator.
+    /// Buckets in reverse parameter order up to m_bucket_mb (the first at most 1 MB; 0 = one
+    /// bucket, ready when the backward pass ends), each a contiguous range of m_grads; a
+    /// post-hook on every parameter's gradient accumulator.
     void make_buckets(const std::vector<torch::Tensor>& params,
                       const std::vector<std::int64_t>& offset) {
         constexpr double k_first_bucket_mb = 1.0; // DDP's first_bucket_bytes_cap
         const auto cap_bytes = [&](std::size_t bucket) {
+            if (m_bucket_mb <= 0) {
+                return std::numeric_limits<std::int64_t>::max(); // one bucket: no overlap
+            }
             const double mb = bucket == 0 ? std::min(k_first_bucket_mb, m_bucket_mb) : m_bucket_mb;
             return static_cast<std::int64_t>(mb * 1024 * 1024);
         };

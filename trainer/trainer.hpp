@@ -79,7 +79,7 @@ struct DistConfig {
     double timeout_s = 300; ///< rendezvous and collective timeout
     /// Gradient bucket size in MB (launcher.bucket_mb): each bucket is all-reduced as soon as
     /// the backward pass has produced all of its gradients; the first (the last layers) is at
-    /// most 1 MB, as in PyTorch DDP. A size above the model's gradients = one bucket at the end.
+    /// most 1 MB, as in PyTorch DDP. 0 = one bucket, all-reduced when the backward pass ends.
     double bucket_mb = 25;
     int num_nodes = 1, accelerators_per_node = 0; ///< for the MLPerf log
 };

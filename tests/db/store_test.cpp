@@ -465,6 +465,7 @@ TEST(StoreEpochs, RecordEpochRoundTrip) {
     EXPECT_DOUBLE_EQ(got.total_s, 2.25);
     EXPECT_DOUBLE_EQ(got.samples_per_s, 1234.5);
     EXPECT_EQ(got.ended_at, expected.ended_at);
+    EXPECT_FALSE(got.comm_s.has_value()) << "an epoch recorded without it reads back as NULL";
 
     EXPECT_EQ(store.hidden_set("r1", 1), std::vector<std::int64_t>{});
     EXPECT_EQ(store.hidden_set("r1", 2), ends);
@@ -487,6 +488,19 @@ TEST(StoreEpochs, RecordEpochRoundTrip) {
     EXPECT_DOUBLE_EQ(*run->final_accuracy, 0.75);
     EXPECT_DOUBLE_EQ(*run->best_accuracy, 0.80);
     EXPECT_DOUBLE_EQ(run->mean_realised_fraction, (0.0 + 2 + 10) / (10.0 * 3));
+}
+
+TEST(StoreEpochs, CommunicationTimeRoundTrips) {
+    TempDir dir;
+    Store store = Store::open(dir.path() / "kakuren.db");
+    store.insert_run(make_run("r1"));
+    EpochRow row = make_epoch("r1", 1, 0.5, 0);
+    row.comm_s = 0.125; // schema v5: seconds waited on the other ranks
+    store.record_epoch(row, make_state(1, 10), {}, 10);
+    const auto epochs = store.epochs("r1");
+    ASSERT_EQ(epochs.size(), 1U);
+    ASSERT_TRUE(epochs[0].comm_s.has_value());
+    EXPECT_DOUBLE_EQ(*epochs[0].comm_s, 0.125);
 }
 
 TEST(StoreEpochs, RecordingAnEpochAgainReplacesIt) {
