@@ -60,30 +60,34 @@ Json run_json(const RunReport& r) {
     JsonArray epochs;
     for (const EpochPoint& p : r.epochs) {
         const db::EpochRow& e = p.row;
-        epochs.push_back(JsonObject{{"epoch", e.epoch},
-                                    {"test_accuracy", e.test_accuracy},
-                                    {"test_loss", e.test_loss},
-                                    {"train_loss", e.train_loss},
-                                    {"train_accuracy", e.train_accuracy},
-                                    {"lr", e.lr},
-                                    {"lr_scale", e.lr_scale},
-                                    {"lr_effective", p.lr_effective},
-                                    {"requested_fraction", e.max_fraction},
-                                    {"realised_fraction", p.realised_fraction},
-                                    {"visible", e.visible},
-                                    {"hidden", e.hidden},
-                                    {"moved_back", e.moved_back},
-                                    {"candidates", e.candidates},
-                                    {"refreshed", e.refreshed},
-                                    {"sgd_steps", p.sgd_steps},
-                                    {"sgd_steps_saved", p.sgd_steps_saved},
-                                    {"train_s", e.train_s},
-                                    {"hidden_pass_s", e.hidden_pass_s},
-                                    {"eval_s", e.eval_s},
-                                    {"checkpoint_s", opt(p.checkpoint_s)},
-                                    {"total_s", e.total_s},
-                                    {"samples_per_s", e.samples_per_s},
-                                    {"wall_s", p.wall_s}});
+        JsonObject epoch{{"epoch", e.epoch},
+                         {"test_accuracy", e.test_accuracy},
+                         {"test_loss", e.test_loss},
+                         {"train_loss", e.train_loss},
+                         {"train_accuracy", e.train_accuracy},
+                         {"lr", e.lr},
+                         {"lr_scale", e.lr_scale},
+                         {"lr_effective", p.lr_effective},
+                         {"requested_fraction", e.max_fraction},
+                         {"realised_fraction", p.realised_fraction},
+                         {"visible", e.visible},
+                         {"hidden", e.hidden},
+                         {"moved_back", e.moved_back},
+                         {"candidates", e.candidates},
+                         {"refreshed", e.refreshed},
+                         {"sgd_steps", p.sgd_steps},
+                         {"sgd_steps_saved", p.sgd_steps_saved},
+                         {"train_s", e.train_s},
+                         {"hidden_pass_s", e.hidden_pass_s},
+                         {"eval_s", e.eval_s},
+                         {"checkpoint_s", opt(p.checkpoint_s)},
+                         {"total_s", e.total_s},
+                         {"samples_per_s", e.samples_per_s},
+                         {"wall_s", p.wall_s}};
+        if (e.bytes_read) { // data streamed from disk (npy, hdf5) only
+            epoch.emplace_back("bytes_read", static_cast<long long>(*e.bytes_read));
+        }
+        epochs.push_back(std::move(epoch));
     }
     Json target = Json::null();
     if (r.target) {
