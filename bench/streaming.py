@@ -81,8 +81,10 @@ def main():
                     help="run.threads (intra-op) of every run; the reader threads come on top")
     ap.add_argument("--train-limit", type=int, default=0,
                     help="data.train_limit for parts 1 and 3 (0 = all 60,000)")
+    ap.add_argument("--parts", default="1,3,4", help="which parts to run, e.g. 4")
     ap.add_argument("--out", default=str(common.ROOT / "bench" / "out" / "streaming.json"))
     args = ap.parse_args()
+    parts = {int(p) for p in args.parts.split(",")}
     binary = common.kakuren_bin(args.build)
     recipe = common.ROOT / "recipes" / "fashion_mnist_cnn.toml"
     work = Path(tempfile.mkdtemp(prefix="kakuren-bench-stream-"))
@@ -101,27 +103,28 @@ def main():
     # 1. Epoch time, warm cache (the files were just written; one untimed warm-up run each).
     times = {name: [] for name in formats}
     rss_of = {}
-    for name, sets in formats.items():
+    rows1, part1 = [], {}
+    for name, sets in formats.items() if 1 in parts else []:
         run_measured(binary, ws, recipe, ["schedule.epochs=1"] + base[1:] + sets)
-    for _ in range(args.rounds):
+    for _ in range(args.rounds if 1 in parts else 0):
         for name, sets in formats.items():
             run_id, rss = run_measured(binary, ws, recipe, base + sets)
             rss_of[name] = rss
             for e in common.show(binary, ws, run_id)["epochs"]:
                 times[name].append(e["total_s"])
-    idx_mean = sum(times["idx"]) / len(times["idx"])
-    rows1, part1 = [], {}
-    for name, t in times.items():
+    idx_mean = sum(times["idx"]) / max(1, len(times["idx"]))
+    for name, t in times.items() if 1 in parts else []:
         mean, spread = common.mean_spread(t)
         part1[name] = {"epoch_s": t, "mean_s": mean, "ratio_to_idx": mean / idx_mean}
         rows1.append([name, f"{mean:.2f} ± {spread:.2f}", f"{mean / idx_mean:.3f}", len(t)])
-    print(f"\n## 1. Epoch time, page cache warm (train + eval, Fashion-MNIST, cnn, "
-          f"train_limit {args.train_limit})\n")
-    print(common.table(["source", "epoch s", "ratio to idx", "epochs"], rows1))
+    if 1 in parts:
+        print(f"\n## 1. Epoch time, page cache warm (train + eval, Fashion-MNIST, cnn, "
+              f"train_limit {args.train_limit})\n")
+        print(common.table(["source", "epoch s", "ratio to idx", "epochs"], rows1))
 
     # 3. Bytes read against the realised hidden fraction.
     rows3, part3 = [], []
-    for strategy in ("rotate", "kakurenbo"):
+    for strategy in ("rotate", "kakurenbo") if 3 in parts else ():
         sets = [f"schedule.epochs={max(3, args.epochs)}", f"hiding.strategy={strategy}",
                 "hiding.fraction=0.3", f"run.threads={args.threads}"] + sched + formats["npy"]
         run_id, _ = run_measured(binary, ws, recipe, sets)
@@ -139,13 +142,14 @@ def main():
             rows3.append([strategy, e["epoch"], f"{f:.3f}", f"{e['bytes_read']:,}",
                           f"{e['bytes_read'] / expected_hidden:.4f}",
                           f"{e['bytes_read'] / expected_read:.4f}", f"{e['train_s']:.2f}"])
-    print("\n## 3. Bytes read per epoch (npy, Fashion-MNIST, hiding.fraction = 0.3)\n")
-    print(common.table(["strategy", "epoch", "realised f", "bytes read", "/ ((1-f) x full)",
-                        "/ ((visible+refreshed) x sample)", "train s"], rows3))
+    if 3 in parts:
+        print("\n## 3. Bytes read per epoch (npy, Fashion-MNIST, hiding.fraction = 0.3)\n")
+        print(common.table(["strategy", "epoch", "realised f", "bytes read", "/ ((1-f) x full)",
+                            "/ ((visible+refreshed) x sample)", "train s"], rows3))
 
     # 4. Peak RSS against data set size (streamed npy) and the in-memory IDX run.
     rows4, part4 = [], []
-    for scale in (1, 4):
+    for scale in (1, 4) if 4 in parts else ():
         n = args.rss_samples * scale
         folder = work / f"random{scale}"
         subprocess.run([PY, "-c", WRITE_RANDOM, str(folder / "train"), str(n)], check=True)
@@ -160,13 +164,16 @@ def main():
         part4.append({"samples": n, "data_mib": size_mb, "peak_rss_mib": rss})
         rows4.append([f"npy random x{scale}", f"{n:,}", f"{size_mb:.0f}", f"{rss:.0f}"])
     n_fm = args.train_limit or 60000
-    rows4.append(["idx Fashion-MNIST (in memory; cnn)", f"{n_fm:,}",
-                  f"{n_fm * SAMPLE_BYTES / 2**20:.0f}", f"{rss_of['idx']:.0f}"])
-    rows4.append(["npy Fashion-MNIST (cnn)", f"{n_fm:,}", f"{n_fm * SAMPLE_BYTES / 2**20:.0f}",
-                  f"{rss_of['npy']:.0f}"])
-    print("\n## 4. Peak resident memory (ru_maxrss of kakuren run, 1 epoch; random sets: mlp)\n")
-    print(common.table(["data", "samples", "data MiB", "peak RSS MiB"], rows4))
-    print(f"\nRSS ratio 4x / 1x: {part4[1]['peak_rss_mib'] / part4[0]['peak_rss_mib']:.3f}")
+    if 1 in parts:
+        rows4.append(["idx Fashion-MNIST (in memory; cnn)", f"{n_fm:,}",
+                      f"{n_fm * SAMPLE_BYTES / 2**20:.0f}", f"{rss_of['idx']:.0f}"])
+        rows4.append(["npy Fashion-MNIST (cnn)", f"{n_fm:,}",
+                      f"{n_fm * SAMPLE_BYTES / 2**20:.0f}", f"{rss_of['npy']:.0f}"])
+    if 4 in parts:
+        print("\n## 4. Peak resident memory (ru_maxrss of kakuren run, 1 epoch; random sets: "
+              "mlp)\n")
+        print(common.table(["data", "samples", "data MiB", "peak RSS MiB"], rows4))
+        print(f"\nRSS ratio 4x / 1x: {part4[1]['peak_rss_mib'] / part4[0]['peak_rss_mib']:.3f}")
 
     common.write_json(args.out, {"machine": common.machine(), "epoch_time": part1,
                                  "bytes_read": part3, "peak_rss": part4,

@@ -145,6 +145,12 @@ Batch Prefetcher::read(std::int64_t step) {
         pool.depth = std::max(1, m_source.prefetch_batches());
         for (int t = 0; t < threads; ++t) {
             pool.threads.emplace_back([this, &pool] {
+                // A reader decodes with one intra-op thread: the step beside it owns the
+                // configured ones (an OpenMP team per reader would spin on the same cores).
+                // Only this thread's setting and that of threads started later change; the
+                // step's thread keeps its count (and its results).
+                at::internal::lazy_init_num_threads();
+                at::set_num_threads(1);
                 while (true) {
                     std::int64_t mine = 0;
                     {
