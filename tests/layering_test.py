@@ -44,9 +44,9 @@ TRAINER_SEAMS = [
     ("api", ["trainer", "module", "module_loader"]),  # torch-free: what other layers see
     ("schedule", ["schedule"]),
     ("device", ["device"]),
-    ("data", ["data", "source"]),                     # SampleSource, Prefetcher, in-memory sets
-    ("task", ["task", "classification"]),
-    ("model", ["models", "torchscript"]),
+    ("data", ["data", "source", "standins"]),         # SampleSource, Prefetcher, in-memory sets
+    ("task", ["task", "classification", "segmentation", "regression"]),
+    ("model", ["models", "torchscript", "science_models"]),
     ("state", ["sample_state"]),
     ("replicator", ["dist", "replicator"]),
     ("engine", ["step_engine"]),
