@@ -1,4 +1,6 @@
 // Reading runs back: `runs`, `show`, `hidden`.
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -47,6 +49,7 @@ util::Json run_to_json(const db::RunRow& r, const std::string& state) {
                             {"num_epochs", r.num_epochs},
                             {"final_accuracy", optional_number(r.final_accuracy)},
                             {"best_accuracy", optional_number(r.best_accuracy)},
+                            {"metric", r.metric},
                             {"created_at", r.created_at},
                             {"started_at", r.started_at},
                             {"ended_at", r.ended_at},
@@ -172,6 +175,8 @@ int show_command(const CommonOptions& common, const std::string& ref) {
               << (run.reason.empty() ? "" : " (" + run.reason + ")") << "\n"
               << "hiding    " << report::hiding_label(report::flat_toml(run.recipe_text))
               << ", realised mean " << percent(run.mean_realised_fraction) << "\n"
+              << "metric    " << run.metric << (run.metric == "MAE" ? " (lower is better)" : "")
+              << "\n"
               << "seed      " << run.seed << "\n"
               << "samples   " << thousands(run.num_samples) << "\n"
               << "recipe    " << run.recipe_path << " (sha256 " << run.recipe_hash.substr(0, 12)
@@ -188,12 +193,16 @@ int show_command(const CommonOptions& common, const std::string& ref) {
         std::cout << "no epochs recorded yet\n";
         return k_exit_ok;
     }
-    Table table({"EPOCH", "LOSS", "TEST ACC", "LR", "SCALE", "MAX F", "REALISED", "HIDDEN",
-                 "MOVED BACK", "TRAIN s", "REFRESH s", "EVAL s", "SAMPLES/s"});
+    std::string metric_header = run.metric == "accuracy" ? "ACC" : run.metric;
+    std::transform(metric_header.begin(), metric_header.end(), metric_header.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    Table table({"EPOCH", "LOSS", "TEST " + metric_header, "LR", "SCALE", "MAX F", "REALISED",
+                 "HIDDEN", "MOVED BACK", "TRAIN s", "REFRESH s", "EVAL s", "SAMPLES/s"});
     for (const db::EpochRow& e : epochs) {
         const double realised =
             run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
-        table.add({std::to_string(e.epoch), fixed(e.train_loss, 4), percent(e.test_accuracy, 2),
+        table.add({std::to_string(e.epoch), fixed(e.train_loss, 4),
+                   report::metric_value(run.metric, e.test_accuracy),
                    fixed(e.lr, 5), fixed(e.lr_scale, 3), percent(e.max_fraction), percent(realised),
                    thousands(e.hidden), thousands(e.moved_back), fixed(e.train_s, 1),
                    fixed(e.hidden_pass_s, 1), fixed(e.eval_s, 1),

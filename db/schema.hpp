@@ -205,7 +205,15 @@ inline constexpr std::string_view k_schema_v4 = R"sql(
 ALTER TABLE attempts ADD COLUMN heartbeat_ms INTEGER;
 )sql";
 
-inline constexpr std::array<std::string_view, 4> k_migrations = {k_schema_v1, k_schema_v2,
-                                                                 k_schema_v3, k_schema_v4};
+// Version 5 (science tasks): the name of the run's evaluation metric. epochs.test_accuracy,
+// checkpoints.test_accuracy and the run_summary view's final/best hold that metric; for MAE
+// (lower is better) the store reads "best" as the minimum.
+inline constexpr std::string_view k_schema_v5 = R"sql(
+-- accuracy | IoU | MAE (recipes/kinds.hpp task_metric); NULL for older runs = accuracy
+ALTER TABLE runs ADD COLUMN metric TEXT;
+)sql";
+
+inline constexpr std::array<std::string_view, 5> k_migrations = {
+    k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4, k_schema_v5};
 
 } // namespace kakuren::db
