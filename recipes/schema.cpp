@@ -282,8 +282,9 @@ std::vector<Field> build_schema() {
     f.push_back(
         make<&R::model, &ModelSection::inputs>(
             "model", "inputs",
-            "torchscript: the input shape [C, H, W] the module expects, checked against the "
-            "data before training; [] = not checked.")
+            "The input shape of one sample the model expects ([C, H, W]; cosmoflow [C, D, H, "
+            "W]), checked against the data before training; [] = not checked (built-in models "
+            "take their size from the data).")
             .in(at_least(1)));
     f.push_back(make<&R::model, &ModelSection::hidden>(
                     "model", "hidden", "mlp: hidden layer widths ([] = a linear classifier).")

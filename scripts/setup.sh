@@ -15,6 +15,7 @@ packages=(
   libsqlite3-dev sqlite3  # the run database
   libcli11-dev libspdlog-dev libtomlplusplus-dev zlib1g-dev
   libgtest-dev            # tests
+  libhdf5-dev             # kakuren data synth writes DeepCAM's HDF5 layout
   dataset-fashion-mnist   # the shipped recipe's data
   python3                 # benchmark drivers and the layering check
   python3-torch           # PyTorch 1.13 (= LibTorch's): the tests export TorchScript modules with it

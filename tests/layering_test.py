@@ -44,7 +44,7 @@ TRAINER_SEAMS = [
     ("api", ["trainer", "module", "module_loader"]),  # torch-free: what other layers see
     ("schedule", ["schedule"]),
     ("device", ["device"]),
-    ("data", ["data", "source", "standins"]),         # SampleSource, Prefetcher, in-memory sets
+    ("data", ["data", "source", "standins", "standin_files"]), # SampleSource, Prefetcher, in-memory sets
     ("task", ["task", "classification", "segmentation", "regression"]),
     ("model", ["models", "torchscript", "science_models"]),
     ("state", ["sample_state"]),

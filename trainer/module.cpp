@@ -13,7 +13,9 @@ __attribute__((visibility("default"))) int
 kakuren_train_module_run(const kakuren::trainer::ModuleCall* call) noexcept {
     using namespace kakuren;
     try {
-        if (call->check_only) {
+        if (call->synth != nullptr) {
+            *call->synth_result = trainer::write_standin(*call->synth);
+        } else if (call->check_only) {
             trainer::check_model(*call->config);
         } else {
             *call->summary = trainer::train(*call->config, *call->observer, *call->mllog,

@@ -17,17 +17,19 @@ struct ModuleCall {
     util::MlLog* mllog = nullptr;
     const std::atomic<bool>* stop = nullptr;
     const checkpoint::Resume* resume = nullptr;
-    Summary* summary = nullptr;   ///< out
-    std::string* error = nullptr; ///< out: the message when the call fails
-    bool check_only = false;      ///< check_model() instead of train(): observer etc. unused
+    Summary* summary = nullptr;          ///< out
+    std::string* error = nullptr;        ///< out: the message when the call fails
+    bool check_only = false;             ///< check_model() instead of train(): observer etc. unused
+    const SynthConfig* synth = nullptr;  ///< set: write_standin() instead of train()
+    SynthResult* synth_result = nullptr; ///< out (with synth)
 };
 
 /// Changes whenever the layout of what crosses the boundary changes: a stale module is refused
 /// instead of misreading memory.
 constexpr unsigned long module_abi() {
-    return 20261126UL * 31 + sizeof(Config) * 7 + sizeof(Summary) * 5 + sizeof(ModuleCall) * 3 +
-           sizeof(DataConfig) + sizeof(DistConfig) + sizeof(EpochResult) + sizeof(StepProgress) +
-           sizeof(checkpoint::Resume) + sizeof(checkpoint::Snapshot);
+    return 20261203UL * 31 + sizeof(SynthConfig) * 11 + sizeof(Config) * 7 + sizeof(Summary) * 5 +
+           sizeof(ModuleCall) * 3 + sizeof(DataConfig) + sizeof(DistConfig) + sizeof(EpochResult) +
+           sizeof(StepProgress) + sizeof(checkpoint::Resume) + sizeof(checkpoint::Snapshot);
 }
 
 /// What kakuren_train_module_run returns.
@@ -43,5 +45,8 @@ Summary train_via_module(const Config& config, Observer& observer, util::MlLog& 
 
 /// check_model() through the module (same loading and errors as train_via_module).
 void check_model_via_module(const Config& config);
+
+/// write_standin() through the module (same loading and errors as train_via_module).
+SynthResult write_standin_via_module(const SynthConfig& config);
 
 } // namespace kakuren::trainer

@@ -188,6 +188,30 @@ class Observer {
 Summary train(const Config& config, Observer& observer, util::MlLog& mllog,
               const std::atomic<bool>* stop = nullptr, const checkpoint::Resume* resume = nullptr);
 
+/// `kakuren data synth`: the CosmoFlow or DeepCAM stand-in (trainer/standins.hpp) written in the
+/// reference layouts under out/train and out/validation (split ids 1 and 2, the in-memory set's:
+/// with the default seed the files hold exactly the samples data.synthetic_kind generates).
+struct SynthConfig {
+    std::string kind;                       ///< cosmoflow | deepcam
+    std::int64_t train = 0, validation = 0; ///< samples per split
+    std::int64_t size = 16;                 ///< cosmoflow: cube side
+    std::int64_t height = 32, width = 32;   ///< deepcam
+    std::uint64_t seed = 20231010;          ///< the in-memory stand-ins' seed
+    std::string out;                        ///< output folder (created)
+};
+struct SynthResult {
+    std::int64_t files = 0, bytes = 0;
+    double seconds = 0; ///< generation and writing
+};
+
+/// Writes config's stand-in: cosmoflow: <split>/data_<i>.npy (int16 [4, S, S, S] counts),
+/// <split>/label_<i>.npy (float32 [4]) and files_data.lst / files_label.lst (NVIDIA's numpy
+/// layout); deepcam: <split>/data_<i>.h5 with climate/data (float32 H x W x 16, channels last)
+/// and climate/labels_0 (uint8 H x W, classes 0/1/2), plus out/stats.h5 with climate/minval,
+/// maxval, mean, std (float32 [16], from the training split). Throws RuntimeFailure naming the
+/// file that cannot be written, UsageError for bad sizes.
+SynthResult write_standin(const SynthConfig& config);
+
 /// What train() checks before its first step, alone: opens the data (for its shapes) and builds
 /// the model, running its dry forward (for a TorchScript module: that the file loads, can be
 /// trained, and returns the task's output shape). Throws UsageError / RuntimeFailure as train().

@@ -2,16 +2,23 @@
 // reads), the CosmoFlow / DeepCAM stand-in generators, the science models, Adam / AdamW and the
 // step warm-up, every hiding strategy on every task, and exact resume of a segmentation and a
 // regression run.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "hiding/registry.hpp"
+#include "recipes/kinds.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
 #include "trainer/models.hpp"
 #include "trainer/schedule.hpp"
 #include "trainer/standins.hpp"
@@ -19,9 +26,13 @@
 #include "trainer/trainer.hpp"
 #include "util/error.hpp"
 #include "util/mllog.hpp"
+#include "util/system.hpp"
 
 namespace kakuren::trainer {
 namespace {
+
+namespace fs = std::filesystem;
+using kakuren::testing::TempDir;
 
 // ---- tasks ----
 
@@ -112,6 +123,17 @@ TEST(Tasks, TheBatchConfidenceQuirkIsForClassificationOnly) {
               (std::vector<std::string>{"classification", "segmentation", "regression"}));
 }
 
+TEST(Tasks, EveryTaskKindARecipeMayNameHasAnImplementationWithTheRecipesMetricName) {
+    std::vector<std::string> recipe_kinds;
+    for (const auto& kind : recipes::task_kinds()) {
+        recipe_kinds.emplace_back(kind.name);
+        TaskConfig config;
+        config.kind = kind.name;
+        EXPECT_EQ(make_task(config, {})->metric_name(), recipes::task_metric(kind.name));
+    }
+    EXPECT_EQ(recipe_kinds, task_kinds());
+}
+
 // ---- stand-in generators ----
 
 TEST(Standins, CosmoflowIsSeededAPrefixAndTargetsAreInRange) {
@@ -127,12 +149,20 @@ TEST(Standins, CosmoflowIsSeededAPrefixAndTargetsAreInRange) {
     EXPECT_GE(a.counts.min().item<std::int16_t>(), 0);
 }
 
-TEST(Standins, CosmoflowMeanCountsFollowTheDensityTarget) {
-    // Only t2 moves the mean: mean counts = 4 exp(0.5 t2) up to noise.
-    const CosmoflowSamples s = make_cosmoflow(16, 16, 3, 1);
-    const torch::Tensor mean = s.counts.to(torch::kFloat32).mean({1, 2, 3, 4});
-    const torch::Tensor expected = (s.targets.select(1, 2) * 0.5).exp() * 4;
-    EXPECT_LT((mean / expected - 1).abs().max().item<float>(), 0.15);
+TEST(Standins, CosmoflowMeanCountsFollowTheDensityTargetAlone) {
+    // Only t2 moves the mean: mean counts = 4 exp(0.5 t2) up to the field's sampling noise.
+    const CosmoflowSamples s = make_cosmoflow(64, 16, 3, 1);
+    const torch::Tensor log_mean = s.counts.to(torch::kFloat32).mean({1, 2, 3, 4}).log();
+    const auto correlation = [&](std::int64_t target) {
+        return torch::corrcoef(torch::stack({log_mean, s.targets.select(1, target)}))[0][1]
+            .item<float>();
+    };
+    EXPECT_GT(correlation(2), 0.9F);
+    EXPECT_NEAR((log_mean - 0.5 * s.targets.select(1, 2)).mean().item<float>(), std::log(4.0F),
+                0.1F);
+    for (const std::int64_t other : {0, 1, 3}) {
+        EXPECT_LT(std::abs(correlation(other)), 0.5F) << "target " << other;
+    }
 }
 
 TEST(Standins, DeepcamIsMostlyBackgroundWithBothStructuresInEverySample) {
@@ -148,6 +178,116 @@ TEST(Standins, DeepcamIsMostlyBackgroundWithBothStructuresInEverySample) {
     }
     EXPECT_TRUE(torch::equal(make_deepcam(3, 48, 64, 5, 1).data, s.data.narrow(0, 0, 3)));
     EXPECT_FALSE(torch::equal(make_deepcam(3, 48, 64, 5, 2).data, s.data.narrow(0, 0, 3)));
+}
+
+/// sha256 of a tensor's bytes (contiguous, native little-endian: what numpy's tobytes() gives).
+std::string digest(const torch::Tensor& t) {
+    const torch::Tensor c = t.contiguous();
+    return util::sha256_hex(
+        std::string_view(static_cast<const char*>(c.data_ptr()),
+                         static_cast<std::size_t>(c.numel() * c.element_size())));
+}
+
+/// Runs a Python snippet with the real numpy / h5py; returns its stdout lines.
+std::vector<std::string> python_lines(const std::string& code, const fs::path& dir) {
+    const fs::path script = dir / "check.py";
+    std::ofstream(script) << code;
+    const kakuren::testing::Output out =
+        kakuren::testing::run({{"/usr/bin/python3", script.string(), dir.string()}}, dir);
+    EXPECT_EQ(out.code, 0) << out.err;
+    std::vector<std::string> lines;
+    std::istringstream in(out.out);
+    for (std::string line; std::getline(in, line);) {
+        lines.push_back(line);
+    }
+    return lines;
+}
+
+TEST(StandinFiles, CosmoflowFilesHoldTheInMemorySamplesInNvidiasNumpyLayout) {
+    const TempDir dir;
+    SynthConfig c;
+    c.kind = "cosmoflow";
+    c.train = 5;
+    c.validation = 2;
+    c.size = 8;
+    c.out = (dir.path() / "cf").string();
+    const SynthResult r = write_standin(c);
+    EXPECT_EQ(r.files, 2 * 7 + 4);
+    const std::vector<std::string> lines = python_lines(R"py(
+import hashlib, os, sys
+import numpy as np
+for split in ("train", "validation"):
+    d = os.path.join(sys.argv[1], "cf", split)
+    data = [np.load(os.path.join(d, f.strip())) for f in open(os.path.join(d, "files_data.lst"))]
+    label = [np.load(os.path.join(d, f.strip())) for f in open(os.path.join(d, "files_label.lst"))]
+    assert data[0].dtype == np.int16 and data[0].shape == (4, 8, 8, 8), (data[0].dtype, data[0].shape)
+    assert label[0].dtype == np.float32 and label[0].shape == (4,)
+    print(split, len(data), hashlib.sha256(np.stack(data).tobytes()).hexdigest(),
+          hashlib.sha256(np.stack(label).tobytes()).hexdigest())
+)py",
+                                                        dir.path());
+    ASSERT_EQ(lines.size(), 2U);
+    const CosmoflowSamples train = make_cosmoflow(5, 8, c.seed, 1);
+    const CosmoflowSamples validation = make_cosmoflow(2, 8, c.seed, 2);
+    EXPECT_EQ(lines[0], "train 5 " + digest(train.counts) + " " + digest(train.targets));
+    EXPECT_EQ(lines[1],
+              "validation 2 " + digest(validation.counts) + " " + digest(validation.targets));
+}
+
+TEST(StandinFiles, DeepcamFilesHoldTheInMemorySamplesInTheReferenceHdf5Layout) {
+    const TempDir dir;
+    SynthConfig c;
+    c.kind = "deepcam";
+    c.train = 3;
+    c.validation = 1;
+    c.height = 16;
+    c.width = 24;
+    c.out = (dir.path() / "dc").string();
+    write_standin(c);
+    const std::vector<std::string> lines = python_lines(R"py(
+import glob, hashlib, os, sys
+import h5py, numpy as np
+root = os.path.join(sys.argv[1], "dc")
+for split in ("train", "validation"):
+    files = sorted(glob.glob(os.path.join(root, split, "*.h5")))
+    data, labels = [], []
+    for name in files:
+        with h5py.File(name, "r") as f:
+            data.append(f["climate/data"][...])
+            labels.append(f["climate/labels_0"][...])
+    assert data[0].dtype == np.float32 and data[0].shape == (16, 24, 16), data[0].shape
+    assert labels[0].dtype == np.uint8 and labels[0].shape == (16, 24)
+    print(split, len(files), hashlib.sha256(np.stack(data).tobytes()).hexdigest(),
+          hashlib.sha256(np.stack(labels).tobytes()).hexdigest())
+with h5py.File(os.path.join(root, "stats.h5"), "r") as f:
+    print("stats", " ".join(sorted(f["climate"].keys())), f["climate/mean"].shape[0])
+)py",
+                                                        dir.path());
+    ASSERT_EQ(lines.size(), 3U);
+    const DeepcamSamples train = make_deepcam(3, 16, 24, c.seed, 1);
+    const DeepcamSamples validation = make_deepcam(1, 16, 24, c.seed, 2);
+    EXPECT_EQ(lines[0],
+              "train 3 " + digest(train.data) + " " + digest(train.labels.to(torch::kUInt8)));
+    EXPECT_EQ(lines[1], "validation 1 " + digest(validation.data) + " " +
+                            digest(validation.labels.to(torch::kUInt8)));
+    EXPECT_EQ(lines[2], "stats maxval mean minval std 16");
+}
+
+TEST(StandinFiles, AnUnwritableFolderIsNamed) {
+    SynthConfig c;
+    c.kind = "cosmoflow";
+    c.train = 1;
+    c.validation = 1;
+    c.size = 4;
+    c.out = "/proc/kakuren-cannot-write-here";
+    try {
+        write_standin(c);
+        ADD_FAILURE() << "wrote into /proc";
+    } catch (const RuntimeFailure& e) {
+        EXPECT_NE(std::string(e.what()).find("cannot write /proc/kakuren-cannot-write-here"),
+                  std::string::npos)
+            << e.what();
+    }
 }
 
 // ---- models ----
@@ -405,6 +545,77 @@ TEST(ScienceTraining, ARegressionRunStopsAtItsMaeTarget) {
     const Summary never = train(c, collector, no_log);
     EXPECT_FALSE(never.target_reached);
     EXPECT_EQ(never.epochs_done, 3);
+}
+
+/// key=value of every record of an MLPerf log, in order ("eval_error=0.41 @1" with epoch_num).
+std::vector<std::string> mllog_records(const fs::path& path) {
+    std::vector<std::string> out;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+        const std::size_t key_at = line.find("\"key\": \"") + 8;
+        const std::string key = line.substr(key_at, line.find('"', key_at) - key_at);
+        const std::size_t value_at = line.find("\"value\": ") + 9;
+        std::string record =
+            key + "=" + line.substr(value_at, line.find(", \"metadata\": ") - value_at);
+        if (const std::size_t e = line.find("\"epoch_num\": "); e != std::string::npos) {
+            record += " @" + line.substr(e + 13, line.find_first_of(",}", e) - e - 13);
+        }
+        out.push_back(record);
+    }
+    return out;
+}
+
+bool has_record(const std::vector<std::string>& records, const std::string& prefix) {
+    return std::any_of(records.begin(), records.end(),
+                       [&](const std::string& r) { return r.rfind(prefix, 0) == 0; });
+}
+
+TEST(ScienceMllog, ASegmentationRunLogsDeepcamsRecordsAndItsIou) {
+    const TempDir dir;
+    Config c = segmentation_config();
+    c.benchmark_name = "deepcam-standin-mini";
+    {
+        Collector collector;
+        util::MlLog log(dir.path() / "mllog.txt");
+        train(c, collector, log);
+    }
+    const std::vector<std::string> r = mllog_records(dir.path() / "mllog.txt");
+    for (const char* expected :
+         {"submission_benchmark=\"deepcam-standin-mini (kakuren stand-in)\"",
+          "gradient_accumulation_frequency=1", "batchnorm_group_size=1", "opt_name=\"Adam\"",
+          "opt_lr=0.01", "opt_betas=[0.9, 0.999]", "opt_eps=1e-08", "scheduler_type=\"multistep\"",
+          "scheduler_milestones=[2]", "scheduler_lr_warmup_steps=3", "scheduler_lr_warmup_factor=1",
+          "seed=3", "global_batch_size=16", "eval_accuracy=", "eval_error="}) {
+        EXPECT_TRUE(has_record(r, expected)) << expected;
+    }
+    EXPECT_FALSE(has_record(r, "dropout="));
+}
+
+TEST(ScienceMllog, ARegressionRunLogsCosmoflowsRecordsAndItsMaeAsEvalError) {
+    const TempDir dir;
+    Config c = regression_config();
+    c.schedule.warmup_factor = 4.0;
+    {
+        Collector collector;
+        util::MlLog log(dir.path() / "mllog.txt");
+        train(c, collector, log);
+    }
+    const std::vector<std::string> r = mllog_records(dir.path() / "mllog.txt");
+    for (const char* expected :
+         {"opt_name=\"AdamW\"", "opt_base_learning_rate=0.003", "dropout=0.1",
+          "opt_learning_rate_warmup_epochs=1", "opt_learning_rate_warmup_factor=4",
+          "opt_learning_rate_decay_boundary_epochs=[]", "opt_weight_decay=0.01"}) {
+        EXPECT_TRUE(has_record(r, expected)) << expected;
+    }
+    EXPECT_FALSE(has_record(r, "eval_accuracy")) << "an MAE is not an accuracy";
+    EXPECT_EQ(std::count_if(r.begin(), r.end(),
+                            [](const std::string& x) {
+                                return x.rfind("eval_error=", 0) == 0 &&
+                                       x.find(" @") != std::string::npos;
+                            }),
+              3)
+        << "one eval_error (the MAE) with epoch_num per epoch";
+    EXPECT_FALSE(has_record(r, "scheduler_type"));
 }
 
 /// Keeps the checkpoints; stops at a chosen one.
