@@ -152,8 +152,8 @@ int main(int argc, char** argv) {
     ReportOptions report_options;
     CLI::App* report = add_report_subcommand(app, common, report_options);
     DataOptions data_options;
-    CLI::App* data =
-        app.add_subcommand("data", "Look at data sets on disk; convert IDX to npy / hdf5");
+    CLI::App* data = app.add_subcommand(
+        "data", "Look at data sets on disk; convert IDX to npy / hdf5; write the stand-ins");
     data->require_subcommand(1);
     CLI::App* inspect = data->add_subcommand(
         "inspect", "What kakuren sees: format, N per split, shapes, types, bytes, classes, and "
@@ -266,6 +266,33 @@ int main(int argc, char** argv) {
     checkpoints->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
     add_common(checkpoints, common, true);
 
+    trainer::SynthConfig synth;
+    CLI::App* synth_app = data->add_subcommand(
+        "synth", "Write the CosmoFlow or DeepCAM stand-in in the reference file layout");
+    synth_app->footer(
+        "Examples:\n"
+        "  kakuren data synth cosmoflow --size 16 --samples 1024 -o data/cosmoflow\n"
+        "  kakuren data synth deepcam --height 32 --width 32 --samples 512 -o data/deepcam\n"
+        "\n"
+        "Writes DIR/train and DIR/validation. cosmoflow: one .npy per sample of int16 counts\n"
+        "[4, S, S, S] and one of 4 float32 targets in [-1, 1], listed in files_data.lst and\n"
+        "files_label.lst (NVIDIA's MLPerf HPC numpy layout). deepcam: one HDF5 file per sample\n"
+        "with climate/data (H x W x 16 float32) and climate/labels_0 (H x W, classes 0/1/2),\n"
+        "plus DIR/stats.h5 (per-channel minval, maxval, mean, std of the training split).\n"
+        "Seeded: the default seed gives exactly the samples of data.dataset = \"synthetic\"\n"
+        "with data.synthetic_kind = cosmoflow / deepcam. Stand-ins, not the real data sets.");
+    synth_app->add_option("kind", synth.kind, "cosmoflow or deepcam")
+        ->required()
+        ->check(CLI::IsMember({"cosmoflow", "deepcam"}));
+    synth_app->add_option("--samples", synth.train, "Training samples")->required();
+    synth_app->add_option("--validation-samples", synth.validation,
+                          "Validation samples (default: samples / 4, at least 1)");
+    synth_app->add_option("--size", synth.size, "cosmoflow: cube side S (default 16)");
+    synth_app->add_option("--height", synth.height, "deepcam: height H (default 32)");
+    synth_app->add_option("--width", synth.width, "deepcam: width W (default 32)");
+    synth_app->add_option("--seed", synth.seed, "Generator seed (default: the in-memory sets')");
+    synth_app->add_option("-o,--out", synth.out, "Output folder (created)")->required();
+
     if (argc > 1 && argv[1][0] != '-') {
         const std::string word = argv[1];
         bool known = false;
@@ -354,6 +381,9 @@ int main(int argc, char** argv) {
         }
         if (checkpoints->parsed()) {
             return checkpoints_command(common, run_ref);
+        }
+        if (synth_app->parsed()) {
+            return data_synth_command(synth);
         }
     } catch (const recipes::RecipeError& e) {
         for (const std::string& message : e.messages()) {

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "trainer/trainer.hpp"
+
 namespace CLI {
 class App;
 }
@@ -99,6 +101,10 @@ struct ReportOptions {
     double target = -1; ///< --target accuracy; < 0 = the recipe's
 };
 int report_command(const CommonOptions& common, const ReportOptions& options);
+
+/// kakuren data synth: writes a stand-in data set (trainer::write_standin through the training
+/// module) and prints what it wrote and how long it took.
+int data_synth_command(trainer::SynthConfig config);
 /// Registers the `report` subcommand and its options on app; returns it.
 CLI::App* add_report_subcommand(CLI::App& app, CommonOptions& common, ReportOptions& options);
 

@@ -52,12 +52,15 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
     c.data.transform = d.transform;
     c.data.reader_threads = d.reader_threads;
     c.data.prefetch_batches = d.prefetch_batches;
+    c.data.synthetic_kind = d.synthetic_kind;
 
     c.model.kind = recipe.model.kind;
     c.model.hidden = recipe.model.hidden;
     c.model.channels = recipe.model.channels;
     c.model.fc = recipe.model.fc;
     c.model.width = recipe.model.width;
+    c.model.depth = recipe.model.depth;
+    c.model.dropout = recipe.model.dropout;
     c.model.path = recipe.model.path;
     c.model.inputs.assign(recipe.model.inputs.begin(), recipe.model.inputs.end());
 
@@ -65,12 +68,23 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
     c.optim.momentum = recipe.optimizer.momentum;
     c.optim.weight_decay = recipe.optimizer.weight_decay;
     c.optim.nesterov = recipe.optimizer.nesterov;
+    c.optim.kind = recipe.optimizer.kind;
+    c.optim.beta1 = recipe.optimizer.betas.at(0); // the schema holds it to 2 entries
+    c.optim.beta2 = recipe.optimizer.betas.at(1);
+    c.optim.eps = recipe.optimizer.eps;
 
     c.schedule.epochs = recipe.schedule.epochs;
     c.schedule.warmup_epochs = recipe.schedule.warmup_epochs;
     c.schedule.kind = recipe.schedule.kind;
     c.schedule.milestones = recipe.schedule.milestones;
     c.schedule.gamma = recipe.schedule.gamma;
+    c.schedule.warmup_steps = recipe.schedule.warmup_steps;
+    c.schedule.warmup_factor = recipe.schedule.warmup_factor;
+
+    c.task.kind = recipe.task.kind;
+    c.task.class_weights = recipe.task.class_weights;
+    c.task.iou_threshold = recipe.task.iou_threshold;
+    c.task.tolerance = recipe.task.tolerance;
 
     c.hiding = hiding_config(recipe);
     c.stats.confidence_over_batch = recipe.hiding.confidence == "batch";
@@ -78,7 +92,7 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
 
     c.seed = static_cast<std::uint64_t>(recipe.run.seed);
     c.threads = recipe.run.threads > 0 ? recipe.run.threads : util::available_cpus();
-    c.target_accuracy = recipe.run.target_accuracy;
+    c.target_accuracy = recipe.task.target ? recipe.task.target : recipe.run.target_accuracy;
     c.benchmark_name = recipe.run.name;
     c.checkpoint = checkpoint_config(recipe);
     return c;

@@ -1,8 +1,10 @@
-// `kakuren data inspect` and `kakuren data convert`: the work runs inside the training module
-// (the sources need LibTorch and libhdf5); this side prints.
+// `kakuren data inspect`, `kakuren data convert` and `kakuren data synth`: the work runs inside
+// the training module (the sources and generators need LibTorch and libhdf5); this side prints.
+#include <algorithm>
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/text.hpp"
 #include "trainer/module.hpp"
 
 namespace kakuren::cli {
@@ -22,6 +24,21 @@ int data_convert_command(const DataOptions& options) {
     std::cout << trainer::data_command_via_module("convert",
                                                   {options.from, options.to, options.out})
               << std::flush;
+    return k_exit_ok;
+}
+
+int data_synth_command(trainer::SynthConfig config) {
+    if (config.validation <= 0) {
+        config.validation = std::max<std::int64_t>(1, config.train / 4);
+    }
+    const trainer::SynthResult r = trainer::write_standin_via_module(config);
+    const auto samples = static_cast<double>(config.train + config.validation);
+    std::cout << "wrote " << config.kind << " stand-in: " << thousands(config.train) << " train + "
+              << thousands(config.validation) << " validation samples, " << thousands(r.files)
+              << " files, " << fixed(static_cast<double>(r.bytes) / (1 << 20), 1) << " MiB to "
+              << config.out << " in " << fixed(r.seconds, 1) << " s ("
+              << thousands(static_cast<std::int64_t>(r.seconds > 0 ? samples / r.seconds : 0))
+              << " samples/s)\n";
     return k_exit_ok;
 }
 

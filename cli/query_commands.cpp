@@ -1,5 +1,6 @@
 // Reading runs back: `runs`, `show`, `hidden`.
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -48,6 +49,7 @@ util::Json run_to_json(const db::RunRow& r, const std::string& state) {
                             {"num_epochs", r.num_epochs},
                             {"final_accuracy", optional_number(r.final_accuracy)},
                             {"best_accuracy", optional_number(r.best_accuracy)},
+                            {"metric", r.metric},
                             {"created_at", r.created_at},
                             {"started_at", r.started_at},
                             {"ended_at", r.ended_at},
@@ -178,6 +180,8 @@ int show_command(const CommonOptions& common, const std::string& ref) {
               << (run.reason.empty() ? "" : " (" + run.reason + ")") << "\n"
               << "hiding    " << report::hiding_label(report::flat_toml(run.recipe_text))
               << ", realised mean " << percent(run.mean_realised_fraction) << "\n"
+              << "metric    " << run.metric << (run.metric == "MAE" ? " (lower is better)" : "")
+              << "\n"
               << "seed      " << run.seed << "\n"
               << "samples   " << thousands(run.num_samples) << "\n"
               << "recipe    " << run.recipe_path << " (sha256 " << run.recipe_hash.substr(0, 12)
@@ -202,9 +206,13 @@ int show_command(const CommonOptions& common, const std::string& ref) {
     const bool streamed = std::any_of(epochs.begin(), epochs.end(), [](const db::EpochRow& e) {
         return e.bytes_read.has_value();
     });
-    std::vector<std::string> header = {"EPOCH",      "LOSS",    "TEST ACC",  "LR",
-                                       "SCALE",      "MAX F",   "REALISED",  "HIDDEN",
-                                       "MOVED BACK", "TRAIN s", "REFRESH s", "EVAL s"};
+    std::string metric_header = run.metric == "accuracy" ? "ACC" : run.metric;
+    std::transform(metric_header.begin(), metric_header.end(), metric_header.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    std::vector<std::string> header = {"EPOCH",    "LOSS",      "TEST " + metric_header,
+                                       "LR",       "SCALE",     "MAX F",
+                                       "REALISED", "HIDDEN",    "MOVED BACK",
+                                       "TRAIN s",  "REFRESH s", "EVAL s"};
     if (multi_rank) {
         header.emplace_back("COMM s");
     }
@@ -216,11 +224,18 @@ int show_command(const CommonOptions& common, const std::string& ref) {
     for (const db::EpochRow& e : epochs) {
         const double realised =
             run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
-        std::vector<std::string> cells = {
-            std::to_string(e.epoch), fixed(e.train_loss, 4),    percent(e.test_accuracy, 2),
-            fixed(e.lr, 5),          fixed(e.lr_scale, 3),      percent(e.max_fraction),
-            percent(realised),       thousands(e.hidden),       thousands(e.moved_back),
-            fixed(e.train_s, 1),     fixed(e.hidden_pass_s, 1), fixed(e.eval_s, 1)};
+        std::vector<std::string> cells = {std::to_string(e.epoch),
+                                          fixed(e.train_loss, 4),
+                                          report::metric_value(run.metric, e.test_accuracy),
+                                          fixed(e.lr, 5),
+                                          fixed(e.lr_scale, 3),
+                                          percent(e.max_fraction),
+                                          percent(realised),
+                                          thousands(e.hidden),
+                                          thousands(e.moved_back),
+                                          fixed(e.train_s, 1),
+                                          fixed(e.hidden_pass_s, 1),
+                                          fixed(e.eval_s, 1)};
         if (multi_rank) {
             cells.push_back(e.comm_s ? fixed(*e.comm_s, 2) : "-");
         }

@@ -10,6 +10,7 @@
 #include "db/store.hpp"
 #include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
+#include "recipes/kinds.hpp"
 #include "recipes/recipe.hpp"
 #include "trainer/module.hpp"
 #include "trainer/trainer.hpp"
@@ -72,6 +73,7 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     row.fraction = recipe.hiding.strategy == "none" ? 0.0 : recipe.hiding.fraction;
     row.seed = recipe.run.seed;
     row.num_epochs = recipe.schedule.epochs;
+    row.metric = recipes::task_metric(recipe.task.kind);
     row.status = db::RunStatus::created;
     row.created_at = util::iso8601_utc_now();
     row.run_dir = run_dir.string();

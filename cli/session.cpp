@@ -25,7 +25,9 @@ std::string epoch_line(const trainer::EpochResult& r, int num_epochs, std::int64
     const double realised =
         num_samples > 0 ? static_cast<double>(r.hidden) / static_cast<double>(num_samples) : 0.0;
     std::string line = "epoch " + std::to_string(r.epoch) + "/" + std::to_string(num_epochs);
-    line += "  loss " + fixed(r.train_loss, 4) + "  test acc " + percent(r.test_accuracy, 2);
+    line += "  loss " + fixed(r.train_loss, 4) + "  test " +
+            (r.metric_name == "accuracy" ? std::string("acc") : std::string(r.metric_name)) +
+            " " + report::metric_value(r.metric_name, r.test_accuracy);
     line += "  lr " + fixed(r.lr, 4);
     if (r.lr_scale != 1.0) {
         line += "x" + fixed(r.lr_scale, 3);
@@ -213,6 +215,7 @@ util::Json run_json(const std::string& run_id, const std::string& status, int ex
         {"epochs_done", s.epochs_done},
         {"final_accuracy", s.final_accuracy},
         {"best_accuracy", s.best_accuracy},
+        {"metric", std::string(s.metric_name)},
         {"target_reached", s.target_reached},
         {"run_dir", dir.string()},
         {"mllog", (dir / "mllog.txt").string()},
@@ -307,8 +310,10 @@ int run_attempt(Attempt& a) {
     } else {
         status = "finished";
         code = k_exit_target_missed;
-        reason = "target accuracy " + percent(*a.config.target_accuracy, 2) +
-                 " not reached (best " + percent(summary.best_accuracy, 2) + ")";
+        const std::string_view metric = summary.metric_name;
+        reason = "target " + std::string(metric) + " " +
+                 report::metric_value(metric, *a.config.target_accuracy) + " not reached (best " +
+                 report::metric_value(metric, summary.best_accuracy) + ")";
     }
     if (a.record) {
         store.end_attempt(a.run_id, a.attempt, status, reason);
@@ -323,8 +328,9 @@ int run_attempt(Attempt& a) {
                   << std::endl;
     } else {
         std::cout << "run " << a.run_id << " " << status << ": " << summary.epochs_done
-                  << " epochs, final test accuracy " << percent(summary.final_accuracy, 2)
-                  << ", best " << percent(summary.best_accuracy, 2)
+                  << " epochs, final test " << summary.metric_name << " "
+                  << report::metric_value(summary.metric_name, summary.final_accuracy) << ", best "
+                  << report::metric_value(summary.metric_name, summary.best_accuracy)
                   << (reason.empty() ? "" : " (" + reason + ")") << "\n";
         if (summary.interrupted && recorder.last_checkpoint()) {
             std::cout << "continue it with: kakuren resume " << a.run_id << "\n";

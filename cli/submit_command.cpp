@@ -15,6 +15,7 @@
 #include "launcher/job_script.hpp"
 #include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
+#include "recipes/kinds.hpp"
 #include "recipes/recipe.hpp"
 #include "slurm/client.hpp"
 #include "util/json.hpp"
@@ -115,6 +116,7 @@ db::RunRow run_row(const std::string& id, const Planned& p, const launcher::Work
     row.fraction = p.recipe.hiding.strategy == "none" ? 0.0 : p.recipe.hiding.fraction;
     row.seed = p.recipe.run.seed;
     row.num_epochs = p.recipe.schedule.epochs;
+    row.metric = recipes::task_metric(p.recipe.task.kind);
     row.status = db::RunStatus::created;
     row.run_dir = ws.run_dir(id).string();
     return row;

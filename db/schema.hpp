@@ -205,8 +205,13 @@ inline constexpr std::string_view k_schema_v4 = R"sql(
 ALTER TABLE attempts ADD COLUMN heartbeat_ms INTEGER;
 )sql";
 
-// Version 5: communication time of multi-rank runs; bytes read by streaming data sources.
+// Version 5: communication time of multi-rank runs; bytes read by streaming data sources; the
+// name of the run's evaluation metric (epochs.test_accuracy, checkpoints.test_accuracy and the
+// run_summary view's final/best hold that metric; for MAE, lower is better, the store reads
+// "best" as the minimum).
 inline constexpr std::string_view k_schema_v5 = R"sql(
+-- accuracy | IoU | MAE (recipes/kinds.hpp task_metric); NULL for older runs = accuracy
+ALTER TABLE runs ADD COLUMN metric TEXT;
 -- Seconds rank 0 waited in the epoch on collectives (gradient buckets, per-sample statistics,
 -- evaluation sums, stop checks) that were not hidden behind computation; 0 with one rank, NULL
 -- for epochs recorded by older kakuren versions.

@@ -223,7 +223,10 @@ template <typename T> std::vector<T> from_le_bytes(std::span<const std::uint8_t>
 constexpr std::string_view k_run_columns =
     "id, name, recipe_path, recipe_text, recipe_hash, strategy, fraction, seed, num_samples, "
     "num_epochs, status, created_at, started_at, ended_at, run_dir, reason, epochs_done, "
-    "final_accuracy, best_accuracy, mean_realised_fraction, sweep";
+    "final_accuracy, best_accuracy, mean_realised_fraction, sweep, "
+    // Schema 5: the metric, and the best of a lower-is-better metric (MAE).
+    "(SELECT metric FROM runs WHERE runs.id = run_summary.id), "
+    "(SELECT MIN(e.test_accuracy) FROM epochs e WHERE e.run_id = run_summary.id)";
 
 RunRow read_run(const Statement& s) {
     RunRow r;
@@ -248,6 +251,12 @@ RunRow read_run(const Statement& s) {
     r.best_accuracy = s.optional_real(18);
     r.mean_realised_fraction = s.real(19);
     r.sweep = s.text(20);
+    if (const std::string metric = s.text(21); !metric.empty()) {
+        r.metric = metric;
+    }
+    if (r.metric == "MAE") {
+        r.best_accuracy = s.optional_real(22);
+    }
     return r;
 }
 
@@ -400,8 +409,8 @@ void Store::insert_run(const RunRow& run) {
     Statement s(m_db.get(), m_file,
                 "INSERT INTO runs (id, name, recipe_path, recipe_text, recipe_hash, strategy, "
                 "fraction, seed, num_samples, num_epochs, status, created_at, started_at, "
-                "ended_at, run_dir, reason) VALUES "
-                "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                "ended_at, run_dir, reason, metric) VALUES "
+                "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                 "cannot insert run " + run.id);
     const std::string status = to_string(run.status);
     const std::string created_at =
@@ -421,7 +430,8 @@ void Store::insert_run(const RunRow& run) {
         .bind_or_null(13, run.started_at)
         .bind_or_null(14, run.ended_at)
         .bind(15, run.run_dir)
-        .bind_or_null(16, run.reason);
+        .bind_or_null(16, run.reason)
+        .bind(17, run.metric);
     s.run();
     tx.commit();
 }

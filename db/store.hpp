@@ -63,6 +63,9 @@ struct RunRow {
     std::optional<double> final_accuracy, best_accuracy; ///< derived from epoch rows
     double mean_realised_fraction = 0;                   ///< derived: hidden / (N * epochs)
     std::string sweep; ///< kakuren submit --sweep group, empty otherwise
+    /// The evaluation metric test_accuracy holds: accuracy | IoU | MAE (MAE: lower is better,
+    /// best_accuracy is the minimum). "accuracy" for runs of older versions.
+    std::string metric = "accuracy";
 };
 
 struct AttemptRow {

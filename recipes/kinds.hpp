@@ -26,6 +26,11 @@ inline const std::vector<KindInfo>& model_kinds() {
         {"cnn", "a small network of two conv layers and one hidden fc layer (model.channels, "
                 "model.fc)"},
         {"resnet18", "a CIFAR-style ResNet-18 (model.width)"},
+        {"resnet50", "torchvision's ResNet-50 for images of at least 32x32 (model.width)"},
+        {"cosmoflow", "the MLPerf HPC CosmoFlow network for cubes [C, S, S, S] and regression "
+                      "(model.width, model.depth, model.dropout)"},
+        {"deepcam", "a DeepLabv3+-family segmentation network: encoder, ASPP, decoder to full "
+                    "resolution (model.width, model.depth)"},
         {"torchscript", "your own PyTorch module (model.path, model.inputs; README \"Your own "
                         "model\")"},
     };
@@ -36,18 +41,31 @@ inline const std::vector<KindInfo>& model_kinds() {
 inline const std::vector<KindInfo>& schedule_kinds() {
     static const std::vector<KindInfo> kinds = {
         {"step", "multiply the LR by gamma at each milestone"},
+        {"multistep", "the same as step (DeepCAM's name)"},
         {"cosine", "cosine decay to 0"},
     };
     return kinds;
 }
 
-/// The learning task: what a sample's target is, its loss and its metric. No recipe key yet (one
-/// kind); the trainer's task registry checks it has each.
+/// task.kind: what a sample's target is, its loss and its metric; the trainer's task registry
+/// has each.
 inline const std::vector<KindInfo>& task_kinds() {
     static const std::vector<KindInfo> kinds = {
         {"classification", "one class label per sample: cross-entropy loss, accuracy"},
+        {"segmentation",
+         "a class per pixel: per-pixel cross-entropy (task.class_weights) averaged over the "
+         "pixels, metric IoU (per sample, averaged over classes; correct = IoU >= "
+         "task.iou_threshold)"},
+        {"regression", "a vector of floats per sample: MSE loss, metric MAE (lower is better; "
+                       "correct = MAE <= task.tolerance)"},
     };
     return kinds;
+}
+
+/// The evaluation metric of a task kind, as records, the database and output name it:
+/// "accuracy" (classification), "IoU" (segmentation), "MAE" (regression, lower is better).
+inline std::string_view task_metric(std::string_view task_kind) {
+    return task_kind == "segmentation" ? "IoU" : task_kind == "regression" ? "MAE" : "accuracy";
 }
 
 /// data.dataset
@@ -56,7 +74,8 @@ inline const std::vector<KindInfo>& dataset_kinds() {
         {"fashion-mnist", "the four IDX files in data.path (default "
                           "/usr/share/datasets/fashion-mnist)"},
         {"idx", "any IDX data set"},
-        {"synthetic", "generated Gaussian blobs"},
+        {"synthetic", "generated in memory (data.synthetic_kind): Gaussian blobs, or the "
+                      "CosmoFlow / DeepCAM stand-ins"},
         {"npy", "numpy arrays streamed from disk: data.train / data.test folders with data.npy + "
                 "targets.npy, or files_data.lst + files_label.lst (one .npy per sample)"},
         {"hdf5", "HDF5 streamed from disk: data.train / data.test .h5 files with datasets "

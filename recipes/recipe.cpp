@@ -587,7 +587,8 @@ class Loader {
                   "schedule.warmup_epochs = " + std::to_string(s.warmup_epochs) +
                       " must be less than schedule.epochs = " + std::to_string(s.epochs));
         }
-        if (ok({"schedule.kind", "schedule.milestones"}) && s.kind == "step") {
+        if (ok({"schedule.kind", "schedule.milestones"}) &&
+            (s.kind == "step" || s.kind == "multistep")) {
             const std::string head =
                 "schedule.milestones = " + detail::render(find_value("schedule.milestones"));
             const bool increasing =
@@ -609,7 +610,59 @@ class Loader {
                   "optimizer.nesterov = true needs optimizer.momentum > 0 (it is " +
                       detail::render_float(o.momentum) + ")");
         }
+        check_task();
         check_slurm();
+    }
+
+    /// What the task needs of the data, the hiding settings and the targets.
+    void check_task() {
+        const auto& t = m_recipe.task;
+        const auto quoted = [](const std::string& v) { return "\"" + v + "\""; };
+        if (ok({"task.kind", "hiding.confidence"}) && t.kind != "classification" &&
+            m_recipe.hiding.confidence == "batch") {
+            error(place({"hiding.confidence", "task.kind"}),
+                  "hiding.confidence = \"batch\" (softmax over the batch, the reference quirk) is "
+                  "defined for classification only; task.kind = " +
+                      quoted(t.kind) + " needs hiding.confidence = \"class\"");
+        }
+        if (ok({"task.kind", "run.target_accuracy"}) && t.kind == "regression" &&
+            m_recipe.run.target_accuracy) {
+            error(place({"run.target_accuracy", "task.kind"}),
+                  "run.target_accuracy is an accuracy (higher is better); task.kind = "
+                  "\"regression\" measures MAE (lower is better): set task.target instead");
+        }
+        if (ok({"task.target", "run.target_accuracy"}) && t.target &&
+            m_recipe.run.target_accuracy) {
+            error(place({"task.target", "run.target_accuracy"}),
+                  "task.target and run.target_accuracy are both set; keep one");
+        }
+        if (ok({"task.target", "task.kind"}) && t.target && t.kind != "regression" &&
+            *t.target > 1) {
+            error(place({"task.target"}), "task.target = " + detail::render_float(*t.target) +
+                                              " is out of range; expected task.target <= 1 for "
+                                              "task.kind = " +
+                                              quoted(t.kind));
+        }
+        if (ok({"task.kind", "task.class_weights"}) && !t.class_weights.empty() &&
+            t.kind != "segmentation") {
+            error(place({"task.class_weights", "task.kind"}),
+                  "task.class_weights is for task.kind = \"segmentation\"; task.kind is " +
+                      quoted(t.kind));
+        }
+        const auto& d = m_recipe.data;
+        if (ok({"data.dataset", "data.synthetic_kind", "task.kind"}) && d.dataset == "synthetic") {
+            const std::string needs = d.synthetic_kind == "cosmoflow" ? "regression"
+                                      : d.synthetic_kind == "deepcam" ? "segmentation"
+                                                                      : "classification";
+            if (t.kind != needs) {
+                error(place({"task.kind", "data.synthetic_kind"}),
+                      "data.synthetic_kind = " + quoted(d.synthetic_kind) + " is a " + needs +
+                          " data set; task.kind = " + quoted(t.kind) +
+                          " cannot learn it (set "
+                          "task.kind = " +
+                          quoted(needs) + ")");
+            }
+        }
     }
 
     /// [slurm] strings reach a shell script and Slurm: each must have its documented form.

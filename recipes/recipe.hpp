@@ -41,6 +41,7 @@ struct DataSection {
     std::int64_t synthetic_train = 4096, synthetic_test = 1024;
     int synthetic_classes = 10, synthetic_channels = 1, synthetic_size = 28;
     double synthetic_noise = 1.0;
+    std::string synthetic_kind = "blobs"; ///< blobs | cosmoflow | deepcam
     std::string stage = "none"; ///< none | node-local: copy the data files to node-local storage
     // npy / hdf5 (streamed from disk)
     std::string train, test; ///< each split's folder or file; absolute after loading
@@ -57,21 +58,36 @@ struct ModelSection {
     std::vector<int> hidden = {256, 128}; ///< mlp hidden widths
     std::vector<int> channels = {16, 32}; ///< cnn conv channels
     int fc = 64;                          ///< cnn hidden fc width
-    int width = 64;                       ///< resnet18 base width
+    int width = 64;                       ///< resnet18 / resnet50 / cosmoflow / deepcam width
+    int depth = 0;                        ///< cosmoflow / deepcam blocks; 0 = reference
+    double dropout = 0.5;                 ///< cosmoflow dense-layer dropout
 };
 
 struct OptimizerSection {
-    std::string kind = "sgd";
+    std::string kind = "sgd"; ///< sgd | adam | adamw
     double lr = 0.05, momentum = 0.9, weight_decay = 5e-4;
     bool nesterov = false;
+    std::vector<double> betas = {0.9, 0.999}; ///< adam, adamw
+    double eps = 1e-8;                        ///< adam, adamw
 };
 
 struct ScheduleSection {
     int epochs = 15;
     int warmup_epochs = 1;
-    std::string kind = "step"; ///< a name in schedule_kinds() (recipes/kinds.hpp)
+    std::int64_t warmup_steps = 0; ///< > 0: warm-up in optimizer steps instead of epochs
+    double warmup_factor = 1.0;    ///< warm-up from lr to warmup_factor x lr (when > 1)
+    std::string kind = "step";     ///< a name in schedule_kinds() (recipes/kinds.hpp)
     std::vector<int> milestones = {10, 13};
     double gamma = 0.1;
+};
+
+/// [task]: what is learned (recipes/kinds.hpp task_kinds()).
+struct TaskSection {
+    std::string kind = "classification";
+    std::vector<double> class_weights; ///< segmentation loss weights per class; [] = all 1
+    double iou_threshold = 0.8;        ///< segmentation: correct at IoU >= this
+    double tolerance = 0.1;            ///< regression: correct at MAE <= this
+    std::optional<double> target;      ///< stop at metric >= target (MAE: <= target)
 };
 
 struct HidingSection {
@@ -132,6 +148,7 @@ struct Recipe {
     ModelSection model;
     OptimizerSection optimizer;
     ScheduleSection schedule;
+    TaskSection task;
     HidingSection hiding;
     CheckpointSection checkpoint;
     SlurmSection slurm;

@@ -193,7 +193,8 @@ std::vector<Field> build_schema() {
                     .in(interval(0, true, k_max_threads, true)));
     f.push_back(make<&R::run, &RunSection::target_accuracy>(
                     "run", "target_accuracy",
-                    "Stop once test accuracy reaches this; unset = train all epochs.")
+                    "Stop once test accuracy (segmentation: IoU) reaches this; unset = train all "
+                    "epochs. Regression: use task.target.")
                     .in(interval(0, false, 1, true)));
     f.push_back(make<&R::run, &RunSection::notes>("run", "notes", "Free text kept with the run."));
     // [data]
@@ -265,6 +266,14 @@ std::vector<Field> build_schema() {
                     "data", "synthetic_noise",
                     "synthetic: standard deviation of the per-pixel noise around each class mean.")
                     .in(at_least(0)));
+    f.push_back(make<&R::data, &DataSection::synthetic_kind>(
+                    "data", "synthetic_kind",
+                    "synthetic: blobs: Gaussian blobs per class (classification); cosmoflow: the "
+                    "CosmoFlow stand-in, 4 x S^3 log(1 + counts) cubes with 4 targets in [-1, 1] "
+                    "(regression); deepcam: the DeepCAM stand-in, 16 x S x S climate-like fields "
+                    "with per-pixel classes 0/1/2 (segmentation); S = data.synthetic_size. The "
+                    "same samples `kakuren data synth` writes.")
+                    .one_of({"blobs", "cosmoflow", "deepcam"}));
     f.push_back(make<&R::data, &DataSection::stage>(
                     "data", "stage",
                     "none: read the data files where they are; node-local: copy them once per "
@@ -311,8 +320,9 @@ std::vector<Field> build_schema() {
     f.push_back(
         make<&R::model, &ModelSection::inputs>(
             "model", "inputs",
-            "torchscript: the input shape [C, H, W] the module expects, checked against the "
-            "data before training; [] = not checked.")
+            "The input shape of one sample the model expects ([C, H, W]; cosmoflow [C, D, H, "
+            "W]), checked against the data before training; [] = not checked (built-in models "
+            "take their size from the data).")
             .in(at_least(1)));
     f.push_back(make<&R::model, &ModelSection::hidden>(
                     "model", "hidden", "mlp: hidden layer widths ([] = a linear classifier).")
@@ -323,13 +333,26 @@ std::vector<Field> build_schema() {
                     .in(at_least(1)));
     f.push_back(make<&R::model, &ModelSection::fc>("model", "fc", "cnn: hidden fc layer width.")
                     .in(at_least(1)));
-    f.push_back(
-        make<&R::model, &ModelSection::width>("model", "width", "resnet18: base channel width.")
-            .in(at_least(1)));
+    f.push_back(make<&R::model, &ModelSection::width>(
+                    "model", "width",
+                    "resnet18, resnet50: base channel width (64 = torchvision's); cosmoflow: "
+                    "filters of the first conv block, doubling per block (32 = the reference); "
+                    "deepcam: channels of the stem (encoder 2w, 4w, 8w; ASPP and decoder 2w).")
+                    .in(at_least(1)));
+    f.push_back(make<&R::model, &ModelSection::depth>(
+                    "model", "depth",
+                    "cosmoflow: conv blocks, each halving the cube (0 = 5, the reference); "
+                    "deepcam: encoder stages, each halving the image (0 = 4: output stride 16).")
+                    .in(interval(0, true, 8, true)));
+    f.push_back(make<&R::model, &ModelSection::dropout>(
+                    "model", "dropout", "cosmoflow: dropout of the two hidden dense layers.")
+                    .in(interval(0, true, 1, false)));
     // [optimizer]
-    f.push_back(make<&R::optimizer, &OptimizerSection::kind>("optimizer", "kind",
-                                                             "Optimizer: SGD with momentum.")
-                    .one_of({"sgd"}));
+    f.push_back(make<&R::optimizer, &OptimizerSection::kind>(
+                    "optimizer", "kind",
+                    "sgd: SGD with momentum; adam: Adam (weight_decay added to the gradient); "
+                    "adamw: AdamW (decoupled weight decay).")
+                    .one_of({"sgd", "adam", "adamw"}));
     f.push_back(make<&R::optimizer, &OptimizerSection::lr>(
                     "optimizer", "lr", "Peak learning rate (reached after warm-up).")
                     .in(above(0)));
@@ -339,6 +362,13 @@ std::vector<Field> build_schema() {
     f.push_back(make<&R::optimizer, &OptimizerSection::weight_decay>("optimizer", "weight_decay",
                                                                      "L2 weight decay.")
                     .in(at_least(0)));
+    f.push_back(make<&R::optimizer, &OptimizerSection::betas>(
+                    "optimizer", "betas", "adam, adamw: the moment decay rates (beta1, beta2).")
+                    .size(2)
+                    .in(interval(0, true, 1, false)));
+    f.push_back(make<&R::optimizer, &OptimizerSection::eps>(
+                    "optimizer", "eps", "adam, adamw: the denominator's epsilon.")
+                    .in(above(0)));
     f.push_back(make<&R::optimizer, &OptimizerSection::nesterov>(
                     "optimizer", "nesterov", "Nesterov momentum (needs momentum > 0).")
                     .note("needs optimizer.momentum > 0"));
@@ -351,6 +381,18 @@ std::vector<Field> build_schema() {
                     "Epochs of linear LR warm-up; hiding's LR compensation starts after them.")
                     .in(at_least(0))
                     .note("< schedule.epochs"));
+    f.push_back(make<&R::schedule, &ScheduleSection::warmup_steps>(
+                    "schedule", "warmup_steps",
+                    "> 0: LR warm-up over this many optimizer steps of a full epoch instead of "
+                    "schedule.warmup_epochs (hiding's LR compensation still starts after "
+                    "warmup_epochs).")
+                    .in(at_least(0)));
+    f.push_back(make<&R::schedule, &ScheduleSection::warmup_factor>(
+                    "schedule", "warmup_factor",
+                    "1: warm-up rises from lr / steps to optimizer.lr; > 1: from optimizer.lr to "
+                    "warmup_factor x optimizer.lr, where the decay then starts (DeepCAM and "
+                    "CosmoFlow).")
+                    .in(at_least(1)));
     f.push_back(
         make<&R::schedule, &ScheduleSection::kind>("schedule", "kind", kinds_text(schedule_kinds()))
             .one_of(kind_names(schedule_kinds())));
@@ -363,6 +405,27 @@ std::vector<Field> build_schema() {
     f.push_back(make<&R::schedule, &ScheduleSection::gamma>("schedule", "gamma",
                                                             "step: LR factor at each milestone.")
                     .in(interval(0, false, 1, true)));
+    // [task]
+    f.push_back(make<&R::task, &TaskSection::kind>("task", "kind", kinds_text(task_kinds()))
+                    .one_of(kind_names(task_kinds())));
+    f.push_back(make<&R::task, &TaskSection::class_weights>(
+                    "task", "class_weights",
+                    "segmentation: loss weight per class (DeepCAM: frequency^-0.125); [] = all 1.")
+                    .in(above(0)));
+    f.push_back(make<&R::task, &TaskSection::iou_threshold>(
+                    "task", "iou_threshold",
+                    "segmentation: a sample counts as correct for hiding at IoU >= this.")
+                    .in(interval(0, true, 1, true)));
+    f.push_back(make<&R::task, &TaskSection::tolerance>(
+                    "task", "tolerance",
+                    "regression: a sample counts as correct for hiding at MAE <= this; its "
+                    "confidence is max(0, 1 - MAE / tolerance).")
+                    .in(above(0)));
+    f.push_back(make<&R::task, &TaskSection::target>(
+                    "task", "target",
+                    "Stop once the task's metric reaches this: accuracy or IoU >= target, MAE <= "
+                    "target (the MLPerf quality target); unset = run.target_accuracy.")
+                    .in(above(0)));
     // [hiding]
     f.push_back(make<&R::hiding, &HidingSection::strategy>("hiding", "strategy", strategies_text())
                     .one_of(strategy_names()));
@@ -384,7 +447,7 @@ std::vector<Field> build_schema() {
     f.push_back(make<&R::hiding, &HidingSection::confidence>(
                     "hiding", "confidence",
                     "class: softmax over classes; batch: softmax over the batch dimension (as "
-                    "the reference implementation does).")
+                    "the reference implementation does; classification only).")
                     .one_of({"class", "batch"}));
     f.push_back(make<&R::hiding, &HidingSection::hidden_pass>(
                     "hiding", "hidden_pass",

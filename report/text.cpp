@@ -24,6 +24,10 @@ std::string fixed(double value, int digits) {
     return buf;
 }
 
+std::string metric_value(std::string_view metric, double value) {
+    return metric == "MAE" ? fixed(value, 4) : percent(value, 2);
+}
+
 std::string percent(double fraction, int digits) {
     return fixed(fraction * 100.0, digits) + "%";
 }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kakuren::report {
@@ -10,6 +11,9 @@ namespace kakuren::report {
 std::string thousands(std::int64_t n);                ///< 60000 -> "60,000"
 std::string fixed(double value, int digits);          ///< printf %.*f
 std::string percent(double fraction, int digits = 1); ///< 0.1234 -> "12.3%"
+/// A value of the metric named `metric`: accuracy and IoU as percent(value, 2), MAE (an error
+/// in the targets' units) as fixed(value, 4).
+std::string metric_value(std::string_view metric, double value);
 /// Seconds as "12.3 s", "4:05 min" or "1:02:03 h"; "-" when absent or not finite.
 std::string seconds_text(const std::optional<double>& seconds);
 /// A signed difference of fractions in percentage points: 0.0031 -> "+0.31 pp".

@@ -46,10 +46,11 @@ TRAINER_SEAMS = [
                                                                      # layers see
     ("schedule", ["schedule"]),
     ("device", ["device"]),
-    ("data", ["data", "source", "stream", "npy_source", "hdf5_source", "data_commands"]),  # SampleSource, Prefetcher,
-                                                      # in-memory and streaming sets
-    ("task", ["task", "classification"]),
-    ("model", ["models", "torchscript"]),
+    ("data", ["data", "source", "stream", "npy_source", "hdf5_source", "data_commands",
+              "standins", "standin_files"]),  # SampleSource, Prefetcher, in-memory and
+                                               # streaming sets, the stand-ins
+    ("task", ["task", "classification", "segmentation", "regression"]),
+    ("model", ["models", "torchscript", "science_models"]),
     ("state", ["sample_state"]),
     ("replicator", ["dist", "replicator"]),
     ("engine", ["step_engine"]),

@@ -18,27 +18,85 @@ std::string archive_bytes(torch::serialize::OutputArchive& archive) {
     return out;
 }
 
-/// SGD's per-parameter state (momentum buffers) keyed by the parameter's index. LibTorch's own
-/// Optimizer::save keys it by TensorImpl addresses, which differ from process to process: the
-/// same state would give different bytes, and checkpoints could not be compared.
+/// The optimizer's per-parameter state (SGD: momentum buffers; Adam, AdamW: below) keyed by the
+/// parameter's index. LibTorch's own Optimizer::save keys it by TensorImpl addresses, which differ
+/// from process to process: the same state would give different bytes, and checkpoints could not be
+/// compared.
 constexpr const char* k_momentum_key = "momentum_buffer/";
 
-void save_optimizer_state(torch::optim::SGD& optimizer, torch::serialize::OutputArchive& out) {
+// Adam and AdamW: the step count and the moment estimates, keyed the same way.
+constexpr const char* k_step_key = "adam_step/";
+constexpr const char* k_exp_avg_key = "exp_avg/";
+constexpr const char* k_exp_avg_sq_key = "exp_avg_sq/";
+constexpr const char* k_max_exp_avg_sq_key = "max_exp_avg_sq/";
+
+template <class AdamState>
+void save_adam_state(const AdamState& s, std::size_t i, torch::serialize::OutputArchive& out) {
+    const std::string index = std::to_string(i);
+    out.write(k_step_key + index, torch::tensor(s.step()), true);
+    out.write(k_exp_avg_key + index, s.exp_avg(), true);
+    out.write(k_exp_avg_sq_key + index, s.exp_avg_sq(), true);
+    if (s.max_exp_avg_sq().defined()) {
+        out.write(k_max_exp_avg_sq_key + index, s.max_exp_avg_sq(), true);
+    }
+}
+
+template <class AdamState>
+std::unique_ptr<AdamState> load_adam_state(torch::serialize::InputArchive& in, std::size_t i,
+                                           const torch::Tensor& param, const std::string& what) {
+    const std::string index = std::to_string(i);
+    torch::Tensor step;
+    if (!in.try_read(k_step_key + index, step, true)) {
+        return nullptr;
+    }
+    auto s = std::make_unique<AdamState>();
+    s->step(step.item<std::int64_t>());
+    for (const char* key : {k_exp_avg_key, k_exp_avg_sq_key}) {
+        // A fresh tensor per read: reading into a defined tensor replaces its storage in place,
+        // which would also change the state that holds it.
+        torch::Tensor t;
+        in.read(key + index, t, true);
+        if (!t.sizes().equals(param.sizes())) {
+            throw RuntimeFailure(what + "its optimizer state " + std::to_string(i) +
+                                 " does not match the shape of the model's parameter");
+        }
+        if (key == k_exp_avg_key) {
+            s->exp_avg(t);
+        } else {
+            s->exp_avg_sq(t);
+        }
+    }
+    if (torch::Tensor t; in.try_read(k_max_exp_avg_sq_key + index, t, true)) {
+        s->max_exp_avg_sq(t);
+    }
+    return s;
+}
+
+void save_optimizer_state(torch::optim::Optimizer& optimizer,
+                          torch::serialize::OutputArchive& out) {
     const std::vector<torch::Tensor>& params = optimizer.param_groups().front().params();
     auto& state = optimizer.state();
     out.write("num_params", torch::tensor(static_cast<std::int64_t>(params.size())), true);
     for (std::size_t i = 0; i < params.size(); ++i) {
         const auto it = state.find(c10::guts::to_string(params[i].unsafeGetTensorImpl()));
-        if (it != state.end()) {
-            const auto& s = static_cast<const torch::optim::SGDParamState&>(*it->second);
-            if (s.momentum_buffer().defined()) {
-                out.write(k_momentum_key + std::to_string(i), s.momentum_buffer(), true);
+        if (it == state.end()) {
+            continue;
+        }
+        if (const auto* sgd = dynamic_cast<const torch::optim::SGDParamState*>(it->second.get())) {
+            if (sgd->momentum_buffer().defined()) {
+                out.write(k_momentum_key + std::to_string(i), sgd->momentum_buffer(), true);
             }
+        } else if (const auto* adamw =
+                       dynamic_cast<const torch::optim::AdamWParamState*>(it->second.get())) {
+            save_adam_state(*adamw, i, out);
+        } else if (const auto* adam =
+                       dynamic_cast<const torch::optim::AdamParamState*>(it->second.get())) {
+            save_adam_state(*adam, i, out);
         }
     }
 }
 
-void load_optimizer_state(torch::serialize::InputArchive& in, torch::optim::SGD& optimizer,
+void load_optimizer_state(torch::serialize::InputArchive& in, torch::optim::Optimizer& optimizer,
                           const std::string& what) {
     const std::vector<torch::Tensor>& params = optimizer.param_groups().front().params();
     torch::Tensor count;
@@ -48,9 +106,24 @@ void load_optimizer_state(torch::serialize::InputArchive& in, torch::optim::SGD&
             what + "its optimizer state covers " + std::to_string(count.item<std::int64_t>()) +
             " parameters; this recipe's model has " + std::to_string(params.size()));
     }
+    const bool adamw = dynamic_cast<torch::optim::AdamW*>(&optimizer) != nullptr;
+    const bool adam = dynamic_cast<torch::optim::Adam*>(&optimizer) != nullptr;
     auto& state = optimizer.state();
     state.clear();
     for (std::size_t i = 0; i < params.size(); ++i) {
+        const std::string key = c10::guts::to_string(params[i].unsafeGetTensorImpl());
+        if (adamw || adam) {
+            std::unique_ptr<torch::optim::OptimizerParamState> s;
+            if (adamw) {
+                s = load_adam_state<torch::optim::AdamWParamState>(in, i, params[i], what);
+            } else {
+                s = load_adam_state<torch::optim::AdamParamState>(in, i, params[i], what);
+            }
+            if (s) {
+                state[key] = std::move(s);
+            }
+            continue;
+        }
         torch::Tensor buffer;
         if (in.try_read(k_momentum_key + std::to_string(i), buffer, true)) {
             if (!buffer.sizes().equals(params[i].sizes())) {
@@ -59,7 +132,7 @@ void load_optimizer_state(torch::serialize::InputArchive& in, torch::optim::SGD&
             }
             auto s = std::make_unique<torch::optim::SGDParamState>();
             s->momentum_buffer(buffer);
-            state[c10::guts::to_string(params[i].unsafeGetTensorImpl())] = std::move(s);
+            state[key] = std::move(s);
         }
     }
 }
@@ -109,7 +182,7 @@ void check_shapes(const Shapes& expected, const Shapes& loaded, const std::strin
 } // namespace
 
 std::map<std::string, std::string>
-save_training_state(const Model& model, torch::optim::SGD& optimizer, const Device& device) {
+save_training_state(const Model& model, torch::optim::Optimizer& optimizer, const Device& device) {
     torch::serialize::OutputArchive model_archive;
     model.save(model_archive);
     torch::serialize::OutputArchive optimizer_archive;
@@ -122,7 +195,7 @@ save_training_state(const Model& model, torch::optim::SGD& optimizer, const Devi
 }
 
 void load_training_state(const checkpoint::Resume& resume, Model& model,
-                         torch::optim::SGD& optimizer, const Device& device,
+                         torch::optim::Optimizer& optimizer, const Device& device,
                          const std::string& what) {
     try {
         const Shapes expected = shapes_of(model);

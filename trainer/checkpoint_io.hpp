@@ -15,13 +15,13 @@ namespace kakuren::trainer {
 
 /// The three files of a checkpoint, as bytes.
 std::map<std::string, std::string>
-save_training_state(const Model& model, torch::optim::SGD& optimizer, const Device& device);
+save_training_state(const Model& model, torch::optim::Optimizer& optimizer, const Device& device);
 
 /// Loads what save_training_state wrote into a model and optimizer built from this recipe, and
 /// the generators. Throws RuntimeFailure starting with `what` when a file is missing or does not
 /// fit (another model: names and shapes are compared first).
 void load_training_state(const checkpoint::Resume& resume, Model& model,
-                         torch::optim::SGD& optimizer, const Device& device,
+                         torch::optim::Optimizer& optimizer, const Device& device,
                          const std::string& what);
 
 } // namespace kakuren::trainer

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "trainer/task.hpp"
+#include "util/error.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -48,7 +49,17 @@ class Classification final : public Task {
     explicit Classification(bool confidence_over_batch)
         : m_confidence_over_batch(confidence_over_batch) {}
 
-    [[nodiscard]] std::string metric_name() const override { return "accuracy"; }
+    [[nodiscard]] std::string_view metric_name() const override { return "accuracy"; }
+
+    [[nodiscard]] std::vector<std::int64_t> output_shape(const DataInfo& data) const override {
+        if (!data.target_shape.empty()) {
+            throw RuntimeFailure("task classification needs one class id per sample; the data's "
+                                 "targets have shape " +
+                                 c10::str(c10::IntArrayRef(data.target_shape)) +
+                                 " (set task.kind)");
+        }
+        return {data.num_classes};
+    }
 
     Outcome outcome(const torch::Tensor& logits, const torch::Tensor& labels) const override {
         const torch::Tensor log_probs = torch::log_softmax(logits, 1);
@@ -80,7 +91,7 @@ class Classification final : public Task {
 
 } // namespace
 
-std::unique_ptr<Task> make_task(const StatsConfig& stats) {
+std::unique_ptr<Task> make_classification(const TaskConfig& /*config*/, const StatsConfig& stats) {
     return std::make_unique<Classification>(stats.confidence_over_batch);
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 
+#include "trainer/standins.hpp"
 #include "util/error.hpp"
 
 namespace kakuren::trainer {
@@ -418,9 +419,72 @@ DataSplits make_synthetic(const DataConfig& config) {
     return out;
 }
 
+namespace {
+
+std::int64_t limited(std::int64_t n, std::int64_t limit) {
+    return limit > 0 ? std::min(limit, n) : n;
+}
+
+/// The CosmoFlow stand-in as a data set: log(1 + counts) (the reference's apply_log), targets
+/// float32 [N, 4]; normalised with one mean and std like the other data sets.
+DataSplits cosmoflow_splits(const DataConfig& config) {
+    DataSplits out;
+    const std::int64_t side = config.synthetic_size;
+    const auto split = [&](std::int64_t n, std::uint64_t which) {
+        CosmoflowSamples s = make_cosmoflow(n, side, k_synthetic_seed, which);
+        return Dataset{s.counts.to(torch::kFloat32).log1p_(), s.targets};
+    };
+    out.train = split(limited(config.synthetic_train, config.train_limit), 1);
+    out.test = split(limited(config.synthetic_test, config.test_limit), 2);
+    out.channels = k_cosmoflow_channels;
+    out.height = side;
+    out.width = side;
+    return out;
+}
+
+/// The DeepCAM stand-in as a data set: inputs [N, 16, H, W], each channel normalised by the
+/// training split's per-channel mean and std (what the reference reads from stats.h5), labels
+/// int64 [N, H, W].
+DataSplits deepcam_splits(const DataConfig& config) {
+    DataSplits out;
+    const std::int64_t side = config.synthetic_size;
+    DeepcamSamples train = make_deepcam(limited(config.synthetic_train, config.train_limit), side,
+                                        side, k_synthetic_seed, 1);
+    DeepcamSamples test = make_deepcam(limited(config.synthetic_test, config.test_limit), side,
+                                       side, k_synthetic_seed, 2);
+    const torch::Tensor mean = train.data.mean({0, 1, 2});
+    const torch::Tensor sd = train.data.std({0, 1, 2}).clamp_min(1e-6);
+    const auto to_inputs = [&](const torch::Tensor& data) {
+        return ((data - mean) / sd).permute({0, 3, 1, 2}).contiguous();
+    };
+    out.train = {to_inputs(train.data), train.labels};
+    out.test = {to_inputs(test.data), test.labels};
+    out.num_classes = 3;
+    out.channels = k_deepcam_channels;
+    out.height = side;
+    out.width = side;
+    return out;
+}
+
+} // namespace
+
 DataSplits load_data(const DataConfig& config) {
     DataSplits data;
-    if (config.dataset == "synthetic") {
+    if (config.dataset == "synthetic" && config.synthetic_kind != "blobs") {
+        if (config.synthetic_kind == "cosmoflow") {
+            data = cosmoflow_splits(config);
+        } else if (config.synthetic_kind == "deepcam") {
+            return deepcam_splits(config); // normalised per channel already
+        } else {
+            throw RuntimeFailure("unknown data.synthetic_kind \"" + config.synthetic_kind +
+                                 "\"; expected blobs, cosmoflow or deepcam");
+        }
+        if (config.normalize) {
+            const auto [mean, sd] = float_moments(data.train.images);
+            data.mean = config.mean.value_or(mean);
+            data.std = config.std.value_or(sd);
+        }
+    } else if (config.dataset == "synthetic") {
         data = make_synthetic(config);
         if (config.normalize) {
             const auto [mean, sd] = float_moments(data.train.images);

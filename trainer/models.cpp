@@ -20,7 +20,10 @@ std::string size_text(const ModelShape& s) {
 class Mlp final : public Network {
   public:
     Mlp(const ModelConfig& config, const ModelShape& shape) {
-        std::int64_t in = shape.channels * shape.height * shape.width;
+        std::int64_t in = 1;
+        for (const std::int64_t d : shape.input_shape()) {
+            in *= d;
+        }
         int k = 1;
         for (int width : config.hidden) {
             m_layers.emplace_back(
@@ -28,7 +31,7 @@ class Mlp final : public Network {
             in = width;
         }
         m_layers.emplace_back(
-            register_module("fc" + std::to_string(k), nn::Linear(in, shape.classes)));
+            register_module("fc" + std::to_string(k), nn::Linear(in, shape.output_shape()[0])));
     }
     torch::Tensor forward(const torch::Tensor& images) override {
         torch::Tensor x = images.flatten(1);
@@ -246,10 +249,13 @@ std::shared_ptr<Model> build_resnet18(const ModelConfig& config, const ModelShap
     return std::make_shared<ModuleModel>(std::make_shared<ResNet18>(config, shape));
 }
 
-constexpr std::array<ModelKind, 4> k_model_kinds = {{
+constexpr std::array<ModelKind, 7> k_model_kinds = {{
     {"mlp", build_mlp},
     {"cnn", build_cnn},
     {"resnet18", build_resnet18},
+    {"resnet50", build_resnet50},
+    {"cosmoflow", build_cosmoflow},
+    {"deepcam", build_deepcam},
     {"torchscript", load_torchscript},
 }};
 
@@ -263,8 +269,13 @@ std::vector<std::string> model_kinds() {
     return out;
 }
 
+std::shared_ptr<Model> wrap_network(std::shared_ptr<Network> network) {
+    return std::make_shared<ModuleModel>(std::move(network));
+}
+
 std::shared_ptr<Model> make_model(const ModelConfig& config, const ModelShape& shape) {
-    if (shape.channels < 1 || shape.height < 1 || shape.width < 1 || shape.classes < 1) {
+    if (shape.channels < 1 || shape.height < 1 || shape.width < 1 ||
+        (shape.output.empty() && shape.classes < 1)) {
         throw RuntimeFailure("cannot build a model for images " + std::to_string(shape.channels) +
                              "x" + size_text(shape) + " and " + std::to_string(shape.classes) +
                              " classes");
@@ -280,17 +291,20 @@ std::shared_ptr<Model> make_model(const ModelConfig& config, const ModelShape& s
     }
     std::shared_ptr<Model> model = kind->build(config, shape);
 
-    // One forward pass on a blank image catches any shape the checks above missed.
+    // One forward pass on a blank input catches any shape the checks above missed.
     try {
         torch::NoGradGuard no_grad;
         model->eval();
-        const torch::Tensor logits =
-            model->forward(torch::zeros({1, shape.channels, shape.height, shape.width}));
+        std::vector<std::int64_t> input = shape.input_shape();
+        input.insert(input.begin(), 1);
+        const torch::Tensor logits = model->forward(torch::zeros(input));
         model->train();
-        if (logits.dim() != 2 || logits.size(0) != 1 || logits.size(1) != shape.classes) {
-            throw RuntimeFailure("model " + config.kind + " produced logits of shape " +
-                                 c10::str(logits.sizes()) + " instead of [1, " +
-                                 std::to_string(shape.classes) + "]");
+        std::vector<std::int64_t> expected = shape.output_shape();
+        expected.insert(expected.begin(), 1);
+        if (logits.sizes() != c10::IntArrayRef(expected)) {
+            throw RuntimeFailure("model " + config.kind + " produced outputs of shape " +
+                                 c10::str(logits.sizes()) + " instead of " +
+                                 c10::str(c10::IntArrayRef(expected)));
         }
     } catch (const c10::Error& e) {
         throw RuntimeFailure("model " + config.kind + " cannot take images " +

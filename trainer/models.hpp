@@ -13,9 +13,18 @@
 
 namespace kakuren::trainer {
 
-/// Shape of the input and output a model is built for.
+/// Shape of the input and output a model is built for. `input` and `output` are one sample's
+/// shapes without the batch dimension; empty = [channels, height, width] and [classes] (image
+/// classification).
 struct ModelShape {
     std::int64_t channels = 1, height = 28, width = 28, classes = 10;
+    std::vector<std::int64_t> input, output;
+    [[nodiscard]] std::vector<std::int64_t> input_shape() const {
+        return input.empty() ? std::vector<std::int64_t>{channels, height, width} : input;
+    }
+    [[nodiscard]] std::vector<std::int64_t> output_shape() const {
+        return output.empty() ? std::vector<std::int64_t>{classes} : output;
+    }
 };
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
@@ -67,6 +76,10 @@ class Network : public torch::nn::Module {
 ///   Linear(-> fc) + ReLU, Linear(fc -> classes) (105,866 parameters with the defaults on 28x28x1);
 /// - "resnet18": CIFAR-style ResNet-18 (3x3 stem, no max pool, 4 stages of 2 BasicBlocks with
 ///   BatchNorm, widths w, 2w, 4w, 8w, global average pool, fc).
+/// - "resnet50": torchvision's ResNet-50 layout (7x7 stem, max pool, bottleneck stages 3-4-6-3,
+///   widths w..8w with expansion 4; 25,557,032 parameters for w = 64 and 1000 classes);
+/// - "cosmoflow": the MLPerf HPC CosmoFlow network for inputs [C, S, S, S] (science_models.cpp);
+/// - "deepcam": a DeepLabv3+-family segmentation network (science_models.cpp);
 /// - "torchscript": the TorchScript module at config.path (see torchscript.cpp).
 /// Checks the shape with one forward pass. Throws RuntimeFailure for an unknown kind, bad
 /// sizes, or input images the model cannot take (e.g. resnet18 on images under 8x8).
@@ -77,6 +90,14 @@ std::vector<std::string> model_kinds();
 
 /// 64-bit FNV-1a over 8-byte words of the model's parameters and buffers.
 std::uint64_t model_digest(const Model& model);
+
+// The science networks' builders (science_models.cpp), named in make_model's registry.
+std::shared_ptr<Model> build_resnet50(const ModelConfig& config, const ModelShape& shape);
+std::shared_ptr<Model> build_cosmoflow(const ModelConfig& config, const ModelShape& shape);
+std::shared_ptr<Model> build_deepcam(const ModelConfig& config, const ModelShape& shape);
+
+/// A built-in network as a Model (what every builder returns).
+std::shared_ptr<Model> wrap_network(std::shared_ptr<Network> network);
 
 /// Number of trainable scalars.
 std::int64_t count_parameters(const Model& model);

@@ -18,9 +18,11 @@ struct ModuleCall {
     util::MlLog* mllog = nullptr;
     const std::atomic<bool>* stop = nullptr;
     const checkpoint::Resume* resume = nullptr;
-    Summary* summary = nullptr;   ///< out
-    std::string* error = nullptr; ///< out: the message when the call fails
-    bool check_only = false;      ///< check_model() instead of train(): observer etc. unused
+    Summary* summary = nullptr;          ///< out
+    std::string* error = nullptr;        ///< out: the message when the call fails
+    bool check_only = false;             ///< check_model() instead of train(): observer etc. unused
+    const SynthConfig* synth = nullptr;  ///< set: write_standin() instead of train()
+    SynthResult* synth_result = nullptr; ///< out (with synth)
     /// kakuren data: "inspect" (args: path, "json"|"text") or "convert" (args: idx folder,
     /// format, out) instead of training; what it prints goes to *output. "" = train / check.
     std::string data_op;
@@ -31,9 +33,9 @@ struct ModuleCall {
 /// Changes whenever the layout of what crosses the boundary changes: a stale module is refused
 /// instead of misreading memory.
 constexpr unsigned long module_abi() {
-    return 20261126UL * 31 + sizeof(Config) * 7 + sizeof(Summary) * 5 + sizeof(ModuleCall) * 3 +
-           sizeof(DataConfig) + sizeof(DistConfig) + sizeof(EpochResult) + sizeof(StepProgress) +
-           sizeof(checkpoint::Resume) + sizeof(checkpoint::Snapshot);
+    return 20261203UL * 31 + sizeof(SynthConfig) * 11 + sizeof(Config) * 7 + sizeof(Summary) * 5 +
+           sizeof(ModuleCall) * 3 + sizeof(DataConfig) + sizeof(DistConfig) + sizeof(EpochResult) +
+           sizeof(StepProgress) + sizeof(checkpoint::Resume) + sizeof(checkpoint::Snapshot);
 }
 
 /// What kakuren_train_module_run returns.
@@ -53,5 +55,8 @@ void check_model_via_module(const Config& config);
 /// kakuren data inspect / convert through the module (trainer/data_tools.hpp): the text to
 /// print. Same loading and errors as train_via_module.
 std::string data_command_via_module(const std::string& op, const std::vector<std::string>& args);
+
+/// write_standin() through the module (same loading and errors as train_via_module).
+SynthResult write_standin_via_module(const SynthConfig& config);
 
 } // namespace kakuren::trainer

@@ -89,11 +89,23 @@ std::string data_command_via_module(const std::string& op, const std::vector<std
     return output;
 }
 
+SynthResult write_standin_via_module(const SynthConfig& config) {
+    std::string error;
+    SynthResult result;
+    ModuleCall call;
+    call.error = &error;
+    call.synth = &config;
+    call.synth_result = &result;
+    call_module(call);
+    return result;
+}
+
 Summary train_via_module(const Config& config, Observer& observer, util::MlLog& mllog,
                          const std::atomic<bool>* stop, const checkpoint::Resume* resume) {
     Summary summary;
     std::string error;
-    const ModuleCall call{&config, &observer, &mllog, stop, resume, &summary, &error, false};
+    const ModuleCall call{&config,  &observer, &mllog, stop,    resume,
+                          &summary, &error,    false,  nullptr, nullptr};
     call_module(call);
     return summary;
 }

@@ -71,7 +71,9 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
     const std::int64_t num_steps = train_steps_of(plan);
     Prefetcher reader(*m_data.train, shard.ids(), batch, m_train_buffer);
 
-    double lr = scheduled_lr(m_config.schedule, m_config.optim.lr, m_epoch, 1.0) * plan.lr_scale;
+    double lr =
+        scheduled_lr(m_config.schedule, m_config.optim.lr, m_epoch, 1.0, m_steps_full_epoch) *
+        plan.lr_scale;
     m_engine->model().train();
     const double before_s = result.train_s; // the part of the phase before a resume
     const auto start = Clock::now();
@@ -82,7 +84,7 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
         at_batch_boundary();
         // The hiding scale applies on top of the schedule; the schedule never sees it.
         lr = scheduled_lr(m_config.schedule, m_config.optim.lr, m_epoch,
-                          epoch_fraction(step, num_steps)) *
+                          epoch_fraction(step, num_steps), m_steps_full_epoch) *
              plan.lr_scale;
         m_engine->set_lr(lr);
         const std::int64_t len = reader.length(step);

@@ -15,6 +15,25 @@ namespace kakuren::trainer {
 
 using util::Json;
 
+namespace {
+
+/// What the model is built for: the data's sample shape, the task's output shape. A built-in
+/// model with model.inputs set must get exactly that shape from the data.
+ModelShape model_shape(const DataInfo& info, const Task& task, const ModelConfig& model) {
+    ModelShape shape{info.channels, info.height, info.width, info.num_classes};
+    shape.input = info.sample_shape;
+    shape.output = task.output_shape(info);
+    shape.classes = shape.output.front();
+    if (model.kind != "torchscript" && !model.inputs.empty() && model.inputs != shape.input) {
+        throw RuntimeFailure("model.inputs = " + c10::str(c10::IntArrayRef(model.inputs)) +
+                             " but the data's samples have shape " +
+                             c10::str(c10::IntArrayRef(shape.input)));
+    }
+    return shape;
+}
+
+} // namespace
+
 std::pair<double, double> Totals::means() const {
     if (count == 0) {
         return {0.0, 0.0};
@@ -49,9 +68,10 @@ void Run::setup() {
     if (data.batch_size < 1 || data.eval_batch_size < 1) {
         throw UsageError("data.batch_size and data.eval_batch_size must be >= 1");
     }
-    if (m_config.schedule.kind != "step" && m_config.schedule.kind != "cosine") {
-        throw UsageError("unknown schedule.kind \"" + m_config.schedule.kind +
-                         "\"; expected step or cosine");
+    const std::string& schedule_kind = m_config.schedule.kind;
+    if (schedule_kind != "step" && schedule_kind != "multistep" && schedule_kind != "cosine") {
+        throw UsageError("unknown schedule.kind \"" + schedule_kind +
+                         "\"; expected step, multistep or cosine");
     }
     m_device.emplace(m_config.threads);
     const DistConfig& dist = m_config.dist;
@@ -79,7 +99,7 @@ void Run::setup() {
     }
     m_policy = hiding::make_policy(hiding_config); // a bad config: hiding's own UsageError
     // LR milestones exist only for step schedules; the policy decays F at them.
-    if (m_config.schedule.kind == "step") {
+    if (m_config.schedule.kind == "step" || m_config.schedule.kind == "multistep") {
         m_lr_milestones = m_config.schedule.milestones;
     }
     m_state.emplace(m_data.train->size());
@@ -96,11 +116,10 @@ void Run::setup() {
 
 void Run::setup_model() {
     Device::seed(m_config.seed);
-    const DataInfo& info = m_data.info;
+    m_task = make_task(m_config.task, m_config.stats);
     std::shared_ptr<Model> model =
-        make_model(m_config.model, {info.channels, info.height, info.width, info.num_classes});
+        make_model(m_config.model, model_shape(m_data.info, *m_task, m_config.model));
     model->train();
-    m_task = make_task(m_config.stats);
     m_engine = std::make_unique<StepEngine>(std::move(model), m_config.optim, *m_task,
                                             *m_replicator, m_config.data.accumulation_steps);
 }
@@ -131,6 +150,14 @@ void Run::check_stop_at_batch() const {
     if (m_replicator->stop_at_batch()) {
         throw Interrupted{};
     }
+}
+
+bool Run::target_reached(double metric) const {
+    if (!m_config.target_accuracy) {
+        return false;
+    }
+    return m_task->lower_is_better() ? metric <= *m_config.target_accuracy
+                                     : metric >= *m_config.target_accuracy;
 }
 
 hiding::EpochContext Run::epoch_context() const {
@@ -170,6 +197,7 @@ void Run::begin_epoch() {
 EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
     EpochResult& result = m_result; // holds what a resumed epoch did before
     result.epoch = m_epoch + 1;
+    result.metric_name = m_task->metric_name();
     result.lr_scale = plan.lr_scale;
     result.max_fraction = plan.max_fraction;
     result.visible = static_cast<std::int64_t>(plan.train_ids.size());
@@ -198,8 +226,12 @@ EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
 
     log_epoch("eval_start");
     eval_phase(result);
-    log_epoch("eval_accuracy", result.test_accuracy);
-    log_epoch("eval_error", 1.0 - result.test_accuracy);
+    if (m_task->lower_is_better()) {
+        log_epoch("eval_error", result.test_accuracy); // MAE: the metric is the error
+    } else {
+        log_epoch("eval_accuracy", result.test_accuracy);
+        log_epoch("eval_error", 1.0 - result.test_accuracy);
+    }
     log_epoch("eval_stop");
     return result;
 }
@@ -228,9 +260,11 @@ void Run::end_epoch(EpochResult result, Clock::time_point epoch_start) {
     Summary& summary = m_summary;
     summary.epochs_done = m_epoch + 1;
     summary.final_accuracy = result.test_accuracy;
-    summary.best_accuracy = std::max(summary.best_accuracy, result.test_accuracy);
-    summary.target_reached =
-        m_config.target_accuracy && result.test_accuracy >= *m_config.target_accuracy;
+    summary.best_accuracy = m_epoch == 0 ? result.test_accuracy
+                            : m_task->lower_is_better()
+                                ? std::min(summary.best_accuracy, result.test_accuracy)
+                                : std::max(summary.best_accuracy, result.test_accuracy);
+    summary.target_reached = target_reached(result.test_accuracy);
 
     // The epoch is complete: the loop stands at its end.
     m_completed_hidden = std::move(m_plan.hidden_ids);
@@ -293,8 +327,9 @@ void Run::start() {
     m_summary.num_test_samples = m_data.test->size();
     // A run resumed after the epoch that reached its target is done.
     m_summary.target_reached = m_resume != nullptr && m_resume->loop.position.epoch_end &&
-                               m_config.target_accuracy &&
-                               m_summary.final_accuracy >= *m_config.target_accuracy;
+                               target_reached(m_summary.final_accuracy);
+    m_summary.metric_name = m_task->metric_name();
+    m_summary.lower_is_better = m_task->lower_is_better();
 }
 
 void Run::finish() {
@@ -336,8 +371,8 @@ void check_model(const Config& config) {
         const Device device(config.threads);
         const Sources data = open_sources(config.data);
         Device::seed(config.seed);
-        const DataInfo& info = data.info;
-        make_model(config.model, {info.channels, info.height, info.width, info.num_classes});
+        const std::unique_ptr<Task> task = make_task(config.task, config.stats);
+        make_model(config.model, model_shape(data.info, *task, config.model));
     } catch (const c10::Error& e) {
         throw RuntimeFailure(std::string("model check failed: ") + e.what_without_backtrace());
     }

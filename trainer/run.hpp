@@ -93,6 +93,8 @@ class Run {
     EpochResult run_epoch(const hiding::EpochPlan& plan);
     void end_epoch(EpochResult result, Clock::time_point epoch_start);
     [[nodiscard]] hiding::EpochContext epoch_context() const;
+    /// Whether the task's metric reaches config.target_accuracy (>=, or <= for MAE).
+    [[nodiscard]] bool target_reached(double metric) const;
     /// At a phase boundary (a collective with world > 1): throws Interrupted if any rank stops.
     void check_stop();
     /// Before a batch: throws Interrupted if the run stops here.

@@ -23,14 +23,13 @@ int milestones_passed(const ScheduleConfig& schedule, int epoch) {
     return passed;
 }
 
-double scheduled_lr(const ScheduleConfig& schedule, double base_lr, int epoch, double frac) {
-    const int warmup = schedule.warmup_epochs;
-    // The branch is taken on the integer epoch: the last warm-up step has epoch + frac == warmup.
-    if (epoch < warmup) {
-        return base_lr * (epoch + frac) / warmup;
-    }
+namespace {
+
+/// The LR after warm-up (which ends at epoch `warmup`, possibly fractional).
+double decayed_lr(const ScheduleConfig& schedule, double base_lr, int epoch, double frac,
+                  double warmup) {
     if (schedule.kind == "cosine") {
-        const int span = schedule.epochs - warmup;
+        const double span = schedule.epochs - warmup;
         if (span <= 0) {
             return base_lr;
         }
@@ -38,6 +37,31 @@ double scheduled_lr(const ScheduleConfig& schedule, double base_lr, int epoch, d
         return 0.5 * base_lr * (1.0 + std::cos(std::numbers::pi * progress));
     }
     return base_lr * std::pow(schedule.gamma, milestones_passed(schedule, epoch));
+}
+
+} // namespace
+
+double scheduled_lr(const ScheduleConfig& schedule, double base_lr, int epoch, double frac,
+                    std::int64_t steps_per_epoch) {
+    const double factor = schedule.warmup_factor;
+    if (schedule.warmup_steps > 0) {
+        // Warm-up in steps: on the same epoch axis, as a fraction of an epoch.
+        const double warmup = static_cast<double>(schedule.warmup_steps) /
+                              static_cast<double>(std::max<std::int64_t>(1, steps_per_epoch));
+        const double at = epoch + frac;
+        if (at < warmup) {
+            return factor > 1.0 ? base_lr * (1.0 + (factor - 1.0) * at / warmup)
+                                : base_lr * at / warmup;
+        }
+        return decayed_lr(schedule, base_lr * factor, epoch, frac, warmup);
+    }
+    const int warmup = schedule.warmup_epochs;
+    // The branch is taken on the integer epoch: the last warm-up step has epoch + frac == warmup.
+    if (epoch < warmup) {
+        return factor > 1.0 ? base_lr * (1.0 + (factor - 1.0) * (epoch + frac) / warmup)
+                            : base_lr * (epoch + frac) / warmup;
+    }
+    return decayed_lr(schedule, base_lr * factor, epoch, frac, warmup);
 }
 
 } // namespace kakuren::trainer

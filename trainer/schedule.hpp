@@ -18,7 +18,13 @@ double epoch_fraction(std::int64_t step, std::int64_t num_steps);
 /// - "step": base_lr * gamma^(number of milestones <= epoch);
 /// - "cosine": 0.5 * base_lr * (1 + cos(pi * (epoch + frac - warmup) / (epochs - warmup))),
 ///   which reaches 0 at the last step of the last epoch.
-double scheduled_lr(const ScheduleConfig& schedule, double base_lr, int epoch, double frac);
+/// - "multistep": the same as "step" (DeepCAM's name).
+/// With schedule.warmup_steps > 0 the warm-up lasts warmup_steps / steps_per_epoch epochs (steps
+/// of a full epoch, so that an epoch shortened by hiding does not stretch it) instead of
+/// warmup_epochs; with warmup_factor f > 1 it rises from base_lr to f x base_lr and the decay
+/// starts from f x base_lr.
+double scheduled_lr(const ScheduleConfig& schedule, double base_lr, int epoch, double frac,
+                    std::int64_t steps_per_epoch = 0);
 
 /// Number of milestones <= epoch (the LR decays that happened by then; step schedules only).
 int milestones_passed(const ScheduleConfig& schedule, int epoch);

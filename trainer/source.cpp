@@ -20,6 +20,9 @@ namespace {
 /// index_select into a kept buffer: its storage is reused once it has held a full batch.
 /// Emptying it first (the storage stays) avoids torch's warning about resizing an output.
 torch::Tensor gather(const torch::Tensor& source, const torch::Tensor& ids, torch::Tensor& buffer) {
+    if (buffer.scalar_type() != source.scalar_type()) {
+        buffer = torch::empty({0}, source.options()); // float targets (regression)
+    }
     if (buffer.dim() == 0 || buffer.size(0) != ids.size(0)) {
         buffer.resize_({0});
     }
@@ -27,7 +30,8 @@ torch::Tensor gather(const torch::Tensor& source, const torch::Tensor& ids, torc
     return buffer;
 }
 
-/// One split held in memory: images float32 [N, C, H, W], labels int64 [N].
+/// One split held in memory: images float32 [N, sample shape...], labels [N, target shape...]
+/// (int64 class ids, or float32 regression targets).
 class InMemorySource final : public SampleSource {
   public:
     explicit InMemorySource(Dataset data) : m_data(std::move(data)) {}
@@ -35,7 +39,9 @@ class InMemorySource final : public SampleSource {
     [[nodiscard]] std::vector<std::int64_t> sample_shape() const override {
         return m_data.images.sizes().slice(1).vec();
     }
-    [[nodiscard]] std::vector<std::int64_t> target_shape() const override { return {}; }
+    [[nodiscard]] std::vector<std::int64_t> target_shape() const override {
+        return m_data.labels.sizes().slice(1).vec();
+    }
     Batch read(const torch::Tensor& ids, BatchBuffer& buffer) const override {
         return {gather(m_data.images, ids, buffer.inputs),
                 gather(m_data.labels, ids, buffer.targets)};
@@ -50,14 +56,10 @@ class InMemorySource final : public SampleSource {
 
 Sources in_memory(DataSplits data) {
     Sources out;
-    out.info = {data.num_classes,
-                data.channels,
-                data.height,
-                data.width,
-                data.mean,
-                data.std,
-                {data.channels, data.height, data.width},
-                {}};
+    out.info = {data.num_classes, data.channels, data.height, data.width, data.mean, data.std};
+    out.info.sample_shape = data.train.images.sizes().slice(1).vec();
+    out.info.target_shape = data.train.labels.sizes().slice(1).vec();
+    out.info.targets_floating = data.train.labels.is_floating_point();
     out.train = std::make_unique<InMemorySource>(std::move(data.train));
     out.test = std::make_unique<InMemorySource>(std::move(data.test));
     return out;

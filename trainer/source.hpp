@@ -55,12 +55,13 @@ class SampleSource {
 
 /// What the model and the MLPerf records need to know of a data set.
 struct DataInfo {
-    std::int64_t num_classes = 0;
+    std::int64_t num_classes = 0; ///< classes of class ids (per sample or per pixel); 0 = none
     std::int64_t channels = 0, height = 0, width = 0;
     double mean = 0.0, std = 1.0; ///< normalisation applied to both splits (0 / 1 when off)
-    /// One sample's input and target shape as batches carry them ([C, H, W] and {} for a class
-    /// id; [H, W] for a mask, [K] for regression targets).
+    /// One sample's input ([C, H, W], [C, D, H, W]) and target ({} for a class id, [H, W] for a
+    /// mask, [K] for regression targets) shapes.
     std::vector<std::int64_t> sample_shape, target_shape;
+    bool targets_floating = false; ///< float32 targets (regression), else int64 class ids
 };
 
 struct Sources {

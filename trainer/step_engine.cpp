@@ -15,18 +15,37 @@ StepEngine::StepEngine(std::shared_ptr<Model> model, const OptimConfig& o, const
         throw UsageError("data.accumulation_steps must be >= 1");
     }
     try {
-        m_optimizer = std::make_unique<torch::optim::SGD>(m_model->parameters(),
-                                                          torch::optim::SGDOptions(o.lr)
-                                                              .momentum(o.momentum)
-                                                              .weight_decay(o.weight_decay)
-                                                              .nesterov(o.nesterov));
+        if (o.kind == "sgd") {
+            m_optimizer = std::make_unique<torch::optim::SGD>(m_model->parameters(),
+                                                              torch::optim::SGDOptions(o.lr)
+                                                                  .momentum(o.momentum)
+                                                                  .weight_decay(o.weight_decay)
+                                                                  .nesterov(o.nesterov));
+        } else if (o.kind == "adam") {
+            // L2 weight decay added to the gradient (torch.optim.Adam's weight_decay).
+            m_optimizer = std::make_unique<torch::optim::Adam>(m_model->parameters(),
+                                                               torch::optim::AdamOptions(o.lr)
+                                                                   .betas({o.beta1, o.beta2})
+                                                                   .eps(o.eps)
+                                                                   .weight_decay(o.weight_decay));
+        } else if (o.kind == "adamw") {
+            // Decoupled weight decay (torch.optim.AdamW).
+            m_optimizer = std::make_unique<torch::optim::AdamW>(m_model->parameters(),
+                                                                torch::optim::AdamWOptions(o.lr)
+                                                                    .betas({o.beta1, o.beta2})
+                                                                    .eps(o.eps)
+                                                                    .weight_decay(o.weight_decay));
+        } else {
+            throw UsageError("unknown optimizer.kind \"" + o.kind +
+                             "\"; expected sgd, adam or adamw");
+        }
     } catch (const c10::Error& e) {
         throw UsageError(std::string("invalid optimizer settings: ") + e.what_without_backtrace());
     }
 }
 
 void StepEngine::set_lr(double lr) {
-    static_cast<torch::optim::SGDOptions&>(m_optimizer->param_groups().front().options()).lr(lr);
+    m_optimizer->param_groups().front().options().set_lr(lr);
 }
 
 GlobalOutcome StepEngine::train_step(const Batch& batch, const torch::Tensor& weights) {

@@ -16,13 +16,14 @@ namespace kakuren::trainer {
 
 class StepEngine {
   public:
-    /// Throws UsageError for optimizer settings LibTorch refuses.
-    /// `accumulation_steps` (>= 1): micro-batches per training step (data.accumulation_steps).
+    /// Builds optim.kind (sgd, adam, adamw). Throws UsageError for an unknown kind or settings
+    /// LibTorch refuses. `accumulation_steps` (>= 1): micro-batches per training step
+    /// (data.accumulation_steps).
     StepEngine(std::shared_ptr<Model> model, const OptimConfig& optim, const Task& task,
                Replicator& replicator, int accumulation_steps = 1);
 
     [[nodiscard]] Model& model() { return *m_model; }
-    [[nodiscard]] torch::optim::SGD& optimizer() { return *m_optimizer; }
+    [[nodiscard]] torch::optim::Optimizer& optimizer() { return *m_optimizer; }
     /// The learning rate of the next steps.
     void set_lr(double lr);
 
@@ -45,7 +46,7 @@ class StepEngine {
 
   private:
     std::shared_ptr<Model> m_model;
-    std::unique_ptr<torch::optim::SGD> m_optimizer;
+    std::unique_ptr<torch::optim::Optimizer> m_optimizer;
     const Task& m_task;
     Replicator& m_replicator;
     std::int64_t m_accumulation_steps;

@@ -1,13 +1,17 @@
 #pragma once
 // What is learned: the per-sample loss, and from the model's output the per-sample "correct" and
-// "confidence" that hiding reads, and the evaluation metric. Classification is the first task;
-// the registry (make_task) names each kind once. Private to trainer/ (torch).
+// "confidence" that hiding reads, and the evaluation metric. One file per kind
+// (classification.cpp, segmentation.cpp, regression.cpp); the registry (make_task, task.cpp)
+// names each kind once. Private to trainer/ (torch).
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <torch/torch.h>
 
+#include "trainer/source.hpp"
 #include "trainer/trainer.hpp"
 
 namespace kakuren::trainer {
@@ -19,7 +23,8 @@ struct Outcome {
 };
 
 /// Sums of one evaluation batch: the per-sample losses and the metric (for classification the
-/// number of correct predictions), and the number of samples.
+/// number of correct predictions, for segmentation the per-sample IoUs, for regression the
+/// per-sample MAEs), and the number of samples.
 struct EvalSums {
     double loss = 0, metric = 0, count = 0;
 };
@@ -27,8 +32,14 @@ struct EvalSums {
 class Task {
   public:
     virtual ~Task() = default;
-    /// The evaluation metric's name in records and output ("accuracy").
-    [[nodiscard]] virtual std::string metric_name() const = 0;
+    /// The evaluation metric's name in records and output ("accuracy", "IoU", "MAE").
+    [[nodiscard]] virtual std::string_view metric_name() const = 0;
+    /// Whether a smaller metric is better (MAE).
+    [[nodiscard]] virtual bool lower_is_better() const { return false; }
+    /// The model's output shape for one sample of data (without the batch dimension):
+    /// [classes], [classes, H, W] or [targets]. Throws RuntimeFailure when the data's targets do
+    /// not fit the task (e.g. class ids for regression).
+    [[nodiscard]] virtual std::vector<std::int64_t> output_shape(const DataInfo& data) const = 0;
     /// Per-sample losses, correct and confidence of `output` (the model's output for `targets`).
     /// Losses keep the graph when output has one.
     virtual Outcome outcome(const torch::Tensor& output, const torch::Tensor& targets) const = 0;
@@ -36,8 +47,17 @@ class Task {
     virtual EvalSums evaluate(const torch::Tensor& output, const torch::Tensor& targets) const = 0;
 };
 
-/// The task the trainer runs for config (classification today). `stats` selects the reference
-/// quirks of what hiding reads (confidence normalised over the batch).
-std::unique_ptr<Task> make_task(const StatsConfig& stats);
+/// The task config.kind names. `stats` selects the reference quirks of what hiding reads
+/// (confidence normalised over the batch: classification only). Throws UsageError for an
+/// unknown kind or settings the task cannot use.
+std::unique_ptr<Task> make_task(const TaskConfig& config, const StatsConfig& stats);
+
+/// The task kinds make_task knows, in registry order.
+std::vector<std::string> task_kinds();
+
+// One constructor per kind (its own file).
+std::unique_ptr<Task> make_classification(const TaskConfig& config, const StatsConfig& stats);
+std::unique_ptr<Task> make_segmentation(const TaskConfig& config, const StatsConfig& stats);
+std::unique_ptr<Task> make_regression(const TaskConfig& config, const StatsConfig& stats);
 
 } // namespace kakuren::trainer

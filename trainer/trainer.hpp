@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "checkpoint/state.hpp"
@@ -38,6 +39,9 @@ struct DataConfig {
     std::int64_t synthetic_train = 4096, synthetic_test = 1024;
     int synthetic_classes = 10, synthetic_channels = 1, synthetic_size = 28;
     double synthetic_noise = 1.0;
+    /// synthetic: blobs (classification) | cosmoflow (4 x S^3 counts, 4 regression targets) |
+    /// deepcam (16 x S x S climate-like fields, per-pixel classes 0/1/2); S = synthetic_size.
+    std::string synthetic_kind = "blobs";
 };
 
 struct ModelConfig {
@@ -48,18 +52,36 @@ struct ModelConfig {
     std::vector<int> channels = {16, 32};
     int fc = 64;
     int width = 64;
+    int depth = 0;        ///< cosmoflow: conv blocks; deepcam: encoder stages; 0 = reference
+    double dropout = 0.5; ///< cosmoflow: dropout of the dense layers
 };
 
 struct OptimConfig {
+    std::string kind = "sgd"; ///< sgd | adam | adamw
     double lr = 0.05, momentum = 0.9, weight_decay = 5e-4;
     bool nesterov = false;
+    double beta1 = 0.9, beta2 = 0.999, eps = 1e-8; ///< adam, adamw
 };
 
 struct ScheduleConfig {
     int epochs = 15, warmup_epochs = 1;
-    std::string kind = "step"; ///< step | cosine
+    /// Warm-up in optimizer steps instead of epochs (> 0 replaces warmup_epochs for the LR; the
+    /// hiding policy's warm-up stays in epochs).
+    std::int64_t warmup_steps = 0;
+    /// > 1: warm-up rises linearly from the base LR to warmup_factor x base LR, which the decay
+    /// then starts from (DeepCAM's and CosmoFlow's warm-up); 1: from base / steps to base.
+    double warmup_factor = 1.0;
+    std::string kind = "step"; ///< step | multistep (the same) | cosine
     std::vector<int> milestones = {10, 13};
     double gamma = 0.1;
+};
+
+/// What is learned (trainer/task.hpp): classification | segmentation | regression.
+struct TaskConfig {
+    std::string kind = "classification";
+    std::vector<double> class_weights; ///< segmentation: per-class loss weights; [] = all 1
+    double iou_threshold = 0.8;        ///< segmentation: a sample is "correct" at IoU >= this
+    double tolerance = 0.1;            ///< regression: a sample is "correct" at MAE <= this
 };
 
 /// How the trainer measures what the hiding policy reads.
@@ -89,10 +111,12 @@ struct Config {
     ModelConfig model;
     OptimConfig optim;
     ScheduleConfig schedule;
+    TaskConfig task;
     hiding::Config hiding; ///< hiding.seed 0 = use seed
     StatsConfig stats;
     std::uint64_t seed = 1;
     int threads = 1; ///< intra-op threads; <= 0 = util::available_cpus()
+    /// Stop once the task's metric reaches this: accuracy or IoU >= target, MAE <= target.
     std::optional<double> target_accuracy;
     std::string benchmark_name = "kakuren"; ///< MLPerf submission_benchmark
     /// When to hand checkpoints to Observer::on_checkpoint (epoch ends, mid-epoch intervals, and
@@ -117,7 +141,10 @@ struct StepProgress {
 
 struct EpochResult {
     int epoch = 0; ///< 1-based
+    /// train_accuracy: the fraction of trained samples the task counts "correct"; test_accuracy:
+    /// the task's metric on the test set (accuracy, IoU or MAE: metric_name).
     double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
+    std::string_view metric_name = "accuracy"; ///< the task's metric: accuracy | IoU | MAE
     double lr = 0; ///< scheduled LR of the epoch's last step (the optimizer used lr x lr_scale)
     double lr_scale = 1, max_fraction = 0;
     std::int64_t visible = 0, hidden = 0, moved_back = 0, candidates = 0, refreshed = 0;
@@ -138,7 +165,10 @@ struct EpochResult {
 
 struct Summary {
     int epochs_done = 0;
+    /// The task's metric (metric_name); best = the highest, or the lowest for MAE.
     double final_accuracy = 0, best_accuracy = 0;
+    std::string_view metric_name = "accuracy";
+    bool lower_is_better = false; ///< MAE
     bool target_reached = false;
     bool interrupted = false;
     std::int64_t num_train_samples = 0, num_test_samples = 0;
@@ -180,6 +210,30 @@ class Observer {
 /// thresholds once (32 MiB / 1 GiB) so that each step's activations reuse heap memory.
 Summary train(const Config& config, Observer& observer, util::MlLog& mllog,
               const std::atomic<bool>* stop = nullptr, const checkpoint::Resume* resume = nullptr);
+
+/// `kakuren data synth`: the CosmoFlow or DeepCAM stand-in (trainer/standins.hpp) written in the
+/// reference layouts under out/train and out/validation (split ids 1 and 2, the in-memory set's:
+/// with the default seed the files hold exactly the samples data.synthetic_kind generates).
+struct SynthConfig {
+    std::string kind;                       ///< cosmoflow | deepcam
+    std::int64_t train = 0, validation = 0; ///< samples per split
+    std::int64_t size = 16;                 ///< cosmoflow: cube side
+    std::int64_t height = 32, width = 32;   ///< deepcam
+    std::uint64_t seed = 20231010;          ///< the in-memory stand-ins' seed
+    std::string out;                        ///< output folder (created)
+};
+struct SynthResult {
+    std::int64_t files = 0, bytes = 0;
+    double seconds = 0; ///< generation and writing
+};
+
+/// Writes config's stand-in: cosmoflow: <split>/data_<i>.npy (int16 [4, S, S, S] counts),
+/// <split>/label_<i>.npy (float32 [4]) and files_data.lst / files_label.lst (NVIDIA's numpy
+/// layout); deepcam: <split>/data_<i>.h5 with climate/data (float32 H x W x 16, channels last)
+/// and climate/labels_0 (uint8 H x W, classes 0/1/2), plus out/stats.h5 with climate/minval,
+/// maxval, mean, std (float32 [16], from the training split). Throws RuntimeFailure naming the
+/// file that cannot be written, UsageError for bad sizes.
+SynthResult write_standin(const SynthConfig& config);
 
 /// What train() checks before its first step, alone: opens the data (for its shapes) and builds
 /// the model, running its dry forward (for a TorchScript module: that the file loads, can be

@@ -423,6 +423,28 @@ TEST(StoreAttempts, ReapingAStaleOldAttemptLeavesANewerOneAlone) {
     EXPECT_EQ(store.find_run("r1")->status, RunStatus::running);
 }
 
+TEST(StoreRuns, TheMetricNameIsKeptAndTheBestMaeIsTheLowest) {
+    TempDir dir;
+    Store store = Store::open(dir.path() / "kakuren.db");
+    RunRow mae = make_run("r-mae");
+    mae.metric = "MAE";
+    store.insert_run(mae);
+    store.insert_run(make_run("r-acc"));
+    const std::int64_t n = 10;
+    for (const char* id : {"r-mae", "r-acc"}) {
+        store.record_epoch(make_epoch(id, 1, 0.30, 0), make_state(1, n), {}, n);
+        store.record_epoch(make_epoch(id, 2, 0.12, 0), make_state(2, n), {}, n);
+        store.record_epoch(make_epoch(id, 3, 0.20, 0), make_state(3, n), {}, n);
+    }
+    const RunRow got_mae = *store.find_run("r-mae");
+    EXPECT_EQ(got_mae.metric, "MAE");
+    EXPECT_DOUBLE_EQ(*got_mae.final_accuracy, 0.20);
+    EXPECT_DOUBLE_EQ(*got_mae.best_accuracy, 0.12) << "lower is better";
+    const RunRow got_acc = *store.find_run("r-acc");
+    EXPECT_EQ(got_acc.metric, "accuracy");
+    EXPECT_DOUBLE_EQ(*got_acc.best_accuracy, 0.30);
+}
+
 TEST(StoreEpochs, RecordEpochRoundTrip) {
     TempDir dir;
     Store store = Store::open(dir.path() / "kakuren.db");

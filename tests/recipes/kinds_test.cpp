@@ -39,6 +39,7 @@ TEST(Kinds, TheSchemaAllowsExactlyEachTablesNames) {
         {"model.kind", &model_kinds()},
         {"schedule.kind", &schedule_kinds()},
         {"data.dataset", &dataset_kinds()},
+        {"task.kind", &task_kinds()},
     };
     for (const auto& [key, kinds] : tables) {
         std::string allowed = "one of ";
@@ -50,17 +51,22 @@ TEST(Kinds, TheSchemaAllowsExactlyEachTablesNames) {
             << row(key);
     }
     EXPECT_EQ(kinds_text(schedule_kinds()),
-              "step: multiply the LR by gamma at each milestone; cosine: cosine decay to 0.");
-    EXPECT_TRUE(has_kind(task_kinds(), "classification"));
-    EXPECT_FALSE(has_kind(model_kinds(), "resnet50"));
+              "step: multiply the LR by gamma at each milestone; multistep: the same as step "
+              "(DeepCAM's name); cosine: cosine decay to 0.");
+    EXPECT_EQ(kind_names(task_kinds()),
+              (std::vector<std::string>{"classification", "segmentation", "regression"}));
+    EXPECT_FALSE(has_kind(model_kinds(), "resnet34"));
     EXPECT_EQ(kind_names(model_kinds()),
-              (std::vector<std::string>{"mlp", "cnn", "resnet18", "torchscript"}));
+              (std::vector<std::string>{"mlp", "cnn", "resnet18", "resnet50", "cosmoflow",
+                                        "deepcam", "torchscript"}));
 }
 
 TEST(Kinds, AnUnknownModelKindNamesTheTable) {
-    const auto messages = messages_of({"model.kind=resnet50"});
+    const auto messages = messages_of({"model.kind=resnet34"});
     ASSERT_EQ(messages.size(), 1U);
-    EXPECT_NE(messages[0].find("one of mlp, cnn, resnet18, torchscript"), std::string::npos)
+    EXPECT_NE(
+        messages[0].find("one of mlp, cnn, resnet18, resnet50, cosmoflow, deepcam, torchscript"),
+        std::string::npos)
         << messages[0];
 }
 

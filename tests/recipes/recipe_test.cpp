@@ -322,6 +322,9 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
         {"data.synthetic_noise",
          {"data.synthetic_noise=0.5"},
          [](const Recipe& r) { return r.data.synthetic_noise == 0.5; }},
+        {"data.synthetic_kind",
+         {"data.synthetic_kind=cosmoflow", "task.kind=regression"},
+         [](const Recipe& r) { return r.data.synthetic_kind == "cosmoflow"; }},
         {"data.stage",
          {"data.stage=node-local"},
          [](const Recipe& r) { return r.data.stage == "node-local"; }},
@@ -361,6 +364,10 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
          }},
         {"model.fc", {"model.fc=16"}, [](const Recipe& r) { return r.model.fc == 16; }},
         {"model.width", {"model.width=32"}, [](const Recipe& r) { return r.model.width == 32; }},
+        {"model.depth", {"model.depth=3"}, [](const Recipe& r) { return r.model.depth == 3; }},
+        {"model.dropout",
+         {"model.dropout=0.25"},
+         [](const Recipe& r) { return r.model.dropout == 0.25; }},
         // sgd is the only optimizer: the value cannot differ from the default.
         {"optimizer.kind",
          {"optimizer.kind=sgd"},
@@ -374,6 +381,14 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
         {"optimizer.weight_decay",
          {"optimizer.weight_decay=0.001"},
          [](const Recipe& r) { return r.optimizer.weight_decay == 0.001; }},
+        {"optimizer.betas",
+         {"optimizer.betas=[0.8, 0.99]"},
+         [](const Recipe& r) {
+             return r.optimizer.betas == std::vector<double>{0.8, 0.99};
+         }},
+        {"optimizer.eps",
+         {"optimizer.eps=1e-6"},
+         [](const Recipe& r) { return r.optimizer.eps == 1e-6; }},
         {"optimizer.nesterov",
          {"optimizer.nesterov=true"},
          [](const Recipe& r) { return r.optimizer.nesterov; }},
@@ -383,6 +398,12 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
         {"schedule.warmup_epochs",
          {"schedule.warmup_epochs=2"},
          [](const Recipe& r) { return r.schedule.warmup_epochs == 2; }},
+        {"schedule.warmup_steps",
+         {"schedule.warmup_steps=100"},
+         [](const Recipe& r) { return r.schedule.warmup_steps == 100; }},
+        {"schedule.warmup_factor",
+         {"schedule.warmup_factor=2.0"},
+         [](const Recipe& r) { return r.schedule.warmup_factor == 2.0; }},
         {"schedule.kind",
          {"schedule.kind=cosine"},
          [](const Recipe& r) { return r.schedule.kind == "cosine"; }},
@@ -392,6 +413,22 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
         {"schedule.gamma",
          {"schedule.gamma=0.5"},
          [](const Recipe& r) { return r.schedule.gamma == 0.5; }},
+        {"task.kind",
+         {"task.kind=segmentation", "data.synthetic_kind=deepcam"},
+         [](const Recipe& r) { return r.task.kind == "segmentation"; }},
+        {"task.class_weights",
+         {"task.class_weights=[1.0, 3.0, 2.0]", "task.kind=segmentation",
+          "data.synthetic_kind=deepcam"},
+         [](const Recipe& r) {
+             return r.task.class_weights == std::vector<double>{1.0, 3.0, 2.0};
+         }},
+        {"task.iou_threshold",
+         {"task.iou_threshold=0.5"},
+         [](const Recipe& r) { return r.task.iou_threshold == 0.5; }},
+        {"task.tolerance",
+         {"task.tolerance=0.05"},
+         [](const Recipe& r) { return r.task.tolerance == 0.05; }},
+        {"task.target", {"task.target=0.5"}, [](const Recipe& r) { return r.task.target == 0.5; }},
         {"hiding.strategy",
          {"hiding.strategy=none"},
          [](const Recipe& r) { return r.hiding.strategy == "none"; }},
@@ -529,9 +566,9 @@ TEST(Recipe, ReferenceMarkdownHasARowPerKey) {
     }
     EXPECT_NE(std::string::npos,
               md.find("| `hiding.fraction` | float | `0.3` | 0 <= fraction < 1 | "));
-    EXPECT_NE(
-        std::string::npos,
-        md.find("| `model.kind` | string | `\"cnn\"` | one of mlp, cnn, resnet18, torchscript | "));
+    EXPECT_NE(std::string::npos,
+              md.find("| `model.kind` | string | `\"cnn\"` | one of mlp, cnn, resnet18, resnet50, "
+                      "cosmoflow, deepcam, torchscript | "));
     EXPECT_NE(std::string::npos, md.find("| `run.target_accuracy` | float (optional) | unset | "));
 }
 

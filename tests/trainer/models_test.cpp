@@ -70,7 +70,8 @@ TEST(Models, ImagesTooSmallForTheModelAreAClearError) {
               "model cnn with 2 conv blocks needs images of at least 4x4 (each block halves "
               "them); the data has 3x3");
     EXPECT_EQ(error_of(kind("vgg"), {1, 28, 28, 10}),
-              "unknown model \"vgg\"; expected one of mlp, cnn, resnet18, torchscript");
+              "unknown model \"vgg\"; expected one of mlp, cnn, resnet18, resnet50, cosmoflow, "
+              "deepcam, torchscript");
 }
 
 TEST(Models, FastInferenceMatchesForwardForEveryKind) {

@@ -1,0 +1,210 @@
+// `kakuren data synth`: the stand-ins of standins.hpp written in the layouts the MLPerf HPC
+// references read (NVIDIA's CosmoFlow numpy files with file lists; DeepCAM's HDF5 per sample and
+// stats.h5). The only file-writing code of the stand-ins: a minimal .npy writer and the libhdf5 C
+// API, each handle in a unique_ptr with its close function.
+#include <hdf5.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "trainer/standins.hpp"
+#include "trainer/trainer.hpp"
+#include "util/error.hpp"
+
+namespace kakuren::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void fail_write(const fs::path& file, const std::string& why) {
+    throw RuntimeFailure("cannot write " + file.string() + ": " + why);
+}
+
+/// A .npy file (format 1.0): magic, header dict padded to 64 bytes, raw little-endian C-order data.
+std::int64_t write_npy(const fs::path& file, const torch::Tensor& tensor, const char* descr) {
+    const torch::Tensor t = tensor.contiguous();
+    std::string shape = "(";
+    for (const std::int64_t d : t.sizes()) {
+        shape += std::to_string(d) + ", ";
+    }
+    if (t.dim() > 1) {
+        shape.resize(shape.size() - 2);
+    } else {
+        shape.pop_back(); // "(4,)"
+    }
+    shape += ")";
+    std::string header =
+        "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': " + shape + ", }";
+    const std::size_t unpadded = 10 + header.size() + 1;
+    header.append((64 - unpadded % 64) % 64, ' ');
+    header += '\n';
+    std::ofstream out(file, std::ios::binary);
+    const auto length = static_cast<std::uint16_t>(header.size());
+    out.write("\x93NUMPY\x01\x00", 8);
+    const char len_bytes[2] = {static_cast<char>(length & 0xff), static_cast<char>(length >> 8)};
+    out.write(len_bytes, 2);
+    out << header;
+    const auto bytes = static_cast<std::streamsize>(t.numel() * t.element_size());
+    out.write(static_cast<const char*>(t.data_ptr()), bytes);
+    out.close();
+    if (!out) {
+        fail_write(file, "write failed (disk full?)");
+    }
+    return static_cast<std::int64_t>(10 + header.size()) + bytes;
+}
+
+using H5Handle = std::unique_ptr<hid_t, void (*)(hid_t*)>;
+
+template <herr_t (*Close)(hid_t)> H5Handle h5(hid_t id, const fs::path& file, const char* what) {
+    if (id < 0) {
+        fail_write(file, std::string("HDF5 could not create ") + what);
+    }
+    return H5Handle(new hid_t(id), [](hid_t* p) {
+        Close(*p);
+        delete p;
+    });
+}
+
+/// One dataset `name` in `group` holding `tensor` (contiguous) as `type`.
+void h5_dataset(hid_t group, const fs::path& file, const char* name, const torch::Tensor& tensor,
+                hid_t type) {
+    const torch::Tensor t = tensor.contiguous();
+    std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
+    const H5Handle space = h5<H5Sclose>(
+        H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), file, "a dataspace");
+    const H5Handle set = h5<H5Dclose>(
+        H5Dcreate2(group, name, type, *space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), file, name);
+    if (H5Dwrite(*set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()) < 0) {
+        fail_write(file, std::string("HDF5 could not write ") + name);
+    }
+}
+
+/// A file with group "climate" holding the named float32 / uint8 datasets.
+std::int64_t write_h5(const fs::path& file,
+                      const std::vector<std::pair<const char*, torch::Tensor>>& datasets) {
+    {
+        const H5Handle f = h5<H5Fclose>(
+            H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), file, "the file");
+        const H5Handle group = h5<H5Gclose>(
+            H5Gcreate2(*f, "climate", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), file, "climate");
+        for (const auto& [name, tensor] : datasets) {
+            h5_dataset(*group, file, name, tensor,
+                       tensor.scalar_type() == torch::kUInt8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT);
+        }
+    }
+    std::error_code ec;
+    return static_cast<std::int64_t>(fs::file_size(file, ec));
+}
+
+void make_dir(const fs::path& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+        fail_write(dir, ec.message());
+    }
+}
+
+/// Writes a file list (one name per line) and returns its bytes.
+std::int64_t write_list(const fs::path& file, const std::vector<std::string>& names) {
+    std::ofstream out(file);
+    std::int64_t bytes = 0;
+    for (const std::string& name : names) {
+        out << name << '\n';
+        bytes += static_cast<std::int64_t>(name.size() + 1);
+    }
+    out.close();
+    if (!out) {
+        fail_write(file, "write failed");
+    }
+    return bytes;
+}
+
+std::string numbered(const char* stem, std::int64_t i, const char* ext) {
+    std::array<char, 32> digits{};
+    std::snprintf(digits.data(), digits.size(), "%06lld", static_cast<long long>(i));
+    return std::string(stem) + "_" + digits.data() + ext;
+}
+
+void write_cosmoflow(const SynthConfig& c, SynthResult& result) {
+    const std::array<std::pair<const char*, std::int64_t>, 2> splits = {
+        {{"train", c.train}, {"validation", c.validation}}};
+    for (std::size_t s = 0; s < splits.size(); ++s) {
+        const auto [name, n] = splits.at(s);
+        const fs::path dir = fs::path(c.out) / name;
+        make_dir(dir);
+        const CosmoflowSamples samples = make_cosmoflow(n, c.size, c.seed, s + 1);
+        std::vector<std::string> data_names, label_names;
+        for (std::int64_t i = 0; i < n; ++i) {
+            data_names.push_back(numbered("data", i, ".npy"));
+            label_names.push_back(numbered("label", i, ".npy"));
+            result.bytes += write_npy(dir / data_names.back(), samples.counts[i], "<i2");
+            result.bytes += write_npy(dir / label_names.back(), samples.targets[i], "<f4");
+        }
+        result.bytes += write_list(dir / "files_data.lst", data_names);
+        result.bytes += write_list(dir / "files_label.lst", label_names);
+        result.files += 2 * n + 2;
+    }
+}
+
+void write_deepcam(const SynthConfig& c, SynthResult& result) {
+    const std::array<std::pair<const char*, std::int64_t>, 2> splits = {
+        {{"train", c.train}, {"validation", c.validation}}};
+    for (std::size_t s = 0; s < splits.size(); ++s) {
+        const auto [name, n] = splits.at(s);
+        const fs::path dir = fs::path(c.out) / name;
+        make_dir(dir);
+        const DeepcamSamples samples = make_deepcam(n, c.height, c.width, c.seed, s + 1);
+        for (std::int64_t i = 0; i < n; ++i) {
+            result.bytes += write_h5(
+                dir / numbered("data", i, ".h5"),
+                {{"data", samples.data[i]}, {"labels_0", samples.labels[i].to(torch::kUInt8)}});
+        }
+        result.files += n;
+        if (s == 0) {
+            // Per-channel statistics of the training split (the reference normalises with them).
+            const torch::Tensor x = samples.data.flatten(0, 2); // [N*H*W, 16]
+            result.bytes +=
+                write_h5(fs::path(c.out) / "stats.h5", {{"minval", std::get<0>(x.min(0))},
+                                                        {"maxval", std::get<0>(x.max(0))},
+                                                        {"mean", x.mean(0)},
+                                                        {"std", x.std(0)}});
+            result.files += 1;
+        }
+    }
+}
+
+} // namespace
+
+SynthResult write_standin(const SynthConfig& config) {
+    if (config.train < 1 || config.validation < 1) {
+        throw UsageError("data synth needs at least 1 training and 1 validation sample");
+    }
+    if (config.kind == "cosmoflow" ? config.size < 4 || config.size > 512
+                                   : config.height < 8 || config.width < 8 ||
+                                         config.height > 8192 || config.width > 8192) {
+        throw UsageError("data synth: cosmoflow needs 4 <= --size <= 512; deepcam needs "
+                         "8 <= --height, --width <= 8192");
+    }
+    torch::NoGradGuard no_grad;
+    const auto start = std::chrono::steady_clock::now();
+    SynthResult result;
+    make_dir(config.out);
+    if (config.kind == "cosmoflow") {
+        write_cosmoflow(config, result);
+    } else if (config.kind == "deepcam") {
+        write_deepcam(config, result);
+    } else {
+        throw UsageError("unknown stand-in \"" + config.kind + "\"; expected cosmoflow or deepcam");
+    }
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+}
+
+} // namespace kakuren::trainer

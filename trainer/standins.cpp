@@ -1,0 +1,169 @@
+#include "trainer/standins.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace kakuren::trainer {
+namespace {
+
+std::uint64_t mix(std::uint64_t z) {
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/// A generator for sample i of a split (the same stream on every run and machine with this
+/// LibTorch: torch's CPU generator is a seeded mt19937).
+at::Generator generator_for(std::uint64_t seed, std::uint64_t split, std::int64_t i,
+                            std::uint64_t shape) {
+    const std::uint64_t s =
+        mix(mix(mix(seed ^ 0x636f736d6f666c6fULL) ^ split) ^ static_cast<std::uint64_t>(i)) ^
+        mix(shape);
+    return at::make_generator<at::CPUGeneratorImpl>(s);
+}
+
+/// Squared wave numbers of an rfftn grid [S, S, S/2 + 1] (in cycles per box).
+torch::Tensor wave_numbers(std::int64_t size) {
+    const torch::Tensor k =
+        torch::fft::fftfreq(size, 1.0 / static_cast<double>(size), torch::kFloat32);
+    const torch::Tensor kz =
+        torch::fft::rfftfreq(size, 1.0 / static_cast<double>(size), torch::kFloat32);
+    const auto grids = torch::meshgrid({k, k, kz}, "ij");
+    return (grids[0].square() + grids[1].square() + grids[2].square()).sqrt();
+}
+
+} // namespace
+
+CosmoflowSamples make_cosmoflow(std::int64_t n, std::int64_t size, std::uint64_t seed,
+                                std::uint64_t split) {
+    if (n < 1 || size < 4) {
+        throw RuntimeFailure("cosmoflow stand-in needs >= 1 sample and a cube side >= 4");
+    }
+    torch::NoGradGuard no_grad;
+    CosmoflowSamples out;
+    out.counts = torch::empty({n, k_cosmoflow_channels, size, size, size}, torch::kInt16);
+    out.targets = torch::empty({n, k_cosmoflow_targets}, torch::kFloat32);
+    const torch::Tensor k = wave_numbers(size);
+    const torch::Tensor k_safe = k.clamp_min(1.0);
+    const torch::Tensor log_k = k_safe.log();
+    const torch::Tensor dc = k.eq(0);
+    for (std::int64_t i = 0; i < n; ++i) {
+        at::Generator gen = generator_for(seed, split, i, static_cast<std::uint64_t>(size));
+        const torch::Tensor t = torch::rand({k_cosmoflow_targets}, gen) * 2 - 1;
+        const auto* tv = t.data_ptr<float>();
+        const torch::Tensor white = torch::randn({size, size, size}, gen);
+        // Amplitude sqrt(P(k)) = k^((-2 + t1) / 2); the mean (k = 0) removed.
+        const torch::Tensor amplitude =
+            torch::where(dc, torch::zeros_like(log_k), (0.5 * (-2.0 + tv[1]) * log_k).exp());
+        torch::Tensor field =
+            torch::fft::irfftn(torch::fft::rfftn(white) * amplitude, {size, size, size});
+        field = field / field.std().clamp_min(1e-12);
+        const double sigma = 0.5 + 0.25 * (tv[0] + 1.0);
+        const double lambda = 4.0 * std::exp(0.5 * tv[2]);
+        for (std::int64_t c = 0; c < k_cosmoflow_channels; ++c) {
+            const double sigma_c =
+                sigma * (1.0 + 0.2 * tv[3] * (static_cast<double>(c) - 1.5) / 1.5);
+            const torch::Tensor density = (field * sigma_c - 0.5 * sigma_c * sigma_c).exp();
+            out.counts[i][c].copy_(torch::poisson(density * lambda, gen).clamp_max(32767));
+        }
+        out.targets[i].copy_(t);
+    }
+    return out;
+}
+
+DeepcamSamples make_deepcam(std::int64_t n, std::int64_t height, std::int64_t width,
+                            std::uint64_t seed, std::uint64_t split) {
+    if (n < 1 || height < 8 || width < 8) {
+        throw RuntimeFailure("deepcam stand-in needs >= 1 sample and at least 8 x 8 pixels");
+    }
+    torch::NoGradGuard no_grad;
+    const std::int64_t channels = k_deepcam_channels;
+    // The "physics": how each channel shows vortices, filaments and rotation (fixed).
+    at::Generator physics = generator_for(seed, 0xdeca, 0, 0);
+    const torch::Tensor mix_weights = torch::randn({3, channels}, physics);
+    const torch::Tensor ys = torch::arange(height, torch::kFloat32).view({height, 1});
+    const torch::Tensor xs = torch::arange(width, torch::kFloat32).view({1, width});
+    const torch::Tensor grid =
+        torch::stack({ys.expand({height, width}), xs.expand({height, width})}, -1).view({-1, 2});
+    const double side = static_cast<double>(std::min(height, width));
+    const std::uint64_t shape =
+        static_cast<std::uint64_t>(height) * 65536ULL + static_cast<std::uint64_t>(width);
+
+    DeepcamSamples out;
+    out.data = torch::empty({n, height, width, channels}, torch::kFloat32);
+    out.labels = torch::empty({n, height, width}, torch::kInt64);
+    for (std::int64_t i = 0; i < n; ++i) {
+        at::Generator gen = generator_for(seed, split + 0xdeca00, i, shape);
+        const auto uniform = [&gen](double lo, double hi) {
+            return lo + (hi - lo) * torch::rand({1}, gen).item<double>();
+        };
+        torch::Tensor vortex = torch::zeros({height * width});
+        torch::Tensor spin_y = torch::zeros({height * width});
+        torch::Tensor spin_x = torch::zeros({height * width});
+        torch::Tensor is_vortex = torch::zeros({height * width}, torch::kBool);
+        const int num_vortices = uniform(0, 1) < 0.5 ? 1 : 2;
+        for (int v = 0; v < num_vortices; ++v) {
+            const double r = uniform(0.08, 0.14) * side;
+            const double cy = uniform(r, static_cast<double>(height) - r);
+            const double cx = uniform(r, static_cast<double>(width) - r);
+            const torch::Tensor dy = grid.select(1, 0) - cy;
+            const torch::Tensor dx = grid.select(1, 1) - cx;
+            const torch::Tensor d = (dy.square() + dx.square()).sqrt() / r;
+            const torch::Tensor bump = (-0.5 * d.square()).exp();
+            vortex = torch::maximum(vortex, bump);
+            spin_y += -dx / r * bump;
+            spin_x += dy / r * bump;
+            is_vortex = is_vortex.logical_or(d.lt(1.0));
+        }
+        torch::Tensor filament = torch::zeros({height * width});
+        torch::Tensor is_filament = torch::zeros({height * width}, torch::kBool);
+        const int num_filaments = uniform(0, 1) < 0.5 ? 1 : 2;
+        for (int f = 0; f < num_filaments; ++f) {
+            // A quadratic Bezier curve across a good part of the field, sampled densely.
+            const double half_width = uniform(0.035, 0.055) * side;
+            const double y0 = uniform(0, static_cast<double>(height));
+            const double x0 = uniform(0, static_cast<double>(width));
+            const double angle = uniform(0, 2 * std::numbers::pi);
+            const double length = uniform(0.6, 1.0) * side;
+            const double y2 = y0 + length * std::sin(angle);
+            const double x2 = x0 + length * std::cos(angle);
+            const double bend = uniform(-0.3, 0.3) * length;
+            const double y1 = 0.5 * (y0 + y2) + bend * std::cos(angle);
+            const double x1 = 0.5 * (x0 + x2) - bend * std::sin(angle);
+            const auto points = static_cast<std::int64_t>(std::ceil(2 * length)) + 2;
+            const torch::Tensor s = torch::linspace(0, 1, points).view({-1, 1});
+            const torch::Tensor curve =
+                (1 - s).square() * torch::tensor({y0, x0}, torch::kFloat32) +
+                2 * (1 - s) * s * torch::tensor({y1, x1}, torch::kFloat32) +
+                s.square() * torch::tensor({y2, x2}, torch::kFloat32);
+            const torch::Tensor dist = torch::cdist(grid, curve).amin(1) / half_width;
+            filament = torch::maximum(filament, (-0.5 * dist.square()).exp());
+            is_filament = is_filament.logical_or(dist.lt(1.0));
+        }
+        torch::Tensor labels = torch::zeros({height * width}, torch::kInt64);
+        labels.masked_fill_(is_filament, 2);
+        labels.masked_fill_(is_vortex, 1); // a vortex on a filament is a vortex
+        // Smooth background weather: coarse noise, upsampled.
+        const std::int64_t coarse_h = std::max<std::int64_t>(2, height / 8);
+        const std::int64_t coarse_w = std::max<std::int64_t>(2, width / 8);
+        const torch::Tensor background = torch::upsample_bilinear2d(
+            torch::randn({1, channels, coarse_h, coarse_w}, gen), {height, width}, false);
+        const torch::Tensor signal =
+            torch::stack({vortex, filament, spin_y + spin_x}, 1).matmul(mix_weights); // [HW, C]
+        const torch::Tensor noise = torch::randn({height * width, channels}, gen);
+        const torch::Tensor sample =
+            signal + 0.6 * background.view({channels, -1}).t() + 0.5 * noise;
+        out.data[i].copy_(sample.view({height, width, channels}));
+        out.labels[i].copy_(labels.view({height, width}));
+    }
+    return out;
+}
+
+} // namespace kakuren::trainer

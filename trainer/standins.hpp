@@ -1,0 +1,40 @@
+#pragma once
+// Learnable stand-ins for the MLPerf HPC data sets, generated in memory: one generator serves the
+// in-memory data set (data.dataset = "synthetic", data.synthetic_kind = "cosmoflow" | "deepcam")
+// and `kakuren data synth`, which writes the same samples in the reference layouts. Seeded and
+// reproducible: sample i of a split depends only on (seed, split, i, shape), so a smaller set is a
+// prefix of a larger one. Private to trainer/ (torch).
+#include <cstdint>
+
+#include <torch/torch.h>
+
+namespace kakuren::trainer {
+
+/// CosmoFlow stand-in: counts int16 [N, 4, S, S, S] (4 "redshifts"), targets float32 [N, 4] in
+/// [-1, 1]. Per sample: a Gaussian random field with power spectrum k^(-2 + t1), scaled per
+/// channel to sigma_c = (0.5 + 0.25 (t0 + 1)) (1 + 0.2 t3 (c - 1.5) / 1.5), made log-normal with
+/// mean 1, then Poisson counts of mean 4 exp(0.5 t2) x field. Only t2 moves the channel means
+/// (bench/standin_baselines.cpp measures what a linear fit on them reaches).
+struct CosmoflowSamples {
+    torch::Tensor counts, targets;
+};
+CosmoflowSamples make_cosmoflow(std::int64_t n, std::int64_t size, std::uint64_t seed,
+                                std::uint64_t split);
+
+/// DeepCAM stand-in: data float32 [N, H, W, 16] (channels last, as on disk), labels int64
+/// [N, H, W] with classes 0 (background), 1 (compact vortices: "tropical cyclones") and 2 (long
+/// thin filaments: "atmospheric rivers"). Every sample has one or two vortices and one or two
+/// filaments; each channel mixes the vortex intensity, the filament intensity and the vortex's
+/// rotation with fixed channel weights, plus a smooth background field and pixel noise.
+/// Background is about 85-90 % of the pixels.
+struct DeepcamSamples {
+    torch::Tensor data, labels;
+};
+DeepcamSamples make_deepcam(std::int64_t n, std::int64_t height, std::int64_t width,
+                            std::uint64_t seed, std::uint64_t split);
+
+inline constexpr std::int64_t k_deepcam_channels = 16;
+inline constexpr std::int64_t k_cosmoflow_channels = 4;
+inline constexpr std::int64_t k_cosmoflow_targets = 4;
+
+} // namespace kakuren::trainer
