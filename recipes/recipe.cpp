@@ -856,7 +856,7 @@ class Loader {
 
     /// npy / hdf5: data.train and data.test must name an existing folder (npy) or file or
     /// folder (hdf5); afterwards they hold absolute paths. Their content is checked when the
-    /// data is opened (kakuren recipe check opens it).
+    /// data is opened when training starts (kakuren data inspect checks every sample ahead).
     void check_stream_splits() {
         auto& d = m_recipe.data;
         const Location dataset_place = place({"data.dataset"}, m_data_table);

@@ -175,7 +175,11 @@ class C10dReplicator final : public Replicator {
             StepBucket(forward_batch, forward_moves_buffers ? num_buffers : 0, rank(), world());
         // Backward accumulates straight into the flat buffer (the gradients are views of it):
         // no copy before or after the all-reduces, and zeroing it zeroes the gradients.
-        m_grads = torch::zeros({num_grads}, torch::kFloat32);
+        // On the parameters' device: a CUDA build reduces the buckets where backward wrote them.
+        m_grads = torch::zeros({num_grads}, torch::TensorOptions()
+                                                .dtype(torch::kFloat32)
+                                                .device(params.empty() ? torch::Device(torch::kCPU)
+                                                                       : params.front().device()));
         std::vector<std::int64_t> offset(params.size());
         std::int64_t at = 0;
         for (std::size_t i = 0; i < params.size(); ++i) {
@@ -368,7 +372,9 @@ class C10dReplicator final : public Replicator {
         }
     }
 
-    /// On autograd's thread, after a parameter's gradient was accumulated.
+    /// On autograd's thread, after a parameter's gradient was accumulated. (With CUDA that is
+    /// the device's autograd thread, and the all-reduce would first have to wait for the stream
+    /// that computed the gradient, as DDP does with an event: untested, no GPU here.)
     void gradient_ready(std::size_t bucket) {
         if (!m_armed) {
             return; // an earlier micro-batch of the step: accumulate only

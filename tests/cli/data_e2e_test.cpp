@@ -8,6 +8,7 @@
 #include "support/files.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/wait.hpp"
 
 namespace {
 
@@ -75,6 +76,56 @@ strategy = "none"
     EXPECT_NE(show.out.find("\"bytes_read\": 785000"), std::string::npos) << show.out;
     const auto table = kakuren("show npy");
     EXPECT_NE(table.out.find("READ MB"), std::string::npos) << table.out;
+}
+
+TEST_F(DataE2E, TwoRanksEachReadTheirOwnShard) {
+    ASSERT_EQ(plain("data convert --to hdf5 fm").code, 0);
+    kakuren::testing::write_file(m_dir / "two.toml", R"(
+[run]
+name = "two"
+threads = 1
+[data]
+dataset = "hdf5"
+train = "fm/train.h5"
+test = "fm/test.h5"
+train_limit = 2000
+test_limit = 400
+[model]
+channels = [4, 8]
+fc = 16
+[schedule]
+epochs = 2
+milestones = []
+[hiding]
+strategy = "none"
+[slurm]
+ntasks_per_node = 2
+[launcher]
+backend = "local"
+)");
+    fs::create_directories(m_dir / "ws");
+    const auto submitted = kakuren("submit two.toml");
+    ASSERT_EQ(submitted.code, 0) << submitted.out << submitted.err;
+    // A deadline against a hang only; the job ends on its own.
+    std::string status;
+    EXPECT_TRUE(kakuren::testing::wait_until(
+        [&] {
+            status = kakuren("status").out;
+            return status.find("completed") != std::string::npos ||
+                   status.find("failed") != std::string::npos;
+        },
+        600))
+        << status;
+    ASSERT_NE(status.find("completed"), std::string::npos) << status;
+    const auto show = kakuren("show two --format json");
+    // Rank 0 read its half of the 2,000 samples (785 bytes each) in every epoch, no more.
+    EXPECT_EQ(show.out.find("\"bytes_read\": 1570000"), std::string::npos) << show.out;
+    std::size_t at = 0, count = 0;
+    while ((at = show.out.find("\"bytes_read\": 785000", at)) != std::string::npos) {
+        ++count;
+        ++at;
+    }
+    EXPECT_EQ(count, 2U) << show.out;
 }
 
 TEST_F(DataE2E, InspectNamesBadSamplesAndExitsOne) {

@@ -463,6 +463,19 @@ class LocalSubmit(unittest.TestCase):
         self.assertEqual(sorted(r0), [1, 2, 3, 4])
         self.assertEqual(r0, r1)
         self.assertRegex(self.ws.kakuren("logs", run, "--rank", "1").stdout, r"epoch 4/4")
+        # Communication: each rank's log ends with its step all-reduces (gradient buckets during
+        # backward); every epoch records the wait not hidden behind computation (show, MLPerf).
+        with open(os.path.join(logs, "rank-0.log")) as f:
+            self.assertRegex(f.read(), r"rank 0: \d+ steps of 1 gradient bucket\(s\) .* hidden behind "
+                                       r"the backward pass")
+        epochs = self.ws.json("show", run)["epochs"]
+        self.assertEqual(len(epochs), 4)
+        for e in epochs:
+            self.assertGreater(e["comm_s"], 0.0, e)
+            self.assertLess(e["comm_s"], e["total_s"], e)
+        self.assertIn("COMM s", self.ws.kakuren("show", run).stdout)
+        with open(os.path.join(self.ws.root, "runs", run, "mllog.txt")) as f:
+            self.assertEqual(f.read().count('"key": "communication_time_s"'), 4)
         listed = {r["id"]: r for r in self.ws.json("runs")}
         self.assertEqual(listed[run]["state"], "completed")
         self.assertEqual(listed[run]["status"], "finished")

@@ -224,6 +224,22 @@ TEST_F(Workspace, TheTimeSplitAddsUpToTheWallTime) {
     EXPECT_NEAR(*run.time_to_train_s, run_time_s(added), 1e-12);
 }
 
+TEST_F(Workspace, CommunicationTimeIsSummedOverEpochsAndNotAddedToTheTotal) {
+    SyntheticRun two_ranks = hiding(1);
+    two_ranks.comm_s = 0.05;
+    const auto multi = add(two_ranks);
+    const auto single = add(hiding(2));
+    const auto r = build({{multi.id, single.id}});
+    const auto& s = r.runs[0].split;
+    ASSERT_TRUE(s.communication_s);
+    EXPECT_NEAR(*s.communication_s, 4 * 0.05, 1e-12);
+    EXPECT_NEAR(*s.init_s + s.train_s + s.hidden_pass_s + s.eval_s + s.other_s, s.total_s, 1e-9)
+        << "communication is a part of train, hidden pass and eval, not another part";
+    EXPECT_FALSE(r.runs[1].split.communication_s) << "a one-rank run waits on nobody";
+    EXPECT_NE(report::render_table(r).find("ranks waited on each other's collectives"),
+              std::string::npos);
+}
+
 TEST_F(Workspace, SgdStepsSavedAreFullEpochStepsMinusStepsRun) {
     const auto added = add(hiding(1));
     const auto r = build({{added.id}});

@@ -29,6 +29,7 @@ struct SyntheticRun {
     bool write_log = true;
     bool write_samples = true;     ///< per-sample state and hidden sets (else empty bitmaps)
     std::vector<std::string> sets; ///< more recipe --set overrides, e.g. "model.hidden=[32]"
+    std::optional<double> comm_s;  ///< epochs.comm_s of every epoch (multi-rank waiting)
 };
 
 /// What was written, for tests to compare against.
