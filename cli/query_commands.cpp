@@ -59,8 +59,13 @@ util::Json run_to_json(const db::RunRow& r, const std::string& state) {
                             {"run_dir", r.run_dir}};
 }
 
-std::string accuracy_text(const std::optional<double>& v) {
-    return v ? percent(*v, 2) : "-";
+/// The run's metric value: accuracy and IoU as percentages, MAE named ("MAE 0.1232").
+std::string accuracy_text(const std::optional<double>& v, const std::string& metric) {
+    if (!v) {
+        return "-";
+    }
+    return metric == "MAE" ? "MAE " + report::metric_value(metric, *v)
+                           : report::metric_value(metric, *v);
 }
 
 } // namespace
@@ -105,8 +110,8 @@ int runs_command(const CommonOptions& common) {
         table.add({r.id, state_of(r), report::hiding_label(report::flat_toml(r.recipe_text)),
                    percent(r.mean_realised_fraction),
                    std::to_string(r.epochs_done) + "/" + std::to_string(r.num_epochs),
-                   accuracy_text(r.final_accuracy), accuracy_text(r.best_accuracy),
-                   r.started_at.substr(0, 19)});
+                   accuracy_text(r.final_accuracy, r.metric),
+                   accuracy_text(r.best_accuracy, r.metric), r.started_at.substr(0, 19)});
     }
     std::cout << table.render();
     return k_exit_ok;

@@ -48,11 +48,12 @@ std::map<std::string, std::string> resolved_values(const std::string& toml) {
 
 /// Keys whose change makes a checkpoint mean something else: other samples or sample ids
 /// (data.*), other weights (model.*), other optimizer state (optimizer.kind), other plans and
-/// shuffles (run.seed). Other changes (epochs, LR, hiding, checkpoint settings) are allowed:
-/// the run continues exactly up to the checkpoint and then follows the new values.
+/// shuffles (run.seed), another loss and metric (task.kind). Other changes (epochs, LR, hiding,
+/// checkpoint settings) are allowed: the run continues exactly up to the checkpoint and then
+/// follows the new values.
 bool breaks_exactness(const std::string& key) {
     return key.starts_with("data.") || key.starts_with("model.") || key == "optimizer.kind" ||
-           key == "run.seed";
+           key == "run.seed" || key == "task.kind";
 }
 
 struct Change {

@@ -26,8 +26,8 @@ std::string epoch_line(const trainer::EpochResult& r, int num_epochs, std::int64
         num_samples > 0 ? static_cast<double>(r.hidden) / static_cast<double>(num_samples) : 0.0;
     std::string line = "epoch " + std::to_string(r.epoch) + "/" + std::to_string(num_epochs);
     line += "  loss " + fixed(r.train_loss, 4) + "  test " +
-            (r.metric_name == "accuracy" ? std::string("acc") : std::string(r.metric_name)) +
-            " " + report::metric_value(r.metric_name, r.test_accuracy);
+            (r.metric_name == "accuracy" ? std::string("acc") : std::string(r.metric_name)) + " " +
+            report::metric_value(r.metric_name, r.test_accuracy);
     line += "  lr " + fixed(r.lr, 4);
     if (r.lr_scale != 1.0) {
         line += "x" + fixed(r.lr_scale, 3);

@@ -24,11 +24,10 @@ class Regression final : public Task {
     [[nodiscard]] bool lower_is_better() const override { return true; }
 
     [[nodiscard]] std::vector<std::int64_t> output_shape(const DataInfo& data) const override {
-        if (data.target_shape.size() != 1 || !data.targets_floating) {
-            throw RuntimeFailure("task regression needs a vector of floating-point targets per "
-                                 "sample; the data's targets have shape " +
-                                 c10::str(c10::IntArrayRef(data.target_shape)) +
-                                 (data.targets_floating ? "" : " and are class ids"));
+        if (data.target_shape.size() != 1) {
+            throw RuntimeFailure("task regression needs a vector of targets per sample ([K]); "
+                                 "the data's targets have shape " +
+                                 c10::str(c10::IntArrayRef(data.target_shape)));
         }
         return data.target_shape;
     }

@@ -59,7 +59,6 @@ Sources in_memory(DataSplits data) {
     out.info = {data.num_classes, data.channels, data.height, data.width, data.mean, data.std};
     out.info.sample_shape = data.train.images.sizes().slice(1).vec();
     out.info.target_shape = data.train.labels.sizes().slice(1).vec();
-    out.info.targets_floating = data.train.labels.is_floating_point();
     out.train = std::make_unique<InMemorySource>(std::move(data.train));
     out.test = std::make_unique<InMemorySource>(std::move(data.test));
     return out;

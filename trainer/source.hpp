@@ -61,7 +61,6 @@ struct DataInfo {
     /// One sample's input ([C, H, W], [C, D, H, W]) and target ({} for a class id, [H, W] for a
     /// mask, [K] for regression targets) shapes.
     std::vector<std::int64_t> sample_shape, target_shape;
-    bool targets_floating = false; ///< float32 targets (regression), else int64 class ids
 };
 
 struct Sources {
