@@ -290,7 +290,6 @@ Sources open_stream_sources(const DataConfig& config) {
     info.channels = s.empty() ? 1 : s[0];
     info.height = s.size() >= 2 ? s[1] : 1;
     info.width = s.size() >= 3 ? product({s.begin() + 2, s.end()}) : 1;
-    info.targets_floating = !util::npy_type_is_integer(a.target_type);
     if (deepcam) {
         info.num_classes = 3; // background, tropical cyclone, atmospheric river
     } else if (util::npy_type_is_integer(a.target_type)) {
