@@ -14,10 +14,9 @@ packages=(
   libopenblas0-openmp     # a real BLAS for LibTorch (the reference BLAS is 2.4x slower)
   libsqlite3-dev sqlite3  # the run database
   libcli11-dev libspdlog-dev libtomlplusplus-dev zlib1g-dev
-  libhdf5-dev             # data.dataset = "hdf5" (the serial libhdf5)
+  libhdf5-dev             # data.dataset = "hdf5" and kakuren data synth deepcam (serial libhdf5)
   python3-numpy python3-h5py  # the data tests write their npy / hdf5 files with them
   libgtest-dev            # tests
-  libhdf5-dev             # kakuren data synth writes DeepCAM's HDF5 layout
   dataset-fashion-mnist   # the shipped recipe's data
   python3                 # benchmark drivers and the layering check
   python3-torch           # PyTorch 1.13 (= LibTorch's): the tests export TorchScript modules with it

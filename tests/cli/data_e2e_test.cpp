@@ -168,3 +168,57 @@ TEST_F(DataE2E, RecipeCheckWantsBothSplits) {
 }
 
 } // namespace
+
+namespace {
+
+// The shipped file-based mini recipes (recipes/cosmoflow_mini.toml, deepcam_mini.toml) read what
+// `kakuren data synth` writes, where their comments say to write it (../data/<name> beside the
+// recipes folder): a short run of each trains from the files and records its metric and the bytes
+// it read. (The in-memory variants reach the MLPerf targets in science_recipes_test.)
+class ScienceFilesE2E : public DataE2E {
+  protected:
+    void copy_recipe(const std::string& name) {
+        fs::create_directories(m_dir / "recipes");
+        fs::copy_file(fs::path(KAKUREN_SOURCE_DIR) / "recipes" / name, m_dir / "recipes" / name,
+                      fs::copy_options::overwrite_existing);
+    }
+};
+
+TEST_F(ScienceFilesE2E, CosmoflowMiniTrainsFromTheSynthNpyFiles) {
+    const auto synth = plain("data synth cosmoflow --size 16 --samples 96 --validation-samples 32 "
+                             "-o data/cosmoflow-standin");
+    ASSERT_EQ(synth.code, 0) << synth.out << synth.err;
+    EXPECT_TRUE(fs::exists(m_dir / "data/cosmoflow-standin/train/files_data.lst"));
+    copy_recipe("cosmoflow_mini.toml");
+    const auto check = kakuren("recipe check recipes/cosmoflow_mini.toml");
+    ASSERT_EQ(check.code, 0) << check.out << check.err;
+    const auto run = kakuren("run recipes/cosmoflow_mini.toml --quiet --set schedule.epochs=2 "
+                             "--set hiding.strategy=kakurenbo");
+    // 2 epochs on 96 samples do not reach MAE 0.124: exit 3 (target missed) is the expected end.
+    ASSERT_EQ(run.code, 3) << run.out << run.err;
+    const auto show = kakuren("show cosmoflow-standin-mini --format json");
+    ASSERT_EQ(show.code, 0) << show.out << show.err;
+    EXPECT_NE(show.out.find("\"metric\": \"MAE\""), std::string::npos) << show.out;
+    // Epoch 1 hides nothing and reads all 96 samples: each a data file (128-byte header + int16
+    // [4, 16, 16, 16]) and a label file (128-byte header + 4 float32).
+    const int per_sample = (128 + 4 * 16 * 16 * 16 * 2) + (128 + 4 * 4);
+    EXPECT_NE(show.out.find("\"bytes_read\": " + std::to_string(96 * per_sample)),
+              std::string::npos)
+        << show.out;
+}
+
+TEST_F(ScienceFilesE2E, DeepcamMiniTrainsFromTheSynthHdf5Files) {
+    const auto synth = plain("data synth deepcam --height 32 --width 32 --samples 64 "
+                             "--validation-samples 16 -o data/deepcam-standin");
+    ASSERT_EQ(synth.code, 0) << synth.out << synth.err;
+    EXPECT_TRUE(fs::exists(m_dir / "data/deepcam-standin/stats.h5"));
+    copy_recipe("deepcam_mini.toml");
+    const auto run = kakuren("run recipes/deepcam_mini.toml --quiet --set schedule.epochs=1");
+    ASSERT_TRUE(run.code == 0 || run.code == 3) << run.out << run.err;
+    const auto show = kakuren("show deepcam-standin-mini --format json");
+    ASSERT_EQ(show.code, 0) << show.out << show.err;
+    EXPECT_NE(show.out.find("\"metric\": \"IoU\""), std::string::npos) << show.out;
+    EXPECT_NE(show.out.find("\"bytes_read\""), std::string::npos) << show.out;
+}
+
+} // namespace
