@@ -90,8 +90,9 @@ std::string hiding_sentence(const RunReport& r) {
     return out;
 }
 
-std::string accuracy_text(const std::optional<double>& a) {
-    return a ? percent(*a, 2) : "-";
+/// A value of the run's metric: accuracy and IoU in percent, MAE (regression) as a number.
+std::string accuracy_text(const std::string& metric, const std::optional<double>& a) {
+    return a ? metric_value(metric, *a) : "-";
 }
 
 } // namespace
@@ -122,20 +123,20 @@ std::vector<std::string> headline(const Report& report, const Comparison& c) {
                 " has no time-to-train (" + status_text(!r.time_to_train_s ? r : b) + ")";
     }
     if (c.speedup_to_target) {
-        speed += "; to the target " + percent(r.target->accuracy, 2) + ": " +
+        speed += "; to the target " + metric_value(r.run.metric, r.target->accuracy) + ": " +
                  factor_text(c.speedup_to_target) + " (" + seconds_text(r.target->time_s) + " vs " +
                  seconds_text(b.target->time_s) + ")";
     } else if (r.target && b.target) {
-        speed += "; target " + percent(r.target->accuracy, 2) + ": " + to_target_text(r) + " vs " +
-                 to_target_text(b);
+        speed += "; target " + metric_value(r.run.metric, r.target->accuracy) + ": " +
+                 to_target_text(r) + " vs " + to_target_text(b);
     }
     lines.push_back(speed);
     if (c.accuracy_diff_final) {
-        lines.push_back("accuracy: final " + accuracy_text(r.run.final_accuracy) + " vs " +
-                        accuracy_text(b.run.final_accuracy) + " (" +
+        lines.push_back("accuracy: final " + accuracy_text(r.run.metric, r.run.final_accuracy) +
+                        " vs " + accuracy_text(b.run.metric, b.run.final_accuracy) + " (" +
                         points_text(*c.accuracy_diff_final) + "), best " +
-                        accuracy_text(r.run.best_accuracy) + " vs " +
-                        accuracy_text(b.run.best_accuracy) + " (" +
+                        accuracy_text(r.run.metric, r.run.best_accuracy) + " vs " +
+                        accuracy_text(b.run.metric, b.run.best_accuracy) + " (" +
                         points_text(c.accuracy_diff_best.value_or(0)) + ")");
     }
     lines.push_back(hiding_sentence(r));
@@ -150,12 +151,14 @@ std::vector<std::string> headline(const RunReport& r) {
     lines.push_back(r.run.id + " (" + strategy_text(r.recipe) + ", seed " +
                     std::to_string(r.run.seed) + "): " + status_text(r) +
                     (r.run.reason.empty() ? "" : " - " + r.run.reason));
-    lines.push_back(
-        std::to_string(r.epochs.size()) + "/" + std::to_string(r.run.num_epochs) +
-        " epochs, final accuracy " + accuracy_text(r.run.final_accuracy) + ", best " +
-        accuracy_text(r.run.best_accuracy) + ", time-to-train " + time_to_train_text(r) +
-        (r.target ? ", to target " + percent(r.target->accuracy, 2) + ": " + to_target_text(r)
-                  : ""));
+    lines.push_back(std::to_string(r.epochs.size()) + "/" + std::to_string(r.run.num_epochs) +
+                    " epochs, final " + r.run.metric + " " +
+                    accuracy_text(r.run.metric, r.run.final_accuracy) + ", best " +
+                    accuracy_text(r.run.metric, r.run.best_accuracy) + ", time-to-train " +
+                    time_to_train_text(r) +
+                    (r.target ? ", to target " + metric_value(r.run.metric, r.target->accuracy) +
+                                    ": " + to_target_text(r)
+                              : ""));
     lines.push_back(hiding_sentence(r));
     if (const std::string w = where_time_went(r); !w.empty()) {
         lines.push_back(w);

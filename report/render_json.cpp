@@ -120,6 +120,7 @@ Json run_json(const RunReport& r) {
         {"num_samples", r.run.num_samples},
         {"epochs_done", static_cast<long long>(r.epochs.size())},
         {"epochs_planned", r.run.num_epochs},
+        {"metric", r.run.metric},
         {"final_accuracy", opt(r.run.final_accuracy)},
         {"best_accuracy", opt(r.run.best_accuracy)},
         {"best_epoch", r.best_epoch == 0 ? Json::null() : Json(r.best_epoch)},

@@ -1,5 +1,6 @@
 // --format table: what a terminal shows.
 #include <algorithm>
+#include <cctype>
 
 #include "report/render.hpp"
 #include "report/render_common.hpp"
@@ -14,8 +15,20 @@ using detail::split_parts;
 using detail::status_text;
 using detail::strategy_text;
 
-std::string acc(const std::optional<double>& a) {
-    return a ? percent(*a, 2) : "-";
+/// The column heading of a metric: ACC, IOU, MAE.
+std::string metric_label(const std::string& metric) {
+    if (metric == "accuracy") {
+        return "ACC";
+    }
+    std::string out = metric;
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return out;
+}
+
+/// A value of the run's metric (accuracy and IoU in percent, MAE as a number).
+std::string acc(const RunReport& r, const std::optional<double>& a) {
+    return a ? metric_value(r.run.metric, *a) : "-";
 }
 
 std::string opt_seconds(const std::optional<double>& s) {
@@ -58,8 +71,9 @@ void runs_section(std::string& out, const Report& report) {
                r.recipe.dataset + " " + thousands(r.run.num_samples), strategy_text(r.recipe),
                std::to_string(r.run.seed), std::to_string(r.ranks),
                std::to_string(r.epochs.size()) + "/" + std::to_string(r.run.num_epochs),
-               acc(r.run.final_accuracy), acc(r.run.best_accuracy), detail::time_to_train_text(r),
-               detail::to_target_text(r), thousands(static_cast<std::int64_t>(r.samples_per_s)),
+               acc(r, r.run.final_accuracy), acc(r, r.run.best_accuracy),
+               detail::time_to_train_text(r), detail::to_target_text(r),
+               thousands(static_cast<std::int64_t>(r.samples_per_s)),
                percent(r.mean_requested_fraction) + " / " + percent(r.mean_realised_fraction),
                thousands(r.moved_back_total),
                thousands(r.sgd_steps_saved()) + " (" + percent(saved) + ")", log_cell(r)});
@@ -168,7 +182,9 @@ void details_section(std::string& out, const RunReport& r) {
            " epochs, " + strategy_text(r.recipe) + ", lr compensation " + r.recipe.lr_compensation +
            ", seed " + std::to_string(r.run.seed) + ", " + std::to_string(r.ranks) + " rank" +
            (r.ranks == 1 ? "" : "s") +
-           (r.recipe.target_accuracy ? ", target " + percent(*r.recipe.target_accuracy, 2) : "") +
+           (r.recipe.target_accuracy ? ", target " + r.run.metric + " " +
+                                           metric_value(r.run.metric, *r.recipe.target_accuracy)
+                                     : "") +
            "\n";
     out += "status    " + status_text(r) + (r.run.reason.empty() ? "" : ": " + r.run.reason) + "\n";
     for (const db::AttemptRow& a : r.attempts) {
@@ -182,17 +198,18 @@ void details_section(std::string& out, const RunReport& r) {
         out += "no epochs recorded\n";
         return;
     }
-    Table t({"EPOCH", "TEST ACC", "TRAIN LOSS", "LR", "x SCALE", "REQUESTED F", "REALISED",
-             "HIDDEN", "MOVED BACK", "SGD STEPS", "SAVED", "TRAIN s", "HIDDEN s", "EVAL s",
-             "TOTAL s", "WALL s", "SAMPLES/s"});
+    Table t({"EPOCH", "TEST " + metric_label(r.run.metric), "TRAIN LOSS", "LR", "x SCALE",
+             "REQUESTED F", "REALISED", "HIDDEN", "MOVED BACK", "SGD STEPS", "SAVED", "TRAIN s",
+             "HIDDEN s", "EVAL s", "TOTAL s", "WALL s", "SAMPLES/s"});
     for (const EpochPoint& p : r.epochs) {
         const db::EpochRow& e = p.row;
-        t.add({std::to_string(e.epoch), percent(e.test_accuracy, 2), fixed(e.train_loss, 4),
-               fixed(e.lr, 5), fixed(e.lr_scale, 3), percent(e.max_fraction),
-               percent(p.realised_fraction), thousands(e.hidden), thousands(e.moved_back),
-               thousands(p.sgd_steps), thousands(p.sgd_steps_saved), fixed(e.train_s, 2),
-               fixed(e.hidden_pass_s, 2), fixed(e.eval_s, 2), fixed(e.total_s, 2),
-               fixed(p.wall_s, 2), thousands(static_cast<std::int64_t>(e.samples_per_s))});
+        t.add({std::to_string(e.epoch), metric_value(r.run.metric, e.test_accuracy),
+               fixed(e.train_loss, 4), fixed(e.lr, 5), fixed(e.lr_scale, 3),
+               percent(e.max_fraction), percent(p.realised_fraction), thousands(e.hidden),
+               thousands(e.moved_back), thousands(p.sgd_steps), thousands(p.sgd_steps_saved),
+               fixed(e.train_s, 2), fixed(e.hidden_pass_s, 2), fixed(e.eval_s, 2),
+               fixed(e.total_s, 2), fixed(p.wall_s, 2),
+               thousands(static_cast<std::int64_t>(e.samples_per_s))});
     }
     out += t.render();
 }

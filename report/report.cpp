@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <ranges>
@@ -157,7 +158,12 @@ RunReport build_run(const db::Store& store, const db::RunRow& run,
     double visible_total = 0;
     double requested_sum = 0, realised_sum = 0;
     std::optional<double> checkpoint_sum;
-    double best = -1;
+    // The run's metric (db runs.metric): accuracy and IoU grow, MAE (regression) falls.
+    const bool lower_is_better = r.run.metric == "MAE";
+    const auto better = [lower_is_better](double value, double than) {
+        return lower_is_better ? value < than : value > than;
+    };
+    double best = lower_is_better ? std::numeric_limits<double>::infinity() : -1;
     for (const db::EpochRow& row : rows) {
         EpochPoint p;
         p.row = row;
@@ -188,7 +194,7 @@ RunReport build_run(const db::Store& store, const db::RunRow& run,
         r.moved_back_total += row.moved_back;
         r.sgd_steps_run += p.sgd_steps;
         r.sgd_steps_full += full_steps;
-        if (row.test_accuracy > best) {
+        if (better(row.test_accuracy, best)) {
             best = row.test_accuracy;
             r.best_epoch = row.epoch;
         }
@@ -221,7 +227,7 @@ RunReport build_run(const db::Store& store, const db::RunRow& run,
         t.accuracy = *goal;
         t.source = target ? "--target" : "recipe";
         for (const EpochPoint& p : r.epochs) {
-            if (p.row.test_accuracy >= *goal) {
+            if (p.row.test_accuracy == *goal || better(p.row.test_accuracy, *goal)) {
                 t.reached = true;
                 t.epoch = p.row.epoch;
                 t.time_s = p.wall_s;

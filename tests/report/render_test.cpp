@@ -113,6 +113,7 @@ TEST_F(Rendered, JsonKeepsItsDocumentedLayout) {
                                                    "num_samples",
                                                    "epochs_done",
                                                    "epochs_planned",
+                                                   "metric",
                                                    "final_accuracy",
                                                    "best_accuracy",
                                                    "best_epoch",

@@ -9,12 +9,14 @@
 
 #include "report/recipe_summary.hpp"
 #include "report/render.hpp"
+#include "report/text.hpp"
 #include "support/temp_dir.hpp"
 #include "synthetic_workspace.hpp"
 
 namespace fs = std::filesystem;
 using namespace kakuren;
 using report::testing::add_synthetic_run;
+using report::testing::synthetic_accuracy;
 using report::testing::SyntheticResult;
 using report::testing::SyntheticRun;
 
@@ -238,6 +240,34 @@ TEST_F(Workspace, CommunicationTimeIsSummedOverEpochsAndNotAddedToTheTotal) {
     EXPECT_FALSE(r.runs[1].split.communication_s) << "a one-rank run waits on nobody";
     EXPECT_NE(report::render_table(r).find("ranks waited on each other's collectives"),
               std::string::npos);
+}
+
+TEST_F(Workspace, AnErrorMetricIsBestAtItsLowestAndReachesItsTargetFromAbove) {
+    // A regression run (task.kind = "regression") records MAE, where lower is better. The
+    // synthetic values grow epoch by epoch, so as an error epoch 1 is the best and the first to
+    // be at or below a target between epochs 1 and 2 (as an accuracy it would be epoch 2).
+    SyntheticRun mae = baseline(1);
+    mae.metric = "MAE";
+    const auto added = add(mae);
+    const double e1 = synthetic_accuracy(mae, 1), e2 = synthetic_accuracy(mae, 2);
+    ASSERT_LT(e1, e2);
+    report::Request request;
+    request.runs = {added.id};
+    request.target = (e1 + e2) / 2;
+    const auto r = build(request);
+    ASSERT_EQ(r.runs.size(), 1U);
+    const auto& run = r.runs[0];
+    EXPECT_EQ(run.best_epoch, 1);
+    ASSERT_TRUE(run.target);
+    EXPECT_TRUE(run.target->reached);
+    EXPECT_EQ(run.target->epoch, 1);
+    const std::string text = report::render_table(r);
+    EXPECT_NE(text.find("TEST MAE"), std::string::npos) << text;
+    EXPECT_NE(text.find(report::metric_value("MAE", e1)), std::string::npos) << text;
+    EXPECT_EQ(text.find(report::percent(e1, 2)), std::string::npos)
+        << "an error is not a percentage\n"
+        << text;
+    EXPECT_NE(report::render_json(r).find(R"("metric": "MAE")"), std::string::npos);
 }
 
 TEST_F(Workspace, SgdStepsSavedAreFullEpochStepsMinusStepsRun) {

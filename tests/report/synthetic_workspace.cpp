@@ -100,6 +100,7 @@ SyntheticResult add_synthetic_run(db::Store& store, const std::filesystem::path&
     row.num_epochs = spec.epochs;
     row.created_at = iso(spec.start_ms);
     row.run_dir = result.run_dir.string();
+    row.metric = spec.metric;
     store.insert_run(row);
     const bool alive = spec.status == db::RunStatus::running;
     const int attempt =
