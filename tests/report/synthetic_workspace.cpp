@@ -31,7 +31,7 @@ warmup_epochs = 0
 )";
 
 std::string iso(std::int64_t ms) {
-    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    const auto secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[40];
@@ -113,7 +113,7 @@ SyntheticResult add_synthetic_run(db::Store& store, const std::filesystem::path&
                                : spec.epochs;
     std::vector<std::string> log;
     std::int64_t t = spec.start_ms;
-    auto emit = [&](const char* key, const util::Json& value, util::JsonObject meta = {}) {
+    auto emit = [&](const char* key, const util::Json& value, const util::JsonObject& meta = {}) {
         log.push_back(util::mllog_line(t, key, value, meta, "trainer/loop.cpp", 500));
     };
     emit("cache_clear", true);
