@@ -10,6 +10,7 @@
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
+#include "util/npy.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -218,26 +219,8 @@ namespace {
 /// A .npy file (format 1.0) of uint8 data with the given shape.
 void write_npy(const fs::path& file, const std::vector<std::int64_t>& shape,
                const std::vector<std::uint8_t>& bytes) {
-    std::string dims;
-    for (const auto d : shape) {
-        dims += std::to_string(d) + ", ";
-    }
-    if (shape.size() > 1) {
-        dims.resize(dims.size() - 2);
-    } else if (!dims.empty()) {
-        dims.pop_back(); // "(5,)"
-    }
-    std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': (" + dims + "), }";
-    // numpy pads the header with spaces so that the data starts at a multiple of 64.
-    while ((10 + header.size() + 1) % 64 != 0) {
-        header += ' ';
-    }
-    header += '\n';
     std::ofstream out(file, std::ios::binary | std::ios::trunc);
-    const std::string preamble = std::string("\x93NUMPY\x01\x00", 8) +
-                                 static_cast<char>(header.size() & 0xff) +
-                                 static_cast<char>(header.size() >> 8);
-    out << preamble << header;
+    out << util::npy_file_header("|u1", shape);
     out.write(reinterpret_cast<const char*>(bytes.data()),
               static_cast<std::streamsize>(bytes.size()));
     out.close();

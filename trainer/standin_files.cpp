@@ -16,6 +16,7 @@
 #include "trainer/standins.hpp"
 #include "trainer/trainer.hpp"
 #include "util/error.hpp"
+#include "util/npy.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -26,29 +27,11 @@ namespace fs = std::filesystem;
     throw RuntimeFailure("cannot write " + file.string() + ": " + why);
 }
 
-/// A .npy file (format 1.0): magic, header dict padded to 64 bytes, raw little-endian C-order data.
+/// A .npy file (format 1.0) of `tensor` as numpy.save writes it; returns the bytes written.
 std::int64_t write_npy(const fs::path& file, const torch::Tensor& tensor, const char* descr) {
     const torch::Tensor t = tensor.contiguous();
-    std::string shape = "(";
-    for (const std::int64_t d : t.sizes()) {
-        shape += std::to_string(d) + ", ";
-    }
-    if (t.dim() > 1) {
-        shape.resize(shape.size() - 2);
-    } else {
-        shape.pop_back(); // "(4,)"
-    }
-    shape += ")";
-    std::string header =
-        "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': " + shape + ", }";
-    const std::size_t unpadded = 10 + header.size() + 1;
-    header.append((64 - unpadded % 64) % 64, ' ');
-    header += '\n';
+    const std::string header = util::npy_file_header(descr, t.sizes().vec());
     std::ofstream out(file, std::ios::binary);
-    const auto length = static_cast<std::uint16_t>(header.size());
-    out.write("\x93NUMPY\x01\x00", 8);
-    const char len_bytes[2] = {static_cast<char>(length & 0xff), static_cast<char>(length >> 8)};
-    out.write(len_bytes, 2);
     out << header;
     const auto bytes = static_cast<std::streamsize>(t.numel() * t.element_size());
     out.write(static_cast<const char*>(t.data_ptr()), bytes);
@@ -56,7 +39,7 @@ std::int64_t write_npy(const fs::path& file, const torch::Tensor& tensor, const 
     if (!out) {
         fail_write(file, "write failed (disk full?)");
     }
-    return static_cast<std::int64_t>(10 + header.size()) + bytes;
+    return static_cast<std::int64_t>(header.size()) + bytes;
 }
 
 using H5Handle = std::unique_ptr<hid_t, void (*)(hid_t*)>;

@@ -278,4 +278,25 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
     return out + "]";
 }
 
+std::string npy_file_header(std::string_view descr, const std::vector<std::int64_t>& shape) {
+    std::string dims;
+    for (const std::int64_t d : shape) {
+        dims += std::to_string(d) + ", ";
+    }
+    if (shape.size() > 1) {
+        dims.resize(dims.size() - 2);
+    } else if (!dims.empty()) {
+        dims.pop_back(); // "(4,)"
+    }
+    std::string dict = "{'descr': '" + std::string(descr) +
+                       "', 'fortran_order': False, 'shape': (" + dims + "), }";
+    const std::size_t unpadded = 10 + dict.size() + 1;
+    dict.append((64 - unpadded % 64) % 64, ' ');
+    dict += '\n';
+    std::string out("\x93NUMPY\x01\x00", 8);
+    out += static_cast<char>(dict.size() & 0xff);
+    out += static_cast<char>(dict.size() >> 8);
+    return out + dict;
+}
+
 } // namespace kakuren::util

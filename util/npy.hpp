@@ -43,6 +43,11 @@ NpyHeader parse_npy_header(std::string_view bytes, const std::string& name);
 NpyHeader read_npy_header(const std::filesystem::path& file);
 
 /// "[60000, 1, 28, 28]"
+/// The bytes a numpy `.npy` file (format 1.0) starts with for a C-order array of `descr` ("<i2",
+/// "<f4", "|u1") and `shape`: magic, version, header length and the dict, padded with spaces so
+/// that the data starts at a multiple of 64 bytes, as numpy.save writes it.
+std::string npy_file_header(std::string_view descr, const std::vector<std::int64_t>& shape);
+
 std::string shape_text(const std::vector<std::int64_t>& shape);
 
 } // namespace kakuren::util
