@@ -50,6 +50,7 @@ Usage: cluster.sh start  DIR [--nodes N]   start a fresh N-node cluster (default
                                            links and /etc/hosts lines (idempotent)
        cluster.sh cut    DIR NODE          take NODE's link down (a real node failure)
        cluster.sh heal   DIR NODE          bring NODE's link up, resume it, wait until it is idle
+                                           and a step launched on it has run
        cluster.sh status DIR               sinfo of the cluster
 Needs root. Nodes are n1..nN at 10.201.0.1.., the controller listens on 10.201.0.254:6917.
 EOF
@@ -379,6 +380,26 @@ do_heal() {
     done
     [[ $state == idle || $state == mixed || $state == allocated ]] ||
         die "$node is '$state', not back in service after ${k_idle_timeout_s} s"
+    # "idle" in sinfo is not yet proof that the node takes a launch: right after a heal,
+    # slurmctld's messages to the node can still time out ("Socket timed out on send/recv"), and
+    # a requeued job started then fails instead of running. Wait for the event that proves it:
+    # a step launched on the node ran. (Skipped when a job already holds the node: that job's
+    # own launch has reached it.)
+    local probes=0 probe_deadline=$(($(date +%s) + 2 * k_idle_timeout_s))
+    while (($(date +%s) < probe_deadline)); do
+        state=$(SLURM_CONF=$conf sinfo -h -N -p debug -n "$node" -o %T 2>/dev/null || true)
+        [[ $state == idle ]] || break
+        probes=$((probes + 1))
+        if SLURM_CONF=$conf timeout 20 srun -p debug -w "$node" -N1 -n1 -t 1 -J kk-heal-probe \
+            --quiet true >/dev/null 2>&1; then
+            echo "cluster.sh: $node healed, a step ran on it (probe $probes) in $(elapsed "$t0") s"
+            return 0
+        fi
+        SLURM_CONF=$conf scancel -n kk-heal-probe 2>/dev/null || true
+        sleep 0.5
+    done
+    [[ $state != idle ]] ||
+        die "$node is idle but no step launched on it ran within $((2 * k_idle_timeout_s)) s"
     echo "cluster.sh: $node healed ($state) in $(elapsed "$t0") s"
 }
 
