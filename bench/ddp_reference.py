@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import statistics
+import sys
 import time
 
 import torch
@@ -27,22 +28,10 @@ import torch.multiprocessing as mp
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Cnn(nn.Module):
-    """kakuren's model.kind = cnn (trainer/models.cpp): conv16-conv32-fc64-fc."""
-
-    def __init__(self, channels, classes, side):
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, 16, 3, padding=1)
-        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
-        self.fc1 = nn.Linear(32 * (side // 4) * (side // 4), 64)
-        self.fc2 = nn.Linear(64, classes)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = F.relu(self.fc1(x.flatten(1)))
-        return self.fc2(x)
+# kakuren's model.kind = cnn (conv16-conv32-fc64-fc), the class the TorchScript tests export.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "trainer",
+                                "torchscript"))
+from make_modules import Cnn  # noqa: E402
 
 
 class Block(nn.Module):
