@@ -46,14 +46,18 @@ std::string log_cell(const RunReport& r) {
            (r.log.problems.size() == 1 ? "" : "s");
 }
 
-std::string spread_text(const Spread& s, bool seconds) {
+/// Seconds (metric empty) or values of the metric (accuracy and IoU in percent, MAE a number).
+std::string spread_text(const Spread& s, const std::string& metric) {
     if (s.n == 0) {
         return "-";
     }
-    auto value = [&](double v) { return seconds ? fixed(v, 2) + " s" : percent(v, 2); };
+    const bool seconds = metric.empty();
+    auto value = [&](double v) { return seconds ? fixed(v, 2) + " s" : metric_value(metric, v); };
     std::string out = value(s.mean);
     if (s.n > 1) {
-        out += " ± " + (seconds ? fixed(s.std, 2) + " s" : fixed(s.std * 100, 2) + " pp");
+        out += " ± " + (seconds                   ? fixed(s.std, 2) + " s"
+                        : lower_is_better(metric) ? fixed(s.std, 4)
+                                                  : fixed(s.std * 100, 2) + " pp");
     }
     return out;
 }
@@ -115,8 +119,12 @@ void comparison_section(std::string& out, const Report& report) {
         t.add({c.run_id, c.baseline_id + (c.automatic ? "" : " (given)"),
                c.same_seed ? "yes" : "no", factor_text(c.speedup_total),
                seconds_text(c.time_saved_s), factor_text(c.speedup_to_target),
-               c.accuracy_diff_final ? points_text(*c.accuracy_diff_final) : "-",
-               c.accuracy_diff_best ? points_text(*c.accuracy_diff_best) : "-"});
+               c.accuracy_diff_final
+                   ? metric_diff_text(detail::comparison_metric(report, c), *c.accuracy_diff_final)
+                   : "-",
+               c.accuracy_diff_best
+                   ? metric_diff_text(detail::comparison_metric(report, c), *c.accuracy_diff_best)
+                   : "-"});
     }
     out += "\nAGAINST BASELINE (speed-up = baseline time-to-train / run's; > 1 is faster)\n" +
            t.render();
@@ -133,13 +141,13 @@ void groups_section(std::string& out, const Report& report) {
         for (std::size_t i = 0; i < g.seeds.size(); ++i) {
             seeds += (i > 0 ? "," : "") + std::to_string(g.seeds[i]);
         }
-        t.add({g.label, std::to_string(g.run_ids.size()), seeds,
-               spread_text(g.time_to_train_s, true),
+        const std::string metric = detail::group_metric(report, g);
+        t.add({g.label, std::to_string(g.run_ids.size()), seeds, spread_text(g.time_to_train_s, ""),
                g.time_to_train_s.olympic ? fixed(*g.time_to_train_s.olympic, 2) + " s" : "-",
-               spread_text(g.final_accuracy, false), spread_text(g.best_accuracy, false),
-               g.time_to_target_s ? spread_text(*g.time_to_target_s, true) : "-",
+               spread_text(g.final_accuracy, metric), spread_text(g.best_accuracy, metric),
+               g.time_to_target_s ? spread_text(*g.time_to_target_s, "") : "-",
                factor_text(g.speedup_total),
-               g.accuracy_diff_final ? points_text(*g.accuracy_diff_final) : "-"});
+               g.accuracy_diff_final ? metric_diff_text(metric, *g.accuracy_diff_final) : "-"});
     }
     out += "\nSEEDS (completed runs; mean ± std; MLPerf olympic mean with >= 5 runs, used for "
            "the speed-up when present)\n" +
