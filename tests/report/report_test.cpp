@@ -290,10 +290,13 @@ TEST_F(Workspace, TheHtmlReportNamesTheRunsMetricAndJudgesAnErrorByItsDirection)
         const bool error = metric == "MAE";
         const std::string diff_text = error ? report::fixed(diff, 4) : report::points_text(diff);
         EXPECT_EQ(report::metric_diff_text(metric, diff), diff_text);
-        EXPECT_NE(html.find(std::string("<span class=\"") + (error ? "good" : "bad") + "\">" +
-                            diff_text + " " + metric + "</span>"),
-                  std::string::npos)
-            << html;
+        // The at-a-glance card: good when the metric improved (an MAE fell, an IoU rose).
+        std::string card = std::string("<span class=\"") + (error ? "good" : "bad") + "\">";
+        card += diff_text;
+        card += " ";
+        card += metric;
+        card += "</span>";
+        EXPECT_NE(html.find(card), std::string::npos) << html;
         EXPECT_NE(html.find("Test " + metric + " per epoch"), std::string::npos);
         EXPECT_NE(html.find(error ? "test MAE, lower is better" : "test IoU (%)"),
                   std::string::npos);
