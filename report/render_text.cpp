@@ -17,6 +17,9 @@ using detail::strategy_text;
 
 /// The column heading of a metric: ACC, IOU, MAE.
 std::string metric_label(const std::string& metric) {
+    if (metric.empty()) {
+        return "METRIC"; // runs of different metrics in one report
+    }
     if (metric == "accuracy") {
         return "ACC";
     }
@@ -63,9 +66,10 @@ std::string spread_text(const Spread& s, const std::string& metric) {
 }
 
 void runs_section(std::string& out, const Report& report) {
+    const std::string m = metric_label(detail::report_metric(report));
     Table t({"RUN", "STATUS", "ATT", "MODEL", "DATA", "STRATEGY", "SEED", "RANKS", "EPOCHS",
-             "FINAL ACC", "BEST ACC", "TIME-TO-TRAIN", "TO TARGET", "SAMPLES/s", "HIDDEN REQ/REAL",
-             "MOVED BACK", "STEPS SAVED", "LOG"});
+             "FINAL " + m, "BEST " + m, "TIME-TO-TRAIN", "TO TARGET", "SAMPLES/s",
+             "HIDDEN REQ/REAL", "MOVED BACK", "STEPS SAVED", "LOG"});
     for (const RunReport& r : report.runs) {
         const double saved = r.sgd_steps_full > 0 ? static_cast<double>(r.sgd_steps_saved()) /
                                                         static_cast<double>(r.sgd_steps_full)
@@ -113,8 +117,9 @@ void comparison_section(std::string& out, const Report& report) {
     if (report.comparisons.empty()) {
         return;
     }
+    const std::string m = metric_label(detail::report_metric(report));
     Table t({"RUN", "BASELINE", "SAME SEED", "SPEED-UP", "TIME SAVED", "SPEED-UP TO TARGET",
-             "FINAL ACC DIFF", "BEST ACC DIFF"});
+             "FINAL " + m + " DIFF", "BEST " + m + " DIFF"});
     for (const Comparison& c : report.comparisons) {
         t.add({c.run_id, c.baseline_id + (c.automatic ? "" : " (given)"),
                c.same_seed ? "yes" : "no", factor_text(c.speedup_total),
@@ -134,8 +139,9 @@ void groups_section(std::string& out, const Report& report) {
     if (report.groups.empty()) {
         return;
     }
-    Table t({"CONFIGURATION", "RUNS", "SEEDS", "TIME-TO-TRAIN", "OLYMPIC", "FINAL ACC", "BEST ACC",
-             "TO TARGET", "SPEED-UP", "FINAL ACC DIFF"});
+    const std::string m = metric_label(detail::report_metric(report));
+    Table t({"CONFIGURATION", "RUNS", "SEEDS", "TIME-TO-TRAIN", "OLYMPIC", "FINAL " + m,
+             "BEST " + m, "TO TARGET", "SPEED-UP", "FINAL " + m + " DIFF"});
     for (const SeedGroup& g : report.groups) {
         std::string seeds;
         for (std::size_t i = 0; i < g.seeds.size(); ++i) {

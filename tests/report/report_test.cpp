@@ -318,6 +318,10 @@ TEST_F(Workspace, TheHtmlReportNamesTheRunsMetricAndJudgesAnErrorByItsDirection)
         }
         const std::string text = report::render_table(r);
         EXPECT_NE(text.find(metric + ": final "), std::string::npos) << text;
+        EXPECT_NE(text.find("FINAL " + std::string(error ? "MAE" : "IOU") + " DIFF"),
+                  std::string::npos)
+            << text;
+        EXPECT_EQ(text.find("ACC"), std::string::npos) << text;
         EXPECT_NE(text.find("(" + diff_text + ")"), std::string::npos) << text;
     }
 }
