@@ -78,6 +78,7 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
     c.schedule.kind = recipe.schedule.kind;
     c.schedule.milestones = recipe.schedule.milestones;
     c.schedule.gamma = recipe.schedule.gamma;
+    c.schedule.decay_factors = recipe.schedule.decay_factors;
     c.schedule.warmup_steps = recipe.schedule.warmup_steps;
     c.schedule.warmup_factor = recipe.schedule.warmup_factor;
 

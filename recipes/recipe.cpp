@@ -604,6 +604,16 @@ class Loader {
                           std::to_string(s.epochs));
             }
         }
+        if (ok({"schedule.kind", "schedule.milestones", "schedule.decay_factors"}) &&
+            (s.kind == "step" || s.kind == "multistep") && !s.decay_factors.empty() &&
+            s.decay_factors.size() != s.milestones.size()) {
+            error(
+                place({"schedule.decay_factors", "schedule.milestones"}),
+                "schedule.decay_factors = " + detail::render(find_value("schedule.decay_factors")) +
+                    " has " + std::to_string(s.decay_factors.size()) +
+                    " entries; expected one per schedule.milestones entry (" +
+                    std::to_string(s.milestones.size()) + ")");
+        }
         const auto& o = m_recipe.optimizer;
         if (ok({"optimizer.nesterov", "optimizer.momentum"}) && o.nesterov && o.momentum == 0) {
             error(place({"optimizer.nesterov", "optimizer.momentum"}),

@@ -79,6 +79,7 @@ struct ScheduleSection {
     std::string kind = "step";     ///< a name in schedule_kinds() (recipes/kinds.hpp)
     std::vector<int> milestones = {10, 13};
     double gamma = 0.1;
+    std::vector<double> decay_factors; ///< LR factor after each milestone; [] = gamma^k
 };
 
 /// [task]: what is learned (recipes/kinds.hpp task_kinds()).

@@ -405,6 +405,13 @@ std::vector<Field> build_schema() {
     f.push_back(make<&R::schedule, &ScheduleSection::gamma>("schedule", "gamma",
                                                             "step: LR factor at each milestone.")
                     .in(interval(0, false, 1, true)));
+    f.push_back(make<&R::schedule, &ScheduleSection::decay_factors>(
+                    "schedule", "decay_factors",
+                    "step: the LR factor after each milestone, relative to the base LR and not "
+                    "compounding (CosmoFlow's reference: [0.25, 0.125] at [32, 64]); replaces "
+                    "gamma; [] = gamma at each milestone.")
+                    .in(interval(0, false, 1, true))
+                    .note("one per schedule.milestones entry"));
     // [task]
     f.push_back(make<&R::task, &TaskSection::kind>("task", "kind", kinds_text(task_kinds()))
                     .one_of(kind_names(task_kinds())));

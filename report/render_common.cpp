@@ -97,6 +97,29 @@ std::string accuracy_text(const std::string& metric, const std::optional<double>
 
 } // namespace
 
+std::string report_metric(const Report& report) {
+    if (report.runs.empty()) {
+        return "accuracy";
+    }
+    const std::string& first = report.runs.front().run.metric;
+    for (const RunReport& r : report.runs) {
+        if (r.run.metric != first) {
+            return "";
+        }
+    }
+    return first;
+}
+
+std::string comparison_metric(const Report& report, const Comparison& c) {
+    const RunReport* r = report.find(c.run_id);
+    return r != nullptr ? r->run.metric : "accuracy";
+}
+
+std::string group_metric(const Report& report, const SeedGroup& g) {
+    const RunReport* r = g.run_ids.empty() ? nullptr : report.find(g.run_ids.front());
+    return r != nullptr ? r->run.metric : "accuracy";
+}
+
 std::vector<std::string> headline(const Report& report, const Comparison& c) {
     const RunReport& r = *report.find(c.run_id);
     const RunReport& b = *report.find(c.baseline_id);
@@ -132,12 +155,13 @@ std::vector<std::string> headline(const Report& report, const Comparison& c) {
     }
     lines.push_back(speed);
     if (c.accuracy_diff_final) {
-        lines.push_back("accuracy: final " + accuracy_text(r.run.metric, r.run.final_accuracy) +
+        const std::string& m = r.run.metric;
+        lines.push_back(metric_noun(m) + ": final " + accuracy_text(m, r.run.final_accuracy) +
                         " vs " + accuracy_text(b.run.metric, b.run.final_accuracy) + " (" +
-                        points_text(*c.accuracy_diff_final) + "), best " +
-                        accuracy_text(r.run.metric, r.run.best_accuracy) + " vs " +
+                        metric_diff_text(m, *c.accuracy_diff_final) + "), best " +
+                        accuracy_text(m, r.run.best_accuracy) + " vs " +
                         accuracy_text(b.run.metric, b.run.best_accuracy) + " (" +
-                        points_text(c.accuracy_diff_best.value_or(0)) + ")");
+                        metric_diff_text(m, c.accuracy_diff_best.value_or(0)) + ")");
     }
     lines.push_back(hiding_sentence(r));
     if (const std::string w = where_time_went(r); !w.empty()) {

@@ -29,6 +29,13 @@ std::vector<SplitPart> split_parts(const TimeSplit& s);
 
 /// The sentences that answer "how much time did hiding save, at what accuracy cost, and where
 /// did the time go" for one comparison.
+/// The metric all of the report's runs record (accuracy | IoU | MAE); "" when they differ.
+std::string report_metric(const Report& report);
+/// The metric of a comparison's run (its baseline records the same one when comparable).
+std::string comparison_metric(const Report& report, const Comparison& c);
+/// The metric of a seed group's runs.
+std::string group_metric(const Report& report, const SeedGroup& g);
+
 std::vector<std::string> headline(const Report& report, const Comparison& c);
 /// The same for a run without a baseline.
 std::vector<std::string> headline(const RunReport& r);

@@ -41,8 +41,14 @@ svg .frame{fill:none;stroke:#999;stroke-width:1}
 details{margin:6px 0}summary{cursor:pointer;font-weight:bold}
 )";
 
-std::string acc(const std::optional<double>& a) {
-    return a ? percent(*a, 2) : "-";
+/// A value of the run's metric: accuracy and IoU in percent, MAE as a number.
+std::string acc(const RunReport& r, const std::optional<double>& a) {
+    return a ? metric_value(r.run.metric, *a) : "-";
+}
+
+/// A column heading for the metric: "acc", "IoU", "MAE"; "metric" when runs differ.
+std::string metric_column(const std::string& metric) {
+    return metric.empty() ? "metric" : metric == "accuracy" ? "acc" : metric;
 }
 
 std::string td(const std::string& s) {
@@ -86,9 +92,13 @@ void glance(std::string& out, const Report& report) {
             out += "no speed-up";
         }
         if (c.accuracy_diff_final) {
-            out += std::string(" &middot; <span class=\"") +
-                   (*c.accuracy_diff_final >= -0.001 ? "good" : "bad") + "\">" +
-                   escape(points_text(*c.accuracy_diff_final)) + " accuracy</span>";
+            // Good when the metric did not get worse by more than a tenth of a point (an error
+            // metric: by more than 0.001).
+            const std::string metric = detail::comparison_metric(report, c);
+            const double d = *c.accuracy_diff_final;
+            const bool good = lower_is_better(metric) ? d <= 0.001 : d >= -0.001;
+            out += std::string(" &middot; <span class=\"") + (good ? "good" : "bad") + "\">" +
+                   escape(metric_diff_text(metric, d) + " " + metric_noun(metric)) + "</span>";
         }
         out += "</div>";
         for (std::size_t i = 1; i < lines.size(); ++i) {
@@ -119,11 +129,17 @@ void figure(std::string& out, const std::string& svg_markup, const std::string& 
 
 void charts(std::string& out, const Report& report) {
     out += "<h2>Plots</h2><div class=\"charts\">";
+    // The runs' metric names the charts; runs of different metrics share a plain axis.
+    const std::string metric = detail::report_metric(report);
+    const std::string noun = metric.empty() ? "metric" : metric_noun(metric);
+    const bool as_percent = !metric.empty() && !lower_is_better(metric);
+    const std::string y_label = "test " + noun + (as_percent ? " (%)" : "") +
+                                (lower_is_better(metric) ? ", lower is better" : "");
     svg::LineChart acc_epoch{"accuracy_epoch",
-                             "Test accuracy per epoch",
+                             "Test " + noun + " per epoch",
                              "epoch",
-                             "test accuracy (%)",
-                             true,
+                             y_label,
+                             as_percent,
                              false,
                              true,
                              std::nullopt,
@@ -131,10 +147,10 @@ void charts(std::string& out, const Report& report) {
                              {},
                              ""};
     svg::LineChart acc_time{"accuracy_time",
-                            "Test accuracy over wall time",
+                            "Test " + noun + " over wall time",
                             "wall time since run_start (s)",
-                            "test accuracy (%)",
-                            true,
+                            y_label,
+                            as_percent,
                             false,
                             false,
                             std::nullopt,
@@ -190,10 +206,11 @@ void charts(std::string& out, const Report& report) {
         lr.series.push_back(std::move(eff));
     }
     figure(out, svg::render(acc_epoch),
-           "Test accuracy after each epoch, all runs of this report on one chart.");
+           "Test " + noun + " after each epoch, all runs of this report on one chart.");
     figure(out, svg::render(acc_time),
-           "The same accuracies against wall-clock seconds since run_start: a run to the left "
-           "reached that accuracy sooner.");
+           "The same values against wall-clock seconds since run_start: a run to the left "
+           "reached that " +
+               noun + " sooner.");
     figure(out, svg::render(hidden),
            "Requested F_e is the most a strategy may hide; the realised fraction is lower when "
            "candidates are moved back (tau).");
@@ -226,10 +243,11 @@ void charts(std::string& out, const Report& report) {
 }
 
 void runs_table(std::string& out, const Report& report) {
+    const std::string m = metric_column(detail::report_metric(report));
     out +=
         "<h2>Runs</h2>" +
         table_head({"run", "status", "attempts", "model", "data", "strategy", "seed", "ranks",
-                    "epochs", "final acc", "best acc", "time-to-train", "to target", "samples/s",
+                    "epochs", "final " + m, "best " + m, "time-to-train", "to target", "samples/s",
                     "hidden requested / realised", "moved back", "SGD steps saved", "MLPerf log"});
     for (const RunReport& r : report.runs) {
         const double saved = r.sgd_steps_full > 0 ? static_cast<double>(r.sgd_steps_saved()) /
@@ -242,7 +260,7 @@ void runs_table(std::string& out, const Report& report) {
                td(detail::strategy_text(r.recipe)) + tdn(std::to_string(r.run.seed)) +
                tdn(std::to_string(r.ranks)) +
                tdn(std::to_string(r.epochs.size()) + "/" + std::to_string(r.run.num_epochs)) +
-               tdn(acc(r.run.final_accuracy)) + tdn(acc(r.run.best_accuracy)) +
+               tdn(acc(r, r.run.final_accuracy)) + tdn(acc(r, r.run.best_accuracy)) +
                tdn(detail::time_to_train_text(r)) + tdn(detail::to_target_text(r)) +
                tdn(thousands(static_cast<std::int64_t>(r.samples_per_s))) +
                tdn(percent(r.mean_requested_fraction) + " / " + percent(r.mean_realised_fraction)) +
@@ -285,31 +303,40 @@ void comparison_table(std::string& out, const Report& report) {
     if (report.comparisons.empty()) {
         return;
     }
+    const std::string m = metric_column(detail::report_metric(report));
     out += "<h2>Against the baseline</h2>" +
            table_head({"run", "baseline", "same seed", "speed-up (time-to-train)", "time saved",
-                       "speed-up to target", "final acc diff", "best acc diff"});
+                       "speed-up to target", "final " + m + " diff", "best " + m + " diff"});
     for (const Comparison& c : report.comparisons) {
+        const std::string metric = detail::comparison_metric(report, c);
         out += "<tr>" + td(c.run_id) + td(c.baseline_id + (c.automatic ? "" : " (given)")) +
                td(c.same_seed ? "yes" : "no") + tdn(factor_text(c.speedup_total)) +
                tdn(seconds_text(c.time_saved_s)) + tdn(factor_text(c.speedup_to_target)) +
-               tdn(c.accuracy_diff_final ? points_text(*c.accuracy_diff_final) : "-") +
-               tdn(c.accuracy_diff_best ? points_text(*c.accuracy_diff_best) : "-") + "</tr>";
+               tdn(c.accuracy_diff_final ? metric_diff_text(metric, *c.accuracy_diff_final) : "-") +
+               tdn(c.accuracy_diff_best ? metric_diff_text(metric, *c.accuracy_diff_best) : "-") +
+               "</tr>";
     }
     out += "</tbody></table></div><p class=\"sub\">speed-up = baseline time-to-train / the run's "
            "(MLPerf run_start to run_stop); above 1 the run was faster.</p>";
 }
 
-std::string spread_html(const Spread& s, bool seconds) {
+/// Seconds (metric empty) or values of the metric (accuracy and IoU in percent, MAE a number).
+std::string spread_html(const Spread& s, const std::string& metric) {
     if (s.n == 0) {
         return "-";
     }
-    std::string out = seconds ? fixed(s.mean, 2) + " s" : percent(s.mean, 2);
+    const bool seconds = metric.empty();
+    const auto value = [&](double v) {
+        return seconds ? fixed(v, 2) + " s" : metric_value(metric, v);
+    };
+    std::string out = value(s.mean);
     if (s.n > 1) {
-        out += " ± " + (seconds ? fixed(s.std, 2) + " s" : fixed(s.std * 100, 2) + " pp");
+        out += " ± " + (seconds                   ? fixed(s.std, 2) + " s"
+                        : lower_is_better(metric) ? fixed(s.std, 4)
+                                                  : fixed(s.std * 100, 2) + " pp");
     }
     if (s.olympic) {
-        out +=
-            " (olympic " + (seconds ? fixed(*s.olympic, 2) + " s" : percent(*s.olympic, 2)) + ")";
+        out += " (olympic " + value(*s.olympic) + ")";
     }
     return out;
 }
@@ -318,21 +345,24 @@ void groups_table(std::string& out, const Report& report) {
     if (report.groups.empty()) {
         return;
     }
+    const std::string m = metric_column(detail::report_metric(report));
     out += "<h2>Seeds</h2>" +
-           table_head({"configuration", "runs", "seeds", "time-to-train", "final acc", "best acc",
-                       "to target", "speed-up", "final acc diff"});
+           table_head({"configuration", "runs", "seeds", "time-to-train", "final " + m, "best " + m,
+                       "to target", "speed-up", "final " + m + " diff"});
     for (const SeedGroup& g : report.groups) {
         std::string seeds;
         for (std::size_t i = 0; i < g.seeds.size(); ++i) {
             seeds += (i > 0 ? ", " : "") + std::to_string(g.seeds[i]);
         }
+        const std::string metric = detail::group_metric(report, g);
         out += "<tr>" + td(g.label) + tdn(std::to_string(g.run_ids.size())) + td(seeds) +
-               tdn(spread_html(g.time_to_train_s, true)) +
-               tdn(spread_html(g.final_accuracy, false)) +
-               tdn(spread_html(g.best_accuracy, false)) +
-               tdn(g.time_to_target_s ? spread_html(*g.time_to_target_s, true) : "-") +
+               tdn(spread_html(g.time_to_train_s, "")) +
+               tdn(spread_html(g.final_accuracy, metric)) +
+               tdn(spread_html(g.best_accuracy, metric)) +
+               tdn(g.time_to_target_s ? spread_html(*g.time_to_target_s, "") : "-") +
                tdn(factor_text(g.speedup_total)) +
-               tdn(g.accuracy_diff_final ? points_text(*g.accuracy_diff_final) : "-") + "</tr>";
+               tdn(g.accuracy_diff_final ? metric_diff_text(metric, *g.accuracy_diff_final) : "-") +
+               "</tr>";
     }
     out += "</tbody></table></div><p class=\"sub\">Completed runs only; mean ± sample standard "
            "deviation; MLPerf's olympic mean (without the fastest and slowest) with 5 or more "
@@ -394,18 +424,20 @@ void details(std::string& out, const Report& report) {
                    " runs; the JSON at the end of this file has every epoch.</p></details>";
             continue;
         }
-        out += table_head({"epoch", "test acc", "train loss", "LR", "x scale", "requested F",
-                           "realised", "hidden", "moved back", "SGD steps", "saved", "train s",
-                           "hidden pass s", "eval s", "total s", "wall s", "samples/s"});
+        out += table_head({"epoch", "test " + metric_column(r.run.metric), "train loss", "LR",
+                           "x scale", "requested F", "realised", "hidden", "moved back",
+                           "SGD steps", "saved", "train s", "hidden pass s", "eval s", "total s",
+                           "wall s", "samples/s"});
         for (const EpochPoint& p : r.epochs) {
             const db::EpochRow& e = p.row;
-            out += "<tr>" + tdn(std::to_string(e.epoch)) + tdn(percent(e.test_accuracy, 2)) +
-                   tdn(fixed(e.train_loss, 4)) + tdn(fixed(e.lr, 5)) + tdn(fixed(e.lr_scale, 3)) +
-                   tdn(percent(e.max_fraction)) + tdn(percent(p.realised_fraction)) +
-                   tdn(thousands(e.hidden)) + tdn(thousands(e.moved_back)) +
-                   tdn(thousands(p.sgd_steps)) + tdn(thousands(p.sgd_steps_saved)) +
-                   tdn(fixed(e.train_s, 2)) + tdn(fixed(e.hidden_pass_s, 2)) +
-                   tdn(fixed(e.eval_s, 2)) + tdn(fixed(e.total_s, 2)) + tdn(fixed(p.wall_s, 2)) +
+            out += "<tr>" + tdn(std::to_string(e.epoch)) +
+                   tdn(metric_value(r.run.metric, e.test_accuracy)) + tdn(fixed(e.train_loss, 4)) +
+                   tdn(fixed(e.lr, 5)) + tdn(fixed(e.lr_scale, 3)) + tdn(percent(e.max_fraction)) +
+                   tdn(percent(p.realised_fraction)) + tdn(thousands(e.hidden)) +
+                   tdn(thousands(e.moved_back)) + tdn(thousands(p.sgd_steps)) +
+                   tdn(thousands(p.sgd_steps_saved)) + tdn(fixed(e.train_s, 2)) +
+                   tdn(fixed(e.hidden_pass_s, 2)) + tdn(fixed(e.eval_s, 2)) +
+                   tdn(fixed(e.total_s, 2)) + tdn(fixed(p.wall_s, 2)) +
                    tdn(thousands(static_cast<std::int64_t>(e.samples_per_s))) + "</tr>";
         }
         out += "</tbody></table></div></details>";

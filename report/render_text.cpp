@@ -17,6 +17,9 @@ using detail::strategy_text;
 
 /// The column heading of a metric: ACC, IOU, MAE.
 std::string metric_label(const std::string& metric) {
+    if (metric.empty()) {
+        return "METRIC"; // runs of different metrics in one report
+    }
     if (metric == "accuracy") {
         return "ACC";
     }
@@ -46,22 +49,27 @@ std::string log_cell(const RunReport& r) {
            (r.log.problems.size() == 1 ? "" : "s");
 }
 
-std::string spread_text(const Spread& s, bool seconds) {
+/// Seconds (metric empty) or values of the metric (accuracy and IoU in percent, MAE a number).
+std::string spread_text(const Spread& s, const std::string& metric) {
     if (s.n == 0) {
         return "-";
     }
-    auto value = [&](double v) { return seconds ? fixed(v, 2) + " s" : percent(v, 2); };
+    const bool seconds = metric.empty();
+    auto value = [&](double v) { return seconds ? fixed(v, 2) + " s" : metric_value(metric, v); };
     std::string out = value(s.mean);
     if (s.n > 1) {
-        out += " ± " + (seconds ? fixed(s.std, 2) + " s" : fixed(s.std * 100, 2) + " pp");
+        out += " ± " + (seconds                   ? fixed(s.std, 2) + " s"
+                        : lower_is_better(metric) ? fixed(s.std, 4)
+                                                  : fixed(s.std * 100, 2) + " pp");
     }
     return out;
 }
 
 void runs_section(std::string& out, const Report& report) {
+    const std::string m = metric_label(detail::report_metric(report));
     Table t({"RUN", "STATUS", "ATT", "MODEL", "DATA", "STRATEGY", "SEED", "RANKS", "EPOCHS",
-             "FINAL ACC", "BEST ACC", "TIME-TO-TRAIN", "TO TARGET", "SAMPLES/s", "HIDDEN REQ/REAL",
-             "MOVED BACK", "STEPS SAVED", "LOG"});
+             "FINAL " + m, "BEST " + m, "TIME-TO-TRAIN", "TO TARGET", "SAMPLES/s",
+             "HIDDEN REQ/REAL", "MOVED BACK", "STEPS SAVED", "LOG"});
     for (const RunReport& r : report.runs) {
         const double saved = r.sgd_steps_full > 0 ? static_cast<double>(r.sgd_steps_saved()) /
                                                         static_cast<double>(r.sgd_steps_full)
@@ -109,14 +117,19 @@ void comparison_section(std::string& out, const Report& report) {
     if (report.comparisons.empty()) {
         return;
     }
+    const std::string m = metric_label(detail::report_metric(report));
     Table t({"RUN", "BASELINE", "SAME SEED", "SPEED-UP", "TIME SAVED", "SPEED-UP TO TARGET",
-             "FINAL ACC DIFF", "BEST ACC DIFF"});
+             "FINAL " + m + " DIFF", "BEST " + m + " DIFF"});
     for (const Comparison& c : report.comparisons) {
         t.add({c.run_id, c.baseline_id + (c.automatic ? "" : " (given)"),
                c.same_seed ? "yes" : "no", factor_text(c.speedup_total),
                seconds_text(c.time_saved_s), factor_text(c.speedup_to_target),
-               c.accuracy_diff_final ? points_text(*c.accuracy_diff_final) : "-",
-               c.accuracy_diff_best ? points_text(*c.accuracy_diff_best) : "-"});
+               c.accuracy_diff_final
+                   ? metric_diff_text(detail::comparison_metric(report, c), *c.accuracy_diff_final)
+                   : "-",
+               c.accuracy_diff_best
+                   ? metric_diff_text(detail::comparison_metric(report, c), *c.accuracy_diff_best)
+                   : "-"});
     }
     out += "\nAGAINST BASELINE (speed-up = baseline time-to-train / run's; > 1 is faster)\n" +
            t.render();
@@ -126,20 +139,21 @@ void groups_section(std::string& out, const Report& report) {
     if (report.groups.empty()) {
         return;
     }
-    Table t({"CONFIGURATION", "RUNS", "SEEDS", "TIME-TO-TRAIN", "OLYMPIC", "FINAL ACC", "BEST ACC",
-             "TO TARGET", "SPEED-UP", "FINAL ACC DIFF"});
+    const std::string m = metric_label(detail::report_metric(report));
+    Table t({"CONFIGURATION", "RUNS", "SEEDS", "TIME-TO-TRAIN", "OLYMPIC", "FINAL " + m,
+             "BEST " + m, "TO TARGET", "SPEED-UP", "FINAL " + m + " DIFF"});
     for (const SeedGroup& g : report.groups) {
         std::string seeds;
         for (std::size_t i = 0; i < g.seeds.size(); ++i) {
             seeds += (i > 0 ? "," : "") + std::to_string(g.seeds[i]);
         }
-        t.add({g.label, std::to_string(g.run_ids.size()), seeds,
-               spread_text(g.time_to_train_s, true),
+        const std::string metric = detail::group_metric(report, g);
+        t.add({g.label, std::to_string(g.run_ids.size()), seeds, spread_text(g.time_to_train_s, ""),
                g.time_to_train_s.olympic ? fixed(*g.time_to_train_s.olympic, 2) + " s" : "-",
-               spread_text(g.final_accuracy, false), spread_text(g.best_accuracy, false),
-               g.time_to_target_s ? spread_text(*g.time_to_target_s, true) : "-",
+               spread_text(g.final_accuracy, metric), spread_text(g.best_accuracy, metric),
+               g.time_to_target_s ? spread_text(*g.time_to_target_s, "") : "-",
                factor_text(g.speedup_total),
-               g.accuracy_diff_final ? points_text(*g.accuracy_diff_final) : "-"});
+               g.accuracy_diff_final ? metric_diff_text(metric, *g.accuracy_diff_final) : "-"});
     }
     out += "\nSEEDS (completed runs; mean ± std; MLPerf olympic mean with >= 5 runs, used for "
            "the speed-up when present)\n" +

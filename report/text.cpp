@@ -56,6 +56,21 @@ std::string points_text(double fraction_diff) {
     return (pp >= 0 ? "+" : "") + fixed(pp, 2) + " pp";
 }
 
+bool lower_is_better(std::string_view metric) {
+    return metric == "MAE";
+}
+
+std::string metric_diff_text(std::string_view metric, double diff) {
+    if (lower_is_better(metric)) {
+        return (diff >= 0 ? "+" : "") + fixed(diff, 4);
+    }
+    return points_text(diff);
+}
+
+std::string metric_noun(std::string_view metric) {
+    return metric.empty() ? std::string("accuracy") : std::string(metric);
+}
+
 std::string factor_text(const std::optional<double>& factor) {
     if (!factor || !std::isfinite(*factor)) {
         return "-";

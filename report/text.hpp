@@ -18,6 +18,14 @@ std::string metric_value(std::string_view metric, double value);
 std::string seconds_text(const std::optional<double>& seconds);
 /// A signed difference of fractions in percentage points: 0.0031 -> "+0.31 pp".
 std::string points_text(double fraction_diff);
+/// Whether a smaller value of the metric named `metric` is better (MAE, an error).
+bool lower_is_better(std::string_view metric);
+/// A signed difference of two values of the metric named `metric`: accuracy and IoU in
+/// percentage points (points_text), MAE as a signed number in the targets' units: -0.0012 ->
+/// "-0.0012" (negative: the run's error is smaller).
+std::string metric_diff_text(std::string_view metric, double diff);
+/// What a report calls the metric in prose: "accuracy", "IoU", "MAE".
+std::string metric_noun(std::string_view metric);
 /// A speed-up factor: 1.234 -> "1.23x"; "-" when absent.
 std::string factor_text(const std::optional<double>& factor);
 /// Columns of UTF-8 text as displayed (code points, not bytes).

@@ -59,7 +59,14 @@ void log_hyperparameters(const Config& config, const RunFacts& facts, util::MlLo
         boundaries.emplace_back(m);
     }
     log("opt_learning_rate_decay_boundary_epochs", util::Json(std::move(boundaries)));
-    log("opt_learning_rate_decay_factor", facts.lr_milestones.empty() ? 1.0 : s.gamma);
+    // One number, as CosmoFlow's reference logs it: the largest factor relative to the base LR
+    // (its max(decay_schedule.values()): 0.25 for 0.25 at 32 and 0.125 at 64); gamma otherwise.
+    const double decay_factor =
+        facts.lr_milestones.empty() ? 1.0
+        : s.decay_factors.empty()
+            ? s.gamma
+            : *std::max_element(s.decay_factors.begin(), s.decay_factors.end());
+    log("opt_learning_rate_decay_factor", decay_factor);
     log("opt_weight_decay", config.optim.weight_decay);
     log("opt_momentum", config.optim.momentum);
     if (config.model.kind == "cosmoflow") {

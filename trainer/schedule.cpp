@@ -36,7 +36,17 @@ double decayed_lr(const ScheduleConfig& schedule, double base_lr, int epoch, dou
         const double progress = std::min(1.0, (epoch + frac - warmup) / span);
         return 0.5 * base_lr * (1.0 + std::cos(std::numbers::pi * progress));
     }
-    return base_lr * std::pow(schedule.gamma, milestones_passed(schedule, epoch));
+    const int passed = milestones_passed(schedule, epoch);
+    if (!schedule.decay_factors.empty()) {
+        // Per-boundary factors relative to the base LR (the recipe check holds the list to one
+        // factor per milestone; the clamp keeps a programmatic config in bounds).
+        if (passed == 0) {
+            return base_lr;
+        }
+        const auto last = static_cast<int>(schedule.decay_factors.size());
+        return base_lr * schedule.decay_factors.at(std::min(passed, last) - 1);
+    }
+    return base_lr * std::pow(schedule.gamma, passed);
 }
 
 } // namespace

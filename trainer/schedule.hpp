@@ -15,7 +15,8 @@ double epoch_fraction(std::int64_t step, std::int64_t num_steps);
 /// the epoch is done (see epoch_fraction):
 /// - warm-up, epoch < warmup_epochs: base_lr * (epoch + frac) / warmup_epochs, linear from
 ///   base_lr / (warm-up steps) at the first step up to base_lr at the last warm-up step;
-/// - "step": base_lr * gamma^(number of milestones <= epoch);
+/// - "step": base_lr * gamma^(number of milestones <= epoch), or with decay_factors non-empty
+///   base_lr * decay_factors[k - 1] after k >= 1 milestones (not compounding);
 /// - "cosine": 0.5 * base_lr * (1 + cos(pi * (epoch + frac - warmup) / (epochs - warmup))),
 ///   which reaches 0 at the last step of the last epoch.
 /// - "multistep": the same as "step" (DeepCAM's name).

@@ -74,6 +74,10 @@ struct ScheduleConfig {
     std::string kind = "step"; ///< step | multistep (the same) | cosine
     std::vector<int> milestones = {10, 13};
     double gamma = 0.1;
+    /// step | multistep: the LR factor after each milestone, relative to the (warmed-up) base
+    /// LR, not compounding (CosmoFlow: 0.25 at 32, then 0.125 at 64); one per milestone.
+    /// [] = gamma^(milestones passed).
+    std::vector<double> decay_factors;
 };
 
 /// What is learned (trainer/task.hpp): classification | segmentation | regression.

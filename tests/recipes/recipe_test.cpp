@@ -413,6 +413,11 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
         {"schedule.gamma",
          {"schedule.gamma=0.5"},
          [](const Recipe& r) { return r.schedule.gamma == 0.5; }},
+        {"schedule.decay_factors",
+         {"schedule.milestones=[5, 8]", "schedule.decay_factors=[0.25, 0.125]"},
+         [](const Recipe& r) {
+             return r.schedule.decay_factors == std::vector<double>{0.25, 0.125};
+         }},
         {"task.kind",
          {"task.kind=segmentation", "data.synthetic_kind=deepcam"},
          [](const Recipe& r) { return r.task.kind == "segmentation"; }},

@@ -270,6 +270,62 @@ TEST_F(Workspace, AnErrorMetricIsBestAtItsLowestAndReachesItsTargetFromAbove) {
     EXPECT_NE(report::render_json(r).find(R"("metric": "MAE")"), std::string::npos);
 }
 
+TEST_F(Workspace, TheHtmlReportNamesTheRunsMetricAndJudgesAnErrorByItsDirection) {
+    // The synthetic hiding run records 0.004 less than its baseline: as an MAE that is better
+    // (good, a number), as an IoU worse by 0.4 points (bad, in percentage points).
+    for (const auto& [metric, seed] : {std::pair<std::string, int>{"MAE", 1}, {"IoU", 2}}) {
+        SCOPED_TRACE(metric);
+        SyntheticRun run = hiding(seed);
+        SyntheticRun base = baseline(seed);
+        run.metric = base.metric = metric;
+        const auto added_run = add(run);
+        add(base);
+        report::Request request;
+        request.runs = {added_run.id};
+        const auto r = build(request);
+        ASSERT_EQ(r.comparisons.size(), 1U);
+        const double diff = *r.comparisons[0].accuracy_diff_final;
+        ASSERT_LT(diff, 0);
+        const std::string html = report::render_html(r);
+        const bool error = metric == "MAE";
+        const std::string diff_text = error ? report::fixed(diff, 4) : report::points_text(diff);
+        EXPECT_EQ(report::metric_diff_text(metric, diff), diff_text);
+        // The at-a-glance card: good when the metric improved (an MAE fell, an IoU rose).
+        std::string card = std::string("<span class=\"") + (error ? "good" : "bad") + "\">";
+        card += diff_text;
+        card += " ";
+        card += metric;
+        card += "</span>";
+        EXPECT_NE(html.find(card), std::string::npos) << html;
+        EXPECT_NE(html.find("Test " + metric + " per epoch"), std::string::npos);
+        EXPECT_NE(html.find(error ? "test MAE, lower is better" : "test IoU (%)"),
+                  std::string::npos);
+        EXPECT_NE(html.find("<th>final " + metric + " diff</th>"), std::string::npos);
+        EXPECT_NE(html.find(">" + diff_text + "</td>"), std::string::npos)
+            << "the comparison table gives the difference in the metric's own unit";
+        EXPECT_NE(
+            html.find(">" + report::metric_value(metric, synthetic_accuracy(run, 1)) + "</td>"),
+            std::string::npos)
+            << "the per-epoch table";
+        for (const char* accuracy_text :
+             {"Test accuracy", "test accuracy", "accuracy</span>", "acc</th>", "acc diff</th>"}) {
+            EXPECT_EQ(html.find(accuracy_text), std::string::npos)
+                << "a " << metric << " report shows no " << accuracy_text;
+        }
+        if (error) {
+            EXPECT_EQ(html.find(report::points_text(diff)), std::string::npos)
+                << "an MAE difference is not in percentage points";
+        }
+        const std::string text = report::render_table(r);
+        EXPECT_NE(text.find(metric + ": final "), std::string::npos) << text;
+        EXPECT_NE(text.find("FINAL " + std::string(error ? "MAE" : "IOU") + " DIFF"),
+                  std::string::npos)
+            << text;
+        EXPECT_EQ(text.find("ACC"), std::string::npos) << text;
+        EXPECT_NE(text.find("(" + diff_text + ")"), std::string::npos) << text;
+    }
+}
+
 TEST_F(Workspace, SgdStepsSavedAreFullEpochStepsMinusStepsRun) {
     const auto added = add(hiding(1));
     const auto r = build({{added.id}});

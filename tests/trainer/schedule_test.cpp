@@ -48,6 +48,27 @@ TEST(Schedule, StepDecaysAtEachMilestone) {
     EXPECT_EQ(milestones_passed(s, 9), 2);
 }
 
+TEST(Schedule, DecayFactorsAreRelativeToTheBaseLrAndDoNotCompound) {
+    // CosmoFlow's reference: x0.25 from epoch 32, x0.125 (not 0.25 x 0.125) from 64, after a
+    // warm-up from lr to 8 x lr.
+    ScheduleConfig s = step_schedule();
+    s.epochs = 128;
+    s.warmup_epochs = 4;
+    s.warmup_factor = 8.0;
+    s.kind = "multistep";
+    s.milestones = {32, 64};
+    s.decay_factors = {0.25, 0.125};
+    EXPECT_DOUBLE_EQ(scheduled_lr(s, 0.001, 31, 1.0), 0.008);
+    EXPECT_DOUBLE_EQ(scheduled_lr(s, 0.001, 32, 0.1), 0.002);
+    EXPECT_DOUBLE_EQ(scheduled_lr(s, 0.001, 63, 1.0), 0.002);
+    EXPECT_DOUBLE_EQ(scheduled_lr(s, 0.001, 64, 0.1), 0.001);
+    EXPECT_DOUBLE_EQ(scheduled_lr(s, 0.001, 127, 1.0), 0.001);
+    // The same boundaries with gamma = 0.25 compound: 0.25 and then 0.0625.
+    s.decay_factors = {};
+    s.gamma = 0.25;
+    EXPECT_DOUBLE_EQ(scheduled_lr(s, 0.001, 64, 0.1), 0.0005);
+}
+
 TEST(Schedule, NoWarmupStartsAtTheBaseLr) {
     ScheduleConfig s = step_schedule();
     s.warmup_epochs = 0;

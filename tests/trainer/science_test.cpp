@@ -618,6 +618,41 @@ TEST(ScienceMllog, ARegressionRunLogsCosmoflowsRecordsAndItsMaeAsEvalError) {
     EXPECT_FALSE(has_record(r, "scheduler_type"));
 }
 
+/// CosmoFlow's reference decay, scaled down: x0.25 from epoch 1, x0.125 from epoch 2, relative
+/// to the base LR (the reference: 32 and 64 of 128 epochs).
+Config regression_with_reference_decay() {
+    Config c = regression_config();
+    c.schedule.warmup_epochs = 0;
+    c.schedule.kind = "multistep";
+    c.schedule.milestones = {1, 2};
+    c.schedule.decay_factors = {0.25, 0.125};
+    return c;
+}
+
+class LrCollector : public Observer {
+  public:
+    void on_epoch(const EpochResult& r) override { lrs.push_back(r.lr); }
+    std::vector<double> lrs;
+};
+
+TEST(ScienceMllog, CosmoflowsPerBoundaryDecayFactorsDriveTheLrAndAreLoggedAsTheReference) {
+    const TempDir dir;
+    const Config c = regression_with_reference_decay();
+    LrCollector lrs;
+    {
+        util::MlLog log(dir.path() / "mllog.txt");
+        train(c, lrs, log);
+    }
+    ASSERT_EQ(lrs.lrs.size(), 3U);
+    EXPECT_DOUBLE_EQ(lrs.lrs[0], 0.003);
+    EXPECT_DOUBLE_EQ(lrs.lrs[1], 0.003 * 0.25);
+    EXPECT_DOUBLE_EQ(lrs.lrs[2], 0.003 * 0.125) << "relative to the base LR, not compounding";
+    const std::vector<std::string> r = mllog_records(dir.path() / "mllog.txt");
+    // The reference logs the boundaries and max(decay_schedule.values()).
+    EXPECT_TRUE(has_record(r, "opt_learning_rate_decay_boundary_epochs=[1, 2]"));
+    EXPECT_TRUE(has_record(r, "opt_learning_rate_decay_factor=0.25"));
+}
+
 /// Keeps the checkpoints; stops at a chosen one.
 class Stopper : public Observer {
   public:
@@ -683,6 +718,10 @@ TEST(ScienceResume, ASegmentationRunWithAdamResumesBitIdentical) {
 
 TEST(ScienceResume, ARegressionRunWithAdamWResumesBitIdentical) {
     expect_exact_resume(regression_config());
+}
+
+TEST(ScienceResume, ARegressionRunStoppedAfterADecayBoundaryResumesBitIdentical) {
+    expect_exact_resume(regression_with_reference_decay());
 }
 
 } // namespace
