@@ -238,14 +238,25 @@ EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
 
 void Run::end_epoch(EpochResult result, Clock::time_point epoch_start) {
     result.total_s = seconds_between(epoch_start, Clock::now());
+    if (m_data.train->streams()) {
+        // Each rank reads its own shard: the epoch's bytes are the whole job's, summed over the
+        // ranks (every rank streams, so every rank takes part in the sum).
+        const auto local_bytes =
+            static_cast<std::int64_t>(m_data.train->bytes_read() - m_bytes_at_epoch);
+        result.bytes_read = m_replicator->sum_count(local_bytes);
+        if (m_world > 1) {
+            util::log_info("rank " + std::to_string(m_rank) + " of " + std::to_string(m_world) +
+                           " read " + std::to_string(local_bytes) + " bytes in epoch " +
+                           std::to_string(m_epoch + 1) +
+                           " (all ranks: " + std::to_string(*result.bytes_read) + ")");
+        }
+    }
     result.comm_s = m_replicator->comm_times().wait_s - m_comm_at_epoch_s;
     if (m_world > 1) {
         // Communication not hidden behind computation (one-rank logs stay as they were).
         log_epoch("communication_time_s", result.comm_s);
     }
-    if (m_data.train->streams()) {
-        result.bytes_read =
-            static_cast<std::int64_t>(m_data.train->bytes_read() - m_bytes_at_epoch);
+    if (result.bytes_read) {
         log_epoch("bytes_read", static_cast<long long>(*result.bytes_read));
     }
     log_epoch("epoch_stop");

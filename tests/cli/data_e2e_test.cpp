@@ -16,6 +16,16 @@ namespace fs = std::filesystem;
 using kakuren::testing::quoted;
 using kakuren::testing::TempDir;
 
+// How many times `needle` occurs in `text`.
+std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t at = 0, count = 0;
+    while ((at = text.find(needle, at)) != std::string::npos) {
+        ++count;
+        ++at;
+    }
+    return count;
+}
+
 class DataE2E : public ::testing::Test {
   protected:
     kakuren::testing::Output kakuren(const std::string& args) {
@@ -78,7 +88,7 @@ strategy = "none"
     EXPECT_NE(table.out.find("READ MB"), std::string::npos) << table.out;
 }
 
-TEST_F(DataE2E, TwoRanksEachReadTheirOwnShard) {
+TEST_F(DataE2E, TwoRanksReadTheirOwnShardsAndTheJobsBytesAreTheirSum) {
     ASSERT_EQ(plain("data convert --to hdf5 fm").code, 0);
     kakuren::testing::write_file(m_dir / "two.toml", R"(
 [run]
@@ -117,15 +127,33 @@ backend = "local"
         600))
         << status;
     ASSERT_NE(status.find("completed"), std::string::npos) << status;
+    // The job's bytes are the sum over both ranks: equal to one rank reading every sample of
+    // the same 2,000 (785 bytes each) in each epoch.
     const auto show = kakuren("show two --format json");
-    // Rank 0 read its half of the 2,000 samples (785 bytes each) in every epoch, no more.
-    EXPECT_EQ(show.out.find("\"bytes_read\": 1570000"), std::string::npos) << show.out;
-    std::size_t at = 0, count = 0;
-    while ((at = show.out.find("\"bytes_read\": 785000", at)) != std::string::npos) {
-        ++count;
-        ++at;
+    EXPECT_EQ(count_of(show.out, "\"bytes_read\": 1570000"), 2U) << show.out;
+    EXPECT_EQ(show.out.find("\"bytes_read\": 785000"), std::string::npos) << show.out;
+    // Each rank read its own half, no more (the per-rank line of its log).
+    for (const char* rank : {"0", "1"}) {
+        const auto log = kakuren(std::string("logs two --rank ") + rank);
+        ASSERT_EQ(log.code, 0) << log.out << log.err;
+        for (const char* epoch : {"1", "2"}) {
+            EXPECT_NE(log.out.find(std::string("rank ") + rank +
+                                   " of 2 read 785000 bytes in epoch " + epoch +
+                                   " (all ranks: 1570000)"),
+                      std::string::npos)
+                << log.out;
+        }
     }
-    EXPECT_EQ(count, 2U) << show.out;
+
+    // The same recipe on one rank, in the foreground: the same total per epoch.
+    std::string one = kakuren::testing::slurp(m_dir / "two.toml");
+    one.replace(one.find("name = \"two\""), 12, "name = \"one\"");
+    one.replace(one.find("ntasks_per_node = 2"), 19, "ntasks_per_node = 1");
+    kakuren::testing::write_file(m_dir / "one.toml", one);
+    const auto run = kakuren("run one.toml --quiet");
+    ASSERT_TRUE(run.code == 0 || run.code == 3) << run.out << run.err; // 3: target not reached
+    const auto show_one = kakuren("show one --format json");
+    EXPECT_EQ(count_of(show_one.out, "\"bytes_read\": 1570000"), 2U) << show_one.out;
 }
 
 TEST_F(DataE2E, InspectNamesBadSamplesAndExitsOne) {
