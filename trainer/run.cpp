@@ -5,9 +5,11 @@
 #include <functional>
 #include <string>
 
+#include "trainer/data_tools.hpp"
 #include "trainer/mlperf_records.hpp"
 #include "trainer/models.hpp"
 #include "trainer/schedule.hpp"
+#include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -387,6 +389,69 @@ void check_model(const Config& config) {
     } catch (const c10::Error& e) {
         throw RuntimeFailure(std::string("model check failed: ") + e.what_without_backtrace());
     }
+}
+
+std::vector<DataProblem> check_data(const Config& config) {
+    const DataConfig& data = config.data;
+    std::vector<DataProblem> problems;
+    if (data.dataset != "npy" && data.dataset != "hdf5") {
+        return problems;
+    }
+    // Each split alone first, so that a bad test split is reported beside a bad train split.
+    const auto open = [&](const std::string& path, const std::string& key) {
+        std::unique_ptr<RawReader> reader;
+        try {
+            reader = open_stream_split(data, path, key);
+        } catch (const Error& e) {
+            problems.push_back({key, e.what()});
+        }
+        return reader;
+    };
+    std::unique_ptr<RawReader> train = open(data.train_path, "data.train");
+    const std::unique_ptr<RawReader> test = open(data.test_path, "data.test");
+    if (!train || !test) {
+        return problems;
+    }
+    const std::string train_name = train->name();
+    try {
+        check_splits_agree(*train, *test);
+    } catch (const Error& e) {
+        problems.push_back({"data.test", e.what()});
+        return problems;
+    }
+    DataInfo info;
+    try {
+        const bool deepcam = // its stats.h5 (beside or above the folder) must open
+            data.dataset == "hdf5" && hdf5_split_normalisation(data.train_path).has_value();
+        const StreamSource source(std::move(train), data.train_limit, {}, 0, 1);
+        if (source.size() == 0) {
+            throw RuntimeFailure(train_name + ": no training samples");
+        }
+        info = stream_shapes(source, deepcam);
+    } catch (const Error& e) {
+        problems.push_back({"data.train", e.what()});
+        return problems;
+    }
+    if (config.model.kind == "torchscript") {
+        return problems; // check_model() loads the module and runs it on a batch
+    }
+    const std::string key = config.model.inputs.empty() ? "model.kind" : "model.inputs";
+    try {
+        const Device device(config.threads);
+        const std::unique_ptr<Task> task = make_task(config.task, config.stats);
+        make_model(config.model, model_shape(info, *task, config.model));
+    } catch (const Error& e) {
+        problems.push_back({key, train_name + ": model.kind = \"" + config.model.kind +
+                                     "\" cannot take its samples " +
+                                     c10::str(c10::IntArrayRef(info.sample_shape)) + ": " +
+                                     e.what()});
+    } catch (const c10::Error& e) {
+        problems.push_back({key, train_name + ": model.kind = \"" + config.model.kind +
+                                     "\" cannot take its samples " +
+                                     c10::str(c10::IntArrayRef(info.sample_shape)) + ": " +
+                                     e.what_without_backtrace()});
+    }
+    return problems;
 }
 
 Summary train(const Config& config, Observer& observer, util::MlLog& mllog,

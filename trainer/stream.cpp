@@ -234,8 +234,10 @@ std::int64_t max_class(const StreamSource& source) {
     return classes;
 }
 
-std::unique_ptr<RawReader> open_split(const DataConfig& config, const std::string& path,
-                                      const std::string& key) {
+} // namespace
+
+std::unique_ptr<RawReader> open_stream_split(const DataConfig& config, const std::string& path,
+                                             const std::string& key) {
     if (path.empty()) {
         throw RuntimeFailure("dataset " + config.dataset + ": " + key + " is not set");
     }
@@ -245,29 +247,47 @@ std::unique_ptr<RawReader> open_split(const DataConfig& config, const std::strin
     return open_hdf5_split(path, key, config.data_key, config.target_key);
 }
 
-} // namespace
+void check_splits_agree(const RawReader& train, const RawReader& test) {
+    const RawLayout& a = train.layout();
+    const RawLayout& b = test.layout();
+    if (a.input_shape != b.input_shape || a.target_shape != b.target_shape ||
+        a.channels_last != b.channels_last) {
+        throw RuntimeFailure(test.name() + ": samples are " + util::shape_text(b.input_shape) +
+                             " with targets " + util::shape_text(b.target_shape) + ", but " +
+                             train.name() + " has " + util::shape_text(a.input_shape) +
+                             " with targets " + util::shape_text(a.target_shape));
+    }
+    if (util::npy_type_is_integer(a.target_type) != util::npy_type_is_integer(b.target_type)) {
+        throw RuntimeFailure(
+            test.name() + ": targets are " + std::string(util::npy_type_name(b.target_type)) +
+            " but " + train.name() + " has " + std::string(util::npy_type_name(a.target_type)));
+    }
+}
+
+DataInfo stream_shapes(const StreamSource& train, bool deepcam) {
+    DataInfo info;
+    info.sample_shape = train.sample_shape();
+    info.target_shape = train.target_shape();
+    const auto& s = info.sample_shape;
+    info.channels = s.empty() ? 1 : s[0];
+    info.height = s.size() >= 2 ? s[1] : 1;
+    info.width = s.size() >= 3 ? product({s.begin() + 2, s.end()}) : 1;
+    if (deepcam) {
+        info.num_classes = 3; // background, tropical cyclone, atmospheric river
+    } else if (util::npy_type_is_integer(train.reader().layout().target_type)) {
+        info.num_classes = 2; // at least; open_stream_sources counts them
+    }
+    return info;
+}
 
 Sources open_stream_sources(const DataConfig& config) {
     if (config.transform != "none" && config.transform != "log1p") {
         throw UsageError("unknown data.transform \"" + config.transform +
                          "\"; expected none or log1p");
     }
-    std::unique_ptr<RawReader> train = open_split(config, config.train_path, "data.train");
-    std::unique_ptr<RawReader> test = open_split(config, config.test_path, "data.test");
-    const RawLayout& a = train->layout();
-    const RawLayout& b = test->layout();
-    if (a.input_shape != b.input_shape || a.target_shape != b.target_shape ||
-        a.channels_last != b.channels_last) {
-        throw RuntimeFailure(test->name() + ": samples are " + util::shape_text(b.input_shape) +
-                             " with targets " + util::shape_text(b.target_shape) + ", but " +
-                             train->name() + " has " + util::shape_text(a.input_shape) +
-                             " with targets " + util::shape_text(a.target_shape));
-    }
-    if (util::npy_type_is_integer(a.target_type) != util::npy_type_is_integer(b.target_type)) {
-        throw RuntimeFailure(
-            test->name() + ": targets are " + std::string(util::npy_type_name(b.target_type)) +
-            " but " + train->name() + " has " + std::string(util::npy_type_name(a.target_type)));
-    }
+    std::unique_ptr<RawReader> train = open_stream_split(config, config.train_path, "data.train");
+    std::unique_ptr<RawReader> test = open_stream_split(config, config.test_path, "data.test");
+    check_splits_agree(*train, *test);
     Decoding decoding;
     decoding.transform = config.transform;
     const std::optional<Decoding> per_channel =
@@ -283,16 +303,9 @@ Sources open_stream_sources(const DataConfig& config) {
         throw RuntimeFailure(train_source->reader().name() + ": no training samples");
     }
     Sources out;
+    out.info = stream_shapes(*train_source, deepcam);
     DataInfo& info = out.info;
-    info.sample_shape = train_source->sample_shape();
-    info.target_shape = train_source->target_shape();
-    const auto& s = info.sample_shape;
-    info.channels = s.empty() ? 1 : s[0];
-    info.height = s.size() >= 2 ? s[1] : 1;
-    info.width = s.size() >= 3 ? product({s.begin() + 2, s.end()}) : 1;
-    if (deepcam) {
-        info.num_classes = 3; // background, tropical cyclone, atmospheric river
-    } else if (util::npy_type_is_integer(a.target_type)) {
+    if (!deepcam && info.num_classes > 0) {
         info.num_classes =
             std::max<std::int64_t>(2, std::max(max_class(*train_source), max_class(*test_source)));
     }

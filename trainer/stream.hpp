@@ -113,6 +113,18 @@ void write_hdf5_arrays(const std::filesystem::path& file, const std::vector<std:
                        const std::vector<std::uint8_t>& data,
                        const std::vector<std::uint8_t>& targets);
 
+/// Opens one split of config's format (npy or hdf5) at path: its headers only, no sample is
+/// read. `key` ("data.train") names it in messages. Throws RuntimeFailure naming the file.
+std::unique_ptr<RawReader> open_stream_split(const DataConfig& config, const std::string& path,
+                                             const std::string& key);
+/// Throws RuntimeFailure naming both files unless train's and test's samples and targets have
+/// the same shapes and layout, and both have class ids or both values as targets.
+void check_splits_agree(const RawReader& train, const RawReader& test);
+/// A streaming split's shapes as the model sees them, reading no sample: num_classes is 3 for a
+/// DeepCAM folder (`deepcam`), 2 (the least; open_stream_sources counts the real number) for
+/// other integer targets, 0 for value targets; no normalisation.
+DataInfo stream_shapes(const StreamSource& train, bool deepcam);
+
 /// Opens config's two streaming splits (npy, hdf5) as Sources.
 Sources open_stream_sources(const DataConfig& config);
 
