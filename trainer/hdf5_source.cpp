@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "trainer/hdf5.hpp"
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 
@@ -22,29 +23,6 @@ std::mutex& hdf5_mutex() {
     static std::mutex m;
     return m;
 }
-
-/// An HDF5 identifier with the function that closes it.
-class Handle {
-  public:
-    Handle(hid_t id, herr_t (*close)(hid_t)) : m_id(id), m_close(close) {}
-    Handle(const Handle&) = delete;
-    Handle& operator=(const Handle&) = delete;
-    Handle(Handle&& other) noexcept : m_id(other.m_id), m_close(other.m_close) {
-        other.m_id = H5I_INVALID_HID;
-    }
-    Handle& operator=(Handle&&) = delete;
-    ~Handle() {
-        if (m_id >= 0) {
-            m_close(m_id);
-        }
-    }
-    [[nodiscard]] hid_t get() const { return m_id; }
-    [[nodiscard]] bool ok() const { return m_id >= 0; }
-
-  private:
-    hid_t m_id;
-    herr_t (*m_close)(hid_t);
-};
 
 /// The deepest message of HDF5's error stack (its most specific cause); caller holds the mutex.
 std::string hdf5_cause() {
@@ -63,7 +41,7 @@ std::string hdf5_cause() {
 }
 
 /// Opens a file read-only; caller holds the mutex.
-Handle open_file(const fs::path& file, const std::string& context) {
+H5Handle open_file(const fs::path& file, const std::string& context) {
     static const bool quiet = [] {
         H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); // errors come back as messages instead
         return true;
@@ -74,7 +52,7 @@ Handle open_file(const fs::path& file, const std::string& context) {
         throw RuntimeFailure("cannot read " + file.string() + context +
                              ": No such file or directory");
     }
-    Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    H5Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
     if (!f.ok()) {
         throw RuntimeFailure("cannot read " + file.string() + context +
                              ": not a readable HDF5 file (" + hdf5_cause() + ")");
@@ -89,8 +67,8 @@ struct DatasetInfo {
 
 /// Element type and shape of a dataset; caller holds the mutex.
 DatasetInfo describe(hid_t dataset, const std::string& where) {
-    const Handle type(H5Dget_type(dataset), H5Tclose);
-    const Handle space(H5Dget_space(dataset), H5Sclose);
+    const H5Handle type(H5Dget_type(dataset), H5Tclose);
+    const H5Handle space(H5Dget_space(dataset), H5Sclose);
     if (!type.ok() || !space.ok()) {
         throw RuntimeFailure(where + ": " + hdf5_cause());
     }
@@ -165,14 +143,14 @@ hid_t memory_type(util::NpyType type) {
 /// caller holds the mutex. Throws naming `where`.
 void read_rows(hid_t dataset, const DatasetInfo& info, std::int64_t first, std::int64_t count,
                bool all, void* out, const std::string& where) {
-    Handle file_space(H5Dget_space(dataset), H5Sclose);
+    H5Handle file_space(H5Dget_space(dataset), H5Sclose);
     std::vector<hsize_t> start(info.shape.size(), 0), size(info.shape.begin(), info.shape.end());
     if (!all) {
         start[0] = static_cast<hsize_t>(first);
         size[0] = static_cast<hsize_t>(count);
     }
-    const Handle mem_space(H5Screate_simple(static_cast<int>(size.size()), size.data(), nullptr),
-                           H5Sclose);
+    const H5Handle mem_space(H5Screate_simple(static_cast<int>(size.size()), size.data(), nullptr),
+                             H5Sclose);
     herr_t rc = file_space.ok() && mem_space.ok() ? 0 : -1;
     if (rc >= 0 && !all) {
         rc = H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr,
@@ -180,7 +158,7 @@ void read_rows(hid_t dataset, const DatasetInfo& info, std::int64_t first, std::
     }
     if (rc >= 0) {
         hid_t mem_type = memory_type(info.type);
-        std::optional<Handle> own_type;
+        std::optional<H5Handle> own_type;
         if (mem_type < 0) {
             own_type.emplace(H5Dget_type(dataset), H5Tclose);
             mem_type = own_type->get();
@@ -239,16 +217,16 @@ class Hdf5ArrayReader final : public RawReader {
     [[nodiscard]] std::string where(const std::string& key) const {
         return m_file_name + ":/" + key;
     }
-    static Handle open(const fs::path& file) {
+    static H5Handle open(const fs::path& file) {
         const std::lock_guard lock(hdf5_mutex());
         return open_file(file, "");
     }
-    Handle open_dataset(const std::string& key, const char* recipe_key) const {
+    H5Handle open_dataset(const std::string& key, const char* recipe_key) const {
         const std::lock_guard lock(hdf5_mutex());
-        Handle d(H5Lexists(m_file.get(), key.c_str(), H5P_DEFAULT) > 0
-                     ? H5Dopen2(m_file.get(), key.c_str(), H5P_DEFAULT)
-                     : H5I_INVALID_HID,
-                 H5Dclose);
+        H5Handle d(H5Lexists(m_file.get(), key.c_str(), H5P_DEFAULT) > 0
+                       ? H5Dopen2(m_file.get(), key.c_str(), H5P_DEFAULT)
+                       : H5I_INVALID_HID,
+                   H5Dclose);
         if (!d.ok()) {
             H5Eclear2(H5E_DEFAULT);
             throw RuntimeFailure(m_file_name + ": has no dataset \"" + key + "\" (" + recipe_key +
@@ -258,7 +236,7 @@ class Hdf5ArrayReader final : public RawReader {
     }
 
     std::string m_file_name, m_data_key, m_target_key;
-    Handle m_file, m_data, m_targets;
+    H5Handle m_file, m_data, m_targets;
     DatasetInfo m_x, m_y;
     std::int64_t m_size = 0;
     RawLayout m_layout;
@@ -282,7 +260,7 @@ class DeepCamReader final : public RawReader {
             throw RuntimeFailure(m_folder + ": no per-sample .h5 files");
         }
         const std::lock_guard lock(hdf5_mutex());
-        const Handle f = open_file(m_files[0], sample_text(0));
+        const H5Handle f = open_file(m_files[0], sample_text(0));
         const auto [x, y] = describe_sample(f.get(), m_files[0], 0);
         if (x.shape.size() != 3 || y.shape.size() != 2 || x.shape[0] != y.shape[0] ||
             x.shape[1] != y.shape[1] || !util::npy_type_is_integer(y.type)) {
@@ -305,7 +283,7 @@ class DeepCamReader final : public RawReader {
     std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
         const fs::path& file = m_files[static_cast<std::size_t>(id)];
         const std::lock_guard lock(hdf5_mutex());
-        const Handle f = open_file(file, sample_text(id));
+        const H5Handle f = open_file(file, sample_text(id));
         const auto [x, y] = describe_sample(f.get(), file, id);
         if (x.shape != m_layout.input_shape || y.shape != m_layout.target_shape ||
             x.type != m_layout.input_type || y.type != m_layout.target_type) {
@@ -315,8 +293,8 @@ class DeepCamReader final : public RawReader {
                                  std::string(util::npy_type_name(m_layout.input_type)) + " " +
                                  util::shape_text(m_layout.input_shape));
         }
-        const Handle d(H5Dopen2(f.get(), k_deepcam_data, H5P_DEFAULT), H5Dclose);
-        const Handle l(H5Dopen2(f.get(), k_deepcam_labels, H5P_DEFAULT), H5Dclose);
+        const H5Handle d(H5Dopen2(f.get(), k_deepcam_data, H5P_DEFAULT), H5Dclose);
+        const H5Handle l(H5Dopen2(f.get(), k_deepcam_labels, H5P_DEFAULT), H5Dclose);
         const std::string where = file.string() + sample_text(id);
         read_rows(d.get(), x, 0, 0, true, input, where);
         read_rows(l.get(), y, 0, 0, true, target, where);
@@ -328,11 +306,11 @@ class DeepCamReader final : public RawReader {
                                                                std::int64_t id) {
         std::pair<DatasetInfo, DatasetInfo> out;
         for (const char* key : {k_deepcam_data, k_deepcam_labels}) {
-            const Handle d(H5Lexists(file, "climate", H5P_DEFAULT) > 0 &&
-                                   H5Lexists(file, key, H5P_DEFAULT) > 0
-                               ? H5Dopen2(file, key, H5P_DEFAULT)
-                               : H5I_INVALID_HID,
-                           H5Dclose);
+            const H5Handle d(H5Lexists(file, "climate", H5P_DEFAULT) > 0 &&
+                                     H5Lexists(file, key, H5P_DEFAULT) > 0
+                                 ? H5Dopen2(file, key, H5P_DEFAULT)
+                                 : H5I_INVALID_HID,
+                             H5Dclose);
             if (!d.ok()) {
                 H5Eclear2(H5E_DEFAULT);
                 throw RuntimeFailure(path.string() + sample_text(id) + ": has no dataset " + key);
@@ -351,11 +329,11 @@ class DeepCamReader final : public RawReader {
 /// climate/<key> of a stats.h5 as doubles.
 std::vector<double> read_stat(hid_t file, const fs::path& path, const char* key) {
     const std::string name = std::string("climate/") + key;
-    const Handle d(H5Lexists(file, "climate", H5P_DEFAULT) > 0 &&
-                           H5Lexists(file, name.c_str(), H5P_DEFAULT) > 0
-                       ? H5Dopen2(file, name.c_str(), H5P_DEFAULT)
-                       : H5I_INVALID_HID,
-                   H5Dclose);
+    const H5Handle d(H5Lexists(file, "climate", H5P_DEFAULT) > 0 &&
+                             H5Lexists(file, name.c_str(), H5P_DEFAULT) > 0
+                         ? H5Dopen2(file, name.c_str(), H5P_DEFAULT)
+                         : H5I_INVALID_HID,
+                     H5Dclose);
     if (!d.ok()) {
         H5Eclear2(H5E_DEFAULT);
         throw RuntimeFailure(path.string() + ": has no dataset " + name);
@@ -388,17 +366,17 @@ void write_hdf5_arrays(const fs::path& file, const std::vector<std::int64_t>& sh
                        const std::vector<std::uint8_t>& targets) {
     const std::lock_guard lock(hdf5_mutex());
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    const Handle f(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    const H5Handle f(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     if (!f.ok()) {
         throw RuntimeFailure("cannot write " + file.string() + ": " + hdf5_cause());
     }
     const auto write = [&](const char* name, const std::vector<hsize_t>& dims,
                            const std::uint8_t* bytes) {
-        const Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-                           H5Sclose);
-        const Handle d(H5Dcreate2(f.get(), name, H5T_STD_U8LE, space.get(), H5P_DEFAULT,
-                                  H5P_DEFAULT, H5P_DEFAULT),
-                       H5Dclose);
+        const H5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                             H5Sclose);
+        const H5Handle d(H5Dcreate2(f.get(), name, H5T_STD_U8LE, space.get(), H5P_DEFAULT,
+                                    H5P_DEFAULT, H5P_DEFAULT),
+                         H5Dclose);
         if (!space.ok() || !d.ok() ||
             H5Dwrite(d.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes) < 0) {
             throw RuntimeFailure("cannot write " + file.string() + ":/" + name + ": " +
@@ -423,7 +401,7 @@ std::optional<Decoding> hdf5_split_normalisation(const std::string& path) {
                                     "per-channel statistics: climate/minval, climate/maxval)");
     }
     const std::lock_guard lock(hdf5_mutex());
-    const Handle f = open_file(stats, "");
+    const H5Handle f = open_file(stats, "");
     Decoding out;
     out.shift = read_stat(f.get(), stats, "minval");
     const std::vector<double> maxval = read_stat(f.get(), stats, "maxval");
