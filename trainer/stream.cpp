@@ -86,18 +86,15 @@ std::uint64_t StreamSource::read_raw(const std::int64_t* ids, std::int64_t count
     targets = torch::empty(with_batch(count, l.target_shape), torch_type(l.target_type));
     auto* in = static_cast<std::byte*>(inputs.data_ptr());
     auto* tg = static_cast<std::byte*>(targets.data_ptr());
-    const std::size_t in_bytes = l.input_bytes(), tg_bytes = l.target_bytes();
-    std::uint64_t bytes = 0;
     for (std::int64_t i = 0; i < count; ++i) {
         const std::int64_t id = ids[i];
         if (id < 0 || id >= m_size) {
             throw RuntimeFailure(m_reader->name() + ": sample id " + std::to_string(id) +
                                  " is out of range (" + std::to_string(m_size) + " samples)");
         }
-        bytes += m_reader->read(id, in + static_cast<std::size_t>(i) * in_bytes,
-                                tg + static_cast<std::size_t>(i) * tg_bytes);
     }
-    return bytes;
+    // Straight into the batch's memory: no per-sample tensors, one call per batch.
+    return m_reader->read_batch(ids, count, in, tg);
 }
 
 torch::Tensor StreamSource::decode(const torch::Tensor& raw) const {

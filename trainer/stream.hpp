@@ -39,6 +39,20 @@ class RawReader {
     /// storage for it. Safe to call from several threads at once. Throws RuntimeFailure naming
     /// the file and the sample id when the sample cannot be read or does not match the layout.
     virtual std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const = 0;
+    /// Reads samples ids[0], ..., ids[count - 1] (in range; repeats allowed) into consecutive
+    /// slots of `inputs` and `targets`, as read() would one by one, and returns the bytes read.
+    /// Same threading and errors as read(). This default calls read() per sample; a format with
+    /// a cheaper way to read many samples at once overrides it.
+    virtual std::uint64_t read_batch(const std::int64_t* ids, std::int64_t count, std::byte* inputs,
+                                     std::byte* targets) const {
+        const std::size_t in = layout().input_bytes(), tg = layout().target_bytes();
+        std::uint64_t bytes = 0;
+        for (std::int64_t i = 0; i < count; ++i) {
+            const auto at = static_cast<std::size_t>(i);
+            bytes += read(ids[i], inputs + at * in, targets + at * tg);
+        }
+        return bytes;
+    }
     /// "data.train" or "/path/to/file": the split, for messages.
     [[nodiscard]] virtual std::string name() const = 0;
 };
