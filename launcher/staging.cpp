@@ -116,6 +116,7 @@ fs::path node_local_base(const std::map<std::string, std::string>& env) {
 StageResult stage_files(const std::vector<std::string>& files, const fs::path& base, int local_rank,
                         double timeout_s) {
     std::vector<StageFile> tree;
+    tree.reserve(files.size());
     for (const std::string& file : files) {
         tree.push_back({file, fs::path(file).filename()});
     }
