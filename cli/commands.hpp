@@ -10,6 +10,10 @@ namespace CLI {
 class App;
 }
 
+namespace kakuren::recipes {
+struct Recipe;
+}
+
 namespace kakuren::cli {
 
 enum ExitCode : int {
@@ -52,6 +56,11 @@ struct DataOptions {
     std::string from = "/usr/share/datasets/fashion-mnist"; ///< convert: IDX folder
 };
 int data_inspect_command(const CommonOptions& common, const DataOptions& options);
+/// Before anything is recorded (recipe check, run, submit): a streaming data set's headers and
+/// the model's fit to them (trainer::check_data through the module; nothing for other data
+/// sets). Throws recipes::RecipeError (exit 2) with one "origin: error: message" line per
+/// problem, the origin being where the recipe set the key concerned.
+void check_recipe_data(const recipes::Recipe& recipe, const trainer::Config& config);
 int data_convert_command(const DataOptions& options);
 
 /// `kakuren resume` and `kakuren checkpoints` (cli/resume_command.cpp); README "Checkpoints and

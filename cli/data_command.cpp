@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/text.hpp"
+#include "recipes/recipe.hpp"
 #include "trainer/module.hpp"
 
 namespace kakuren::cli {
@@ -18,6 +19,26 @@ int data_inspect_command(const CommonOptions& common, const DataOptions& options
     const bool problems =
         out.find(json ? "\"problems_found\": 0" : "problems found: 0\n") == std::string::npos;
     return problems ? k_exit_failure : k_exit_ok;
+}
+
+void check_recipe_data(const recipes::Recipe& recipe, const trainer::Config& config) {
+    if (config.data.dataset != "npy" && config.data.dataset != "hdf5") {
+        return; // IDX files are checked by the recipe loader, synthetic data has none
+    }
+    const std::vector<trainer::DataProblem> problems = trainer::check_data_via_module(config);
+    if (problems.empty()) {
+        return;
+    }
+    std::vector<std::string> messages;
+    for (const trainer::DataProblem& p : problems) {
+        const auto it = recipe.origins.find(p.key);
+        // A key the file does not set (a default) is reported against the file as a whole.
+        const std::string origin = it == recipe.origins.end() || it->second == "default"
+                                       ? recipe.file.string()
+                                       : it->second;
+        messages.push_back(origin + ": error: " + p.message);
+    }
+    throw recipes::RecipeError(std::move(messages));
 }
 
 int data_convert_command(const DataOptions& options) {

@@ -162,16 +162,28 @@ int run_rank(const CommonOptions& common, const std::string& run_ref) {
         // and loads the data from the copies.
         const double timeout_s = c.recipe.launcher.collective_timeout_s;
         config.stage = [who, local_rank = place.local_rank, timeout_s](trainer::DataConfig& data) {
-            const launcher::StageResult staged = launcher::stage_files(
-                {data.train_images, data.train_labels, data.test_images, data.test_labels},
-                launcher::node_local_base(launcher::environment()), local_rank, timeout_s);
-            data.train_images = staged.files[0];
-            data.train_labels = staged.files[1];
-            data.test_images = staged.files[2];
-            data.test_labels = staged.files[3];
+            const std::filesystem::path base = launcher::node_local_base(launcher::environment());
+            launcher::StageResult staged;
+            if (data.dataset == "npy" || data.dataset == "hdf5") {
+                // Every file of both splits (see stage_splits: every rank reads every sample
+                // over a run).
+                launcher::StagedSplits splits = launcher::stage_splits(
+                    data.train_path, data.test_path, base, local_rank, timeout_s);
+                data.train_path = splits.train;
+                data.test_path = splits.test;
+                staged = std::move(splits.stage);
+            } else {
+                staged = launcher::stage_files(
+                    {data.train_images, data.train_labels, data.test_images, data.test_labels},
+                    base, local_rank, timeout_s);
+                data.train_images = staged.files[0];
+                data.train_labels = staged.files[1];
+                data.test_images = staged.files[2];
+                data.test_labels = staged.files[3];
+            }
             std::cout << who << ": data staged in " << staged.dir.string() << " (" << staged.bytes
                       << " bytes, " << (staged.copied ? "copied" : "found there") << ", "
-                      << staged.seconds << " s)" << std::endl;
+                      << staged.seconds << " s, " << staged.files.size() << " files)" << std::endl;
             return staged.bytes;
         };
     }

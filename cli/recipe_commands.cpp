@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/config_map.hpp"
 #include "recipes/recipe.hpp"
 #include "util/json.hpp"
 
@@ -9,6 +10,7 @@ namespace kakuren::cli {
 
 int recipe_check_command(const std::string& file, const std::vector<std::string>& overrides) {
     const recipes::Recipe recipe = recipes::load(file, overrides); // throws RecipeError -> exit 2
+    check_recipe_data(recipe, trainer_config(recipe));             // npy / hdf5 headers
     std::cout << file << ": ok (" << recipe.model.kind << " on " << recipe.data.dataset << ", "
               << recipe.schedule.epochs << " epochs, hiding " << recipe.hiding.strategy << ")\n";
     return k_exit_ok;

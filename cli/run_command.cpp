@@ -28,6 +28,9 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
         util::log_warning("data.stage = \"node-local\" copies the data to each node's local disk "
                           "for submitted jobs (kakuren submit); kakuren run reads it where it is");
     }
+    // A streaming data set's headers, and the model against them, before anything is recorded
+    // (and on a dry run): a bad file is refused naming it, exit 2 as a missing IDX file.
+    check_recipe_data(recipe, config);
     if (recipe.model.kind == "torchscript") {
         // The user's module is loaded and run on one batch before anything is recorded (and on
         // a dry run): a module that cannot train fails here, with nothing half-started.

@@ -215,6 +215,10 @@ void print_submitted(const std::vector<Submitted>& done, const std::string& back
 int submit_command(const CommonOptions& common, const SubmitOptions& options) {
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     const std::vector<Planned> runs = plan_runs(options);
+    for (const Planned& p : runs) {
+        // A streaming data set's headers (and the model against them) before any record or job.
+        check_recipe_data(p.recipe, trainer_config(p.recipe));
+    }
     const recipes::Recipe& first = runs.front().recipe;
     const std::string wanted = options.backend.empty() ? first.launcher.backend : options.backend;
     if (wanted != "auto" && wanted != "slurm" && wanted != "local") {

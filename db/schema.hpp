@@ -216,8 +216,8 @@ ALTER TABLE runs ADD COLUMN metric TEXT;
 -- evaluation sums, stop checks) that were not hidden behind computation; 0 with one rank, NULL
 -- for epochs recorded by older kakuren versions.
 ALTER TABLE epochs ADD COLUMN comm_s REAL;
--- Bytes rank 0 read from the training split's files in the epoch (trained and refreshed
--- samples; the hidden ones are not read); NULL for data sets held in memory.
+-- Bytes all ranks together read from the training split's files in the epoch (trained and
+-- refreshed samples; the hidden ones are not read); NULL for data sets held in memory.
 ALTER TABLE epochs ADD COLUMN bytes_read INTEGER;
 )sql";
 

@@ -131,8 +131,8 @@ struct EpochRow {
     /// Seconds waited on collectives not hidden behind computation (schema v5; 0 with one
     /// rank; nullopt for epochs recorded before v5).
     std::optional<double> comm_s;
-    /// Bytes rank 0 read from the training split's files (streaming sources); nullopt for a data
-    /// set held in memory.
+    /// Bytes all ranks read from the training split's files (streaming sources); nullopt for a
+    /// data set held in memory.
     std::optional<std::int64_t> bytes_read;
 };
 

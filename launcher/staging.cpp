@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "util/error.hpp"
@@ -16,16 +18,87 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 /// The staged folder is valid when each expected file is there with its size.
-bool complete(const fs::path& dir, const std::vector<std::string>& files,
+bool complete(const fs::path& dir, const std::vector<StageFile>& files,
               const std::vector<std::uintmax_t>& sizes) {
     std::error_code ec;
     for (std::size_t i = 0; i < files.size(); ++i) {
-        const fs::path copy = dir / fs::path(files[i]).filename();
+        const fs::path copy = dir / files[i].relative;
         if (fs::file_size(copy, ec) != sizes[i] || ec) {
             return false;
         }
     }
     return true;
+}
+
+/// A file list's entries (files_data.lst, files_label.lst) must lie inside its folder: the
+/// staged list is read from the staged folder, so its entries must be staged with it.
+void check_list_inside(const fs::path& list, const fs::path& folder) {
+    std::ifstream in(list);
+    std::string line;
+    while (std::getline(in, line)) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+            line.pop_back();
+        }
+        if (line.empty()) {
+            continue;
+        }
+        const fs::path entry(line);
+        const fs::path rel = entry.is_absolute()
+                                 ? fs::path(entry).lexically_normal().lexically_relative(
+                                       fs::weakly_canonical(folder))
+                                 : entry.lexically_normal();
+        if (rel.empty() || *rel.begin() == "..") {
+            throw RuntimeFailure("cannot stage " + list.string() + ": it lists " + line +
+                                 ", outside " + folder.string() +
+                                 "; node-local staging copies the split folder, so its file "
+                                 "lists must name files inside it (or set data.stage = \"none\")");
+        }
+    }
+}
+
+/// The files of one split as StageFiles under `as` ("train").
+void add_split(const std::string& split, const fs::path& as, std::vector<StageFile>& out) {
+    const fs::path path(split);
+    std::error_code ec;
+    if (fs::is_regular_file(path, ec)) {
+        out.push_back({path.string(), as / path.filename()});
+        return;
+    }
+    if (!fs::is_directory(path, ec)) {
+        throw RuntimeFailure("cannot stage " + split + ": " +
+                             (fs::exists(path, ec) ? "not a file or folder" : "it does not exist"));
+    }
+    std::vector<StageFile> files;
+    for (auto it = fs::recursive_directory_iterator(path, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file(ec)) {
+            const fs::path& p = it->path();
+            if (p.filename() == "files_data.lst" || p.filename() == "files_label.lst") {
+                check_list_inside(p, p.parent_path());
+            }
+            files.push_back({p.string(), as / p.lexically_relative(path)});
+        }
+    }
+    if (ec) {
+        throw RuntimeFailure("cannot stage " + split + ": " + ec.message());
+    }
+    // The same order on every rank and node (the staged folder's name depends on it).
+    std::sort(files.begin(), files.end(),
+              [](const StageFile& a, const StageFile& b) { return a.relative < b.relative; });
+    out.insert(out.end(), files.begin(), files.end());
+    // DeepCAM: stats.h5 above the split folder (one beside it is under the folder already).
+    fs::path folder = path.lexically_normal();
+    if (!folder.has_filename()) {
+        folder = folder.parent_path(); // "train/" -> "train"
+    }
+    const fs::path above = folder.parent_path() / "stats.h5";
+    if (!fs::exists(path / "stats.h5", ec) && fs::is_regular_file(above, ec)) {
+        const fs::path staged = as.parent_path() / "stats.h5";
+        if (std::none_of(out.begin(), out.end(),
+                         [&](const StageFile& f) { return f.relative == staged; })) {
+            out.push_back({above.string(), staged});
+        }
+    }
 }
 
 } // namespace
@@ -42,23 +115,52 @@ fs::path node_local_base(const std::map<std::string, std::string>& env) {
 
 StageResult stage_files(const std::vector<std::string>& files, const fs::path& base, int local_rank,
                         double timeout_s) {
+    std::vector<StageFile> tree;
+    tree.reserve(files.size());
+    for (const std::string& file : files) {
+        tree.push_back({file, fs::path(file).filename()});
+    }
+    return stage_tree(tree, base, local_rank, timeout_s);
+}
+
+StagedSplits stage_splits(const std::string& train, const std::string& test, const fs::path& base,
+                          int local_rank, double timeout_s) {
+    std::vector<StageFile> files;
+    add_split(train, "train", files);
+    add_split(test, "test", files);
+    StagedSplits out;
+    out.stage = stage_tree(files, base, local_rank, timeout_s);
+    const auto staged_split = [&](const std::string& split, const std::string& as) {
+        std::error_code ec;
+        return fs::is_regular_file(split, ec)
+                   ? (out.stage.dir / as / fs::path(split).filename()).string()
+                   : (out.stage.dir / as).string();
+    };
+    out.train = staged_split(train, "train");
+    out.test = staged_split(test, "test");
+    return out;
+}
+
+StageResult stage_tree(const std::vector<StageFile>& files, const fs::path& base, int local_rank,
+                       double timeout_s) {
     const auto start = Clock::now();
     std::vector<std::uintmax_t> sizes;
     std::string identity;
-    for (const std::string& file : files) {
+    for (const StageFile& file : files) {
         std::error_code ec;
-        const auto size = fs::file_size(file, ec);
+        const auto size = fs::file_size(file.source, ec);
         if (ec) {
-            throw RuntimeFailure("cannot stage " + file + ": " + ec.message());
+            throw RuntimeFailure("cannot stage " + file.source + ": " + ec.message());
         }
-        const auto time = fs::last_write_time(file, ec).time_since_epoch().count();
+        const auto time = fs::last_write_time(file.source, ec).time_since_epoch().count();
         sizes.push_back(size);
-        identity += file + "\n" + std::to_string(size) + "\n" + std::to_string(time) + "\n";
+        identity += file.source + "\n" + file.relative.string() + "\n" + std::to_string(size) +
+                    "\n" + std::to_string(time) + "\n";
     }
     StageResult result;
     result.dir = base / ("kakuren-stage-" + util::sha256_hex(identity).substr(0, 16));
-    for (const std::string& file : files) {
-        result.files.push_back((result.dir / fs::path(file).filename()).string());
+    for (const StageFile& file : files) {
+        result.files.push_back((result.dir / file.relative).string());
     }
     for (auto size : sizes) {
         result.bytes += static_cast<std::int64_t>(size);
@@ -73,12 +175,15 @@ StageResult stage_files(const std::vector<std::string>& files, const fs::path& b
         if (ec) {
             throw RuntimeFailure("cannot stage data to " + base.string() + ": " + ec.message());
         }
-        for (const std::string& file : files) {
-            fs::copy_file(file, tmp / fs::path(file).filename(),
-                          fs::copy_options::overwrite_existing, ec);
+        for (const StageFile& file : files) {
+            const fs::path copy = tmp / file.relative;
+            fs::create_directories(copy.parent_path(), ec);
+            if (!ec) {
+                fs::copy_file(file.source, copy, fs::copy_options::overwrite_existing, ec);
+            }
             if (ec) {
                 fs::remove_all(tmp);
-                throw RuntimeFailure("cannot stage " + file + " to " + base.string() + ": " +
+                throw RuntimeFailure("cannot stage " + file.source + " to " + base.string() + ": " +
                                      ec.message() + " (is node-local storage full?)");
             }
         }

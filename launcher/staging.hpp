@@ -18,6 +18,12 @@ struct StageResult {
     double seconds = 0;             ///< spent copying or waiting
 };
 
+/// One file to stage: where it is, and where it goes inside the staged folder.
+struct StageFile {
+    std::string source;
+    std::filesystem::path relative; ///< "train/data.npy"; folders are created as needed
+};
+
 /// Node-local storage: $SLURM_TMPDIR, else $TMPDIR, else /dev/shm (from env).
 std::filesystem::path node_local_base(const std::map<std::string, std::string>& env);
 
@@ -28,5 +34,26 @@ std::filesystem::path node_local_base(const std::map<std::string, std::string>& 
 /// Throws RuntimeFailure naming the file and the cause (a full disk, a missing file, a timeout).
 StageResult stage_files(const std::vector<std::string>& files, const std::filesystem::path& base,
                         int local_rank, double timeout_s);
+
+/// The same with each file's place inside the staged folder given (a tree, not a flat list).
+StageResult stage_tree(const std::vector<StageFile>& files, const std::filesystem::path& base,
+                       int local_rank, double timeout_s);
+
+/// The two staged splits of a streaming data set (data.dataset npy or hdf5).
+struct StagedSplits {
+    StageResult stage;
+    std::string train, test; ///< the staged data.train and data.test
+};
+
+/// Stages a streaming data set's two splits with stage_tree: a split that is a file (one .h5)
+/// as <staged>/train/<name>; a split folder with every file under it (data.npy + targets.npy,
+/// files_data.lst + files_label.lst and the per-sample files they list, a DeepCAM folder) as
+/// <staged>/train/...; the stats.h5 above a split folder (DeepCAM) as <staged>/stats.h5; the same
+/// for test. Every file is staged on every node: each epoch deals a new shuffled visiting order
+/// out to the ranks, so over a run every rank reads every sample. Throws RuntimeFailure naming
+/// the file: a split that is missing, a file list naming a file outside its folder (its copy
+/// could not be found from the staged list), or a stage_tree failure.
+StagedSplits stage_splits(const std::string& train, const std::string& test,
+                          const std::filesystem::path& base, int local_rank, double timeout_s);
 
 } // namespace kakuren::launcher

@@ -894,11 +894,6 @@ class Loader {
                                         "files_label.lst");
             }
         }
-        if (ok({"data.stage"}) && d.stage == "node-local") {
-            error(place({"data.stage"}, dataset_place),
-                  "data.stage = \"node-local\" stages the IDX files only; data.dataset = \"" +
-                      d.dataset + "\" reads its files where they are (set data.stage = \"none\")");
-        }
         if (!unset.empty()) {
             error(dataset_place, "data.dataset = \"" + d.dataset +
                                      "\" needs data.train and data.test; missing " +

@@ -278,7 +278,8 @@ std::vector<Field> build_schema() {
                     "data", "stage",
                     "none: read the data files where they are; node-local: copy them once per "
                     "node to $SLURM_TMPDIR, $TMPDIR or /dev/shm before training (logged as "
-                    "staging_start/staging_stop).")
+                    "staging_start/staging_stop); npy / hdf5: every file of both splits (each "
+                    "epoch deals every rank a new share of the samples).")
                     .one_of({"none", "node-local"}));
     f.push_back(make<&R::data, &DataSection::train>(
         "data", "train",

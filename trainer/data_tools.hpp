@@ -2,8 +2,24 @@
 // kakuren data inspect / convert, run inside the training module (they need the sources, and
 // with them LibTorch and libhdf5). No torch in this header.
 #include <string>
+#include <vector>
+
+#include "trainer/trainer.hpp"
 
 namespace kakuren::trainer {
+
+/// A problem check_data() found: the recipe key it concerns ("data.train", "data.test",
+/// "model.kind", "model.inputs") and the message, which names the file.
+struct DataProblem {
+    std::string key, message;
+};
+
+/// Checks a streaming data set (data.dataset npy or hdf5) before anything is recorded: opens
+/// both splits' headers (shape, dtype, N of samples and of targets, file sizes; stats.h5 of a
+/// DeepCAM folder), checks that train and test agree, and builds the model for that sample
+/// shape (model.inputs, a science model's input rank and size). Reads no sample. Returns every
+/// problem found ([] for other data sets: their files are read when the run opens them).
+std::vector<DataProblem> check_data(const Config& config);
 
 /// What kakuren sees at `path`: a split (an npy folder, an .h5 file, a DeepCAM folder, an IDX
 /// folder) or a data set folder holding train and test splits (train/ + test/, train.h5 +

@@ -1,15 +1,23 @@
-// data.dataset = "hdf5": one file with a data and a target dataset [N, ...] read by hyperslab,
-// or a folder of per-sample files in the MLPerf HPC DeepCAM layout (climate/data H x W x C,
+// data.dataset = "hdf5": one file with a data and a target dataset [N, ...] (contiguous ones read
+// with pread at their offset in the file, others by hyperslab, one selection per batch), or a
+// folder of per-sample files in the MLPerf HPC DeepCAM layout (climate/data H x W x C,
 // climate/labels_0 H x W, stats.h5 beside or above for the per-channel normalisation).
 // Debian's libhdf5 is the serial build, which is not thread-safe: every HDF5 call in this file
-// holds one process-wide mutex, so reader threads serialise here (their decoding still runs in
-// parallel).
+// holds one process-wide mutex, so reader threads serialise there (the pread path and their
+// decoding still run in parallel).
+#include <fcntl.h>
 #include <hdf5.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
+#include <vector>
 
+#include "trainer/hdf5.hpp"
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 
@@ -22,29 +30,6 @@ std::mutex& hdf5_mutex() {
     static std::mutex m;
     return m;
 }
-
-/// An HDF5 identifier with the function that closes it.
-class Handle {
-  public:
-    Handle(hid_t id, herr_t (*close)(hid_t)) : m_id(id), m_close(close) {}
-    Handle(const Handle&) = delete;
-    Handle& operator=(const Handle&) = delete;
-    Handle(Handle&& other) noexcept : m_id(other.m_id), m_close(other.m_close) {
-        other.m_id = H5I_INVALID_HID;
-    }
-    Handle& operator=(Handle&&) = delete;
-    ~Handle() {
-        if (m_id >= 0) {
-            m_close(m_id);
-        }
-    }
-    [[nodiscard]] hid_t get() const { return m_id; }
-    [[nodiscard]] bool ok() const { return m_id >= 0; }
-
-  private:
-    hid_t m_id;
-    herr_t (*m_close)(hid_t);
-};
 
 /// The deepest message of HDF5's error stack (its most specific cause); caller holds the mutex.
 std::string hdf5_cause() {
@@ -63,7 +48,7 @@ std::string hdf5_cause() {
 }
 
 /// Opens a file read-only; caller holds the mutex.
-Handle open_file(const fs::path& file, const std::string& context) {
+H5Handle open_file(const fs::path& file, const std::string& context) {
     static const bool quiet = [] {
         H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); // errors come back as messages instead
         return true;
@@ -74,7 +59,7 @@ Handle open_file(const fs::path& file, const std::string& context) {
         throw RuntimeFailure("cannot read " + file.string() + context +
                              ": No such file or directory");
     }
-    Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    H5Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
     if (!f.ok()) {
         throw RuntimeFailure("cannot read " + file.string() + context +
                              ": not a readable HDF5 file (" + hdf5_cause() + ")");
@@ -89,8 +74,8 @@ struct DatasetInfo {
 
 /// Element type and shape of a dataset; caller holds the mutex.
 DatasetInfo describe(hid_t dataset, const std::string& where) {
-    const Handle type(H5Dget_type(dataset), H5Tclose);
-    const Handle space(H5Dget_space(dataset), H5Sclose);
+    const H5Handle type(H5Dget_type(dataset), H5Tclose);
+    const H5Handle space(H5Dget_space(dataset), H5Sclose);
     if (!type.ok() || !space.ok()) {
         throw RuntimeFailure(where + ": " + hdf5_cause());
     }
@@ -165,14 +150,14 @@ hid_t memory_type(util::NpyType type) {
 /// caller holds the mutex. Throws naming `where`.
 void read_rows(hid_t dataset, const DatasetInfo& info, std::int64_t first, std::int64_t count,
                bool all, void* out, const std::string& where) {
-    Handle file_space(H5Dget_space(dataset), H5Sclose);
+    H5Handle file_space(H5Dget_space(dataset), H5Sclose);
     std::vector<hsize_t> start(info.shape.size(), 0), size(info.shape.begin(), info.shape.end());
     if (!all) {
         start[0] = static_cast<hsize_t>(first);
         size[0] = static_cast<hsize_t>(count);
     }
-    const Handle mem_space(H5Screate_simple(static_cast<int>(size.size()), size.data(), nullptr),
-                           H5Sclose);
+    const H5Handle mem_space(H5Screate_simple(static_cast<int>(size.size()), size.data(), nullptr),
+                             H5Sclose);
     herr_t rc = file_space.ok() && mem_space.ok() ? 0 : -1;
     if (rc >= 0 && !all) {
         rc = H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr,
@@ -180,7 +165,7 @@ void read_rows(hid_t dataset, const DatasetInfo& info, std::int64_t first, std::
     }
     if (rc >= 0) {
         hid_t mem_type = memory_type(info.type);
-        std::optional<Handle> own_type;
+        std::optional<H5Handle> own_type;
         if (mem_type < 0) {
             own_type.emplace(H5Dget_type(dataset), H5Tclose);
             mem_type = own_type->get();
@@ -189,6 +174,45 @@ void read_rows(hid_t dataset, const DatasetInfo& info, std::int64_t first, std::
     }
     if (rc < 0) {
         throw RuntimeFailure("cannot read " + where + ": " + hdf5_cause());
+    }
+}
+
+/// Where a dataset's elements start in its file, when they can be read there directly: a
+/// contiguous layout (no chunks, so no filters), storage allocated, and elements stored as
+/// read (the same type as the memory type: no conversion); nullopt otherwise. Caller holds the
+/// mutex.
+std::optional<std::uint64_t> raw_offset(hid_t dataset, const DatasetInfo& info) {
+    const H5Handle plist(H5Dget_create_plist(dataset), H5Pclose);
+    if (!plist.ok() || H5Pget_layout(plist.get()) != H5D_CONTIGUOUS) {
+        H5Eclear2(H5E_DEFAULT);
+        return std::nullopt;
+    }
+    const haddr_t offset = H5Dget_offset(dataset);
+    const H5Handle stored(H5Dget_type(dataset), H5Tclose);
+    const hid_t wanted = memory_type(info.type);
+    const bool same = stored.ok() && wanted >= 0 && H5Tequal(stored.get(), wanted) > 0;
+    H5Eclear2(H5E_DEFAULT);
+    if (offset == HADDR_UNDEF || !same) {
+        return std::nullopt;
+    }
+    return static_cast<std::uint64_t>(offset);
+}
+
+/// Reads exactly n bytes at offset of fd; throws naming `where` (file:/dataset (sample i)).
+void pread_exact(int fd, std::byte* out, std::size_t n, std::uint64_t offset,
+                 const std::string& where) {
+    std::size_t done = 0;
+    while (done < n) {
+        const ssize_t got = ::pread(fd, out + done, n - done, static_cast<off_t>(offset + done));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            throw RuntimeFailure(
+                "cannot read " + where + ": " +
+                (got < 0 ? std::string(std::strerror(errno)) : std::string("file ends early")));
+        }
+        done += static_cast<std::size_t>(got);
     }
 }
 
@@ -223,11 +247,35 @@ class Hdf5ArrayReader final : public RawReader {
         m_layout.target_type = y.type;
         m_layout.input_shape.assign(x.shape.begin() + 1, x.shape.end());
         m_layout.target_shape.assign(y.shape.begin() + 1, y.shape.end());
+        // Contiguous datasets (h5py's default, kakuren data convert's) are read with pread at
+        // their offsets, as npy files are: no HDF5 call (and so no process-wide lock) per
+        // sample, which HDF5's per-selection cost made several times slower than npy.
+        m_data_offset = raw_offset(m_data.get(), x);
+        m_target_offset = raw_offset(m_targets.get(), y);
+        if (m_data_offset && m_target_offset) {
+            m_fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        }
+    }
+    Hdf5ArrayReader(const Hdf5ArrayReader&) = delete;
+    Hdf5ArrayReader& operator=(const Hdf5ArrayReader&) = delete;
+    ~Hdf5ArrayReader() override {
+        if (m_fd >= 0) {
+            ::close(m_fd);
+        }
     }
     [[nodiscard]] std::int64_t size() const override { return m_size; }
     [[nodiscard]] const RawLayout& layout() const override { return m_layout; }
     [[nodiscard]] std::string name() const override { return m_file_name; }
     std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
+        const std::size_t in = m_layout.input_bytes(), tg = m_layout.target_bytes();
+        if (m_fd >= 0) {
+            const auto i = static_cast<std::uint64_t>(id);
+            pread_exact(m_fd, input, in, *m_data_offset + i * in,
+                        where(m_data_key) + sample_text(id));
+            pread_exact(m_fd, target, tg, *m_target_offset + i * tg,
+                        where(m_target_key) + sample_text(id));
+            return in + tg;
+        }
         const std::lock_guard lock(hdf5_mutex());
         read_rows(m_data.get(), m_x, id, 1, false, input, where(m_data_key) + sample_text(id));
         read_rows(m_targets.get(), m_y, id, 1, false, target,
@@ -235,20 +283,94 @@ class Hdf5ArrayReader final : public RawReader {
         return m_layout.input_bytes() + m_layout.target_bytes();
     }
 
+    /// One H5Dread per dataset for the whole batch: the union of the samples' rows (HDF5 reads
+    /// a selection in file order, so the rows land sorted by id and are then copied to their
+    /// slots). Per-sample reads cost a dataspace, a selection and a read call each, which made
+    /// hdf5 several times slower than npy. A failed batch is read again sample by sample, so
+    /// that the error names the sample.
+    std::uint64_t read_batch(const std::int64_t* ids, std::int64_t count, std::byte* inputs,
+                             std::byte* targets) const override {
+        if (count <= 1 || m_fd >= 0) {
+            return RawReader::read_batch(ids, count, inputs, targets);
+        }
+        std::vector<std::int64_t> rows(ids, ids + count);
+        std::sort(rows.begin(), rows.end());
+        rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+        const std::size_t in = m_layout.input_bytes(), tg = m_layout.target_bytes();
+        std::vector<std::byte> x(rows.size() * in), y(rows.size() * tg);
+        bool ok = false;
+        {
+            const std::lock_guard lock(hdf5_mutex());
+            ok = read_selected(m_data.get(), m_x, rows, x.data()) &&
+                 read_selected(m_targets.get(), m_y, rows, y.data());
+            if (!ok) {
+                H5Eclear2(H5E_DEFAULT);
+            }
+        }
+        if (!ok) {
+            return RawReader::read_batch(ids, count, inputs, targets);
+        }
+        for (std::int64_t i = 0; i < count; ++i) {
+            const auto row = static_cast<std::size_t>(
+                std::lower_bound(rows.begin(), rows.end(), ids[i]) - rows.begin());
+            const auto at = static_cast<std::size_t>(i);
+            std::memcpy(inputs + at * in, x.data() + row * in, in);
+            std::memcpy(targets + at * tg, y.data() + row * tg, tg);
+        }
+        return static_cast<std::uint64_t>(count) * (in + tg);
+    }
+
   private:
+    /// Reads the rows `rows` (sorted, distinct) of a dataset into out, in that order; false on
+    /// an HDF5 error (caller holds the mutex and clears the error stack).
+    static bool read_selected(hid_t dataset, const DatasetInfo& info,
+                              const std::vector<std::int64_t>& rows, void* out) {
+        const H5Handle file_space(H5Dget_space(dataset), H5Sclose);
+        std::vector<hsize_t> size(info.shape.begin(), info.shape.end());
+        std::vector<hsize_t> start(size.size(), 0), block = size;
+        size[0] = rows.size();
+        block[0] = 1;
+        const H5Handle mem_space(
+            H5Screate_simple(static_cast<int>(size.size()), size.data(), nullptr), H5Sclose);
+        if (!file_space.ok() || !mem_space.ok()) {
+            return false;
+        }
+        // Runs of consecutive rows become one block each.
+        for (std::size_t r = 0; r < rows.size();) {
+            std::size_t end = r + 1;
+            while (end < rows.size() && rows[end] == rows[end - 1] + 1) {
+                ++end;
+            }
+            start[0] = static_cast<hsize_t>(rows[r]);
+            block[0] = static_cast<hsize_t>(end - r);
+            if (H5Sselect_hyperslab(file_space.get(), r == 0 ? H5S_SELECT_SET : H5S_SELECT_OR,
+                                    start.data(), nullptr, block.data(), nullptr) < 0) {
+                return false;
+            }
+            r = end;
+        }
+        hid_t mem_type = memory_type(info.type);
+        std::optional<H5Handle> own_type;
+        if (mem_type < 0) {
+            own_type.emplace(H5Dget_type(dataset), H5Tclose);
+            mem_type = own_type->get();
+        }
+        return H5Dread(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, out) >= 0;
+    }
+
     [[nodiscard]] std::string where(const std::string& key) const {
         return m_file_name + ":/" + key;
     }
-    static Handle open(const fs::path& file) {
+    static H5Handle open(const fs::path& file) {
         const std::lock_guard lock(hdf5_mutex());
         return open_file(file, "");
     }
-    Handle open_dataset(const std::string& key, const char* recipe_key) const {
+    H5Handle open_dataset(const std::string& key, const char* recipe_key) const {
         const std::lock_guard lock(hdf5_mutex());
-        Handle d(H5Lexists(m_file.get(), key.c_str(), H5P_DEFAULT) > 0
-                     ? H5Dopen2(m_file.get(), key.c_str(), H5P_DEFAULT)
-                     : H5I_INVALID_HID,
-                 H5Dclose);
+        H5Handle d(H5Lexists(m_file.get(), key.c_str(), H5P_DEFAULT) > 0
+                       ? H5Dopen2(m_file.get(), key.c_str(), H5P_DEFAULT)
+                       : H5I_INVALID_HID,
+                   H5Dclose);
         if (!d.ok()) {
             H5Eclear2(H5E_DEFAULT);
             throw RuntimeFailure(m_file_name + ": has no dataset \"" + key + "\" (" + recipe_key +
@@ -258,8 +380,10 @@ class Hdf5ArrayReader final : public RawReader {
     }
 
     std::string m_file_name, m_data_key, m_target_key;
-    Handle m_file, m_data, m_targets;
+    H5Handle m_file, m_data, m_targets;
     DatasetInfo m_x, m_y;
+    std::optional<std::uint64_t> m_data_offset, m_target_offset; ///< see raw_offset()
+    int m_fd = -1; ///< the file for pread, when both datasets have an offset
     std::int64_t m_size = 0;
     RawLayout m_layout;
 };
@@ -282,7 +406,7 @@ class DeepCamReader final : public RawReader {
             throw RuntimeFailure(m_folder + ": no per-sample .h5 files");
         }
         const std::lock_guard lock(hdf5_mutex());
-        const Handle f = open_file(m_files[0], sample_text(0));
+        const H5Handle f = open_file(m_files[0], sample_text(0));
         const auto [x, y] = describe_sample(f.get(), m_files[0], 0);
         if (x.shape.size() != 3 || y.shape.size() != 2 || x.shape[0] != y.shape[0] ||
             x.shape[1] != y.shape[1] || !util::npy_type_is_integer(y.type)) {
@@ -305,7 +429,7 @@ class DeepCamReader final : public RawReader {
     std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
         const fs::path& file = m_files[static_cast<std::size_t>(id)];
         const std::lock_guard lock(hdf5_mutex());
-        const Handle f = open_file(file, sample_text(id));
+        const H5Handle f = open_file(file, sample_text(id));
         const auto [x, y] = describe_sample(f.get(), file, id);
         if (x.shape != m_layout.input_shape || y.shape != m_layout.target_shape ||
             x.type != m_layout.input_type || y.type != m_layout.target_type) {
@@ -315,8 +439,8 @@ class DeepCamReader final : public RawReader {
                                  std::string(util::npy_type_name(m_layout.input_type)) + " " +
                                  util::shape_text(m_layout.input_shape));
         }
-        const Handle d(H5Dopen2(f.get(), k_deepcam_data, H5P_DEFAULT), H5Dclose);
-        const Handle l(H5Dopen2(f.get(), k_deepcam_labels, H5P_DEFAULT), H5Dclose);
+        const H5Handle d(H5Dopen2(f.get(), k_deepcam_data, H5P_DEFAULT), H5Dclose);
+        const H5Handle l(H5Dopen2(f.get(), k_deepcam_labels, H5P_DEFAULT), H5Dclose);
         const std::string where = file.string() + sample_text(id);
         read_rows(d.get(), x, 0, 0, true, input, where);
         read_rows(l.get(), y, 0, 0, true, target, where);
@@ -328,11 +452,11 @@ class DeepCamReader final : public RawReader {
                                                                std::int64_t id) {
         std::pair<DatasetInfo, DatasetInfo> out;
         for (const char* key : {k_deepcam_data, k_deepcam_labels}) {
-            const Handle d(H5Lexists(file, "climate", H5P_DEFAULT) > 0 &&
-                                   H5Lexists(file, key, H5P_DEFAULT) > 0
-                               ? H5Dopen2(file, key, H5P_DEFAULT)
-                               : H5I_INVALID_HID,
-                           H5Dclose);
+            const H5Handle d(H5Lexists(file, "climate", H5P_DEFAULT) > 0 &&
+                                     H5Lexists(file, key, H5P_DEFAULT) > 0
+                                 ? H5Dopen2(file, key, H5P_DEFAULT)
+                                 : H5I_INVALID_HID,
+                             H5Dclose);
             if (!d.ok()) {
                 H5Eclear2(H5E_DEFAULT);
                 throw RuntimeFailure(path.string() + sample_text(id) + ": has no dataset " + key);
@@ -351,11 +475,11 @@ class DeepCamReader final : public RawReader {
 /// climate/<key> of a stats.h5 as doubles.
 std::vector<double> read_stat(hid_t file, const fs::path& path, const char* key) {
     const std::string name = std::string("climate/") + key;
-    const Handle d(H5Lexists(file, "climate", H5P_DEFAULT) > 0 &&
-                           H5Lexists(file, name.c_str(), H5P_DEFAULT) > 0
-                       ? H5Dopen2(file, name.c_str(), H5P_DEFAULT)
-                       : H5I_INVALID_HID,
-                   H5Dclose);
+    const H5Handle d(H5Lexists(file, "climate", H5P_DEFAULT) > 0 &&
+                             H5Lexists(file, name.c_str(), H5P_DEFAULT) > 0
+                         ? H5Dopen2(file, name.c_str(), H5P_DEFAULT)
+                         : H5I_INVALID_HID,
+                     H5Dclose);
     if (!d.ok()) {
         H5Eclear2(H5E_DEFAULT);
         throw RuntimeFailure(path.string() + ": has no dataset " + name);
@@ -388,17 +512,17 @@ void write_hdf5_arrays(const fs::path& file, const std::vector<std::int64_t>& sh
                        const std::vector<std::uint8_t>& targets) {
     const std::lock_guard lock(hdf5_mutex());
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    const Handle f(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    const H5Handle f(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     if (!f.ok()) {
         throw RuntimeFailure("cannot write " + file.string() + ": " + hdf5_cause());
     }
     const auto write = [&](const char* name, const std::vector<hsize_t>& dims,
                            const std::uint8_t* bytes) {
-        const Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-                           H5Sclose);
-        const Handle d(H5Dcreate2(f.get(), name, H5T_STD_U8LE, space.get(), H5P_DEFAULT,
-                                  H5P_DEFAULT, H5P_DEFAULT),
-                       H5Dclose);
+        const H5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                             H5Sclose);
+        const H5Handle d(H5Dcreate2(f.get(), name, H5T_STD_U8LE, space.get(), H5P_DEFAULT,
+                                    H5P_DEFAULT, H5P_DEFAULT),
+                         H5Dclose);
         if (!space.ok() || !d.ok() ||
             H5Dwrite(d.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes) < 0) {
             throw RuntimeFailure("cannot write " + file.string() + ":/" + name + ": " +
@@ -423,7 +547,7 @@ std::optional<Decoding> hdf5_split_normalisation(const std::string& path) {
                                     "per-channel statistics: climate/minval, climate/maxval)");
     }
     const std::lock_guard lock(hdf5_mutex());
-    const Handle f = open_file(stats, "");
+    const H5Handle f = open_file(stats, "");
     Decoding out;
     out.shift = read_stat(f.get(), stats, "minval");
     const std::vector<double> maxval = read_stat(f.get(), stats, "maxval");

@@ -22,6 +22,17 @@ kakuren_train_module_run(const kakuren::trainer::ModuleCall* call) noexcept {
         } else if (call->data_op == "convert" && call->data_args.size() == 3) {
             *call->output =
                 trainer::convert_idx(call->data_args[0], call->data_args[1], call->data_args[2]);
+        } else if (call->data_op == "check" && call->config != nullptr) {
+            // One problem a line; a message's own line breaks become "; ".
+            std::string out;
+            for (const trainer::DataProblem& p : trainer::check_data(*call->config)) {
+                std::string message = p.message;
+                for (std::size_t at = 0; (at = message.find('\n', at)) != std::string::npos;) {
+                    message.replace(at, 1, "; ");
+                }
+                out += p.key + '\t' + message + '\n';
+            }
+            *call->output = out;
         } else if (!call->data_op.empty()) {
             throw kakuren::UsageError("unknown data command " + call->data_op);
         } else if (call->check_only) {

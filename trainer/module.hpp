@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "trainer/data_tools.hpp"
 #include "trainer/trainer.hpp"
 
 namespace kakuren::trainer {
@@ -24,7 +25,9 @@ struct ModuleCall {
     const SynthConfig* synth = nullptr;  ///< set: write_standin() instead of train()
     SynthResult* synth_result = nullptr; ///< out (with synth)
     /// kakuren data: "inspect" (args: path, "json"|"text") or "convert" (args: idx folder,
-    /// format, out) instead of training; what it prints goes to *output. "" = train / check.
+    /// format, out) instead of training; what it prints goes to *output. "check" (no args,
+    /// config set): check_data(), one "key\tmessage" line per problem in *output. "" = train /
+    /// check_model.
     std::string data_op;
     std::vector<std::string> data_args;
     std::string* output = nullptr;
@@ -51,6 +54,9 @@ Summary train_via_module(const Config& config, Observer& observer, util::MlLog& 
 
 /// check_model() through the module (same loading and errors as train_via_module).
 void check_model_via_module(const Config& config);
+
+/// check_data() through the module (same loading and errors as train_via_module).
+std::vector<DataProblem> check_data_via_module(const Config& config);
 
 /// kakuren data inspect / convert through the module (trainer/data_tools.hpp): the text to
 /// print. Same loading and errors as train_via_module.

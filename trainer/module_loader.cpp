@@ -78,6 +78,31 @@ void check_model_via_module(const Config& config) {
     call_module(call);
 }
 
+std::vector<DataProblem> check_data_via_module(const Config& config) {
+    std::string error, output;
+    ModuleCall call;
+    call.config = &config;
+    call.error = &error;
+    call.data_op = "check";
+    call.output = &output;
+    call_module(call);
+    std::vector<DataProblem> problems;
+    std::size_t begin = 0;
+    while (begin < output.size()) {
+        std::size_t end = output.find('\n', begin);
+        if (end == std::string::npos) {
+            end = output.size();
+        }
+        const std::string line = output.substr(begin, end - begin);
+        const std::size_t tab = line.find('\t');
+        problems.push_back(tab == std::string::npos
+                               ? DataProblem{"data.train", line}
+                               : DataProblem{line.substr(0, tab), line.substr(tab + 1)});
+        begin = end + 1;
+    }
+    return problems;
+}
+
 std::string data_command_via_module(const std::string& op, const std::vector<std::string>& args) {
     std::string error, output;
     ModuleCall call;

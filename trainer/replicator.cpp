@@ -82,6 +82,7 @@ class LocalReplicator final : public Replicator {
                 len};
     }
     EvalSums sum(const EvalSums& local) override { return local; }
+    std::int64_t sum_count(std::int64_t local) override { return local; }
     bool stop_at_phase() override { return flag_set(m_stop); }
     [[nodiscard]] bool stop_at_batch() const override { return flag_set(m_stop); }
     void check_same(const std::vector<double>&, const std::string&) override {}
@@ -269,6 +270,12 @@ class C10dReplicator final : public Replicator {
         timed_sum(sums);
         m_stop_agreed = m_stop_agreed || s[3] > 0;
         return {s[0], s[1], s[2]};
+    }
+
+    std::int64_t sum_count(std::int64_t local) override {
+        torch::Tensor count = torch::full({1}, local, torch::kInt64);
+        timed_sum(count);
+        return count.item<std::int64_t>();
     }
 
     bool stop_at_phase() override {

@@ -68,6 +68,9 @@ class Replicator {
     virtual GlobalOutcome end_forward(const Outcome& local, std::int64_t len) = 0;
     /// Sums evaluation sums over the ranks (carrying the stop flag).
     virtual EvalSums sum(const EvalSums& local) = 0;
+    /// Sums a count over the ranks, exactly (int64; e.g. the bytes each rank read in an epoch).
+    /// A collective with world > 1: every rank calls it at the same point.
+    virtual std::int64_t sum_count(std::int64_t local) = 0;
 
     /// At a phase boundary: whether any rank saw the stop flag (a collective with world > 1).
     virtual bool stop_at_phase() = 0;

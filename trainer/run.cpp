@@ -5,9 +5,11 @@
 #include <functional>
 #include <string>
 
+#include "trainer/data_tools.hpp"
 #include "trainer/mlperf_records.hpp"
 #include "trainer/models.hpp"
 #include "trainer/schedule.hpp"
+#include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -238,14 +240,25 @@ EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
 
 void Run::end_epoch(EpochResult result, Clock::time_point epoch_start) {
     result.total_s = seconds_between(epoch_start, Clock::now());
+    if (m_data.train->streams()) {
+        // Each rank reads its own shard: the epoch's bytes are the whole job's, summed over the
+        // ranks (every rank streams, so every rank takes part in the sum).
+        const auto local_bytes =
+            static_cast<std::int64_t>(m_data.train->bytes_read() - m_bytes_at_epoch);
+        result.bytes_read = m_replicator->sum_count(local_bytes);
+        if (m_world > 1) {
+            util::log_info("rank " + std::to_string(m_rank) + " of " + std::to_string(m_world) +
+                           " read " + std::to_string(local_bytes) + " bytes in epoch " +
+                           std::to_string(m_epoch + 1) +
+                           " (all ranks: " + std::to_string(*result.bytes_read) + ")");
+        }
+    }
     result.comm_s = m_replicator->comm_times().wait_s - m_comm_at_epoch_s;
     if (m_world > 1) {
         // Communication not hidden behind computation (one-rank logs stay as they were).
         log_epoch("communication_time_s", result.comm_s);
     }
-    if (m_data.train->streams()) {
-        result.bytes_read =
-            static_cast<std::int64_t>(m_data.train->bytes_read() - m_bytes_at_epoch);
+    if (result.bytes_read) {
         log_epoch("bytes_read", static_cast<long long>(*result.bytes_read));
     }
     log_epoch("epoch_stop");
@@ -376,6 +389,69 @@ void check_model(const Config& config) {
     } catch (const c10::Error& e) {
         throw RuntimeFailure(std::string("model check failed: ") + e.what_without_backtrace());
     }
+}
+
+std::vector<DataProblem> check_data(const Config& config) {
+    const DataConfig& data = config.data;
+    std::vector<DataProblem> problems;
+    if (data.dataset != "npy" && data.dataset != "hdf5") {
+        return problems;
+    }
+    // Each split alone first, so that a bad test split is reported beside a bad train split.
+    const auto open = [&](const std::string& path, const std::string& key) {
+        std::unique_ptr<RawReader> reader;
+        try {
+            reader = open_stream_split(data, path, key);
+        } catch (const Error& e) {
+            problems.push_back({key, e.what()});
+        }
+        return reader;
+    };
+    std::unique_ptr<RawReader> train = open(data.train_path, "data.train");
+    const std::unique_ptr<RawReader> test = open(data.test_path, "data.test");
+    if (!train || !test) {
+        return problems;
+    }
+    const std::string train_name = train->name();
+    try {
+        check_splits_agree(*train, *test);
+    } catch (const Error& e) {
+        problems.push_back({"data.test", e.what()});
+        return problems;
+    }
+    DataInfo info;
+    try {
+        const bool deepcam = // its stats.h5 (beside or above the folder) must open
+            data.dataset == "hdf5" && hdf5_split_normalisation(data.train_path).has_value();
+        const StreamSource source(std::move(train), data.train_limit, {}, 0, 1);
+        if (source.size() == 0) {
+            throw RuntimeFailure(train_name + ": no training samples");
+        }
+        info = stream_shapes(source, deepcam);
+    } catch (const Error& e) {
+        problems.push_back({"data.train", e.what()});
+        return problems;
+    }
+    if (config.model.kind == "torchscript") {
+        return problems; // check_model() loads the module and runs it on a batch
+    }
+    const std::string key = config.model.inputs.empty() ? "model.kind" : "model.inputs";
+    try {
+        const Device device(config.threads);
+        const std::unique_ptr<Task> task = make_task(config.task, config.stats);
+        make_model(config.model, model_shape(info, *task, config.model));
+    } catch (const Error& e) {
+        problems.push_back({key, train_name + ": model.kind = \"" + config.model.kind +
+                                     "\" cannot take its samples " +
+                                     c10::str(c10::IntArrayRef(info.sample_shape)) + ": " +
+                                     e.what()});
+    } catch (const c10::Error& e) {
+        problems.push_back({key, train_name + ": model.kind = \"" + config.model.kind +
+                                     "\" cannot take its samples " +
+                                     c10::str(c10::IntArrayRef(info.sample_shape)) + ": " +
+                                     e.what_without_backtrace()});
+    }
+    return problems;
 }
 
 Summary train(const Config& config, Observer& observer, util::MlLog& mllog,

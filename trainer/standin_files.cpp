@@ -1,7 +1,7 @@
 // `kakuren data synth`: the stand-ins of standins.hpp written in the layouts the MLPerf HPC
 // references read (NVIDIA's CosmoFlow numpy files with file lists; DeepCAM's HDF5 per sample and
 // stats.h5). The only file-writing code of the stand-ins: a minimal .npy writer and the libhdf5 C
-// API, each handle in a unique_ptr with its close function.
+// API, each identifier in an H5Handle (trainer/hdf5.hpp).
 #include <hdf5.h>
 
 #include <array>
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "trainer/hdf5.hpp"
 #include "trainer/standins.hpp"
 #include "trainer/trainer.hpp"
 #include "util/error.hpp"
@@ -42,16 +43,12 @@ std::int64_t write_npy(const fs::path& file, const torch::Tensor& tensor, const 
     return static_cast<std::int64_t>(header.size()) + bytes;
 }
 
-using H5Handle = std::unique_ptr<hid_t, void (*)(hid_t*)>;
-
+/// Owns `id`, or throws naming the file when the call that made it failed.
 template <herr_t (*Close)(hid_t)> H5Handle h5(hid_t id, const fs::path& file, const char* what) {
     if (id < 0) {
         fail_write(file, std::string("HDF5 could not create ") + what);
     }
-    return H5Handle(new hid_t(id), [](hid_t* p) {
-        Close(*p);
-        delete p;
-    });
+    return {id, Close};
 }
 
 /// One dataset `name` in `group` holding `tensor` (contiguous) as `type`.
@@ -62,8 +59,9 @@ void h5_dataset(hid_t group, const fs::path& file, const char* name, const torch
     const H5Handle space = h5<H5Sclose>(
         H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), file, "a dataspace");
     const H5Handle set = h5<H5Dclose>(
-        H5Dcreate2(group, name, type, *space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), file, name);
-    if (H5Dwrite(*set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()) < 0) {
+        H5Dcreate2(group, name, type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), file,
+        name);
+    if (H5Dwrite(set.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()) < 0) {
         fail_write(file, std::string("HDF5 could not write ") + name);
     }
 }
@@ -75,9 +73,9 @@ std::int64_t write_h5(const fs::path& file,
         const H5Handle f = h5<H5Fclose>(
             H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), file, "the file");
         const H5Handle group = h5<H5Gclose>(
-            H5Gcreate2(*f, "climate", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), file, "climate");
+            H5Gcreate2(f.get(), "climate", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), file, "climate");
         for (const auto& [name, tensor] : datasets) {
-            h5_dataset(*group, file, name, tensor,
+            h5_dataset(group.get(), file, name, tensor,
                        tensor.scalar_type() == torch::kUInt8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT);
         }
     }

@@ -86,18 +86,15 @@ std::uint64_t StreamSource::read_raw(const std::int64_t* ids, std::int64_t count
     targets = torch::empty(with_batch(count, l.target_shape), torch_type(l.target_type));
     auto* in = static_cast<std::byte*>(inputs.data_ptr());
     auto* tg = static_cast<std::byte*>(targets.data_ptr());
-    const std::size_t in_bytes = l.input_bytes(), tg_bytes = l.target_bytes();
-    std::uint64_t bytes = 0;
     for (std::int64_t i = 0; i < count; ++i) {
         const std::int64_t id = ids[i];
         if (id < 0 || id >= m_size) {
             throw RuntimeFailure(m_reader->name() + ": sample id " + std::to_string(id) +
                                  " is out of range (" + std::to_string(m_size) + " samples)");
         }
-        bytes += m_reader->read(id, in + static_cast<std::size_t>(i) * in_bytes,
-                                tg + static_cast<std::size_t>(i) * tg_bytes);
     }
-    return bytes;
+    // Straight into the batch's memory: no per-sample tensors, one call per batch.
+    return m_reader->read_batch(ids, count, in, tg);
 }
 
 torch::Tensor StreamSource::decode(const torch::Tensor& raw) const {
@@ -234,8 +231,10 @@ std::int64_t max_class(const StreamSource& source) {
     return classes;
 }
 
-std::unique_ptr<RawReader> open_split(const DataConfig& config, const std::string& path,
-                                      const std::string& key) {
+} // namespace
+
+std::unique_ptr<RawReader> open_stream_split(const DataConfig& config, const std::string& path,
+                                             const std::string& key) {
     if (path.empty()) {
         throw RuntimeFailure("dataset " + config.dataset + ": " + key + " is not set");
     }
@@ -245,29 +244,47 @@ std::unique_ptr<RawReader> open_split(const DataConfig& config, const std::strin
     return open_hdf5_split(path, key, config.data_key, config.target_key);
 }
 
-} // namespace
+void check_splits_agree(const RawReader& train, const RawReader& test) {
+    const RawLayout& a = train.layout();
+    const RawLayout& b = test.layout();
+    if (a.input_shape != b.input_shape || a.target_shape != b.target_shape ||
+        a.channels_last != b.channels_last) {
+        throw RuntimeFailure(test.name() + ": samples are " + util::shape_text(b.input_shape) +
+                             " with targets " + util::shape_text(b.target_shape) + ", but " +
+                             train.name() + " has " + util::shape_text(a.input_shape) +
+                             " with targets " + util::shape_text(a.target_shape));
+    }
+    if (util::npy_type_is_integer(a.target_type) != util::npy_type_is_integer(b.target_type)) {
+        throw RuntimeFailure(
+            test.name() + ": targets are " + std::string(util::npy_type_name(b.target_type)) +
+            " but " + train.name() + " has " + std::string(util::npy_type_name(a.target_type)));
+    }
+}
+
+DataInfo stream_shapes(const StreamSource& train, bool deepcam) {
+    DataInfo info;
+    info.sample_shape = train.sample_shape();
+    info.target_shape = train.target_shape();
+    const auto& s = info.sample_shape;
+    info.channels = s.empty() ? 1 : s[0];
+    info.height = s.size() >= 2 ? s[1] : 1;
+    info.width = s.size() >= 3 ? product({s.begin() + 2, s.end()}) : 1;
+    if (deepcam) {
+        info.num_classes = 3; // background, tropical cyclone, atmospheric river
+    } else if (util::npy_type_is_integer(train.reader().layout().target_type)) {
+        info.num_classes = 2; // at least; open_stream_sources counts them
+    }
+    return info;
+}
 
 Sources open_stream_sources(const DataConfig& config) {
     if (config.transform != "none" && config.transform != "log1p") {
         throw UsageError("unknown data.transform \"" + config.transform +
                          "\"; expected none or log1p");
     }
-    std::unique_ptr<RawReader> train = open_split(config, config.train_path, "data.train");
-    std::unique_ptr<RawReader> test = open_split(config, config.test_path, "data.test");
-    const RawLayout& a = train->layout();
-    const RawLayout& b = test->layout();
-    if (a.input_shape != b.input_shape || a.target_shape != b.target_shape ||
-        a.channels_last != b.channels_last) {
-        throw RuntimeFailure(test->name() + ": samples are " + util::shape_text(b.input_shape) +
-                             " with targets " + util::shape_text(b.target_shape) + ", but " +
-                             train->name() + " has " + util::shape_text(a.input_shape) +
-                             " with targets " + util::shape_text(a.target_shape));
-    }
-    if (util::npy_type_is_integer(a.target_type) != util::npy_type_is_integer(b.target_type)) {
-        throw RuntimeFailure(
-            test->name() + ": targets are " + std::string(util::npy_type_name(b.target_type)) +
-            " but " + train->name() + " has " + std::string(util::npy_type_name(a.target_type)));
-    }
+    std::unique_ptr<RawReader> train = open_stream_split(config, config.train_path, "data.train");
+    std::unique_ptr<RawReader> test = open_stream_split(config, config.test_path, "data.test");
+    check_splits_agree(*train, *test);
     Decoding decoding;
     decoding.transform = config.transform;
     const std::optional<Decoding> per_channel =
@@ -283,16 +300,9 @@ Sources open_stream_sources(const DataConfig& config) {
         throw RuntimeFailure(train_source->reader().name() + ": no training samples");
     }
     Sources out;
+    out.info = stream_shapes(*train_source, deepcam);
     DataInfo& info = out.info;
-    info.sample_shape = train_source->sample_shape();
-    info.target_shape = train_source->target_shape();
-    const auto& s = info.sample_shape;
-    info.channels = s.empty() ? 1 : s[0];
-    info.height = s.size() >= 2 ? s[1] : 1;
-    info.width = s.size() >= 3 ? product({s.begin() + 2, s.end()}) : 1;
-    if (deepcam) {
-        info.num_classes = 3; // background, tropical cyclone, atmospheric river
-    } else if (util::npy_type_is_integer(a.target_type)) {
+    if (!deepcam && info.num_classes > 0) {
         info.num_classes =
             std::max<std::int64_t>(2, std::max(max_class(*train_source), max_class(*test_source)));
     }

@@ -39,6 +39,20 @@ class RawReader {
     /// storage for it. Safe to call from several threads at once. Throws RuntimeFailure naming
     /// the file and the sample id when the sample cannot be read or does not match the layout.
     virtual std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const = 0;
+    /// Reads samples ids[0], ..., ids[count - 1] (in range; repeats allowed) into consecutive
+    /// slots of `inputs` and `targets`, as read() would one by one, and returns the bytes read.
+    /// Same threading and errors as read(). This default calls read() per sample; a format with
+    /// a cheaper way to read many samples at once overrides it.
+    virtual std::uint64_t read_batch(const std::int64_t* ids, std::int64_t count, std::byte* inputs,
+                                     std::byte* targets) const {
+        const std::size_t in = layout().input_bytes(), tg = layout().target_bytes();
+        std::uint64_t bytes = 0;
+        for (std::int64_t i = 0; i < count; ++i) {
+            const auto at = static_cast<std::size_t>(i);
+            bytes += read(ids[i], inputs + at * in, targets + at * tg);
+        }
+        return bytes;
+    }
     /// "data.train" or "/path/to/file": the split, for messages.
     [[nodiscard]] virtual std::string name() const = 0;
 };
@@ -112,6 +126,18 @@ std::optional<Decoding> hdf5_split_normalisation(const std::string& path);
 void write_hdf5_arrays(const std::filesystem::path& file, const std::vector<std::int64_t>& shape,
                        const std::vector<std::uint8_t>& data,
                        const std::vector<std::uint8_t>& targets);
+
+/// Opens one split of config's format (npy or hdf5) at path: its headers only, no sample is
+/// read. `key` ("data.train") names it in messages. Throws RuntimeFailure naming the file.
+std::unique_ptr<RawReader> open_stream_split(const DataConfig& config, const std::string& path,
+                                             const std::string& key);
+/// Throws RuntimeFailure naming both files unless train's and test's samples and targets have
+/// the same shapes and layout, and both have class ids or both values as targets.
+void check_splits_agree(const RawReader& train, const RawReader& test);
+/// A streaming split's shapes as the model sees them, reading no sample: num_classes is 3 for a
+/// DeepCAM folder (`deepcam`), 2 (the least; open_stream_sources counts the real number) for
+/// other integer targets, 0 for value targets; no normalisation.
+DataInfo stream_shapes(const StreamSource& train, bool deepcam);
 
 /// Opens config's two streaming splits (npy, hdf5) as Sources.
 Sources open_stream_sources(const DataConfig& config);

@@ -157,9 +157,9 @@ struct EpochResult {
     /// sums, stop flags) that were not hidden behind computation; 0 with one rank.
     double comm_s = 0;
     double samples_per_s = 0; ///< trained samples / train_s
-    /// Bytes this rank read from the training split's files in the epoch (the trained and
-    /// refreshed samples of its shard; after a resume, since the resume); nullopt for a data
-    /// set held in memory.
+    /// Bytes all ranks together read from the training split's files in the epoch (the trained
+    /// and refreshed samples, each rank its shard; after a resume, since the resume); nullopt
+    /// for a data set held in memory.
     std::optional<std::int64_t> bytes_read;
     std::span<const std::int64_t> hidden_ids; ///< ascending
     /// Per-sample state after the epoch (length N); valid during on_epoch only.

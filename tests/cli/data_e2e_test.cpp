@@ -1,7 +1,9 @@
 // kakuren data convert / inspect and kakuren run on npy and hdf5 data: the real binary, data
 // written by kakuren data convert or by the real numpy (/usr/bin/python3) inside the test.
 #include <filesystem>
+#include <ostream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -15,6 +17,16 @@ namespace {
 namespace fs = std::filesystem;
 using kakuren::testing::quoted;
 using kakuren::testing::TempDir;
+
+// How many times `needle` occurs in `text`.
+std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t at = 0, count = 0;
+    while ((at = text.find(needle, at)) != std::string::npos) {
+        ++count;
+        ++at;
+    }
+    return count;
+}
 
 class DataE2E : public ::testing::Test {
   protected:
@@ -78,7 +90,7 @@ strategy = "none"
     EXPECT_NE(table.out.find("READ MB"), std::string::npos) << table.out;
 }
 
-TEST_F(DataE2E, TwoRanksEachReadTheirOwnShard) {
+TEST_F(DataE2E, TwoRanksReadTheirOwnShardsAndTheJobsBytesAreTheirSum) {
     ASSERT_EQ(plain("data convert --to hdf5 fm").code, 0);
     kakuren::testing::write_file(m_dir / "two.toml", R"(
 [run]
@@ -117,15 +129,33 @@ backend = "local"
         600))
         << status;
     ASSERT_NE(status.find("completed"), std::string::npos) << status;
+    // The job's bytes are the sum over both ranks: equal to one rank reading every sample of
+    // the same 2,000 (785 bytes each) in each epoch.
     const auto show = kakuren("show two --format json");
-    // Rank 0 read its half of the 2,000 samples (785 bytes each) in every epoch, no more.
-    EXPECT_EQ(show.out.find("\"bytes_read\": 1570000"), std::string::npos) << show.out;
-    std::size_t at = 0, count = 0;
-    while ((at = show.out.find("\"bytes_read\": 785000", at)) != std::string::npos) {
-        ++count;
-        ++at;
+    EXPECT_EQ(count_of(show.out, "\"bytes_read\": 1570000"), 2U) << show.out;
+    EXPECT_EQ(show.out.find("\"bytes_read\": 785000"), std::string::npos) << show.out;
+    // Each rank read its own half, no more (the per-rank line of its log).
+    for (const char* rank : {"0", "1"}) {
+        const auto log = kakuren(std::string("logs two --rank ") + rank);
+        ASSERT_EQ(log.code, 0) << log.out << log.err;
+        for (const char* epoch : {"1", "2"}) {
+            EXPECT_NE(log.out.find(std::string("rank ") + rank +
+                                   " of 2 read 785000 bytes in epoch " + epoch +
+                                   " (all ranks: 1570000)"),
+                      std::string::npos)
+                << log.out;
+        }
     }
-    EXPECT_EQ(count, 2U) << show.out;
+
+    // The same recipe on one rank, in the foreground: the same total per epoch.
+    std::string one = kakuren::testing::slurp(m_dir / "two.toml");
+    one.replace(one.find("name = \"two\""), 12, "name = \"one\"");
+    one.replace(one.find("ntasks_per_node = 2"), 19, "ntasks_per_node = 1");
+    kakuren::testing::write_file(m_dir / "one.toml", one);
+    const auto run = kakuren("run one.toml --quiet");
+    ASSERT_TRUE(run.code == 0 || run.code == 3) << run.out << run.err; // 3: target not reached
+    const auto show_one = kakuren("show one --format json");
+    EXPECT_EQ(count_of(show_one.out, "\"bytes_read\": 1570000"), 2U) << show_one.out;
 }
 
 TEST_F(DataE2E, InspectNamesBadSamplesAndExitsOne) {
@@ -162,9 +192,296 @@ TEST_F(DataE2E, RecipeCheckWantsBothSplits) {
         << r.err;
     EXPECT_NE(r.err.find("needs data.train and data.test; missing data.test"), std::string::npos)
         << r.err;
-    EXPECT_NE(r.err.find("data.stage = \"node-local\" stages the IDX files only"),
+    // node-local staging covers npy and hdf5 too: no error for it.
+    EXPECT_EQ(r.err.find("data.stage"), std::string::npos) << r.err;
+}
+
+// The data check before anything is recorded: each bad file, written by numpy / h5py, and the
+// located message `kakuren recipe check`, `run` and `submit` must refuse it with (exit 2, as a
+// missing IDX file). {dir} in a message stands for the test's folder.
+struct CheckCase {
+    const char* name;
+    const char* script; ///< python: writes train/ + test/ (npy) or train.h5 + test.h5 (hdf5)
+    const char* recipe; ///< the [data] and [model] tables
+    std::vector<std::string> messages;
+};
+
+// The case's name in test output (instead of its bytes).
+void PrintTo(const CheckCase& c, std::ostream* os) {
+    *os << c.name;
+}
+
+const char* const k_good_npy = R"py(
+import numpy as np, os
+for split, n in (('train', 10), ('test', 3)):
+    os.makedirs(split, exist_ok=True)
+    np.save(split + '/data.npy', np.zeros((n, 1, 4, 4), np.uint8))
+    np.save(split + '/targets.npy', np.arange(n, dtype=np.uint8) % 2)
+)py";
+
+const char* const k_npy_recipe = R"([data]
+dataset = "npy"
+train = "train"
+test = "test"
+[model]
+kind = "mlp"
+)";
+
+class DataCheckE2E : public DataE2E, public ::testing::WithParamInterface<CheckCase> {
+  protected:
+    std::string expected(const std::string& message) {
+        std::string out = message;
+        for (std::size_t at = 0; (at = out.find("{dir}", at)) != std::string::npos;) {
+            out.replace(at, 5, m_dir.path().string());
+        }
+        return out;
+    }
+};
+
+TEST_P(DataCheckE2E, IsRefusedNamingTheFileBeforeAnythingIsRecorded) {
+    const CheckCase& c = GetParam();
+    kakuren::testing::write_file(m_dir / "make.py", c.script);
+    const auto made = kakuren::testing::run_shell(
+        "cd " + quoted(m_dir.path().string()) + " && /usr/bin/python3 make.py", m_dir.path());
+    ASSERT_EQ(made.code, 0) << made.err;
+    kakuren::testing::write_file(m_dir / "r.toml", std::string("[run]\nname = \"bad\"\n") +
+                                                       c.recipe +
+                                                       "[launcher]\nbackend = \"local\"\n");
+    const std::vector<kakuren::testing::Output> refused = {
+        plain("recipe check r.toml"), kakuren("run r.toml --quiet"),
+        kakuren("run r.toml --dry-run"), kakuren("submit r.toml")};
+    for (const auto& r : refused) {
+        EXPECT_EQ(r.code, 2) << r.out << r.err;
+        for (const std::string& message : c.messages) {
+            EXPECT_NE(r.err.find(expected(message)), std::string::npos)
+                << "wanted " << expected(message) << "\n"
+                << r.err;
+        }
+    }
+    // Nothing was recorded: no run folder, no job.
+    EXPECT_FALSE(fs::exists(m_dir / "ws" / "runs")) << "a run was recorded";
+}
+
+// Line numbers in the messages: the recipe starts with "[run]" and "name" (lines 1, 2), then
+// the case's tables from line 3.
+const CheckCase k_check_cases[] = {
+    {"targets_n",
+     R"py(
+import numpy as np, os
+os.makedirs('train'); os.makedirs('test')
+np.save('train/data.npy', np.zeros((10, 1, 4, 4), np.uint8))
+np.save('train/targets.npy', np.zeros(9, np.uint8))
+np.save('test/data.npy', np.zeros((3, 1, 4, 4), np.uint8))
+np.save('test/targets.npy', np.zeros(3, np.uint8))
+)py",
+     k_npy_recipe,
+     {"r.toml:5:9: error: {dir}/train/data.npy holds 10 samples but {dir}/train/targets.npy "
+      "holds 9 targets"}},
+    {"both_splits_bad",
+     R"py(
+import numpy as np, os
+os.makedirs('train'); os.makedirs('test')
+np.save('train/data.npy', np.zeros((10, 1, 4, 4), np.complex64))
+np.save('train/targets.npy', np.zeros(10, np.uint8))
+np.save('test/data.npy', np.zeros((3, 1, 4, 4), np.uint8))
+open('test/targets.npy', 'wb').write(b'not numpy at all')
+)py",
+     k_npy_recipe,
+     {"r.toml:5:9: error: {dir}/train/data.npy: unsupported dtype '<c8'",
+      "r.toml:6:8: error: {dir}/test/targets.npy: not a .npy file"}},
+    {"header_lies",
+     R"py(
+import numpy as np, os
+for split, n in (('train', 10), ('test', 3)):
+    os.makedirs(split, exist_ok=True)
+    np.save(split + '/data.npy', np.zeros((n, 1, 4, 4), np.uint8))
+    np.save(split + '/targets.npy', np.arange(n, dtype=np.uint8) % 2)
+b = open('test/data.npy', 'rb').read().replace(b'(3, 1, 4, 4)', b'(30, 1, 4, 4)')
+open('test/data.npy', 'wb').write(b)
+)py",
+     k_npy_recipe,
+     {"r.toml:6:8: error: {dir}/test/data.npy: file ends early: the header describes uint8 "
+      "[30, 1, 4, 4]"}},
+    {"train_test_shapes",
+     R"py(
+import numpy as np, os
+os.makedirs('train'); os.makedirs('test')
+np.save('train/data.npy', np.zeros((10, 1, 4, 4), np.uint8))
+np.save('train/targets.npy', np.zeros(10, np.uint8))
+np.save('test/data.npy', np.zeros((3, 1, 5, 5), np.uint8))
+np.save('test/targets.npy', np.zeros(3, np.uint8))
+)py",
+     k_npy_recipe,
+     {"r.toml:6:8: error: {dir}/test/data.npy: samples are [1, 5, 5] with targets [], but "
+      "{dir}/train/data.npy has [1, 4, 4] with targets []"}},
+    {"model_inputs",
+     R"py(
+import numpy as np, os
+for split, n in (('train', 10), ('test', 3)):
+    os.makedirs(split, exist_ok=True)
+    np.save(split + '/data.npy', np.zeros((n, 1, 4, 4), np.uint8))
+    np.save(split + '/targets.npy', np.arange(n, dtype=np.uint8) % 2)
+)py",
+     R"([data]
+dataset = "npy"
+train = "train"
+test = "test"
+[model]
+kind = "mlp"
+inputs = [1, 28, 28]
+)",
+     {"r.toml:9:10: error: {dir}/train/data.npy: model.kind = \"mlp\" cannot take its samples "
+      "[1, 4, 4]: model.inputs = [1, 28, 28] but the data's samples have shape [1, 4, 4]"}},
+    {"science_model_shape",
+     R"py(
+import numpy as np, os
+for split, n in (('train', 10), ('test', 3)):
+    os.makedirs(split, exist_ok=True)
+    np.save(split + '/data.npy', np.zeros((n, 1, 4, 4), np.int16))
+    np.save(split + '/targets.npy', np.zeros((n, 4), np.float32))
+)py",
+     R"([data]
+dataset = "npy"
+train = "train"
+test = "test"
+[model]
+kind = "cosmoflow"
+[task]
+kind = "regression"
+)",
+     {"r.toml:8:8: error: {dir}/train/data.npy: model.kind = \"cosmoflow\" cannot take its "
+      "samples [1, 4, 4]"}},
+    {"hdf5_truncated",
+     R"py(
+import numpy as np, h5py, os
+with h5py.File('test.h5', 'w') as f:
+    f['data'] = np.zeros((3, 1, 4, 4), np.uint8); f['targets'] = np.zeros(3, np.uint8)
+with h5py.File('train.h5', 'w') as f:
+    f['data'] = np.zeros((50, 1, 40, 40), np.uint8); f['targets'] = np.zeros(50, np.uint8)
+with open('train.h5', 'r+b') as f: f.truncate(os.path.getsize('train.h5') // 2)
+)py",
+     R"([data]
+dataset = "hdf5"
+train = "train.h5"
+test = "test.h5"
+)",
+     {"r.toml:5:9: error: ", "{dir}/train.h5"}},
+    {"hdf5_targets_n",
+     R"py(
+import numpy as np, h5py
+with h5py.File('test.h5', 'w') as f:
+    f['data'] = np.zeros((3, 1, 4, 4), np.uint8); f['targets'] = np.zeros(3, np.uint8)
+with h5py.File('train.h5', 'w') as f:
+    f['data'] = np.zeros((5, 1, 4, 4), np.uint8); f['targets'] = np.zeros(4, np.uint8)
+)py",
+     R"([data]
+dataset = "hdf5"
+train = "train.h5"
+test = "test.h5"
+)",
+     {"r.toml:5:9: error: {dir}/train.h5", "holds 5 samples but"}},
+};
+
+INSTANTIATE_TEST_SUITE_P(Cases, DataCheckE2E, ::testing::ValuesIn(k_check_cases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(DataE2E, RecipeCheckOpensGoodDataAndSaysOk) {
+    kakuren::testing::write_file(m_dir / "make.py", k_good_npy);
+    ASSERT_EQ(kakuren::testing::run_shell("cd " + quoted(m_dir.path().string()) +
+                                              " && /usr/bin/python3 make.py",
+                                          m_dir.path())
+                  .code,
+              0);
+    kakuren::testing::write_file(m_dir / "r.toml", k_npy_recipe);
+    const auto r = plain("recipe check r.toml");
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("r.toml: ok"), std::string::npos) << r.out;
+}
+
+TEST_F(DataE2E, NodeLocalStagingCopiesEverySplitFileAndTheRanksReadTheCopies) {
+    // Per-sample .npy files in file lists (the CosmoFlow layout), one a sub-folder deep.
+    kakuren::testing::write_file(m_dir / "make.py", R"(
+import numpy as np, os
+rng = np.random.default_rng(3)
+for split, n in (('train', 64), ('test', 16)):
+    os.makedirs('cf/%s/s' % split)
+    for i in range(n):
+        np.save('cf/%s/s/x%d.npy' % (split, i), rng.integers(0, 255, (1, 8, 8), dtype=np.uint8))
+        np.save('cf/%s/s/y%d.npy' % (split, i), np.int64(i % 2))
+    open('cf/%s/files_data.lst' % split, 'w').writelines('s/x%d.npy\n' % i for i in range(n))
+    open('cf/%s/files_label.lst' % split, 'w').writelines('s/y%d.npy\n' % i for i in range(n))
+)");
+    ASSERT_EQ(kakuren::testing::run_shell("cd " + quoted(m_dir.path().string()) +
+                                              " && /usr/bin/python3 make.py",
+                                          m_dir.path())
+                  .code,
+              0);
+    kakuren::testing::write_file(m_dir / "staged.toml", R"(
+[run]
+name = "staged"
+threads = 1
+[data]
+dataset = "npy"
+train = "cf/train"
+test = "cf/test"
+stage = "node-local"
+[model]
+kind = "mlp"
+[schedule]
+epochs = 1
+warmup_epochs = 0
+milestones = []
+[hiding]
+strategy = "none"
+[slurm]
+ntasks_per_node = 2
+[launcher]
+backend = "local"
+)");
+    const fs::path local = m_dir / "node-local";
+    fs::create_directories(local);
+    fs::create_directories(m_dir / "ws");
+    const auto submitted = kakuren::testing::run_shell(
+        "cd " + quoted(m_dir.path().string()) + " && TMPDIR=" + quoted(local.string()) + " '" +
+            KAKUREN_BIN "' submit staged.toml --workspace " + quoted((m_dir / "ws").string()),
+        m_dir.path());
+    ASSERT_EQ(submitted.code, 0) << submitted.out << submitted.err;
+    std::string status;
+    EXPECT_TRUE(kakuren::testing::wait_until(
+        [&] {
+            status = kakuren("status").out;
+            return status.find("completed") != std::string::npos ||
+                   status.find("failed") != std::string::npos;
+        },
+        600))
+        << status;
+    ASSERT_NE(status.find("completed"), std::string::npos)
+        << status << kakuren("logs staged --rank 0").out << kakuren("logs staged --rank 1").out;
+
+    // Both ranks name the same staged folder under $TMPDIR: every file of both splits, laid
+    // out as in the shared folder (2 lists + 2 x 64 files; 2 + 2 x 16).
+    std::string folder;
+    for (const char* rank : {"0", "1"}) {
+        const std::string log = kakuren(std::string("logs staged --rank ") + rank).out;
+        const std::size_t at = log.find("data staged in " + local.string() + "/kakuren-stage-");
+        ASSERT_NE(at, std::string::npos) << log;
+        const std::size_t begin = at + std::string("data staged in ").size();
+        const std::string dir = log.substr(begin, log.find(' ', begin) - begin);
+        EXPECT_NE(log.find(" files)", begin), std::string::npos) << log;
+        EXPECT_NE(log.find("164 files)", begin), std::string::npos) << log;
+        EXPECT_TRUE(folder.empty() || folder == dir) << folder << " vs " << dir;
+        folder = dir;
+    }
+    EXPECT_TRUE(fs::exists(fs::path(folder) / "train" / "files_data.lst"));
+    EXPECT_TRUE(fs::exists(fs::path(folder) / "train" / "s" / "x63.npy"));
+    EXPECT_TRUE(fs::exists(fs::path(folder) / "test" / "s" / "y15.npy"));
+    // The job read every training sample once: header and data of both of its files.
+    const auto per_sample =
+        fs::file_size(m_dir / "cf/train/s/x0.npy") + fs::file_size(m_dir / "cf/train/s/y0.npy");
+    const auto show = kakuren("show staged --format json");
+    EXPECT_NE(show.out.find("\"bytes_read\": " + std::to_string(64 * per_sample)),
               std::string::npos)
-        << r.err;
+        << show.out;
 }
 
 } // namespace

@@ -90,3 +90,87 @@ TEST(Staging, MissingSourceIsNamed) {
         EXPECT_NE(std::string(e.what()).find("missing.gz"), std::string::npos) << e.what();
     }
 }
+
+namespace {
+
+using kakuren::launcher::stage_splits;
+
+void write(const fs::path& file, const std::string& text) {
+    fs::create_directories(file.parent_path());
+    std::ofstream(file) << text;
+}
+
+std::string read(const fs::path& file) {
+    std::ifstream in(file);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+} // namespace
+
+TEST(Staging, StreamingSplitsAreStagedWholeAsATree) {
+    const kakuren::testing::TempDir dir("kakuren-stage-splits");
+    const fs::path shared = dir / "shared";
+    // npy: an array pair for train, a per-sample file list (with a sub-folder) for test.
+    write(shared / "fm/train/data.npy", std::string(300, 'd'));
+    write(shared / "fm/train/targets.npy", std::string(30, 't'));
+    write(shared / "fm/test/files_data.lst", "x0.npy\nsub/x1.npy\n");
+    write(shared / "fm/test/files_label.lst", "y0.npy\nsub/y1.npy\n");
+    for (const char* f : {"x0.npy", "sub/x1.npy", "y0.npy", "sub/y1.npy"}) {
+        write(shared / "fm/test" / f, f);
+    }
+    const auto staged = stage_splits((shared / "fm/train").string(), (shared / "fm/test").string(),
+                                     dir / "local", 0, 10.0);
+    EXPECT_TRUE(staged.stage.copied);
+    EXPECT_EQ(staged.train, (staged.stage.dir / "train").string());
+    EXPECT_EQ(staged.test, (staged.stage.dir / "test").string());
+    EXPECT_EQ(staged.stage.files.size(), 2U + 6U);
+    EXPECT_EQ(read(fs::path(staged.train) / "data.npy"), std::string(300, 'd'));
+    EXPECT_EQ(read(fs::path(staged.test) / "sub/x1.npy"), "sub/x1.npy");
+    EXPECT_EQ(read(fs::path(staged.test) / "files_label.lst"), "y0.npy\nsub/y1.npy\n");
+    EXPECT_EQ(staged.stage.bytes, 300 + 30 + 18 + 18 + 6 + 10 + 6 + 10);
+    // Another rank of the node finds the same copy.
+    const auto other = stage_splits((shared / "fm/train").string(), (shared / "fm/test").string(),
+                                    dir / "local", 1, 10.0);
+    EXPECT_FALSE(other.stage.copied);
+    EXPECT_EQ(other.stage.dir, staged.stage.dir);
+}
+
+TEST(Staging, DeepCamFoldersKeepTheirStatsFileAbove) {
+    const kakuren::testing::TempDir dir("kakuren-stage-deepcam");
+    const fs::path shared = dir / "shared" / "deepcam";
+    write(shared / "train/data_0.h5", "a");
+    write(shared / "train/data_1.h5", "bb");
+    write(shared / "validation/data_0.h5", "ccc");
+    write(shared / "stats.h5", "stats");
+    // And a single-file split: test.h5 beside it.
+    write(dir / "shared" / "one" / "test.h5", "dddd");
+    const auto staged = stage_splits((shared / "train").string(), (shared / "validation").string(),
+                                     dir / "local", 0, 10.0);
+    EXPECT_EQ(read(fs::path(staged.train).parent_path() / "stats.h5"), "stats");
+    EXPECT_EQ(read(fs::path(staged.test) / "data_0.h5"), "ccc");
+    EXPECT_EQ(staged.stage.files.size(), 4U); // stats.h5 once for both splits
+    const auto files =
+        stage_splits((shared / "train").string(), (dir / "shared" / "one" / "test.h5").string(),
+                     dir / "local", 0, 10.0);
+    EXPECT_EQ(files.test, (files.stage.dir / "test" / "test.h5").string());
+    EXPECT_EQ(read(files.test), "dddd");
+}
+
+TEST(Staging, AFileListNamingFilesOutsideItsFolderIsRefused) {
+    const kakuren::testing::TempDir dir("kakuren-stage-outside");
+    write(dir / "shared/train/files_data.lst", "x0.npy\n../elsewhere/x1.npy\n");
+    write(dir / "shared/train/files_label.lst", "y0.npy\ny1.npy\n");
+    write(dir / "shared/test/data.npy", "x");
+    write(dir / "shared/test/targets.npy", "y");
+    try {
+        stage_splits((dir / "shared/train").string(), (dir / "shared/test").string(), dir / "local",
+                     0, 10.0);
+        FAIL() << "the staged list would name a file that was not staged";
+    } catch (const kakuren::RuntimeFailure& e) {
+        EXPECT_NE(std::string(e.what()).find((dir / "shared/train/files_data.lst").string() +
+                                             ": it lists ../elsewhere/x1.npy, outside"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_FALSE(fs::exists(dir / "local")); // nothing copied
+}

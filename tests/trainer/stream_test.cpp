@@ -364,6 +364,54 @@ np.save('targets.npy', np.stack([np.load('train/y%d.npy' % i) for i in range(6)]
     EXPECT_TRUE(torch::equal(b.targets, load("targets.npy")));
 }
 
+TEST(StreamSources, ChunkedAndContiguousHdf5ReadTheSameShuffledBatches) {
+    // Contiguous datasets are read with pread at their offset, chunked (here gzip-compressed)
+    // ones by one HDF5 selection per batch: the same samples either way, in the batch's order,
+    // repeats included, and the bytes counted per sample.
+    const TempDir dir("kakuren-h5-layouts");
+    python(dir.path(), R"py(
+rng = np.random.default_rng(11)
+x = rng.integers(0, 256, size=(50, 1, 4, 4)).astype(np.uint8)
+y = rng.integers(0, 5, size=50).astype(np.int64)
+for name, chunked in (('flat', False), ('chunked', True)):
+    for split, n in (('train', 50), ('test', 7)):
+        with h5py.File('%s_%s.h5' % (name, split), 'w') as f:
+            opts = lambda c: {'chunks': c, 'compression': 'gzip'} if chunked else {}
+            f.create_dataset('data', data=x[:n], **opts((7, 1, 4, 4)))
+            f.create_dataset('targets', data=y[:n], **opts((7,)))
+np.save('x.npy', x)
+np.save('y.npy', y)
+)py");
+    const std::vector<std::int64_t> order = {31, 2, 49, 2, 0, 17, 18, 19, 44, 5, 31};
+    const torch::Tensor ids = torch::tensor(order, torch::kInt64);
+    std::vector<Batch> batches;
+    std::vector<Sources> opened;
+    for (const char* name : {"flat", "chunked"}) {
+        DataConfig c;
+        c.dataset = "hdf5";
+        c.train_path = (dir / (std::string(name) + "_train.h5")).string();
+        c.test_path = (dir / (std::string(name) + "_test.h5")).string();
+        c.normalize = false;
+        opened.push_back(open_sources(c));
+        BatchBuffer buffer;
+        batches.push_back(opened.back().train->read(ids, buffer));
+        EXPECT_EQ(opened.back().train->bytes_read(), order.size() * (16U + 8U)) << name;
+    }
+    EXPECT_TRUE(torch::equal(batches[0].inputs, batches[1].inputs));
+    EXPECT_TRUE(torch::equal(batches[0].targets, batches[1].targets));
+    // And they are numpy's rows, in the batch's order.
+    const auto load = [&](const char* name, torch::ScalarType type) {
+        std::ifstream in(dir / name, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), {});
+        const util::NpyHeader h = util::parse_npy_header(bytes, name);
+        return torch::from_blob(bytes.data() + h.data_offset, h.shape, type).clone();
+    };
+    const torch::Tensor x = load("x.npy", torch::kUInt8).index_select(0, ids);
+    const torch::Tensor y = load("y.npy", torch::kInt64).index_select(0, ids);
+    EXPECT_TRUE(torch::equal(batches[1].inputs, x.to(torch::kFloat32).div_(255.0)));
+    EXPECT_TRUE(torch::equal(batches[1].targets, y));
+}
+
 TEST(StreamSources, ReadsNumpyFormatVersionsOneTwoThreeAndEveryDtype) {
     const TempDir dir("kakuren-npyver");
     python(dir.path(), R"py(
