@@ -150,7 +150,7 @@ Pixels decode_png(const std::vector<unsigned char>& bytes, const fs::path& file,
     png_image image{};
     image.version = PNG_IMAGE_VERSION;
     if (png_image_begin_read_from_memory(&image, bytes.data(), bytes.size()) == 0) {
-        throw RuntimeFailure(where(file, id) + ": not a readable PNG: " + image.message);
+        throw RuntimeFailure(where(file, id) + ": corrupt PNG: " + image.message);
     }
     Pixels out;
     const bool colour = (image.format & PNG_FORMAT_FLAG_COLOR) != 0U;
