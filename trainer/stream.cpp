@@ -349,9 +349,10 @@ Sources open_stream_sources(const DataConfig& config) {
     }
     std::unique_ptr<RawReader> train = open_split(config, config.train_path, "data.train", image);
     if (images) {
-        // The test split's images become samples of the training split's shape.
-        const auto& s = train->layout().input_shape;
-        image = {s[0], s[1], s[2]};
+        // The test split's images get the training split's channels; their size is
+        // data.image_size, or else its first image's, which must be the training split's (the
+        // shapes are compared below).
+        image.channels = train->layout().input_shape[2];
     }
     std::unique_ptr<RawReader> test = open_split(config, config.test_path, "data.test", image);
     const RawLayout& a = train->layout();

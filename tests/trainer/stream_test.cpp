@@ -602,6 +602,7 @@ TEST_P(BadData, IsRefusedNamingTheFile) {
     const std::string err = error_of([&] {
         const Sources s = open_sources(c);
         s.train->read_range(0, s.train->size());
+        s.test->read_range(0, s.test->size());
     });
     EXPECT_NE(err.find(bad.message), std::string::npos) << err;
     EXPECT_NE(err.find(dir.path().string()), std::string::npos) << err; // the file is named
@@ -765,6 +766,14 @@ for f in ('train/0/a.png', 'test/0/t.png', 'test/zebra/u.png'):
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(f)
 )py",
      "train", "test/zebra: no class folder of that name in the training split"},
+    {"images_test_size_differs", "images", R"py(
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('test/0')
+Image.fromarray(np.zeros((4, 4), np.uint8)).save('train/0/a.png')
+Image.fromarray(np.zeros((4, 4), np.uint8)).save('test/0/t.png')
+Image.fromarray(np.zeros((4, 6), np.uint8)).save('test/0/u.png')
+)py",
+     "train", "u.png (sample 1): the image is 4x6 (HxW) but the first is 4x4"},
     {"images_size_differs", "images", R"py(
 from PIL import Image
 os.makedirs('train/0'); os.makedirs('test/0')
