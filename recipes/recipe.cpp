@@ -621,10 +621,10 @@ class Loader {
         if (ok({"data.dataset", "data.random_crop", "data.hflip"}) && d.dataset != "images" &&
             (d.random_crop > 0 || d.hflip)) {
             const std::string key = d.random_crop > 0 ? "data.random_crop" : "data.hflip";
-            error(place({key}),
-                  key + " = " + detail::render(find_value(key)) +
-                      " augments data.dataset = \"images\" only; this recipe reads \"" + d.dataset +
-                      "\"");
+            std::string message = key + " = " + detail::render(find_value(key));
+            message += R"( augments data.dataset = "images" only; this recipe reads ")";
+            message += d.dataset + "\"";
+            error(place({key}), message);
         }
         check_task();
         check_slurm();
