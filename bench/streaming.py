@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Streaming data sources (data.dataset npy / hdf5) against the in-memory IDX loader.
+"""Streaming data sources (data.dataset npy / hdf5 / images) against the in-memory IDX loader.
 
 Writes Fashion-MNIST as npy and hdf5 (with /usr/bin/python3's numpy and h5py), then in one run:
-  1. epoch time, page cache warm: the shipped recipe on idx (in memory), npy and hdf5 (streamed),
+  1. epoch time, page cache warm: the shipped recipe on idx (in memory), npy, hdf5 and images
+     (grey PNG files, written by kakuren data convert) (streamed),
      interleaved rounds; ratio of the mean epoch time to idx's (goal <= 1.03);
   3. bytes read per epoch against (1 - realised hidden fraction) x the full epoch's bytes, for a
      strategy without a refresh pass (rotate) and for kakurenbo (which also reads the hidden
@@ -98,7 +99,13 @@ def main():
         "idx": [],
         "npy": ["data.dataset=npy", f"data.train={data}/npy/train", f"data.test={data}/npy/test"],
         "hdf5": ["data.dataset=hdf5", f"data.train={data}/train.h5", f"data.test={data}/test.h5"],
+        # Grey PNG files in class folders (kakuren data convert --to images; files.lst keeps the
+        # IDX order): decoding with libpng on top of the reads.
+        "images": ["data.dataset=images", f"data.train={data}/images/train",
+                   f"data.test={data}/images/test"],
     }
+    subprocess.run([binary, "data", "convert", "--to", "images", str(data / "images")], check=True,
+                   stdout=subprocess.DEVNULL)
 
     # 1. Epoch time, warm cache (the files were just written; one untimed warm-up run each).
     times = {name: [] for name in formats}

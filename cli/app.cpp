@@ -153,29 +153,34 @@ int main(int argc, char** argv) {
     CLI::App* report = add_report_subcommand(app, common, report_options);
     DataOptions data_options;
     CLI::App* data = app.add_subcommand(
-        "data", "Look at data sets on disk; convert IDX to npy / hdf5; write the stand-ins");
+        "data",
+        "Look at data sets on disk; convert IDX to npy / hdf5 / images; write the stand-ins");
     data->require_subcommand(1);
     CLI::App* inspect = data->add_subcommand(
         "inspect", "What kakuren sees: format, N per split, shapes, types, bytes, classes, and "
                    "the first problems found reading every sample");
-    inspect->footer("PATH is a split (an npy folder, an .h5 file, a DeepCAM folder) or a folder\n"
-                    "holding train and test splits (train/ + test/, or train.h5 + test.h5).\n"
+    inspect->footer("PATH is a split (an npy folder, an .h5 file, a DeepCAM folder, a folder of\n"
+                    "class folders of JPEG / PNG images) or a folder holding train and test\n"
+                    "splits (train/ + test/, or train.h5 + test.h5). Images: every file is\n"
+                    "decoded and the sizes seen are listed.\n"
                     "Exit 1 when a problem was found, so that scripts can check data first:\n"
                     "  kakuren data inspect /scratch/cosmoflow --format json");
     inspect->add_option("path", data_options.path, "Data set or split")->required();
     add_common(inspect, common, true);
     CLI::App* convert = data->add_subcommand(
-        "convert", "Write an IDX data set (Fashion-MNIST by default) as npy or hdf5");
+        "convert", "Write an IDX data set (Fashion-MNIST by default) as npy, hdf5 or images");
     convert->footer("npy: OUT/train/{data,targets}.npy and OUT/test/...; hdf5: OUT/train.h5 and\n"
                     "OUT/test.h5 with the datasets data and targets. uint8 images [N, 1, H, W],\n"
-                    "uint8 labels: trains bit-identically to the IDX files. Then:\n"
+                    "uint8 labels; images: OUT/train/LABEL/NNNNN.png (grey PNG files) and\n"
+                    "OUT/train/files.lst (the IDX order), OUT/test/... Each trains\n"
+                    "bit-identically to the IDX files. Then:\n"
                     "  kakuren data convert --to npy fmnist-npy\n"
                     "  kakuren run recipes/fashion_mnist_cnn.toml --set data.dataset=npy \\\n"
                     "      --set data.train=fmnist-npy/train --set data.test=fmnist-npy/test");
     convert->add_option("out", data_options.out, "Folder to write")->required();
-    convert->add_option("--to", data_options.to, "npy or hdf5")
+    convert->add_option("--to", data_options.to, "npy, hdf5 or images")
         ->required()
-        ->check(CLI::IsMember({"npy", "hdf5"}));
+        ->check(CLI::IsMember({"npy", "hdf5", "images"}));
     convert->add_option("--from", data_options.from, "Folder with the four IDX files (.gz or not)")
         ->capture_default_str();
 

@@ -53,6 +53,11 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
     c.data.reader_threads = d.reader_threads;
     c.data.prefetch_batches = d.prefetch_batches;
     c.data.synthetic_kind = d.synthetic_kind;
+    c.data.image_size.assign(d.image_size.begin(), d.image_size.end());
+    c.data.image_channels = d.image_channels;
+    c.data.random_crop = d.random_crop;
+    c.data.hflip = d.hflip;
+    c.data.augment_seed = static_cast<std::uint64_t>(recipe.run.seed);
 
     c.model.kind = recipe.model.kind;
     c.model.hidden = recipe.model.hidden;

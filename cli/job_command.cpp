@@ -164,7 +164,7 @@ int run_rank(const CommonOptions& common, const std::string& run_ref) {
         config.stage = [who, local_rank = place.local_rank, timeout_s](trainer::DataConfig& data) {
             const std::filesystem::path base = launcher::node_local_base(launcher::environment());
             launcher::StageResult staged;
-            if (data.dataset == "npy" || data.dataset == "hdf5") {
+            if (data.dataset == "npy" || data.dataset == "hdf5" || data.dataset == "images") {
                 // Every file of both splits (see stage_splits: every rank reads every sample
                 // over a run).
                 launcher::StagedSplits splits = launcher::stage_splits(

@@ -80,6 +80,8 @@ inline const std::vector<KindInfo>& dataset_kinds() {
                 "targets.npy, or files_data.lst + files_label.lst (one .npy per sample)"},
         {"hdf5", "HDF5 streamed from disk: data.train / data.test .h5 files with datasets "
                  "data.data_key and data.target_key, or folders of DeepCAM per-sample files"},
+        {"images", "JPEG / PNG files streamed from disk: data.train / data.test folders with one "
+                   "sub-folder per class (the ImageNet layout)"},
     };
     return kinds;
 }

@@ -620,6 +620,22 @@ class Loader {
                   "optimizer.nesterov = true needs optimizer.momentum > 0 (it is " +
                       detail::render_float(o.momentum) + ")");
         }
+        const auto& d = m_recipe.data;
+        if (ok({"data.image_size"}) && !d.image_size.empty() && d.image_size.size() != 2) {
+            const std::size_t n = d.image_size.size();
+            error(place({"data.image_size"}),
+                  "data.image_size = " + detail::render(find_value("data.image_size")) + " has " +
+                      std::to_string(n) + (n == 1 ? " element" : " elements") +
+                      "; expected [height, width], or [] for the first image's size");
+        }
+        if (ok({"data.dataset", "data.random_crop", "data.hflip"}) && d.dataset != "images" &&
+            (d.random_crop > 0 || d.hflip)) {
+            const std::string key = d.random_crop > 0 ? "data.random_crop" : "data.hflip";
+            std::string message = key + " = " + detail::render(find_value(key));
+            message += R"( augments data.dataset = "images" only; this recipe reads ")";
+            message += d.dataset + "\"";
+            error(place({key}), message);
+        }
         check_task();
         check_slurm();
     }
@@ -800,7 +816,8 @@ class Loader {
     /// Every IDX file must exist; afterwards the four file fields hold absolute paths.
     void check_data_files() {
         auto& d = m_recipe.data;
-        if (ok({"data.dataset"}) && (d.dataset == "npy" || d.dataset == "hdf5")) {
+        if (ok({"data.dataset"}) &&
+            (d.dataset == "npy" || d.dataset == "hdf5" || d.dataset == "images")) {
             check_stream_splits();
             return;
         }
@@ -887,6 +904,10 @@ class Loader {
             const bool folder = fs::is_directory(p, ec);
             if (!fs::exists(p, ec)) {
                 error(place({key}), std::string(key) + ": " + p + " does not exist");
+            } else if (d.dataset == "images" && !folder) {
+                error(place({key}), std::string(key) + ": " + p +
+                                        " is not a folder; data.dataset = \"images\" needs a "
+                                        "folder with one sub-folder of images per class");
             } else if (d.dataset == "npy" && !folder) {
                 error(place({key}), std::string(key) + ": " + p +
                                         " is not a folder; data.dataset = \"npy\" needs a "

@@ -49,6 +49,11 @@ struct DataSection {
     std::string transform = "none"; ///< none | log1p, after the cast to float
     int reader_threads = 2;         ///< threads reading batches ahead of the step
     int prefetch_batches = 4;       ///< batches they may read ahead
+    // images
+    std::vector<int> image_size; ///< [height, width] to resize to; [] = the first image's size
+    int image_channels = 0;      ///< 0 = the first image's, 1 = grey, 3 = RGB
+    int random_crop = 0;         ///< training: pad every side, crop back at random; 0 = off
+    bool hflip = false;          ///< training: left-right flip with probability 0.5
 };
 
 struct ModelSection {

@@ -274,23 +274,29 @@ std::vector<Field> build_schema() {
                     "with per-pixel classes 0/1/2 (segmentation); S = data.synthetic_size. The "
                     "same samples `kakuren data synth` writes.")
                     .one_of({"blobs", "cosmoflow", "deepcam"}));
-    f.push_back(make<&R::data, &DataSection::stage>(
-                    "data", "stage",
-                    "none: read the data files where they are; node-local: copy them once per "
-                    "node to $SLURM_TMPDIR, $TMPDIR or /dev/shm before training (logged as "
-                    "staging_start/staging_stop); npy / hdf5: every file of both splits (each "
-                    "epoch deals every rank a new share of the samples).")
-                    .one_of({"none", "node-local"}));
+    f.push_back(
+        make<&R::data, &DataSection::stage>(
+            "data", "stage",
+            "none: read the data files where they are; node-local: copy them once per "
+            "node to $SLURM_TMPDIR, $TMPDIR or /dev/shm before training (logged as "
+            "staging_start/staging_stop); npy / hdf5 / images: every file of both splits (each "
+            "epoch deals every rank a new share of the samples).")
+            .one_of({"none", "node-local"}));
     f.push_back(make<&R::data, &DataSection::train>(
         "data", "train",
-        "npy / hdf5: the training split, relative to the recipe's folder. npy: a folder with "
+        "npy / hdf5 / images: the training split, relative to the recipe's folder. npy: a folder "
+        "with "
         "data.npy + targets.npy ([N, ...] each) or files_data.lst + files_label.lst (one .npy "
         "per sample, paths relative to the folder). hdf5: a .h5 file with the datasets "
         "data.data_key and data.target_key ([N, ...] each), or a folder of per-sample DeepCAM "
-        "files (climate/data, climate/labels_0; stats.h5 beside or above). After loading: the "
-        "resolved absolute path."));
+        "files (climate/data, climate/labels_0; stats.h5 beside or above). images: a folder "
+        "with one sub-folder of .jpg / .jpeg / .png files per class (class ids = the sorted "
+        "folder names, as torchvision's ImageFolder; an optional files.lst of CLASS/FILE lines "
+        "sets the sample order). After loading: the resolved absolute path."));
     f.push_back(make<&R::data, &DataSection::test>(
-        "data", "test", "npy / hdf5: the test split, laid out as data.train."));
+        "data", "test",
+        "npy / hdf5 / images: the test split, laid out as data.train (images: class ids are "
+        "data.train's folders)."));
     f.push_back(make<&R::data, &DataSection::data_key>(
         "data", "data_key", "hdf5: name of the input dataset in a single-file split."));
     f.push_back(make<&R::data, &DataSection::target_key>(
@@ -300,16 +306,40 @@ std::vector<Field> build_schema() {
                     "npy / hdf5: none, or log1p: log(1 + x) after the cast to float and before "
                     "the normalisation (CosmoFlow's apply_log).")
                     .one_of({"none", "log1p"}));
-    f.push_back(make<&R::data, &DataSection::reader_threads>(
-                    "data", "reader_threads",
-                    "npy / hdf5: threads that read batches ahead of the step; 0 = read each "
-                    "batch when the step needs it.")
-                    .in(interval(0, true, 64, true)));
-    f.push_back(make<&R::data, &DataSection::prefetch_batches>(
-                    "data", "prefetch_batches",
-                    "npy / hdf5: batches the reader threads may read ahead of the step (the "
-                    "bound on the loader's memory).")
-                    .in(interval(1, true, 256, true)));
+    f.push_back(
+        make<&R::data, &DataSection::reader_threads>(
+            "data", "reader_threads",
+            "npy / hdf5 / images: threads that read batches ahead of the step; 0 = read each "
+            "batch when the step needs it.")
+            .in(interval(0, true, 64, true)));
+    f.push_back(
+        make<&R::data, &DataSection::prefetch_batches>(
+            "data", "prefetch_batches",
+            "npy / hdf5 / images: batches the reader threads may read ahead of the step (the "
+            "bound on the loader's memory).")
+            .in(interval(1, true, 256, true)));
+    f.push_back(make<&R::data, &DataSection::image_size>(
+                    "data", "image_size",
+                    "images: [height, width] every image is resized to (bilinear, antialiased "
+                    "when shrinking, as torchvision's Resize); unset = the first image's size, "
+                    "which every image must then have.")
+                    .in(interval(1, true, 65536, true))
+                    .note("[] or 2 elements"));
+    f.push_back(make<&R::data, &DataSection::image_channels>(
+                    "data", "image_channels",
+                    "images: 1 = grey, 3 = RGB (grey images repeated, colour ones converted with "
+                    "Pillow's convert(\"L\") weights); 0 = the first image's.")
+                    .one_of_ints({0, 1, 3}));
+    f.push_back(make<&R::data, &DataSection::random_crop>(
+                    "data", "random_crop",
+                    "images, training pass only: torchvision's RandomCrop(size, padding=n): pad "
+                    "every side with n black pixels, then crop the image size back at a random "
+                    "offset, drawn from (run.seed, epoch, sample id); 0 = off.")
+                    .in(interval(0, true, 1024, true)));
+    f.push_back(make<&R::data, &DataSection::hflip>(
+        "data", "hflip",
+        "images, training pass only: mirror left-right with probability 0.5 (after the crop), "
+        "drawn from (run.seed, epoch, sample id), so ranks and resumed runs agree."));
     // [model]
     f.push_back(make<&R::model, &ModelSection::kind>("model", "kind", kinds_text(model_kinds()))
                     .one_of(kind_names(model_kinds())));

@@ -15,7 +15,9 @@ packages=(
   libsqlite3-dev sqlite3  # the run database
   libcli11-dev libspdlog-dev libtomlplusplus-dev zlib1g-dev
   libhdf5-dev             # data.dataset = "hdf5" and kakuren data synth deepcam (serial libhdf5)
+  libjpeg62-turbo-dev libpng-dev  # data.dataset = "images": decode JPEG / PNG (libjpeg-turbo, libpng)
   python3-numpy python3-h5py  # the data tests write their npy / hdf5 files with them
+  python3-pil             # the images tests write their JPEG / PNG files with Pillow
   libgtest-dev            # tests
   dataset-fashion-mnist   # the shipped recipe's data
   python3                 # benchmark drivers and the layering check

@@ -1,6 +1,8 @@
 // kakuren data inspect and kakuren data convert (declared in trainer/data_tools.hpp).
 #include "trainer/data_tools.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -27,8 +29,76 @@ struct SplitReport {
     std::string sample_type, target_type;
     std::uint64_t bytes = 0;  ///< on disk
     std::int64_t classes = 0; ///< integer targets: largest id + 1; 0 otherwise
+    std::string image_sizes;  ///< images: the sizes seen, "28x28 grey" or a range
     std::vector<std::string> problems;
 };
+
+/// A folder whose sub-folders hold .jpg / .jpeg / .png files (an images split).
+bool has_image_classes(const fs::path& dir) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        if (!e.is_directory(ec)) {
+            continue;
+        }
+        for (const auto& f : fs::directory_iterator(e.path(), ec)) {
+            std::string ext = f.path().extension().string();
+            std::transform(ext.begin(), ext.end(), ext.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/// Decodes every image of an images split, noting the sizes seen and the first problems.
+void inspect_images(SplitReport& r, const fs::path& path) {
+    std::unique_ptr<RawReader> reader;
+    try {
+        reader = open_images_split(path.string(), r.split,
+                                   image_class_folders(path.string(), r.split), ImageOptions{});
+    } catch (const Error& e) {
+        r.problems.emplace_back(e.what());
+        return;
+    }
+    r.samples = reader->size();
+    r.classes = reader->num_classes();
+    r.sample_type = "uint8";
+    r.target_type = "int64";
+    r.target_shape = {};
+    std::int64_t h_min = 0, h_max = 0, w_min = 0, w_max = 0, grey = 0, colour = 0;
+    bool first = true;
+    for (std::int64_t id = 0; id < r.samples && r.problems.size() < k_max_problems; ++id) {
+        try {
+            const StoredImage s = stored_image(*reader, id);
+            if (first) {
+                r.sample_shape = {s.height, s.width, s.channels};
+                h_min = h_max = s.height;
+                w_min = w_max = s.width;
+                first = false;
+            }
+            h_min = std::min(h_min, s.height);
+            h_max = std::max(h_max, s.height);
+            w_min = std::min(w_min, s.width);
+            w_max = std::max(w_max, s.width);
+            (s.channels == 1 ? grey : colour) += 1;
+        } catch (const Error& e) {
+            r.problems.emplace_back(e.what());
+        }
+    }
+    if (first) {
+        return;
+    }
+    const auto size = [](std::int64_t h, std::int64_t w) {
+        return std::to_string(h) + "x" + std::to_string(w);
+    };
+    r.image_sizes = h_min == h_max && w_min == w_max
+                        ? size(h_min, w_min)
+                        : "from " + size(h_min, w_min) + " to " + size(h_max, w_max) +
+                              " (HxW; set data.image_size)";
+    r.image_sizes += colour == 0 ? ", grey" : grey == 0 ? ", RGB" : ", grey and RGB";
+}
 
 std::uint64_t disk_bytes(const fs::path& p) {
     std::error_code ec;
@@ -69,6 +139,13 @@ SplitReport inspect_split(const std::string& split, const fs::path& path) {
     } else if (dir && fs::exists(path / "files_data.lst", ec)) {
         r.format = "npy";
         r.layout = "one .npy per sample (files_data.lst, files_label.lst)";
+    } else if (dir && has_image_classes(path)) {
+        r.format = "images";
+        r.layout = fs::exists(path / k_image_list, ec)
+                       ? std::string("a folder per class, in the order of ") + k_image_list
+                       : "a folder per class (ImageFolder order)";
+        inspect_images(r, path);
+        return r;
     } else if (dir && has_h5(path)) {
         r.format = "hdf5";
         r.layout = "one file per sample (DeepCAM: climate/data, climate/labels_0)";
@@ -76,7 +153,7 @@ SplitReport inspect_split(const std::string& split, const fs::path& path) {
         r.format = "hdf5";
         r.layout = "one file per split (datasets data, targets)";
     } else {
-        r.problems.push_back(path.string() + ": no npy or hdf5 data here");
+        r.problems.push_back(path.string() + ": no npy, hdf5 or images data here");
         return r;
     }
     std::unique_ptr<StreamSource> source;
@@ -174,18 +251,22 @@ std::string inspect_data(const std::string& path, bool json) {
             for (const auto d : r.target_shape) {
                 target.emplace_back(static_cast<long long>(d));
             }
-            out.emplace_back(util::JsonObject{{"split", r.split},
-                                              {"path", r.path},
-                                              {"format", r.format},
-                                              {"layout", r.layout},
-                                              {"samples", static_cast<long long>(r.samples)},
-                                              {"sample_shape", std::move(sample)},
-                                              {"sample_dtype", r.sample_type},
-                                              {"target_shape", std::move(target)},
-                                              {"target_dtype", r.target_type},
-                                              {"bytes", static_cast<long long>(r.bytes)},
-                                              {"classes", static_cast<long long>(r.classes)},
-                                              {"problems", std::move(problems)}});
+            util::JsonObject split{{"split", r.split},
+                                   {"path", r.path},
+                                   {"format", r.format},
+                                   {"layout", r.layout},
+                                   {"samples", static_cast<long long>(r.samples)},
+                                   {"sample_shape", std::move(sample)},
+                                   {"sample_dtype", r.sample_type},
+                                   {"target_shape", std::move(target)},
+                                   {"target_dtype", r.target_type},
+                                   {"bytes", static_cast<long long>(r.bytes)},
+                                   {"classes", static_cast<long long>(r.classes)},
+                                   {"problems", std::move(problems)}};
+            if (!r.image_sizes.empty()) {
+                split.emplace_back("image_sizes", r.image_sizes);
+            }
+            out.emplace_back(std::move(split));
         }
         return util::Json(util::JsonObject{{"path", path},
                                            {"splits", std::move(out)},
@@ -203,6 +284,9 @@ std::string inspect_data(const std::string& path, bool json) {
              << "  target   " << shape_and_type(r.target_shape, r.target_type) << "\n"
              << "  bytes    " << r.bytes << "\n"
              << "  classes  " << (r.classes > 0 ? std::to_string(r.classes) : "-") << "\n";
+        if (!r.image_sizes.empty()) {
+            text << "  images   " << r.image_sizes << "\n";
+        }
         if (r.problems.empty()) {
             text << "  problems none (every sample read)\n";
         }
@@ -229,12 +313,44 @@ void write_npy(const fs::path& file, const std::vector<std::int64_t>& shape,
     }
 }
 
+/// One grey PNG per image in a folder per label (zero-padded to sort by value), and files.lst
+/// in the IDX file's order, so that sample ids (and training) match the IDX file's.
+std::string write_image_folders(const fs::path& dir, const IdxImages& x, const IdxLabels& y) {
+    const int max_label =
+        y.labels.empty() ? 0 : *std::max_element(y.labels.begin(), y.labels.end());
+    const std::size_t digits = std::to_string(max_label).size();
+    const auto padded = [](std::int64_t v, std::size_t width) {
+        std::string s = std::to_string(v);
+        return std::string(s.size() < width ? width - s.size() : 0, '0') + s;
+    };
+    for (int label = 0; label <= max_label; ++label) {
+        fs::create_directories(dir / padded(label, digits));
+    }
+    const std::size_t count_digits = std::max<std::size_t>(5, std::to_string(x.count).size());
+    std::ofstream list(dir / k_image_list, std::ios::trunc);
+    const auto pixels = static_cast<std::size_t>(x.rows * x.cols);
+    for (std::int64_t i = 0; i < x.count; ++i) {
+        const std::string rel = padded(y.labels[static_cast<std::size_t>(i)], digits) + "/" +
+                                padded(i, count_digits) + ".png";
+        write_png(dir / rel, x.rows, x.cols, 1,
+                  x.pixels.data() + static_cast<std::size_t>(i) * pixels);
+        list << rel << "\n";
+    }
+    list.close();
+    if (!list) {
+        throw RuntimeFailure("cannot write " + (dir / k_image_list).string());
+    }
+    return dir.string() + ": " + std::to_string(x.count) + " grey PNG files " +
+           std::to_string(x.rows) + "x" + std::to_string(x.cols) + " in " +
+           std::to_string(max_label + 1) + " class folders, " + k_image_list + "\n";
+}
+
 } // namespace
 
 std::string convert_idx(const std::string& idx_folder, const std::string& format,
                         const std::string& out) {
-    if (format != "npy" && format != "hdf5") {
-        throw UsageError("--to " + format + ": expected npy or hdf5");
+    if (format != "npy" && format != "hdf5" && format != "images") {
+        throw UsageError("--to " + format + ": expected npy, hdf5 or images");
     }
     const fs::path in(idx_folder);
     const auto find = [&](const char* stem) {
@@ -259,7 +375,9 @@ std::string convert_idx(const std::string& idx_folder, const std::string& format
                                  " images but " + std::to_string(y.count) + " labels");
         }
         const std::vector<std::int64_t> shape = {x.count, 1, x.rows, x.cols};
-        if (format == "npy") {
+        if (format == "images") {
+            summary << write_image_folders(root / split, x, y);
+        } else if (format == "npy") {
             fs::create_directories(root / split);
             write_npy(root / split / "data.npy", shape, x.pixels);
             write_npy(root / split / "targets.npy", {y.count}, y.labels);

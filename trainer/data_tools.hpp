@@ -30,7 +30,8 @@ std::string inspect_data(const std::string& path, bool json);
 
 /// Writes the IDX data set in `idx_folder` (the four files of fashion-mnist / idx, .gz or not)
 /// as `format` ("npy": out/train/{data,targets}.npy and out/test/...; "hdf5": out/train.h5 and
-/// out/test.h5 with datasets data and targets): uint8 images [N, 1, H, W], uint8 labels.
+/// out/test.h5 with datasets data and targets): uint8 images [N, 1, H, W], uint8 labels;
+/// "images": out/train/LABEL/NNNNN.png grey PNG files and out/train/files.lst (the IDX order).
 /// Returns a summary line. Throws RuntimeFailure (files), UsageError (format).
 std::string convert_idx(const std::string& idx_folder, const std::string& format,
                         const std::string& out);

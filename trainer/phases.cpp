@@ -69,7 +69,7 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
     const std::int64_t batch = m_local_batch;
     const std::int64_t global_batch = batch * m_world;
     const std::int64_t num_steps = train_steps_of(plan);
-    Prefetcher reader(*m_data.train, shard.ids(), batch, m_train_buffer);
+    Prefetcher reader(*m_data.train, shard.ids(), batch, m_train_buffer, m_epoch);
 
     double lr =
         scheduled_lr(m_config.schedule, m_config.optim.lr, m_epoch, 1.0, m_steps_full_epoch) *

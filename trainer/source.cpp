@@ -67,7 +67,7 @@ Sources in_memory(DataSplits data) {
 } // namespace
 
 Sources open_sources(const DataConfig& config) {
-    if (config.dataset == "npy" || config.dataset == "hdf5") {
+    if (config.dataset == "npy" || config.dataset == "hdf5" || config.dataset == "images") {
         return open_stream_sources(config);
     }
     // load_data knows the IDX layouts (fashion-mnist, idx) and the synthetic problem.
@@ -112,11 +112,17 @@ Prefetcher::~Prefetcher() {
 }
 
 Prefetcher::Prefetcher(const SampleSource& source, std::span<const std::int64_t> ids,
-                       std::int64_t batch_size, BatchBuffer& buffer)
+                       std::int64_t batch_size, BatchBuffer& buffer,
+                       std::optional<std::int64_t> train_epoch)
     : m_source(source),
       m_ids(torch::from_blob(const_cast<std::int64_t*>(ids.data()),
                              {static_cast<std::int64_t>(ids.size())}, torch::kInt64)),
-      m_batch_size(batch_size), m_buffer(buffer) {}
+      m_batch_size(batch_size), m_buffer(buffer), m_train_epoch(train_epoch) {}
+
+Batch Prefetcher::fetch(const torch::Tensor& ids, BatchBuffer& buffer) const {
+    return m_train_epoch ? m_source.read_for_training(ids, buffer, *m_train_epoch)
+                         : m_source.read(ids, buffer);
+}
 
 std::int64_t Prefetcher::length(std::int64_t step) const {
     return std::clamp<std::int64_t>(m_ids.size(0) - step * m_batch_size, 0, m_batch_size);
@@ -132,7 +138,7 @@ Batch Prefetcher::read(std::int64_t step) {
     }
     const int threads = m_source.reader_threads();
     if (threads <= 0) {
-        return m_source.read(ids(step), m_buffer);
+        return fetch(ids(step), m_buffer);
     }
     if (!m_pool || step < m_pool->wanted) {
         if (m_pool) {
@@ -168,7 +174,7 @@ Batch Prefetcher::read(std::int64_t step) {
                     Pool::Slot slot;
                     try {
                         BatchBuffer own; // the batch owns its memory until the loop drops it
-                        slot.batch = m_source.read(ids(mine), own);
+                        slot.batch = fetch(ids(mine), own);
                     } catch (...) {
                         slot.error = std::current_exception();
                     }

@@ -5,6 +5,7 @@
 // Private to trainer/ (torch).
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,6 +41,12 @@ class SampleSource {
     /// `buffer`: it stays valid until the next read into the same buffer. Throws RuntimeFailure
     /// naming the file and sample when a sample cannot be read.
     virtual Batch read(const torch::Tensor& ids, BatchBuffer& buffer) const = 0;
+    /// read() for the training pass of `epoch`: with the source's training augmentation, if it
+    /// has one (images: data.random_crop, data.hflip), drawn from (seed, epoch, sample id).
+    virtual Batch read_for_training(const torch::Tensor& ids, BatchBuffer& buffer,
+                                    std::int64_t /*epoch*/) const {
+        return read(ids, buffer);
+    }
     /// Reads samples [begin, begin + count) in order; the batch may view the source's memory.
     virtual Batch read_range(std::int64_t begin, std::int64_t count) const = 0;
     /// Threads a Prefetcher may use to read batches ahead of the step (0: read when asked, as
@@ -78,11 +85,13 @@ Sources open_sources(const DataConfig& config);
 /// pass's order ahead of the step, at most source.prefetch_batches() ahead of the last batch
 /// asked for (a bounded queue), starting at the first step read() is asked for (a resumed pass
 /// starts mid-way); only the ids of the pass are read. A read that failed throws from read() of
-/// that step. Otherwise reads synchronously into `buffer`.
+/// that step. Otherwise reads synchronously into `buffer`. `train_epoch` set: the pass trains in
+/// that epoch and reads with the training augmentation (SampleSource::read_for_training).
 class Prefetcher {
   public:
     Prefetcher(const SampleSource& source, std::span<const std::int64_t> ids,
-               std::int64_t batch_size, BatchBuffer& buffer);
+               std::int64_t batch_size, BatchBuffer& buffer,
+               std::optional<std::int64_t> train_epoch = std::nullopt);
     ~Prefetcher();
     Prefetcher(const Prefetcher&) = delete;
     Prefetcher& operator=(const Prefetcher&) = delete;
@@ -94,11 +103,13 @@ class Prefetcher {
     Batch read(std::int64_t step);
 
   private:
+    Batch fetch(const torch::Tensor& ids, BatchBuffer& buffer) const;
     struct Pool;
     const SampleSource& m_source;
     torch::Tensor m_ids;
     std::int64_t m_batch_size;
     BatchBuffer& m_buffer;
+    std::optional<std::int64_t> m_train_epoch;
     std::unique_ptr<Pool> m_pool; ///< the reader threads, started by the first read()
 };
 

@@ -130,11 +130,81 @@ torch::Tensor StreamSource::decode(const torch::Tensor& raw) const {
     return x;
 }
 
+AugmentDraw augment_draw(const Augmentation& augmentation, std::int64_t epoch, std::int64_t id) {
+    // splitmix64 over (seed, epoch, id): a pure function of the three, cheap, well mixed.
+    const auto mix = [](std::uint64_t x) {
+        x += 0x9E3779B97F4A7C15ULL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+        return x ^ (x >> 31);
+    };
+    std::uint64_t h = mix(augmentation.seed ^ 0x6B616B7572656E00ULL); // "kakuren"
+    h = mix(h ^ static_cast<std::uint64_t>(epoch));
+    h = mix(h ^ static_cast<std::uint64_t>(id));
+    AugmentDraw d;
+    const auto span = static_cast<std::uint64_t>(2 * augmentation.pad + 1);
+    if (augmentation.pad > 0) {
+        d.dy = static_cast<int>(mix(h ^ 1U) % span);
+        d.dx = static_cast<int>(mix(h ^ 2U) % span);
+    } else {
+        d.dy = d.dx = 0;
+    }
+    d.flip = augmentation.hflip && (mix(h ^ 3U) >> 63U) != 0U;
+    return d;
+}
+
+void augment_raw(const Augmentation& augmentation, std::int64_t epoch, const std::int64_t* ids,
+                 std::int64_t count, std::int64_t height, std::int64_t width, std::int64_t channels,
+                 std::uint8_t* pixels) {
+    const auto sample_bytes = static_cast<std::size_t>(height * width * channels);
+    std::vector<std::uint8_t> in(sample_bytes);
+    for (std::int64_t i = 0; i < count; ++i) {
+        const AugmentDraw d = augment_draw(augmentation, epoch, ids[i]);
+        std::uint8_t* out = pixels + static_cast<std::size_t>(i) * sample_bytes;
+        if (d.dy == augmentation.pad && d.dx == augmentation.pad && !d.flip) {
+            continue; // the crop at the centre of the padding, unflipped: the image itself
+        }
+        std::copy(out, out + sample_bytes, in.begin());
+        for (std::int64_t y = 0; y < height; ++y) {
+            const std::int64_t sy = y + d.dy - augmentation.pad;
+            for (std::int64_t x = 0; x < width; ++x) {
+                const std::int64_t cx = d.flip ? width - 1 - x : x; // flip after the crop
+                const std::int64_t sx = cx + d.dx - augmentation.pad;
+                std::uint8_t* o = out + (y * width + x) * channels;
+                if (sy < 0 || sy >= height || sx < 0 || sx >= width) {
+                    std::fill(o, o + channels, std::uint8_t{0}); // the zero padding
+                } else {
+                    const std::uint8_t* s = in.data() + (sy * width + sx) * channels;
+                    std::copy(s, s + channels, o);
+                }
+            }
+        }
+    }
+}
+
 Batch StreamSource::read(const torch::Tensor& ids, BatchBuffer& /*buffer*/) const {
+    return read_ids(ids, std::nullopt);
+}
+
+Batch StreamSource::read_for_training(const torch::Tensor& ids, BatchBuffer& /*buffer*/,
+                                      std::int64_t epoch) const {
+    return read_ids(ids, epoch);
+}
+
+Batch StreamSource::read_ids(const torch::Tensor& ids, std::optional<std::int64_t> epoch) const {
     const torch::Tensor contiguous = ids.to(torch::kInt64).contiguous();
     torch::Tensor raw_inputs, raw_targets;
     m_bytes +=
         read_raw(contiguous.data_ptr<std::int64_t>(), contiguous.size(0), raw_inputs, raw_targets);
+    const RawLayout& layout = m_reader->layout();
+    if (epoch && m_augmentation.active() && layout.input_type == util::NpyType::u8 &&
+        layout.channels_last && layout.input_shape.size() == 3) {
+        // On the raw pixels, as torchvision crops and flips the decoded image before ToTensor
+        // and Normalize: the padding is pixel 0.
+        augment_raw(m_augmentation, *epoch, contiguous.data_ptr<std::int64_t>(), contiguous.size(0),
+                    layout.input_shape[0], layout.input_shape[1], layout.input_shape[2],
+                    raw_inputs.data_ptr<std::uint8_t>());
+    }
     const bool integer = util::npy_type_is_integer(m_reader->layout().target_type);
     // Pinned memory and a non_blocking copy to the device would go here on a GPU.
     return {decode(raw_inputs), raw_targets.to(integer ? torch::kInt64 : torch::kFloat32)};
@@ -231,12 +301,38 @@ std::int64_t max_class(const StreamSource& source) {
     return classes;
 }
 
+/// data.image_size / data.image_channels as ImageOptions (images), checked.
+ImageOptions image_options(const DataConfig& config) {
+    ImageOptions image;
+    if (config.dataset != "images") {
+        return image;
+    }
+    if (!config.image_size.empty() &&
+        (config.image_size.size() != 2 || config.image_size[0] < 1 || config.image_size[1] < 1)) {
+        throw UsageError("data.image_size must be [height, width] with both >= 1");
+    }
+    if (config.image_channels != 0 && config.image_channels != 1 && config.image_channels != 3) {
+        throw UsageError("data.image_channels must be 0 (the first image's), 1 or 3");
+    }
+    if (!config.image_size.empty()) {
+        image.height = config.image_size[0];
+        image.width = config.image_size[1];
+    }
+    image.channels = config.image_channels;
+    return image;
+}
+
 } // namespace
 
 std::unique_ptr<RawReader> open_stream_split(const DataConfig& config, const std::string& path,
-                                             const std::string& key) {
+                                             const std::string& key, const ImageOptions& image) {
     if (path.empty()) {
         throw RuntimeFailure("dataset " + config.dataset + ": " + key + " is not set");
+    }
+    if (config.dataset == "images") {
+        // Class ids come from the training split's folders, for both splits.
+        return open_images_split(path, key, image_class_folders(config.train_path, "data.train"),
+                                 image);
     }
     if (config.dataset == "npy") {
         return open_npy_split(path, key);
@@ -271,6 +367,8 @@ DataInfo stream_shapes(const StreamSource& train, bool deepcam) {
     info.width = s.size() >= 3 ? product({s.begin() + 2, s.end()}) : 1;
     if (deepcam) {
         info.num_classes = 3; // background, tropical cyclone, atmospheric river
+    } else if (train.reader().num_classes() > 0) {
+        info.num_classes = train.reader().num_classes(); // known: no pass over the data
     } else if (util::npy_type_is_integer(train.reader().layout().target_type)) {
         info.num_classes = 2; // at least; open_stream_sources counts them
     }
@@ -282,8 +380,21 @@ Sources open_stream_sources(const DataConfig& config) {
         throw UsageError("unknown data.transform \"" + config.transform +
                          "\"; expected none or log1p");
     }
-    std::unique_ptr<RawReader> train = open_stream_split(config, config.train_path, "data.train");
-    std::unique_ptr<RawReader> test = open_stream_split(config, config.test_path, "data.test");
+    const bool images = config.dataset == "images";
+    if (!images && (config.random_crop > 0 || config.hflip)) {
+        throw UsageError("data.random_crop and data.hflip augment data.dataset = \"images\" only");
+    }
+    ImageOptions image = image_options(config);
+    std::unique_ptr<RawReader> train =
+        open_stream_split(config, config.train_path, "data.train", image);
+    if (images) {
+        // The test split's images get the training split's channels; their size is
+        // data.image_size, or else its first image's, which must be the training split's (the
+        // shapes are compared below).
+        image.channels = train->layout().input_shape[2];
+    }
+    std::unique_ptr<RawReader> test =
+        open_stream_split(config, config.test_path, "data.test", image);
     check_splits_agree(*train, *test);
     Decoding decoding;
     decoding.transform = config.transform;
@@ -302,7 +413,7 @@ Sources open_stream_sources(const DataConfig& config) {
     Sources out;
     out.info = stream_shapes(*train_source, deepcam);
     DataInfo& info = out.info;
-    if (!deepcam && info.num_classes > 0) {
+    if (!deepcam && train_source->reader().num_classes() == 0 && info.num_classes > 0) {
         info.num_classes =
             std::max<std::int64_t>(2, std::max(max_class(*train_source), max_class(*test_source)));
     }
@@ -323,6 +434,11 @@ Sources open_stream_sources(const DataConfig& config) {
         train_source->set_decoding(decoding);
         test_source->set_decoding(decoding);
     }
+    Augmentation augmentation;
+    augmentation.pad = config.random_crop;
+    augmentation.hflip = config.hflip;
+    augmentation.seed = config.augment_seed;
+    train_source->set_augmentation(augmentation); // the training split only
     out.train = std::move(train_source);
     out.test = std::move(test_source);
     return out;

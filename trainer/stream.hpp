@@ -1,6 +1,6 @@
 #pragma once
 // Streaming sources: data sets read from disk sample by sample as the passes visit them, never
-// loaded whole (data.dataset npy and hdf5). A format supplies a RawReader (where sample i's
+// loaded whole (data.dataset npy, hdf5 and images). A format supplies a RawReader (where sample i's
 // bytes are, and how to copy them out); StreamSource turns raw samples into batches (the cast
 // to float, data.transform, the normalisation) and counts the bytes it read. Private to
 // trainer/ (torch).
@@ -55,7 +55,34 @@ class RawReader {
     }
     /// "data.train" or "/path/to/file": the split, for messages.
     [[nodiscard]] virtual std::string name() const = 0;
+    /// Classes known without reading the samples (images: the class folders); 0 = count them
+    /// from the targets.
+    [[nodiscard]] virtual std::int64_t num_classes() const { return 0; }
 };
+
+/// Training-time augmentation of raw image samples (uint8 [H, W, C], channels last), drawn from
+/// (seed, epoch, sample id) alone: every rank, and a resumed run, draws the same for a sample.
+/// `pad` > 0: torchvision's RandomCrop(size, padding=pad): pad every side with `pad` zero
+/// pixels, then crop H x W back at a random offset. `hflip`: mirror left-right with probability
+/// 0.5 (after the crop, as RandomCrop then RandomHorizontalFlip).
+struct Augmentation {
+    int pad = 0;
+    bool hflip = false;
+    std::uint64_t seed = 1;
+    [[nodiscard]] bool active() const { return pad > 0 || hflip; }
+};
+
+/// One sample's draws: the crop's offsets into the padded image (0..2 pad) and the flip.
+struct AugmentDraw {
+    int dy = 0, dx = 0;
+    bool flip = false;
+};
+AugmentDraw augment_draw(const Augmentation& augmentation, std::int64_t epoch, std::int64_t id);
+
+/// Applies the draws to `count` raw uint8 samples [count, H, W, C] (channels last) in place.
+void augment_raw(const Augmentation& augmentation, std::int64_t epoch, const std::int64_t* ids,
+                 std::int64_t count, std::int64_t height, std::int64_t width, std::int64_t channels,
+                 std::uint8_t* pixels);
 
 /// How raw inputs become the model's float32 inputs: cast (uint8 pixels are divided by 255, as
 /// the IDX reader and torchvision do; other types keep their values), then transform
@@ -76,6 +103,8 @@ class StreamSource final : public SampleSource {
     [[nodiscard]] std::vector<std::int64_t> sample_shape() const override;
     [[nodiscard]] std::vector<std::int64_t> target_shape() const override;
     Batch read(const torch::Tensor& ids, BatchBuffer& buffer) const override;
+    Batch read_for_training(const torch::Tensor& ids, BatchBuffer& buffer,
+                            std::int64_t epoch) const override;
     Batch read_range(std::int64_t begin, std::int64_t count) const override;
     [[nodiscard]] int reader_threads() const override { return m_reader_threads; }
     [[nodiscard]] int prefetch_batches() const override { return m_prefetch_batches; }
@@ -84,6 +113,8 @@ class StreamSource final : public SampleSource {
 
     [[nodiscard]] const RawReader& reader() const { return *m_reader; }
     void set_decoding(Decoding decoding) { m_decoding = std::move(decoding); }
+    /// The augmentation read_for_training() applies (images only: uint8 channels-last samples).
+    void set_augmentation(const Augmentation& augmentation) { m_augmentation = augmentation; }
     /// Raw inputs of samples [begin, begin + count) as stored, without counting the bytes
     /// (normalisation statistics, checks).
     [[nodiscard]] torch::Tensor read_raw_inputs(std::int64_t begin, std::int64_t count) const;
@@ -95,10 +126,12 @@ class StreamSource final : public SampleSource {
     std::uint64_t read_raw(const std::int64_t* ids, std::int64_t count, torch::Tensor& inputs,
                            torch::Tensor& targets) const;
     [[nodiscard]] torch::Tensor decode(const torch::Tensor& raw) const;
+    Batch read_ids(const torch::Tensor& ids, std::optional<std::int64_t> epoch) const;
 
     std::unique_ptr<RawReader> m_reader;
     std::int64_t m_size;
     Decoding m_decoding;
+    Augmentation m_augmentation;
     int m_reader_threads, m_prefetch_batches;
     mutable std::atomic<std::uint64_t> m_bytes{0};
 };
@@ -127,19 +160,60 @@ void write_hdf5_arrays(const std::filesystem::path& file, const std::vector<std:
                        const std::vector<std::uint8_t>& data,
                        const std::vector<std::uint8_t>& targets);
 
-/// Opens one split of config's format (npy or hdf5) at path: its headers only, no sample is
-/// read. `key` ("data.train") names it in messages. Throws RuntimeFailure naming the file.
+/// data.dataset = "images": how every image of a split becomes a sample. height / width 0: the
+/// first image's size, which every other must have; else each image is resized to it
+/// (bilinear). channels 0: the first image's (1 grey, 3 RGB); 1 or 3: converted to it.
+struct ImageOptions {
+    std::int64_t height = 0, width = 0;
+    std::int64_t channels = 0;
+};
+
+/// An images split may hold this list of CLASS/FILE paths (one a line): it then sets the order
+/// of the samples (kakuren data convert writes the IDX file's order), instead of ImageFolder's
+/// (class folders sorted, then the files of each, sorted).
+inline constexpr const char* k_image_list = "files.lst";
+
+/// The class folders of an images split, sorted (the class ids, as torchvision's ImageFolder).
+/// Throws RuntimeFailure naming `key` and the folder when it is missing or has none.
+std::vector<std::string> image_class_folders(const std::string& folder, const std::string& key);
+
+/// data.dataset = "images": `folder` holds a sub-folder per class of .jpg / .jpeg / .png files
+/// (other files are ignored); sample targets are indices into `classes` (the training split's
+/// class folders). Samples are uint8 [H, W, C]. Throws RuntimeFailure naming the file (and the
+/// sample) for a missing folder, an empty class folder, a class the training split lacks, or a
+/// first image that cannot be decoded; a bad image later throws when it is read.
+std::unique_ptr<RawReader> open_images_split(const std::string& folder, const std::string& key,
+                                             const std::vector<std::string>& classes,
+                                             const ImageOptions& options);
+
+/// Sample `id` of an images split as stored, before any resize (kakuren data inspect): its
+/// height, width and channels (1 grey, 3 colour). Decodes it; throws RuntimeFailure naming the
+/// file and the sample as read() does, or when `reader` is not an images split.
+struct StoredImage {
+    std::int64_t height = 0, width = 0, channels = 0;
+};
+StoredImage stored_image(const RawReader& reader, std::int64_t id);
+
+/// Writes uint8 pixels [height, width, channels] (1 or 3) as a PNG file (kakuren data convert).
+void write_png(const std::filesystem::path& file, std::int64_t height, std::int64_t width,
+               int channels, const std::uint8_t* pixels);
+
+/// Opens one split of config's format (npy, hdf5 or images) at path: its headers only (images:
+/// the file list and the first image), no sample is read. `key` ("data.train") names it in
+/// messages; `image` says how images become samples. Throws RuntimeFailure naming the file.
 std::unique_ptr<RawReader> open_stream_split(const DataConfig& config, const std::string& path,
-                                             const std::string& key);
+                                             const std::string& key,
+                                             const ImageOptions& image = {});
 /// Throws RuntimeFailure naming both files unless train's and test's samples and targets have
 /// the same shapes and layout, and both have class ids or both values as targets.
 void check_splits_agree(const RawReader& train, const RawReader& test);
 /// A streaming split's shapes as the model sees them, reading no sample: num_classes is 3 for a
-/// DeepCAM folder (`deepcam`), 2 (the least; open_stream_sources counts the real number) for
-/// other integer targets, 0 for value targets; no normalisation.
+/// DeepCAM folder (`deepcam`), the reader's own when it knows it (images: the class folders), 2
+/// (the least; open_stream_sources counts the real number) for other integer targets, 0 for
+/// value targets; no normalisation.
 DataInfo stream_shapes(const StreamSource& train, bool deepcam);
 
-/// Opens config's two streaming splits (npy, hdf5) as Sources.
+/// Opens config's two streaming splits (npy, hdf5, images) as Sources.
 Sources open_stream_sources(const DataConfig& config);
 
 } // namespace kakuren::trainer

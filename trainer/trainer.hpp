@@ -18,7 +18,8 @@
 namespace kakuren::trainer {
 
 struct DataConfig {
-    std::string dataset = "fashion-mnist"; ///< fashion-mnist | idx | synthetic | npy | hdf5
+    std::string dataset =
+        "fashion-mnist"; ///< fashion-mnist | idx | synthetic | npy | hdf5 | images
     std::string train_images, train_labels, test_images, test_labels; ///< IDX files, gz or raw
     /// npy / hdf5: each split's folder or file (absolute), the HDF5 dataset names, the transform
     /// after the cast to float (none | log1p), and the streaming loader: reader threads and the
@@ -27,6 +28,15 @@ struct DataConfig {
     std::string data_key = "data", target_key = "targets";
     std::string transform = "none";
     int reader_threads = 2, prefetch_batches = 4;
+    /// images: every image resized to [height, width] ({} = the first image's size, which all
+    /// must have) and converted to image_channels (0 = the first image's, 1 grey, 3 RGB).
+    std::vector<std::int64_t> image_size;
+    int image_channels = 0;
+    /// images, training pass only: pad-and-crop by random_crop pixels (0 = off) and a
+    /// left-right flip with probability 0.5, drawn from (augment_seed, epoch, sample id).
+    int random_crop = 0;
+    bool hflip = false;
+    std::uint64_t augment_seed = 1;               ///< the run's seed (run.seed)
     std::int64_t train_limit = 0, test_limit = 0; ///< 0 = all
     int batch_size = 128, eval_batch_size = 256;
     /// Micro-batches per optimizer step (data.accumulation_steps): each rank's share of a step

@@ -2,6 +2,7 @@
 // written by kakuren data convert or by the real numpy (/usr/bin/python3) inside the test.
 #include <filesystem>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -156,6 +157,82 @@ backend = "local"
     ASSERT_TRUE(run.code == 0 || run.code == 3) << run.out << run.err; // 3: target not reached
     const auto show_one = kakuren("show one --format json");
     EXPECT_EQ(count_of(show_one.out, "\"bytes_read\": 1570000"), 2U) << show_one.out;
+}
+
+TEST_F(DataE2E, ConvertInspectAndTrainImages) {
+    const auto r = plain("data convert --to images fm-img");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_TRUE(fs::exists(m_dir / "fm-img/train/9"));
+    EXPECT_TRUE(fs::exists(m_dir / "fm-img/test/files.lst"));
+
+    const auto inspected = kakuren("data inspect fm-img --format json");
+    ASSERT_EQ(inspected.code, 0) << inspected.out << inspected.err;
+    EXPECT_NE(inspected.out.find("\"format\": \"images\""), std::string::npos) << inspected.out;
+    EXPECT_NE(inspected.out.find("\"samples\": 60000"), std::string::npos) << inspected.out;
+    EXPECT_NE(inspected.out.find("\"samples\": 10000"), std::string::npos) << inspected.out;
+    EXPECT_NE(inspected.out.find("\"classes\": 10"), std::string::npos) << inspected.out;
+    EXPECT_NE(inspected.out.find("\"image_sizes\": \"28x28, grey\""), std::string::npos)
+        << inspected.out;
+    EXPECT_NE(inspected.out.find("\"problems_found\": 0"), std::string::npos) << inspected.out;
+
+    // With the augmentation: 1,000 samples, two epochs, no hiding: each epoch reads the first
+    // 1,000 files of files.lst (the IDX order), their encoded bytes.
+    kakuren::testing::write_file(m_dir / "img.toml", R"(
+[run]
+name = "img"
+threads = 1
+[data]
+dataset = "images"
+train = "fm-img/train"
+test = "fm-img/test"
+train_limit = 1000
+test_limit = 200
+random_crop = 2
+hflip = true
+[model]
+channels = [4, 8]
+fc = 16
+[schedule]
+epochs = 2
+milestones = []
+[hiding]
+strategy = "none"
+)");
+    const auto check = plain("recipe check img.toml");
+    ASSERT_EQ(check.code, 0) << check.out << check.err;
+    const auto run = kakuren("run img.toml --quiet --format json");
+    ASSERT_TRUE(run.code == 0 || run.code == 3) << run.out << run.err;
+    std::uintmax_t bytes = 0;
+    std::istringstream list(kakuren::testing::slurp(m_dir / "fm-img/train/files.lst"));
+    std::string line;
+    for (int i = 0; i < 1000 && std::getline(list, line); ++i) {
+        bytes += fs::file_size(m_dir / "fm-img/train" / line);
+    }
+    const auto show = kakuren("show img --format json");
+    ASSERT_EQ(show.code, 0) << show.out << show.err;
+    EXPECT_NE(show.out.find("\"bytes_read\": " + std::to_string(bytes)), std::string::npos)
+        << bytes << "\n"
+        << show.out;
+}
+
+TEST_F(DataE2E, InspectNamesBadImagesAndExitsOne) {
+    kakuren::testing::write_file(m_dir / "make.py", R"(
+import numpy as np, os
+from PIL import Image
+os.makedirs('bad/shirt')
+for i in range(4):
+    Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save('bad/shirt/%d.png' % i)
+with open('bad/shirt/2.png', 'r+b') as f: f.truncate(40)
+)");
+    const auto made = kakuren::testing::run_shell(
+        "cd " + quoted(m_dir.path().string()) + " && /usr/bin/python3 make.py", m_dir.path());
+    ASSERT_EQ(made.code, 0) << made.err;
+    const auto r = kakuren("data inspect bad");
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find((m_dir / "bad/shirt/2.png").string() + " (sample 2): corrupt PNG"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("problems found: 1"), std::string::npos) << r.out;
 }
 
 TEST_F(DataE2E, InspectNamesBadSamplesAndExitsOne) {

@@ -345,6 +345,21 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
         {"data.prefetch_batches",
          {"data.prefetch_batches=9"},
          [](const Recipe& r) { return r.data.prefetch_batches == 9; }},
+        {"data.image_size",
+         {"data.image_size=[24, 32]"},
+         [](const Recipe& r) {
+             return r.data.image_size == std::vector<int>{24, 32};
+         }},
+        {"data.image_channels",
+         {"data.image_channels=3"},
+         [](const Recipe& r) { return r.data.image_channels == 3; }},
+        // The augmentation keys need data.dataset = "images" (and its two splits).
+        {"data.random_crop",
+         {"data.dataset=images", "data.train=.", "data.test=.", "data.random_crop=4"},
+         [](const Recipe& r) { return r.data.random_crop == 4; }},
+        {"data.hflip",
+         {"data.dataset=images", "data.train=.", "data.test=.", "data.hflip=true"},
+         [](const Recipe& r) { return r.data.hflip; }},
         {"model.kind", {"model.kind=mlp"}, [](const Recipe& r) { return r.model.kind == "mlp"; }},
         {"model.path",
          {"model.path=net.pt"},

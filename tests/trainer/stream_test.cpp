@@ -3,9 +3,11 @@
 // for bit; only the trained and refreshed samples read; the DeepCAM layout and log1p decoded as
 // the references do; bad files rejected with the file and the sample named.
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -74,6 +76,23 @@ for split, (stem, n) in splits.items():
         f['labels'] = y
 )py";
 
+/// The same samples as grey PNG files written by Pillow, one folder per class ("0" .. "9"), and
+/// files.lst in the IDX file's order (without it the order is ImageFolder's, class by class).
+const std::string k_convert_png = R"py(
+from PIL import Image
+for split, (stem, n) in splits.items():
+    x = idx(stem + '-images-idx3-ubyte.gz', 16).reshape(-1, 28, 28)[:n]
+    y = idx(stem + '-labels-idx1-ubyte.gz', 8)[:n]
+    names = []
+    for c in range(10):
+        os.makedirs('images/%s/%d' % (split, c))
+    for i in range(n):
+        names.append('%d/%05d.png' % (y[i], i))
+        Image.fromarray(x[i], mode='L').save('images/%s/%s' % (split, names[-1]))
+    with open('images/%s/files.lst' % split, 'w') as f:
+        f.writelines(name + '\n' for name in names)
+)py";
+
 constexpr int k_train = 1500, k_test = 500;
 
 Config base_config() {
@@ -124,8 +143,8 @@ class FashionFormats : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
         s_dir = new TempDir("kakuren-stream");
-        python(s_dir->path(), "N_TRAIN = " + std::to_string(k_train) +
-                                  "\nN_TEST = " + std::to_string(k_test) + "\n" + k_convert);
+        python(s_dir->path(), "N_TRAIN = " + std::to_string(k_train) + "\nN_TEST = " +
+                                  std::to_string(k_test) + "\n" + k_convert + k_convert_png);
     }
     static void TearDownTestSuite() {
         delete s_dir;
@@ -179,7 +198,9 @@ TEST_F(FashionFormats, EveryFormatTrainsBitIdenticalToIdx) {
     files.data.prefetch_batches = 2;
     Config h5 = stream_config("hdf5", "train.h5", "test.h5");
     h5.data.reader_threads = 2;
-    for (const Config* c : {&npy, &files, &h5}) {
+    Config png = stream_config("images", "images/train", "images/test");
+    png.data.reader_threads = 2;
+    for (const Config* c : {&npy, &files, &h5, &png}) {
         SCOPED_TRACE(c->data.dataset + " " + c->data.train_path);
         const Outcome run = train_with(*c);
         expect_same_run(idx, run);
@@ -187,7 +208,11 @@ TEST_F(FashionFormats, EveryFormatTrainsBitIdenticalToIdx) {
             // Only the trained and the refreshed samples are read: 784 pixel bytes + 1 label.
             ASSERT_TRUE(e.bytes_read.has_value());
             const std::int64_t payload = (e.visible + e.refreshed) * (784 + 1);
-            if (c == &files) {
+            if (c == &png) {
+                // The PNG files' bytes: more than nothing, less than the raw pixels.
+                EXPECT_GT(*e.bytes_read, (e.visible + e.refreshed) * 100);
+                EXPECT_LT(*e.bytes_read, payload);
+            } else if (c == &files) {
                 // Per-sample files: the .npy headers are read too (128 bytes each).
                 EXPECT_EQ(*e.bytes_read, payload + (e.visible + e.refreshed) * 2 * 128);
             } else {
@@ -210,6 +235,31 @@ TEST_F(FashionFormats, SourcesReportShapesAndClasses) {
     EXPECT_EQ(b.targets.scalar_type(), torch::kInt64);
     EXPECT_TRUE(torch::equal(b.inputs[0], b.inputs[2]));
     EXPECT_EQ(s.train->bytes_read(), 3U * 785U);
+}
+
+TEST_F(FashionFormats, ImagesDecodeToTheIdxPixelsAndCountTheFileBytes) {
+    const Sources png = open_sources(stream_config("images", "images/train", "images/test").data);
+    const Sources h5 = open_sources(stream_config("hdf5", "train.h5", "test.h5").data);
+    EXPECT_EQ(png.train->size(), k_train);
+    EXPECT_EQ(png.test->size(), k_test);
+    EXPECT_EQ(png.info.num_classes, 10);
+    EXPECT_EQ(png.info.sample_shape, (std::vector<std::int64_t>{1, 28, 28}));
+    EXPECT_TRUE(png.info.target_shape.empty());
+    EXPECT_EQ(png.info.mean, h5.info.mean); // the same statistics, bit for bit
+    EXPECT_EQ(png.info.std, h5.info.std);
+    BatchBuffer buffer;
+    const torch::Tensor ids = torch::tensor({5, 0, 5, 1499}, torch::kInt64);
+    const Batch a = png.train->read(ids, buffer);
+    const Batch b = h5.train->read(ids, buffer);
+    EXPECT_TRUE(torch::equal(a.inputs, b.inputs));
+    EXPECT_TRUE(torch::equal(a.targets, b.targets));
+    const auto size_of = [&](int i, int label) {
+        return fs::file_size(s_dir->path() / "images/train" / std::to_string(label) /
+                             (std::string(i < 10 ? "0000" : "0") + std::to_string(i) + ".png"));
+    };
+    const auto label = [&](int k) { return static_cast<int>(a.targets[k].item<std::int64_t>()); };
+    EXPECT_EQ(png.train->bytes_read(),
+              2 * size_of(5, label(0)) + size_of(0, label(1)) + size_of(1499, label(3)));
 }
 
 TEST_F(FashionFormats, MissingSampleFileMidEpochNamesFileAndSample) {
@@ -277,6 +327,131 @@ TEST_F(FashionFormats, UnreadableFileMidEpochStopsResumablyAndResumeIsExact) {
     Checkpoints resumed;
     const Summary s = train(c, resumed, none, nullptr, &last);
     EXPECT_EQ(s.model_digest, reference.summary.model_digest);
+}
+
+TEST_F(FashionFormats, ImagesAugmentationResumesExactly) {
+    Config c = stream_config("images", "images/train", "images/test");
+    c.data.reader_threads = 2;
+    c.data.random_crop = 2;
+    c.data.hflip = true;
+    c.data.augment_seed = 11;
+    c.checkpoint = checkpoint::Config{1, 1}; // every epoch and every batch
+    Checkpoints all;
+    util::MlLog none;
+    const Summary reference = train(c, all, none);
+    Config plain = c;
+    plain.data.random_crop = 0;
+    plain.data.hflip = false;
+    Checkpoints ignored;
+    EXPECT_NE(train(plain, ignored, none).model_digest, reference.model_digest)
+        << "the augmentation changes the training";
+    // A checkpoint inside epoch 2, resumed: the same run to the bit (the draws depend on the
+    // epoch and the sample only).
+    const auto mid = std::find_if(all.saved.begin(), all.saved.end(), [](const auto& r) {
+        return r.loop.position.epoch == 2 && !r.loop.position.epoch_end && r.loop.position.step > 3;
+    });
+    ASSERT_NE(mid, all.saved.end());
+    Checkpoints resumed;
+    EXPECT_EQ(train(c, resumed, none, nullptr, &*mid).model_digest, reference.model_digest);
+}
+
+TEST_F(FashionFormats, AugmentationIsDrawnFromSeedEpochAndSample) {
+    Config c = stream_config("images", "images/train", "images/test");
+    c.data.normalize = false;
+    const Sources plain = open_sources(c.data);
+    c.data.random_crop = 3;
+    c.data.hflip = true;
+    c.data.augment_seed = 5;
+    const Sources augmented = open_sources(c.data);
+    const torch::Tensor ids = torch::arange(0, 64, torch::kInt64);
+    BatchBuffer buffer;
+    const torch::Tensor x = plain.train->read(ids, buffer).inputs;
+    const torch::Tensor a1 = augmented.train->read_for_training(ids, buffer, 1).inputs;
+    const torch::Tensor again = augmented.train->read_for_training(ids, buffer, 1).inputs;
+    const torch::Tensor a2 = augmented.train->read_for_training(ids, buffer, 2).inputs;
+    EXPECT_TRUE(torch::equal(a1, again)) << "the same (seed, epoch, id): the same pixels";
+    EXPECT_FALSE(torch::equal(a1, a2)) << "another epoch draws again";
+    // Evaluation and refresh reads are never augmented.
+    EXPECT_TRUE(torch::equal(augmented.train->read(ids, buffer).inputs, x));
+    EXPECT_TRUE(torch::equal(augmented.test->read_for_training(ids, buffer, 1).inputs,
+                             plain.test->read(ids, buffer).inputs));
+    // Each sample is torchvision's RandomCrop(28, padding=3) then the flip, with the draws.
+    Augmentation aug;
+    aug.pad = 3;
+    aug.hflip = true;
+    aug.seed = 5;
+    int flips = 0;
+    for (std::int64_t i = 0; i < 64; ++i) {
+        const AugmentDraw d = augment_draw(aug, 1, i);
+        flips += d.flip ? 1 : 0;
+        torch::Tensor want =
+            torch::constant_pad_nd(x[i], {3, 3, 3, 3}, 0.0).narrow(1, d.dy, 28).narrow(2, d.dx, 28);
+        if (d.flip) {
+            want = want.flip({2});
+        }
+        EXPECT_TRUE(torch::equal(a1[i], want)) << "sample " << i;
+    }
+    EXPECT_GT(flips, 16); // about half of 64
+    EXPECT_LT(flips, 48);
+}
+
+TEST(StreamSources, ImageFolderOrderResizeAndColourAsTorchvision) {
+    const TempDir dir("kakuren-images");
+    python(dir.path(), R"py(
+from PIL import Image
+import torch, torch.nn.functional as F
+rng = np.random.default_rng(3)
+for d in ('train/cat', 'train/dog', 'test/dog'): os.makedirs(d)
+Image.fromarray(rng.integers(0, 256, (20, 30, 3), np.uint8)).save('train/cat/b.png')
+Image.fromarray(rng.integers(0, 256, (16, 16, 3), np.uint8)).save('train/cat/a.jpg', quality=90)
+Image.fromarray(rng.integers(0, 256, (12, 10), np.uint8)).save('train/dog/c.PNG')
+open('train/dog/notes.txt', 'w').write('not an image: ignored, as ImageFolder does')
+Image.fromarray(rng.integers(0, 256, (8, 8, 3), np.uint8)).save('test/dog/x.png')
+def resized(path):  # torchvision's Resize((8, 8)) on the decoded tensor, rounded to uint8
+    x = torch.from_numpy(np.asarray(Image.open(path).convert('RGB')).copy()).permute(2, 0, 1)
+    y = F.interpolate(x[None].float(), size=(8, 8), mode='bilinear', align_corners=False,
+                      antialias=True)
+    return y.round().clamp(0, 255).to(torch.uint8)[0].numpy()
+files = ['train/cat/a.jpg', 'train/cat/b.png', 'train/dog/c.PNG']
+open('resized.bin', 'wb').write(np.stack([resized(f) for f in files]).tobytes())
+open('grey.bin', 'wb').write(np.asarray(Image.open('train/cat/b.png').convert('L')).tobytes())
+)py");
+    const auto bytes_of = [&](const char* name) {
+        std::ifstream in(dir / name, std::ios::binary);
+        return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+    };
+    const auto as_bytes = [](const torch::Tensor& x) {
+        return x.mul(255.0).round().to(torch::kUInt8).contiguous();
+    };
+    DataConfig c;
+    c.dataset = "images";
+    c.train_path = (dir / "train").string();
+    c.test_path = (dir / "test").string();
+    c.normalize = false;
+    c.image_size = {8, 8};
+    c.image_channels = 3;
+    const Sources s = open_sources(c);
+    EXPECT_EQ(s.train->size(), 3);
+    EXPECT_EQ(s.info.num_classes, 2);
+    EXPECT_EQ(s.info.sample_shape, (std::vector<std::int64_t>{3, 8, 8}));
+    const Batch b = s.train->read_range(0, 3);
+    EXPECT_TRUE(torch::equal(b.targets, torch::tensor({0, 0, 1}, torch::kInt64)))
+        << "ImageFolder's order: class folders sorted, then their files";
+    std::vector<char> want = bytes_of("resized.bin");
+    const torch::Tensor got = as_bytes(b.inputs);
+    ASSERT_EQ(static_cast<std::size_t>(got.numel()), want.size());
+    EXPECT_EQ(std::memcmp(got.data_ptr(), want.data(), want.size()), 0);
+    EXPECT_EQ(s.test->read_range(0, 1).targets.item<std::int64_t>(), 1) << "dog: train's id";
+
+    // Colour to grey as Pillow's convert("L") (b.png at its own size: no resize).
+    c.image_size = {20, 30};
+    c.image_channels = 1;
+    const Sources g = open_sources(c);
+    EXPECT_EQ(g.info.sample_shape, (std::vector<std::int64_t>{1, 20, 30}));
+    want = bytes_of("grey.bin");
+    const torch::Tensor grey = as_bytes(g.train->read_range(1, 1).inputs);
+    ASSERT_EQ(static_cast<std::size_t>(grey.numel()), want.size());
+    EXPECT_EQ(std::memcmp(grey.data_ptr(), want.data(), want.size()), 0);
 }
 
 TEST(StreamSources, DeepCamLayoutIsTransposedAndNormalisedPerChannel) {
@@ -475,6 +650,7 @@ TEST_P(BadData, IsRefusedNamingTheFile) {
     const std::string err = error_of([&] {
         const Sources s = open_sources(c);
         s.train->read_range(0, s.train->size());
+        s.test->read_range(0, s.test->size());
     });
     EXPECT_NE(err.find(bad.message), std::string::npos) << err;
     EXPECT_NE(err.find(dir.path().string()), std::string::npos) << err; // the file is named
@@ -585,6 +761,74 @@ with h5py.File('train.h5', 'w') as f:
 with open('train.h5', 'r+b') as f: f.truncate(os.path.getsize('train.h5') // 2)
 )py",
      "train.h5", "cannot read"},
+    {"images_corrupt_jpeg", "images", R"py(
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('test/0')
+for f in ('train/0/a.png', 'test/0/t.png'): Image.fromarray(np.zeros((4, 4), np.uint8)).save(f)
+rng = np.random.default_rng(0)
+open('train/0/b.jpg', 'wb').write(b'\xff\xd8\xff' + rng.integers(0, 256, 500, np.uint8).tobytes())
+)py",
+     "train", "b.jpg (sample 1): corrupt JPEG"},
+    {"images_truncated_jpeg", "images", R"py(
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('test/0')
+for f in ('train/0/a.jpg', 'test/0/t.png'): Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(f)
+rng = np.random.default_rng(0)
+Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).save('train/0/b.jpg')
+with open('train/0/b.jpg', 'r+b') as f: f.truncate(os.path.getsize('train/0/b.jpg') * 6 // 10)
+)py",
+     "train", "b.jpg (sample 1): corrupt JPEG"},
+    {"images_truncated_png", "images", R"py(
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('test/0')
+for f in ('train/0/a.png', 'test/0/t.png'): Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(f)
+rng = np.random.default_rng(0)
+Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).save('train/0/b.png')
+with open('train/0/b.png', 'r+b') as f: f.truncate(os.path.getsize('train/0/b.png') // 2)
+)py",
+     "train", "b.png (sample 1): corrupt PNG"},
+    {"images_not_an_image", "images", R"py(
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('test/0')
+for f in ('train/0/a.png', 'test/0/t.png'): Image.fromarray(np.zeros((4, 4), np.uint8)).save(f)
+open('train/0/b.jpg', 'w').write('a text file named like a JPEG')
+)py",
+     "train", "b.jpg (sample 1): not a JPEG or PNG file"},
+    {"images_empty_class", "images", R"py(
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('train/1'); os.makedirs('test/0')
+for f in ('train/0/a.png', 'test/0/t.png'): Image.fromarray(np.zeros((4, 4), np.uint8)).save(f)
+open('train/1/readme.txt', 'w').write('no images here')
+)py",
+     "train", "train/1 holds no .jpg, .jpeg or .png file"},
+    {"images_missing_folder", "images", R"py(
+from PIL import Image
+os.makedirs('test/0')
+Image.fromarray(np.zeros((4, 4), np.uint8)).save('test/0/t.png')
+)py",
+     "train", "train does not exist"},
+    {"images_unknown_test_class", "images", R"py(
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('test/0'); os.makedirs('test/zebra')
+for f in ('train/0/a.png', 'test/0/t.png', 'test/zebra/u.png'):
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(f)
+)py",
+     "train", "test/zebra: no class folder of that name in the training split"},
+    {"images_test_size_differs", "images", R"py(
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('test/0')
+Image.fromarray(np.zeros((4, 4), np.uint8)).save('train/0/a.png')
+Image.fromarray(np.zeros((4, 4), np.uint8)).save('test/0/t.png')
+Image.fromarray(np.zeros((4, 6), np.uint8)).save('test/0/u.png')
+)py",
+     "train", "u.png (sample 1): the image is 4x6 (HxW) but the first is 4x4"},
+    {"images_size_differs", "images", R"py(
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('test/0')
+for f in ('train/0/a.png', 'test/0/t.png'): Image.fromarray(np.zeros((4, 4), np.uint8)).save(f)
+Image.fromarray(np.zeros((5, 4), np.uint8)).save('train/0/b.png')
+)py",
+     "train", "b.png (sample 1): the image is 5x4 (HxW) but the first is 4x4"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, BadData, ::testing::ValuesIn(k_bad_cases),

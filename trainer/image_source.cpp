@@ -1,0 +1,424 @@
+// data.dataset = "images": a folder per class of JPEG / PNG files (torchvision's ImageFolder,
+// the ImageNet layout), decoded with libjpeg-turbo and libpng as the samples are read. Samples
+// are stored as uint8 [H, W, C] (channels last): the cast, the normalisation and the
+// augmentation of StreamSource then treat them like any other raw image.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+
+// jpeglib.h needs FILE and size_t declared before it.
+#include <jpeglib.h>
+#include <png.h>
+
+#include "trainer/stream.hpp"
+#include "util/error.hpp"
+
+namespace kakuren::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+bool is_image_file(const fs::path& p) {
+    const std::string ext = lower(p.extension().string());
+    return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+std::string where(const fs::path& file, std::int64_t id) {
+    return file.string() + " (sample " + std::to_string(id) + ")";
+}
+
+/// The whole file; throws naming it and the sample.
+std::vector<unsigned char> read_file(const fs::path& file, std::int64_t id) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        throw RuntimeFailure("cannot read " + where(file, id) + ": " + std::strerror(errno));
+    }
+    std::vector<unsigned char> bytes;
+    struct stat st {};
+    std::string failure;
+    if (::fstat(fd, &st) != 0) {
+        failure = std::strerror(errno);
+    } else {
+        bytes.resize(static_cast<std::size_t>(st.st_size));
+        std::size_t done = 0;
+        while (done < bytes.size()) {
+            const ssize_t got =
+                ::pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+            if (got < 0 && errno == EINTR) {
+                continue;
+            }
+            if (got <= 0) {
+                failure = got < 0 ? std::strerror(errno) : "file shrank while it was read";
+                break;
+            }
+            done += static_cast<std::size_t>(got);
+        }
+    }
+    ::close(fd);
+    if (!failure.empty()) {
+        throw RuntimeFailure("cannot read " + where(file, id) + ": " + failure);
+    }
+    return bytes;
+}
+
+// libjpeg reports errors through error_exit, whose default calls exit(): ours jumps back to the
+// decoder with the message. Warnings (corrupt data, a premature end of file) would otherwise
+// decode grey filler silently: they are errors here too.
+struct JpegErrors {
+    jpeg_error_mgr mgr{};
+    std::jmp_buf jump{};
+    char message[JMSG_LENGTH_MAX] = {};
+};
+
+[[noreturn]] void jpeg_fail(j_common_ptr info) {
+    auto* errors = reinterpret_cast<JpegErrors*>(info->err); // mgr is the first member
+    (*info->err->format_message)(info, errors->message);
+    std::longjmp(errors->jump, 1); // NOLINT(cert-err52-cpp): libjpeg's documented error path
+}
+
+void jpeg_message(j_common_ptr info, int level) {
+    if (level < 0) {
+        jpeg_fail(info);
+    }
+}
+
+/// Decodes a JPEG into `pixels` (H x W x C, C = 1 for greyscale files, else 3). Returns false
+/// with `errors.message` set when libjpeg fails. No C++ object lives in the frames that the
+/// error jump skips (libjpeg's own).
+bool decode_jpeg(const std::vector<unsigned char>& bytes, std::vector<std::uint8_t>& pixels,
+                 int& height, int& width, int& channels, JpegErrors& errors) {
+    jpeg_decompress_struct info{};
+    info.err = jpeg_std_error(&errors.mgr);
+    errors.mgr.error_exit = jpeg_fail;
+    errors.mgr.emit_message = jpeg_message;
+    if (setjmp(errors.jump) != 0) { // NOLINT(cert-err52-cpp)
+        jpeg_destroy_decompress(&info);
+        return false;
+    }
+    jpeg_create_decompress(&info);
+    jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
+    jpeg_read_header(&info, TRUE);
+    if (info.num_components != 1 && info.num_components != 3) {
+        std::snprintf(errors.message, sizeof errors.message,
+                      "%d colour components (CMYK?); expected greyscale or RGB",
+                      info.num_components);
+        jpeg_destroy_decompress(&info);
+        return false;
+    }
+    info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_start_decompress(&info);
+    height = static_cast<int>(info.output_height);
+    width = static_cast<int>(info.output_width);
+    channels = info.output_components;
+    const std::size_t row = static_cast<std::size_t>(width) * static_cast<std::size_t>(channels);
+    pixels.resize(row * static_cast<std::size_t>(height));
+    while (info.output_scanline < info.output_height) {
+        JSAMPROW line = pixels.data() + row * info.output_scanline;
+        jpeg_read_scanlines(&info, &line, 1);
+    }
+    jpeg_finish_decompress(&info);
+    jpeg_destroy_decompress(&info);
+    return true;
+}
+
+/// A decoded image, H x W x C uint8.
+struct Pixels {
+    int height = 0, width = 0, channels = 0;
+    std::vector<std::uint8_t> data;
+};
+
+Pixels decode_png(const std::vector<unsigned char>& bytes, const fs::path& file, std::int64_t id) {
+    // The simplified API: libpng's setjmp error handling stays inside it; failures come back as
+    // image.message. Grey files (any bit depth, with or without alpha) read as 8-bit grey,
+    // colour and palette files as 8-bit RGB (alpha composed onto black).
+    png_image image{};
+    image.version = PNG_IMAGE_VERSION;
+    if (png_image_begin_read_from_memory(&image, bytes.data(), bytes.size()) == 0) {
+        throw RuntimeFailure(where(file, id) + ": corrupt PNG: " + image.message);
+    }
+    Pixels out;
+    const bool colour = (image.format & PNG_FORMAT_FLAG_COLOR) != 0U;
+    image.format = colour ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    out.height = static_cast<int>(image.height);
+    out.width = static_cast<int>(image.width);
+    out.channels = colour ? 3 : 1;
+    out.data.resize(PNG_IMAGE_SIZE(image));
+    png_color black{0, 0, 0};
+    if (png_image_finish_read(&image, &black, out.data.data(), 0, nullptr) == 0) {
+        const std::string message = image.message;
+        png_image_free(&image);
+        throw RuntimeFailure(where(file, id) + ": corrupt PNG: " + message);
+    }
+    return out;
+}
+
+Pixels decode(const std::vector<unsigned char>& bytes, const fs::path& file, std::int64_t id) {
+    const auto starts = [&](std::initializer_list<unsigned char> magic) {
+        return bytes.size() >= magic.size() &&
+               std::equal(magic.begin(), magic.end(), bytes.begin());
+    };
+    if (starts({0x89, 'P', 'N', 'G'})) {
+        return decode_png(bytes, file, id);
+    }
+    if (starts({0xFF, 0xD8, 0xFF})) {
+        Pixels out;
+        JpegErrors errors;
+        if (!decode_jpeg(bytes, out.data, out.height, out.width, out.channels, errors)) {
+            throw RuntimeFailure(where(file, id) + ": corrupt JPEG: " + errors.message);
+        }
+        return out;
+    }
+    throw RuntimeFailure(where(file, id) + ": not a JPEG or PNG file (" +
+                         std::to_string(bytes.size()) + " bytes, no JPEG or PNG signature)");
+}
+
+/// Grey to RGB repeats the value; RGB to grey is Pillow's convert("L") (ITU-R 601-2 luma).
+void convert_channels(Pixels& p, int channels) {
+    if (p.channels == channels) {
+        return;
+    }
+    const std::size_t n = static_cast<std::size_t>(p.height) * static_cast<std::size_t>(p.width);
+    std::vector<std::uint8_t> out(n * static_cast<std::size_t>(channels));
+    for (std::size_t i = 0; i < n; ++i) {
+        if (channels == 3) {
+            out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = p.data[i];
+        } else {
+            const std::uint32_t r = p.data[3 * i], g = p.data[3 * i + 1], b = p.data[3 * i + 2];
+            out[i] = static_cast<std::uint8_t>((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
+        }
+    }
+    p.data = std::move(out);
+    p.channels = channels;
+}
+
+/// Bilinear, antialiased when shrinking (as torchvision's Resize on tensors), rounded back to
+/// uint8.
+void resize(Pixels& p, std::int64_t height, std::int64_t width) {
+    const torch::Tensor in =
+        torch::from_blob(p.data.data(), {1, p.height, p.width, p.channels}, torch::kUInt8)
+            .permute({0, 3, 1, 2})
+            .to(torch::kFloat32);
+    namespace F = torch::nn::functional;
+    const torch::Tensor out = F::interpolate(in, F::InterpolateFuncOptions()
+                                                     .size(std::vector<std::int64_t>{height, width})
+                                                     .mode(torch::kBilinear)
+                                                     .align_corners(false)
+                                                     .antialias(true))
+                                  .round_()
+                                  .clamp_(0, 255)
+                                  .to(torch::kUInt8)
+                                  .permute({0, 2, 3, 1})
+                                  .contiguous();
+    p.height = static_cast<int>(height);
+    p.width = static_cast<int>(width);
+    p.data.assign(out.data_ptr<std::uint8_t>(), out.data_ptr<std::uint8_t>() + out.numel());
+}
+
+std::vector<fs::path> list_lines(const fs::path& list) {
+    std::ifstream in(list);
+    if (!in) {
+        throw RuntimeFailure("cannot read " + list.string() + ": " + std::strerror(errno));
+    }
+    std::vector<fs::path> out;
+    std::string line;
+    while (std::getline(in, line)) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+            line.pop_back();
+        }
+        if (!line.empty()) {
+            out.emplace_back(line);
+        }
+    }
+    return out;
+}
+
+class ImagesReader final : public RawReader {
+  public:
+    ImagesReader(const fs::path& folder, const std::string& key,
+                 const std::vector<std::string>& classes, const ImageOptions& options)
+        : m_folder(folder), m_num_classes(static_cast<std::int64_t>(classes.size())) {
+        std::map<std::string, std::int64_t> class_of;
+        for (std::size_t i = 0; i < classes.size(); ++i) {
+            class_of[classes[i]] = static_cast<std::int64_t>(i);
+        }
+        const auto unknown_class = [&](const std::string& name) {
+            return RuntimeFailure(key + ": " + (folder / name).string() +
+                                  ": no class folder of that name in the training split");
+        };
+        std::error_code ec;
+        if (fs::exists(folder / k_image_list, ec)) {
+            // The order of the list (kakuren data convert writes the IDX file's order).
+            for (const fs::path& rel : list_lines(folder / k_image_list)) {
+                const std::string cls = rel.begin() == rel.end() ? "" : rel.begin()->string();
+                const auto it = class_of.find(cls);
+                if (it == class_of.end() || std::distance(rel.begin(), rel.end()) < 2) {
+                    throw RuntimeFailure((folder / k_image_list).string() + ": " + rel.string() +
+                                         " is not CLASS/FILE with CLASS a class folder");
+                }
+                m_files.push_back(folder / rel);
+                m_targets.push_back(it->second);
+            }
+        } else {
+            // ImageFolder's order: the class folders sorted, then the files of each, sorted.
+            for (const std::string& name : image_class_folders(folder.string(), key)) {
+                const auto it = class_of.find(name);
+                if (it == class_of.end()) {
+                    throw unknown_class(name);
+                }
+                std::vector<fs::path> files;
+                for (auto e = fs::recursive_directory_iterator(folder / name, ec);
+                     !ec && e != fs::end(e); e.increment(ec)) {
+                    if (e->is_regular_file(ec) && is_image_file(e->path())) {
+                        files.push_back(e->path());
+                    }
+                }
+                if (ec) {
+                    throw RuntimeFailure("cannot list " + (folder / name).string() + ": " +
+                                         ec.message());
+                }
+                if (files.empty()) {
+                    throw RuntimeFailure(key + ": the class folder " + (folder / name).string() +
+                                         " holds no .jpg, .jpeg or .png file");
+                }
+                std::sort(files.begin(), files.end());
+                for (auto& f : files) {
+                    m_files.push_back(std::move(f));
+                    m_targets.push_back(it->second);
+                }
+            }
+        }
+        if (m_files.empty()) {
+            throw RuntimeFailure(key + ": " + folder.string() + " holds no images");
+        }
+        // The first image sets the size (unless data.image_size does) and the channels (unless
+        // data.image_channels does).
+        m_height = options.height;
+        m_width = options.width;
+        m_channels = options.channels;
+        if (m_height == 0 || m_channels == 0) {
+            const Pixels first = decode(read_file(m_files[0], 0), m_files[0], 0);
+            if (m_height == 0) {
+                m_height = first.height;
+                m_width = first.width;
+            }
+            if (m_channels == 0) {
+                m_channels = first.channels;
+            }
+        }
+        m_layout.input_type = util::NpyType::u8;
+        m_layout.input_shape = {m_height, m_width, m_channels};
+        m_layout.channels_last = true;
+        m_layout.target_type = util::NpyType::i64;
+        m_layout.target_shape = {};
+        m_resize = options.height > 0;
+    }
+    [[nodiscard]] std::int64_t size() const override {
+        return static_cast<std::int64_t>(m_files.size());
+    }
+    [[nodiscard]] const RawLayout& layout() const override { return m_layout; }
+    [[nodiscard]] std::string name() const override { return m_folder.string(); }
+    [[nodiscard]] std::int64_t num_classes() const override { return m_num_classes; }
+    [[nodiscard]] StoredImage stored(std::int64_t id) const {
+        const fs::path& file = m_files[static_cast<std::size_t>(id)];
+        const Pixels p = decode(read_file(file, id), file, id);
+        return {p.height, p.width, p.channels};
+    }
+    std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
+        const fs::path& file = m_files[static_cast<std::size_t>(id)];
+        const std::vector<unsigned char> bytes = read_file(file, id);
+        Pixels p = decode(bytes, file, id);
+        if (p.height != m_height || p.width != m_width) {
+            if (!m_resize) {
+                throw RuntimeFailure(where(file, id) + ": the image is " +
+                                     std::to_string(p.height) + "x" + std::to_string(p.width) +
+                                     " (HxW) but the first is " + std::to_string(m_height) + "x" +
+                                     std::to_string(m_width) +
+                                     "; set data.image_size to resize every image");
+            }
+            resize(p, m_height, m_width);
+        }
+        convert_channels(p, static_cast<int>(m_channels));
+        std::memcpy(input, p.data.data(), p.data.size());
+        const std::int64_t t = m_targets[static_cast<std::size_t>(id)];
+        std::memcpy(target, &t, sizeof t);
+        return bytes.size();
+    }
+
+  private:
+    fs::path m_folder;
+    std::int64_t m_num_classes;
+    std::vector<fs::path> m_files;
+    std::vector<std::int64_t> m_targets;
+    std::int64_t m_height = 0, m_width = 0, m_channels = 0;
+    bool m_resize = false;
+    RawLayout m_layout;
+};
+
+} // namespace
+
+std::vector<std::string> image_class_folders(const std::string& folder, const std::string& key) {
+    const fs::path dir(folder);
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+        throw RuntimeFailure(key + ": " + folder +
+                             (fs::exists(dir, ec) ? " is not a folder" : " does not exist") +
+                             "; expected a folder with one sub-folder of images per class");
+    }
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        if (e.is_directory(ec)) {
+            out.push_back(e.path().filename().string());
+        }
+    }
+    if (out.empty()) {
+        throw RuntimeFailure(key + ": " + folder +
+                             " has no class folders; expected one sub-folder of images per class");
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::unique_ptr<RawReader> open_images_split(const std::string& folder, const std::string& key,
+                                             const std::vector<std::string>& classes,
+                                             const ImageOptions& options) {
+    image_class_folders(folder, key); // the folder's own checks
+    return std::make_unique<ImagesReader>(fs::path(folder), key, classes, options);
+}
+
+StoredImage stored_image(const RawReader& reader, std::int64_t id) {
+    const auto* images = dynamic_cast<const ImagesReader*>(&reader);
+    if (images == nullptr) {
+        throw RuntimeFailure(reader.name() + ": not an images split");
+    }
+    return images->stored(id);
+}
+
+void write_png(const std::filesystem::path& file, std::int64_t height, std::int64_t width,
+               int channels, const std::uint8_t* pixels) {
+    png_image image{};
+    image.version = PNG_IMAGE_VERSION;
+    image.width = static_cast<png_uint_32>(width);
+    image.height = static_cast<png_uint_32>(height);
+    image.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    if (png_image_write_to_file(&image, file.c_str(), 0, pixels, 0, nullptr) == 0) {
+        throw RuntimeFailure("cannot write " + file.string() + ": " + image.message);
+    }
+}
+
+} // namespace kakuren::trainer
