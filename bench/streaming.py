@@ -83,6 +83,9 @@ def main():
     ap.add_argument("--train-limit", type=int, default=0,
                     help="data.train_limit for parts 1 and 3 (0 = all 60,000)")
     ap.add_argument("--parts", default="1,3,4", help="which parts to run, e.g. 4")
+    ap.add_argument("--reader-threads", default="",
+                    help="part 1: also npy and hdf5 with these data.reader_threads, e.g. 0,1 "
+                         "(0 = read in the step's thread); the plain rows use the default (2)")
     ap.add_argument("--out", default=str(common.ROOT / "bench" / "out" / "streaming.json"))
     args = ap.parse_args()
     parts = {int(p) for p in args.parts.split(",")}
@@ -106,6 +109,9 @@ def main():
     }
     subprocess.run([binary, "data", "convert", "--to", "images", str(data / "images")], check=True,
                    stdout=subprocess.DEVNULL)
+    for t in [int(x) for x in args.reader_threads.split(",") if x != ""]:
+        for name in ("npy", "hdf5"):
+            formats[f"{name} t={t}"] = formats[name] + [f"data.reader_threads={t}"]
 
     # 1. Epoch time, warm cache (the files were just written; one untimed warm-up run each).
     times = {name: [] for name in formats}
@@ -128,6 +134,8 @@ def main():
         print(f"\n## 1. Epoch time, page cache warm (train + eval, Fashion-MNIST, cnn, "
               f"train_limit {args.train_limit})\n")
         print(common.table(["source", "epoch s", "ratio to idx", "epochs"], rows1))
+        print("\n(t=N: data.reader_threads = N; without: the default. Each round runs every "
+              "source once, in this order.)")
 
     # 3. Bytes read against the realised hidden fraction.
     rows3, part3 = [], []
@@ -169,17 +177,18 @@ def main():
         _, rss = run_measured(binary, ws, recipe, sets)
         size_mb = n * SAMPLE_BYTES / 2**20
         part4.append({"samples": n, "data_mib": size_mb, "peak_rss_mib": rss})
-        rows4.append([f"npy random x{scale}", f"{n:,}", f"{size_mb:.0f}", f"{rss:.0f}"])
+        rows4.append([f"npy random x{scale}", f"{n:,}", f"{size_mb:.0f}", f"{rss:.0f}",
+                      f"{size_mb / rss:.2f}"])
     n_fm = args.train_limit or 60000
     if 1 in parts:
         rows4.append(["idx Fashion-MNIST (in memory; cnn)", f"{n_fm:,}",
-                      f"{n_fm * SAMPLE_BYTES / 2**20:.0f}", f"{rss_of['idx']:.0f}"])
+                      f"{n_fm * SAMPLE_BYTES / 2**20:.0f}", f"{rss_of['idx']:.0f}", ""])
         rows4.append(["npy Fashion-MNIST (cnn)", f"{n_fm:,}",
-                      f"{n_fm * SAMPLE_BYTES / 2**20:.0f}", f"{rss_of['npy']:.0f}"])
+                      f"{n_fm * SAMPLE_BYTES / 2**20:.0f}", f"{rss_of['npy']:.0f}", ""])
     if 4 in parts:
         print("\n## 4. Peak resident memory (ru_maxrss of kakuren run, 1 epoch; random sets: "
               "mlp)\n")
-        print(common.table(["data", "samples", "data MiB", "peak RSS MiB"], rows4))
+        print(common.table(["data", "samples", "data MiB", "peak RSS MiB", "data / RSS"], rows4))
         print(f"\nRSS ratio 4x / 1x: {part4[1]['peak_rss_mib'] / part4[0]['peak_rss_mib']:.3f}")
 
     common.write_json(args.out, {"machine": common.machine(), "epoch_time": part1,

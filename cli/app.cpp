@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
     CLI::App* recipe = app.add_subcommand("recipe", "Validate recipes and explain their values");
     recipe->require_subcommand(1);
     CLI::App* check = recipe->add_subcommand(
-        "check", "Validate a recipe: every error with file:line:col; exit 2 if any");
+        "check", "Validate a recipe: every error with file:line:col; exit 2 if any (npy / hdf5 "
+                 "data: also opens both splits' headers and builds the model for their shape)");
     check->add_option("file", recipe_file, "Recipe file (TOML)")->required();
     add_overrides(check, recipe_overrides);
     CLI::App* show_recipe = recipe->add_subcommand(
