@@ -57,9 +57,14 @@ int data_synth_command(trainer::SynthConfig config) {
     std::cout << "wrote " << config.kind << " stand-in: " << thousands(config.train) << " train + "
               << thousands(config.validation) << " validation samples, " << thousands(r.files)
               << " files, " << fixed(static_cast<double>(r.bytes) / (1 << 20), 1) << " MiB to "
-              << config.out << " in " << fixed(r.seconds, 1) << " s ("
-              << thousands(static_cast<std::int64_t>(r.seconds > 0 ? samples / r.seconds : 0))
-              << " samples/s)\n";
+              << config.out << " in " << fixed(r.seconds, 1) << " s (";
+    const double rate = r.seconds > 0 ? samples / r.seconds : 0;
+    if (rate < 10) { // full-size samples: a few seconds each
+        std::cout << fixed(rate, 2);
+    } else {
+        std::cout << thousands(static_cast<std::int64_t>(rate));
+    }
+    std::cout << " samples/s)\n";
     return k_exit_ok;
 }
 
