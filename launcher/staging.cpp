@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <thread>
 
 #include "util/error.hpp"
+#include "util/list_file.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::launcher {
@@ -33,15 +33,7 @@ bool complete(const fs::path& dir, const std::vector<StageFile>& files,
 /// A file list's entries (files_data.lst, files_label.lst) must lie inside its folder: the
 /// staged list is read from the staged folder, so its entries must be staged with it.
 void check_list_inside(const fs::path& list, const fs::path& folder) {
-    std::ifstream in(list);
-    std::string line;
-    while (std::getline(in, line)) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
-            line.pop_back();
-        }
-        if (line.empty()) {
-            continue;
-        }
+    for (const std::string& line : util::read_list_file(list)) {
         const fs::path entry(line);
         const fs::path rel = entry.is_absolute()
                                  ? fs::path(entry).lexically_normal().lexically_relative(

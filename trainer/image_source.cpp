@@ -12,7 +12,6 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <map>
 
@@ -22,6 +21,7 @@
 
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
+#include "util/list_file.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -231,21 +231,8 @@ void resize(Pixels& p, std::int64_t height, std::int64_t width) {
 }
 
 std::vector<fs::path> list_lines(const fs::path& list) {
-    std::ifstream in(list);
-    if (!in) {
-        throw RuntimeFailure("cannot read " + list.string() + ": " + std::strerror(errno));
-    }
-    std::vector<fs::path> out;
-    std::string line;
-    while (std::getline(in, line)) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
-            line.pop_back();
-        }
-        if (!line.empty()) {
-            out.emplace_back(line);
-        }
-    }
-    return out;
+    const std::vector<std::string> lines = util::read_list_file(list);
+    return {lines.begin(), lines.end()};
 }
 
 class ImagesReader final : public RawReader {

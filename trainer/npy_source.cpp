@@ -10,10 +10,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
+#include "util/list_file.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -119,19 +119,8 @@ class NpyArrayReader final : public RawReader {
 };
 
 std::vector<fs::path> read_list(const fs::path& list) {
-    std::ifstream in(list);
-    if (!in) {
-        throw RuntimeFailure("cannot read " + list.string() + ": " + std::strerror(errno));
-    }
     std::vector<fs::path> out;
-    std::string line;
-    while (std::getline(in, line)) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
-            line.pop_back();
-        }
-        if (line.empty()) {
-            continue;
-        }
+    for (const std::string& line : util::read_list_file(list)) {
         const fs::path p(line);
         out.push_back(p.is_absolute() ? p : list.parent_path() / p);
     }

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "util/error.hpp"
+#include "util/list_file.hpp"
 
 namespace kakuren::util {
 
@@ -490,6 +491,28 @@ std::optional<FileId> file_id(const std::filesystem::path& path) {
     if (::stat(path.c_str(), &st) != 0)
         return std::nullopt;
     return FileId{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+std::vector<std::string> read_list_file(const std::filesystem::path& path) {
+    constexpr std::int64_t k_max_list_bytes = std::int64_t{256} << 20;
+    const std::string text = read_regular_file(path, k_max_list_bytes, "file list");
+    std::vector<std::string> out;
+    std::size_t begin = 0;
+    while (begin < text.size()) {
+        std::size_t end = text.find('\n', begin);
+        if (end == std::string::npos) {
+            end = text.size();
+        }
+        std::size_t last = end;
+        while (last > begin && (text[last - 1] == '\r' || text[last - 1] == ' ')) {
+            --last;
+        }
+        if (last > begin) {
+            out.emplace_back(text, begin, last - begin);
+        }
+        begin = end + 1;
+    }
+    return out;
 }
 
 std::string read_file(const std::filesystem::path& path) {
