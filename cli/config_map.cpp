@@ -98,6 +98,8 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
 
     c.seed = static_cast<std::uint64_t>(recipe.run.seed);
     c.threads = recipe.run.threads > 0 ? recipe.run.threads : util::available_cpus();
+    c.device = {recipe.run.device, recipe.run.precision, recipe.run.memory_format,
+                recipe.run.deterministic};
     c.target_accuracy = recipe.task.target ? recipe.task.target : recipe.run.target_accuracy;
     c.benchmark_name = recipe.run.name;
     c.checkpoint = checkpoint_config(recipe);

@@ -31,9 +31,12 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     // A streaming data set's headers, and the model against them, before anything is recorded
     // (and on a dry run): a bad file is refused naming it, exit 2 as a missing IDX file.
     check_recipe_data(recipe, config);
-    if (recipe.model.kind == "torchscript") {
-        // The user's module is loaded and run on one batch before anything is recorded (and on
-        // a dry run): a module that cannot train fails here, with nothing half-started.
+    const bool asks_gpu = recipe.run.device.rfind("cuda", 0) == 0 || recipe.run.precision == "fp16";
+    if (recipe.model.kind == "torchscript" || asks_gpu) {
+        // The user's module is loaded and run on one batch, and a GPU the recipe asks for is
+        // looked for, before anything is recorded (and on a dry run): a module that cannot
+        // train, or run.device = "cuda" on a machine without one, fails here (exit 2), with
+        // nothing half-started.
         trainer::check_model_via_module(config);
     }
 

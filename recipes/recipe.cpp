@@ -714,6 +714,14 @@ class Loader {
                           " has characters Slurm does not allow here; allowed: " + n.allowed);
             }
         }
+        const std::string& device = m_recipe.run.device;
+        if (ok({"run.device"}) && device != "auto" && device != "cpu" && device != "cuda" &&
+            !(device.rfind("cuda:", 0) == 0 && device.size() <= 8 &&
+              small_number(device.substr(5)))) {
+            error(place({"run.device"}),
+                  "run.device = " + quoted(device) +
+                      " is not a device; expected auto, cpu, cuda or cuda:N (N = 0, 1, ...)");
+        }
         if (ok({"slurm.time"}) && !time_limit_minutes(s.time)) {
             error(place({"slurm.time"}),
                   "slurm.time = " + quoted(s.time) +

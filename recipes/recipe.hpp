@@ -22,6 +22,10 @@ struct RunSection {
     std::string name = "run";
     std::int64_t seed = 1;                 ///< > 0
     int threads = 0;                       ///< intra-op threads; 0 = the allocation's CPUs
+    std::string device = "auto";           ///< auto | cpu | cuda | cuda:N
+    std::string precision = "fp32";        ///< fp32 | bf16 | fp16
+    std::string memory_format = "auto";    ///< auto | contiguous | channels_last
+    bool deterministic = false;            ///< deterministic algorithms only
     std::optional<double> target_accuracy; ///< stop once test accuracy >= this (0 < x <= 1)
     std::string notes;
 };

@@ -191,6 +191,26 @@ std::vector<Field> build_schema() {
                     "Intra-op CPU threads; 0 = the CPUs of the allocation. At run time also at "
                     "most 8 x the CPUs of the allocation.")
                     .in(interval(0, true, k_max_threads, true)));
+    f.push_back(make<&R::run, &RunSection::device>(
+        "run", "device",
+        "Where each rank trains: auto (the rank's local GPU, SLURM_LOCALID, when this kakuren's "
+        "LibTorch has CUDA and a GPU is visible, else the CPU), cpu, cuda (the rank's local GPU) "
+        "or cuda:N. cuda without a GPU, or with a CPU-only LibTorch, is refused (exit 2)."));
+    f.push_back(make<&R::run, &RunSection::precision>(
+                    "run", "precision",
+                    "Forward-pass precision: fp32, bf16 (autocast; CPU or GPU) or fp16 (autocast "
+                    "with a dynamic loss scale; GPU only). Losses and per-sample statistics stay "
+                    "fp32.")
+                    .one_of({"fp32", "bf16", "fp16"}));
+    f.push_back(make<&R::run, &RunSection::memory_format>(
+                    "run", "memory_format",
+                    "Layout of 4-D image batches: channels_last, contiguous, or auto "
+                    "(channels_last on a GPU, contiguous on the CPU: bench/memory_format.py).")
+                    .one_of({"auto", "contiguous", "channels_last"}));
+    f.push_back(make<&R::run, &RunSection::deterministic>(
+        "run", "deterministic",
+        "Deterministic algorithms only (cuDNN, cuBLAS with a fixed workspace): a resumed GPU run "
+        "ends bit-identical. CPU runs are deterministic either way."));
     f.push_back(make<&R::run, &RunSection::target_accuracy>(
                     "run", "target_accuracy",
                     "Stop once test accuracy (segmentation: IoU) reaches this; unset = train all "

@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# Installs the Debian packages kakuren needs (only the missing ones) and builds it (Release, -j2).
+# Installs what kakuren needs (only the missing Debian packages) and builds it (Release, -j2).
 # Idempotent: a second call only rebuilds what changed. Usage: scripts/setup.sh [build-dir]
+#
+# KAKUREN_TORCH picks the LibTorch (README "Two LibTorch flavours"):
+#   debian (default)  Debian's LibTorch 1.13, CPU only (libtorch-dev); builds into build/
+#   pypi              PyPI's torch (the version in scripts/torch-version; CUDA-enabled, with NCCL)
+#                     in the project's own virtual environment .venv/; builds into build-pypi/.
+#                     Needs the CUDA toolkit (nvcc) for LibTorch's CMake files, not a GPU.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$root/build}
+flavour=${KAKUREN_TORCH:-debian}
+case "$flavour" in
+  debian) build=${1:-$root/build} ;;
+  pypi) build=${1:-$root/build-pypi} ;;
+  *) echo "setup: KAKUREN_TORCH=$flavour: expected debian or pypi" >&2; exit 2 ;;
+esac
 
 packages=(
   build-essential cmake pkg-config
-  libtorch-dev            # LibTorch 1.13 (CPU) with c10d + Gloo
   libgloo-dev             # the Gloo headers c10d's ProcessGroupGloo needs (multi-rank training)
   libslurm-dev            # libslurm: kakuren submit talks to Slurm through it
   slurmctld slurmd slurm-client munge iproute2  # the tests' real local Slurm cluster
@@ -21,12 +31,17 @@ packages=(
   libgtest-dev            # tests
   dataset-fashion-mnist   # the shipped recipe's data
   python3                 # benchmark drivers and the layering check
-  python3-torch           # PyTorch 1.13 (= LibTorch's): the tests export TorchScript modules with it
   clang-format-14 clang-tidy-14  # scripts/lint.sh (CI runs it)
   clang-16 libclang-rt-16-dev  # scripts/fuzz.sh: libFuzzer with ASan/UBSan (clang 14 lacks
                                # the std::source_location builtin that libstdc++ 12 needs)
   chromium fonts-dejavu-core  # report tests render the HTML report in headless Chromium
 )
+if [[ $flavour == debian ]]; then
+  packages+=(libtorch-dev    # LibTorch 1.13 (CPU) with c10d + Gloo
+             python3-torch)  # PyTorch 1.13 (= LibTorch's): the tests export TorchScript modules
+else
+  packages+=(python3-venv)   # the project's .venv for PyPI's torch
+fi
 missing=()
 for p in "${packages[@]}"; do
   [[ "$p" == \#* ]] && continue
@@ -41,6 +56,19 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake_args=(-DCMAKE_BUILD_TYPE=Release)
+if [[ $flavour == pypi ]]; then
+  # PyPI's torch in the project's own virtual environment, never the system Python.
+  venv=$root/.venv
+  torch_version=$(tr -d '[:space:]' < "$root/scripts/torch-version")
+  [[ -x $venv/bin/python ]] || /usr/bin/python3 -m venv "$venv"
+  if [[ $("$venv/bin/python" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null) != "$torch_version" ]]; then
+    echo "setup: installing torch==$torch_version into $venv (about 4.5 GB with its CUDA libraries)"
+    "$venv/bin/pip" install -q --disable-pip-version-check "torch==$torch_version"
+  fi
+  prefix=$("$venv/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+  cmake_args+=(-DCMAKE_PREFIX_PATH="$prefix" -DKAKUREN_TORCH_PYTHON="$venv/bin/python")
+fi
+cmake -S "$root" -B "$build" "${cmake_args[@]}" >/dev/null
 cmake --build "$build" -j2
-echo "setup: built $build/kakuren"
+echo "setup: built $build/kakuren (LibTorch: $flavour)"

@@ -34,10 +34,10 @@ template <class AdamState>
 void save_adam_state(const AdamState& s, std::size_t i, torch::serialize::OutputArchive& out) {
     const std::string index = std::to_string(i);
     out.write(k_step_key + index, torch::tensor(s.step()), true);
-    out.write(k_exp_avg_key + index, s.exp_avg(), true);
-    out.write(k_exp_avg_sq_key + index, s.exp_avg_sq(), true);
+    out.write(k_exp_avg_key + index, s.exp_avg().cpu(), true);
+    out.write(k_exp_avg_sq_key + index, s.exp_avg_sq().cpu(), true);
     if (s.max_exp_avg_sq().defined()) {
-        out.write(k_max_exp_avg_sq_key + index, s.max_exp_avg_sq(), true);
+        out.write(k_max_exp_avg_sq_key + index, s.max_exp_avg_sq().cpu(), true);
     }
 }
 
@@ -60,6 +60,7 @@ std::unique_ptr<AdamState> load_adam_state(torch::serialize::InputArchive& in, s
             throw RuntimeFailure(what + "its optimizer state " + std::to_string(i) +
                                  " does not match the shape of the model's parameter");
         }
+        t = t.to(param.device());
         if (key == k_exp_avg_key) {
             s->exp_avg(t);
         } else {
@@ -67,7 +68,7 @@ std::unique_ptr<AdamState> load_adam_state(torch::serialize::InputArchive& in, s
         }
     }
     if (torch::Tensor t; in.try_read(k_max_exp_avg_sq_key + index, t, true)) {
-        s->max_exp_avg_sq(t);
+        s->max_exp_avg_sq(t.to(param.device()));
     }
     return s;
 }
@@ -84,7 +85,7 @@ void save_optimizer_state(torch::optim::Optimizer& optimizer,
         }
         if (const auto* sgd = dynamic_cast<const torch::optim::SGDParamState*>(it->second.get())) {
             if (sgd->momentum_buffer().defined()) {
-                out.write(k_momentum_key + std::to_string(i), sgd->momentum_buffer(), true);
+                out.write(k_momentum_key + std::to_string(i), sgd->momentum_buffer().cpu(), true);
             }
         } else if (const auto* adamw =
                        dynamic_cast<const torch::optim::AdamWParamState*>(it->second.get())) {
@@ -131,7 +132,7 @@ void load_optimizer_state(torch::serialize::InputArchive& in, torch::optim::Opti
                                      " does not match the shape of the model's parameter");
             }
             auto s = std::make_unique<torch::optim::SGDParamState>();
-            s->momentum_buffer(buffer);
+            s->momentum_buffer(buffer.to(params[i].device()));
             state[key] = std::move(s);
         }
     }
@@ -144,7 +145,8 @@ void read_archive(const checkpoint::Resume& resume, const std::string& file,
     if (it == resume.files.end()) {
         throw RuntimeFailure("checkpoint " + resume.name + " has no " + file);
     }
-    archive.load_from(it->second.data(), it->second.size());
+    // Onto the host: the caller copies into tensors that live on the run's device.
+    archive.load_from(it->second.data(), it->second.size(), torch::Device(torch::kCPU));
 }
 
 std::string shape_text(const std::vector<std::int64_t>& sizes) {
@@ -181,12 +183,22 @@ void check_shapes(const Shapes& expected, const Shapes& loaded, const std::strin
 
 } // namespace
 
-std::map<std::string, std::string>
-save_training_state(const Model& model, torch::optim::Optimizer& optimizer, const Device& device) {
+namespace {
+constexpr const char* k_loss_scale_key = "loss_scale";
+constexpr const char* k_loss_scale_steps_key = "loss_scale_good_steps";
+} // namespace
+
+std::map<std::string, std::string> save_training_state(StepEngine& engine, const Device& device) {
     torch::serialize::OutputArchive model_archive;
-    model.save(model_archive);
+    engine.model().save(model_archive);
     torch::serialize::OutputArchive optimizer_archive;
-    save_optimizer_state(optimizer, optimizer_archive);
+    save_optimizer_state(engine.optimizer(), optimizer_archive);
+    if (device.scales_loss()) {
+        const StepEngine::LossScale& scale = engine.loss_scale();
+        optimizer_archive.write(k_loss_scale_key, torch::tensor(scale.scale, torch::kFloat64),
+                                true);
+        optimizer_archive.write(k_loss_scale_steps_key, torch::tensor(scale.good_steps), true);
+    }
     torch::serialize::OutputArchive rng_archive;
     device.save_rng(rng_archive);
     return {{"model.pt", archive_bytes(model_archive)},
@@ -194,20 +206,28 @@ save_training_state(const Model& model, torch::optim::Optimizer& optimizer, cons
             {"rng.pt", archive_bytes(rng_archive)}};
 }
 
-void load_training_state(const checkpoint::Resume& resume, Model& model,
-                         torch::optim::Optimizer& optimizer, const Device& device,
-                         const std::string& what) {
+void load_training_state(const checkpoint::Resume& resume, StepEngine& engine,
+                         const Device& device, const std::string& what) {
+    Model& model = engine.model();
     try {
         const Shapes expected = shapes_of(model);
         torch::serialize::InputArchive model_archive;
         read_archive(resume, "model.pt", model_archive);
         model.load(model_archive);
+        // Reading a host tensor into a GPU parameter moves the parameter to the host (LibTorch
+        // swaps its data): back to the device, the same tensors the optimizer holds.
+        model.to(device.torch_device());
         check_shapes(expected, shapes_of(model), what);
         // The optimizer keeps its options (from the recipe); only its per-parameter state
         // (momentum buffers) comes from the checkpoint.
         torch::serialize::InputArchive optimizer_archive;
         read_archive(resume, "optimizer.pt", optimizer_archive);
-        load_optimizer_state(optimizer_archive, optimizer, what);
+        load_optimizer_state(optimizer_archive, engine.optimizer(), what);
+        torch::Tensor scale, steps;
+        if (optimizer_archive.try_read(k_loss_scale_key, scale, true) &&
+            optimizer_archive.try_read(k_loss_scale_steps_key, steps, true)) {
+            engine.loss_scale() = {scale.item<double>(), steps.item<std::int64_t>()};
+        }
         torch::serialize::InputArchive rng_archive;
         read_archive(resume, "rng.pt", rng_archive);
         device.restore_rng(rng_archive);

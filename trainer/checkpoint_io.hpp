@@ -10,18 +10,18 @@
 #include "checkpoint/state.hpp"
 #include "trainer/device.hpp"
 #include "trainer/models.hpp"
+#include "trainer/step_engine.hpp"
 
 namespace kakuren::trainer {
 
-/// The three files of a checkpoint, as bytes.
-std::map<std::string, std::string>
-save_training_state(const Model& model, torch::optim::Optimizer& optimizer, const Device& device);
+/// The three files of a checkpoint, as bytes (tensors on the host, whatever the device: a GPU
+/// run's checkpoint opens on any machine). optimizer.pt also holds fp16's loss scale.
+std::map<std::string, std::string> save_training_state(StepEngine& engine, const Device& device);
 
-/// Loads what save_training_state wrote into a model and optimizer built from this recipe, and
-/// the generators. Throws RuntimeFailure starting with `what` when a file is missing or does not
-/// fit (another model: names and shapes are compared first).
-void load_training_state(const checkpoint::Resume& resume, Model& model,
-                         torch::optim::Optimizer& optimizer, const Device& device,
-                         const std::string& what);
+/// Loads what save_training_state wrote into the engine's model and optimizer, built from this
+/// recipe on `device`, and the generators. Throws RuntimeFailure starting with `what` when a file
+/// is missing or does not fit (another model: names and shapes are compared first).
+void load_training_state(const checkpoint::Resume& resume, StepEngine& engine,
+                         const Device& device, const std::string& what);
 
 } // namespace kakuren::trainer

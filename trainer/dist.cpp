@@ -17,13 +17,14 @@
 
 #include "util/error.hpp"
 
+#include <torch/version.h>
+
 #if defined(KAKUREN_HAVE_GLOO)
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 #if defined(USE_C10D_NCCL)
-// Compiled only against a LibTorch built with CUDA and NCCL: untested on the CPU-only machines
-// this project is developed on.
+// A LibTorch built with CUDA and NCCL (the pypi flavour): runs whose device is a GPU.
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -88,10 +89,21 @@ std::optional<std::string> address_facing(const std::string& host, int port) {
 
 } // namespace
 
+#if defined(KAKUREN_HAVE_GLOO)
+// LibTorch 2.x split the process group into a front (ProcessGroup) and per-device backends
+// (Backend: ProcessGroupGloo, ProcessGroupNCCL); 1.13's ProcessGroupGloo is the group itself.
+// The collectives used here have the same signatures on both.
+#if TORCH_VERSION_MAJOR >= 2
+using Group = c10d::Backend;
+#else
+using Group = c10d::ProcessGroup;
+#endif
+#endif
+
 struct Comm::Impl {
 #if defined(KAKUREN_HAVE_GLOO)
     c10::intrusive_ptr<c10d::Store> store;
-    c10::intrusive_ptr<c10d::ProcessGroup> group;
+    c10::intrusive_ptr<Group> group;
 #endif
     /// Where the collectives run: CPU for Gloo; a CUDA device for NCCL, through staging copies.
     torch::Device device = torch::kCPU;
@@ -121,7 +133,7 @@ bool Comm::available() {
 #endif
 }
 
-Comm::Comm(const DistConfig& config)
+Comm::Comm(const DistConfig& config, torch::Device device)
     : m_rank(config.rank), m_world(config.world), m_timeout_s(config.timeout_s),
       m_impl(std::make_unique<Impl>()) {
     if (config.world < 1 || config.rank < 0 || config.rank >= config.world) {
@@ -135,6 +147,7 @@ Comm::Comm(const DistConfig& config)
         throw UsageError("dist.timeout_s must be > 0");
     }
 #if !defined(KAKUREN_HAVE_GLOO)
+    (void)device;
     throw RuntimeFailure(rank_text(m_rank, m_world) +
                          ": this kakuren was built without c10d's Gloo headers, so it cannot "
                          "train on more than one rank; install libgloo-dev and rebuild");
@@ -153,18 +166,21 @@ Comm::Comm(const DistConfig& config)
         options.timeout = timeout;
         m_impl->store = c10::make_intrusive<c10d::TCPStore>(config.master_addr, options);
 
+        if (device.is_cuda()) {
 #if defined(USE_C10D_NCCL)
-        // Untested here (no CUDA on the development machines). The trainer computes on the CPU,
-        // so NCCL only carries the buckets, through copies to and from this device.
-        if (torch::cuda::is_available()) {
-            const auto devices = static_cast<int>(torch::cuda::device_count());
-            m_impl->device = torch::Device(torch::kCUDA, config.local_rank % devices);
+            // The run computes on this GPU: NCCL reduces the buckets where backward wrote them,
+            // on its own stream after waiting for the stream that wrote them (c10d's NCCL
+            // backend records an event on the caller's current stream and waits on it).
+            m_impl->device = device;
             auto nccl = c10d::ProcessGroupNCCL::Options::create();
             nccl->timeout = timeout;
             m_impl->group =
                 c10::make_intrusive<c10d::ProcessGroupNCCL>(m_impl->store, m_rank, m_world, nccl);
-        }
+#else
+            throw RuntimeFailure("this kakuren was built against a LibTorch without NCCL, so "
+                                 "it cannot run multi-rank on a GPU");
 #endif
+        }
         if (!m_impl->group) {
             auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
             if (const char* name = std::getenv("GLOO_SOCKET_IFNAME"); name && *name) {
@@ -209,7 +225,7 @@ void run_all(std::span<const torch::Tensor> tensors, torch::Device device, Launc
     std::vector<std::vector<at::Tensor>> inputs;
     inputs.reserve(tensors.size());
     for (const torch::Tensor& t : tensors) {
-        inputs.push_back({device.is_cpu() ? t : t.to(device)});
+        inputs.push_back({t.device() == device ? t : t.to(device)});
     }
     std::vector<c10::intrusive_ptr<c10d::Work>> works;
     works.reserve(tensors.size());
@@ -234,8 +250,8 @@ void run_all(std::span<const torch::Tensor> tensors, torch::Device device, Launc
     if (failure) {
         std::rethrow_exception(failure);
     }
-    if (!device.is_cpu()) {
-        for (std::size_t i = 0; i < tensors.size(); ++i) {
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+        if (!inputs[i].front().is_same(tensors[i])) { // staged through a copy on the device
             const_cast<torch::Tensor&>(tensors[i]).copy_(inputs[i].front());
         }
     }
@@ -274,9 +290,9 @@ void Comm::start_sum(const torch::Tensor& tensor) {
         Impl::Pending p;
         p.target = tensor;
         p.started = Clock::now();
-        // With NCCL the bucket goes to the device first (a non-blocking copy from pinned
-        // memory is where a CUDA build would save this copy's time).
-        p.input = {impl.device.is_cpu() ? tensor : tensor.to(impl.device)};
+        // A gradient bucket already lives on the group's device; a statistics bucket on the
+        // host goes to an NCCL group's GPU first.
+        p.input = {tensor.device() == impl.device ? tensor : tensor.to(impl.device)};
         c10d::AllreduceOptions options;
         options.reduceOp = c10d::ReduceOp::SUM;
         p.work = impl.group->allreduce(p.input, options);
@@ -305,7 +321,7 @@ Comm::Waited Comm::wait_all() {
     for (Impl::Pending& p : impl.pending) {
         try {
             p.work->wait();
-            if (!impl.device.is_cpu()) {
+            if (!p.input.front().is_same(p.target)) {
                 p.target.copy_(p.input.front());
             }
         } catch (...) {

@@ -1,6 +1,6 @@
 #pragma once
-// The collectives of a data-parallel run: c10d TCPStore rendezvous plus a Gloo process group (or
-// NCCL on a LibTorch built with CUDA). Private to trainer/ (torch); the c10d headers stay in
+// The collectives of a data-parallel run: c10d TCPStore rendezvous plus a Gloo process group (CPU
+// runs) or an NCCL one (GPU runs, on a LibTorch built with CUDA). Private to trainer/ (torch); the c10d headers stay in
 // dist.cpp so that loop.cpp compiles without them.
 #include <chrono>
 #include <cstdint>
@@ -21,10 +21,11 @@ namespace kakuren::trainer {
 class Comm {
   public:
     /// Meets the other ranks at config.master_addr:master_port (rank 0 serves the TCPStore) and
-    /// connects the process group; blocks until all world ranks are there or timeout_s passed.
-    /// Throws RuntimeFailure (timeout, address, a build without c10d Gloo), UsageError for a
-    /// rank outside [0, world).
-    explicit Comm(const DistConfig& config);
+    /// connects the process group: NCCL when `device` is a GPU (the run's device), else Gloo;
+    /// blocks until all world ranks are there or timeout_s passed. Throws RuntimeFailure
+    /// (timeout, address, a build without c10d Gloo or NCCL), UsageError for a rank outside
+    /// [0, world).
+    Comm(const DistConfig& config, torch::Device device);
     ~Comm();
     Comm(const Comm&) = delete;
     Comm& operator=(const Comm&) = delete;
@@ -34,8 +35,8 @@ class Comm {
     /// Seconds the rendezvous took (TCPStore and Gloo's full mesh).
     [[nodiscard]] double rendezvous_s() const { return m_rendezvous_s; }
 
-    /// Sums each tensor over all ranks, in place (contiguous CPU tensors of float32, float64 or
-    /// int64). The tensors are reduced as separate collectives that are all in flight at once;
+    /// Sums each tensor over all ranks, in place (contiguous tensors of float32, float64 or
+    /// int64, on the CPU or on the group's GPU; a host tensor goes through a copy with NCCL). The tensors are reduced as separate collectives that are all in flight at once;
     /// every rank receives identical bits.
     void sum(std::span<const torch::Tensor> tensors);
     void sum(const torch::Tensor& tensor) { sum(std::span<const torch::Tensor>(&tensor, 1)); }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "hiding/registry.hpp"
+#include "trainer/device.hpp"
 #include "util/json.hpp"
 
 namespace kakuren::trainer {
@@ -27,6 +28,14 @@ void log_hyperparameters(const Config& config, const RunFacts& facts, util::MlLo
     log("submission_status", "research");
     log("submission_platform", facts.platform);
     log("seed", static_cast<long long>(config.seed));
+    // Bit-exactness holds per LibTorch version, device and CPU kernel level (README "Exactness").
+    const BuildInfo build = build_info();
+    log("kakuren_torch_version", build.torch_version);
+    log("kakuren_device", facts.device);
+    log("kakuren_cpu_capability", build.cpu_capability);
+    log("kakuren_precision", config.device.precision);
+    log("kakuren_memory_format", config.device.memory_format);
+    log("kakuren_deterministic", config.device.deterministic);
     log("number_of_ranks", facts.world);
     log("number_of_nodes", config.dist.num_nodes);
     log("accelerators_per_node", config.dist.accelerators_per_node);

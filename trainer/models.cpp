@@ -72,8 +72,8 @@ class Cnn final : public Network {
 
     void prepare_inference() override {
         m_fast_weights.clear();
-        if (!at::hasMKLDNN()) {
-            return;
+        if (!at::hasMKLDNN() || m_fc1->weight.device().type() != torch::kCPU) {
+            return; // oneDNN's blocked layouts are a CPU path
         }
         torch::NoGradGuard no_grad;
         for (auto& conv : m_convs) {
@@ -190,6 +190,7 @@ class ModuleModel final : public Model {
         return m_net->forward_inference(inputs);
     }
     void train(bool on) override { m_net->train(on); }
+    void to(torch::Device device) override { m_net->to(device); }
     [[nodiscard]] NamedTensors named_parameters() const override {
         NamedTensors out;
         for (const auto& item : m_net->named_parameters()) {
@@ -333,7 +334,7 @@ std::vector<torch::Tensor> Model::buffers() const {
 std::uint64_t model_digest(const Model& model) {
     std::uint64_t hash = 1469598103934665603ULL;
     const auto add = [&hash](const torch::Tensor& t) {
-        const torch::Tensor c = t.contiguous();
+        const torch::Tensor c = t.to(torch::kCPU).contiguous(); // the bytes, from any device
         const auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
         const std::size_t size = c.numel() * c.element_size();
         std::size_t i = 0;

@@ -48,6 +48,8 @@ class Model {
     /// Training mode (dropout, batch-norm statistics) on or off.
     virtual void train(bool on = true) = 0;
     void eval() { train(false); }
+    /// Moves the parameters and buffers to `device` (before the optimizer is built).
+    virtual void to(torch::Device device) = 0;
 
     /// Trainable parameters and buffers, in a fixed order (the optimizer's, the replicator's
     /// and the digest's), with their names.

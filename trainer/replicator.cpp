@@ -152,8 +152,8 @@ struct GradBucket {
 
 class C10dReplicator final : public Replicator {
   public:
-    C10dReplicator(const DistConfig& config, const std::atomic<bool>* stop)
-        : m_comm(config), m_stop(stop), m_bucket_mb(config.bucket_mb) {}
+    C10dReplicator(const DistConfig& config, torch::Device device, const std::atomic<bool>* stop)
+        : m_comm(config, device), m_stop(stop), m_bucket_mb(config.bucket_mb) {}
 
     [[nodiscard]] int rank() const override { return m_comm.rank(); }
     [[nodiscard]] int world() const override { return m_comm.world(); }
@@ -463,9 +463,9 @@ std::unique_ptr<Replicator> make_local_replicator(const std::atomic<bool>* stop)
     return std::make_unique<LocalReplicator>(stop);
 }
 
-std::unique_ptr<Replicator> make_c10d_replicator(const DistConfig& config,
+std::unique_ptr<Replicator> make_c10d_replicator(const DistConfig& config, torch::Device device,
                                                  const std::atomic<bool>* stop) {
-    auto replicator = std::make_unique<C10dReplicator>(config, stop);
+    auto replicator = std::make_unique<C10dReplicator>(config, device, stop);
     util::log_debug("rank " + std::to_string(config.rank) + " of " + std::to_string(config.world) +
                     ": met the other ranks at " + config.master_addr + ":" +
                     std::to_string(config.master_port) + " in " +

@@ -87,8 +87,9 @@ class Replicator {
 
 /// One rank. `stop` (may be null) is the process's stop flag.
 std::unique_ptr<Replicator> make_local_replicator(const std::atomic<bool>* stop);
-/// Meets the other ranks (see Comm) and returns the c10d replicator. Throws RuntimeFailure.
-std::unique_ptr<Replicator> make_c10d_replicator(const DistConfig& config,
+/// Meets the other ranks (see Comm: NCCL when `device` is a GPU, else Gloo) and returns the c10d
+/// replicator. Throws RuntimeFailure.
+std::unique_ptr<Replicator> make_c10d_replicator(const DistConfig& config, torch::Device device,
                                                  const std::atomic<bool>* stop);
 
 /// Entries per rank of a list of n split into strided shards: the most any rank has (rank 0's).

@@ -75,7 +75,7 @@ void Run::setup() {
         throw UsageError("unknown schedule.kind \"" + schedule_kind +
                          "\"; expected step, multistep or cosine");
     }
-    m_device.emplace(m_config.threads);
+    m_device.emplace(m_config.device, m_config.threads, m_config.dist.local_rank);
     const DistConfig& dist = m_config.dist;
     if (dist.world < 1 || dist.rank < 0 || dist.rank >= dist.world) {
         throw UsageError("invalid rank " + std::to_string(dist.rank) + " for world size " +
@@ -91,7 +91,8 @@ void Run::setup() {
     } else {
         m_data = open_sources(data);
     }
-    m_replicator = m_world > 1 ? make_c10d_replicator(dist, m_stop) : make_local_replicator(m_stop);
+    m_replicator = m_world > 1 ? make_c10d_replicator(dist, m_device->torch_device(), m_stop)
+                               : make_local_replicator(m_stop);
     m_observer.on_start(m_data.train->size(), m_data.test->size());
     setup_model();
 
@@ -122,8 +123,14 @@ void Run::setup_model() {
     std::shared_ptr<Model> model =
         make_model(m_config.model, model_shape(m_data.info, *m_task, m_config.model));
     model->train();
+    model->to(m_device->torch_device()); // before the optimizer takes its parameters
+    if (m_device->pin_batches()) {
+        m_train_buffer = BatchBuffer::pinned();
+        m_forward_buffer = BatchBuffer::pinned();
+    }
     m_engine = std::make_unique<StepEngine>(std::move(model), m_config.optim, *m_task,
-                                            *m_replicator, m_config.data.accumulation_steps);
+                                            *m_replicator, *m_device,
+                                            m_config.data.accumulation_steps);
 }
 
 void Run::check_same_on_all_ranks() {
@@ -318,7 +325,7 @@ void Run::start() {
         util::MlLog no_log; // ranks other than 0 write no log
         log_hyperparameters(m_config,
                             {m_world, m_device->platform(m_config.dist.num_nodes),
-                             m_steps_full_epoch, m_lr_milestones, m_data.train->size(),
+                             m_device->name(), m_steps_full_epoch, m_lr_milestones, m_data.train->size(),
                              m_data.test->size()},
                             m_rank == 0 ? m_mllog : no_log);
         log("init_stop");
@@ -381,11 +388,12 @@ Summary Run::run() {
 
 void check_model(const Config& config) {
     try {
-        const Device device(config.threads);
+        const Device device(config.device, config.threads, config.dist.local_rank);
         const Sources data = open_sources(config.data);
         Device::seed(config.seed);
         const std::unique_ptr<Task> task = make_task(config.task, config.stats);
-        make_model(config.model, model_shape(data.info, *task, config.model));
+        make_model(config.model, model_shape(data.info, *task, config.model))
+            ->to(device.torch_device());
     } catch (const c10::Error& e) {
         throw RuntimeFailure(std::string("model check failed: ") + e.what_without_backtrace());
     }
@@ -437,7 +445,7 @@ std::vector<DataProblem> check_data(const Config& config) {
     }
     const std::string key = config.model.inputs.empty() ? "model.kind" : "model.inputs";
     try {
-        const Device device(config.threads);
+        const Device device(config.device, config.threads, config.dist.local_rank);
         const std::unique_ptr<Task> task = make_task(config.task, config.stats);
         make_model(config.model, model_shape(info, *task, config.model));
     } catch (const Error& e) {

@@ -88,7 +88,7 @@ void Run::save_checkpoint(checkpoint::Reason reason) {
     fill_loop_state(s);
     const auto serialize_start = Clock::now();
     for (auto& [name, bytes] :
-         save_training_state(m_engine->model(), m_engine->optimizer(), *m_device)) {
+         save_training_state(*m_engine, *m_device)) {
         s.files.push_back({name, std::move(bytes)});
     }
     s.serialize_s = seconds_between(serialize_start, Clock::now());
@@ -119,7 +119,7 @@ void Run::restore(const checkpoint::Resume& resume) {
         throw RuntimeFailure(what + "it holds " + std::to_string(loop.num_samples) +
                              " training samples; the data set has " + std::to_string(n));
     }
-    load_training_state(resume, m_engine->model(), m_engine->optimizer(), *m_device, what);
+    load_training_state(resume, *m_engine, *m_device, what);
     m_state->assign({resume.loss, resume.correct, resume.confidence});
 
     const checkpoint::Position& pos = loop.position;

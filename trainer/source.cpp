@@ -21,7 +21,8 @@ namespace {
 /// Emptying it first (the storage stays) avoids torch's warning about resizing an output.
 torch::Tensor gather(const torch::Tensor& source, const torch::Tensor& ids, torch::Tensor& buffer) {
     if (buffer.scalar_type() != source.scalar_type()) {
-        buffer = torch::empty({0}, source.options()); // float targets (regression)
+        // float targets (regression)
+        buffer = torch::empty({0}, source.options().pinned_memory(buffer.is_pinned()));
     }
     if (buffer.dim() == 0 || buffer.size(0) != ids.size(0)) {
         buffer.resize_({0});
@@ -175,6 +176,10 @@ Batch Prefetcher::read(std::int64_t step) {
                     try {
                         BatchBuffer own; // the batch owns its memory until the loop drops it
                         slot.batch = fetch(ids(mine), own);
+                        if (m_buffer.is_pinned()) {
+                            slot.batch = {slot.batch.inputs.pin_memory(),
+                                          slot.batch.targets.pin_memory()};
+                        }
                     } catch (...) {
                         slot.error = std::current_exception();
                     }

@@ -27,6 +27,14 @@ struct Batch {
 struct BatchBuffer {
     torch::Tensor inputs = torch::empty({0}, torch::kFloat32);
     torch::Tensor targets = torch::empty({0}, torch::kInt64);
+    /// A GPU run's buffers: page-locked host memory, so that the copy to the device can be
+    /// non-blocking. The Prefetcher's reader threads pin the batches they read for it too.
+    static BatchBuffer pinned() {
+        const auto pin = torch::TensorOptions().pinned_memory(true);
+        return {torch::empty({0}, pin.dtype(torch::kFloat32)),
+                torch::empty({0}, pin.dtype(torch::kInt64))};
+    }
+    [[nodiscard]] bool is_pinned() const { return inputs.is_pinned(); }
 };
 
 class SampleSource {

@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include "trainer/device.hpp"
 #include "trainer/models.hpp"
 #include "trainer/replicator.hpp"
 #include "trainer/source.hpp"
@@ -19,11 +20,21 @@ class StepEngine {
     /// Builds optim.kind (sgd, adam, adamw). Throws UsageError for an unknown kind or settings
     /// LibTorch refuses. `accumulation_steps` (>= 1): micro-batches per training step
     /// (data.accumulation_steps).
+    /// The model must already be on `device`; batches are moved there step by step, the
+    /// forward pass runs in the device's precision, the per-sample statistics come back to the
+    /// host in fp32.
     StepEngine(std::shared_ptr<Model> model, const OptimConfig& optim, const Task& task,
-               Replicator& replicator, int accumulation_steps = 1);
+               Replicator& replicator, const Device& device, int accumulation_steps = 1);
 
     [[nodiscard]] Model& model() { return *m_model; }
     [[nodiscard]] torch::optim::Optimizer& optimizer() { return *m_optimizer; }
+    /// fp16's dynamic loss scale (as torch.amp.GradScaler: x0.5 after a step with non-finite
+    /// gradients, which is skipped; x2 after 2000 finite steps). Checkpointed with the optimizer.
+    struct LossScale {
+        double scale = 65536.0;
+        std::int64_t good_steps = 0;
+    };
+    [[nodiscard]] LossScale& loss_scale() { return m_scale; }
     /// The learning rate of the next steps.
     void set_lr(double lr);
 
@@ -47,9 +58,16 @@ class StepEngine {
   private:
     std::shared_ptr<Model> m_model;
     std::unique_ptr<torch::optim::Optimizer> m_optimizer;
+    /// The model's output in fp32 for `inputs` (a host batch), in the device's precision.
+    torch::Tensor run_forward(const torch::Tensor& inputs, bool inference);
+    /// Unscales fp16's gradients; false (and the scale halved) when some are not finite.
+    bool unscale_gradients();
+
     const Task& m_task;
     Replicator& m_replicator;
+    const Device& m_device;
     std::int64_t m_accumulation_steps;
+    LossScale m_scale;
 };
 
 } // namespace kakuren::trainer

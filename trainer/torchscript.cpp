@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "trainer/device.hpp"
 #include "trainer/models.hpp"
 #include "util/error.hpp"
 
@@ -38,6 +39,7 @@ class ScriptModel final : public Model {
         return m_module.forward({inputs}).toTensor();
     }
     void train(bool on) override { m_module.train(on); }
+    void to(torch::Device device) override { m_module.to(device); }
     [[nodiscard]] NamedTensors named_parameters() const override {
         NamedTensors out;
         for (const auto& p : m_module.named_parameters(/*recurse=*/true)) {
@@ -96,9 +98,13 @@ torch::jit::Module load_module(const std::string& path) {
     } catch (const c10::Error& e) {
         std::string why = e.what_without_backtrace();
         why = why.substr(0, why.find('\n'));
-        throw UsageError(where + "not a TorchScript archive that LibTorch 1.13 can read (" + why +
+        const std::string version = torch_release();
+        throw UsageError(where + "not a TorchScript archive that LibTorch " + version +
+                         " can read (" + why +
                          "); export it with torch.jit.script(model).save(path) or "
-                         "torch.jit.trace(model, example).save(path) from PyTorch 1.13 or older");
+                         "torch.jit.trace(model, example).save(path) from PyTorch " + version +
+                         " or older, or build kakuren against your PyTorch (README \"Building "
+                         "against your PyTorch\")");
     }
 }
 

@@ -120,6 +120,14 @@ struct DistConfig {
     int num_nodes = 1, accelerators_per_node = 0; ///< for the MLPerf log
 };
 
+/// Where and how the trainer computes ([run] device, precision, memory_format, deterministic).
+struct DeviceConfig {
+    std::string device = "auto";       ///< auto | cpu | cuda | cuda:N
+    std::string precision = "fp32";    ///< fp32 | bf16 | fp16 (autocast; fp16 scales the loss)
+    std::string memory_format = "auto"; ///< auto | contiguous | channels_last (4-D batches)
+    bool deterministic = false;         ///< deterministic algorithms (cuDNN, cuBLAS, scatter)
+};
+
 struct Config {
     DataConfig data;
     ModelConfig model;
@@ -130,6 +138,7 @@ struct Config {
     StatsConfig stats;
     std::uint64_t seed = 1;
     int threads = 1; ///< intra-op threads; <= 0 = util::available_cpus()
+    DeviceConfig device;
     /// Stop once the task's metric reaches this: accuracy or IoU >= target, MAE <= target.
     std::optional<double> target_accuracy;
     std::string benchmark_name = "kakuren"; ///< MLPerf submission_benchmark

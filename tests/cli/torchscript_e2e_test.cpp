@@ -21,7 +21,7 @@ class TorchScriptE2E : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
         s_dir = new kakuren::testing::TempDir();
-        const std::string make = std::string("/usr/bin/python3 '") + KAKUREN_SOURCE_DIR +
+        const std::string make = std::string(KAKUREN_TORCH_PYTHON " '") + KAKUREN_SOURCE_DIR +
                                  "/tests/trainer/torchscript/make_modules.py' " +
                                  quoted(s_dir->path().string());
         ASSERT_EQ(std::system(make.c_str()), 0) << make;
@@ -87,7 +87,7 @@ TEST_F(TorchScriptE2E, AModuleThatCannotTrainIsRefusedBeforeAnythingIsRecorded) 
 
     const auto newer = kakuren("run " + quoted(recipe("newer", "newer.pt").string()));
     EXPECT_EQ(newer.code, 2) << newer.out << newer.err;
-    EXPECT_NE(newer.err.find("not a TorchScript archive that LibTorch 1.13 can read"),
+    EXPECT_NE(newer.err.find("not a TorchScript archive that LibTorch " KAKUREN_TORCH_VERSION " can read"),
               std::string::npos)
         << newer.err;
 

@@ -245,7 +245,7 @@ TEST(Dist, TwoRanksAgreeBitForBitAndFollowTheOneRankRun) {
 TEST(Dist, ATorchScriptModelKeepsIdenticalWeightsAndHiddenSetsOnBothRanks) {
     REQUIRE_GLOO();
     TempDir tmp;
-    const std::string make = std::string("/usr/bin/python3 ") + KAKUREN_SOURCE_DIR +
+    const std::string make = std::string(KAKUREN_TORCH_PYTHON " ") + KAKUREN_SOURCE_DIR +
                              "/tests/trainer/torchscript/make_modules.py " +
                              (tmp / "modules").string();
     ASSERT_EQ(std::system(make.c_str()), 0) << make;

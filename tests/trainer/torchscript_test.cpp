@@ -25,7 +25,7 @@ const fs::path& modules() {
     static const fs::path dir = [] {
         std::string pattern = (fs::temp_directory_path() / "kakuren-ts-XXXXXX").string();
         const fs::path out = ::mkdtemp(pattern.data());
-        const std::string command = std::string("/usr/bin/python3 ") + KAKUREN_SOURCE_DIR +
+        const std::string command = std::string(KAKUREN_TORCH_PYTHON " ") + KAKUREN_SOURCE_DIR +
                                     "/tests/trainer/torchscript/make_modules.py " + out.string();
         EXPECT_EQ(std::system(command.c_str()), 0) << command;
         return out;
@@ -175,7 +175,7 @@ TEST(TorchScript, ModulesThatCannotBeTrainedAreRefusedClearly) {
     for (const std::string bad : {"newer.pt", "not_a_module.pt"}) {
         const std::string error = check(bad);
         EXPECT_EQ(error.rfind("model.path " + dir + bad +
-                                  ": not a TorchScript archive that LibTorch 1.13 can read (",
+                                  ": not a TorchScript archive that LibTorch " KAKUREN_TORCH_VERSION " can read (",
                               0),
                   0U)
             << error;
