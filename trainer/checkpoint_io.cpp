@@ -1,9 +1,13 @@
 #include "trainer/checkpoint_io.hpp"
 
+#include <algorithm>
+#include <sstream>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "util/error.hpp"
+#include "util/log.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -23,6 +27,19 @@ std::string archive_bytes(torch::serialize::OutputArchive& archive) {
 /// from process to process: the same state would give different bytes, and checkpoints could not be
 /// compared.
 constexpr const char* k_momentum_key = "momentum_buffer/";
+
+/// The key of a parameter's entry in Optimizer::state(): its TensorImpl's address, as text in
+/// LibTorch 1.13 and as the pointer itself in 2.x.
+template <class State> typename State::key_type state_key(const torch::Tensor& param) {
+    using Key = typename State::key_type;
+    if constexpr (std::is_same_v<Key, std::string>) {
+        std::ostringstream text; // what 1.13's c10::guts::to_string writes
+        text << param.unsafeGetTensorImpl();
+        return text.str();
+    } else {
+        return static_cast<Key>(param.unsafeGetTensorImpl());
+    }
+}
 
 // Adam and AdamW: the step count and the moment estimates, keyed the same way.
 constexpr const char* k_step_key = "adam_step/";
@@ -79,7 +96,7 @@ void save_optimizer_state(torch::optim::Optimizer& optimizer,
     auto& state = optimizer.state();
     out.write("num_params", torch::tensor(static_cast<std::int64_t>(params.size())), true);
     for (std::size_t i = 0; i < params.size(); ++i) {
-        const auto it = state.find(c10::guts::to_string(params[i].unsafeGetTensorImpl()));
+        const auto it = state.find(state_key<std::decay_t<decltype(state)>>(params[i]));
         if (it == state.end()) {
             continue;
         }
@@ -112,7 +129,7 @@ void load_optimizer_state(torch::serialize::InputArchive& in, torch::optim::Opti
     auto& state = optimizer.state();
     state.clear();
     for (std::size_t i = 0; i < params.size(); ++i) {
-        const std::string key = c10::guts::to_string(params[i].unsafeGetTensorImpl());
+        const auto key = state_key<std::decay_t<decltype(state)>>(params[i]);
         if (adamw || adam) {
             std::unique_ptr<torch::optim::OptimizerParamState> s;
             if (adamw) {
@@ -183,6 +200,40 @@ void check_shapes(const Shapes& expected, const Shapes& loaded, const std::strin
 
 } // namespace
 
+std::string platform_text(const Device& device) {
+    const BuildInfo build = build_info();
+    return "libtorch " + build.torch_version + "\ndevice " + device.name() + "\ncpu " +
+           build.cpu_capability + "\nprecision " + device.precision() + "\n";
+}
+
+std::optional<std::string> platform_change(const checkpoint::Resume& resume, const Device& device) {
+    const auto it = resume.files.find("platform.txt");
+    const std::string now = platform_text(device);
+    if (it == resume.files.end() || it->second == now) {
+        return std::nullopt;
+    }
+    const auto lines = [](const std::string& text) {
+        std::vector<std::string> out;
+        std::istringstream in(text);
+        for (std::string line; std::getline(in, line);) {
+            out.push_back(line);
+        }
+        return out;
+    };
+    const std::vector<std::string> before = lines(it->second), after = lines(now);
+    std::string change;
+    for (std::size_t i = 0; i < std::max(before.size(), after.size()); ++i) {
+        const std::string a = i < before.size() ? before[i] : "?";
+        const std::string b = i < after.size() ? after[i] : "?";
+        if (a != b) {
+            const std::string key = b.substr(0, b.find(' '));
+            change += (change.empty() ? "" : "; ") + key + " " + a.substr(a.find(' ') + 1) +
+                      " -> " + b.substr(b.find(' ') + 1);
+        }
+    }
+    return change;
+}
+
 namespace {
 constexpr const char* k_loss_scale_key = "loss_scale";
 constexpr const char* k_loss_scale_steps_key = "loss_scale_good_steps";
@@ -203,12 +254,19 @@ std::map<std::string, std::string> save_training_state(StepEngine& engine, const
     device.save_rng(rng_archive);
     return {{"model.pt", archive_bytes(model_archive)},
             {"optimizer.pt", archive_bytes(optimizer_archive)},
-            {"rng.pt", archive_bytes(rng_archive)}};
+            {"rng.pt", archive_bytes(rng_archive)},
+            {"platform.txt", platform_text(device)}};
 }
 
-void load_training_state(const checkpoint::Resume& resume, StepEngine& engine,
-                         const Device& device, const std::string& what) {
+void load_training_state(const checkpoint::Resume& resume, StepEngine& engine, const Device& device,
+                         const std::string& what) {
     Model& model = engine.model();
+    if (const std::optional<std::string> change = platform_change(resume, device)) {
+        util::log_warning("checkpoint " + resume.name + " was written on another platform (" +
+                          *change +
+                          "): the run goes on, but not bit-identical to one that never stopped "
+                          "(README \"Devices and LibTorch flavours\")");
+    }
     try {
         const Shapes expected = shapes_of(model);
         torch::serialize::InputArchive model_archive;

@@ -123,6 +123,23 @@ std::string cpu_capability() {
     return level;
 }
 
+/// Whether t has exactly the strides of a dense tensor of its sizes in `format`.
+bool has_strides_of(const torch::Tensor& t, c10::MemoryFormat format) {
+    const auto sizes = t.sizes();
+    std::vector<std::int64_t> want(sizes.size());
+    if (format == c10::MemoryFormat::ChannelsLast && sizes.size() == 4) {
+        const std::int64_t c = sizes[1], h = sizes[2], w = sizes[3];
+        want = {c * h * w, 1, w * c, c};
+    } else {
+        std::int64_t stride = 1;
+        for (std::size_t i = sizes.size(); i-- > 0;) {
+            want[i] = stride;
+            stride *= std::max<std::int64_t>(sizes[i], 1);
+        }
+    }
+    return t.strides().vec() == want;
+}
+
 } // namespace
 
 std::string torch_release() {
@@ -181,8 +198,8 @@ Device::Device(const DeviceConfig& config, int threads, int local_rank)
     }
     // auto: channels-last image batches on a GPU (cuDNN's tensor-core kernels want NHWC), the
     // default contiguous layout on the CPU (bench/memory_format.py; README "Devices").
-    m_channels_last = config.memory_format == "channels_last" ||
-                      (config.memory_format == "auto" && cuda);
+    m_channels_last =
+        config.memory_format == "channels_last" || (config.memory_format == "auto" && cuda);
     if (config.deterministic) {
         // cuBLAS needs a fixed workspace for reproducible GEMMs; read when CUDA starts.
         setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
@@ -217,7 +234,11 @@ torch::Tensor Device::to_device(const torch::Tensor& host) const {
     const auto format = m_channels_last && image_batch ? c10::MemoryFormat::ChannelsLast
                                                        : c10::MemoryFormat::Contiguous;
     if (m_device.is_cpu()) {
-        return format == c10::MemoryFormat::Contiguous ? host : host.contiguous(format);
+        // Every source's batches in the run's layout (an images source reads channels-last
+        // strides): the same bits whichever source held the samples. Strides, not
+        // is_contiguous(): with one channel a batch is "contiguous" in both layouts, and
+        // LibTorch 2.x's kernels still pick their path by the strides.
+        return has_strides_of(host, format) ? host : host.clone(format);
     }
     // Non-blocking from pinned memory: the copy overlaps with the host's work until the step
     // reads its statistics back, which orders it before the buffer is refilled.

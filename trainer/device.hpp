@@ -15,10 +15,10 @@ namespace kakuren::trainer {
 
 /// What this build of the trainer runs on, for records and checks.
 struct BuildInfo {
-    std::string torch_version; ///< "1.13.1", "2.11.0"
-    bool torch_cuda = false;   ///< the LibTorch was built with CUDA
-    std::string cuda_version;  ///< of the LibTorch's CUDA build; empty without
-    int gpus = 0;              ///< GPUs visible to this process
+    std::string torch_version;  ///< "1.13.1", "2.11.0"
+    bool torch_cuda = false;    ///< the LibTorch was built with CUDA
+    std::string cuda_version;   ///< of the LibTorch's CUDA build; empty without
+    int gpus = 0;               ///< GPUs visible to this process
     std::string cpu_capability; ///< ATen's kernel level: "DEFAULT", "AVX2", "AVX512"
 };
 BuildInfo build_info();

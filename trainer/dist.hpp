@@ -1,7 +1,7 @@
 #pragma once
 // The collectives of a data-parallel run: c10d TCPStore rendezvous plus a Gloo process group (CPU
-// runs) or an NCCL one (GPU runs, on a LibTorch built with CUDA). Private to trainer/ (torch); the c10d headers stay in
-// dist.cpp so that loop.cpp compiles without them.
+// runs) or an NCCL one (GPU runs, on a LibTorch built with CUDA). Private to trainer/ (torch); the
+// c10d headers stay in dist.cpp so that loop.cpp compiles without them.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -36,8 +36,9 @@ class Comm {
     [[nodiscard]] double rendezvous_s() const { return m_rendezvous_s; }
 
     /// Sums each tensor over all ranks, in place (contiguous tensors of float32, float64 or
-    /// int64, on the CPU or on the group's GPU; a host tensor goes through a copy with NCCL). The tensors are reduced as separate collectives that are all in flight at once;
-    /// every rank receives identical bits.
+    /// int64, on the CPU or on the group's GPU; a host tensor goes through a copy with NCCL). The
+    /// tensors are reduced as separate collectives that are all in flight at once; every rank
+    /// receives identical bits.
     void sum(std::span<const torch::Tensor> tensors);
     void sum(const torch::Tensor& tensor) { sum(std::span<const torch::Tensor>(&tensor, 1)); }
     /// Element-wise maximum over all ranks, in place.

@@ -23,12 +23,24 @@ std::filesystem::path module_path() {
     return (ec ? std::filesystem::path(".") : self.parent_path()) / "libkakuren_train.so";
 }
 
+/// OpenMP threads that wait for work by spinning (libgomp spins about 300,000 times before it
+/// sleeps) take the cores from a second process on a shared node: beside another training, the
+/// shipped recipe's epochs went from 4.6 s to 77 s. Passive waiting gives them back; it must be
+/// set before LibTorch's and OpenBLAS's OpenMP runtime starts, that is before the module loads.
+/// A user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins (bench/shared_node.py compares them).
+void prefer_passive_openmp_waits() {
+    if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr) {
+        ::setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
+    }
+}
+
 RunFn load() {
     static std::once_flag once;
     static RunFn run = nullptr;
     static std::string problem;
     std::call_once(once, [] {
         const std::filesystem::path path = module_path();
+        prefer_passive_openmp_waits();
         void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (handle == nullptr) {
             const char* why = dlerror();

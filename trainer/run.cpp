@@ -128,9 +128,9 @@ void Run::setup_model() {
         m_train_buffer = BatchBuffer::pinned();
         m_forward_buffer = BatchBuffer::pinned();
     }
-    m_engine = std::make_unique<StepEngine>(std::move(model), m_config.optim, *m_task,
-                                            *m_replicator, *m_device,
-                                            m_config.data.accumulation_steps);
+    m_engine =
+        std::make_unique<StepEngine>(std::move(model), m_config.optim, *m_task, *m_replicator,
+                                     *m_device, m_config.data.accumulation_steps);
 }
 
 void Run::check_same_on_all_ranks() {
@@ -324,8 +324,8 @@ void Run::start() {
     if (m_resume == nullptr) {
         util::MlLog no_log; // ranks other than 0 write no log
         log_hyperparameters(m_config,
-                            {m_world, m_device->platform(m_config.dist.num_nodes),
-                             m_device->name(), m_steps_full_epoch, m_lr_milestones, m_data.train->size(),
+                            {m_world, m_device->platform(m_config.dist.num_nodes), m_device->name(),
+                             m_steps_full_epoch, m_lr_milestones, m_data.train->size(),
                              m_data.test->size()},
                             m_rank == 0 ? m_mllog : no_log);
         log("init_stop");

@@ -87,8 +87,7 @@ void Run::save_checkpoint(checkpoint::Reason reason) {
     s.reason = reason;
     fill_loop_state(s);
     const auto serialize_start = Clock::now();
-    for (auto& [name, bytes] :
-         save_training_state(*m_engine, *m_device)) {
+    for (auto& [name, bytes] : save_training_state(*m_engine, *m_device)) {
         s.files.push_back({name, std::move(bytes)});
     }
     s.serialize_s = seconds_between(serialize_start, Clock::now());

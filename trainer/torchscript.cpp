@@ -102,7 +102,8 @@ torch::jit::Module load_module(const std::string& path) {
         throw UsageError(where + "not a TorchScript archive that LibTorch " + version +
                          " can read (" + why +
                          "); export it with torch.jit.script(model).save(path) or "
-                         "torch.jit.trace(model, example).save(path) from PyTorch " + version +
+                         "torch.jit.trace(model, example).save(path) from PyTorch " +
+                         version +
                          " or older, or build kakuren against your PyTorch (README \"Building "
                          "against your PyTorch\")");
     }

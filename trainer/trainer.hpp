@@ -122,8 +122,8 @@ struct DistConfig {
 
 /// Where and how the trainer computes ([run] device, precision, memory_format, deterministic).
 struct DeviceConfig {
-    std::string device = "auto";       ///< auto | cpu | cuda | cuda:N
-    std::string precision = "fp32";    ///< fp32 | bf16 | fp16 (autocast; fp16 scales the loss)
+    std::string device = "auto";        ///< auto | cpu | cuda | cuda:N
+    std::string precision = "fp32";     ///< fp32 | bf16 | fp16 (autocast; fp16 scales the loss)
     std::string memory_format = "auto"; ///< auto | contiguous | channels_last (4-D batches)
     bool deterministic = false;         ///< deterministic algorithms (cuDNN, cuBLAS, scatter)
 };

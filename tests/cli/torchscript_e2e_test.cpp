@@ -87,7 +87,8 @@ TEST_F(TorchScriptE2E, AModuleThatCannotTrainIsRefusedBeforeAnythingIsRecorded) 
 
     const auto newer = kakuren("run " + quoted(recipe("newer", "newer.pt").string()));
     EXPECT_EQ(newer.code, 2) << newer.out << newer.err;
-    EXPECT_NE(newer.err.find("not a TorchScript archive that LibTorch " KAKUREN_TORCH_VERSION " can read"),
+    EXPECT_NE(newer.err.find("not a TorchScript archive that LibTorch " KAKUREN_TORCH_VERSION
+                             " can read"),
               std::string::npos)
         << newer.err;
 
@@ -96,6 +97,30 @@ TEST_F(TorchScriptE2E, AModuleThatCannotTrainIsRefusedBeforeAnythingIsRecorded) 
     EXPECT_NE(text.err.find("is not a TorchScript archive (not a zip file)"), std::string::npos)
         << text.err;
     EXPECT_TRUE(nothing_recorded());
+}
+
+} // namespace
+
+namespace {
+
+// run.device = "cuda" on a machine without a GPU (CI, the development machines): refused before
+// anything is recorded, exit 2, naming why (a CPU-only LibTorch, or no GPU visible), on a dry run
+// too. Also run.precision = "fp16", which needs a GPU.
+TEST_F(TorchScriptE2E, ACudaDeviceWithoutAGpuIsRefusedBeforeAnythingIsRecorded) {
+    if (fs::exists("/dev/nvidia0")) {
+        GTEST_SKIP() << "this machine has a GPU (/dev/nvidia0): the refusal needs one without";
+    }
+    const std::string file = quoted(recipe("cuda", "cnn.pt").string());
+    for (const std::string extra : {"--set run.device=cuda", "--set run.device=cuda:1 --dry-run",
+                                    "--set run.precision=fp16"}) {
+        const auto r = kakuren("run " + file + " " + extra);
+        EXPECT_EQ(r.code, 2) << extra << "\n" << r.out << r.err;
+        const bool named = r.err.find("without CUDA") != std::string::npos ||
+                           r.err.find("no GPU is visible") != std::string::npos ||
+                           r.err.find("needs a GPU") != std::string::npos;
+        EXPECT_TRUE(named) << extra << "\n" << r.err;
+        EXPECT_TRUE(nothing_recorded()) << extra;
+    }
 }
 
 } // namespace

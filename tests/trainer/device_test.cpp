@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/trainer/dist_common.hpp"
+#include "trainer/checkpoint_io.hpp"
 #include "trainer/device.hpp"
 #include "trainer/trainer.hpp"
 #include "util/error.hpp"
@@ -51,13 +52,13 @@ bool has_gpu() {
     return torch::cuda::is_available();
 }
 
-#define REQUIRE_GPU()                                                                             \
-    do {                                                                                          \
-        if (!has_gpu()) {                                                                         \
-            GTEST_SKIP() << "no GPU visible to this LibTorch (" << (torch::cuda::device_count())  \
-                         << " devices): the CUDA path is checked by scripts/gpu-check.sh on a "   \
-                            "GPU machine";                                                        \
-        }                                                                                         \
+#define REQUIRE_GPU()                                                                              \
+    do {                                                                                           \
+        if (!has_gpu()) {                                                                          \
+            GTEST_SKIP() << "no GPU visible to this LibTorch (" << (torch::cuda::device_count())   \
+                         << " devices): the CUDA path is checked by scripts/gpu-check.sh on a "    \
+                            "GPU machine";                                                         \
+        }                                                                                          \
     } while (0)
 
 class Collect : public Observer {
@@ -157,7 +158,8 @@ TEST(Device, Bf16OnTheCpuLearnsAndKeepsStatisticsInFp32) {
     // fp32 statistics: a bf16 loss has only 8 significant bits; fp32 ones carry more.
     int finer = 0;
     for (const float l : bf16.loss) {
-        const float rounded = torch::tensor(l).to(torch::kBFloat16).to(torch::kFloat32).item<float>();
+        const float rounded =
+            torch::tensor(l).to(torch::kBFloat16).to(torch::kFloat32).item<float>();
         finer += rounded != l ? 1 : 0;
     }
     EXPECT_GT(finer, 0) << "per-sample losses look rounded to bf16";
@@ -174,6 +176,22 @@ TEST(Device, ChannelsLastTrainsTheSameModelWithinRounding) {
     train_with(c, last);
     ASSERT_EQ(dense.accuracy.size(), last.accuracy.size());
     EXPECT_NEAR(dense.accuracy.back(), last.accuracy.back(), 0.05);
+}
+
+TEST(Device, ACheckpointFromAnotherPlatformIsNamedOnResume) {
+    const Device device(DeviceConfig{"cpu", "fp32", "auto", false}, 1);
+    Resume same;
+    same.files["platform.txt"] = platform_text(device);
+    EXPECT_FALSE(platform_change(same, device).has_value());
+    Resume none; // written before platforms were recorded
+    EXPECT_FALSE(platform_change(none, device).has_value());
+    Resume other;
+    const BuildInfo build = build_info();
+    other.files["platform.txt"] = "libtorch 0.9.9\ndevice cuda:0 (NVIDIA H100)\ncpu " +
+                                  build.cpu_capability + "\nprecision bf16\n";
+    EXPECT_EQ(platform_change(other, device),
+              "libtorch 0.9.9 -> " + build.torch_version +
+                  "; device cuda:0 (NVIDIA H100) -> cpu; precision bf16 -> fp32");
 }
 
 // --- CUDA (label gpu): skipped without a GPU --------------------------------------------------

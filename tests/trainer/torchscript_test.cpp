@@ -118,8 +118,11 @@ TEST(TorchScript, TheSameCnnExportedFromPythonTrainsToTheSameCurve) {
     EXPECT_GT(scripted.test_accuracy.back(), 0.6);
 }
 
-TEST(TorchScript, ABatchNormResNetWithHidingStopsAndResumesBitIdentical) {
-    Config c = fashion_config("torchscript", "resnet.pt");
+/// A module trains with kakurenbo, is stopped at step 5 and resumed: bit-identical to the whole
+/// run.
+void expect_exact_resume(const std::string& module) {
+    SCOPED_TRACE(module);
+    Config c = fashion_config("torchscript", module);
     c.schedule.epochs = 3;
     c.hiding.strategy = "kakurenbo";
     c.hiding.fraction = 0.3;
@@ -151,6 +154,16 @@ TEST(TorchScript, ABatchNormResNetWithHidingStopsAndResumesBitIdentical) {
     EXPECT_EQ(second.train_loss.back(), whole.train_loss.back());
 }
 
+// A scripted module (batch norm, dropout) and a traced one, each exported by the PyTorch of the
+// LibTorch kakuren is built against (1.13 or 2.x: KAKUREN_TORCH_PYTHON).
+TEST(TorchScript, ABatchNormResNetWithHidingStopsAndResumesBitIdentical) {
+    expect_exact_resume("resnet.pt");
+}
+
+TEST(TorchScript, ATracedCnnWithHidingStopsAndResumesBitIdentical) {
+    expect_exact_resume("cnn_traced.pt");
+}
+
 TEST(TorchScript, ModulesThatCannotBeTrainedAreRefusedClearly) {
     const auto check = [](const std::string& module) {
         return error_of([&] { check_model(fashion_config("torchscript", module)); });
@@ -175,7 +188,8 @@ TEST(TorchScript, ModulesThatCannotBeTrainedAreRefusedClearly) {
     for (const std::string bad : {"newer.pt", "not_a_module.pt"}) {
         const std::string error = check(bad);
         EXPECT_EQ(error.rfind("model.path " + dir + bad +
-                                  ": not a TorchScript archive that LibTorch " KAKUREN_TORCH_VERSION " can read (",
+                                  ": not a TorchScript archive that LibTorch " KAKUREN_TORCH_VERSION
+                                  " can read (",
                               0),
                   0U)
             << error;
