@@ -76,8 +76,8 @@ def kakuren_step(detail, batch):
     return statistics.median(steps_s), statistics.median(comm_s)
 
 
-def ddp_step(model_args, batch, threads, bucket_mb, steps, out):
-    cmd = ["/usr/bin/python3", str(ROOT / "bench/ddp_reference.py"), *model_args, "--batch", str(batch),
+def ddp_step(python, model_args, batch, threads, bucket_mb, steps, out):
+    cmd = [python, str(ROOT / "bench/ddp_reference.py"), *model_args, "--batch", str(batch),
            "--threads", str(threads), "--bucket-mb", str(bucket_mb), "--steps", str(steps),
            "--warmup", "5", "--out", str(out)]
     subprocess.run(cmd, check=True)
@@ -127,13 +127,16 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--build", default=str(ROOT / "build"))
+    p.add_argument("--python", default="/usr/bin/python3",
+                   help="the PyTorch of the DDP reference: /usr/bin/python3 (1.13) for build/, "
+                        ".venv/bin/python (2.x) for build-pypi/")
     p.add_argument("--out", default=str(ROOT / "bench/out/ddp_compare.json"))
     args = p.parse_args()
     binary = kakuren_bin(args.build)
     results = {}
     with tempfile.TemporaryDirectory(prefix="kakuren-bench-") as ws:
         sweep = Path(ws) / "allreduce.json"
-        subprocess.run(["/usr/bin/python3", str(ROOT / "bench/ddp_reference.py"), "--model", "allreduce",
+        subprocess.run([args.python, str(ROOT / "bench/ddp_reference.py"), "--model", "allreduce",
                         "--threads", str(args.threads), "--out", str(sweep)], check=True)
         allreduce = json.loads(sweep.read_text())["allreduce"]
         for name in args.models.split(","):
@@ -154,7 +157,7 @@ def main():
                              "hidden_percent": float(line.group(5))})
                     print(f"round {rnd + 1} {name} {variant}: {1e3 * step:.1f} ms/step "
                           f"({line.group(0) if line else 'no summary line'})", flush=True)
-                ddp = ddp_step(ddp_args, batch, args.threads, 25, 40, Path(ws) / f"ddp-{name}.json")
+                ddp = ddp_step(args.python, ddp_args, batch, args.threads, 25, 40, Path(ws) / f"ddp-{name}.json")
                 r["ddp"].append({"step_s": ddp["step_s_median"], "params": ddp["params"],
                                  "backward_s": ddp["backward_s_mean"], "optimizer_s": ddp["optimizer_s_mean"]})
                 print(f"round {rnd + 1} {name} ddp: {1e3 * ddp['step_s_median']:.1f} ms/step", flush=True)

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """PyTorch DistributedDataParallel reference for bench/ddp_compare.py: the same model, global
 batch, ranks and threads per rank as kakuren's multi-rank run, on Gloo over 127.0.0.1.
 
@@ -12,7 +12,14 @@ sample, as kakuren keeps them for hiding) on random data held in memory, so the 
 DDP nothing. Per step: forward, backward (DDP all-reduces its buckets during it), optimizer step.
 Rank 0 writes the median step time after the warm-up steps, and the mean of the time spent in
 backward (which includes DDP's exposed communication) and in the optimizer step.
-Run with Debian's python3-torch (/usr/bin/python3).
+Run with the PyTorch of the LibTorch kakuren is compared at (bench/ddp_compare.py --python):
+Debian's python3-torch 1.13, or the pypi flavour's .venv/bin/python (2.x).
+
+Fairness (audited): the same threads per rank (torch.set_num_threads, and OMP_WAIT_POLICY=PASSIVE
+as kakuren sets it: two ranks share the cores), the same warm-up policy (steps dropped), data
+already in memory (kakuren's step time includes its loader: that favours DDP), the same bucket
+size, and gradient_as_bucket_view=True: kakuren's gradients are views of its flat all-reduce
+buffer, and DDP's own option for that saves it the copies into and out of its buckets.
 """
 import argparse
 import json
@@ -73,6 +80,7 @@ class ResNet18(nn.Module):
 
 def worker(rank, args, port):
     torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     dist.init_process_group("gloo", rank=rank, world_size=args.ranks)
@@ -85,7 +93,8 @@ def worker(rank, args, port):
         model = Cnn(args.channels, args.classes, args.size)
     else:
         model = ResNet18(args.channels, args.classes, args.width)
-    ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=args.bucket_mb)
+    ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=args.bucket_mb,
+                                              gradient_as_bucket_view=True)
     opt = torch.optim.SGD(ddp.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     local = args.batch // args.ranks
     g = torch.Generator().manual_seed(100 + rank)
@@ -154,6 +163,7 @@ def main():
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--out", required=True)
     args = p.parse_args()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as kakuren; read when the workers start
     with socket.socket() as s:  # a free port for this run's rendezvous
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

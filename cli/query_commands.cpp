@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "cli/job_state.hpp"
 #include "cli/lookup.hpp"
+#include "cli/platform_info.hpp"
 #include "cli/text.hpp"
 #include "db/store.hpp"
 #include "launcher/ownership.hpp"
@@ -173,7 +174,12 @@ int show_command(const CommonOptions& common, const std::string& ref) {
         const std::vector<db::JobRow> jobs = store->jobs(run.id);
         util::Json run_json = run_to_json(run, jobs.empty() ? db::to_string(run.status)
                                                             : display_state(run, jobs.back()));
+        util::JsonObject platform;
+        for (const PlatformField& f : read_platform(run.run_dir)) {
+            platform.emplace_back(f.key, f.value);
+        }
         std::cout << util::Json(util::JsonObject{{"run", run_json},
+                                                 {"platform", std::move(platform)},
                                                  {"attempts", std::move(attempt_array)},
                                                  {"epochs", std::move(epoch_array)}})
                          .dump_pretty()
@@ -192,6 +198,7 @@ int show_command(const CommonOptions& common, const std::string& ref) {
               << "recipe    " << run.recipe_path << " (sha256 " << run.recipe_hash.substr(0, 12)
               << ")\n"
               << "folder    " << run.run_dir << "\n"
+              << "platform  " << platform_line(read_platform(run.run_dir)) << "\n"
               << "logs      " << run.run_dir << "/train.log, " << run.run_dir << "/mllog.txt\n"
               << "times     created " << run.created_at << ", started " << run.started_at
               << ", ended " << (run.ended_at.empty() ? "-" : run.ended_at) << "\n";

@@ -70,6 +70,14 @@ TEST_F(TorchScriptE2E, AnExportedModuleTrainsWithHiding) {
     EXPECT_NE(r.out.find("\"status\": \"finished\""), std::string::npos) << r.out;
     const auto shown = kakuren("runs --format json");
     EXPECT_NE(shown.out.find("ts_cnn"), std::string::npos) << shown.out;
+    // Where it computed, for exactness: the LibTorch release, the device, the CPU kernels.
+    const auto detail = kakuren("show ts_cnn");
+    EXPECT_NE(detail.out.find("platform  LibTorch " KAKUREN_TORCH_VERSION), std::string::npos)
+        << detail.out;
+    EXPECT_NE(detail.out.find(", cpu, CPU kernels "), std::string::npos) << detail.out;
+    const auto json = kakuren("show ts_cnn --format json");
+    EXPECT_NE(json.out.find("\"device\": \"cpu\""), std::string::npos) << json.out;
+    EXPECT_NE(json.out.find("\"cpu_capability\": "), std::string::npos) << json.out;
 }
 
 TEST_F(TorchScriptE2E, AModuleThatCannotTrainIsRefusedBeforeAnythingIsRecorded) {
