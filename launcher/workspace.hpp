@@ -30,7 +30,9 @@ void ensure_workspace(const Workspace& ws);
 /// folder. Best effort: a list that cannot be written is skipped silently.
 void remember_workspace(const Workspace& ws);
 
-/// The remembered workspaces, most recently added first, without duplicates.
+/// The remembered workspaces, most recently added first, without duplicates. Lines that name no
+/// workspace that can be looked in (not absolute, a name too long, a file on the way) are
+/// skipped: the list is best effort, and a damaged one must not stop a command.
 std::vector<Workspace> remembered_workspaces();
 
 /// A new run id: "<name>-<yyyymmdd>-<hhmmss>-<4 hex>" (name sanitised to [A-Za-z0-9_.-]).

@@ -480,3 +480,20 @@ TEST_F(CliE2E, AnAmbiguousPrefixIsAUsageErrorLikeNoMatch) {
 }
 
 } // namespace
+
+// ---- hostile probe, round 3 (issue 23): each test failed before its fix ----
+namespace {
+
+TEST_F(CliE2E, GarbageInTheRememberedWorkspacesIsSkipped) {
+    // Before (#11): `logs nosuchrun` exited 1 "File name too long".
+    const std::string state = "XDG_STATE_HOME='" + (m_ws / "state").string() + "'";
+    kakuren::testing::write_file(m_ws / "state/kakuren/workspaces",
+                                 "/" + std::string(5000, 'x') + "\nnot/absolute\n/" +
+                                     std::string(300, 'y') + "/ws\n");
+    const Result missing = kakuren("logs nosuchrun", false, state);
+    EXPECT_EQ(missing.code, 2) << missing.err;
+    EXPECT_NE(missing.err.find("no run matches 'nosuchrun'"), std::string::npos) << missing.err;
+    EXPECT_LT(missing.err.size(), 500U) << "the garbage is not listed as a place looked in";
+}
+
+} // namespace
