@@ -30,10 +30,12 @@ Workspace resolve_workspace(const std::string& flag_value) {
         }
         root = flag_value;
         source = Workspace::Source::flag;
-    } else if (const char* env = std::getenv("KAKUREN_WORKSPACE"); env != nullptr && *env != '\0') {
+    } else if (const char* env = std::getenv("KAKUREN_WORKSPACE"); env != nullptr) {
+        // Empty too: KAKUREN_WORKSPACE= set by mistake would silently mean the current folder.
         if (blank(env)) {
-            throw UsageError(std::string("KAKUREN_WORKSPACE='") + env +
-                             "' is blank; set it to a folder or unset it");
+            throw UsageError(std::string("KAKUREN_WORKSPACE='") + env + "' is " +
+                             (*env == '\0' ? "empty" : "blank") +
+                             "; set it to a folder or unset it");
         }
         root = env;
         source = Workspace::Source::env;

@@ -496,4 +496,19 @@ TEST_F(CliE2E, GarbageInTheRememberedWorkspacesIsSkipped) {
     EXPECT_LT(missing.err.size(), 500U) << "the garbage is not listed as a place looked in";
 }
 
+TEST_F(CliE2E, AnEmptyWorkspaceIsRefusedLikeABlankOne) {
+    // Before (#13): --workspace '' and KAKUREN_WORKSPACE='' silently used the current folder.
+    const Result flag = kakuren("runs --workspace ''", false);
+    EXPECT_EQ(flag.code, 2) << flag.out;
+    EXPECT_NE(
+        flag.err.find("error: --workspace: '' is empty; give a folder name (or leave it out)\n"),
+        std::string::npos)
+        << flag.err;
+    const Result env = kakuren("runs", false, "KAKUREN_WORKSPACE=''");
+    EXPECT_EQ(env.code, 2) << env.out;
+    EXPECT_EQ(env.err, "kakuren: error: KAKUREN_WORKSPACE='' is empty; set it to a folder or "
+                       "unset it\n");
+    EXPECT_EQ(kakuren("run " + k_tiny + " --dry-run -w ''", false).code, 2);
+}
+
 } // namespace

@@ -92,6 +92,19 @@ TEST(Workspace, ABlankNameIsRefused) {
     unsetenv("KAKUREN_WORKSPACE");
 }
 
+TEST(Workspace, AnEmptyEnvironmentValueIsRefused) {
+    // Before (issue 23, #13): KAKUREN_WORKSPACE="" silently meant the current folder.
+    setenv("KAKUREN_WORKSPACE", "", 1);
+    try {
+        resolve_workspace("");
+        FAIL() << "accepted";
+    } catch (const kakuren::UsageError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "KAKUREN_WORKSPACE='' is empty; set it to a folder or unset it");
+    }
+    unsetenv("KAKUREN_WORKSPACE");
+}
+
 TEST(Workspace, GarbageInTheRememberedListIsSkipped) {
     // Before (issue 23, #11): a 5000-character line made every lookup of a run fail with "File
     // name too long" (exit 1) instead of looking in the other workspaces.
