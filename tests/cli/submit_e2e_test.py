@@ -492,6 +492,28 @@ class LocalSubmit(unittest.TestCase):
         self.assertEqual(final["state"], "completed", self.ws.all_logs(run))
         self.assertEqual(final["epochs_done"], 30)
 
+    def test_a_workspace_named_by_the_flag_is_created_as_by_run(self):
+        # Before (issue 23, #12): kakuren run --workspace NEW created NEW, submit refused it.
+        recipe = self.ws.recipe(tiny(name="new", epochs=1))
+        env = dict(self.ws.env)
+        del env["KAKUREN_WORKSPACE"]
+        new = os.path.join(self.ws.root, "new", "ws")
+        self.ws.kakuren("submit", recipe, "--dry-run", "--workspace", new, env=env)
+        self.assertFalse(os.path.exists(os.path.join(self.ws.root, "new")))  # dry run: nothing
+        p = self.ws.kakuren("submit", recipe, "--workspace", new, "--format", "json", env=env)
+        self.assertIn(f"kakuren: created workspace {new} (named by --workspace)", p.stderr)
+        run = json.loads(p.stdout)["runs"][0]["run_id"]
+        self.assertTrue(os.path.isfile(os.path.join(new, "kakuren.db")))
+        self.ws.env["KAKUREN_WORKSPACE"] = new  # for wait's status calls
+        final = self.ws.wait(run, {"completed", "failed", "crashed"})
+        self.assertEqual(final["state"], "completed", self.ws.all_logs(run))
+        # As for run, a folder named by $KAKUREN_WORKSPACE must exist.
+        env["KAKUREN_WORKSPACE"] = os.path.join(self.ws.root, "typo")
+        typo = self.ws.kakuren("submit", recipe, check=False, env=env)
+        self.assertEqual(typo.returncode, 2, typo.stderr)
+        self.assertIn("does not exist", typo.stderr)
+        self.assertFalse(os.path.exists(env["KAKUREN_WORKSPACE"]))
+
     def test_recipe_values_cannot_inject_commands_into_the_job(self):
         marker = os.path.join(self.ws.root, "INJECTED")
         name = f"x'; touch {marker}; echo '$(touch {marker})"
