@@ -141,9 +141,9 @@ int main(int argc, char** argv) {
     auto* epoch_opt =
         hidden->add_option("--epoch,-e", epoch, "Epoch (1-based): list its hidden samples")
             ->check(at_least_one("--epoch"));
-    auto* sample_opt =
-        hidden->add_option("--sample,-s", sample, "Sample index: the epochs in which it was hidden")
-            ->check(CLI::NonNegativeNumber);
+    // Its range (0 to the run's samples - 1) is checked by hidden_command, which knows it.
+    auto* sample_opt = hidden->add_option("--sample,-s", sample,
+                                          "Sample index: the epochs in which it was hidden");
     epoch_opt->excludes(sample_opt);
     add_common(hidden, common, true);
 

@@ -511,4 +511,29 @@ TEST_F(CliE2E, AnEmptyWorkspaceIsRefusedLikeABlankOne) {
     EXPECT_EQ(kakuren("run " + k_tiny + " --dry-run -w ''", false).code, 2);
 }
 
+TEST_F(CliE2E, OutOfRangeSampleAndAStopBeforeTheFirstEvaluationSaySo) {
+    // Before (#17): `hidden RUN --sample -5` printed a 300-digit range; a run stopped before
+    // its first epoch ended printed "final test accuracy 0.00%, best 0.00%".
+    const Result stopped =
+        kakuren("run " + k_tiny + " --set checkpoint.every_steps=1 --set run.threads=1", true,
+                "KAKUREN_TEST_CHECKPOINT_FAULT=term:committed:1");
+    ASSERT_EQ(stopped.code, 75) << stopped.err;
+    EXPECT_NE(stopped.out.find(" interrupted: 0 epochs, no evaluation yet (stopped by signal 15"),
+              std::string::npos)
+        << stopped.out;
+    EXPECT_EQ(stopped.out.find("0.00%"), std::string::npos) << stopped.out;
+    auto db = store();
+    const std::string id = only_run_id(db);
+    const auto samples = db.find_run(id)->num_samples;
+    ASSERT_GT(samples, 0);
+    const std::string range = "; run " + id + " has " + std::to_string(samples) +
+                              " training samples: give 0 to " + std::to_string(samples - 1);
+    for (const std::string& sample : {std::string("-5"), std::to_string(samples)}) {
+        const Result bad = kakuren("hidden " + id + " --sample " + sample);
+        EXPECT_EQ(bad.code, 2) << bad.out;
+        EXPECT_EQ(bad.err,
+                  "kakuren: error: --sample " + sample + " is out of range" + range + "\n");
+    }
+}
+
 } // namespace
