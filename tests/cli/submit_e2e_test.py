@@ -165,7 +165,11 @@ class SlurmSubmit(unittest.TestCase):
         runs = self.submit(tiny())
         run, job = runs[0]["run_id"], runs[0]["job_id"]
         self.assertTrue(job.isdigit(), job)
-        final = self.ws.wait(run, {"completed", "failed", "crashed"})
+        # The run is completed once rank 0 records its end, its job a moment later (when rank 0
+        # records that): wait for both, not for the first only (issue 23, #19).
+        final = self.ws.wait(run, {"completed", "failed", "crashed"},
+                             what=lambda s: s["state"] != "completed" or
+                             s["jobs"][0]["state"] not in ("pending", "running"))
         self.assertEqual(final["state"], "completed", json.dumps(final, indent=1))
         self.assertEqual(final["epochs_done"], 4)
         self.assertEqual([a["state"] for a in final["attempts"]], ["completed"])
