@@ -46,9 +46,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad recipe or command line,
 a checkpoint (kakuren resume continues the run).)";
 
 void add_common(CLI::App* sub, CommonOptions& common, bool with_format) {
-    sub->add_option("--workspace,-w", common.workspace,
-                    "Folder holding kakuren.db and runs/ (default: $KAKUREN_WORKSPACE, else the "
-                    "current folder)");
+    add_workspace_option(sub, common.workspace);
     if (with_format) {
         sub->add_option("--format", common.format, "Output format: text or json")
             ->transform(CLI::CheckedTransformer(
@@ -87,6 +85,19 @@ void add_overrides(CLI::App* sub, std::vector<std::string>& overrides) {
 }
 
 } // namespace
+
+void add_workspace_option(CLI::App* sub, std::string& workspace) {
+    // Refused here: past parsing, an empty value means "not given" (launcher::resolve_workspace).
+    const CLI::Validator not_empty(
+        [](std::string& text) -> std::string {
+            return text.empty() ? "'' is empty; give a folder name (or leave it out)" : "";
+        },
+        "");
+    sub->add_option("--workspace,-w", workspace,
+                    "Folder holding kakuren.db and runs/ (default: $KAKUREN_WORKSPACE, else the "
+                    "current folder)")
+        ->check(not_empty);
+}
 
 int main(int argc, char** argv) {
     launcher::install_process_signals();
@@ -130,9 +141,9 @@ int main(int argc, char** argv) {
     auto* epoch_opt =
         hidden->add_option("--epoch,-e", epoch, "Epoch (1-based): list its hidden samples")
             ->check(at_least_one("--epoch"));
-    auto* sample_opt =
-        hidden->add_option("--sample,-s", sample, "Sample index: the epochs in which it was hidden")
-            ->check(CLI::NonNegativeNumber);
+    // Its range (0 to the run's samples - 1) is checked by hidden_command, which knows it.
+    auto* sample_opt = hidden->add_option("--sample,-s", sample,
+                                          "Sample index: the epochs in which it was hidden");
     epoch_opt->excludes(sample_opt);
     add_common(hidden, common, true);
 

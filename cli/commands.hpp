@@ -114,6 +114,9 @@ int report_command(const CommonOptions& common, const ReportOptions& options);
 /// kakuren data synth: writes a stand-in data set (trainer::write_standin through the training
 /// module) and prints what it wrote and how long it took.
 int data_synth_command(trainer::SynthConfig config);
+/// Registers --workspace,-w on a subcommand, writing into workspace (cli/app.cpp); an empty
+/// value is a command-line error (exit 2) rather than "not given".
+void add_workspace_option(CLI::App* sub, std::string& workspace);
 /// Registers the `report` subcommand and its options on app; returns it.
 CLI::App* add_report_subcommand(CLI::App& app, CommonOptions& common, ReportOptions& options);
 

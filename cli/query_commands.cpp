@@ -300,9 +300,13 @@ int hidden_command(const CommonOptions& common, const std::string& ref, int epoc
         }
         return k_exit_ok;
     }
-    if (run.num_samples > 0 && sample >= run.num_samples) {
-        throw UsageError("sample " + std::to_string(sample) + " is out of range; run " + run.id +
-                         " has " + std::to_string(run.num_samples) + " training samples");
+    if (sample < 0 || (run.num_samples > 0 && sample >= run.num_samples)) {
+        throw UsageError("--sample " + std::to_string(sample) + " is out of range; " +
+                         (run.num_samples > 0
+                              ? "run " + run.id + " has " + std::to_string(run.num_samples) +
+                                    " training samples: give 0 to " +
+                                    std::to_string(run.num_samples - 1)
+                              : std::string("samples are numbered from 0")));
     }
     const auto history = store->sample_history(run.id, sample);
     std::vector<int> hidden_in;

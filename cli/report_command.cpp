@@ -75,9 +75,7 @@ CLI::App* add_report_subcommand(CLI::App& app, CommonOptions& common, ReportOpti
     sub->add_option("--target", options.target,
                     "Accuracy target (0-1] for time-to-target (default: run.target_accuracy)")
         ->check(CLI::Range(0.0, 1.0));
-    sub->add_option("--workspace,-w", common.workspace,
-                    "Folder holding kakuren.db and runs/ (default: $KAKUREN_WORKSPACE, else the "
-                    "current folder)");
+    add_workspace_option(sub, common.workspace);
     return sub;
 }
 

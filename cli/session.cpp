@@ -213,8 +213,9 @@ util::Json run_json(const std::string& run_id, const std::string& status, int ex
         {"status", status},
         {"exit_code", exit_code},
         {"epochs_done", s.epochs_done},
-        {"final_accuracy", s.final_accuracy},
-        {"best_accuracy", s.best_accuracy},
+        // null before the first evaluation, as in reports: the summary's 0 is no result.
+        {"final_accuracy", s.epochs_done > 0 ? util::Json(s.final_accuracy) : util::Json::null()},
+        {"best_accuracy", s.epochs_done > 0 ? util::Json(s.best_accuracy) : util::Json::null()},
         {"metric", std::string(s.metric_name)},
         {"target_reached", s.target_reached},
         {"run_dir", dir.string()},
@@ -224,6 +225,17 @@ util::Json run_json(const std::string& run_id, const std::string& status, int ex
         {"last_checkpoint", checkpoint ? util::Json(*checkpoint) : util::Json::null()}};
     out.insert(out.end(), extra.begin(), extra.end());
     return out;
+}
+
+/// "final test accuracy 91.20%, best 91.50%", or "no evaluation yet" for a run stopped before
+/// its first epoch ended (its summary then holds no result, only zeros).
+std::string outcome_text(const trainer::Summary& s) {
+    if (s.epochs_done == 0) {
+        return "no evaluation yet";
+    }
+    return "final test " + std::string(s.metric_name) + " " +
+           report::metric_value(s.metric_name, s.final_accuracy) + ", best " +
+           report::metric_value(s.metric_name, s.best_accuracy);
 }
 
 } // namespace
@@ -328,9 +340,7 @@ int run_attempt(Attempt& a) {
                   << std::endl;
     } else {
         std::cout << "run " << a.run_id << " " << status << ": " << summary.epochs_done
-                  << " epochs, final test " << summary.metric_name << " "
-                  << report::metric_value(summary.metric_name, summary.final_accuracy) << ", best "
-                  << report::metric_value(summary.metric_name, summary.best_accuracy)
+                  << " epochs, " << outcome_text(summary)
                   << (reason.empty() ? "" : " (" + reason + ")") << "\n";
         if (summary.interrupted && recorder.last_checkpoint()) {
             std::cout << "continue it with: kakuren resume " << a.run_id << "\n";

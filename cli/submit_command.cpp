@@ -262,6 +262,7 @@ int submit_command(const CommonOptions& common, const SubmitOptions& options) {
 
     // The backend first: an unreachable controller stops here, before anything is recorded.
     std::unique_ptr<launcher::Backend> backend = launcher::make_backend(wanted);
+    launcher::ensure_workspace(ws); // as kakuren run: a folder named by --workspace is created
     db::Store store = db::Store::open(ws.db_file);
     launcher::reap_dead_runs(store);
     launcher::remember_workspace(ws);

@@ -30,10 +30,12 @@ Workspace resolve_workspace(const std::string& flag_value) {
         }
         root = flag_value;
         source = Workspace::Source::flag;
-    } else if (const char* env = std::getenv("KAKUREN_WORKSPACE"); env != nullptr && *env != '\0') {
+    } else if (const char* env = std::getenv("KAKUREN_WORKSPACE"); env != nullptr) {
+        // Empty too: KAKUREN_WORKSPACE= set by mistake would silently mean the current folder.
         if (blank(env)) {
-            throw UsageError(std::string("KAKUREN_WORKSPACE='") + env +
-                             "' is blank; set it to a folder or unset it");
+            throw UsageError(std::string("KAKUREN_WORKSPACE='") + env + "' is " +
+                             (*env == '\0' ? "empty" : "blank") +
+                             "; set it to a folder or unset it");
         }
         root = env;
         source = Workspace::Source::env;
@@ -71,6 +73,19 @@ void ensure_workspace(const Workspace& ws) {
 }
 
 namespace {
+
+/// Whether a line of the list names a workspace whose database can be looked for:
+/// remember_workspace writes absolute paths only, and a line that cannot be looked up (too long, a
+/// NUL byte, a file or an unreadable folder on the way) is garbage that must not stop a command
+/// that looks for a run in the other workspaces.
+bool usable_entry(const std::string& line) {
+    if (line.front() != '/' || line.find('\0') != std::string::npos) {
+        return false;
+    }
+    std::error_code ec;
+    (void)std::filesystem::status(std::filesystem::path(line) / "kakuren.db", ec);
+    return !ec || ec == std::errc::no_such_file_or_directory;
+}
 
 std::filesystem::path workspace_list() {
     std::filesystem::path state;
@@ -117,6 +132,9 @@ std::vector<Workspace> remembered_workspaces() {
     }
     std::reverse(lines.begin(), lines.end());
     for (const std::string& line : lines) {
+        if (!usable_entry(line)) {
+            continue;
+        }
         const Workspace ws = resolve_workspace(line);
         if (std::none_of(out.begin(), out.end(),
                          [&](const Workspace& w) { return w.root == ws.root; })) {

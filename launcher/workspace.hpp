@@ -15,8 +15,10 @@ struct Workspace {
     std::filesystem::path run_dir(const std::string& run_id) const { return runs_dir / run_id; }
 };
 
-/// Resolves the workspace: the --workspace value if non-empty, else $KAKUREN_WORKSPACE, else the
-/// current directory. Does not create anything. Throws UsageError for a blank name (" ").
+/// Resolves the workspace: the --workspace value if non-empty, else $KAKUREN_WORKSPACE if set,
+/// else the current directory. Does not create anything. Throws UsageError for a blank name
+/// (" "), and for a $KAKUREN_WORKSPACE that is set but empty or blank. (An empty --workspace is
+/// refused by the command line, cli/app.cpp: here it means the flag was not given.)
 Workspace resolve_workspace(const std::string& flag_value);
 
 /// Makes sure the workspace folder exists before a command records in it: a missing folder is
@@ -30,7 +32,9 @@ void ensure_workspace(const Workspace& ws);
 /// folder. Best effort: a list that cannot be written is skipped silently.
 void remember_workspace(const Workspace& ws);
 
-/// The remembered workspaces, most recently added first, without duplicates.
+/// The remembered workspaces, most recently added first, without duplicates. Lines that name no
+/// workspace that can be looked in (not absolute, a name too long, a file on the way) are
+/// skipped: the list is best effort, and a damaged one must not stop a command.
 std::vector<Workspace> remembered_workspaces();
 
 /// A new run id: "<name>-<yyyymmdd>-<hhmmss>-<4 hex>" (name sanitised to [A-Za-z0-9_.-]).

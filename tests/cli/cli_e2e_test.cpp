@@ -480,3 +480,60 @@ TEST_F(CliE2E, AnAmbiguousPrefixIsAUsageErrorLikeNoMatch) {
 }
 
 } // namespace
+
+// ---- hostile probe, round 3 (issue 23): each test failed before its fix ----
+namespace {
+
+TEST_F(CliE2E, GarbageInTheRememberedWorkspacesIsSkipped) {
+    // Before (#11): `logs nosuchrun` exited 1 "File name too long".
+    const std::string state = "XDG_STATE_HOME='" + (m_ws / "state").string() + "'";
+    kakuren::testing::write_file(m_ws / "state/kakuren/workspaces",
+                                 "/" + std::string(5000, 'x') + "\nnot/absolute\n/" +
+                                     std::string(300, 'y') + "/ws\n");
+    const Result missing = kakuren("logs nosuchrun", false, state);
+    EXPECT_EQ(missing.code, 2) << missing.err;
+    EXPECT_NE(missing.err.find("no run matches 'nosuchrun'"), std::string::npos) << missing.err;
+    EXPECT_LT(missing.err.size(), 500U) << "the garbage is not listed as a place looked in";
+}
+
+TEST_F(CliE2E, AnEmptyWorkspaceIsRefusedLikeABlankOne) {
+    // Before (#13): --workspace '' and KAKUREN_WORKSPACE='' silently used the current folder.
+    const Result flag = kakuren("runs --workspace ''", false);
+    EXPECT_EQ(flag.code, 2) << flag.out;
+    EXPECT_NE(
+        flag.err.find("error: --workspace: '' is empty; give a folder name (or leave it out)\n"),
+        std::string::npos)
+        << flag.err;
+    const Result env = kakuren("runs", false, "KAKUREN_WORKSPACE=''");
+    EXPECT_EQ(env.code, 2) << env.out;
+    EXPECT_EQ(env.err, "kakuren: error: KAKUREN_WORKSPACE='' is empty; set it to a folder or "
+                       "unset it\n");
+    EXPECT_EQ(kakuren("run " + k_tiny + " --dry-run -w ''", false).code, 2);
+}
+
+TEST_F(CliE2E, OutOfRangeSampleAndAStopBeforeTheFirstEvaluationSaySo) {
+    // Before (#17): `hidden RUN --sample -5` printed a 300-digit range; a run stopped before
+    // its first epoch ended printed "final test accuracy 0.00%, best 0.00%".
+    const Result stopped =
+        kakuren("run " + k_tiny + " --set checkpoint.every_steps=1 --set run.threads=1", true,
+                "KAKUREN_TEST_CHECKPOINT_FAULT=term:committed:1");
+    ASSERT_EQ(stopped.code, 75) << stopped.err;
+    EXPECT_NE(stopped.out.find(" interrupted: 0 epochs, no evaluation yet (stopped by signal 15"),
+              std::string::npos)
+        << stopped.out;
+    EXPECT_EQ(stopped.out.find("0.00%"), std::string::npos) << stopped.out;
+    auto db = store();
+    const std::string id = only_run_id(db);
+    const auto samples = db.find_run(id)->num_samples;
+    ASSERT_GT(samples, 0);
+    const std::string range = "; run " + id + " has " + std::to_string(samples) +
+                              " training samples: give 0 to " + std::to_string(samples - 1);
+    for (const std::string& sample : {std::string("-5"), std::to_string(samples)}) {
+        const Result bad = kakuren("hidden " + id + " --sample " + sample);
+        EXPECT_EQ(bad.code, 2) << bad.out;
+        EXPECT_EQ(bad.err,
+                  "kakuren: error: --sample " + sample + " is out of range" + range + "\n");
+    }
+}
+
+} // namespace

@@ -165,7 +165,11 @@ class SlurmSubmit(unittest.TestCase):
         runs = self.submit(tiny())
         run, job = runs[0]["run_id"], runs[0]["job_id"]
         self.assertTrue(job.isdigit(), job)
-        final = self.ws.wait(run, {"completed", "failed", "crashed"})
+        # The run is completed once rank 0 records its end, its job a moment later (when rank 0
+        # records that): wait for both, not for the first only (issue 23, #19).
+        final = self.ws.wait(run, {"completed", "failed", "crashed"},
+                             what=lambda s: s["state"] != "completed" or
+                             s["jobs"][0]["state"] not in ("pending", "running"))
         self.assertEqual(final["state"], "completed", json.dumps(final, indent=1))
         self.assertEqual(final["epochs_done"], 4)
         self.assertEqual([a["state"] for a in final["attempts"]], ["completed"])
@@ -491,6 +495,28 @@ class LocalSubmit(unittest.TestCase):
         final = self.ws.wait(run, {"completed", "failed", "crashed"}, timeout=180)
         self.assertEqual(final["state"], "completed", self.ws.all_logs(run))
         self.assertEqual(final["epochs_done"], 30)
+
+    def test_a_workspace_named_by_the_flag_is_created_as_by_run(self):
+        # Before (issue 23, #12): kakuren run --workspace NEW created NEW, submit refused it.
+        recipe = self.ws.recipe(tiny(name="new", epochs=1))
+        env = dict(self.ws.env)
+        del env["KAKUREN_WORKSPACE"]
+        new = os.path.join(self.ws.root, "new", "ws")
+        self.ws.kakuren("submit", recipe, "--dry-run", "--workspace", new, env=env)
+        self.assertFalse(os.path.exists(os.path.join(self.ws.root, "new")))  # dry run: nothing
+        p = self.ws.kakuren("submit", recipe, "--workspace", new, "--format", "json", env=env)
+        self.assertIn(f"kakuren: created workspace {new} (named by --workspace)", p.stderr)
+        run = json.loads(p.stdout)["runs"][0]["run_id"]
+        self.assertTrue(os.path.isfile(os.path.join(new, "kakuren.db")))
+        self.ws.env["KAKUREN_WORKSPACE"] = new  # for wait's status calls
+        final = self.ws.wait(run, {"completed", "failed", "crashed"})
+        self.assertEqual(final["state"], "completed", self.ws.all_logs(run))
+        # As for run, a folder named by $KAKUREN_WORKSPACE must exist.
+        env["KAKUREN_WORKSPACE"] = os.path.join(self.ws.root, "typo")
+        typo = self.ws.kakuren("submit", recipe, check=False, env=env)
+        self.assertEqual(typo.returncode, 2, typo.stderr)
+        self.assertIn("does not exist", typo.stderr)
+        self.assertFalse(os.path.exists(env["KAKUREN_WORKSPACE"]))
 
     def test_recipe_values_cannot_inject_commands_into_the_job(self):
         marker = os.path.join(self.ws.root, "INJECTED")

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <regex>
 
+#include "support/files.hpp"
+#include "support/temp_dir.hpp"
 #include "util/error.hpp"
 
 using kakuren::launcher::new_run_id;
@@ -88,4 +90,40 @@ TEST(Workspace, ABlankNameIsRefused) {
     setenv("KAKUREN_WORKSPACE", "  ", 1);
     EXPECT_THROW(resolve_workspace(""), kakuren::UsageError);
     unsetenv("KAKUREN_WORKSPACE");
+}
+
+TEST(Workspace, AnEmptyEnvironmentValueIsRefused) {
+    // Before (issue 23, #13): KAKUREN_WORKSPACE="" silently meant the current folder.
+    setenv("KAKUREN_WORKSPACE", "", 1);
+    try {
+        resolve_workspace("");
+        FAIL() << "accepted";
+    } catch (const kakuren::UsageError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "KAKUREN_WORKSPACE='' is empty; set it to a folder or unset it");
+    }
+    unsetenv("KAKUREN_WORKSPACE");
+}
+
+TEST(Workspace, GarbageInTheRememberedListIsSkipped) {
+    // Before (issue 23, #11): a 5000-character line made every lookup of a run fail with "File
+    // name too long" (exit 1) instead of looking in the other workspaces.
+    const kakuren::testing::TempDir state("kakuren-state");
+    setenv("XDG_STATE_HOME", state.path().c_str(), 1);
+    std::ofstream(state / "afile") << "x";
+    const std::filesystem::path missing = state / "moved-away";
+    kakuren::testing::write_file(state / "kakuren/workspaces",
+                                 "/tmp/" + std::string(5000, 'a') + "\n" + "relative/ws\n" +
+                                     std::string("/tmp/nul\0byte\n", 14) + "/" +
+                                     std::string(300, 'b') + "/ws\n" +
+                                     (state / "afile/ws").string() + "\n" + missing.string() +
+                                     "\n" + state.path().string() + "\n");
+    const auto known = kakuren::launcher::remembered_workspaces();
+    ASSERT_EQ(known.size(), 2U);
+    EXPECT_EQ(known[0].root, state.path()); // most recent first
+    EXPECT_EQ(known[1].root, missing);      // a workspace may be gone: skipped at lookup
+    // remember_workspace still appends after the garbage.
+    kakuren::launcher::remember_workspace(resolve_workspace((state / "new").string()));
+    EXPECT_EQ(kakuren::launcher::remembered_workspaces().at(0).root, state / "new");
+    unsetenv("XDG_STATE_HOME");
 }

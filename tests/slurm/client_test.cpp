@@ -18,7 +18,6 @@
 #include <regex>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include "slurm/client.hpp"
 #include "slurm/config.hpp"
@@ -239,14 +238,15 @@ JobSpec make_spec(const fs::path& dir, const std::string& name, const std::strin
 // Polls until done(info) holds; fails the test (with the last state) after timeout_s.
 JobInfo wait_for(Client& client, std::uint32_t id, const std::function<bool(const JobInfo&)>& done,
                  double timeout_s, const std::string& what) {
-    const auto t0 = Clock::now();
     std::optional<JobInfo> info;
-    while (seconds_since(t0) < timeout_s) {
-        info = client.query(id);
-        if (info && done(*info)) {
-            return *info;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const bool reached = kakuren::testing::wait_until(
+        [&] {
+            info = client.query(id);
+            return info && done(*info);
+        },
+        timeout_s);
+    if (reached) {
+        return *info;
     }
     ADD_FAILURE() << "job " << id << " not " << what << " within " << timeout_s << " s; state "
                   << (info ? std::string(kakuren::slurm::to_string(info->state)) + " (" +
@@ -308,15 +308,31 @@ TEST(SlurmClientCluster, NonZeroExitFailsWithThatCode) {
 TEST(SlurmClientCluster, DependentJobGoesPendingRunningCompleted) {
     auto client = Client::connect();
     const fs::path dir = test_dir("transitions");
-    const auto first = client.submit(make_spec(dir, "kk-first", "sleep 2\n"));
+    // The first job ends only once the test has seen the second one wait for it (a fixed sleep
+    // could end before the controller's scheduling pass names the reason).
+    const fs::path release = dir / "release";
+    const auto first =
+        client.submit(make_spec(dir, "kk-first",
+                                "for i in $(seq 3000); do [ -e '" + release.string() +
+                                    "' ] && exit 0; sleep 0.1; done\n"
+                                    "exit 1\n"));
     JobSpec second = make_spec(dir, "kk-second", "sleep 1\n");
     second.dependency = "afterok:" + std::to_string(first);
     const auto t0 = Clock::now();
     const auto id = client.submit(second);
-    const JobInfo pending = client.query(id).value();
+    // Right after the submission the reason is still None: the controller names it Dependency
+    // on its next scheduling pass (before: expected at once, a flaky failure).
+    EXPECT_EQ(client.query(id).value().state, JobState::pending);
+    const JobInfo pending = wait_for(
+        client, id,
+        [](const JobInfo& i) {
+            return i.state != JobState::pending || i.state_reason == "Dependency";
+        },
+        60, "pending on its dependency");
     EXPECT_EQ(pending.state, JobState::pending);
     EXPECT_EQ(pending.state_reason, "Dependency");
     EXPECT_EQ(pending.nodes, "");
+    write_file(release, "");
     const JobInfo running = wait_state(client, id, JobState::running);
     std::cout << "pending -> running: " << seconds_since(t0) << " s\n";
     EXPECT_FALSE(running.nodes.empty());
