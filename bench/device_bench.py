@@ -115,7 +115,7 @@ def main():
     print()
     print(table(["variant", "median train s/epoch", "epochs timed", "ratio", "against", "final accuracy"],
                 rows))
-    write_json(ROOT / f"bench/out/device_{args.what}.json",
+    write_json(ROOT / f"bench/out/device_{args.what}_{Path(args.build).name}.json",
                {"benchmark": f"device_{args.what}", "machine": machine(), "threads": args.threads,
                 "train_limit": args.train_limit, "times": times, "median": med, "accuracy": accuracy})
 

@@ -205,7 +205,8 @@ std::vector<Field> build_schema() {
     f.push_back(make<&R::run, &RunSection::memory_format>(
                     "run", "memory_format",
                     "Layout of 4-D image batches: channels_last, contiguous, or auto "
-                    "(channels_last on a GPU, contiguous on the CPU: bench/memory_format.py).")
+                    "(channels_last: faster for convolutions on the CPU and on a GPU, "
+                    "bench/device_bench.py memory_format).")
                     .one_of({"auto", "contiguous", "channels_last"}));
     f.push_back(make<&R::run, &RunSection::deterministic>(
         "run", "deterministic",

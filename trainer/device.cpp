@@ -196,10 +196,11 @@ Device::Device(const DeviceConfig& config, int threads, int local_rank)
         throw UsageError("run.precision = \"fp16\" needs a GPU (this run is on the CPU); use "
                          "\"bf16\" for mixed precision on the CPU, or \"fp32\"");
     }
-    // auto: channels-last image batches on a GPU (cuDNN's tensor-core kernels want NHWC), the
-    // default contiguous layout on the CPU (bench/memory_format.py; README "Devices").
-    m_channels_last =
-        config.memory_format == "channels_last" || (config.memory_format == "auto" && cuda);
+    // auto: channels-last image batches everywhere. On the CPU oneDNN's convolutions take the
+    // shipped CNN's epoch to 0.77 (LibTorch 1.13) and 0.75 (2.11) of the contiguous layout's
+    // (bench/device_bench.py memory_format; README "Benchmarks"); on a GPU cuDNN's tensor-core
+    // kernels want NHWC as well.
+    m_channels_last = config.memory_format != "contiguous";
     if (config.deterministic) {
         // cuBLAS needs a fixed workspace for reproducible GEMMs; read when CUDA starts.
         setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
