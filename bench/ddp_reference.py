@@ -15,11 +15,12 @@ backward (which includes DDP's exposed communication) and in the optimizer step.
 Run with the PyTorch of the LibTorch kakuren is compared at (bench/ddp_compare.py --python):
 Debian's python3-torch 1.13, or the pypi flavour's .venv/bin/python (2.x).
 
-Fairness (audited): the same threads per rank (torch.set_num_threads, and OMP_WAIT_POLICY=PASSIVE
-as kakuren sets it: two ranks share the cores), the same warm-up policy (steps dropped), data
+Fairness (audited): the same threads per rank (torch.set_num_threads, and GOMP_SPINCOUNT=1000 as
+kakuren sets it: two ranks share the cores), the same warm-up policy (steps dropped), data
 already in memory (kakuren's step time includes its loader: that favours DDP), the same bucket
 size, and gradient_as_bucket_view=True: kakuren's gradients are views of its flat all-reduce
-buffer, and DDP's own option for that saves it the copies into and out of its buckets.
+buffer, and DDP's own option for that saves it the copies into and out of its buckets; image
+batches and weights channels-last, as kakuren's default run.memory_format.
 """
 import argparse
 import json
@@ -93,12 +94,14 @@ def worker(rank, args, port):
         model = Cnn(args.channels, args.classes, args.size)
     else:
         model = ResNet18(args.channels, args.classes, args.width)
+    fmt = torch.channels_last if args.memory_format == "channels_last" else torch.contiguous_format
+    model.to(memory_format=fmt)  # before DDP lays out its buckets
     ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=args.bucket_mb,
                                               gradient_as_bucket_view=True)
     opt = torch.optim.SGD(ddp.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     local = args.batch // args.ranks
     g = torch.Generator().manual_seed(100 + rank)
-    batches = [(torch.randn(local, args.channels, args.size, args.size, generator=g),
+    batches = [(torch.randn(local, args.channels, args.size, args.size, generator=g).contiguous(memory_format=fmt),
                 torch.randint(0, args.classes, (local,), generator=g)) for _ in range(8)]
     steps, backward_s, step_s = [], [], []
     for s in range(args.warmup + args.steps):
@@ -157,13 +160,15 @@ def main():
     p.add_argument("--ranks", type=int, default=2)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--bucket-mb", type=float, default=25)
+    p.add_argument("--memory-format", choices=["channels_last", "contiguous"], default="channels_last",
+                   help="of the batches and weights: kakuren's run.memory_format = auto is channels_last")
     p.add_argument("--channels", type=int, default=1)
     p.add_argument("--size", type=int, default=28)
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--out", required=True)
     args = p.parse_args()
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as kakuren; read when the workers start
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")  # as kakuren sets it; read when the workers start
     with socket.socket() as s:  # a free port for this run's rendezvous
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

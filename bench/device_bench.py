@@ -7,8 +7,8 @@ interleaved in rounds of one run.
   bench/device_bench.py precision     [--build DIR]  run.precision fp32 vs bf16 (CPU)
   bench/device_bench.py memory_format [--build DIR]  run.memory_format contiguous vs channels_last
   bench/device_bench.py shared_node   [--build DIR]  quiet vs beside a second training, with
-                                                     OpenMP threads that spin (libgomp's default)
-                                                     and that wait passively (kakuren's default)
+                                                     OpenMP wait policies (--policies: a
+                                                     GOMP_SPINCOUNT, passive, kakuren's default)
 
 Prints a Markdown table and writes bench/out/device_<what>.json. The first epoch of each run warms
 caches and is not timed; ratios are medians of the timed epochs.
@@ -70,11 +70,14 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--build", default=str(ROOT / "build"))
     p.add_argument("--other-build", default=str(ROOT / "build-pypi"))
+    p.add_argument("--quiet-only", action="store_true", help="shared_node: only the quiet runs")
+    p.add_argument("--policies", default="300000,default",
+                   help="shared_node: OpenMP wait policies, each 'default' (kakuren's), 'passive' "
+                        "or a GOMP_SPINCOUNT (300000 = libgomp's own default)")
     args = p.parse_args()
     common = ["hiding.strategy=none", f"schedule.epochs={args.epochs}", "schedule.milestones=[]",
               f"run.threads={args.threads}", f"data.train_limit={args.train_limit}", "run.device=cpu"]
     base_env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    spin_env = dict(base_env, GOMP_SPINCOUNT="300000")  # libgomp's own default, explicitly
     # name -> (binary, extra sets, environment, paired)
     if args.what == "flavours":
         variants = {"LibTorch 1.13 (debian)": (kakuren_bin(args.build), [], base_env, False),
@@ -89,10 +92,17 @@ def main():
                     "channels_last": (b, ["run.memory_format=channels_last"], base_env, False)}
     else:
         b = kakuren_bin(args.build)
-        variants = {"quiet, spinning waits": (b, [], spin_env, False),
-                    "beside another, spinning waits": (b, [], spin_env, True),
-                    "quiet, passive waits (default)": (b, [], base_env, False),
-                    "beside another, passive waits (default)": (b, [], base_env, True)}
+        variants = {}
+        for policy in args.policies.split(","):
+            if policy == "default":
+                name, env = "kakuren's default", base_env
+            elif policy == "passive":
+                name, env = "OMP_WAIT_POLICY=PASSIVE", dict(base_env, OMP_WAIT_POLICY="PASSIVE")
+            else:
+                name, env = f"GOMP_SPINCOUNT={policy}", dict(base_env, GOMP_SPINCOUNT=policy)
+            variants[f"quiet, {name}"] = (b, [], env, False)
+            if not args.quiet_only:
+                variants[f"beside another, {name}"] = (b, [], env, True)
     times = {name: [] for name in variants}
     accuracy = {name: [] for name in variants}
     with tempfile.TemporaryDirectory(prefix="kakuren-bench-") as ws:
@@ -109,7 +119,8 @@ def main():
     names = list(variants)
     rows = []
     for i, name in enumerate(names):
-        base = names[i - 1] if args.what == "shared_node" and i % 2 == 1 else names[0]
+        paired = args.what == "shared_node" and not args.quiet_only
+        base = names[i - 1] if paired and i % 2 == 1 else names[0]
         rows.append([name, f"{med[name]:.2f}", len(times[name]), f"{med[name] / med[base]:.3f}",
                      base, " ".join(f"{a:.4f}" for a in accuracy[name] if a is not None)])
     print()

@@ -23,14 +23,16 @@ std::filesystem::path module_path() {
     return (ec ? std::filesystem::path(".") : self.parent_path()) / "libkakuren_train.so";
 }
 
-/// OpenMP threads that wait for work by spinning (libgomp spins about 300,000 times before it
-/// sleeps) take the cores from a second process on a shared node: beside another training, the
-/// shipped recipe's epochs went from 4.6 s to 77 s. Passive waiting gives them back; it must be
-/// set before LibTorch's and OpenBLAS's OpenMP runtime starts, that is before the module loads.
-/// A user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins (bench/shared_node.py compares them).
-void prefer_passive_openmp_waits() {
+/// OpenMP threads that wait for work by spinning (libgomp spins 300,000 times before it sleeps)
+/// take the cores from a second process on a shared node: beside another training, the shipped
+/// recipe's epochs went from 4.6 s to 77 s on 2 cores. A short spin (1,000) gives the cores back
+/// almost as well as passive waiting and keeps a quiet node's speed (bench/device_bench.py
+/// shared_node: quiet 1.03x of libgomp's default, passive 1.19x). It must be set before
+/// LibTorch's and OpenBLAS's OpenMP runtime starts, that is before the module loads; a user's own
+/// OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+void prefer_short_openmp_spins() {
     if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr) {
-        ::setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
+        ::setenv("GOMP_SPINCOUNT", "1000", /*overwrite=*/0);
     }
 }
 
@@ -40,7 +42,7 @@ RunFn load() {
     static std::string problem;
     std::call_once(once, [] {
         const std::filesystem::path path = module_path();
-        prefer_passive_openmp_waits();
+        prefer_short_openmp_spins();
         void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (handle == nullptr) {
             const char* why = dlerror();

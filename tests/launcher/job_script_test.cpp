@@ -85,6 +85,20 @@ TEST(JobScript, SweepArrayMatchesGoldenFile) {
     expect_golden(job_script(s), "array.sh");
 }
 
+// A GPU job: slurm.gpus_per_node asks for the GPUs (--gpus-per-node); each rank then picks its
+// local GPU from SLURM_LOCALID (trainer/device.cpp), so the script sets nothing per rank.
+TEST(JobScript, GpuJobAsksForGpusPerNode) {
+    ScriptSpec s = golden_spec();
+    s.ntasks_per_node = 4;
+    s.cpus_per_task = 8;
+    s.gpus_per_node = 4;
+    s.extra.clear();
+    expect_golden(job_script(s), "gpus.sh");
+    const std::string text = job_script(s);
+    EXPECT_NE(text.find("#SBATCH --gpus-per-node=4\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("#SBATCH --ntasks-per-node=4\n"), std::string::npos) << text;
+}
+
 TEST(JobScript, QuoteKeepsEveryByteAsOneWord) {
     EXPECT_EQ(shell_quote("plain"), "'plain'");
     EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
