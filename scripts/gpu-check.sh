@@ -31,7 +31,7 @@ if [[ ${1:-} == --bundle ]]; then
   # LibTorch / CUDA (those come from the GPU machine's own PyTorch).
   for f in "$out/kakuren" "$out/libkakuren_train.so" "$out/kakuren_device_test"; do
     ldd "$f" | awk '/=> \//{print $3}'
-  done | sort -u | grep -v -E '/(libc|libm|libdl|librt|libpthread|ld-linux|libstdc\+\+|libgcc_s)[.-]' |
+  done | sort -u | grep -v -E '/(libc|libm|libdl|librt|libpthread|libresolv|libutil|libnsl|libanl|ld-linux|libstdc\+\+|libgcc_s)[.-]' |
     grep -v -E '/site-packages/|/cuda' | while read -r lib; do cp -L "$lib" "$out/lib/"; done
   cp /usr/share/datasets/fashion-mnist/*.gz "$out/data/"
   echo "gpu-check: wrote $out ($(du -sh "$out" | cut -f1)); bring it with the working tree"
