@@ -20,6 +20,7 @@
 #include "trainer/hdf5.hpp"
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
+#include "util/system.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -54,11 +55,8 @@ H5Handle open_file(const fs::path& file, const std::string& context) {
         return true;
     }();
     (void)quiet;
-    std::error_code ec;
-    if (!fs::exists(file, ec)) {
-        throw RuntimeFailure("cannot read " + file.string() + context +
-                             ": No such file or directory");
-    }
+    // HDF5 opens without O_NONBLOCK: a FIFO would block it. Refused first, never waited on.
+    util::open_regular_file(file, file.string() + context);
     H5Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
     if (!f.ok()) {
         throw RuntimeFailure("cannot read " + file.string() + context +

@@ -22,6 +22,7 @@
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/list_file.hpp"
+#include "util/system.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -45,10 +46,9 @@ std::string where(const fs::path& file, std::int64_t id) {
 
 /// The whole file; throws naming it and the sample.
 std::vector<unsigned char> read_file(const fs::path& file, std::int64_t id) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        throw RuntimeFailure("cannot read " + where(file, id) + ": " + std::strerror(errno));
-    }
+    // A FIFO or a device named in files.lst is refused, never waited on.
+    const util::Fd owned = util::open_regular_file(file, where(file, id));
+    const int fd = owned.get();
     std::vector<unsigned char> bytes;
     struct stat st {};
     std::string failure;
@@ -70,7 +70,6 @@ std::vector<unsigned char> read_file(const fs::path& file, std::int64_t id) {
             done += static_cast<std::size_t>(got);
         }
     }
-    ::close(fd);
     if (!failure.empty()) {
         throw RuntimeFailure("cannot read " + where(file, id) + ": " + failure);
     }

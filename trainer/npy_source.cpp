@@ -14,28 +14,12 @@
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/list_file.hpp"
+#include "util/system.hpp"
 
 namespace kakuren::trainer {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// An open file descriptor, closed on destruction.
-class Fd {
-  public:
-    explicit Fd(const fs::path& file) : m_fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC)) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (m_fd >= 0) {
-            ::close(m_fd);
-        }
-    }
-    [[nodiscard]] int get() const { return m_fd; }
-
-  private:
-    int m_fd;
-};
 
 std::string sample_text(std::int64_t id) {
     return "sample " + std::to_string(id);
@@ -74,13 +58,9 @@ class NpyArrayReader final : public RawReader {
     NpyArrayReader(fs::path data, fs::path targets)
         : m_data_file(std::move(data)), m_target_file(std::move(targets)),
           m_data_header(util::read_npy_header(m_data_file)),
-          m_target_header(util::read_npy_header(m_target_file)), m_data(m_data_file),
-          m_targets(m_target_file) {
-        for (const auto* f : {&m_data_file, &m_target_file}) {
-            if ((f == &m_data_file ? m_data : m_targets).get() < 0) {
-                throw RuntimeFailure("cannot read " + f->string() + ": " + std::strerror(errno));
-            }
-        }
+          m_target_header(util::read_npy_header(m_target_file)),
+          m_data(util::open_regular_file(m_data_file)),
+          m_targets(util::open_regular_file(m_target_file)) {
         if (m_data_header.shape.empty()) {
             throw RuntimeFailure(m_data_file.string() + ": holds a scalar; expected [N, ...]");
         }
@@ -114,7 +94,7 @@ class NpyArrayReader final : public RawReader {
   private:
     fs::path m_data_file, m_target_file;
     util::NpyHeader m_data_header, m_target_header;
-    Fd m_data, m_targets;
+    util::Fd m_data, m_targets;
     RawLayout m_layout;
 };
 
@@ -172,11 +152,9 @@ class NpyFilesReader final : public RawReader {
     /// Reads a whole per-sample file: its header (checked against the layout) and its data.
     static std::uint64_t read_one(const fs::path& file, std::int64_t id, util::NpyType type,
                                   const std::vector<std::int64_t>& shape, std::byte* out) {
-        const Fd fd(file);
-        if (fd.get() < 0) {
-            throw RuntimeFailure("cannot read " + file.string() + " (" + sample_text(id) +
-                                 "): " + std::strerror(errno));
-        }
+        // Refuses a FIFO or a device in the list without waiting on it.
+        const util::Fd fd =
+            util::open_regular_file(file, file.string() + " (" + sample_text(id) + ")");
         const std::size_t bytes =
             static_cast<std::size_t>(util::NpyHeader{1, 0, type, shape, 0}.data_bytes());
         // One read for the header and (for small samples) the data; the header is < 4 KiB.

@@ -739,6 +739,23 @@ open('train/files_data.lst', 'w').write('x0.npy\nx0.npy\nnothere.npy\n')
 open('train/files_label.lst', 'w').write('y0.npy\ny0.npy\ny0.npy\n')
 )py",
      "train", "nothere.npy (sample 2): No such file or directory"},
+    {"fifo_in_list", "npy", R"py(
+os.makedirs('train')
+np.save('train/x0.npy', np.zeros((1, 4, 4), np.uint8))
+np.save('train/y0.npy', np.uint8(1))
+os.mkfifo('train/x1.npy')  # no writer: opening it without O_NONBLOCK would wait forever
+open('train/files_data.lst', 'w').write('x0.npy\nx1.npy\n')
+open('train/files_label.lst', 'w').write('y0.npy\ny0.npy\n')
+)py",
+     "train", "x1.npy (sample 1): it is a FIFO, not a regular file"},
+    {"fifo_first_in_list", "npy", R"py(
+os.makedirs('train')
+np.save('train/y0.npy', np.uint8(1))
+os.mkfifo('train/x0.npy')
+open('train/files_data.lst', 'w').write('x0.npy\n')
+open('train/files_label.lst', 'w').write('y0.npy\n')
+)py",
+     "train", "x0.npy: it is a FIFO, not a regular file"},
     {"hdf5_no_dataset", "hdf5", R"py(
 with h5py.File('test.h5', 'w') as f:
     f['data'] = np.zeros((3, 1, 4, 4), np.uint8); f['targets'] = np.zeros(3, np.uint8)
@@ -787,6 +804,14 @@ Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).save('train/0/b.png
 with open('train/0/b.png', 'r+b') as f: f.truncate(os.path.getsize('train/0/b.png') // 2)
 )py",
      "train", "b.png (sample 1): corrupt PNG"},
+    {"images_fifo_in_list", "images", R"py(
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('test/0')
+for f in ('train/0/a.png', 'test/0/t.png'): Image.fromarray(np.zeros((4, 4), np.uint8)).save(f)
+os.mkfifo('train/0/b.png')  # no writer
+open('train/files.lst', 'w').write('0/a.png\n0/b.png\n')
+)py",
+     "train", "b.png (sample 1): it is a FIFO, not a regular file"},
     {"images_not_an_image", "images", R"py(
 from PIL import Image
 os.makedirs('train/0'); os.makedirs('test/0')
