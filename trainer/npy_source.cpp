@@ -82,6 +82,15 @@ class NpyArrayReader final : public RawReader {
     [[nodiscard]] std::int64_t size() const override { return m_data_header.shape[0]; }
     [[nodiscard]] const RawLayout& layout() const override { return m_layout; }
     [[nodiscard]] std::string name() const override { return m_data_file.string(); }
+    [[nodiscard]] std::string target_name(std::int64_t /*id*/) const override {
+        return m_target_file.string();
+    }
+    void read_targets(std::int64_t begin, std::int64_t count, std::byte* targets) const override {
+        const std::size_t tg = m_layout.target_bytes();
+        read_at(m_targets.get(), m_target_file, begin, targets,
+                tg * static_cast<std::size_t>(count),
+                m_target_header.data_offset + static_cast<std::uint64_t>(begin) * tg);
+    }
     std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
         const std::size_t in = m_layout.input_bytes(), tg = m_layout.target_bytes();
         read_at(m_data.get(), m_data_file, id, input, in,
@@ -134,6 +143,16 @@ class NpyFilesReader final : public RawReader {
     }
     [[nodiscard]] const RawLayout& layout() const override { return m_layout; }
     [[nodiscard]] std::string name() const override { return m_data_list.string(); }
+    [[nodiscard]] std::string target_name(std::int64_t id) const override {
+        return m_labels[static_cast<std::size_t>(id)].string();
+    }
+    void read_targets(std::int64_t begin, std::int64_t count, std::byte* targets) const override {
+        const std::size_t tg = m_layout.target_bytes();
+        for (std::int64_t id = begin; id < begin + count; ++id) {
+            read_one(m_labels[static_cast<std::size_t>(id)], id, m_layout.target_type,
+                     m_layout.target_shape, targets + static_cast<std::size_t>(id - begin) * tg);
+        }
+    }
     std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
         const auto i = static_cast<std::size_t>(id);
         return read_one(m_data[i], id, m_layout.input_type, m_layout.input_shape, input) +
