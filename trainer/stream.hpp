@@ -192,6 +192,12 @@ struct ImageOptions {
     std::int64_t channels = 0;
 };
 
+/// The most pixels (height x width) kakuren decodes from one image file: Pillow's
+/// MAX_IMAGE_PIXELS (89,478,485, a quarter GiB of 24-bit pixels). A header that claims more (a
+/// decompression bomb: a few hundred bytes that say 60000x60000) is refused, naming the file,
+/// before any pixel memory is allocated; downscale such images before training.
+inline constexpr std::int64_t k_max_image_pixels = 89'478'485;
+
 /// An images split may hold this list of CLASS/FILE paths (one a line): it then sets the order
 /// of the samples (kakuren data convert writes the IDX file's order), instead of ImageFolder's
 /// (class folders sorted, then the files of each, sorted).

@@ -235,6 +235,34 @@ with open('bad/shirt/2.png', 'r+b') as f: f.truncate(40)
     EXPECT_NE(r.out.find("problems found: 1"), std::string::npos) << r.out;
 }
 
+// Probe finding #2: a PNG whose header says 10000x9000 (a few hundred bytes) is refused before
+// its pixels are allocated (90 MB here; the probe's 60000x60000 asked for 10 GB).
+TEST_F(DataE2E, InspectRefusesADecompressionBombNamingIt) {
+    kakuren::testing::write_file(m_dir / "make.py", R"(
+import numpy as np, os, struct, zlib
+from PIL import Image
+def chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+os.makedirs('bad/shirt')
+Image.fromarray(np.zeros((8, 8), np.uint8)).save('bad/shirt/0.png')
+ihdr = struct.pack('>IIBBBBB', 9000, 10000, 8, 2, 0, 0, 0)  # width, height, 8-bit RGB
+open('bad/shirt/1.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) +
+                                    chunk(b'IDAT', zlib.compress(b'\0' * 27001)) +
+                                    chunk(b'IEND', b''))
+)");
+    const auto made = kakuren::testing::run_shell(
+        "cd " + quoted(m_dir.path().string()) + " && /usr/bin/python3 make.py", m_dir.path());
+    ASSERT_EQ(made.code, 0) << made.err;
+    const auto r = kakuren("data inspect bad");
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find((m_dir / "bad/shirt/1.png").string() +
+                         " (sample 1): the header says 10000x9000 (HxW), 90000000 pixels, more "
+                         "than the limit of 89478485 per image (Pillow's MAX_IMAGE_PIXELS)"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("problems found: 1"), std::string::npos) << r.out;
+}
+
 TEST_F(DataE2E, InspectNamesBadSamplesAndExitsOne) {
     kakuren::testing::write_file(m_dir / "make.py", R"(
 import numpy as np, os

@@ -867,6 +867,34 @@ os.mkfifo('train/0/b.png')  # no writer
 open('train/files.lst', 'w').write('0/a.png\n0/b.png\n')
 )py",
      "train", "b.png (sample 1): it is a FIFO, not a regular file"},
+    // Probe finding #2: decompression bombs. 10000x9000 claimed by a few hundred bytes: over
+    // k_max_image_pixels, yet small enough (90 MB) not to hurt the machine if the check is lost.
+    {"images_png_bomb", "images", R"py(
+import struct, zlib
+from PIL import Image
+def chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+os.makedirs('train/0'); os.makedirs('test/0')
+Image.fromarray(np.zeros((4, 4), np.uint8)).save('test/0/t.png')
+ihdr = struct.pack('>IIBBBBB', 9000, 10000, 8, 0, 0, 0, 0)  # width, height, 8-bit grey
+open('train/0/a.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) +
+                                  chunk(b'IDAT', zlib.compress(b'\0' * 9001)) + chunk(b'IEND', b''))
+)py",
+     "train",
+     "a.png (sample 0): the header says 10000x9000 (HxW), 90000000 pixels, more than the limit of "
+     "89478485 per image"},
+    {"images_jpeg_bomb", "images", R"py(
+import struct
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('test/0')
+for f in ('train/0/a.png', 'test/0/t.png'): Image.fromarray(np.zeros((8, 8), np.uint8)).save(f)
+Image.fromarray(np.zeros((8, 8), np.uint8)).save('train/0/b.jpg')
+b = bytearray(open('train/0/b.jpg', 'rb').read())
+sof = b.index(b'\xff\xc0')  # baseline frame header: length, precision, height, width
+b[sof + 5:sof + 9] = struct.pack('>HH', 10000, 9000)
+open('train/0/b.jpg', 'wb').write(bytes(b))
+)py",
+     "train", "b.jpg (sample 1): the header says 10000x9000 (HxW), 90000000 pixels"},
     {"images_not_an_image", "images", R"py(
 from PIL import Image
 os.makedirs('train/0'); os.makedirs('test/0')
