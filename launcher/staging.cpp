@@ -45,6 +45,15 @@ void check_list_inside(const fs::path& list, const fs::path& folder) {
                                  "; node-local staging copies the split folder, so its file "
                                  "lists must name files inside it (or set data.stage = \"none\")");
         }
+        // Only regular files are staged; a FIFO would also hang the reader (a missing file is
+        // the reader's to report, with its sample).
+        std::error_code ec;
+        const auto type = fs::status(entry.is_absolute() ? entry : folder / entry, ec).type();
+        if (type != fs::file_type::regular && type != fs::file_type::not_found) {
+            throw RuntimeFailure("cannot stage " + list.string() + ": it lists " + line +
+                                 ", which is not a regular file (a FIFO, a device, a socket or a "
+                                 "folder); file lists must name regular files");
+        }
     }
 }
 

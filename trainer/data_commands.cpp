@@ -173,22 +173,25 @@ SplitReport inspect_split(const std::string& split, const fs::path& path) {
     r.sample_type = util::npy_type_name(l.input_type);
     r.target_type = util::npy_type_name(l.target_type);
     const bool integer = util::npy_type_is_integer(l.target_type);
-    const auto note_classes = [&](const torch::Tensor& targets) {
-        if (integer && targets.numel() > 0) {
-            r.classes = std::max(r.classes, targets.max().item<std::int64_t>() + 1);
+    // Reads samples [begin, begin + count): every input and target, and the class ids checked
+    // as a run checks them (negative, or beyond k_max_classes).
+    const auto read = [&](std::int64_t begin, std::int64_t count) {
+        const torch::Tensor targets = source->read_raw_targets(begin, count);
+        if (integer) {
+            r.classes = std::max(r.classes, count_class_ids(targets, begin, source->reader()));
         }
     };
     for (std::int64_t begin = 0; begin < r.samples && r.problems.size() < k_max_problems;
          begin += k_chunk) {
         const std::int64_t count = std::min(k_chunk, r.samples - begin);
         try {
-            note_classes(source->read_raw_targets(begin, count).to(torch::kInt64));
+            read(begin, count);
         } catch (const Error&) {
             // Sample by sample, to name each bad one.
             for (std::int64_t i = begin; i < begin + count && r.problems.size() < k_max_problems;
                  ++i) {
                 try {
-                    note_classes(source->read_raw_targets(i, 1).to(torch::kInt64));
+                    read(i, 1);
                 } catch (const Error& e) {
                     r.problems.emplace_back(e.what());
                 }

@@ -20,6 +20,7 @@
 #include "trainer/hdf5.hpp"
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
+#include "util/system.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -54,11 +55,8 @@ H5Handle open_file(const fs::path& file, const std::string& context) {
         return true;
     }();
     (void)quiet;
-    std::error_code ec;
-    if (!fs::exists(file, ec)) {
-        throw RuntimeFailure("cannot read " + file.string() + context +
-                             ": No such file or directory");
-    }
+    // HDF5 opens without O_NONBLOCK: a FIFO would block it. Refused first, never waited on.
+    util::open_regular_file(file, file.string() + context);
     H5Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
     if (!f.ok()) {
         throw RuntimeFailure("cannot read " + file.string() + context +
@@ -266,6 +264,21 @@ class Hdf5ArrayReader final : public RawReader {
     [[nodiscard]] std::int64_t size() const override { return m_size; }
     [[nodiscard]] const RawLayout& layout() const override { return m_layout; }
     [[nodiscard]] std::string name() const override { return m_file_name; }
+    [[nodiscard]] std::string target_name(std::int64_t /*id*/) const override {
+        return where(m_target_key);
+    }
+    void read_targets(std::int64_t begin, std::int64_t count, std::byte* targets) const override {
+        const std::string what = where(m_target_key) + " (samples " + std::to_string(begin) +
+                                 " to " + std::to_string(begin + count - 1) + ")";
+        if (m_fd >= 0) {
+            const std::size_t tg = m_layout.target_bytes();
+            pread_exact(m_fd, targets, tg * static_cast<std::size_t>(count),
+                        *m_target_offset + static_cast<std::uint64_t>(begin) * tg, what);
+            return;
+        }
+        const std::lock_guard lock(hdf5_mutex());
+        read_rows(m_targets.get(), m_y, begin, count, false, targets, what);
+    }
     std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
         const std::size_t in = m_layout.input_bytes(), tg = m_layout.target_bytes();
         if (m_fd >= 0) {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <iterator>
 #include <map>
+#include <optional>
 
 // jpeglib.h needs FILE and size_t declared before it.
 #include <jpeglib.h>
@@ -22,6 +23,7 @@
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/list_file.hpp"
+#include "util/system.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -45,10 +47,9 @@ std::string where(const fs::path& file, std::int64_t id) {
 
 /// The whole file; throws naming it and the sample.
 std::vector<unsigned char> read_file(const fs::path& file, std::int64_t id) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        throw RuntimeFailure("cannot read " + where(file, id) + ": " + std::strerror(errno));
-    }
+    // A FIFO or a device named in files.lst is refused, never waited on.
+    const util::Fd owned = util::open_regular_file(file, where(file, id));
+    const int fd = owned.get();
     std::vector<unsigned char> bytes;
     struct stat st {};
     std::string failure;
@@ -70,11 +71,24 @@ std::vector<unsigned char> read_file(const fs::path& file, std::int64_t id) {
             done += static_cast<std::size_t>(got);
         }
     }
-    ::close(fd);
     if (!failure.empty()) {
         throw RuntimeFailure("cannot read " + where(file, id) + ": " + failure);
     }
     return bytes;
+}
+
+/// The error for an image whose header claims more than k_max_image_pixels, checked before
+/// its pixels are allocated; nullopt when it is within the limit.
+std::optional<std::string> too_many_pixels(std::uint64_t height, std::uint64_t width,
+                                           const fs::path& file, std::int64_t id) {
+    if (height * width <= static_cast<std::uint64_t>(k_max_image_pixels)) {
+        return std::nullopt;
+    }
+    return where(file, id) + ": the header says " + std::to_string(height) + "x" +
+           std::to_string(width) + " (HxW), " + std::to_string(height * width) +
+           " pixels, more than the limit of " + std::to_string(k_max_image_pixels) +
+           " per image (Pillow's MAX_IMAGE_PIXELS): a decompression bomb, or an image to "
+           "downscale before training";
 }
 
 // libjpeg reports errors through error_exit, whose default calls exit(): ours jumps back to the
@@ -99,10 +113,12 @@ void jpeg_message(j_common_ptr info, int level) {
 }
 
 /// Decodes a JPEG into `pixels` (H x W x C, C = 1 for greyscale files, else 3). Returns false
-/// with `errors.message` set when libjpeg fails. No C++ object lives in the frames that the
-/// error jump skips (libjpeg's own).
+/// with `errors.message` set when libjpeg fails; throws RuntimeFailure (too_many_pixels) for an
+/// image too large.
+/// No C++ object lives in the frames that the error jump skips (libjpeg's own).
 bool decode_jpeg(const std::vector<unsigned char>& bytes, std::vector<std::uint8_t>& pixels,
-                 int& height, int& width, int& channels, JpegErrors& errors) {
+                 int& height, int& width, int& channels, JpegErrors& errors, const fs::path& file,
+                 std::int64_t id) {
     jpeg_decompress_struct info{};
     info.err = jpeg_std_error(&errors.mgr);
     errors.mgr.error_exit = jpeg_fail;
@@ -120,6 +136,10 @@ bool decode_jpeg(const std::vector<unsigned char>& bytes, std::vector<std::uint8
                       info.num_components);
         jpeg_destroy_decompress(&info);
         return false;
+    }
+    if (auto error = too_many_pixels(info.image_height, info.image_width, file, id)) {
+        jpeg_destroy_decompress(&info);
+        throw RuntimeFailure(*error);
     }
     info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&info);
@@ -152,6 +172,10 @@ Pixels decode_png(const std::vector<unsigned char>& bytes, const fs::path& file,
     if (png_image_begin_read_from_memory(&image, bytes.data(), bytes.size()) == 0) {
         throw RuntimeFailure(where(file, id) + ": corrupt PNG: " + image.message);
     }
+    if (auto error = too_many_pixels(image.height, image.width, file, id)) {
+        png_image_free(&image);
+        throw RuntimeFailure(*error);
+    }
     Pixels out;
     const bool colour = (image.format & PNG_FORMAT_FLAG_COLOR) != 0U;
     image.format = colour ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
@@ -179,7 +203,7 @@ Pixels decode(const std::vector<unsigned char>& bytes, const fs::path& file, std
     if (starts({0xFF, 0xD8, 0xFF})) {
         Pixels out;
         JpegErrors errors;
-        if (!decode_jpeg(bytes, out.data, out.height, out.width, out.channels, errors)) {
+        if (!decode_jpeg(bytes, out.data, out.height, out.width, out.channels, errors, file, id)) {
             throw RuntimeFailure(where(file, id) + ": corrupt JPEG: " + errors.message);
         }
         return out;

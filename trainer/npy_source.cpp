@@ -14,28 +14,12 @@
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/list_file.hpp"
+#include "util/system.hpp"
 
 namespace kakuren::trainer {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// An open file descriptor, closed on destruction.
-class Fd {
-  public:
-    explicit Fd(const fs::path& file) : m_fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC)) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (m_fd >= 0) {
-            ::close(m_fd);
-        }
-    }
-    [[nodiscard]] int get() const { return m_fd; }
-
-  private:
-    int m_fd;
-};
 
 std::string sample_text(std::int64_t id) {
     return "sample " + std::to_string(id);
@@ -74,13 +58,9 @@ class NpyArrayReader final : public RawReader {
     NpyArrayReader(fs::path data, fs::path targets)
         : m_data_file(std::move(data)), m_target_file(std::move(targets)),
           m_data_header(util::read_npy_header(m_data_file)),
-          m_target_header(util::read_npy_header(m_target_file)), m_data(m_data_file),
-          m_targets(m_target_file) {
-        for (const auto* f : {&m_data_file, &m_target_file}) {
-            if ((f == &m_data_file ? m_data : m_targets).get() < 0) {
-                throw RuntimeFailure("cannot read " + f->string() + ": " + std::strerror(errno));
-            }
-        }
+          m_target_header(util::read_npy_header(m_target_file)),
+          m_data(util::open_regular_file(m_data_file)),
+          m_targets(util::open_regular_file(m_target_file)) {
         if (m_data_header.shape.empty()) {
             throw RuntimeFailure(m_data_file.string() + ": holds a scalar; expected [N, ...]");
         }
@@ -102,6 +82,15 @@ class NpyArrayReader final : public RawReader {
     [[nodiscard]] std::int64_t size() const override { return m_data_header.shape[0]; }
     [[nodiscard]] const RawLayout& layout() const override { return m_layout; }
     [[nodiscard]] std::string name() const override { return m_data_file.string(); }
+    [[nodiscard]] std::string target_name(std::int64_t /*id*/) const override {
+        return m_target_file.string();
+    }
+    void read_targets(std::int64_t begin, std::int64_t count, std::byte* targets) const override {
+        const std::size_t tg = m_layout.target_bytes();
+        read_at(m_targets.get(), m_target_file, begin, targets,
+                tg * static_cast<std::size_t>(count),
+                m_target_header.data_offset + static_cast<std::uint64_t>(begin) * tg);
+    }
     std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
         const std::size_t in = m_layout.input_bytes(), tg = m_layout.target_bytes();
         read_at(m_data.get(), m_data_file, id, input, in,
@@ -114,7 +103,7 @@ class NpyArrayReader final : public RawReader {
   private:
     fs::path m_data_file, m_target_file;
     util::NpyHeader m_data_header, m_target_header;
-    Fd m_data, m_targets;
+    util::Fd m_data, m_targets;
     RawLayout m_layout;
 };
 
@@ -154,6 +143,16 @@ class NpyFilesReader final : public RawReader {
     }
     [[nodiscard]] const RawLayout& layout() const override { return m_layout; }
     [[nodiscard]] std::string name() const override { return m_data_list.string(); }
+    [[nodiscard]] std::string target_name(std::int64_t id) const override {
+        return m_labels[static_cast<std::size_t>(id)].string();
+    }
+    void read_targets(std::int64_t begin, std::int64_t count, std::byte* targets) const override {
+        const std::size_t tg = m_layout.target_bytes();
+        for (std::int64_t id = begin; id < begin + count; ++id) {
+            read_one(m_labels[static_cast<std::size_t>(id)], id, m_layout.target_type,
+                     m_layout.target_shape, targets + static_cast<std::size_t>(id - begin) * tg);
+        }
+    }
     std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
         const auto i = static_cast<std::size_t>(id);
         return read_one(m_data[i], id, m_layout.input_type, m_layout.input_shape, input) +
@@ -172,11 +171,9 @@ class NpyFilesReader final : public RawReader {
     /// Reads a whole per-sample file: its header (checked against the layout) and its data.
     static std::uint64_t read_one(const fs::path& file, std::int64_t id, util::NpyType type,
                                   const std::vector<std::int64_t>& shape, std::byte* out) {
-        const Fd fd(file);
-        if (fd.get() < 0) {
-            throw RuntimeFailure("cannot read " + file.string() + " (" + sample_text(id) +
-                                 "): " + std::strerror(errno));
-        }
+        // Refuses a FIFO or a device in the list without waiting on it.
+        const util::Fd fd =
+            util::open_regular_file(file, file.string() + " (" + sample_text(id) + ")");
         const std::size_t bytes =
             static_cast<std::size_t>(util::NpyHeader{1, 0, type, shape, 0}.data_bytes());
         // One read for the header and (for small samples) the data; the header is < 4 KiB.

@@ -222,6 +222,60 @@ torch::Tensor StreamSource::read_raw_inputs(std::int64_t begin, std::int64_t cou
     return inputs;
 }
 
+void RawReader::read_targets(std::int64_t begin, std::int64_t count, std::byte* targets) const {
+    std::vector<std::byte> input(layout().input_bytes());
+    const std::size_t bytes = layout().target_bytes();
+    for (std::int64_t i = 0; i < count; ++i) {
+        read(begin + i, input.data(), targets + static_cast<std::size_t>(i) * bytes);
+    }
+}
+
+std::int64_t count_class_ids(const torch::Tensor& targets, std::int64_t first,
+                             const RawReader& reader) {
+    const std::int64_t count = targets.size(0);
+    if (count == 0 || targets.numel() == 0) {
+        return 0;
+    }
+    const torch::Tensor t = targets.to(torch::kInt64).reshape({count, -1});
+    const torch::Tensor lowest = std::get<0>(t.min(1)).contiguous();
+    const torch::Tensor highest = std::get<0>(t.max(1)).contiguous();
+    const auto* lo = lowest.data_ptr<std::int64_t>();
+    const auto* hi = highest.data_ptr<std::int64_t>();
+    std::int64_t classes = 0;
+    for (std::int64_t i = 0; i < count; ++i) {
+        const std::int64_t id = first + i;
+        if (lo[i] < 0) {
+            throw RuntimeFailure(reader.target_name(id) + ": sample " + std::to_string(id) +
+                                 " has the negative class id " + std::to_string(lo[i]) +
+                                 "; class ids are 0, 1, ... (one per class)");
+        }
+        if (hi[i] >= k_max_classes) {
+            throw RuntimeFailure(reader.target_name(id) + ": sample " + std::to_string(id) +
+                                 " has the class id " + std::to_string(hi[i]) +
+                                 ", beyond kakuren's limit of " + std::to_string(k_max_classes) +
+                                 " classes (ids 0 to " + std::to_string(k_max_classes - 1) +
+                                 "); is this the right targets file?");
+        }
+        classes = std::max(classes, hi[i] + 1);
+    }
+    return classes;
+}
+
+std::int64_t count_classes(const RawReader& reader, std::int64_t count) {
+    const RawLayout& l = reader.layout();
+    std::vector<std::int64_t> shape{0};
+    shape.insert(shape.end(), l.target_shape.begin(), l.target_shape.end());
+    std::int64_t classes = 0;
+    for (std::int64_t begin = 0; begin < count; begin += k_scan_chunk) {
+        const std::int64_t n = std::min(k_scan_chunk, count - begin);
+        shape[0] = n;
+        torch::Tensor t = torch::empty(shape, torch_type(l.target_type));
+        reader.read_targets(begin, n, static_cast<std::byte*>(t.data_ptr()));
+        classes = std::max(classes, count_class_ids(t, begin, reader));
+    }
+    return classes;
+}
+
 torch::Tensor StreamSource::read_raw_targets(std::int64_t begin, std::int64_t count) const {
     const torch::Tensor ids = torch::arange(begin, begin + count, torch::kInt64);
     torch::Tensor inputs, targets;
@@ -276,29 +330,9 @@ std::pair<double, double> split_moments(const StreamSource& source, const Decodi
     return {mean, std::sqrt(std::max(0.0, sum_sq / count - mean * mean))};
 }
 
-/// Largest class id + 1 over a split's integer targets; a negative one is an error naming the
-/// split and the sample.
+/// Largest class id + 1 over a split's integer targets (within its limit), each checked.
 std::int64_t max_class(const StreamSource& source) {
-    std::int64_t classes = 0;
-    const std::int64_t n = source.size();
-    for (std::int64_t begin = 0; begin < n; begin += k_scan_chunk) {
-        const std::int64_t count = std::min(k_scan_chunk, n - begin);
-        const torch::Tensor t =
-            source.read_raw_targets(begin, count).to(torch::kInt64).reshape({count, -1});
-        const torch::Tensor lowest = std::get<0>(t.min(1));
-        const torch::Tensor highest = std::get<0>(t.max(1));
-        const auto* lo = lowest.data_ptr<std::int64_t>();
-        const auto* hi = highest.data_ptr<std::int64_t>();
-        for (std::int64_t i = 0; i < count; ++i) {
-            if (lo[i] < 0) {
-                throw RuntimeFailure(source.reader().name() + ": sample " +
-                                     std::to_string(begin + i) + " has the negative class id " +
-                                     std::to_string(lo[i]));
-            }
-            classes = std::max(classes, hi[i] + 1);
-        }
-    }
-    return classes;
+    return count_classes(source.reader(), source.size());
 }
 
 /// data.image_size / data.image_channels as ImageOptions (images), checked.
@@ -334,10 +368,18 @@ std::unique_ptr<RawReader> open_stream_split(const DataConfig& config, const std
         return open_images_split(path, key, image_class_folders(config.train_path, "data.train"),
                                  image);
     }
-    if (config.dataset == "npy") {
-        return open_npy_split(path, key);
+    std::unique_ptr<RawReader> reader =
+        config.dataset == "npy" ? open_npy_split(path, key)
+                                : open_hdf5_split(path, key, config.data_key, config.target_key);
+    // Class ids out of range are refused at open (the data check runs before a run is
+    // recorded), not by LibTorch building the model. DeepCAM folders: per-pixel classes, 3.
+    std::error_code ec;
+    const bool deepcam = config.dataset == "hdf5" && std::filesystem::is_directory(path, ec);
+    if (!deepcam && util::npy_type_is_integer(reader->layout().target_type)) {
+        const std::int64_t limit = key == "data.test" ? config.test_limit : config.train_limit;
+        count_classes(*reader, limit > 0 ? std::min(limit, reader->size()) : reader->size());
     }
-    return open_hdf5_split(path, key, config.data_key, config.target_key);
+    return reader;
 }
 
 void check_splits_agree(const RawReader& train, const RawReader& test) {

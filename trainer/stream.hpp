@@ -53,8 +53,16 @@ class RawReader {
         }
         return bytes;
     }
+    /// Copies the targets alone of samples [begin, begin + count) (in range) to consecutive
+    /// slots of `targets` (layout().target_bytes() each): class counts and checks read no
+    /// input. Same threading and errors as read(). This default reads each whole sample; a
+    /// format that can read targets alone overrides it.
+    virtual void read_targets(std::int64_t begin, std::int64_t count, std::byte* targets) const;
     /// "data.train" or "/path/to/file": the split, for messages.
     [[nodiscard]] virtual std::string name() const = 0;
+    /// Where sample `id`'s target is stored, for messages ("/path/targets.npy", "/path/y3.npy",
+    /// "/path/train.h5:/targets"): name() unless the format knows better.
+    [[nodiscard]] virtual std::string target_name(std::int64_t /*id*/) const { return name(); }
     /// Classes known without reading the samples (images: the class folders); 0 = count them
     /// from the targets.
     [[nodiscard]] virtual std::int64_t num_classes() const { return 0; }
@@ -136,6 +144,22 @@ class StreamSource final : public SampleSource {
     mutable std::atomic<std::uint64_t> m_bytes{0};
 };
 
+/// The most classes a classification data set may have: class ids are 0 .. k_max_classes - 1.
+/// Far above any label set in use (ImageNet-21k has 21,841), and a classifier's output layer
+/// of that width still fits in memory: a larger id is a corrupt or foreign target file (an id
+/// of 10^12 asked LibTorch for 64 TB). The error that refuses one states the limit.
+inline constexpr std::int64_t k_max_classes = 100'000;
+
+/// Largest class id + 1 in `targets` (integer, one row per sample: samples first, first + 1,
+/// ... of `reader`); 0 when empty. Throws RuntimeFailure naming reader.target_name() and the
+/// first sample with a negative class id or one of k_max_classes or more.
+std::int64_t count_class_ids(const torch::Tensor& targets, std::int64_t first,
+                             const RawReader& reader);
+
+/// count_class_ids over the targets of samples [0, count) of `reader`, read with read_targets()
+/// (no input is read), in chunks. Throws as count_class_ids, or as read_targets.
+std::int64_t count_classes(const RawReader& reader, std::int64_t count);
+
 /// torch's element type for a stored type.
 torch::ScalarType torch_type(util::NpyType type);
 
@@ -168,6 +192,12 @@ struct ImageOptions {
     std::int64_t channels = 0;
 };
 
+/// The most pixels (height x width) kakuren decodes from one image file: Pillow's
+/// MAX_IMAGE_PIXELS (89,478,485, a quarter GiB of 24-bit pixels). A header that claims more (a
+/// decompression bomb: a few hundred bytes that say 60000x60000) is refused, naming the file,
+/// before any pixel memory is allocated; downscale such images before training.
+inline constexpr std::int64_t k_max_image_pixels = 89'478'485;
+
 /// An images split may hold this list of CLASS/FILE paths (one a line): it then sets the order
 /// of the samples (kakuren data convert writes the IDX file's order), instead of ImageFolder's
 /// (class folders sorted, then the files of each, sorted).
@@ -198,8 +228,10 @@ StoredImage stored_image(const RawReader& reader, std::int64_t id);
 void write_png(const std::filesystem::path& file, std::int64_t height, std::int64_t width,
                int channels, const std::uint8_t* pixels);
 
-/// Opens one split of config's format (npy, hdf5 or images) at path: its headers only (images:
-/// the file list and the first image), no sample is read. `key` ("data.train") names it in
+/// Opens one split of config's format (npy, hdf5 or images) at path: its headers (images: the
+/// file list and the first image) and, for integer targets of npy and single-file hdf5 splits,
+/// every target within the split's limit (count_classes: a class id out of range is refused
+/// here, before a run is recorded); no input is read. `key` ("data.train") names it in
 /// messages; `image` says how images become samples. Throws RuntimeFailure naming the file.
 std::unique_ptr<RawReader> open_stream_split(const DataConfig& config, const std::string& path,
                                              const std::string& key,

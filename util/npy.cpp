@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "util/error.hpp"
+#include "util/system.hpp"
 
 namespace kakuren::util {
 namespace {
@@ -220,10 +221,9 @@ NpyHeader parse_npy_header(std::string_view bytes, const std::string& name) {
 
 NpyHeader read_npy_header(const std::filesystem::path& file) {
     const std::string name = file.string();
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        throw RuntimeFailure("cannot read " + name + ": " + std::strerror(errno));
-    }
+    // A FIFO or a device named as a data file is refused, never waited on.
+    const Fd owned = open_regular_file(file);
+    const int fd = owned.get();
     std::string head(4096, '\0');
     std::size_t got = 0;
     bool eof = false;
@@ -233,7 +233,6 @@ NpyHeader read_npy_header(const std::filesystem::path& file) {
             const ssize_t n = ::pread(fd, head.data() + got, want - got, static_cast<off_t>(got));
             if (n < 0) {
                 const int err = errno;
-                ::close(fd);
                 throw RuntimeFailure("cannot read " + name + ": " + std::strerror(err));
             }
             eof = n == 0;
@@ -255,7 +254,6 @@ NpyHeader read_npy_header(const std::filesystem::path& file) {
     }
     struct stat st {};
     const int rc = ::fstat(fd, &st);
-    ::close(fd);
     NpyHeader h = parse_npy_header(head, name);
     if (rc == 0) {
         const auto size = static_cast<std::uint64_t>(st.st_size);

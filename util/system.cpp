@@ -25,28 +25,6 @@ namespace kakuren::util {
 
 namespace {
 
-/// Owns a file descriptor; closes it on scope exit.
-class Fd {
-  public:
-    explicit Fd(int fd) : m_fd(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (m_fd >= 0)
-            ::close(m_fd);
-    }
-    int get() const { return m_fd; }
-    /// Closes now and reports close()'s error (write-back errors can surface here).
-    int close() {
-        const int rc = ::close(m_fd);
-        m_fd = -1;
-        return rc;
-    }
-
-  private:
-    int m_fd;
-};
-
 struct ProcStat {
     char state = '?';
     std::int64_t start_ticks = 0;
@@ -424,6 +402,65 @@ std::string read_regular_file(const std::filesystem::path& path, std::int64_t ma
                              std::to_string(st.st_size) + " bytes, more than the limit of " +
                              std::to_string(max_bytes) + " bytes");
     return read_all(fd.get(), "cannot read " + what + " " + path.string(), max_bytes);
+}
+
+Fd::~Fd() {
+    if (m_fd >= 0)
+        ::close(m_fd);
+}
+
+Fd& Fd::operator=(Fd&& other) noexcept {
+    if (this != &other) {
+        if (m_fd >= 0)
+            ::close(m_fd);
+        m_fd = std::exchange(other.m_fd, -1);
+    }
+    return *this;
+}
+
+int Fd::close() {
+    const int rc = ::close(m_fd);
+    m_fd = -1;
+    return rc;
+}
+
+namespace {
+
+const char* file_kind(mode_t mode) {
+    if (S_ISDIR(mode))
+        return "a folder";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a regular file";
+}
+
+} // namespace
+
+Fd open_regular_file(const std::filesystem::path& path, const std::string& name) {
+    const std::string context = "cannot read " + (name.empty() ? path.string() : name) + ": ";
+    // O_NONBLOCK: opening a FIFO without a writer must not wait (nor a tty become ours).
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    struct stat st {};
+    if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) {
+        const int err = errno;
+        throw RuntimeFailure(context + std::strerror(err));
+    }
+    if (!S_ISREG(st.st_mode))
+        throw RuntimeFailure(context + "it is " + file_kind(st.st_mode) +
+                             ", not a regular file; data files must be regular files");
+    // Reads of a regular file block as usual (the flag only mattered for the open).
+    const int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        const int err = errno;
+        throw RuntimeFailure(context + std::strerror(err));
+    }
+    return fd;
 }
 
 namespace {

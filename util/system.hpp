@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace kakuren::util {
 
@@ -31,6 +32,31 @@ std::string read_file(const std::filesystem::path& path); ///< throws RuntimeFai
 /// writer), a folder, a larger file.
 std::string read_regular_file(const std::filesystem::path& path, std::int64_t max_bytes,
                               const std::string& what);
+
+/// Owns a file descriptor (-1: none); closes it when destroyed.
+class Fd {
+  public:
+    explicit Fd(int fd = -1) : m_fd(fd) {}
+    Fd(Fd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+    Fd& operator=(Fd&& other) noexcept;
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd();
+    [[nodiscard]] int get() const { return m_fd; }
+    /// Closes now and reports close()'s error (write-back errors can surface here).
+    int close();
+
+  private:
+    int m_fd;
+};
+
+/// Opens a regular file to read (O_CLOEXEC) without ever blocking on what it is given: the
+/// open is non-blocking, so a FIFO without a writer does not wait, and anything but a regular
+/// file (a FIFO, a device such as /dev/zero, a socket, a folder) is refused; reads of the
+/// returned descriptor then block as usual. Throws RuntimeFailure "cannot read <name>: <cause>"
+/// (name: the path unless given, e.g. "x.npy (sample 3)"; cause: the errno text or "it is a
+/// FIFO, not a regular file; ...").
+Fd open_regular_file(const std::filesystem::path& path, const std::string& name = "");
 
 /// An exclusive lock on a file (an open-file-description lock, fcntl F_OFD_SETLK): held until
 /// this object is destroyed or the process ends, however it ends (kill -9 included); the

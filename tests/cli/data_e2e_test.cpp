@@ -235,6 +235,34 @@ with open('bad/shirt/2.png', 'r+b') as f: f.truncate(40)
     EXPECT_NE(r.out.find("problems found: 1"), std::string::npos) << r.out;
 }
 
+// Probe finding #2: a PNG whose header says 10000x9000 (a few hundred bytes) is refused before
+// its pixels are allocated (90 MB here; the probe's 60000x60000 asked for 10 GB).
+TEST_F(DataE2E, InspectRefusesADecompressionBombNamingIt) {
+    kakuren::testing::write_file(m_dir / "make.py", R"(
+import numpy as np, os, struct, zlib
+from PIL import Image
+def chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+os.makedirs('bad/shirt')
+Image.fromarray(np.zeros((8, 8), np.uint8)).save('bad/shirt/0.png')
+ihdr = struct.pack('>IIBBBBB', 9000, 10000, 8, 2, 0, 0, 0)  # width, height, 8-bit RGB
+open('bad/shirt/1.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) +
+                                    chunk(b'IDAT', zlib.compress(b'\0' * 27001)) +
+                                    chunk(b'IEND', b''))
+)");
+    const auto made = kakuren::testing::run_shell(
+        "cd " + quoted(m_dir.path().string()) + " && /usr/bin/python3 make.py", m_dir.path());
+    ASSERT_EQ(made.code, 0) << made.err;
+    const auto r = kakuren("data inspect bad");
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find((m_dir / "bad/shirt/1.png").string() +
+                         " (sample 1): the header says 10000x9000 (HxW), 90000000 pixels, more "
+                         "than the limit of 89478485 per image (Pillow's MAX_IMAGE_PIXELS)"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("problems found: 1"), std::string::npos) << r.out;
+}
+
 TEST_F(DataE2E, InspectNamesBadSamplesAndExitsOne) {
     kakuren::testing::write_file(m_dir / "make.py", R"(
 import numpy as np, os
@@ -255,6 +283,33 @@ open('bad/files_label.lst', 'w').writelines('y%d.npy\n' % i for i in range(6))
               std::string::npos)
         << r.out;
     EXPECT_NE(r.out.find("problems found: 1"), std::string::npos) << r.out;
+}
+
+// Probe finding #6: class ids -1 and 10^12 were "problems none" ("classes 1000000000001").
+TEST_F(DataE2E, InspectNamesOutOfRangeClassIdsAndExitsOne) {
+    kakuren::testing::write_file(m_dir / "make.py", R"(
+import numpy as np, os
+for split, bad in (('train', -1), ('test', 10**12)):
+    os.makedirs('bad/' + split)
+    np.save('bad/%s/data.npy' % split, np.zeros((6, 1, 4, 4), np.uint8))
+    np.save('bad/%s/targets.npy' % split, np.array([0, 1, 2, bad, 1, 0], np.int64))
+)");
+    const auto made = kakuren::testing::run_shell(
+        "cd " + quoted(m_dir.path().string()) + " && /usr/bin/python3 make.py", m_dir.path());
+    ASSERT_EQ(made.code, 0) << made.err;
+    const auto r = kakuren("data inspect bad");
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find((m_dir / "bad/train/targets.npy").string() +
+                         ": sample 3 has the negative class id -1"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find((m_dir / "bad/test/targets.npy").string() +
+                         ": sample 3 has the class id 1000000000000, beyond kakuren's limit of "
+                         "100000 classes"),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(r.out.find("1000000000001"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("problems found: 2"), std::string::npos) << r.out;
 }
 
 TEST_F(DataE2E, RecipeCheckWantsBothSplits) {
@@ -428,6 +483,44 @@ kind = "regression"
 )",
      {"r.toml:8:8: error: {dir}/train/data.npy: model.kind = \"cosmoflow\" cannot take its "
       "samples [1, 4, 4]"}},
+    {"negative_class_id",
+     R"py(
+import numpy as np, os
+for split, n in (('train', 10), ('test', 3)):
+    os.makedirs(split, exist_ok=True)
+    np.save(split + '/data.npy', np.zeros((n, 1, 4, 4), np.uint8))
+    np.save(split + '/targets.npy', np.arange(n, dtype=np.int64) % 2)
+np.save('test/targets.npy', np.array([0, -1, 1], np.int64))
+)py",
+     k_npy_recipe,
+     {"r.toml:6:8: error: {dir}/test/targets.npy: sample 1 has the negative class id -1"}},
+    {"absurd_class_id",
+     R"py(
+import numpy as np, os
+for split, n in (('train', 10), ('test', 3)):
+    os.makedirs(split, exist_ok=True)
+    np.save(split + '/data.npy', np.zeros((n, 1, 4, 4), np.uint8))
+    np.save(split + '/targets.npy', np.arange(n, dtype=np.int64) % 2)
+np.save('train/targets.npy', np.array([0, 1] * 4 + [10**12, 1], np.int64))
+)py",
+     k_npy_recipe,
+     {"r.toml:5:9: error: {dir}/train/targets.npy: sample 8 has the class id 1000000000000, "
+      "beyond kakuren's limit of 100000 classes (ids 0 to 99999)"}},
+    {"hdf5_absurd_class_id",
+     R"py(
+import numpy as np, h5py
+with h5py.File('test.h5', 'w') as f:
+    f['data'] = np.zeros((3, 1, 4, 4), np.uint8); f['targets'] = np.zeros(3, np.uint8)
+with h5py.File('train.h5', 'w') as f:
+    f['data'] = np.zeros((4, 1, 4, 4), np.uint8)
+    f['targets'] = np.array([0, 1, 10**12, 1], np.int64)
+)py",
+     R"([data]
+dataset = "hdf5"
+train = "train.h5"
+test = "test.h5"
+)",
+     {"r.toml:5:9: error: {dir}/train.h5:/targets: sample 2 has the class id 1000000000000"}},
     {"hdf5_truncated",
      R"py(
 import numpy as np, h5py, os

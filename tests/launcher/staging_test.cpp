@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -169,6 +170,28 @@ TEST(Staging, AFileListNamingFilesOutsideItsFolderIsRefused) {
     } catch (const kakuren::RuntimeFailure& e) {
         EXPECT_NE(std::string(e.what()).find((dir / "shared/train/files_data.lst").string() +
                                              ": it lists ../elsewhere/x1.npy, outside"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_FALSE(fs::exists(dir / "local")); // nothing copied
+}
+
+// Probe finding #3: a FIFO in a file list is refused by name, not skipped (nor waited on).
+TEST(Staging, AFileListNamingAFifoIsRefused) {
+    const kakuren::testing::TempDir dir("kakuren-stage-fifo");
+    write(dir / "shared/train/files_data.lst", "x0.npy\nx1.npy\n");
+    write(dir / "shared/train/files_label.lst", "y0.npy\ny1.npy\n");
+    write(dir / "shared/train/x0.npy", "x");
+    ASSERT_EQ(mkfifo((dir / "shared/train/x1.npy").c_str(), 0600), 0);
+    write(dir / "shared/test/data.npy", "x");
+    write(dir / "shared/test/targets.npy", "y");
+    try {
+        stage_splits((dir / "shared/train").string(), (dir / "shared/test").string(), dir / "local",
+                     0, 10.0);
+        FAIL() << "a FIFO in a file list was staged";
+    } catch (const kakuren::RuntimeFailure& e) {
+        EXPECT_NE(std::string(e.what()).find((dir / "shared/train/files_data.lst").string() +
+                                             ": it lists x1.npy, which is not a regular file"),
                   std::string::npos)
             << e.what();
     }

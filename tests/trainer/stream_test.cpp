@@ -622,6 +622,23 @@ for v, t in zip([(1, 0), (2, 0), (3, 0), (1, 0), (2, 0), (3, 0)], types):
     }
 }
 
+// Probe finding #6: class ids are bounded (k_max_classes); the largest allowed one opens.
+TEST(StreamSources, TheLargestAllowedClassIdOpens) {
+    const TempDir dir("kakuren-classes");
+    python(dir.path(), R"py(
+for split in ('train', 'test'):
+    os.makedirs(split)
+    np.save(split + '/data.npy', np.zeros((4, 1, 2, 2), np.uint8))
+    np.save(split + '/targets.npy', np.array([0, 99999, 1, 2], np.int64))
+)py");
+    DataConfig c;
+    c.dataset = "npy";
+    c.train_path = (dir / "train").string();
+    c.test_path = (dir / "test").string();
+    const Sources s = open_sources(c);
+    EXPECT_EQ(s.info.num_classes, k_max_classes);
+}
+
 /// Each bad file, written by numpy / h5py, and a piece of the message it must produce.
 struct BadCase {
     const char* name;
@@ -714,6 +731,29 @@ np.save('train/data.npy', np.zeros((10, 1, 4, 4), np.uint8))
 np.save('train/targets.npy', np.array([0, 1, 2, 3, -4, 0, 0, 0, 0, 0], np.int64))
 )py",
      "train", "sample 4 has the negative class id -4"},
+    {"class_id_too_large", "npy", R"py(
+os.makedirs('train')
+np.save('train/data.npy', np.zeros((10, 1, 4, 4), np.uint8))
+np.save('train/targets.npy', np.array([0, 1, 10**12, 3, 0, 0, 0, 0, 0, 0], np.int64))
+)py",
+     "train",
+     "train/targets.npy: sample 2 has the class id 1000000000000, beyond kakuren's limit of 100000 "
+     "classes (ids 0 to 99999)"},
+    {"class_id_at_the_limit", "npy", R"py(
+os.makedirs('train')
+np.save('train/data.npy', np.zeros((10, 1, 4, 4), np.uint8))
+np.save('train/targets.npy', np.array([0, 1, 2, 3, 0, 0, 0, 0, 0, 100000], np.int32))
+)py",
+     "train", "targets.npy: sample 9 has the class id 100000, beyond kakuren's limit"},
+    {"negative_class_in_sample_file", "npy", R"py(
+os.makedirs('train')
+np.save('train/x0.npy', np.zeros((1, 4, 4), np.uint8))
+np.save('train/y0.npy', np.int64(1))
+np.save('train/y1.npy', np.int64(-1))
+open('train/files_data.lst', 'w').write('x0.npy\nx0.npy\n')
+open('train/files_label.lst', 'w').write('y0.npy\ny1.npy\n')
+)py",
+     "train", "train/y1.npy: sample 1 has the negative class id -1"},
     {"list_lengths", "npy", R"py(
 os.makedirs('train')
 np.save('train/x0.npy', np.zeros((1, 4, 4), np.uint8))
@@ -739,6 +779,23 @@ open('train/files_data.lst', 'w').write('x0.npy\nx0.npy\nnothere.npy\n')
 open('train/files_label.lst', 'w').write('y0.npy\ny0.npy\ny0.npy\n')
 )py",
      "train", "nothere.npy (sample 2): No such file or directory"},
+    {"fifo_in_list", "npy", R"py(
+os.makedirs('train')
+np.save('train/x0.npy', np.zeros((1, 4, 4), np.uint8))
+np.save('train/y0.npy', np.uint8(1))
+os.mkfifo('train/x1.npy')  # no writer: opening it without O_NONBLOCK would wait forever
+open('train/files_data.lst', 'w').write('x0.npy\nx1.npy\n')
+open('train/files_label.lst', 'w').write('y0.npy\ny0.npy\n')
+)py",
+     "train", "x1.npy (sample 1): it is a FIFO, not a regular file"},
+    {"fifo_first_in_list", "npy", R"py(
+os.makedirs('train')
+np.save('train/y0.npy', np.uint8(1))
+os.mkfifo('train/x0.npy')
+open('train/files_data.lst', 'w').write('x0.npy\n')
+open('train/files_label.lst', 'w').write('y0.npy\n')
+)py",
+     "train", "x0.npy: it is a FIFO, not a regular file"},
     {"hdf5_no_dataset", "hdf5", R"py(
 with h5py.File('test.h5', 'w') as f:
     f['data'] = np.zeros((3, 1, 4, 4), np.uint8); f['targets'] = np.zeros(3, np.uint8)
@@ -761,6 +818,21 @@ with h5py.File('train.h5', 'w') as f:
 with open('train.h5', 'r+b') as f: f.truncate(os.path.getsize('train.h5') // 2)
 )py",
      "train.h5", "cannot read"},
+    {"hdf5_negative_class", "hdf5", R"py(
+with h5py.File('test.h5', 'w') as f:
+    f['data'] = np.zeros((3, 1, 4, 4), np.uint8); f['targets'] = np.zeros(3, np.uint8)
+with h5py.File('train.h5', 'w') as f:
+    f['data'] = np.zeros((5, 1, 4, 4), np.uint8); f['targets'] = np.array([0, 1, 0, -1, 1], np.int16)
+)py",
+     "train.h5", "train.h5:/targets: sample 3 has the negative class id -1"},
+    {"hdf5_class_id_too_large_chunked", "hdf5", R"py(
+with h5py.File('test.h5', 'w') as f:
+    f['data'] = np.zeros((3, 1, 4, 4), np.uint8); f['targets'] = np.zeros(3, np.uint8)
+with h5py.File('train.h5', 'w') as f:
+    f['data'] = np.zeros((5, 1, 4, 4), np.uint8)
+    f.create_dataset('targets', data=np.array([0, 1, 0, 10**12, 1], np.int64), chunks=(2,))
+)py",
+     "train.h5", "train.h5:/targets: sample 3 has the class id 1000000000000, beyond"},
     {"images_corrupt_jpeg", "images", R"py(
 from PIL import Image
 os.makedirs('train/0'); os.makedirs('test/0')
@@ -787,6 +859,42 @@ Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).save('train/0/b.png
 with open('train/0/b.png', 'r+b') as f: f.truncate(os.path.getsize('train/0/b.png') // 2)
 )py",
      "train", "b.png (sample 1): corrupt PNG"},
+    {"images_fifo_in_list", "images", R"py(
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('test/0')
+for f in ('train/0/a.png', 'test/0/t.png'): Image.fromarray(np.zeros((4, 4), np.uint8)).save(f)
+os.mkfifo('train/0/b.png')  # no writer
+open('train/files.lst', 'w').write('0/a.png\n0/b.png\n')
+)py",
+     "train", "b.png (sample 1): it is a FIFO, not a regular file"},
+    // Probe finding #2: decompression bombs. 10000x9000 claimed by a few hundred bytes: over
+    // k_max_image_pixels, yet small enough (90 MB) not to hurt the machine if the check is lost.
+    {"images_png_bomb", "images", R"py(
+import struct, zlib
+from PIL import Image
+def chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+os.makedirs('train/0'); os.makedirs('test/0')
+Image.fromarray(np.zeros((4, 4), np.uint8)).save('test/0/t.png')
+ihdr = struct.pack('>IIBBBBB', 9000, 10000, 8, 0, 0, 0, 0)  # width, height, 8-bit grey
+open('train/0/a.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) +
+                                  chunk(b'IDAT', zlib.compress(b'\0' * 9001)) + chunk(b'IEND', b''))
+)py",
+     "train",
+     "a.png (sample 0): the header says 10000x9000 (HxW), 90000000 pixels, more than the limit of "
+     "89478485 per image"},
+    {"images_jpeg_bomb", "images", R"py(
+import struct
+from PIL import Image
+os.makedirs('train/0'); os.makedirs('test/0')
+for f in ('train/0/a.png', 'test/0/t.png'): Image.fromarray(np.zeros((8, 8), np.uint8)).save(f)
+Image.fromarray(np.zeros((8, 8), np.uint8)).save('train/0/b.jpg')
+b = bytearray(open('train/0/b.jpg', 'rb').read())
+sof = b.index(b'\xff\xc0')  # baseline frame header: length, precision, height, width
+b[sof + 5:sof + 9] = struct.pack('>HH', 10000, 9000)
+open('train/0/b.jpg', 'wb').write(bytes(b))
+)py",
+     "train", "b.jpg (sample 1): the header says 10000x9000 (HxW), 90000000 pixels"},
     {"images_not_an_image", "images", R"py(
 from PIL import Image
 os.makedirs('train/0'); os.makedirs('test/0')

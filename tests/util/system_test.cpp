@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -16,6 +17,8 @@
 #include "support/temp_dir.hpp"
 #include "support/wait.hpp"
 #include "util/error.hpp"
+#include "util/list_file.hpp"
+#include "util/npy.hpp"
 
 namespace fs = std::filesystem;
 using namespace kakuren::util;
@@ -204,6 +207,45 @@ TEST(ReadRegularFile, RefusesDevicesFifosFoldersAndLargeFiles) {
     EXPECT_EQ(message(big, 100), "cannot read recipe " + big.string() +
                                      ": it has 101 bytes, more than the limit of 100 bytes");
     EXPECT_EQ(read_regular_file(big, 101, "recipe"), std::string(101, 'x'));
+}
+
+// Probe finding #3: a FIFO named as a data file (or as a file list) hung the reader in open().
+TEST(OpenRegularFile, RefusesFifosDevicesAndFoldersWithoutBlocking) {
+    TempDir dir;
+    const auto message = [](const auto& read) {
+        try {
+            read();
+        } catch (const kakuren::RuntimeFailure& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    const fs::path fifo = dir.path() / "x1.npy"; // no writer: an open without O_NONBLOCK waits
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    EXPECT_EQ(
+        message([&] { open_regular_file(fifo, fifo.string() + " (sample 1)"); }),
+        "cannot read " + fifo.string() +
+            " (sample 1): it is a FIFO, not a regular file; data files must be regular files");
+    EXPECT_EQ(message([&] { read_npy_header(fifo); }),
+              "cannot read " + fifo.string() +
+                  ": it is a FIFO, not a regular file; data files must be regular files");
+    EXPECT_NE(message([&] { read_list_file(fifo); }).find("it is not a regular file"),
+              std::string::npos);
+    EXPECT_EQ(message([] { open_regular_file("/dev/zero"); }),
+              "cannot read /dev/zero: it is a character device, not a regular file; data files "
+              "must be regular files");
+    EXPECT_NE(message([&] { open_regular_file(dir.path()); }).find("it is a folder"),
+              std::string::npos);
+    EXPECT_NE(message([&] {
+                  open_regular_file(dir.path() / "none");
+              }).find("none: No such file or directory"),
+              std::string::npos);
+    const fs::path file = dir.path() / "x0.npy";
+    atomic_write(file, "abc");
+    const Fd fd = open_regular_file(file);
+    char buf[4] = {};
+    EXPECT_EQ(::read(fd.get(), buf, sizeof buf), 3); // an ordinary, blocking descriptor
+    EXPECT_EQ(fcntl(fd.get(), F_GETFL) & O_NONBLOCK, 0);
 }
 
 TEST(FileLock, OneHolderAtATimeAndTheKernelReleasesIt) {
