@@ -17,7 +17,8 @@ struct DataProblem {
 /// Checks a streaming data set (data.dataset npy or hdf5) before anything is recorded: opens
 /// both splits' headers (shape, dtype, N of samples and of targets, file sizes; stats.h5 of a
 /// DeepCAM folder), checks that train and test agree, and builds the model for that sample
-/// shape (model.inputs, a science model's input rank and size). Reads no sample. Returns every
+/// shape (model.inputs, a science model's input rank and size). Reads no input; reads integer
+/// targets to refuse class ids out of range (open_stream_split). Returns every
 /// problem found ([] for other data sets: their files are read when the run opens them).
 std::vector<DataProblem> check_data(const Config& config);
 
