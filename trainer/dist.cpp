@@ -164,7 +164,20 @@ Comm::Comm(const DistConfig& config, torch::Device device)
         // would double the time a missing rank takes to be reported.
         options.waitWorkers = false;
         options.timeout = timeout;
-        m_impl->store = c10::make_intrusive<c10d::TCPStore>(config.master_addr, options);
+        // A signal that lands during the TCPStore's connect (a requeued job's first seconds)
+        // fails it with "Interrupted system call": connect again until the timeout. A stop
+        // request that came that way is honoured at the first step.
+        while (!m_impl->store) {
+            try {
+                m_impl->store = c10::make_intrusive<c10d::TCPStore>(config.master_addr, options);
+            } catch (const std::exception& e) {
+                const bool interrupted =
+                    std::string(e.what()).find("Interrupted system call") != std::string::npos;
+                if (!interrupted || Clock::now() - start > timeout) {
+                    throw;
+                }
+            }
+        }
 
         if (device.is_cuda()) {
 #if defined(USE_C10D_NCCL)
