@@ -69,18 +69,7 @@ class Collect : public Observer {
         hidden.push_back(r.hidden);
     }
     void on_checkpoint(const Snapshot& s) override {
-        Resume r;
-        r.name = s.loop.position.name();
-        r.loop = s.loop;
-        r.test_accuracy = s.test_accuracy;
-        for (const checkpoint::File& f : s.files) {
-            r.files[f.name] = f.bytes;
-        }
-        r.loss.assign(s.loss.begin(), s.loss.end());
-        r.correct.assign(s.correct.begin(), s.correct.end());
-        r.confidence.assign(s.confidence.begin(), s.confidence.end());
-        r.hidden_ids.assign(s.hidden_ids.begin(), s.hidden_ids.end());
-        checkpoints.push_back(std::move(r));
+        checkpoints.push_back(to_resume(s));
         if (stop_after_checkpoints > 0 &&
             static_cast<int>(checkpoints.size()) == stop_after_checkpoints) {
             stop.store(true);

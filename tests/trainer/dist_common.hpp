@@ -1,6 +1,7 @@
 #pragma once
 // What dist_test.cpp and its worker process (dist_worker.cpp) share: the run's config and the
-// reading of the checkpoint folder the worker writes.
+// reading of the checkpoint folder the worker writes; a snapshot as the manager loads it back
+// (resume_test.cpp, device_test.cpp).
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,22 @@
 #include "trainer/trainer.hpp"
 
 namespace kakuren::trainer {
+
+/// A snapshot as the manager would load it back.
+inline checkpoint::Resume to_resume(const checkpoint::Snapshot& s) {
+    checkpoint::Resume r;
+    r.name = s.loop.position.name();
+    r.loop = s.loop;
+    r.test_accuracy = s.test_accuracy;
+    for (const checkpoint::File& f : s.files) {
+        r.files[f.name] = f.bytes;
+    }
+    r.loss.assign(s.loss.begin(), s.loss.end());
+    r.correct.assign(s.correct.begin(), s.correct.end());
+    r.confidence.assign(s.confidence.begin(), s.confidence.end());
+    r.hidden_ids.assign(s.hidden_ids.begin(), s.hidden_ids.end());
+    return r;
+}
 
 /// A small synthetic problem (resume_test.cpp's, made noisier so that accuracy stays below 1 and
 /// the curves say something) where kakurenbo hides samples in epochs 3 and 4, with a checkpoint

@@ -36,22 +36,6 @@ Config resumable_config() {
     return c;
 }
 
-/// A snapshot as the manager would load it back.
-Resume to_resume(const Snapshot& s) {
-    Resume r;
-    r.name = s.loop.position.name();
-    r.loop = s.loop;
-    r.test_accuracy = s.test_accuracy;
-    for (const checkpoint::File& f : s.files) {
-        r.files[f.name] = f.bytes;
-    }
-    r.loss.assign(s.loss.begin(), s.loss.end());
-    r.correct.assign(s.correct.begin(), s.correct.end());
-    r.confidence.assign(s.confidence.begin(), s.confidence.end());
-    r.hidden_ids.assign(s.hidden_ids.begin(), s.hidden_ids.end());
-    return r;
-}
-
 /// What must be identical: everything of an epoch but its times.
 struct EpochRecord {
     int epoch = 0;
