@@ -84,6 +84,45 @@ void add_overrides(CLI::App* sub, std::vector<std::string>& overrides) {
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
+CLI::App* add_tune_subcommand(CLI::App& app, CommonOptions& common, TuneOptions& o) {
+    CLI::App* tune = app.add_subcommand(
+        "tune", "Find the hiding that reaches the recipe's target soonest, and whether it pays");
+    tune->footer(
+        "Trains none and each candidate a few epochs (same seed), keeps the best 1/eta, continues\n"
+        "those runs (resumed, never retrained) and so on within the budget; ranks them by the\n"
+        "projected time (or work) to task.target / run.target_accuracy, with an uncertainty.\n"
+        "Prints a ranked table and a verdict, writes the winner's recipe as RECIPE.tuned.toml.\n"
+        "Examples:\n"
+        "  kakuren tune recipes/synthetic_tiny.toml --set task.target=0.85 --budget 24\n"
+        "  kakuren tune recipes/fashion_mnist_cnn.toml --try rotate --try "
+        "kakurenbo:fraction=0.4 --budget 2h\n"
+        "  kakuren tune --resume tune-synthetic_tiny-...   # after a kill or Ctrl-C (docs/notes-h22tune.md)");
+    tune->add_option("recipe", o.recipe, "Recipe file (TOML) with a target");
+    add_overrides(tune, o.overrides);
+    tune->add_option("--try", o.tries,
+                     "A candidate: STRATEGY or STRATEGY:KEY=VALUE,... (repeatable; default: every "
+                     "strategy at its defaults and one more setting)")
+        ->type_name("STRATEGY[:K=V,...]")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    tune->add_option("--budget", o.budget,
+                     "Epochs of all trials together (24) or a duration (90s, 30m, 2h); default 3 x "
+                     "schedule.epochs");
+    tune->add_option("--eta", o.eta, "Halving factor: 1/eta of the candidates survive a round")
+        ->check(CLI::Range(2, 16));
+    tune->add_option("--rank-by", o.rank_by,
+                     "time (seconds to the target, this machine) or work (samples trained: "
+                     "reproducible)")
+        ->check(CLI::IsMember({"time", "work"}));
+    tune->add_option("--resume", o.resume, "Continue this tune (id or unique prefix)");
+    tune->add_option("-o,--output", o.output, "Where to write the winner's recipe");
+    tune->add_flag("--force", o.force, "Replace the winner's recipe file if it exists");
+    tune->add_flag("--dry-run,-n", o.dry_run, "Check and print the candidates and rounds; create "
+                                               "nothing");
+    add_common(tune, common, true);
+    return tune;
+}
+
 } // namespace
 
 void add_workspace_option(CLI::App* sub, std::string& workspace) {
@@ -242,6 +281,9 @@ int main(int argc, char** argv) {
                      "Validate and print the batch script and the backend; submit nothing");
     add_common(submit, common, true);
 
+    TuneOptions tune_options;
+    CLI::App* tune = add_tune_subcommand(app, common, tune_options);
+
     std::string status_ref;
     CLI::App* status = app.add_subcommand(
         "status", "Submitted runs: state per attempt (pending, running, requeued, completed, "
@@ -383,6 +425,13 @@ int main(int argc, char** argv) {
         }
         if (submit->parsed()) {
             return submit_command(common, submit_options);
+        }
+        if (tune->parsed()) {
+            if (tune_options.recipe.empty() == tune_options.resume.empty()) {
+                std::cerr << "kakuren: error: tune needs a RECIPE, or --resume TUNE (not both)\n";
+                return k_exit_usage;
+            }
+            return tune_command(common, tune_options);
         }
         if (status->parsed()) {
             return status_command(common, status_ref);

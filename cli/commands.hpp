@@ -111,6 +111,21 @@ struct ReportOptions {
 };
 int report_command(const CommonOptions& common, const ReportOptions& options);
 
+/// `kakuren tune` (cli/tune_command.cpp; docs/notes-h22tune.md).
+struct TuneOptions {
+    std::string recipe;
+    std::vector<std::string> overrides; ///< --set key=value on the recipe tuned
+    std::vector<std::string> tries;     ///< --try STRATEGY[:KEY=VALUE,...]; empty: the default set
+    std::string budget;                 ///< --budget EPOCHS | DURATION; empty: 3 x schedule.epochs
+    int eta = 2;                        ///< --eta: 1 / eta of the candidates survive a round
+    std::string rank_by = "time";       ///< --rank-by time | work
+    std::string resume;                 ///< --resume TUNE: continue that tune
+    std::string output;                 ///< -o FILE: the winner's recipe; empty: beside RECIPE
+    bool dry_run = false;
+    bool force = false; ///< replace an existing winner's recipe file
+};
+int tune_command(const CommonOptions& common, const TuneOptions& options);
+
 /// kakuren data synth: writes a stand-in data set (trainer::write_standin through the training
 /// module) and prints what it wrote and how long it took.
 int data_synth_command(trainer::SynthConfig config);

@@ -19,10 +19,7 @@
 
 namespace kakuren::cli {
 
-int run_command(const CommonOptions& common, const RunOptions& options) {
-    const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
-    const recipes::Recipe recipe = recipes::load(options.recipe, options.overrides);
-    const trainer::Config config = trainer_config(recipe);
+void check_before_recording(const recipes::Recipe& recipe, const trainer::Config& config) {
     check_threads_fit(config);
     if (recipe.data.stage == "node-local") {
         util::log_warning("data.stage = \"node-local\" copies the data to each node's local disk "
@@ -39,24 +36,10 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
         // nothing half-started.
         trainer::check_model_via_module(config);
     }
+}
 
-    if (options.dry_run) {
-        std::cout << "dry run: nothing is created or trained\n"
-                  << "workspace: " << ws.root.string() << " (database " << ws.db_file.string()
-                  << ", run folder " << ws.run_dir(recipe.run.name + "-<time>-<id>").string()
-                  << ")\n"
-                  << "would train " << recipe.model.kind << " on " << recipe.data.dataset << " for "
-                  << recipe.schedule.epochs << " epochs with " << config.threads
-                  << " threads, hiding " << recipe.hiding.strategy << "\n\n"
-                  << recipes::show(recipe);
-        return k_exit_ok;
-    }
-
-    launcher::ensure_workspace(ws);
-    db::Store store = db::Store::open(ws.db_file);
-    launcher::reap_dead_runs(store);
-    launcher::remember_workspace(ws); // `kakuren logs RUN` finds it from any folder
-
+NewRun create_run(const launcher::Workspace& ws, db::Store& store, const recipes::Recipe& recipe,
+                  const std::string& sweep) {
     const std::string run_id = launcher::new_run_id(recipe.run.name);
     const std::filesystem::path run_dir = ws.run_dir(run_id);
     std::error_code ec;
@@ -65,7 +48,7 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
         throw RuntimeFailure("cannot create run folder " + run_dir.string() + ": " + ec.message());
     }
     // This process owns the run from before its first record to its end.
-    const util::FileLock owner = launcher::claim_run(run_dir, run_id, "a new run");
+    util::FileLock owner = launcher::claim_run(run_dir, run_id, "a new run");
     const std::string resolved = recipes::to_toml(recipe);
     util::atomic_write(run_dir / "recipe.toml", resolved);
 
@@ -84,9 +67,43 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     row.created_at = util::iso8601_utc_now();
     row.run_dir = run_dir.string();
     store.insert_run(row);
+    if (!sweep.empty()) {
+        store.set_run_sweep(run_id, sweep);
+    }
     const std::int64_t pid = getpid();
     const int attempt =
         store.begin_attempt(run_id, util::hostname(), pid, util::process_start_ticks(pid));
+    return {run_id, run_dir, resolved, attempt, std::move(owner)};
+}
+
+int run_command(const CommonOptions& common, const RunOptions& options) {
+    const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
+    const recipes::Recipe recipe = recipes::load(options.recipe, options.overrides);
+    const trainer::Config config = trainer_config(recipe);
+    check_before_recording(recipe, config);
+
+    if (options.dry_run) {
+        std::cout << "dry run: nothing is created or trained\n"
+                  << "workspace: " << ws.root.string() << " (database " << ws.db_file.string()
+                  << ", run folder " << ws.run_dir(recipe.run.name + "-<time>-<id>").string()
+                  << ")\n"
+                  << "would train " << recipe.model.kind << " on " << recipe.data.dataset << " for "
+                  << recipe.schedule.epochs << " epochs with " << config.threads
+                  << " threads, hiding " << recipe.hiding.strategy << "\n\n"
+                  << recipes::show(recipe);
+        return k_exit_ok;
+    }
+
+    launcher::ensure_workspace(ws);
+    db::Store store = db::Store::open(ws.db_file);
+    launcher::reap_dead_runs(store);
+    launcher::remember_workspace(ws); // `kakuren logs RUN` finds it from any folder
+
+    NewRun created = create_run(ws, store, recipe);
+    const std::string& run_id = created.run_id;
+    const std::filesystem::path& run_dir = created.run_dir;
+    const std::string& resolved = created.resolved;
+    const int attempt = created.attempt;
 
     const bool json = common.format == Format::json;
     if (!json) {

@@ -145,7 +145,11 @@ class Recorder : public trainer::Observer {
         if (m_lines) {
             m_line_out << line << std::endl;
         }
+        if (m_pause_after > 0 && r.epoch >= m_pause_after) {
+            launcher::request_pause(); // checked before the next epoch begins
+        }
     }
+    void pause_after(int epoch) { m_pause_after = epoch; }
 
     void on_checkpoint(const checkpoint::Snapshot& snapshot) override {
         if (m_checkpoints == nullptr) {
@@ -200,6 +204,7 @@ class Recorder : public trainer::Observer {
     std::int64_t m_num_train = 0;
     double m_epoch_seconds = 0;
     int m_epochs_seen = 0;
+    int m_pause_after = 0;
     bool m_bar_shown = false;
     std::optional<std::string> m_last_checkpoint;
 };
@@ -261,6 +266,7 @@ int run_attempt(Attempt& a) {
     if (a.resume != nullptr) {
         recorder.set_last_checkpoint(a.resume->name);
     }
+    recorder.pause_after(a.pause_after_epoch);
     util::MlLog mllog = a.record ? util::MlLog(run_dir / "mllog.txt") : util::MlLog();
     launcher::install_stop_handlers();
 
@@ -293,7 +299,7 @@ int run_attempt(Attempt& a) {
                     << " the end could not be recorded: " << end_error.what() << std::endl;
             }
         }
-        if (json) {
+        if (json && a.print_outcome) {
             util::JsonObject extra = a.extra_json;
             extra.emplace_back("error", std::string(e.what()));
             std::cout << run_json(a.run_id, "failed", k_exit_failure, summary, ws,
@@ -312,8 +318,10 @@ int run_attempt(Attempt& a) {
     if (summary.interrupted) {
         status = "interrupted";
         code = k_exit_interrupted;
-        reason = "stopped by signal " + std::to_string(launcher::stop_signal()) + " after " +
-                 std::to_string(summary.epochs_done) + " epochs";
+        reason = (launcher::stop_signal() == 0 && a.pause_after_epoch > 0
+                      ? std::string("paused by kakuren tune")
+                      : "stopped by signal " + std::to_string(launcher::stop_signal())) +
+                 " after " + std::to_string(summary.epochs_done) + " epochs";
         if (recorder.last_checkpoint()) {
             reason += "; resumable from checkpoint " + *recorder.last_checkpoint();
         }
@@ -333,6 +341,9 @@ int run_attempt(Attempt& a) {
     log << util::iso8601_utc_now() << " " << status << (reason.empty() ? "" : ": " + reason)
         << std::endl;
 
+    if (!a.print_outcome) {
+        return code;
+    }
     if (json) {
         std::cout << run_json(a.run_id, status, code, summary, ws, recorder.last_checkpoint(),
                               a.extra_json)

@@ -32,7 +32,29 @@ struct Attempt {
     /// false on ranks other than 0: train and print epoch lines, but record nothing (no
     /// database rows, checkpoints, MLPerf log or attempt end).
     bool record = true;
+    /// > 0: pause after this epoch ends (launcher::request_pause): the attempt ends interrupted
+    /// with a checkpoint there, to be continued later (kakuren tune's rounds).
+    int pause_after_epoch = 0;
+    bool print_outcome = true; ///< false: print nothing at the end (the caller reports)
 };
+
+/// A run just recorded, with its first attempt begun, owned by this process while owner lives.
+struct NewRun {
+    std::string run_id;
+    std::filesystem::path run_dir;
+    std::string resolved; ///< recipes::to_toml(recipe), also in run_dir/recipe.toml
+    int attempt = 1;
+    util::FileLock owner;
+};
+
+/// What kakuren run checks before it records anything (threads, data files, a TorchScript
+/// module, a GPU asked for); throws UsageError / RecipeError (exit 2) naming the problem.
+void check_before_recording(const recipes::Recipe& recipe, const trainer::Config& config);
+
+/// Records a new run of recipe (kakuren run; kakuren tune with sweep = the tune id): its
+/// folder, resolved recipe, database row and first attempt (cli/run_command.cpp).
+NewRun create_run(const launcher::Workspace& ws, db::Store& store, const recipes::Recipe& recipe,
+                  const std::string& sweep = "");
 
 /// Runs the attempt (begun with Store::begin_attempt) to its end and returns the exit code
 /// (README "Exit codes"). A failure ends the attempt as failed and is rethrown.

@@ -221,7 +221,45 @@ ALTER TABLE epochs ADD COLUMN comm_s REAL;
 ALTER TABLE epochs ADD COLUMN bytes_read INTEGER;
 )sql";
 
-inline constexpr std::array<std::string_view, 5> k_migrations = {
-    k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4, k_schema_v5};
+// Version 6: kakuren tune. A tune is one row of tunes; its trials are runs (runs.sweep = the
+// tune id) listed in tune_trials with the candidate each trains; tune_rounds holds the rounds of
+// successive halving, each with the epochs its survivors train to.
+inline constexpr std::string_view k_schema_v6 = R"sql(
+CREATE TABLE tunes (
+    id            TEXT PRIMARY KEY,  -- tune id, e.g. tune-synthetic_tiny-20261206-193012-ab12
+    recipe_path   TEXT NOT NULL,     -- absolute path of the recipe tuned
+    recipe_text   TEXT NOT NULL,     -- its resolved text (with --set applied), canonical TOML
+    budget        TEXT NOT NULL,     -- as given: "24" (epochs) or "2h" (a duration)
+    budget_epochs INTEGER NOT NULL,  -- epochs all trials may train together; 0 for a duration
+    budget_s      REAL NOT NULL,     -- seconds of training for a duration budget; 0 for epochs
+    eta           INTEGER NOT NULL,  -- halving factor: 1 / eta of the candidates survive a round
+    rank_by       TEXT NOT NULL CHECK (rank_by IN ('time', 'work')),
+    status        TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+    created_at    TEXT NOT NULL,     -- ISO 8601 UTC
+    ended_at      TEXT               -- when it was done (ISO 8601 UTC), NULL before
+);
+
+-- One row per candidate of a tune: the hiding it tries and the run that trains it.
+CREATE TABLE tune_trials (
+    tune_id    TEXT NOT NULL REFERENCES tunes(id) ON DELETE CASCADE,
+    candidate  INTEGER NOT NULL,     -- 0, 1, ... in the tune's order (0 = none, the baseline)
+    label      TEXT NOT NULL,        -- e.g. "rotate r=0.65 F=0.30"
+    overrides  TEXT NOT NULL,        -- the recipe overrides, one "hiding.key=value" per line
+    run_id     TEXT REFERENCES runs(id), -- NULL until its run is created
+    PRIMARY KEY (tune_id, candidate)
+);
+
+-- One row per round of successive halving, written when the round is decided.
+CREATE TABLE tune_rounds (
+    tune_id    TEXT NOT NULL REFERENCES tunes(id) ON DELETE CASCADE,
+    round      INTEGER NOT NULL,     -- 1, 2, ...
+    epochs     INTEGER NOT NULL,     -- each survivor trains to this epoch (counted from 1)
+    survivors  TEXT NOT NULL,        -- candidate numbers, comma-separated, best first
+    PRIMARY KEY (tune_id, round)
+);
+)sql";
+
+inline constexpr std::array<std::string_view, 6> k_migrations = {
+    k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4, k_schema_v5, k_schema_v6};
 
 } // namespace kakuren::db

@@ -72,4 +72,15 @@ int stop_signal() {
     return g_signal.load();
 }
 
+void request_pause() {
+    g_stop.store(true);
+}
+
+void clear_pause() {
+    g_stop.store(false);
+    if (g_signal.load() != 0) {
+        g_stop.store(true); // a signal came meanwhile: it still stops
+    }
+}
+
 } // namespace kakuren::launcher

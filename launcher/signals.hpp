@@ -24,4 +24,11 @@ const std::atomic<bool>& stop_flag();
 /// The signal that set the flag (0 if none).
 int stop_signal();
 
+/// Sets the flag without a signal (stop_signal() stays 0): the run pauses at the next step
+/// boundary with a checkpoint, as on a signal (kakuren tune pauses a trial between rounds).
+void request_pause();
+
+/// Clears a pause's flag; a flag a signal set stays set.
+void clear_pause();
+
 } // namespace kakuren::launcher

@@ -18,7 +18,7 @@ from pathlib import Path
 
 # Lowest first: a folder may include only folders to its left (and itself).
 LAYERS = ["util", "hiding", "recipes", "db", "slurm", "checkpoint", "launcher", "trainer",
-          "report", "cli"]
+          "report", "tune", "cli"]
 
 # External headers: (how the include starts, the folders allowed to include it, library name).
 # Matched before project edges, so <slurm/slurm.h> is libslurm while "slurm/x.hpp" is ours.

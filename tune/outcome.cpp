@@ -1,0 +1,254 @@
+// Verdict, table and JSON of a tune (tune/outcome.hpp).
+#include "tune/outcome.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "report/text.hpp"
+
+namespace kakuren::tune {
+namespace {
+
+using report::fixed;
+
+bool by_work(const Outcome& o) {
+    return o.tune.rank_by == "work";
+}
+const Projection& key_projection(const Outcome& o, const CandidateResult& c) {
+    return by_work(o) ? c.work : c.time;
+}
+const std::optional<Comparison>& key_comparison(const Outcome& o, const CandidateResult& c) {
+    return by_work(o) ? c.work_vs_none : c.time_vs_none;
+}
+
+const CandidateResult* baseline(const Outcome& o) {
+    for (const CandidateResult& c : o.ranked) {
+        if (c.candidate == 0) {
+            return &c;
+        }
+    }
+    return nullptr;
+}
+
+std::string whole_percent(double fraction) {
+    return std::to_string(static_cast<long long>(std::lround(fraction * 100)));
+}
+
+/// " at -0.20 pp accuracy": the winner against none after the same number of epochs.
+std::string metric_cost(const Outcome& o, const CandidateResult& w, const CandidateResult& none) {
+    const std::size_t k = std::min(w.metrics.size(), none.metrics.size());
+    if (k == 0) {
+        return "";
+    }
+    return " at " + report::metric_diff_text(o.metric, w.metrics[k - 1] - none.metrics[k - 1]) +
+           " " + report::metric_noun(o.metric) + " after " + std::to_string(k) + " epochs";
+}
+
+std::string saving_clause(const Outcome& o, const CandidateResult& w, const CandidateResult& none) {
+    const Comparison& c = *key_comparison(o, w);
+    const std::string noun = by_work(o) ? " of the work" : " of the time";
+    const double saving = 1.0 - c.ratio;
+    std::string s = w.label;
+    if (c.sigma && saving - *c.sigma <= 0) {
+        s += " may save about " + whole_percent(saving) + " % ± " + whole_percent(*c.sigma) +
+             " %" + noun + " to the target, within its uncertainty: not a clear saving";
+    } else {
+        s += " saves about " + whole_percent(saving) + " %";
+        if (c.sigma) {
+            s += " ± " + whole_percent(*c.sigma) + " %";
+        }
+        s += noun + " to the target";
+    }
+    s += metric_cost(o, w, none);
+    const Projection& pw = key_projection(o, w);
+    const Projection& pn = key_projection(o, none);
+    if (!c.sigma) {
+        s += pw.kind == ProjectionKind::measured && pn.kind == ProjectionKind::measured
+                 ? " (both measured)"
+                 : " (no interval: a fit through 2 points)";
+    }
+    return s;
+}
+
+/// "; kakurenbo and random do not pay here": strategies none of whose candidates is projected
+/// to beat none.
+std::string not_paying(const Outcome& o) {
+    std::vector<std::string> names;
+    for (const CandidateResult& c : o.ranked) {
+        if (c.candidate == 0 ||
+            std::find(names.begin(), names.end(), c.strategy) != names.end()) {
+            continue;
+        }
+        bool pays = false;
+        for (const CandidateResult& d : o.ranked) {
+            const auto& cmp = key_comparison(o, d);
+            pays = pays || (d.strategy == c.strategy && d.candidate != 0 && cmp && cmp->ratio < 1);
+        }
+        if (!pays) {
+            names.push_back(c.strategy);
+        }
+    }
+    if (names.empty()) {
+        return "";
+    }
+    std::string list;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        list += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+    }
+    return "; " + list + (names.size() == 1 ? " does" : " do") + " not pay here";
+}
+
+util::Json projection_json(const Projection& p) {
+    const bool finite = p.projected();
+    return util::JsonObject{
+        {"kind", to_string(p.kind)},
+        {"value", finite ? util::Json(p.cost) : util::Json::null()},
+        {"log_sigma", p.log_sigma ? util::Json(*p.log_sigma) : util::Json::null()},
+        {"low", finite && p.log_sigma ? util::Json(p.cost * std::exp(-*p.log_sigma))
+                                      : util::Json::null()},
+        {"high", finite && p.log_sigma ? util::Json(p.cost * std::exp(*p.log_sigma))
+                                       : util::Json::null()},
+        {"points", p.points}};
+}
+
+util::Json comparison_json(const std::optional<Comparison>& c) {
+    if (!c) {
+        return util::Json::null();
+    }
+    return util::JsonObject{{"ratio", c->ratio},
+                            {"sigma", c->sigma ? util::Json(*c->sigma) : util::Json::null()}};
+}
+
+std::string ratio_text(const std::optional<Comparison>& c) {
+    if (!c) {
+        return "-";
+    }
+    return fixed(c->ratio, 2) + "x" + (c->sigma ? " ±" + fixed(*c->sigma, 2) : "");
+}
+
+std::string cost_text(const Projection& p, bool seconds) {
+    if (!p.projected()) {
+        return "-";
+    }
+    const std::string prefix = p.kind == ProjectionKind::fitted ? "~" : "";
+    return prefix + (seconds ? report::seconds_text(p.cost)
+                             : report::thousands(std::llround(p.cost)) + " samples");
+}
+
+} // namespace
+
+std::string confidence_text(const Projection& p) {
+    switch (p.kind) {
+    case ProjectionKind::measured:
+        return "measured";
+    case ProjectionKind::fitted:
+        return p.log_sigma ? "±" + whole_percent(std::exp(*p.log_sigma) - 1) + " % (" +
+                                 std::to_string(p.points) + " points)"
+                           : "no interval (" + std::to_string(p.points) + " points)";
+    case ProjectionKind::not_improving:
+        return "not improving";
+    case ProjectionKind::too_few:
+        return "too few points";
+    }
+    return "?";
+}
+
+std::string verdict(const Outcome& o) {
+    if (o.ranked.empty() || !key_projection(o, o.ranked.front()).projected()) {
+        return "No candidate is projected to reach the target " +
+               report::metric_value(o.metric, o.target) +
+               " yet (the curves so far do not improve enough): give a larger --budget.";
+    }
+    const CandidateResult& w = o.ranked.front();
+    const CandidateResult* none = baseline(o);
+    std::string s;
+    if (w.candidate == 0) {
+        s = "No hiding pays here: none reaches the target soonest";
+        for (const CandidateResult& c : o.ranked) {
+            if (c.candidate != 0 && key_comparison(o, c)) {
+                s += "; the best hiding, " + c.label + ", takes about " +
+                     whole_percent(key_comparison(o, c)->ratio - 1.0) + " % more " +
+                     (by_work(o) ? "work" : "time");
+                break;
+            }
+        }
+        return s + ".";
+    }
+    if (none == nullptr || !key_comparison(o, w)) {
+        s = w.label + " is projected to reach the target, none is not within what was trained";
+    } else {
+        s = saving_clause(o, w, *none);
+    }
+    return s + (none != nullptr && key_projection(o, *none).projected() ? not_paying(o) : "") + ".";
+}
+
+std::string table_text(const Outcome& o) {
+    report::Table t({"rank", "candidate", "run", "epochs", "round", "final " + o.metric, "hidden",
+                     "time to target", "vs none", "work to target", "vs none", "confidence"});
+    int rank = 1;
+    for (const CandidateResult& c : o.ranked) {
+        t.add({std::to_string(rank++), c.label, c.run_id.empty() ? "-" : c.run_id,
+               std::to_string(c.epochs), std::to_string(c.last_round),
+               c.final_metric ? report::metric_value(o.metric, *c.final_metric) : "-",
+               report::percent(c.realised_hidden), cost_text(c.time, true),
+               ratio_text(c.time_vs_none), cost_text(c.work, false), ratio_text(c.work_vs_none),
+               confidence_text(key_projection(o, c))});
+    }
+    std::string rounds;
+    for (const db::TuneRoundRow& r : o.rounds) {
+        rounds += "round " + std::to_string(r.round) + ": " + std::to_string(r.survivors.size()) +
+                  " candidates to epoch " + std::to_string(r.epochs) + "\n";
+    }
+    return "tune " + o.tune.id + " (" + (o.finished ? "done" : "not finished") +
+           "): target " + o.metric + " " + report::metric_value(o.metric, o.target) +
+           ", ranked by projected " + o.tune.rank_by + " to the target, budget " + o.tune.budget +
+           "\n" + rounds + t.render() + o.verdict + "\n";
+}
+
+util::Json to_json(const Outcome& o, const std::string& written) {
+    util::JsonArray rounds;
+    for (const db::TuneRoundRow& r : o.rounds) {
+        util::JsonArray survivors;
+        for (const int c : r.survivors) {
+            survivors.emplace_back(c);
+        }
+        rounds.emplace_back(util::JsonObject{{"round", r.round},
+                                             {"epochs", r.epochs},
+                                             {"survivors", util::Json(std::move(survivors))}});
+    }
+    util::JsonArray candidates;
+    int rank = 1;
+    for (const CandidateResult& c : o.ranked) {
+        candidates.emplace_back(util::JsonObject{
+            {"rank", rank++},
+            {"candidate", c.candidate},
+            {"label", c.label},
+            {"strategy", c.strategy},
+            {"run_id", c.run_id.empty() ? util::Json::null() : util::Json(c.run_id)},
+            {"status", c.status},
+            {"epochs", c.epochs},
+            {"last_round", c.last_round},
+            {"final_metric", c.final_metric ? util::Json(*c.final_metric) : util::Json::null()},
+            {"realised_hidden", c.realised_hidden},
+            {"time_to_target_s", projection_json(c.time)},
+            {"work_to_target_samples", projection_json(c.work)},
+            {"time_vs_none", comparison_json(c.time_vs_none)},
+            {"work_vs_none", comparison_json(c.work_vs_none)},
+            {"confidence", confidence_text(key_projection(o, c))}});
+    }
+    return util::JsonObject{{"tune_id", o.tune.id},
+                            {"recipe", o.tune.recipe_path},
+                            {"status", o.finished ? "done" : o.tune.status},
+                            {"metric", o.metric},
+                            {"target", o.target},
+                            {"rank_by", o.tune.rank_by},
+                            {"budget", o.tune.budget},
+                            {"eta", o.tune.eta},
+                            {"rounds", util::Json(std::move(rounds))},
+                            {"candidates", util::Json(std::move(candidates))},
+                            {"verdict", o.verdict},
+                            {"winner_recipe", written.empty() ? util::Json::null()
+                                                              : util::Json(written)}};
+}
+
+} // namespace kakuren::tune
