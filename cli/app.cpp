@@ -96,7 +96,8 @@ CLI::App* add_tune_subcommand(CLI::App& app, CommonOptions& common, TuneOptions&
         "  kakuren tune recipes/synthetic_tiny.toml --set task.target=0.85 --budget 24\n"
         "  kakuren tune recipes/fashion_mnist_cnn.toml --try rotate --try "
         "kakurenbo:fraction=0.4 --budget 2h\n"
-        "  kakuren tune --resume tune-synthetic_tiny-...   # after a kill or Ctrl-C (docs/notes-h22tune.md)");
+        "  kakuren tune --resume tune-synthetic_tiny-...   # after a kill or Ctrl-C "
+        "(docs/notes-h22tune.md)");
     tune->add_option("recipe", o.recipe, "Recipe file (TOML) with a target");
     add_overrides(tune, o.overrides);
     tune->add_option("--try", o.tries,
@@ -117,8 +118,9 @@ CLI::App* add_tune_subcommand(CLI::App& app, CommonOptions& common, TuneOptions&
     tune->add_option("--resume", o.resume, "Continue this tune (id or unique prefix)");
     tune->add_option("-o,--output", o.output, "Where to write the winner's recipe");
     tune->add_flag("--force", o.force, "Replace the winner's recipe file if it exists");
-    tune->add_flag("--dry-run,-n", o.dry_run, "Check and print the candidates and rounds; create "
-                                               "nothing");
+    tune->add_flag("--dry-run,-n", o.dry_run,
+                   "Check and print the candidates and rounds; create "
+                   "nothing");
     add_common(tune, common, true);
     return tune;
 }

@@ -17,8 +17,8 @@ struct TuneRow {
     int budget_epochs = 0;   ///< 0 for a duration budget
     double budget_s = 0;     ///< 0 for an epoch budget
     int eta = 2;
-    std::string rank_by = "time"; ///< time | work
-    std::string status = "running"; ///< running | done | failed
+    std::string rank_by = "time";     ///< time | work
+    std::string status = "running";   ///< running | done | failed
     std::string created_at, ended_at; ///< ISO 8601 UTC; ended_at empty while running
 };
 

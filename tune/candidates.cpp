@@ -122,9 +122,9 @@ std::vector<Candidate> default_candidates() {
         }
         out.push_back({std::string(s->name), {}});
         const std::vector<const hiding::ParamInfo*> params = settings_of(*s);
-        const hiding::ParamInfo* knob = !s->params.empty()   ? &s->params.front()
-                                        : !params.empty() ? params.front()
-                                                          : nullptr;
+        const hiding::ParamInfo* knob = !s->params.empty() ? &s->params.front()
+                                        : !params.empty()  ? params.front()
+                                                           : nullptr;
         if (knob == nullptr) {
             continue;
         }

@@ -50,8 +50,8 @@ std::string saving_clause(const Outcome& o, const CandidateResult& w, const Cand
     const double saving = 1.0 - c.ratio;
     std::string s = w.label;
     if (c.sigma && saving - *c.sigma <= 0) {
-        s += " may save about " + whole_percent(saving) + " % ± " + whole_percent(*c.sigma) +
-             " %" + noun + " to the target, within its uncertainty: not a clear saving";
+        s += " may save about " + whole_percent(saving) + " % ± " + whole_percent(*c.sigma) + " %" +
+             noun + " to the target, within its uncertainty: not a clear saving";
     } else {
         s += " saves about " + whole_percent(saving) + " %";
         if (c.sigma) {
@@ -75,8 +75,7 @@ std::string saving_clause(const Outcome& o, const CandidateResult& w, const Cand
 std::string not_paying(const Outcome& o) {
     std::vector<std::string> names;
     for (const CandidateResult& c : o.ranked) {
-        if (c.candidate == 0 ||
-            std::find(names.begin(), names.end(), c.strategy) != names.end()) {
+        if (c.candidate == 0 || std::find(names.begin(), names.end(), c.strategy) != names.end()) {
             continue;
         }
         bool pays = false;
@@ -104,10 +103,10 @@ util::Json projection_json(const Projection& p) {
         {"kind", to_string(p.kind)},
         {"value", finite ? util::Json(p.cost) : util::Json::null()},
         {"log_sigma", p.log_sigma ? util::Json(*p.log_sigma) : util::Json::null()},
-        {"low", finite && p.log_sigma ? util::Json(p.cost * std::exp(-*p.log_sigma))
-                                      : util::Json::null()},
-        {"high", finite && p.log_sigma ? util::Json(p.cost * std::exp(*p.log_sigma))
-                                       : util::Json::null()},
+        {"low",
+         finite && p.log_sigma ? util::Json(p.cost * std::exp(-*p.log_sigma)) : util::Json::null()},
+        {"high",
+         finite && p.log_sigma ? util::Json(p.cost * std::exp(*p.log_sigma)) : util::Json::null()},
         {"points", p.points}};
 }
 
@@ -175,7 +174,13 @@ std::string verdict(const Outcome& o) {
         return s + ".";
     }
     if (none == nullptr || !key_comparison(o, w)) {
-        s = w.label + " is projected to reach the target, none is not within what was trained";
+        s = w.label +
+            (key_projection(o, w).kind == ProjectionKind::measured
+                 ? " reached the target"
+                 : " is projected to reach the target") +
+            "; none's curve does not project to it (" +
+            confidence_text(none ? key_projection(o, *none) : Projection{}) +
+            "), so there is no saving to state";
     } else {
         s = saving_clause(o, w, *none);
     }
@@ -199,10 +204,10 @@ std::string table_text(const Outcome& o) {
         rounds += "round " + std::to_string(r.round) + ": " + std::to_string(r.survivors.size()) +
                   " candidates to epoch " + std::to_string(r.epochs) + "\n";
     }
-    return "tune " + o.tune.id + " (" + (o.finished ? "done" : "not finished") +
-           "): target " + o.metric + " " + report::metric_value(o.metric, o.target) +
-           ", ranked by projected " + o.tune.rank_by + " to the target, budget " + o.tune.budget +
-           "\n" + rounds + t.render() + o.verdict + "\n";
+    return "tune " + o.tune.id + " (" + (o.finished ? "done" : "not finished") + "): target " +
+           o.metric + " " + report::metric_value(o.metric, o.target) + ", ranked by projected " +
+           o.tune.rank_by + " to the target, budget " + o.tune.budget + "\n" + rounds + t.render() +
+           o.verdict + "\n";
 }
 
 util::Json to_json(const Outcome& o, const std::string& written) {
@@ -236,19 +241,19 @@ util::Json to_json(const Outcome& o, const std::string& written) {
             {"work_vs_none", comparison_json(c.work_vs_none)},
             {"confidence", confidence_text(key_projection(o, c))}});
     }
-    return util::JsonObject{{"tune_id", o.tune.id},
-                            {"recipe", o.tune.recipe_path},
-                            {"status", o.finished ? "done" : o.tune.status},
-                            {"metric", o.metric},
-                            {"target", o.target},
-                            {"rank_by", o.tune.rank_by},
-                            {"budget", o.tune.budget},
-                            {"eta", o.tune.eta},
-                            {"rounds", util::Json(std::move(rounds))},
-                            {"candidates", util::Json(std::move(candidates))},
-                            {"verdict", o.verdict},
-                            {"winner_recipe", written.empty() ? util::Json::null()
-                                                              : util::Json(written)}};
+    return util::JsonObject{
+        {"tune_id", o.tune.id},
+        {"recipe", o.tune.recipe_path},
+        {"status", o.finished ? "done" : o.tune.status},
+        {"metric", o.metric},
+        {"target", o.target},
+        {"rank_by", o.tune.rank_by},
+        {"budget", o.tune.budget},
+        {"eta", o.tune.eta},
+        {"rounds", util::Json(std::move(rounds))},
+        {"candidates", util::Json(std::move(candidates))},
+        {"verdict", o.verdict},
+        {"winner_recipe", written.empty() ? util::Json::null() : util::Json(written)}};
 }
 
 } // namespace kakuren::tune

@@ -38,8 +38,8 @@ Budget parse_budget(const std::string& text) {
                           "duration such as 90s, 30m, 2h or 1h30m");
     };
     Budget b{text, 0, 0};
-    if (!text.empty() && std::all_of(text.begin(), text.end(),
-                                     [](char ch) { return std::isdigit(ch) != 0; })) {
+    if (!text.empty() &&
+        std::all_of(text.begin(), text.end(), [](char ch) { return std::isdigit(ch) != 0; })) {
         if (text.size() > 9) {
             throw bad();
         }
@@ -88,9 +88,9 @@ std::vector<Round> plan_rounds_unbounded(int num_hiding, int eta, int max_epochs
 std::vector<Round> plan_rounds(int num_hiding, int eta, int max_epochs, int budget_epochs) {
     const int minimum = num_hiding + 1;
     if (budget_epochs < minimum) {
-        throw UsageError("--budget " + std::to_string(budget_epochs) + " epochs is too small: " +
-                         std::to_string(minimum) + " candidates (none and " +
-                         std::to_string(num_hiding) +
+        throw UsageError("--budget " + std::to_string(budget_epochs) +
+                         " epochs is too small: " + std::to_string(minimum) +
+                         " candidates (none and " + std::to_string(num_hiding) +
                          " with hiding) need at least one epoch each, " + std::to_string(minimum) +
                          " epochs");
     }

@@ -15,8 +15,8 @@ namespace kakuren::tune {
 /// "1h30m").
 struct Budget {
     std::string text;
-    int epochs = 0;       ///< > 0 for an epoch budget
-    double seconds = 0;   ///< > 0 for a duration
+    int epochs = 0;     ///< > 0 for an epoch budget
+    double seconds = 0; ///< > 0 for a duration
 };
 /// Throws UsageError naming the forms allowed.
 Budget parse_budget(const std::string& text);

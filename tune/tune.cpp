@@ -85,11 +85,11 @@ CandidateResult result_of(const db::Store& store, const db::TuneTrialRow& trial,
     return c;
 }
 
-/// Best first: the candidates of the latest rounds (the survivors of successive halving, compared
-/// at the same epochs) before those left out earlier, then the smaller projected cost (time or
-/// work), then the better final metric, then the candidate number.
-void rank(std::vector<CandidateResult>& results, const std::string& rank_by,
-          bool lower_is_better) {
+/// Best first: the candidates that reached the target (measured: a fact, not a projection) by
+/// their cost; then those of the latest rounds (the survivors of successive halving, compared at
+/// the same epochs) before those left out earlier, each by the smaller projected cost (time or
+/// work), the better final metric, the candidate number.
+void rank(std::vector<CandidateResult>& results, const std::string& rank_by, bool lower_is_better) {
     const auto key = [&](const CandidateResult& c) {
         const Projection& p = rank_by == "work" ? c.work : c.time;
         return p.projected() ? p.cost : std::numeric_limits<double>::infinity();
@@ -98,8 +98,14 @@ void rank(std::vector<CandidateResult>& results, const std::string& rank_by,
         const double m = c.final_metric.value_or(lower_is_better ? 1e300 : -1e300);
         return lower_is_better ? -m : m;
     };
+    const auto measured = [&](const CandidateResult& c) {
+        return (rank_by == "work" ? c.work : c.time).kind == ProjectionKind::measured;
+    };
     std::stable_sort(results.begin(), results.end(), [&](const auto& a, const auto& b) {
-        if (a.last_round != b.last_round) {
+        if (measured(a) != measured(b)) {
+            return measured(a);
+        }
+        if (!measured(a) && a.last_round != b.last_round) {
             return a.last_round > b.last_round;
         }
         if (key(a) != key(b)) {
@@ -113,16 +119,15 @@ void rank(std::vector<CandidateResult>& results, const std::string& rank_by,
 }
 
 /// Trains candidate's run to `epochs` unless it is there or has ended.
-void train_to(db::Store& store, const db::TuneRow& tune, const db::TuneTrialRow& trial,
-              int epochs, Trainer& trainer, std::ostream& progress) {
+void train_to(db::Store& store, const db::TuneRow& tune, const db::TuneTrialRow& trial, int epochs,
+              Trainer& trainer, std::ostream& progress) {
     std::vector<std::string> overrides = trial.overrides;
     overrides.push_back(k_checkpoint_every_epoch);
     if (trial.run_id.empty()) {
         progress << "  " << trial.label << ": new run, epochs 1-" << epochs << std::endl;
-        trainer.start(tune.id, tune.recipe_text, overrides, epochs,
-                      [&](const std::string& run_id) {
-                          db::set_trial_run(store, tune.id, trial.candidate, run_id);
-                      });
+        trainer.start(tune.id, tune.recipe_text, overrides, epochs, [&](const std::string& run_id) {
+            db::set_trial_run(store, tune.id, trial.candidate, run_id);
+        });
         return;
     }
     const std::optional<db::RunRow> run = store.find_run(trial.run_id);
@@ -285,8 +290,7 @@ Outcome run(db::Store& store, const std::string& tune_id, Trainer& trainer,
         }
         const std::vector<int> survivors =
             survivors_of(standing, current.survivors, plan[next].survivors);
-        db::insert_tune_round(store, tune.id,
-                              {current.round + 1, plan[next].epochs, survivors});
+        db::insert_tune_round(store, tune.id, {current.round + 1, plan[next].epochs, survivors});
     }
     if (tune.status == "running") {
         db::set_tune_status(store, tune.id, "done");
@@ -299,8 +303,8 @@ std::string winner_recipe(const Outcome& outcome) {
     const CandidateResult& w = outcome.ranked.front();
     const recipes::Recipe r =
         recipes::parse(outcome.tune.recipe_text, outcome.tune.recipe_path, w.overrides);
-    return "# Written by kakuren tune " + outcome.tune.id + ": the winner, " + w.label +
-           ".\n# " + outcome.verdict + "\n" + recipes::to_toml(r);
+    return "# Written by kakuren tune " + outcome.tune.id + ": the winner, " + w.label + ".\n# " +
+           outcome.verdict + "\n" + recipes::to_toml(r);
 }
 
 } // namespace kakuren::tune

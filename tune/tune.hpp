@@ -56,12 +56,12 @@ struct CandidateResult {
     int candidate = 0;
     std::string label, strategy, run_id, status;
     std::vector<std::string> overrides;
-    int epochs = 0;                      ///< epochs its run has done
-    double seconds = 0;                  ///< their time (epochs' total_s summed)
-    std::vector<double> metrics;         ///< the test metric after each epoch
-    std::optional<double> final_metric;  ///< after its last epoch
-    double realised_hidden = 0;          ///< hidden / (N * epochs)
-    Projection time, work;               ///< to the target: seconds, samples trained
+    int epochs = 0;                     ///< epochs its run has done
+    double seconds = 0;                 ///< their time (epochs' total_s summed)
+    std::vector<double> metrics;        ///< the test metric after each epoch
+    std::optional<double> final_metric; ///< after its last epoch
+    double realised_hidden = 0;         ///< hidden / (N * epochs)
+    Projection time, work;              ///< to the target: seconds, samples trained
     std::optional<Comparison> time_vs_none, work_vs_none;
     int last_round = 0; ///< the last round it took part in (1-based; 0 = none yet)
 };
@@ -79,8 +79,7 @@ struct Outcome {
 /// Trains what the tune still has to train, round after round, deciding each round's survivors
 /// when it ends; prints a line per trained segment to progress. Returns the outcome. Rethrows
 /// what the trainer throws (the tune stays resumable).
-Outcome run(db::Store& store, const std::string& tune_id, Trainer& trainer,
-            std::ostream& progress);
+Outcome run(db::Store& store, const std::string& tune_id, Trainer& trainer, std::ostream& progress);
 
 /// The tune's standing from its records (no training).
 Outcome evaluate(const db::Store& store, const db::TuneRow& tune);

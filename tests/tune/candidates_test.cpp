@@ -37,10 +37,8 @@ TEST(Candidates, BadTriesSayWhatIsAllowed) {
     EXPECT_NE(key.find("kakurenbo has no setting 'nope'; its numeric settings are fraction"),
               std::string::npos)
         << key;
-    EXPECT_NE(error_of("kakurenbo:fraction=1.5").find("out of range; expected"),
-              std::string::npos);
-    EXPECT_NE(error_of("kakurenbo:fraction=abc").find("'abc' is not a number"),
-              std::string::npos);
+    EXPECT_NE(error_of("kakurenbo:fraction=1.5").find("out of range; expected"), std::string::npos);
+    EXPECT_NE(error_of("kakurenbo:fraction=abc").find("'abc' is not a number"), std::string::npos);
     EXPECT_NE(error_of("kakurenbo:fraction=0.2,fraction=0.3").find("given twice"),
               std::string::npos);
     EXPECT_NE(error_of("none:fraction=0.2").find("none has no setting"), std::string::npos);

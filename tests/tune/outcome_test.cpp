@@ -46,9 +46,9 @@ const CandidateResult k_none = candidate(0, "none", "none", 100, 0.05, {0.80, 0.
 
 TEST(Verdict, AClearSavingWithItsIntervalAndItsAccuracyCost) {
     // 69 s against 100 s: saves 31 %; sigma 0.69 x hypot(0.05, 0.08) = 0.065 -> 7 %.
-    Outcome o = outcome({candidate(1, "rotate", "rotate r=0.65", 69, 0.08, {0.80, 0.848}),
-                         candidate(2, "kakurenbo", "kakurenbo F=0.30", 120, 0.05, {0.8, 0.84}),
-                         k_none});
+    Outcome o =
+        outcome({candidate(1, "rotate", "rotate r=0.65", 69, 0.08, {0.80, 0.848}),
+                 candidate(2, "kakurenbo", "kakurenbo F=0.30", 120, 0.05, {0.8, 0.84}), k_none});
     const std::string v = kakuren::tune::verdict(o);
     EXPECT_EQ(v, "rotate r=0.65 saves about 31 % ± 7 % of the time to the target at -0.20 pp "
                  "accuracy after 2 epochs; kakurenbo does not pay here.");
@@ -80,6 +80,17 @@ TEST(Verdict, WhenNoneWinsNoHidingPays) {
                                          "time.");
 }
 
+TEST(Verdict, AReachedTargetAgainstANoneThatDoesNotProjectClaimsNoSaving) {
+    CandidateResult reached = candidate(1, "kakurenbo", "kakurenbo F=0.30", 13, 0.0, {0.8, 0.9});
+    reached.time.kind = ProjectionKind::measured;
+    CandidateResult flat = k_none;
+    flat.time = Projection{ProjectionKind::not_improving, INFINITY, std::nullopt, 5};
+    Outcome o = outcome({reached, flat});
+    EXPECT_EQ(kakuren::tune::verdict(o),
+              "kakurenbo F=0.30 reached the target; none's curve does not project to it (not "
+              "improving), so there is no saving to state.");
+}
+
 TEST(Verdict, NothingProjectedAsksForMoreBudget) {
     CandidateResult never = k_none;
     never.time = Projection{ProjectionKind::not_improving, INFINITY, std::nullopt, 3};
@@ -88,13 +99,12 @@ TEST(Verdict, NothingProjectedAsksForMoreBudget) {
 }
 
 TEST(Table, ListsEveryCandidateWithItsProjectionAndConfidence) {
-    Outcome o = outcome({candidate(1, "rotate", "rotate r=0.65", 69, 0.08, {0.80, 0.848}),
-                         k_none});
+    Outcome o = outcome({candidate(1, "rotate", "rotate r=0.65", 69, 0.08, {0.80, 0.848}), k_none});
     o.verdict = kakuren::tune::verdict(o);
     const std::string t = kakuren::tune::table_text(o);
-    for (const char* field : {"rank", "time to target", "vs none", "work to target",
-                              "confidence", "rotate r=0.65", "0.69x", "~69.0 s", "±8 % (5 points)",
-                              "saves about 31 %"}) {
+    for (const char* field :
+         {"rank", "time to target", "vs none", "work to target", "confidence", "rotate r=0.65",
+          "0.69x", "~69.0 s", "±8 % (5 points)", "saves about 31 %"}) {
         EXPECT_NE(t.find(field), std::string::npos) << field << "\n" << t;
     }
 }

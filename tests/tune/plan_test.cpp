@@ -29,8 +29,7 @@ TEST(Plan, TheLargestFirstRoundThatFitsTheBudget) {
 }
 
 TEST(Plan, ATightBudgetKeepsTheFirstRoundsAndTooSmallIsRefused) {
-    EXPECT_EQ(pairs(plan_rounds(4, 2, 16, 11)),
-              (std::vector<std::pair<int, int>>{{1, 4}, {2, 2}}));
+    EXPECT_EQ(pairs(plan_rounds(4, 2, 16, 11)), (std::vector<std::pair<int, int>>{{1, 4}, {2, 2}}));
     EXPECT_EQ(pairs(plan_rounds(4, 2, 16, 5)), (std::vector<std::pair<int, int>>{{1, 4}}));
     try {
         (void)plan_rounds(4, 2, 16, 4);
