@@ -163,6 +163,32 @@ TEST_F(TuneE2E, TableJsonAndVerdictFollowTheNumbers) {
     EXPECT_NE(again.err.find("winner.toml exists"), std::string::npos) << again.err;
 }
 
+TEST_F(TuneE2E, ADurationBudgetStartsAtOneEpochAndGoesOnWhileTimeIsLeft) {
+    // An hour is ample: every round of the unbounded plan, to epochs 1, 2, 4 (5, 3, 2 runs).
+    const Output r = kakuren("tune tiny.toml" + k_settings + k_tries +
+                             " --budget 1h --rank-by work --format json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const JsonValue j = parse(r);
+    const std::vector<std::pair<int, std::size_t>> expected{{1, 5}, {2, 3}, {4, 2}};
+    ASSERT_EQ(j["rounds"].size(), expected.size()) << r.out;
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        EXPECT_EQ(j["rounds"][i]["epochs"].as_int(), expected[i].first);
+        EXPECT_EQ(j["rounds"][i]["survivors"].size(), expected[i].second);
+    }
+    EXPECT_EQ(j["budget"].as_string(), "1h");
+}
+
+TEST_F(TuneE2E, ADryRunPrintsTheCandidatesAndRoundsAndRecordsNothing) {
+    const Output r = kakuren("tune tiny.toml" + k_settings + k_tries + " --budget 24 --dry-run");
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const char* line : {"5 candidates, budget 24", "--set hiding.strategy=\"rotate\"",
+                             "round 1: 5 candidates to epoch 2", "round 2: 3 candidates to epoch 4",
+                             "round 3: 2 candidates to epoch 8"}) {
+        EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+    }
+    EXPECT_FALSE(fs::exists(m_ws / "kakuren.db"));
+}
+
 TEST_F(TuneE2E, BadInputExits2AndRecordsNothing) {
     const std::vector<std::pair<std::string, std::string>> cases{
         {" --set task.target=0.9 --try bogus", "unknown strategy 'bogus'"},
