@@ -210,6 +210,42 @@ TEST_F(TuneE2E, BadInputExits2AndRecordsNothing) {
     EXPECT_FALSE(fs::exists(m_ws / "tiny.tuned.toml"));
 }
 
+TEST_F(TuneE2E, CtrlCStopsTheTuneWithExit75AndItResumes) {
+    kakuren::testing::Command cmd;
+    cmd.argv = {KAKUREN_BIN,   "tune",   "tiny.toml", "--set",     "task.target=0.88",
+                "--try",       "rotate", "--try",     "kakurenbo", "--try",
+                "random",      "--try",  "infobatch", "--budget",  "24",
+                "--workspace", "."};
+    cmd.cwd = m_ws;
+    const pid_t pid = kakuren::testing::start(cmd, m_ws / "bg.out", m_ws / "bg.err");
+    // Once the first trial has an epoch, the stop handlers are in place, and 23 of the 24
+    // epochs are still to come.
+    const bool training = kakuren::testing::wait_until(
+        [&] {
+            if (!fs::exists(m_ws / "kakuren.db")) {
+                return false;
+            }
+            auto db = store();
+            const auto runs = db.list_runs();
+            return !runs.empty() && !db.epochs(runs.back().id).empty();
+        },
+        300);
+    ASSERT_TRUE(training) << kakuren::testing::slurp(m_ws / "bg.err");
+    ASSERT_EQ(kill(pid, SIGINT), 0);
+    const int code = kakuren::testing::wait_exit(pid);
+    const std::string err = kakuren::testing::slurp(m_ws / "bg.err");
+    auto db = store();
+    const auto tune = kakuren::db::find_tune(db, db.list_runs().front().sweep);
+    ASSERT_TRUE(tune);
+    ASSERT_EQ(code, 75) << err;
+    EXPECT_NE(err.find("kakuren tune --resume " + tune->id + " continues it"), std::string::npos)
+        << err;
+    EXPECT_EQ(tune->status, "running");
+    const Output resumed = kakuren("tune --resume " + tune->id);
+    EXPECT_EQ(resumed.code, 0) << resumed.err;
+    EXPECT_EQ(kakuren::db::find_tune(store(), tune->id)->status, "done");
+}
+
 TEST_F(TuneE2E, AKilledTuneResumesToTheSameRanking) {
     const std::string args =
         "tune tiny.toml" + k_settings + k_tries + " --budget 24 " + "--rank-by work --format json";
