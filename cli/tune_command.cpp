@@ -76,6 +76,12 @@ int tune_command(const CommonOptions& common, const TuneOptions& options) {
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     const bool json = common.format == Format::json;
     std::string tune_id = options.resume;
+    if (!tune_id.empty() &&
+        (!options.tries.empty() || !options.overrides.empty() || !options.budget.empty())) {
+        throw UsageError("--resume " + tune_id +
+                         " continues the tune as it was recorded: --try, --set and --budget "
+                         "cannot change it (start a new tune with kakuren tune RECIPE)");
+    }
     if (tune_id.empty()) {
         tune_id = create_tune(ws, options);
         if (tune_id.empty()) {

@@ -162,16 +162,27 @@ std::string verdict(const Outcome& o) {
     const CandidateResult* none = baseline(o);
     std::string s;
     if (w.candidate == 0) {
-        s = "No hiding pays here: none reaches the target soonest";
         for (const CandidateResult& c : o.ranked) {
-            if (c.candidate != 0 && key_comparison(o, c)) {
-                s += "; the best hiding, " + c.label + ", takes about " +
-                     whole_percent(key_comparison(o, c)->ratio - 1.0) + " % more " +
-                     (by_work(o) ? "work" : "time");
-                break;
+            const auto& cmp = key_comparison(o, c);
+            if (c.candidate == 0 || !cmp) {
+                continue;
             }
+            const std::string more = whole_percent(cmp->ratio - 1.0) + " %";
+            const std::string noun = by_work(o) ? "work" : "time";
+            if (cmp->sigma && cmp->ratio - 1.0 - *cmp->sigma <= 0) {
+                // The interval reaches none's own cost: "does not pay" is not shown either.
+                return "No hiding is shown to pay here: none ranks first, but the best-ranked "
+                       "hiding, " +
+                       c.label + ", takes about " + more + " ± " + whole_percent(*cmp->sigma) +
+                       " % more " + noun + ", within its uncertainty.";
+            }
+            return "No hiding pays here: none reaches the target soonest; the best-ranked "
+                   "hiding, " +
+                   c.label + ", takes about " + more +
+                   (cmp->sigma ? " ± " + whole_percent(*cmp->sigma) + " %" : std::string()) +
+                   " more " + noun + ".";
         }
-        return s + ".";
+        return "No hiding pays here: none reaches the target soonest.";
     }
     if (none == nullptr || !key_comparison(o, w)) {
         s = w.label +

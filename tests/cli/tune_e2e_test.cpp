@@ -205,6 +205,10 @@ TEST_F(TuneE2E, BadInputExits2AndRecordsNothing) {
         EXPECT_NE(r.err.find(message), std::string::npos) << args << "\n" << r.err;
     }
     EXPECT_EQ(kakuren("tune --resume nothing-like-it").code, 2);
+    const Output changed = kakuren("tune --resume some-tune --budget 9");
+    EXPECT_EQ(changed.code, 2);
+    EXPECT_NE(changed.err.find("continues the tune as it was recorded"), std::string::npos)
+        << changed.err;
     EXPECT_EQ(kakuren("tune").code, 2);
     EXPECT_FALSE(fs::exists(m_ws / "kakuren.db")) << "nothing recorded";
     EXPECT_FALSE(fs::exists(m_ws / "tiny.tuned.toml"));

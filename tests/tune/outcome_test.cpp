@@ -75,9 +75,21 @@ TEST(Verdict, WhenNoneWinsNoHidingPays) {
     for (CandidateResult& c : o.ranked) {
         c.time_vs_none = kakuren::tune::compare(c.time, o.ranked.front().time);
     }
-    EXPECT_EQ(kakuren::tune::verdict(o), "No hiding pays here: none reaches the target soonest; "
-                                         "the best hiding, rotate r=0.65, takes about 30 % more "
-                                         "time.");
+    // 1.3 x none's time, sigma 1.3 x hypot(0.05, 0.1) = 0.145: the interval stays above 1.
+    EXPECT_EQ(kakuren::tune::verdict(o),
+              "No hiding pays here: none reaches the target soonest; the best-ranked hiding, "
+              "rotate r=0.65, takes about 30 % ± 15 % more time.");
+}
+
+TEST(Verdict, WhenNoneWinsWithinTheUncertaintyNothingIsShown) {
+    Outcome o = outcome({k_none, candidate(1, "rotate", "rotate r=0.65", 200, 1.5, {0.8, 0.84})});
+    for (CandidateResult& c : o.ranked) {
+        c.time_vs_none = kakuren::tune::compare(c.time, o.ranked.front().time);
+    }
+    // 2 x none's time, sigma 2 x hypot(0.05, 1.5) = 3.0: the interval reaches 1.
+    EXPECT_EQ(kakuren::tune::verdict(o),
+              "No hiding is shown to pay here: none ranks first, but the best-ranked hiding, "
+              "rotate r=0.65, takes about 100 % ± 300 % more time, within its uncertainty.");
 }
 
 TEST(Verdict, AReachedTargetAgainstANoneThatDoesNotProjectClaimsNoSaving) {
