@@ -212,6 +212,13 @@ TEST_F(TuneE2E, BadInputExits2AndRecordsNothing) {
     EXPECT_EQ(kakuren("tune").code, 2);
     EXPECT_FALSE(fs::exists(m_ws / "kakuren.db")) << "nothing recorded";
     EXPECT_FALSE(fs::exists(m_ws / "tiny.tuned.toml"));
+
+    kakuren::testing::write_file(m_ws / "tiny.tuned.toml", "# mine\n");
+    const Output exists = kakuren("tune tiny.toml --set task.target=0.9 --try rotate");
+    EXPECT_EQ(exists.code, 2);
+    EXPECT_NE(exists.err.find("tiny.tuned.toml exists"), std::string::npos) << exists.err;
+    EXPECT_EQ(kakuren::testing::slurp(m_ws / "tiny.tuned.toml"), "# mine\n");
+    EXPECT_FALSE(fs::exists(m_ws / "kakuren.db")) << "nothing recorded";
 }
 
 TEST_F(TuneE2E, CtrlCStopsTheTuneWithExit75AndItResumes) {
