@@ -1,6 +1,7 @@
 #include "report/report.hpp"
 
-#include <fnmatch.h>
+#include "report/groups.hpp"
+#include "report/select.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -78,13 +79,6 @@ LossStats loss_stats(std::vector<float> values) {
     s.min = values.front();
     s.max = values.back();
     return s;
-}
-
-std::string fraction_label(const RecipeSummary& r) {
-    if (r.strategy == "none") {
-        return "none (baseline)";
-    }
-    return r.hiding_label;
 }
 
 } // namespace
@@ -194,6 +188,8 @@ RunReport build_run(const db::Store& store, const db::RunRow& run,
         r.moved_back_total += row.moved_back;
         r.sgd_steps_run += p.sgd_steps;
         r.sgd_steps_full += full_steps;
+        r.samples_trained += row.visible;
+        r.samples_full += n;
         if (better(row.test_accuracy, best)) {
             best = row.test_accuracy;
             r.best_epoch = row.epoch;
@@ -370,48 +366,7 @@ Report build_report(const db::Store& store, const Request& request) {
     report.target_override = request.target;
 
     const std::vector<db::RunRow> all = store.list_runs(); // newest first
-    std::vector<db::RunRow> selected;
-    std::set<std::string> chosen;
-    auto choose = [&](const db::RunRow& r) {
-        if (chosen.insert(r.id).second) {
-            selected.push_back(r);
-        }
-    };
-    for (const std::string& ref : request.runs) {
-        const std::optional<db::RunRow> r = store.find_run(ref);
-        if (!r) {
-            throw UsageError("no run matches '" + ref + "'; 'kakuren runs' lists them");
-        }
-        choose(*r);
-    }
-    if (!request.name_pattern.empty()) {
-        bool any = false;
-        for (const db::RunRow& r : std::views::reverse(all)) { // oldest first
-            if (fnmatch(request.name_pattern.c_str(), r.name.c_str(), 0) == 0 ||
-                fnmatch(request.name_pattern.c_str(), r.id.c_str(), 0) == 0 ||
-                (!r.sweep.empty() &&
-                 fnmatch(request.name_pattern.c_str(), r.sweep.c_str(), 0) == 0)) {
-                choose(r);
-                any = true;
-            }
-        }
-        if (!any) {
-            throw UsageError("no run name matches '" + request.name_pattern +
-                             "'; 'kakuren runs' lists them");
-        }
-    }
-    if (request.all) {
-        for (const db::RunRow& r : std::views::reverse(all)) {
-            choose(r);
-        }
-    }
-    if (request.runs.empty() && request.name_pattern.empty() && !request.all) {
-        if (all.empty()) {
-            throw UsageError("no runs in the workspace " + request.workspace +
-                             "; 'kakuren run RECIPE' records one");
-        }
-        choose(all.front()); // nothing named: the newest run
-    }
+    const std::vector<db::RunRow> selected = select_runs(store, request, all);
 
     std::map<std::string, RunReport> built;
     for (const db::RunRow& r : selected) {
@@ -504,113 +459,10 @@ Report build_report(const db::Store& store, const Request& request) {
     });
 
     for (const auto& [run_id, baseline_id] : pairs) {
-        const RunReport& r = *report.find(run_id);
-        const RunReport& b = *report.find(baseline_id);
-        Comparison c;
-        c.run_id = run_id;
-        c.baseline_id = baseline_id;
-        c.automatic = automatic.count(run_id) != 0;
-        c.same_seed = r.run.seed == b.run.seed;
-        if (r.time_to_train_s && b.time_to_train_s && *r.time_to_train_s > 0) {
-            c.speedup_total = *b.time_to_train_s / *r.time_to_train_s;
-            c.time_saved_s = *b.time_to_train_s - *r.time_to_train_s;
-        }
-        if (r.target && b.target && r.target->time_s && b.target->time_s && *r.target->time_s > 0) {
-            c.speedup_to_target = *b.target->time_s / *r.target->time_s;
-        }
-        // A run that did not complete has no final accuracy to compare yet.
-        const bool both_completed = r.outcome == "completed" && b.outcome == "completed";
-        if (both_completed && r.run.final_accuracy && b.run.final_accuracy) {
-            c.accuracy_diff_final = *r.run.final_accuracy - *b.run.final_accuracy;
-        }
-        if (both_completed && r.run.best_accuracy && b.run.best_accuracy) {
-            c.accuracy_diff_best = *r.run.best_accuracy - *b.run.best_accuracy;
-        }
-        report.comparisons.push_back(c);
+        report.comparisons.push_back(compare(*report.find(run_id), *report.find(baseline_id),
+                                             automatic.count(run_id) != 0));
     }
-
-    // Seed groups over completed runs: the same configuration apart from the seed.
-    std::vector<SeedGroup> groups;
-    std::vector<std::string> group_keys, group_baseline_keys;
-    for (const RunReport& r : report.runs) {
-        if (r.outcome != "completed") {
-            continue;
-        }
-        auto it = std::find(group_keys.begin(), group_keys.end(), r.recipe.group_key);
-        std::size_t g = static_cast<std::size_t>(it - group_keys.begin());
-        if (it == group_keys.end()) {
-            group_keys.push_back(r.recipe.group_key);
-            group_baseline_keys.push_back(r.recipe.baseline_key);
-            SeedGroup sg;
-            sg.label = fraction_label(r.recipe);
-            sg.strategy = r.recipe.strategy;
-            sg.fraction = r.recipe.fraction;
-            groups.push_back(sg);
-        }
-        groups[g].run_ids.push_back(r.run.id);
-        groups[g].seeds.push_back(r.run.seed);
-    }
-    for (SeedGroup& g : groups) {
-        std::vector<double> times, finals, bests, targets;
-        for (const std::string& id : g.run_ids) {
-            const RunReport& r = *report.find(id);
-            if (r.time_to_train_s) {
-                times.push_back(*r.time_to_train_s);
-            }
-            finals.push_back(r.run.final_accuracy.value_or(0));
-            bests.push_back(r.run.best_accuracy.value_or(0));
-            if (r.target && r.target->time_s) {
-                targets.push_back(*r.target->time_s);
-            }
-        }
-        g.time_to_train_s = spread(times);
-        g.final_accuracy = spread(finals);
-        g.best_accuracy = spread(bests);
-        if (!targets.empty()) {
-            g.time_to_target_s = spread(targets);
-        }
-    }
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-        if (groups[i].strategy == "none") {
-            continue;
-        }
-        for (std::size_t j = 0; j < groups.size(); ++j) {
-            if (groups[j].strategy == "none" && group_baseline_keys[j] == group_baseline_keys[i]) {
-                groups[i].baseline_group = j;
-                const SeedGroup& b = groups[j];
-                if (b.time_to_train_s.n > 0 && groups[i].time_to_train_s.n > 0 &&
-                    groups[i].time_to_train_s.central() > 0) {
-                    groups[i].speedup_total =
-                        b.time_to_train_s.central() / groups[i].time_to_train_s.central();
-                }
-                groups[i].accuracy_diff_final =
-                    groups[i].final_accuracy.central() - b.final_accuracy.central();
-                break;
-            }
-        }
-    }
-    // Keep configurations with several seeds, and the baselines they compare to.
-    std::vector<bool> keep(groups.size(), false);
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-        if (groups[i].run_ids.size() >= 2) {
-            keep[i] = true;
-            if (groups[i].baseline_group) {
-                keep[*groups[i].baseline_group] = true;
-            }
-        }
-    }
-    std::vector<std::size_t> new_index(groups.size(), 0);
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-        if (keep[i]) {
-            new_index[i] = report.groups.size();
-            report.groups.push_back(groups[i]);
-        }
-    }
-    for (SeedGroup& g : report.groups) {
-        if (g.baseline_group) {
-            g.baseline_group = new_index[*g.baseline_group];
-        }
-    }
+    report.groups = build_groups(report);
 
     if (request.samples) {
         for (const RunReport& r : report.runs) {
