@@ -39,8 +39,7 @@ std::optional<TimingNoise> pair_noise(const RunReport& run, const RunReport& bas
         n.what = "epoch " + std::to_string(a.epoch) + " did identical work in both runs (" +
                  thousands(a.visible) + " samples trained) but took " + fixed(ratio, 2) +
                  "x as long in " + (run_slower ? run.run.id : baseline.run.id) + " (" +
-                 fixed(run_slower ? sa : sb, 2) + " s vs " + fixed(run_slower ? sb : sa, 2) +
-                 " s)";
+                 fixed(run_slower ? sa : sb, 2) + " s vs " + fixed(run_slower ? sb : sa, 2) + " s)";
         worst = n;
     }
     return worst;

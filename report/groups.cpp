@@ -90,7 +90,7 @@ void add_figures(SeedGroup& g, const Report& report) {
         g.time_to_target_ci = t_interval_95(targets);
     }
     if (g.strategy == "none") {
-        if (auto n = seed_noise(g.label, times)) {
+        if (auto n = seed_noise(g.short_label, times)) {
             g.noise.push_back(*n);
         }
     }
@@ -120,14 +120,15 @@ std::optional<TimingNoise> pairs_noise(const SeedGroup& g, const Report& report)
         n.ratio = std::max(n.ratio, f->ratio);
     }
     n.what = "in " + std::to_string(flagged.size()) + " of " + std::to_string(pairs) +
-             " pairs with the baseline an epoch of identical work took up to " +
-             fixed(n.ratio, 2) + "x as long in one run as in the other";
+             " pairs with the baseline an epoch of identical work took up to " + fixed(n.ratio, 2) +
+             "x as long in one run as in the other";
     return n;
 }
 
 } // namespace
 
-std::optional<TimingNoise> seed_noise(const std::string& label, const std::vector<double>& seconds) {
+std::optional<TimingNoise> seed_noise(const std::string& label,
+                                      const std::vector<double>& seconds) {
     const std::optional<double> ratio = spread_ratio(seconds);
     if (!ratio || *ratio < k_noise_ratio) {
         return std::nullopt;
@@ -179,10 +180,10 @@ std::vector<SeedGroup> build_groups(const Report& report) {
             firsts.push_back(first[i]);
         }
     }
+    set_short_labels(groups, firsts);
     for (SeedGroup& g : groups) {
         add_figures(g, report);
     }
-    set_short_labels(groups, firsts);
     for (std::size_t i = 0; i < groups.size(); ++i) {
         SeedGroup& h = groups[i];
         if (h.strategy == "none") {

@@ -47,8 +47,6 @@ std::vector<SplitPart> split_parts(const TimeSplit& s) {
             {"other", "other", s.other_s}};
 }
 
-namespace {
-
 std::string where_time_went(const RunReport& r) {
     if (r.split.total_s <= 0) {
         return "";
@@ -89,6 +87,8 @@ std::string hiding_sentence(const RunReport& r) {
     }
     return out;
 }
+
+namespace {
 
 /// A value of the run's metric: accuracy and IoU in percent, MAE (regression) as a number.
 std::string accuracy_text(const std::string& metric, const std::optional<double>& a) {

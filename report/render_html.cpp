@@ -22,7 +22,10 @@ h3{font-size:16px;margin:16px 0 6px}.sub{color:#555;margin-bottom:16px}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:12px}
 .card{border:1px solid #ccd;border-radius:6px;padding:10px 14px;background:#f7f8fc}
 .big{font-size:22px;font-weight:bold;margin:4px 0}.good{color:#1a7f37}.bad{color:#b42318}
-.card p{margin:3px 0}
+.card p{margin:3px 0}.ratio{font-size:16px;font-weight:normal;color:#333}
+.ratio.unreliable{color:#777;text-decoration:line-through}.flag{text-decoration:none;display:inline-block;
+background:#fff4ce;color:#7a5200;border:1px solid #e0c060;border-radius:4px;padding:0 5px;font-size:12px;margin-left:4px}
+.noise{color:#7a5200}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
@@ -76,42 +79,61 @@ std::string status_cell(const RunReport& r) {
            escape(detail::status_text(r)) + "</td>";
 }
 
+/// One card per configuration: the work saved in large type, the time ratio beside it (flagged
+/// when timing noise makes it unreliable), mean ± interval over seeds.
+void group_card(std::string& out, const Report& report, std::size_t index) {
+    const SeedGroup& g = report.groups[index];
+    const detail::Card c = detail::group_card(report, g);
+    out += "<div class=\"card config\" data-group=\"" + std::to_string(index) +
+           "\" data-config=\"" + escape(g.short_label) + "\" style=\"border-left:6px solid " +
+           svg::run_color(index) + "\"><p><b>" + escape(c.title) + "</b></p><div class=\"big\">";
+    out += std::string("<span class=\"work") + (g.strategy == "none" ? "" : " good") + "\">" +
+           escape(c.work_big) + "</span>";
+    if (c.time_ratio) {
+        const double f = *c.time_ratio;
+        out += std::string(" <span class=\"ratio") + (c.time_reliable ? "" : " unreliable") +
+               "\" data-time-ratio=\"" + svg::exact(f) + "\" data-reliable=\"" +
+               (c.time_reliable ? "1" : "0") + "\">time " +
+               escape(f >= 1 ? fixed(f, 2) : fixed(1.0 / f, 2)) + "&times; " +
+               (f >= 1 ? "faster" : "slower") +
+               (c.time_reliable ? "" : " <span class=\"flag\">unreliable: timing noise</span>") +
+               "</span>";
+    }
+    if (g.accuracy_diff_final) {
+        // Good when the metric did not get worse by more than a tenth of a point (an error
+        // metric: by more than 0.001).
+        const std::string metric = detail::group_metric(report, g);
+        const double d = *g.accuracy_diff_final;
+        const bool good = lower_is_better(metric) ? d <= 0.001 : d >= -0.001;
+        out += std::string(" &middot; <span class=\"") + (good ? "good" : "bad") + "\">" +
+               escape(metric_diff_text(metric, d) + " " + metric_noun(metric)) + "</span>";
+    }
+    out += "</div><p class=\"work-saved\">" + escape(c.work) + "</p>";
+    const Interval& t = g.time_to_train_ci;
+    out += "<p class=\"time\" data-mean=\"" + svg::exact(t.mean) + "\" data-half-width=\"" +
+           (t.half_width ? svg::exact(*t.half_width) : "") + "\" data-interval=\"" +
+           escape(k_interval_method) + "\">" + escape(c.time) + "</p>";
+    for (const std::string& n : c.noise) {
+        out += "<p class=\"noise\">" + escape(n) + "</p>";
+    }
+    for (const std::string& m : c.more) {
+        out += "<p>" + escape(m) + "</p>";
+    }
+    out += "</div>";
+}
+
 void glance(std::string& out, const Report& report) {
     out += "<h2>At a glance</h2><div class=\"cards\">";
-    std::vector<std::string> compared;
-    for (const Comparison& c : report.comparisons) {
-        compared.push_back(c.run_id);
-        compared.push_back(c.baseline_id);
-        const auto lines = detail::headline(report, c);
-        out += "<div class=\"card\"><p><b>" + escape(lines[0]) + "</b></p><div class=\"big\">";
-        if (c.speedup_total) {
-            out += std::string("<span class=\"") + (*c.speedup_total >= 1 ? "good" : "bad") +
-                   "\">" + escape(fixed(*c.speedup_total, 2)) + "&times; " +
-                   (*c.speedup_total >= 1 ? "faster" : "slower") + "</span>";
-        } else {
-            out += "no speed-up";
-        }
-        if (c.accuracy_diff_final) {
-            // Good when the metric did not get worse by more than a tenth of a point (an error
-            // metric: by more than 0.001).
-            const std::string metric = detail::comparison_metric(report, c);
-            const double d = *c.accuracy_diff_final;
-            const bool good = lower_is_better(metric) ? d <= 0.001 : d >= -0.001;
-            out += std::string(" &middot; <span class=\"") + (good ? "good" : "bad") + "\">" +
-                   escape(metric_diff_text(metric, d) + " " + metric_noun(metric)) + "</span>";
-        }
-        out += "</div>";
-        for (std::size_t i = 1; i < lines.size(); ++i) {
-            out += "<p>" + escape(lines[i]) + "</p>";
-        }
-        out += "</div>";
+    for (std::size_t i = 0; i < report.groups.size(); ++i) {
+        group_card(out, report, i);
     }
     for (const RunReport& r : report.runs) {
-        if (std::find(compared.begin(), compared.end(), r.run.id) != compared.end()) {
+        if (!detail::has_own_card(report, r)) {
             continue;
         }
         const auto lines = detail::headline(r);
-        out += "<div class=\"card\"><p><b>" + escape(lines[0]) + "</b></p>";
+        out += "<div class=\"card run\" data-run=\"" + escape(r.run.id) + "\"><p><b>" +
+               escape(lines[0]) + "</b></p>";
         for (std::size_t i = 1; i < lines.size(); ++i) {
             out += "<p>" + escape(lines[i]) + "</p>";
         }
@@ -304,9 +326,10 @@ void comparison_table(std::string& out, const Report& report) {
         return;
     }
     const std::string m = metric_column(detail::report_metric(report));
-    out += "<h2>Against the baseline</h2>" +
-           table_head({"run", "baseline", "same seed", "speed-up (time-to-train)", "time saved",
-                       "speed-up to target", "final " + m + " diff", "best " + m + " diff"});
+    out +=
+        "<h2>Against the baseline</h2>" +
+        table_head({"run", "baseline", "same seed", "speed-up (time-to-train)", "time saved",
+                    "speed-up to target", "final " + m + " diff", "best " + m + " diff", "timing"});
     for (const Comparison& c : report.comparisons) {
         const std::string metric = detail::comparison_metric(report, c);
         out += "<tr>" + td(c.run_id) + td(c.baseline_id + (c.automatic ? "" : " (given)")) +
@@ -314,10 +337,16 @@ void comparison_table(std::string& out, const Report& report) {
                tdn(seconds_text(c.time_saved_s)) + tdn(factor_text(c.speedup_to_target)) +
                tdn(c.accuracy_diff_final ? metric_diff_text(metric, *c.accuracy_diff_final) : "-") +
                tdn(c.accuracy_diff_best ? metric_diff_text(metric, *c.accuracy_diff_best) : "-") +
+               (c.noise ? "<td class=\"noise\">" + escape(c.noise->what) + "</td>"
+                        : std::string("<td>ok</td>")) +
                "</tr>";
     }
     out += "</tbody></table></div><p class=\"sub\">speed-up = baseline time-to-train / the run's "
-           "(MLPerf run_start to run_stop); above 1 the run was faster.</p>";
+           "(MLPerf run_start to run_stop); above 1 the run was faster. timing: an epoch of "
+           "identical work " +
+           fixed(k_noise_ratio, 1) +
+           "x as long or more in one run is timing noise, and the speed-up beside it is "
+           "unreliable.</p>";
 }
 
 /// Seconds (metric empty) or values of the metric (accuracy and IoU in percent, MAE a number).

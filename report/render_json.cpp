@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "report/render.hpp"
+#include "report/render_common.hpp"
 
 namespace kakuren::report {
 
@@ -21,6 +22,70 @@ Json text_or_null(const std::string& s) {
 
 Json spread_json(const Spread& s) {
     return JsonObject{{"n", s.n}, {"mean", s.mean}, {"std", s.std}, {"olympic", opt(s.olympic)}};
+}
+
+Json interval_json(const Interval& i) {
+    return JsonObject{{"method", k_interval_method},
+                      {"n", i.n},
+                      {"mean", i.mean},
+                      {"half_width", opt(i.half_width)},
+                      {"low", i.half_width ? Json(i.low()) : Json::null()},
+                      {"high", i.half_width ? Json(i.high()) : Json::null()}};
+}
+
+Json noise_json(const TimingNoise& n) {
+    return JsonObject{{"ratio", n.ratio}, {"what", n.what}};
+}
+
+/// The headline card, as the text and HTML formats show it.
+Json card_json(const Report& report, const SeedGroup& g) {
+    const detail::Card c = detail::group_card(report, g);
+    JsonArray lines;
+    for (const std::string& l : c.lines()) {
+        lines.push_back(l);
+    }
+    return JsonObject{{"title", c.title},
+                      {"work_saved", c.work},
+                      {"time_ratio", opt(c.time_ratio)},
+                      {"time_ratio_reliable", c.time_reliable},
+                      {"time", c.time},
+                      {"lines", std::move(lines)}};
+}
+
+Json group_json(const Report& report, const SeedGroup& g) {
+    JsonArray noise;
+    for (const TimingNoise& n : g.noise) {
+        noise.push_back(noise_json(n));
+    }
+    return JsonObject{
+        {"label", g.label},
+        {"short_label", g.short_label},
+        {"strategy", g.strategy},
+        {"fraction", g.fraction},
+        {"runs", JsonArray(g.run_ids.begin(), g.run_ids.end())},
+        {"incomplete_runs", JsonArray(g.incomplete_run_ids.begin(), g.incomplete_run_ids.end())},
+        {"seeds", JsonArray(g.seeds.begin(), g.seeds.end())},
+        {"time_to_train_s", spread_json(g.time_to_train_s)},
+        {"final_accuracy", spread_json(g.final_accuracy)},
+        {"best_accuracy", spread_json(g.best_accuracy)},
+        {"time_to_target_s", g.time_to_target_s ? spread_json(*g.time_to_target_s) : Json()},
+        {"intervals",
+         JsonObject{{"time_to_train_s", interval_json(g.time_to_train_ci)},
+                    {"final_accuracy", interval_json(g.final_accuracy_ci)},
+                    {"time_to_target_s",
+                     g.time_to_target_ci ? interval_json(*g.time_to_target_ci) : Json::null()}}},
+        {"target", JsonObject{{"runs", g.target_runs}, {"reached", g.target_reached}}},
+        {"work_saved", JsonObject{{"sgd_steps", g.sgd_steps_saved},
+                                  {"sgd_steps_without_hiding", g.sgd_steps_full},
+                                  {"backward_passes", g.samples_saved},
+                                  {"backward_passes_without_hiding", g.samples_full}}},
+        {"baseline_group",
+         g.baseline_group ? Json(static_cast<long long>(*g.baseline_group)) : Json::null()},
+        {"speedup_total", opt(g.speedup_total)},
+        {"time_ratio_reliable", g.time_ratio_reliable()},
+        {"timing_noise", std::move(noise)},
+        {"accuracy_diff_final", opt(g.accuracy_diff_final)},
+        {"card", card_json(report, g)}};
 }
 
 Json loss_stats_json(const LossStats& s) {
@@ -141,6 +206,9 @@ Json run_json(const RunReport& r) {
         {"mean_realised_fraction", r.mean_realised_fraction},
         {"hidden_total", r.hidden_total},
         {"moved_back_total", r.moved_back_total},
+        {"backward_passes", JsonObject{{"run", r.samples_trained},
+                                       {"without_hiding", r.samples_full},
+                                       {"saved", r.samples_full - r.samples_trained}}},
         {"sgd_steps",
          JsonObject{{"run", r.sgd_steps_run},
                     {"without_hiding", r.sgd_steps_full},
@@ -200,32 +268,21 @@ util::Json to_json(const Report& report) {
     }
     JsonArray comparisons;
     for (const Comparison& c : report.comparisons) {
-        comparisons.push_back(JsonObject{{"run", c.run_id},
-                                         {"baseline", c.baseline_id},
-                                         {"automatic", c.automatic},
-                                         {"same_seed", c.same_seed},
-                                         {"speedup_total", opt(c.speedup_total)},
-                                         {"time_saved_s", opt(c.time_saved_s)},
-                                         {"speedup_to_target", opt(c.speedup_to_target)},
-                                         {"accuracy_diff_final", opt(c.accuracy_diff_final)},
-                                         {"accuracy_diff_best", opt(c.accuracy_diff_best)}});
+        comparisons.push_back(
+            JsonObject{{"run", c.run_id},
+                       {"baseline", c.baseline_id},
+                       {"automatic", c.automatic},
+                       {"same_seed", c.same_seed},
+                       {"speedup_total", opt(c.speedup_total)},
+                       {"time_saved_s", opt(c.time_saved_s)},
+                       {"speedup_to_target", opt(c.speedup_to_target)},
+                       {"accuracy_diff_final", opt(c.accuracy_diff_final)},
+                       {"accuracy_diff_best", opt(c.accuracy_diff_best)},
+                       {"timing_noise", c.noise ? noise_json(*c.noise) : Json::null()}});
     }
     JsonArray groups;
     for (const SeedGroup& g : report.groups) {
-        groups.push_back(JsonObject{
-            {"label", g.label},
-            {"strategy", g.strategy},
-            {"fraction", g.fraction},
-            {"runs", JsonArray(g.run_ids.begin(), g.run_ids.end())},
-            {"seeds", JsonArray(g.seeds.begin(), g.seeds.end())},
-            {"time_to_train_s", spread_json(g.time_to_train_s)},
-            {"final_accuracy", spread_json(g.final_accuracy)},
-            {"best_accuracy", spread_json(g.best_accuracy)},
-            {"time_to_target_s", g.time_to_target_s ? spread_json(*g.time_to_target_s) : Json()},
-            {"baseline_group",
-             g.baseline_group ? Json(static_cast<long long>(*g.baseline_group)) : Json::null()},
-            {"speedup_total", opt(g.speedup_total)},
-            {"accuracy_diff_final", opt(g.accuracy_diff_final)}});
+        groups.push_back(group_json(report, g));
     }
     JsonArray samples;
     for (const SampleReport& s : report.samples) {

@@ -459,8 +459,8 @@ Report build_report(const db::Store& store, const Request& request) {
     });
 
     for (const auto& [run_id, baseline_id] : pairs) {
-        report.comparisons.push_back(compare(*report.find(run_id), *report.find(baseline_id),
-                                             automatic.count(run_id) != 0));
+        report.comparisons.push_back(
+            compare(*report.find(run_id), *report.find(baseline_id), automatic.count(run_id) != 0));
     }
     report.groups = build_groups(report);
 

@@ -90,8 +90,8 @@ struct RunReport {
 /// The same work took measurably different time (k_noise_ratio or more apart): a time ratio
 /// beside it is not to be trusted.
 struct TimingNoise {
-    double ratio = 0;  ///< slower / faster seconds of the same work
-    std::string what;  ///< the sentence the outputs show
+    double ratio = 0; ///< slower / faster seconds of the same work
+    std::string what; ///< the sentence the outputs show
 };
 
 struct Comparison {
