@@ -64,6 +64,11 @@ std::string interval_text(const Interval& i, const std::string& metric);
 bool has_own_card(const Report& report, const RunReport& r);
 /// The index of the group (configuration) of a run; nullopt when it has none.
 std::optional<std::size_t> group_of(const Report& report, const std::string& run_id);
+
+/// HTML: an SVG chart in a <figure> with its caption.
+void figure(std::string& out, const std::string& svg_markup, const std::string& caption);
+/// HTML: the "Plots" section (render_charts.cpp).
+void charts(std::string& out, const Report& report);
 /// The same for a run without a baseline.
 std::vector<std::string> headline(const RunReport& r);
 

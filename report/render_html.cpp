@@ -39,6 +39,7 @@ svg .axis-label{font-size:12.5px;fill:#222}svg .legend-text{font-size:12px;fill:
 svg .note{font-size:11.5px;fill:#555;font-style:italic}
 svg .grid{stroke:#e3e3e3;stroke-width:1}svg .grid.minor{stroke:#f0f0f0}
 svg .frame{fill:none;stroke:#999;stroke-width:1}
+svg .target-line{stroke:#b42318;stroke-width:1.5;stroke-dasharray:5 3}svg .target-label{font-size:11.5px;fill:#b42318}
 .status-failed,.status-crashed{color:#b42318;font-weight:bold}.status-running{color:#9a6700;font-weight:bold}
 .problem{color:#b42318}.ok{color:#1a7f37}
 details{margin:6px 0}summary{cursor:pointer;font-weight:bold}
@@ -145,125 +146,6 @@ void glance(std::string& out, const Report& report) {
     }
 }
 
-void figure(std::string& out, const std::string& svg_markup, const std::string& caption) {
-    out += "<figure>" + svg_markup + "<figcaption>" + escape(caption) + "</figcaption></figure>";
-}
-
-void charts(std::string& out, const Report& report) {
-    out += "<h2>Plots</h2><div class=\"charts\">";
-    // The runs' metric names the charts; runs of different metrics share a plain axis.
-    const std::string metric = detail::report_metric(report);
-    const std::string noun = metric.empty() ? "metric" : metric_noun(metric);
-    const bool as_percent = !metric.empty() && !lower_is_better(metric);
-    const std::string y_label = "test " + noun + (as_percent ? " (%)" : "") +
-                                (lower_is_better(metric) ? ", lower is better" : "");
-    svg::LineChart acc_epoch{"accuracy_epoch",
-                             "Test " + noun + " per epoch",
-                             "epoch",
-                             y_label,
-                             as_percent,
-                             false,
-                             true,
-                             std::nullopt,
-                             std::nullopt,
-                             {},
-                             ""};
-    svg::LineChart acc_time{"accuracy_time",
-                            "Test " + noun + " over wall time",
-                            "wall time since run_start (s)",
-                            y_label,
-                            as_percent,
-                            false,
-                            false,
-                            std::nullopt,
-                            std::nullopt,
-                            {},
-                            "each point: an epoch's evaluation (MLPerf log time)"};
-    svg::LineChart hidden{"hidden_fraction",
-                          "Hidden fraction per epoch: requested vs realised",
-                          "epoch",
-                          "fraction of the training set (%)",
-                          true,
-                          false,
-                          true,
-                          0.0,
-                          std::nullopt,
-                          {},
-                          "dashed: requested maximum F_e; solid: realised (hidden / N)"};
-    svg::LineChart lr{"learning_rate",
-                      "Learning rate per epoch, with the hiding compensation",
-                      "epoch",
-                      "learning rate (log scale)",
-                      false,
-                      true,
-                      true,
-                      std::nullopt,
-                      std::nullopt,
-                      {},
-                      "dashed: scheduled LR; solid: LR x compensation scale (what SGD used)"};
-    for (std::size_t i = 0; i < report.runs.size(); ++i) {
-        const RunReport& r = report.runs[i];
-        const std::string color = svg::run_color(i);
-        const std::string label = run_label(r);
-        svg::Series a{label, r.run.id, "test_accuracy", color, false, true, {}};
-        svg::Series t{label, r.run.id, "test_accuracy", color, false, true, {}};
-        svg::Series req{label, r.run.id, "requested", color, true, false, {}};
-        svg::Series real{label, r.run.id, "realised", color, false, true, {}};
-        svg::Series sched{label, r.run.id, "lr", color, true, false, {}};
-        svg::Series eff{label, r.run.id, "lr_effective", color, false, true, {}};
-        for (const EpochPoint& p : r.epochs) {
-            const double e = p.row.epoch;
-            a.points.emplace_back(e, p.row.test_accuracy);
-            t.points.emplace_back(p.wall_s, p.row.test_accuracy);
-            req.points.emplace_back(e, p.row.max_fraction);
-            real.points.emplace_back(e, p.realised_fraction);
-            sched.points.emplace_back(e, p.row.lr);
-            eff.points.emplace_back(e, p.lr_effective);
-        }
-        acc_epoch.series.push_back(std::move(a));
-        acc_time.series.push_back(std::move(t));
-        hidden.series.push_back(std::move(req));
-        hidden.series.push_back(std::move(real));
-        lr.series.push_back(std::move(sched));
-        lr.series.push_back(std::move(eff));
-    }
-    figure(out, svg::render(acc_epoch),
-           "Test " + noun + " after each epoch, all runs of this report on one chart.");
-    figure(out, svg::render(acc_time),
-           "The same values against wall-clock seconds since run_start: a run to the left "
-           "reached that " +
-               noun + " sooner.");
-    figure(out, svg::render(hidden),
-           "Requested F_e is the most a strategy may hide; the realised fraction is lower when "
-           "candidates are moved back (tau).");
-
-    svg::StackedBars split{
-        "time_split", "Where the time went (per run)", "seconds", {}, {}, {}, {}};
-    static const char* k_part_colors[] = {"#8c564b", "#7f7f7f", "#1f77b4", "#ff7f0e",
-                                          "#2ca02c", "#9467bd", "#c7c7c7"};
-    std::size_t part = 0;
-    for (const detail::SplitPart& p : detail::split_parts(TimeSplit{})) {
-        split.part_keys.emplace_back(p.key);
-        split.part_labels.emplace_back(p.label);
-        split.part_colors.emplace_back(k_part_colors[part++]);
-    }
-    for (const RunReport& r : report.runs) {
-        svg::StackedBars::Bar bar{
-            r.run.id + (r.role == "baseline" ? " (baseline)" : ""), r.run.id, {}};
-        for (const detail::SplitPart& p : detail::split_parts(r.split)) {
-            bar.values.push_back(p.seconds.value_or(0.0));
-        }
-        split.bars.push_back(std::move(bar));
-    }
-    figure(out, svg::render(split),
-           "init: init_start to init_stop (data loading); train / hidden pass / eval: summed "
-           "over epochs; other: hidden-set selection, recording, gaps between attempts.");
-    figure(out, svg::render(lr),
-           "The LR the optimizer used is the scheduled LR times 1/(1 - f) after warm-up "
-           "(hiding.lr_compensation).");
-    out += "</div>";
-}
-
 void runs_table(std::string& out, const Report& report) {
     const std::string m = metric_column(detail::report_metric(report));
     out +=
@@ -307,18 +189,31 @@ void runs_table(std::string& out, const Report& report) {
 }
 
 void split_table(std::string& out, const Report& report) {
-    out += "<h2>Time split (seconds)</h2>" +
-           table_head({"run", "staging", "init", "train", "hidden pass", "eval", "checkpoint",
-                       "other", "total"});
+    out +=
+        "<h2>Time split (seconds)</h2>" +
+        table_head({"run", "configuration", "staging", "init", "train", "hidden pass", "eval",
+                    "checkpoint", "other", "total", "communication (in train)", "data read (MB)"});
     for (const RunReport& r : report.runs) {
-        out += "<tr>" + td(r.run.id);
+        const auto g = detail::group_of(report, r.run.id);
+        out += "<tr data-run=\"" + escape(r.run.id) + "\">" + td(r.run.id) +
+               td(g ? report.groups[*g].short_label : detail::strategy_text(r.recipe));
         for (const detail::SplitPart& p : detail::split_parts(r.split)) {
             out += tdn(p.seconds ? fixed(*p.seconds, 2) : "-");
         }
-        out += tdn(fixed(r.split.total_s, 2)) + "</tr>";
+        out += tdn(fixed(r.split.total_s, 2));
+        out += "<td class=\"n\" data-part=\"communication\">" +
+               (r.split.communication_s ? fixed(*r.split.communication_s, 2) : "-") + "</td>";
+        out +=
+            "<td class=\"n\" data-part=\"data_read\">" +
+            (r.split.bytes_read ? fixed(static_cast<double>(*r.split.bytes_read) / 1e6, 1) : "-") +
+            "</td></tr>";
     }
     out += "</tbody></table></div><p class=\"sub\">'-': not measured for this run (no staging or "
-           "checkpointing recorded).</p>";
+           "checkpointing recorded; communication only with several ranks; data read only for "
+           "data streamed from files). Data staging (copying to node-local storage) and init "
+           "(loading data held in memory) are the data-reading times; communication is the "
+           "ranks' wait on collectives not hidden behind computation, a part of train, hidden "
+           "pass and eval.</p>";
 }
 
 void comparison_table(std::string& out, const Report& report) {
@@ -488,9 +383,9 @@ void samples(std::string& out, const Report& report) {
             set.values.push_back(static_cast<double>(s.histogram[k]));
         }
         times.sets.push_back(std::move(set));
-        figure(out, svg::render(times),
-               "never hidden: " + thousands(s.never_hidden) + " of " + thousands(s.num_samples) +
-                   " samples");
+        detail::figure(out, svg::render(times),
+                       "never hidden: " + thousands(s.never_hidden) + " of " +
+                           thousands(s.num_samples) + " samples");
         if (s.have_losses) {
             svg::Histogram losses{"loss_hidden_visible",
                                   "Latest loss: hidden vs visible in epoch " +
@@ -514,7 +409,7 @@ void samples(std::string& out, const Report& report) {
             }
             losses.sets.push_back(std::move(hid));
             losses.sets.push_back(std::move(vis));
-            figure(out, svg::render(losses), s.note);
+            detail::figure(out, svg::render(losses), s.note);
         }
         out += "</div>";
         out += "<p>most hidden:";
@@ -550,7 +445,7 @@ std::string render_html(const Report& report) {
            " run" + (report.runs.size() == 1 ? "" : "s") + " from " + escape(report.workspace) +
            ", generated " + escape(report.generated_at) + "</div>";
     glance(out, report);
-    charts(out, report);
+    detail::charts(out, report);
     runs_table(out, report);
     comparison_table(out, report);
     groups_table(out, report);

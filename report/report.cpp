@@ -178,6 +178,9 @@ RunReport build_run(const db::Store& store, const db::RunRow& run,
         r.split.train_s += row.train_s;
         r.split.hidden_pass_s += row.hidden_pass_s;
         r.split.eval_s += row.eval_s;
+        if (row.bytes_read) {
+            r.split.bytes_read = r.split.bytes_read.value_or(0) + *row.bytes_read;
+        }
         if (row.comm_s && *row.comm_s > 0) {
             r.split.communication_s = r.split.communication_s.value_or(0.0) + *row.comm_s;
         }

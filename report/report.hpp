@@ -52,6 +52,10 @@ struct TimeSplit {
     /// a part of train, hidden pass and eval, not added to total; nullopt unless multi-rank.
     std::optional<double> communication_s;
     double total_s = 0; ///< init_start -> run_stop (or the last record); else sum of epochs
+    /// Bytes read from the training split's files over the epochs (epochs.bytes_read, streaming
+    /// sources); nullopt for data held in memory. Their reading time is inside train (overlapped
+    /// by the prefetcher), not measured apart.
+    std::optional<std::int64_t> bytes_read;
 };
 
 struct TargetResult {

@@ -147,6 +147,30 @@ std::pair<std::string, double> legend(const std::vector<LegendEntry>& entries, d
     return {out, y - y0};
 }
 
+/// The seeds' ranges as translucent polygons: along the highs, back along the lows.
+template <typename Sx, typename Sy>
+std::string bands_markup(const std::vector<Band>& bands, Sx sx, Sy sy, bool y_log) {
+    std::string out;
+    for (const Band& b : bands) {
+        std::string upper, lower, values;
+        for (const auto& [x, range] : b.points) {
+            values += (values.empty() ? "" : ";") + exact(x) + "," + exact(range.first) + "," +
+                      exact(range.second);
+            if (!std::isfinite(x) || !std::isfinite(range.first) || !std::isfinite(range.second) ||
+                (y_log && range.first <= 0)) {
+                continue;
+            }
+            upper += (upper.empty() ? "" : " ") + px(sx(x)) + "," + px(sy(range.second));
+            lower = px(sx(x)) + "," + px(sy(range.first)) + (lower.empty() ? "" : " ") + lower;
+        }
+        out += "<polygon class=\"band\" fill=\"" + b.color +
+               "\" fill-opacity=\"0.2\" stroke=\"none\" data-config=\"" + escape(b.config) +
+               "\" data-values=\"" + values + "\" points=\"" + upper + " " + lower + "\"><title>" +
+               escape(b.label) + "</title></polygon>";
+    }
+    return out;
+}
+
 } // namespace
 
 const std::string& run_color(std::size_t index) {
@@ -206,7 +230,25 @@ std::string render(const LineChart& chart) {
             y_hi = std::max(y_hi, y);
         }
     }
+    for (const Band& b : chart.bands) {
+        for (const auto& [x, range] : b.points) {
+            for (const double y : {range.first, range.second}) {
+                if (std::isfinite(x) && std::isfinite(y) && !(chart.y_log && y <= 0)) {
+                    y_lo = std::min(y_lo, y);
+                    y_hi = std::max(y_hi, y);
+                }
+            }
+        }
+    }
     const bool empty = !std::isfinite(x_lo);
+    if (!empty) { // a target outside the data still shows
+        for (const TargetLine& t : chart.targets) {
+            if (std::isfinite(t.y) && !(chart.y_log && t.y <= 0)) {
+                y_lo = std::min(y_lo, t.y);
+                y_hi = std::max(y_hi, t.y);
+            }
+        }
+    }
     if (empty) {
         x_lo = 0;
         x_hi = 1;
@@ -258,6 +300,11 @@ std::string render(const LineChart& chart) {
             entries.push_back({s.label, s.color, s.dashed, false});
         }
     }
+    for (const Band& b : chart.bands) {
+        if (!b.label.empty()) {
+            entries.push_back({b.label, b.color, false, true});
+        }
+    }
     const double legend_y = k_top + plot_h + k_axis_band + 8;
     auto [legend_markup, legend_h] = legend(entries, legend_y, chart.note);
     const double height = legend_y + legend_h + 6;
@@ -307,6 +354,7 @@ std::string render(const LineChart& chart) {
                        "no epochs recorded yet");
     }
 
+    out += bands_markup(chart.bands, sx, sy, chart.y_log);
     for (const Series& s : chart.series) {
         std::string points, values;
         std::size_t drawn = 0;
@@ -320,8 +368,10 @@ std::string render(const LineChart& chart) {
         }
         out += "<g class=\"series\"><polyline fill=\"none\" stroke=\"";
         out += s.color;
-        out += "\" stroke-width=\"2\"";
+        out += "\" stroke-width=\"" + px(s.width) + "\"";
+        out += s.opacity < 1 ? " stroke-opacity=\"" + px(s.opacity) + "\"" : "";
         out += s.dashed ? " stroke-dasharray=\"6 4\"" : "";
+        out += s.config.empty() ? "" : " data-config=\"" + escape(s.config) + "\"";
         out += " data-run=\"";
         out += escape(s.run_id);
         out += "\" data-series=\"";
@@ -333,7 +383,7 @@ std::string render(const LineChart& chart) {
         out += "\"><title>";
         out += escape(s.label);
         out += "</title></polyline>";
-        if (drawn <= k_max_markers && !s.dashed) {
+        if (drawn <= k_max_markers && !s.dashed && s.markers) {
             for (const auto& [x, y] : s.points) {
                 if (!std::isfinite(x) || !std::isfinite(y) || (chart.y_log && y <= 0)) {
                     continue;
@@ -343,6 +393,14 @@ std::string render(const LineChart& chart) {
             }
         }
         out += "</g>";
+    }
+    for (const TargetLine& t : chart.targets) {
+        if (!std::isfinite(t.y) || t.y < yr.lo || t.y > yr.hi || (chart.y_log && t.y <= 0)) {
+            continue;
+        }
+        out += "<g class=\"target\" data-target=\"" + exact(t.y) + "\">" +
+               line_el(k_left, sy(t.y), k_left + plot_w, sy(t.y), "target-line") +
+               text_el(k_left + plot_w - 4, sy(t.y) - 5, "end", "target-label", t.label) + "</g>";
     }
     out += legend_markup + "</svg>";
     return out;
