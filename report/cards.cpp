@@ -74,6 +74,39 @@ std::string target_line(const Report& report, const SeedGroup& g, const std::str
     return line;
 }
 
+/// The seeds' mean time split; a part only some runs measured is their mean.
+TimeSplit mean_split(const Report& report, const SeedGroup& g) {
+    TimeSplit m;
+    const auto n = static_cast<double>(g.run_ids.size());
+    auto add_opt = [](std::optional<double>& to, const std::optional<double>& v, int& count) {
+        if (v) {
+            to = to.value_or(0) + *v;
+            ++count;
+        }
+    };
+    int staging = 0, init = 0, checkpoint = 0, comm = 0;
+    for (const std::string& id : g.run_ids) {
+        const TimeSplit& s = report.find(id)->split;
+        add_opt(m.staging_s, s.staging_s, staging);
+        add_opt(m.init_s, s.init_s, init);
+        add_opt(m.checkpoint_s, s.checkpoint_s, checkpoint);
+        add_opt(m.communication_s, s.communication_s, comm);
+        m.train_s += s.train_s / n;
+        m.hidden_pass_s += s.hidden_pass_s / n;
+        m.eval_s += s.eval_s / n;
+        m.other_s += s.other_s / n;
+        m.total_s += s.total_s / n;
+    }
+    for (auto [part, count] :
+         {std::pair{&m.staging_s, staging}, std::pair{&m.init_s, init},
+          std::pair{&m.checkpoint_s, checkpoint}, std::pair{&m.communication_s, comm}}) {
+        if (*part) {
+            **part /= count;
+        }
+    }
+    return m;
+}
+
 } // namespace
 
 std::string interval_text(const Interval& i, const std::string& metric) {
@@ -142,6 +175,11 @@ Card group_card(const Report& report, const SeedGroup& g) {
         }
         if (const std::string w = where_time_went(r); !w.empty()) {
             card.more.push_back(w);
+        }
+    }
+    if (g.run_ids.size() > 1) {
+        if (const std::string w = where_time_went(mean_split(report, g)); !w.empty()) {
+            card.more.push_back(w + " (mean of " + std::to_string(g.run_ids.size()) + " seeds)");
         }
     }
     if (!g.incomplete_run_ids.empty()) {

@@ -29,6 +29,7 @@ std::vector<SplitPart> split_parts(const TimeSplit& s);
 
 /// "time went to init 26%, train 27%, ... of 0.12 s (init included)"; "" without a total.
 std::string where_time_went(const RunReport& r);
+std::string where_time_went(const TimeSplit& s); ///< the same for one split
 /// "hid 11.0% of the samples per epoch (28.5% requested), ...; 6 of 64 SGD steps saved (9.4%)".
 std::string hiding_sentence(const RunReport& r);
 
