@@ -112,7 +112,7 @@ std::optional<TimingNoise> pairs_noise(const SeedGroup& g, const Report& report)
     if (flagged.empty()) {
         return std::nullopt;
     }
-    if (pairs == 1) {
+    if (flagged.size() == 1) { // one pair: its own sentence names the run and the epoch
         return *flagged.front();
     }
     TimingNoise n;
