@@ -4,6 +4,7 @@
 #include "report/groups.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "report/text.hpp"
@@ -205,6 +206,13 @@ std::vector<SeedGroup> build_groups(const Report& report) {
         }
         if (auto n = pairs_noise(h, report)) {
             h.noise.push_back(*n);
+        }
+        if (h.speedup_total && h.samples_saved == 0 && std::fabs(*h.speedup_total - 1) >= 0.05) {
+            // No sample skipped: the same work as the baseline, so the whole difference is noise.
+            const double f = *h.speedup_total;
+            h.noise.push_back({std::max(f, 1 / f), "it hid nothing and did the same work as its "
+                                                   "baseline, yet its time differs by " +
+                                                       fixed(std::max(f, 1 / f), 2) + "x"});
         }
     }
     return groups;

@@ -88,7 +88,8 @@ void group_card(std::string& out, const Report& report, std::size_t index) {
     out += "<div class=\"card config\" data-group=\"" + std::to_string(index) +
            "\" data-config=\"" + escape(g.short_label) + "\" style=\"border-left:6px solid " +
            svg::run_color(index) + "\"><p><b>" + escape(c.title) + "</b></p><div class=\"big\">";
-    out += std::string("<span class=\"work") + (g.strategy == "none" ? "" : " good") + "\">" +
+    out += std::string("<span class=\"work") +
+           (g.sgd_steps_saved > 0 || g.samples_saved > 0 ? " good" : "") + "\">" +
            escape(c.work_big) + "</span>";
     if (c.time_ratio) {
         const double f = *c.time_ratio;

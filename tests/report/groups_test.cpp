@@ -194,3 +194,25 @@ TEST_F(Groups, TimeToTargetFromTaskTargetWithoutTheTargetOption) {
     }
     EXPECT_TRUE(shown);
 }
+
+TEST_F(Groups, ARunThatHidNothingIsNotFasterButNoisy) {
+    add("none", 1, 1.0);
+    SyntheticRun s;
+    s.fraction = 0; // kakurenbo that hides nothing: the baseline's work, in less time
+    s.epoch_s = 0.5;
+    s.start_ms = m_clock;
+    add_synthetic_run(*m_store, m_dir, s);
+    const auto r = all();
+    const auto& h = group(r, "kakurenbo");
+    EXPECT_EQ(h.samples_saved, 0);
+    ASSERT_TRUE(h.speedup_total);
+    EXPECT_GT(*h.speedup_total, 1.5);
+    EXPECT_FALSE(h.time_ratio_reliable());
+    const bool said = std::any_of(h.noise.begin(), h.noise.end(), [](const auto& n) {
+        return n.what.rfind("it hid nothing and did the same work as its baseline", 0) == 0;
+    });
+    EXPECT_TRUE(said);
+    const std::string html = report::render_html(r);
+    EXPECT_NE(html.find("<span class=\"work\">0.0% fewer SGD steps</span>"), std::string::npos)
+        << "no work saved is not shown as good news";
+}

@@ -63,8 +63,9 @@ TEST(ReportGroupsE2E, TwoStrategiesByThreeSeedsInChromium) {
             const auto r =
                 kakuren_in(ws, "run recipes/synthetic_tiny.toml --quiet --set run.seed=" +
                                    std::to_string(seed) + " --set hiding.strategy=" + strategy +
-                                   " --set task.target=0.8");
-            ASSERT_EQ(r.code, 0) << r.out << r.err;
+                                   " --set task.target=0.87");
+            // 3: all epochs done, target not reached (a seed may miss it).
+            ASSERT_TRUE(r.code == 0 || r.code == 3) << r.out << r.err;
         }
     }
     const fs::path out_dir = KAKUREN_TEST_OUTPUT_DIR;
@@ -97,10 +98,10 @@ TEST(ReportGroupsE2E, TwoStrategiesByThreeSeedsInChromium) {
     EXPECT_NE(glance.find("kakurenbo F=0.30 tau=0.70: 3 seeds (1, 2, 3) against none (3 seeds)"),
               std::string::npos);
     // Time-to-target from task.target, no --target given.
-    EXPECT_EQ(count(glance, "<p>to target 80.00%: "), 2U);
+    EXPECT_EQ(count(glance, "<p>to target 87.00%: "), 2U);
     const auto json = kakuren::report::parse_json(kakuren_in(ws, "report --all -f json").out);
     for (const auto& run : json["runs"].as_array()) {
-        EXPECT_EQ(run["target"]["accuracy"].as_double(), 0.8);
+        EXPECT_EQ(run["target"]["accuracy"].as_double(), 0.87);
         EXPECT_EQ(run["target"]["source"].as_string(), "recipe");
     }
     // The accuracy chart: two bands (min-max of 3 seeds), two mean lines, the target line.
@@ -110,8 +111,8 @@ TEST(ReportGroupsE2E, TwoStrategiesByThreeSeedsInChromium) {
     const std::string acc = raw.substr(0, raw.find("</svg>"));
     EXPECT_EQ(count(acc, "<polygon class=\"band\""), 2U);
     EXPECT_EQ(count(acc, "data-series=\"test_accuracy_mean\""), 2U);
-    EXPECT_EQ(count(acc, "<g class=\"target\" data-target=\"0.8\""), 1U);
-    EXPECT_NE(acc.find(">target 80.00%<"), std::string::npos);
+    EXPECT_EQ(count(acc, "<g class=\"target\" data-target=\"0.87\""), 1U);
+    EXPECT_NE(acc.find(">target 87.00%<"), std::string::npos);
     std::size_t seeds = 0;
     for (const auto& p : charts.at("accuracy_epoch").polylines) {
         seeds += p.at("data-series") == "test_accuracy" ? 1 : 0;
