@@ -9,7 +9,9 @@ namespace kakuren::report {
 
 /// Version of the JSON layout (README "Reports"); raised when a field changes meaning or goes
 /// away, not when one is added.
-inline constexpr int k_json_version = 1;
+/// 2: `groups` lists every configuration with a completed run (1 seed included), each with its
+/// headline `card`; in 1 only configurations with 2 or more seeds.
+inline constexpr int k_json_version = 2;
 
 /// Human-readable text: runs, time split, comparisons, seed groups, log checks; per-epoch detail
 /// when the report covers at most k_detail_runs runs.
