@@ -267,8 +267,9 @@ std::string spread_html(const Spread& s, const std::string& metric) {
 }
 
 void groups_table(std::string& out, const Report& report) {
-    if (report.groups.empty()) {
-        return;
+    if (std::none_of(report.groups.begin(), report.groups.end(),
+                     [](const SeedGroup& g) { return g.run_ids.size() >= 2; })) {
+        return; // one seed each: the cards say it all
     }
     const std::string m = metric_column(detail::report_metric(report));
     out += "<h2>Seeds</h2>" +
@@ -290,7 +291,8 @@ void groups_table(std::string& out, const Report& report) {
                "</tr>";
     }
     out += "</tbody></table></div><p class=\"sub\">Completed runs only; mean ± sample standard "
-           "deviation; MLPerf's olympic mean (without the fastest and slowest) with 5 or more "
+           "deviation (the cards above give 95% t-intervals); MLPerf's olympic mean (without the "
+           "fastest and slowest) with 5 or more "
            "runs, used for the speed-up when present.</p>";
 }
 
