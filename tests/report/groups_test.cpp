@@ -216,3 +216,28 @@ TEST_F(Groups, ARunThatHidNothingIsNotFasterButNoisy) {
     EXPECT_NE(html.find("<span class=\"work\">0.0% fewer SGD steps</span>"), std::string::npos)
         << "no work saved is not shown as good news";
 }
+
+TEST_F(Groups, TheHtmlTimeSplitShowsCommunicationAndDataRead) {
+    SyntheticRun s;
+    s.comm_s = 0.05;          // 4 epochs: 0.20 s waited on collectives
+    s.bytes_read = 2'500'000; // 4 epochs: 10.0 MB read from the split's files
+    s.start_ms = m_clock;
+    const auto multi = add_synthetic_run(*m_store, m_dir, s);
+    add("none", 2, 1.0); // in memory, one rank: neither
+    const auto r = all();
+    const std::string html = report::render_html(r);
+    const std::size_t row = html.find("<tr data-run=\"" + multi.id + "\"><td>" + multi.id,
+                                      html.find("<h2>Time split (seconds)</h2>"));
+    ASSERT_NE(row, std::string::npos);
+    const std::string cells = html.substr(row, html.find("</tr>", row) - row);
+    EXPECT_NE(cells.find("<td class=\"n\" data-part=\"communication\">0.20</td>"),
+              std::string::npos)
+        << cells;
+    EXPECT_NE(cells.find("<td class=\"n\" data-part=\"data_read\">10.0</td>"), std::string::npos)
+        << cells;
+    EXPECT_NE(html.find("<th>communication (in train)</th><th>data read (MB)</th>"),
+              std::string::npos);
+    const auto json = report::parse_json(report::render_json(r));
+    EXPECT_EQ(json["runs"][0]["time_split_s"]["bytes_read"].as_int(), 10'000'000);
+    EXPECT_TRUE(json["runs"][1]["time_split_s"]["bytes_read"].is_null());
+}
