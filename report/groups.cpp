@@ -101,8 +101,9 @@ void add_figures(SeedGroup& g, const Report& report) {
 std::optional<TimingNoise> pairs_noise(const SeedGroup& g, const Report& report) {
     std::vector<const TimingNoise*> flagged;
     std::size_t pairs = 0;
+    const std::set<std::string> runs(g.run_ids.begin(), g.run_ids.end());
     for (const Comparison& c : report.comparisons) {
-        if (std::find(g.run_ids.begin(), g.run_ids.end(), c.run_id) == g.run_ids.end()) {
+        if (runs.count(c.run_id) == 0) {
             continue;
         }
         ++pairs;
