@@ -1,5 +1,5 @@
 #pragma once
-// The kakuren subcommands. Each returns the process exit code (see README "Exit codes") and
+// The kakuren subcommands. Each returns the process exit code (see docs/cli.md "Exit codes") and
 // throws kakuren::Error subclasses for failures that main maps to codes 1 and 2.
 #include <string>
 #include <vector>
@@ -49,7 +49,7 @@ int recipe_show_command(const CommonOptions& common, const std::string& file,
                         const std::vector<std::string>& overrides);
 int recipe_reference_command();
 
-/// `kakuren data inspect` / `kakuren data convert` (cli/data_command.cpp; README "Data formats").
+/// `kakuren data inspect` / `kakuren data convert` (cli/data_command.cpp; docs/data.md).
 struct DataOptions {
     std::string path;                                       ///< inspect: data set or split
     std::string out, to;                                    ///< convert: folder, npy | hdf5
@@ -63,8 +63,7 @@ int data_inspect_command(const CommonOptions& common, const DataOptions& options
 void check_recipe_data(const recipes::Recipe& recipe, const trainer::Config& config);
 int data_convert_command(const DataOptions& options);
 
-/// `kakuren resume` and `kakuren checkpoints` (cli/resume_command.cpp); README "Checkpoints and
-/// resume".
+/// `kakuren resume` and `kakuren checkpoints` (cli/resume_command.cpp); docs/checkpoints.md.
 struct ResumeOptions {
     std::string run;                    ///< id or unique prefix
     std::string recipe;                 ///< --recipe FILE; empty: the run's own resolved recipe
@@ -76,7 +75,7 @@ struct ResumeOptions {
 int resume_command(const CommonOptions& common, const ResumeOptions& options);
 int checkpoints_command(const CommonOptions& common, const std::string& run);
 
-/// `kakuren submit` (cli/submit_command.cpp); README "Slurm".
+/// `kakuren submit` (cli/submit_command.cpp); docs/slurm.md.
 struct SubmitOptions {
     std::string recipe;
     std::vector<std::string> overrides; ///< --set key=value
@@ -97,7 +96,7 @@ int status_command(const CommonOptions& common, const std::string& run_ref);
 int logs_command(const CommonOptions& common, const std::string& run_ref, int rank, bool follow);
 int cancel_command(const CommonOptions& common, const std::string& run_ref);
 
-/// `kakuren report` (cli/report_command.cpp); see README "Reports".
+/// `kakuren report` (cli/report_command.cpp); see docs/reports.md.
 struct ReportOptions {
     std::vector<std::string> runs; ///< ids or unique prefixes
     bool all = false;

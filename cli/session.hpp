@@ -35,7 +35,7 @@ struct Attempt {
 };
 
 /// Runs the attempt (begun with Store::begin_attempt) to its end and returns the exit code
-/// (README "Exit codes"). A failure ends the attempt as failed and is rethrown.
+/// (docs/cli.md "Exit codes"). A failure ends the attempt as failed and is rethrown.
 int run_attempt(Attempt& attempt);
 
 /// How a run goes on from its newest valid checkpoint (cli/resume_command.cpp).

@@ -6,7 +6,7 @@
 
 namespace kakuren::db {
 
-// Version 1: the first schema. Every column is documented; README "Database" copies this.
+// Version 1: the first schema. Every column is documented; docs/database.md copies this.
 inline constexpr std::string_view k_schema_v1 = R"sql(
 -- One row per training run (kakuren run / submit).
 CREATE TABLE runs (

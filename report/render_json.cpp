@@ -1,4 +1,4 @@
-// --format json: the stable layout documented in README "Reports".
+// --format json: the stable layout documented in docs/reports.md.
 #include <cmath>
 
 #include "report/render.hpp"

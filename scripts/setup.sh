@@ -2,7 +2,7 @@
 # Installs what kakuren needs (only the missing Debian packages) and builds it (Release, -j2).
 # Idempotent: a second call only rebuilds what changed. Usage: scripts/setup.sh [build-dir]
 #
-# KAKUREN_TORCH picks the LibTorch (README "Two LibTorch flavours"):
+# KAKUREN_TORCH picks the LibTorch (docs/devices.md):
 #   debian (default)  Debian's LibTorch 1.13, CPU only (libtorch-dev); builds into build/
 #   pypi              PyPI's torch (the version in scripts/torch-version; CUDA-enabled, with NCCL)
 #                     in the project's own virtual environment .venv/; builds into build-pypi/.
@@ -57,6 +57,8 @@ if ((${#missing[@]})); then
 fi
 
 cmake_args=(-DCMAKE_BUILD_TYPE=Release)
+# KAKUREN_WERROR=ON (CI, development) makes warnings errors; unset keeps what the build has.
+[[ -n ${KAKUREN_WERROR:-} ]] && cmake_args+=(-DKAKUREN_WERROR="$KAKUREN_WERROR")
 if [[ $flavour == pypi ]]; then
   # PyPI's torch in the project's own virtual environment, never the system Python.
   venv=$root/.venv

@@ -38,7 +38,7 @@ EXTERNAL = [
     ("hdf5.h", {"trainer"}, "HDF5"),
 ]
 
-# Inside trainer/: the seams, lowest first (README "Development"). A trainer file may include
+# Inside trainer/: the seams, lowest first (docs/development.md). A trainer file may include
 # trainer headers of its own seam and of seams to its left only; every trainer file must be
 # listed (by stem), so that a new file is placed on purpose.
 TRAINER_SEAMS = [

@@ -55,8 +55,8 @@ struct DataConfig {
 };
 
 struct ModelConfig {
-    std::string kind = "cnn";         ///< mlp | cnn | resnet18 | torchscript
-    std::string path;                 ///< torchscript: the module file (absolute)
+    std::string kind = "cnn"; ///< recipes/kinds.hpp: mlp | cnn | resnet18 | ... | torchscript
+    std::string path;         ///< torchscript: the module file (absolute)
     std::vector<std::int64_t> inputs; ///< torchscript: the input shape it expects; empty = any
     std::vector<int> hidden = {256, 128};
     std::vector<int> channels = {16, 32};
@@ -213,8 +213,8 @@ class Observer {
     virtual void on_checkpoint(const checkpoint::Snapshot&) {}
 };
 
-/// Trains per config. mllog receives the records of README "MLPerf log" (from cache_clear to
-/// run_stop). Checks *stop at step boundaries and returns early with interrupted = true, after
+/// Trains per config. mllog receives the records of docs/reports.md "MLPerf log" (from cache_clear
+/// to run_stop). Checks *stop at step boundaries and returns early with interrupted = true, after
 /// handing a checkpoint of that point to the observer when config.checkpoint is set.
 /// With resume: continues from that checkpoint exactly as the run would have gone on (same
 /// weights, statistics and plans, bit for bit with the same thread count): the MLPerf log gets a

@@ -1,5 +1,5 @@
 #pragma once
-// Writer of MLPerf-style `:::MLLOG {json}` lines (see README "MLPerf log").
+// Writer of MLPerf-style `:::MLLOG {json}` lines (see docs/reports.md "MLPerf log").
 #include <cstdint>
 #include <filesystem>
 #include <fstream>

@@ -295,17 +295,18 @@ TEST_F(CliE2E, SigintStopsCleanlyWithExit75) {
 
 namespace {
 
-TEST_F(CliE2E, ReadmeRecipeReferenceMatchesTheBinary) {
+TEST_F(CliE2E, DocsRecipeReferenceMatchesTheBinary) {
     const Result r = kakuren("recipe reference", false);
     ASSERT_EQ(r.code, 0) << r.err;
-    const std::string readme = slurp(fs::path(KAKUREN_SOURCE_DIR) / "README.md");
+    const std::string readme = slurp(fs::path(KAKUREN_SOURCE_DIR) / "docs" / "recipes.md");
     const std::string begin = "<!-- BEGIN RECIPE REFERENCE -->\n",
                       end = "<!-- END RECIPE REFERENCE -->";
     const auto from = readme.find(begin), to = readme.find(end);
     ASSERT_NE(from, std::string::npos);
     ASSERT_NE(to, std::string::npos);
     EXPECT_EQ(readme.substr(from + begin.size(), to - from - begin.size()), r.out)
-        << "README.md's recipe reference is stale: paste `kakuren recipe reference` between the "
+        << "docs/recipes.md's recipe reference is stale: paste `kakuren recipe reference` between "
+           "the "
            "markers";
 }
 

@@ -88,7 +88,7 @@ std::vector<std::string> csv_cells(const std::string& line) {
 
 } // namespace
 
-// The layout README "Reports" documents; adding a key is fine (extend this list), renaming or
+// The layout docs/reports.md documents; adding a key is fine (extend this list), renaming or
 // removing one breaks scripts and needs k_json_version raised.
 TEST_F(Rendered, JsonKeepsItsDocumentedLayout) {
     const auto v = report::parse_json(report::render_json(m_report));
