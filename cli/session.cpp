@@ -14,8 +14,10 @@
 #include "cli/text.hpp"
 #include "launcher/ownership.hpp"
 #include "launcher/signals.hpp"
+#include "launcher/watchdog.hpp"
 #include "trainer/module.hpp"
 #include "util/log.hpp"
+#include "util/stop.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -147,7 +149,30 @@ class Recorder : public trainer::Observer {
         }
     }
 
+    void on_stopping() override {
+        if (m_watchdog != nullptr) {
+            m_watchdog->acknowledge();
+        }
+    }
+
     void on_checkpoint(const checkpoint::Snapshot& snapshot) override {
+        // A checkpoint is taken at a step boundary, whose stop check follows it: a stop that
+        // comes during the write is honoured right after, however long the write takes.
+        struct Hold {
+            launcher::StopWatchdog* w;
+            explicit Hold(launcher::StopWatchdog* watchdog) : w(watchdog) {
+                if (w != nullptr) {
+                    w->hold(true);
+                }
+            }
+            ~Hold() {
+                if (w != nullptr) {
+                    w->hold(false);
+                }
+            }
+            Hold(const Hold&) = delete;
+            Hold& operator=(const Hold&) = delete;
+        } hold(m_watchdog);
         if (m_checkpoints == nullptr) {
             return;
         }
@@ -176,6 +201,7 @@ class Recorder : public trainer::Observer {
         return m_last_checkpoint;
     }
     void set_last_checkpoint(std::string name) { m_last_checkpoint = std::move(name); }
+    void set_watchdog(launcher::StopWatchdog* watchdog) { m_watchdog = watchdog; }
 
   private:
     [[nodiscard]] std::string eta(const trainer::StepProgress& p, double epoch_fraction) const {
@@ -202,6 +228,7 @@ class Recorder : public trainer::Observer {
     int m_epochs_seen = 0;
     bool m_bar_shown = false;
     std::optional<std::string> m_last_checkpoint;
+    launcher::StopWatchdog* m_watchdog = nullptr;
 };
 
 util::Json run_json(const std::string& run_id, const std::string& status, int exit_code,
@@ -238,6 +265,36 @@ std::string outcome_text(const trainer::Summary& s) {
            report::metric_value(s.metric_name, s.best_accuracy);
 }
 
+/// The watchdog's expiry (launcher/watchdog.hpp): the step in progress did not end within
+/// run.stop_grace_s of a stop request. Records the attempt as interrupted (its own database
+/// connection: the stuck thread may hold the other), says so, and exits without unwinding the
+/// stuck thread. last: the newest checkpoint written.
+[[noreturn]] void abandon_attempt(const Attempt& a, const std::optional<std::string>& last) {
+    std::string reason = "stopped by signal " + std::to_string(launcher::stop_signal()) +
+                         ": the step in progress did not end within run.stop_grace_s = " +
+                         fixed(a.config.stop_grace_s, 1) +
+                         " s of the stop request; abandoned without a checkpoint";
+    reason += last ? "; resumable from checkpoint " + *last
+                   : "; no checkpoint yet: kakuren resume starts the run again";
+    if (a.record) {
+        try {
+            db::Store store = db::Store::open(a.ws->db_file, false);
+            store.end_attempt(a.run_id, a.attempt, "interrupted", reason);
+        } catch (const std::exception& e) {
+            std::cerr << "kakuren: warning: the end of run " << a.run_id
+                      << " could not be recorded (" << e.what() << ")" << std::endl;
+        }
+        std::ofstream(a.ws->run_dir(a.run_id) / "train.log", std::ios::app)
+            << util::iso8601_utc_now() << " interrupted: " << reason << std::endl;
+    }
+    std::cerr << "\nkakuren: " << reason << std::endl;
+    std::cout << "run " << a.run_id << " interrupted (" << reason << ")" << std::endl;
+    if (last) {
+        std::cout << "continue it with: kakuren resume " << a.run_id << std::endl;
+    }
+    ::_exit(k_exit_interrupted);
+}
+
 } // namespace
 
 int run_attempt(Attempt& a) {
@@ -272,6 +329,12 @@ int run_attempt(Attempt& a) {
             store.check_same_file();
             heartbeat.emplace(ws.db_file, a.run_id, a.attempt);
         }
+        // The observer's work in this binary (checkpoint writes) sees the stop flag too.
+        const util::StopScope stop_scope(&launcher::stop_flag());
+        // Its expiry never comes while a checkpoint is written (held): the newest one stands.
+        launcher::StopWatchdog watchdog(launcher::stop_flag(), a.config.stop_grace_s,
+                                        [&] { abandon_attempt(a, recorder.last_checkpoint()); });
+        recorder.set_watchdog(&watchdog);
         summary =
             trainer::train_via_module(a.config, recorder, mllog, &launcher::stop_flag(), a.resume);
     } catch (const std::exception& e) {
@@ -309,7 +372,17 @@ int run_attempt(Attempt& a) {
     std::string status;
     int code = k_exit_ok;
     std::string reason;
-    if (summary.interrupted) {
+    if (!summary.diverged.empty()) {
+        // A failure of the run, not of kakuren: the database records it, and resume continues
+        // from the last checkpoint (written before the non-finite step).
+        status = "failed";
+        code = k_exit_diverged;
+        reason = summary.diverged;
+        reason += recorder.last_checkpoint()
+                      ? "; resumable from checkpoint " + *recorder.last_checkpoint()
+                      : "; no checkpoint was written before it";
+        std::cerr << "kakuren: error: run " << a.run_id << ": " << reason << std::endl;
+    } else if (summary.interrupted) {
         status = "interrupted";
         code = k_exit_interrupted;
         reason = "stopped by signal " + std::to_string(launcher::stop_signal()) + " after " +
