@@ -295,6 +295,38 @@ std::string outcome_text(const trainer::Summary& s) {
     ::_exit(k_exit_interrupted);
 }
 
+struct Outcome {
+    std::string status;
+    int code = k_exit_ok;
+    std::string reason; ///< empty when the run ended normally
+};
+
+/// How the attempt ended, from what train() returned; last: the newest checkpoint written.
+Outcome outcome_of(const Attempt& a, const trainer::Summary& summary,
+                   const std::optional<std::string>& last) {
+    if (!summary.diverged.empty()) {
+        // A failure of the run, not of kakuren: the database records it, and resume continues
+        // from the last checkpoint (written before the non-finite step).
+        return {"failed", k_exit_diverged,
+                summary.diverged + (last ? "; resumable from checkpoint " + *last
+                                         : "; no checkpoint was written before it")};
+    }
+    if (summary.interrupted) {
+        return {"interrupted", k_exit_interrupted,
+                "stopped by signal " + std::to_string(launcher::stop_signal()) + " after " +
+                    std::to_string(summary.epochs_done) + " epochs" +
+                    (last ? "; resumable from checkpoint " + *last : std::string())};
+    }
+    if (summary.target_reached || !a.config.target_accuracy) {
+        return {summary.target_reached ? "succeeded" : "finished", k_exit_ok, ""};
+    }
+    const std::string_view metric = summary.metric_name;
+    return {"finished", k_exit_target_missed,
+            "target " + std::string(metric) + " " +
+                report::metric_value(metric, *a.config.target_accuracy) + " not reached (best " +
+                report::metric_value(metric, summary.best_accuracy) + ")"};
+}
+
 } // namespace
 
 int run_attempt(Attempt& a) {
@@ -369,36 +401,9 @@ int run_attempt(Attempt& a) {
     heartbeat.reset();
     recorder.clear_bar();
 
-    std::string status;
-    int code = k_exit_ok;
-    std::string reason;
-    if (!summary.diverged.empty()) {
-        // A failure of the run, not of kakuren: the database records it, and resume continues
-        // from the last checkpoint (written before the non-finite step).
-        status = "failed";
-        code = k_exit_diverged;
-        reason = summary.diverged;
-        reason += recorder.last_checkpoint()
-                      ? "; resumable from checkpoint " + *recorder.last_checkpoint()
-                      : "; no checkpoint was written before it";
+    const auto [status, code, reason] = outcome_of(a, summary, recorder.last_checkpoint());
+    if (code == k_exit_diverged) {
         std::cerr << "kakuren: error: run " << a.run_id << ": " << reason << std::endl;
-    } else if (summary.interrupted) {
-        status = "interrupted";
-        code = k_exit_interrupted;
-        reason = "stopped by signal " + std::to_string(launcher::stop_signal()) + " after " +
-                 std::to_string(summary.epochs_done) + " epochs";
-        if (recorder.last_checkpoint()) {
-            reason += "; resumable from checkpoint " + *recorder.last_checkpoint();
-        }
-    } else if (summary.target_reached || !a.config.target_accuracy) {
-        status = summary.target_reached ? "succeeded" : "finished";
-    } else {
-        status = "finished";
-        code = k_exit_target_missed;
-        const std::string_view metric = summary.metric_name;
-        reason = "target " + std::string(metric) + " " +
-                 report::metric_value(metric, *a.config.target_accuracy) + " not reached (best " +
-                 report::metric_value(metric, summary.best_accuracy) + ")";
     }
     if (a.record) {
         store.end_attempt(a.run_id, a.attempt, status, reason);
