@@ -21,6 +21,7 @@ enum ExitCode : int {
     k_exit_failure = 1,       ///< runtime failure (data, database, I/O)
     k_exit_usage = 2,         ///< bad recipe or command line
     k_exit_target_missed = 3, ///< all epochs done, run.target_accuracy not reached
+    k_exit_diverged = 4,      ///< a training loss was not finite (run.stop_on_nan): run failed
     k_exit_interrupted = 75,  ///< stopped by SIGINT/SIGTERM/SIGUSR1 at a step boundary after
                               ///< writing a checkpoint: `kakuren resume` continues the run
 };

@@ -33,7 +33,7 @@ std::optional<db::Store> open_existing(const launcher::Workspace& ws) {
 }
 
 util::Json optional_number(const std::optional<double>& v) {
-    return v ? util::Json(*v) : util::Json::null();
+    return v ? util::Json::measured(*v) : util::Json::null();
 }
 
 util::Json run_to_json(const db::RunRow& r, const std::string& state) {
@@ -134,10 +134,10 @@ int show_command(const CommonOptions& common, const std::string& ref) {
             const double realised =
                 run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
             util::JsonObject row{{"epoch", e.epoch},
-                                 {"train_loss", e.train_loss},
-                                 {"train_accuracy", e.train_accuracy},
-                                 {"test_loss", e.test_loss},
-                                 {"test_accuracy", e.test_accuracy},
+                                 {"train_loss", util::Json::measured(e.train_loss)},
+                                 {"train_accuracy", util::Json::measured(e.train_accuracy)},
+                                 {"test_loss", util::Json::measured(e.test_loss)},
+                                 {"test_accuracy", util::Json::measured(e.test_accuracy)},
                                  {"lr", e.lr},
                                  {"lr_scale", e.lr_scale},
                                  {"requested_fraction", e.max_fraction},

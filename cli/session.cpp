@@ -14,8 +14,10 @@
 #include "cli/text.hpp"
 #include "launcher/ownership.hpp"
 #include "launcher/signals.hpp"
+#include "launcher/watchdog.hpp"
 #include "trainer/module.hpp"
 #include "util/log.hpp"
+#include "util/stop.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -147,7 +149,30 @@ class Recorder : public trainer::Observer {
         }
     }
 
+    void on_stopping() override {
+        if (m_watchdog != nullptr) {
+            m_watchdog->acknowledge();
+        }
+    }
+
     void on_checkpoint(const checkpoint::Snapshot& snapshot) override {
+        // A checkpoint is taken at a step boundary, whose stop check follows it: a stop that
+        // comes during the write is honoured right after, however long the write takes.
+        struct Hold {
+            launcher::StopWatchdog* w;
+            explicit Hold(launcher::StopWatchdog* watchdog) : w(watchdog) {
+                if (w != nullptr) {
+                    w->hold(true);
+                }
+            }
+            ~Hold() {
+                if (w != nullptr) {
+                    w->hold(false);
+                }
+            }
+            Hold(const Hold&) = delete;
+            Hold& operator=(const Hold&) = delete;
+        } hold(m_watchdog);
         if (m_checkpoints == nullptr) {
             return;
         }
@@ -176,6 +201,7 @@ class Recorder : public trainer::Observer {
         return m_last_checkpoint;
     }
     void set_last_checkpoint(std::string name) { m_last_checkpoint = std::move(name); }
+    void set_watchdog(launcher::StopWatchdog* watchdog) { m_watchdog = watchdog; }
 
   private:
     [[nodiscard]] std::string eta(const trainer::StepProgress& p, double epoch_fraction) const {
@@ -202,6 +228,7 @@ class Recorder : public trainer::Observer {
     int m_epochs_seen = 0;
     bool m_bar_shown = false;
     std::optional<std::string> m_last_checkpoint;
+    launcher::StopWatchdog* m_watchdog = nullptr;
 };
 
 util::Json run_json(const std::string& run_id, const std::string& status, int exit_code,
@@ -238,6 +265,68 @@ std::string outcome_text(const trainer::Summary& s) {
            report::metric_value(s.metric_name, s.best_accuracy);
 }
 
+/// The watchdog's expiry (launcher/watchdog.hpp): the step in progress did not end within
+/// run.stop_grace_s of a stop request. Records the attempt as interrupted (its own database
+/// connection: the stuck thread may hold the other), says so, and exits without unwinding the
+/// stuck thread. last: the newest checkpoint written.
+[[noreturn]] void abandon_attempt(const Attempt& a, const std::optional<std::string>& last) {
+    std::string reason = "stopped by signal " + std::to_string(launcher::stop_signal()) +
+                         ": the step in progress did not end within run.stop_grace_s = " +
+                         fixed(a.config.stop_grace_s, 1) +
+                         " s of the stop request; abandoned without a checkpoint";
+    reason += last ? "; resumable from checkpoint " + *last
+                   : "; no checkpoint yet: kakuren resume starts the run again";
+    if (a.record) {
+        try {
+            db::Store store = db::Store::open(a.ws->db_file, false);
+            store.end_attempt(a.run_id, a.attempt, "interrupted", reason);
+        } catch (const std::exception& e) {
+            std::cerr << "kakuren: warning: the end of run " << a.run_id
+                      << " could not be recorded (" << e.what() << ")" << std::endl;
+        }
+        std::ofstream(a.ws->run_dir(a.run_id) / "train.log", std::ios::app)
+            << util::iso8601_utc_now() << " interrupted: " << reason << std::endl;
+    }
+    std::cerr << "\nkakuren: " << reason << std::endl;
+    std::cout << "run " << a.run_id << " interrupted (" << reason << ")" << std::endl;
+    if (last) {
+        std::cout << "continue it with: kakuren resume " << a.run_id << std::endl;
+    }
+    ::_exit(k_exit_interrupted);
+}
+
+struct Outcome {
+    std::string status;
+    int code = k_exit_ok;
+    std::string reason; ///< empty when the run ended normally
+};
+
+/// How the attempt ended, from what train() returned; last: the newest checkpoint written.
+Outcome outcome_of(const Attempt& a, const trainer::Summary& summary,
+                   const std::optional<std::string>& last) {
+    if (!summary.diverged.empty()) {
+        // A failure of the run, not of kakuren: the database records it, and resume continues
+        // from the last checkpoint (written before the non-finite step).
+        return {"failed", k_exit_diverged,
+                summary.diverged + (last ? "; resumable from checkpoint " + *last
+                                         : "; no checkpoint was written before it")};
+    }
+    if (summary.interrupted) {
+        return {"interrupted", k_exit_interrupted,
+                "stopped by signal " + std::to_string(launcher::stop_signal()) + " after " +
+                    std::to_string(summary.epochs_done) + " epochs" +
+                    (last ? "; resumable from checkpoint " + *last : std::string())};
+    }
+    if (summary.target_reached || !a.config.target_accuracy) {
+        return {summary.target_reached ? "succeeded" : "finished", k_exit_ok, ""};
+    }
+    const std::string_view metric = summary.metric_name;
+    return {"finished", k_exit_target_missed,
+            "target " + std::string(metric) + " " +
+                report::metric_value(metric, *a.config.target_accuracy) + " not reached (best " +
+                report::metric_value(metric, summary.best_accuracy) + ")"};
+}
+
 } // namespace
 
 int run_attempt(Attempt& a) {
@@ -272,6 +361,12 @@ int run_attempt(Attempt& a) {
             store.check_same_file();
             heartbeat.emplace(ws.db_file, a.run_id, a.attempt);
         }
+        // The observer's work in this binary (checkpoint writes) sees the stop flag too.
+        const util::StopScope stop_scope(&launcher::stop_flag());
+        // Its expiry never comes while a checkpoint is written (held): the newest one stands.
+        launcher::StopWatchdog watchdog(launcher::stop_flag(), a.config.stop_grace_s,
+                                        [&] { abandon_attempt(a, recorder.last_checkpoint()); });
+        recorder.set_watchdog(&watchdog);
         summary =
             trainer::train_via_module(a.config, recorder, mllog, &launcher::stop_flag(), a.resume);
     } catch (const std::exception& e) {
@@ -306,26 +401,9 @@ int run_attempt(Attempt& a) {
     heartbeat.reset();
     recorder.clear_bar();
 
-    std::string status;
-    int code = k_exit_ok;
-    std::string reason;
-    if (summary.interrupted) {
-        status = "interrupted";
-        code = k_exit_interrupted;
-        reason = "stopped by signal " + std::to_string(launcher::stop_signal()) + " after " +
-                 std::to_string(summary.epochs_done) + " epochs";
-        if (recorder.last_checkpoint()) {
-            reason += "; resumable from checkpoint " + *recorder.last_checkpoint();
-        }
-    } else if (summary.target_reached || !a.config.target_accuracy) {
-        status = summary.target_reached ? "succeeded" : "finished";
-    } else {
-        status = "finished";
-        code = k_exit_target_missed;
-        const std::string_view metric = summary.metric_name;
-        reason = "target " + std::string(metric) + " " +
-                 report::metric_value(metric, *a.config.target_accuracy) + " not reached (best " +
-                 report::metric_value(metric, summary.best_accuracy) + ")";
+    const auto [status, code, reason] = outcome_of(a, summary, recorder.last_checkpoint());
+    if (code == k_exit_diverged) {
+        std::cerr << "kakuren: error: run " << a.run_id << ": " << reason << std::endl;
     }
     if (a.record) {
         store.end_attempt(a.run_id, a.attempt, status, reason);

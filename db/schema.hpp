@@ -221,7 +221,32 @@ ALTER TABLE epochs ADD COLUMN comm_s REAL;
 ALTER TABLE epochs ADD COLUMN bytes_read INTEGER;
 )sql";
 
-inline constexpr std::array<std::string_view, 5> k_migrations = {
-    k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4, k_schema_v5};
+// Version 6: non-finite values. A run whose loss diverged has NaN (or infinite) losses; SQLite
+// stores a bound NaN as NULL, which every reader took for 0. From this version on, a REAL column
+// (epochs.*, checkpoints.test_accuracy) holds the text 'nan', 'inf' or '-inf' where the value
+// was not finite (db/sql.hpp bind/real), so older kakuren versions, which would read that text as
+// 0, refuse the database (a newer schema version). best_accuracy skips them: in SQLite a text
+// value compares above every number, so MAX() would pick 'nan' over any finite accuracy.
+inline constexpr std::string_view k_schema_v6 = R"sql(
+DROP VIEW run_summary;
+CREATE VIEW run_summary AS
+SELECT r.id, r.name, r.recipe_path, r.recipe_text, r.recipe_hash, r.strategy, r.fraction,
+       r.seed, r.num_samples, r.num_epochs, r.status, r.created_at, r.started_at, r.ended_at,
+       r.run_dir, r.reason,
+       (SELECT COUNT(*) FROM epochs e WHERE e.run_id = r.id) AS epochs_done,
+       -- the last epoch's metric: 'nan' (text) when it was not finite
+       (SELECT e.test_accuracy FROM epochs e WHERE e.run_id = r.id
+        ORDER BY e.epoch DESC LIMIT 1) AS final_accuracy,
+       -- the highest finite metric; NULL when none was finite
+       (SELECT MAX(e.test_accuracy) FROM epochs e
+        WHERE e.run_id = r.id AND typeof(e.test_accuracy) <> 'text') AS best_accuracy,
+       COALESCE((SELECT CAST(SUM(e.hidden) AS REAL) / (r.num_samples * COUNT(*))
+                 FROM epochs e WHERE e.run_id = r.id), 0.0) AS mean_realised_fraction,
+       r.sweep
+FROM runs r;
+)sql";
+
+inline constexpr std::array<std::string_view, 6> k_migrations = {
+    k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4, k_schema_v5, k_schema_v6};
 
 } // namespace kakuren::db

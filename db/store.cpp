@@ -32,7 +32,8 @@ constexpr std::string_view k_run_columns =
     "final_accuracy, best_accuracy, mean_realised_fraction, sweep, "
     // Schema 5: the metric, and the best of a lower-is-better metric (MAE).
     "(SELECT metric FROM runs WHERE runs.id = run_summary.id), "
-    "(SELECT MIN(e.test_accuracy) FROM epochs e WHERE e.run_id = run_summary.id)";
+    "(SELECT MIN(e.test_accuracy) FROM epochs e WHERE e.run_id = run_summary.id "
+    "AND typeof(e.test_accuracy) <> 'text')"; // schema 6: finite values only
 
 RunRow read_run(const Statement& s) {
     RunRow r;

@@ -28,6 +28,8 @@ struct RunSection {
     bool deterministic = false;            ///< deterministic algorithms only
     std::optional<double> target_accuracy; ///< stop once test accuracy >= this (0 < x <= 1)
     std::string notes;
+    bool stop_on_nan = true;  ///< end the run (failed, exit 4) at a non-finite training loss
+    double stop_grace_s = 10; ///< after a stop request: seconds the step may take to end
 };
 
 struct DataSection {

@@ -16,6 +16,11 @@ Json opt(const std::optional<double>& v) {
     return v && std::isfinite(*v) ? Json(*v) : Json::null();
 }
 
+/// A metric that may have diverged: "nan" / "inf" rather than null (null: none measured).
+Json opt_measured(const std::optional<double>& v) {
+    return v ? Json::measured(*v) : Json::null();
+}
+
 Json text_or_null(const std::string& s) {
     return s.empty() ? Json::null() : Json(s);
 }
@@ -126,10 +131,10 @@ Json run_json(const RunReport& r) {
     for (const EpochPoint& p : r.epochs) {
         const db::EpochRow& e = p.row;
         JsonObject epoch{{"epoch", e.epoch},
-                         {"test_accuracy", e.test_accuracy},
-                         {"test_loss", e.test_loss},
-                         {"train_loss", e.train_loss},
-                         {"train_accuracy", e.train_accuracy},
+                         {"test_accuracy", Json::measured(e.test_accuracy)},
+                         {"test_loss", Json::measured(e.test_loss)},
+                         {"train_loss", Json::measured(e.train_loss)},
+                         {"train_accuracy", Json::measured(e.train_accuracy)},
                          {"lr", e.lr},
                          {"lr_scale", e.lr_scale},
                          {"lr_effective", p.lr_effective},
@@ -186,8 +191,8 @@ Json run_json(const RunReport& r) {
         {"epochs_done", static_cast<long long>(r.epochs.size())},
         {"epochs_planned", r.run.num_epochs},
         {"metric", r.run.metric},
-        {"final_accuracy", opt(r.run.final_accuracy)},
-        {"best_accuracy", opt(r.run.best_accuracy)},
+        {"final_accuracy", opt_measured(r.run.final_accuracy)},
+        {"best_accuracy", opt_measured(r.run.best_accuracy)},
         {"best_epoch", r.best_epoch == 0 ? Json::null() : Json(r.best_epoch)},
         {"time_to_train_s", opt(r.time_to_train_s)},
         {"elapsed_s", opt(r.elapsed_s)},

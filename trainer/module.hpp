@@ -36,7 +36,7 @@ struct ModuleCall {
 /// Changes whenever the layout of what crosses the boundary changes: a stale module is refused
 /// instead of misreading memory.
 constexpr unsigned long module_abi() {
-    return 20261203UL * 31 + sizeof(SynthConfig) * 11 + sizeof(Config) * 7 + sizeof(Summary) * 5 +
+    return 20261206UL * 31 + sizeof(SynthConfig) * 11 + sizeof(Config) * 7 + sizeof(Summary) * 5 +
            sizeof(ModuleCall) * 3 + sizeof(DataConfig) + sizeof(DistConfig) + sizeof(EpochResult) +
            sizeof(StepProgress) + sizeof(checkpoint::Resume) + sizeof(checkpoint::Snapshot);
 }

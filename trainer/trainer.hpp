@@ -142,6 +142,12 @@ struct Config {
     /// Stop once the task's metric reaches this: accuracy or IoU >= target, MAE <= target.
     std::optional<double> target_accuracy;
     std::string benchmark_name = "kakuren"; ///< MLPerf submission_benchmark
+    /// A training step whose loss (the batch's sum) is not finite ends the run there: train()
+    /// returns with Summary::diverged set, without a checkpoint of that step. false: train on.
+    bool stop_on_nan = true;
+    /// After a stop request: seconds the step in progress may take to reach its boundary before
+    /// the process's watchdog (cli/session.cpp) abandons it (run.stop_grace_s). Not used here.
+    double stop_grace_s = 10;
     /// When to hand checkpoints to Observer::on_checkpoint (epoch ends, mid-epoch intervals, and
     /// always when the stop flag ends the run); nullopt = never.
     std::optional<kakuren::checkpoint::Config> checkpoint;
@@ -194,6 +200,9 @@ struct Summary {
     bool lower_is_better = false; ///< MAE
     bool target_reached = false;
     bool interrupted = false;
+    /// Set when config.stop_on_nan ended the run at a non-finite training loss: what happened
+    /// and where ("the training loss is nan at epoch 2, step 5 of 8"). Empty otherwise.
+    std::string diverged;
     std::int64_t num_train_samples = 0, num_test_samples = 0;
     /// 64-bit hash of the model's parameters and buffers where train() returned (also when
     /// interrupted). Equal on every rank of a multi-rank run (train() checks that).
@@ -211,6 +220,9 @@ class Observer {
     /// A checkpoint of the run as it stands (see Config::checkpoint); the snapshot's spans are
     /// valid during the call. An exception thrown here ends train() with it.
     virtual void on_checkpoint(const checkpoint::Snapshot&) {}
+    /// The loop reached a step boundary after a stop request and is stopping (a checkpoint of
+    /// that point may follow).
+    virtual void on_stopping() {}
 };
 
 /// Trains per config. mllog receives the records of docs/reports.md "MLPerf log" (from cache_clear
