@@ -209,6 +209,33 @@ TEST_F(CliE2E, BadRecipeExits2WithLocatedErrorAndCreatesNothing) {
     EXPECT_FALSE(fs::exists(m_ws / "runs"));
 }
 
+TEST_F(CliE2E, ScienceRulesAreCheckedBeforeAnythingIsRecorded) {
+    // Before: `recipe check` passed these and `run` recorded a run that then failed (issue 23 #7).
+    const std::string recipe = "recipes/deepcam_mini_memory.toml";
+    const struct {
+        std::string sets, where, what;
+    } cases[] = {
+        {"--set 'task.class_weights=[1.0,2.0]'",
+         "--set task.class_weights=[1.0,2.0]: error: ", "has 3 classes"},
+        {"--set 'task.class_weights=[1.0,2.0,3.0,4.0]'",
+         "--set task.class_weights=[1.0,2.0,3.0,4.0]: error: ", "expected one weight per class"},
+        {"--set data.synthetic_size=8 --set model.depth=8",
+         "--set model.depth=8: error: ", "needs data.synthetic_size >= 256"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.sets);
+        const Result check = kakuren("recipe check " + recipe + " " + c.sets, false);
+        EXPECT_EQ(check.code, 2) << check.out << check.err;
+        EXPECT_NE(check.err.find(c.where), std::string::npos) << check.err;
+        EXPECT_NE(check.err.find(c.what), std::string::npos) << check.err;
+        const Result run = kakuren("run " + recipe + " " + c.sets);
+        EXPECT_EQ(run.code, 2) << run.out << run.err;
+        EXPECT_NE(run.err.find(c.where), std::string::npos) << run.err;
+        EXPECT_FALSE(fs::exists(m_ws / "kakuren.db"));
+        EXPECT_FALSE(fs::exists(m_ws / "runs"));
+    }
+}
+
 TEST_F(CliE2E, DryRunCreatesNothing) {
     const Result r = kakuren("run " + k_tiny + " --dry-run");
     EXPECT_EQ(r.code, 0) << r.err;
