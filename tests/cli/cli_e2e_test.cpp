@@ -236,6 +236,34 @@ TEST_F(CliE2E, ScienceRulesAreCheckedBeforeAnythingIsRecorded) {
     }
 }
 
+TEST_F(CliE2E, ACopiedWorkspaceReportsFromItsOwnFiles) {
+    // Before (issue 23 #16): the database held the run folder's absolute path, so a copy of the
+    // workspace read the original's mllog.txt, and failed once the original was gone.
+    const Result r = kakuren("run " + k_tiny + " --quiet");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string id = run_id_of(r.out);
+    const fs::path copy = m_ws.string() + "-copy";
+    fs::copy(m_ws, copy, fs::copy_options::recursive);
+    const fs::path moved = m_ws.string() + "-moved";
+    fs::rename(m_ws, moved); // the original is gone from where it was
+    const auto report = kakuren::testing::run_shell("'" KAKUREN_BIN "' report " + id +
+                                                        " --format json --workspace " +
+                                                        kakuren::testing::quoted(copy.string()),
+                                                    copy);
+    const auto show = kakuren::testing::run_shell("'" KAKUREN_BIN "' show " + id + " --workspace " +
+                                                      kakuren::testing::quoted(copy.string()),
+                                                  copy);
+    fs::rename(moved, m_ws);
+    fs::remove_all(copy);
+    ASSERT_EQ(report.code, 0) << report.out << report.err;
+    // A missing mllog.txt is a problem of the report ("no MLPerf log at ...").
+    EXPECT_NE(report.out.find("\"problems\": []"), std::string::npos) << report.out;
+    EXPECT_NE(report.out.find(copy.string() + "/runs/" + id), std::string::npos) << report.out;
+    EXPECT_EQ(report.out.find(m_ws.string() + "/"), std::string::npos) << report.out;
+    ASSERT_EQ(show.code, 0) << show.err;
+    EXPECT_NE(show.out.find(copy.string() + "/runs/" + id), std::string::npos) << show.out;
+}
+
 TEST_F(CliE2E, DryRunCreatesNothing) {
     const Result r = kakuren("run " + k_tiny + " --dry-run");
     EXPECT_EQ(r.code, 0) << r.err;
