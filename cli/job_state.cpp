@@ -45,7 +45,13 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
     if (backend == nullptr) {
         return job;
     }
-    const std::optional<launcher::JobView> view = backend->query(job.job_id);
+    std::optional<launcher::JobView> view = backend->query(job.job_id);
+    // The id alone does not name our job: a controller whose state was wiped gives ids again
+    // from 1, to another workspace's or run's job. Such a job is not ours: ours is gone.
+    const bool reused = view && !launcher::job_is_runs(*view, job.job_id, run.id, run.sweep);
+    if (reused) {
+        view.reset();
+    }
     // Running is a restart only when Slurm counted one more restart than the database: right
     // after the ranks recorded a node's failure, Slurm may still show the first run as running
     // (it declares the node down seconds later, then requeues).
@@ -76,8 +82,11 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
             reason = job.backend == "local"
                          ? "the local job (pid " + job.job_id + " on " + job.host +
                                ") ended without finishing the run"
-                         : "Slurm job " + job.job_id +
-                               " ended without finishing the run (Slurm no longer knows it)";
+                         : "Slurm job " + job.job_id + " ended without finishing the run (" +
+                               (reused ? "Slurm gives its id to another job now: its "
+                                         "controller's state was reset"
+                                       : "Slurm no longer knows it") +
+                               ")";
         }
     } else if (view->state == "completed" || view->state == "failed" ||
                view->state == "cancelled") {
