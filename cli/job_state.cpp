@@ -66,7 +66,7 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
     }
     if (db::is_final_job_state(job.state)) {
         // E.g. cancelled: the ranks were killed before they could end their attempt.
-        if (!view || view->state != "running") {
+        if (attempt_running && (!view || view->state != "running")) {
             store.end_attempt(run.id, attempts.back().attempt,
                               job.state == "cancelled" ? "interrupted" : "crashed",
                               job.reason.empty() ? "its job ended" : job.reason);
@@ -112,6 +112,11 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
     } else {
         store.set_job_state(run.id, job.submission, state, reason);
     }
+    if (state == "failed" && run.status == db::RunStatus::created) {
+        // Its job ended before any rank began an attempt: the run failed (kakuren resume
+        // submits it again).
+        store.set_run_status(run.id, db::RunStatus::failed, reason);
+    }
     if (db::is_final_job_state(state)) {
         for (const db::AttemptRow& a : store.attempts(run.id)) {
             if (a.status == "running") {
@@ -129,7 +134,7 @@ std::string display_state(const db::RunRow& run, const std::optional<db::JobRow>
     }
     switch (run.status) {
     case db::RunStatus::created:
-        return job ? "pending" : "created";
+        return !job ? "created" : job->state == "failed" ? "failed" : "pending";
     case db::RunStatus::running:
         return "running";
     case db::RunStatus::succeeded:

@@ -219,3 +219,18 @@ TEST(JobState, AnArrayTaskIsKnownByItsSweep) {
     EXPECT_FALSE(launcher::job_is_runs(task, "42_1", "b", "sweep-b"));
     EXPECT_FALSE(launcher::job_is_runs(task, "42", "b", "sweep-a")) << "a single job names its run";
 }
+
+TEST(JobState, ARunWhoseJobIdWasReusedBeforeItStartedFailsToo) {
+    Fixture f; // submitted, never started: the run is still "created"
+    launcher::JobView other{"running", "", "n1", 0};
+    other.mark = "kakuren-run=another-run";
+    f.fake->answer = other;
+    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(job->state, "failed");
+    EXPECT_EQ(f.run().status, db::RunStatus::failed);
+    EXPECT_EQ(cli::display_state(f.run(), job), "failed");
+    // Asked again (as kakuren cancel does after kakuren status): the failed job of a run that
+    // never had an attempt is read without ending an attempt that does not exist (it crashed).
+    EXPECT_EQ(cli::reconcile(*f.store, f.run(), f.backends)->state, "failed");
+    EXPECT_TRUE(f.store->attempts("run").empty());
+}
