@@ -1,5 +1,7 @@
 #include "cli/job_state.hpp"
 
+#include <utility>
+
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -21,6 +23,46 @@ launcher::Backend* Backends::get(const std::string& name) {
         return nullptr;
     }
 }
+
+namespace {
+
+/// The job's new state and reason from what its backend shows (view: nullopt when the backend
+/// no longer knows it, or when reused: the id names another job now); "" when unchanged.
+std::pair<std::string, std::string> change_of(const db::JobRow& job,
+                                              const std::optional<launcher::JobView>& view,
+                                              bool run_done, bool reused) {
+    std::string state, reason;
+    if (!view) {
+        if (run_done) {
+            state = "completed";
+        } else {
+            state = "failed";
+            reason = job.backend == "local"
+                         ? "the local job (pid " + job.job_id + " on " + job.host +
+                               ") ended without finishing the run"
+                         : "Slurm job " + job.job_id + " ended without finishing the run (" +
+                               (reused ? "Slurm gives its id to another job now: its "
+                                         "controller's state was reset"
+                                       : "Slurm no longer knows it") +
+                               ")";
+        }
+    } else if (view->state == "completed" || view->state == "failed" ||
+               view->state == "cancelled") {
+        state = run_done ? "completed" : view->state == "completed" ? "failed" : view->state;
+        reason = view->reason.empty() && !run_done
+                     ? "Slurm job " + job.job_id + " ended (exit code " +
+                           std::to_string(view->exit_code) + ") without finishing the run"
+                     : view->reason;
+    } else if (view->state == "running" && job.state == "pending") {
+        state = "running";
+    } else if (view->state == "requeued" && job.state != "requeued") {
+        state = "requeued";
+        reason = view->reason;
+    }
+    return {state, reason};
+}
+
+} // namespace
 
 std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Backends& backends) {
     std::vector<db::JobRow> jobs = store.jobs(run.id);
@@ -73,34 +115,7 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
         }
         return job;
     }
-    std::string state, reason;
-    if (!view) {
-        if (run_done) {
-            state = "completed";
-        } else {
-            state = "failed";
-            reason = job.backend == "local"
-                         ? "the local job (pid " + job.job_id + " on " + job.host +
-                               ") ended without finishing the run"
-                         : "Slurm job " + job.job_id + " ended without finishing the run (" +
-                               (reused ? "Slurm gives its id to another job now: its "
-                                         "controller's state was reset"
-                                       : "Slurm no longer knows it") +
-                               ")";
-        }
-    } else if (view->state == "completed" || view->state == "failed" ||
-               view->state == "cancelled") {
-        state = run_done ? "completed" : view->state == "completed" ? "failed" : view->state;
-        reason = view->reason.empty() && !run_done
-                     ? "Slurm job " + job.job_id + " ended (exit code " +
-                           std::to_string(view->exit_code) + ") without finishing the run"
-                     : view->reason;
-    } else if (view->state == "running" && job.state == "pending") {
-        state = "running";
-    } else if (view->state == "requeued" && job.state != "requeued") {
-        state = "requeued";
-        reason = view->reason;
-    }
+    const auto [state, reason] = change_of(job, view, run_done, reused);
     if (state.empty()) {
         return job;
     }
