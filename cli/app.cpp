@@ -43,7 +43,12 @@ Examples:
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad recipe or command line,
 3 all epochs done but run.target_accuracy not reached, 75 stopped by a signal after writing
-a checkpoint (kakuren resume continues the run).)";
+a checkpoint (kakuren resume continues the run).
+
+Environment: KAKUREN_WORKSPACE is the default --workspace. For kakuren's developers only:
+KAKUREN_TRAIN_MODULE=FILE loads the training module (trainer and LibTorch) from FILE instead of
+libkakuren_train.so beside the binary; kakuren runs that file's code, and refuses it (exit 1)
+unless it is a kakuren training module built from the same sources.)";
 
 void add_common(CLI::App* sub, CommonOptions& common, bool with_format) {
     add_workspace_option(sub, common.workspace);

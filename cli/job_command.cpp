@@ -204,6 +204,7 @@ int run_rank(const CommonOptions& common, const std::string& run_ref) {
     session.resume = c.chosen ? &*c.chosen : nullptr;
     session.quiet = false;
     session.record = rank0;
+    session.owner = c.owner ? &*c.owner : nullptr;
     int code = k_exit_failure;
     try {
         code = run_attempt(session);

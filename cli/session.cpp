@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 
@@ -74,9 +75,13 @@ class Recorder : public trainer::Observer {
           m_lines(lines), m_line_out(line_out), m_num_epochs(num_epochs),
           m_checkpoints(checkpoints), m_record(record) {}
 
+    /// Called before anything is recorded; throws when this process no longer owns the run.
+    void set_owner_check(std::function<void()> check) { m_check_owner = std::move(check); }
+
     void on_start(std::int64_t num_train, std::int64_t num_test) override {
         m_num_train = num_train;
         if (m_record) {
+            m_check_owner();
             m_store.check_same_file();
             m_store.set_run_num_samples(m_run_id, num_train);
         }
@@ -132,6 +137,7 @@ class Recorder : public trainer::Observer {
         state.correct.assign(r.correct.begin(), r.correct.end());
         state.confidence.assign(r.confidence.begin(), r.confidence.end());
         if (m_record) {
+            m_check_owner();
             // A deleted or replaced database would swallow every record from here on.
             m_store.check_same_file();
             m_store.record_epoch(row, state, r.hidden_ids,
@@ -176,6 +182,7 @@ class Recorder : public trainer::Observer {
         if (m_checkpoints == nullptr) {
             return;
         }
+        m_check_owner();
         m_store.check_same_file(); // a checkpoint the database never records is never used
         const auto start = std::chrono::steady_clock::now();
         const db::CheckpointRow row = m_checkpoints->save(snapshot);
@@ -223,6 +230,7 @@ class Recorder : public trainer::Observer {
     int m_num_epochs;
     checkpoint::Manager* m_checkpoints;
     bool m_record;
+    std::function<void()> m_check_owner = [] {};
     std::int64_t m_num_train = 0;
     double m_epoch_seconds = 0;
     int m_epochs_seen = 0;
@@ -327,6 +335,44 @@ Outcome outcome_of(const Attempt& a, const trainer::Summary& summary,
                 report::metric_value(metric, summary.best_accuracy) + ")"};
 }
 
+/// An owner whose lock file was deleted may have a successor (issue 23 #4): from the moment
+/// it is no longer the run's lock it writes nothing, neither records nor MLPerf lines.
+void guard_ownership(const Attempt& a, const std::filesystem::path& run_dir, Recorder& recorder,
+                     util::MlLog& mllog) {
+    if (a.owner == nullptr || !a.record) {
+        return;
+    }
+    recorder.set_owner_check([owner = a.owner, run_dir, id = a.run_id] {
+        launcher::check_still_owner(*owner, run_dir, id);
+    });
+    mllog.set_guard([owner = a.owner, run_dir] { return launcher::still_owner(*owner, run_dir); });
+}
+
+/// Records the attempt's end as failed (train.log and the database), unless this process no
+/// longer owns the run (the records are another owner's) or the database was replaced.
+void record_failure(const Attempt& a, const std::exception& e, std::ostream& log) {
+    const std::filesystem::path run_dir = a.ws->run_dir(a.run_id);
+    if (a.owner != nullptr && a.record && !launcher::still_owner(*a.owner, run_dir)) {
+        return; // the failure is OwnershipLost's (it crossed the module as a plain failure)
+    }
+    log << util::iso8601_utc_now() << " failed: " << e.what() << std::endl;
+    if (!a.record || dynamic_cast<const db::DbReplaced*>(&e) != nullptr) {
+        return;
+    }
+    // Recording the end can fail for the same root cause (a full disk): the root cause is what
+    // the user sees; the lock this process held tells the next command it ended.
+    try {
+        a.store->end_attempt(a.run_id, a.attempt, "failed", e.what());
+    } catch (const std::exception& end_error) {
+        util::log_warning("the end of run " + a.run_id + " could not be recorded (" +
+                          end_error.what() +
+                          "); the next kakuren command marks it crashed, and kakuren resume " +
+                          a.run_id + " continues it");
+        log << util::iso8601_utc_now() << " the end could not be recorded: " << end_error.what()
+            << std::endl;
+    }
+}
+
 } // namespace
 
 int run_attempt(Attempt& a) {
@@ -351,6 +397,12 @@ int run_attempt(Attempt& a) {
         recorder.set_last_checkpoint(a.resume->name);
     }
     util::MlLog mllog = a.record ? util::MlLog(run_dir / "mllog.txt") : util::MlLog();
+    const auto check_owner = [&a, &run_dir] {
+        if (a.owner != nullptr && a.record) {
+            launcher::check_still_owner(*a.owner, run_dir, a.run_id);
+        }
+    };
+    guard_ownership(a, run_dir, recorder, mllog);
     launcher::install_stop_handlers();
 
     // The owner's heartbeat, for commands on other hosts (launcher/ownership.hpp).
@@ -372,22 +424,7 @@ int run_attempt(Attempt& a) {
     } catch (const std::exception& e) {
         recorder.clear_bar();
         heartbeat.reset();
-        log << util::iso8601_utc_now() << " failed: " << e.what() << std::endl;
-        if (a.record && dynamic_cast<const db::DbReplaced*>(&e) == nullptr) {
-            // Recording the end can fail for the same root cause (a full disk): the root cause
-            // is what the user sees; the lock this process held tells the next command it ended.
-            try {
-                store.end_attempt(a.run_id, a.attempt, "failed", e.what());
-            } catch (const std::exception& end_error) {
-                util::log_warning("the end of run " + a.run_id + " could not be recorded (" +
-                                  end_error.what() +
-                                  "); the next kakuren command marks it crashed, and kakuren "
-                                  "resume " +
-                                  a.run_id + " continues it");
-                log << util::iso8601_utc_now()
-                    << " the end could not be recorded: " << end_error.what() << std::endl;
-            }
-        }
+        record_failure(a, e, log);
         if (json) {
             util::JsonObject extra = a.extra_json;
             extra.emplace_back("error", std::string(e.what()));
@@ -406,6 +443,7 @@ int run_attempt(Attempt& a) {
         std::cerr << "kakuren: error: run " << a.run_id << ": " << reason << std::endl;
     }
     if (a.record) {
+        check_owner();
         store.end_attempt(a.run_id, a.attempt, status, reason);
     }
     log << util::iso8601_utc_now() << " " << status << (reason.empty() ? "" : ": " + reason)

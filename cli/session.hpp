@@ -32,6 +32,9 @@ struct Attempt {
     /// false on ranks other than 0: train and print epoch lines, but record nothing (no
     /// database rows, checkpoints, MLPerf log or attempt end).
     bool record = true;
+    /// The run's lock (launcher::claim_run), held by the caller: checked before every record,
+    /// and the attempt stops without writing once it no longer is the run's lock.
+    const util::FileLock* owner = nullptr;
 };
 
 /// Runs the attempt (begun with Store::begin_attempt) to its end and returns the exit code
