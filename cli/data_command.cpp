@@ -49,7 +49,7 @@ int data_convert_command(const DataOptions& options) {
 }
 
 int data_synth_command(trainer::SynthConfig config) {
-    if (config.validation <= 0) {
+    if (config.validation == 0) { // not given (a given 0 is refused by the parser)
         config.validation = std::max<std::int64_t>(1, config.train / 4);
     }
     const trainer::SynthResult r = trainer::write_standin_via_module(config);
