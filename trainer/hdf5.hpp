@@ -52,11 +52,16 @@ std::string hdf5_cause();
 /// holds the mutex. Throws RuntimeFailure "cannot read <file><context>: ..." otherwise.
 H5Handle open_hdf5_file(const std::filesystem::path& file, const std::string& context);
 
+/// The largest chunk (uncompressed) of a chunked dataset kakuren reads: HDF5 decompresses a
+/// whole chunk to read any sample in it, so one gzip chunk of zeros a few hundred kB on disk
+/// took 1.8 GB of memory (issue 23, #9). h5py's automatic chunks stay under 1 MiB.
+inline constexpr std::uint64_t k_max_hdf5_chunk_bytes = std::uint64_t{64} << 20;
+
 /// Opens the dataset `key` of an open file (links followed: soft, hard and external), naming
 /// it "<file_name>:/<key><context>" in errors; caller holds the mutex. Throws RuntimeFailure
-/// when there is no such dataset, when a link leads nowhere, and for a virtual dataset (its
-/// samples come from source files that HDF5 replaces by fill values, silently, when they are
-/// missing: kakuren asks for a plain copy instead).
+/// when there is no such dataset, when a link leads nowhere, for a virtual dataset (its samples
+/// come from source files that HDF5 replaces by fill values, silently, when they are missing:
+/// kakuren asks for a plain copy instead), and for chunks over k_max_hdf5_chunk_bytes.
 H5Handle open_hdf5_dataset(hid_t file, const std::string& file_name, const std::string& key,
                            const std::string& context);
 

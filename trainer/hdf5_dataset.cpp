@@ -6,6 +6,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <array>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -42,6 +43,36 @@ std::string first_virtual_source(hid_t dcpl) {
     }
     return text(H5Pget_virtual_filename) + ":" + dataset + " (" + std::to_string(count) +
            (count == 1 ? " source)" : " sources)");
+}
+
+/// Refuses a chunked dataset whose chunks hold more than k_max_hdf5_chunk_bytes; caller holds
+/// the mutex.
+void check_chunk_size(hid_t dataset, hid_t dcpl, const std::string& where, const std::string& key) {
+    const H5Handle type(H5Dget_type(dataset), H5Tclose);
+    std::array<hsize_t, H5S_MAX_RANK> dims{};
+    const int rank = H5Pget_chunk(dcpl, H5S_MAX_RANK, dims.data());
+    if (!type.ok() || rank <= 0) {
+        return; // describe_dataset reports what HDF5 cannot say
+    }
+    // In 128-bit arithmetic: a fuzzed header may claim dims whose product overflows 64 bits.
+    unsigned __int128 bytes = H5Tget_size(type.get());
+    std::string text;
+    for (int d = 0; d < rank; ++d) {
+        bytes *= dims.at(static_cast<std::size_t>(d));
+        bytes = std::min<unsigned __int128>(bytes, std::uint64_t{1} << 62);
+        text += (d == 0 ? "" : "x") + std::to_string(dims.at(static_cast<std::size_t>(d)));
+    }
+    if (bytes > k_max_hdf5_chunk_bytes) {
+        throw RuntimeFailure(
+            where + " is stored in chunks of " + text + " elements (" +
+            std::to_string(static_cast<std::uint64_t>(bytes >> 20)) +
+            " MiB each uncompressed), more than kakuren's limit of " +
+            std::to_string(k_max_hdf5_chunk_bytes >> 20) +
+            " MiB: HDF5 decompresses a whole chunk to read one sample of it. Rewrite it in "
+            "smaller chunks, e.g. one sample per chunk (h5py: out.create_dataset(\"" +
+            key + "\", data=f[\"" + key +
+            "\"][()], chunks=True, compression=\"gzip\")), or without chunks");
+    }
 }
 
 } // namespace
@@ -216,6 +247,9 @@ H5Handle open_hdf5_dataset(hid_t file, const std::string& file_name, const std::
             "datasets stored in the file or reached by a link. Copy it into a plain dataset "
             "first (h5py: out.create_dataset(\"" +
             key + "\", data=f[\"" + key + "\"][()])) or point the recipe at its sources");
+    }
+    if (dcpl.ok() && H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
+        check_chunk_size(d.get(), dcpl.get(), where, key);
     }
     H5Eclear2(H5E_DEFAULT);
     return d;

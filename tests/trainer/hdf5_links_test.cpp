@@ -2,7 +2,8 @@
 // /usr/bin/python3 inside each test): an external link's samples come from the file that holds
 // them, bit for bit as the same data in a plain file (issue 23, #1: they were pread from the
 // linking file at the target's offsets); soft links read the same; a virtual dataset and a
-// dangling link are refused naming the dataset and what to do; data inspect agrees.
+// dangling link are refused naming the dataset and what to do; data inspect agrees. And a
+// chunked dataset whose chunks are too large to decompress is refused (issue 23, #9).
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -148,6 +149,33 @@ TEST_F(Hdf5Links, DataInspectReportsTheVirtualDatasetAndReadsTheLinksRight) {
     const std::string virt = inspect_data((m_dir.path() / "virtual.h5").string(), false);
     EXPECT_NE(virt.find("is a virtual dataset"), std::string::npos) << virt;
     EXPECT_EQ(virt.find("problems none"), std::string::npos) << virt;
+}
+
+TEST_F(Hdf5Links, ChunksLargerThanTheLimitAreRefusedBeforeAnyIsDecompressed) {
+    // 80 MiB of zeros in one gzip chunk: about 80 kB on disk, but HDF5 decompresses a whole
+    // chunk to read one sample of it (issue 23, #9: 1.8 GB resident for a chunk of 800 MiB).
+    {
+        std::ofstream out(m_dir.path() / "bomb.py");
+        out << "import numpy as np, h5py\n"
+               "with h5py.File('bomb.h5', 'w') as f:\n"
+               "    f.create_dataset('data', data=np.zeros((80, 1, 1024, 1024), np.uint8),\n"
+               "                     chunks=(80, 1, 1024, 1024), compression='gzip')\n"
+               "    f['targets'] = np.zeros(80, np.int64)\n";
+    }
+    const auto r = kakuren::testing::run(
+        {{KAKUREN_PYTHON_WITH_NUMPY, (m_dir.path() / "bomb.py").string()}, {}, m_dir.path()},
+        m_dir.path());
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    ASSERT_LT(fs::file_size(m_dir.path() / "bomb.h5"), 1U << 20);
+    const std::string e = error_of("bomb.h5");
+    EXPECT_NE(e.find((m_dir.path() / "bomb.h5").string() +
+                     ":/data (data.data_key) is stored in chunks of 80x1x1024x1024 elements (80 "
+                     "MiB each uncompressed), more than kakuren's limit of 64 MiB"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("Rewrite it in smaller chunks"), std::string::npos) << e;
+    const std::string inspected = inspect_data((m_dir.path() / "bomb.h5").string(), false);
+    EXPECT_NE(inspected.find("problems found: 1"), std::string::npos) << inspected;
 }
 
 } // namespace
