@@ -69,9 +69,10 @@ void check_chunk_size(hid_t dataset, hid_t dcpl, const std::string& where, const
             " MiB each uncompressed), more than kakuren's limit of " +
             std::to_string(k_max_hdf5_chunk_bytes >> 20) +
             " MiB: HDF5 decompresses a whole chunk to read one sample of it. Rewrite it in "
-            "smaller chunks, e.g. one sample per chunk (h5py: out.create_dataset(\"" +
+            "smaller chunks (h5py: out.create_dataset(\"" +
             key + "\", data=f[\"" + key +
-            "\"][()], chunks=True, compression=\"gzip\")), or without chunks");
+            "\"][()], chunks=True, compression=\"gzip\") makes chunks under 1 MiB), or without "
+            "chunks");
     }
 }
 
