@@ -306,9 +306,15 @@ int main(int argc, char** argv) {
     synth_app->add_option("kind", synth.kind, "cosmoflow or deepcam")
         ->required()
         ->check(CLI::IsMember({"cosmoflow", "deepcam"}));
-    synth_app->add_option("--samples", synth.train, "Training samples")->required();
-    synth_app->add_option("--validation-samples", synth.validation,
-                          "Validation samples (default: samples / 4, at least 1)");
+    // Checked on the text as typed: a number beyond int64 would otherwise arrive clamped.
+    const auto samples_range = CLI::Range(std::int64_t{1}, trainer::k_max_synth_samples);
+    synth_app->add_option("--samples", synth.train, "Training samples")
+        ->required()
+        ->check(samples_range);
+    synth_app
+        ->add_option("--validation-samples", synth.validation,
+                     "Validation samples (default: samples / 4, at least 1)")
+        ->check(samples_range);
     synth_app->add_option("--size", synth.size, "cosmoflow: cube side S (default 16)");
     synth_app->add_option("--height", synth.height, "deepcam: height H (default 32)");
     synth_app->add_option("--width", synth.width, "deepcam: width W (default 32)");

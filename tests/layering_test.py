@@ -46,8 +46,8 @@ TRAINER_SEAMS = [
                                                                      # layers see
     ("schedule", ["schedule"]),
     ("device", ["device"]),
-    ("data", ["data", "source", "stream", "npy_source", "hdf5", "hdf5_source", "image_source",
-              "data_commands",
+    ("data", ["data", "source", "stream", "npy_source", "hdf5", "hdf5_source", "hdf5_dataset",
+              "image_source", "image_decode", "data_commands",
               "standins", "standin_files"]),  # SampleSource, Prefetcher, in-memory and
                                                # streaming sets, the stand-ins
     ("task", ["task", "classification", "segmentation", "regression"]),

@@ -257,6 +257,9 @@ struct SynthConfig {
     std::uint64_t seed = 20231010;          ///< the in-memory stand-ins' seed
     std::string out;                        ///< output folder (created)
 };
+/// The most samples per split that `kakuren data synth` writes (CosmoFlow's full training set has
+/// 524,288): a larger count is a typo, refused before anything is written.
+inline constexpr std::int64_t k_max_synth_samples = 100'000'000;
 struct SynthResult {
     std::int64_t files = 0, bytes = 0;
     double seconds = 0; ///< generation and writing
@@ -266,8 +269,12 @@ struct SynthResult {
 /// <split>/label_<i>.npy (float32 [4]) and files_data.lst / files_label.lst (NVIDIA's numpy
 /// layout); deepcam: <split>/data_<i>.h5 with climate/data (float32 H x W x 16, channels last)
 /// and climate/labels_0 (uint8 H x W, classes 0/1/2), plus out/stats.h5 with climate/minval,
-/// maxval, mean, std (float32 [16], from the training split). Throws RuntimeFailure naming the
-/// file that cannot be written, UsageError for bad sizes.
+/// maxval, mean, std (float32 [16], from the training split). CosmoFlow samples are generated
+/// and written one at a time (memory: one sample), DeepCAM's validation split too (its training
+/// split is kept for stats.h5). Checks everything first, free disk space included, so that a
+/// refusal writes nothing. Throws UsageError for bad sizes or counts (1 to k_max_synth_samples
+/// per split), RuntimeFailure when the output would not fit or naming a file that cannot be
+/// written.
 SynthResult write_standin(const SynthConfig& config);
 
 /// What train() checks before its first step, alone: opens the data (for its shapes) and builds
