@@ -115,7 +115,7 @@ int report_command(const CommonOptions& common, const ReportOptions& options);
 /// kakuren data synth: writes a stand-in data set (trainer::write_standin through the training
 /// module) and prints what it wrote and how long it took.
 int data_synth_command(trainer::SynthConfig config);
-/// `kakuren export` (cli/export_command.cpp; docs/export.md).
+/// `kakuren export` (cli/export_command.cpp; docs/notes-h24export.md).
 struct ExportOptions {
     std::vector<std::string> runs; ///< ids or unique prefixes; empty: every run of the workspace
     std::string mlflow_dir;        ///< --mlflow DIR: the MLflow file store root
