@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
-#include <set>
 #include <system_error>
 
 #include "report/recipe_summary.hpp"
@@ -351,7 +350,7 @@ std::optional<std::int64_t> iso8601_to_ms(const std::string& text) {
     return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
 }
 
-MlflowStore::MlflowStore(fs::path root) : m_root(fs::absolute(std::move(root)).lexically_normal()) {
+MlflowStore::MlflowStore(const fs::path& root) : m_root(fs::absolute(root).lexically_normal()) {
     std::error_code ec;
     if (fs::exists(m_root, ec) && !fs::is_directory(m_root, ec)) {
         throw RuntimeFailure(m_root.string() +

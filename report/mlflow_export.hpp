@@ -59,7 +59,7 @@ class MlflowStore {
     /// Opens root (made absolute; created with its parents when missing) and reads the
     /// experiments already there. Creates the Default experiment (id 0) and .trash when absent,
     /// as MLflow does. Throws RuntimeFailure when root is not a folder or cannot be written.
-    explicit MlflowStore(std::filesystem::path root);
+    explicit MlflowStore(const std::filesystem::path& root);
 
     /// Writes (or rewrites) one run: into the experiment named experiment (created with a
     /// stable numeric id derived from the name when no experiment of that name exists; a

@@ -46,7 +46,7 @@ std::vector<kakuren::db::EpochRow> epoch_rows(int n, bool with_comm) {
         kakuren::db::EpochRow row;
         row.epoch = e;
         row.train_loss = 1.0 / e;
-        row.hidden = 100 * e;
+        row.hidden = 100 * static_cast<std::int64_t>(e);
         row.total_s = 0.1;
         row.ended_at = "2026-11-26T15:07:3" + std::to_string(e) + ".000Z";
         if (with_comm) {
