@@ -30,7 +30,7 @@ struct EpochMetric {
     const char* meaning;
     std::optional<double> (*value)(const db::EpochRow& row, std::int64_t num_samples);
 };
-/// Every metric the export writes, in file order (docs/notes-h24export.md lists the same table).
+/// Every metric the export writes, in this order (docs/notes-h24export.md lists the same table).
 const std::vector<EpochMetric>& epoch_metrics();
 
 /// The MLflow run id of a kakuren run: 32 lowercase hex digits of sha256("kakuren:" + id).
