@@ -131,10 +131,12 @@ int main(int argc, char** argv) {
 
     bool runs_all = false;
     CLI::App* runs = app.add_subcommand("runs", "List the workspace's runs, newest first");
-    runs->add_flag("--all,-a", runs_all,
-                   "Every remembered workspace's runs (kakuren run and submit remember theirs), "
-                   "with a WORKSPACE column");
+    CLI::Option* runs_all_flag =
+        runs->add_flag("--all,-a", runs_all,
+                       "Every remembered workspace's runs (kakuren run and submit remember "
+                       "theirs), with a WORKSPACE column");
     add_common(runs, common, true);
+    runs_all_flag->excludes("--workspace");
 
     CLI::App* show = app.add_subcommand(
         "show", "One run: status, paths, and per epoch the requested vs realised hidden fraction");

@@ -317,6 +317,9 @@ class RunsAll(unittest.TestCase):
                         text.stdout)
         self.assertTrue(any(line.startswith(damaged.root) and "unreadable" in line
                             for line in lines), text.stdout)
+        both = one.kakuren("runs", "--all", "--workspace", one.root, check=False)
+        self.assertEqual(both.returncode, 2)
+        self.assertIn("--all excludes --workspace", both.stderr)
         # Without --all: still one workspace.
         self.assertEqual([r["id"] for r in two.json("runs")], [c, b])
 
