@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <system_error>
 
 #include "report/recipe_summary.hpp"
@@ -163,10 +164,37 @@ std::string param_value(const std::string& toml) {
     return out;
 }
 
-/// Writes the files of one folder (name -> content) and removes the other files there, so that
-/// the folder holds exactly this export.
+/// Replaces file with text unless it holds that text already. Written beside the run's folders
+/// (tmp, in the run folder, where MLflow lists nothing) and renamed into place, so that a reader
+/// such as `mlflow ui` sees the old or the new file, never a half one or a stray name. No fsync:
+/// unlike kakuren's own records, an export is rerun at will, and it keeps an export of hundreds
+/// of runs (about 140 files each) fast.
+void replace_file(const fs::path& file, const std::string& text, const fs::path& tmp) {
+    {
+        std::ifstream in(file, std::ios::binary);
+        if (in) {
+            const std::string old((std::istreambuf_iterator<char>(in)),
+                                  std::istreambuf_iterator<char>());
+            if (old == text) {
+                return;
+            }
+        }
+    }
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text;
+        out.close();
+        if (!out) {
+            throw RuntimeFailure("cannot write " + tmp.string() + " (disk full or read-only?)");
+        }
+    }
+    fs::rename(tmp, file);
+}
+
+/// Writes the files of one folder (name -> content); remove_others: also removes the other
+/// files there, so that the folder holds exactly this export.
 void write_folder(const fs::path& dir, const std::map<std::string, std::string>& files,
-                  bool remove_others) {
+                  bool remove_others, const fs::path& tmp) {
     fs::create_directories(dir);
     if (remove_others) {
         for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
@@ -176,7 +204,7 @@ void write_folder(const fs::path& dir, const std::map<std::string, std::string>&
         }
     }
     for (const auto& [name, text] : files) {
-        util::atomic_write(dir / name, text);
+        replace_file(dir / name, text, tmp);
     }
 }
 
@@ -421,13 +449,14 @@ MlflowRun MlflowStore::write_run(const db::RunRow& run, const std::vector<db::Ep
     const std::map<std::string, std::string> metrics = run_metrics(run, epochs);
     const std::map<std::string, std::string> tags = run_tags(run, workspace);
     try {
-        write_folder(out.dir / "params", params, true);
-        write_folder(out.dir / "metrics", metrics, true);
-        // Tags a user added in MLflow (a note, a label) stay.
-        write_folder(out.dir / "tags", tags, false);
         fs::create_directories(out.dir / "artifacts");
-        util::atomic_write(out.dir / "meta.yaml",
-                           run_meta(run, out.mlflow_run_id, out.experiment_id, out.dir));
+        const fs::path tmp = out.dir / ".kakuren-export.tmp";
+        write_folder(out.dir / "params", params, true, tmp);
+        write_folder(out.dir / "metrics", metrics, true, tmp);
+        // Tags a user added in MLflow (a note, a label) stay.
+        write_folder(out.dir / "tags", tags, false, tmp);
+        replace_file(out.dir / "meta.yaml",
+                     run_meta(run, out.mlflow_run_id, out.experiment_id, out.dir), tmp);
     } catch (const fs::filesystem_error& e) {
         throw RuntimeFailure("cannot write run " + run.id + " into " + out.dir.string() + ": " +
                              e.code().message());

@@ -10,8 +10,9 @@
 //   DIR/<experiment id>/<run uuid>/tags/<key>      the value
 // plus DIR/0 (MLflow's Default experiment) and DIR/.trash, which MLflow itself creates.
 //
-// Idempotent: the run uuid is derived from the kakuren run id and every file is rewritten whole,
-// so exporting again updates a run instead of adding a second one.
+// Idempotent: the run uuid is derived from the kakuren run id and every file is replaced whole
+// (left alone when its text is unchanged), so exporting again updates a run instead of adding a
+// second one, and costs little for runs that did not change.
 #include <cstdint>
 #include <filesystem>
 #include <map>

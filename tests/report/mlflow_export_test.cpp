@@ -6,6 +6,8 @@
 
 #include <regex>
 
+#include <sys/stat.h>
+
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
 #include "util/error.hpp"
@@ -124,6 +126,29 @@ TEST(MlflowExport, ExportingAgainRewritesInsteadOfAppending) {
         experiments += e.path().filename() != ".trash" ? 1 : 0;
     }
     EXPECT_EQ(experiments, 2); // Default and tiny
+}
+
+TEST(MlflowExport, UnchangedFilesAreLeftAlone) {
+    TempDir dir("mlflow-export");
+    MlflowStore store(dir / "mlruns");
+    const MlflowRun a = store.write_run(run_row("tiny-1"), epoch_rows(2, false), "tiny", "/w");
+    const auto inode = [](const fs::path& p) {
+        struct stat st {};
+        EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+        return st.st_ino;
+    };
+    const auto loss = inode(a.dir / "metrics" / "train_loss");
+    const auto meta = inode(a.dir / "meta.yaml");
+    const auto fraction = inode(a.dir / "metrics" / "realised_fraction");
+    std::vector<kakuren::db::EpochRow> rows = epoch_rows(2, false);
+    rows[1].hidden = 300;
+    store.write_run(run_row("tiny-1"), rows, "tiny", "/w");
+    EXPECT_EQ(inode(a.dir / "metrics" / "train_loss"), loss);
+    EXPECT_EQ(inode(a.dir / "meta.yaml"), meta);
+    EXPECT_NE(inode(a.dir / "metrics" / "realised_fraction"), fraction);
+    EXPECT_EQ(slurp(a.dir / "metrics" / "realised_fraction"),
+              "1795705651000 0.1 1\n1795705652000 0.3 2\n");
+    EXPECT_FALSE(fs::exists(a.dir / ".kakuren-export.tmp"));
 }
 
 TEST(MlflowExport, JoinsAnExperimentMlflowMadeAndSkipsDeletedOnes) {
