@@ -36,7 +36,14 @@ CLI::App* add_export_subcommand(CLI::App& app, ExportOptions& options) {
         ->required()
         ->type_name("DIR");
     sub->add_option("--experiment", options.experiment,
-                    "MLflow experiment for every run (default: each run's recipe name)");
+                    "MLflow experiment for every run (default: each run's recipe name)")
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                return text.find_first_not_of(" \t") == std::string::npos
+                           ? "'" + text + "' is blank; give an experiment name (or leave it out)"
+                           : "";
+            },
+            "NAME"));
     return sub;
 }
 

@@ -389,6 +389,15 @@ MlflowStore::MlflowStore(const fs::path& root) : m_root(fs::absolute(root).lexic
     if (ec) {
         throw RuntimeFailure("cannot create " + m_root.string() + ": " + ec.message());
     }
+    try {
+        read_experiments();
+    } catch (const fs::filesystem_error& e) {
+        throw RuntimeFailure("cannot use " + m_root.string() + " as an MLflow store: " +
+                             e.code().message() + " (" + e.path1().string() + ")");
+    }
+}
+
+void MlflowStore::read_experiments() {
     for (const fs::directory_entry& e : fs::directory_iterator(m_root)) {
         const fs::path meta = e.path() / "meta.yaml";
         if (!e.is_directory() || !fs::is_regular_file(meta)) {
@@ -435,20 +444,20 @@ MlflowRun MlflowStore::write_run(const db::RunRow& run, const std::vector<db::Ep
     MlflowRun out;
     out.kakuren_run_id = run.id;
     out.experiment_name = experiment;
-    out.experiment_id = experiment_id(experiment);
     out.mlflow_run_id = mlflow_run_uuid(run.id);
-    out.dir = m_root / out.experiment_id / out.mlflow_run_id;
-    // Exported before into another experiment: move it, MLflow finds a run id in one place only.
-    for (const auto& [id, name] : m_names) {
-        const fs::path old = m_root / id / out.mlflow_run_id;
-        if (id != out.experiment_id && fs::is_directory(old)) {
-            fs::rename(old, out.dir);
-        }
-    }
     const std::map<std::string, std::string> params = run_params(run);
     const std::map<std::string, std::string> metrics = run_metrics(run, epochs);
     const std::map<std::string, std::string> tags = run_tags(run, workspace);
     try {
+        out.experiment_id = experiment_id(experiment);
+        out.dir = m_root / out.experiment_id / out.mlflow_run_id;
+        // Exported before into another experiment: moved, MLflow finds a run in one place only.
+        for (const auto& [id, name] : m_names) {
+            const fs::path old = m_root / id / out.mlflow_run_id;
+            if (id != out.experiment_id && fs::is_directory(old)) {
+                fs::rename(old, out.dir);
+            }
+        }
         fs::create_directories(out.dir / "artifacts");
         const fs::path tmp = out.dir / ".kakuren-export.tmp";
         write_folder(out.dir / "params", params, true, tmp);
@@ -458,8 +467,8 @@ MlflowRun MlflowStore::write_run(const db::RunRow& run, const std::vector<db::Ep
         replace_file(out.dir / "meta.yaml",
                      run_meta(run, out.mlflow_run_id, out.experiment_id, out.dir), tmp);
     } catch (const fs::filesystem_error& e) {
-        throw RuntimeFailure("cannot write run " + run.id + " into " + out.dir.string() + ": " +
-                             e.code().message());
+        throw RuntimeFailure("cannot write run " + run.id + " into " + m_root.string() + ": " +
+                             e.code().message() + " (" + e.path1().string() + ")");
     }
     out.num_params = static_cast<int>(params.size());
     out.num_metrics = static_cast<int>(metrics.size());

@@ -75,6 +75,8 @@ class MlflowStore {
     [[nodiscard]] const std::filesystem::path& root() const { return m_root; }
 
   private:
+    /// Reads the experiments of m_root; adds the Default experiment and .trash when absent.
+    void read_experiments();
     /// The id of the experiment of that name, creating it when absent.
     std::string experiment_id(const std::string& name);
     std::filesystem::path m_root;

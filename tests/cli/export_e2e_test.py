@@ -259,6 +259,9 @@ class ExportCli(unittest.TestCase):
         file_dir = self.ws.kakuren("export", "--mlflow", "afile", run, check=False)
         self.assertEqual(file_dir.returncode, 1)
         self.assertIn(os.path.join(self.ws.root, "afile") + " is not a folder", file_dir.stderr)
+        blank = self.ws.kakuren("export", "--mlflow", "mlruns", "--experiment", " ", check=False)
+        self.assertEqual(blank.returncode, 2)
+        self.assertIn("is blank; give an experiment name", blank.stderr)
         help_text = self.ws.kakuren("export", "--help").stdout
         for words in ("--mlflow DIR", "mlflow ui --backend-store-uri", "--experiment",
                       "MLFLOW_ALLOW_FILE_STORE=true", "step = epoch"):
