@@ -34,6 +34,8 @@ Examples:
   kakuren data convert --to npy fm-npy   # Fashion-MNIST as numpy arrays (or --to hdf5)
   kakuren data inspect fm-npy            # what kakuren sees there, and any bad sample
   kakuren report --all -o report.html    # time saved, accuracy cost, plots
+  kakuren export --mlflow mlruns         # every run for MLflow (mlflow ui)
+  kakuren runs --all                     # the runs of every workspace you used
   kakuren submit recipes/fashion_mnist_cnn.toml --dry-run   # the batch script, nothing sent
   kakuren submit recipes/fashion_mnist_cnn.toml   # Slurm job (or a detached local one)
   kakuren submit recipes/synthetic_tiny.toml --sweep run.seed=1,2,3   # one job array
@@ -132,8 +134,14 @@ int main(int argc, char** argv) {
     run->add_flag("--quiet,-q", run_options.quiet, "No progress output (the run id still prints)");
     add_common(run, common, true);
 
+    bool runs_all = false;
     CLI::App* runs = app.add_subcommand("runs", "List the workspace's runs, newest first");
+    CLI::Option* runs_all_flag =
+        runs->add_flag("--all,-a", runs_all,
+                       "Every remembered workspace's runs (kakuren run and submit remember "
+                       "theirs), with a WORKSPACE column");
     add_common(runs, common, true);
+    runs_all_flag->excludes("--workspace");
 
     CLI::App* show = app.add_subcommand(
         "show", "One run: status, paths, and per epoch the requested vs realised hidden fraction");
@@ -168,6 +176,9 @@ int main(int argc, char** argv) {
         recipe->add_subcommand("reference", "Print the recipe reference (every key, as Markdown)");
     ReportOptions report_options;
     CLI::App* report = add_report_subcommand(app, common, report_options);
+    ExportOptions export_options;
+    CLI::App* export_app = add_export_subcommand(app, export_options);
+    add_common(export_app, common, true);
     DataOptions data_options;
     CLI::App* data = app.add_subcommand(
         "data",
@@ -359,7 +370,7 @@ int main(int argc, char** argv) {
             return run_command(common, run_options);
         }
         if (runs->parsed()) {
-            return runs_command(common);
+            return runs_command(common, runs_all);
         }
         if (show->parsed()) {
             return show_command(common, run_ref);
@@ -382,6 +393,9 @@ int main(int argc, char** argv) {
         }
         if (report->parsed()) {
             return report_command(common, report_options);
+        }
+        if (export_app->parsed()) {
+            return export_command(common, export_options);
         }
         if (inspect->parsed()) {
             return data_inspect_command(common, data_options);

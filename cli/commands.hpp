@@ -41,7 +41,9 @@ struct RunOptions {
 };
 
 int run_command(const CommonOptions& common, const RunOptions& options);
-int runs_command(const CommonOptions& common);
+/// `kakuren runs`: the workspace's runs; all = every remembered workspace's, with a workspace
+/// column (one that no longer exists is listed as missing, not an error).
+int runs_command(const CommonOptions& common, bool all = false);
 int show_command(const CommonOptions& common, const std::string& run);
 int hidden_command(const CommonOptions& common, const std::string& run, int epoch,
                    long long sample);
@@ -114,6 +116,17 @@ int report_command(const CommonOptions& common, const ReportOptions& options);
 /// kakuren data synth: writes a stand-in data set (trainer::write_standin through the training
 /// module) and prints what it wrote and how long it took.
 int data_synth_command(trainer::SynthConfig config);
+/// `kakuren export` (cli/export_command.cpp; docs/notes-h24export.md).
+struct ExportOptions {
+    std::vector<std::string> runs; ///< ids or unique prefixes; empty: every run of the workspace
+    std::string mlflow_dir;        ///< --mlflow DIR: the MLflow file store root
+    std::string experiment;        ///< --experiment NAME; empty: each run's recipe name
+};
+int export_command(const CommonOptions& common, const ExportOptions& options);
+/// Registers the `export` subcommand and its own options on app (not --workspace / --format);
+/// returns it.
+CLI::App* add_export_subcommand(CLI::App& app, ExportOptions& options);
+
 /// Registers --workspace,-w on a subcommand, writing into workspace (cli/app.cpp); an empty
 /// value is a command-line error (exit 2) rather than "not given".
 void add_workspace_option(CLI::App* sub, std::string& workspace);
