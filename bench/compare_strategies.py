@@ -8,7 +8,7 @@ read back with `kakuren show`.
                               [--readme] [--target 0.91]
 
 Prints a Markdown table and writes bench/out/compare_strategies.json (+ .md). With --readme it
-also rewrites README.md between <!-- BEGIN STRATEGY COMPARISON --> and
+also rewrites docs/hiding.md between <!-- BEGIN STRATEGY COMPARISON --> and
 <!-- END STRATEGY COMPARISON -->. Ratios are per seed against the `none` run of the same seed,
 then averaged (mean ± std over seeds).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from common import (ROOT, kakuren_bin, machine, mean_spread, parse_variant, run_interleaved,
                     table, write_json)
 
-# Each strategy as the README describes it; parameters spelled out so that the table does not
+# Each strategy as docs/hiding.md describes it; parameters spelled out so that the table does not
 # change meaning when a default does.
 STRATEGIES = {
     "none": ["hiding.strategy=none"],
@@ -109,7 +109,7 @@ def main():
     p.add_argument("--target", type=float, default=0.91, help="accuracy for time-to-target")
     p.add_argument("--build", default=str(ROOT / "build"))
     p.add_argument("--out", default=str(ROOT / "bench/out/compare_strategies.json"))
-    p.add_argument("--readme", action="store_true", help="rewrite README.md's comparison block")
+    p.add_argument("--readme", action="store_true", help="rewrite docs/hiding.md's comparison block")
     p.add_argument("--no-baseline", action="store_true",
                    help="explorations: skip `none` and the table; print each run only")
     args = p.parse_args()
@@ -141,7 +141,7 @@ def main():
     Path(args.out).with_suffix(".md").write_text(markdown + "\n")
     if args.readme:
         command = "bench/compare_strategies.py --seeds " + args.seeds + " --readme"
-        readme = ROOT / "README.md"
+        readme = ROOT / "docs" / "hiding.md"
         text = readme.read_text()
         pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
         if not pattern.search(text):

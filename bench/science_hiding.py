@@ -10,7 +10,7 @@ ratios against the `none` run of the same seed. Backprop to target = the samples
                           [--variant NAME=key=value,key=value] [--readme]
 
 Prints a Markdown table and writes bench/out/science_hiding.json. With --readme it also rewrites
-README.md between <!-- BEGIN SCIENCE COMPARISON <workload> --> and
+docs/benchmarks.md between <!-- BEGIN SCIENCE COMPARISON <workload> --> and
 <!-- END SCIENCE COMPARISON <workload> --> for each workload it ran (the others stay).
 """
 import argparse
@@ -120,7 +120,7 @@ def main():
     p.add_argument("--set", action="append", default=[], dest="sets",
                    help="key=value for every run of this invocation (e.g. a stand-in change)")
     p.add_argument("--readme", action="store_true",
-                   help="rewrite README.md's science comparison block of each workload run")
+                   help="rewrite docs/benchmarks.md's science comparison block of each workload run")
     p.add_argument("--build", default=str(ROOT / "build"))
     p.add_argument("--out", default=str(ROOT / "bench/out/science_hiding.json"))
     args = p.parse_args()
@@ -153,7 +153,7 @@ def main():
         blocks[workload] = markdown
     write_json(args.out, info)
     if args.readme:
-        readme = ROOT / "README.md"
+        readme = ROOT / "docs" / "benchmarks.md"
         text = readme.read_text()
         for workload, markdown in blocks.items():
             command = (f"bench/science_hiding.py --seeds {args.seeds} --workloads {workload}"

@@ -17,6 +17,7 @@
 #include <system_error>
 #include <type_traits>
 
+#include "util/stop.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::checkpoint {
@@ -272,6 +273,7 @@ db::CheckpointRow Manager::save(const Snapshot& snapshot) {
             row.size_bytes += static_cast<std::int64_t>(bytes.size());
             if (i == 0) {
                 fault_point(FaultPoint::write, save_number);
+                util::pause_point("checkpoint");
             }
         }
         write_synced(temp_dir / k_manifest, manifest);

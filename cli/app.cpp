@@ -34,6 +34,8 @@ Examples:
   kakuren data convert --to npy fm-npy   # Fashion-MNIST as numpy arrays (or --to hdf5)
   kakuren data inspect fm-npy            # what kakuren sees there, and any bad sample
   kakuren report --all -o report.html    # time saved, accuracy cost, plots
+  kakuren export --mlflow mlruns         # every run for MLflow (mlflow ui)
+  kakuren runs --all                     # the runs of every workspace you used
   kakuren submit recipes/fashion_mnist_cnn.toml --dry-run   # the batch script, nothing sent
   kakuren submit recipes/fashion_mnist_cnn.toml   # Slurm job (or a detached local one)
   kakuren submit recipes/synthetic_tiny.toml --sweep run.seed=1,2,3   # one job array
@@ -43,7 +45,12 @@ Examples:
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad recipe or command line,
 3 all epochs done but run.target_accuracy not reached, 75 stopped by a signal after writing
-a checkpoint (kakuren resume continues the run).)";
+a checkpoint (kakuren resume continues the run).
+
+Environment: KAKUREN_WORKSPACE is the default --workspace. For kakuren's developers only:
+KAKUREN_TRAIN_MODULE=FILE loads the training module (trainer and LibTorch) from FILE instead of
+libkakuren_train.so beside the binary; kakuren runs that file's code, and refuses it (exit 1)
+unless it is a kakuren training module built from the same sources.)";
 
 void add_common(CLI::App* sub, CommonOptions& common, bool with_format) {
     add_workspace_option(sub, common.workspace);
@@ -168,8 +175,14 @@ int main(int argc, char** argv) {
     run->add_flag("--quiet,-q", run_options.quiet, "No progress output (the run id still prints)");
     add_common(run, common, true);
 
+    bool runs_all = false;
     CLI::App* runs = app.add_subcommand("runs", "List the workspace's runs, newest first");
+    CLI::Option* runs_all_flag =
+        runs->add_flag("--all,-a", runs_all,
+                       "Every remembered workspace's runs (kakuren run and submit remember "
+                       "theirs), with a WORKSPACE column");
     add_common(runs, common, true);
+    runs_all_flag->excludes("--workspace");
 
     CLI::App* show = app.add_subcommand(
         "show", "One run: status, paths, and per epoch the requested vs realised hidden fraction");
@@ -204,6 +217,9 @@ int main(int argc, char** argv) {
         recipe->add_subcommand("reference", "Print the recipe reference (every key, as Markdown)");
     ReportOptions report_options;
     CLI::App* report = add_report_subcommand(app, common, report_options);
+    ExportOptions export_options;
+    CLI::App* export_app = add_export_subcommand(app, export_options);
+    add_common(export_app, common, true);
     DataOptions data_options;
     CLI::App* data = app.add_subcommand(
         "data",
@@ -345,9 +361,15 @@ int main(int argc, char** argv) {
     synth_app->add_option("kind", synth.kind, "cosmoflow or deepcam")
         ->required()
         ->check(CLI::IsMember({"cosmoflow", "deepcam"}));
-    synth_app->add_option("--samples", synth.train, "Training samples")->required();
-    synth_app->add_option("--validation-samples", synth.validation,
-                          "Validation samples (default: samples / 4, at least 1)");
+    // Checked on the text as typed: a number beyond int64 would otherwise arrive clamped.
+    const auto samples_range = CLI::Range(std::int64_t{1}, trainer::k_max_synth_samples);
+    synth_app->add_option("--samples", synth.train, "Training samples")
+        ->required()
+        ->check(samples_range);
+    synth_app
+        ->add_option("--validation-samples", synth.validation,
+                     "Validation samples (default: samples / 4, at least 1)")
+        ->check(samples_range);
     synth_app->add_option("--size", synth.size, "cosmoflow: cube side S (default 16)");
     synth_app->add_option("--height", synth.height, "deepcam: height H (default 32)");
     synth_app->add_option("--width", synth.width, "deepcam: width W (default 32)");
@@ -392,7 +414,7 @@ int main(int argc, char** argv) {
             return run_command(common, run_options);
         }
         if (runs->parsed()) {
-            return runs_command(common);
+            return runs_command(common, runs_all);
         }
         if (show->parsed()) {
             return show_command(common, run_ref);
@@ -415,6 +437,9 @@ int main(int argc, char** argv) {
         }
         if (report->parsed()) {
             return report_command(common, report_options);
+        }
+        if (export_app->parsed()) {
+            return export_command(common, export_options);
         }
         if (inspect->parsed()) {
             return data_inspect_command(common, data_options);

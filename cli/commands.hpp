@@ -1,5 +1,5 @@
 #pragma once
-// The kakuren subcommands. Each returns the process exit code (see README "Exit codes") and
+// The kakuren subcommands. Each returns the process exit code (see docs/cli.md "Exit codes") and
 // throws kakuren::Error subclasses for failures that main maps to codes 1 and 2.
 #include <string>
 #include <vector>
@@ -21,6 +21,7 @@ enum ExitCode : int {
     k_exit_failure = 1,       ///< runtime failure (data, database, I/O)
     k_exit_usage = 2,         ///< bad recipe or command line
     k_exit_target_missed = 3, ///< all epochs done, run.target_accuracy not reached
+    k_exit_diverged = 4,      ///< a training loss was not finite (run.stop_on_nan): run failed
     k_exit_interrupted = 75,  ///< stopped by SIGINT/SIGTERM/SIGUSR1 at a step boundary after
                               ///< writing a checkpoint: `kakuren resume` continues the run
 };
@@ -40,7 +41,9 @@ struct RunOptions {
 };
 
 int run_command(const CommonOptions& common, const RunOptions& options);
-int runs_command(const CommonOptions& common);
+/// `kakuren runs`: the workspace's runs; all = every remembered workspace's, with a workspace
+/// column (one that no longer exists is listed as missing, not an error).
+int runs_command(const CommonOptions& common, bool all = false);
 int show_command(const CommonOptions& common, const std::string& run);
 int hidden_command(const CommonOptions& common, const std::string& run, int epoch,
                    long long sample);
@@ -49,7 +52,7 @@ int recipe_show_command(const CommonOptions& common, const std::string& file,
                         const std::vector<std::string>& overrides);
 int recipe_reference_command();
 
-/// `kakuren data inspect` / `kakuren data convert` (cli/data_command.cpp; README "Data formats").
+/// `kakuren data inspect` / `kakuren data convert` (cli/data_command.cpp; docs/data.md).
 struct DataOptions {
     std::string path;                                       ///< inspect: data set or split
     std::string out, to;                                    ///< convert: folder, npy | hdf5
@@ -63,8 +66,7 @@ int data_inspect_command(const CommonOptions& common, const DataOptions& options
 void check_recipe_data(const recipes::Recipe& recipe, const trainer::Config& config);
 int data_convert_command(const DataOptions& options);
 
-/// `kakuren resume` and `kakuren checkpoints` (cli/resume_command.cpp); README "Checkpoints and
-/// resume".
+/// `kakuren resume` and `kakuren checkpoints` (cli/resume_command.cpp); docs/checkpoints.md.
 struct ResumeOptions {
     std::string run;                    ///< id or unique prefix
     std::string recipe;                 ///< --recipe FILE; empty: the run's own resolved recipe
@@ -76,7 +78,7 @@ struct ResumeOptions {
 int resume_command(const CommonOptions& common, const ResumeOptions& options);
 int checkpoints_command(const CommonOptions& common, const std::string& run);
 
-/// `kakuren submit` (cli/submit_command.cpp); README "Slurm".
+/// `kakuren submit` (cli/submit_command.cpp); docs/slurm.md.
 struct SubmitOptions {
     std::string recipe;
     std::vector<std::string> overrides; ///< --set key=value
@@ -97,7 +99,7 @@ int status_command(const CommonOptions& common, const std::string& run_ref);
 int logs_command(const CommonOptions& common, const std::string& run_ref, int rank, bool follow);
 int cancel_command(const CommonOptions& common, const std::string& run_ref);
 
-/// `kakuren report` (cli/report_command.cpp); see README "Reports".
+/// `kakuren report` (cli/report_command.cpp); see docs/reports.md.
 struct ReportOptions {
     std::vector<std::string> runs; ///< ids or unique prefixes
     bool all = false;
@@ -129,6 +131,17 @@ int tune_command(const CommonOptions& common, const TuneOptions& options);
 /// kakuren data synth: writes a stand-in data set (trainer::write_standin through the training
 /// module) and prints what it wrote and how long it took.
 int data_synth_command(trainer::SynthConfig config);
+/// `kakuren export` (cli/export_command.cpp; docs/notes-h24export.md).
+struct ExportOptions {
+    std::vector<std::string> runs; ///< ids or unique prefixes; empty: every run of the workspace
+    std::string mlflow_dir;        ///< --mlflow DIR: the MLflow file store root
+    std::string experiment;        ///< --experiment NAME; empty: each run's recipe name
+};
+int export_command(const CommonOptions& common, const ExportOptions& options);
+/// Registers the `export` subcommand and its own options on app (not --workspace / --format);
+/// returns it.
+CLI::App* add_export_subcommand(CLI::App& app, ExportOptions& options);
+
 /// Registers --workspace,-w on a subcommand, writing into workspace (cli/app.cpp); an empty
 /// value is a command-line error (exit 2) rather than "not given".
 void add_workspace_option(CLI::App* sub, std::string& workspace);

@@ -102,6 +102,8 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
                 recipe.run.deterministic};
     c.target_accuracy = recipe.task.target ? recipe.task.target : recipe.run.target_accuracy;
     c.benchmark_name = recipe.run.name;
+    c.stop_on_nan = recipe.run.stop_on_nan;
+    c.stop_grace_s = recipe.run.stop_grace_s;
     c.checkpoint = checkpoint_config(recipe);
     return c;
 }

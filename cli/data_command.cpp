@@ -5,8 +5,10 @@
 
 #include "cli/commands.hpp"
 #include "cli/text.hpp"
+#include "launcher/staging.hpp"
 #include "recipes/recipe.hpp"
 #include "trainer/module.hpp"
+#include "util/error.hpp"
 
 namespace kakuren::cli {
 
@@ -25,7 +27,18 @@ void check_recipe_data(const recipes::Recipe& recipe, const trainer::Config& con
     if (config.data.dataset != "npy" && config.data.dataset != "hdf5") {
         return; // IDX files are checked by the recipe loader, synthetic data has none
     }
-    const std::vector<trainer::DataProblem> problems = trainer::check_data_via_module(config);
+    std::vector<trainer::DataProblem> problems = trainer::check_data_via_module(config);
+    if (problems.empty() && recipe.data.stage == "node-local") {
+        // The lists staging would refuse are refused here too, by recipe check, run and submit
+        // alike: `kakuren run` reads in place what a submitted job could not stage (issue 23,
+        // #15), so a recipe must not pass one and fail the other.
+        try {
+            launcher::check_stageable(config.data.train_path, config.data.test_path);
+        } catch (const RuntimeFailure& e) {
+            problems.push_back(
+                {"data.stage", std::string("data.stage = \"node-local\": ") + e.what()});
+        }
+    }
     if (problems.empty()) {
         return;
     }
@@ -49,7 +62,7 @@ int data_convert_command(const DataOptions& options) {
 }
 
 int data_synth_command(trainer::SynthConfig config) {
-    if (config.validation <= 0) {
+    if (config.validation == 0) { // not given (a given 0 is refused by the parser)
         config.validation = std::max<std::int64_t>(1, config.train / 4);
     }
     const trainer::SynthResult r = trainer::write_standin_via_module(config);

@@ -53,6 +53,12 @@ void finish_job(db::Store& store, const db::RunRow& run, const db::JobRow& job,
         store.set_job_state(run.id, job.submission, "completed");
         return;
     }
+    if (code == k_exit_diverged) {
+        store.set_job_state(run.id, job.submission, "failed",
+                            "the training loss was not finite (run.stop_on_nan); kakuren show " +
+                                run.id + " says where");
+        return;
+    }
     if (code != k_exit_interrupted) {
         return;
     }
@@ -198,6 +204,7 @@ int run_rank(const CommonOptions& common, const std::string& run_ref) {
     session.resume = c.chosen ? &*c.chosen : nullptr;
     session.quiet = false;
     session.record = rank0;
+    session.owner = c.owner ? &*c.owner : nullptr;
     int code = k_exit_failure;
     try {
         code = run_attempt(session);

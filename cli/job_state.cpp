@@ -1,5 +1,7 @@
 #include "cli/job_state.hpp"
 
+#include <utility>
+
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -21,6 +23,46 @@ launcher::Backend* Backends::get(const std::string& name) {
         return nullptr;
     }
 }
+
+namespace {
+
+/// The job's new state and reason from what its backend shows (view: nullopt when the backend
+/// no longer knows it, or when reused: the id names another job now); "" when unchanged.
+std::pair<std::string, std::string> change_of(const db::JobRow& job,
+                                              const std::optional<launcher::JobView>& view,
+                                              bool run_done, bool reused) {
+    std::string state, reason;
+    if (!view) {
+        if (run_done) {
+            state = "completed";
+        } else {
+            state = "failed";
+            reason = job.backend == "local"
+                         ? "the local job (pid " + job.job_id + " on " + job.host +
+                               ") ended without finishing the run"
+                         : "Slurm job " + job.job_id + " ended without finishing the run (" +
+                               (reused ? "Slurm gives its id to another job now: its "
+                                         "controller's state was reset"
+                                       : "Slurm no longer knows it") +
+                               ")";
+        }
+    } else if (view->state == "completed" || view->state == "failed" ||
+               view->state == "cancelled") {
+        state = run_done ? "completed" : view->state == "completed" ? "failed" : view->state;
+        reason = view->reason.empty() && !run_done
+                     ? "Slurm job " + job.job_id + " ended (exit code " +
+                           std::to_string(view->exit_code) + ") without finishing the run"
+                     : view->reason;
+    } else if (view->state == "running" && job.state == "pending") {
+        state = "running";
+    } else if (view->state == "requeued" && job.state != "requeued") {
+        state = "requeued";
+        reason = view->reason;
+    }
+    return {state, reason};
+}
+
+} // namespace
 
 std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Backends& backends) {
     std::vector<db::JobRow> jobs = store.jobs(run.id);
@@ -45,7 +87,13 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
     if (backend == nullptr) {
         return job;
     }
-    const std::optional<launcher::JobView> view = backend->query(job.job_id);
+    std::optional<launcher::JobView> view = backend->query(job.job_id);
+    // The id alone does not name our job: a controller whose state was wiped gives ids again
+    // from 1, to another workspace's or run's job. Such a job is not ours: ours is gone.
+    const bool reused = view && !launcher::job_is_runs(*view, job.job_id, run.id, run.sweep);
+    if (reused) {
+        view.reset();
+    }
     // Running is a restart only when Slurm counted one more restart than the database: right
     // after the ranks recorded a node's failure, Slurm may still show the first run as running
     // (it declares the node down seconds later, then requeues).
@@ -60,38 +108,14 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
     }
     if (db::is_final_job_state(job.state)) {
         // E.g. cancelled: the ranks were killed before they could end their attempt.
-        if (!view || view->state != "running") {
+        if (attempt_running && (!view || view->state != "running")) {
             store.end_attempt(run.id, attempts.back().attempt,
                               job.state == "cancelled" ? "interrupted" : "crashed",
                               job.reason.empty() ? "its job ended" : job.reason);
         }
         return job;
     }
-    std::string state, reason;
-    if (!view) {
-        if (run_done) {
-            state = "completed";
-        } else {
-            state = "failed";
-            reason = job.backend == "local"
-                         ? "the local job (pid " + job.job_id + " on " + job.host +
-                               ") ended without finishing the run"
-                         : "Slurm job " + job.job_id +
-                               " ended without finishing the run (Slurm no longer knows it)";
-        }
-    } else if (view->state == "completed" || view->state == "failed" ||
-               view->state == "cancelled") {
-        state = run_done ? "completed" : view->state == "completed" ? "failed" : view->state;
-        reason = view->reason.empty() && !run_done
-                     ? "Slurm job " + job.job_id + " ended (exit code " +
-                           std::to_string(view->exit_code) + ") without finishing the run"
-                     : view->reason;
-    } else if (view->state == "running" && job.state == "pending") {
-        state = "running";
-    } else if (view->state == "requeued" && job.state != "requeued") {
-        state = "requeued";
-        reason = view->reason;
-    }
+    const auto [state, reason] = change_of(job, view, run_done, reused);
     if (state.empty()) {
         return job;
     }
@@ -102,6 +126,11 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
         }
     } else {
         store.set_job_state(run.id, job.submission, state, reason);
+    }
+    if (state == "failed" && run.status == db::RunStatus::created) {
+        // Its job ended before any rank began an attempt: the run failed (kakuren resume
+        // submits it again).
+        store.set_run_status(run.id, db::RunStatus::failed, reason);
     }
     if (db::is_final_job_state(state)) {
         for (const db::AttemptRow& a : store.attempts(run.id)) {
@@ -120,7 +149,7 @@ std::string display_state(const db::RunRow& run, const std::optional<db::JobRow>
     }
     switch (run.status) {
     case db::RunStatus::created:
-        return job ? "pending" : "created";
+        return !job ? "created" : job->state == "failed" ? "failed" : "pending";
     case db::RunStatus::running:
         return "running";
     case db::RunStatus::succeeded:

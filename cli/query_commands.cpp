@@ -33,10 +33,10 @@ std::optional<db::Store> open_existing(const launcher::Workspace& ws) {
 }
 
 util::Json optional_number(const std::optional<double>& v) {
-    return v ? util::Json(*v) : util::Json::null();
+    return v ? util::Json::measured(*v) : util::Json::null();
 }
 
-util::Json run_to_json(const db::RunRow& r, const std::string& state) {
+util::JsonObject run_to_json(const db::RunRow& r, const std::string& state) {
     return util::JsonObject{{"id", r.id},
                             {"name", r.name},
                             {"status", db::to_string(r.status)},
@@ -69,9 +69,147 @@ std::string accuracy_text(const std::optional<double>& v, const std::string& met
                            : report::metric_value(metric, *v);
 }
 
+/// A run as `kakuren runs` lists it, with the state it shows.
+struct ListedRun {
+    db::RunRow run;
+    std::string state; ///< status, or for a submitted run its job's (pending, requeued...)
+};
+
+std::vector<ListedRun> list_runs(const db::Store& store) {
+    // Submitted runs: the state kakuren status shows (pending, requeued, cancelled...).
+    std::map<std::string, db::JobRow> jobs;
+    for (db::JobRow& j : store.latest_jobs()) {
+        jobs.emplace(j.run_id, std::move(j));
+    }
+    std::vector<ListedRun> out;
+    for (db::RunRow& r : store.list_runs()) {
+        const auto it = jobs.find(r.id);
+        std::string state =
+            it == jobs.end() ? db::to_string(r.status) : display_state(r, it->second);
+        out.push_back({std::move(r), std::move(state)});
+    }
+    return out;
+}
+
+std::vector<std::string> run_header(bool with_workspace) {
+    std::vector<std::string> header = {"RUN",    "STATUS",    "HIDING",   "REALISED",
+                                       "EPOCHS", "FINAL ACC", "BEST ACC", "STARTED"};
+    if (with_workspace) {
+        header.insert(header.begin(), "WORKSPACE");
+    }
+    return header;
+}
+
+/// A row of the runs table; workspace non-empty adds the WORKSPACE cell first.
+std::vector<std::string> run_cells(const ListedRun& listed, const std::string& workspace) {
+    const db::RunRow& r = listed.run;
+    // HIDING: the strategy with its own parameters (a rotate run has no F to show).
+    std::vector<std::string> cells = {r.id,
+                                      listed.state,
+                                      report::hiding_label(report::flat_toml(r.recipe_text)),
+                                      percent(r.mean_realised_fraction),
+                                      std::to_string(r.epochs_done) + "/" +
+                                          std::to_string(r.num_epochs),
+                                      accuracy_text(r.final_accuracy, r.metric),
+                                      accuracy_text(r.best_accuracy, r.metric),
+                                      r.started_at.substr(0, 19)};
+    if (!workspace.empty()) {
+        cells.insert(cells.begin(), workspace);
+    }
+    return cells;
+}
+
+/// What `runs --all` found in one remembered workspace.
+struct WorkspaceListing {
+    std::string root;
+    std::string state; ///< ok | missing (the folder is gone) | no database | unreadable
+    std::string error; ///< why it is unreadable
+    std::vector<ListedRun> runs;
+};
+
+WorkspaceListing list_workspace(const launcher::Workspace& ws) {
+    WorkspaceListing out{ws.root.string(), "ok", "", {}};
+    std::error_code ec;
+    if (!std::filesystem::is_directory(ws.root, ec)) {
+        out.state = "missing";
+        return out;
+    }
+    if (!std::filesystem::exists(ws.db_file, ec)) {
+        out.state = "no database";
+        return out;
+    }
+    // One damaged or foreign database must not hide the other workspaces' runs.
+    try {
+        db::Store store = db::Store::open(ws.db_file, false);
+        launcher::reap_dead_runs(store);
+        out.runs = list_runs(store);
+    } catch (const Error& e) {
+        out.state = "unreadable";
+        out.error = e.what();
+    }
+    return out;
+}
+
+/// `kakuren runs --all`: every remembered workspace, in the order the list gives (most recently
+/// added first), its runs newest first.
+int runs_all_command(const CommonOptions& common) {
+    std::vector<WorkspaceListing> listings;
+    for (const launcher::Workspace& ws : launcher::remembered_workspaces()) {
+        listings.push_back(list_workspace(ws));
+    }
+    if (common.format == Format::json) {
+        util::JsonArray workspaces;
+        util::JsonArray runs;
+        for (const WorkspaceListing& l : listings) {
+            util::JsonObject w{{"workspace", l.root}, {"state", l.state}, {"runs", l.runs.size()}};
+            if (!l.error.empty()) {
+                w.emplace_back("error", l.error);
+            }
+            workspaces.push_back(std::move(w));
+            for (const ListedRun& r : l.runs) {
+                util::JsonObject run = run_to_json(r.run, r.state);
+                run.insert(run.begin(), {"workspace", l.root});
+                runs.push_back(std::move(run));
+            }
+        }
+        std::cout << util::Json(util::JsonObject{{"workspaces", std::move(workspaces)},
+                                                 {"runs", std::move(runs)}})
+                         .dump_pretty()
+                  << std::endl;
+        return k_exit_ok;
+    }
+    if (listings.empty()) {
+        std::cout << "no remembered workspaces yet: kakuren run and kakuren submit remember "
+                     "theirs (in $XDG_STATE_HOME/kakuren/workspaces)\n";
+        return k_exit_ok;
+    }
+    Table table(run_header(true));
+    for (const WorkspaceListing& l : listings) {
+        for (const ListedRun& r : l.runs) {
+            table.add(run_cells(r, l.root));
+        }
+        if (l.state != "ok" || l.runs.empty()) {
+            std::vector<std::string> cells(run_header(true).size(), "-");
+            cells[0] = l.root;
+            cells[2] = l.state == "ok" ? "no runs" : l.state;
+            table.add(std::move(cells));
+        }
+    }
+    std::cout << table.render();
+    for (const WorkspaceListing& l : listings) {
+        if (!l.error.empty()) {
+            std::cout << l.root << ": " << l.error << "\n";
+        }
+    }
+    return k_exit_ok;
+}
+
 } // namespace
 
-int runs_command(const CommonOptions& common) {
+int runs_command(const CommonOptions& common, bool all) {
+    if (all) {
+        return runs_all_command(common);
+    }
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     if (!std::filesystem::is_directory(ws.root)) {
         throw UsageError(
@@ -80,22 +218,11 @@ int runs_command(const CommonOptions& common) {
             "; give the folder that holds kakuren.db");
     }
     std::optional<db::Store> store = open_existing(ws);
-    const std::vector<db::RunRow> runs = store ? store->list_runs() : std::vector<db::RunRow>{};
-    // Submitted runs: the state kakuren status shows (pending, requeued, cancelled...).
-    std::map<std::string, db::JobRow> jobs;
-    if (store) {
-        for (db::JobRow& j : store->latest_jobs()) {
-            jobs.emplace(j.run_id, std::move(j));
-        }
-    }
-    const auto state_of = [&](const db::RunRow& r) {
-        const auto it = jobs.find(r.id);
-        return it == jobs.end() ? db::to_string(r.status) : display_state(r, it->second);
-    };
+    const std::vector<ListedRun> runs = store ? list_runs(*store) : std::vector<ListedRun>{};
     if (common.format == Format::json) {
         util::JsonArray array;
-        for (const db::RunRow& r : runs) {
-            array.push_back(run_to_json(r, state_of(r)));
+        for (const ListedRun& r : runs) {
+            array.push_back(run_to_json(r.run, r.state));
         }
         std::cout << util::Json(std::move(array)).dump_pretty() << std::endl;
         return k_exit_ok;
@@ -104,15 +231,9 @@ int runs_command(const CommonOptions& common) {
         std::cout << "no runs in " << ws.root.string() << "\n";
         return k_exit_ok;
     }
-    // HIDING: the strategy with its own parameters (a rotate run has no F to show).
-    Table table(
-        {"RUN", "STATUS", "HIDING", "REALISED", "EPOCHS", "FINAL ACC", "BEST ACC", "STARTED"});
-    for (const db::RunRow& r : runs) {
-        table.add({r.id, state_of(r), report::hiding_label(report::flat_toml(r.recipe_text)),
-                   percent(r.mean_realised_fraction),
-                   std::to_string(r.epochs_done) + "/" + std::to_string(r.num_epochs),
-                   accuracy_text(r.final_accuracy, r.metric),
-                   accuracy_text(r.best_accuracy, r.metric), r.started_at.substr(0, 19)});
+    Table table(run_header(false));
+    for (const ListedRun& r : runs) {
+        table.add(run_cells(r, ""));
     }
     std::cout << table.render();
     return k_exit_ok;
@@ -134,10 +255,10 @@ int show_command(const CommonOptions& common, const std::string& ref) {
             const double realised =
                 run.num_samples > 0 ? static_cast<double>(e.hidden) / run.num_samples : 0.0;
             util::JsonObject row{{"epoch", e.epoch},
-                                 {"train_loss", e.train_loss},
-                                 {"train_accuracy", e.train_accuracy},
-                                 {"test_loss", e.test_loss},
-                                 {"test_accuracy", e.test_accuracy},
+                                 {"train_loss", util::Json::measured(e.train_loss)},
+                                 {"train_accuracy", util::Json::measured(e.train_accuracy)},
+                                 {"test_loss", util::Json::measured(e.test_loss)},
+                                 {"test_accuracy", util::Json::measured(e.test_accuracy)},
                                  {"lr", e.lr},
                                  {"lr_scale", e.lr_scale},
                                  {"requested_fraction", e.max_fraction},

@@ -72,8 +72,10 @@ CLI::App* add_report_subcommand(CLI::App& app, CommonOptions& common, ReportOpti
                     "With --samples: the epoch whose hidden set splits the losses (default: "
                     "the latest)")
         ->check(CLI::PositiveNumber);
-    sub->add_option("--target", options.target,
-                    "Accuracy target (0-1] for time-to-target (default: run.target_accuracy)")
+    sub->add_option(
+           "--target", options.target,
+           "Accuracy target (0-1] for time-to-target (default: each run's task.target, else "
+           "run.target_accuracy)")
         ->check(CLI::Range(0.0, 1.0));
     add_workspace_option(sub, common.workspace);
     return sub;

@@ -409,6 +409,7 @@ int resume_command(const CommonOptions& common, const ResumeOptions& options) {
     session.config = c.config;
     session.recipe_text = c.resolved;
     session.resume = chosen ? &*chosen : nullptr;
+    session.owner = c.owner ? &*c.owner : nullptr;
     session.quiet = options.quiet;
     session.format = common.format;
     session.extra_json = {{"resumed", true},

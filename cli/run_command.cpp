@@ -94,6 +94,7 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
         return k_exit_ok;
     }
 
+    trainer::require_module(); // a missing or foreign module fails before anything is recorded
     launcher::ensure_workspace(ws);
     db::Store store = db::Store::open(ws.db_file);
     launcher::reap_dead_runs(store);
@@ -121,6 +122,7 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     session.recipe_text = resolved;
     session.quiet = options.quiet;
     session.format = common.format;
+    session.owner = &created.owner;
     return run_attempt(session);
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 
@@ -14,8 +15,10 @@
 #include "cli/text.hpp"
 #include "launcher/ownership.hpp"
 #include "launcher/signals.hpp"
+#include "launcher/watchdog.hpp"
 #include "trainer/module.hpp"
 #include "util/log.hpp"
+#include "util/stop.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -72,9 +75,13 @@ class Recorder : public trainer::Observer {
           m_lines(lines), m_line_out(line_out), m_num_epochs(num_epochs),
           m_checkpoints(checkpoints), m_record(record) {}
 
+    /// Called before anything is recorded; throws when this process no longer owns the run.
+    void set_owner_check(std::function<void()> check) { m_check_owner = std::move(check); }
+
     void on_start(std::int64_t num_train, std::int64_t num_test) override {
         m_num_train = num_train;
         if (m_record) {
+            m_check_owner();
             m_store.check_same_file();
             m_store.set_run_num_samples(m_run_id, num_train);
         }
@@ -130,6 +137,7 @@ class Recorder : public trainer::Observer {
         state.correct.assign(r.correct.begin(), r.correct.end());
         state.confidence.assign(r.confidence.begin(), r.confidence.end());
         if (m_record) {
+            m_check_owner();
             // A deleted or replaced database would swallow every record from here on.
             m_store.check_same_file();
             m_store.record_epoch(row, state, r.hidden_ids,
@@ -151,10 +159,34 @@ class Recorder : public trainer::Observer {
     }
     void pause_after(int epoch) { m_pause_after = epoch; }
 
+    void on_stopping() override {
+        if (m_watchdog != nullptr) {
+            m_watchdog->acknowledge();
+        }
+    }
+
     void on_checkpoint(const checkpoint::Snapshot& snapshot) override {
+        // A checkpoint is taken at a step boundary, whose stop check follows it: a stop that
+        // comes during the write is honoured right after, however long the write takes.
+        struct Hold {
+            launcher::StopWatchdog* w;
+            explicit Hold(launcher::StopWatchdog* watchdog) : w(watchdog) {
+                if (w != nullptr) {
+                    w->hold(true);
+                }
+            }
+            ~Hold() {
+                if (w != nullptr) {
+                    w->hold(false);
+                }
+            }
+            Hold(const Hold&) = delete;
+            Hold& operator=(const Hold&) = delete;
+        } hold(m_watchdog);
         if (m_checkpoints == nullptr) {
             return;
         }
+        m_check_owner();
         m_store.check_same_file(); // a checkpoint the database never records is never used
         const auto start = std::chrono::steady_clock::now();
         const db::CheckpointRow row = m_checkpoints->save(snapshot);
@@ -180,6 +212,7 @@ class Recorder : public trainer::Observer {
         return m_last_checkpoint;
     }
     void set_last_checkpoint(std::string name) { m_last_checkpoint = std::move(name); }
+    void set_watchdog(launcher::StopWatchdog* watchdog) { m_watchdog = watchdog; }
 
   private:
     [[nodiscard]] std::string eta(const trainer::StepProgress& p, double epoch_fraction) const {
@@ -201,12 +234,14 @@ class Recorder : public trainer::Observer {
     int m_num_epochs;
     checkpoint::Manager* m_checkpoints;
     bool m_record;
+    std::function<void()> m_check_owner = [] {};
     std::int64_t m_num_train = 0;
     double m_epoch_seconds = 0;
     int m_epochs_seen = 0;
     int m_pause_after = 0;
     bool m_bar_shown = false;
     std::optional<std::string> m_last_checkpoint;
+    launcher::StopWatchdog* m_watchdog = nullptr;
 };
 
 util::Json run_json(const std::string& run_id, const std::string& status, int exit_code,
@@ -243,6 +278,108 @@ std::string outcome_text(const trainer::Summary& s) {
            report::metric_value(s.metric_name, s.best_accuracy);
 }
 
+/// The watchdog's expiry (launcher/watchdog.hpp): the step in progress did not end within
+/// run.stop_grace_s of a stop request. Records the attempt as interrupted (its own database
+/// connection: the stuck thread may hold the other), says so, and exits without unwinding the
+/// stuck thread. last: the newest checkpoint written.
+[[noreturn]] void abandon_attempt(const Attempt& a, const std::optional<std::string>& last) {
+    std::string reason = "stopped by signal " + std::to_string(launcher::stop_signal()) +
+                         ": the step in progress did not end within run.stop_grace_s = " +
+                         fixed(a.config.stop_grace_s, 1) +
+                         " s of the stop request; abandoned without a checkpoint";
+    reason += last ? "; resumable from checkpoint " + *last
+                   : "; no checkpoint yet: kakuren resume starts the run again";
+    if (a.record) {
+        try {
+            db::Store store = db::Store::open(a.ws->db_file, false);
+            store.end_attempt(a.run_id, a.attempt, "interrupted", reason);
+        } catch (const std::exception& e) {
+            std::cerr << "kakuren: warning: the end of run " << a.run_id
+                      << " could not be recorded (" << e.what() << ")" << std::endl;
+        }
+        std::ofstream(a.ws->run_dir(a.run_id) / "train.log", std::ios::app)
+            << util::iso8601_utc_now() << " interrupted: " << reason << std::endl;
+    }
+    std::cerr << "\nkakuren: " << reason << std::endl;
+    std::cout << "run " << a.run_id << " interrupted (" << reason << ")" << std::endl;
+    if (last) {
+        std::cout << "continue it with: kakuren resume " << a.run_id << std::endl;
+    }
+    ::_exit(k_exit_interrupted);
+}
+
+struct Outcome {
+    std::string status;
+    int code = k_exit_ok;
+    std::string reason; ///< empty when the run ended normally
+};
+
+/// How the attempt ended, from what train() returned; last: the newest checkpoint written.
+Outcome outcome_of(const Attempt& a, const trainer::Summary& summary,
+                   const std::optional<std::string>& last) {
+    if (!summary.diverged.empty()) {
+        // A failure of the run, not of kakuren: the database records it, and resume continues
+        // from the last checkpoint (written before the non-finite step).
+        return {"failed", k_exit_diverged,
+                summary.diverged + (last ? "; resumable from checkpoint " + *last
+                                         : "; no checkpoint was written before it")};
+    }
+    if (summary.interrupted) {
+        const std::string by = launcher::stop_signal() == 0 && a.pause_after_epoch > 0
+                                   ? std::string("paused by kakuren tune")
+                                   : "stopped by signal " + std::to_string(launcher::stop_signal());
+        return {"interrupted", k_exit_interrupted,
+                by + " after " + std::to_string(summary.epochs_done) + " epochs" +
+                    (last ? "; resumable from checkpoint " + *last : std::string())};
+    }
+    if (summary.target_reached || !a.config.target_accuracy) {
+        return {summary.target_reached ? "succeeded" : "finished", k_exit_ok, ""};
+    }
+    const std::string_view metric = summary.metric_name;
+    return {"finished", k_exit_target_missed,
+            "target " + std::string(metric) + " " +
+                report::metric_value(metric, *a.config.target_accuracy) + " not reached (best " +
+                report::metric_value(metric, summary.best_accuracy) + ")"};
+}
+
+/// An owner whose lock file was deleted may have a successor (issue 23 #4): from the moment
+/// it is no longer the run's lock it writes nothing, neither records nor MLPerf lines.
+void guard_ownership(const Attempt& a, const std::filesystem::path& run_dir, Recorder& recorder,
+                     util::MlLog& mllog) {
+    if (a.owner == nullptr || !a.record) {
+        return;
+    }
+    recorder.set_owner_check([owner = a.owner, run_dir, id = a.run_id] {
+        launcher::check_still_owner(*owner, run_dir, id);
+    });
+    mllog.set_guard([owner = a.owner, run_dir] { return launcher::still_owner(*owner, run_dir); });
+}
+
+/// Records the attempt's end as failed (train.log and the database), unless this process no
+/// longer owns the run (the records are another owner's) or the database was replaced.
+void record_failure(const Attempt& a, const std::exception& e, std::ostream& log) {
+    const std::filesystem::path run_dir = a.ws->run_dir(a.run_id);
+    if (a.owner != nullptr && a.record && !launcher::still_owner(*a.owner, run_dir)) {
+        return; // the failure is OwnershipLost's (it crossed the module as a plain failure)
+    }
+    log << util::iso8601_utc_now() << " failed: " << e.what() << std::endl;
+    if (!a.record || dynamic_cast<const db::DbReplaced*>(&e) != nullptr) {
+        return;
+    }
+    // Recording the end can fail for the same root cause (a full disk): the root cause is what
+    // the user sees; the lock this process held tells the next command it ended.
+    try {
+        a.store->end_attempt(a.run_id, a.attempt, "failed", e.what());
+    } catch (const std::exception& end_error) {
+        util::log_warning("the end of run " + a.run_id + " could not be recorded (" +
+                          end_error.what() +
+                          "); the next kakuren command marks it crashed, and kakuren resume " +
+                          a.run_id + " continues it");
+        log << util::iso8601_utc_now() << " the end could not be recorded: " << end_error.what()
+            << std::endl;
+    }
+}
+
 } // namespace
 
 int run_attempt(Attempt& a) {
@@ -268,6 +405,12 @@ int run_attempt(Attempt& a) {
     }
     recorder.pause_after(a.pause_after_epoch);
     util::MlLog mllog = a.record ? util::MlLog(run_dir / "mllog.txt") : util::MlLog();
+    const auto check_owner = [&a, &run_dir] {
+        if (a.owner != nullptr && a.record) {
+            launcher::check_still_owner(*a.owner, run_dir, a.run_id);
+        }
+    };
+    guard_ownership(a, run_dir, recorder, mllog);
     launcher::install_stop_handlers();
 
     // The owner's heartbeat, for commands on other hosts (launcher/ownership.hpp).
@@ -278,27 +421,18 @@ int run_attempt(Attempt& a) {
             store.check_same_file();
             heartbeat.emplace(ws.db_file, a.run_id, a.attempt);
         }
+        // The observer's work in this binary (checkpoint writes) sees the stop flag too.
+        const util::StopScope stop_scope(&launcher::stop_flag());
+        // Its expiry never comes while a checkpoint is written (held): the newest one stands.
+        launcher::StopWatchdog watchdog(launcher::stop_flag(), a.config.stop_grace_s,
+                                        [&] { abandon_attempt(a, recorder.last_checkpoint()); });
+        recorder.set_watchdog(&watchdog);
         summary =
             trainer::train_via_module(a.config, recorder, mllog, &launcher::stop_flag(), a.resume);
     } catch (const std::exception& e) {
         recorder.clear_bar();
         heartbeat.reset();
-        log << util::iso8601_utc_now() << " failed: " << e.what() << std::endl;
-        if (a.record && dynamic_cast<const db::DbReplaced*>(&e) == nullptr) {
-            // Recording the end can fail for the same root cause (a full disk): the root cause
-            // is what the user sees; the lock this process held tells the next command it ended.
-            try {
-                store.end_attempt(a.run_id, a.attempt, "failed", e.what());
-            } catch (const std::exception& end_error) {
-                util::log_warning("the end of run " + a.run_id + " could not be recorded (" +
-                                  end_error.what() +
-                                  "); the next kakuren command marks it crashed, and kakuren "
-                                  "resume " +
-                                  a.run_id + " continues it");
-                log << util::iso8601_utc_now()
-                    << " the end could not be recorded: " << end_error.what() << std::endl;
-            }
-        }
+        record_failure(a, e, log);
         if (json && a.print_outcome) {
             util::JsonObject extra = a.extra_json;
             extra.emplace_back("error", std::string(e.what()));
@@ -312,30 +446,12 @@ int run_attempt(Attempt& a) {
     heartbeat.reset();
     recorder.clear_bar();
 
-    std::string status;
-    int code = k_exit_ok;
-    std::string reason;
-    if (summary.interrupted) {
-        status = "interrupted";
-        code = k_exit_interrupted;
-        reason = (launcher::stop_signal() == 0 && a.pause_after_epoch > 0
-                      ? std::string("paused by kakuren tune")
-                      : "stopped by signal " + std::to_string(launcher::stop_signal())) +
-                 " after " + std::to_string(summary.epochs_done) + " epochs";
-        if (recorder.last_checkpoint()) {
-            reason += "; resumable from checkpoint " + *recorder.last_checkpoint();
-        }
-    } else if (summary.target_reached || !a.config.target_accuracy) {
-        status = summary.target_reached ? "succeeded" : "finished";
-    } else {
-        status = "finished";
-        code = k_exit_target_missed;
-        const std::string_view metric = summary.metric_name;
-        reason = "target " + std::string(metric) + " " +
-                 report::metric_value(metric, *a.config.target_accuracy) + " not reached (best " +
-                 report::metric_value(metric, summary.best_accuracy) + ")";
+    const auto [status, code, reason] = outcome_of(a, summary, recorder.last_checkpoint());
+    if (code == k_exit_diverged) {
+        std::cerr << "kakuren: error: run " << a.run_id << ": " << reason << std::endl;
     }
     if (a.record) {
+        check_owner();
         store.end_attempt(a.run_id, a.attempt, status, reason);
     }
     log << util::iso8601_utc_now() << " " << status << (reason.empty() ? "" : ": " + reason)

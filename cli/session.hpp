@@ -36,6 +36,9 @@ struct Attempt {
     /// with a checkpoint there, to be continued later (kakuren tune's rounds).
     int pause_after_epoch = 0;
     bool print_outcome = true; ///< false: print nothing at the end (the caller reports)
+    /// The run's lock (launcher::claim_run), held by the caller: checked before every record,
+    /// and the attempt stops without writing once it no longer is the run's lock.
+    const util::FileLock* owner = nullptr;
 };
 
 /// A run just recorded, with its first attempt begun, owned by this process while owner lives.
@@ -57,7 +60,7 @@ NewRun create_run(const launcher::Workspace& ws, db::Store& store, const recipes
                   const std::string& sweep = "");
 
 /// Runs the attempt (begun with Store::begin_attempt) to its end and returns the exit code
-/// (README "Exit codes"). A failure ends the attempt as failed and is rethrown.
+/// (docs/cli.md "Exit codes"). A failure ends the attempt as failed and is rethrown.
 int run_attempt(Attempt& attempt);
 
 /// How a run goes on from its newest valid checkpoint (cli/resume_command.cpp).

@@ -290,8 +290,10 @@ int submit_command(const CommonOptions& common, const SubmitOptions& options) {
         for (const Planned& p : runs) {
             values.push_back(p.sweep_values);
         }
-        done = submit_script(store, *backend, ws, spec_for(first, ws, ids, dir / "slurm-%A_%a.out"),
-                             dir / "job.sh", values, first.slurm.max_requeues);
+        launcher::ScriptSpec spec = spec_for(first, ws, ids, dir / "slurm-%A_%a.out");
+        spec.sweep = sweep; // the array's mark (launcher::job_mark)
+        done = submit_script(store, *backend, ws, spec, dir / "job.sh", values,
+                             first.slurm.max_requeues);
     } else {
         for (std::size_t i = 0; i < runs.size(); ++i) {
             const fs::path dir = ws.run_dir(ids[i]);

@@ -37,6 +37,7 @@ std::string LocalTuneTrainer::start(const std::string& tune_id, const std::strin
     a.quiet = true;
     a.print_outcome = false;
     a.pause_after_epoch = until < recipe.schedule.epochs ? until : 0;
+    a.owner = &run.owner;
     after_attempt(run_attempt(a), run.run_id);
     return run.run_id;
 }
@@ -61,6 +62,7 @@ void LocalTuneTrainer::resume(const std::string& run_id, int until) {
     a.quiet = true;
     a.print_outcome = false;
     a.pause_after_epoch = until < c.recipe.schedule.epochs ? until : 0;
+    a.owner = c.owner ? &*c.owner : nullptr;
     after_attempt(run_attempt(a), run_id);
 }
 

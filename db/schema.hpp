@@ -6,7 +6,7 @@
 
 namespace kakuren::db {
 
-// Version 1: the first schema. Every column is documented; README "Database" copies this.
+// Version 1: the first schema. Every column is documented; docs/database.md copies this.
 inline constexpr std::string_view k_schema_v1 = R"sql(
 -- One row per training run (kakuren run / submit).
 CREATE TABLE runs (
@@ -221,10 +221,34 @@ ALTER TABLE epochs ADD COLUMN comm_s REAL;
 ALTER TABLE epochs ADD COLUMN bytes_read INTEGER;
 )sql";
 
-// Version 6: kakuren tune. A tune is one row of tunes; its trials are runs (runs.sweep = the
+// Version 6: non-finite values. A run whose loss diverged has NaN (or infinite) losses; SQLite
+// stores a bound NaN as NULL, which every reader took for 0. From this version on, a REAL column
+// (epochs.*, checkpoints.test_accuracy) holds the text 'nan', 'inf' or '-inf' where the value
+// was not finite (db/sql.hpp bind/real), so older kakuren versions, which would read that text as
+// 0, refuse the database (a newer schema version). best_accuracy skips them: in SQLite a text
+// value compares above every number, so MAX() would pick 'nan' over any finite accuracy.
+inline constexpr std::string_view k_schema_v6 = R"sql(
+DROP VIEW run_summary;
+CREATE VIEW run_summary AS
+SELECT r.id, r.name, r.recipe_path, r.recipe_text, r.recipe_hash, r.strategy, r.fraction,
+       r.seed, r.num_samples, r.num_epochs, r.status, r.created_at, r.started_at, r.ended_at,
+       r.run_dir, r.reason,
+       (SELECT COUNT(*) FROM epochs e WHERE e.run_id = r.id) AS epochs_done,
+       -- the last epoch's metric: 'nan' (text) when it was not finite
+       (SELECT e.test_accuracy FROM epochs e WHERE e.run_id = r.id
+        ORDER BY e.epoch DESC LIMIT 1) AS final_accuracy,
+       -- the highest finite metric; NULL when none was finite
+       (SELECT MAX(e.test_accuracy) FROM epochs e
+        WHERE e.run_id = r.id AND typeof(e.test_accuracy) <> 'text') AS best_accuracy,
+       COALESCE((SELECT CAST(SUM(e.hidden) AS REAL) / (r.num_samples * COUNT(*))
+                 FROM epochs e WHERE e.run_id = r.id), 0.0) AS mean_realised_fraction,
+       r.sweep
+FROM runs r;
+
+// Version 7: kakuren tune. A tune is one row of tunes; its trials are runs (runs.sweep = the
 // tune id) listed in tune_trials with the candidate each trains; tune_rounds holds the rounds of
 // successive halving, each with the epochs its survivors train to.
-inline constexpr std::string_view k_schema_v6 = R"sql(
+inline constexpr std::string_view k_schema_v7 = R"sql(
 CREATE TABLE tunes (
     id            TEXT PRIMARY KEY,  -- tune id, e.g. tune-synthetic_tiny-20261206-193012-ab12
     recipe_path   TEXT NOT NULL,     -- absolute path of the recipe tuned
@@ -259,7 +283,7 @@ CREATE TABLE tune_rounds (
 );
 )sql";
 
-inline constexpr std::array<std::string_view, 6> k_migrations = {
-    k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4, k_schema_v5, k_schema_v6};
+inline constexpr std::array<std::string_view, 7> k_migrations = {
+    k_schema_v1, k_schema_v2, k_schema_v3, k_schema_v4, k_schema_v5, k_schema_v6, k_schema_v7};
 
 } // namespace kakuren::db

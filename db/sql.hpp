@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -73,7 +75,14 @@ class Statement {
         return *this;
     }
     Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
+    /// A finite value binds as REAL; NaN and +-infinity bind as the text "nan", "inf" or
+    /// "-inf" (schema version 6): SQLite would store a NaN as NULL, which reads back as 0.
     Statement& bind(int index, double value) {
+        if (!std::isfinite(value)) {
+            return bind(index, std::string_view(std::isnan(value) ? "nan"
+                                                : value > 0       ? "inf"
+                                                                  : "-inf"));
+        }
         check(sqlite3_bind_double(m_stmt.get(), index, value));
         return *this;
     }
@@ -123,7 +132,21 @@ class Statement {
     bool is_null(int col) const { return sqlite3_column_type(m_stmt.get(), col) == SQLITE_NULL; }
     std::int64_t int64(int col) const { return sqlite3_column_int64(m_stmt.get(), col); }
     int int32(int col) const { return sqlite3_column_int(m_stmt.get(), col); }
-    double real(int col) const { return sqlite3_column_double(m_stmt.get(), col); }
+    /// A REAL column's value; the text "nan", "inf" or "-inf" (see bind) reads back as that
+    /// non-finite value.
+    double real(int col) const {
+        if (sqlite3_column_type(m_stmt.get(), col) == SQLITE_TEXT) {
+            const std::string value = text(col);
+            if (value == "nan") {
+                return std::numeric_limits<double>::quiet_NaN();
+            }
+            if (value == "inf" || value == "-inf") {
+                const double inf = std::numeric_limits<double>::infinity();
+                return value == "inf" ? inf : -inf;
+            }
+        }
+        return sqlite3_column_double(m_stmt.get(), col);
+    }
     std::optional<double> optional_real(int col) const {
         return is_null(col) ? std::nullopt : std::optional<double>(real(col));
     }

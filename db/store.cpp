@@ -7,6 +7,7 @@
 #include <system_error>
 #include <utility>
 
+#include "db/run_paths.hpp"
 #include "db/schema.hpp"
 #include "db/sql.hpp"
 #include "util/system.hpp"
@@ -32,7 +33,8 @@ constexpr std::string_view k_run_columns =
     "final_accuracy, best_accuracy, mean_realised_fraction, sweep, "
     // Schema 5: the metric, and the best of a lower-is-better metric (MAE).
     "(SELECT metric FROM runs WHERE runs.id = run_summary.id), "
-    "(SELECT MIN(e.test_accuracy) FROM epochs e WHERE e.run_id = run_summary.id)";
+    "(SELECT MIN(e.test_accuracy) FROM epochs e WHERE e.run_id = run_summary.id "
+    "AND typeof(e.test_accuracy) <> 'text')"; // schema 6: finite values only
 
 RunRow read_run(const Statement& s) {
     RunRow r;
@@ -221,6 +223,7 @@ void Store::insert_run(const RunRow& run) {
     const std::string status = to_string(run.status);
     const std::string created_at =
         run.created_at.empty() ? util::iso8601_utc_now() : run.created_at;
+    const std::string run_dir = stored_run_dir(m_file, run.run_dir); // bound, so kept alive
     s.bind(1, run.id)
         .bind(2, run.name)
         .bind(3, run.recipe_path)
@@ -235,7 +238,7 @@ void Store::insert_run(const RunRow& run) {
         .bind(12, created_at)
         .bind_or_null(13, run.started_at)
         .bind_or_null(14, run.ended_at)
-        .bind(15, run.run_dir)
+        .bind(15, run_dir)
         .bind_or_null(16, run.reason)
         .bind(17, run.metric);
     s.run();
@@ -284,7 +287,7 @@ std::optional<RunRow> Store::find_run(const std::string& id_or_prefix) const {
                     what);
         s.bind(1, id_or_prefix);
         if (s.step())
-            return read_run(s);
+            return with_run_dir(read_run(s));
     }
     // substr/length count characters on both sides; ids are ASCII anyway.
     Statement s(m_db.get(), m_file,
@@ -294,7 +297,7 @@ std::optional<RunRow> Store::find_run(const std::string& id_or_prefix) const {
     s.bind(1, id_or_prefix);
     std::vector<RunRow> matches;
     while (s.step())
-        matches.push_back(read_run(s));
+        matches.push_back(with_run_dir(read_run(s)));
     if (matches.empty())
         return std::nullopt;
     if (matches.size() == 1)
@@ -308,6 +311,11 @@ std::optional<RunRow> Store::find_run(const std::string& id_or_prefix) const {
                        "; give more characters of the id");
 }
 
+RunRow Store::with_run_dir(RunRow row) const {
+    row.run_dir = resolved_run_dir(m_file, row.run_dir, row.id);
+    return row;
+}
+
 std::vector<RunRow> Store::list_runs() const {
     Statement s(m_db.get(), m_file,
                 "SELECT " + std::string(k_run_columns) +
@@ -315,7 +323,7 @@ std::vector<RunRow> Store::list_runs() const {
                 "cannot list runs");
     std::vector<RunRow> runs;
     while (s.step())
-        runs.push_back(read_run(s));
+        runs.push_back(with_run_dir(read_run(s)));
     return runs;
 }
 
@@ -557,7 +565,7 @@ Store::reap_dead_runs(const std::function<bool(const OwnerProbe&)>& is_alive,
         while (s.step()) {
             OwnerProbe p;
             p.run_id = s.text(0);
-            p.run_dir = s.text(1);
+            p.run_dir = resolved_run_dir(m_file, s.text(1), p.run_id);
             p.attempt = s.int32(2);
             p.host = s.text(3);
             p.pid = s.int64(4);

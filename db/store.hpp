@@ -57,9 +57,9 @@ struct RunRow {
     RunStatus status = RunStatus::created;
     std::string created_at;           ///< ISO 8601 UTC
     std::string started_at, ended_at; ///< empty when unset
-    std::string run_dir;              ///< absolute path of runs/<id>
-    std::string reason;               ///< why it ended (failures), empty otherwise
-    std::int64_t epochs_done = 0;     ///< derived: count of epoch rows
+    std::string run_dir;          ///< absolute path of runs/<id> (stored relative: run_paths.hpp)
+    std::string reason;           ///< why it ended (failures), empty otherwise
+    std::int64_t epochs_done = 0; ///< derived: count of epoch rows
     std::optional<double> final_accuracy, best_accuracy; ///< derived from epoch rows
     double mean_realised_fraction = 0;                   ///< derived: hidden / (N * epochs)
     std::string sweep; ///< kakuren submit --sweep group, empty otherwise
@@ -304,6 +304,8 @@ class Store {
         void operator()(sqlite3* db) const;
     };
     explicit Store(std::unique_ptr<sqlite3, Closer> db, std::filesystem::path file);
+    /// row with its run_dir made absolute (db/run_paths.hpp).
+    [[nodiscard]] RunRow with_run_dir(RunRow row) const;
     std::unique_ptr<sqlite3, Closer> m_db;
     std::filesystem::path m_file;
     std::uint64_t m_dev = 0, m_ino = 0; ///< identity of the file opened

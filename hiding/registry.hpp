@@ -54,7 +54,7 @@ struct StrategyInfo {
     std::unique_ptr<Policy> (*make)(const Config& config) = nullptr; ///< after validate(config)
 };
 
-/// Every strategy, in the order the recipe reference and README list them.
+/// Every strategy, in the order the recipe reference and docs/hiding.md list them.
 const std::vector<const StrategyInfo*>& strategies();
 
 /// The strategy named name, or nullptr.

@@ -83,7 +83,7 @@ EpochPlan RotatePolicy::plan_epoch(const EpochContext& ctx, const SampleStatsVie
 const StrategyInfo& rotate_strategy() {
     static const StrategyInfo info{
         .name = k_name,
-        .summary = "kakuren's fast variant (README)",
+        .summary = "kakuren's fast variant (docs/hiding.md)",
         .shared_keys = {},
         .params = {{.key = k_fraction,
                     .label = "share",

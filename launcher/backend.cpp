@@ -148,6 +148,9 @@ class SlurmBackend final : public Backend {
                 break;
             }
         }
+        // Known again by this, not by the id alone (a wiped controller reuses ids).
+        const std::string mark = job_mark(s.run_ids, s.sweep);
+        job.comment = job.comment.empty() ? mark : job.comment + " " + mark;
         const std::uint32_t id = m_client.submit(job);
         std::vector<std::string> ids;
         if (s.run_ids.size() > 1) {
@@ -170,6 +173,8 @@ class SlurmBackend final : public Backend {
         v.nodes = info->nodes;
         v.exit_code = info->exit_code;
         v.restarts = info->restart_count;
+        v.name = info->name;
+        v.mark = mark_in(info->comment);
         if (v.state == "requeued") {
             v.reason = "Slurm requeued job " + job_id + " (restart " +
                        std::to_string(info->restart_count) +

@@ -25,7 +25,24 @@ struct JobView {
     std::string nodes;  ///< where it runs or ran
     int exit_code = 0;
     int restarts = 0; ///< times the scheduler started the job again (Slurm's restart count)
+    std::string name; ///< the job's name; empty when the backend has none (local)
+    std::string mark; ///< kakuren's mark on the job (job_mark); empty when it has none
 };
+
+/// What kakuren writes into a Slurm job's comment to know the job again by more than its id
+/// (a controller whose state was wiped gives the same ids again, issue 23 #18):
+/// "kakuren-run=<run id>" for a job of one run, "kakuren-sweep=<sweep>" for a job array. Added
+/// after a comment the recipe asks for (slurm.extra), separated by a space.
+std::string job_mark(const std::vector<std::string>& run_ids, const std::string& sweep);
+/// The mark in a job's comment, or "" when it has none.
+std::string mark_in(const std::string& comment);
+/// Whether the job the backend shows under job_id may be the job kakuren submitted for a run
+/// (run_id, in sweep; an array task's id has an '_'): true when it carries that run's mark, or
+/// no mark and a kakuren job name ("kakuren-...", a job of a kakuren before marks) or no name
+/// (a backend without names). False for another run's or workspace's job, or a job not
+/// submitted by kakuren, that now has the id.
+bool job_is_runs(const JobView& view, const std::string& job_id, const std::string& run_id,
+                 const std::string& sweep);
 
 class Backend {
   public:

@@ -20,6 +20,7 @@ struct ScriptSpec {
     int time_limit_min = 0;                                         ///< 0 = the partition's
     int signal_grace_s = 0;                                         ///< 0 = no warning signal
     std::string output; ///< --output pattern of the script's own log (%j / %A_%a expand)
+    std::string sweep;  ///< the sweep's name when run_ids are a sweep's runs (job_mark)
 };
 
 /// The script text: #SBATCH lines documenting the request (the same values reach Slurm through

@@ -1,5 +1,7 @@
 #include "launcher/ownership.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 
 namespace kakuren::launcher {
@@ -24,6 +26,22 @@ util::FileLock claim_run(const std::filesystem::path& run_dir, const std::string
                   ", holding " + owner_lock_file(run_dir).string() +
                   "): one run has one trainer. Wait for it to end, or stop it (kill -TERM "
                   "stops it at a checkpoint) and then resume the run");
+}
+
+bool still_owner(const util::FileLock& owner, const std::filesystem::path& run_dir) {
+    return owner.names(owner_lock_file(run_dir));
+}
+
+void check_still_owner(const util::FileLock& owner, const std::filesystem::path& run_dir,
+                       const std::string& run_id) {
+    if (still_owner(owner, run_dir))
+        return;
+    throw OwnershipLost("run " + run_id + ": its lock file " + owner_lock_file(run_dir).string() +
+                        " was deleted or replaced while this process (pid " +
+                        std::to_string(::getpid()) +
+                        ") owned the run, so another kakuren process may own it now; this one "
+                        "stops without writing anything more. See `kakuren show " +
+                        run_id + "`; never delete the lock file of a live run");
 }
 
 namespace {

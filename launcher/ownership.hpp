@@ -30,12 +30,28 @@ class RunBusy : public RuntimeFailure {
     using RuntimeFailure::RuntimeFailure;
 };
 
+/// This process owned the run but its lock file was deleted or replaced under it: another
+/// process may own the run now (exit code 1; nothing more is written).
+class OwnershipLost : public RuntimeFailure {
+  public:
+    using RuntimeFailure::RuntimeFailure;
+};
+
 /// Makes this process the run's owner until the returned lock is destroyed (keep it for the
 /// whole attempt). Waits up to wait_s for a previous owner to let go (a requeued job whose old
 /// node's lock is still held on a shared file system), checking once a second; throws RunBusy
 /// describing `holder` (e.g. "attempt 2, pid 123 on node1") when it does not.
 util::FileLock claim_run(const std::filesystem::path& run_dir, const std::string& run_id,
                          const std::string& holder, double wait_s = 0);
+
+/// Whether owner (claim_run's lock for run_dir) is still the lock at the run's lock file. The
+/// kernel keeps a lock on the file, not on its name: after `rm .owner.lock` a second process
+/// can lock a new file there (its liveness check by pid is fooled by a PID namespace), so an
+/// owner checks this before it records anything.
+bool still_owner(const util::FileLock& owner, const std::filesystem::path& run_dir);
+/// Throws OwnershipLost (naming the run and what happened) unless still_owner().
+void check_still_owner(const util::FileLock& owner, const std::filesystem::path& run_dir,
+                       const std::string& run_id);
 
 /// Whether a running attempt's owner may still live (db::Store::reap_dead_runs). With a lock
 /// file: held = alive; free = gone on this host, and on another host once the heartbeat is

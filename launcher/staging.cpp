@@ -124,6 +124,12 @@ StageResult stage_files(const std::vector<std::string>& files, const fs::path& b
     return stage_tree(tree, base, local_rank, timeout_s);
 }
 
+void check_stageable(const std::string& train, const std::string& test) {
+    std::vector<StageFile> files;
+    add_split(train, "train", files);
+    add_split(test, "test", files);
+}
+
 StagedSplits stage_splits(const std::string& train, const std::string& test, const fs::path& base,
                           int local_rank, double timeout_s) {
     std::vector<StageFile> files;

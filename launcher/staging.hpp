@@ -56,4 +56,9 @@ struct StagedSplits {
 StagedSplits stage_splits(const std::string& train, const std::string& test,
                           const std::filesystem::path& base, int local_rank, double timeout_s);
 
+/// What stage_splits checks before it copies anything, alone (kakuren recipe check, run and
+/// submit with data.stage = "node-local"): both splits exist, and every file list names regular
+/// files inside its folder. Copies nothing; throws RuntimeFailure as stage_splits does.
+void check_stageable(const std::string& train, const std::string& test);
+
 } // namespace kakuren::launcher

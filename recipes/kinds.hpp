@@ -31,8 +31,7 @@ inline const std::vector<KindInfo>& model_kinds() {
                       "(model.width, model.depth, model.dropout)"},
         {"deepcam", "a DeepLabv3+-family segmentation network: encoder, ASPP, decoder to full "
                     "resolution (model.width, model.depth)"},
-        {"torchscript", "your own PyTorch module (model.path, model.inputs; README \"Your own "
-                        "model\")"},
+        {"torchscript", "your own PyTorch module (model.path, model.inputs; docs/models.md)"},
     };
     return kinds;
 }

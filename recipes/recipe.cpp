@@ -18,6 +18,7 @@
 
 #include "recipes/kinds.hpp"
 #include "recipes/schema.hpp"
+#include "recipes/science.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::recipes {
@@ -319,6 +320,15 @@ class Loader {
             }
         }
         return fallback ? *fallback : whole_file();
+    }
+
+    [[nodiscard]] Location place(const std::vector<std::string>& keys) const {
+        for (const auto& k : keys) {
+            if (auto it = m_where.find(k); it != m_where.end()) {
+                return it->second;
+            }
+        }
+        return whole_file();
     }
 
     void walk(const toml::table& root) {
@@ -637,6 +647,10 @@ class Loader {
             error(place({key}), message);
         }
         check_task();
+        for (const RuleProblem& p :
+             science_rules(m_recipe, [this](std::string_view key) { return ok({key}); })) {
+            error(place(p.keys), p.message);
+        }
         check_slurm();
     }
 

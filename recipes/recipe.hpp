@@ -12,7 +12,7 @@
 
 namespace kakuren::recipes {
 
-/// Limits on what a recipe may ask for (README "Recipe reference").
+/// Limits on what a recipe may ask for (docs/recipes.md).
 inline constexpr std::int64_t k_max_recipe_bytes = 1 << 20; ///< a recipe file: 1 MiB
 inline constexpr int k_max_threads = 1024;                  ///< run.threads
 /// run.name: the run id adds 21 characters and must fit one folder name (255 bytes).
@@ -28,6 +28,8 @@ struct RunSection {
     bool deterministic = false;            ///< deterministic algorithms only
     std::optional<double> target_accuracy; ///< stop once test accuracy >= this (0 < x <= 1)
     std::string notes;
+    bool stop_on_nan = true;  ///< end the run (failed, exit 4) at a non-finite training loss
+    double stop_grace_s = 10; ///< after a stop request: seconds the step may take to end
 };
 
 struct DataSection {
@@ -114,8 +116,8 @@ struct HidingSection {
     hiding::Params params = hiding::default_params();
 };
 
-/// [checkpoint]: when checkpoints are written and which are kept (see README "Checkpoints and
-/// resume").
+/// [checkpoint]: when checkpoints are written and which are kept (see
+/// docs/checkpoints.md).
 struct CheckpointSection {
     int every_epochs = 1;         ///< at the end of every k-th epoch and of the last; 0 = last only
     std::int64_t every_steps = 0; ///< also every n batches inside an epoch; 0 = off
@@ -124,7 +126,7 @@ struct CheckpointSection {
     bool keep_best = true;        ///< also keep the epoch-end checkpoint with the best accuracy
 };
 
-/// [slurm]: the allocation `kakuren submit` asks for (README "Slurm"). Every string that reaches
+/// [slurm]: the allocation `kakuren submit` asks for (docs/slurm.md). Every string that reaches
 /// the batch script is checked against a safe character set here and quoted there.
 struct SlurmSection {
     std::string partition, account, qos; ///< empty = the cluster's default
@@ -199,7 +201,7 @@ std::optional<int> time_limit_minutes(const std::string& text);
 std::vector<std::string> known_keys();
 
 /// The recipe reference as a Markdown table (key, type, default, allowed, description), one row
-/// per known key in schema order; README's "Recipe reference" is this text.
+/// per known key in schema order; docs/recipes.md's reference is this text.
 std::string reference_markdown();
 
 } // namespace kakuren::recipes

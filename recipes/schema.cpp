@@ -218,6 +218,20 @@ std::vector<Field> build_schema() {
                     "epochs. Regression: use task.target.")
                     .in(interval(0, false, 1, true)));
     f.push_back(make<&R::run, &RunSection::notes>("run", "notes", "Free text kept with the run."));
+    f.push_back(make<&R::run, &RunSection::stop_on_nan>(
+        "run", "stop_on_nan",
+        "End the run (status failed, exit code 4) at the first training step whose loss is not "
+        "finite (NaN or infinite), before any checkpoint of it is written: `kakuren resume` "
+        "continues from the last checkpoint, whose losses were finite. false: train on and "
+        "record the loss as nan."));
+    f.push_back(make<&R::run, &RunSection::stop_grace_s>(
+                    "run", "stop_grace_s",
+                    "After a stop request (SIGINT, SIGTERM, SIGUSR1): seconds the step in "
+                    "progress may take to reach its end. A step that does not (a module whose "
+                    "forward never returns) is abandoned: the process exits with code 75 without "
+                    "a checkpoint, the run marked interrupted and resumable from its last "
+                    "checkpoint.")
+                    .in(interval(0, false, 3600, true)));
     // [data]
     f.push_back(
         make<&R::data, &DataSection::dataset>("data", "dataset", kinds_text(dataset_kinds()))

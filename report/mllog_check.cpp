@@ -22,7 +22,7 @@ struct InitKey {
     bool exactly_once;
 };
 
-// The records MLPerf tooling needs between init_start and init_stop (README "MLPerf log").
+// The records MLPerf tooling needs between init_start and init_stop (docs/reports.md "MLPerf log").
 constexpr InitKey k_init_keys[] = {
     {"submission_benchmark", Want::string, false},
     {"submission_org", Want::string, false},

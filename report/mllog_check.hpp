@@ -1,7 +1,7 @@
 #pragma once
 // Reading a run's MLPerf-style log (runs/<id>/mllog.txt) back: its timings (init, run_start ->
 // run_stop, per-epoch evaluation times) and a check of the records MLPerf tooling requires
-// (see README "MLPerf log"): present, in order, with their metadata.
+// (see docs/reports.md "MLPerf log"): present, in order, with their metadata.
 #include <cstdint>
 #include <filesystem>
 #include <map>

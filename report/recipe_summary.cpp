@@ -142,7 +142,9 @@ RecipeSummary summarize_recipe(const std::string& recipe_text, const std::string
         s.batch_size = r.data.batch_size;
         s.epochs = r.schedule.epochs;
         s.threads = r.run.threads;
-        s.target_accuracy = r.run.target_accuracy;
+        // The stop target the trainer used (cli/config_map.cpp): task.target, else the older
+        // run.target_accuracy.
+        s.target_accuracy = r.task.target ? r.task.target : r.run.target_accuracy;
         s.lr_compensation = r.hiding.lr_compensation;
         s.refresh_every = r.hiding.refresh_every;
         s.values = flat_toml(recipes::to_toml(r));
@@ -175,8 +177,10 @@ RecipeSummary summarize_recipe(const std::string& recipe_text, const std::string
         s.batch_size = static_cast<int>(num("data.batch_size"));
         s.epochs = static_cast<int>(num("schedule.epochs"));
         s.threads = static_cast<int>(num("run.threads"));
-        if (const std::string t = get("run.target_accuracy"); !t.empty()) {
-            s.target_accuracy = std::strtod(t.c_str(), nullptr);
+        for (const char* key : {"run.target_accuracy", "task.target"}) { // task.target wins
+            if (const std::string t = get(key); !t.empty()) {
+                s.target_accuracy = std::strtod(t.c_str(), nullptr);
+            }
         }
         s.lr_compensation = get("hiding.lr_compensation");
         s.refresh_every = static_cast<int>(num("hiding.refresh_every"));

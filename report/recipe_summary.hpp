@@ -24,7 +24,7 @@ struct RecipeSummary {
     int batch_size = 0;
     int epochs = 0;
     int threads = 0;
-    std::optional<double> target_accuracy;
+    std::optional<double> target_accuracy; ///< task.target, else run.target_accuracy
     std::string lr_compensation;
     int refresh_every = 1;
     /// The resolved recipe as (section.key, value text) pairs, in the recipe's order.

@@ -47,30 +47,31 @@ std::vector<SplitPart> split_parts(const TimeSplit& s) {
             {"other", "other", s.other_s}};
 }
 
-namespace {
-
-std::string where_time_went(const RunReport& r) {
-    if (r.split.total_s <= 0) {
+std::string where_time_went(const TimeSplit& s) {
+    if (s.total_s <= 0) {
         return "";
     }
     std::string out = "time went to";
     bool first = true;
-    for (const SplitPart& p : split_parts(r.split)) {
+    for (const SplitPart& p : split_parts(s)) {
         if (!p.seconds || *p.seconds <= 0) {
             continue;
         }
-        out += std::string(first ? " " : ", ") + p.label + " " +
-               percent(*p.seconds / r.split.total_s, 0);
+        out += std::string(first ? " " : ", ") + p.label + " " + percent(*p.seconds / s.total_s, 0);
         first = false;
     }
-    out += " of " + seconds_text(r.split.total_s) + " (init included)";
-    if (r.split.communication_s) {
+    out += " of " + seconds_text(s.total_s) + " (init included)";
+    if (s.communication_s) {
         out += "; ranks waited on each other's collectives " +
-               percent(*r.split.communication_s / r.split.total_s, 0) +
+               percent(*s.communication_s / s.total_s, 0) +
                " (communication not hidden behind computation, inside train, hidden pass and "
                "eval)";
     }
     return out;
+}
+
+std::string where_time_went(const RunReport& r) {
+    return where_time_went(r.split);
 }
 
 std::string hiding_sentence(const RunReport& r) {
@@ -89,6 +90,8 @@ std::string hiding_sentence(const RunReport& r) {
     }
     return out;
 }
+
+namespace {
 
 /// A value of the run's metric: accuracy and IoU in percent, MAE (regression) as a number.
 std::string accuracy_text(const std::string& metric, const std::optional<double>& a) {

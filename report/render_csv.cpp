@@ -21,7 +21,8 @@ std::string cell(const std::string& s) {
 
 std::string num(double v) {
     if (!std::isfinite(v)) {
-        return "";
+        // A diverged run's loss: "nan" / "inf" (as pandas reads them); empty means not measured.
+        return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
     }
     char buf[64];
     const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);

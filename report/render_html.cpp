@@ -22,7 +22,10 @@ h3{font-size:16px;margin:16px 0 6px}.sub{color:#555;margin-bottom:16px}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:12px}
 .card{border:1px solid #ccd;border-radius:6px;padding:10px 14px;background:#f7f8fc}
 .big{font-size:22px;font-weight:bold;margin:4px 0}.good{color:#1a7f37}.bad{color:#b42318}
-.card p{margin:3px 0}
+.card p{margin:3px 0}.ratio{font-size:16px;font-weight:normal;color:#333}
+.ratio.unreliable{color:#777;text-decoration:line-through}.flag{text-decoration:none;display:inline-block;
+background:#fff4ce;color:#7a5200;border:1px solid #e0c060;border-radius:4px;padding:0 5px;font-size:12px;margin-left:4px}
+.noise{color:#7a5200}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
@@ -36,6 +39,7 @@ svg .axis-label{font-size:12.5px;fill:#222}svg .legend-text{font-size:12px;fill:
 svg .note{font-size:11.5px;fill:#555;font-style:italic}
 svg .grid{stroke:#e3e3e3;stroke-width:1}svg .grid.minor{stroke:#f0f0f0}
 svg .frame{fill:none;stroke:#999;stroke-width:1}
+svg .target-line{stroke:#b42318;stroke-width:1.5;stroke-dasharray:5 3}svg .target-label{font-size:11.5px;fill:#b42318}
 .status-failed,.status-crashed{color:#b42318;font-weight:bold}.status-running{color:#9a6700;font-weight:bold}
 .problem{color:#b42318}.ok{color:#1a7f37}
 details{margin:6px 0}summary{cursor:pointer;font-weight:bold}
@@ -76,42 +80,62 @@ std::string status_cell(const RunReport& r) {
            escape(detail::status_text(r)) + "</td>";
 }
 
+/// One card per configuration: the work saved in large type, the time ratio beside it (flagged
+/// when timing noise makes it unreliable), mean ± interval over seeds.
+void group_card(std::string& out, const Report& report, std::size_t index) {
+    const SeedGroup& g = report.groups[index];
+    const detail::Card c = detail::group_card(report, g);
+    out += "<div class=\"card config\" data-group=\"" + std::to_string(index) +
+           "\" data-config=\"" + escape(g.short_label) + "\" style=\"border-left:6px solid " +
+           svg::run_color(index) + "\"><p><b>" + escape(c.title) + "</b></p><div class=\"big\">";
+    out += std::string("<span class=\"work") +
+           (g.sgd_steps_saved > 0 || g.samples_saved > 0 ? " good" : "") + "\">" +
+           escape(c.work_big) + "</span>";
+    if (c.time_ratio) {
+        const double f = *c.time_ratio;
+        out += std::string(" <span class=\"ratio") + (c.time_reliable ? "" : " unreliable") +
+               "\" data-time-ratio=\"" + svg::exact(f) + "\" data-reliable=\"" +
+               (c.time_reliable ? "1" : "0") + "\">time " +
+               escape(f >= 1 ? fixed(f, 2) : fixed(1.0 / f, 2)) + "&times; " +
+               (f >= 1 ? "faster" : "slower") +
+               (c.time_reliable ? "" : " <span class=\"flag\">unreliable: timing noise</span>") +
+               "</span>";
+    }
+    if (g.accuracy_diff_final) {
+        // Good when the metric did not get worse by more than a tenth of a point (an error
+        // metric: by more than 0.001).
+        const std::string metric = detail::group_metric(report, g);
+        const double d = *g.accuracy_diff_final;
+        const bool good = lower_is_better(metric) ? d <= 0.001 : d >= -0.001;
+        out += std::string(" &middot; <span class=\"") + (good ? "good" : "bad") + "\">" +
+               escape(metric_diff_text(metric, d) + " " + metric_noun(metric)) + "</span>";
+    }
+    out += "</div><p class=\"work-saved\">" + escape(c.work) + "</p>";
+    const Interval& t = g.time_to_train_ci;
+    out += "<p class=\"time\" data-mean=\"" + svg::exact(t.mean) + "\" data-half-width=\"" +
+           (t.half_width ? svg::exact(*t.half_width) : "") + "\" data-interval=\"" +
+           escape(k_interval_method) + "\">" + escape(c.time) + "</p>";
+    for (const std::string& n : c.noise) {
+        out += "<p class=\"noise\">" + escape(n) + "</p>";
+    }
+    for (const std::string& m : c.more) {
+        out += "<p>" + escape(m) + "</p>";
+    }
+    out += "</div>";
+}
+
 void glance(std::string& out, const Report& report) {
     out += "<h2>At a glance</h2><div class=\"cards\">";
-    std::vector<std::string> compared;
-    for (const Comparison& c : report.comparisons) {
-        compared.push_back(c.run_id);
-        compared.push_back(c.baseline_id);
-        const auto lines = detail::headline(report, c);
-        out += "<div class=\"card\"><p><b>" + escape(lines[0]) + "</b></p><div class=\"big\">";
-        if (c.speedup_total) {
-            out += std::string("<span class=\"") + (*c.speedup_total >= 1 ? "good" : "bad") +
-                   "\">" + escape(fixed(*c.speedup_total, 2)) + "&times; " +
-                   (*c.speedup_total >= 1 ? "faster" : "slower") + "</span>";
-        } else {
-            out += "no speed-up";
-        }
-        if (c.accuracy_diff_final) {
-            // Good when the metric did not get worse by more than a tenth of a point (an error
-            // metric: by more than 0.001).
-            const std::string metric = detail::comparison_metric(report, c);
-            const double d = *c.accuracy_diff_final;
-            const bool good = lower_is_better(metric) ? d <= 0.001 : d >= -0.001;
-            out += std::string(" &middot; <span class=\"") + (good ? "good" : "bad") + "\">" +
-                   escape(metric_diff_text(metric, d) + " " + metric_noun(metric)) + "</span>";
-        }
-        out += "</div>";
-        for (std::size_t i = 1; i < lines.size(); ++i) {
-            out += "<p>" + escape(lines[i]) + "</p>";
-        }
-        out += "</div>";
+    for (std::size_t i = 0; i < report.groups.size(); ++i) {
+        group_card(out, report, i);
     }
     for (const RunReport& r : report.runs) {
-        if (std::find(compared.begin(), compared.end(), r.run.id) != compared.end()) {
+        if (!detail::has_own_card(report, r)) {
             continue;
         }
         const auto lines = detail::headline(r);
-        out += "<div class=\"card\"><p><b>" + escape(lines[0]) + "</b></p>";
+        out += "<div class=\"card run\" data-run=\"" + escape(r.run.id) + "\"><p><b>" +
+               escape(lines[0]) + "</b></p>";
         for (std::size_t i = 1; i < lines.size(); ++i) {
             out += "<p>" + escape(lines[i]) + "</p>";
         }
@@ -121,125 +145,6 @@ void glance(std::string& out, const Report& report) {
     for (const std::string& note : report.notes) {
         out += "<p class=\"sub\">Note: " + escape(note) + "</p>";
     }
-}
-
-void figure(std::string& out, const std::string& svg_markup, const std::string& caption) {
-    out += "<figure>" + svg_markup + "<figcaption>" + escape(caption) + "</figcaption></figure>";
-}
-
-void charts(std::string& out, const Report& report) {
-    out += "<h2>Plots</h2><div class=\"charts\">";
-    // The runs' metric names the charts; runs of different metrics share a plain axis.
-    const std::string metric = detail::report_metric(report);
-    const std::string noun = metric.empty() ? "metric" : metric_noun(metric);
-    const bool as_percent = !metric.empty() && !lower_is_better(metric);
-    const std::string y_label = "test " + noun + (as_percent ? " (%)" : "") +
-                                (lower_is_better(metric) ? ", lower is better" : "");
-    svg::LineChart acc_epoch{"accuracy_epoch",
-                             "Test " + noun + " per epoch",
-                             "epoch",
-                             y_label,
-                             as_percent,
-                             false,
-                             true,
-                             std::nullopt,
-                             std::nullopt,
-                             {},
-                             ""};
-    svg::LineChart acc_time{"accuracy_time",
-                            "Test " + noun + " over wall time",
-                            "wall time since run_start (s)",
-                            y_label,
-                            as_percent,
-                            false,
-                            false,
-                            std::nullopt,
-                            std::nullopt,
-                            {},
-                            "each point: an epoch's evaluation (MLPerf log time)"};
-    svg::LineChart hidden{"hidden_fraction",
-                          "Hidden fraction per epoch: requested vs realised",
-                          "epoch",
-                          "fraction of the training set (%)",
-                          true,
-                          false,
-                          true,
-                          0.0,
-                          std::nullopt,
-                          {},
-                          "dashed: requested maximum F_e; solid: realised (hidden / N)"};
-    svg::LineChart lr{"learning_rate",
-                      "Learning rate per epoch, with the hiding compensation",
-                      "epoch",
-                      "learning rate (log scale)",
-                      false,
-                      true,
-                      true,
-                      std::nullopt,
-                      std::nullopt,
-                      {},
-                      "dashed: scheduled LR; solid: LR x compensation scale (what SGD used)"};
-    for (std::size_t i = 0; i < report.runs.size(); ++i) {
-        const RunReport& r = report.runs[i];
-        const std::string color = svg::run_color(i);
-        const std::string label = run_label(r);
-        svg::Series a{label, r.run.id, "test_accuracy", color, false, true, {}};
-        svg::Series t{label, r.run.id, "test_accuracy", color, false, true, {}};
-        svg::Series req{label, r.run.id, "requested", color, true, false, {}};
-        svg::Series real{label, r.run.id, "realised", color, false, true, {}};
-        svg::Series sched{label, r.run.id, "lr", color, true, false, {}};
-        svg::Series eff{label, r.run.id, "lr_effective", color, false, true, {}};
-        for (const EpochPoint& p : r.epochs) {
-            const double e = p.row.epoch;
-            a.points.emplace_back(e, p.row.test_accuracy);
-            t.points.emplace_back(p.wall_s, p.row.test_accuracy);
-            req.points.emplace_back(e, p.row.max_fraction);
-            real.points.emplace_back(e, p.realised_fraction);
-            sched.points.emplace_back(e, p.row.lr);
-            eff.points.emplace_back(e, p.lr_effective);
-        }
-        acc_epoch.series.push_back(std::move(a));
-        acc_time.series.push_back(std::move(t));
-        hidden.series.push_back(std::move(req));
-        hidden.series.push_back(std::move(real));
-        lr.series.push_back(std::move(sched));
-        lr.series.push_back(std::move(eff));
-    }
-    figure(out, svg::render(acc_epoch),
-           "Test " + noun + " after each epoch, all runs of this report on one chart.");
-    figure(out, svg::render(acc_time),
-           "The same values against wall-clock seconds since run_start: a run to the left "
-           "reached that " +
-               noun + " sooner.");
-    figure(out, svg::render(hidden),
-           "Requested F_e is the most a strategy may hide; the realised fraction is lower when "
-           "candidates are moved back (tau).");
-
-    svg::StackedBars split{
-        "time_split", "Where the time went (per run)", "seconds", {}, {}, {}, {}};
-    static const char* k_part_colors[] = {"#8c564b", "#7f7f7f", "#1f77b4", "#ff7f0e",
-                                          "#2ca02c", "#9467bd", "#c7c7c7"};
-    std::size_t part = 0;
-    for (const detail::SplitPart& p : detail::split_parts(TimeSplit{})) {
-        split.part_keys.emplace_back(p.key);
-        split.part_labels.emplace_back(p.label);
-        split.part_colors.emplace_back(k_part_colors[part++]);
-    }
-    for (const RunReport& r : report.runs) {
-        svg::StackedBars::Bar bar{
-            r.run.id + (r.role == "baseline" ? " (baseline)" : ""), r.run.id, {}};
-        for (const detail::SplitPart& p : detail::split_parts(r.split)) {
-            bar.values.push_back(p.seconds.value_or(0.0));
-        }
-        split.bars.push_back(std::move(bar));
-    }
-    figure(out, svg::render(split),
-           "init: init_start to init_stop (data loading); train / hidden pass / eval: summed "
-           "over epochs; other: hidden-set selection, recording, gaps between attempts.");
-    figure(out, svg::render(lr),
-           "The LR the optimizer used is the scheduled LR times 1/(1 - f) after warm-up "
-           "(hiding.lr_compensation).");
-    out += "</div>";
 }
 
 void runs_table(std::string& out, const Report& report) {
@@ -285,18 +190,31 @@ void runs_table(std::string& out, const Report& report) {
 }
 
 void split_table(std::string& out, const Report& report) {
-    out += "<h2>Time split (seconds)</h2>" +
-           table_head({"run", "staging", "init", "train", "hidden pass", "eval", "checkpoint",
-                       "other", "total"});
+    out +=
+        "<h2>Time split (seconds)</h2>" +
+        table_head({"run", "configuration", "staging", "init", "train", "hidden pass", "eval",
+                    "checkpoint", "other", "total", "communication (in train)", "data read (MB)"});
     for (const RunReport& r : report.runs) {
-        out += "<tr>" + td(r.run.id);
+        const auto g = detail::group_of(report, r.run.id);
+        out += "<tr data-run=\"" + escape(r.run.id) + "\">" + td(r.run.id) +
+               td(g ? report.groups[*g].short_label : detail::strategy_text(r.recipe));
         for (const detail::SplitPart& p : detail::split_parts(r.split)) {
             out += tdn(p.seconds ? fixed(*p.seconds, 2) : "-");
         }
-        out += tdn(fixed(r.split.total_s, 2)) + "</tr>";
+        out += tdn(fixed(r.split.total_s, 2));
+        out += "<td class=\"n\" data-part=\"communication\">" +
+               (r.split.communication_s ? fixed(*r.split.communication_s, 2) : "-") + "</td>";
+        out +=
+            "<td class=\"n\" data-part=\"data_read\">" +
+            (r.split.bytes_read ? fixed(static_cast<double>(*r.split.bytes_read) / 1e6, 1) : "-") +
+            "</td></tr>";
     }
     out += "</tbody></table></div><p class=\"sub\">'-': not measured for this run (no staging or "
-           "checkpointing recorded).</p>";
+           "checkpointing recorded; communication only with several ranks; data read only for "
+           "data streamed from files). Data staging (copying to node-local storage) and init "
+           "(loading data held in memory) are the data-reading times; communication is the "
+           "ranks' wait on collectives not hidden behind computation, a part of train, hidden "
+           "pass and eval.</p>";
 }
 
 void comparison_table(std::string& out, const Report& report) {
@@ -304,9 +222,10 @@ void comparison_table(std::string& out, const Report& report) {
         return;
     }
     const std::string m = metric_column(detail::report_metric(report));
-    out += "<h2>Against the baseline</h2>" +
-           table_head({"run", "baseline", "same seed", "speed-up (time-to-train)", "time saved",
-                       "speed-up to target", "final " + m + " diff", "best " + m + " diff"});
+    out +=
+        "<h2>Against the baseline</h2>" +
+        table_head({"run", "baseline", "same seed", "speed-up (time-to-train)", "time saved",
+                    "speed-up to target", "final " + m + " diff", "best " + m + " diff", "timing"});
     for (const Comparison& c : report.comparisons) {
         const std::string metric = detail::comparison_metric(report, c);
         out += "<tr>" + td(c.run_id) + td(c.baseline_id + (c.automatic ? "" : " (given)")) +
@@ -314,10 +233,16 @@ void comparison_table(std::string& out, const Report& report) {
                tdn(seconds_text(c.time_saved_s)) + tdn(factor_text(c.speedup_to_target)) +
                tdn(c.accuracy_diff_final ? metric_diff_text(metric, *c.accuracy_diff_final) : "-") +
                tdn(c.accuracy_diff_best ? metric_diff_text(metric, *c.accuracy_diff_best) : "-") +
+               (c.noise ? "<td class=\"noise\">" + escape(c.noise->what) + "</td>"
+                        : std::string("<td>ok</td>")) +
                "</tr>";
     }
     out += "</tbody></table></div><p class=\"sub\">speed-up = baseline time-to-train / the run's "
-           "(MLPerf run_start to run_stop); above 1 the run was faster.</p>";
+           "(MLPerf run_start to run_stop); above 1 the run was faster. timing: an epoch of "
+           "identical work " +
+           fixed(k_noise_ratio, 1) +
+           "x as long or more in one run is timing noise, and the speed-up beside it is "
+           "unreliable.</p>";
 }
 
 /// Seconds (metric empty) or values of the metric (accuracy and IoU in percent, MAE a number).
@@ -342,8 +267,9 @@ std::string spread_html(const Spread& s, const std::string& metric) {
 }
 
 void groups_table(std::string& out, const Report& report) {
-    if (report.groups.empty()) {
-        return;
+    if (std::none_of(report.groups.begin(), report.groups.end(),
+                     [](const SeedGroup& g) { return g.run_ids.size() >= 2; })) {
+        return; // one seed each: the cards say it all
     }
     const std::string m = metric_column(detail::report_metric(report));
     out += "<h2>Seeds</h2>" +
@@ -365,7 +291,8 @@ void groups_table(std::string& out, const Report& report) {
                "</tr>";
     }
     out += "</tbody></table></div><p class=\"sub\">Completed runs only; mean ± sample standard "
-           "deviation; MLPerf's olympic mean (without the fastest and slowest) with 5 or more "
+           "deviation (the cards above give 95% t-intervals); MLPerf's olympic mean (without the "
+           "fastest and slowest) with 5 or more "
            "runs, used for the speed-up when present.</p>";
 }
 
@@ -459,9 +386,9 @@ void samples(std::string& out, const Report& report) {
             set.values.push_back(static_cast<double>(s.histogram[k]));
         }
         times.sets.push_back(std::move(set));
-        figure(out, svg::render(times),
-               "never hidden: " + thousands(s.never_hidden) + " of " + thousands(s.num_samples) +
-                   " samples");
+        detail::figure(out, svg::render(times),
+                       "never hidden: " + thousands(s.never_hidden) + " of " +
+                           thousands(s.num_samples) + " samples");
         if (s.have_losses) {
             svg::Histogram losses{"loss_hidden_visible",
                                   "Latest loss: hidden vs visible in epoch " +
@@ -485,7 +412,7 @@ void samples(std::string& out, const Report& report) {
             }
             losses.sets.push_back(std::move(hid));
             losses.sets.push_back(std::move(vis));
-            figure(out, svg::render(losses), s.note);
+            detail::figure(out, svg::render(losses), s.note);
         }
         out += "</div>";
         out += "<p>most hidden:";
@@ -521,7 +448,7 @@ std::string render_html(const Report& report) {
            " run" + (report.runs.size() == 1 ? "" : "s") + " from " + escape(report.workspace) +
            ", generated " + escape(report.generated_at) + "</div>";
     glance(out, report);
-    charts(out, report);
+    detail::charts(out, report);
     runs_table(out, report);
     comparison_table(out, report);
     groups_table(out, report);

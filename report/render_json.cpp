@@ -1,7 +1,8 @@
-// --format json: the stable layout documented in README "Reports".
+// --format json: the stable layout documented in docs/reports.md.
 #include <cmath>
 
 #include "report/render.hpp"
+#include "report/render_common.hpp"
 
 namespace kakuren::report {
 
@@ -15,12 +16,81 @@ Json opt(const std::optional<double>& v) {
     return v && std::isfinite(*v) ? Json(*v) : Json::null();
 }
 
+/// A metric that may have diverged: "nan" / "inf" rather than null (null: none measured).
+Json opt_measured(const std::optional<double>& v) {
+    return v ? Json::measured(*v) : Json::null();
+}
+
 Json text_or_null(const std::string& s) {
     return s.empty() ? Json::null() : Json(s);
 }
 
 Json spread_json(const Spread& s) {
     return JsonObject{{"n", s.n}, {"mean", s.mean}, {"std", s.std}, {"olympic", opt(s.olympic)}};
+}
+
+Json interval_json(const Interval& i) {
+    return JsonObject{{"method", k_interval_method},
+                      {"n", i.n},
+                      {"mean", i.mean},
+                      {"half_width", opt(i.half_width)},
+                      {"low", i.half_width ? Json(i.low()) : Json::null()},
+                      {"high", i.half_width ? Json(i.high()) : Json::null()}};
+}
+
+Json noise_json(const TimingNoise& n) {
+    return JsonObject{{"ratio", n.ratio}, {"what", n.what}};
+}
+
+/// The headline card, as the text and HTML formats show it.
+Json card_json(const Report& report, const SeedGroup& g) {
+    const detail::Card c = detail::group_card(report, g);
+    JsonArray lines;
+    for (const std::string& l : c.lines()) {
+        lines.push_back(l);
+    }
+    return JsonObject{{"title", c.title},
+                      {"work_saved", c.work},
+                      {"time_ratio", opt(c.time_ratio)},
+                      {"time_ratio_reliable", c.time_reliable},
+                      {"time", c.time},
+                      {"lines", std::move(lines)}};
+}
+
+Json group_json(const Report& report, const SeedGroup& g) {
+    JsonArray noise;
+    for (const TimingNoise& n : g.noise) {
+        noise.push_back(noise_json(n));
+    }
+    return JsonObject{
+        {"label", g.label},
+        {"short_label", g.short_label},
+        {"strategy", g.strategy},
+        {"fraction", g.fraction},
+        {"runs", JsonArray(g.run_ids.begin(), g.run_ids.end())},
+        {"incomplete_runs", JsonArray(g.incomplete_run_ids.begin(), g.incomplete_run_ids.end())},
+        {"seeds", JsonArray(g.seeds.begin(), g.seeds.end())},
+        {"time_to_train_s", spread_json(g.time_to_train_s)},
+        {"final_accuracy", spread_json(g.final_accuracy)},
+        {"best_accuracy", spread_json(g.best_accuracy)},
+        {"time_to_target_s", g.time_to_target_s ? spread_json(*g.time_to_target_s) : Json()},
+        {"intervals",
+         JsonObject{{"time_to_train_s", interval_json(g.time_to_train_ci)},
+                    {"final_accuracy", interval_json(g.final_accuracy_ci)},
+                    {"time_to_target_s",
+                     g.time_to_target_ci ? interval_json(*g.time_to_target_ci) : Json::null()}}},
+        {"target", JsonObject{{"runs", g.target_runs}, {"reached", g.target_reached}}},
+        {"work_saved", JsonObject{{"sgd_steps", g.sgd_steps_saved},
+                                  {"sgd_steps_without_hiding", g.sgd_steps_full},
+                                  {"backward_passes", g.samples_saved},
+                                  {"backward_passes_without_hiding", g.samples_full}}},
+        {"baseline_group",
+         g.baseline_group ? Json(static_cast<long long>(*g.baseline_group)) : Json::null()},
+        {"speedup_total", opt(g.speedup_total)},
+        {"time_ratio_reliable", g.time_ratio_reliable()},
+        {"timing_noise", std::move(noise)},
+        {"accuracy_diff_final", opt(g.accuracy_diff_final)},
+        {"card", card_json(report, g)}};
 }
 
 Json loss_stats_json(const LossStats& s) {
@@ -61,10 +131,10 @@ Json run_json(const RunReport& r) {
     for (const EpochPoint& p : r.epochs) {
         const db::EpochRow& e = p.row;
         JsonObject epoch{{"epoch", e.epoch},
-                         {"test_accuracy", e.test_accuracy},
-                         {"test_loss", e.test_loss},
-                         {"train_loss", e.train_loss},
-                         {"train_accuracy", e.train_accuracy},
+                         {"test_accuracy", Json::measured(e.test_accuracy)},
+                         {"test_loss", Json::measured(e.test_loss)},
+                         {"train_loss", Json::measured(e.train_loss)},
+                         {"train_accuracy", Json::measured(e.train_accuracy)},
                          {"lr", e.lr},
                          {"lr_scale", e.lr_scale},
                          {"lr_effective", p.lr_effective},
@@ -121,26 +191,32 @@ Json run_json(const RunReport& r) {
         {"epochs_done", static_cast<long long>(r.epochs.size())},
         {"epochs_planned", r.run.num_epochs},
         {"metric", r.run.metric},
-        {"final_accuracy", opt(r.run.final_accuracy)},
-        {"best_accuracy", opt(r.run.best_accuracy)},
+        {"final_accuracy", opt_measured(r.run.final_accuracy)},
+        {"best_accuracy", opt_measured(r.run.best_accuracy)},
         {"best_epoch", r.best_epoch == 0 ? Json::null() : Json(r.best_epoch)},
         {"time_to_train_s", opt(r.time_to_train_s)},
         {"elapsed_s", opt(r.elapsed_s)},
         {"target", std::move(target)},
-        {"time_split_s", JsonObject{{"staging", opt(s.staging_s)},
-                                    {"init", opt(s.init_s)},
-                                    {"train", s.train_s},
-                                    {"hidden_pass", s.hidden_pass_s},
-                                    {"eval", s.eval_s},
-                                    {"checkpoint", opt(s.checkpoint_s)},
-                                    {"other", s.other_s},
-                                    {"communication", opt(s.communication_s)},
-                                    {"total", s.total_s}}},
+        {"time_split_s",
+         JsonObject{{"staging", opt(s.staging_s)},
+                    {"init", opt(s.init_s)},
+                    {"train", s.train_s},
+                    {"hidden_pass", s.hidden_pass_s},
+                    {"eval", s.eval_s},
+                    {"checkpoint", opt(s.checkpoint_s)},
+                    {"other", s.other_s},
+                    {"communication", opt(s.communication_s)},
+                    {"bytes_read",
+                     s.bytes_read ? Json(static_cast<long long>(*s.bytes_read)) : Json::null()},
+                    {"total", s.total_s}}},
         {"samples_per_s", r.samples_per_s},
         {"mean_requested_fraction", r.mean_requested_fraction},
         {"mean_realised_fraction", r.mean_realised_fraction},
         {"hidden_total", r.hidden_total},
         {"moved_back_total", r.moved_back_total},
+        {"backward_passes", JsonObject{{"run", r.samples_trained},
+                                       {"without_hiding", r.samples_full},
+                                       {"saved", r.samples_full - r.samples_trained}}},
         {"sgd_steps",
          JsonObject{{"run", r.sgd_steps_run},
                     {"without_hiding", r.sgd_steps_full},
@@ -200,32 +276,21 @@ util::Json to_json(const Report& report) {
     }
     JsonArray comparisons;
     for (const Comparison& c : report.comparisons) {
-        comparisons.push_back(JsonObject{{"run", c.run_id},
-                                         {"baseline", c.baseline_id},
-                                         {"automatic", c.automatic},
-                                         {"same_seed", c.same_seed},
-                                         {"speedup_total", opt(c.speedup_total)},
-                                         {"time_saved_s", opt(c.time_saved_s)},
-                                         {"speedup_to_target", opt(c.speedup_to_target)},
-                                         {"accuracy_diff_final", opt(c.accuracy_diff_final)},
-                                         {"accuracy_diff_best", opt(c.accuracy_diff_best)}});
+        comparisons.push_back(
+            JsonObject{{"run", c.run_id},
+                       {"baseline", c.baseline_id},
+                       {"automatic", c.automatic},
+                       {"same_seed", c.same_seed},
+                       {"speedup_total", opt(c.speedup_total)},
+                       {"time_saved_s", opt(c.time_saved_s)},
+                       {"speedup_to_target", opt(c.speedup_to_target)},
+                       {"accuracy_diff_final", opt(c.accuracy_diff_final)},
+                       {"accuracy_diff_best", opt(c.accuracy_diff_best)},
+                       {"timing_noise", c.noise ? noise_json(*c.noise) : Json::null()}});
     }
     JsonArray groups;
     for (const SeedGroup& g : report.groups) {
-        groups.push_back(JsonObject{
-            {"label", g.label},
-            {"strategy", g.strategy},
-            {"fraction", g.fraction},
-            {"runs", JsonArray(g.run_ids.begin(), g.run_ids.end())},
-            {"seeds", JsonArray(g.seeds.begin(), g.seeds.end())},
-            {"time_to_train_s", spread_json(g.time_to_train_s)},
-            {"final_accuracy", spread_json(g.final_accuracy)},
-            {"best_accuracy", spread_json(g.best_accuracy)},
-            {"time_to_target_s", g.time_to_target_s ? spread_json(*g.time_to_target_s) : Json()},
-            {"baseline_group",
-             g.baseline_group ? Json(static_cast<long long>(*g.baseline_group)) : Json::null()},
-            {"speedup_total", opt(g.speedup_total)},
-            {"accuracy_diff_final", opt(g.accuracy_diff_final)}});
+        groups.push_back(group_json(report, g));
     }
     JsonArray samples;
     for (const SampleReport& s : report.samples) {

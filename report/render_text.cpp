@@ -119,7 +119,7 @@ void comparison_section(std::string& out, const Report& report) {
     }
     const std::string m = metric_label(detail::report_metric(report));
     Table t({"RUN", "BASELINE", "SAME SEED", "SPEED-UP", "TIME SAVED", "SPEED-UP TO TARGET",
-             "FINAL " + m + " DIFF", "BEST " + m + " DIFF"});
+             "FINAL " + m + " DIFF", "BEST " + m + " DIFF", "TIMING"});
     for (const Comparison& c : report.comparisons) {
         t.add({c.run_id, c.baseline_id + (c.automatic ? "" : " (given)"),
                c.same_seed ? "yes" : "no", factor_text(c.speedup_total),
@@ -129,15 +129,18 @@ void comparison_section(std::string& out, const Report& report) {
                    : "-",
                c.accuracy_diff_best
                    ? metric_diff_text(detail::comparison_metric(report, c), *c.accuracy_diff_best)
-                   : "-"});
+                   : "-",
+               c.noise ? "noise " + fixed(c.noise->ratio, 2) + "x" : "ok"});
     }
-    out += "\nAGAINST BASELINE (speed-up = baseline time-to-train / run's; > 1 is faster)\n" +
-           t.render();
+    out += "\nAGAINST BASELINE (speed-up = baseline time-to-train / run's; > 1 is faster; TIMING: "
+           "noise when an epoch of identical work took " +
+           fixed(k_noise_ratio, 1) + "x as long or more in one run)\n" + t.render();
 }
 
 void groups_section(std::string& out, const Report& report) {
-    if (report.groups.empty()) {
-        return;
+    if (std::none_of(report.groups.begin(), report.groups.end(),
+                     [](const SeedGroup& g) { return g.run_ids.size() >= 2; })) {
+        return; // one seed each: the cards say it all
     }
     const std::string m = metric_label(detail::report_metric(report));
     Table t({"CONFIGURATION", "RUNS", "SEEDS", "TIME-TO-TRAIN", "OLYMPIC", "FINAL " + m,
@@ -156,7 +159,7 @@ void groups_section(std::string& out, const Report& report) {
                g.accuracy_diff_final ? metric_diff_text(metric, *g.accuracy_diff_final) : "-"});
     }
     out += "\nSEEDS (completed runs; mean ± std; MLPerf olympic mean with >= 5 runs, used for "
-           "the speed-up when present)\n" +
+           "the speed-up when present; the cards above give 95% t-intervals)\n" +
            t.render();
 }
 
@@ -277,18 +280,15 @@ std::string render_table(const Report& report) {
     std::string out = "kakuren report: " + std::to_string(report.runs.size()) + " run" +
                       (report.runs.size() == 1 ? "" : "s") + " in " + report.workspace +
                       " (generated " + report.generated_at + ")\n\n";
-    out += "AT A GLANCE\n";
-    std::vector<std::string> compared;
-    for (const Comparison& c : report.comparisons) {
-        const auto lines = headline(report, c);
+    out += "AT A GLANCE (one card per configuration)\n";
+    for (const SeedGroup& g : report.groups) {
+        const auto lines = detail::group_card(report, g).lines();
         for (std::size_t i = 0; i < lines.size(); ++i) {
             out += (i == 0 ? "  " : "    ") + lines[i] + "\n";
         }
-        compared.push_back(c.run_id);
-        compared.push_back(c.baseline_id);
     }
     for (const RunReport& r : report.runs) {
-        if (std::find(compared.begin(), compared.end(), r.run.id) != compared.end()) {
+        if (!detail::has_own_card(report, r)) {
             continue;
         }
         const auto lines = headline(r);

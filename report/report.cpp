@@ -1,6 +1,7 @@
 #include "report/report.hpp"
 
-#include <fnmatch.h>
+#include "report/groups.hpp"
+#include "report/select.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -78,13 +79,6 @@ LossStats loss_stats(std::vector<float> values) {
     s.min = values.front();
     s.max = values.back();
     return s;
-}
-
-std::string fraction_label(const RecipeSummary& r) {
-    if (r.strategy == "none") {
-        return "none (baseline)";
-    }
-    return r.hiding_label;
 }
 
 } // namespace
@@ -184,6 +178,9 @@ RunReport build_run(const db::Store& store, const db::RunRow& run,
         r.split.train_s += row.train_s;
         r.split.hidden_pass_s += row.hidden_pass_s;
         r.split.eval_s += row.eval_s;
+        if (row.bytes_read) {
+            r.split.bytes_read = r.split.bytes_read.value_or(0) + *row.bytes_read;
+        }
         if (row.comm_s && *row.comm_s > 0) {
             r.split.communication_s = r.split.communication_s.value_or(0.0) + *row.comm_s;
         }
@@ -194,6 +191,8 @@ RunReport build_run(const db::Store& store, const db::RunRow& run,
         r.moved_back_total += row.moved_back;
         r.sgd_steps_run += p.sgd_steps;
         r.sgd_steps_full += full_steps;
+        r.samples_trained += row.visible;
+        r.samples_full += n;
         if (better(row.test_accuracy, best)) {
             best = row.test_accuracy;
             r.best_epoch = row.epoch;
@@ -370,122 +369,17 @@ Report build_report(const db::Store& store, const Request& request) {
     report.target_override = request.target;
 
     const std::vector<db::RunRow> all = store.list_runs(); // newest first
-    std::vector<db::RunRow> selected;
-    std::set<std::string> chosen;
-    auto choose = [&](const db::RunRow& r) {
-        if (chosen.insert(r.id).second) {
-            selected.push_back(r);
-        }
-    };
-    for (const std::string& ref : request.runs) {
-        const std::optional<db::RunRow> r = store.find_run(ref);
-        if (!r) {
-            throw UsageError("no run matches '" + ref + "'; 'kakuren runs' lists them");
-        }
-        choose(*r);
-    }
-    if (!request.name_pattern.empty()) {
-        bool any = false;
-        for (const db::RunRow& r : std::views::reverse(all)) { // oldest first
-            if (fnmatch(request.name_pattern.c_str(), r.name.c_str(), 0) == 0 ||
-                fnmatch(request.name_pattern.c_str(), r.id.c_str(), 0) == 0 ||
-                (!r.sweep.empty() &&
-                 fnmatch(request.name_pattern.c_str(), r.sweep.c_str(), 0) == 0)) {
-                choose(r);
-                any = true;
-            }
-        }
-        if (!any) {
-            throw UsageError("no run name matches '" + request.name_pattern +
-                             "'; 'kakuren runs' lists them");
-        }
-    }
-    if (request.all) {
-        for (const db::RunRow& r : std::views::reverse(all)) {
-            choose(r);
-        }
-    }
-    if (request.runs.empty() && request.name_pattern.empty() && !request.all) {
-        if (all.empty()) {
-            throw UsageError("no runs in the workspace " + request.workspace +
-                             "; 'kakuren run RECIPE' records one");
-        }
-        choose(all.front()); // nothing named: the newest run
-    }
+    const std::vector<db::RunRow> selected = select_runs(store, request, all);
 
     std::map<std::string, RunReport> built;
     for (const db::RunRow& r : selected) {
         built.emplace(r.id, build_run(store, r, request.target));
     }
 
-    // Baselines: the one given, else per hiding run the strategy=none run of the same recipe
-    // (seed, then completion, then recency decide between several).
-    std::optional<db::RunRow> explicit_baseline;
-    if (!request.baseline.empty()) {
-        explicit_baseline = store.find_run(request.baseline);
-        if (!explicit_baseline) {
-            throw UsageError("no run matches the baseline '" + request.baseline +
-                             "'; 'kakuren runs' lists them");
-        }
-    }
-    std::map<std::string, RecipeSummary> candidate_recipes;
-    auto candidate_recipe = [&](const db::RunRow& r) -> const RecipeSummary& {
-        auto it = candidate_recipes.find(r.id);
-        if (it == candidate_recipes.end()) {
-            it = candidate_recipes
-                     .emplace(r.id, summarize_recipe(r.recipe_text, r.run_dir + "/recipe.toml"))
-                     .first;
-        }
-        return it->second;
-    };
-    std::vector<std::pair<std::string, std::string>> pairs; // (run, baseline)
-    std::map<std::string, bool> automatic;
-    for (const db::RunRow& row : selected) {
-        const RunReport& r = built.at(row.id);
-        const std::string strategy = r.recipe.strategy.empty() ? row.strategy : r.recipe.strategy;
-        if (explicit_baseline) {
-            if (row.id == explicit_baseline->id) {
-                report.notes.push_back("--baseline " + row.id +
-                                       " is a run of the report itself: it is not compared "
-                                       "with itself");
-                continue;
-            }
-            const RecipeSummary& b = candidate_recipe(*explicit_baseline);
-            if (b.dataset != r.recipe.dataset || b.model != r.recipe.model) {
-                report.notes.push_back("warning: baseline " + explicit_baseline->id + " trains " +
-                                       b.model + " on " + b.dataset + " but " + row.id +
-                                       " trains " + r.recipe.model + " on " + r.recipe.dataset +
-                                       ": their accuracies and times measure different problems");
-            }
-            pairs.emplace_back(row.id, explicit_baseline->id);
-            continue;
-        }
-        if (strategy == "none") {
-            continue;
-        }
-        const db::RunRow* best = nullptr;
-        int best_score = -1;
-        for (const db::RunRow& c : all) { // newest first: ties keep the newest
-            if (c.id == row.id || c.strategy != "none" ||
-                candidate_recipe(c).baseline_key != r.recipe.baseline_key) {
-                continue;
-            }
-            const int score =
-                (c.seed == row.seed ? 2 : 0) + (outcome_of(c.status) == "completed" ? 1 : 0);
-            if (score > best_score) {
-                best = &c;
-                best_score = score;
-            }
-        }
-        if (best == nullptr) {
-            report.notes.push_back("no baseline for " + row.id +
-                                   ": run the same recipe with --set hiding.strategy=none, or "
-                                   "pass --baseline RUN");
-            continue;
-        }
-        pairs.emplace_back(row.id, best->id);
-        automatic[row.id] = true;
-    }
+    const Baselines baselines = find_baselines(store, request, selected, built, all);
+    report.notes = baselines.notes;
+    const auto& pairs = baselines.pairs;
+    const auto& automatic = baselines.automatic;
     for (const auto& [run_id, baseline_id] : pairs) {
         if (built.count(baseline_id) == 0) {
             const std::optional<db::RunRow> b = store.find_run(baseline_id);
@@ -504,113 +398,10 @@ Report build_report(const db::Store& store, const Request& request) {
     });
 
     for (const auto& [run_id, baseline_id] : pairs) {
-        const RunReport& r = *report.find(run_id);
-        const RunReport& b = *report.find(baseline_id);
-        Comparison c;
-        c.run_id = run_id;
-        c.baseline_id = baseline_id;
-        c.automatic = automatic.count(run_id) != 0;
-        c.same_seed = r.run.seed == b.run.seed;
-        if (r.time_to_train_s && b.time_to_train_s && *r.time_to_train_s > 0) {
-            c.speedup_total = *b.time_to_train_s / *r.time_to_train_s;
-            c.time_saved_s = *b.time_to_train_s - *r.time_to_train_s;
-        }
-        if (r.target && b.target && r.target->time_s && b.target->time_s && *r.target->time_s > 0) {
-            c.speedup_to_target = *b.target->time_s / *r.target->time_s;
-        }
-        // A run that did not complete has no final accuracy to compare yet.
-        const bool both_completed = r.outcome == "completed" && b.outcome == "completed";
-        if (both_completed && r.run.final_accuracy && b.run.final_accuracy) {
-            c.accuracy_diff_final = *r.run.final_accuracy - *b.run.final_accuracy;
-        }
-        if (both_completed && r.run.best_accuracy && b.run.best_accuracy) {
-            c.accuracy_diff_best = *r.run.best_accuracy - *b.run.best_accuracy;
-        }
-        report.comparisons.push_back(c);
+        report.comparisons.push_back(
+            compare(*report.find(run_id), *report.find(baseline_id), automatic.count(run_id) != 0));
     }
-
-    // Seed groups over completed runs: the same configuration apart from the seed.
-    std::vector<SeedGroup> groups;
-    std::vector<std::string> group_keys, group_baseline_keys;
-    for (const RunReport& r : report.runs) {
-        if (r.outcome != "completed") {
-            continue;
-        }
-        auto it = std::find(group_keys.begin(), group_keys.end(), r.recipe.group_key);
-        std::size_t g = static_cast<std::size_t>(it - group_keys.begin());
-        if (it == group_keys.end()) {
-            group_keys.push_back(r.recipe.group_key);
-            group_baseline_keys.push_back(r.recipe.baseline_key);
-            SeedGroup sg;
-            sg.label = fraction_label(r.recipe);
-            sg.strategy = r.recipe.strategy;
-            sg.fraction = r.recipe.fraction;
-            groups.push_back(sg);
-        }
-        groups[g].run_ids.push_back(r.run.id);
-        groups[g].seeds.push_back(r.run.seed);
-    }
-    for (SeedGroup& g : groups) {
-        std::vector<double> times, finals, bests, targets;
-        for (const std::string& id : g.run_ids) {
-            const RunReport& r = *report.find(id);
-            if (r.time_to_train_s) {
-                times.push_back(*r.time_to_train_s);
-            }
-            finals.push_back(r.run.final_accuracy.value_or(0));
-            bests.push_back(r.run.best_accuracy.value_or(0));
-            if (r.target && r.target->time_s) {
-                targets.push_back(*r.target->time_s);
-            }
-        }
-        g.time_to_train_s = spread(times);
-        g.final_accuracy = spread(finals);
-        g.best_accuracy = spread(bests);
-        if (!targets.empty()) {
-            g.time_to_target_s = spread(targets);
-        }
-    }
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-        if (groups[i].strategy == "none") {
-            continue;
-        }
-        for (std::size_t j = 0; j < groups.size(); ++j) {
-            if (groups[j].strategy == "none" && group_baseline_keys[j] == group_baseline_keys[i]) {
-                groups[i].baseline_group = j;
-                const SeedGroup& b = groups[j];
-                if (b.time_to_train_s.n > 0 && groups[i].time_to_train_s.n > 0 &&
-                    groups[i].time_to_train_s.central() > 0) {
-                    groups[i].speedup_total =
-                        b.time_to_train_s.central() / groups[i].time_to_train_s.central();
-                }
-                groups[i].accuracy_diff_final =
-                    groups[i].final_accuracy.central() - b.final_accuracy.central();
-                break;
-            }
-        }
-    }
-    // Keep configurations with several seeds, and the baselines they compare to.
-    std::vector<bool> keep(groups.size(), false);
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-        if (groups[i].run_ids.size() >= 2) {
-            keep[i] = true;
-            if (groups[i].baseline_group) {
-                keep[*groups[i].baseline_group] = true;
-            }
-        }
-    }
-    std::vector<std::size_t> new_index(groups.size(), 0);
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-        if (keep[i]) {
-            new_index[i] = report.groups.size();
-            report.groups.push_back(groups[i]);
-        }
-    }
-    for (SeedGroup& g : report.groups) {
-        if (g.baseline_group) {
-            g.baseline_group = new_index[*g.baseline_group];
-        }
-    }
+    report.groups = build_groups(report);
 
     if (request.samples) {
         for (const RunReport& r : report.runs) {

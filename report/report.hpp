@@ -10,6 +10,7 @@
 #include "db/store.hpp"
 #include "report/mllog_check.hpp"
 #include "report/recipe_summary.hpp"
+#include "report/stats.hpp"
 
 namespace kakuren::report {
 
@@ -51,6 +52,10 @@ struct TimeSplit {
     /// a part of train, hidden pass and eval, not added to total; nullopt unless multi-rank.
     std::optional<double> communication_s;
     double total_s = 0; ///< init_start -> run_stop (or the last record); else sum of epochs
+    /// Bytes read from the training split's files over the epochs (epochs.bytes_read, streaming
+    /// sources); nullopt for data held in memory. Their reading time is inside train (overlapped
+    /// by the prefetcher), not measured apart.
+    std::optional<std::int64_t> bytes_read;
 };
 
 struct TargetResult {
@@ -80,8 +85,17 @@ struct RunReport {
     double mean_requested_fraction = 0, mean_realised_fraction = 0;
     std::int64_t hidden_total = 0, moved_back_total = 0;
     std::int64_t sgd_steps_run = 0, sgd_steps_full = 0; ///< run vs without hiding
+    /// Per-sample backward passes: samples trained (visible, summed over epochs) vs N x epochs.
+    std::int64_t samples_trained = 0, samples_full = 0;
 
     std::int64_t sgd_steps_saved() const { return sgd_steps_full - sgd_steps_run; }
+};
+
+/// The same work took measurably different time (k_noise_ratio or more apart): a time ratio
+/// beside it is not to be trusted.
+struct TimingNoise {
+    double ratio = 0; ///< slower / faster seconds of the same work
+    std::string what; ///< the sentence the outputs show
 };
 
 struct Comparison {
@@ -92,6 +106,9 @@ struct Comparison {
     std::optional<double> time_saved_s;      ///< baseline time-to-train - run's
     std::optional<double> speedup_to_target; ///< baseline time-to-target / run's
     std::optional<double> accuracy_diff_final, accuracy_diff_best; ///< run - baseline
+    /// An epoch that did identical work in both runs (epoch 1 of a hiding run hides nothing)
+    /// but took k_noise_ratio or more as long in one of them.
+    std::optional<TimingNoise> noise;
 };
 
 /// Mean, sample standard deviation, and MLPerf's olympic mean (drop the lowest and highest;
@@ -105,9 +122,13 @@ struct Spread {
 };
 Spread spread(std::vector<double> values);
 
-/// Runs of one configuration that differ only in seed (completed runs only).
+/// Runs of one configuration (strategy and its settings) that differ only in seed; the figures
+/// are over its completed runs. The report's headline is one card per group.
 struct SeedGroup {
     std::string label; ///< RecipeSummary::hiding_label, e.g. "kakurenbo F=0.30 tau=0.70"
+    /// The legend's name: the strategy label plus the settings that tell this configuration
+    /// apart from the report's others, e.g. "none, optimizer.lr=0.1".
+    std::string short_label;
     std::string strategy;
     double fraction = 0;
     std::vector<std::string> run_ids;
@@ -117,6 +138,17 @@ struct SeedGroup {
     std::optional<std::size_t> baseline_group; ///< index of the strategy=none group it compares to
     std::optional<double> speedup_total;       ///< baseline central time / this central time
     std::optional<double> accuracy_diff_final; ///< this central - baseline central
+    /// k_interval_method intervals of the same figures (no half width with one seed).
+    Interval time_to_train_ci, final_accuracy_ci;
+    std::optional<Interval> time_to_target_ci;
+    int target_runs = 0, target_reached = 0; ///< runs with a target, and how many reached it
+    /// Work saved, summed over the completed runs: SGD steps and per-sample backward passes.
+    std::int64_t sgd_steps_saved = 0, sgd_steps_full = 0, samples_saved = 0, samples_full = 0;
+    std::vector<std::string> incomplete_run_ids; ///< runs of this configuration left out
+    /// Timing noise behind this group's time ratio: its own seeds of strategy none disagreeing,
+    /// its baseline group's, and its runs' pairs'. Non-empty: the ratio is unreliable.
+    std::vector<TimingNoise> noise;
+    bool time_ratio_reliable() const { return noise.empty(); }
 };
 
 struct LossStats {
@@ -151,7 +183,7 @@ struct Report {
     std::optional<double> target_override;
     std::vector<RunReport> runs; ///< selected runs and the baselines they need, oldest first
     std::vector<Comparison> comparisons;
-    std::vector<SeedGroup> groups; ///< configurations with >= 2 completed runs
+    std::vector<SeedGroup> groups; ///< configurations with >= 1 completed run, by first run
     std::vector<SampleReport> samples;
     std::vector<std::string> notes; ///< e.g. a hiding run without baseline
     const RunReport* find(const std::string& id) const;

@@ -26,6 +26,25 @@ struct Series {
     bool dashed = false;
     bool in_legend = true;
     std::vector<std::pair<double, double>> points;
+    std::string config;  ///< data-config: the configuration (seed group) the run belongs to
+    double width = 2;    ///< stroke width
+    double opacity = 1;  ///< stroke opacity (seeds drawn thin behind their mean)
+    bool markers = true; ///< dots at the points
+};
+
+/// The range of a configuration's seeds: a filled band from the lowest to the highest value at
+/// each x (drawn under the lines).
+struct Band {
+    std::string label;  ///< legend text
+    std::string config; ///< data-config
+    std::string color;
+    std::vector<std::pair<double, std::pair<double, double>>> points; ///< x -> (low, high)
+};
+
+/// A horizontal line at a target value, labelled at its right end.
+struct TargetLine {
+    double y = 0;
+    std::string label; ///< e.g. "target 85.00%"
 };
 
 struct LineChart {
@@ -38,6 +57,8 @@ struct LineChart {
     std::optional<double> y_min, y_max; ///< fixed y range; else from the data
     std::vector<Series> series;
     std::string note; ///< a line under the legend, e.g. what dashed lines mean
+    std::vector<Band> bands;
+    std::vector<TargetLine> targets;
 };
 std::string render(const LineChart& chart);
 

@@ -19,6 +19,10 @@ std::string thousands(std::int64_t n) {
 }
 
 std::string fixed(double value, int digits) {
+    if (!std::isfinite(value)) {
+        // printf writes "-nan" for a NaN with its sign bit set: a diverged loss reads "nan".
+        return std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf";
+    }
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.*f", digits, value);
     return buf;
@@ -29,6 +33,9 @@ std::string metric_value(std::string_view metric, double value) {
 }
 
 std::string percent(double fraction, int digits) {
+    if (!std::isfinite(fraction)) {
+        return fixed(fraction, digits);
+    }
     return fixed(fraction * 100.0, digits) + "%";
 }
 

@@ -8,9 +8,11 @@
 
 namespace kakuren::report {
 
-std::string thousands(std::int64_t n);                ///< 60000 -> "60,000"
-std::string fixed(double value, int digits);          ///< printf %.*f
-std::string percent(double fraction, int digits = 1); ///< 0.1234 -> "12.3%"
+std::string thousands(std::int64_t n); ///< 60000 -> "60,000"
+/// printf %.*f; a value that is not finite is "nan", "inf" or "-inf" (never "-nan").
+std::string fixed(double value, int digits);
+/// 0.1234 -> "12.3%"; not finite: as fixed().
+std::string percent(double fraction, int digits = 1);
 /// A value of the metric named `metric`: accuracy and IoU as percent(value, 2), MAE (an error
 /// in the targets' units) as fixed(value, 4).
 std::string metric_value(std::string_view metric, double value);

@@ -3,7 +3,7 @@
 # (python3 -c 'import torch; print(torch.utils.cmake_prefix_path)') and runs the GPU checks:
 #   - ctest -L gpu: the CUDA cases of tests/trainer/device_test.cpp (train on cuda as on the CPU,
 #     kill and resume on cuda bit-identical with deterministic algorithms, bf16 and fp16);
-#   - the shipped recipe for 2 epochs on cuda (accuracy printed beside the CPU's of README);
+#   - the shipped recipe for 2 epochs on cuda (accuracy printed beside the CPU's of docs/benchmarks.md);
 #   - a TorchScript module exported by this PyTorch, trained on cuda with hiding;
 #   - a 2-rank NCCL run where the machine has 2 GPUs;
 #   - samples/s of kakuren against the same CNN in PyTorch eager on the same GPU

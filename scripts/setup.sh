@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Installs what kakuren needs (only the missing Debian packages) and builds it (Release, -j2).
-# Idempotent: a second call only rebuilds what changed. Usage: scripts/setup.sh [build-dir]
+# Idempotent: a second call only rebuilds what changed. Usage: scripts/setup.sh [--tests] [build-dir]
 #
-# KAKUREN_TORCH picks the LibTorch (README "Two LibTorch flavours"):
+# --tests (scripts/test.sh passes it) also installs what only the tests need from PyPI into the
+# test virtual environment .venv-test/ (mlflow-skinny: the export tests read kakuren's MLflow
+# export back with MLflow's own client). The main job never needs it.
+#
+# KAKUREN_TORCH picks the LibTorch (docs/devices.md):
 #   debian (default)  Debian's LibTorch 1.13, CPU only (libtorch-dev); builds into build/
 #   pypi              PyPI's torch (the version in scripts/torch-version; CUDA-enabled, with NCCL)
 #                     in the project's own virtual environment .venv/; builds into build-pypi/.
 #                     Needs the CUDA toolkit (nvcc) for LibTorch's CMake files, not a GPU.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+tests=0
+if [[ ${1:-} == --tests ]]; then
+  tests=1
+  shift
+fi
 flavour=${KAKUREN_TORCH:-debian}
 case "$flavour" in
   debian) build=${1:-$root/build} ;;
@@ -36,6 +45,9 @@ packages=(
                                # the std::source_location builtin that libstdc++ 12 needs)
   chromium fonts-dejavu-core  # report tests render the HTML report in headless Chromium
 )
+if ((tests)); then
+  packages+=(python3-venv)   # the test virtual environment .venv-test (PyPI test packages)
+fi
 if [[ $flavour == debian ]]; then
   packages+=(libtorch-dev    # LibTorch 1.13 (CPU) with c10d + Gloo
              python3-torch)  # PyTorch 1.13 (= LibTorch's): the tests export TorchScript modules
@@ -56,7 +68,21 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+if ((tests)); then
+  # Test-only PyPI packages, in their own virtual environment (never the system Python, never
+  # the main job's): tests/CMakeLists.txt finds it as KAKUREN_TEST_VENV_PYTHON.
+  test_venv=$root/.venv-test
+  mlflow_version=3.18.0
+  [[ -x $test_venv/bin/python ]] || /usr/bin/python3 -m venv "$test_venv"
+  if [[ $("$test_venv/bin/python" -c 'import mlflow; print(mlflow.__version__)' 2>/dev/null) != "$mlflow_version" ]]; then
+    echo "setup: installing mlflow-skinny==$mlflow_version into $test_venv (for the tests)"
+    "$test_venv/bin/pip" install -q --disable-pip-version-check "mlflow-skinny==$mlflow_version"
+  fi
+fi
+
 cmake_args=(-DCMAKE_BUILD_TYPE=Release)
+# KAKUREN_WERROR=ON (CI, development) makes warnings errors; unset keeps what the build has.
+[[ -n ${KAKUREN_WERROR:-} ]] && cmake_args+=(-DKAKUREN_WERROR="$KAKUREN_WERROR")
 if [[ $flavour == pypi ]]; then
   # PyPI's torch in the project's own virtual environment, never the system Python.
   venv=$root/.venv

@@ -6,6 +6,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build
 [[ ${KAKUREN_TORCH:-debian} == pypi ]] && build=$root/build-pypi
-"$root/scripts/setup.sh" "$build"
+"$root/scripts/setup.sh" --tests "$build"
 cd "$build"
 ctest --output-on-failure -j2 "$@"

@@ -128,6 +128,7 @@ JobInfo to_job_info(const slurm_job_info_t& job) {
     info.state_reason = reason ? reason : "";
     info.nodes = job.nodes ? job.nodes : "";
     info.name = job.name ? job.name : "";
+    info.comment = job.comment ? job.comment : "";
     info.restart_count = job.restart_cnt;
     info.submit_time = static_cast<std::int64_t>(job.submit_time);
     info.start_time = static_cast<std::int64_t>(job.start_time);

@@ -97,6 +97,7 @@ struct JobInfo {
     std::string state_reason;     ///< Slurm's reason, e.g. "NonZeroExitCode", "BeginTime"
     std::string nodes;            ///< allocated node list, e.g. "n[1-2]"; empty when pending
     std::string name;             ///< job name
+    std::string comment;          ///< the job's comment (--comment)
     int restart_count = 0;        ///< times Slurm requeued it (SLURM_RESTART_COUNT of the run)
     std::int64_t submit_time = 0; ///< Unix seconds
     std::int64_t start_time = 0;  ///< Unix seconds; expected (or 0) while pending

@@ -38,7 +38,7 @@ EXTERNAL = [
     ("hdf5.h", {"trainer"}, "HDF5"),
 ]
 
-# Inside trainer/: the seams, lowest first (README "Development"). A trainer file may include
+# Inside trainer/: the seams, lowest first (docs/development.md). A trainer file may include
 # trainer headers of its own seam and of seams to its left only; every trainer file must be
 # listed (by stem), so that a new file is placed on purpose.
 TRAINER_SEAMS = [
@@ -46,8 +46,8 @@ TRAINER_SEAMS = [
                                                                      # layers see
     ("schedule", ["schedule"]),
     ("device", ["device"]),
-    ("data", ["data", "source", "stream", "npy_source", "hdf5", "hdf5_source", "image_source",
-              "data_commands",
+    ("data", ["data", "source", "stream", "npy_source", "hdf5", "hdf5_source", "hdf5_dataset",
+              "image_source", "image_decode", "data_commands",
               "standins", "standin_files"]),  # SampleSource, Prefetcher, in-memory and
                                                # streaming sets, the stand-ins
     ("task", ["task", "classification", "segmentation", "regression"]),

@@ -265,7 +265,7 @@ void load_training_state(const checkpoint::Resume& resume, StepEngine& engine, c
         util::log_warning("checkpoint " + resume.name + " was written on another platform (" +
                           *change +
                           "): the run goes on, but not bit-identical to one that never stopped "
-                          "(README \"Devices and LibTorch flavours\")");
+                          "(docs/devices.md)");
     }
     try {
         const Shapes expected = shapes_of(model);

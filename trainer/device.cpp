@@ -198,7 +198,7 @@ Device::Device(const DeviceConfig& config, int threads, int local_rank)
     }
     // auto: channels-last image batches everywhere. On the CPU oneDNN's convolutions take the
     // shipped CNN's epoch to 0.77 (LibTorch 1.13) and 0.75 (2.11) of the contiguous layout's
-    // (bench/device_bench.py memory_format; README "Benchmarks"); on a GPU cuDNN's tensor-core
+    // (bench/device_bench.py memory_format; docs/benchmarks.md); on a GPU cuDNN's tensor-core
     // kernels want NHWC as well.
     m_channels_last = config.memory_format != "contiguous";
     if (config.deterministic) {

@@ -1,6 +1,6 @@
 // data.dataset = "hdf5": one file with a data and a target dataset [N, ...] (contiguous ones read
-// with pread at their offset in the file, others by hyperslab, one selection per batch), or a
-// folder of per-sample files in the MLPerf HPC DeepCAM layout (climate/data H x W x C,
+// with pread at their offset in the file that holds them, others by hyperslab, one selection per
+// batch), or a folder of per-sample files in the MLPerf HPC DeepCAM layout (climate/data H x W x C,
 // climate/labels_0 H x W, stats.h5 beside or above for the per-channel normalisation).
 // Debian's libhdf5 is the serial build, which is not thread-safe: every HDF5 call in this file
 // holds one process-wide mutex, so reader threads serialise there (the pread path and their
@@ -26,175 +26,6 @@ namespace kakuren::trainer {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::mutex& hdf5_mutex() {
-    static std::mutex m;
-    return m;
-}
-
-/// The deepest message of HDF5's error stack (its most specific cause); caller holds the mutex.
-std::string hdf5_cause() {
-    std::string cause;
-    H5Ewalk2(
-        H5E_DEFAULT, H5E_WALK_DOWNWARD,
-        [](unsigned /*n*/, const H5E_error2_t* e, void* out) -> herr_t {
-            if (e->desc != nullptr && e->desc[0] != '\0') {
-                *static_cast<std::string*>(out) = e->desc;
-            }
-            return 0;
-        },
-        &cause);
-    H5Eclear2(H5E_DEFAULT);
-    return cause.empty() ? "HDF5 error" : cause;
-}
-
-/// Opens a file read-only; caller holds the mutex.
-H5Handle open_file(const fs::path& file, const std::string& context) {
-    static const bool quiet = [] {
-        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); // errors come back as messages instead
-        return true;
-    }();
-    (void)quiet;
-    // HDF5 opens without O_NONBLOCK: a FIFO would block it. Refused first, never waited on.
-    util::open_regular_file(file, file.string() + context);
-    H5Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    if (!f.ok()) {
-        throw RuntimeFailure("cannot read " + file.string() + context +
-                             ": not a readable HDF5 file (" + hdf5_cause() + ")");
-    }
-    return f;
-}
-
-struct DatasetInfo {
-    util::NpyType type = util::NpyType::u8;
-    std::vector<std::int64_t> shape;
-};
-
-/// Element type and shape of a dataset; caller holds the mutex.
-DatasetInfo describe(hid_t dataset, const std::string& where) {
-    const H5Handle type(H5Dget_type(dataset), H5Tclose);
-    const H5Handle space(H5Dget_space(dataset), H5Sclose);
-    if (!type.ok() || !space.ok()) {
-        throw RuntimeFailure(where + ": " + hdf5_cause());
-    }
-    DatasetInfo out;
-    const H5T_class_t cls = H5Tget_class(type.get());
-    const std::size_t size = H5Tget_size(type.get());
-    bool found = false;
-    if (cls == H5T_INTEGER) {
-        const bool is_signed = H5Tget_sign(type.get()) != H5T_SGN_NONE;
-        found = true;
-        if (size == 1) {
-            out.type = is_signed ? util::NpyType::i8 : util::NpyType::u8;
-        } else if (size == 2 && is_signed) {
-            out.type = util::NpyType::i16;
-        } else if (size == 4 && is_signed) {
-            out.type = util::NpyType::i32;
-        } else if (size == 8 && is_signed) {
-            out.type = util::NpyType::i64;
-        } else {
-            found = false;
-        }
-    } else if (cls == H5T_FLOAT) {
-        found = true;
-        out.type = size == 2   ? util::NpyType::f16
-                   : size == 4 ? util::NpyType::f32
-                   : size == 8 ? util::NpyType::f64
-                               : (found = false, util::NpyType::f32);
-    }
-    if (!found) {
-        throw RuntimeFailure(where + ": unsupported element type (" + std::to_string(size) +
-                             "-byte " +
-                             (cls == H5T_INTEGER ? "integer"
-                              : cls == H5T_FLOAT ? "float"
-                                                 : "?") +
-                             "); expected int8, uint8, int16, int32, int64, float16, float32 or "
-                             "float64");
-    }
-    const int rank = H5Sget_simple_extent_ndims(space.get());
-    std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
-    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-    for (const hsize_t d : dims) {
-        out.shape.push_back(static_cast<std::int64_t>(d));
-    }
-    return out;
-}
-
-/// The memory type HDF5 converts to for kakuren's element type (float16: read as stored,
-/// little-endian IEEE half).
-hid_t memory_type(util::NpyType type) {
-    switch (type) {
-    case util::NpyType::i8:
-        return H5T_NATIVE_INT8;
-    case util::NpyType::u8:
-        return H5T_NATIVE_UINT8;
-    case util::NpyType::i16:
-        return H5T_NATIVE_INT16;
-    case util::NpyType::i32:
-        return H5T_NATIVE_INT32;
-    case util::NpyType::i64:
-        return H5T_NATIVE_INT64;
-    case util::NpyType::f16:
-        return -1;
-    case util::NpyType::f32:
-        return H5T_NATIVE_FLOAT;
-    case util::NpyType::f64:
-        return H5T_NATIVE_DOUBLE;
-    }
-    return H5T_NATIVE_UINT8;
-}
-
-/// Reads `count` entries of the first axis from `first` (all of a dataset when `all`) into out;
-/// caller holds the mutex. Throws naming `where`.
-void read_rows(hid_t dataset, const DatasetInfo& info, std::int64_t first, std::int64_t count,
-               bool all, void* out, const std::string& where) {
-    H5Handle file_space(H5Dget_space(dataset), H5Sclose);
-    std::vector<hsize_t> start(info.shape.size(), 0), size(info.shape.begin(), info.shape.end());
-    if (!all) {
-        start[0] = static_cast<hsize_t>(first);
-        size[0] = static_cast<hsize_t>(count);
-    }
-    const H5Handle mem_space(H5Screate_simple(static_cast<int>(size.size()), size.data(), nullptr),
-                             H5Sclose);
-    herr_t rc = file_space.ok() && mem_space.ok() ? 0 : -1;
-    if (rc >= 0 && !all) {
-        rc = H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr,
-                                 size.data(), nullptr);
-    }
-    if (rc >= 0) {
-        hid_t mem_type = memory_type(info.type);
-        std::optional<H5Handle> own_type;
-        if (mem_type < 0) {
-            own_type.emplace(H5Dget_type(dataset), H5Tclose);
-            mem_type = own_type->get();
-        }
-        rc = H5Dread(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, out);
-    }
-    if (rc < 0) {
-        throw RuntimeFailure("cannot read " + where + ": " + hdf5_cause());
-    }
-}
-
-/// Where a dataset's elements start in its file, when they can be read there directly: a
-/// contiguous layout (no chunks, so no filters), storage allocated, and elements stored as
-/// read (the same type as the memory type: no conversion); nullopt otherwise. Caller holds the
-/// mutex.
-std::optional<std::uint64_t> raw_offset(hid_t dataset, const DatasetInfo& info) {
-    const H5Handle plist(H5Dget_create_plist(dataset), H5Pclose);
-    if (!plist.ok() || H5Pget_layout(plist.get()) != H5D_CONTIGUOUS) {
-        H5Eclear2(H5E_DEFAULT);
-        return std::nullopt;
-    }
-    const haddr_t offset = H5Dget_offset(dataset);
-    const H5Handle stored(H5Dget_type(dataset), H5Tclose);
-    const hid_t wanted = memory_type(info.type);
-    const bool same = stored.ok() && wanted >= 0 && H5Tequal(stored.get(), wanted) > 0;
-    H5Eclear2(H5E_DEFAULT);
-    if (offset == HADDR_UNDEF || !same) {
-        return std::nullopt;
-    }
-    return static_cast<std::uint64_t>(offset);
-}
 
 /// Reads exactly n bytes at offset of fd; throws naming `where` (file:/dataset (sample i)).
 void pread_exact(int fd, std::byte* out, std::size_t n, std::uint64_t offset,
@@ -227,8 +58,8 @@ class Hdf5ArrayReader final : public RawReader {
           m_file(open(file)), m_data(open_dataset(data_key, "data.data_key")),
           m_targets(open_dataset(target_key, "data.target_key")) {
         const std::lock_guard lock(hdf5_mutex());
-        const DatasetInfo x = describe(m_data.get(), where(m_data_key));
-        const DatasetInfo y = describe(m_targets.get(), where(m_target_key));
+        const DatasetInfo x = describe_dataset(m_data.get(), where(m_data_key));
+        const DatasetInfo y = describe_dataset(m_targets.get(), where(m_target_key));
         if (x.shape.empty() || y.shape.empty()) {
             throw RuntimeFailure(where(x.shape.empty() ? m_data_key : m_target_key) +
                                  ": holds a scalar; expected [N, ...]");
@@ -247,19 +78,11 @@ class Hdf5ArrayReader final : public RawReader {
         m_layout.target_shape.assign(y.shape.begin() + 1, y.shape.end());
         // Contiguous datasets (h5py's default, kakuren data convert's) are read with pread at
         // their offsets, as npy files are: no HDF5 call (and so no process-wide lock) per
-        // sample, which HDF5's per-selection cost made several times slower than npy.
-        m_data_offset = raw_offset(m_data.get(), x);
-        m_target_offset = raw_offset(m_targets.get(), y);
-        if (m_data_offset && m_target_offset) {
-            m_fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-        }
-    }
-    Hdf5ArrayReader(const Hdf5ArrayReader&) = delete;
-    Hdf5ArrayReader& operator=(const Hdf5ArrayReader&) = delete;
-    ~Hdf5ArrayReader() override {
-        if (m_fd >= 0) {
-            ::close(m_fd);
-        }
+        // sample, which HDF5's per-selection cost made several times slower than npy. Each
+        // from the file that holds it: a link may lead to another file (issue 23, #1).
+        m_data_raw = raw_location(m_data.get(), x);
+        m_target_raw = raw_location(m_targets.get(), y);
+        m_raw = m_data_raw && m_target_raw;
     }
     [[nodiscard]] std::int64_t size() const override { return m_size; }
     [[nodiscard]] const RawLayout& layout() const override { return m_layout; }
@@ -270,29 +93,29 @@ class Hdf5ArrayReader final : public RawReader {
     void read_targets(std::int64_t begin, std::int64_t count, std::byte* targets) const override {
         const std::string what = where(m_target_key) + " (samples " + std::to_string(begin) +
                                  " to " + std::to_string(begin + count - 1) + ")";
-        if (m_fd >= 0) {
+        if (m_raw) {
             const std::size_t tg = m_layout.target_bytes();
-            pread_exact(m_fd, targets, tg * static_cast<std::size_t>(count),
-                        *m_target_offset + static_cast<std::uint64_t>(begin) * tg, what);
+            pread_exact(m_target_raw->fd.get(), targets, tg * static_cast<std::size_t>(count),
+                        m_target_raw->offset + static_cast<std::uint64_t>(begin) * tg, what);
             return;
         }
         const std::lock_guard lock(hdf5_mutex());
-        read_rows(m_targets.get(), m_y, begin, count, false, targets, what);
+        read_hdf5_rows(m_targets.get(), m_y, begin, count, false, targets, what);
     }
     std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
         const std::size_t in = m_layout.input_bytes(), tg = m_layout.target_bytes();
-        if (m_fd >= 0) {
+        if (m_raw) {
             const auto i = static_cast<std::uint64_t>(id);
-            pread_exact(m_fd, input, in, *m_data_offset + i * in,
+            pread_exact(m_data_raw->fd.get(), input, in, m_data_raw->offset + i * in,
                         where(m_data_key) + sample_text(id));
-            pread_exact(m_fd, target, tg, *m_target_offset + i * tg,
+            pread_exact(m_target_raw->fd.get(), target, tg, m_target_raw->offset + i * tg,
                         where(m_target_key) + sample_text(id));
             return in + tg;
         }
         const std::lock_guard lock(hdf5_mutex());
-        read_rows(m_data.get(), m_x, id, 1, false, input, where(m_data_key) + sample_text(id));
-        read_rows(m_targets.get(), m_y, id, 1, false, target,
-                  where(m_target_key) + sample_text(id));
+        read_hdf5_rows(m_data.get(), m_x, id, 1, false, input, where(m_data_key) + sample_text(id));
+        read_hdf5_rows(m_targets.get(), m_y, id, 1, false, target,
+                       where(m_target_key) + sample_text(id));
         return m_layout.input_bytes() + m_layout.target_bytes();
     }
 
@@ -303,7 +126,7 @@ class Hdf5ArrayReader final : public RawReader {
     /// that the error names the sample.
     std::uint64_t read_batch(const std::int64_t* ids, std::int64_t count, std::byte* inputs,
                              std::byte* targets) const override {
-        if (count <= 1 || m_fd >= 0) {
+        if (count <= 1 || m_raw) {
             return RawReader::read_batch(ids, count, inputs, targets);
         }
         std::vector<std::int64_t> rows(ids, ids + count);
@@ -362,7 +185,7 @@ class Hdf5ArrayReader final : public RawReader {
             }
             r = end;
         }
-        hid_t mem_type = memory_type(info.type);
+        hid_t mem_type = hdf5_memory_type(info.type);
         std::optional<H5Handle> own_type;
         if (mem_type < 0) {
             own_type.emplace(H5Dget_type(dataset), H5Tclose);
@@ -376,27 +199,19 @@ class Hdf5ArrayReader final : public RawReader {
     }
     static H5Handle open(const fs::path& file) {
         const std::lock_guard lock(hdf5_mutex());
-        return open_file(file, "");
+        return open_hdf5_file(file, "");
     }
     H5Handle open_dataset(const std::string& key, const char* recipe_key) const {
         const std::lock_guard lock(hdf5_mutex());
-        H5Handle d(H5Lexists(m_file.get(), key.c_str(), H5P_DEFAULT) > 0
-                       ? H5Dopen2(m_file.get(), key.c_str(), H5P_DEFAULT)
-                       : H5I_INVALID_HID,
-                   H5Dclose);
-        if (!d.ok()) {
-            H5Eclear2(H5E_DEFAULT);
-            throw RuntimeFailure(m_file_name + ": has no dataset \"" + key + "\" (" + recipe_key +
-                                 ")");
-        }
-        return d;
+        return open_hdf5_dataset(m_file.get(), m_file_name, key,
+                                 std::string(" (") + recipe_key + ")");
     }
 
     std::string m_file_name, m_data_key, m_target_key;
     H5Handle m_file, m_data, m_targets;
     DatasetInfo m_x, m_y;
-    std::optional<std::uint64_t> m_data_offset, m_target_offset; ///< see raw_offset()
-    int m_fd = -1; ///< the file for pread, when both datasets have an offset
+    std::optional<RawLocation> m_data_raw, m_target_raw; ///< see raw_location()
+    bool m_raw = false; ///< both datasets have a raw location: read with pread
     std::int64_t m_size = 0;
     RawLayout m_layout;
 };
@@ -419,7 +234,7 @@ class DeepCamReader final : public RawReader {
             throw RuntimeFailure(m_folder + ": no per-sample .h5 files");
         }
         const std::lock_guard lock(hdf5_mutex());
-        const H5Handle f = open_file(m_files[0], sample_text(0));
+        const H5Handle f = open_hdf5_file(m_files[0], sample_text(0));
         const auto [x, y] = describe_sample(f.get(), m_files[0], 0);
         if (x.shape.size() != 3 || y.shape.size() != 2 || x.shape[0] != y.shape[0] ||
             x.shape[1] != y.shape[1] || !util::npy_type_is_integer(y.type)) {
@@ -442,7 +257,7 @@ class DeepCamReader final : public RawReader {
     std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
         const fs::path& file = m_files[static_cast<std::size_t>(id)];
         const std::lock_guard lock(hdf5_mutex());
-        const H5Handle f = open_file(file, sample_text(id));
+        const H5Handle f = open_hdf5_file(file, sample_text(id));
         const auto [x, y] = describe_sample(f.get(), file, id);
         if (x.shape != m_layout.input_shape || y.shape != m_layout.target_shape ||
             x.type != m_layout.input_type || y.type != m_layout.target_type) {
@@ -452,11 +267,13 @@ class DeepCamReader final : public RawReader {
                                  std::string(util::npy_type_name(m_layout.input_type)) + " " +
                                  util::shape_text(m_layout.input_shape));
         }
-        const H5Handle d(H5Dopen2(f.get(), k_deepcam_data, H5P_DEFAULT), H5Dclose);
-        const H5Handle l(H5Dopen2(f.get(), k_deepcam_labels, H5P_DEFAULT), H5Dclose);
+        const H5Handle d =
+            open_hdf5_dataset(f.get(), file.string(), k_deepcam_data, sample_text(id));
+        const H5Handle l =
+            open_hdf5_dataset(f.get(), file.string(), k_deepcam_labels, sample_text(id));
         const std::string where = file.string() + sample_text(id);
-        read_rows(d.get(), x, 0, 0, true, input, where);
-        read_rows(l.get(), y, 0, 0, true, target, where);
+        read_hdf5_rows(d.get(), x, 0, 0, true, input, where);
+        read_hdf5_rows(l.get(), y, 0, 0, true, target, where);
         return m_layout.input_bytes() + m_layout.target_bytes();
     }
 
@@ -465,17 +282,9 @@ class DeepCamReader final : public RawReader {
                                                                std::int64_t id) {
         std::pair<DatasetInfo, DatasetInfo> out;
         for (const char* key : {k_deepcam_data, k_deepcam_labels}) {
-            const H5Handle d(H5Lexists(file, "climate", H5P_DEFAULT) > 0 &&
-                                     H5Lexists(file, key, H5P_DEFAULT) > 0
-                                 ? H5Dopen2(file, key, H5P_DEFAULT)
-                                 : H5I_INVALID_HID,
-                             H5Dclose);
-            if (!d.ok()) {
-                H5Eclear2(H5E_DEFAULT);
-                throw RuntimeFailure(path.string() + sample_text(id) + ": has no dataset " + key);
-            }
+            const H5Handle d = open_hdf5_dataset(file, path.string(), key, sample_text(id));
             (key == k_deepcam_data ? out.first : out.second) =
-                describe(d.get(), path.string() + ":/" + key);
+                describe_dataset(d.get(), path.string() + ":/" + key);
         }
         return out;
     }
@@ -497,7 +306,7 @@ std::vector<double> read_stat(hid_t file, const fs::path& path, const char* key)
         H5Eclear2(H5E_DEFAULT);
         throw RuntimeFailure(path.string() + ": has no dataset " + name);
     }
-    const DatasetInfo info = describe(d.get(), path.string() + ":/" + name);
+    const DatasetInfo info = describe_dataset(d.get(), path.string() + ":/" + name);
     std::vector<double> out(info.shape.size() == 1 ? static_cast<std::size_t>(info.shape[0]) : 0);
     if (H5Dread(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0) {
         throw RuntimeFailure("cannot read " + path.string() + ":/" + name + ": " + hdf5_cause());
@@ -560,7 +369,7 @@ std::optional<Decoding> hdf5_split_normalisation(const std::string& path) {
                                     "per-channel statistics: climate/minval, climate/maxval)");
     }
     const std::lock_guard lock(hdf5_mutex());
-    const H5Handle f = open_file(stats, "");
+    const H5Handle f = open_hdf5_file(stats, "");
     Decoding out;
     out.shift = read_stat(f.get(), stats, "minval");
     const std::vector<double> maxval = read_stat(f.get(), stats, "maxval");

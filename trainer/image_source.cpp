@@ -9,17 +9,13 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <csetjmp>
 #include <cstdio>
 #include <cstring>
 #include <iterator>
 #include <map>
 #include <optional>
 
-// jpeglib.h needs FILE and size_t declared before it.
-#include <jpeglib.h>
-#include <png.h>
-
+#include "trainer/image_decode.hpp"
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/list_file.hpp"
@@ -75,141 +71,6 @@ std::vector<unsigned char> read_file(const fs::path& file, std::int64_t id) {
         throw RuntimeFailure("cannot read " + where(file, id) + ": " + failure);
     }
     return bytes;
-}
-
-/// The error for an image whose header claims more than k_max_image_pixels, checked before
-/// its pixels are allocated; nullopt when it is within the limit.
-std::optional<std::string> too_many_pixels(std::uint64_t height, std::uint64_t width,
-                                           const fs::path& file, std::int64_t id) {
-    if (height * width <= static_cast<std::uint64_t>(k_max_image_pixels)) {
-        return std::nullopt;
-    }
-    return where(file, id) + ": the header says " + std::to_string(height) + "x" +
-           std::to_string(width) + " (HxW), " + std::to_string(height * width) +
-           " pixels, more than the limit of " + std::to_string(k_max_image_pixels) +
-           " per image (Pillow's MAX_IMAGE_PIXELS): a decompression bomb, or an image to "
-           "downscale before training";
-}
-
-// libjpeg reports errors through error_exit, whose default calls exit(): ours jumps back to the
-// decoder with the message. Warnings (corrupt data, a premature end of file) would otherwise
-// decode grey filler silently: they are errors here too.
-struct JpegErrors {
-    jpeg_error_mgr mgr{};
-    std::jmp_buf jump{};
-    char message[JMSG_LENGTH_MAX] = {};
-};
-
-[[noreturn]] void jpeg_fail(j_common_ptr info) {
-    auto* errors = reinterpret_cast<JpegErrors*>(info->err); // mgr is the first member
-    (*info->err->format_message)(info, errors->message);
-    std::longjmp(errors->jump, 1); // NOLINT(cert-err52-cpp): libjpeg's documented error path
-}
-
-void jpeg_message(j_common_ptr info, int level) {
-    if (level < 0) {
-        jpeg_fail(info);
-    }
-}
-
-/// Decodes a JPEG into `pixels` (H x W x C, C = 1 for greyscale files, else 3). Returns false
-/// with `errors.message` set when libjpeg fails; throws RuntimeFailure (too_many_pixels) for an
-/// image too large.
-/// No C++ object lives in the frames that the error jump skips (libjpeg's own).
-bool decode_jpeg(const std::vector<unsigned char>& bytes, std::vector<std::uint8_t>& pixels,
-                 int& height, int& width, int& channels, JpegErrors& errors, const fs::path& file,
-                 std::int64_t id) {
-    jpeg_decompress_struct info{};
-    info.err = jpeg_std_error(&errors.mgr);
-    errors.mgr.error_exit = jpeg_fail;
-    errors.mgr.emit_message = jpeg_message;
-    if (setjmp(errors.jump) != 0) { // NOLINT(cert-err52-cpp)
-        jpeg_destroy_decompress(&info);
-        return false;
-    }
-    jpeg_create_decompress(&info);
-    jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
-    jpeg_read_header(&info, TRUE);
-    if (info.num_components != 1 && info.num_components != 3) {
-        std::snprintf(errors.message, sizeof errors.message,
-                      "%d colour components (CMYK?); expected greyscale or RGB",
-                      info.num_components);
-        jpeg_destroy_decompress(&info);
-        return false;
-    }
-    if (auto error = too_many_pixels(info.image_height, info.image_width, file, id)) {
-        jpeg_destroy_decompress(&info);
-        throw RuntimeFailure(*error);
-    }
-    info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_start_decompress(&info);
-    height = static_cast<int>(info.output_height);
-    width = static_cast<int>(info.output_width);
-    channels = info.output_components;
-    const std::size_t row = static_cast<std::size_t>(width) * static_cast<std::size_t>(channels);
-    pixels.resize(row * static_cast<std::size_t>(height));
-    while (info.output_scanline < info.output_height) {
-        JSAMPROW line = pixels.data() + row * info.output_scanline;
-        jpeg_read_scanlines(&info, &line, 1);
-    }
-    jpeg_finish_decompress(&info);
-    jpeg_destroy_decompress(&info);
-    return true;
-}
-
-/// A decoded image, H x W x C uint8.
-struct Pixels {
-    int height = 0, width = 0, channels = 0;
-    std::vector<std::uint8_t> data;
-};
-
-Pixels decode_png(const std::vector<unsigned char>& bytes, const fs::path& file, std::int64_t id) {
-    // The simplified API: libpng's setjmp error handling stays inside it; failures come back as
-    // image.message. Grey files (any bit depth, with or without alpha) read as 8-bit grey,
-    // colour and palette files as 8-bit RGB (alpha composed onto black).
-    png_image image{};
-    image.version = PNG_IMAGE_VERSION;
-    if (png_image_begin_read_from_memory(&image, bytes.data(), bytes.size()) == 0) {
-        throw RuntimeFailure(where(file, id) + ": corrupt PNG: " + image.message);
-    }
-    if (auto error = too_many_pixels(image.height, image.width, file, id)) {
-        png_image_free(&image);
-        throw RuntimeFailure(*error);
-    }
-    Pixels out;
-    const bool colour = (image.format & PNG_FORMAT_FLAG_COLOR) != 0U;
-    image.format = colour ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
-    out.height = static_cast<int>(image.height);
-    out.width = static_cast<int>(image.width);
-    out.channels = colour ? 3 : 1;
-    out.data.resize(PNG_IMAGE_SIZE(image));
-    png_color black{0, 0, 0};
-    if (png_image_finish_read(&image, &black, out.data.data(), 0, nullptr) == 0) {
-        const std::string message = image.message;
-        png_image_free(&image);
-        throw RuntimeFailure(where(file, id) + ": corrupt PNG: " + message);
-    }
-    return out;
-}
-
-Pixels decode(const std::vector<unsigned char>& bytes, const fs::path& file, std::int64_t id) {
-    const auto starts = [&](std::initializer_list<unsigned char> magic) {
-        return bytes.size() >= magic.size() &&
-               std::equal(magic.begin(), magic.end(), bytes.begin());
-    };
-    if (starts({0x89, 'P', 'N', 'G'})) {
-        return decode_png(bytes, file, id);
-    }
-    if (starts({0xFF, 0xD8, 0xFF})) {
-        Pixels out;
-        JpegErrors errors;
-        if (!decode_jpeg(bytes, out.data, out.height, out.width, out.channels, errors, file, id)) {
-            throw RuntimeFailure(where(file, id) + ": corrupt JPEG: " + errors.message);
-        }
-        return out;
-    }
-    throw RuntimeFailure(where(file, id) + ": not a JPEG or PNG file (" +
-                         std::to_string(bytes.size()) + " bytes, no JPEG or PNG signature)");
 }
 
 /// Grey to RGB repeats the value; RGB to grey is Pillow's convert("L") (ITU-R 601-2 luma).
@@ -323,7 +184,7 @@ class ImagesReader final : public RawReader {
         m_width = options.width;
         m_channels = options.channels;
         if (m_height == 0 || m_channels == 0) {
-            const Pixels first = decode(read_file(m_files[0], 0), m_files[0], 0);
+            const Pixels first = decode_image(read_file(m_files[0], 0), where(m_files[0], 0));
             if (m_height == 0) {
                 m_height = first.height;
                 m_width = first.width;
@@ -347,13 +208,13 @@ class ImagesReader final : public RawReader {
     [[nodiscard]] std::int64_t num_classes() const override { return m_num_classes; }
     [[nodiscard]] StoredImage stored(std::int64_t id) const {
         const fs::path& file = m_files[static_cast<std::size_t>(id)];
-        const Pixels p = decode(read_file(file, id), file, id);
+        const Pixels p = decode_image(read_file(file, id), where(file, id));
         return {p.height, p.width, p.channels};
     }
     std::uint64_t read(std::int64_t id, std::byte* input, std::byte* target) const override {
         const fs::path& file = m_files[static_cast<std::size_t>(id)];
         const std::vector<unsigned char> bytes = read_file(file, id);
-        Pixels p = decode(bytes, file, id);
+        Pixels p = decode_image(bytes, where(file, id));
         if (p.height != m_height || p.width != m_width) {
             if (!m_resize) {
                 throw RuntimeFailure(where(file, id) + ": the image is " +
@@ -418,18 +279,6 @@ StoredImage stored_image(const RawReader& reader, std::int64_t id) {
         throw RuntimeFailure(reader.name() + ": not an images split");
     }
     return images->stored(id);
-}
-
-void write_png(const std::filesystem::path& file, std::int64_t height, std::int64_t width,
-               int channels, const std::uint8_t* pixels) {
-    png_image image{};
-    image.version = PNG_IMAGE_VERSION;
-    image.width = static_cast<png_uint_32>(width);
-    image.height = static_cast<png_uint_32>(height);
-    image.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
-    if (png_image_write_to_file(&image, file.c_str(), 0, pixels, 0, nullptr) == 0) {
-        throw RuntimeFailure("cannot write " + file.string() + ": " + image.message);
-    }
 }
 
 } // namespace kakuren::trainer

@@ -1,6 +1,6 @@
 #pragma once
-// The MLPerf hyper-parameter records a run writes between init_start and init_stop (README "MLPerf
-// log"). Private to trainer/.
+// The MLPerf hyper-parameter records a run writes between init_start and init_stop
+// (docs/reports.md, "MLPerf log"). Private to trainer/.
 #include <cstdint>
 #include <vector>
 

@@ -36,9 +36,10 @@ struct ModuleCall {
 /// Changes whenever the layout of what crosses the boundary changes: a stale module is refused
 /// instead of misreading memory.
 constexpr unsigned long module_abi() {
-    return 20261203UL * 31 + sizeof(SynthConfig) * 11 + sizeof(Config) * 7 + sizeof(Summary) * 5 +
+    return 20261206UL * 31 + sizeof(SynthConfig) * 11 + sizeof(Config) * 7 + sizeof(Summary) * 5 +
            sizeof(ModuleCall) * 3 + sizeof(DataConfig) + sizeof(DistConfig) + sizeof(EpochResult) +
-           sizeof(StepProgress) + sizeof(checkpoint::Resume) + sizeof(checkpoint::Snapshot);
+           sizeof(StepProgress) + sizeof(checkpoint::Resume) + sizeof(checkpoint::Snapshot) +
+           sizeof(util::MlLog);
 }
 
 /// What kakuren_train_module_run returns.
@@ -51,6 +52,11 @@ enum ModuleResult : int { module_ok = 0, module_runtime_failure = 1, module_usag
 Summary train_via_module(const Config& config, Observer& observer, util::MlLog& mllog,
                          const std::atomic<bool>* stop = nullptr,
                          const checkpoint::Resume* resume = nullptr);
+
+/// Loads the module and checks its ABI (as train_via_module does first), so that a command can
+/// refuse a missing, foreign or stale module before it records anything. Throws RuntimeFailure
+/// naming the file and what to do.
+void require_module();
 
 /// check_model() through the module (same loading and errors as train_via_module).
 void check_model_via_module(const Config& config);

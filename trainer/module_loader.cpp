@@ -14,8 +14,16 @@ namespace {
 using AbiFn = unsigned long (*)();
 using RunFn = int (*)(const ModuleCall*);
 
+/// KAKUREN_TRAIN_MODULE: a developer setting (docs: kakuren --help, "Environment"): a module
+/// built elsewhere, e.g. by a test build. It makes this process load and run that file's code,
+/// so it is refused unless the file is a kakuren training module of the same ABI.
+const char* module_override() {
+    const char* env = std::getenv("KAKUREN_TRAIN_MODULE");
+    return env != nullptr && *env != '\0' ? env : nullptr;
+}
+
 std::filesystem::path module_path() {
-    if (const char* env = std::getenv("KAKUREN_TRAIN_MODULE"); env != nullptr && *env != '\0') {
+    if (const char* env = module_override()) {
         return env;
     }
     std::error_code ec;
@@ -43,21 +51,33 @@ RunFn load() {
     std::call_once(once, [] {
         const std::filesystem::path path = module_path();
         prefer_short_openmp_spins();
+        const std::string fix =
+            module_override() != nullptr
+                ? "; it is named by KAKUREN_TRAIN_MODULE, a setting for kakuren's developers: "
+                  "unset it to use libkakuren_train.so beside the kakuren binary"
+                : "; it is built beside the kakuren binary: rebuild both with scripts/setup.sh";
         void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
         if (handle == nullptr) {
             const char* why = dlerror();
             problem = "cannot load the training module " + path.string() + ": " +
-                      (why ? why : "unknown error") +
-                      " (it is built beside the kakuren binary; rerun scripts/setup.sh)";
+                      (why ? why : "unknown error") + fix;
             return;
         }
         const auto abi = reinterpret_cast<AbiFn>(dlsym(handle, "kakuren_train_module_abi"));
         run = reinterpret_cast<RunFn>(dlsym(handle, "kakuren_train_module_run"));
-        if (abi == nullptr || run == nullptr || abi() != module_abi()) {
+        if (abi == nullptr || run == nullptr) {
+            run = nullptr;
+            problem = path.string() +
+                      " is not a kakuren training module (it has no kakuren_train_module_abi "
+                      "and kakuren_train_module_run)" +
+                      fix;
+        } else if (abi() != module_abi()) {
             run = nullptr;
             problem = "the training module " + path.string() +
-                      " does not match this kakuren binary (built from other sources); rebuild "
-                      "both with scripts/setup.sh";
+                      " does not match this kakuren binary (built from other sources)" + fix;
+        }
+        if (run == nullptr) {
+            dlclose(handle);
         }
     });
     if (run == nullptr) {
@@ -82,6 +102,10 @@ void call_module(const ModuleCall& call) {
 }
 
 } // namespace
+
+void require_module() {
+    load();
+}
 
 void check_model_via_module(const Config& config) {
     std::string error;

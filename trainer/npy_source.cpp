@@ -14,6 +14,7 @@
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/list_file.hpp"
+#include "util/stop.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::trainer {
@@ -149,6 +150,8 @@ class NpyFilesReader final : public RawReader {
     void read_targets(std::int64_t begin, std::int64_t count, std::byte* targets) const override {
         const std::size_t tg = m_layout.target_bytes();
         for (std::int64_t id = begin; id < begin + count; ++id) {
+            util::throw_if_stop_requested(); // a sample a file: thousands of opens
+            util::pause_point("open");
             read_one(m_labels[static_cast<std::size_t>(id)], id, m_layout.target_type,
                      m_layout.target_shape, targets + static_cast<std::size_t>(id - begin) * tg);
         }

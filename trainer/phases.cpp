@@ -2,11 +2,13 @@
 // policy may ask for before it plans, and evaluation. The same code for one rank and for many:
 // each rank walks its strided share of the phase's id list, and the replicator hands back the
 // global batch's outcome, which every rank stores (see replicator.cpp).
+#include <cmath>
 #include <numeric>
 
 #include "trainer/run.hpp"
 #include "trainer/schedule.hpp"
 #include "util/error.hpp"
+#include "util/stop.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -38,8 +40,20 @@ void Run::record(std::span<const std::int64_t> ids, std::int64_t first, const Gl
         ids.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(out.count)),
         out.losses, out.correct, out.confidence);
     if (totals != nullptr) {
-        totals->add(out.losses, out.correct);
+        m_last_loss_sum = totals->add(out.losses, out.correct);
     }
+}
+
+void Run::check_finite(double loss_sum, std::int64_t step, std::int64_t num_steps) const {
+    if (!m_config.stop_on_nan || std::isfinite(loss_sum)) {
+        return;
+    }
+    // Every rank holds the global batch's losses, so every rank stops at this same step.
+    throw Diverged{"the training loss is " + std::string(std::isnan(loss_sum) ? "nan" : "inf") +
+                   " (not finite) at epoch " + std::to_string(m_epoch + 1) + ", step " +
+                   std::to_string(step + 1) + " of " + std::to_string(num_steps) +
+                   ": the data holds NaN or infinite values, or the model diverged (a lower "
+                   "optimizer.lr may help); run.stop_on_nan = false trains on"};
 }
 
 std::int64_t Run::train_steps_of(const hiding::EpochPlan& plan) const {
@@ -89,13 +103,16 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
         m_engine->set_lr(lr);
         const std::int64_t len = reader.length(step);
         const Batch samples = reader.read(step);
+        util::pause_point("step"); // inside the step: past its boundary's stop check
         const GlobalOutcome out = m_engine->train_step(
             samples, weighted && len > 0 ? weights.narrow(0, step * batch, len) : torch::Tensor());
         record(plan.train_ids, step * global_batch, out, &m_train_totals);
+        check_finite(m_last_loss_sum, step, num_steps); // before this step counts as done
         m_step = step + 1;
         ++m_batches_since_checkpoint;
         progress("train", step + 1, num_steps, std::min(n_global, (step + 1) * global_batch), start,
                  false);
+        util::pause_point("train");
     }
     m_phase = Phase::other;
     result.train_s = before_s + seconds_between(start, Clock::now());
@@ -135,6 +152,7 @@ void Run::refresh_phase(const hiding::EpochPlan& plan, EpochResult& result) {
             ++m_batches_since_checkpoint;
             progress("refresh", step + 1, num_steps, std::min(n_global, (step + 1) * global_batch),
                      start, false);
+            util::pause_point("refresh");
         }
         model.train();
     }
@@ -213,6 +231,7 @@ void Run::eval_phase(EpochResult& result) {
             total.count += sums.count;
             progress("eval", step + 1, num_steps, static_cast<std::int64_t>(total.count), start,
                      false);
+            util::pause_point("eval");
         }
         result.test_loss = total.count > 0 ? total.loss / total.count : 0.0;
         result.test_accuracy = total.count > 0 ? total.metric / total.count : 0.0;

@@ -12,6 +12,7 @@
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/stop.hpp"
 
 namespace kakuren::trainer {
 
@@ -368,15 +369,26 @@ void Run::finish() {
 }
 
 Summary Run::run() {
-    start();
+    try {
+        start();
+    } catch (const util::StopRequested&) {
+        // Stopped while opening the data (a pass over every file): nothing trained, nothing
+        // to checkpoint; a resume starts the run again.
+        m_summary.interrupted = true;
+        return m_summary;
+    }
     try {
         try {
             epoch_loop();
         } catch (const Interrupted&) {
             m_summary.interrupted = true;
+            m_observer.on_stopping();
             if (m_schedule) {
                 save_checkpoint(checkpoint::Reason::signal);
             }
+        } catch (const Diverged& d) {
+            // No checkpoint: the weights after a non-finite step are no point to resume from.
+            m_summary.diverged = d.what;
         }
     } catch (...) {
         log("run_stop", Json::null(), {{"status", "aborted"}, {"epoch_num", m_started}});
@@ -465,6 +477,8 @@ std::vector<DataProblem> check_data(const Config& config) {
 Summary train(const Config& config, Observer& observer, util::MlLog& mllog,
               const std::atomic<bool>* stop, const checkpoint::Resume* resume) {
     try {
+        // Long work below the loop (opening and scanning the data) sees the stop flag too.
+        const util::StopScope stop_scope(stop);
         Run run(config, observer, mllog, stop, resume);
         return run.run();
     } catch (const c10::Error& e) {

@@ -44,6 +44,12 @@ inline std::int64_t batches_of(std::int64_t n, std::int64_t batch) {
 /// Thrown at a step boundary when the run stops on the stop flag; train() catches it.
 struct Interrupted {};
 
+/// Thrown after a training step whose loss is not finite (config.stop_on_nan); train() catches
+/// it and returns Summary::diverged = what.
+struct Diverged {
+    std::string what;
+};
+
 /// Sums over one training phase. The loss sum adds each batch's float sum (torch's, so that the
 /// bits do not depend on how this code sums) in double; the correct count is exact.
 struct Totals {
@@ -51,12 +57,15 @@ struct Totals {
     std::int64_t correct_sum = 0;
     std::int64_t count = 0;
 
-    void add(const torch::Tensor& losses, const torch::Tensor& correct_mask) {
-        loss_sum += static_cast<double>(losses.sum().item<float>());
+    /// Adds a batch; returns the batch's loss sum (not finite when a loss was not).
+    double add(const torch::Tensor& losses, const torch::Tensor& correct_mask) {
+        const auto batch_sum = static_cast<double>(losses.sum().item<float>());
+        loss_sum += batch_sum;
         const torch::Tensor mask = correct_mask.contiguous();
         const bool* c = mask.data_ptr<bool>();
         correct_sum += std::count(c, c + mask.numel(), true);
         count += losses.size(0);
+        return batch_sum;
     }
     [[nodiscard]] std::pair<double, double> means() const;
     /// The raw sums, for a checkpoint; restore() puts them back exactly.
@@ -108,6 +117,9 @@ class Run {
     /// Stores a global batch's outcome: entry k belongs to ids[first + k].
     void record(std::span<const std::int64_t> ids, std::int64_t first, const GlobalOutcome& out,
                 Totals* totals);
+    /// After training step `step` (0-based) of `num_steps`: throws Diverged when its loss sum
+    /// is not finite and config.stop_on_nan is set.
+    void check_finite(double loss_sum, std::int64_t step, std::int64_t num_steps) const;
     void progress(const char* phase, std::int64_t step, std::int64_t num_steps,
                   std::int64_t samples, Clock::time_point phase_start, bool force);
 
@@ -151,8 +163,9 @@ class Run {
     bool m_has_plan = false;                      // m_plan belongs to epoch m_epoch
     std::vector<std::int64_t> m_completed_hidden; // hidden set of the last completed epoch
     Totals m_train_totals;
-    EpochResult m_result;    // filled phase by phase
-    std::int64_t m_step = 0; // batches done in the epoch: training steps, then refresh batches
+    double m_last_loss_sum = 0; // the last training batch's loss sum
+    EpochResult m_result;       // filled phase by phase
+    std::int64_t m_step = 0;    // batches done in the epoch: training steps, then refresh batches
     std::int64_t m_train_steps = 0, m_refresh_steps = 0;
     Summary m_summary;
     // Length of the MLPerf log where the epoch began and where its training and refresh phases

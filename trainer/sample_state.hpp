@@ -1,7 +1,8 @@
 #pragma once
-// The per-sample state over all N training samples: last loss, correct, confidence. One type,
-// owned here and seen everywhere else through hiding::SampleStatsView (the policy plans from it,
-// a checkpoint saves it, the database records it). Private to trainer/ (torch).
+// The per-sample state over all N training samples: last loss, correct, confidence. The trainer
+// owns it here; the hiding policy plans from a hiding::SampleStatsView of it and a checkpoint
+// saves spans of it. The database and the checkpoint store still copy it into types of their own
+// (db::SampleState, checkpoint::Resume). Private to trainer/ (torch).
 #include <cstdint>
 #include <span>
 #include <vector>

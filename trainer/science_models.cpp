@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "recipes/science.hpp"
 #include "trainer/models.hpp"
 #include "util/error.hpp"
 
@@ -96,7 +97,7 @@ class ResNet50 final : public Network {
 
 // ---- CosmoFlow (mlcommons/hpc cosmoflow/models/cosmoflow.py) ----
 
-constexpr int k_cosmoflow_depth = 5;
+constexpr int k_cosmoflow_depth = recipes::k_cosmoflow_default_depth;
 constexpr double k_leaky_slope = 0.3;
 
 class CosmoFlow final : public Network {
@@ -140,7 +141,7 @@ class CosmoFlow final : public Network {
 
 // ---- DeepCAM: a small DeepLabv3+ (encoder, ASPP, decoder to full resolution) ----
 
-constexpr int k_deepcam_depth = 4; // output stride 16, as the reference
+constexpr int k_deepcam_depth = recipes::k_deepcam_default_depth; // output stride 16
 
 /// Convolution (no bias), BatchNorm, ReLU: the unit every part of the network is made of.
 class ConvBnReluImpl : public nn::Module {

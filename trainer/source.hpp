@@ -17,7 +17,8 @@
 namespace kakuren::trainer {
 
 /// A batch of samples: inputs [B, sample shape...] (float32) and targets [B, target shape...]
-/// (int64 class ids for classification), on the device the source was opened for.
+/// (int64 class ids for classification), in host memory (pinned when training on a GPU); the
+/// step engine moves them to the device.
 struct Batch {
     torch::Tensor inputs, targets;
     [[nodiscard]] std::int64_t size() const { return targets.defined() ? targets.size(0) : 0; }

@@ -3,6 +3,7 @@
 // stats.h5). The only file-writing code of the stand-ins: a minimal .npy writer and the libhdf5 C
 // API, each identifier in an H5Handle (trainer/hdf5.hpp).
 #include <hdf5.h>
+#include <sys/statvfs.h>
 
 #include <array>
 #include <chrono>
@@ -115,17 +116,23 @@ std::string numbered(const char* stem, std::int64_t i, const char* ext) {
 void write_cosmoflow(const SynthConfig& c, SynthResult& result) {
     const std::array<std::pair<const char*, std::int64_t>, 2> splits = {
         {{"train", c.train}, {"validation", c.validation}}};
+    // One sample in memory at a time: 400 samples of 64^3 took 1 GB when the split was built
+    // first (issue 23, #10). The bytes are make_cosmoflow's rows, as before.
+    const torch::Tensor counts =
+        torch::empty({k_cosmoflow_channels, c.size, c.size, c.size}, torch::kInt16);
+    const torch::Tensor targets = torch::empty({k_cosmoflow_targets}, torch::kFloat32);
     for (std::size_t s = 0; s < splits.size(); ++s) {
         const auto [name, n] = splits.at(s);
         const fs::path dir = fs::path(c.out) / name;
         make_dir(dir);
-        const CosmoflowSamples samples = make_cosmoflow(n, c.size, c.seed, s + 1);
+        const CosmoflowGenerator generator(c.size, c.seed, s + 1);
         std::vector<std::string> data_names, label_names;
         for (std::int64_t i = 0; i < n; ++i) {
+            generator.sample(i, counts, targets);
             data_names.push_back(numbered("data", i, ".npy"));
             label_names.push_back(numbered("label", i, ".npy"));
-            result.bytes += write_npy(dir / data_names.back(), samples.counts[i], "<i2");
-            result.bytes += write_npy(dir / label_names.back(), samples.targets[i], "<f4");
+            result.bytes += write_npy(dir / data_names.back(), counts, "<i2");
+            result.bytes += write_npy(dir / label_names.back(), targets, "<f4");
         }
         result.bytes += write_list(dir / "files_data.lst", data_names);
         result.bytes += write_list(dir / "files_label.lst", label_names);
@@ -160,11 +167,53 @@ void write_deepcam(const SynthConfig& c, SynthResult& result) {
     }
 }
 
+/// Refuses, before anything is written, a stand-in larger than the free space where it goes
+/// (the sizes are within their limits, so the product fits in 64 bits).
+void check_free_space(const SynthConfig& c) {
+    const std::uint64_t samples = static_cast<std::uint64_t>(c.train + c.validation);
+    const auto side = static_cast<std::uint64_t>(c.size);
+    const auto pixels = static_cast<std::uint64_t>(c.height * c.width);
+    // npy: 128-byte headers; HDF5: about 2 kB of metadata per file.
+    const std::uint64_t per_sample =
+        c.kind == "cosmoflow"
+            ? 128 + k_cosmoflow_channels * side * side * side * 2 + 128 + k_cosmoflow_targets * 4
+            : pixels * (k_deepcam_channels * 4 + 1) + 2048;
+    const std::uint64_t needed = samples * per_sample;
+    fs::path existing = fs::absolute(c.out);
+    std::error_code ec;
+    while (!fs::exists(existing, ec) && existing.has_parent_path() &&
+           existing != existing.parent_path()) {
+        existing = existing.parent_path();
+    }
+    struct statvfs st {};
+    if (::statvfs(existing.c_str(), &st) != 0) {
+        return; // no figure to compare with: writing reports a full disk by file
+    }
+    const std::uint64_t free = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+    if (needed > free) {
+        const auto gib = [](std::uint64_t b) {
+            return std::to_string(b / (1ULL << 30)) + "." +
+                   std::to_string(b % (1ULL << 30) * 10 / (1ULL << 30)) + " GiB";
+        };
+        throw RuntimeFailure("data synth: " + std::to_string(samples) + " samples need about " +
+                             gib(needed) + ", but " + existing.string() + " has " + gib(free) +
+                             " free; nothing was written");
+    }
+}
+
 } // namespace
 
 SynthResult write_standin(const SynthConfig& config) {
-    if (config.train < 1 || config.validation < 1) {
-        throw UsageError("data synth needs at least 1 training and 1 validation sample");
+    if (config.kind != "cosmoflow" && config.kind != "deepcam") {
+        throw UsageError("unknown stand-in \"" + config.kind + "\"; expected cosmoflow or deepcam");
+    }
+    for (const auto& [option, n] : {std::pair<const char*, std::int64_t>{"--samples", config.train},
+                                    {"--validation-samples", config.validation}}) {
+        if (n < 1 || n > k_max_synth_samples) {
+            throw UsageError(std::string("data synth ") + option + " " + std::to_string(n) +
+                             " is out of range; expected 1 to " +
+                             std::to_string(k_max_synth_samples) + " samples per split");
+        }
     }
     if (config.kind == "cosmoflow" ? config.size < 4 || config.size > 512
                                    : config.height < 8 || config.width < 8 ||
@@ -172,16 +221,15 @@ SynthResult write_standin(const SynthConfig& config) {
         throw UsageError("data synth: cosmoflow needs 4 <= --size <= 512; deepcam needs "
                          "8 <= --height, --width <= 8192");
     }
+    check_free_space(config);
     torch::NoGradGuard no_grad;
     const auto start = std::chrono::steady_clock::now();
     SynthResult result;
     make_dir(config.out);
     if (config.kind == "cosmoflow") {
         write_cosmoflow(config, result);
-    } else if (config.kind == "deepcam") {
-        write_deepcam(config, result);
     } else {
-        throw UsageError("unknown stand-in \"" + config.kind + "\"; expected cosmoflow or deepcam");
+        write_deepcam(config, result);
     }
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

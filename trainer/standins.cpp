@@ -41,39 +41,52 @@ torch::Tensor wave_numbers(std::int64_t size) {
 
 } // namespace
 
+CosmoflowGenerator::CosmoflowGenerator(std::int64_t size, std::uint64_t seed, std::uint64_t split)
+    : m_size(size), m_seed(seed), m_split(split) {
+    if (size < 4) {
+        throw RuntimeFailure("cosmoflow stand-in needs a cube side >= 4");
+    }
+    torch::NoGradGuard no_grad;
+    const torch::Tensor k = wave_numbers(size);
+    m_log_k = k.clamp_min(1.0).log();
+    m_dc = k.eq(0);
+}
+
+void CosmoflowGenerator::sample(std::int64_t i, torch::Tensor counts, torch::Tensor targets) const {
+    torch::NoGradGuard no_grad;
+    const std::int64_t size = m_size;
+    at::Generator gen = generator_for(m_seed, m_split, i, static_cast<std::uint64_t>(size));
+    const torch::Tensor t = torch::rand({k_cosmoflow_targets}, gen) * 2 - 1;
+    const auto* tv = t.data_ptr<float>();
+    const torch::Tensor white = torch::randn({size, size, size}, gen);
+    // Amplitude sqrt(P(k)) = k^((-2 + t1) / 2); the mean (k = 0) removed.
+    const torch::Tensor amplitude =
+        torch::where(m_dc, torch::zeros_like(m_log_k), (0.5 * (-2.0 + tv[1]) * m_log_k).exp());
+    torch::Tensor field =
+        torch::fft::irfftn(torch::fft::rfftn(white) * amplitude, {size, size, size});
+    field = field / field.std().clamp_min(1e-12);
+    const double sigma = 0.5 + 0.25 * (tv[0] + 1.0);
+    const double lambda = 4.0 * std::exp(0.5 * tv[2]);
+    for (std::int64_t c = 0; c < k_cosmoflow_channels; ++c) {
+        const double sigma_c = sigma * (1.0 + 0.2 * tv[3] * (static_cast<double>(c) - 1.5) / 1.5);
+        const torch::Tensor density = (field * sigma_c - 0.5 * sigma_c * sigma_c).exp();
+        counts[c].copy_(torch::poisson(density * lambda, gen).clamp_max(32767));
+    }
+    targets.copy_(t);
+}
+
 CosmoflowSamples make_cosmoflow(std::int64_t n, std::int64_t size, std::uint64_t seed,
                                 std::uint64_t split) {
     if (n < 1 || size < 4) {
         throw RuntimeFailure("cosmoflow stand-in needs >= 1 sample and a cube side >= 4");
     }
     torch::NoGradGuard no_grad;
+    const CosmoflowGenerator generator(size, seed, split);
     CosmoflowSamples out;
     out.counts = torch::empty({n, k_cosmoflow_channels, size, size, size}, torch::kInt16);
     out.targets = torch::empty({n, k_cosmoflow_targets}, torch::kFloat32);
-    const torch::Tensor k = wave_numbers(size);
-    const torch::Tensor k_safe = k.clamp_min(1.0);
-    const torch::Tensor log_k = k_safe.log();
-    const torch::Tensor dc = k.eq(0);
     for (std::int64_t i = 0; i < n; ++i) {
-        at::Generator gen = generator_for(seed, split, i, static_cast<std::uint64_t>(size));
-        const torch::Tensor t = torch::rand({k_cosmoflow_targets}, gen) * 2 - 1;
-        const auto* tv = t.data_ptr<float>();
-        const torch::Tensor white = torch::randn({size, size, size}, gen);
-        // Amplitude sqrt(P(k)) = k^((-2 + t1) / 2); the mean (k = 0) removed.
-        const torch::Tensor amplitude =
-            torch::where(dc, torch::zeros_like(log_k), (0.5 * (-2.0 + tv[1]) * log_k).exp());
-        torch::Tensor field =
-            torch::fft::irfftn(torch::fft::rfftn(white) * amplitude, {size, size, size});
-        field = field / field.std().clamp_min(1e-12);
-        const double sigma = 0.5 + 0.25 * (tv[0] + 1.0);
-        const double lambda = 4.0 * std::exp(0.5 * tv[2]);
-        for (std::int64_t c = 0; c < k_cosmoflow_channels; ++c) {
-            const double sigma_c =
-                sigma * (1.0 + 0.2 * tv[3] * (static_cast<double>(c) - 1.5) / 1.5);
-            const torch::Tensor density = (field * sigma_c - 0.5 * sigma_c * sigma_c).exp();
-            out.counts[i][c].copy_(torch::poisson(density * lambda, gen).clamp_max(32767));
-        }
-        out.targets[i].copy_(t);
+        generator.sample(i, out.counts[i], out.targets[i]);
     }
     return out;
 }

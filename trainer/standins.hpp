@@ -21,6 +21,22 @@ struct CosmoflowSamples {
 CosmoflowSamples make_cosmoflow(std::int64_t n, std::int64_t size, std::uint64_t seed,
                                 std::uint64_t split);
 
+/// The CosmoFlow stand-in one sample at a time (kakuren data synth streams them to disk):
+/// sample(i) writes exactly row i of make_cosmoflow(n, size, seed, split), for any n > i.
+class CosmoflowGenerator {
+  public:
+    /// Throws RuntimeFailure for a cube side < 4.
+    CosmoflowGenerator(std::int64_t size, std::uint64_t seed, std::uint64_t split);
+    /// Fills counts (int16 [4, S, S, S]) and targets (float32 [4]) with sample i; both may be
+    /// views (rows of a larger tensor).
+    void sample(std::int64_t i, torch::Tensor counts, torch::Tensor targets) const;
+
+  private:
+    std::int64_t m_size;
+    std::uint64_t m_seed, m_split;
+    torch::Tensor m_log_k, m_dc; ///< log of the wave numbers (clamped at 1), and k = 0
+};
+
 /// DeepCAM stand-in: data float32 [N, H, W, 16] (channels last, as on disk), labels int64
 /// [N, H, W] with classes 0 (background), 1 (compact vortices: "tropical cyclones") and 2 (long
 /// thin filaments: "atmospheric rivers"). Every sample has one or two vortices and one or two

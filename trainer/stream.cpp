@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "util/error.hpp"
+#include "util/stop.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -226,6 +227,7 @@ void RawReader::read_targets(std::int64_t begin, std::int64_t count, std::byte* 
     std::vector<std::byte> input(layout().input_bytes());
     const std::size_t bytes = layout().target_bytes();
     for (std::int64_t i = 0; i < count; ++i) {
+        util::throw_if_stop_requested(); // a sample a file: thousands of opens
         read(begin + i, input.data(), targets + static_cast<std::size_t>(i) * bytes);
     }
 }
@@ -267,6 +269,7 @@ std::int64_t count_classes(const RawReader& reader, std::int64_t count) {
     shape.insert(shape.end(), l.target_shape.begin(), l.target_shape.end());
     std::int64_t classes = 0;
     for (std::int64_t begin = 0; begin < count; begin += k_scan_chunk) {
+        util::throw_if_stop_requested();
         const std::int64_t n = std::min(k_scan_chunk, count - begin);
         shape[0] = n;
         torch::Tensor t = torch::empty(shape, torch_type(l.target_type));
@@ -294,8 +297,10 @@ std::pair<double, double> split_moments(const StreamSource& source, const Decodi
     if (l.input_type == util::NpyType::u8 && decoding.transform == "none") {
         std::uint64_t sum = 0, sum_sq = 0, count = 0;
         for (std::int64_t begin = 0; begin < n; begin += k_scan_chunk) {
+            util::throw_if_stop_requested();
             const torch::Tensor raw =
                 source.read_raw_inputs(begin, std::min(k_scan_chunk, n - begin));
+            util::pause_point("normalise");
             const auto* p = raw.data_ptr<std::uint8_t>();
             const std::int64_t m = raw.numel();
             for (std::int64_t i = 0; i < m; ++i) {
@@ -304,6 +309,7 @@ std::pair<double, double> split_moments(const StreamSource& source, const Decodi
             }
             count += static_cast<std::uint64_t>(m);
         }
+        util::throw_if_stop_requested();
         const double c = std::max<double>(1.0, static_cast<double>(count));
         const double mean = static_cast<double>(sum) / c;
         const double var = std::max(0.0, static_cast<double>(sum_sq) / c - mean * mean);
@@ -311,8 +317,10 @@ std::pair<double, double> split_moments(const StreamSource& source, const Decodi
     }
     double sum = 0.0, sum_sq = 0.0, count = 0.0;
     for (std::int64_t begin = 0; begin < n; begin += k_scan_chunk) {
+        util::throw_if_stop_requested();
         torch::Tensor x =
             source.read_raw_inputs(begin, std::min(k_scan_chunk, n - begin)).to(torch::kFloat32);
+        util::pause_point("normalise");
         if (decoding.transform == "log1p") {
             x.log1p_();
         }
@@ -325,6 +333,7 @@ std::pair<double, double> split_moments(const StreamSource& source, const Decodi
         }
         count += static_cast<double>(m);
     }
+    util::throw_if_stop_requested();
     count = std::max(1.0, count);
     const double mean = sum / count;
     return {mean, std::sqrt(std::max(0.0, sum_sq / count - mean * mean))};

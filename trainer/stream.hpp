@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "trainer/image_decode.hpp"
 #include "trainer/source.hpp"
 #include "util/npy.hpp"
 
@@ -192,12 +193,6 @@ struct ImageOptions {
     std::int64_t channels = 0;
 };
 
-/// The most pixels (height x width) kakuren decodes from one image file: Pillow's
-/// MAX_IMAGE_PIXELS (89,478,485, a quarter GiB of 24-bit pixels). A header that claims more (a
-/// decompression bomb: a few hundred bytes that say 60000x60000) is refused, naming the file,
-/// before any pixel memory is allocated; downscale such images before training.
-inline constexpr std::int64_t k_max_image_pixels = 89'478'485;
-
 /// An images split may hold this list of CLASS/FILE paths (one a line): it then sets the order
 /// of the samples (kakuren data convert writes the IDX file's order), instead of ImageFolder's
 /// (class folders sorted, then the files of each, sorted).
@@ -223,10 +218,6 @@ struct StoredImage {
     std::int64_t height = 0, width = 0, channels = 0;
 };
 StoredImage stored_image(const RawReader& reader, std::int64_t id);
-
-/// Writes uint8 pixels [height, width, channels] (1 or 3) as a PNG file (kakuren data convert).
-void write_png(const std::filesystem::path& file, std::int64_t height, std::int64_t width,
-               int channels, const std::uint8_t* pixels);
 
 /// Opens one split of config's format (npy, hdf5 or images) at path: its headers (images: the
 /// file list and the first image) and, for integer targets of npy and single-file hdf5 splits,

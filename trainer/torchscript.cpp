@@ -99,13 +99,13 @@ torch::jit::Module load_module(const std::string& path) {
         std::string why = e.what_without_backtrace();
         why = why.substr(0, why.find('\n'));
         const std::string version = torch_release();
-        throw UsageError(where + "not a TorchScript archive that LibTorch " + version +
-                         " can read (" + why +
-                         "); export it with torch.jit.script(model).save(path) or "
-                         "torch.jit.trace(model, example).save(path) from PyTorch " +
-                         version +
-                         " or older, or build kakuren against your PyTorch (README \"Building "
-                         "against your PyTorch\")");
+        throw UsageError(
+            where + "not a TorchScript archive that LibTorch " + version + " can read (" + why +
+            "); export it with torch.jit.script(model).save(path) or "
+            "torch.jit.trace(model, example).save(path) from PyTorch " +
+            version +
+            " or older, or build kakuren against your PyTorch (docs/devices.md, \"Building "
+            "against your PyTorch\")");
     }
 }
 

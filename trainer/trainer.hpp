@@ -55,8 +55,8 @@ struct DataConfig {
 };
 
 struct ModelConfig {
-    std::string kind = "cnn";         ///< mlp | cnn | resnet18 | torchscript
-    std::string path;                 ///< torchscript: the module file (absolute)
+    std::string kind = "cnn"; ///< recipes/kinds.hpp: mlp | cnn | resnet18 | ... | torchscript
+    std::string path;         ///< torchscript: the module file (absolute)
     std::vector<std::int64_t> inputs; ///< torchscript: the input shape it expects; empty = any
     std::vector<int> hidden = {256, 128};
     std::vector<int> channels = {16, 32};
@@ -142,6 +142,12 @@ struct Config {
     /// Stop once the task's metric reaches this: accuracy or IoU >= target, MAE <= target.
     std::optional<double> target_accuracy;
     std::string benchmark_name = "kakuren"; ///< MLPerf submission_benchmark
+    /// A training step whose loss (the batch's sum) is not finite ends the run there: train()
+    /// returns with Summary::diverged set, without a checkpoint of that step. false: train on.
+    bool stop_on_nan = true;
+    /// After a stop request: seconds the step in progress may take to reach its boundary before
+    /// the process's watchdog (cli/session.cpp) abandons it (run.stop_grace_s). Not used here.
+    double stop_grace_s = 10;
     /// When to hand checkpoints to Observer::on_checkpoint (epoch ends, mid-epoch intervals, and
     /// always when the stop flag ends the run); nullopt = never.
     std::optional<kakuren::checkpoint::Config> checkpoint;
@@ -194,6 +200,9 @@ struct Summary {
     bool lower_is_better = false; ///< MAE
     bool target_reached = false;
     bool interrupted = false;
+    /// Set when config.stop_on_nan ended the run at a non-finite training loss: what happened
+    /// and where ("the training loss is nan at epoch 2, step 5 of 8"). Empty otherwise.
+    std::string diverged;
     std::int64_t num_train_samples = 0, num_test_samples = 0;
     /// 64-bit hash of the model's parameters and buffers where train() returned (also when
     /// interrupted). Equal on every rank of a multi-rank run (train() checks that).
@@ -211,10 +220,13 @@ class Observer {
     /// A checkpoint of the run as it stands (see Config::checkpoint); the snapshot's spans are
     /// valid during the call. An exception thrown here ends train() with it.
     virtual void on_checkpoint(const checkpoint::Snapshot&) {}
+    /// The loop reached a step boundary after a stop request and is stopping (a checkpoint of
+    /// that point may follow).
+    virtual void on_stopping() {}
 };
 
-/// Trains per config. mllog receives the records of README "MLPerf log" (from cache_clear to
-/// run_stop). Checks *stop at step boundaries and returns early with interrupted = true, after
+/// Trains per config. mllog receives the records of docs/reports.md "MLPerf log" (from cache_clear
+/// to run_stop). Checks *stop at step boundaries and returns early with interrupted = true, after
 /// handing a checkpoint of that point to the observer when config.checkpoint is set.
 /// With resume: continues from that checkpoint exactly as the run would have gone on (same
 /// weights, statistics and plans, bit for bit with the same thread count): the MLPerf log gets a
@@ -245,6 +257,9 @@ struct SynthConfig {
     std::uint64_t seed = 20231010;          ///< the in-memory stand-ins' seed
     std::string out;                        ///< output folder (created)
 };
+/// The most samples per split that `kakuren data synth` writes (CosmoFlow's full training set has
+/// 524,288): a larger count is a typo, refused before anything is written.
+inline constexpr std::int64_t k_max_synth_samples = 100'000'000;
 struct SynthResult {
     std::int64_t files = 0, bytes = 0;
     double seconds = 0; ///< generation and writing
@@ -254,8 +269,12 @@ struct SynthResult {
 /// <split>/label_<i>.npy (float32 [4]) and files_data.lst / files_label.lst (NVIDIA's numpy
 /// layout); deepcam: <split>/data_<i>.h5 with climate/data (float32 H x W x 16, channels last)
 /// and climate/labels_0 (uint8 H x W, classes 0/1/2), plus out/stats.h5 with climate/minval,
-/// maxval, mean, std (float32 [16], from the training split). Throws RuntimeFailure naming the
-/// file that cannot be written, UsageError for bad sizes.
+/// maxval, mean, std (float32 [16], from the training split). CosmoFlow samples are generated
+/// and written one at a time (memory: one sample), DeepCAM's validation split too (its training
+/// split is kept for stats.h5). Checks everything first, free disk space included, so that a
+/// refusal writes nothing. Throws UsageError for bad sizes or counts (1 to k_max_synth_samples
+/// per split), RuntimeFailure when the output would not fit or naming a file that cannot be
+/// written.
 SynthResult write_standin(const SynthConfig& config);
 
 /// What train() checks before its first step, alone: opens the data (for its shapes) and builds

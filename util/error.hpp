@@ -1,6 +1,6 @@
 #pragma once
 // kakuren::Error and its kinds. Every failure that ends an operation is thrown as one of these;
-// `main` maps them to exit codes (see cli/main.cpp and README "Exit codes").
+// `main` maps them to exit codes (see cli/main.cpp and docs/cli.md "Exit codes").
 #include <stdexcept>
 #include <string>
 

@@ -83,6 +83,16 @@ std::string json_quote(std::string_view s) {
     return out;
 }
 
+Json Json::measured(double d) {
+    if (std::isnan(d)) {
+        return Json("nan");
+    }
+    if (std::isinf(d)) {
+        return Json(d > 0 ? "inf" : "-inf");
+    }
+    return Json(d);
+}
+
 std::string Json::dump() const {
     std::string out;
     write(out, -1, 0);

@@ -32,6 +32,10 @@ class Json {
     Json(std::string_view s) : m_v(std::string(s)) {}
     Json(JsonArray a) : m_v(std::move(a)) {}
     Json(JsonObject o) : m_v(std::move(o)) {}
+    /// A measured value for --format json output (losses, metrics): the number, or the string
+    /// "nan", "inf" or "-inf" when it is not finite, so that a diverged run never reads as a
+    /// number (nor as null, which means "not measured").
+    static Json measured(double d);
 
     /// Compact JSON text. Non-finite doubles are written as null (JSON has no NaN/Inf).
     std::string dump() const;

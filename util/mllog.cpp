@@ -136,6 +136,10 @@ void MlLog::event(std::string_view key, const Json& value, JsonObject metadata,
     const std::lock_guard lock(m_mutex);
     if (!m_out.is_open())
         return;
+    if (m_guard && !m_guard()) {
+        m_out.close();
+        return;
+    }
     const std::int64_t time_ms = std::max(now_ms(), m_last_ms);
     m_last_ms = time_ms;
     m_out << mllog_line(time_ms, key, value, metadata, source_relative_path(where.file_name()),
@@ -145,6 +149,11 @@ void MlLog::event(std::string_view key, const Json& value, JsonObject metadata,
     if (!m_out)
         throw RuntimeFailure("cannot write MLPerf log " + m_path.string() + ": " +
                              std::strerror(errno));
+}
+
+void MlLog::set_guard(std::function<bool()> guard) {
+    const std::lock_guard lock(m_mutex);
+    m_guard = std::move(guard);
 }
 
 } // namespace kakuren::util

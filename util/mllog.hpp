@@ -1,8 +1,9 @@
 #pragma once
-// Writer of MLPerf-style `:::MLLOG {json}` lines (see README "MLPerf log").
+// Writer of MLPerf-style `:::MLLOG {json}` lines (see docs/reports.md "MLPerf log").
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <source_location>
 #include <string>
@@ -27,12 +28,16 @@ class MlLog {
     void event(std::string_view key, const Json& value = Json::null(), JsonObject metadata = {},
                std::source_location where = std::source_location::current());
     bool enabled() const { return m_out.is_open(); }
+    /// guard is asked before every record; once it says false the log is closed and writes
+    /// nothing more (a run's owner that lost its lock: the log is another owner's now).
+    void set_guard(std::function<bool()> guard);
     const std::filesystem::path& path() const { return m_path; }
 
   private:
     std::filesystem::path m_path;
     std::ofstream m_out;
     std::int64_t m_last_ms = 0;
+    std::function<bool()> m_guard;
     std::mutex m_mutex;
 };
 

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <utility>
 
+#include "util/file_lock.hpp" // FileLock, file_id: here before they had their own file
+
 namespace kakuren::util {
 
 std::int64_t now_ms();                              ///< system clock, ms since the Unix epoch
@@ -57,35 +59,5 @@ class Fd {
 /// (name: the path unless given, e.g. "x.npy (sample 3)"; cause: the errno text or "it is a
 /// FIFO, not a regular file; ...").
 Fd open_regular_file(const std::filesystem::path& path, const std::string& name = "");
-
-/// An exclusive lock on a file (an open-file-description lock, fcntl F_OFD_SETLK): held until
-/// this object is destroyed or the process ends, however it ends (kill -9 included); the
-/// kernel releases it, so it cannot go stale like a pid. Works in a PID namespace and on NFS.
-class FileLock {
-  public:
-    /// Creates the file if needed (mode 0644) and takes the lock without waiting; nullopt when
-    /// another open file description holds it. Throws RuntimeFailure when the file cannot be
-    /// opened or locked for another reason.
-    static std::optional<FileLock> try_acquire(const std::filesystem::path& file);
-    /// Whether some process holds the lock on file now (it is tested, not taken); nullopt when
-    /// the file does not exist or cannot be read.
-    static std::optional<bool> held(const std::filesystem::path& file);
-    FileLock(FileLock&& other) noexcept;
-    FileLock& operator=(FileLock&& other) noexcept;
-    FileLock(const FileLock&) = delete;
-    FileLock& operator=(const FileLock&) = delete;
-    ~FileLock();
-
-  private:
-    explicit FileLock(int fd) : m_fd(fd) {}
-    int m_fd = -1;
-};
-
-/// The identity (device, inode) of a file, to notice it was deleted or replaced.
-struct FileId {
-    std::uint64_t dev = 0, ino = 0;
-    bool operator==(const FileId&) const = default;
-};
-std::optional<FileId> file_id(const std::filesystem::path& path); ///< nullopt if it is gone
 
 } // namespace kakuren::util

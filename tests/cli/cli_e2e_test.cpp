@@ -209,6 +209,61 @@ TEST_F(CliE2E, BadRecipeExits2WithLocatedErrorAndCreatesNothing) {
     EXPECT_FALSE(fs::exists(m_ws / "runs"));
 }
 
+TEST_F(CliE2E, ScienceRulesAreCheckedBeforeAnythingIsRecorded) {
+    // Before: `recipe check` passed these and `run` recorded a run that then failed (issue 23 #7).
+    const std::string recipe = "recipes/deepcam_mini_memory.toml";
+    const struct {
+        std::string sets, where, what;
+    } cases[] = {
+        {"--set 'task.class_weights=[1.0,2.0]'",
+         "--set task.class_weights=[1.0,2.0]: error: ", "has 3 classes"},
+        {"--set 'task.class_weights=[1.0,2.0,3.0,4.0]'",
+         "--set task.class_weights=[1.0,2.0,3.0,4.0]: error: ", "expected one weight per class"},
+        {"--set data.synthetic_size=8 --set model.depth=8",
+         "--set model.depth=8: error: ", "needs data.synthetic_size >= 256"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.sets);
+        const Result check = kakuren("recipe check " + recipe + " " + c.sets, false);
+        EXPECT_EQ(check.code, 2) << check.out << check.err;
+        EXPECT_NE(check.err.find(c.where), std::string::npos) << check.err;
+        EXPECT_NE(check.err.find(c.what), std::string::npos) << check.err;
+        const Result run = kakuren("run " + recipe + " " + c.sets);
+        EXPECT_EQ(run.code, 2) << run.out << run.err;
+        EXPECT_NE(run.err.find(c.where), std::string::npos) << run.err;
+        EXPECT_FALSE(fs::exists(m_ws / "kakuren.db"));
+        EXPECT_FALSE(fs::exists(m_ws / "runs"));
+    }
+}
+
+TEST_F(CliE2E, ACopiedWorkspaceReportsFromItsOwnFiles) {
+    // Before (issue 23 #16): the database held the run folder's absolute path, so a copy of the
+    // workspace read the original's mllog.txt, and failed once the original was gone.
+    const Result r = kakuren("run " + k_tiny + " --quiet");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string id = run_id_of(r.out);
+    const fs::path copy = m_ws.string() + "-copy";
+    fs::copy(m_ws, copy, fs::copy_options::recursive);
+    const fs::path moved = m_ws.string() + "-moved";
+    fs::rename(m_ws, moved); // the original is gone from where it was
+    const auto report = kakuren::testing::run_shell("'" KAKUREN_BIN "' report " + id +
+                                                        " --format json --workspace " +
+                                                        kakuren::testing::quoted(copy.string()),
+                                                    copy);
+    const auto show = kakuren::testing::run_shell("'" KAKUREN_BIN "' show " + id + " --workspace " +
+                                                      kakuren::testing::quoted(copy.string()),
+                                                  copy);
+    fs::rename(moved, m_ws);
+    fs::remove_all(copy);
+    ASSERT_EQ(report.code, 0) << report.out << report.err;
+    // A missing mllog.txt is a problem of the report ("no MLPerf log at ...").
+    EXPECT_NE(report.out.find("\"problems\": []"), std::string::npos) << report.out;
+    EXPECT_NE(report.out.find(copy.string() + "/runs/" + id), std::string::npos) << report.out;
+    EXPECT_EQ(report.out.find(m_ws.string() + "/"), std::string::npos) << report.out;
+    ASSERT_EQ(show.code, 0) << show.err;
+    EXPECT_NE(show.out.find(copy.string() + "/runs/" + id), std::string::npos) << show.out;
+}
+
 TEST_F(CliE2E, DryRunCreatesNothing) {
     const Result r = kakuren("run " + k_tiny + " --dry-run");
     EXPECT_EQ(r.code, 0) << r.err;
@@ -295,17 +350,18 @@ TEST_F(CliE2E, SigintStopsCleanlyWithExit75) {
 
 namespace {
 
-TEST_F(CliE2E, ReadmeRecipeReferenceMatchesTheBinary) {
+TEST_F(CliE2E, DocsRecipeReferenceMatchesTheBinary) {
     const Result r = kakuren("recipe reference", false);
     ASSERT_EQ(r.code, 0) << r.err;
-    const std::string readme = slurp(fs::path(KAKUREN_SOURCE_DIR) / "README.md");
+    const std::string readme = slurp(fs::path(KAKUREN_SOURCE_DIR) / "docs" / "recipes.md");
     const std::string begin = "<!-- BEGIN RECIPE REFERENCE -->\n",
                       end = "<!-- END RECIPE REFERENCE -->";
     const auto from = readme.find(begin), to = readme.find(end);
     ASSERT_NE(from, std::string::npos);
     ASSERT_NE(to, std::string::npos);
     EXPECT_EQ(readme.substr(from + begin.size(), to - from - begin.size()), r.out)
-        << "README.md's recipe reference is stale: paste `kakuren recipe reference` between the "
+        << "docs/recipes.md's recipe reference is stale: paste `kakuren recipe reference` between "
+           "the "
            "markers";
 }
 

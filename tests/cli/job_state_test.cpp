@@ -154,3 +154,83 @@ TEST(JobState, APendingJobThatStartedIsRunning) {
     const auto job = cli::reconcile(*f.store, f.run(), f.backends);
     EXPECT_EQ(job->state, "running");
 }
+
+TEST(JobMark, NamesTheRunOrTheSweepAndIsFoundAfterARecipesComment) {
+    EXPECT_EQ(launcher::job_mark({"r1"}, ""), "kakuren-run=r1");
+    EXPECT_EQ(launcher::job_mark({"r1", "r2"}, "sweep-r1"), "kakuren-sweep=sweep-r1");
+    EXPECT_EQ(launcher::mark_in("kakuren-run=r1"), "kakuren-run=r1");
+    EXPECT_EQ(launcher::mark_in("nightly tests kakuren-sweep=sweep-r1"), "kakuren-sweep=sweep-r1");
+    EXPECT_EQ(launcher::mark_in("a comment of someone else"), "");
+    EXPECT_EQ(launcher::mark_in(""), "");
+}
+
+TEST(JobState, AJobIdSlurmGaveToAnotherRunIsNotThisRunsJob) {
+    // Before (issue 23 #18): a controller whose state was wiped numbered jobs from 1 again; the
+    // run's job 42 was read from whatever job had id 42 now (another workspace's requeued run),
+    // so the run showed that job's state, and a cancel would have cancelled that job.
+    Fixture f;
+    f.start_attempt();
+    launcher::JobView other{"running", "", "n1", 0};
+    other.name = "kakuren-fmnist-cnn";
+    other.mark = "kakuren-run=another-run";
+    f.fake->answer = other;
+    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->state, "failed");
+    EXPECT_NE(job->reason.find("Slurm job 42 ended without finishing the run (Slurm gives its id "
+                               "to another job now"),
+              std::string::npos)
+        << job->reason;
+    EXPECT_EQ(f.store->attempts("run").back().status, "crashed");
+    EXPECT_EQ(cli::display_state(f.run(), job), "failed");
+}
+
+TEST(JobState, AJobWithThisRunsMarkOrAnOlderKakurenJobIsStillRead) {
+    Fixture f;
+    f.start_attempt();
+    launcher::JobView ours{"requeued", "Slurm requeued job 42", "", 0};
+    ours.name = "kakuren-fmnist-cnn";
+    ours.mark = "kakuren-run=run";
+    f.fake->answer = ours;
+    EXPECT_EQ(cli::reconcile(*f.store, f.run(), f.backends)->state, "requeued");
+
+    Fixture older; // a job submitted before marks: its kakuren name is all there is
+    older.start_attempt();
+    launcher::JobView unmarked{"requeued", "Slurm requeued job 42", "", 0};
+    unmarked.name = "kakuren-fmnist-cnn";
+    older.fake->answer = unmarked;
+    EXPECT_EQ(cli::reconcile(*older.store, older.run(), older.backends)->state, "requeued");
+}
+
+TEST(JobState, AnUnmarkedJobThatKakurenDidNotSubmitIsNotThisRunsJob) {
+    Fixture f;
+    f.start_attempt();
+    launcher::JobView someone{"running", "", "n1", 0};
+    someone.name = "bash"; // `sbatch --wrap` of a user, given the reused id 42
+    f.fake->answer = someone;
+    EXPECT_EQ(cli::reconcile(*f.store, f.run(), f.backends)->state, "failed");
+}
+
+TEST(JobState, AnArrayTaskIsKnownByItsSweep) {
+    launcher::JobView task{"running", "", "n1", 0};
+    task.name = "kakuren-fmnist-cnn";
+    task.mark = "kakuren-sweep=sweep-a";
+    EXPECT_TRUE(launcher::job_is_runs(task, "42_1", "b", "sweep-a"));
+    EXPECT_FALSE(launcher::job_is_runs(task, "42_1", "b", "sweep-b"));
+    EXPECT_FALSE(launcher::job_is_runs(task, "42", "b", "sweep-a")) << "a single job names its run";
+}
+
+TEST(JobState, ARunWhoseJobIdWasReusedBeforeItStartedFailsToo) {
+    Fixture f; // submitted, never started: the run is still "created"
+    launcher::JobView other{"running", "", "n1", 0};
+    other.mark = "kakuren-run=another-run";
+    f.fake->answer = other;
+    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(job->state, "failed");
+    EXPECT_EQ(f.run().status, db::RunStatus::failed);
+    EXPECT_EQ(cli::display_state(f.run(), job), "failed");
+    // Asked again (as kakuren cancel does after kakuren status): the failed job of a run that
+    // never had an attempt is read without ending an attempt that does not exist (it crashed).
+    EXPECT_EQ(cli::reconcile(*f.store, f.run(), f.backends)->state, "failed");
+    EXPECT_TRUE(f.store->attempts("run").empty());
+}

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <csignal>
@@ -39,10 +40,12 @@ int exit_code(int status) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/// A kakuren process whose stdout is a full pipe: it runs until its first write to stdout.
+/// A kakuren process whose stdout is a full pipe: it runs until its first write to stdout. With
+/// reserve > 0 the pipe keeps that many bytes free: it runs until its first write that does not
+/// fit (a pipe write of up to PIPE_BUF bytes is all or nothing).
 class Held {
   public:
-    Held(const std::vector<std::string>& argv, const fs::path& err_file) {
+    Held(const std::vector<std::string>& argv, const fs::path& err_file, std::size_t reserve = 0) {
         int fds[2];
         if (pipe2(fds, O_CLOEXEC) != 0) {
             throw std::runtime_error("pipe");
@@ -52,7 +55,7 @@ class Held {
         fcntl(fds[1], F_SETPIPE_SZ, 4096);
         const int capacity = fcntl(fds[1], F_GETPIPE_SZ);
         fcntl(fds[1], F_SETFL, O_NONBLOCK);
-        const std::string filler(static_cast<std::size_t>(capacity), '#');
+        const std::string filler(static_cast<std::size_t>(capacity) - reserve, '#');
         std::size_t written = 0;
         while (written < filler.size()) {
             const ssize_t n = write(fds[1], filler.data() + written, filler.size() - written);
@@ -115,6 +118,8 @@ class Held {
         }
         return {exit_code(status), out.substr(std::min(m_filler, out.size()))};
     }
+
+    [[nodiscard]] pid_t pid() const { return m_pid; }
 
   private:
     pid_t m_pid = -1;
@@ -258,6 +263,81 @@ TEST_F(OwnershipE2E, ARunInAPidNamespaceIsNotDeclaredCrashed) {
     EXPECT_EQ(code, 0) << out << slurp(m_ws / "run.err");
     EXPECT_EQ(kakuren::db::to_string(only_run().status), "finished");
     EXPECT_EQ(store().attempts(row.id).size(), 1U);
+}
+
+/// The host pid of the one child of pid (the program `unshare --fork` started), or -1.
+pid_t only_child(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+    pid_t child = -1;
+    in >> child;
+    return child;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) {
+        ++n;
+    }
+    return n;
+}
+
+TEST_F(OwnershipE2E, AnOwnerWhoseLockFileWasDeletedStopsAtItsNextCheckpointWritingNothing) {
+    // Before (issue 23 #4): train in a PID namespace, `rm runs/<id>/.owner.lock`, resume from
+    // outside (the pid check is fooled by the namespace, and the deleted file let the resume lock
+    // a new one), then let the first owner go on: both trained to the end, and mllog.txt had two
+    // run_stop records.
+    if (geteuid() != 0 || std::system("unshare --pid --fork --mount-proc true 2>/dev/null") != 0) {
+        GTEST_SKIP() << "needs root and unshare(1) for a PID namespace";
+    }
+    std::vector<std::string> args = {"unshare", "--pid", "--fork", "--mount-proc"};
+    const auto run = argv({"run", "recipes/synthetic_tiny.toml", "--set", "run.threads=1"});
+    args.insert(args.end(), run.begin(), run.end());
+    // Room for its two header lines ("run <id>", "records: ..."), not for its first epoch line:
+    // it stops in that write, its first epoch recorded, its first checkpoint not yet written.
+    const std::string id_shape = "synthetic_tiny-20261206-120000-abcd";
+    const std::string header =
+        "run " + id_shape + "\nrecords: " + (m_ws / "runs" / id_shape).string() +
+        " (train.log, mllog.txt), database " + (m_ws / "kakuren.db").string() + "\n";
+    Held held(args, m_ws / "run.err", header.size() + 40);
+    pid_t owner = -1;
+    ASSERT_TRUE(kakuren::testing::wait_until(
+        [&] {
+            owner = only_child(held.pid());
+            return owner > 0 && kakuren::testing::blocked_syscall(owner) == SYS_write;
+        },
+        300))
+        << slurp(m_ws / "run.err");
+    const auto row = only_run();
+    ASSERT_EQ(store().epochs(row.id).size(), 1U) << "it stopped after recording epoch 1";
+    const fs::path run_dir = m_ws / "runs" / row.id;
+    ASSERT_TRUE(fs::remove(run_dir / ".owner.lock"));
+
+    const Result second = kakuren("resume " + row.id + " --quiet");
+    ASSERT_EQ(second.code, 0) << second.out << second.err;
+    const std::string mllog = slurp(run_dir / "mllog.txt");
+    EXPECT_EQ(count_of(mllog, R"("key": "run_stop")"), 1U) << mllog;
+
+    const auto [code, out] = held.release();
+    const std::string err = slurp(m_ws / "run.err");
+    EXPECT_EQ(code, 1) << out << err;
+    EXPECT_NE(err.find("kakuren: error: run " + row.id + ": its lock file " +
+                       (run_dir / ".owner.lock").string() +
+                       " was deleted or replaced while this process"),
+              std::string::npos)
+        << err;
+    EXPECT_NE(out.find("epoch 1/4"), std::string::npos) << "it was held where the test meant";
+    EXPECT_EQ(out.find("epoch 2/4"), std::string::npos) << "it stopped, it did not go on";
+    EXPECT_EQ(slurp(run_dir / "mllog.txt"), mllog) << "not one MLPerf line more";
+    EXPECT_EQ(kakuren::db::to_string(only_run().status), "finished");
+    const auto attempts = store().attempts(row.id);
+    ASSERT_EQ(attempts.size(), 2U);
+    EXPECT_EQ(attempts[1].status, "finished") << "the resume is the one owner that finished";
+    EXPECT_NE(attempts[0].status, "finished");
+    EXPECT_NE(attempts[0].status, "failed") << "its end is not recorded over the new owner's";
+    EXPECT_EQ(store().epochs(row.id).size(), 4U);
+    const Result check = kakuren("report " + row.id + " --format json");
+    ASSERT_EQ(check.code, 0) << check.err;
+    EXPECT_NE(check.out.find("\"problems\": []"), std::string::npos) << check.out;
 }
 
 TEST_F(OwnershipE2E, AKilledOwnerIsDeclaredCrashedAtOnce) {

@@ -286,6 +286,47 @@ class SlurmSubmit(unittest.TestCase):
         again = self.ws.json("cancel", run)
         self.assertEqual(again["state"], "completed")  # nothing left to cancel
 
+    def test_a_job_id_now_naming_another_workspaces_job_is_not_this_runs_job(self):
+        # Issue 23 #18: a controller whose state was wiped numbers jobs from 1 again, and a run
+        # whose job id now names another workspace's job read that job as its own (and `cancel`
+        # would have cancelled it). Here the reuse is made by hand: this run's job record is
+        # pointed at the other workspace's running job.
+        other = Workspace()
+        jobs = []
+        try:
+            theirs = other.json("submit", other.recipe(tiny(name="theirs", epochs=30,
+                                                            train=30000)),
+                                "--backend", "slurm")["runs"][0]
+            jobs.append(theirs["job_id"])
+            other.wait(theirs["run_id"], {"running"})
+            show = subprocess.run(["scontrol", "show", "job", theirs["job_id"]], env=other.env,
+                                  capture_output=True, text=True)
+            self.assertIn("Comment=kakuren-run=" + theirs["run_id"], show.stdout)
+            # Pending until theirs ends (it never starts: both are cancelled at the end).
+            mine = self.submit(tiny(name="mine", epochs=2, extra='extra = "--dependency=afterok:'
+                                    + theirs["job_id"] + '"'))[0]
+            jobs.append(mine["job_id"])
+            with self.ws.db() as db:
+                db.execute("UPDATE jobs SET job_id=? WHERE run_id=?",
+                           (theirs["job_id"], mine["run_id"]))
+            st = self.ws.status(mine["run_id"])
+            self.assertEqual(st["state"], "failed", json.dumps(st, indent=1))
+            self.assertIn("Slurm gives its id to another job now", st["jobs"][0]["reason"])
+            out = self.ws.json("cancel", mine["run_id"])
+            self.assertFalse(out["cancelled"], out)
+            self.assertEqual(other.status(theirs["run_id"])["state"], "running",
+                             "the other workspace's job was not touched")
+        finally:
+            for job in jobs:
+                subprocess.run(["scancel", job], env=self.ws.env)
+            for job in jobs:  # gone before the next test uses the node
+                deadline = time.time() + 60
+                while time.time() < deadline and subprocess.run(
+                        ["squeue", "-h", "-j", job], env=self.ws.env, capture_output=True,
+                        text=True).stdout.strip():
+                    time.sleep(0.5)
+            other.cleanup()
+
     def test_time_limit_warning_checkpoints_requeues_and_completes_as_one_run(self):
         # A 1-minute limit and a warning 55 s before it: slurmctld checks limits every ~30 s,
         # so each start trains 5-35 s, gets SIGUSR1, checkpoints and requeues itself, until the

@@ -88,7 +88,7 @@ std::vector<std::string> csv_cells(const std::string& line) {
 
 } // namespace
 
-// The layout README "Reports" documents; adding a key is fine (extend this list), renaming or
+// The layout docs/reports.md documents; adding a key is fine (extend this list), renaming or
 // removing one breaks scripts and needs k_json_version raised.
 TEST_F(Rendered, JsonKeepsItsDocumentedLayout) {
     const auto v = report::parse_json(report::render_json(m_report));
@@ -126,6 +126,7 @@ TEST_F(Rendered, JsonKeepsItsDocumentedLayout) {
                                                    "mean_realised_fraction",
                                                    "hidden_total",
                                                    "moved_back_total",
+                                                   "backward_passes",
                                                    "sgd_steps",
                                                    "epochs",
                                                    "mllog"}));
@@ -134,9 +135,10 @@ TEST_F(Rendered, JsonKeepsItsDocumentedLayout) {
                                         "tau", "seed", "ranks", "batch_size", "epochs",
                                         "target_accuracy", "lr_compensation", "refresh_every",
                                         "path", "sha256", "validated", "note"}));
-    EXPECT_EQ(keys(run["time_split_s"]),
-              (std::vector<std::string>{"staging", "init", "train", "hidden_pass", "eval",
-                                        "checkpoint", "other", "communication", "total"}));
+    EXPECT_EQ(
+        keys(run["time_split_s"]),
+        (std::vector<std::string>{"staging", "init", "train", "hidden_pass", "eval", "checkpoint",
+                                  "other", "communication", "bytes_read", "total"}));
     EXPECT_EQ(keys(run["sgd_steps"]),
               (std::vector<std::string>{"run", "without_hiding", "saved", "saved_fraction"}));
     EXPECT_EQ(keys(run["epochs"][0]), (std::vector<std::string>{"epoch",
@@ -167,10 +169,35 @@ TEST_F(Rendered, JsonKeepsItsDocumentedLayout) {
               (std::vector<std::string>{"path", "found", "records", "ok", "run_stop_status",
                                         "problems", "notes"}));
     ASSERT_EQ(v["comparisons"].size(), 2U) << "the finished and the crashed hiding run";
-    EXPECT_EQ(keys(v["comparisons"][0]),
-              (std::vector<std::string>{"run", "baseline", "automatic", "same_seed",
-                                        "speedup_total", "time_saved_s", "speedup_to_target",
-                                        "accuracy_diff_final", "accuracy_diff_best"}));
+    EXPECT_EQ(
+        keys(v["comparisons"][0]),
+        (std::vector<std::string>{"run", "baseline", "automatic", "same_seed", "speedup_total",
+                                  "time_saved_s", "speedup_to_target", "accuracy_diff_final",
+                                  "accuracy_diff_best", "timing_noise"}));
+    ASSERT_EQ(v["groups"].size(), 2U) << "one per configuration, one seed each";
+    EXPECT_EQ(keys(v["groups"][0]), (std::vector<std::string>{"label",
+                                                              "short_label",
+                                                              "strategy",
+                                                              "fraction",
+                                                              "runs",
+                                                              "incomplete_runs",
+                                                              "seeds",
+                                                              "time_to_train_s",
+                                                              "final_accuracy",
+                                                              "best_accuracy",
+                                                              "time_to_target_s",
+                                                              "intervals",
+                                                              "target",
+                                                              "work_saved",
+                                                              "baseline_group",
+                                                              "speedup_total",
+                                                              "time_ratio_reliable",
+                                                              "timing_noise",
+                                                              "accuracy_diff_final",
+                                                              "card"}));
+    EXPECT_EQ(keys(v["groups"][0]["card"]),
+              (std::vector<std::string>{"title", "work_saved", "time_ratio", "time_ratio_reliable",
+                                        "time", "lines"}));
 }
 
 TEST_F(Rendered, JsonCarriesTheDatabaseNumbers) {
@@ -338,9 +365,12 @@ TEST_F(Rendered, HtmlPlotsExactlyTheDatabaseNumbers) {
 TEST_F(Rendered, TableAnswersTheQuestionsAtAGlance) {
     const std::string t = report::render_table(m_report);
     for (const char* part :
-         {"AT A GLANCE", "x faster: time-to-train", "accuracy: final", "SGD steps saved",
-          "time went to init", "RUNS", "TIME SPLIT", "AGAINST BASELINE", "MLPERF LOG CHECK",
-          "failed (crashed)", "REQUESTED F", "== " /* per-run detail for <= 4 runs */}) {
+         {"AT A GLANCE", "of the SGD steps (", "per-sample backward passes",
+          "x faster, unreliable (timing noise): time-to-train", "(1 seed, no interval)",
+          "timing noise: epoch 1 did identical work in both runs", "accuracy: final",
+          "SGD steps saved", "time went to init", "RUNS", "TIME SPLIT", "AGAINST BASELINE",
+          "MLPERF LOG CHECK", "failed (crashed)", "REQUESTED F",
+          "== " /* per-run detail for <= 4 runs */}) {
         EXPECT_NE(t.find(part), std::string::npos) << part << "\n" << t;
     }
 }

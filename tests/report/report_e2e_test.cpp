@@ -75,13 +75,18 @@ TEST_F(ReportE2E, TheNewestRunIsComparedWithItsBaseline) {
     const Result r = run_kakuren(s_ws, "report");
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("AT A GLANCE"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find(s_hiding + " (kakurenbo F=0.30 tau=0.70, seed 1) against " + s_baseline +
-                         " (none, seed 1)"),
-              std::string::npos)
+    // One card per configuration, the work saved first, the time ratio beside it.
+    EXPECT_NE(
+        r.out.find("  kakurenbo F=0.30 tau=0.70: 1 seed (1) against none (1 seed)\n    saved "),
+        std::string::npos)
         << r.out;
-    EXPECT_TRUE(r.out.find("x faster: time-to-train") != std::string::npos ||
-                r.out.find("x slower: time-to-train") != std::string::npos)
+    EXPECT_TRUE(r.out.find("time ratio ") != std::string::npos &&
+                (r.out.find("x faster") != std::string::npos ||
+                 r.out.find("x slower") != std::string::npos))
         << r.out;
+    EXPECT_NE(r.out.find("(1 seed, no interval)"), std::string::npos) << r.out;
+    // The pair by run ids in the comparison table.
+    EXPECT_NE(r.out.find(s_hiding + "  " + s_baseline + "  yes"), std::string::npos) << r.out;
     // The trainer's real logs pass the MLPerf check.
     EXPECT_NE(r.out.find(s_hiding + ": ok, "), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(s_baseline + ": ok, "), std::string::npos) << r.out;
@@ -92,7 +97,7 @@ TEST_F(ReportE2E, JsonMatchesTheDatabaseAndTheLog) {
     const Result r = run_kakuren(s_ws, "report " + s_hiding + " --format json");
     ASSERT_EQ(r.code, 0) << r.err;
     const auto v = parse_json(r.out);
-    EXPECT_EQ(v["kakuren_report"].as_int(), 1);
+    EXPECT_EQ(v["kakuren_report"].as_int(), 2);
     ASSERT_EQ(v["runs"].size(), 2U);
     auto db = store();
     for (const auto& run : v["runs"].as_array()) {

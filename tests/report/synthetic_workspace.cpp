@@ -185,6 +185,7 @@ SyntheticResult add_synthetic_run(db::Store& store, const std::filesystem::path&
         r.total_s = r.train_s + r.hidden_pass_s + r.eval_s + 0.01;
         r.samples_per_s = static_cast<double>(r.visible) / r.train_s;
         r.comm_s = spec.comm_s;
+        r.bytes_read = spec.bytes_read;
         r.ended_at = iso(t + static_cast<std::int64_t>(r.total_s * 1000));
 
         const util::JsonObject meta{{"epoch_num", e}};

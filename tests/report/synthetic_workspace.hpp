@@ -27,10 +27,11 @@ struct SyntheticRun {
     double epoch_s = 1.0;                      ///< seconds of a full training pass
     std::int64_t start_ms = 1'790'000'000'000; ///< init_start (also sets created_at)
     bool write_log = true;
-    bool write_samples = true;       ///< per-sample state and hidden sets (else empty bitmaps)
-    std::vector<std::string> sets;   ///< more recipe --set overrides, e.g. "model.hidden=[32]"
-    std::optional<double> comm_s;    ///< epochs.comm_s of every epoch (multi-rank waiting)
-    std::string metric = "accuracy"; ///< runs.metric: accuracy | IoU | MAE
+    bool write_samples = true;     ///< per-sample state and hidden sets (else empty bitmaps)
+    std::vector<std::string> sets; ///< more recipe --set overrides, e.g. "model.hidden=[32]"
+    std::optional<double> comm_s;  ///< epochs.comm_s of every epoch (multi-rank waiting)
+    std::optional<std::int64_t> bytes_read; ///< epochs.bytes_read of every epoch (streaming)
+    std::string metric = "accuracy";        ///< runs.metric: accuracy | IoU | MAE
 };
 
 /// What was written, for tests to compare against.

@@ -281,6 +281,26 @@ TEST(FileLock, OneHolderAtATimeAndTheKernelReleasesIt) {
     EXPECT_TRUE(FileLock::try_acquire(file));
 }
 
+TEST(FileLock, AHolderNoticesItsFileWasDeletedOrReplaced) {
+    // The kernel locks the file, not its name: after `rm owner.lock` a second process locks a
+    // new file at the same name (issue 23 #4). names() is how the first one notices.
+    TempDir dir;
+    const fs::path file = dir.path() / "owner.lock";
+    std::optional<FileLock> first = FileLock::try_acquire(file);
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(first->names(file));
+    fs::remove(file);
+    EXPECT_FALSE(first->names(file)) << "deleted";
+    std::optional<FileLock> second = FileLock::try_acquire(file);
+    ASSERT_TRUE(second) << "a new file at the name is free to lock";
+    EXPECT_TRUE(second->names(file));
+    EXPECT_FALSE(first->names(file)) << "the name holds another file now";
+    // Replaced by a rename: the same for a third holder.
+    atomic_write(dir.path() / "other", "");
+    fs::rename(dir.path() / "other", file);
+    EXPECT_FALSE(second->names(file));
+}
+
 TEST(FileId, ChangesWhenTheFileIsReplaced) {
     TempDir dir;
     const fs::path path = dir.path() / "kakuren.db";
