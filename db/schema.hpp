@@ -244,6 +244,7 @@ SELECT r.id, r.name, r.recipe_path, r.recipe_text, r.recipe_hash, r.strategy, r.
                  FROM epochs e WHERE e.run_id = r.id), 0.0) AS mean_realised_fraction,
        r.sweep
 FROM runs r;
+)sql";
 
 // Version 7: kakuren tune. A tune is one row of tunes; its trials are runs (runs.sweep = the
 // tune id) listed in tune_trials with the candidate each trains; tune_rounds holds the rounds of
