@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "recipes/kinds.hpp"
+#include "recipes/run_length.hpp"
 #include "recipes/schema.hpp"
 #include "util/system.hpp"
 
@@ -268,6 +269,9 @@ class Loader {
         walk(root);
         for (std::size_t i = 0; i < overrides.size(); ++i) {
             apply_override(overrides[i], i);
+        }
+        if (ok({"schedule.epochs", "schedule.kind", "schedule.decay_factors"})) {
+            fit_defaults_to_run_length(m_recipe);
         }
         check_rules();
         check_data_files();
@@ -585,7 +589,8 @@ class Loader {
         if (ok({"schedule.epochs", "schedule.warmup_epochs"}) && s.warmup_epochs >= s.epochs) {
             error(place({"schedule.warmup_epochs", "schedule.epochs"}),
                   "schedule.warmup_epochs = " + std::to_string(s.warmup_epochs) +
-                      " must be less than schedule.epochs = " + std::to_string(s.epochs));
+                      " must be less than schedule.epochs = " + std::to_string(s.epochs) +
+                      " (leave it unset and the default warm-up fits any schedule.epochs)");
         }
         if (ok({"schedule.kind", "schedule.milestones"}) &&
             (s.kind == "step" || s.kind == "multistep")) {
@@ -601,7 +606,9 @@ class Loader {
                                    [&](int m) { return m >= s.epochs; })) {
                 error(place({"schedule.milestones", "schedule.epochs"}),
                       head + " is out of range; expected each element < schedule.epochs = " +
-                          std::to_string(s.epochs));
+                          std::to_string(s.epochs) +
+                          " (leave schedule.milestones unset and the default ones scale with "
+                          "schedule.epochs)");
             }
         }
         if (ok({"schedule.kind", "schedule.milestones", "schedule.decay_factors"}) &&
