@@ -16,6 +16,7 @@
 #include <tuple>
 #include <utility>
 
+#include "recipes/data_hints.hpp"
 #include "recipes/kinds.hpp"
 #include "recipes/run_length.hpp"
 #include "recipes/schema.hpp"
@@ -918,7 +919,13 @@ class Loader {
             std::error_code ec;
             const bool folder = fs::is_directory(p, ec);
             if (!fs::exists(p, ec)) {
-                error(place({key}), std::string(key) + ": " + p + " does not exist");
+                error(place({key}), std::string(key) + ": " + p + " does not exist" +
+                                        standin_hint(m_recipe.model.kind, d.dataset, p));
+            } else if (const auto meant =
+                           folder ? split_folder_meant(d.dataset, key, p) : std::nullopt) {
+                error(place({key}), std::string(key) + ": " + p +
+                                        " is a data set's root, not a split; did you mean " +
+                                        meant->string() + "?");
             } else if (d.dataset == "images" && !folder) {
                 error(place({key}), std::string(key) + ": " + p +
                                         " is not a folder; data.dataset = \"images\" needs a "
