@@ -454,6 +454,8 @@ class Loader {
             }
             type_error(where, key, "a string", node);
             return std::nullopt;
+        case Kind::string_list:
+            return string_list(f, node, where, in_file);
         case Kind::int_list:
         case Kind::float_list:
             break;
@@ -490,6 +492,30 @@ class Loader {
             return std::nullopt;
         }
         return ints ? Value{int_values} : Value{float_values};
+    }
+
+    /// A list of strings (slurm.setup), each element a string.
+    std::optional<Value> string_list(const Field& f, const toml::node& node, const Location& where,
+                                     bool in_file) {
+        const auto* array = node.as_array();
+        if (array == nullptr) {
+            error(where, f.key() + " must be a list of strings, got " + describe(node));
+            return std::nullopt;
+        }
+        detail::StringList values;
+        bool good = true;
+        for (std::size_t i = 0; i < array->size(); ++i) {
+            const toml::node& element = *array->get(i);
+            if (const auto* s = element.as_string()) {
+                values.push_back(s->get());
+            } else {
+                error(in_file ? at(element.source()) : where, f.key() + "[" + std::to_string(i) +
+                                                                  "] must be a string, got " +
+                                                                  describe(element));
+                good = false;
+            }
+        }
+        return good ? std::optional<Value>(Value{values}) : std::nullopt;
     }
 
     bool validate(const Field& f, const Value& value, const Location& where) {
@@ -548,6 +574,8 @@ class Loader {
                 return false;
             }
             return true;
+        case Kind::string_list:
+            return true; // what each element may hold is the field's own rule (check_slurm)
         case Kind::int_list:
         case Kind::float_list:
             break;
@@ -729,6 +757,16 @@ class Loader {
             error(place({"run.device"}),
                   "run.device = " + quoted(device) +
                       " is not a device; expected auto, cpu, cuda or cuda:N (N = 0, 1, ...)");
+        }
+        if (ok({"slurm.setup"})) {
+            for (std::size_t i = 0; i < s.setup.size(); ++i) {
+                if (s.setup[i].find_first_of(std::string_view("\n\r\0", 3)) != std::string::npos) {
+                    error(place({"slurm.setup"}),
+                          "slurm.setup[" + std::to_string(i) +
+                              "] holds a line break or a NUL byte; expected one shell line per "
+                              "element");
+                }
+            }
         }
         if (ok({"slurm.time"}) && !time_limit_minutes(s.time)) {
             error(place({"slurm.time"}),
