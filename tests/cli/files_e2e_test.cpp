@@ -46,7 +46,7 @@ fc = 16
 [schedule]
 epochs = 3
 [hiding]
-strategy = "kakurenbo"
+strategy = "random"    # hides 30 % every epoch, whatever the model learned
 fraction = 0.3
 )";
 
