@@ -64,9 +64,11 @@ class FilesE2E : public ::testing::Test {
         kakuren::testing::write_file(m_dir / "r.toml", text);
     }
     kakuren::testing::Output kakuren(const std::string& args) {
+        return plain(args + " --workspace " + quoted((m_dir / "ws").string()));
+    }
+    kakuren::testing::Output plain(const std::string& args) {
         return kakuren::testing::run_shell("cd " + quoted(m_dir.path().string()) + " && '" +
-                                               KAKUREN_BIN + "' " + args + " --workspace " +
-                                               quoted((m_dir / "ws").string()),
+                                               KAKUREN_BIN + "' " + args,
                                            m_dir.path());
     }
     kakuren::testing::TempDir m_dir{"kakuren-files-e2e"};
@@ -79,10 +81,9 @@ TEST_F(FilesE2E, ADataSetRootAsTheTrainingSplitIsRefusedBeforeAnythingIsRecorded
     const std::string wanted = "r.toml:6:9: error: data.train: " + (m_dir / "pets").string() +
                                " is a data set's root, not a split; did you mean " +
                                (m_dir / "pets/train").string() + "?";
-    for (const char* command : {"recipe check r.toml", "run r.toml --quiet"}) {
-        const auto r = kakuren(command);
-        EXPECT_EQ(r.code, 2) << command << "\n" << r.out << r.err;
-        EXPECT_NE(r.err.find(wanted), std::string::npos) << command << "\n" << r.err;
+    for (const auto& r : {plain("recipe check r.toml"), kakuren("run r.toml --quiet")}) {
+        EXPECT_EQ(r.code, 2) << r.out << r.err;
+        EXPECT_NE(r.err.find(wanted), std::string::npos) << r.err;
     }
     EXPECT_FALSE(fs::exists(m_dir / "ws" / "runs")) << "a run was recorded";
 }
@@ -127,7 +128,7 @@ TEST_F(FilesE2E, HiddenNamesTheImageFileOfEachHiddenSample) {
 
     const auto json = kakuren("hidden " + run_id + " --epoch 3 --format json");
     ASSERT_EQ(json.code, 0) << json.err;
-    EXPECT_NE(json.out.find("\"files\": [\"" + (m_dir / "pets/train").string() + "/"),
+    EXPECT_NE(json.out.find("\"files\":[\"" + (m_dir / "pets/train").string() + "/"),
               std::string::npos)
         << json.out;
 
