@@ -3,12 +3,14 @@
 // values the user wrote stay checked.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "recipes/recipe.hpp"
 #include "recipes/run_length.hpp"
 
+namespace fs = std::filesystem;
 using kakuren::recipes::parse;
 using kakuren::recipes::Recipe;
 using kakuren::recipes::RecipeError;
@@ -34,6 +36,19 @@ std::vector<std::string> errors_of(const std::string& text) {
 }
 
 } // namespace
+
+// The README's main recipe, shortened on the command line as a new user does.
+TEST(RunLength, TheShippedRecipeShortensWithASet) {
+    const fs::path recipe = fs::path(KAKUREN_SOURCE_DIR) / "recipes/fashion_mnist_cnn.toml";
+    const Recipe full = kakuren::recipes::load(recipe, {});
+    EXPECT_EQ((std::vector<int>{10, 13}), full.schedule.milestones);
+    EXPECT_EQ(1, full.schedule.warmup_epochs);
+    const Recipe four = kakuren::recipes::load(recipe, {"schedule.epochs=4"});
+    EXPECT_EQ((std::vector<int>{2, 3}), four.schedule.milestones);
+    const Recipe one = kakuren::recipes::load(recipe, {"schedule.epochs=1"});
+    EXPECT_EQ(0, one.schedule.warmup_epochs);
+    EXPECT_TRUE(one.schedule.milestones.empty());
+}
 
 TEST(RunLength, ScaledMilestonesKeepTheirFractionOfTheRun) {
     const std::vector<int> d = {10, 13};
