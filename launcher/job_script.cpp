@@ -147,7 +147,7 @@ std::string job_script(const ScriptSpec& spec) {
         << "    srun --kill-on-bad-exit=1 --output=\"$run_dir/logs/rank-%t.log\" "
            "--open-mode=append \"$kakuren\" job \"$run_id\" &\n"
         << "else\n"
-        << "    \"$kakuren\" job \"$run_id\" --local-ranks " << spec.nodes * spec.ntasks_per_node
+        << R"(    "$kakuren" job "$run_id" --local-ranks )" << spec.nodes * spec.ntasks_per_node
         << " &\n"
         << "fi\n"
         << "child=$!\n"
