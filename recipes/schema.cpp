@@ -435,7 +435,8 @@ std::vector<Field> build_schema() {
             .in(at_least(1)));
     f.push_back(make<&R::schedule, &ScheduleSection::warmup_epochs>(
                     "schedule", "warmup_epochs",
-                    "Epochs of linear LR warm-up; hiding's LR compensation starts after them.")
+                    "Epochs of linear LR warm-up; hiding's LR compensation starts after them. "
+                    "Left unset, at most schedule.epochs - 1.")
                     .in(at_least(0))
                     .note("< schedule.epochs"));
     f.push_back(make<&R::schedule, &ScheduleSection::warmup_steps>(
@@ -456,7 +457,8 @@ std::vector<Field> build_schema() {
     f.push_back(make<&R::schedule, &ScheduleSection::milestones>(
                     "schedule", "milestones",
                     "step: epochs (0-based) at which the LR is multiplied by gamma; the hiding "
-                    "fraction decays there too.")
+                    "fraction decays there too. Left unset with a schedule.epochs below 15, the "
+                    "default ones keep their fraction of the run (4 epochs: [2, 3]).")
                     .in(at_least(1))
                     .note("strictly increasing, each < schedule.epochs"));
     f.push_back(make<&R::schedule, &ScheduleSection::gamma>("schedule", "gamma",
