@@ -454,13 +454,14 @@ std::vector<Field> build_schema() {
     f.push_back(
         make<&R::schedule, &ScheduleSection::kind>("schedule", "kind", kinds_text(schedule_kinds()))
             .one_of(kind_names(schedule_kinds())));
-    f.push_back(make<&R::schedule, &ScheduleSection::milestones>(
-                    "schedule", "milestones",
-                    "step: epochs (0-based) at which the LR is multiplied by gamma; the hiding "
-                    "fraction decays there too. Left unset with a schedule.epochs below 15, the "
-                    "default ones keep their fraction of the run (4 epochs: [2, 3]).")
-                    .in(at_least(1))
-                    .note("strictly increasing, each < schedule.epochs"));
+    f.push_back(
+        make<&R::schedule, &ScheduleSection::milestones>(
+            "schedule", "milestones",
+            "step: epochs (0-based) at which the LR is multiplied by gamma; the hiding "
+            "fraction decays there too. Left unset, when the defaults fall outside a shorter "
+            "run they keep their fraction of it instead (4 epochs: [2, 3]).")
+            .in(at_least(1))
+            .note("strictly increasing, each < schedule.epochs"));
     f.push_back(make<&R::schedule, &ScheduleSection::gamma>("schedule", "gamma",
                                                             "step: LR factor at each milestone.")
                     .in(interval(0, false, 1, true)));
