@@ -135,7 +135,11 @@ launcher::ScriptSpec script_spec(const recipes::Recipe& recipe) {
     spec.job_name = "kakuren-" + recipe.run.name;
     spec.nodes = s.nodes;
     spec.ntasks_per_node = s.ntasks_per_node;
-    spec.cpus_per_task = s.cpus_per_task > 0 ? s.cpus_per_task : std::max(1, recipe.run.threads);
+    // run.threads = 0 with no cpus_per_task asks for none: the ranks fill what the job gets.
+    spec.cpus_per_task = s.cpus_per_task > 0 ? s.cpus_per_task : recipe.run.threads;
+    spec.threads = recipe.run.threads;
+    spec.setup = s.setup;
+    spec.array_parallel = s.array_parallel;
     spec.gpus_per_node = s.gpus_per_node;
     spec.partition = s.partition;
     spec.account = s.account;

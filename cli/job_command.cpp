@@ -162,7 +162,10 @@ int run_rank(const CommonOptions& common, const std::string& run_ref) {
     if (place.backend == "local" && c.recipe.run.threads == 0) {
         // Ranks on one machine share its CPUs.
         config.threads = std::max(1, util::available_cpus() / place.world);
+    } else if (place.backend == "slurm" && c.recipe.run.threads == 0 && place.cpus > 0) {
+        config.threads = place.cpus; // what the job asked for (the job script says how)
     }
+    std::cout << who << ": " << config.threads << " intra-op threads" << std::endl;
     if (c.recipe.data.stage == "node-local" && config.data.dataset != "synthetic") {
         // The trainer calls this inside its init phase (staging_start / staging_stop records)
         // and loads the data from the copies.

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/hidden_files.hpp"
 #include "cli/job_state.hpp"
 #include "cli/lookup.hpp"
 #include "cli/platform_info.hpp"
@@ -399,15 +400,21 @@ int hidden_command(const CommonOptions& common, const std::string& ref, int epoc
             throw UsageError("run " + run.id + " has no epoch " + std::to_string(epoch) +
                              " recorded (epochs done: " + std::to_string(run.epochs_done) + ")");
         }
+        std::string note;
+        const auto files = sample_files_of(run, *ids, note);
         if (json) {
             util::JsonArray array(ids->begin(), ids->end());
-            std::cout << util::Json(util::JsonObject{{"run_id", run.id},
-                                                     {"epoch", epoch},
-                                                     {"num_samples", run.num_samples},
-                                                     {"num_hidden", ids->size()},
-                                                     {"hidden", std::move(array)}})
-                             .dump()
-                      << std::endl;
+            util::JsonObject out{{"run_id", run.id},
+                                 {"epoch", epoch},
+                                 {"num_samples", run.num_samples},
+                                 {"num_hidden", ids->size()},
+                                 {"hidden", std::move(array)}};
+            if (files) {
+                out.emplace_back("files_root", files->root);
+                out.emplace_back("files",
+                                 util::JsonArray(files->files.begin(), files->files.end()));
+            }
+            std::cout << util::Json(std::move(out)).dump() << std::endl;
             return k_exit_ok;
         }
         std::cout << "epoch " << epoch << ": " << thousands(static_cast<std::int64_t>(ids->size()))
@@ -416,6 +423,16 @@ int hidden_command(const CommonOptions& common, const std::string& ref, int epoc
             std::cout << " (" << percent(static_cast<double>(ids->size()) / run.num_samples) << ")";
         }
         std::cout << "\n";
+        if (files) {
+            std::cout << "sample  file (in " << files->root << ")\n";
+            for (std::size_t i = 0; i < ids->size(); ++i) {
+                std::cout << (*ids)[i] << "  " << files->relative(i) << "\n";
+            }
+            return k_exit_ok;
+        }
+        if (!note.empty()) {
+            std::cout << note << "\n";
+        }
         for (std::size_t i = 0; i < ids->size(); ++i) {
             std::cout << (*ids)[i] << ((i + 1) % 12 == 0 || i + 1 == ids->size() ? "\n" : " ");
         }
@@ -439,6 +456,8 @@ int hidden_command(const CommonOptions& common, const std::string& ref, int epoc
     const auto state = store->sample_state(run.id);
     const auto index = static_cast<std::size_t>(sample);
     const bool have_state = state && index < state->loss.size();
+    std::string note;
+    const auto file = sample_files_of(run, {sample}, note);
     if (json) {
         util::JsonArray epochs(hidden_in.begin(), hidden_in.end());
         util::JsonObject out{{"run_id", run.id},
@@ -446,6 +465,9 @@ int hidden_command(const CommonOptions& common, const std::string& ref, int epoc
                              {"epochs_recorded", history.size()},
                              {"times_hidden", hidden_in.size()},
                              {"hidden_in_epochs", std::move(epochs)}};
+        if (file) {
+            out.emplace_back("file", file->files.front());
+        }
         if (have_state) {
             out.emplace_back("latest", util::JsonObject{{"epoch", state->epoch},
                                                         {"loss", state->loss[index]},
@@ -455,8 +477,8 @@ int hidden_command(const CommonOptions& common, const std::string& ref, int epoc
         std::cout << util::Json(std::move(out)).dump() << std::endl;
         return k_exit_ok;
     }
-    std::cout << "sample " << sample << " was hidden in " << hidden_in.size() << " of "
-              << history.size() << " epochs";
+    std::cout << "sample " << sample << (file ? " (" + file->files.front() + ")" : std::string())
+              << " was hidden in " << hidden_in.size() << " of " << history.size() << " epochs";
     if (!hidden_in.empty()) {
         std::cout << ":";
         for (int e : hidden_in) {

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "checkpoint/manager.hpp"
+#include "cli/progress.hpp"
 #include "cli/text.hpp"
 #include "launcher/ownership.hpp"
 #include "launcher/signals.hpp"
@@ -93,6 +94,7 @@ class Recorder : public trainer::Observer {
         if (!m_live_bar) {
             return;
         }
+        m_meter.add(p);
         const double epoch_fraction =
             p.num_steps > 0 ? static_cast<double>(p.step) / static_cast<double>(p.num_steps) : 0.0;
         const int width = 24;
@@ -100,9 +102,8 @@ class Recorder : public trainer::Observer {
         std::string bar = "\r\033[2Kepoch " + std::to_string(p.epoch) + "/" +
                           std::to_string(p.num_epochs) + " [" + std::string(filled, '#') +
                           std::string(width - filled, '.') + "] " + p.phase + " " +
-                          std::to_string(p.step) + "/" + std::to_string(p.num_steps) + "  " +
-                          thousands(std::llround(p.samples_per_s)) + " samples/s  hidden " +
-                          percent(p.hidden_fraction) + "  ETA " + eta(p, epoch_fraction);
+                          std::to_string(p.step) + "/" + std::to_string(p.num_steps) + "  hidden " +
+                          percent(p.hidden_fraction) + "  " + m_meter.text();
         std::cerr << bar << std::flush;
         m_bar_shown = true;
     }
@@ -144,8 +145,7 @@ class Recorder : public trainer::Observer {
                                  static_cast<std::int64_t>(r.loss.size()));
         }
 
-        m_epoch_seconds += r.total_s;
-        m_epochs_seen += 1;
+        m_meter.epoch_done(r);
         const std::string line =
             epoch_line(r, m_num_epochs, static_cast<std::int64_t>(r.loss.size()));
         m_log << row.ended_at << " " << line << std::endl;
@@ -215,16 +215,6 @@ class Recorder : public trainer::Observer {
     void set_watchdog(launcher::StopWatchdog* watchdog) { m_watchdog = watchdog; }
 
   private:
-    [[nodiscard]] std::string eta(const trainer::StepProgress& p, double epoch_fraction) const {
-        if (m_epochs_seen == 0) {
-            return epoch_fraction > 0.05
-                       ? duration(p.elapsed_s / epoch_fraction * m_num_epochs - p.elapsed_s)
-                       : "?";
-        }
-        const double per_epoch = m_epoch_seconds / m_epochs_seen;
-        return duration(per_epoch * ((p.num_epochs - p.epoch) + (1.0 - epoch_fraction)));
-    }
-
     db::Store& m_store;
     std::string m_run_id;
     std::ostream& m_log;
@@ -236,8 +226,7 @@ class Recorder : public trainer::Observer {
     bool m_record;
     std::function<void()> m_check_owner = [] {};
     std::int64_t m_num_train = 0;
-    double m_epoch_seconds = 0;
-    int m_epochs_seen = 0;
+    ProgressMeter m_meter; ///< samples/s over the last seconds, the epoch's and run's ETA
     int m_pause_after = 0;
     bool m_bar_shown = false;
     std::optional<std::string> m_last_checkpoint;

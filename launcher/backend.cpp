@@ -113,7 +113,8 @@ class SlurmBackend final : public Backend {
         job.requeue = true;
         job.open_mode_append = true;
         if (s.run_ids.size() > 1) {
-            job.array = "0-" + std::to_string(s.run_ids.size() - 1);
+            job.array = "0-" + std::to_string(s.run_ids.size() - 1) +
+                        (s.array_parallel > 0 ? "%" + std::to_string(s.array_parallel) : "");
         }
         // A switch on the option's id: a new option in recipes/kinds.hpp that is not mapped here
         // is a -Wswitch warning, not a silently dropped option.

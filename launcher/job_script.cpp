@@ -34,6 +34,22 @@ void directive(std::ostringstream& out, const std::string& option, const std::st
     out << "#SBATCH " << (plain ? word : shell_quote(word)) << "\n";
 }
 
+/// What run.threads means for this request, said where the user reads the request.
+void threads_comment(std::ostringstream& out, const ScriptSpec& spec) {
+    if (spec.threads > 0) {
+        out << "# run.threads = " << spec.threads << ": each rank runs " << spec.threads
+            << " threads on its " << spec.cpus_per_task << " CPUs.\n";
+    } else if (spec.cpus_per_task > 0) {
+        out << "# run.threads = 0: each rank runs one thread per CPU of its task ("
+            << spec.cpus_per_task << ", SLURM_CPUS_PER_TASK).\n";
+    } else {
+        out << "# run.threads = 0 and no slurm.cpus_per_task: each rank runs one thread per CPU\n"
+            << "# the job gets on its node, shared by its ranks there (SLURM_CPUS_ON_NODE /\n"
+            << "# SLURM_NTASKS_PER_NODE). Ask for more with slurm.cpus_per_task or\n"
+            << "# slurm.extra = \"--exclusive\" (whole nodes).\n";
+    }
+}
+
 } // namespace
 
 std::string job_script(const ScriptSpec& spec) {
@@ -48,7 +64,9 @@ std::string job_script(const ScriptSpec& spec) {
     directive(out, "--job-name", spec.job_name);
     directive(out, "--nodes", std::to_string(spec.nodes));
     directive(out, "--ntasks-per-node", std::to_string(spec.ntasks_per_node));
-    directive(out, "--cpus-per-task", std::to_string(spec.cpus_per_task));
+    if (spec.cpus_per_task > 0) {
+        directive(out, "--cpus-per-task", std::to_string(spec.cpus_per_task));
+    }
     if (spec.gpus_per_node > 0) {
         directive(out, "--gpus-per-node", std::to_string(spec.gpus_per_node));
     }
@@ -74,7 +92,9 @@ std::string job_script(const ScriptSpec& spec) {
         directive(out, "--signal", "B:USR1@" + std::to_string(spec.signal_grace_s));
     }
     if (array) {
-        directive(out, "--array", "0-" + std::to_string(spec.run_ids.size() - 1));
+        directive(out, "--array",
+                  "0-" + std::to_string(spec.run_ids.size() - 1) +
+                      (spec.array_parallel > 0 ? "%" + std::to_string(spec.array_parallel) : ""));
     }
     directive(out, "--requeue", "");
     directive(out, "--open-mode", "append");
@@ -85,6 +105,7 @@ std::string job_script(const ScriptSpec& spec) {
         directive(out, word.substr(0, eq), eq == std::string::npos ? "" : word.substr(eq + 1));
     }
 
+    threads_comment(out, spec);
     out << "\nset -u\n"
         << "export KAKUREN_WORKSPACE=" << shell_quote(spec.workspace) << "\n"
         << "kakuren=" << shell_quote(spec.kakuren) << "\n";
@@ -100,6 +121,15 @@ std::string job_script(const ScriptSpec& spec) {
     } else {
         out << "run_id=" << shell_quote(spec.run_ids.front()) << "\n"
             << "run_dir=" << shell_quote(spec.run_dirs.front()) << "\n";
+    }
+    if (!spec.setup.empty()) {
+        // set +u: module and activate scripts often read unset variables.
+        out << "\n# slurm.setup, as written in the recipe (your shell, run before the ranks):\n"
+            << "set +u\n";
+        for (const std::string& line : spec.setup) {
+            out << line << "\n";
+        }
+        out << "set -u\n\n";
     }
     out << "mkdir -p \"$run_dir/logs\"\n"
         << "echo \"$(date -u +%FT%TZ) kakuren job ${SLURM_JOB_ID:-local} (restart "
@@ -117,7 +147,7 @@ std::string job_script(const ScriptSpec& spec) {
         << "    srun --kill-on-bad-exit=1 --output=\"$run_dir/logs/rank-%t.log\" "
            "--open-mode=append \"$kakuren\" job \"$run_id\" &\n"
         << "else\n"
-        << "    \"$kakuren\" job \"$run_id\" --local-ranks " << spec.nodes * spec.ntasks_per_node
+        << R"(    "$kakuren" job "$run_id" --local-ranks )" << spec.nodes * spec.ntasks_per_node
         << " &\n"
         << "fi\n"
         << "child=$!\n"

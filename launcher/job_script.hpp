@@ -3,6 +3,8 @@
 // `kakuren job` rank per task with srun, forwards the warning and stop signals to them, and is
 // safe to restart from the top (a requeue continues the same run from its newest checkpoint).
 // Every value that comes from a recipe or a path is single-quoted; no recipe can inject shell.
+// The one exception is slurm.setup: lines the user writes to run as shell ("module load ...",
+// "source venv/bin/activate"), trusted as the user's own shell and written as they are.
 #include <string>
 #include <vector>
 
@@ -15,7 +17,11 @@ struct ScriptSpec {
     std::string workspace;             ///< absolute: exported as KAKUREN_WORKSPACE
     std::string kakuren;               ///< absolute path of the kakuren binary
     std::string job_name;              ///< --job-name
-    int nodes = 1, ntasks_per_node = 1, cpus_per_task = 1, gpus_per_node = 0;
+    int nodes = 1, ntasks_per_node = 1, gpus_per_node = 0;
+    int cpus_per_task = 1; ///< --cpus-per-task; 0 = none asked (each rank shares its node's)
+    int threads = 0;       ///< run.threads (0 = fill the allocation), for the script's comment
+    std::vector<std::string> setup; ///< shell lines before the launch, unquoted (see above)
+    int array_parallel = 0;         ///< --array=0-N%P; 0 = no limit
     std::string partition, account, qos, constraint, memory, extra; ///< as validated by recipes/
     int time_limit_min = 0;                                         ///< 0 = the partition's
     int signal_grace_s = 0;                                         ///< 0 = no warning signal

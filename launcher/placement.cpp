@@ -1,5 +1,6 @@
 #include "launcher/placement.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "util/error.hpp"
@@ -89,6 +90,15 @@ placement_from(const std::map<std::string, std::string>& env,
             number(env, "SLURM_JOB_NUM_NODES", static_cast<long long>(p.nodes.size()), 1));
         p.master_addr = p.nodes.front();
         p.master_port = port_for_job(p.slurm_job_id);
+        // run.threads = 0 fills what the job asked for: its task's CPUs, or without
+        // --cpus-per-task an equal share of the CPUs Slurm gave the job on this node.
+        if (find(env, "SLURM_CPUS_PER_TASK") != nullptr) {
+            p.cpus = static_cast<int>(number(env, "SLURM_CPUS_PER_TASK", 1, 1));
+        } else if (find(env, "SLURM_CPUS_ON_NODE") != nullptr) {
+            const long long on_node = number(env, "SLURM_CPUS_ON_NODE", 1, 1);
+            const long long tasks = number(env, "SLURM_NTASKS_PER_NODE", 1, 1);
+            p.cpus = static_cast<int>(std::max(1LL, on_node / tasks));
+        }
     }
     if (p.rank >= p.world) {
         throw UsageError("rank " + std::to_string(p.rank) + " is not below the world size " +

@@ -19,12 +19,17 @@ struct Placement {
     std::string job_id;    ///< "1234", "1234_2" for an array task, the local launcher's pid
     int restart_count = 0; ///< SLURM_RESTART_COUNT: 0 first start, 1 after the first requeue
     std::uint32_t slurm_job_id = 0; ///< the job (array task) Slurm knows; 0 outside Slurm
+    /// Slurm: the CPUs this rank may use: SLURM_CPUS_PER_TASK when the job asked for
+    /// --cpus-per-task, else its share of the job's CPUs on its node (SLURM_CPUS_ON_NODE /
+    /// SLURM_NTASKS_PER_NODE, at least 1); 0 outside Slurm or when Slurm says neither.
+    int cpus = 0;
 };
 
 /// Reads the placement from an environment (name -> value). expand_hostlist turns Slurm's
 /// compressed node list into names (slurm::expand_hostlist). Slurm: SLURM_PROCID, SLURM_NTASKS,
 /// SLURM_LOCALID, SLURM_JOB_NODELIST (rank 0 runs on its first host), SLURM_JOB_ID,
-/// SLURM_ARRAY_JOB_ID/SLURM_ARRAY_TASK_ID, SLURM_RESTART_COUNT, SLURM_JOB_NUM_NODES. Local:
+/// SLURM_ARRAY_JOB_ID/SLURM_ARRAY_TASK_ID, SLURM_RESTART_COUNT, SLURM_JOB_NUM_NODES,
+/// SLURM_CPUS_PER_TASK / SLURM_CPUS_ON_NODE / SLURM_NTASKS_PER_NODE (cpus). Local:
 /// KAKUREN_RANK, KAKUREN_WORLD, KAKUREN_LOCAL_RANK, KAKUREN_MASTER_ADDR, KAKUREN_MASTER_PORT,
 /// KAKUREN_JOB_ID. Throws UsageError naming a malformed variable.
 Placement

@@ -16,7 +16,9 @@
 #include <tuple>
 #include <utility>
 
+#include "recipes/data_hints.hpp"
 #include "recipes/kinds.hpp"
+#include "recipes/run_length.hpp"
 #include "recipes/schema.hpp"
 #include "recipes/science.hpp"
 #include "util/system.hpp"
@@ -270,6 +272,9 @@ class Loader {
         for (std::size_t i = 0; i < overrides.size(); ++i) {
             apply_override(overrides[i], i);
         }
+        if (ok({"schedule.epochs", "schedule.kind", "schedule.decay_factors"})) {
+            fit_defaults_to_run_length(m_recipe);
+        }
         check_rules();
         check_data_files();
         check_model_file();
@@ -459,6 +464,8 @@ class Loader {
             }
             type_error(where, key, "a string", node);
             return std::nullopt;
+        case Kind::string_list:
+            return string_list(f, node, where, in_file);
         case Kind::int_list:
         case Kind::float_list:
             break;
@@ -495,6 +502,30 @@ class Loader {
             return std::nullopt;
         }
         return ints ? Value{int_values} : Value{float_values};
+    }
+
+    /// A list of strings (slurm.setup), each element a string.
+    std::optional<Value> string_list(const Field& f, const toml::node& node, const Location& where,
+                                     bool in_file) {
+        const auto* array = node.as_array();
+        if (array == nullptr) {
+            error(where, f.key() + " must be a list of strings, got " + describe(node));
+            return std::nullopt;
+        }
+        detail::StringList values;
+        bool good = true;
+        for (std::size_t i = 0; i < array->size(); ++i) {
+            const toml::node& element = *array->get(i);
+            if (const auto* s = element.as_string()) {
+                values.push_back(s->get());
+            } else {
+                error(in_file ? at(element.source()) : where, f.key() + "[" + std::to_string(i) +
+                                                                  "] must be a string, got " +
+                                                                  describe(element));
+                good = false;
+            }
+        }
+        return good ? std::optional<Value>(Value{values}) : std::nullopt;
     }
 
     bool validate(const Field& f, const Value& value, const Location& where) {
@@ -553,6 +584,8 @@ class Loader {
                 return false;
             }
             return true;
+        case Kind::string_list:
+            return true; // what each element may hold is the field's own rule (check_slurm)
         case Kind::int_list:
         case Kind::float_list:
             break;
@@ -595,7 +628,8 @@ class Loader {
         if (ok({"schedule.epochs", "schedule.warmup_epochs"}) && s.warmup_epochs >= s.epochs) {
             error(place({"schedule.warmup_epochs", "schedule.epochs"}),
                   "schedule.warmup_epochs = " + std::to_string(s.warmup_epochs) +
-                      " must be less than schedule.epochs = " + std::to_string(s.epochs));
+                      " must be less than schedule.epochs = " + std::to_string(s.epochs) +
+                      " (leave it unset and the default warm-up fits any schedule.epochs)");
         }
         if (ok({"schedule.kind", "schedule.milestones"}) &&
             (s.kind == "step" || s.kind == "multistep")) {
@@ -611,7 +645,9 @@ class Loader {
                                    [&](int m) { return m >= s.epochs; })) {
                 error(place({"schedule.milestones", "schedule.epochs"}),
                       head + " is out of range; expected each element < schedule.epochs = " +
-                          std::to_string(s.epochs));
+                          std::to_string(s.epochs) +
+                          " (leave schedule.milestones unset and the default ones scale with "
+                          "schedule.epochs)");
             }
         }
         if (ok({"schedule.kind", "schedule.milestones", "schedule.decay_factors"}) &&
@@ -735,6 +771,16 @@ class Loader {
             error(place({"run.device"}),
                   "run.device = " + quoted(device) +
                       " is not a device; expected auto, cpu, cuda or cuda:N (N = 0, 1, ...)");
+        }
+        if (ok({"slurm.setup"})) {
+            for (std::size_t i = 0; i < s.setup.size(); ++i) {
+                if (s.setup[i].find_first_of(std::string_view("\n\r\0", 3)) != std::string::npos) {
+                    error(place({"slurm.setup"}),
+                          "slurm.setup[" + std::to_string(i) +
+                              "] holds a line break or a NUL byte; expected one shell line per "
+                              "element");
+                }
+            }
         }
         if (ok({"slurm.time"}) && !time_limit_minutes(s.time)) {
             error(place({"slurm.time"}),
@@ -925,7 +971,13 @@ class Loader {
             std::error_code ec;
             const bool folder = fs::is_directory(p, ec);
             if (!fs::exists(p, ec)) {
-                error(place({key}), std::string(key) + ": " + p + " does not exist");
+                error(place({key}), std::string(key) + ": " + p + " does not exist" +
+                                        standin_hint(m_recipe.model.kind, d.dataset, p));
+            } else if (const auto meant =
+                           folder ? split_folder_meant(d.dataset, key, p) : std::nullopt) {
+                error(place({key}), std::string(key) + ": " + p +
+                                        " is a data set's root, not a split; did you mean " +
+                                        meant->string() + "?");
             } else if (d.dataset == "images" && !folder) {
                 error(place({key}), std::string(key) + ": " + p +
                                         " is not a folder; data.dataset = \"images\" needs a "

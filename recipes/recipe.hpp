@@ -133,13 +133,17 @@ struct SlurmSection {
     std::string time = "";               ///< [D-]HH:MM[:SS] or minutes; empty = partition default
     int nodes = 1;
     int ntasks_per_node = 1; ///< ranks per node; world size = nodes x ntasks_per_node
-    int cpus_per_task = 0;   ///< 0 = run.threads if set, else 1
+    int cpus_per_task = 0;   ///< 0 = run.threads if set, else none (ranks share the node's)
     int gpus_per_node = 0;
     std::string memory;     ///< per node, e.g. "4G", "500M"; empty = default
     std::string constraint; ///< node features, e.g. "skylake&ib"
     std::string extra; ///< more sbatch options, "--exclusive --reservation=x" (sbatch_options())
     int signal_grace_s = 120; ///< warning signal this long before the time limit; 0 = none
     int max_requeues = 3;     ///< requeues after the warning signal or a preemption
+    /// Shell lines the job script runs before the launch ("module load ...", "source
+    /// venv/bin/activate"): trusted like the user's own shell, written as they are.
+    std::vector<std::string> setup;
+    int array_parallel = 0; ///< a sweep's array: at most this many tasks at once (%N); 0 = all
 };
 
 /// [launcher]: where a submitted run goes and how its ranks talk.

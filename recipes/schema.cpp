@@ -26,7 +26,8 @@ std::string render_bound(double x) {
 
 template <class T> Value to_value(const T& v) {
     if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, double> ||
-                  std::is_same_v<T, std::string> || std::is_same_v<T, std::vector<double>>) {
+                  std::is_same_v<T, std::string> || std::is_same_v<T, std::vector<double>> ||
+                  std::is_same_v<T, StringList>) {
         return v;
     } else if constexpr (std::is_integral_v<T>) {
         return static_cast<std::int64_t>(v);
@@ -52,6 +53,8 @@ template <class T> T from_value(const Value& v) {
         return std::get<double>(v);
     } else if constexpr (std::is_same_v<T, std::vector<double>>) {
         return std::get<FloatList>(v);
+    } else if constexpr (std::is_same_v<T, StringList>) {
+        return std::get<StringList>(v);
     } else {
         static_assert(std::is_same_v<T, std::vector<int>>);
         const auto& list = std::get<IntList>(v);
@@ -77,6 +80,8 @@ template <class T> constexpr Kind kind_of() {
         return Kind::optional_float;
     } else if constexpr (std::is_same_v<T, std::vector<double>>) {
         return Kind::float_list;
+    } else if constexpr (std::is_same_v<T, StringList>) {
+        return Kind::string_list;
     } else {
         static_assert(std::is_same_v<T, std::vector<int>>);
         return Kind::int_list;
@@ -444,7 +449,8 @@ std::vector<Field> build_schema() {
             .in(at_least(1)));
     f.push_back(make<&R::schedule, &ScheduleSection::warmup_epochs>(
                     "schedule", "warmup_epochs",
-                    "Epochs of linear LR warm-up; hiding's LR compensation starts after them.")
+                    "Epochs of linear LR warm-up; hiding's LR compensation starts after them. "
+                    "Left unset, at most schedule.epochs - 1.")
                     .in(at_least(0))
                     .note("< schedule.epochs"));
     f.push_back(make<&R::schedule, &ScheduleSection::warmup_steps>(
@@ -462,12 +468,14 @@ std::vector<Field> build_schema() {
     f.push_back(
         make<&R::schedule, &ScheduleSection::kind>("schedule", "kind", kinds_text(schedule_kinds()))
             .one_of(kind_names(schedule_kinds())));
-    f.push_back(make<&R::schedule, &ScheduleSection::milestones>(
-                    "schedule", "milestones",
-                    "step: epochs (0-based) at which the LR is multiplied by gamma; the hiding "
-                    "fraction decays there too.")
-                    .in(at_least(1))
-                    .note("strictly increasing, each < schedule.epochs"));
+    f.push_back(
+        make<&R::schedule, &ScheduleSection::milestones>(
+            "schedule", "milestones",
+            "step: epochs (0-based) at which the LR is multiplied by gamma; the hiding "
+            "fraction decays there too. Left unset, when the defaults fall outside a shorter "
+            "run they keep their fraction of it instead (4 epochs: [2, 3]).")
+            .in(at_least(1))
+            .note("strictly increasing, each < schedule.epochs"));
     f.push_back(make<&R::schedule, &ScheduleSection::gamma>("schedule", "gamma",
                                                             "step: LR factor at each milestone.")
                     .in(interval(0, false, 1, true)));
@@ -580,7 +588,9 @@ std::vector<Field> build_schema() {
                     .in(at_least(1)));
     f.push_back(make<&R::slurm, &SlurmSection::cpus_per_task>(
                     "slurm", "cpus_per_task",
-                    "CPUs per rank (--cpus-per-task); 0 = run.threads when set, else 1.")
+                    "CPUs per rank (--cpus-per-task); 0 = run.threads when set; with "
+                    "run.threads = 0 as well, no --cpus-per-task: each rank uses its share of "
+                    "the CPUs the job gets on its node (the job script says so).")
                     .in(at_least(0)));
     f.push_back(make<&R::slurm, &SlurmSection::gpus_per_node>(
                     "slurm", "gpus_per_node", "GPUs per node (--gpus-per-node); 0 = none.")
@@ -603,6 +613,18 @@ std::vector<Field> build_schema() {
                     "slurm", "max_requeues",
                     "Requeues after the warning signal or a preemption before the run stops "
                     "as interrupted.")
+                    .in(at_least(0)));
+    f.push_back(make<&R::slurm, &SlurmSection::setup>(
+                    "slurm", "setup",
+                    "Shell lines the job script runs before it starts the ranks, e.g. "
+                    "[\"module load cuda/12.4\", \"source ~/venv/bin/activate\"]; run as "
+                    "written (your own shell, not quoted), in the batch shell on the first node "
+                    "(srun passes its environment on to the ranks).")
+                    .note("one line each: no newline"));
+    f.push_back(make<&R::slurm, &SlurmSection::array_parallel>(
+                    "slurm", "array_parallel",
+                    "A sweep's job array runs at most this many tasks at once (--array=0-N%P); "
+                    "0 = as many as Slurm starts.")
                     .in(at_least(0)));
     // [launcher]
     f.push_back(make<&R::launcher, &LauncherSection::backend>(
@@ -707,6 +729,8 @@ std::string type_name(const Field& field) {
         return "list of integers";
     case Kind::float_list:
         return "list of floats";
+    case Kind::string_list:
+        return "list of strings";
     case Kind::optional_float:
         return "float (optional)";
     }
@@ -715,7 +739,8 @@ std::string type_name(const Field& field) {
 
 std::string constraint_text(const Field& field) {
     std::vector<std::string> parts;
-    const bool list = field.kind == Kind::int_list || field.kind == Kind::float_list;
+    const bool list = field.kind == Kind::int_list || field.kind == Kind::float_list ||
+                      field.kind == Kind::string_list;
     if (field.kind == Kind::enumeration) {
         std::string s = "one of ";
         for (std::size_t i = 0; i < field.allowed.size(); ++i) {
@@ -838,6 +863,8 @@ std::string render(const Value& value) {
                     out += i ? ", " : "";
                     if constexpr (std::is_same_v<T, IntList>) {
                         out += std::to_string(v[i]);
+                    } else if constexpr (std::is_same_v<T, StringList>) {
+                        out += quote(v[i]);
                     } else {
                         out += render_float(v[i]);
                     }

@@ -16,10 +16,11 @@ namespace kakuren::recipes::detail {
 
 using IntList = std::vector<std::int64_t>;
 using FloatList = std::vector<double>;
+using StringList = std::vector<std::string>;
 
 /// A field's value on its way between TOML and the structs; monostate = an unset optional.
-using Value =
-    std::variant<std::monostate, std::int64_t, double, bool, std::string, IntList, FloatList>;
+using Value = std::variant<std::monostate, std::int64_t, double, bool, std::string, IntList,
+                           FloatList, StringList>;
 
 enum class Kind {
     integer,
@@ -29,6 +30,7 @@ enum class Kind {
     enumeration,
     int_list,
     float_list,
+    string_list,
     optional_float
 };
 

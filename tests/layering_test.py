@@ -47,7 +47,7 @@ TRAINER_SEAMS = [
     ("schedule", ["schedule"]),
     ("device", ["device"]),
     ("data", ["data", "source", "stream", "npy_source", "hdf5", "hdf5_source", "hdf5_dataset",
-              "image_source", "image_decode", "data_commands",
+              "image_source", "image_decode", "data_commands", "sample_files",
               "standins", "standin_files"]),  # SampleSource, Prefetcher, in-memory and
                                                # streaming sets, the stand-ins
     ("task", ["task", "classification", "segmentation", "regression"]),

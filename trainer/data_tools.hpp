@@ -29,6 +29,12 @@ std::vector<DataProblem> check_data(const Config& config);
 /// RuntimeFailure when nothing readable is at path.
 std::string inspect_data(const std::string& path, bool json);
 
+/// The file of each training sample in `ids` (data.dataset "images": the image; "npy" with
+/// files_data.lst: the sample's .npy), "" for an id out of range or a sample that shares its file
+/// with others; [] for other data sets. Lists the split's files (and decodes its first image),
+/// reads no other sample. Throws RuntimeFailure when the split cannot be opened.
+std::vector<std::string> sample_files(const DataConfig& data, const std::vector<std::int64_t>& ids);
+
 /// Writes the IDX data set in `idx_folder` (the four files of fashion-mnist / idx, .gz or not)
 /// as `format` ("npy": out/train/{data,targets}.npy and out/test/...; "hdf5": out/train.h5 and
 /// out/test.h5 with datasets data and targets): uint8 images [N, 1, H, W], uint8 labels;

@@ -206,6 +206,9 @@ class ImagesReader final : public RawReader {
     [[nodiscard]] const RawLayout& layout() const override { return m_layout; }
     [[nodiscard]] std::string name() const override { return m_folder.string(); }
     [[nodiscard]] std::int64_t num_classes() const override { return m_num_classes; }
+    [[nodiscard]] std::string sample_file(std::int64_t id) const override {
+        return m_files[static_cast<std::size_t>(id)].string();
+    }
     [[nodiscard]] StoredImage stored(std::int64_t id) const {
         const fs::path& file = m_files[static_cast<std::size_t>(id)];
         const Pixels p = decode_image(read_file(file, id), where(file, id));

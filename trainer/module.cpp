@@ -33,6 +33,17 @@ kakuren_train_module_run(const kakuren::trainer::ModuleCall* call) noexcept {
                 out += p.key + '\t' + message + '\n';
             }
             *call->output = out;
+        } else if (call->data_op == "files" && call->config != nullptr) {
+            std::vector<std::int64_t> ids;
+            ids.reserve(call->data_args.size());
+            for (const std::string& id : call->data_args) {
+                ids.push_back(std::stoll(id));
+            }
+            std::string out;
+            for (const std::string& file : trainer::sample_files(call->config->data, ids)) {
+                out += file + '\n';
+            }
+            *call->output = out;
         } else if (!call->data_op.empty()) {
             throw kakuren::UsageError("unknown data command " + call->data_op);
         } else if (call->check_only) {

@@ -68,6 +68,11 @@ std::vector<DataProblem> check_data_via_module(const Config& config);
 /// print. Same loading and errors as train_via_module.
 std::string data_command_via_module(const std::string& op, const std::vector<std::string>& args);
 
+/// sample_files() (trainer/data_tools.hpp) through the module, for config.data's training split
+/// (same loading and errors as train_via_module).
+std::vector<std::string> sample_files_via_module(const Config& config,
+                                                 const std::vector<std::int64_t>& ids);
+
 /// write_standin() through the module (same loading and errors as train_via_module).
 SynthResult write_standin_via_module(const SynthConfig& config);
 

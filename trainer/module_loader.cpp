@@ -141,6 +141,27 @@ std::vector<DataProblem> check_data_via_module(const Config& config) {
     return problems;
 }
 
+std::vector<std::string> sample_files_via_module(const Config& config,
+                                                 const std::vector<std::int64_t>& ids) {
+    std::string error, output;
+    ModuleCall call;
+    call.config = &config;
+    call.error = &error;
+    call.data_op = "files";
+    for (const std::int64_t id : ids) {
+        call.data_args.push_back(std::to_string(id));
+    }
+    call.output = &output;
+    call_module(call);
+    std::vector<std::string> files;
+    for (std::size_t begin = 0; begin < output.size();) {
+        const std::size_t end = output.find('\n', begin);
+        files.push_back(output.substr(begin, end - begin));
+        begin = end == std::string::npos ? output.size() : end + 1;
+    }
+    return files;
+}
+
 std::string data_command_via_module(const std::string& op, const std::vector<std::string>& args) {
     std::string error, output;
     ModuleCall call;

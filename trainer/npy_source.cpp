@@ -147,6 +147,9 @@ class NpyFilesReader final : public RawReader {
     [[nodiscard]] std::string target_name(std::int64_t id) const override {
         return m_labels[static_cast<std::size_t>(id)].string();
     }
+    [[nodiscard]] std::string sample_file(std::int64_t id) const override {
+        return m_data[static_cast<std::size_t>(id)].string();
+    }
     void read_targets(std::int64_t begin, std::int64_t count, std::byte* targets) const override {
         const std::size_t tg = m_layout.target_bytes();
         for (std::int64_t id = begin; id < begin + count; ++id) {

@@ -258,6 +258,9 @@ void Run::progress(const char* phase, std::int64_t step, std::int64_t num_steps,
     p.samples_per_s = phase_s > 0 ? static_cast<double>(samples) / phase_s : 0.0;
     p.hidden_fraction = m_hidden_fraction;
     p.elapsed_s = seconds_between(m_run_start, now);
+    p.samples = samples;
+    p.has_loss = m_train_totals.count > 0;
+    p.loss_mean = m_train_totals.means().first;
     m_observer.on_progress(p);
 }
 

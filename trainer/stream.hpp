@@ -64,6 +64,9 @@ class RawReader {
     /// Where sample `id`'s target is stored, for messages ("/path/targets.npy", "/path/y3.npy",
     /// "/path/train.h5:/targets"): name() unless the format knows better.
     [[nodiscard]] virtual std::string target_name(std::int64_t /*id*/) const { return name(); }
+    /// The file that holds sample `id` alone (an image, a per-sample .npy), for listings such
+    /// as `kakuren hidden`; "" when samples share a file (an array file, an HDF5 file).
+    [[nodiscard]] virtual std::string sample_file(std::int64_t /*id*/) const { return ""; }
     /// Classes known without reading the samples (images: the class folders); 0 = count them
     /// from the targets.
     [[nodiscard]] virtual std::int64_t num_classes() const { return 0; }

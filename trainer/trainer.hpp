@@ -163,9 +163,14 @@ struct StepProgress {
     int epoch = 0, num_epochs = 0;        ///< 1-based epoch
     std::int64_t step = 0, num_steps = 0; ///< batches of the phase (SGD steps in "train")
     std::string phase;                    ///< "train" | "refresh" | "eval"
-    double samples_per_s = 0;
-    double hidden_fraction = 0; ///< realised, this epoch
-    double elapsed_s = 0;       ///< since run start
+    double samples_per_s = 0;             ///< the phase's average so far (samples / phase seconds)
+    double hidden_fraction = 0;           ///< realised, this epoch
+    double elapsed_s = 0;                 ///< since run start
+    std::int64_t samples = 0;             ///< samples of the phase done so far (all ranks)
+    /// The epoch's mean training loss so far (after the train phase: the whole epoch's);
+    /// has_loss = false before its first step.
+    double loss_mean = 0;
+    bool has_loss = false;
 };
 
 struct EpochResult {

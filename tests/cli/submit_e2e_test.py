@@ -264,6 +264,32 @@ class SlurmSubmit(unittest.TestCase):
         report = self.ws.json("report", "--name", out["sweep"])
         self.assertEqual(len(report["runs"]), 3)
 
+    def test_setup_lines_thread_fill_and_array_throttle(self):
+        # run.threads = 0 and no cpus_per_task: each rank fills the CPUs the job got on its node;
+        # slurm.setup runs in the job before the ranks; array_parallel = 1 runs one task at a time.
+        text = tiny(name="cu", epochs=2, extra="array_parallel = 1\nsetup = "
+                    "['echo \"$SLURM_CPUS_ON_NODE\" > \"$run_dir/cpus-on-node\"']")
+        text = text.replace("threads = 1", "threads = 0").replace("cpus_per_task = 1", "")
+        out = self.ws.json("submit", self.ws.recipe(text), "--backend", "slurm",
+                           "--sweep", "run.seed=1,2")
+        runs = [r["run_id"] for r in out["runs"]]
+        for run in runs:
+            self.assertEqual(self.ws.wait(run, {"completed", "failed"}, 180)["state"],
+                             "completed", self.ws.all_logs(run))
+        with self.ws.db() as db:
+            spans = {row[0]: (row[1], row[2]) for row in
+                     db.execute("SELECT id, started_at, ended_at FROM runs")}
+        first, second = sorted(spans.values())
+        self.assertLessEqual(first[1], second[0], f"the array tasks overlapped: {spans}")
+        for run in runs:
+            with open(os.path.join(self.ws.root, "runs", run, "cpus-on-node")) as f:
+                cpus = int(f.read())
+            self.assertIn(f": {cpus} intra-op threads", self.ws.all_logs(run))
+        with open(os.path.join(self.ws.root, "sweeps", out["sweep"], "job.sh")) as f:
+            script = f.read()
+        self.assertIn("#SBATCH --array=0-1%1\n", script)
+        self.assertNotIn("--cpus-per-task", script)
+
     def test_cancel_then_resume_continues_the_same_run(self):
         run = self.submit(tiny(name="cancel", epochs=30, train=30000))[0]["run_id"]
         self.ws.wait(run, {"running"}, what=lambda s: s["epochs_done"] >= 2)

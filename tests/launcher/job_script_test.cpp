@@ -99,6 +99,80 @@ TEST(JobScript, GpuJobAsksForGpusPerNode) {
     EXPECT_NE(text.find("#SBATCH --ntasks-per-node=4\n"), std::string::npos) << text;
 }
 
+// run.threads = 4 asks for 4 CPUs per rank (cli/config_map.cpp: slurm.cpus_per_task = 0).
+TEST(JobScript, ThreadsAskForTheirCpusPerTask) {
+    ScriptSpec s = golden_spec();
+    s.extra.clear();
+    s.cpus_per_task = 4;
+    s.threads = 4;
+    expect_golden(job_script(s), "threads.sh");
+    EXPECT_NE(job_script(s).find("#SBATCH --cpus-per-task=4\n"), std::string::npos);
+}
+
+// run.threads = 0 and no slurm.cpus_per_task: no --cpus-per-task; the script says that each
+// rank fills its share of what the job gets.
+TEST(JobScript, ThreadsZeroFillsTheAllocationAndSaysSo) {
+    ScriptSpec s = golden_spec();
+    s.extra = "--exclusive";
+    s.cpus_per_task = 0;
+    s.threads = 0;
+    expect_golden(job_script(s), "fill_allocation.sh");
+    const std::string text = job_script(s);
+    EXPECT_EQ(text.find("--cpus-per-task"), std::string::npos) << text;
+    EXPECT_NE(text.find("# run.threads = 0 and no slurm.cpus_per_task: each rank runs one thread "
+                        "per CPU\n"),
+              std::string::npos)
+        << text;
+}
+
+TEST(JobScript, SetupLinesComeBeforeTheLaunch) {
+    ScriptSpec s = golden_spec();
+    s.extra.clear();
+    s.setup = {"module load cuda/12.4 gcc/12", "source \"$HOME/venvs/torch/bin/activate\""};
+    expect_golden(job_script(s), "setup.sh");
+    const std::string text = job_script(s);
+    const auto setup = text.find("\nmodule load cuda/12.4 gcc/12\nsource");
+    ASSERT_NE(setup, std::string::npos) << text;
+    EXPECT_LT(setup, text.find("srun "));
+}
+
+TEST(JobScript, ArrayParallelThrottlesTheSweep) {
+    ScriptSpec s = golden_spec();
+    s.run_ids = {"tiny-a", "tiny-b", "tiny-c", "tiny-d"};
+    s.run_dirs = {"/work/ws/runs/tiny-a", "/work/ws/runs/tiny-b", "/work/ws/runs/tiny-c",
+                  "/work/ws/runs/tiny-d"};
+    s.output = "/work/ws/sweeps/sweep-tiny-a/slurm-%A_%a.out";
+    s.extra.clear();
+    s.array_parallel = 2;
+    expect_golden(job_script(s), "array_parallel.sh");
+    EXPECT_NE(job_script(s).find("#SBATCH --array=0-3%2\n"), std::string::npos);
+}
+
+// The setup lines run in the batch shell before the rank starts, and what they export reaches
+// it (srun passes the environment on); values elsewhere stay quoted.
+TEST(JobScript, SetupLinesRunBeforeTheRankAndTheirEnvironmentReachesIt) {
+    Scratch dir;
+    const fs::path fake = dir.root / "kakuren";
+    std::ofstream(fake) << "#!/bin/bash\nprintf '%s\\n' \"$KAKUREN_TEST_SETUP\" \"$@\" > \""
+                        << (dir.root / "args").string() << "\"\n";
+    fs::permissions(fake, fs::perms::owner_all);
+    ScriptSpec s;
+    s.run_ids = {"r"};
+    s.run_dirs = {(dir.root / "r").string()};
+    s.workspace = dir.root.string();
+    s.kakuren = fake.string();
+    s.job_name = "k";
+    s.output = (dir.root / "out").string();
+    // An unset variable read by a setup line (as module scripts do) must not end the script.
+    s.setup = {"export KAKUREN_TEST_SETUP=\"from setup${NOT_SET_ANYWHERE}\"",
+               "echo setup-ran > " + shell_quote((dir.root / "ran").string())};
+    const fs::path script = dir.root / "job.sh";
+    std::ofstream(script) << job_script(s);
+    EXPECT_EQ(run_bash(script), 0) << read(script.string() + ".out");
+    EXPECT_EQ(read(dir.root / "ran"), "setup-ran\n");
+    EXPECT_EQ(read(dir.root / "args"), "from setup\njob\nr\n--local-ranks\n1\n");
+}
+
 TEST(JobScript, QuoteKeepsEveryByteAsOneWord) {
     EXPECT_EQ(shell_quote("plain"), "'plain'");
     EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");

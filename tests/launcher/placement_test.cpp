@@ -49,6 +49,29 @@ TEST(Placement, SlurmTaskOfATwoNodeJob) {
     EXPECT_EQ(p.nodes, (std::vector<std::string>{"n1", "n2"}));
 }
 
+// run.threads = 0 under Slurm: the rank's CPUs are what the job asked for.
+TEST(Placement, SlurmRankCpusFollowWhatTheJobAskedFor) {
+    const std::map<std::string, std::string> base = {{"SLURM_JOB_ID", "7"},
+                                                     {"SLURM_STEP_ID", "0"},
+                                                     {"SLURM_NTASKS", "4"},
+                                                     {"SLURM_PROCID", "3"},
+                                                     {"SLURM_JOB_NODELIST", "n1"}};
+    auto with = [&](std::map<std::string, std::string> more) {
+        more.insert(base.begin(), base.end());
+        return placement_from(more, fake_expand).cpus;
+    };
+    // --cpus-per-task=6 asked: each rank its task's 6 CPUs.
+    EXPECT_EQ(6, with({{"SLURM_CPUS_PER_TASK", "6"}, {"SLURM_CPUS_ON_NODE", "48"}}));
+    // No --cpus-per-task (run.threads = 0, slurm.cpus_per_task = 0), a whole 48-CPU node for
+    // 4 ranks (--exclusive): 12 each.
+    EXPECT_EQ(12, with({{"SLURM_CPUS_ON_NODE", "48"}, {"SLURM_NTASKS_PER_NODE", "4"}}));
+    // 2 CPUs for 4 ranks: never 0.
+    EXPECT_EQ(1, with({{"SLURM_CPUS_ON_NODE", "2"}, {"SLURM_NTASKS_PER_NODE", "4"}}));
+    EXPECT_EQ(0, with({}));
+    EXPECT_EQ(0, placement_from({{"HOME", "/root"}}, fake_expand).cpus);
+    EXPECT_THROW(with({{"SLURM_CPUS_PER_TASK", "many"}}), kakuren::UsageError);
+}
+
 TEST(Placement, ArrayTaskIsNamedByArrayAndTask) {
     const Placement p = placement_from({{"SLURM_JOB_ID", "101"},
                                         {"SLURM_STEP_ID", "0"},

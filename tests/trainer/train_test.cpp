@@ -125,6 +125,24 @@ TEST(Train, LearnsTheSyntheticProblem) {
     }
 }
 
+// The live line's running loss and sample count: the train phase's closing report of an epoch
+// carries the epoch's mean training loss and every trained sample.
+TEST(Train, ProgressCarriesTheRunningLossAndTheSamplesDone) {
+    Recorder rec;
+    run(small_config(), rec);
+    ASSERT_EQ(rec.epochs.size(), 3U);
+    for (const Recorded& e : rec.epochs) {
+        const auto last =
+            std::find_if(rec.progress.rbegin(), rec.progress.rend(), [&](const auto& p) {
+                return p.phase == "train" && p.epoch == e.result.epoch && p.step == p.num_steps;
+            });
+        ASSERT_NE(last, rec.progress.rend()) << "epoch " << e.result.epoch;
+        EXPECT_TRUE(last->has_loss);
+        EXPECT_EQ(last->loss_mean, e.result.train_loss);
+        EXPECT_EQ(last->samples, 1024);
+    }
+}
+
 TEST(Train, ACnnLearnsTheSyntheticProblemToo) {
     Config c = small_config();
     c.model.kind = "cnn";

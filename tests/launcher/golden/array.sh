@@ -13,6 +13,7 @@
 #SBATCH --requeue
 #SBATCH --open-mode=append
 #SBATCH --output=/work/ws/sweeps/sweep-tiny-a/slurm-%A_%a.out
+# run.threads = 0: each rank runs one thread per CPU of its task (1, SLURM_CPUS_PER_TASK).
 
 set -u
 export KAKUREN_WORKSPACE='/work/ws'

@@ -14,6 +14,7 @@
 #SBATCH --requeue
 #SBATCH --open-mode=append
 #SBATCH --output=/work/ws/runs/tiny-20261126-120000-abcd/logs/slurm-%j.out
+# run.threads = 0: each rank runs one thread per CPU of its task (8, SLURM_CPUS_PER_TASK).
 
 set -u
 export KAKUREN_WORKSPACE='/work/ws'

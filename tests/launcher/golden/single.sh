@@ -15,6 +15,7 @@
 #SBATCH --output=/work/ws/runs/tiny-20261126-120000-abcd/logs/slurm-%j.out
 #SBATCH --exclusive
 #SBATCH --comment=hiding-sweep
+# run.threads = 0: each rank runs one thread per CPU of its task (1, SLURM_CPUS_PER_TASK).
 
 set -u
 export KAKUREN_WORKSPACE='/work/ws'
