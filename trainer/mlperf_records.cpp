@@ -28,7 +28,8 @@ void log_hyperparameters(const Config& config, const RunFacts& facts, util::MlLo
     log("submission_status", "research");
     log("submission_platform", facts.platform);
     log("seed", static_cast<long long>(config.seed));
-    // Bit-exactness holds per LibTorch version, device and CPU kernel level (docs/devices.md "Exactness").
+    // Bit-exactness holds per LibTorch version, device and CPU kernel level (docs/devices.md
+    // "Exactness").
     const BuildInfo build = build_info();
     log("kakuren_torch_version", build.torch_version);
     log("kakuren_device", facts.device);

@@ -186,8 +186,10 @@ void check_free_space(const SynthConfig& c) {
         existing = existing.parent_path();
     }
     struct statvfs st {};
-    if (::statvfs(existing.c_str(), &st) != 0) {
-        return; // no figure to compare with: writing reports a full disk by file
+    if (::statvfs(existing.c_str(), &st) != 0 || st.f_blocks == 0) {
+        // No figure to compare with (a pseudo file system such as /proc reports no blocks at
+        // all): writing reports a full disk or an unwritable folder by file.
+        return;
     }
     const std::uint64_t free = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
     if (needed > free) {
