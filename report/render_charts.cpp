@@ -82,8 +82,8 @@ void add_bands(svg::LineChart& chart, const Report& report) {
                          svg::run_color(gi),
                          false,
                          true,
-                         {}};
-        mean.config = g.short_label;
+                         {},
+                         g.short_label};
         mean.width = 3;
         for (const auto& [epoch, values] : by_epoch) {
             const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
@@ -180,9 +180,8 @@ void charts(std::string& out, const Report& report) {
         const RunReport& r = report.runs[i];
         const Look& l = look[i];
         auto series = [&](const char* kind, bool dashed, bool legend) {
-            svg::Series s{l.label, r.run.id, kind, l.color, dashed, legend && l.in_legend, {}};
-            s.config = l.config;
-            return s;
+            return svg::Series{l.label, r.run.id, kind, l.color, dashed, legend && l.in_legend,
+                               {},      l.config};
         };
         svg::Series a = series("test_accuracy", false, !l.in_band);
         if (l.in_band) { // the band and the mean carry the configuration
