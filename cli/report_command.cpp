@@ -14,6 +14,7 @@
 #include "launcher/workspace.hpp"
 #include "report/render.hpp"
 #include "report/report.hpp"
+#include "tune/report_section.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -108,7 +109,8 @@ int report_command(const CommonOptions& common, const ReportOptions& options) {
         request.target = options.target;
     }
     request.workspace = ws.root.string();
-    const report::Report report = report::build_report(store, request);
+    report::Report report = report::build_report(store, request);
+    report.tunes = tune::report_sections(store, report, options.all);
 
     const std::string format = resolve_format(options);
     std::string text;

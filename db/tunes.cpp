@@ -102,6 +102,18 @@ std::optional<TuneRow> find_tune(const Store& store, const std::string& id_or_pr
                        "; give more of the id");
 }
 
+std::vector<TuneRow> list_tunes(const Store& store) {
+    sql::Statement s(store.handle(), store.file(),
+                     std::string("SELECT ") + k_tune_columns +
+                         " FROM tunes ORDER BY created_at, id",
+                     "cannot list the tunes");
+    std::vector<TuneRow> out;
+    while (s.step()) {
+        out.push_back(tune_from(s));
+    }
+    return out;
+}
+
 std::vector<TuneTrialRow> tune_trials(const Store& store, const std::string& tune_id) {
     sql::Statement s(store.handle(), store.file(),
                      "SELECT candidate, label, overrides, run_id FROM tune_trials "

@@ -41,6 +41,8 @@ void insert_tune(Store& store, const TuneRow& tune, const std::vector<TuneTrialR
 /// The tune with this exact id, else the one whose id starts with it; nullopt if none. Throws
 /// AmbiguousRun when the prefix names several.
 std::optional<TuneRow> find_tune(const Store& store, const std::string& id_or_prefix);
+/// Every tune of the workspace, oldest first.
+std::vector<TuneRow> list_tunes(const Store& store);
 std::vector<TuneTrialRow> tune_trials(const Store& store, const std::string& tune_id);
 /// Records the run that trains a candidate.
 void set_trial_run(Store& store, const std::string& tune_id, int candidate,

@@ -448,6 +448,7 @@ std::string render_html(const Report& report) {
            " run" + (report.runs.size() == 1 ? "" : "s") + " from " + escape(report.workspace) +
            ", generated " + escape(report.generated_at) + "</div>";
     glance(out, report);
+    out += tune_sections_html(report.tunes);
     detail::charts(out, report);
     runs_table(out, report);
     comparison_table(out, report);

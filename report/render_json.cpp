@@ -304,7 +304,8 @@ util::Json to_json(const Report& report) {
                       {"comparisons", std::move(comparisons)},
                       {"groups", std::move(groups)},
                       {"samples", std::move(samples)},
-                      {"notes", JsonArray(report.notes.begin(), report.notes.end())}};
+                      {"notes", JsonArray(report.notes.begin(), report.notes.end())},
+                      {"tunes", tune_sections_json(report.tunes)}};
 }
 
 std::string render_json(const Report& report) {

@@ -316,6 +316,7 @@ std::string render_table(const Report& report) {
     for (const SampleReport& s : report.samples) {
         samples_section(out, s);
     }
+    out += tune_sections_text(report.tunes);
     return out;
 }
 

@@ -11,6 +11,7 @@
 #include "report/mllog_check.hpp"
 #include "report/recipe_summary.hpp"
 #include "report/stats.hpp"
+#include "report/tune_section.hpp"
 
 namespace kakuren::report {
 
@@ -186,6 +187,9 @@ struct Report {
     std::vector<SeedGroup> groups; ///< configurations with >= 1 completed run, by first run
     std::vector<SampleReport> samples;
     std::vector<std::string> notes; ///< e.g. a hiding run without baseline
+    /// The tunes of the workspace or of the selected runs; build_report leaves it empty (the
+    /// command layer fills it: tune/report_section.hpp).
+    std::vector<TuneSection> tunes;
     const RunReport* find(const std::string& id) const;
 };
 

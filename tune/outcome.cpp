@@ -198,27 +198,42 @@ std::string verdict(const Outcome& o) {
     return s + (none != nullptr && key_projection(o, *none).projected() ? not_paying(o) : "") + ".";
 }
 
-std::string table_text(const Outcome& o) {
-    report::Table t({"rank", "candidate", "run", "epochs", "round", "final " + o.metric, "hidden",
-                     "time to target", "vs none", "work to target", "vs none", "confidence"});
+std::vector<std::string> table_columns(const Outcome& o) {
+    return {"rank",   "candidate",      "run",     "epochs",         "round",   "final " + o.metric,
+            "hidden", "time to target", "vs none", "work to target", "vs none", "confidence"};
+}
+
+std::vector<std::vector<std::string>> table_rows(const Outcome& o) {
+    std::vector<std::vector<std::string>> rows;
     int rank = 1;
     for (const CandidateResult& c : o.ranked) {
-        t.add({std::to_string(rank++), c.label, c.run_id.empty() ? "-" : c.run_id,
-               std::to_string(c.epochs), std::to_string(c.last_round),
-               c.final_metric ? report::metric_value(o.metric, *c.final_metric) : "-",
-               report::percent(c.realised_hidden), cost_text(c.time, true),
-               ratio_text(c.time_vs_none), cost_text(c.work, false), ratio_text(c.work_vs_none),
-               confidence_text(key_projection(o, c))});
+        rows.push_back({std::to_string(rank++), c.label, c.run_id.empty() ? "-" : c.run_id,
+                        std::to_string(c.epochs), std::to_string(c.last_round),
+                        c.final_metric ? report::metric_value(o.metric, *c.final_metric) : "-",
+                        report::percent(c.realised_hidden), cost_text(c.time, true),
+                        ratio_text(c.time_vs_none), cost_text(c.work, false),
+                        ratio_text(c.work_vs_none), confidence_text(key_projection(o, c))});
+    }
+    return rows;
+}
+
+std::string heading(const Outcome& o) {
+    return o.tune.id + " (" + (o.finished ? "done" : "not finished") + "): target " + o.metric +
+           " " + report::metric_value(o.metric, o.target) + ", ranked by projected " +
+           o.tune.rank_by + " to the target, budget " + o.tune.budget;
+}
+
+std::string table_text(const Outcome& o) {
+    report::Table t(table_columns(o));
+    for (auto& row : table_rows(o)) {
+        t.add(std::move(row));
     }
     std::string rounds;
     for (const db::TuneRoundRow& r : o.rounds) {
         rounds += "round " + std::to_string(r.round) + ": " + std::to_string(r.survivors.size()) +
                   " candidates to epoch " + std::to_string(r.epochs) + "\n";
     }
-    return "tune " + o.tune.id + " (" + (o.finished ? "done" : "not finished") + "): target " +
-           o.metric + " " + report::metric_value(o.metric, o.target) + ", ranked by projected " +
-           o.tune.rank_by + " to the target, budget " + o.tune.budget + "\n" + rounds + t.render() +
-           o.verdict + "\n";
+    return "tune " + heading(o) + "\n" + rounds + t.render() + o.verdict + "\n";
 }
 
 util::Json to_json(const Outcome& o, const std::string& written) {

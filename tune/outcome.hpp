@@ -1,6 +1,7 @@
 #pragma once
 // How a tune's outcome is told: the verdict sentence, the ranked table, the JSON document.
 #include <string>
+#include <vector>
 
 #include "tune/tune.hpp"
 #include "util/json.hpp"
@@ -18,6 +19,11 @@ std::string verdict(const Outcome& outcome);
 /// projected time and work to the target and their ratios to none, confidence), the rounds, and
 /// the verdict.
 std::string table_text(const Outcome& outcome);
+/// The ranked table's header and its rows (best first), as table_text shows them.
+std::vector<std::string> table_columns(const Outcome& outcome);
+std::vector<std::vector<std::string>> table_rows(const Outcome& outcome);
+/// "ID (done): target accuracy 88.00%, ranked by projected work to the target, budget 24".
+std::string heading(const Outcome& outcome);
 
 /// The same as a JSON document; written = the winner's recipe file ("" = not written).
 util::Json to_json(const Outcome& outcome, const std::string& written);

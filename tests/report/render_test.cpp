@@ -95,7 +95,7 @@ TEST_F(Rendered, JsonKeepsItsDocumentedLayout) {
     EXPECT_EQ(v["kakuren_report"].as_int(), report::k_json_version);
     EXPECT_EQ(keys(v), (std::vector<std::string>{"kakuren_report", "generated_at", "workspace",
                                                  "target_accuracy", "runs", "comparisons", "groups",
-                                                 "samples", "notes"}));
+                                                 "samples", "notes", "tunes"}));
     ASSERT_EQ(v["runs"].size(), 3U);
     const auto& run = v["runs"][0];
     EXPECT_EQ(keys(run), (std::vector<std::string>{"id",
