@@ -104,7 +104,7 @@ CLI::App* add_tune_subcommand(CLI::App& app, CommonOptions& common, TuneOptions&
         "  kakuren tune recipes/fashion_mnist_cnn.toml --try rotate --try "
         "kakurenbo:fraction=0.4 --budget 2h\n"
         "  kakuren tune --resume tune-synthetic_tiny-...   # after a kill or Ctrl-C "
-        "(docs/notes-h22tune.md)");
+        "(docs/tune.md)");
     tune->add_option("recipe", o.recipe, "Recipe file (TOML) with a target");
     add_overrides(tune, o.overrides);
     tune->add_option("--try", o.tries,
@@ -123,6 +123,12 @@ CLI::App* add_tune_subcommand(CLI::App& app, CommonOptions& common, TuneOptions&
                      "reproducible)")
         ->check(CLI::IsMember({"time", "work"}));
     tune->add_option("--resume", o.resume, "Continue this tune (id or unique prefix)");
+    tune->add_option("--parallel", o.parallel,
+                     "Train up to N candidates of a round at once, each as its own process "
+                     "(default 1: one after another in this process)");
+    // A --parallel tune's worker process: one candidate to one epoch (cli/tune_parallel.cpp).
+    tune->add_option("--trial", o.trial)->group("");
+    tune->add_option("--until", o.until)->group("");
     tune->add_option("-o,--output", o.output, "Where to write the winner's recipe");
     tune->add_flag("--force", o.force, "Replace the winner's recipe file if it exists");
     tune->add_flag("--dry-run,-n", o.dry_run,

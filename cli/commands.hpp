@@ -113,7 +113,7 @@ struct ReportOptions {
 };
 int report_command(const CommonOptions& common, const ReportOptions& options);
 
-/// `kakuren tune` (cli/tune_command.cpp; docs/notes-h22tune.md).
+/// `kakuren tune` (cli/tune_command.cpp; docs/tune.md).
 struct TuneOptions {
     std::string recipe;
     std::vector<std::string> overrides; ///< --set key=value on the recipe tuned
@@ -125,6 +125,9 @@ struct TuneOptions {
     std::string output;                 ///< -o FILE: the winner's recipe; empty: beside RECIPE
     bool dry_run = false;
     bool force = false; ///< replace an existing winner's recipe file
+    int parallel = 1;   ///< --parallel N: a round's candidates as up to N processes at once
+    int trial = -1;     ///< internal (--trial C with --resume): train candidate C only
+    int until = 0;      ///< internal (--until E with --trial): to epoch E
 };
 int tune_command(const CommonOptions& common, const TuneOptions& options);
 

@@ -6,6 +6,7 @@
 #include "cli/commands.hpp"
 #include "cli/config_map.hpp"
 #include "cli/session.hpp"
+#include "cli/tune_parallel.hpp"
 #include "cli/tune_runner.hpp"
 #include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
@@ -73,6 +74,13 @@ std::string create_tune(const launcher::Workspace& ws, const TuneOptions& option
 } // namespace
 
 int tune_command(const CommonOptions& common, const TuneOptions& options) {
+    if (options.trial >= 0) {
+        return tune_trial_command(common, options);
+    }
+    if (options.parallel < 1) {
+        throw UsageError("--parallel " + std::to_string(options.parallel) +
+                         ": expected a whole number >= 1 (candidates trained at once)");
+    }
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     const bool json = common.format == Format::json;
     std::string tune_id = options.resume;
@@ -103,9 +111,11 @@ int tune_command(const CommonOptions& common, const TuneOptions& options) {
     progress << "tune " << tune->id << "\n"
              << "kakuren tune --resume " << tune->id << " continues it if it stops" << std::endl;
     LocalTuneTrainer trainer(ws, store, tune->recipe_path);
+    ProcessRoundRunner processes(ws, options.parallel);
     tune::Outcome outcome;
     try {
-        outcome = tune::run(store, tune->id, trainer, progress);
+        outcome = tune::run(store, tune->id, trainer, progress,
+                            options.parallel > 1 ? &processes : nullptr);
     } catch (const TuneInterrupted& e) {
         std::cerr << "kakuren: tune " << tune->id << " stopped: " << e.what()
                   << "; kakuren tune --resume " << tune->id << " continues it\n";

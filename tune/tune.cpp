@@ -118,17 +118,12 @@ void rank(std::vector<CandidateResult>& results, const std::string& rank_by, boo
     });
 }
 
-/// Trains candidate's run to `epochs` unless it is there or has ended.
-void train_to(db::Store& store, const db::TuneRow& tune, const db::TuneTrialRow& trial, int epochs,
-              Trainer& trainer, std::ostream& progress) {
-    std::vector<std::string> overrides = trial.overrides;
-    overrides.push_back(k_checkpoint_every_epoch);
+/// What training candidate's run to `epochs` means now: the line to print ("  rotate: new run,
+/// epochs 1-2"), or nullopt when it is there or has ended.
+std::optional<std::string> segment_of(const db::Store& store, const db::TuneRow& tune,
+                                      const db::TuneTrialRow& trial, int epochs) {
     if (trial.run_id.empty()) {
-        progress << "  " << trial.label << ": new run, epochs 1-" << epochs << std::endl;
-        trainer.start(tune.id, tune.recipe_text, overrides, epochs, [&](const std::string& run_id) {
-            db::set_trial_run(store, tune.id, trial.candidate, run_id);
-        });
-        return;
+        return "  " + trial.label + ": new run, epochs 1-" + std::to_string(epochs);
     }
     const std::optional<db::RunRow> run = store.find_run(trial.run_id);
     if (!run) {
@@ -138,11 +133,51 @@ void train_to(db::Store& store, const db::TuneRow& tune, const db::TuneTrialRow&
     const bool ended =
         run->status == db::RunStatus::succeeded || run->status == db::RunStatus::finished;
     if (ended || run->epochs_done >= epochs) {
+        return std::nullopt;
+    }
+    return "  " + trial.label + ": run " + run->id + " continued, epochs " +
+           std::to_string(run->epochs_done + 1) + "-" + std::to_string(epochs);
+}
+
+/// Trains candidate's run to `epochs` unless it is there or has ended.
+void train_to(db::Store& store, const db::TuneRow& tune, const db::TuneTrialRow& trial, int epochs,
+              Trainer& trainer, std::ostream& progress) {
+    const std::optional<std::string> segment = segment_of(store, tune, trial, epochs);
+    if (!segment) {
         return;
     }
-    progress << "  " << trial.label << ": run " << run->id << " continued, epochs "
-             << run->epochs_done + 1 << "-" << epochs << std::endl;
-    trainer.resume(run->id, epochs);
+    progress << *segment << std::endl;
+    std::vector<std::string> overrides = trial.overrides;
+    overrides.push_back(k_checkpoint_every_epoch);
+    if (trial.run_id.empty()) {
+        trainer.start(tune.id, tune.recipe_text, overrides, epochs, [&](const std::string& run_id) {
+            db::set_trial_run(store, tune.id, trial.candidate, run_id);
+        });
+        return;
+    }
+    trainer.resume(trial.run_id, epochs);
+}
+
+/// Trains a round: through the runner (the candidates with something to train, their lines
+/// printed here), else one after another.
+void train_round(db::Store& store, const db::TuneRow& tune, const db::TuneRoundRow& round,
+                 Trainer& trainer, std::ostream& progress, RoundRunner* runner) {
+    std::vector<int> order = round.survivors;
+    std::sort(order.begin(), order.end());
+    std::vector<int> todo;
+    for (const int c : order) {
+        // Re-read: a run created in this round's earlier steps is linked now.
+        const db::TuneTrialRow trial = db::tune_trials(store, tune.id).at(c);
+        if (runner == nullptr) {
+            train_to(store, tune, trial, round.epochs, trainer, progress);
+        } else if (const auto segment = segment_of(store, tune, trial, round.epochs)) {
+            progress << *segment << std::endl;
+            todo.push_back(c);
+        }
+    }
+    if (runner != nullptr && !todo.empty()) {
+        runner->train(tune, todo, round.epochs);
+    }
 }
 
 /// The survivors of the next round, best first: none always, and the keep best of the current
@@ -256,8 +291,8 @@ Outcome evaluate(const db::Store& store, const db::TuneRow& tune) {
     return o;
 }
 
-Outcome run(db::Store& store, const std::string& tune_id, Trainer& trainer,
-            std::ostream& progress) {
+Outcome run(db::Store& store, const std::string& tune_id, Trainer& trainer, std::ostream& progress,
+            RoundRunner* runner) {
     const std::optional<db::TuneRow> found = db::find_tune(store, tune_id);
     if (!found) {
         throw UsageError("no tune " + tune_id + " in " + store.file().string());
@@ -272,13 +307,7 @@ Outcome run(db::Store& store, const std::string& tune_id, Trainer& trainer,
         progress << "round " << current.round << "/" << plan.size() << ": "
                  << current.survivors.size() << " candidates to epoch " << current.epochs
                  << std::endl;
-        std::vector<int> order = current.survivors;
-        std::sort(order.begin(), order.end());
-        for (const int c : order) {
-            // Re-read: a run created in this round's earlier steps is linked now.
-            const db::TuneTrialRow trial = db::tune_trials(store, tune.id).at(c);
-            train_to(store, tune, trial, current.epochs, trainer, progress);
-        }
+        train_round(store, tune, current, trainer, progress, runner);
         Outcome standing = evaluate(store, tune);
         const std::size_t next = static_cast<std::size_t>(current.round);
         bool more = next < plan.size();
@@ -297,6 +326,20 @@ Outcome run(db::Store& store, const std::string& tune_id, Trainer& trainer,
     }
     db::TuneRow done = *db::find_tune(store, tune.id);
     return evaluate(store, done);
+}
+
+void train_candidate(db::Store& store, const std::string& tune_id, int candidate, int until,
+                     Trainer& trainer, std::ostream& progress) {
+    const std::optional<db::TuneRow> tune = db::find_tune(store, tune_id);
+    if (!tune) {
+        throw UsageError("no tune " + tune_id + " in " + store.file().string());
+    }
+    const std::vector<db::TuneTrialRow> trials = db::tune_trials(store, tune->id);
+    if (candidate < 0 || candidate >= static_cast<int>(trials.size())) {
+        throw UsageError("tune " + tune->id + " has no candidate " + std::to_string(candidate) +
+                         "; it has 0-" + std::to_string(trials.size() - 1));
+    }
+    train_to(store, *tune, trials[static_cast<std::size_t>(candidate)], until, trainer, progress);
 }
 
 std::string winner_recipe(const Outcome& outcome) {

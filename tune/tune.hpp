@@ -34,6 +34,17 @@ class Trainer {
     virtual void resume(const std::string& run_id, int until) = 0;
 };
 
+/// Trains a round's candidates some other way than one after another in this process (e.g.
+/// as separate processes, several at once: cli/tune_parallel.hpp). Each candidate's training
+/// must do what train_candidate does; the runner returns when all have stopped, and throws what
+/// stopped the tune (the tune stays resumable).
+class RoundRunner {
+  public:
+    virtual ~RoundRunner() = default;
+    /// candidates: those of the round with something to train, in candidate order.
+    virtual void train(const db::TuneRow& tune, const std::vector<int>& candidates, int until) = 0;
+};
+
 /// What `kakuren tune RECIPE` asks for.
 struct Request {
     std::vector<Candidate> candidates; ///< none first (candidate_list)
@@ -79,7 +90,16 @@ struct Outcome {
 /// Trains what the tune still has to train, round after round, deciding each round's survivors
 /// when it ends; prints a line per trained segment to progress. Returns the outcome. Rethrows
 /// what the trainer throws (the tune stays resumable).
-Outcome run(db::Store& store, const std::string& tune_id, Trainer& trainer, std::ostream& progress);
+/// With a runner, each round's candidates are trained by it instead of one after another here.
+Outcome run(db::Store& store, const std::string& tune_id, Trainer& trainer, std::ostream& progress,
+            RoundRunner* runner = nullptr);
+
+/// Trains one candidate of the tune to epoch `until` (a new run, or its run continued), unless
+/// its run is there or has ended; prints what it trains to progress. What a RoundRunner's
+/// worker calls. Throws UsageError for an unknown tune or candidate, RuntimeFailure when the
+/// candidate's run is gone, and what the trainer throws.
+void train_candidate(db::Store& store, const std::string& tune_id, int candidate, int until,
+                     Trainer& trainer, std::ostream& progress);
 
 /// The tune's standing from its records (no training).
 Outcome evaluate(const db::Store& store, const db::TuneRow& tune);
