@@ -28,8 +28,8 @@ std::string round_line(const TuneSection::Round& r) {
 }
 
 std::string table_html(const TuneSection& t) {
-    std::string out = "<div class=\"scroll\"><table class=\"tune-table\" data-tune=\"" +
-                      escape(t.id) + "\"><thead><tr>";
+    std::string out = R"(<div class="scroll"><table class="tune-table" data-tune=")" +
+                      escape(t.id) + R"("><thead><tr>)";
     for (const std::string& c : t.columns) {
         out += "<th>" + escape(c) + "</th>";
     }
@@ -77,8 +77,8 @@ std::string curves_svg(const TuneSection& t) {
 /// The halving as a grid: a row per candidate, a column per round; a cell says whether the
 /// candidate trained in that round and whether it went on.
 std::string rounds_html(const TuneSection& t) {
-    std::string out = "<div class=\"scroll\"><table class=\"tune-rounds\" data-tune=\"" +
-                      escape(t.id) + "\"><thead><tr><th>candidate</th>";
+    std::string out = R"(<div class="scroll"><table class="tune-rounds" data-tune=")" +
+                      escape(t.id) + R"("><thead><tr><th>candidate</th>)";
     for (const TuneSection::Round& r : t.rounds) {
         out += "<th>round " + std::to_string(r.round) + ": to epoch " + std::to_string(r.epochs) +
                "</th>";
@@ -98,8 +98,9 @@ std::string rounds_html(const TuneSection& t) {
             const std::string text = state == "kept"      ? "trained"
                                      : state == "dropped" ? "trained, dropped after"
                                                           : "-";
-            out += "<td data-round=\"" + std::to_string(r.round) + "\" data-state=\"" + state +
-                   "\" style=\"" + look + "\">" + text + "</td>";
+            out += "<td data-round=\"" + std::to_string(r.round) + "\" data-state=\"";
+            out.append(state).append("\" style=\"").append(look).append("\">");
+            out.append(text).append("</td>");
         }
         out += "</tr>";
     }
@@ -112,6 +113,9 @@ std::string tune_sections_text(const std::vector<TuneSection>& tunes) {
     std::string out;
     for (const TuneSection& t : tunes) {
         out += "\nTUNE " + t.heading + "\n";
+        if (t.rows.empty()) {
+            continue;
+        }
         for (const TuneSection::Round& r : t.rounds) {
             out += round_line(r) + "\n";
         }
@@ -130,9 +134,13 @@ std::string tune_sections_html(const std::vector<TuneSection>& tunes) {
     }
     std::string out = "<h2>Tunes</h2>";
     for (const TuneSection& t : tunes) {
-        out += "<section class=\"tune\" data-tune=\"" + escape(t.id) + "\"><h3>" +
-               escape(t.heading) + "</h3><p class=\"verdict\" data-tune=\"" + escape(t.id) +
+        out += R"(<section class="tune" data-tune=")" + escape(t.id) + "\"><h3>" +
+               escape(t.heading) + R"(</h3><p class="verdict" data-tune=")" + escape(t.id) +
                "\"><b>" + escape(t.verdict) + "</b></p>";
+        if (t.rows.empty()) { // a tune that could not be evaluated: its heading says why
+            out += "</section>";
+            continue;
+        }
         out += table_html(t);
         // One chart: the page's grid would stretch it across the width.
         out += "<div class=\"charts\" style=\"grid-template-columns:minmax(0,760px)\">";

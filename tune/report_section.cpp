@@ -7,6 +7,7 @@
 
 #include "db/tunes.hpp"
 #include "tune/outcome.hpp"
+#include "util/error.hpp"
 
 namespace kakuren::tune {
 namespace {
@@ -63,8 +64,19 @@ std::vector<report::TuneSection> report_sections(const db::Store& store,
     }
     std::vector<report::TuneSection> out;
     for (const db::TuneRow& t : db::list_tunes(store)) {
-        if (all || sweeps.count(t.id) > 0) {
+        if (!all && sweeps.count(t.id) == 0) {
+            continue;
+        }
+        try {
             out.push_back(section_of(evaluate(store, t)));
+        } catch (const Error& e) {
+            // One tune that cannot be evaluated (its recipe no longer parses, say) must not
+            // take the whole report down: it says why instead.
+            report::TuneSection s;
+            s.id = t.id;
+            s.heading = t.id + ": cannot be evaluated: " + e.what();
+            s.json = util::JsonObject{{"tune_id", t.id}, {"error", std::string(e.what())}};
+            out.push_back(std::move(s));
         }
     }
     return out;

@@ -16,7 +16,8 @@ report::TuneSection section_of(const Outcome& outcome);
 
 /// The sections of a report: every tune of the workspace when all, else the tunes whose trials
 /// are among the report's selected runs (a trial's runs.sweep is its tune's id); oldest first.
-/// Throws DbError when the store cannot be read.
+/// A tune that cannot be evaluated (its stored recipe no longer parses) gets a section whose
+/// heading says why, with no table. Throws DbError when the store cannot be read.
 std::vector<report::TuneSection> report_sections(const db::Store& store,
                                                  const report::Report& report, bool all);
 

@@ -309,7 +309,7 @@ Outcome run(db::Store& store, const std::string& tune_id, Trainer& trainer, std:
                  << std::endl;
         train_round(store, tune, current, trainer, progress, runner);
         Outcome standing = evaluate(store, tune);
-        const std::size_t next = static_cast<std::size_t>(current.round);
+        const auto next = static_cast<std::size_t>(current.round);
         bool more = next < plan.size();
         if (more && tune.budget_s > 0) {
             more = fits_in_time(standing, plan[next], current.epochs, tune.budget_s);
