@@ -6,6 +6,7 @@
 #include "cli/tune_runner.hpp"
 #include "db/tunes.hpp"
 #include "launcher/process_pool.hpp"
+#include "launcher/signals.hpp"
 
 namespace kakuren::cli {
 
@@ -16,6 +17,13 @@ std::filesystem::path candidate_log(const launcher::Workspace& ws, const std::st
 
 void ProcessRoundRunner::train(const db::TuneRow& tune, const std::vector<int>& candidates,
                                int until) {
+    // Between rounds a stop signal only sets the flag (as in the in-process tune); it stops the
+    // tune here, before another round's processes start.
+    launcher::install_stop_handlers();
+    if (const int sig = launcher::stop_signal(); sig != 0) {
+        throw TuneInterrupted("signal " + std::to_string(sig) +
+                              " before the round's candidates started");
+    }
     std::vector<launcher::PoolTask> tasks;
     for (const int c : candidates) {
         tasks.push_back(
