@@ -139,7 +139,11 @@ TEST_F(TuneE2E, TableJsonAndVerdictFollowTheNumbers) {
     const std::string verdict = j["verdict"].as_string();
     const std::string label = best["label"].as_string();
     if (best["candidate"].as_int() == 0) {
-        EXPECT_EQ(verdict.rfind("No hiding pays here", 0), 0U) << verdict;
+        // Ranked by time: none may win by less than its interval ("is shown to pay") on a busy
+        // machine, so either form of the sentence follows the numbers.
+        EXPECT_TRUE(
+            std::regex_search(verdict, std::regex("^No hiding (pays|is shown to pay) here")))
+            << verdict;
     } else if (!best["time_vs_none"].is_null()) {
         const double ratio = best["time_vs_none"]["ratio"].as_double();
         const std::string saving = std::to_string(std::lround((1 - ratio) * 100));
