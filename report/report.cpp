@@ -12,6 +12,7 @@
 #include <ranges>
 #include <set>
 
+#include "util/metrics.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::report {
@@ -153,7 +154,7 @@ RunReport build_run(const db::Store& store, const db::RunRow& run,
     double requested_sum = 0, realised_sum = 0;
     std::optional<double> checkpoint_sum;
     // The run's metric (db runs.metric): accuracy and IoU grow, MAE (regression) falls.
-    const bool lower_is_better = r.run.metric == "MAE";
+    const bool lower_is_better = util::metrics::lower_is_better(r.run.metric);
     const auto better = [lower_is_better](double value, double than) {
         return lower_is_better ? value < than : value > than;
     };

@@ -12,6 +12,7 @@
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/metrics.hpp"
 #include "util/mlperf_keys.hpp"
 #include "util/stop.hpp"
 
@@ -238,10 +239,12 @@ EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
 
     log_epoch(key::eval_start);
     eval_phase(result);
-    if (m_task->lower_is_better()) {
-        log_epoch(key::eval_error, result.test_accuracy); // MAE: the metric is the error
-    } else {
-        log_epoch(key::eval_accuracy, result.test_accuracy);
+    // The record util/metrics.hpp names for the metric: an accuracy-like one (eval_accuracy)
+    // also gives its error, 1 - accuracy; an error (MAE: eval_error) is logged as it is.
+    const util::metrics::Metric* metric = util::metrics::find(m_task->metric_name());
+    const std::string_view metric_key = metric != nullptr ? metric->mlperf_key : key::eval_accuracy;
+    log_epoch(metric_key, result.test_accuracy);
+    if (metric_key == key::eval_accuracy) {
         log_epoch(key::eval_error, 1.0 - result.test_accuracy);
     }
     log_epoch(key::eval_stop);
