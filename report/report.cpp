@@ -13,6 +13,7 @@
 #include <set>
 
 #include "util/metrics.hpp"
+#include "util/mlperf_keys.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::report {
@@ -136,13 +137,13 @@ RunReport build_run(const db::Store& store, const db::RunRow& run,
     }
     cross_check(r.log, expected);
 
-    if (const auto it = r.log.values.find("number_of_ranks");
+    if (const auto it = r.log.values.find(std::string(util::mlperf::key::number_of_ranks));
         it != r.log.values.end() && it->second.as_int() > 0) {
         r.ranks = static_cast<int>(it->second.as_int());
     }
     std::int64_t batch = r.recipe.batch_size;
     if (batch <= 0) {
-        const auto it = r.log.values.find("global_batch_size");
+        const auto it = r.log.values.find(std::string(util::mlperf::key::global_batch_size));
         batch = it != r.log.values.end() ? it->second.as_int() : 0;
     }
     const std::int64_t n = run.num_samples;
