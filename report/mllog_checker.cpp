@@ -137,7 +137,7 @@ void Checker::check_envelope(const JsonValue& record, const std::string& key, st
     if (!meta.is_object()) {
         problem(key + ": no \"metadata\" object");
     } else if (!meta["file"].is_string() || !meta["lineno"].is_integer()) {
-        problem(key + ": metadata lacks the call site's \"file\" and \"lineno\"");
+        problem(key + R"(: metadata lacks the call site's "file" and "lineno")");
     }
 }
 
@@ -159,7 +159,7 @@ void Checker::finish() {
     }
     if (m_phase != Phase::stopped && m_phase != Phase::none) {
         if (m_still_running) {
-            m_out.notes.push_back("no run_stop yet: the run is still running");
+            m_out.notes.emplace_back("no run_stop yet: the run is still running");
         } else {
             m_out.problems.push_back(
                 {0, "no run_stop: the log ends at line " + std::to_string(m_line) +

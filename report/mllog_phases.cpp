@@ -119,7 +119,7 @@ bool Checker::on_run_marker(const std::string& key, std::int64_t t, const JsonVa
         const std::string& status = meta["status"].as_string();
         if (status != "success" && status != "aborted") {
             problem("run_stop: metadata.status is \"" + status +
-                    "\", expected \"success\" or \"aborted\"");
+                    R"(", expected "success" or "aborted")");
         }
         const JsonValue& e = meta["epoch_num"];
         if (!e.is_integer() || e.as_int() < 0) {
