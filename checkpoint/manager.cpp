@@ -42,27 +42,7 @@ struct IoFailure {
     std::string doing;
 };
 
-/// Owns a file descriptor.
-class Fd {
-  public:
-    explicit Fd(int fd) : m_fd(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (m_fd >= 0) {
-            ::close(m_fd);
-        }
-    }
-    [[nodiscard]] int get() const { return m_fd; }
-    int close() {
-        const int rc = ::close(m_fd);
-        m_fd = -1;
-        return rc;
-    }
-
-  private:
-    int m_fd;
-};
+using util::Fd;
 
 template <typename T> void append_le(std::string& out, T value) {
     using U = std::conditional_t<sizeof(T) == 8, std::uint64_t,

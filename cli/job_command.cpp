@@ -19,6 +19,7 @@
 #include "launcher/signals.hpp"
 #include "launcher/staging.hpp"
 #include "slurm/client.hpp"
+#include "util/strings.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -35,14 +36,6 @@ int launch_local_ranks(const CommonOptions& common, const std::string& run_ref, 
     spec.logs = found.ws.run_dir(found.run.id) / "logs";
     spec.job_id = job_env != nullptr ? job_env : std::to_string(getpid());
     return launcher::run_local_ranks(spec);
-}
-
-std::string join(const std::vector<std::string>& parts) {
-    std::string out;
-    for (const std::string& p : parts) {
-        out += (out.empty() ? "" : ",") + p;
-    }
-    return out;
 }
 
 /// Rank 0, after the ranks stopped: the job's record, and a requeue when the stop came from
@@ -138,10 +131,10 @@ int run_rank(const CommonOptions& common, const std::string& run_ref) {
     }
 
     ResumeOptions none;
-    Continuation c = rank0
-                         ? take_over(found.ws, store, run, none,
-                                     db::AttemptPlace{place.job_id, place.world, join(place.nodes)})
-                         : plan_continuation(found.ws, store, run, none, place.world);
+    Continuation c =
+        rank0 ? take_over(found.ws, store, run, none,
+                          db::AttemptPlace{place.job_id, place.world, util::join(place.nodes, ",")})
+              : plan_continuation(found.ws, store, run, none, place.world);
     if (rank0 && job) {
         store.restart_job(run.id, job->submission); // also after a requeue or a failure record
     }

@@ -17,6 +17,7 @@
 #include "launcher/workspace.hpp"
 #include "report/recipe_summary.hpp"
 #include "util/json.hpp"
+#include "util/metrics.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -66,8 +67,9 @@ std::string accuracy_text(const std::optional<double>& v, const std::string& met
     if (!v) {
         return "-";
     }
-    return metric == "MAE" ? "MAE " + report::metric_value(metric, *v)
-                           : report::metric_value(metric, *v);
+    // A value in the targets' units (util/metrics.hpp) is named.
+    return util::metrics::is_fraction(metric) ? report::metric_value(metric, *v)
+                                              : metric + " " + report::metric_value(metric, *v);
 }
 
 /// A run as `kakuren runs` lists it, with the state it shows.
@@ -313,8 +315,8 @@ int show_command(const CommonOptions& common, const std::string& ref) {
               << (run.reason.empty() ? "" : " (" + run.reason + ")") << "\n"
               << "hiding    " << report::hiding_label(report::flat_toml(run.recipe_text))
               << ", realised mean " << percent(run.mean_realised_fraction) << "\n"
-              << "metric    " << run.metric << (run.metric == "MAE" ? " (lower is better)" : "")
-              << "\n"
+              << "metric    " << run.metric
+              << (util::metrics::lower_is_better(run.metric) ? " (lower is better)" : "") << "\n"
               << "seed      " << run.seed << "\n"
               << "samples   " << thousands(run.num_samples) << "\n"
               << "recipe    " << run.recipe_path << " (sha256 " << run.recipe_hash.substr(0, 12)

@@ -15,6 +15,7 @@
 #include "report/render.hpp"
 #include "report/report.hpp"
 #include "tune/report_section.hpp"
+#include "util/strings.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -24,9 +25,7 @@ namespace {
 /// The format named by --format, else by -o's extension, else the text table.
 std::string resolve_format(const ReportOptions& options) {
     if (!options.format.empty()) {
-        std::string format = options.format;
-        std::transform(format.begin(), format.end(), format.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        const std::string format = util::lower(options.format);
         return format == "text" ? "table" : format;
     }
     const std::string ext = std::filesystem::path(options.output).extension().string();

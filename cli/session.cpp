@@ -18,6 +18,7 @@
 #include "launcher/signals.hpp"
 #include "launcher/watchdog.hpp"
 #include "trainer/module.hpp"
+#include "util/hash.hpp"
 #include "util/log.hpp"
 #include "util/stop.hpp"
 #include "util/system.hpp"
@@ -48,16 +49,15 @@ std::string epoch_line(const trainer::EpochResult& r, int num_epochs, std::int64
             fixed(r.hidden_pass_s, 1) + ", eval " + fixed(r.eval_s, 1) +
             (r.comm_s > 0 ? ", waiting on other ranks " + fixed(r.comm_s, 2) : std::string()) + ")";
     // FNV-1a over the ids: every rank prints it, so their logs show they hid the same samples.
-    std::uint64_t digest = 1469598103934665603ULL;
+    util::Fnv1a digest; // little-endian bytes of each id, the same on every platform
     for (const std::int64_t id : r.hidden_ids) {
         for (int b = 0; b < 8; ++b) {
-            digest =
-                (digest ^ ((static_cast<std::uint64_t>(id) >> (8 * b)) & 0xffU)) * 1099511628211ULL;
+            digest.add_word((static_cast<std::uint64_t>(id) >> (8 * b)) & 0xffU);
         }
     }
     char hex[17];
     std::snprintf(hex, sizeof hex, "%08llx",
-                  static_cast<unsigned long long>(digest & 0xffffffffULL));
+                  static_cast<unsigned long long>(digest.value() & 0xffffffffULL));
     line += "  hidden set " + std::string(hex);
     return line;
 }

@@ -19,6 +19,7 @@
 #include "recipes/recipe.hpp"
 #include "slurm/client.hpp"
 #include "util/json.hpp"
+#include "util/strings.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::cli {
@@ -31,16 +32,6 @@ struct Planned {
     std::string resolved;
     std::vector<std::string> sweep_values; ///< "key=value" of this run's sweep point
 };
-
-std::vector<std::string> split(const std::string& text, char sep) {
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    for (std::size_t at; (at = text.find(sep, start)) != std::string::npos; start = at + 1) {
-        parts.push_back(text.substr(start, at - start));
-    }
-    parts.push_back(text.substr(start));
-    return parts;
-}
 
 /// One recipe per point of the sweep (every combination of the --sweep values), each validated.
 std::vector<Planned> plan_runs(const SubmitOptions& options) {
@@ -55,7 +46,7 @@ std::vector<Planned> plan_runs(const SubmitOptions& options) {
                              "hiding.fraction ('kakuren recipe reference' lists them)");
         }
         std::vector<std::vector<std::string>> next;
-        for (const std::string& value : split(sweep.substr(eq + 1), ',')) {
+        for (const std::string& value : util::split(sweep.substr(eq + 1), ',')) {
             if (value.empty()) {
                 throw UsageError("--sweep " + sweep + ": an empty value");
             }

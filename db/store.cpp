@@ -10,6 +10,7 @@
 #include "db/run_paths.hpp"
 #include "db/schema.hpp"
 #include "db/sql.hpp"
+#include "util/metrics.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::db {
@@ -62,7 +63,7 @@ RunRow read_run(const Statement& s) {
     if (const std::string metric = s.text(21); !metric.empty()) {
         r.metric = metric;
     }
-    if (r.metric == "MAE") {
+    if (util::metrics::lower_is_better(r.metric)) {
         r.best_accuracy = s.optional_real(22);
     }
     return r;

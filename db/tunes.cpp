@@ -4,30 +4,11 @@
 #include <sstream>
 
 #include "db/sql.hpp"
+#include "util/strings.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::db {
 namespace {
-
-std::string join_lines(const std::vector<std::string>& lines) {
-    std::string out;
-    for (const std::string& l : lines) {
-        out += (out.empty() ? "" : "\n") + l;
-    }
-    return out;
-}
-
-std::vector<std::string> split(const std::string& text, char sep) {
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, sep)) {
-        if (!item.empty()) {
-            out.push_back(item);
-        }
-    }
-    return out;
-}
 
 constexpr const char* k_tune_columns = "id, recipe_path, recipe_text, budget, budget_epochs, "
                                        "budget_s, eta, rank_by, status, created_at, ended_at";
@@ -62,7 +43,7 @@ void insert_tune(Store& store, const TuneRow& tune, const std::vector<TuneTrialR
     s.bind(9, tune.status).bind(10, created);
     s.run();
     for (const TuneTrialRow& t : trials) {
-        const std::string overrides = join_lines(t.overrides);
+        const std::string overrides = util::join(t.overrides, "\n");
         sql::Statement ts(store.handle(), store.file(),
                           "INSERT INTO tune_trials (tune_id, candidate, label, overrides, run_id) "
                           "VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''))",
@@ -122,7 +103,7 @@ std::vector<TuneTrialRow> tune_trials(const Store& store, const std::string& tun
     s.bind(1, tune_id);
     std::vector<TuneTrialRow> out;
     while (s.step()) {
-        out.push_back({s.int32(0), s.text(1), split(s.text(2), '\n'), s.text(3)});
+        out.push_back({s.int32(0), s.text(1), util::split_nonempty(s.text(2), '\n'), s.text(3)});
     }
     return out;
 }
@@ -146,7 +127,7 @@ std::vector<TuneRoundRow> tune_rounds(const Store& store, const std::string& tun
     std::vector<TuneRoundRow> out;
     while (s.step()) {
         TuneRoundRow r{s.int32(0), s.int32(1), {}};
-        for (const std::string& c : split(s.text(2), ',')) {
+        for (const std::string& c : util::split_nonempty(s.text(2), ',')) {
             r.survivors.push_back(std::stoi(c));
         }
         out.push_back(std::move(r));

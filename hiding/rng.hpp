@@ -4,15 +4,12 @@
 // does not).
 #include <cstdint>
 
+#include "util/hash.hpp"
+
 namespace kakuren::hiding::detail {
 
-/// One step of splitmix64 (Steele, Lea, Flood 2014): advances state, returns the mixed output.
-inline std::uint64_t splitmix64(std::uint64_t& state) {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
+/// One step of splitmix64 (util/hash.hpp): advances state, returns the mixed output.
+using util::splitmix64;
 
 /// Full 64 x 64 -> 128-bit product from 32-bit halves: returns the high word, stores the low word.
 inline std::uint64_t mul_wide_portable(std::uint64_t a, std::uint64_t b, std::uint64_t& low) {

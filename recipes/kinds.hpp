@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/metrics.hpp"
+
 namespace kakuren::recipes {
 
 /// One choice of an enumerated recipe key.
@@ -49,22 +51,27 @@ inline const std::vector<KindInfo>& schedule_kinds() {
 /// task.kind: what a sample's target is, its loss and its metric; the trainer's task registry
 /// has each.
 inline const std::vector<KindInfo>& task_kinds() {
+    // The metric's direction as util/metrics.hpp declares it.
+    static const std::string mae(util::metrics::name::mae);
+    static const std::string regression =
+        "a vector of floats per sample: MSE loss, metric " + mae + " (" +
+        std::string(util::metrics::direction_text(util::metrics::of_task("regression"))) +
+        "; correct = " + mae + " <= task.tolerance)";
     static const std::vector<KindInfo> kinds = {
         {"classification", "one class label per sample: cross-entropy loss, accuracy"},
         {"segmentation",
          "a class per pixel: per-pixel cross-entropy (task.class_weights) averaged over the "
          "pixels, metric IoU (per sample, averaged over classes; correct = IoU >= "
          "task.iou_threshold)"},
-        {"regression", "a vector of floats per sample: MSE loss, metric MAE (lower is better; "
-                       "correct = MAE <= task.tolerance)"},
+        {"regression", regression},
     };
     return kinds;
 }
 
-/// The evaluation metric of a task kind, as records, the database and output name it:
-/// "accuracy" (classification), "IoU" (segmentation), "MAE" (regression, lower is better).
+/// The evaluation metric of a task kind, as records, the database and output name it
+/// (util/metrics.hpp): "accuracy" (classification), "IoU" (segmentation), "MAE" (regression).
 inline std::string_view task_metric(std::string_view task_kind) {
-    return task_kind == "segmentation" ? "IoU" : task_kind == "regression" ? "MAE" : "accuracy";
+    return util::metrics::of_task(task_kind).name;
 }
 
 /// data.dataset

@@ -21,6 +21,7 @@
 #include "recipes/run_length.hpp"
 #include "recipes/schema.hpp"
 #include "recipes/science.hpp"
+#include "util/strings.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::recipes {
@@ -52,19 +53,6 @@ std::optional<int> small_number(std::string_view text) {
     return std::stoi(std::string(text));
 }
 
-std::vector<std::string> split_on(std::string_view text, char sep) {
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    while (true) {
-        const std::size_t end = text.find(sep, start);
-        parts.emplace_back(text.substr(start, end == std::string_view::npos ? end : end - start));
-        if (end == std::string_view::npos) {
-            return parts;
-        }
-        start = end + 1;
-    }
-}
-
 /// The four IDX files: the recipe key that names one, and its file name in a data folder.
 struct DataFile {
     std::string_view key;
@@ -91,24 +79,10 @@ struct Problem {
     std::string message;
 };
 
-std::string join(const std::vector<std::string>& parts, std::string_view separator) {
-    std::string out;
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-        if (i > 0) {
-            out += separator;
-        }
-        out += parts[i];
-    }
-    return out;
-}
-
+using util::join;
+/// Spaces and tabs only: a CR stays.
 std::string trim(std::string_view s) {
-    const auto begin = s.find_first_not_of(" \t");
-    if (begin == std::string_view::npos) {
-        return {};
-    }
-    const auto end = s.find_last_not_of(" \t");
-    return std::string(s.substr(begin, end - begin + 1));
+    return util::trim(s, " \t");
 }
 
 /// A node as TOML text on one line, for messages.
@@ -1036,7 +1010,7 @@ std::optional<int> time_limit_minutes(const std::string& text) {
         rest = rest.substr(dash + 1);
     }
     std::vector<int> parts;
-    for (const std::string& part : split_on(rest, ':')) {
+    for (const std::string& part : util::split(rest, ':')) {
         const auto n = small_number(part);
         if (!n) {
             return std::nullopt;

@@ -7,19 +7,13 @@
 
 #include "hiding/registry.hpp"
 #include "recipes/recipe.hpp"
+#include "util/strings.hpp"
 
 namespace kakuren::report {
 
 namespace {
 
-std::string trim(const std::string& s) {
-    const std::size_t b = s.find_first_not_of(" \t\r");
-    if (b == std::string::npos) {
-        return "";
-    }
-    const std::size_t e = s.find_last_not_of(" \t\r");
-    return s.substr(b, e - b + 1);
-}
+using util::trim;
 
 std::string unquote(const std::string& v) {
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {

@@ -12,6 +12,8 @@
 #include <ranges>
 #include <set>
 
+#include "util/metrics.hpp"
+#include "util/mlperf_keys.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::report {
@@ -135,13 +137,13 @@ RunReport build_run(const db::Store& store, const db::RunRow& run,
     }
     cross_check(r.log, expected);
 
-    if (const auto it = r.log.values.find("number_of_ranks");
+    if (const auto it = r.log.values.find(std::string(util::mlperf::key::number_of_ranks));
         it != r.log.values.end() && it->second.as_int() > 0) {
         r.ranks = static_cast<int>(it->second.as_int());
     }
     std::int64_t batch = r.recipe.batch_size;
     if (batch <= 0) {
-        const auto it = r.log.values.find("global_batch_size");
+        const auto it = r.log.values.find(std::string(util::mlperf::key::global_batch_size));
         batch = it != r.log.values.end() ? it->second.as_int() : 0;
     }
     const std::int64_t n = run.num_samples;
@@ -153,7 +155,7 @@ RunReport build_run(const db::Store& store, const db::RunRow& run,
     double requested_sum = 0, realised_sum = 0;
     std::optional<double> checkpoint_sum;
     // The run's metric (db runs.metric): accuracy and IoU grow, MAE (regression) falls.
-    const bool lower_is_better = r.run.metric == "MAE";
+    const bool lower_is_better = util::metrics::lower_is_better(r.run.metric);
     const auto better = [lower_is_better](double value, double than) {
         return lower_is_better ? value < than : value > than;
     };

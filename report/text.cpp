@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "util/metrics.hpp"
+
 namespace kakuren::report {
 
 std::string thousands(std::int64_t n) {
@@ -29,7 +31,7 @@ std::string fixed(double value, int digits) {
 }
 
 std::string metric_value(std::string_view metric, double value) {
-    return metric == "MAE" ? fixed(value, 4) : percent(value, 2);
+    return util::metrics::is_fraction(metric) ? percent(value, 2) : fixed(value, 4);
 }
 
 std::string percent(double fraction, int digits) {
@@ -64,7 +66,7 @@ std::string points_text(double fraction_diff) {
 }
 
 bool lower_is_better(std::string_view metric) {
-    return metric == "MAE";
+    return util::metrics::lower_is_better(metric);
 }
 
 std::string metric_diff_text(std::string_view metric, double diff) {

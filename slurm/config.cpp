@@ -16,35 +16,19 @@
 #include <fstream>
 #include <memory>
 
+#include "util/fd.hpp"
+#include "util/strings.hpp"
+
 namespace kakuren::slurm {
 
 namespace {
 
-std::string trim(const std::string& s) {
-    const auto first = s.find_first_not_of(" \t\r");
-    if (first == std::string::npos) {
-        return {};
-    }
-    return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
-}
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
+using util::Fd;
+using util::lower;
+using util::trim;
 
 struct AddrInfoFree {
     void operator()(addrinfo* ai) const { freeaddrinfo(ai); }
-};
-
-struct Fd {
-    int fd = -1;
-    ~Fd() {
-        if (fd >= 0) {
-            ::close(fd);
-        }
-    }
 };
 
 std::string error_words(int err) {
@@ -57,17 +41,17 @@ std::string error_words(int err) {
 
 // One non-blocking connect; nullopt on success.
 std::optional<std::string> try_connect(const addrinfo& ai, int timeout_ms) {
-    Fd sock{::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol)};
-    if (sock.fd < 0) {
+    Fd sock(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol));
+    if (sock.get() < 0) {
         return "cannot create a socket: " + error_words(errno);
     }
-    if (::connect(sock.fd, ai.ai_addr, ai.ai_addrlen) == 0) {
+    if (::connect(sock.get(), ai.ai_addr, ai.ai_addrlen) == 0) {
         return std::nullopt;
     }
     if (errno != EINPROGRESS) {
         return error_words(errno);
     }
-    pollfd pfd{sock.fd, POLLOUT, 0};
+    pollfd pfd{sock.get(), POLLOUT, 0};
     int ready = 0;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
@@ -89,7 +73,7 @@ std::optional<std::string> try_connect(const addrinfo& ai, int timeout_ms) {
     }
     int err = 0;
     socklen_t len = sizeof err;
-    if (::getsockopt(sock.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+    if (::getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
         return error_words(errno);
     }
     if (err != 0) {

@@ -49,7 +49,9 @@ class Classification final : public Task {
     explicit Classification(bool confidence_over_batch)
         : m_confidence_over_batch(confidence_over_batch) {}
 
-    [[nodiscard]] std::string_view metric_name() const override { return "accuracy"; }
+    [[nodiscard]] std::string_view metric_name() const override {
+        return util::metrics::name::accuracy;
+    }
 
     [[nodiscard]] std::vector<std::int64_t> output_shape(const DataInfo& data) const override {
         if (!data.target_shape.empty()) {

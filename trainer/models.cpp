@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "util/error.hpp"
+#include "util/hash.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -332,7 +333,8 @@ std::vector<torch::Tensor> Model::buffers() const {
 }
 
 std::uint64_t model_digest(const Model& model) {
-    std::uint64_t hash = 1469598103934665603ULL;
+    // FNV-1a word by word (8 bytes a step), the tail byte by byte.
+    util::Fnv1a hash;
     const auto add = [&hash](const torch::Tensor& t) {
         const torch::Tensor c = t.to(torch::kCPU).contiguous(); // the bytes, from any device
         const auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
@@ -341,11 +343,9 @@ std::uint64_t model_digest(const Model& model) {
         for (; i + 8 <= size; i += 8) {
             std::uint64_t word = 0;
             std::memcpy(&word, bytes + i, 8);
-            hash = (hash ^ word) * 1099511628211ULL;
+            hash.add_word(word);
         }
-        for (; i < size; ++i) {
-            hash = (hash ^ bytes[i]) * 1099511628211ULL;
-        }
+        hash.add(bytes + i, size - i);
     };
     for (const auto& p : model.parameters()) {
         add(p);
@@ -353,7 +353,7 @@ std::uint64_t model_digest(const Model& model) {
     for (const auto& b : model.buffers()) {
         add(b);
     }
-    return hash;
+    return hash.value();
 }
 
 std::int64_t count_parameters(const Model& model) {

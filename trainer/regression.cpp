@@ -1,6 +1,6 @@
 // Regression (CosmoFlow): a sample's loss is the mean squared error over its targets; the metric
-// its mean absolute error (MAE, lower is better). For hiding: "correct" = MAE <= task.tolerance.
-// A regression output has no class probability, so "confidence" is defined as
+// its mean absolute error (MAE; its direction: util/metrics.hpp). For hiding: "correct" = MAE <=
+// task.tolerance. A regression output has no class probability, so "confidence" is defined as
 // max(0, 1 - MAE / tolerance): 1 for an exact prediction, 0 at the tolerance and beyond. Strategies
 // that read confidence (kakurenbo, rotate: confidence >= tau) thereby hide a correct sample only
 // when its MAE <= (1 - tau) x tolerance.
@@ -20,8 +20,7 @@ class Regression final : public Task {
         }
     }
 
-    [[nodiscard]] std::string_view metric_name() const override { return "MAE"; }
-    [[nodiscard]] bool lower_is_better() const override { return true; }
+    [[nodiscard]] std::string_view metric_name() const override { return util::metrics::name::mae; }
 
     [[nodiscard]] std::vector<std::int64_t> output_shape(const DataInfo& data) const override {
         if (data.target_shape.size() != 1) {

@@ -12,11 +12,14 @@
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/metrics.hpp"
+#include "util/mlperf_keys.hpp"
 #include "util/stop.hpp"
 
 namespace kakuren::trainer {
 
 using util::Json;
+namespace key = util::mlperf::key;
 
 namespace {
 
@@ -85,9 +88,9 @@ void Run::setup() {
     if (m_config.stage) {
         // Data staging: inside init, before loading (train_samples must precede init_stop).
         DataConfig staged = data;
-        log("staging_start");
+        log(key::staging_start);
         const std::int64_t bytes = m_config.stage(staged);
-        log("staging_stop", Json::null(), {{"staged_bytes", static_cast<long long>(bytes)}});
+        log(key::staging_stop, Json::null(), {{"staged_bytes", static_cast<long long>(bytes)}});
         m_data = open_sources(staged);
     } else {
         m_data = open_sources(data);
@@ -178,7 +181,7 @@ hiding::EpochContext Run::epoch_context() const {
 void Run::begin_epoch() {
     m_log_at_epoch = log_size();
     m_bytes_at_epoch = m_data.train->bytes_read();
-    log_epoch("epoch_start");
+    log_epoch(key::epoch_start);
     m_started = m_epoch + 1;
     const hiding::EpochContext ctx = epoch_context();
     // A policy that samples from fresh losses of every sample (iswr) gets them first.
@@ -192,13 +195,13 @@ void Run::begin_epoch() {
     m_result = EpochResult{};
     m_result.hidden_pass_s = full_refresh_s; // counted with the refresh phase's time
 
-    log_epoch("hidden_samples", static_cast<long long>(m_plan.hidden_ids.size()));
-    log_epoch("moved_back_samples", static_cast<long long>(m_plan.num_moved_back));
-    log_epoch("realised_hidden_fraction", m_plan.realised_fraction());
+    log_epoch(key::hidden_samples, static_cast<long long>(m_plan.hidden_ids.size()));
+    log_epoch(key::moved_back_samples, static_cast<long long>(m_plan.num_moved_back));
+    log_epoch(key::realised_hidden_fraction, m_plan.realised_fraction());
     if (m_plan.num_distinct_trained() != static_cast<std::int64_t>(m_plan.train_ids.size())) {
         // Draws with replacement (iswr): how many draws, and how many distinct samples they hit.
-        log_epoch("drawn_samples", static_cast<long long>(m_plan.train_ids.size()));
-        log_epoch("distinct_trained_samples",
+        log_epoch(key::drawn_samples, static_cast<long long>(m_plan.train_ids.size()));
+        log_epoch(key::distinct_trained_samples,
                   static_cast<long long>(m_plan.num_distinct_trained()));
     }
     m_log_at_train = log_size();
@@ -221,9 +224,9 @@ EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
     const bool trained_before = m_step > 0 && m_step >= m_train_steps;
     if (!trained_before) {
         train_phase(plan, result);
-        log_epoch("learning_rate", result.lr * result.lr_scale); // the LR the optimizer used
-        log_epoch("lr_scale", result.lr_scale);
-        log_epoch("train_loss", result.train_loss);
+        log_epoch(key::learning_rate, result.lr * result.lr_scale); // the LR the optimizer used
+        log_epoch(key::lr_scale, result.lr_scale);
+        log_epoch(key::train_loss, result.train_loss);
         m_log_at_refresh = log_size();
     }
     check_stop();
@@ -234,15 +237,17 @@ EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
     }
     check_stop();
 
-    log_epoch("eval_start");
+    log_epoch(key::eval_start);
     eval_phase(result);
-    if (m_task->lower_is_better()) {
-        log_epoch("eval_error", result.test_accuracy); // MAE: the metric is the error
-    } else {
-        log_epoch("eval_accuracy", result.test_accuracy);
-        log_epoch("eval_error", 1.0 - result.test_accuracy);
+    // The record util/metrics.hpp names for the metric: an accuracy-like one (eval_accuracy)
+    // also gives its error, 1 - accuracy; an error (MAE: eval_error) is logged as it is.
+    const util::metrics::Metric* metric = util::metrics::find(m_task->metric_name());
+    const std::string_view metric_key = metric != nullptr ? metric->mlperf_key : key::eval_accuracy;
+    log_epoch(metric_key, result.test_accuracy);
+    if (metric_key == key::eval_accuracy) {
+        log_epoch(key::eval_error, 1.0 - result.test_accuracy);
     }
-    log_epoch("eval_stop");
+    log_epoch(key::eval_stop);
     return result;
 }
 
@@ -264,12 +269,12 @@ void Run::end_epoch(EpochResult result, Clock::time_point epoch_start) {
     result.comm_s = m_replicator->comm_times().wait_s - m_comm_at_epoch_s;
     if (m_world > 1) {
         // Communication not hidden behind computation (one-rank logs stay as they were).
-        log_epoch("communication_time_s", result.comm_s);
+        log_epoch(key::communication_time_s, result.comm_s);
     }
     if (result.bytes_read) {
-        log_epoch("bytes_read", static_cast<long long>(*result.bytes_read));
+        log_epoch(key::bytes_read, static_cast<long long>(*result.bytes_read));
     }
-    log_epoch("epoch_stop");
+    log_epoch(key::epoch_stop);
 
     result.hidden_ids = m_plan.hidden_ids;
     const hiding::SampleStatsView stats = m_state->view();
@@ -318,8 +323,8 @@ void Run::epoch_loop() {
 
 void Run::start() {
     if (m_resume == nullptr) {
-        log("cache_clear", true);
-        log("init_start");
+        log(key::cache_clear, true);
+        log(key::init_start);
     }
     setup();
     if (m_resume == nullptr) {
@@ -329,14 +334,14 @@ void Run::start() {
                              m_steps_full_epoch, m_lr_milestones, m_data.train->size(),
                              m_data.test->size()},
                             m_rank == 0 ? m_mllog : no_log);
-        log("init_stop");
-        log("run_start");
+        log(key::init_stop);
+        log(key::run_start);
     } else {
         // The log was cut back to the checkpoint: it goes on from there, after one record that
         // marks the attempt taking over (the init records and run_start are the first attempt's).
         restore(*m_resume);
         const checkpoint::Position& pos = m_resume->loop.position;
-        log("resume", m_resume->name,
+        log(key::resume, m_resume->name,
             {{"epoch_num", pos.epoch}, {"step", static_cast<long long>(pos.step)}});
     }
     m_run_start = Clock::now();
@@ -364,7 +369,7 @@ void Run::finish() {
             util::log_info(line);
         }
     }
-    log("run_stop", Json::null(),
+    log(key::run_stop, Json::null(),
         {{"status", summary.target_reached ? "success" : "aborted"}, {"epoch_num", m_started}});
 }
 
@@ -391,7 +396,7 @@ Summary Run::run() {
             m_summary.diverged = d.what;
         }
     } catch (...) {
-        log("run_stop", Json::null(), {{"status", "aborted"}, {"epoch_num", m_started}});
+        log(key::run_stop, Json::null(), {{"status", "aborted"}, {"epoch_num", m_started}});
         throw;
     }
     finish();

@@ -21,7 +21,7 @@ class Segmentation final : public Task {
         }
     }
 
-    [[nodiscard]] std::string_view metric_name() const override { return "IoU"; }
+    [[nodiscard]] std::string_view metric_name() const override { return util::metrics::name::iou; }
 
     [[nodiscard]] std::vector<std::int64_t> output_shape(const DataInfo& data) const override {
         if (data.target_shape.size() != 2) {

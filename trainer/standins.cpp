@@ -8,15 +8,14 @@
 #include <vector>
 
 #include "util/error.hpp"
+#include "util/hash.hpp"
 
 namespace kakuren::trainer {
 namespace {
 
-std::uint64_t mix(std::uint64_t z) {
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+/// splitmix64's output for one word (util/hash.hpp).
+constexpr std::uint64_t mix(std::uint64_t z) {
+    return util::splitmix64_mix(z);
 }
 
 /// A generator for sample i of a split (the same stream on every run and machine with this

@@ -13,6 +13,7 @@
 
 #include "trainer/source.hpp"
 #include "trainer/trainer.hpp"
+#include "util/metrics.hpp"
 
 namespace kakuren::trainer {
 
@@ -34,8 +35,10 @@ class Task {
     virtual ~Task() = default;
     /// The evaluation metric's name in records and output ("accuracy", "IoU", "MAE").
     [[nodiscard]] virtual std::string_view metric_name() const = 0;
-    /// Whether a smaller metric is better (MAE).
-    [[nodiscard]] virtual bool lower_is_better() const { return false; }
+    /// Whether a smaller metric is better (util/metrics.hpp: MAE).
+    [[nodiscard]] bool lower_is_better() const {
+        return util::metrics::lower_is_better(metric_name());
+    }
     /// The model's output shape for one sample of data (without the batch dimension):
     /// [classes], [classes, H, W] or [targets]. Throws RuntimeFailure when the data's targets do
     /// not fit the task (e.g. class ids for regression).

@@ -72,25 +72,9 @@ std::optional<bool> FileLock::held(const std::filesystem::path& file) {
 bool FileLock::names(const std::filesystem::path& file) const {
     struct stat locked {};
     struct stat named {};
-    if (m_fd < 0 || ::fstat(m_fd, &locked) != 0 || ::lstat(file.c_str(), &named) != 0)
+    if (m_fd.get() < 0 || ::fstat(m_fd.get(), &locked) != 0 || ::lstat(file.c_str(), &named) != 0)
         return false;
     return locked.st_dev == named.st_dev && locked.st_ino == named.st_ino;
-}
-
-FileLock::FileLock(FileLock&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
-
-FileLock& FileLock::operator=(FileLock&& other) noexcept {
-    if (this != &other) {
-        if (m_fd >= 0)
-            ::close(m_fd);
-        m_fd = std::exchange(other.m_fd, -1);
-    }
-    return *this;
-}
-
-FileLock::~FileLock() {
-    if (m_fd >= 0)
-        ::close(m_fd); // closing the last descriptor of the description releases the lock
 }
 
 std::optional<FileId> file_id(const std::filesystem::path& path) {

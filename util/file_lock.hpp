@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <optional>
 
+#include "util/fd.hpp"
+
 namespace kakuren::util {
 
 /// An exclusive lock on a file (an open-file-description lock, fcntl F_OFD_SETLK): held until
@@ -26,15 +28,10 @@ class FileLock {
     /// Whether file still names the file this lock is on (false once it was deleted, renamed
     /// or replaced: then another process may lock a new file at that name). Never throws.
     [[nodiscard]] bool names(const std::filesystem::path& file) const;
-    FileLock(FileLock&& other) noexcept;
-    FileLock& operator=(FileLock&& other) noexcept;
-    FileLock(const FileLock&) = delete;
-    FileLock& operator=(const FileLock&) = delete;
-    ~FileLock();
 
   private:
     explicit FileLock(int fd) : m_fd(fd) {}
-    int m_fd = -1;
+    Fd m_fd; ///< closing the last descriptor of the description releases the lock
 };
 
 /// The identity (device, inode) of a file, to notice it was deleted or replaced.

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "util/error.hpp"
+#include "util/mlperf_keys.hpp"
 #include "util/system.hpp"
 
 #ifndef KAKUREN_SOURCE_DIR
@@ -19,14 +20,6 @@ namespace kakuren::util {
 namespace {
 
 constexpr std::string_view k_prefix = ":::MLLOG ";
-
-std::string_view event_type(std::string_view key) {
-    if (key.ends_with("_start"))
-        return "INTERVAL_START";
-    if (key.ends_with("_stop"))
-        return "INTERVAL_END";
-    return "POINT_IN_TIME";
-}
 
 /// time_ms of the last `:::MLLOG` line in the file's tail, 0 if none: a resumed run appends
 /// to the same log, and its times must not go backwards even if the clock did.
@@ -108,7 +101,7 @@ std::string mllog_line(std::int64_t time_ms, std::string_view key, const Json& v
     record.reserve(6);
     record.emplace_back("namespace", Json(""));
     record.emplace_back("time_ms", Json(static_cast<long long>(time_ms)));
-    record.emplace_back("event_type", Json(event_type(key)));
+    record.emplace_back("event_type", Json(mlperf::event_type(key)));
     record.emplace_back("key", Json(key));
     record.emplace_back("value", value);
     record.emplace_back("metadata", Json(std::move(meta)));

@@ -404,26 +404,6 @@ std::string read_regular_file(const std::filesystem::path& path, std::int64_t ma
     return read_all(fd.get(), "cannot read " + what + " " + path.string(), max_bytes);
 }
 
-Fd::~Fd() {
-    if (m_fd >= 0)
-        ::close(m_fd);
-}
-
-Fd& Fd::operator=(Fd&& other) noexcept {
-    if (this != &other) {
-        if (m_fd >= 0)
-            ::close(m_fd);
-        m_fd = std::exchange(other.m_fd, -1);
-    }
-    return *this;
-}
-
-int Fd::close() {
-    const int rc = ::close(m_fd);
-    m_fd = -1;
-    return rc;
-}
-
 namespace {
 
 const char* file_kind(mode_t mode) {

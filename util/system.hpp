@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include "util/fd.hpp"        // Fd: here before it had its own file
 #include "util/file_lock.hpp" // FileLock, file_id: here before they had their own file
 
 namespace kakuren::util {
@@ -34,23 +35,6 @@ std::string read_file(const std::filesystem::path& path); ///< throws RuntimeFai
 /// writer), a folder, a larger file.
 std::string read_regular_file(const std::filesystem::path& path, std::int64_t max_bytes,
                               const std::string& what);
-
-/// Owns a file descriptor (-1: none); closes it when destroyed.
-class Fd {
-  public:
-    explicit Fd(int fd = -1) : m_fd(fd) {}
-    Fd(Fd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
-    Fd& operator=(Fd&& other) noexcept;
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd();
-    [[nodiscard]] int get() const { return m_fd; }
-    /// Closes now and reports close()'s error (write-back errors can surface here).
-    int close();
-
-  private:
-    int m_fd;
-};
 
 /// Opens a regular file to read (O_CLOEXEC) without ever blocking on what it is given: the
 /// open is non-blocking, so a FIFO without a writer does not wait, and anything but a regular

@@ -36,6 +36,7 @@
 #include "tests/trainer/dist_common.hpp"
 #include "trainer/trainer.hpp"
 #include "util/error.hpp"
+#include "util/hash.hpp"
 #include "util/log.hpp"
 #include "util/mllog.hpp"
 
@@ -50,12 +51,9 @@ std::string env(const char* name, const std::string& fallback = "") {
 }
 
 template <typename T> std::uint64_t hash_of(std::span<const T> values) {
-    std::uint64_t h = 1469598103934665603ULL;
-    const auto* bytes = reinterpret_cast<const unsigned char*>(values.data());
-    for (std::size_t i = 0; i < values.size_bytes(); ++i) {
-        h = (h ^ bytes[i]) * 1099511628211ULL;
-    }
-    return h;
+    util::Fnv1a h;
+    h.add(values.data(), values.size_bytes());
+    return h.value();
 }
 
 void write_file(const fs::path& path, const void* data, std::size_t size) {

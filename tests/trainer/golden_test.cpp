@@ -25,6 +25,7 @@
 #include "recipes/recipe.hpp"
 #include "trainer/device.hpp"
 #include "trainer/trainer.hpp"
+#include "util/hash.hpp"
 #include "util/mllog.hpp"
 
 namespace kakuren::trainer {
@@ -34,26 +35,21 @@ const std::filesystem::path k_source = KAKUREN_SOURCE_DIR;
 const std::vector<std::string> k_strategies = {"none", "kakurenbo",          "random", "infobatch",
                                                "iswr", "selective_backprop", "rotate"};
 
-/// 64-bit FNV-1a over bytes.
+/// 64-bit FNV-1a over bytes (util/hash.hpp).
 class Digest {
   public:
-    void add(const void* data, std::size_t size) {
-        const auto* bytes = static_cast<const unsigned char*>(data);
-        for (std::size_t i = 0; i < size; ++i) {
-            m_hash = (m_hash ^ bytes[i]) * 1099511628211ULL;
-        }
-    }
+    void add(const void* data, std::size_t size) { m_hash.add(data, size); }
     template <class T> void add(std::span<const T> values) {
         add(values.data(), values.size_bytes());
     }
     [[nodiscard]] std::string hex() const {
         std::ostringstream out;
-        out << std::hex << m_hash;
+        out << std::hex << m_hash.value();
         return out.str();
     }
 
   private:
-    std::uint64_t m_hash = 1469598103934665603ULL;
+    util::Fnv1a m_hash;
 };
 
 class Recorder : public Observer {
