@@ -111,24 +111,28 @@ void cross_check(LogAnalysis& analysis, const LogExpectations& expected) {
     const std::map<int, LogEpoch> by_number = analysis.epochs_by_number();
     int missing = 0;
     int first_missing = 0;
+    const bool error_metric = expected.metric_key == key::eval_error;
+    const std::string name(expected.metric_key);
     for (const auto& [epoch, accuracy] : expected.accuracies) {
         const auto it = by_number.find(epoch);
-        if (it == by_number.end() || !it->second.eval_accuracy) {
+        const std::optional<double> logged =
+            it == by_number.end()
+                ? std::nullopt
+                : (error_metric ? it->second.eval_error : it->second.eval_accuracy);
+        if (!logged) {
             if (missing++ == 0) {
                 first_missing = epoch;
             }
             continue;
         }
-        if (std::fabs(*it->second.eval_accuracy - accuracy) > 1e-6) {
-            add("epoch " + std::to_string(epoch) + ": eval_accuracy " +
-                std::to_string(*it->second.eval_accuracy) + " in the log but test_accuracy " +
-                std::to_string(accuracy) + " in the database");
+        if (std::fabs(*logged - accuracy) > 1e-6) {
+            add("epoch " + std::to_string(epoch) + ": " + name + " " + std::to_string(*logged) +
+                " in the log but test_accuracy " + std::to_string(accuracy) + " in the database");
         }
     }
     if (missing > 0) {
-        add(std::to_string(missing) +
-            " epoch(s) recorded in the database have no eval_accuracy "
-            "in the log (first: epoch " +
+        add(std::to_string(missing) + " epoch(s) recorded in the database have no " + name +
+            (error_metric ? " (alone: an error metric)" : "") + " in the log (first: epoch " +
             std::to_string(first_missing) + ")");
     }
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "report/json_reader.hpp"
+#include "util/mlperf_keys.hpp"
 
 namespace kakuren::report {
 
@@ -24,8 +25,9 @@ struct LogProblem {
 struct LogEpoch {
     int epoch = 0; ///< metadata.epoch_num (1-based)
     std::optional<std::int64_t> start_ms, stop_ms;
-    std::optional<std::int64_t> eval_ms; ///< time of the eval_accuracy record
+    std::optional<std::int64_t> eval_ms; ///< time of the metric's record
     std::optional<double> eval_accuracy, learning_rate, lr_scale;
+    std::optional<double> eval_error; ///< an error metric's value (MAE), logged without accuracy
 };
 
 struct LogAnalysis {
@@ -68,6 +70,9 @@ struct LogExpectations {
     std::int64_t train_samples = 0;                 ///< 0: unknown
     std::string strategy;                           ///< empty: unknown
     std::vector<std::pair<int, double>> accuracies; ///< (epoch, test_accuracy) from epochs rows
+    /// The record that holds the run's metric (util/metrics.hpp): eval_accuracy, or eval_error
+    /// for an error metric such as MAE.
+    std::string_view metric_key = util::mlperf::key::eval_accuracy;
 };
 
 /// Adds the log's disagreements with the database to analysis.problems.

@@ -204,8 +204,15 @@ void Checker::on_epoch_record(const std::string& key, std::int64_t t, const Json
         ep.eval_ms = t;
         m_seen_epoch.insert(key);
     } else if (key == key::eval_error) {
-        if (!ep.eval_accuracy) {
-            problem("eval_error before eval_accuracy in epoch " + epoch);
+        if (!ep.eval_accuracy) { // an error metric (MAE): the value itself
+            if (m_seen_epoch.count(key::eval_start) == 0) {
+                problem("eval_error before eval_start in epoch " + epoch);
+            }
+            problem(want_problem(key, value));
+            if (value.is_number()) {
+                ep.eval_error = value.as_double();
+            }
+            ep.eval_ms = t;
         } else if (!value.is_number() ||
                    std::fabs(value.as_double() - (1.0 - *ep.eval_accuracy)) > 1e-6) {
             problem("eval_error is not 1 - eval_accuracy in epoch " + epoch);

@@ -132,6 +132,9 @@ RunReport build_run(const db::Store& store, const db::RunRow& run,
     expected.seed = run.seed;
     expected.train_samples = run.num_samples;
     expected.strategy = run.strategy;
+    if (const util::metrics::Metric* m = util::metrics::find(run.metric); m != nullptr) {
+        expected.metric_key = m->mlperf_key;
+    }
     for (const db::EpochRow& e : rows) {
         expected.accuracies.emplace_back(e.epoch, e.test_accuracy);
     }

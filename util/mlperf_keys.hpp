@@ -193,7 +193,9 @@ inline constexpr Key k_keys[] = {
     {key::lr_scale, Phase::epoch, Want::any, Need::optional, When::always},
     {key::train_loss, Phase::epoch, Want::any, Need::optional, When::always},
     {key::eval_start, Phase::epoch, Want::any, Need::required, When::always},
-    {key::eval_accuracy, Phase::epoch, Want::fraction, Need::required, When::always},
+    // eval_accuracy: an accuracy-like metric's record (then eval_error must be 1 - it); an error
+    // metric (MAE) writes eval_error alone. The run's metric says which: cross_check.
+    {key::eval_accuracy, Phase::epoch, Want::fraction, Need::optional, When::always},
     {key::eval_error, Phase::epoch, Want::any, Need::required, When::always},
     {key::eval_stop, Phase::epoch, Want::any, Need::required, When::always},
     {key::communication_time_s, Phase::epoch, Want::any, Need::optional, When::sometimes},

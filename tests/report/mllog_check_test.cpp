@@ -277,6 +277,48 @@ TEST(MllogCheck, CrossCheckAgainstTheDatabase) {
                            "log (first: epoch 9)");
 }
 
+// A regression run (MAE, an error metric) logs eval_error alone: the log is valid, and the cross
+// check compares eval_error with the database's value. The same log under an accuracy metric
+// misses eval_accuracy. (Before, every CosmoFlow run's report showed 5 problems.)
+TEST(MllogCheck, AnErrorMetricLogsEvalErrorAloneAndIsCheckedByIt) {
+    std::vector<std::string> lines = valid_log();
+    std::vector<double> mae;
+    for (std::size_t i = 0; i < lines.size();) {
+        if (lines[i].find(key_tag("eval_accuracy")) != std::string::npos) {
+            lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(i));
+        } else {
+            if (lines[i].find(key_tag("eval_error")) != std::string::npos) {
+                const std::string v =
+                    std::regex_replace(lines[i], std::regex(R"(.*"value": ([0-9.e-]+).*)"), "$1");
+                mae.push_back(std::stod(v));
+            }
+            ++i;
+        }
+    }
+    ASSERT_EQ(mae.size(), 3U);
+    auto a = analyze_mllog(join(lines), "mllog.txt", false);
+    EXPECT_TRUE(a.problems.empty()) << a.problems.front().message;
+    ASSERT_EQ(a.epochs.size(), 3U);
+    ASSERT_TRUE(a.epochs[1].eval_error);
+    EXPECT_DOUBLE_EQ(*a.epochs[1].eval_error, mae[1]);
+    EXPECT_TRUE(a.epochs[1].eval_ms);
+
+    report::LogExpectations as_mae{"finished", 1, 2048, "kakurenbo", {{1, mae[0]}, {2, mae[1]}}};
+    as_mae.metric_key = util::mlperf::key::eval_error;
+    report::cross_check(a, as_mae);
+    EXPECT_TRUE(a.problems.empty()) << a.problems.front().message;
+    as_mae.accuracies = {{1, mae[0] + 0.01}};
+    report::cross_check(a, as_mae);
+    ASSERT_EQ(a.problems.size(), 1U);
+    EXPECT_NE(a.problems[0].message.find("epoch 1: eval_error"), std::string::npos);
+
+    auto b = analyze_mllog(join(lines), "mllog.txt", false);
+    report::cross_check(b, {"finished", 1, 2048, "kakurenbo", {{1, 1 - mae[0]}}});
+    ASSERT_EQ(b.problems.size(), 1U);
+    EXPECT_EQ(b.problems[0].message, "1 epoch(s) recorded in the database have no eval_accuracy "
+                                     "in the log (first: epoch 1)");
+}
+
 TEST(MllogCheck, MissingFileIsOneProblem) {
     const auto a = report::read_mllog("/nonexistent/mllog.txt", false);
     EXPECT_FALSE(a.found);
