@@ -187,4 +187,59 @@ TEST_F(UserDataE2E, ChannelsLastArraysReadAsNchwSayToSetTheLayout) {
         << r.err;
 }
 
+TEST_F(UserDataE2E, InspectListsAFolderOfNpyFilesWithShapesAndTypes) {
+    const auto r = plain("data inspect mine");
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_EQ(r.out, dir() + "/mine: a folder of .npy files\n"
+                             "  labels_test.npy   int64 [80]\n"
+                             "  labels_train.npy  int64 [240]\n"
+                             "  x_test.npy        uint8 [80, 3, 16, 16]\n"
+                             "  x_test_nhwc.npy   uint8 [80, 16, 16, 3]\n"
+                             "  x_train.npy       uint8 [240, 3, 16, 16]\n"
+                             "  x_train_nhwc.npy  uint8 [240, 16, 16, 3]\n"
+                             "name them in the recipe: data.train = \"FOLDER/x_train.npy\" with "
+                             "data.train_targets = \"FOLDER/y_train.npy\" (and data.test "
+                             "alike)\nproblems found: 0\n");
+    // What worked before prints as before: a standard split folder.
+    const auto standard = plain("data inspect std");
+    EXPECT_EQ(standard.code, 0) << standard.out << standard.err;
+    EXPECT_NE(standard.out.find("train: " + dir() +
+                                "/std/train\n  format   npy, one array per "
+                                "split (data.npy, targets.npy)\n"),
+              std::string::npos)
+        << standard.out;
+}
+
+TEST_F(UserDataE2E, InspectListsTheDatasetsOfAnHdf5File) {
+    const auto r = plain("data inspect all.h5 --format json");
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("\"name\": \"/train/images_nhwc\""), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"problems_found\": 0"), std::string::npos) << r.out;
+    const auto text = plain("data inspect all.h5");
+    EXPECT_NE(text.out.find("\n  /train/labels       int64 [240]\n"), std::string::npos)
+        << text.out;
+}
+
+TEST_F(UserDataE2E, InspectOfARecipeShowsBothSplitsAsTheRecipeNamesThem) {
+    write_recipe("h5", "dataset = \"hdf5\"\ntrain = \"all.h5:/train/images\"\n"
+                       "train_targets = \"all.h5:/train/labels\"\n"
+                       "test = \"all.h5:/test/images\"\ntest_targets = \"all.h5:/test/labels\"\n");
+    const auto r = plain("data inspect h5.toml --set data.train=all.h5:/train/images_nhwc "
+                         "--set data.test=all.h5:/test/images_nhwc --set data.layout=nhwc");
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("train: " + dir() + "/all.h5:/train/images_nhwc\n"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("test: " + dir() + "/all.h5:/test/images_nhwc\n"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("channels-last on disk (data.layout = \"nhwc\")"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("  samples  240\n  sample   uint8 [16, 16, 3]\n"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("  classes  4\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("problems found: 0\n"), std::string::npos) << r.out;
+    // A bad recipe is a recipe error.
+    const auto bad = plain("data inspect h5.toml --set data.layout=nwhc");
+    EXPECT_EQ(bad.code, 2) << bad.out << bad.err;
+}
+
 } // namespace
