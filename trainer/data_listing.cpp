@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "trainer/data_tools.hpp"
@@ -49,9 +50,16 @@ std::vector<Listed> npy_files(const fs::path& folder) {
     return out;
 }
 
-std::vector<Listed> hdf5_datasets(const fs::path& file) {
+/// The datasets of an HDF5 file; nullopt when it is one split: it has a "data" link (a soft or
+/// external link too, which the listing does not follow).
+std::optional<std::vector<Listed>> hdf5_datasets(const fs::path& file) {
     const std::lock_guard lock(hdf5_mutex());
     const H5Handle f = open_hdf5_file(file, "");
+    const bool split = H5Lexists(f.get(), "data", H5P_DEFAULT) > 0;
+    H5Eclear2(H5E_DEFAULT);
+    if (split) {
+        return std::nullopt;
+    }
     std::vector<Listed> out;
     for (const Hdf5Entry& e : list_hdf5_datasets(f.get())) {
         out.push_back({e.name, e.type, "", e.shape});
@@ -121,18 +129,16 @@ std::optional<std::string> list_arrays(const std::filesystem::path& path, bool j
     if (!fs::is_regular_file(path, ec) || path.extension() == ".npy") {
         return std::nullopt;
     }
-    std::vector<Listed> datasets;
+    std::optional<std::vector<Listed>> datasets;
     try {
         datasets = hdf5_datasets(path);
     } catch (const Error&) {
         return std::nullopt; // not HDF5: the split inspection names the problem
     }
-    const bool split = std::any_of(datasets.begin(), datasets.end(),
-                                   [](const Listed& l) { return l.name == "/data"; });
-    if (split) {
+    if (!datasets) {
         return std::nullopt; // one split: data + targets
     }
-    return render(path.string(), "an HDF5 file with these datasets", datasets,
+    return render(path.string(), "an HDF5 file with these datasets", *datasets,
                   "name them per split: data.train = \"FILE:/DATASET\" with data.train_targets "
                   "= \"FILE:/DATASET\" (and data.test alike)\n",
                   json);
