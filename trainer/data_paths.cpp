@@ -68,6 +68,21 @@ std::unique_ptr<RawReader> open_array_split(const DataConfig& config, const std:
     return std::make_unique<ChannelsLastReader>(std::move(reader));
 }
 
+std::string problem_key(const DataConfig& config, const std::string& key,
+                        const std::string& message) {
+    const std::string& targets = split_targets(config, key);
+    if (targets.empty()) {
+        return key;
+    }
+    const std::string targets_key = key + "_targets";
+    // The message names the targets first when they are at fault ("/d/y.npy: ...", or the
+    // dataset's "(data.train_targets)"); a mismatch of N names the data file first.
+    const bool names_targets = message.find("(" + targets_key + ")") != std::string::npos ||
+                               message.rfind(targets, 0) == 0 ||
+                               message.rfind("cannot read " + targets, 0) == 0;
+    return names_targets ? targets_key : key;
+}
+
 std::string channels_last_hint(const std::vector<std::int64_t>& sample_shape,
                                const std::string& layout) {
     if (layout != "nchw" || sample_shape.size() != 3) {

@@ -20,6 +20,12 @@ const std::string& split_targets(const DataConfig& config, const std::string& ke
 std::unique_ptr<RawReader> open_array_split(const DataConfig& config, const std::string& path,
                                             const std::string& key);
 
+/// The recipe key a problem opening split `key` belongs to: `key`_targets ("data.train_targets")
+/// when the split has a targets key and the message names it (a missing HDF5 targets dataset,
+/// " (data.train_targets)") or the targets file; else `key`.
+std::string problem_key(const DataConfig& config, const std::string& key,
+                        const std::string& message);
+
 /// When a sample shape read as [C, H, W] (data.layout = "nchw") looks channels-last instead
 /// ([H, W, C] with C 1, 3 or 4 and H, W at least 4 C): "; the samples look channels-last (...):
 /// set data.layout = \"nhwc\"", for the message of a model that cannot take the samples; ""

@@ -424,7 +424,7 @@ std::vector<DataProblem> check_data(const Config& config) {
         try {
             reader = open_stream_split(data, path, key);
         } catch (const Error& e) {
-            problems.push_back({key, e.what()});
+            problems.push_back({problem_key(data, key, e.what()), e.what()});
         }
         return reader;
     };

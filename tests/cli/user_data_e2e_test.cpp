@@ -156,6 +156,29 @@ TEST_F(UserDataE2E, AMissingHdf5DatasetNamesTheFileAndListsItsDatasets) {
         << r.err;
 }
 
+TEST_F(UserDataE2E, AMissingTargetsDatasetOrFileIsReportedAtItsTargetsKey) {
+    write_recipe("labels",
+                 "dataset = \"hdf5\"\ntrain = \"all.h5:/train/images\"\n"
+                 "train_targets = \"all.h5:/train/lables\"\n"
+                 "test = \"all.h5:/test/images\"\ntest_targets = \"all.h5:/test/labels\"\n");
+    const auto r = plain("recipe check labels.toml");
+    EXPECT_EQ(r.code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("labels.toml:8:17: error: " + dir() +
+                         "/all.h5: has no dataset \"train/lables\" (data.train_targets); the file "
+                         "holds "),
+              std::string::npos)
+        << r.err;
+    // An npy targets file that is no array: at data.test_targets.
+    kakuren::testing::write_file(s_dir->path() / "mine" / "broken.npy", "not numpy at all");
+    write_recipe("broken", "dataset = \"npy\"\ntrain = \"std/train\"\n"
+                           "test = \"mine/x_test.npy\"\ntest_targets = \"mine/broken.npy\"\n");
+    const auto b = plain("recipe check broken.toml");
+    EXPECT_EQ(b.code, 2) << b.out << b.err;
+    EXPECT_NE(b.err.find("broken.toml:9:16: error: " + dir() + "/mine/broken.npy"),
+              std::string::npos)
+        << b.err;
+}
+
 TEST_F(UserDataE2E, ChannelsLastArraysTrainBitIdenticalWithLayoutNhwc) {
     write_recipe("standard", k_standard);
     write_recipe("npy_nhwc", "dataset = \"npy\"\nlayout = \"nhwc\"\n"
