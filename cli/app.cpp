@@ -237,10 +237,13 @@ int main(int argc, char** argv) {
     inspect->footer("PATH is a split (an npy folder, an .h5 file, a DeepCAM folder, a folder of\n"
                     "class folders of JPEG / PNG images) or a folder holding train and test\n"
                     "splits (train/ + test/, or train.h5 + test.h5). Images: every file is\n"
-                    "decoded and the sizes seen are listed.\n"
+                    "decoded and the sizes seen are listed. A folder of .npy files under other\n"
+                    "names, or an HDF5 file of other datasets, is listed array by array. A\n"
+                    "recipe (.toml, with --set) shows both of its splits as it names them.\n"
                     "Exit 1 when a problem was found, so that scripts can check data first:\n"
                     "  kakuren data inspect /scratch/cosmoflow --format json");
-    inspect->add_option("path", data_options.path, "Data set or split")->required();
+    inspect->add_option("path", data_options.path, "Data set, split or recipe (.toml)")->required();
+    add_overrides(inspect, data_options.overrides);
     add_common(inspect, common, true);
     CLI::App* convert = data->add_subcommand(
         "convert", "Write an IDX data set (Fashion-MNIST by default) as npy, hdf5 or images");

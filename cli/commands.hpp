@@ -57,6 +57,7 @@ struct DataOptions {
     std::string path;                                       ///< inspect: data set or split
     std::string out, to;                                    ///< convert: folder, npy | hdf5
     std::string from = "/usr/share/datasets/fashion-mnist"; ///< convert: IDX folder
+    std::vector<std::string> overrides; ///< inspect: --set KEY=VALUE of a recipe
 };
 int data_inspect_command(const CommonOptions& common, const DataOptions& options);
 /// Before anything is recorded (recipe check, run, submit): a streaming data set's headers and

@@ -49,6 +49,9 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
     c.data.test_path = d.test;
     c.data.data_key = d.data_key;
     c.data.target_key = d.target_key;
+    c.data.train_targets_path = d.train_targets;
+    c.data.test_targets_path = d.test_targets;
+    c.data.layout = d.layout;
     c.data.transform = d.transform;
     c.data.reader_threads = d.reader_threads;
     c.data.prefetch_batches = d.prefetch_batches;

@@ -1,9 +1,12 @@
 // `kakuren data inspect`, `kakuren data convert` and `kakuren data synth`: the work runs inside
 // the training module (the sources and generators need LibTorch and libhdf5); this side prints.
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/config_map.hpp"
 #include "cli/text.hpp"
 #include "launcher/staging.hpp"
 #include "recipes/recipe.hpp"
@@ -14,8 +17,19 @@ namespace kakuren::cli {
 
 int data_inspect_command(const CommonOptions& common, const DataOptions& options) {
     const bool json = common.format == Format::json;
-    const std::string out =
-        trainer::data_command_via_module("inspect", {options.path, json ? "json" : "text"});
+    std::error_code ec;
+    const bool recipe = std::filesystem::path(options.path).extension() == ".toml" &&
+                        std::filesystem::is_regular_file(options.path, ec);
+    if (!recipe && !options.overrides.empty()) {
+        throw UsageError("data inspect: --set applies to a recipe (.toml); " + options.path +
+                         " is not one");
+    }
+    std::optional<trainer::Config> config;
+    if (recipe) { // throws RecipeError (exit 2) for a bad recipe
+        config = trainer_config(recipes::load(options.path, options.overrides));
+    }
+    const std::string out = trainer::data_command_via_module(
+        "inspect", {options.path, json ? "json" : "text"}, config ? &*config : nullptr);
     std::cout << out << std::flush;
     // A problem found is a failure of the data, for scripts that check before they train.
     const bool problems =

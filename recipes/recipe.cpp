@@ -17,11 +17,13 @@
 #include <utility>
 
 #include "recipes/data_hints.hpp"
+#include "recipes/data_rules.hpp"
 #include "recipes/kinds.hpp"
 #include "recipes/run_length.hpp"
 #include "recipes/schema.hpp"
 #include "recipes/science.hpp"
 #include "util/strings.hpp"
+#include "util/data_path.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::recipes {
@@ -251,6 +253,7 @@ class Loader {
         }
         check_rules();
         check_data_files();
+        check_split_files();
         check_model_file();
         if (!m_problems.empty()) {
             std::stable_sort(
@@ -940,8 +943,10 @@ class Loader {
                 unset.emplace_back(key);
                 continue;
             }
-            const std::string p = resolve(key, *field);
-            *field = p;
+            *field = resolve(key, *field);
+            // hdf5: "all.h5:/train/images" names a dataset of all.h5 (recipes/data_rules.hpp).
+            const std::string p =
+                d.dataset == "hdf5" ? util::split_file_dataset(*field).file : *field;
             std::error_code ec;
             const bool folder = fs::is_directory(p, ec);
             if (!fs::exists(p, ec)) {
@@ -956,17 +961,26 @@ class Loader {
                 error(place({key}), std::string(key) + ": " + p +
                                         " is not a folder; data.dataset = \"images\" needs a "
                                         "folder with one sub-folder of images per class");
-            } else if (d.dataset == "npy" && !folder) {
-                error(place({key}), std::string(key) + ": " + p +
-                                        " is not a folder; data.dataset = \"npy\" needs a "
-                                        "folder with data.npy + targets.npy or files_data.lst + "
-                                        "files_label.lst");
-            }
+            } // npy array files: check_split_files()
         }
         if (!unset.empty()) {
             error(dataset_place, "data.dataset = \"" + d.dataset +
                                      "\" needs data.train and data.test; missing " +
                                      join(unset, ", "));
+        }
+    }
+
+    /// Splits given as files and their targets keys, data.layout (recipes/data_rules.hpp).
+    void check_split_files() {
+        if (!ok({"data.dataset", "data.train", "data.test", "data.train_targets",
+                 "data.test_targets", "data.layout"})) {
+            return;
+        }
+        const auto resolve_path = [this](std::string_view key, const std::string& value) {
+            return resolve(key, value);
+        };
+        for (const DataKeyProblem& p : check_split_targets(m_recipe.data, resolve_path)) {
+            error(place({p.key}), p.message);
         }
     }
 

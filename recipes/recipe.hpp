@@ -52,6 +52,10 @@ struct DataSection {
     // npy / hdf5 (streamed from disk)
     std::string train, test; ///< each split's folder or file; absolute after loading
     std::string data_key = "data", target_key = "targets"; ///< hdf5: dataset names
+    /// npy: the targets file of a split given as an array file; hdf5: the targets dataset
+    /// ("FILE:/DATASET") of a split given as one; absolute after loading ("" = none)
+    std::string train_targets, test_targets;
+    std::string layout = "nchw";    ///< npy / hdf5: channel order on disk, nchw | nhwc
     std::string transform = "none"; ///< none | log1p, after the cast to float
     int reader_threads = 2;         ///< threads reading batches ahead of the step
     int prefetch_batches = 4;       ///< batches they may read ahead

@@ -327,8 +327,10 @@ std::vector<Field> build_schema() {
         "npy / hdf5 / images: the training split, relative to the recipe's folder. npy: a folder "
         "with "
         "data.npy + targets.npy ([N, ...] each) or files_data.lst + files_label.lst (one .npy "
-        "per sample, paths relative to the folder). hdf5: a .h5 file with the datasets "
-        "data.data_key and data.target_key ([N, ...] each), or a folder of per-sample DeepCAM "
+        "per sample, paths relative to the folder), or an array file with data.train_targets. "
+        "hdf5: a .h5 file with the datasets "
+        "data.data_key and data.target_key ([N, ...] each), a dataset FILE:/DATASET with "
+        "data.train_targets, or a folder of per-sample DeepCAM "
         "files (climate/data, climate/labels_0; stats.h5 beside or above). images: a folder "
         "with one sub-folder of .jpg / .jpeg / .png files per class (class ids = the sorted "
         "folder names, as torchvision's ImageFolder; an optional files.lst of CLASS/FILE lines "
@@ -341,6 +343,18 @@ std::vector<Field> build_schema() {
         "data", "data_key", "hdf5: name of the input dataset in a single-file split."));
     f.push_back(make<&R::data, &DataSection::target_key>(
         "data", "target_key", "hdf5: name of the target dataset in a single-file split."));
+    f.push_back(make<&R::data, &DataSection::train_targets>(
+        "data", "train_targets",
+        "npy: the targets file ([N] or [N, ...]) of a data.train given as an array file "
+        "(x_train.npy); hdf5: the targets dataset, FILE:/DATASET, of a data.train given as one "
+        "(all.h5:/train/images). Relative to the recipe's folder; unset for a folder split."));
+    f.push_back(make<&R::data, &DataSection::test_targets>("data", "test_targets",
+                                                           "data.train_targets for data.test."));
+    f.push_back(make<&R::data, &DataSection::layout>(
+                    "data", "layout",
+                    "npy / hdf5: the channel order of the arrays on disk: nchw ([N, C, H, W]) or "
+                    "nhwc ([N, H, W, C], transposed to [C, H, W] as samples are read).")
+                    .one_of({"nchw", "nhwc"}));
     f.push_back(make<&R::data, &DataSection::transform>(
                     "data", "transform",
                     "npy / hdf5: none, or log1p: log(1 + x) after the cast to float and before "

@@ -9,7 +9,9 @@
 #include <sstream>
 
 #include "trainer/data.hpp"
+#include "trainer/data_paths.hpp"
 #include "trainer/stream.hpp"
+#include "util/data_path.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 #include "util/npy.hpp"
@@ -125,15 +127,37 @@ bool has_h5(const fs::path& dir) {
     return false;
 }
 
-/// Opens one split and reads every sample, noting the first problems.
-SplitReport inspect_split(const std::string& split, const fs::path& path) {
+/// How a recipe names a split that is not a folder: "an array file, targets in y.npy".
+std::string recipe_layout(const DataConfig& config, const std::string& key) {
+    const std::string& targets = split_targets(config, key);
+    std::string out =
+        targets.empty()
+            ? (config.dataset == "npy" ? "a folder"
+                                       : "one file per split (datasets " + config.data_key + ", " +
+                                             config.target_key + ")")
+            : (config.dataset == "npy" ? "an array file, targets in " + targets
+                                       : "a dataset, targets in " + targets);
+    if (config.layout == "nhwc") {
+        out += "; channels-last on disk (data.layout = \"nhwc\"), read as [C, H, W]";
+    }
+    return out;
+}
+
+/// Opens one split and reads every sample, noting the first problems. `config` (a recipe's
+/// data set): the split is opened as the recipe names it (targets keys, data.layout).
+SplitReport inspect_split(const std::string& split, const fs::path& path,
+                          const DataConfig* config = nullptr) {
     SplitReport r;
     r.split = split;
     r.path = path.string();
-    r.bytes = disk_bytes(path);
+    r.bytes = disk_bytes(util::split_file_dataset(path.string()).file);
     std::error_code ec;
     const bool dir = fs::is_directory(path, ec);
-    if (dir && fs::exists(path / "data.npy", ec)) {
+    const bool arrays = config != nullptr && config->dataset != "images";
+    if (arrays) {
+        r.format = config->dataset;
+        r.layout = recipe_layout(*config, "data." + split);
+    } else if (dir && fs::exists(path / "data.npy", ec)) {
         r.format = "npy";
         r.layout = "one array per split (data.npy, targets.npy)";
     } else if (dir && fs::exists(path / "files_data.lst", ec)) {
@@ -159,8 +183,9 @@ SplitReport inspect_split(const std::string& split, const fs::path& path) {
     std::unique_ptr<StreamSource> source;
     try {
         std::unique_ptr<RawReader> reader =
-            r.format == "npy" ? open_npy_split(path.string(), split)
-                              : open_hdf5_split(path.string(), split, "data", "targets");
+            arrays              ? open_array_split(*config, path.string(), "data." + split)
+            : r.format == "npy" ? open_npy_split(path.string(), split)
+                                : open_hdf5_split(path.string(), split, "data", "targets");
         source = std::make_unique<StreamSource>(std::move(reader), 0, Decoding{}, 0, 1);
     } catch (const Error& e) {
         r.problems.emplace_back(e.what());
@@ -205,7 +230,22 @@ std::string shape_and_type(const std::vector<std::int64_t>& shape, const std::st
     return type.empty() ? "-" : type + " " + util::shape_text(shape);
 }
 
+std::string render_splits(const std::string& path, const std::vector<SplitReport>& splits,
+                          bool json);
+
 } // namespace
+
+std::string inspect_recipe_data(const DataConfig& config, const std::string& recipe, bool json) {
+    if (config.dataset != "npy" && config.dataset != "hdf5" && config.dataset != "images") {
+        throw UsageError(recipe + ": data.dataset = \"" + config.dataset +
+                         "\" is not read from disk split by split; data inspect with a recipe "
+                         "reads npy, hdf5 and images");
+    }
+    std::vector<SplitReport> splits;
+    splits.push_back(inspect_split("train", config.train_path, &config));
+    splits.push_back(inspect_split("test", config.test_path, &config));
+    return render_splits(recipe, splits, json);
+}
 
 std::string inspect_data(const std::string& path, bool json) {
     std::error_code ec;
@@ -215,6 +255,9 @@ std::string inspect_data(const std::string& path, bool json) {
     }
     if (!fs::exists(p, ec)) {
         throw RuntimeFailure(path + " does not exist");
+    }
+    if (std::optional<std::string> listed = list_arrays(p, json)) {
+        return *listed; // arrays under the user's own names: what the recipe can name
     }
     std::vector<SplitReport> splits;
     const auto split_path = [&](const char* name) -> std::optional<fs::path> {
@@ -237,6 +280,13 @@ std::string inspect_data(const std::string& path, bool json) {
     } else {
         splits.push_back(inspect_split("split", p));
     }
+    return render_splits(path, splits, json);
+}
+
+namespace {
+
+std::string render_splits(const std::string& path, const std::vector<SplitReport>& splits,
+                          bool json) {
     std::size_t problems_found = 0;
     for (const SplitReport& r : splits) {
         problems_found += r.problems.size();
@@ -300,8 +350,6 @@ std::string inspect_data(const std::string& path, bool json) {
     text << "problems found: " << problems_found << "\n";
     return text.str();
 }
-
-namespace {
 
 /// A .npy file (format 1.0) of uint8 data with the given shape.
 void write_npy(const fs::path& file, const std::vector<std::int64_t>& shape,

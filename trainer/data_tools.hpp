@@ -1,6 +1,8 @@
 #pragma once
 // kakuren data inspect / convert, run inside the training module (they need the sources, and
 // with them LibTorch and libhdf5). No torch in this header.
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,18 @@ std::vector<DataProblem> check_data(const Config& config);
 /// the first problems found reading every sample. Text, or JSON when json is true. Throws
 /// RuntimeFailure when nothing readable is at path.
 std::string inspect_data(const std::string& path, bool json);
+
+/// What is at `path` when it is not one split but arrays under the user's own names: a folder
+/// of .npy files (no data.npy, no files_data.lst), each with its dtype and shape, or an HDF5
+/// file without a "data" dataset, each dataset with its type and shape (data_listing.cpp);
+/// with a hint of the recipe keys that name them, and "problems found: N" (an unreadable
+/// header). nullopt for anything else (inspect_data's splits). Text, or JSON when json.
+std::optional<std::string> list_arrays(const std::filesystem::path& path, bool json);
+
+/// inspect_data() of a recipe's data set (`recipe` names it in the output): both splits,
+/// opened as the recipe names them (targets keys, data.layout), every sample read. Throws
+/// UsageError for a data set that is not npy, hdf5 or images.
+std::string inspect_recipe_data(const DataConfig& config, const std::string& recipe, bool json);
 
 /// The file of each training sample in `ids` (data.dataset "images": the image; "npy" with
 /// files_data.lst: the sample's .npy), "" for an id out of range or a sample that shares its file

@@ -80,6 +80,19 @@ DatasetInfo describe_dataset(hid_t dataset, const std::string& where);
 void read_hdf5_rows(hid_t dataset, const DatasetInfo& info, std::int64_t first, std::int64_t count,
                     bool all, void* out, const std::string& where);
 
+/// A dataset of a file: its path ("/train/images"), element type name and shape.
+struct Hdf5Entry {
+    std::string name, type;
+    std::vector<std::int64_t> shape;
+};
+
+/// Every dataset of an open file reached by hard links, in name order (hdf5_listing.cpp); a
+/// type kakuren does not read is named as such. Caller holds the mutex. Throws nothing.
+std::vector<Hdf5Entry> list_hdf5_datasets(hid_t file);
+
+/// "the file holds /a uint8 [10, 4], /b int64 [10]" (at most 20 named), for messages.
+std::string hdf5_datasets_text(hid_t file);
+
 /// The memory type HDF5 converts to for kakuren's element type; -1 for float16 (read as stored).
 hid_t hdf5_memory_type(util::NpyType type);
 

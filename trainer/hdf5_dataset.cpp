@@ -229,7 +229,8 @@ H5Handle open_hdf5_dataset(hid_t file, const std::string& file_name, const std::
     }
     if (!exists) {
         H5Eclear2(H5E_DEFAULT);
-        throw RuntimeFailure(file_name + ": has no dataset \"" + key + "\"" + context);
+        throw RuntimeFailure(file_name + ": has no dataset \"" + key + "\"" + context + "; " +
+                             hdf5_datasets_text(file));
     }
     H5Handle d(H5Dopen2(file, key.c_str(), H5P_DEFAULT), H5Dclose);
     if (!d.ok()) {

@@ -19,6 +19,7 @@
 
 #include "trainer/hdf5.hpp"
 #include "trainer/stream.hpp"
+#include "util/data_path.hpp"
 #include "util/error.hpp"
 #include "util/system.hpp"
 
@@ -49,24 +50,33 @@ std::string sample_text(std::int64_t id) {
     return " (sample " + std::to_string(id) + ")";
 }
 
-/// One file: datasets data_key and target_key, [N, ...] each.
+/// A data and a target dataset, [N, ...] each: both in one file per split (data.data_key,
+/// data.target_key), or each named by its own key ("FILE:/DATASET", any files).
+struct Hdf5Arrays {
+    fs::path data_file, target_file;
+    std::string data_key, target_key;       ///< the datasets' paths in their files
+    std::string data_origin, target_origin; ///< the recipe keys that name them
+};
+
 class Hdf5ArrayReader final : public RawReader {
   public:
-    Hdf5ArrayReader(const fs::path& file, const std::string& data_key,
-                    const std::string& target_key)
-        : m_file_name(file.string()), m_data_key(data_key), m_target_key(target_key),
-          m_file(open(file)), m_data(open_dataset(data_key, "data.data_key")),
-          m_targets(open_dataset(target_key, "data.target_key")) {
+    explicit Hdf5ArrayReader(const Hdf5Arrays& a)
+        : m_file_name(a.data_file.string()), m_data_key(a.data_key), m_target_key(a.target_key),
+          m_target_file_name(a.target_file.string()), m_file(open(a.data_file)),
+          m_target_file(open(a.target_file)),
+          m_data(open_dataset(m_file, m_file_name, a.data_key, a.data_origin)),
+          m_targets(open_dataset(m_target_file, m_target_file_name, a.target_key, a.target_origin)),
+          m_own_keys(a.data_origin != "data.data_key") {
         const std::lock_guard lock(hdf5_mutex());
-        const DatasetInfo x = describe_dataset(m_data.get(), where(m_data_key));
-        const DatasetInfo y = describe_dataset(m_targets.get(), where(m_target_key));
+        const DatasetInfo x = describe_dataset(m_data.get(), data_where());
+        const DatasetInfo y = describe_dataset(m_targets.get(), target_where());
         if (x.shape.empty() || y.shape.empty()) {
-            throw RuntimeFailure(where(x.shape.empty() ? m_data_key : m_target_key) +
+            throw RuntimeFailure((x.shape.empty() ? data_where() : target_where()) +
                                  ": holds a scalar; expected [N, ...]");
         }
         if (x.shape[0] != y.shape[0]) {
-            throw RuntimeFailure(where(m_data_key) + " holds " + std::to_string(x.shape[0]) +
-                                 " samples but " + where(m_target_key) + " holds " +
+            throw RuntimeFailure(data_where() + " holds " + std::to_string(x.shape[0]) +
+                                 " samples but " + target_where() + " holds " +
                                  std::to_string(y.shape[0]) + " targets");
         }
         m_size = x.shape[0];
@@ -86,13 +96,16 @@ class Hdf5ArrayReader final : public RawReader {
     }
     [[nodiscard]] std::int64_t size() const override { return m_size; }
     [[nodiscard]] const RawLayout& layout() const override { return m_layout; }
-    [[nodiscard]] std::string name() const override { return m_file_name; }
+    /// The file of a one-file split; "file:/dataset" of one named by its own key.
+    [[nodiscard]] std::string name() const override {
+        return m_own_keys ? data_where() : m_file_name;
+    }
     [[nodiscard]] std::string target_name(std::int64_t /*id*/) const override {
-        return where(m_target_key);
+        return target_where();
     }
     void read_targets(std::int64_t begin, std::int64_t count, std::byte* targets) const override {
-        const std::string what = where(m_target_key) + " (samples " + std::to_string(begin) +
-                                 " to " + std::to_string(begin + count - 1) + ")";
+        const std::string what = target_where() + " (samples " + std::to_string(begin) + " to " +
+                                 std::to_string(begin + count - 1) + ")";
         if (m_raw) {
             const std::size_t tg = m_layout.target_bytes();
             pread_exact(m_target_raw->fd.get(), targets, tg * static_cast<std::size_t>(count),
@@ -107,15 +120,15 @@ class Hdf5ArrayReader final : public RawReader {
         if (m_raw) {
             const auto i = static_cast<std::uint64_t>(id);
             pread_exact(m_data_raw->fd.get(), input, in, m_data_raw->offset + i * in,
-                        where(m_data_key) + sample_text(id));
+                        data_where() + sample_text(id));
             pread_exact(m_target_raw->fd.get(), target, tg, m_target_raw->offset + i * tg,
-                        where(m_target_key) + sample_text(id));
+                        target_where() + sample_text(id));
             return in + tg;
         }
         const std::lock_guard lock(hdf5_mutex());
-        read_hdf5_rows(m_data.get(), m_x, id, 1, false, input, where(m_data_key) + sample_text(id));
+        read_hdf5_rows(m_data.get(), m_x, id, 1, false, input, data_where() + sample_text(id));
         read_hdf5_rows(m_targets.get(), m_y, id, 1, false, target,
-                       where(m_target_key) + sample_text(id));
+                       target_where() + sample_text(id));
         return m_layout.input_bytes() + m_layout.target_bytes();
     }
 
@@ -194,21 +207,24 @@ class Hdf5ArrayReader final : public RawReader {
         return H5Dread(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, out) >= 0;
     }
 
-    [[nodiscard]] std::string where(const std::string& key) const {
-        return m_file_name + ":/" + key;
+    /// "file:/dataset" of the data and of the target dataset, for messages.
+    [[nodiscard]] std::string data_where() const { return m_file_name + ":/" + m_data_key; }
+    [[nodiscard]] std::string target_where() const {
+        return m_target_file_name + ":/" + m_target_key;
     }
     static H5Handle open(const fs::path& file) {
         const std::lock_guard lock(hdf5_mutex());
         return open_hdf5_file(file, "");
     }
-    H5Handle open_dataset(const std::string& key, const char* recipe_key) const {
+    static H5Handle open_dataset(const H5Handle& file, const std::string& file_name,
+                                 const std::string& key, const std::string& recipe_key) {
         const std::lock_guard lock(hdf5_mutex());
-        return open_hdf5_dataset(m_file.get(), m_file_name, key,
-                                 std::string(" (") + recipe_key + ")");
+        return open_hdf5_dataset(file.get(), file_name, key, " (" + recipe_key + ")");
     }
 
-    std::string m_file_name, m_data_key, m_target_key;
-    H5Handle m_file, m_data, m_targets;
+    std::string m_file_name, m_data_key, m_target_key, m_target_file_name;
+    H5Handle m_file, m_target_file, m_data, m_targets;
+    bool m_own_keys = false; ///< named by data.train / data.train_targets, not data.data_key
     DatasetInfo m_x, m_y;
     std::optional<RawLocation> m_data_raw, m_target_raw; ///< see raw_location()
     bool m_raw = false; ///< both datasets have a raw location: read with pread
@@ -318,15 +334,31 @@ std::vector<double> read_stat(hid_t file, const fs::path& path, const char* key)
 
 std::unique_ptr<RawReader> open_hdf5_split(const std::string& path, const std::string& key,
                                            const std::string& data_key,
-                                           const std::string& target_key) {
+                                           const std::string& target_key,
+                                           const std::string& targets) {
+    const util::FileAndDataset x = util::split_file_dataset(path);
     std::error_code ec;
-    if (fs::is_directory(path, ec)) {
+    if (x.dataset.empty() && targets.empty() && fs::is_directory(path, ec)) {
         return std::make_unique<DeepCamReader>(path);
     }
-    if (!fs::exists(path, ec)) {
-        throw RuntimeFailure(key + ": " + path + " does not exist");
+    if (!fs::exists(x.file, ec)) {
+        throw RuntimeFailure(key + ": " + x.file + " does not exist");
     }
-    return std::make_unique<Hdf5ArrayReader>(path, data_key, target_key);
+    if (x.dataset.empty() != targets.empty()) {
+        throw RuntimeFailure(key + ": " + path + " and " + key + "_targets (\"" + targets +
+                             "\") must both name a dataset as FILE:/DATASET, or " + key +
+                             " a whole file with " + key + "_targets unset");
+    }
+    if (x.dataset.empty()) { // one file per split: data.data_key and data.target_key
+        return std::make_unique<Hdf5ArrayReader>(
+            Hdf5Arrays{path, path, data_key, target_key, "data.data_key", "data.target_key"});
+    }
+    const util::FileAndDataset y = util::split_file_dataset(targets);
+    if (!fs::exists(y.file, ec)) {
+        throw RuntimeFailure(key + "_targets: " + y.file + " does not exist");
+    }
+    return std::make_unique<Hdf5ArrayReader>(
+        Hdf5Arrays{x.file, y.file, x.dataset, y.dataset, key, key + "_targets"});
 }
 
 void write_hdf5_arrays(const fs::path& file, const std::vector<std::int64_t>& shape,

@@ -17,6 +17,10 @@ kakuren_train_module_run(const kakuren::trainer::ModuleCall* call) noexcept {
     try {
         if (call->synth != nullptr) {
             *call->synth_result = trainer::write_standin(*call->synth);
+        } else if (call->data_op == "inspect" && call->data_args.size() == 2 &&
+                   call->config != nullptr) {
+            *call->output = trainer::inspect_recipe_data(call->config->data, call->data_args[0],
+                                                         call->data_args[1] == "json");
         } else if (call->data_op == "inspect" && call->data_args.size() == 2) {
             *call->output = trainer::inspect_data(call->data_args[0], call->data_args[1] == "json");
         } else if (call->data_op == "convert" && call->data_args.size() == 3) {

@@ -24,7 +24,8 @@ struct ModuleCall {
     bool check_only = false;             ///< check_model() instead of train(): observer etc. unused
     const SynthConfig* synth = nullptr;  ///< set: write_standin() instead of train()
     SynthResult* synth_result = nullptr; ///< out (with synth)
-    /// kakuren data: "inspect" (args: path, "json"|"text") or "convert" (args: idx folder,
+    /// kakuren data: "inspect" (args: path or, with config set, the recipe's name; then
+    /// "json"|"text") or "convert" (args: idx folder,
     /// format, out) instead of training; what it prints goes to *output. "check" (no args,
     /// config set): check_data(), one "key\tmessage" line per problem in *output. "" = train /
     /// check_model.
@@ -65,8 +66,10 @@ void check_model_via_module(const Config& config);
 std::vector<DataProblem> check_data_via_module(const Config& config);
 
 /// kakuren data inspect / convert through the module (trainer/data_tools.hpp): the text to
-/// print. Same loading and errors as train_via_module.
-std::string data_command_via_module(const std::string& op, const std::vector<std::string>& args);
+/// print. With `config`, inspect reads the recipe's data set (args: the recipe's name,
+/// "json"|"text"; inspect_recipe_data). Same loading and errors as train_via_module.
+std::string data_command_via_module(const std::string& op, const std::vector<std::string>& args,
+                                    const Config* config = nullptr);
 
 /// sample_files() (trainer/data_tools.hpp) through the module, for config.data's training split
 /// (same loading and errors as train_via_module).

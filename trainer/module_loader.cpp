@@ -162,9 +162,11 @@ std::vector<std::string> sample_files_via_module(const Config& config,
     return files;
 }
 
-std::string data_command_via_module(const std::string& op, const std::vector<std::string>& args) {
+std::string data_command_via_module(const std::string& op, const std::vector<std::string>& args,
+                                    const Config* config) {
     std::string error, output;
     ModuleCall call;
+    call.config = config;
     call.error = &error;
     call.data_op = op;
     call.data_args = args;

@@ -232,9 +232,17 @@ class NpyFilesReader final : public RawReader {
 
 } // namespace
 
-std::unique_ptr<RawReader> open_npy_split(const std::string& folder, const std::string& key) {
+std::unique_ptr<RawReader> open_npy_split(const std::string& folder, const std::string& key,
+                                          const std::string& targets) {
     const fs::path dir(folder);
     std::error_code ec;
+    if (!targets.empty()) { // an array file and its targets file, any names
+        return std::make_unique<NpyArrayReader>(dir, fs::path(targets));
+    }
+    if (fs::is_regular_file(dir, ec)) {
+        throw RuntimeFailure(key + ": " + folder + " is an array file; name its targets file in " +
+                             key + "_targets");
+    }
     if (!fs::is_directory(dir, ec)) {
         throw RuntimeFailure(key + ": " + folder +
                              (fs::exists(dir, ec) ? " is not a folder" : " does not exist") +

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "trainer/data_paths.hpp"
 #include "trainer/data_tools.hpp"
 #include "trainer/mlperf_records.hpp"
 #include "trainer/models.hpp"
@@ -428,7 +429,7 @@ std::vector<DataProblem> check_data(const Config& config) {
         try {
             reader = open_stream_split(data, path, key);
         } catch (const Error& e) {
-            problems.push_back({key, e.what()});
+            problems.push_back({problem_key(data, key, e.what()), e.what()});
         }
         return reader;
     };
@@ -469,12 +470,14 @@ std::vector<DataProblem> check_data(const Config& config) {
         problems.push_back({key, train_name + ": model.kind = \"" + config.model.kind +
                                      "\" cannot take its samples " +
                                      c10::str(c10::IntArrayRef(info.sample_shape)) + ": " +
-                                     e.what()});
+                                     e.what() +
+                                     channels_last_hint(info.sample_shape, data.layout)});
     } catch (const c10::Error& e) {
         problems.push_back({key, train_name + ": model.kind = \"" + config.model.kind +
                                      "\" cannot take its samples " +
                                      c10::str(c10::IntArrayRef(info.sample_shape)) + ": " +
-                                     e.what_without_backtrace()});
+                                     e.what_without_backtrace() +
+                                     channels_last_hint(info.sample_shape, data.layout)});
     }
     return problems;
 }

@@ -14,7 +14,7 @@ std::vector<std::string> sample_files(const DataConfig& data,
             open_images_split(data.train_path, "data.train",
                               image_class_folders(data.train_path, "data.train"), ImageOptions{});
     } else if (data.dataset == "npy") {
-        reader = open_npy_split(data.train_path, "data.train");
+        reader = open_npy_split(data.train_path, "data.train", data.train_targets_path);
     } else {
         return {};
     }

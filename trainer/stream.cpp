@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "trainer/data_paths.hpp"
 #include "util/error.hpp"
 #include "util/stop.hpp"
 
@@ -377,9 +378,7 @@ std::unique_ptr<RawReader> open_stream_split(const DataConfig& config, const std
         return open_images_split(path, key, image_class_folders(config.train_path, "data.train"),
                                  image);
     }
-    std::unique_ptr<RawReader> reader =
-        config.dataset == "npy" ? open_npy_split(path, key)
-                                : open_hdf5_split(path, key, config.data_key, config.target_key);
+    std::unique_ptr<RawReader> reader = open_array_split(config, path, key);
     // Class ids out of range are refused at open (the data check runs before a run is
     // recorded), not by LibTorch building the model. DeepCAM folders: per-pixel classes, 3.
     std::error_code ec;

@@ -168,15 +168,21 @@ std::int64_t count_classes(const RawReader& reader, std::int64_t count);
 torch::ScalarType torch_type(util::NpyType type);
 
 /// data.dataset = "npy": data.train / data.test are folders holding data.npy + targets.npy
-/// (one array per split) or files_data.lst + files_label.lst (one .npy per sample). Throws
+/// (one array per split) or files_data.lst + files_label.lst (one .npy per sample), or an
+/// array file whose targets file is `targets` (data.train_targets; "" for a folder). Throws
 /// RuntimeFailure naming the file.
-std::unique_ptr<RawReader> open_npy_split(const std::string& folder, const std::string& key);
+std::unique_ptr<RawReader> open_npy_split(const std::string& folder, const std::string& key,
+                                          const std::string& targets = "");
 
-/// data.dataset = "hdf5": a .h5 file with datasets data_key / target_key [N, ...], or a folder
-/// of per-sample DeepCAM files (climate/data, climate/labels_0; stats.h5 beside or above).
+/// data.dataset = "hdf5": a .h5 file with datasets data_key / target_key [N, ...], a folder
+/// of per-sample DeepCAM files (climate/data, climate/labels_0; stats.h5 beside or above), or
+/// a dataset "FILE:/DATASET" whose targets are the dataset `targets` ("FILE:/DATASET",
+/// data.train_targets; "" otherwise). Throws RuntimeFailure naming the file; a missing
+/// dataset's message lists the datasets the file holds.
 std::unique_ptr<RawReader> open_hdf5_split(const std::string& path, const std::string& key,
                                            const std::string& data_key,
-                                           const std::string& target_key);
+                                           const std::string& target_key,
+                                           const std::string& targets = "");
 /// The DeepCAM per-channel normalisation of a per-sample HDF5 folder: shift = minval, scale =
 /// 1 / (maxval - minval) from its stats.h5 (as the MLPerf HPC reference normalises); nullopt for
 /// a single-file split.

@@ -26,6 +26,12 @@ struct DataConfig {
     /// batches they may read ahead of the step.
     std::string train_path, test_path;
     std::string data_key = "data", target_key = "targets";
+    /// npy: each split's targets file when the split is an array file; hdf5: its targets
+    /// dataset ("FILE:/DATASET") when the split is one ("" = a folder or whole-file split).
+    std::string train_targets_path, test_targets_path;
+    /// npy / hdf5: the arrays' channel order on disk: nchw, or nhwc ([N, H, W, C], transposed
+    /// to [C, H, W] as samples are read).
+    std::string layout = "nchw";
     std::string transform = "none";
     int reader_threads = 2, prefetch_batches = 4;
     /// images: every image resized to [height, width] ({} = the first image's size, which all

@@ -255,6 +255,7 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
     RecipeDir dir;
     dir.write_idx("idx", "");
     const std::string idx_path = (dir.path() / "idx").string();
+    const std::string array_path = dir.write("x.npy").string();
     struct Case {
         std::string key;
         std::vector<std::string> overrides;
@@ -354,6 +355,18 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
         {"data.target_key",
          {"data.target_key=y"},
          [](const Recipe& r) { return r.data.target_key == "y"; }},
+        {"data.train_targets",
+         {"data.dataset=npy", "data.train=" + array_path, "data.test=" + idx_path,
+          "data.train_targets=" + array_path},
+         [&](const Recipe& r) { return r.data.train_targets == array_path; }},
+        {"data.test_targets",
+         {"data.dataset=npy", "data.train=" + idx_path, "data.test=" + array_path,
+          "data.test_targets=" + array_path},
+         [&](const Recipe& r) { return r.data.test_targets == array_path; }},
+        {"data.layout",
+         {"data.dataset=npy", "data.train=" + idx_path, "data.test=" + idx_path,
+          "data.layout=nhwc"},
+         [](const Recipe& r) { return r.data.layout == "nhwc"; }},
         {"data.transform",
          {"data.transform=log1p"},
          [](const Recipe& r) { return r.data.transform == "log1p"; }},
