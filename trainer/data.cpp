@@ -12,6 +12,7 @@
 
 #include "trainer/standins.hpp"
 #include "util/error.hpp"
+#include "util/hash.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -140,12 +141,10 @@ void check_magic(const std::filesystem::path& file, std::uint32_t magic, std::ui
     }
 }
 
-// splitmix64: small, fast, and the same on every platform (std:: distributions are not).
+// splitmix64 (util/hash.hpp): small, fast, and the same on every platform (std::
+// distributions are not).
 std::uint64_t mix64(std::uint64_t z) {
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return util::splitmix64_mix(z);
 }
 
 class Normal {
@@ -166,10 +165,7 @@ class Normal {
     }
 
   private:
-    double uniform() {
-        m_state += 0x9e3779b97f4a7c15ULL;
-        return static_cast<double>(mix64(m_state) >> 11) * 0x1.0p-53;
-    }
+    double uniform() { return static_cast<double>(util::splitmix64(m_state) >> 11) * 0x1.0p-53; }
     std::uint64_t m_state;
     double m_spare = 0.0;
     bool m_has_spare = false;

@@ -15,6 +15,7 @@
 #include "util/error.hpp"
 #include "util/json.hpp"
 #include "util/npy.hpp"
+#include "util/strings.hpp"
 
 namespace kakuren::trainer {
 namespace {
@@ -43,9 +44,7 @@ bool has_image_classes(const fs::path& dir) {
             continue;
         }
         for (const auto& f : fs::directory_iterator(e.path(), ec)) {
-            std::string ext = f.path().extension().string();
-            std::transform(ext.begin(), ext.end(), ext.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            const std::string ext = util::lower(f.path().extension().string());
             if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") {
                 return true;
             }

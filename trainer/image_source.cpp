@@ -19,6 +19,7 @@
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
 #include "util/list_file.hpp"
+#include "util/strings.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::trainer {
@@ -26,14 +27,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 bool is_image_file(const fs::path& p) {
-    const std::string ext = lower(p.extension().string());
+    const std::string ext = util::lower(p.extension().string());
     return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 

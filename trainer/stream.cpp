@@ -8,6 +8,7 @@
 
 #include "trainer/data_paths.hpp"
 #include "util/error.hpp"
+#include "util/hash.hpp"
 #include "util/stop.hpp"
 
 namespace kakuren::trainer {
@@ -134,12 +135,7 @@ torch::Tensor StreamSource::decode(const torch::Tensor& raw) const {
 
 AugmentDraw augment_draw(const Augmentation& augmentation, std::int64_t epoch, std::int64_t id) {
     // splitmix64 over (seed, epoch, id): a pure function of the three, cheap, well mixed.
-    const auto mix = [](std::uint64_t x) {
-        x += 0x9E3779B97F4A7C15ULL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-        return x ^ (x >> 31);
-    };
+    const auto mix = [](std::uint64_t x) { return util::splitmix64_mix(x); };
     std::uint64_t h = mix(augmentation.seed ^ 0x6B616B7572656E00ULL); // "kakuren"
     h = mix(h ^ static_cast<std::uint64_t>(epoch));
     h = mix(h ^ static_cast<std::uint64_t>(id));
