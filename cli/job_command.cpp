@@ -3,13 +3,17 @@
 // attempt (from its newest valid checkpoint when there is one: a requeued job continues the
 // same run), every rank trains, and rank 0 alone records. A stop by signal (the time-limit
 // warning, a preemption) checkpoints and requeues the job while slurm.max_requeues allows.
+#include <CLI/CLI.hpp>
+
 #include <unistd.h>
 
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "cli/lookup.hpp"
 #include "cli/session.hpp"
@@ -231,6 +235,26 @@ int job_command(const CommonOptions& common, const std::string& run_ref, int loc
         return launch_local_ranks(common, run_ref, local_ranks);
     }
     return run_rank(common, run_ref);
+}
+
+void register_job(CLI::App& app, CommonOptions& common, Commands& commands) {
+    struct Args {
+        std::string run_ref;
+        int local_ranks = 0;
+    };
+    const auto state = std::make_shared<Args>();
+    auto& [run_ref, local_ranks] = *state;
+    CLI::App* job = app.add_subcommand(
+        "job", "Internal: one rank of a submitted run (started by its batch script)");
+    job->group(""); // not listed in --help
+    job->add_option("run", run_ref, "Run id")->required();
+    job->add_option("--local-ranks", local_ranks,
+                    "Start this many ranks on this machine and wait for them (local backend)")
+        ->check(CLI::NonNegativeNumber);
+    add_common(job, common, false);
+    commands.push_back({job, [&common, state] {
+                            return job_command(common, state->run_ref, state->local_ranks);
+                        }});
 }
 
 } // namespace kakuren::cli

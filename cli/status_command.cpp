@@ -1,14 +1,18 @@
 // `kakuren status` (runs and their jobs and attempts, from the database corrected by the
 // backend), `kakuren logs` (a rank's log, from any folder, optionally followed), and
 // `kakuren cancel` (stop a submitted run: its ranks checkpoint on the way out).
+#include <CLI/CLI.hpp>
+
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <thread>
 
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "cli/job_state.hpp"
 #include "cli/lookup.hpp"
@@ -363,6 +367,51 @@ int cancel_command(const CommonOptions& common, const std::string& run_ref) {
                   << run.id << " submits it again\n";
     }
     return k_exit_ok;
+}
+
+void register_status(CLI::App& app, CommonOptions& common, Commands& commands) {
+    const auto state = std::make_shared<std::string>();
+    std::string& status_ref = *state;
+    CLI::App* status = app.add_subcommand(
+        "status", "Submitted runs: state per attempt (pending, running, requeued, completed, "
+                  "failed with reason, cancelled)");
+    status->footer("Without RUN: every run of the workspace. With RUN: its jobs and attempts.\n"
+                   "States come from the database, corrected by Slurm while it still knows the\n"
+                   "job (a job that ended without telling, e.g. a dead node, is marked so).");
+    status->add_option("run", status_ref,
+                       "Run id (a unique prefix is enough); found from any folder");
+    add_common(status, common, true);
+    commands.push_back({status, [&common, state] { return status_command(common, *state); }});
+}
+
+void register_logs(CLI::App& app, CommonOptions& common, Commands& commands) {
+    struct Args {
+        std::string run_ref;
+        int log_rank = 0;
+        bool log_follow = false;
+    };
+    const auto state = std::make_shared<Args>();
+    auto& [run_ref, log_rank, log_follow] = *state;
+    CLI::App* logs = app.add_subcommand("logs", "Print a run's log (a rank's), from any folder");
+    logs->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
+    logs->add_option("--rank,-r", log_rank, "Rank whose log to show (default 0)")
+        ->check(CLI::NonNegativeNumber);
+    logs->add_flag("--follow,-f", log_follow, "Keep printing until the run stops");
+    add_common(logs, common, false);
+    commands.push_back({logs, [&common, state] {
+                            return logs_command(common, state->run_ref, state->log_rank,
+                                                state->log_follow);
+                        }});
+}
+
+void register_cancel(CLI::App& app, CommonOptions& common, Commands& commands) {
+    const auto state = std::make_shared<std::string>();
+    std::string& run_ref = *state;
+    CLI::App* cancel = app.add_subcommand(
+        "cancel", "Cancel a submitted run's job; running ranks checkpoint on the way out");
+    cancel->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
+    add_common(cancel, common, true);
+    commands.push_back({cancel, [&common, state] { return cancel_command(common, *state); }});
 }
 
 } // namespace kakuren::cli
