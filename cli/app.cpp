@@ -111,9 +111,9 @@ int run_parsed(const Commands& commands) {
     return k_exit_usage;
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
+/// main's work; main only adds a last catch (bugprone-exception-escape: building the command
+/// line can throw too).
+int parse_and_run(int argc, char** argv) {
     launcher::install_process_signals();
     CLI::App app{k_description, "kakuren"};
     app.set_version_flag("--version", "kakuren 0.1.0");
@@ -155,6 +155,17 @@ int main(int argc, char** argv) {
         return k_exit_usage;
     }
     return run_parsed(commands);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return parse_and_run(argc, argv);
+    } catch (...) {
+        std::fputs("kakuren: error: unexpected failure while building the command line\n", stderr);
+        return k_exit_failure;
+    }
 }
 
 } // namespace kakuren::cli
