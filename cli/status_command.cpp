@@ -138,6 +138,48 @@ int status_all(const CommonOptions& common) {
     return k_exit_ok;
 }
 
+/// One line of `kakuren status RUN`: an attempt, or a job without one ("-": none).
+struct Line {
+    std::string attempt, job, state, where, started, ended, reason;
+};
+
+/// `kakuren status RUN --format json`.
+void print_status_json(const db::RunRow& run, const std::string& state, const fs::path& dir,
+                       const fs::path& workspace, const std::vector<Line>& lines,
+                       const std::vector<db::JobRow>& jobs, const std::string& note) {
+    util::JsonArray attempt_list;
+    for (const Line& l : lines) {
+        attempt_list.emplace_back(util::JsonObject{
+            {"attempt", l.attempt == "-" ? util::Json::null() : util::Json(std::stoi(l.attempt))},
+            {"job_id", l.job == "-" ? util::Json::null() : util::Json(l.job)},
+            {"state", l.state},
+            {"where", l.where},
+            {"started_at", l.started == "-" ? util::Json::null() : util::Json(l.started)},
+            {"ended_at", l.ended == "-" ? util::Json::null() : util::Json(l.ended)},
+            {"reason", text_or_null(l.reason)}});
+    }
+    util::JsonArray job_list;
+    for (const db::JobRow& j : jobs) {
+        job_list.push_back(job_json(j));
+    }
+    std::cout << util::Json(util::JsonObject{{"run_id", run.id},
+                                             {"state", state},
+                                             {"status", db::to_string(run.status)},
+                                             {"epochs_done", run.epochs_done},
+                                             {"num_epochs", run.num_epochs},
+                                             {"final_accuracy",
+                                              run.final_accuracy ? util::Json(*run.final_accuracy)
+                                                                 : util::Json::null()},
+                                             {"sweep", text_or_null(run.sweep)},
+                                             {"run_dir", dir.string()},
+                                             {"workspace", workspace.string()},
+                                             {"attempts", util::Json(std::move(attempt_list))},
+                                             {"jobs", util::Json(std::move(job_list))},
+                                             {"note", text_or_null(note)}})
+                     .dump_pretty()
+              << std::endl;
+}
+
 int status_one(const CommonOptions& common, const std::string& ref) {
     Located found = locate_run(common.workspace, ref);
     Backends backends;
@@ -149,9 +191,6 @@ int status_one(const CommonOptions& common, const std::string& ref) {
     const fs::path dir = found.ws.run_dir(run.id);
 
     // Per attempt, plus a waiting job that has no attempt yet.
-    struct Line {
-        std::string attempt, job, state, where, started, ended, reason;
-    };
     std::vector<Line> lines;
     for (std::size_t i = 0; i < attempts.size(); ++i) {
         const db::AttemptRow& a = attempts[i];
@@ -174,39 +213,7 @@ int status_one(const CommonOptions& common, const std::string& ref) {
     }
 
     if (common.format == Format::json) {
-        util::JsonArray attempt_list;
-        for (const Line& l : lines) {
-            attempt_list.emplace_back(util::JsonObject{
-                {"attempt",
-                 l.attempt == "-" ? util::Json::null() : util::Json(std::stoi(l.attempt))},
-                {"job_id", l.job == "-" ? util::Json::null() : util::Json(l.job)},
-                {"state", l.state},
-                {"where", l.where},
-                {"started_at", l.started == "-" ? util::Json::null() : util::Json(l.started)},
-                {"ended_at", l.ended == "-" ? util::Json::null() : util::Json(l.ended)},
-                {"reason", text_or_null(l.reason)}});
-        }
-        util::JsonArray job_list;
-        for (const db::JobRow& j : jobs) {
-            job_list.push_back(job_json(j));
-        }
-        std::cout << util::Json(
-                         util::JsonObject{{"run_id", run.id},
-                                          {"state", state},
-                                          {"status", db::to_string(run.status)},
-                                          {"epochs_done", run.epochs_done},
-                                          {"num_epochs", run.num_epochs},
-                                          {"final_accuracy", run.final_accuracy
-                                                                 ? util::Json(*run.final_accuracy)
-                                                                 : util::Json::null()},
-                                          {"sweep", text_or_null(run.sweep)},
-                                          {"run_dir", dir.string()},
-                                          {"workspace", found.ws.root.string()},
-                                          {"attempts", util::Json(std::move(attempt_list))},
-                                          {"jobs", util::Json(std::move(job_list))},
-                                          {"note", text_or_null(backends.note())}})
-                         .dump_pretty()
-                  << std::endl;
+        print_status_json(run, state, dir, found.ws.root, lines, jobs, backends.note());
         return k_exit_ok;
     }
     std::cout << "run " << run.id << ": " << state << ", " << run.epochs_done << "/"

@@ -214,6 +214,43 @@ void print_submitted(const std::vector<Submitted>& done, const std::string& back
               << " --follow\n";
 }
 
+/// --dry-run: the backend that would take the runs, their sweep values and the batch script;
+/// creates and submits nothing. wanted: auto, slurm or local.
+void print_dry_run(const std::vector<Planned>& runs, const launcher::Workspace& ws,
+                   const std::string& wanted) {
+    const recipes::Recipe& first = runs.front().recipe;
+    const std::string chosen = resolve_backend_name(wanted);
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        ids.push_back("<run-id-" + std::to_string(i + 1) + ">");
+    }
+    const bool array = chosen == "slurm" && runs.size() > 1;
+    const launcher::ScriptSpec spec =
+        spec_for(first, ws, array ? ids : std::vector<std::string>{ids.front()},
+                 ws.root / "runs" / "<run-id>" / "logs" / "slurm-%j.out");
+    std::cout << "dry run: nothing is created or submitted\n"
+              << "backend: " << chosen
+              << (wanted == "auto" ? (chosen == "slurm" ? " (auto: a Slurm controller answered)"
+                                                        : " (auto: no reachable Slurm controller)")
+                                   : "")
+              << "\nworkspace: " << ws.root.string() << "\n"
+              << "runs: " << runs.size()
+              << (array             ? " (one Slurm job array)"
+                  : runs.size() > 1 ? " (one job each)"
+                                    : "")
+              << "\n";
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        std::string values;
+        for (const std::string& v : runs[i].sweep_values) {
+            values += " " + v;
+        }
+        if (!values.empty()) {
+            std::cout << "  " << ids[i] << ":" << values << "\n";
+        }
+    }
+    std::cout << "\n" << launcher::job_script(spec);
+}
+
 } // namespace
 
 int submit_command(const CommonOptions& common, const SubmitOptions& options) {
@@ -230,37 +267,7 @@ int submit_command(const CommonOptions& common, const SubmitOptions& options) {
     }
 
     if (options.dry_run) {
-        const std::string chosen = resolve_backend_name(wanted);
-        std::vector<std::string> ids;
-        for (std::size_t i = 0; i < runs.size(); ++i) {
-            ids.push_back("<run-id-" + std::to_string(i + 1) + ">");
-        }
-        const bool array = chosen == "slurm" && runs.size() > 1;
-        const launcher::ScriptSpec spec =
-            spec_for(first, ws, array ? ids : std::vector<std::string>{ids.front()},
-                     ws.root / "runs" / "<run-id>" / "logs" / "slurm-%j.out");
-        std::cout << "dry run: nothing is created or submitted\n"
-                  << "backend: " << chosen
-                  << (wanted == "auto"
-                          ? (chosen == "slurm" ? " (auto: a Slurm controller answered)"
-                                               : " (auto: no reachable Slurm controller)")
-                          : "")
-                  << "\nworkspace: " << ws.root.string() << "\n"
-                  << "runs: " << runs.size()
-                  << (array             ? " (one Slurm job array)"
-                      : runs.size() > 1 ? " (one job each)"
-                                        : "")
-                  << "\n";
-        for (std::size_t i = 0; i < runs.size(); ++i) {
-            std::string values;
-            for (const std::string& v : runs[i].sweep_values) {
-                values += " " + v;
-            }
-            if (!values.empty()) {
-                std::cout << "  " << ids[i] << ":" << values << "\n";
-            }
-        }
-        std::cout << "\n" << launcher::job_script(spec);
+        print_dry_run(runs, ws, wanted);
         return k_exit_ok;
     }
 
