@@ -65,7 +65,7 @@ std::vector<Planned> plan_runs(const SubmitOptions& options) {
             }
             for (const auto& point : points) {
                 auto extended = point;
-                extended.push_back(key + "=" + value);
+                extended.push_back(std::string(key).append("=").append(value));
                 next.push_back(std::move(extended));
             }
         }
