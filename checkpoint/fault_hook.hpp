@@ -20,4 +20,7 @@ using FaultHook = void (*)(FaultPoint point, int save_number);
 /// Sets the hook of this process (nullptr: none, the default). Thread-safe.
 void set_fault_hook(FaultHook hook);
 
+/// Calls the hook, if one is set (Manager::save at each point).
+void fault_point(FaultPoint point, int save_number);
+
 } // namespace kakuren::checkpoint

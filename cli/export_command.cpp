@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <iostream>
+#include <memory>
 
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "cli/lookup.hpp"
 #include "cli/text.hpp"
@@ -101,6 +103,14 @@ int export_command(const CommonOptions& common, const ExportOptions& options) {
               << "  MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri "
               << mlflow.root().string() << "\n";
     return k_exit_ok;
+}
+
+void register_export(CLI::App& app, CommonOptions& common, Commands& commands) {
+    const auto state = std::make_shared<ExportOptions>();
+    ExportOptions& export_options = *state;
+    CLI::App* export_app = add_export_subcommand(app, export_options);
+    add_common(export_app, common, true);
+    commands.push_back({export_app, [&common, state] { return export_command(common, *state); }});
 }
 
 } // namespace kakuren::cli

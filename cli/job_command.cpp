@@ -3,13 +3,18 @@
 // attempt (from its newest valid checkpoint when there is one: a requeued job continues the
 // same run), every rank trains, and rank 0 alone records. A stop by signal (the time-limit
 // warning, a preemption) checkpoints and requeues the job while slurm.max_requeues allows.
+#include <CLI/CLI.hpp>
+
 #include <unistd.h>
 
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <memory>
 
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "cli/lookup.hpp"
 #include "cli/session.hpp"
@@ -102,6 +107,59 @@ void finish_job(db::Store& store, const db::RunRow& run, const db::JobRow& job,
             "): kakuren resume " + run.id + " continues it");
 }
 
+/// The continuation's training config for this rank: its place among the ranks, the collectives
+/// and the threads it may use.
+trainer::Config rank_config(const Continuation& c, const launcher::Placement& place) {
+    trainer::Config config = c.config;
+    config.dist.rank = place.rank;
+    config.dist.world = place.world;
+    config.dist.local_rank = place.local_rank;
+    config.dist.master_addr = place.master_addr;
+    config.dist.master_port = place.master_port;
+    config.dist.timeout_s = c.recipe.launcher.collective_timeout_s;
+    config.dist.bucket_mb = c.recipe.launcher.bucket_mb;
+    config.dist.num_nodes = place.num_nodes;
+    config.dist.accelerators_per_node = c.recipe.slurm.gpus_per_node;
+    if (place.backend == "local" && c.recipe.run.threads == 0) {
+        // Ranks on one machine share its CPUs.
+        config.threads = std::max(1, util::available_cpus() / place.world);
+    } else if (place.backend == "slurm" && c.recipe.run.threads == 0 && place.cpus > 0) {
+        config.threads = place.cpus; // what the job asked for (the job script says how)
+    }
+    return config;
+}
+
+/// The trainer's stage hook for data.stage = node-local: copies the data set's files to this
+/// node's local disk (launcher/staging.hpp) and points the data config at the copies.
+std::function<std::int64_t(trainer::DataConfig&)>
+node_local_stage(const std::string& who, int local_rank, double timeout_s) {
+    return [who, local_rank, timeout_s](trainer::DataConfig& data) {
+        const std::filesystem::path base = launcher::node_local_base(launcher::environment());
+        launcher::StageResult staged;
+        if (data.dataset == "npy" || data.dataset == "hdf5" || data.dataset == "images") {
+            // Every file of both splits (see stage_splits: every rank reads every sample
+            // over a run).
+            launcher::StagedSplits splits = launcher::stage_splits(data.train_path, data.test_path,
+                                                                   base, local_rank, timeout_s);
+            data.train_path = splits.train;
+            data.test_path = splits.test;
+            staged = std::move(splits.stage);
+        } else {
+            staged = launcher::stage_files(
+                {data.train_images, data.train_labels, data.test_images, data.test_labels}, base,
+                local_rank, timeout_s);
+            data.train_images = staged.files[0];
+            data.train_labels = staged.files[1];
+            data.test_images = staged.files[2];
+            data.test_labels = staged.files[3];
+        }
+        std::cout << who << ": data staged in " << staged.dir.string() << " (" << staged.bytes
+                  << " bytes, " << (staged.copied ? "copied" : "found there") << ", "
+                  << staged.seconds << " s, " << staged.files.size() << " files)" << std::endl;
+        return staged.bytes;
+    };
+}
+
 int run_rank(const CommonOptions& common, const std::string& run_ref) {
     const launcher::Placement place =
         launcher::placement_from(launcher::environment(), &slurm::expand_hostlist);
@@ -142,52 +200,13 @@ int run_rank(const CommonOptions& common, const std::string& run_ref) {
               << " from " << c.from << "; rendezvous " << place.master_addr << ":"
               << place.master_port << std::endl;
 
-    trainer::Config config = c.config;
-    config.dist.rank = place.rank;
-    config.dist.world = place.world;
-    config.dist.local_rank = place.local_rank;
-    config.dist.master_addr = place.master_addr;
-    config.dist.master_port = place.master_port;
-    config.dist.timeout_s = c.recipe.launcher.collective_timeout_s;
-    config.dist.bucket_mb = c.recipe.launcher.bucket_mb;
-    config.dist.num_nodes = place.num_nodes;
-    config.dist.accelerators_per_node = c.recipe.slurm.gpus_per_node;
-    if (place.backend == "local" && c.recipe.run.threads == 0) {
-        // Ranks on one machine share its CPUs.
-        config.threads = std::max(1, util::available_cpus() / place.world);
-    } else if (place.backend == "slurm" && c.recipe.run.threads == 0 && place.cpus > 0) {
-        config.threads = place.cpus; // what the job asked for (the job script says how)
-    }
+    trainer::Config config = rank_config(c, place);
     std::cout << who << ": " << config.threads << " intra-op threads" << std::endl;
     if (c.recipe.data.stage == "node-local" && config.data.dataset != "synthetic") {
         // The trainer calls this inside its init phase (staging_start / staging_stop records)
         // and loads the data from the copies.
-        const double timeout_s = c.recipe.launcher.collective_timeout_s;
-        config.stage = [who, local_rank = place.local_rank, timeout_s](trainer::DataConfig& data) {
-            const std::filesystem::path base = launcher::node_local_base(launcher::environment());
-            launcher::StageResult staged;
-            if (data.dataset == "npy" || data.dataset == "hdf5" || data.dataset == "images") {
-                // Every file of both splits (see stage_splits: every rank reads every sample
-                // over a run).
-                launcher::StagedSplits splits = launcher::stage_splits(
-                    data.train_path, data.test_path, base, local_rank, timeout_s);
-                data.train_path = splits.train;
-                data.test_path = splits.test;
-                staged = std::move(splits.stage);
-            } else {
-                staged = launcher::stage_files(
-                    {data.train_images, data.train_labels, data.test_images, data.test_labels},
-                    base, local_rank, timeout_s);
-                data.train_images = staged.files[0];
-                data.train_labels = staged.files[1];
-                data.test_images = staged.files[2];
-                data.test_labels = staged.files[3];
-            }
-            std::cout << who << ": data staged in " << staged.dir.string() << " (" << staged.bytes
-                      << " bytes, " << (staged.copied ? "copied" : "found there") << ", "
-                      << staged.seconds << " s, " << staged.files.size() << " files)" << std::endl;
-            return staged.bytes;
-        };
+        config.stage =
+            node_local_stage(who, place.local_rank, c.recipe.launcher.collective_timeout_s);
     }
 
     Attempt session;
@@ -224,6 +243,26 @@ int job_command(const CommonOptions& common, const std::string& run_ref, int loc
         return launch_local_ranks(common, run_ref, local_ranks);
     }
     return run_rank(common, run_ref);
+}
+
+void register_job(CLI::App& app, CommonOptions& common, Commands& commands) {
+    struct Args {
+        std::string run_ref;
+        int local_ranks = 0;
+    };
+    const auto state = std::make_shared<Args>();
+    auto& [run_ref, local_ranks] = *state;
+    CLI::App* job = app.add_subcommand(
+        "job", "Internal: one rank of a submitted run (started by its batch script)");
+    job->group(""); // not listed in --help
+    job->add_option("run", run_ref, "Run id")->required();
+    job->add_option("--local-ranks", local_ranks,
+                    "Start this many ranks on this machine and wait for them (local backend)")
+        ->check(CLI::NonNegativeNumber);
+    add_common(job, common, false);
+    commands.push_back({job, [&common, state] {
+                            return job_command(common, state->run_ref, state->local_ranks);
+                        }});
 }
 
 } // namespace kakuren::cli

@@ -1,6 +1,10 @@
 // `kakuren recipe check|show|reference`.
-#include <iostream>
+#include <CLI/CLI.hpp>
 
+#include <iostream>
+#include <memory>
+
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_map.hpp"
 #include "recipes/recipe.hpp"
@@ -38,6 +42,37 @@ int recipe_show_command(const CommonOptions& common, const std::string& file,
 int recipe_reference_command() {
     std::cout << recipes::reference_markdown();
     return k_exit_ok;
+}
+
+void register_recipe(CLI::App& app, CommonOptions& common, Commands& commands) {
+    struct Args {
+        std::string recipe_file;
+        std::vector<std::string> recipe_overrides;
+    };
+    const auto state = std::make_shared<Args>();
+    auto& [recipe_file, recipe_overrides] = *state;
+    CLI::App* recipe = app.add_subcommand("recipe", "Validate recipes and explain their values");
+    recipe->require_subcommand(1);
+    CLI::App* check = recipe->add_subcommand(
+        "check", "Validate a recipe: every error with file:line:col; exit 2 if any (npy / hdf5 "
+                 "data: also opens both splits' headers and builds the model for their shape)");
+    check->add_option("file", recipe_file, "Recipe file (TOML)")->required();
+    add_overrides(check, recipe_overrides);
+    CLI::App* show_recipe = recipe->add_subcommand(
+        "show", "Print every resolved value and where it came from (file:line, --set, default)");
+    show_recipe->add_option("file", recipe_file, "Recipe file (TOML)")->required();
+    add_overrides(show_recipe, recipe_overrides);
+    add_common(show_recipe, common, true);
+    CLI::App* reference =
+        recipe->add_subcommand("reference", "Print the recipe reference (every key, as Markdown)");
+    commands.push_back(
+        {check,
+         [state] { return recipe_check_command(state->recipe_file, state->recipe_overrides); }});
+    commands.push_back({show_recipe, [&common, state] {
+                            return recipe_show_command(common, state->recipe_file,
+                                                       state->recipe_overrides);
+                        }});
+    commands.push_back({reference, [] { return recipe_reference_command(); }});
 }
 
 } // namespace kakuren::cli

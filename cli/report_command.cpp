@@ -7,7 +7,9 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "db/store.hpp"
 #include "launcher/ownership.hpp"
@@ -130,6 +132,13 @@ int report_command(const CommonOptions& common, const ReportOptions& options) {
     std::cerr << "wrote " << options.output << " (" << format << ", " << report.runs.size()
               << " run" << (report.runs.size() == 1 ? "" : "s") << ")\n";
     return k_exit_ok;
+}
+
+void register_report(CLI::App& app, CommonOptions& common, Commands& commands) {
+    const auto state = std::make_shared<ReportOptions>();
+    ReportOptions& report_options = *state;
+    CLI::App* report = add_report_subcommand(app, common, report_options);
+    commands.push_back({report, [&common, state] { return report_command(common, *state); }});
 }
 
 } // namespace kakuren::cli

@@ -1,9 +1,13 @@
 // `kakuren run`: validate, record, train in the foreground, report.
+#include <CLI/CLI.hpp>
+
 #include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_map.hpp"
 #include "cli/session.hpp"
@@ -124,6 +128,24 @@ int run_command(const CommonOptions& common, const RunOptions& options) {
     session.format = common.format;
     session.owner = &created.owner;
     return run_attempt(session);
+}
+
+void register_run(CLI::App& app, CommonOptions& common, Commands& commands) {
+    const auto state = std::make_shared<RunOptions>();
+    RunOptions& run_options = *state;
+    CLI::App* run = app.add_subcommand(
+        "run", "Train a recipe in the foreground on this machine (no Slurm needed)");
+    run->footer("Prints the run id first. On a terminal a live bar shows epoch, step, samples/s,\n"
+                "the realised hidden fraction and the ETA; otherwise one line per epoch.\n"
+                "Ctrl-C (or SIGTERM, SIGUSR1) stops at the next step boundary and writes a\n"
+                "checkpoint (exit 75); kakuren resume RUN continues the run exactly.");
+    run->add_option("recipe", run_options.recipe, "Recipe file (TOML)")->required();
+    add_overrides(run, run_options.overrides);
+    run->add_flag("--dry-run,-n", run_options.dry_run,
+                  "Validate and print what would run; create nothing");
+    run->add_flag("--quiet,-q", run_options.quiet, "No progress output (the run id still prints)");
+    add_common(run, common, true);
+    commands.push_back({run, [&common, state] { return run_command(common, *state); }});
 }
 
 } // namespace kakuren::cli

@@ -1,14 +1,18 @@
 // `kakuren status` (runs and their jobs and attempts, from the database corrected by the
 // backend), `kakuren logs` (a rank's log, from any folder, optionally followed), and
 // `kakuren cancel` (stop a submitted run: its ranks checkpoint on the way out).
+#include <CLI/CLI.hpp>
+
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <thread>
 
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "cli/job_state.hpp"
 #include "cli/lookup.hpp"
@@ -134,6 +138,48 @@ int status_all(const CommonOptions& common) {
     return k_exit_ok;
 }
 
+/// One line of `kakuren status RUN`: an attempt, or a job without one ("-": none).
+struct Line {
+    std::string attempt, job, state, where, started, ended, reason;
+};
+
+/// `kakuren status RUN --format json`.
+void print_status_json(const db::RunRow& run, const std::string& state, const fs::path& dir,
+                       const fs::path& workspace, const std::vector<Line>& lines,
+                       const std::vector<db::JobRow>& jobs, const std::string& note) {
+    util::JsonArray attempt_list;
+    for (const Line& l : lines) {
+        attempt_list.emplace_back(util::JsonObject{
+            {"attempt", l.attempt == "-" ? util::Json::null() : util::Json(std::stoi(l.attempt))},
+            {"job_id", l.job == "-" ? util::Json::null() : util::Json(l.job)},
+            {"state", l.state},
+            {"where", l.where},
+            {"started_at", l.started == "-" ? util::Json::null() : util::Json(l.started)},
+            {"ended_at", l.ended == "-" ? util::Json::null() : util::Json(l.ended)},
+            {"reason", text_or_null(l.reason)}});
+    }
+    util::JsonArray job_list;
+    for (const db::JobRow& j : jobs) {
+        job_list.push_back(job_json(j));
+    }
+    std::cout << util::Json(util::JsonObject{{"run_id", run.id},
+                                             {"state", state},
+                                             {"status", db::to_string(run.status)},
+                                             {"epochs_done", run.epochs_done},
+                                             {"num_epochs", run.num_epochs},
+                                             {"final_accuracy",
+                                              run.final_accuracy ? util::Json(*run.final_accuracy)
+                                                                 : util::Json::null()},
+                                             {"sweep", text_or_null(run.sweep)},
+                                             {"run_dir", dir.string()},
+                                             {"workspace", workspace.string()},
+                                             {"attempts", util::Json(std::move(attempt_list))},
+                                             {"jobs", util::Json(std::move(job_list))},
+                                             {"note", text_or_null(note)}})
+                     .dump_pretty()
+              << std::endl;
+}
+
 int status_one(const CommonOptions& common, const std::string& ref) {
     Located found = locate_run(common.workspace, ref);
     Backends backends;
@@ -145,9 +191,6 @@ int status_one(const CommonOptions& common, const std::string& ref) {
     const fs::path dir = found.ws.run_dir(run.id);
 
     // Per attempt, plus a waiting job that has no attempt yet.
-    struct Line {
-        std::string attempt, job, state, where, started, ended, reason;
-    };
     std::vector<Line> lines;
     for (std::size_t i = 0; i < attempts.size(); ++i) {
         const db::AttemptRow& a = attempts[i];
@@ -170,39 +213,7 @@ int status_one(const CommonOptions& common, const std::string& ref) {
     }
 
     if (common.format == Format::json) {
-        util::JsonArray attempt_list;
-        for (const Line& l : lines) {
-            attempt_list.emplace_back(util::JsonObject{
-                {"attempt",
-                 l.attempt == "-" ? util::Json::null() : util::Json(std::stoi(l.attempt))},
-                {"job_id", l.job == "-" ? util::Json::null() : util::Json(l.job)},
-                {"state", l.state},
-                {"where", l.where},
-                {"started_at", l.started == "-" ? util::Json::null() : util::Json(l.started)},
-                {"ended_at", l.ended == "-" ? util::Json::null() : util::Json(l.ended)},
-                {"reason", text_or_null(l.reason)}});
-        }
-        util::JsonArray job_list;
-        for (const db::JobRow& j : jobs) {
-            job_list.push_back(job_json(j));
-        }
-        std::cout << util::Json(
-                         util::JsonObject{{"run_id", run.id},
-                                          {"state", state},
-                                          {"status", db::to_string(run.status)},
-                                          {"epochs_done", run.epochs_done},
-                                          {"num_epochs", run.num_epochs},
-                                          {"final_accuracy", run.final_accuracy
-                                                                 ? util::Json(*run.final_accuracy)
-                                                                 : util::Json::null()},
-                                          {"sweep", text_or_null(run.sweep)},
-                                          {"run_dir", dir.string()},
-                                          {"workspace", found.ws.root.string()},
-                                          {"attempts", util::Json(std::move(attempt_list))},
-                                          {"jobs", util::Json(std::move(job_list))},
-                                          {"note", text_or_null(backends.note())}})
-                         .dump_pretty()
-                  << std::endl;
+        print_status_json(run, state, dir, found.ws.root, lines, jobs, backends.note());
         return k_exit_ok;
     }
     std::cout << "run " << run.id << ": " << state << ", " << run.epochs_done << "/"
@@ -363,6 +374,51 @@ int cancel_command(const CommonOptions& common, const std::string& run_ref) {
                   << run.id << " submits it again\n";
     }
     return k_exit_ok;
+}
+
+void register_status(CLI::App& app, CommonOptions& common, Commands& commands) {
+    const auto state = std::make_shared<std::string>();
+    std::string& status_ref = *state;
+    CLI::App* status = app.add_subcommand(
+        "status", "Submitted runs: state per attempt (pending, running, requeued, completed, "
+                  "failed with reason, cancelled)");
+    status->footer("Without RUN: every run of the workspace. With RUN: its jobs and attempts.\n"
+                   "States come from the database, corrected by Slurm while it still knows the\n"
+                   "job (a job that ended without telling, e.g. a dead node, is marked so).");
+    status->add_option("run", status_ref,
+                       "Run id (a unique prefix is enough); found from any folder");
+    add_common(status, common, true);
+    commands.push_back({status, [&common, state] { return status_command(common, *state); }});
+}
+
+void register_logs(CLI::App& app, CommonOptions& common, Commands& commands) {
+    struct Args {
+        std::string run_ref;
+        int log_rank = 0;
+        bool log_follow = false;
+    };
+    const auto state = std::make_shared<Args>();
+    auto& [run_ref, log_rank, log_follow] = *state;
+    CLI::App* logs = app.add_subcommand("logs", "Print a run's log (a rank's), from any folder");
+    logs->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
+    logs->add_option("--rank,-r", log_rank, "Rank whose log to show (default 0)")
+        ->check(CLI::NonNegativeNumber);
+    logs->add_flag("--follow,-f", log_follow, "Keep printing until the run stops");
+    add_common(logs, common, false);
+    commands.push_back({logs, [&common, state] {
+                            return logs_command(common, state->run_ref, state->log_rank,
+                                                state->log_follow);
+                        }});
+}
+
+void register_cancel(CLI::App& app, CommonOptions& common, Commands& commands) {
+    const auto state = std::make_shared<std::string>();
+    std::string& run_ref = *state;
+    CLI::App* cancel = app.add_subcommand(
+        "cancel", "Cancel a submitted run's job; running ranks checkpoint on the way out");
+    cancel->add_option("run", run_ref, "Run id (a unique prefix is enough)")->required();
+    add_common(cancel, common, true);
+    commands.push_back({cancel, [&common, state] { return cancel_command(common, *state); }});
 }
 
 } // namespace kakuren::cli

@@ -1,11 +1,15 @@
 // `kakuren submit`: validate, record the run(s), write the batch script, hand it to the backend
 // (Slurm through libslurm, or a detached local job) and return at once. `--sweep` submits one
 // run per value (one Slurm job array); `kakuren resume` of a submitted run submits it again.
+#include <CLI/CLI.hpp>
+
 #include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_map.hpp"
 #include "cli/job_state.hpp"
@@ -52,7 +56,7 @@ std::vector<Planned> plan_runs(const SubmitOptions& options) {
             }
             for (const auto& point : points) {
                 auto extended = point;
-                extended.push_back(key + "=" + value);
+                extended.push_back(std::string(key).append("=").append(value));
                 next.push_back(std::move(extended));
             }
         }
@@ -201,6 +205,43 @@ void print_submitted(const std::vector<Submitted>& done, const std::string& back
               << " --follow\n";
 }
 
+/// --dry-run: the backend that would take the runs, their sweep values and the batch script;
+/// creates and submits nothing. wanted: auto, slurm or local.
+void print_dry_run(const std::vector<Planned>& runs, const launcher::Workspace& ws,
+                   const std::string& wanted) {
+    const recipes::Recipe& first = runs.front().recipe;
+    const std::string chosen = resolve_backend_name(wanted);
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        ids.push_back("<run-id-" + std::to_string(i + 1) + ">");
+    }
+    const bool array = chosen == "slurm" && runs.size() > 1;
+    const launcher::ScriptSpec spec =
+        spec_for(first, ws, array ? ids : std::vector<std::string>{ids.front()},
+                 ws.root / "runs" / "<run-id>" / "logs" / "slurm-%j.out");
+    std::cout << "dry run: nothing is created or submitted\n"
+              << "backend: " << chosen
+              << (wanted == "auto" ? (chosen == "slurm" ? " (auto: a Slurm controller answered)"
+                                                        : " (auto: no reachable Slurm controller)")
+                                   : "")
+              << "\nworkspace: " << ws.root.string() << "\n"
+              << "runs: " << runs.size()
+              << (array             ? " (one Slurm job array)"
+                  : runs.size() > 1 ? " (one job each)"
+                                    : "")
+              << "\n";
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        std::string values;
+        for (const std::string& v : runs[i].sweep_values) {
+            values += " " + v;
+        }
+        if (!values.empty()) {
+            std::cout << "  " << ids[i] << ":" << values << "\n";
+        }
+    }
+    std::cout << "\n" << launcher::job_script(spec);
+}
+
 } // namespace
 
 int submit_command(const CommonOptions& common, const SubmitOptions& options) {
@@ -217,37 +258,7 @@ int submit_command(const CommonOptions& common, const SubmitOptions& options) {
     }
 
     if (options.dry_run) {
-        const std::string chosen = resolve_backend_name(wanted);
-        std::vector<std::string> ids;
-        for (std::size_t i = 0; i < runs.size(); ++i) {
-            ids.push_back("<run-id-" + std::to_string(i + 1) + ">");
-        }
-        const bool array = chosen == "slurm" && runs.size() > 1;
-        const launcher::ScriptSpec spec =
-            spec_for(first, ws, array ? ids : std::vector<std::string>{ids.front()},
-                     ws.root / "runs" / "<run-id>" / "logs" / "slurm-%j.out");
-        std::cout << "dry run: nothing is created or submitted\n"
-                  << "backend: " << chosen
-                  << (wanted == "auto"
-                          ? (chosen == "slurm" ? " (auto: a Slurm controller answered)"
-                                               : " (auto: no reachable Slurm controller)")
-                          : "")
-                  << "\nworkspace: " << ws.root.string() << "\n"
-                  << "runs: " << runs.size()
-                  << (array             ? " (one Slurm job array)"
-                      : runs.size() > 1 ? " (one job each)"
-                                        : "")
-                  << "\n";
-        for (std::size_t i = 0; i < runs.size(); ++i) {
-            std::string values;
-            for (const std::string& v : runs[i].sweep_values) {
-                values += " " + v;
-            }
-            if (!values.empty()) {
-                std::cout << "  " << ids[i] << ":" << values << "\n";
-            }
-        }
-        std::cout << "\n" << launcher::job_script(spec);
+        print_dry_run(runs, ws, wanted);
         return k_exit_ok;
     }
 
@@ -336,6 +347,35 @@ int resubmit_run(const CommonOptions& common, const std::string& run_ref) {
                   << " --follow\n";
     }
     return k_exit_ok;
+}
+
+void register_submit(CLI::App& app, CommonOptions& common, Commands& commands) {
+    const auto state = std::make_shared<SubmitOptions>();
+    SubmitOptions& submit_options = *state;
+    CLI::App* submit = app.add_subcommand(
+        "submit", "Submit a recipe as a Slurm job (or a detached local job) and return at once");
+    submit->footer(
+        "Validates the recipe, records the run, writes runs/<id>/job.sh and hands it to the\n"
+        "backend: launcher.backend (auto = Slurm when a controller answers, else local) or\n"
+        "--backend. Prints the run id and the job id. The job runs slurm.nodes x\n"
+        "slurm.ntasks_per_node ranks; before the time limit (slurm.signal_grace_s) they\n"
+        "checkpoint and the job requeues itself as the same run (slurm.max_requeues).\n"
+        "--sweep KEY=V1,V2 submits one run per value as one Slurm job array (several\n"
+        "--sweep: every combination); kakuren report --name 'sweep-...*' compares them.");
+    submit->add_option("recipe", submit_options.recipe, "Recipe file (TOML)")->required();
+    add_overrides(submit, submit_options.overrides);
+    submit
+        ->add_option("--sweep", submit_options.sweeps,
+                     "One run per value, e.g. --sweep run.seed=1,2,3 (repeatable)")
+        ->type_name("KEY=V1,V2,...")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    submit->add_option("--backend", submit_options.backend,
+                       "auto, slurm or local (default: the recipe's launcher.backend)");
+    submit->add_flag("--dry-run,-n", submit_options.dry_run,
+                     "Validate and print the batch script and the backend; submit nothing");
+    add_common(submit, common, true);
+    commands.push_back({submit, [&common, state] { return submit_command(common, *state); }});
 }
 
 } // namespace kakuren::cli

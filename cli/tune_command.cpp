@@ -1,8 +1,12 @@
 // `kakuren tune`: options in, tune::create / tune::run, the ranked table and the winner's recipe
 // out. The rounds, the projection and the verdict are tune/'s.
+#include <CLI/CLI.hpp>
+
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_map.hpp"
 #include "cli/session.hpp"
@@ -137,6 +141,72 @@ int tune_command(const CommonOptions& common, const TuneOptions& options) {
                   << (written.empty() ? "" : "the winner's recipe: " + written + "\n");
     }
     return k_exit_ok;
+}
+
+namespace {
+
+CLI::App* add_tune_subcommand(CLI::App& app, CommonOptions& common, TuneOptions& o) {
+    CLI::App* tune = app.add_subcommand(
+        "tune", "Find the hiding that reaches the recipe's target soonest, and whether it pays");
+    tune->footer(
+        "Trains none and each candidate a few epochs (same seed), keeps the best 1/eta, continues\n"
+        "those runs (resumed, never retrained) and so on within the budget; ranks them by the\n"
+        "projected time (or work) to task.target / run.target_accuracy, with an uncertainty.\n"
+        "Prints a ranked table and a verdict, writes the winner's recipe as RECIPE.tuned.toml.\n"
+        "Examples:\n"
+        "  kakuren tune recipes/synthetic_tiny.toml --set task.target=0.85 --budget 24\n"
+        "  kakuren tune recipes/fashion_mnist_cnn.toml --try rotate --try "
+        "kakurenbo:fraction=0.4 --budget 2h\n"
+        "  kakuren tune --resume tune-synthetic_tiny-...   # after a kill or Ctrl-C "
+        "(docs/tune.md)");
+    tune->add_option("recipe", o.recipe, "Recipe file (TOML) with a target");
+    add_overrides(tune, o.overrides);
+    tune->add_option("--try", o.tries,
+                     "A candidate: STRATEGY or STRATEGY:KEY=VALUE,... (repeatable; default: every "
+                     "strategy at its defaults and one more setting)")
+        ->type_name("STRATEGY[:K=V,...]")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    tune->add_option("--budget", o.budget,
+                     "Epochs of all trials together (24) or a duration (90s, 30m, 2h); default 3 x "
+                     "schedule.epochs");
+    tune->add_option("--eta", o.eta, "Halving factor: 1/eta of the candidates survive a round")
+        ->check(CLI::Range(2, 16));
+    tune->add_option("--rank-by", o.rank_by,
+                     "time (seconds to the target, this machine) or work (samples trained: "
+                     "reproducible)")
+        ->check(CLI::IsMember({"time", "work"}));
+    tune->add_option("--resume", o.resume, "Continue this tune (id or unique prefix)");
+    tune->add_option("--parallel", o.parallel,
+                     "Train up to N candidates of a round at once, each as its own process "
+                     "(default 1: one after another in this process)");
+    // A --parallel tune's worker process: one candidate to one epoch (cli/tune_parallel.cpp).
+    tune->add_option("--trial", o.trial)->group("");
+    tune->add_option("--until", o.until)->group("");
+    tune->add_option("-o,--output", o.output, "Where to write the winner's recipe");
+    tune->add_flag("--force", o.force, "Replace the winner's recipe file if it exists");
+    tune->add_flag("--dry-run,-n", o.dry_run,
+                   "Check and print the candidates and rounds; create "
+                   "nothing");
+    add_common(tune, common, true);
+    return tune;
+}
+
+} // namespace
+
+void register_tune(CLI::App& app, CommonOptions& common, Commands& commands) {
+    const auto state = std::make_shared<TuneOptions>();
+    TuneOptions& tune_options = *state;
+    CLI::App* tune = add_tune_subcommand(app, common, tune_options);
+    commands.push_back({tune, [&common, state] {
+                            if (state->recipe.empty() == state->resume.empty()) {
+                                std::cerr
+                                    << "kakuren: error: tune needs a RECIPE, or --resume TUNE "
+                                       "(not both)\n";
+                                return static_cast<int>(k_exit_usage);
+                            }
+                            return tune_command(common, *state);
+                        }});
 }
 
 } // namespace kakuren::cli

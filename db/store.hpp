@@ -42,6 +42,8 @@ class DbReplaced : public DbError {
 enum class RunStatus { created, running, succeeded, finished, failed, interrupted, crashed };
 std::string to_string(RunStatus s);
 RunStatus run_status_from_string(const std::string& s); ///< throws DbError on an unknown name
+/// True for the statuses that end a run: all but created and running.
+bool is_final_status(RunStatus s);
 
 struct RunRow {
     std::string id;

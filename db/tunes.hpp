@@ -1,6 +1,6 @@
 #pragma once
 // The records of `kakuren tune` (schema v6): a tune, its trials (one run per candidate) and its
-// rounds of successive halving. Free functions on the Store, as db/samples.cpp's.
+// rounds of successive halving. Free functions on the Store (its own tables are its members).
 #include <optional>
 #include <string>
 #include <vector>

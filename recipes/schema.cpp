@@ -177,7 +177,7 @@ Field strategy_param(const hiding::StrategyInfo& strategy, const hiding::ParamIn
     return f;
 }
 
-std::vector<Field> build_schema() {
+std::vector<Field> build_schema() { // NOLINT(readability-function-size): table
     using R = Recipe;
     std::vector<Field> f;
     // [run]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Lint: clang-format over every tracked C++ file (no change allowed), then clang-tidy with the
-# curated checks of .clang-tidy over the compile database of build/.
+# Lint: clang-format over every tracked C++ file (no change allowed), the NOLINT exemptions of the
+# function-size rule, then clang-tidy with the curated checks of .clang-tidy over the compile
+# database of build/.
 #
 #   scripts/lint.sh                 tidy the C++ files changed since the base (below)
 #   scripts/lint.sh --all           tidy every file of the compile database (slow: LibTorch TUs
@@ -41,6 +42,21 @@ if ((format)); then
     fi
     echo "lint.sh: clang-format checked ${#tracked[@]} files in $(($(date +%s) - t0)) s"
 fi
+
+# The function-size rule (.clang-tidy) has one way out, for tables:
+# "// NOLINT(readability-function-size): table". Any other NOLINT that would silence it (a bare
+# NOLINT / NOLINTNEXTLINE / NOLINTBEGIN, a glob that covers it, or the check with another reason)
+# is refused.
+{
+    bad_nolint=$(git grep -nE 'NOLINT(NEXTLINE|BEGIN)?([^(A-Z]|$|\(([^)]*[, ])?(readability-function-size|\*|readability-\*|readability-function-\*)[,) ])' \
+        -- '*.cpp' '*.hpp' '*.h' | grep -vE 'NOLINT\(readability-function-size\): table' || true)
+    if [[ -n $bad_nolint ]]; then
+        printf '%s\n' "$bad_nolint" >&2
+        echo "lint.sh: only a table may opt out of readability-function-size, with" \
+            "'// NOLINT(readability-function-size): table'; split the functions above instead" >&2
+        status=1
+    fi
+}
 
 if ((tidy)); then
     db=$build/compile_commands.json
@@ -92,7 +108,7 @@ for e in json.load(open(sys.argv[1])): print(e["file"])' "$db" | sort -u)
         printf '%s\n' "${selected[@]}" | xargs -P "$jobs" -n 1 \
             "$(tool clang-tidy)" -p "$build" --quiet --extra-arg=-Wno-unknown-warning-option \
             >"$out" 2>&1 || true
-        curated='\[(bugprone|performance|modernize)-[a-z0-9.-]+(,-warnings-as-errors)?\]$'
+        curated='\[((bugprone|performance|modernize)-[a-z0-9.-]+|readability-function-size)(,-warnings-as-errors)?\]$'
         if grep -qE "$curated" "$out"; then
             grep -E "$curated" -A2 "$out" | sed 's/,-warnings-as-errors//' >&2
             echo "lint.sh: clang-tidy: $(grep -cE "$curated" "$out") finding(s) of the" \

@@ -1,6 +1,6 @@
 #pragma once
 // The libslurm adapter: submit, query, cancel, signal and requeue batch jobs, expand host lists.
-// The only code that includes <slurm/slurm.h> lives in slurm/*.cpp; this header has plain types.
+// Plain types only: <slurm/slurm.h> is included by slurm/*.cpp alone (via slurm/libslurm.hpp).
 #include <cstdint>
 #include <filesystem>
 #include <optional>
