@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "trainer/model_fit.hpp"
+#include "trainer/script_output.hpp"
 #include "trainer/standins.hpp"
 #include "trainer/stream.hpp"
 #include "util/error.hpp"
@@ -143,6 +144,12 @@ std::optional<DataProblem> check_model_fit(const Config& config) {
     const HeaderShapes data = header_shapes(config.data);
     const bool script = config.model.kind == "torchscript";
     const std::string key = script ? "model.path" : "model.kind";
+    if (!script && (!config.model.output_key.empty() || config.model.output_index >= 0)) {
+        return DataProblem{"model.output",
+                           "model.output picks one entry of what a TorchScript module returns; "
+                           "model.kind = \"" +
+                               config.model.kind + "\" returns one tensor: remove model.output"};
+    }
     ModelShape shape;
     try {
         const std::unique_ptr<Task> task = make_task(config.task, config.stats);
@@ -154,6 +161,9 @@ std::optional<DataProblem> check_model_fit(const Config& config) {
     shape.classes_at_least = !data.classes_exact;
     try {
         make_model(config.model, shape);
+    } catch (const OutputChoiceError& e) {
+        const bool chosen = !config.model.output_key.empty() || config.model.output_index >= 0;
+        return DataProblem{chosen ? "model.output" : key, one_line(e.what())};
     } catch (const Error& e) {
         return DataProblem{key, one_line(e.what())};
     } catch (const std::exception& e) {

@@ -10,6 +10,7 @@
 #include "trainer/device.hpp"
 #include "trainer/model_fit.hpp"
 #include "trainer/models.hpp"
+#include "trainer/script_output.hpp"
 #include "util/error.hpp"
 
 namespace kakuren::trainer {
@@ -34,10 +35,11 @@ std::string archive_key(const std::string& name) {
 
 class ScriptModel final : public Model {
   public:
-    explicit ScriptModel(torch::jit::Module module) : m_module(std::move(module)) {}
+    ScriptModel(torch::jit::Module module, OutputChoice output, std::string where)
+        : m_module(std::move(module)), m_output(std::move(output)), m_where(std::move(where)) {}
 
     torch::Tensor forward(const torch::Tensor& inputs) override {
-        return m_module.forward({inputs}).toTensor();
+        return pick_output(m_module.forward({inputs}), m_output, m_where);
     }
     void train(bool on) override { m_module.train(on); }
     void to(torch::Device device) override { m_module.to(device); }
@@ -82,6 +84,8 @@ class ScriptModel final : public Model {
 
   private:
     torch::jit::Module m_module;
+    OutputChoice m_output; ///< model.output
+    std::string m_where;   ///< "model.path FILE: ", for pick_output's messages
 };
 
 torch::jit::Module load_module(const std::string& path) {
@@ -193,7 +197,8 @@ std::shared_ptr<Model> load_torchscript(const ModelConfig& config, const ModelSh
     const std::string where = "model.path " + config.path + ": ";
     torch::jit::Module module = load_module(config.path);
     check_forward(module, where);
-    auto model = std::make_shared<ScriptModel>(std::move(module));
+    auto model = std::make_shared<ScriptModel>(
+        std::move(module), OutputChoice{config.output_key, config.output_index}, where);
     if (model->parameters().empty()) {
         throw UsageError(where + "the module has no trainable parameters");
     }
