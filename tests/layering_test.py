@@ -51,7 +51,8 @@ TRAINER_SEAMS = [
               "standins", "standin_files"]),  # SampleSource, Prefetcher, in-memory and
                                                # streaming sets, the stand-ins
     ("task", ["task", "classification", "segmentation", "regression"]),
-    ("model", ["models", "torchscript", "science_models"]),
+    ("model", ["models", "torchscript", "science_models", "model_fit", "model_check",
+               "script_output"]),
     ("state", ["sample_state"]),
     ("replicator", ["dist", "replicator"]),
     ("engine", ["step_engine"]),

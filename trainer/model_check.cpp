@@ -1,6 +1,6 @@
-// check_model_fit (trainer/model_check.hpp): the data's shapes from its headers, one forward
+// check_model_fit (trainer/data_tools.hpp): the data's shapes from its headers, one forward
 // pass, a one-line problem.
-#include "trainer/model_check.hpp"
+#include "trainer/data_tools.hpp"
 
 #include <zlib.h>
 

@@ -2,7 +2,6 @@
 #include "trainer/module.hpp"
 
 #include "trainer/data_tools.hpp"
-#include "trainer/model_check.hpp"
 
 #include "util/error.hpp"
 

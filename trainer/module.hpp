@@ -27,7 +27,7 @@ struct ModuleCall {
     /// kakuren data: "inspect" (args: path, "json"|"text") or "convert" (args: idx folder,
     /// format, out) instead of training; what it prints goes to *output. "check" (no args,
     /// config set): check_data(), one "key\tmessage" line per problem in *output. "model" (no
-    /// args, config set): check_model_fit() (trainer/model_check.hpp), its problem as one
+    /// args, config set): check_model_fit() (trainer/data_tools.hpp), its problem as one
     /// "key\tmessage" line in *output, nothing when the model fits. "" = train / check_model.
     std::string data_op;
     std::vector<std::string> data_args;
@@ -65,7 +65,7 @@ void check_model_via_module(const Config& config);
 /// check_data() through the module (same loading and errors as train_via_module).
 std::vector<DataProblem> check_data_via_module(const Config& config);
 
-/// check_model_fit() (trainer/model_check.hpp) through the module: [] or the one problem (same
+/// check_model_fit() (trainer/data_tools.hpp) through the module: [] or the one problem (same
 /// loading and errors as train_via_module).
 std::vector<DataProblem> check_model_fit_via_module(const Config& config);
 
