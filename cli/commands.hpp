@@ -65,6 +65,11 @@ int data_inspect_command(const CommonOptions& common, const DataOptions& options
 /// sets). Throws recipes::RecipeError (exit 2) with one "origin: error: message" line per
 /// problem, the origin being where the recipe set the key concerned.
 void check_recipe_data(const recipes::Recipe& recipe, const trainer::Config& config);
+/// Before anything is recorded (recipe check, run and its dry run; cli/model_check.cpp): one
+/// forward pass of the model on a zero batch of the data's sample shape, read from its headers
+/// (trainer::check_model_fit through the module). Throws recipes::RecipeError (exit 2) with one
+/// "origin: error: message" line naming the module file, the input shape and the root cause.
+void check_recipe_model(const recipes::Recipe& recipe, const trainer::Config& config);
 int data_convert_command(const DataOptions& options);
 
 /// `kakuren resume` and `kakuren checkpoints` (cli/resume_command.cpp); docs/checkpoints.md.

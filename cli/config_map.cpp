@@ -71,6 +71,8 @@ trainer::Config trainer_config(const recipes::Recipe& recipe) {
     c.model.dropout = recipe.model.dropout;
     c.model.path = recipe.model.path;
     c.model.inputs.assign(recipe.model.inputs.begin(), recipe.model.inputs.end());
+    c.model.output_key = recipe.model.output_key;
+    c.model.output_index = recipe.model.output_index;
 
     c.optim.lr = recipe.optimizer.lr;
     c.optim.momentum = recipe.optimizer.momentum;

@@ -14,7 +14,9 @@ namespace kakuren::cli {
 
 int recipe_check_command(const std::string& file, const std::vector<std::string>& overrides) {
     const recipes::Recipe recipe = recipes::load(file, overrides); // throws RecipeError -> exit 2
-    check_recipe_data(recipe, trainer_config(recipe));             // npy / hdf5 headers
+    const trainer::Config config = trainer_config(recipe);
+    check_recipe_data(recipe, config);  // npy / hdf5 headers
+    check_recipe_model(recipe, config); // one forward pass of a zero batch
     std::cout << file << ": ok (" << recipe.model.kind << " on " << recipe.data.dataset << ", "
               << recipe.schedule.epochs << " epochs, hiding " << recipe.hiding.strategy << ")\n";
     return k_exit_ok;

@@ -32,12 +32,14 @@ void check_before_recording(const recipes::Recipe& recipe, const trainer::Config
     // A streaming data set's headers, and the model against them, before anything is recorded
     // (and on a dry run): a bad file is refused naming it, exit 2 as a missing IDX file.
     check_recipe_data(recipe, config);
+    // The model (a user's TorchScript module too) runs one forward pass of a zero batch of the
+    // data's sample shape: a module that does not fit the data fails here in one line (exit 2).
+    check_recipe_model(recipe, config);
     const bool asks_gpu = recipe.run.device.rfind("cuda", 0) == 0 || recipe.run.precision == "fp16";
-    if (recipe.model.kind == "torchscript" || asks_gpu) {
-        // The user's module is loaded and run on one batch, and a GPU the recipe asks for is
-        // looked for, before anything is recorded (and on a dry run): a module that cannot
-        // train, or run.device = "cuda" on a machine without one, fails here (exit 2), with
-        // nothing half-started.
+    if (asks_gpu) {
+        // A GPU the recipe asks for is looked for before anything is recorded (and on a dry
+        // run): run.device = "cuda" on a machine without one fails here (exit 2), with nothing
+        // half-started.
         trainer::check_model_via_module(config);
     }
 }

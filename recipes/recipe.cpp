@@ -443,6 +443,15 @@ class Loader {
             return std::nullopt;
         case Kind::string_list:
             return string_list(f, node, where, in_file);
+        case Kind::key_or_index:
+            if (const auto* s = node.as_string()) {
+                return Value{s->get()};
+            }
+            if (const auto* i = node.as_integer()) {
+                return Value{i->get()};
+            }
+            type_error(where, key, "a string (a dict key) or an integer (a tuple index)", node);
+            return std::nullopt;
         case Kind::int_list:
         case Kind::float_list:
             break;
@@ -563,6 +572,15 @@ class Loader {
             return true;
         case Kind::string_list:
             return true; // what each element may hold is the field's own rule (check_slurm)
+        case Kind::key_or_index:
+            if (const auto* i = std::get_if<std::int64_t>(&value); i != nullptr && *i < 0) {
+                return out_of_range(f.range->text(f.name));
+            }
+            if (const auto* s = std::get_if<std::string>(&value); s != nullptr && s->empty()) {
+                error(where, head + " is empty; expected a dict key or an index >= 0");
+                return false;
+            }
+            return true;
         case Kind::int_list:
         case Kind::float_list:
             break;

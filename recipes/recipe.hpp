@@ -76,6 +76,10 @@ struct ModelSection {
     int width = 64;                       ///< resnet18 / resnet50 / cosmoflow / deepcam width
     int depth = 0;                        ///< cosmoflow / deepcam blocks; 0 = reference
     double dropout = 0.5;                 ///< cosmoflow dense-layer dropout
+    /// torchscript, forward returning a dict / a tuple or list: model.output = "key" (output_key)
+    /// or = index (output_index) picks the tensor trained on; "" and -1 = unset.
+    std::string output_key;
+    std::int64_t output_index = -1;
 };
 
 struct OptimizerSection {

@@ -409,6 +409,7 @@ std::vector<Field> build_schema() { // NOLINT(readability-function-size): table
             "W]), checked against the data before training; [] = not checked (built-in models "
             "take their size from the data).")
             .in(at_least(1)));
+    f.push_back(model_output_field());
     f.push_back(make<&R::model, &ModelSection::hidden>(
                     "model", "hidden", "mlp: hidden layer widths ([] = a linear classifier).")
                     .in(at_least(1)));
@@ -747,6 +748,8 @@ std::string type_name(const Field& field) {
         return "list of strings";
     case Kind::optional_float:
         return "float (optional)";
+    case Kind::key_or_index:
+        return "string or integer";
     }
     return "?";
 }

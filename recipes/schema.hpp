@@ -31,7 +31,8 @@ enum class Kind {
     int_list,
     float_list,
     string_list,
-    optional_float
+    optional_float,
+    key_or_index ///< a string or an integer >= 0 (model.output: a dict key or a tuple index)
 };
 
 /// A numeric interval; an absent bound is unbounded on that side.
@@ -99,6 +100,8 @@ struct Field {
 
 /// Every field, in schema order (sections in the order of Recipe, keys in struct order).
 const std::vector<Field>& schema();
+/// model.output (recipes/model_output.cpp): a key_or_index field.
+Field model_output_field();
 /// The field for a dotted key, or nullptr.
 const Field* find_field(std::string_view key);
 /// Section names in schema order.

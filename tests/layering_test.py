@@ -52,7 +52,8 @@ TRAINER_SEAMS = [
               "data_paths", "data_listing", "hdf5_listing"]),  # SampleSource, Prefetcher, in-memory and
                                                # streaming sets, the stand-ins
     ("task", ["task", "classification", "segmentation", "regression"]),
-    ("model", ["models", "torchscript", "science_models"]),
+    ("model", ["models", "torchscript", "science_models", "model_fit", "model_check",
+               "script_output"]),
     ("state", ["sample_state"]),
     ("replicator", ["dist", "replicator"]),
     ("engine", ["step_engine"]),

@@ -24,6 +24,19 @@ struct DataProblem {
 /// problem found ([] for other data sets: their files are read when the run opens them).
 std::vector<DataProblem> check_data(const Config& config);
 
+/// The model against the data before anything is recorded (kakuren recipe check, kakuren run and
+/// its dry run; trainer/model_check.cpp): builds config.model (a built-in kind, or the
+/// TorchScript module of model.path) for the training split's sample shape, taken from the data's
+/// headers only (IDX and npy headers, the HDF5 dataset's shape, the first image of an images split,
+/// the synthetic stand-in's configured shape; no sample is read), runs one forward pass of a zero
+/// batch [2, ...] and checks that the output fits the task ([2, classes] for classification, [2,
+/// classes, H, W] for segmentation, [2, K] for regression). Returns the problem found, or nullopt:
+/// its key is "model.path" (a TorchScript module), "model.output" (the output model.output picks),
+/// or "model.kind" (a built-in model), its message one line that names the module file, the input
+/// shape given and the root cause (the last line of a TorchScript error). Throws what reading
+/// the data's headers throws (RuntimeFailure naming the file).
+std::optional<DataProblem> check_model_fit(const Config& config);
+
 /// What kakuren sees at `path`: a split (an npy folder, an .h5 file, a DeepCAM folder, an IDX
 /// folder) or a data set folder holding train and test splits (train/ + test/, train.h5 +
 /// test.h5). Per split: format, N, sample and target shape and type, bytes on disk, classes, and

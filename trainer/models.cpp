@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "trainer/model_fit.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 
@@ -303,7 +304,7 @@ std::shared_ptr<Model> make_model(const ModelConfig& config, const ModelShape& s
         model->train();
         std::vector<std::int64_t> expected = shape.output_shape();
         expected.insert(expected.begin(), 1);
-        if (logits.sizes() != c10::IntArrayRef(expected)) {
+        if (!shape.classes_at_least && logits.sizes() != c10::IntArrayRef(expected)) {
             throw RuntimeFailure("model " + config.kind + " produced outputs of shape " +
                                  c10::str(logits.sizes()) + " instead of " +
                                  c10::str(c10::IntArrayRef(expected)));
@@ -311,7 +312,7 @@ std::shared_ptr<Model> make_model(const ModelConfig& config, const ModelShape& s
     } catch (const c10::Error& e) {
         throw RuntimeFailure("model " + config.kind + " cannot take images " +
                              std::to_string(shape.channels) + "x" + size_text(shape) + ": " +
-                             e.what_without_backtrace());
+                             root_cause(e));
     }
     return model;
 }

@@ -19,6 +19,10 @@ namespace kakuren::trainer {
 struct ModelShape {
     std::int64_t channels = 1, height = 28, width = 28, classes = 10;
     std::vector<std::int64_t> input, output;
+    /// classes is a lower bound (the data's headers alone do not tell how many there are): a
+    /// TorchScript module's output may have more along dim 1 (the classes / channels).
+    bool classes_at_least = false;
+    std::string task; ///< the task's kind, for messages ("" = not said)
     [[nodiscard]] std::vector<std::int64_t> input_shape() const {
         return input.empty() ? std::vector<std::int64_t>{channels, height, width} : input;
     }

@@ -37,6 +37,9 @@ kakuren_train_module_run(const kakuren::trainer::ModuleCall* call) noexcept {
                 out += p.key + '\t' + message + '\n';
             }
             *call->output = out;
+        } else if (call->data_op == "model" && call->config != nullptr) {
+            const auto problem = trainer::check_model_fit(*call->config);
+            *call->output = problem ? problem->key + '\t' + problem->message + '\n' : "";
         } else if (call->data_op == "files" && call->config != nullptr) {
             std::vector<std::int64_t> ids;
             ids.reserve(call->data_args.size());

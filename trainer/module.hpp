@@ -27,8 +27,9 @@ struct ModuleCall {
     /// kakuren data: "inspect" (args: path or, with config set, the recipe's name; then
     /// "json"|"text") or "convert" (args: idx folder,
     /// format, out) instead of training; what it prints goes to *output. "check" (no args,
-    /// config set): check_data(), one "key\tmessage" line per problem in *output. "" = train /
-    /// check_model.
+    /// config set): check_data(), one "key\tmessage" line per problem in *output. "model" (no
+    /// args, config set): check_model_fit() (trainer/data_tools.hpp), its problem as one
+    /// "key\tmessage" line in *output, nothing when the model fits. "" = train / check_model.
     std::string data_op;
     std::vector<std::string> data_args;
     std::string* output = nullptr;
@@ -37,7 +38,7 @@ struct ModuleCall {
 /// Changes whenever the layout of what crosses the boundary changes: a stale module is refused
 /// instead of misreading memory.
 constexpr unsigned long module_abi() {
-    return 20261206UL * 31 + sizeof(SynthConfig) * 11 + sizeof(Config) * 7 + sizeof(Summary) * 5 +
+    return 20261207UL * 31 + sizeof(SynthConfig) * 11 + sizeof(Config) * 7 + sizeof(Summary) * 5 +
            sizeof(ModuleCall) * 3 + sizeof(DataConfig) + sizeof(DistConfig) + sizeof(EpochResult) +
            sizeof(StepProgress) + sizeof(checkpoint::Resume) + sizeof(checkpoint::Snapshot) +
            sizeof(util::MlLog);
@@ -64,6 +65,10 @@ void check_model_via_module(const Config& config);
 
 /// check_data() through the module (same loading and errors as train_via_module).
 std::vector<DataProblem> check_data_via_module(const Config& config);
+
+/// check_model_fit() (trainer/data_tools.hpp) through the module: [] or the one problem (same
+/// loading and errors as train_via_module).
+std::vector<DataProblem> check_model_fit_via_module(const Config& config);
 
 /// kakuren data inspect / convert through the module (trainer/data_tools.hpp): the text to
 /// print. With `config`, inspect reads the recipe's data set (args: the recipe's name,

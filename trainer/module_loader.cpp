@@ -116,14 +116,10 @@ void check_model_via_module(const Config& config) {
     call_module(call);
 }
 
-std::vector<DataProblem> check_data_via_module(const Config& config) {
-    std::string error, output;
-    ModuleCall call;
-    call.config = &config;
-    call.error = &error;
-    call.data_op = "check";
-    call.output = &output;
-    call_module(call);
+namespace {
+
+/// The "key\tmessage" lines of a check's output (a line without a tab concerns data.train).
+std::vector<DataProblem> parse_problems(const std::string& output) {
     std::vector<DataProblem> problems;
     std::size_t begin = 0;
     while (begin < output.size()) {
@@ -139,6 +135,27 @@ std::vector<DataProblem> check_data_via_module(const Config& config) {
         begin = end + 1;
     }
     return problems;
+}
+
+std::vector<DataProblem> check_via_module(const Config& config, const std::string& op) {
+    std::string error, output;
+    ModuleCall call;
+    call.config = &config;
+    call.error = &error;
+    call.data_op = op;
+    call.output = &output;
+    call_module(call);
+    return parse_problems(output);
+}
+
+} // namespace
+
+std::vector<DataProblem> check_data_via_module(const Config& config) {
+    return check_via_module(config, "check");
+}
+
+std::vector<DataProblem> check_model_fit_via_module(const Config& config) {
+    return check_via_module(config, "model");
 }
 
 std::vector<std::string> sample_files_via_module(const Config& config,

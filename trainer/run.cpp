@@ -8,6 +8,7 @@
 #include "trainer/data_paths.hpp"
 #include "trainer/data_tools.hpp"
 #include "trainer/mlperf_records.hpp"
+#include "trainer/model_fit.hpp"
 #include "trainer/models.hpp"
 #include "trainer/schedule.hpp"
 #include "trainer/stream.hpp"
@@ -22,12 +23,10 @@ namespace kakuren::trainer {
 using util::Json;
 namespace key = util::mlperf::key;
 
-namespace {
-
-/// What the model is built for: the data's sample shape, the task's output shape. A built-in
-/// model with model.inputs set must get exactly that shape from the data.
-ModelShape model_shape(const DataInfo& info, const Task& task, const ModelConfig& model) {
+ModelShape model_shape(const DataInfo& info, const Task& task, const ModelConfig& model,
+                       const std::string& task_kind) {
     ModelShape shape{info.channels, info.height, info.width, info.num_classes};
+    shape.task = task_kind;
     shape.input = info.sample_shape;
     shape.output = task.output_shape(info);
     shape.classes = shape.output.front();
@@ -38,8 +37,6 @@ ModelShape model_shape(const DataInfo& info, const Task& task, const ModelConfig
     }
     return shape;
 }
-
-} // namespace
 
 std::pair<double, double> Totals::means() const {
     if (count == 0) {
@@ -125,8 +122,8 @@ void Run::setup() {
 void Run::setup_model() {
     Device::seed(m_config.seed);
     m_task = make_task(m_config.task, m_config.stats);
-    std::shared_ptr<Model> model =
-        make_model(m_config.model, model_shape(m_data.info, *m_task, m_config.model));
+    std::shared_ptr<Model> model = make_model(
+        m_config.model, model_shape(m_data.info, *m_task, m_config.model, m_config.task.kind));
     model->train();
     model->to(m_device->torch_device()); // before the optimizer takes its parameters
     if (m_device->pin_batches()) {
@@ -410,7 +407,7 @@ void check_model(const Config& config) {
         const Sources data = open_sources(config.data);
         Device::seed(config.seed);
         const std::unique_ptr<Task> task = make_task(config.task, config.stats);
-        make_model(config.model, model_shape(data.info, *task, config.model))
+        make_model(config.model, model_shape(data.info, *task, config.model, config.task.kind))
             ->to(device.torch_device());
     } catch (const c10::Error& e) {
         throw RuntimeFailure(std::string("model check failed: ") + e.what_without_backtrace());

@@ -341,7 +341,8 @@ std::int64_t max_class(const StreamSource& source) {
     return count_classes(source.reader(), source.size());
 }
 
-/// data.image_size / data.image_channels as ImageOptions (images), checked.
+} // namespace
+
 ImageOptions image_options(const DataConfig& config) {
     ImageOptions image;
     if (config.dataset != "images") {
@@ -361,8 +362,6 @@ ImageOptions image_options(const DataConfig& config) {
     image.channels = config.image_channels;
     return image;
 }
-
-} // namespace
 
 std::unique_ptr<RawReader> open_stream_split(const DataConfig& config, const std::string& path,
                                              const std::string& key, const ImageOptions& image) {

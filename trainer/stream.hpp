@@ -202,6 +202,10 @@ struct ImageOptions {
     std::int64_t channels = 0;
 };
 
+/// data.image_size / data.image_channels as ImageOptions (default ones for other data sets).
+/// Throws UsageError for a size that is not [height, width] >= 1 or channels not 0, 1 or 3.
+ImageOptions image_options(const DataConfig& config);
+
 /// An images split may hold this list of CLASS/FILE paths (one a line): it then sets the order
 /// of the samples (kakuren data convert writes the IDX file's order), instead of ImageFolder's
 /// (class folders sorted, then the files of each, sorted).

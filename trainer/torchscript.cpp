@@ -8,7 +8,9 @@
 #include <string>
 
 #include "trainer/device.hpp"
+#include "trainer/model_fit.hpp"
 #include "trainer/models.hpp"
+#include "trainer/script_output.hpp"
 #include "util/error.hpp"
 
 namespace kakuren::trainer {
@@ -33,10 +35,11 @@ std::string archive_key(const std::string& name) {
 
 class ScriptModel final : public Model {
   public:
-    explicit ScriptModel(torch::jit::Module module) : m_module(std::move(module)) {}
+    ScriptModel(torch::jit::Module module, OutputChoice output, std::string where)
+        : m_module(std::move(module)), m_output(std::move(output)), m_where(std::move(where)) {}
 
     torch::Tensor forward(const torch::Tensor& inputs) override {
-        return m_module.forward({inputs}).toTensor();
+        return pick_output(m_module.forward({inputs}), m_output, m_where);
     }
     void train(bool on) override { m_module.train(on); }
     void to(torch::Device device) override { m_module.to(device); }
@@ -81,6 +84,8 @@ class ScriptModel final : public Model {
 
   private:
     torch::jit::Module m_module;
+    OutputChoice m_output; ///< model.output
+    std::string m_where;   ///< "model.path FILE: ", for pick_output's messages
 };
 
 torch::jit::Module load_module(const std::string& path) {
@@ -126,42 +131,83 @@ void check_forward(const torch::jit::Module& module, const std::string& where) {
     }
 }
 
+/// "(batch, classes)": what the dimensions of the task's output are.
+std::string output_legend(const std::string& task) {
+    if (task == "classification") {
+        return " (batch, classes)";
+    }
+    if (task == "segmentation") {
+        return " (batch, classes, height, width)";
+    }
+    return task == "regression" ? " (batch, targets)" : "";
+}
+
+/// Whether `output` has the task's shape for a batch of two (dim 1 at least the classes when
+/// the data's class count is only a lower bound).
+bool output_fits(const torch::Tensor& output, const std::vector<std::int64_t>& expected,
+                 bool classes_at_least) {
+    if (output.dim() != static_cast<std::int64_t>(expected.size())) {
+        return false;
+    }
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const bool at_least = classes_at_least && i == 1;
+        if (at_least ? output.size(i) < expected[i] : output.size(i) != expected[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// A dry forward of a zero batch of two (batch norm in train mode needs more than one sample),
+/// and the output's shape against the task's.
+void check_output(Model& model, const ModelShape& shape, const std::string& where) {
+    std::vector<std::int64_t> input = shape.input_shape();
+    input.insert(input.begin(), 2);
+    torch::Tensor output;
+    try {
+        torch::NoGradGuard no_grad;
+        model.eval();
+        output = model.forward(torch::zeros(input));
+        model.train(true);
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        // The interpreter's traceback (60 lines) ends with the cause: that line only.
+        throw RuntimeFailure(where + "forward fails on a zero batch of the data's sample shape " +
+                             shape_text(input) + ": " + root_cause(e));
+    }
+    std::vector<std::int64_t> expected = shape.output_shape();
+    expected.insert(expected.begin(), 2);
+    if (!output_fits(output, expected, shape.classes_at_least)) {
+        const std::string task = shape.task.empty() ? "the task" : shape.task;
+        const std::string more = shape.classes_at_least
+                                     ? " with at least " + std::to_string(expected[1]) +
+                                           " along dim 1 (the data's class count is known at "
+                                           "the run's start)"
+                                     : "";
+        throw RuntimeFailure(where + "for a batch " + shape_text(input) + " the module returns " +
+                             shape_text(output.sizes()) + "; " + task + " expects " +
+                             shape_text(expected) + more + output_legend(shape.task));
+    }
+}
+
 } // namespace
 
 std::shared_ptr<Model> load_torchscript(const ModelConfig& config, const ModelShape& shape) {
     const std::string where = "model.path " + config.path + ": ";
     torch::jit::Module module = load_module(config.path);
     check_forward(module, where);
-    auto model = std::make_shared<ScriptModel>(std::move(module));
+    auto model = std::make_shared<ScriptModel>(
+        std::move(module), OutputChoice{config.output_key, config.output_index}, where);
     if (model->parameters().empty()) {
         throw UsageError(where + "the module has no trainable parameters");
     }
-    const std::vector<std::int64_t> input = {shape.channels, shape.height, shape.width};
+    const std::vector<std::int64_t> input = shape.input_shape();
     if (!config.inputs.empty() && config.inputs != input) {
         throw RuntimeFailure(where + "model.inputs = " + shape_text(config.inputs) +
                              " but the data's samples are " + shape_text(input));
     }
-    // A dry forward of a batch of two (batch norm in train mode needs more than one sample).
-    torch::Tensor output;
-    try {
-        torch::NoGradGuard no_grad;
-        model->eval();
-        output = model->forward(torch::zeros({2, shape.channels, shape.height, shape.width}));
-        model->train(true);
-    } catch (const c10::Error& e) {
-        std::string why = e.what_without_backtrace();
-        throw RuntimeFailure(where + "forward fails on a batch of the data's shape [2, " +
-                             std::to_string(shape.channels) + ", " + std::to_string(shape.height) +
-                             ", " + std::to_string(shape.width) +
-                             "]: " + why.substr(0, why.find('\n')));
-    }
-    if (output.dim() != 2 || output.size(0) != 2 || output.size(1) != shape.classes) {
-        throw RuntimeFailure(where + "for a batch [2, " + std::to_string(shape.channels) + ", " +
-                             std::to_string(shape.height) + ", " + std::to_string(shape.width) +
-                             "] the module returns " + shape_text(output.sizes()) +
-                             "; classification expects [2, " + std::to_string(shape.classes) +
-                             "] (batch, classes)");
-    }
+    check_output(*model, shape, where);
     return model;
 }
 

@@ -64,6 +64,10 @@ struct ModelConfig {
     std::string kind = "cnn"; ///< recipes/kinds.hpp: mlp | cnn | resnet18 | ... | torchscript
     std::string path;         ///< torchscript: the module file (absolute)
     std::vector<std::int64_t> inputs; ///< torchscript: the input shape it expects; empty = any
+    /// torchscript, forward returning a dict / a tuple or list: the entry trained on
+    /// (model.output = "key" / = index; trainer/script_output.hpp); "" and -1 = unset.
+    std::string output_key;
+    std::int64_t output_index = -1;
     std::vector<int> hidden = {256, 128};
     std::vector<int> channels = {16, 32};
     int fc = 64;

@@ -1,7 +1,7 @@
 // kakuren run with [model] kind = "torchscript": a module exported by the real PyTorch trains
 // with hiding through the CLI, and a module that cannot train is refused before anything is
-// recorded (exit 2 for a file that is no usable module, exit 1 for one that does not fit the
-// data), on a dry run too.
+// recorded (exit 2, for a file that is no usable module and for one that does not fit the data:
+// recipe check and run make one forward pass first), on a dry run too.
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -87,7 +87,7 @@ TEST_F(TorchScriptE2E, AModuleThatCannotTrainIsRefusedBeforeAnythingIsRecorded) 
     EXPECT_NE(dry.err.find("forward takes 2 inputs (x, y)"), std::string::npos) << dry.err;
 
     const auto wrong = kakuren("run " + quoted(recipe("seg", "segment.pt").string()));
-    EXPECT_EQ(wrong.code, 1) << wrong.out << wrong.err;
+    EXPECT_EQ(wrong.code, 2) << wrong.out << wrong.err;
     EXPECT_NE(wrong.err.find("the module returns [2, 10, 28, 28]; classification expects [2, "
                              "10] (batch, classes)"),
               std::string::npos)

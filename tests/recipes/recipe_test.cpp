@@ -400,6 +400,9 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
          [](const Recipe& r) {
              return r.model.inputs == std::vector<int>{1, 28, 28};
          }},
+        {"model.output",
+         {"model.output=logits"},
+         [](const Recipe& r) { return r.model.output_key == "logits"; }},
         {"model.hidden",
          {"model.hidden=[32]"},
          [](const Recipe& r) { return r.model.hidden == std::vector<int>{32}; }},
