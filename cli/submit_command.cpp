@@ -248,8 +248,11 @@ int submit_command(const CommonOptions& common, const SubmitOptions& options) {
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     const std::vector<Planned> runs = plan_runs(options);
     for (const Planned& p : runs) {
-        // A streaming data set's headers (and the model against them) before any record or job.
-        check_recipe_data(p.recipe, trainer_config(p.recipe));
+        // A streaming data set's headers, and the model against them (one forward pass of a zero
+        // batch), before any record or job: as kakuren run checks them.
+        const trainer::Config config = trainer_config(p.recipe);
+        check_recipe_data(p.recipe, config);
+        check_recipe_model(p.recipe, config);
     }
     const recipes::Recipe& first = runs.front().recipe;
     const std::string wanted = options.backend.empty() ? first.launcher.backend : options.backend;

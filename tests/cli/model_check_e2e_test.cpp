@@ -21,7 +21,9 @@ TEST_F(ModelCheckE2E, AModuleThatDoesNotFitTheDataIsOneLineExit2AndNothingIsReco
                                  ": forward fails on a zero batch of the data's sample shape [2, "
                                  "1, 28, 28]: mat1 and mat2 shapes cannot be multiplied (2x784 "
                                  "and 100x10)\n";
-    for (const std::string command : {"recipe check", "run --dry-run", "run"}) {
+    for (const std::string command :
+         {"recipe check", "run --dry-run", "run", "submit --backend local --dry-run",
+          "submit --backend local"}) {
         const auto r = kakuren(command + " " + quoted(file));
         EXPECT_EQ(r.code, 2) << command << '\n' << r.out << r.err;
         EXPECT_EQ(r.err, expected) << command;
