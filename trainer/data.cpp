@@ -141,11 +141,8 @@ void check_magic(const std::filesystem::path& file, std::uint32_t magic, std::ui
     }
 }
 
-// splitmix64 (util/hash.hpp): small, fast, and the same on every platform (std::
-// distributions are not).
-std::uint64_t mix64(std::uint64_t z) {
-    return util::splitmix64_mix(z);
-}
+// splitmix64 (util/hash.hpp): the same on every platform (std:: distributions are not).
+constexpr auto mix64 = util::splitmix64_mix;
 
 class Normal {
   public:

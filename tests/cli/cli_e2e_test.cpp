@@ -303,7 +303,7 @@ pid_t start_long_run(const fs::path& ws) {
             const auto runs = kakuren::db::Store::open(ws / "kakuren.db").list_runs();
             return !runs.empty() && runs[0].epochs_done >= 1;
         },
-        300);
+        120); // deadlines under ctest's own timeout, so that a failure prints its cause
     if (!recorded) {
         ADD_FAILURE() << "the background run recorded no epoch: " << slurp(ws / "bg.out");
         return -1;
@@ -313,7 +313,8 @@ pid_t start_long_run(const fs::path& ws) {
 
 /// Waits for the background run's exit code (-1: none after minutes).
 int wait_exit_code(const fs::path& ws) {
-    if (!kakuren::testing::wait_until([&] { return fs::exists(ws / "bg.code"); }, 300)) {
+    if (!kakuren::testing::wait_until([&] { return fs::exists(ws / "bg.code"); }, 120)) {
+        ADD_FAILURE() << "the background run did not end within 120 s: " << slurp(ws / "bg.out");
         return -1;
     }
     return std::stoi(slurp(ws / "bg.code"));
