@@ -141,7 +141,10 @@ void Loader::check_data_files() {
             field = raw.string();
         } else {
             const std::string shown = fashion ? gz.string() : raw.string() + "(.gz)";
-            error(folder_place, "data.path: " + shown + " does not exist; " + hint);
+            std::string message = "data.path: " + shown;
+            message += " does not exist; ";
+            message += hint;
+            error(folder_place, message);
             continue;
         }
         m_recipe.origins[std::string(file.key)] = m_recipe.origins["data.path"];

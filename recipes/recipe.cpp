@@ -85,16 +85,21 @@ void Loader::walk(const toml::table& root) {
         }
         const auto* table = node.as_table();
         if (table == nullptr) {
-            error(at(node.source()),
-                  section + " must be a table ([" + section + "]), got " + describe(node));
+            std::string message = section;
+            message += " must be a table ([";
+            message += section;
+            message += "]), got ";
+            message += describe(node);
+            error(at(node.source()), message);
             continue;
         }
         if (section == "data") {
             m_data_table = table->source().begin.line > 0 ? at(table->source()) : at(k.source());
         }
+        const std::string key_prefix = section + ".";
         for (auto&& [k2, value_node] : *table) {
             const std::string name(k2.str());
-            const Field* f = detail::find_field(section + "." + name);
+            const Field* f = detail::find_field(key_prefix + name);
             if (f == nullptr) {
                 error(at(k2.source()), unknown_key_in_section(section, name));
                 continue;
