@@ -3,1072 +3,163 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <array>
-#include <cerrno>
-#include <cmath>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <memory>
-#include <set>
-#include <sstream>
+#include <optional>
+#include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
-#include "recipes/data_hints.hpp"
-#include "recipes/data_rules.hpp"
-#include "recipes/kinds.hpp"
+#include "recipes/loader.hpp"
 #include "recipes/run_length.hpp"
 #include "recipes/schema.hpp"
-#include "recipes/science.hpp"
 #include "util/strings.hpp"
-#include "util/data_path.hpp"
 #include "util/system.hpp"
 
 namespace kakuren::recipes {
 
 namespace fs = std::filesystem;
-using detail::Field;
-using detail::Kind;
-using detail::Value;
-
-namespace {
-
-constexpr std::string_view k_fashion_mnist_path = "/usr/share/datasets/fashion-mnist";
-
-/// Characters a [slurm] value may hold: enough for Slurm's names and expressions, never a quote,
-/// space, $, backquote, ; or newline (values are quoted in the batch script as well).
-bool only_chars(std::string_view text, std::string_view extra_allowed) {
-    return std::all_of(text.begin(), text.end(), [&](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '-' || c == '.' || extra_allowed.find(c) != std::string_view::npos;
-    });
-}
-
-/// Non-negative decimal integer of at most 9 digits, else nullopt.
-std::optional<int> small_number(std::string_view text) {
-    if (text.empty() || text.size() > 9 ||
-        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        return std::nullopt;
-    }
-    return std::stoi(std::string(text));
-}
-
-/// The four IDX files: the recipe key that names one, and its file name in a data folder.
-struct DataFile {
-    std::string_view key;
-    std::string_view file_name;
-    std::string DataSection::*member;
-};
-const std::array<DataFile, 4> k_data_files = {{
-    {"data.train_images", "train-images-idx3-ubyte", &DataSection::train_images},
-    {"data.train_labels", "train-labels-idx1-ubyte", &DataSection::train_labels},
-    {"data.test_images", "t10k-images-idx3-ubyte", &DataSection::test_images},
-    {"data.test_labels", "t10k-labels-idx1-ubyte", &DataSection::test_labels},
-}};
-
-/// Where a message points: a place in the recipe, a --set, or the recipe as a whole.
-struct Location {
-    int group = 0;                      ///< 0: the file; 1: --set (reported after the file)
-    std::uint32_t line = 0, column = 0; ///< 0: the file as a whole
-    std::size_t order = 0;              ///< --set: its index
-    std::string prefix;                 ///< "recipes/x.toml:3:8", "--set k=v", "recipes/x.toml"
-};
-
-struct Problem {
-    Location where;
-    std::string message;
-};
-
 using util::join;
-/// Spaces and tabs only: a CR stays.
-std::string trim(std::string_view s) {
-    return util::trim(s, " \t");
-}
 
-/// A node as TOML text on one line, for messages.
-std::string inline_text(const toml::node& node) {
-    if (const auto* s = node.as_string()) {
-        return detail::quote(s->get());
-    }
-    if (const auto* i = node.as_integer()) {
-        return std::to_string(i->get());
-    }
-    if (const auto* d = node.as_floating_point()) {
-        return detail::render_float(d->get());
-    }
-    if (const auto* b = node.as_boolean()) {
-        return b->get() ? "true" : "false";
-    }
-    if (const auto* a = node.as_array()) {
-        std::vector<std::string> parts;
-        for (const auto& element : *a) {
-            parts.push_back(inline_text(element));
-        }
-        return "[" + join(parts, ", ") + "]";
-    }
-    if (node.is_table()) {
-        return "{...}";
-    }
-    std::ostringstream out;
-    node.visit([&out](const auto& n) { out << n; });
-    return out.str();
-}
+namespace loading {
 
-/// "string \"ten\"", "float 2.0", "table": what a user wrote, for type errors.
-std::string describe(const toml::node& node) {
-    switch (node.type()) {
-    case toml::node_type::string:
-        return "string " + inline_text(node);
-    case toml::node_type::integer:
-        return "integer " + inline_text(node);
-    case toml::node_type::floating_point:
-        return "float " + inline_text(node);
-    case toml::node_type::boolean:
-        return "boolean " + inline_text(node);
-    case toml::node_type::array:
-        return "array " + inline_text(node);
-    case toml::node_type::table:
-        return "table";
-    case toml::node_type::date:
-        return "date " + inline_text(node);
-    case toml::node_type::time:
-        return "time " + inline_text(node);
-    case toml::node_type::date_time:
-        return "date-time " + inline_text(node);
-    case toml::node_type::none:
-        break;
-    }
-    return "nothing";
-}
-
-std::vector<std::string> names_in(std::string_view section) {
-    std::vector<std::string> out;
+Loader::Loader(const fs::path& file, const std::string& text)
+    : m_file(file.string()), m_dir(file.parent_path()) {
+    m_recipe.file = file;
+    m_recipe.text = text;
     for (const auto& f : detail::schema()) {
-        if (f.section == section) {
-            out.push_back(f.name);
-        }
+        m_recipe.origins[f.key()] = "default";
     }
-    return out;
 }
 
-bool is_section(std::string_view name) {
-    const auto& sections = detail::section_names();
-    return std::find(sections.begin(), sections.end(), name) != sections.end();
+Recipe Loader::run(const std::vector<std::string>& overrides) {
+    toml::table root;
+    try {
+        root = toml::parse(std::string_view{m_recipe.text}, std::string_view{m_file});
+    } catch (const toml::parse_error& e) {
+        // A syntax error leaves nothing reliable to check: report it alone.
+        const auto& begin = e.source().begin;
+        throw RecipeError({m_file + ":" + std::to_string(begin.line) + ":" +
+                           std::to_string(begin.column) +
+                           ": error: " + std::string(e.description())});
+    }
+    walk(root);
+    for (std::size_t i = 0; i < overrides.size(); ++i) {
+        apply_override(overrides[i], i);
+    }
+    if (ok({"schedule.epochs", "schedule.kind", "schedule.decay_factors"})) {
+        fit_defaults_to_run_length(m_recipe);
+    }
+    check_rules();
+    check_data_files();
+    check_split_files();
+    check_model_file();
+    if (!m_problems.empty()) {
+        std::stable_sort(
+            m_problems.begin(), m_problems.end(), [](const Problem& a, const Problem& b) {
+                return std::tie(a.where.group, a.where.line, a.where.column, a.where.order) <
+                       std::tie(b.where.group, b.where.line, b.where.column, b.where.order);
+            });
+        std::vector<std::string> messages;
+        messages.reserve(m_problems.size());
+        for (const auto& p : m_problems) {
+            messages.push_back(p.where.prefix + ": error: " + p.message);
+        }
+        throw RecipeError(std::move(messages));
+    }
+    return std::move(m_recipe);
 }
 
-/// "unknown key hiding.fractoin; did you mean hiding.fraction?" for a key in a known section.
-std::string unknown_key_in_section(const std::string& section, const std::string& name) {
-    const std::string key = section + "." + name;
-    // The exact name in another section ("[model] lr") beats a look-alike in this one.
-    std::vector<std::string> elsewhere;
-    for (const auto& f : detail::schema()) {
-        if (f.name == name) {
-            elsewhere.push_back(f.key());
-        }
-    }
-    if (elsewhere.size() == 1) {
-        return "unknown key " + key + "; did you mean " + elsewhere.front() + "?";
-    }
-    const auto names = names_in(section);
-    if (auto near = detail::nearest(name, names)) {
-        return "unknown key " + key + "; did you mean " + section + "." + *near + "?";
-    }
-    return "unknown key " + key + "; known keys in [" + section + "]: " + join(names, ", ");
-}
-
-/// The message for a dotted key outside any known section (a top-level key, a --set typo).
-std::string unknown_key(const std::string& key) {
-    if (const auto dot = key.find('.'); dot != std::string::npos) {
-        const std::string section = key.substr(0, dot), name = key.substr(dot + 1);
-        if (is_section(section) && name.find('.') == std::string::npos) {
-            return unknown_key_in_section(section, name);
-        }
-    }
-    std::vector<std::string> keys;
-    for (const auto& f : detail::schema()) {
-        keys.push_back(f.key());
-    }
-    if (auto near = detail::nearest(key, keys)) {
-        return "unknown key " + key + "; did you mean " + *near + "?";
-    }
-    const std::string last =
-        key.substr(key.rfind('.') == std::string::npos ? 0 : key.rfind('.') + 1);
-    std::vector<std::string> same_name;
-    for (const auto& f : detail::schema()) {
-        if (f.name == last) {
-            same_name.push_back(f.key());
-        }
-    }
-    if (same_name.size() == 1) {
-        return "unknown key " + key + "; did you mean " + same_name.front() + "?";
-    }
-    return "unknown key " + key + "; keys belong to the sections " +
-           join(detail::section_names(), ", ");
-}
-
-std::string unknown_section(const std::string& section) {
-    if (auto near = detail::nearest(section, detail::section_names())) {
-        return "unknown section [" + section + "]; did you mean [" + *near + "]?";
-    }
-    return "unknown section [" + section +
-           "]; known sections: " + join(detail::section_names(), ", ");
-}
-
-bool is_file(const fs::path& p) {
-    std::error_code ec;
-    return fs::is_regular_file(p, ec);
-}
-
-/// One load: collects every problem, then either throws them all or returns the recipe.
-class Loader {
-  public:
-    Loader(const fs::path& file, const std::string& text)
-        : m_file(file.string()), m_dir(file.parent_path()) {
-        m_recipe.file = file;
-        m_recipe.text = text;
-        for (const auto& f : detail::schema()) {
-            m_recipe.origins[f.key()] = "default";
-        }
-    }
-
-    Recipe run(const std::vector<std::string>& overrides) {
-        toml::table root;
-        try {
-            root = toml::parse(std::string_view{m_recipe.text}, std::string_view{m_file});
-        } catch (const toml::parse_error& e) {
-            // A syntax error leaves nothing reliable to check: report it alone.
-            const auto& begin = e.source().begin;
-            throw RecipeError({m_file + ":" + std::to_string(begin.line) + ":" +
-                               std::to_string(begin.column) +
-                               ": error: " + std::string(e.description())});
-        }
-        walk(root);
-        for (std::size_t i = 0; i < overrides.size(); ++i) {
-            apply_override(overrides[i], i);
-        }
-        if (ok({"schedule.epochs", "schedule.kind", "schedule.decay_factors"})) {
-            fit_defaults_to_run_length(m_recipe);
-        }
-        check_rules();
-        check_data_files();
-        check_split_files();
-        check_model_file();
-        if (!m_problems.empty()) {
-            std::stable_sort(
-                m_problems.begin(), m_problems.end(), [](const Problem& a, const Problem& b) {
-                    return std::tie(a.where.group, a.where.line, a.where.column, a.where.order) <
-                           std::tie(b.where.group, b.where.line, b.where.column, b.where.order);
-                });
-            std::vector<std::string> messages;
-            messages.reserve(m_problems.size());
-            for (const auto& p : m_problems) {
-                messages.push_back(p.where.prefix + ": error: " + p.message);
-            }
-            throw RecipeError(std::move(messages));
-        }
-        return std::move(m_recipe);
-    }
-
-  private:
-    [[nodiscard]] Location at(const toml::source_region& region) const {
-        const auto& begin = region.begin;
-        if (begin.line == 0) {
-            return whole_file();
-        }
-        return Location{0, begin.line, begin.column, 0,
-                        m_file + ":" + std::to_string(begin.line) + ":" +
-                            std::to_string(begin.column)};
-    }
-
-    [[nodiscard]] Location whole_file() const { return Location{0, 0, 0, 0, m_file}; }
-
-    void error(const Location& where, std::string message) {
-        m_problems.push_back(Problem{where, std::move(message)});
-    }
-
-    [[nodiscard]] bool ok(std::initializer_list<std::string_view> keys) const {
-        return std::none_of(keys.begin(), keys.end(),
-                            [this](std::string_view k) { return m_bad.count(std::string(k)); });
-    }
-
-    /// The location of the first of keys that was set, else the fallback (the whole file).
-    [[nodiscard]] Location place(std::initializer_list<std::string_view> keys,
-                                 const std::optional<Location>& fallback = std::nullopt) const {
-        for (auto k : keys) {
-            if (auto it = m_where.find(std::string(k)); it != m_where.end()) {
-                return it->second;
-            }
-        }
-        return fallback ? *fallback : whole_file();
-    }
-
-    [[nodiscard]] Location place(const std::vector<std::string>& keys) const {
-        for (const auto& k : keys) {
-            if (auto it = m_where.find(k); it != m_where.end()) {
-                return it->second;
-            }
-        }
-        return whole_file();
-    }
-
-    void walk(const toml::table& root) {
-        for (auto&& [k, node] : root) {
-            const std::string section(k.str());
-            if (!is_section(section)) {
-                if (const auto* table = node.as_table()) {
-                    // At the "[section]" header when there is one.
-                    const auto& region =
-                        table->source().begin.line > 0 ? table->source() : k.source();
-                    error(at(region), unknown_section(section));
-                } else {
-                    error(at(k.source()), unknown_key(section));
-                }
-                continue;
-            }
-            const auto* table = node.as_table();
-            if (table == nullptr) {
-                error(at(node.source()),
-                      section + " must be a table ([" + section + "]), got " + describe(node));
-                continue;
-            }
-            if (section == "data") {
-                m_data_table =
-                    table->source().begin.line > 0 ? at(table->source()) : at(k.source());
-            }
-            for (auto&& [k2, value_node] : *table) {
-                const std::string name(k2.str());
-                const Field* f = detail::find_field(section + "." + name);
-                if (f == nullptr) {
-                    error(at(k2.source()), unknown_key_in_section(section, name));
-                    continue;
-                }
-                const Location where = at(value_node.source());
-                take(*f, value_node, where, true, where.prefix, m_dir);
-            }
-        }
-    }
-
-    void apply_override(const std::string& text, std::size_t index) {
-        const Location where{1, 0, 0, index, "--set " + text};
-        const auto eq = text.find('=');
-        const std::string key = trim(std::string_view(text).substr(0, eq));
-        if (eq == std::string::npos || key.empty()) {
-            error(where, "expected section.key=value");
-            return;
-        }
-        const Field* f = detail::find_field(key);
-        if (f == nullptr) {
-            error(where, unknown_key(key));
-            return;
-        }
-        const std::string raw = text.substr(eq + 1);
-        std::optional<toml::table> doc;
-        try {
-            auto parsed = toml::parse("x = " + raw);
-            if (parsed.size() == 1 && parsed.contains("x")) {
-                doc = std::move(parsed);
-            }
-        } catch (const toml::parse_error&) {
-            // Not a TOML value: the text itself is the value (a name, a path, a bare word).
-        }
-        const toml::value<std::string> as_text(trim(raw));
-        const toml::node* node = doc ? doc->get("x") : nullptr;
-        const bool wants_string = f->kind == Kind::string || f->kind == Kind::enumeration;
-        if (node == nullptr || (wants_string && !node->is_string())) {
-            node = &as_text;
-        }
-        // Relative paths on the command line are relative to where the command runs.
-        take(*f, *node, where, false, "--set", fs::path{});
-    }
-
-    /// Converts, checks and stores one value; records the problem instead when it is bad.
-    void take(const Field& f, const toml::node& node, const Location& where, bool in_file,
-              const std::string& origin, const fs::path& base) {
-        const std::string key = f.key();
-        auto value = convert(f, node, where, in_file);
-        if (!value || !validate(f, *value, where)) {
-            m_bad.insert(key);
-            return;
-        }
-        f.set(m_recipe, *value);
-        m_recipe.origins[key] = origin;
-        m_where[key] = where;
-        m_base[key] = base;
-        m_bad.erase(key);
-    }
-
-    std::optional<Value> convert(const Field& f, const toml::node& node, const Location& where,
-                                 bool in_file) {
-        const std::string key = f.key();
-        auto type_error = [&](const Location& at_node, const std::string& subject,
-                              const std::string& expected, const toml::node& got) {
-            error(at_node, subject + " must be " + expected + ", got " + describe(got));
-        };
-        switch (f.kind) {
-        case Kind::integer:
-            if (const auto* i = node.as_integer()) {
-                return Value{i->get()};
-            }
-            type_error(where, key, "an integer", node);
-            return std::nullopt;
-        case Kind::floating:
-        case Kind::optional_float:
-            if (const auto* i = node.as_integer()) {
-                return Value{static_cast<double>(i->get())};
-            }
-            if (const auto* d = node.as_floating_point()) {
-                if (!std::isfinite(d->get())) {
-                    error(where, key + " = " + detail::render_float(d->get()) +
-                                     " is out of range; expected a finite number");
-                    return std::nullopt;
-                }
-                return Value{d->get()};
-            }
-            type_error(where, key, "a number", node);
-            return std::nullopt;
-        case Kind::boolean:
-            if (const auto* b = node.as_boolean()) {
-                return Value{b->get()};
-            }
-            type_error(where, key, "true or false", node);
-            return std::nullopt;
-        case Kind::string:
-        case Kind::enumeration:
-            if (const auto* s = node.as_string()) {
-                return Value{s->get()};
-            }
-            type_error(where, key, "a string", node);
-            return std::nullopt;
-        case Kind::string_list:
-            return string_list(f, node, where, in_file);
-        case Kind::key_or_index:
-            if (const auto* s = node.as_string()) {
-                return Value{s->get()};
-            }
-            if (const auto* i = node.as_integer()) {
-                return Value{i->get()};
-            }
-            type_error(where, key, "a string (a dict key) or an integer (a tuple index)", node);
-            return std::nullopt;
-        case Kind::int_list:
-        case Kind::float_list:
-            break;
-        }
-        const bool ints = f.kind == Kind::int_list;
-        const auto* array = node.as_array();
-        if (array == nullptr) {
-            type_error(where, key, ints ? "a list of integers" : "a list of numbers", node);
-            return std::nullopt;
-        }
-        detail::IntList int_values;
-        detail::FloatList float_values;
-        bool good = true;
-        for (std::size_t i = 0; i < array->size(); ++i) {
-            const toml::node& element = *array->get(i);
-            const Location element_where = in_file ? at(element.source()) : where;
-            const std::string subject = key + "[" + std::to_string(i) + "]";
-            if (const auto* n = element.as_integer()) {
-                int_values.push_back(n->get());
-                float_values.push_back(static_cast<double>(n->get()));
-            } else if (const auto* d = element.as_floating_point(); d != nullptr && !ints) {
-                if (!std::isfinite(d->get())) {
-                    error(element_where, subject + " = " + detail::render_float(d->get()) +
-                                             " is out of range; expected a finite number");
-                    good = false;
-                }
-                float_values.push_back(d->get());
+void Loader::walk(const toml::table& root) {
+    for (auto&& [k, node] : root) {
+        const std::string section(k.str());
+        if (!is_section(section)) {
+            if (const auto* table = node.as_table()) {
+                // At the "[section]" header when there is one.
+                const auto& region = table->source().begin.line > 0 ? table->source() : k.source();
+                error(at(region), unknown_section(section));
             } else {
-                type_error(element_where, subject, ints ? "an integer" : "a number", element);
-                good = false;
+                error(at(k.source()), unknown_key(section));
             }
+            continue;
         }
-        if (!good) {
-            return std::nullopt;
+        const auto* table = node.as_table();
+        if (table == nullptr) {
+            std::string message = section;
+            message += " must be a table ([";
+            message += section;
+            message += "]), got ";
+            message += describe(node);
+            error(at(node.source()), message);
+            continue;
         }
-        return ints ? Value{int_values} : Value{float_values};
-    }
-
-    /// A list of strings (slurm.setup), each element a string.
-    std::optional<Value> string_list(const Field& f, const toml::node& node, const Location& where,
-                                     bool in_file) {
-        const auto* array = node.as_array();
-        if (array == nullptr) {
-            error(where, f.key() + " must be a list of strings, got " + describe(node));
-            return std::nullopt;
+        if (section == "data") {
+            m_data_table = table->source().begin.line > 0 ? at(table->source()) : at(k.source());
         }
-        detail::StringList values;
-        bool good = true;
-        for (std::size_t i = 0; i < array->size(); ++i) {
-            const toml::node& element = *array->get(i);
-            if (const auto* s = element.as_string()) {
-                values.push_back(s->get());
-            } else {
-                error(in_file ? at(element.source()) : where, f.key() + "[" + std::to_string(i) +
-                                                                  "] must be a string, got " +
-                                                                  describe(element));
-                good = false;
-            }
-        }
-        return good ? std::optional<Value>(Value{values}) : std::nullopt;
-    }
-
-    bool validate(const Field& f, const Value& value, const Location& where) {
-        const std::string head = f.key() + " = " + detail::render(value);
-        auto out_of_range = [&](const std::string& expected) {
-            error(where, head + " is out of range; expected " + expected);
-            return false;
-        };
-        auto int_fits = [&](std::int64_t x, std::string_view name) {
-            if (x > f.int_max) {
-                return out_of_range(std::string(name) + " <= " + std::to_string(f.int_max));
-            }
-            if (x < f.int_min) {
-                return out_of_range(std::string(name) + " >= " + std::to_string(f.int_min));
-            }
-            return true;
-        };
-        switch (f.kind) {
-        case Kind::integer: {
-            const auto x = std::get<std::int64_t>(value);
-            if (!f.allowed_ints.empty() && std::find(f.allowed_ints.begin(), f.allowed_ints.end(),
-                                                     x) == f.allowed_ints.end()) {
-                error(where, head + " is not allowed; expected " + detail::constraint_text(f));
-                return false;
-            }
-            if (f.range && !f.range->contains(static_cast<double>(x))) {
-                return out_of_range(f.range->text(f.name));
-            }
-            return int_fits(x, f.name);
-        }
-        case Kind::floating:
-        case Kind::optional_float:
-            if (f.range && !f.range->contains(std::get<double>(value))) {
-                return out_of_range(f.range->text(f.name));
-            }
-            return true;
-        case Kind::boolean:
-            return true;
-        case Kind::enumeration: {
-            const auto& s = std::get<std::string>(value);
-            if (std::find(f.allowed.begin(), f.allowed.end(), s) == f.allowed.end()) {
-                error(where, head + " is not allowed; expected " + detail::constraint_text(f));
-                return false;
-            }
-            return true;
-        }
-        case Kind::string:
-            if (f.min_size > 0 && std::get<std::string>(value).empty()) {
-                error(where, head + " is empty; expected a non-empty string");
-                return false;
-            }
-            if (f.max_size && std::get<std::string>(value).size() > *f.max_size) {
-                error(where, f.key() + " has " +
-                                 std::to_string(std::get<std::string>(value).size()) +
-                                 " characters; expected at most " + std::to_string(*f.max_size));
-                return false;
-            }
-            return true;
-        case Kind::string_list:
-            return true; // what each element may hold is the field's own rule (check_slurm)
-        case Kind::key_or_index:
-            if (const auto* i = std::get_if<std::int64_t>(&value); i != nullptr && *i < 0) {
-                return out_of_range(f.range->text(f.name));
-            }
-            if (const auto* s = std::get_if<std::string>(&value); s != nullptr && s->empty()) {
-                error(where, head + " is empty; expected a dict key or an index >= 0");
-                return false;
-            }
-            return true;
-        case Kind::int_list:
-        case Kind::float_list:
-            break;
-        }
-        std::vector<double> elements;
-        if (const auto* ints = std::get_if<detail::IntList>(&value)) {
-            elements.assign(ints->begin(), ints->end());
-        } else {
-            elements = std::get<detail::FloatList>(value);
-        }
-        const std::size_t n = elements.size();
-        if (f.exact_size && n != *f.exact_size) {
-            error(where, head + " has " + std::to_string(n) + (n == 1 ? " element" : " elements") +
-                             "; expected " + std::to_string(*f.exact_size));
-            return false;
-        }
-        if (n < f.min_size) {
-            error(where, head + " has " + std::to_string(n) + (n == 1 ? " element" : " elements") +
-                             "; expected at least " + std::to_string(f.min_size));
-            return false;
-        }
-        for (double x : elements) {
-            if (f.range && !f.range->contains(x)) {
-                return out_of_range(f.range->text("each element"));
-            }
-        }
-        if (const auto* ints = std::get_if<detail::IntList>(&value)) {
-            for (auto x : *ints) {
-                if (!int_fits(x, "each element")) {
-                    return false;
-                }
-            }
-        }
-        return true;
-    }
-
-    /// Rules that tie fields together; each is checked only when its fields are valid.
-    void check_rules() {
-        const auto& s = m_recipe.schedule;
-        if (ok({"schedule.epochs", "schedule.warmup_epochs"}) && s.warmup_epochs >= s.epochs) {
-            error(place({"schedule.warmup_epochs", "schedule.epochs"}),
-                  "schedule.warmup_epochs = " + std::to_string(s.warmup_epochs) +
-                      " must be less than schedule.epochs = " + std::to_string(s.epochs) +
-                      " (leave it unset and the default warm-up fits any schedule.epochs)");
-        }
-        if (ok({"schedule.kind", "schedule.milestones"}) &&
-            (s.kind == "step" || s.kind == "multistep")) {
-            const std::string head =
-                "schedule.milestones = " + detail::render(find_value("schedule.milestones"));
-            const bool increasing =
-                std::adjacent_find(s.milestones.begin(), s.milestones.end(),
-                                   [](int a, int b) { return b <= a; }) == s.milestones.end();
-            if (!increasing) {
-                error(place({"schedule.milestones"}), head + " is not strictly increasing");
-            } else if (ok({"schedule.epochs"}) &&
-                       std::any_of(s.milestones.begin(), s.milestones.end(),
-                                   [&](int m) { return m >= s.epochs; })) {
-                error(place({"schedule.milestones", "schedule.epochs"}),
-                      head + " is out of range; expected each element < schedule.epochs = " +
-                          std::to_string(s.epochs) +
-                          " (leave schedule.milestones unset and the default ones scale with "
-                          "schedule.epochs)");
-            }
-        }
-        if (ok({"schedule.kind", "schedule.milestones", "schedule.decay_factors"}) &&
-            (s.kind == "step" || s.kind == "multistep") && !s.decay_factors.empty() &&
-            s.decay_factors.size() != s.milestones.size()) {
-            error(
-                place({"schedule.decay_factors", "schedule.milestones"}),
-                "schedule.decay_factors = " + detail::render(find_value("schedule.decay_factors")) +
-                    " has " + std::to_string(s.decay_factors.size()) +
-                    " entries; expected one per schedule.milestones entry (" +
-                    std::to_string(s.milestones.size()) + ")");
-        }
-        const auto& o = m_recipe.optimizer;
-        if (ok({"optimizer.nesterov", "optimizer.momentum"}) && o.nesterov && o.momentum == 0) {
-            error(place({"optimizer.nesterov", "optimizer.momentum"}),
-                  "optimizer.nesterov = true needs optimizer.momentum > 0 (it is " +
-                      detail::render_float(o.momentum) + ")");
-        }
-        const auto& d = m_recipe.data;
-        if (ok({"data.image_size"}) && !d.image_size.empty() && d.image_size.size() != 2) {
-            const std::size_t n = d.image_size.size();
-            error(place({"data.image_size"}),
-                  "data.image_size = " + detail::render(find_value("data.image_size")) + " has " +
-                      std::to_string(n) + (n == 1 ? " element" : " elements") +
-                      "; expected [height, width], or [] for the first image's size");
-        }
-        if (ok({"data.dataset", "data.random_crop", "data.hflip"}) && d.dataset != "images" &&
-            (d.random_crop > 0 || d.hflip)) {
-            const std::string key = d.random_crop > 0 ? "data.random_crop" : "data.hflip";
-            std::string message = key + " = " + detail::render(find_value(key));
-            message += R"( augments data.dataset = "images" only; this recipe reads ")";
-            message += d.dataset + "\"";
-            error(place({key}), message);
-        }
-        check_task();
-        for (const RuleProblem& p :
-             science_rules(m_recipe, [this](std::string_view key) { return ok({key}); })) {
-            error(place(p.keys), p.message);
-        }
-        check_slurm();
-    }
-
-    /// What the task needs of the data, the hiding settings and the targets.
-    void check_task() {
-        const auto& t = m_recipe.task;
-        const auto quoted = [](const std::string& v) { return "\"" + v + "\""; };
-        if (ok({"task.kind", "hiding.confidence"}) && t.kind != "classification" &&
-            m_recipe.hiding.confidence == "batch") {
-            error(place({"hiding.confidence", "task.kind"}),
-                  "hiding.confidence = \"batch\" (softmax over the batch, the reference quirk) is "
-                  "defined for classification only; task.kind = " +
-                      quoted(t.kind) + " needs hiding.confidence = \"class\"");
-        }
-        if (ok({"task.kind", "run.target_accuracy"}) && t.kind == "regression" &&
-            m_recipe.run.target_accuracy) {
-            error(place({"run.target_accuracy", "task.kind"}),
-                  "run.target_accuracy is an accuracy (higher is better); task.kind = "
-                  "\"regression\" measures MAE (lower is better): set task.target instead");
-        }
-        if (ok({"task.target", "run.target_accuracy"}) && t.target &&
-            m_recipe.run.target_accuracy) {
-            error(place({"task.target", "run.target_accuracy"}),
-                  "task.target and run.target_accuracy are both set; keep one");
-        }
-        if (ok({"task.target", "task.kind"}) && t.target && t.kind != "regression" &&
-            *t.target > 1) {
-            error(place({"task.target"}), "task.target = " + detail::render_float(*t.target) +
-                                              " is out of range; expected task.target <= 1 for "
-                                              "task.kind = " +
-                                              quoted(t.kind));
-        }
-        if (ok({"task.kind", "task.class_weights"}) && !t.class_weights.empty() &&
-            t.kind != "segmentation") {
-            error(place({"task.class_weights", "task.kind"}),
-                  "task.class_weights is for task.kind = \"segmentation\"; task.kind is " +
-                      quoted(t.kind));
-        }
-        const auto& d = m_recipe.data;
-        if (ok({"data.dataset", "data.synthetic_kind", "task.kind"}) && d.dataset == "synthetic") {
-            const std::string needs = d.synthetic_kind == "cosmoflow" ? "regression"
-                                      : d.synthetic_kind == "deepcam" ? "segmentation"
-                                                                      : "classification";
-            if (t.kind != needs) {
-                error(place({"task.kind", "data.synthetic_kind"}),
-                      "data.synthetic_kind = " + quoted(d.synthetic_kind) + " is a " + needs +
-                          " data set; task.kind = " + quoted(t.kind) +
-                          " cannot learn it (set "
-                          "task.kind = " +
-                          quoted(needs) + ")");
-            }
-        }
-    }
-
-    /// [slurm] strings reach a shell script and Slurm: each must have its documented form.
-    void check_slurm() {
-        const auto& s = m_recipe.slurm;
-        const auto quoted = [](const std::string& v) { return "\"" + v + "\""; };
-        const struct {
-            const char* key;
-            const std::string* value;
-            std::string_view extra;
-            const char* allowed;
-        } names[] = {
-            {"slurm.partition", &s.partition, ",", "letters, digits, _ - . and ,"},
-            {"slurm.account", &s.account, "", "letters, digits, _ - ."},
-            {"slurm.qos", &s.qos, "", "letters, digits, _ - ."},
-            {"slurm.constraint", &s.constraint, ",&|[]*:()!",
-             "letters, digits, _ - . and the operators , & | [ ] * : ( ) !"},
-        };
-        for (const auto& n : names) {
-            if (ok({n.key}) && !only_chars(*n.value, n.extra)) {
-                error(place({n.key}),
-                      std::string(n.key) + " = " + quoted(*n.value) +
-                          " has characters Slurm does not allow here; allowed: " + n.allowed);
-            }
-        }
-        const std::string& device = m_recipe.run.device;
-        if (ok({"run.device"}) && device != "auto" && device != "cpu" && device != "cuda" &&
-            !(device.rfind("cuda:", 0) == 0 && device.size() <= 8 &&
-              small_number(device.substr(5)))) {
-            error(place({"run.device"}),
-                  "run.device = " + quoted(device) +
-                      " is not a device; expected auto, cpu, cuda or cuda:N (N = 0, 1, ...)");
-        }
-        if (ok({"slurm.setup"})) {
-            for (std::size_t i = 0; i < s.setup.size(); ++i) {
-                if (s.setup[i].find_first_of(std::string_view("\n\r\0", 3)) != std::string::npos) {
-                    error(place({"slurm.setup"}),
-                          "slurm.setup[" + std::to_string(i) +
-                              "] holds a line break or a NUL byte; expected one shell line per "
-                              "element");
-                }
-            }
-        }
-        if (ok({"slurm.time"}) && !time_limit_minutes(s.time)) {
-            error(place({"slurm.time"}),
-                  "slurm.time = " + quoted(s.time) +
-                      " is not a time limit; expected minutes (\"90\"), MM:SS, HH:MM:SS or "
-                      "D-HH[:MM[:SS]] (\"2-00:00:00\"), or empty for the partition's limit");
-        }
-        if (ok({"slurm.memory"}) && !s.memory.empty()) {
-            const std::string digits = s.memory.substr(0, s.memory.find_first_not_of("0123456789"));
-            const std::string unit = s.memory.substr(digits.size());
-            if (!small_number(digits) ||
-                !(unit.empty() || unit == "K" || unit == "M" || unit == "G" || unit == "T")) {
-                error(place({"slurm.memory"}),
-                      "slurm.memory = " + quoted(s.memory) +
-                          " is not a memory size; expected a number with an optional unit K, M, "
-                          "G or T (megabytes without one), e.g. \"4G\"");
-            }
-        }
-        if (ok({"slurm.extra"})) {
-            std::istringstream words(s.extra);
-            std::string word;
-            std::vector<std::string> allowed;
-            for (const SbatchOptionInfo& o : sbatch_options()) {
-                allowed.emplace_back(o.name);
-            }
-            while (words >> word) {
-                const std::size_t eq = word.find('=');
-                const std::string name = word.substr(0, eq);
-                const SbatchOptionInfo* option = find_sbatch_option(name);
-                const bool flag = option != nullptr && !option->takes_value;
-                if (option == nullptr) {
-                    error(place({"slurm.extra"}), "slurm.extra: " + quoted(word) +
-                                                      " is not an allowed sbatch option; "
-                                                      "allowed: " +
-                                                      join(allowed, ", ") +
-                                                      " (the others have their own [slurm] keys)");
-                } else if (flag != (eq == std::string::npos)) {
-                    error(place({"slurm.extra"}),
-                          "slurm.extra: " + quoted(word) +
-                              (flag ? " takes no value" : " needs a value: " + name + "=VALUE"));
-                } else if (!flag &&
-                           (word.size() == eq + 1 ||
-                            !only_chars(std::string_view(word).substr(eq + 1), ",:@%+=/[]"))) {
-                    error(place({"slurm.extra"}),
-                          "slurm.extra: the value of " + quoted(word) +
-                              " may hold only letters, digits and _ - . , : @ % + = / [ ]");
-                }
-            }
-        }
-    }
-
-    [[nodiscard]] Value find_value(std::string_view key) const {
-        return detail::find_field(key)->get(m_recipe);
-    }
-
-    [[nodiscard]] std::string resolve(std::string_view key, const std::string& value) const {
-        fs::path p(value);
-        if (p.is_relative()) {
-            if (auto it = m_base.find(std::string(key)); it != m_base.end()) {
-                p = it->second / p;
-            }
-        }
-        std::error_code ec;
-        fs::path absolute = fs::absolute(p, ec);
-        return (ec ? p : absolute).lexically_normal().string();
-    }
-
-    /// A torchscript model's file must exist and be a zip archive (what torch.jit's save writes);
-    /// afterwards model.path holds the absolute path. The module itself is checked when loaded.
-    void check_model_file() {
-        auto& m = m_recipe.model;
-        if (!ok({"model.kind", "model.path"}) || m.kind != "torchscript") {
-            if (ok({"model.path"}) && !m.path.empty() && m.kind != "torchscript") {
-                m.path = resolve("model.path", m.path);
-            }
-            return;
-        }
-        if (m.path.empty()) {
-            error(place({"model.kind"}), "model.kind = \"torchscript\" needs model.path, the file "
-                                         "written by torch.jit.script(model).save(path)");
-            return;
-        }
-        const std::string p = resolve("model.path", m.path);
-        m.path = p;
-        if (!is_file(p)) {
-            error(place({"model.path"}),
-                  "model.path: " + p + (fs::exists(p) ? " is not a file" : " does not exist"));
-            return;
-        }
-        std::ifstream in(p, std::ios::binary);
-        std::array<char, 4> magic{};
-        in.read(magic.data(), magic.size());
-        if (!in || std::string_view(magic.data(), 4) != std::string_view("PK\x03\x04", 4)) {
-            error(place({"model.path"}),
-                  "model.path: " + p +
-                      " is not a TorchScript archive (not a zip file); export the module with "
-                      "torch.jit.script(model).save(path)");
-        }
-    }
-
-    /// Every IDX file must exist; afterwards the four file fields hold absolute paths.
-    void check_data_files() {
-        auto& d = m_recipe.data;
-        if (ok({"data.dataset"}) &&
-            (d.dataset == "npy" || d.dataset == "hdf5" || d.dataset == "images")) {
-            check_stream_splits();
-            return;
-        }
-        if (!ok({"data.dataset", "data.path", "data.train_images", "data.train_labels",
-                 "data.test_images", "data.test_labels"}) ||
-            d.dataset == "synthetic") {
-            return;
-        }
-        const bool fashion = d.dataset == "fashion-mnist";
-        const Location dataset_place = place({"data.dataset"}, m_data_table);
-        std::string folder;
-        Location folder_place = dataset_place;
-        if (!d.path.empty()) {
-            folder = resolve("data.path", d.path);
-            folder_place = place({"data.path"});
-            d.path = folder;
-        } else if (fashion) {
-            folder = k_fashion_mnist_path;
-        }
-        const std::string hint =
-            fashion ? "install dataset-fashion-mnist or set data.path to a folder with the four "
-                      "IDX files"
-                    : "set data.path to a folder with the four IDX files (.gz or not), or set "
-                      "data.train_images, data.train_labels, data.test_images and "
-                      "data.test_labels";
-        std::vector<std::string> unset;
-        for (const auto& file : k_data_files) {
-            std::string& field = d.*file.member;
-            if (!field.empty()) {
-                const std::string p = resolve(file.key, field);
-                if (!is_file(p)) {
-                    error(place({file.key}),
-                          std::string(file.key) + ": " + p +
-                              (fs::exists(p) ? " is not a file" : " does not exist"));
-                }
-                field = p;
+        const std::string key_prefix = section + ".";
+        for (auto&& [k2, value_node] : *table) {
+            const std::string name(k2.str());
+            const Field* f = detail::find_field(key_prefix + name);
+            if (f == nullptr) {
+                error(at(k2.source()), unknown_key_in_section(section, name));
                 continue;
             }
-            if (folder.empty()) {
-                unset.emplace_back(file.key);
-                continue;
-            }
-            const fs::path gz = fs::path(folder) / (std::string(file.file_name) + ".gz");
-            const fs::path raw = fs::path(folder) / std::string(file.file_name);
-            if (is_file(gz)) {
-                field = gz.string();
-            } else if (is_file(raw)) {
-                field = raw.string();
-            } else {
-                const std::string shown = fashion ? gz.string() : raw.string() + "(.gz)";
-                error(folder_place, "data.path: " + shown + " does not exist; " + hint);
-                continue;
-            }
-            m_recipe.origins[std::string(file.key)] = m_recipe.origins["data.path"];
-        }
-        if (!unset.empty()) {
-            error(dataset_place, "data.dataset = \"idx\" needs data.path, or data.train_images, "
-                                 "data.train_labels, data.test_images and data.test_labels; "
-                                 "missing " +
-                                     join(unset, ", "));
+            const Location where = at(value_node.source());
+            take(*f, value_node, where, true, where.prefix, m_dir);
         }
     }
-
-    /// npy / hdf5: data.train and data.test must name an existing folder (npy) or file or
-    /// folder (hdf5); afterwards they hold absolute paths. Their content is checked when the
-    /// data is opened when training starts (kakuren data inspect checks every sample ahead).
-    void check_stream_splits() {
-        auto& d = m_recipe.data;
-        const Location dataset_place = place({"data.dataset"}, m_data_table);
-        std::vector<std::string> unset;
-        for (const auto& [key, field] :
-             {std::pair<const char*, std::string*>{"data.train", &d.train},
-              std::pair<const char*, std::string*>{"data.test", &d.test}}) {
-            if (!ok({key})) {
-                continue;
-            }
-            if (field->empty()) {
-                unset.emplace_back(key);
-                continue;
-            }
-            *field = resolve(key, *field);
-            // hdf5: "all.h5:/train/images" names a dataset of all.h5 (recipes/data_rules.hpp).
-            const std::string p =
-                d.dataset == "hdf5" ? util::split_file_dataset(*field).file : *field;
-            std::error_code ec;
-            const bool folder = fs::is_directory(p, ec);
-            if (!fs::exists(p, ec)) {
-                error(place({key}), std::string(key) + ": " + p + " does not exist" +
-                                        standin_hint(m_recipe.model.kind, d.dataset, p));
-            } else if (const auto meant =
-                           folder ? split_folder_meant(d.dataset, key, p) : std::nullopt) {
-                error(place({key}), std::string(key) + ": " + p +
-                                        " is a data set's root, not a split; did you mean " +
-                                        meant->string() + "?");
-            } else if (d.dataset == "images" && !folder) {
-                error(place({key}), std::string(key) + ": " + p +
-                                        " is not a folder; data.dataset = \"images\" needs a "
-                                        "folder with one sub-folder of images per class");
-            } // npy array files: check_split_files()
-        }
-        if (!unset.empty()) {
-            error(dataset_place, "data.dataset = \"" + d.dataset +
-                                     "\" needs data.train and data.test; missing " +
-                                     join(unset, ", "));
-        }
-    }
-
-    /// Splits given as files and their targets keys, data.layout (recipes/data_rules.hpp).
-    void check_split_files() {
-        if (!ok({"data.dataset", "data.train", "data.test", "data.train_targets",
-                 "data.test_targets", "data.layout"})) {
-            return;
-        }
-        const auto resolve_path = [this](std::string_view key, const std::string& value) {
-            return resolve(key, value);
-        };
-        for (const DataKeyProblem& p : check_split_targets(m_recipe.data, resolve_path)) {
-            error(place({p.key}), p.message);
-        }
-    }
-
-    std::string m_file; ///< as given, for messages
-    fs::path m_dir;     ///< relative paths in the file are relative to this
-    Recipe m_recipe;
-    std::vector<Problem> m_problems;
-    std::set<std::string> m_bad;             ///< keys whose value was rejected
-    std::map<std::string, Location> m_where; ///< keys set by the file or --set
-    std::map<std::string, fs::path> m_base;  ///< folder a relative path value is relative to
-    std::optional<Location> m_data_table;    ///< the [data] table, when there is one
-};
-
-std::string cell(const std::string& text) {
-    std::string out;
-    for (char c : text) {
-        if (c == '|') {
-            out += '\\';
-        }
-        out += c;
-    }
-    return out;
 }
 
-} // namespace
-
-std::optional<int> time_limit_minutes(const std::string& text) {
-    if (text.empty()) {
-        return 0;
+void Loader::apply_override(const std::string& text, std::size_t index) {
+    const Location where{1, 0, 0, index, "--set " + text};
+    const auto eq = text.find('=');
+    const std::string key = trim(std::string_view(text).substr(0, eq));
+    if (eq == std::string::npos || key.empty()) {
+        error(where, "expected section.key=value");
+        return;
     }
-    std::string rest = text;
-    int days = 0;
-    bool with_days = false;
-    if (const std::size_t dash = rest.find('-'); dash != std::string::npos) {
-        const auto d = small_number(std::string_view(rest).substr(0, dash));
-        if (!d) {
-            return std::nullopt;
+    const Field* f = detail::find_field(key);
+    if (f == nullptr) {
+        error(where, unknown_key(key));
+        return;
+    }
+    const std::string raw = text.substr(eq + 1);
+    std::optional<toml::table> doc;
+    try {
+        auto parsed = toml::parse("x = " + raw);
+        if (parsed.size() == 1 && parsed.contains("x")) {
+            doc = std::move(parsed);
         }
-        days = *d;
-        with_days = true;
-        rest = rest.substr(dash + 1);
+    } catch (const toml::parse_error&) {
+        // Not a TOML value: the text itself is the value (a name, a path, a bare word).
     }
-    std::vector<int> parts;
-    for (const std::string& part : util::split(rest, ':')) {
-        const auto n = small_number(part);
-        if (!n) {
-            return std::nullopt;
-        }
-        parts.push_back(*n);
+    const toml::value<std::string> as_text(trim(raw));
+    const toml::node* node = doc ? doc->get("x") : nullptr;
+    const bool wants_string = f->kind == Kind::string || f->kind == Kind::enumeration;
+    if (node == nullptr || (wants_string && !node->is_string())) {
+        node = &as_text;
     }
-    if (parts.size() > 3 || (parts.size() > 1 && parts[parts.size() - 1] >= 60) ||
-        (parts.size() == 3 && parts[1] >= 60)) {
-        return std::nullopt;
-    }
-    long long minutes = 0;
-    if (with_days) { // D-HH, D-HH:MM, D-HH:MM:SS
-        minutes = days * 1440LL + parts[0] * 60LL + (parts.size() > 1 ? parts[1] : 0) +
-                  (parts.size() > 2 && parts[2] > 0 ? 1 : 0);
-    } else if (parts.size() == 1) { // MM
-        minutes = parts[0];
-    } else if (parts.size() == 2) { // MM:SS
-        minutes = parts[0] + (parts[1] > 0 ? 1 : 0);
-    } else { // HH:MM:SS
-        minutes = parts[0] * 60LL + parts[1] + (parts[2] > 0 ? 1 : 0);
-    }
-    if (minutes > 365LL * 1440) {
-        return std::nullopt;
-    }
-    return static_cast<int>(minutes);
+    // Relative paths on the command line are relative to where the command runs.
+    take(*f, *node, where, false, "--set", fs::path{});
 }
+
+/// Converts, checks and stores one value; records the problem instead when it is bad.
+void Loader::take(const Field& f, const toml::node& node, const Location& where, bool in_file,
+                  const std::string& origin, const fs::path& base) {
+    const std::string key = f.key();
+    auto value = convert(f, node, where, in_file);
+    if (!value || !validate(f, *value, where)) {
+        m_bad.insert(key);
+        return;
+    }
+    f.set(m_recipe, *value);
+    m_recipe.origins[key] = origin;
+    m_where[key] = where;
+    m_base[key] = base;
+    m_bad.erase(key);
+}
+
+} // namespace loading
 
 RecipeError::RecipeError(std::vector<std::string> messages)
     : UsageError(join(messages, "\n")), m_messages(std::move(messages)) {}
@@ -1093,62 +184,7 @@ Recipe load(const fs::path& file, const std::vector<std::string>& overrides) {
 
 Recipe parse(const std::string& text, const fs::path& file,
              const std::vector<std::string>& overrides) {
-    return Loader(file, text).run(overrides);
-}
-
-std::string show(const Recipe& recipe) {
-    std::string out;
-    for (const auto& f : detail::schema()) {
-        const auto it = recipe.origins.find(f.key());
-        out += f.key() + " = " + detail::render(f.get(recipe)) + "  # " +
-               (it == recipe.origins.end() ? "default" : it->second) + "\n";
-    }
-    return out;
-}
-
-std::string to_toml(const Recipe& recipe) {
-    std::string out;
-    std::string section;
-    for (const auto& f : detail::schema()) {
-        if (f.section != section) {
-            out += (section.empty() ? "[" : "\n[") + f.section + "]\n";
-            section = f.section;
-        }
-        const Value value = f.get(recipe);
-        if (std::holds_alternative<std::monostate>(value)) {
-            out += "# " + f.name + " is unset\n";
-        } else {
-            out += f.name + " = " + detail::render(value) + "\n";
-        }
-    }
-    return out;
-}
-
-std::vector<std::string> known_keys() {
-    std::vector<std::string> keys;
-    for (const auto& f : detail::schema()) {
-        keys.push_back(f.key());
-    }
-    return keys;
-}
-
-std::string reference_markdown() {
-    const Recipe defaults;
-    std::string out = "| key | type | default | allowed | description |\n"
-                      "|---|---|---|---|---|\n";
-    for (const auto& f : detail::schema()) {
-        const Value value = f.get(defaults);
-        const std::string shown = std::holds_alternative<std::monostate>(value)
-                                      ? "unset"
-                                      : "`" + detail::render(value) + "`";
-        std::string allowed = detail::constraint_text(f);
-        if (!f.cross_note.empty()) {
-            allowed += (allowed.empty() ? "" : "; ") + f.cross_note;
-        }
-        out += "| `" + f.key() + "` | " + detail::type_name(f) + " | " + cell(shown) + " | " +
-               cell(allowed) + " | " + cell(f.description) + " |\n";
-    }
-    return out;
+    return loading::Loader(file, text).run(overrides);
 }
 
 } // namespace kakuren::recipes
