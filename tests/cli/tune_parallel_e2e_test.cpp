@@ -102,6 +102,17 @@ class TuneParallelE2E : public ::testing::Test {
     fs::path m_ws;
 };
 
+/// Every candidate log of the workspace's tunes (what a failed candidate said).
+std::string candidate_logs(const fs::path& ws) {
+    std::string out;
+    for (const auto& f : fs::recursive_directory_iterator(ws / "tunes")) {
+        if (f.is_regular_file() && f.path().extension() == ".log") {
+            out += "== " + f.path().filename().string() + "\n" + kakuren::testing::slurp(f.path());
+        }
+    }
+    return out;
+}
+
 std::vector<std::int64_t> ranking(const JsonValue& j) {
     std::vector<std::int64_t> out;
     for (const JsonValue& c : j["candidates"].as_array()) {
@@ -149,7 +160,7 @@ TEST_F(TuneParallelE2E, AKilledParallelTuneResumesToTheSequentialRanking) {
     ASSERT_EQ(tune->status, "running");
     const Output resumed =
         kakuren("tune --resume " + tune->id + " --parallel 3 --format json -o killed.toml");
-    ASSERT_EQ(resumed.code, 0) << resumed.err;
+    ASSERT_EQ(resumed.code, 0) << resumed.err << candidate_logs(m_ws);
     const JsonValue after = kakuren::report::parse_json(resumed.out);
     EXPECT_EQ(ranking(after), ranking(sequential));
     ASSERT_EQ(after["rounds"].size(), sequential["rounds"].size());
