@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wait.hpp"
+#include "util/file_lock.hpp"
 
 namespace fs = std::filesystem;
 
@@ -154,6 +156,18 @@ TEST_F(TuneParallelE2E, AKilledParallelTuneResumesToTheSequentialRanking) {
     // The candidates die with the tune (no orphan keeps training).
     EXPECT_TRUE(kakuren::testing::wait_until(
         [&] { return std::all_of(pids.begin(), pids.end(), gone); }, 60));
+    // A killed process's leader shows as a zombie while its other threads still exit and still
+    // hold its files: the run's owner lock is released only after them. Resume once every lock
+    // is free (the event a resume needs), not at the zombie.
+    EXPECT_TRUE(kakuren::testing::wait_until(
+        [&] {
+            const auto runs = store().list_runs();
+            return std::none_of(runs.begin(), runs.end(), [](const auto& r) {
+                return kakuren::util::FileLock::held(fs::path(r.run_dir) / ".owner.lock")
+                    .value_or(false);
+            });
+        },
+        60));
 
     const auto tune = kakuren::db::find_tune(store(), store().list_runs().front().sweep);
     ASSERT_TRUE(tune);
