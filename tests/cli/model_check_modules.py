@@ -2,7 +2,8 @@
 """Writes the TorchScript modules and the npy data set of tests/cli/model_check_e2e_test.cpp,
 with the real PyTorch and numpy (Debian python3-torch 1.13, the same as LibTorch):
 
-  model_check_modules.py OUT_DIR
+  model_check_modules.py OUT_DIR modules   (the PyTorch of kakuren's LibTorch: no numpy needed)
+  model_check_modules.py OUT_DIR npy       (Debian's python3 with numpy)
 
 mismatch.pt      Linear(100, 10) on the flattened input: 28x28 images do not fit
                  ("mat1 and mat2 shapes cannot be multiplied (2x784 and 100x10)")
@@ -17,9 +18,25 @@ import os
 import sys
 from typing import Dict, List, Tuple
 
-import numpy as np
-import torch
-import torch.nn as nn
+
+def write_npy(root):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    for split, n in (("train", 32), ("test", 16)):
+        folder = os.path.join(root, split)
+        os.makedirs(folder, exist_ok=True)
+        np.save(os.path.join(folder, "data.npy"),
+                rng.integers(0, 255, (n, 3, 16, 16)).astype(np.uint8))
+        np.save(os.path.join(folder, "targets.npy"), (np.arange(n) % 4).astype(np.int64))
+
+
+if sys.argv[2:] == ["npy"]:  # numpy only: the PyPI flavour's .venv has torch but no numpy
+    write_npy(os.path.join(sys.argv[1], "npy"))
+    sys.exit(0)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
 
 
 class Mismatch(nn.Module):
@@ -79,16 +96,6 @@ class ListOut(Features):
         return [logits, features]
 
 
-def write_npy(root):
-    rng = np.random.default_rng(1)
-    for split, n in (("train", 32), ("test", 16)):
-        folder = os.path.join(root, split)
-        os.makedirs(folder, exist_ok=True)
-        np.save(os.path.join(folder, "data.npy"),
-                rng.integers(0, 255, (n, 3, 16, 16)).astype(np.uint8))
-        np.save(os.path.join(folder, "targets.npy"), (np.arange(n) % 4).astype(np.int64))
-
-
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -97,7 +104,6 @@ def main():
                          ("dict_out", DictOut),
                          ("tuple_out", TupleOut), ("list_out", ListOut)):
         torch.jit.script(module()).save(os.path.join(out, name + ".pt"))
-    write_npy(os.path.join(out, "npy"))
 
 
 if __name__ == "__main__":

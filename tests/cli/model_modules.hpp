@@ -19,10 +19,18 @@ class ModelModules : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
         s_dir = new TempDir();
-        const std::string make = std::string(KAKUREN_TORCH_PYTHON " '") + KAKUREN_SOURCE_DIR +
-                                 "/tests/cli/model_check_modules.py' " +
-                                 quoted(s_dir->path().string());
-        ASSERT_EQ(std::system(make.c_str()), 0) << make;
+        // The modules with the PyTorch of kakuren's LibTorch, the npy data with Debian's numpy
+        // (the PyPI flavour's .venv has no numpy). A failure here fails every test of the suite.
+        const std::string script = std::string(" '") + KAKUREN_SOURCE_DIR +
+                                   "/tests/cli/model_check_modules.py' " +
+                                   quoted(s_dir->path().string());
+        const std::string modules = KAKUREN_TORCH_PYTHON + script + " modules";
+        const std::string npy = KAKUREN_PYTHON3 + script + " npy";
+        s_setup = std::system(modules.c_str()) == 0 ? (std::system(npy.c_str()) == 0 ? "" : npy)
+                                                    : modules;
+    }
+    void SetUp() override {
+        ASSERT_TRUE(s_setup.empty()) << "writing the test's modules and data failed: " << s_setup;
     }
     static void TearDownTestSuite() {
         delete s_dir;
@@ -80,6 +88,7 @@ class ModelModules : public ::testing::Test {
     }
 
     static inline TempDir* s_dir = nullptr;
+    static inline std::string s_setup; ///< the command that failed writing the files, if one did
     TempDir m_tmp;
 };
 
