@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "trainer/data_tools.hpp"
 #include "trainer/trainer.hpp"
 
 namespace CLI {
@@ -69,6 +70,10 @@ void check_recipe_data(const recipes::Recipe& recipe, const trainer::Config& con
 /// forward pass of the model on a zero batch of the data's sample shape, read from its headers
 /// (trainer::check_model_fit through the module). Throws recipes::RecipeError (exit 2) with one
 /// "origin: error: message" line naming the module file, the input shape and the root cause.
+/// Throws a RecipeError of problems, each at its key's file:line:col (the file for a default);
+/// returns when there is none.
+void throw_recipe_problems(const recipes::Recipe& recipe,
+                           const std::vector<trainer::DataProblem>& problems);
 void check_recipe_model(const recipes::Recipe& recipe, const trainer::Config& config);
 int data_convert_command(const DataOptions& options);
 

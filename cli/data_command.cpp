@@ -57,6 +57,11 @@ void check_recipe_data(const recipes::Recipe& recipe, const trainer::Config& con
                 {"data.stage", std::string("data.stage = \"node-local\": ") + e.what()});
         }
     }
+    throw_recipe_problems(recipe, problems);
+}
+
+void throw_recipe_problems(const recipes::Recipe& recipe,
+                           const std::vector<trainer::DataProblem>& problems) {
     if (problems.empty()) {
         return;
     }
