@@ -23,45 +23,54 @@ hiding::Config hiding_config(const recipes::Recipe& recipe) {
     return c;
 }
 
+namespace {
+
+trainer::DataConfig data_config(const recipes::Recipe& recipe) {
+    trainer::DataConfig c;
+    const recipes::DataSection& d = recipe.data;
+    c.dataset = d.dataset;
+    c.train_images = d.train_images;
+    c.train_labels = d.train_labels;
+    c.test_images = d.test_images;
+    c.test_labels = d.test_labels;
+    c.train_limit = d.train_limit;
+    c.test_limit = d.test_limit;
+    c.batch_size = d.batch_size;
+    c.eval_batch_size = d.eval_batch_size;
+    c.accumulation_steps = d.accumulation_steps;
+    c.normalize = d.normalize;
+    c.mean = d.mean;
+    c.std = d.std;
+    c.synthetic_train = d.synthetic_train;
+    c.synthetic_test = d.synthetic_test;
+    c.synthetic_classes = d.synthetic_classes;
+    c.synthetic_channels = d.synthetic_channels;
+    c.synthetic_size = d.synthetic_size;
+    c.synthetic_noise = d.synthetic_noise;
+    c.train_path = d.train;
+    c.test_path = d.test;
+    c.data_key = d.data_key;
+    c.target_key = d.target_key;
+    c.train_targets_path = d.train_targets;
+    c.test_targets_path = d.test_targets;
+    c.layout = d.layout;
+    c.transform = d.transform;
+    c.reader_threads = d.reader_threads;
+    c.prefetch_batches = d.prefetch_batches;
+    c.synthetic_kind = d.synthetic_kind;
+    c.image_size.assign(d.image_size.begin(), d.image_size.end());
+    c.image_channels = d.image_channels;
+    c.random_crop = d.random_crop;
+    c.hflip = d.hflip;
+    c.augment_seed = static_cast<std::uint64_t>(recipe.run.seed);
+    return c;
+}
+
+} // namespace
+
 trainer::Config trainer_config(const recipes::Recipe& recipe) {
     trainer::Config c;
-    const recipes::DataSection& d = recipe.data;
-    c.data.dataset = d.dataset;
-    c.data.train_images = d.train_images;
-    c.data.train_labels = d.train_labels;
-    c.data.test_images = d.test_images;
-    c.data.test_labels = d.test_labels;
-    c.data.train_limit = d.train_limit;
-    c.data.test_limit = d.test_limit;
-    c.data.batch_size = d.batch_size;
-    c.data.eval_batch_size = d.eval_batch_size;
-    c.data.accumulation_steps = d.accumulation_steps;
-    c.data.normalize = d.normalize;
-    c.data.mean = d.mean;
-    c.data.std = d.std;
-    c.data.synthetic_train = d.synthetic_train;
-    c.data.synthetic_test = d.synthetic_test;
-    c.data.synthetic_classes = d.synthetic_classes;
-    c.data.synthetic_channels = d.synthetic_channels;
-    c.data.synthetic_size = d.synthetic_size;
-    c.data.synthetic_noise = d.synthetic_noise;
-    c.data.train_path = d.train;
-    c.data.test_path = d.test;
-    c.data.data_key = d.data_key;
-    c.data.target_key = d.target_key;
-    c.data.train_targets_path = d.train_targets;
-    c.data.test_targets_path = d.test_targets;
-    c.data.layout = d.layout;
-    c.data.transform = d.transform;
-    c.data.reader_threads = d.reader_threads;
-    c.data.prefetch_batches = d.prefetch_batches;
-    c.data.synthetic_kind = d.synthetic_kind;
-    c.data.image_size.assign(d.image_size.begin(), d.image_size.end());
-    c.data.image_channels = d.image_channels;
-    c.data.random_crop = d.random_crop;
-    c.data.hflip = d.hflip;
-    c.data.augment_seed = static_cast<std::uint64_t>(recipe.run.seed);
-
+    c.data = data_config(recipe);
     c.model.kind = recipe.model.kind;
     c.model.hidden = recipe.model.hidden;
     c.model.channels = recipe.model.channels;

@@ -1,5 +1,5 @@
-// `kakuren resume` (continue a run from its newest valid checkpoint) and `kakuren checkpoints`
-// (list a run's checkpoints and whether each is valid).
+// `kakuren resume`: continue a run from its newest valid checkpoint (`kakuren checkpoints`, which
+// lists them and whether each is valid, is checkpoints_command.cpp).
 #include <unistd.h>
 
 #include <filesystem>
@@ -118,10 +118,6 @@ void cut_mllog(const fs::path& file, std::int64_t bytes) {
 
 std::string since_text(const std::optional<checkpoint::Resume>& chosen) {
     return chosen ? "checkpoint " + chosen->name : "its start";
-}
-
-util::Json optional_number(const std::optional<double>& v) {
-    return v ? util::Json(*v) : util::Json::null();
 }
 
 void say(const CommonOptions& common, const std::string& run_id, const std::string& job_id,
@@ -328,84 +324,75 @@ Continuation plan_continuation(const launcher::Workspace& ws, const db::Store& s
     return c;
 }
 
-int resume_command(const CommonOptions& common, const ResumeOptions& options) {
-    const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
-    db::Store store = open_store(ws);
-    db::RunRow run = require_run(store, options.run);
-    const bool json = common.format == Format::json;
-    const bool submitted = !options.here && !store.jobs(run.id).empty();
-    if (submitted) {
-        if (const std::optional<int> code = continue_requeued_job(common, store, run)) {
-            return *code;
-        }
-        run = require_run(store, options.run); // the backend may have ended its attempt
-    }
+namespace {
 
-    if (run.status == db::RunStatus::running) {
-        std::string who = "another process";
-        for (const db::AttemptRow& a : store.attempts(run.id)) {
-            if (a.status == "running") {
-                who = "attempt " + std::to_string(a.attempt) + ", pid " + std::to_string(a.pid) +
-                      " on " + a.host;
-            }
-        }
-        throw RuntimeFailure("run " + run.id + " is still running (" + who +
-                             "): stop it first (kill -TERM <pid> stops it at a checkpoint), "
-                             "then resume it");
+/// A run still owned by a live attempt cannot be taken over: RuntimeFailure naming who owns it.
+void refuse_while_running(const db::Store& store, const db::RunRow& run) {
+    if (run.status != db::RunStatus::running) {
+        return;
     }
-    if (run.status == db::RunStatus::succeeded || run.status == db::RunStatus::finished) {
-        // A nonexistent --recipe or an unknown --set key is an error even with nothing to do.
-        if (!options.recipe.empty()) {
-            (void)recipes::load(options.recipe, options.overrides);
-        } else if (!options.overrides.empty()) {
-            (void)recipes::parse(run.recipe_text, ws.run_dir(run.id) / "recipe.toml",
-                                 options.overrides);
+    std::string who = "another process";
+    for (const db::AttemptRow& a : store.attempts(run.id)) {
+        if (a.status == "running") {
+            who = "attempt " + std::to_string(a.attempt) + ", pid " + std::to_string(a.pid) +
+                  " on " + a.host;
         }
-        const std::string line =
-            "run " + run.id + " already " + db::to_string(run.status) + " (" +
-            std::to_string(run.epochs_done) + "/" + std::to_string(run.num_epochs) +
-            " epochs, final test accuracy " +
-            (run.final_accuracy ? percent(*run.final_accuracy, 2) : std::string("-")) +
-            "): nothing to resume, nothing changed";
-        if (json) {
-            std::cout << util::Json(util::JsonObject{{"run_id", run.id},
-                                                     {"status", db::to_string(run.status)},
-                                                     {"exit_code", 0},
-                                                     {"resumed", false},
-                                                     {"message", line}})
-                             .dump_pretty()
-                      << std::endl;
-        } else {
-            std::cout << line << "\n";
-        }
-        return k_exit_ok;
     }
+    throw RuntimeFailure("run " + run.id + " is still running (" + who +
+                         "): stop it first (kill -TERM <pid> stops it at a checkpoint), "
+                         "then resume it");
+}
 
-    if (submitted) {
-        return resubmit_run(common, run.id); // through the backend it was submitted to
+/// A run that already ended well has nothing to resume: says so (exit 0). Its --recipe and
+/// --set are still checked, so a typo is an error even with nothing to do.
+int say_nothing_to_resume(const CommonOptions& common, const launcher::Workspace& ws,
+                          const db::RunRow& run, const ResumeOptions& options) {
+    if (!options.recipe.empty()) {
+        (void)recipes::load(options.recipe, options.overrides);
+    } else if (!options.overrides.empty()) {
+        (void)recipes::parse(run.recipe_text, ws.run_dir(run.id) / "recipe.toml",
+                             options.overrides);
     }
+    const std::string line =
+        "run " + run.id + " already " + db::to_string(run.status) + " (" +
+        std::to_string(run.epochs_done) + "/" + std::to_string(run.num_epochs) +
+        " epochs, final test accuracy " +
+        (run.final_accuracy ? percent(*run.final_accuracy, 2) : std::string("-")) +
+        "): nothing to resume, nothing changed";
+    if (common.format == Format::json) {
+        std::cout << util::Json(util::JsonObject{{"run_id", run.id},
+                                                 {"status", db::to_string(run.status)},
+                                                 {"exit_code", 0},
+                                                 {"resumed", false},
+                                                 {"message", line}})
+                         .dump_pretty()
+                  << std::endl;
+    } else {
+        std::cout << line << "\n";
+    }
+    return k_exit_ok;
+}
+
+/// Continues the run in this process (kakuren resume without a Slurm job).
+int continue_here(const CommonOptions& common, const launcher::Workspace& ws, db::Store& store,
+                  const db::RunRow& run, const ResumeOptions& options) {
     Continuation c = take_over(ws, store, run, options, db::AttemptPlace{});
     const std::optional<checkpoint::Resume>& chosen = c.chosen;
-    const int attempt = c.attempt;
-    const std::string& from = c.from;
-    const std::vector<checkpoint::Status>& skipped = c.skipped;
-    const fs::path run_dir = ws.run_dir(run.id);
-    if (!json) {
-        std::cout << "run " << run.id << " resumed from " << from << " as attempt " << attempt
+    if (common.format != Format::json) {
+        std::cout << "run " << run.id << " resumed from " << c.from << " as attempt " << c.attempt
                   << "\n"
-                  << "records: " << run_dir.string() << " (train.log, mllog.txt), database "
-                  << ws.db_file.string() << std::endl;
+                  << "records: " << ws.run_dir(run.id).string()
+                  << " (train.log, mllog.txt), database " << ws.db_file.string() << std::endl;
     }
-
     util::JsonArray skipped_json;
-    for (const checkpoint::Status& s : skipped) {
+    for (const checkpoint::Status& s : c.skipped) {
         skipped_json.emplace_back(util::JsonObject{{"name", s.name}, {"problem", s.problem}});
     }
     Attempt session;
     session.ws = &ws;
     session.store = &store;
     session.run_id = run.id;
-    session.attempt = attempt;
+    session.attempt = c.attempt;
     session.config = c.config;
     session.recipe_text = c.resolved;
     session.resume = chosen ? &*chosen : nullptr;
@@ -413,83 +400,33 @@ int resume_command(const CommonOptions& common, const ResumeOptions& options) {
     session.quiet = options.quiet;
     session.format = common.format;
     session.extra_json = {{"resumed", true},
-                          {"attempt", attempt},
+                          {"attempt", c.attempt},
                           {"resumed_from", chosen ? util::Json(chosen->name) : util::Json::null()},
                           {"skipped_checkpoints", util::Json(std::move(skipped_json))}};
     return run_attempt(session);
 }
 
-int checkpoints_command(const CommonOptions& common, const std::string& run_ref) {
+} // namespace
+
+int resume_command(const CommonOptions& common, const ResumeOptions& options) {
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     db::Store store = open_store(ws);
-    const db::RunRow run = require_run(store, run_ref);
-    const checkpoint::Manager manager(store, run.id, ws.run_dir(run.id) / "checkpoints");
-    const std::vector<checkpoint::Status> statuses = manager.inspect();
-    std::optional<std::string> resume_from;
-    for (const checkpoint::Status& s : statuses) {
-        if (s.valid) {
-            resume_from = s.name;
-            break;
+    db::RunRow run = require_run(store, options.run);
+    const bool submitted = !options.here && !store.jobs(run.id).empty();
+    if (submitted) {
+        if (const std::optional<int> code = continue_requeued_job(common, store, run)) {
+            return *code;
         }
+        run = require_run(store, options.run); // the backend may have ended its attempt
     }
-
-    if (common.format == Format::json) {
-        util::JsonArray list;
-        for (const checkpoint::Status& s : statuses) {
-            const auto pos = checkpoint::parse_position_name(s.name);
-            util::JsonObject o{
-                {"name", s.name},
-                {"epoch", pos ? util::Json(pos->epoch) : util::Json::null()},
-                {"step", pos ? util::Json(static_cast<long long>(pos->step)) : util::Json::null()},
-                {"epoch_end", pos ? util::Json(pos->epoch_end) : util::Json::null()},
-                {"committed", s.row.has_value()},
-                {"valid", s.valid},
-                {"problem", s.valid ? util::Json::null() : util::Json(s.problem)}};
-            if (s.row) {
-                o.emplace_back("reason", s.row->reason);
-                o.emplace_back("attempt", s.row->attempt);
-                o.emplace_back("created_at", s.row->created_at);
-                o.emplace_back("size_bytes", static_cast<long long>(s.row->size_bytes));
-                o.emplace_back("test_accuracy", optional_number(s.row->test_accuracy));
-            }
-            list.emplace_back(std::move(o));
-        }
-        std::cout << util::Json(
-                         util::JsonObject{{"run_id", run.id},
-                                          {"dir", manager.dir().string()},
-                                          {"checkpoints", util::Json(std::move(list))},
-                                          {"resume_from", resume_from ? util::Json(*resume_from)
-                                                                      : util::Json::null()}})
-                         .dump_pretty()
-                  << std::endl;
-        return k_exit_ok;
+    refuse_while_running(store, run);
+    if (run.status == db::RunStatus::succeeded || run.status == db::RunStatus::finished) {
+        return say_nothing_to_resume(common, ws, run, options);
     }
-
-    if (statuses.empty()) {
-        std::cout << "run " << run.id << " has no checkpoints (in " << manager.dir().string()
-                  << ")\n";
-        return k_exit_ok;
+    if (submitted) {
+        return resubmit_run(common, run.id); // through the backend it was submitted to
     }
-    Table table({"checkpoint", "epoch", "step", "reason", "size", "test acc", "written", "valid"});
-    for (const checkpoint::Status& s : statuses) {
-        const auto pos = checkpoint::parse_position_name(s.name);
-        const std::string step = !pos ? "?" : pos->epoch_end ? "end" : std::to_string(pos->step);
-        table.add({s.name, pos ? std::to_string(pos->epoch) : "?", step,
-                   s.row ? s.row->reason : "-",
-                   s.row ? fixed(static_cast<double>(s.row->size_bytes) / 1e6, 2) + " MB" : "-",
-                   s.row && s.row->test_accuracy ? percent(*s.row->test_accuracy, 2) : "-",
-                   s.row ? s.row->created_at : "-", s.valid ? "yes" : "no: " + s.problem});
-    }
-    std::cout << "run " << run.id << ": checkpoints in " << manager.dir().string()
-              << ", newest first\n"
-              << table.render();
-    if (resume_from) {
-        std::cout << "kakuren resume " << run.id << " continues from " << *resume_from << "\n";
-    } else {
-        std::cout << "no valid checkpoint: kakuren resume " << run.id
-                  << " would start the run over\n";
-    }
-    return k_exit_ok;
+    return continue_here(common, ws, store, run, options);
 }
 
 } // namespace kakuren::cli

@@ -369,6 +369,24 @@ void record_failure(const Attempt& a, const std::exception& e, std::ostream& log
     }
 }
 
+/// The attempt's last words on stdout: one line, or with --format json the run's JSON.
+void print_outcome(const Attempt& a, const trainer::Summary& summary, const Outcome& outcome,
+                   const std::optional<std::string>& last_checkpoint) {
+    if (a.format == Format::json) {
+        std::cout << run_json(a.run_id, outcome.status, outcome.code, summary, *a.ws,
+                              last_checkpoint, a.extra_json)
+                         .dump_pretty()
+                  << std::endl;
+        return;
+    }
+    std::cout << "run " << a.run_id << " " << outcome.status << ": " << summary.epochs_done
+              << " epochs, " << outcome_text(summary)
+              << (outcome.reason.empty() ? "" : " (" + outcome.reason + ")") << "\n";
+    if (summary.interrupted && last_checkpoint) {
+        std::cout << "continue it with: kakuren resume " << a.run_id << "\n";
+    }
+}
+
 } // namespace
 
 int run_attempt(Attempt& a) {
@@ -435,7 +453,8 @@ int run_attempt(Attempt& a) {
     heartbeat.reset();
     recorder.clear_bar();
 
-    const auto [status, code, reason] = outcome_of(a, summary, recorder.last_checkpoint());
+    const Outcome outcome = outcome_of(a, summary, recorder.last_checkpoint());
+    const auto& [status, code, reason] = outcome;
     if (code == k_exit_diverged) {
         std::cerr << "kakuren: error: run " << a.run_id << ": " << reason << std::endl;
     }
@@ -446,21 +465,8 @@ int run_attempt(Attempt& a) {
     log << util::iso8601_utc_now() << " " << status << (reason.empty() ? "" : ": " + reason)
         << std::endl;
 
-    if (!a.print_outcome) {
-        return code;
-    }
-    if (json) {
-        std::cout << run_json(a.run_id, status, code, summary, ws, recorder.last_checkpoint(),
-                              a.extra_json)
-                         .dump_pretty()
-                  << std::endl;
-    } else {
-        std::cout << "run " << a.run_id << " " << status << ": " << summary.epochs_done
-                  << " epochs, " << outcome_text(summary)
-                  << (reason.empty() ? "" : " (" + reason + ")") << "\n";
-        if (summary.interrupted && recorder.last_checkpoint()) {
-            std::cout << "continue it with: kakuren resume " << a.run_id << "\n";
-        }
+    if (a.print_outcome) {
+        print_outcome(a, summary, outcome, recorder.last_checkpoint());
     }
     return code;
 }
