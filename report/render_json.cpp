@@ -98,9 +98,10 @@ Json loss_stats_json(const LossStats& s) {
                       {"p90", s.p90},     {"min", s.min},   {"max", s.max}};
 }
 
-Json run_json(const RunReport& r) {
+/// The run's recipe, as recorded and summarised.
+Json recipe_json(const RunReport& r) {
     const RecipeSummary& rc = r.recipe;
-    JsonObject recipe{{"model", rc.model},
+    return JsonObject{{"model", rc.model},
                       {"model_kind", rc.model_kind},
                       {"dataset", rc.dataset},
                       {"strategy", rc.strategy},
@@ -117,8 +118,12 @@ Json run_json(const RunReport& r) {
                       {"sha256", r.run.recipe_hash},
                       {"validated", rc.validated},
                       {"note", text_or_null(rc.note)}};
+}
+
+/// The run's attempts (one per process that ran it).
+Json attempts_json(const std::vector<db::AttemptRow>& rows) {
     JsonArray attempts;
-    for (const db::AttemptRow& a : r.attempts) {
+    for (const db::AttemptRow& a : rows) {
         attempts.push_back(JsonObject{{"attempt", a.attempt},
                                       {"host", a.host},
                                       {"pid", a.pid},
@@ -127,53 +132,101 @@ Json run_json(const RunReport& r) {
                                       {"status", a.status},
                                       {"reason", text_or_null(a.reason)}});
     }
-    JsonArray epochs;
-    for (const EpochPoint& p : r.epochs) {
-        const db::EpochRow& e = p.row;
-        JsonObject epoch{{"epoch", e.epoch},
-                         {"test_accuracy", Json::measured(e.test_accuracy)},
-                         {"test_loss", Json::measured(e.test_loss)},
-                         {"train_loss", Json::measured(e.train_loss)},
-                         {"train_accuracy", Json::measured(e.train_accuracy)},
-                         {"lr", e.lr},
-                         {"lr_scale", e.lr_scale},
-                         {"lr_effective", p.lr_effective},
-                         {"requested_fraction", e.max_fraction},
-                         {"realised_fraction", p.realised_fraction},
-                         {"visible", e.visible},
-                         {"hidden", e.hidden},
-                         {"moved_back", e.moved_back},
-                         {"candidates", e.candidates},
-                         {"refreshed", e.refreshed},
-                         {"sgd_steps", p.sgd_steps},
-                         {"sgd_steps_saved", p.sgd_steps_saved},
-                         {"train_s", e.train_s},
-                         {"hidden_pass_s", e.hidden_pass_s},
-                         {"eval_s", e.eval_s},
-                         {"checkpoint_s", opt(p.checkpoint_s)},
-                         {"total_s", e.total_s},
-                         {"samples_per_s", e.samples_per_s},
-                         {"wall_s", p.wall_s}};
-        if (e.bytes_read) { // data streamed from disk (npy, hdf5) only
-            epoch.emplace_back("bytes_read", static_cast<long long>(*e.bytes_read));
-        }
-        epochs.push_back(std::move(epoch));
+    return attempts;
+}
+
+/// One epoch: the database row and the derived numbers.
+Json epoch_json(const EpochPoint& p) {
+    const db::EpochRow& e = p.row;
+    JsonObject epoch{{"epoch", e.epoch},
+                     {"test_accuracy", Json::measured(e.test_accuracy)},
+                     {"test_loss", Json::measured(e.test_loss)},
+                     {"train_loss", Json::measured(e.train_loss)},
+                     {"train_accuracy", Json::measured(e.train_accuracy)},
+                     {"lr", e.lr},
+                     {"lr_scale", e.lr_scale},
+                     {"lr_effective", p.lr_effective},
+                     {"requested_fraction", e.max_fraction},
+                     {"realised_fraction", p.realised_fraction},
+                     {"visible", e.visible},
+                     {"hidden", e.hidden},
+                     {"moved_back", e.moved_back},
+                     {"candidates", e.candidates},
+                     {"refreshed", e.refreshed},
+                     {"sgd_steps", p.sgd_steps},
+                     {"sgd_steps_saved", p.sgd_steps_saved},
+                     {"train_s", e.train_s},
+                     {"hidden_pass_s", e.hidden_pass_s},
+                     {"eval_s", e.eval_s},
+                     {"checkpoint_s", opt(p.checkpoint_s)},
+                     {"total_s", e.total_s},
+                     {"samples_per_s", e.samples_per_s},
+                     {"wall_s", p.wall_s}};
+    if (e.bytes_read) { // data streamed from disk (npy, hdf5) only
+        epoch.emplace_back("bytes_read", static_cast<long long>(*e.bytes_read));
     }
-    Json target = Json::null();
-    if (r.target) {
-        target = JsonObject{{"accuracy", r.target->accuracy},
-                            {"source", r.target->source},
-                            {"reached", r.target->reached},
-                            {"epoch", r.target->reached ? Json(r.target->epoch) : Json::null()},
-                            {"time_s", opt(r.target->time_s)}};
+    return epoch;
+}
+
+/// The target and when it was reached; null without a target.
+Json target_json(const std::optional<TargetResult>& t) {
+    if (!t) {
+        return Json::null();
     }
+    return JsonObject{{"accuracy", t->accuracy},
+                      {"source", t->source},
+                      {"reached", t->reached},
+                      {"epoch", t->reached ? Json(t->epoch) : Json::null()},
+                      {"time_s", opt(t->time_s)}};
+}
+
+/// Where the time went, in seconds (null: not measured).
+Json time_split_json(const TimeSplit& s) {
+    return JsonObject{
+        {"staging", opt(s.staging_s)},
+        {"init", opt(s.init_s)},
+        {"train", s.train_s},
+        {"hidden_pass", s.hidden_pass_s},
+        {"eval", s.eval_s},
+        {"checkpoint", opt(s.checkpoint_s)},
+        {"other", s.other_s},
+        {"communication", opt(s.communication_s)},
+        {"bytes_read", s.bytes_read ? Json(static_cast<long long>(*s.bytes_read)) : Json::null()},
+        {"total", s.total_s}};
+}
+
+/// SGD steps run, without hiding, and saved.
+Json sgd_steps_json(const RunReport& r) {
+    return JsonObject{{"run", r.sgd_steps_run},
+                      {"without_hiding", r.sgd_steps_full},
+                      {"saved", r.sgd_steps_saved()},
+                      {"saved_fraction", r.sgd_steps_full > 0
+                                             ? Json(static_cast<double>(r.sgd_steps_saved()) /
+                                                    static_cast<double>(r.sgd_steps_full))
+                                             : Json(0.0)}};
+}
+
+/// The MLPerf log check: where the log is, whether it passed, its problems and notes.
+Json mllog_json(const LogAnalysis& log) {
     JsonArray problems;
-    for (const LogProblem& p : r.log.problems) {
+    for (const LogProblem& p : log.problems) {
         problems.push_back(JsonObject{{"line", p.line == 0 ? Json::null() : Json(p.line)},
                                       {"message", p.message}});
     }
-    JsonArray notes(r.log.notes.begin(), r.log.notes.end());
-    const TimeSplit& s = r.split;
+    return JsonObject{{"path", log.path},
+                      {"found", log.found},
+                      {"records", static_cast<long long>(log.num_records)},
+                      {"ok", log.found && log.problems.empty()},
+                      {"run_stop_status", text_or_null(log.run_stop_status)},
+                      {"problems", std::move(problems)},
+                      {"notes", JsonArray(log.notes.begin(), log.notes.end())}};
+}
+
+Json run_json(const RunReport& r) {
+    JsonArray epochs;
+    for (const EpochPoint& p : r.epochs) {
+        epochs.push_back(epoch_json(p));
+    }
     return JsonObject{
         {"id", r.run.id},
         {"name", r.run.name},
@@ -185,8 +238,8 @@ Json run_json(const RunReport& r) {
         {"started_at", text_or_null(r.run.started_at)},
         {"ended_at", text_or_null(r.run.ended_at)},
         {"run_dir", r.run.run_dir},
-        {"recipe", std::move(recipe)},
-        {"attempts", std::move(attempts)},
+        {"recipe", recipe_json(r)},
+        {"attempts", attempts_json(r.attempts)},
         {"num_samples", r.run.num_samples},
         {"epochs_done", static_cast<long long>(r.epochs.size())},
         {"epochs_planned", r.run.num_epochs},
@@ -196,19 +249,8 @@ Json run_json(const RunReport& r) {
         {"best_epoch", r.best_epoch == 0 ? Json::null() : Json(r.best_epoch)},
         {"time_to_train_s", opt(r.time_to_train_s)},
         {"elapsed_s", opt(r.elapsed_s)},
-        {"target", std::move(target)},
-        {"time_split_s",
-         JsonObject{{"staging", opt(s.staging_s)},
-                    {"init", opt(s.init_s)},
-                    {"train", s.train_s},
-                    {"hidden_pass", s.hidden_pass_s},
-                    {"eval", s.eval_s},
-                    {"checkpoint", opt(s.checkpoint_s)},
-                    {"other", s.other_s},
-                    {"communication", opt(s.communication_s)},
-                    {"bytes_read",
-                     s.bytes_read ? Json(static_cast<long long>(*s.bytes_read)) : Json::null()},
-                    {"total", s.total_s}}},
+        {"target", target_json(r.target)},
+        {"time_split_s", time_split_json(r.split)},
         {"samples_per_s", r.samples_per_s},
         {"mean_requested_fraction", r.mean_requested_fraction},
         {"mean_realised_fraction", r.mean_realised_fraction},
@@ -217,22 +259,9 @@ Json run_json(const RunReport& r) {
         {"backward_passes", JsonObject{{"run", r.samples_trained},
                                        {"without_hiding", r.samples_full},
                                        {"saved", r.samples_full - r.samples_trained}}},
-        {"sgd_steps",
-         JsonObject{{"run", r.sgd_steps_run},
-                    {"without_hiding", r.sgd_steps_full},
-                    {"saved", r.sgd_steps_saved()},
-                    {"saved_fraction", r.sgd_steps_full > 0
-                                           ? Json(static_cast<double>(r.sgd_steps_saved()) /
-                                                  static_cast<double>(r.sgd_steps_full))
-                                           : Json(0.0)}}},
+        {"sgd_steps", sgd_steps_json(r)},
         {"epochs", std::move(epochs)},
-        {"mllog", JsonObject{{"path", r.log.path},
-                             {"found", r.log.found},
-                             {"records", static_cast<long long>(r.log.num_records)},
-                             {"ok", r.log.found && r.log.problems.empty()},
-                             {"run_stop_status", text_or_null(r.log.run_stop_status)},
-                             {"problems", std::move(problems)},
-                             {"notes", std::move(notes)}}}};
+        {"mllog", mllog_json(r.log)}};
 }
 
 Json samples_json(const SampleReport& s) {
