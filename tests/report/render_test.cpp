@@ -86,118 +86,143 @@ std::vector<std::string> csv_cells(const std::string& line) {
     return cells;
 }
 
+using Keys = std::vector<std::string>;
+
+// The layout docs/reports.md documents; adding a key is fine (extend these lists), renaming or
+// removing one breaks scripts and needs k_json_version raised.
+const Keys k_report_keys = {"kakuren_report", "generated_at", "workspace", "target_accuracy",
+                            "runs",           "comparisons",  "groups",    "samples",
+                            "notes",          "tunes"};
+const Keys k_run_keys = {"id",
+                         "name",
+                         "role",
+                         "status",
+                         "outcome",
+                         "reason",
+                         "created_at",
+                         "started_at",
+                         "ended_at",
+                         "run_dir",
+                         "recipe",
+                         "attempts",
+                         "num_samples",
+                         "epochs_done",
+                         "epochs_planned",
+                         "metric",
+                         "final_accuracy",
+                         "best_accuracy",
+                         "best_epoch",
+                         "time_to_train_s",
+                         "elapsed_s",
+                         "target",
+                         "time_split_s",
+                         "samples_per_s",
+                         "mean_requested_fraction",
+                         "mean_realised_fraction",
+                         "hidden_total",
+                         "moved_back_total",
+                         "backward_passes",
+                         "sgd_steps",
+                         "epochs",
+                         "mllog"};
+const Keys k_recipe_keys = {"model",
+                            "model_kind",
+                            "dataset",
+                            "strategy",
+                            "fraction",
+                            "tau",
+                            "seed",
+                            "ranks",
+                            "batch_size",
+                            "epochs",
+                            "target_accuracy",
+                            "lr_compensation",
+                            "refresh_every",
+                            "path",
+                            "sha256",
+                            "validated",
+                            "note"};
+const Keys k_time_split_keys = {"staging",    "init",  "train",         "hidden_pass", "eval",
+                                "checkpoint", "other", "communication", "bytes_read",  "total"};
+const Keys k_sgd_steps_keys = {"run", "without_hiding", "saved", "saved_fraction"};
+const Keys k_epoch_keys = {"epoch",
+                           "test_accuracy",
+                           "test_loss",
+                           "train_loss",
+                           "train_accuracy",
+                           "lr",
+                           "lr_scale",
+                           "lr_effective",
+                           "requested_fraction",
+                           "realised_fraction",
+                           "visible",
+                           "hidden",
+                           "moved_back",
+                           "candidates",
+                           "refreshed",
+                           "sgd_steps",
+                           "sgd_steps_saved",
+                           "train_s",
+                           "hidden_pass_s",
+                           "eval_s",
+                           "checkpoint_s",
+                           "total_s",
+                           "samples_per_s",
+                           "wall_s"};
+const Keys k_mllog_keys = {"path",     "found", "records", "ok", "run_stop_status",
+                           "problems", "notes"};
+const Keys k_comparison_keys = {"run",
+                                "baseline",
+                                "automatic",
+                                "same_seed",
+                                "speedup_total",
+                                "time_saved_s",
+                                "speedup_to_target",
+                                "accuracy_diff_final",
+                                "accuracy_diff_best",
+                                "timing_noise"};
+const Keys k_group_keys = {"label",
+                           "short_label",
+                           "strategy",
+                           "fraction",
+                           "runs",
+                           "incomplete_runs",
+                           "seeds",
+                           "time_to_train_s",
+                           "final_accuracy",
+                           "best_accuracy",
+                           "time_to_target_s",
+                           "intervals",
+                           "target",
+                           "work_saved",
+                           "baseline_group",
+                           "speedup_total",
+                           "time_ratio_reliable",
+                           "timing_noise",
+                           "accuracy_diff_final",
+                           "card"};
+const Keys k_card_keys = {"title", "work_saved", "time_ratio", "time_ratio_reliable",
+                          "time",  "lines"};
+
 } // namespace
 
-// The layout docs/reports.md documents; adding a key is fine (extend this list), renaming or
-// removing one breaks scripts and needs k_json_version raised.
 TEST_F(Rendered, JsonKeepsItsDocumentedLayout) {
     const auto v = report::parse_json(report::render_json(m_report));
     EXPECT_EQ(v["kakuren_report"].as_int(), report::k_json_version);
-    EXPECT_EQ(keys(v), (std::vector<std::string>{"kakuren_report", "generated_at", "workspace",
-                                                 "target_accuracy", "runs", "comparisons", "groups",
-                                                 "samples", "notes", "tunes"}));
+    EXPECT_EQ(keys(v), k_report_keys);
     ASSERT_EQ(v["runs"].size(), 3U);
     const auto& run = v["runs"][0];
-    EXPECT_EQ(keys(run), (std::vector<std::string>{"id",
-                                                   "name",
-                                                   "role",
-                                                   "status",
-                                                   "outcome",
-                                                   "reason",
-                                                   "created_at",
-                                                   "started_at",
-                                                   "ended_at",
-                                                   "run_dir",
-                                                   "recipe",
-                                                   "attempts",
-                                                   "num_samples",
-                                                   "epochs_done",
-                                                   "epochs_planned",
-                                                   "metric",
-                                                   "final_accuracy",
-                                                   "best_accuracy",
-                                                   "best_epoch",
-                                                   "time_to_train_s",
-                                                   "elapsed_s",
-                                                   "target",
-                                                   "time_split_s",
-                                                   "samples_per_s",
-                                                   "mean_requested_fraction",
-                                                   "mean_realised_fraction",
-                                                   "hidden_total",
-                                                   "moved_back_total",
-                                                   "backward_passes",
-                                                   "sgd_steps",
-                                                   "epochs",
-                                                   "mllog"}));
-    EXPECT_EQ(keys(run["recipe"]),
-              (std::vector<std::string>{"model", "model_kind", "dataset", "strategy", "fraction",
-                                        "tau", "seed", "ranks", "batch_size", "epochs",
-                                        "target_accuracy", "lr_compensation", "refresh_every",
-                                        "path", "sha256", "validated", "note"}));
-    EXPECT_EQ(
-        keys(run["time_split_s"]),
-        (std::vector<std::string>{"staging", "init", "train", "hidden_pass", "eval", "checkpoint",
-                                  "other", "communication", "bytes_read", "total"}));
-    EXPECT_EQ(keys(run["sgd_steps"]),
-              (std::vector<std::string>{"run", "without_hiding", "saved", "saved_fraction"}));
-    EXPECT_EQ(keys(run["epochs"][0]), (std::vector<std::string>{"epoch",
-                                                                "test_accuracy",
-                                                                "test_loss",
-                                                                "train_loss",
-                                                                "train_accuracy",
-                                                                "lr",
-                                                                "lr_scale",
-                                                                "lr_effective",
-                                                                "requested_fraction",
-                                                                "realised_fraction",
-                                                                "visible",
-                                                                "hidden",
-                                                                "moved_back",
-                                                                "candidates",
-                                                                "refreshed",
-                                                                "sgd_steps",
-                                                                "sgd_steps_saved",
-                                                                "train_s",
-                                                                "hidden_pass_s",
-                                                                "eval_s",
-                                                                "checkpoint_s",
-                                                                "total_s",
-                                                                "samples_per_s",
-                                                                "wall_s"}));
-    EXPECT_EQ(keys(run["mllog"]),
-              (std::vector<std::string>{"path", "found", "records", "ok", "run_stop_status",
-                                        "problems", "notes"}));
+    EXPECT_EQ(keys(run), k_run_keys);
+    EXPECT_EQ(keys(run["recipe"]), k_recipe_keys);
+    EXPECT_EQ(keys(run["time_split_s"]), k_time_split_keys);
+    EXPECT_EQ(keys(run["sgd_steps"]), k_sgd_steps_keys);
+    EXPECT_EQ(keys(run["epochs"][0]), k_epoch_keys);
+    EXPECT_EQ(keys(run["mllog"]), k_mllog_keys);
     ASSERT_EQ(v["comparisons"].size(), 2U) << "the finished and the crashed hiding run";
-    EXPECT_EQ(
-        keys(v["comparisons"][0]),
-        (std::vector<std::string>{"run", "baseline", "automatic", "same_seed", "speedup_total",
-                                  "time_saved_s", "speedup_to_target", "accuracy_diff_final",
-                                  "accuracy_diff_best", "timing_noise"}));
+    EXPECT_EQ(keys(v["comparisons"][0]), k_comparison_keys);
     ASSERT_EQ(v["groups"].size(), 2U) << "one per configuration, one seed each";
-    EXPECT_EQ(keys(v["groups"][0]), (std::vector<std::string>{"label",
-                                                              "short_label",
-                                                              "strategy",
-                                                              "fraction",
-                                                              "runs",
-                                                              "incomplete_runs",
-                                                              "seeds",
-                                                              "time_to_train_s",
-                                                              "final_accuracy",
-                                                              "best_accuracy",
-                                                              "time_to_target_s",
-                                                              "intervals",
-                                                              "target",
-                                                              "work_saved",
-                                                              "baseline_group",
-                                                              "speedup_total",
-                                                              "time_ratio_reliable",
-                                                              "timing_noise",
-                                                              "accuracy_diff_final",
-                                                              "card"}));
-    EXPECT_EQ(keys(v["groups"][0]["card"]),
-              (std::vector<std::string>{"title", "work_saved", "time_ratio", "time_ratio_reliable",
-                                        "time", "lines"}));
+    EXPECT_EQ(keys(v["groups"][0]), k_group_keys);
+    EXPECT_EQ(keys(v["groups"][0]["card"]), k_card_keys);
 }
 
 TEST_F(Rendered, JsonCarriesTheDatabaseNumbers) {
@@ -272,19 +297,20 @@ TEST_F(Rendered, HtmlIsSelfContained) {
     EXPECT_EQ(island["runs"][0]["id"].as_string(), m_hiding);
 }
 
-TEST_F(Rendered, HtmlPlotsExactlyTheDatabaseNumbers) {
-    const auto cs = report::testing::charts(report::render_html(m_report));
-    for (const char* name :
-         {"accuracy_epoch", "accuracy_time", "hidden_fraction", "time_split", "learning_rate"}) {
-        ASSERT_EQ(cs.count(name), 1U) << name;
-    }
-    struct Expect {
-        const char* chart;
-        const char* series;
-        std::function<std::pair<double, double>(const db::EpochRow&)> point;
-    };
-    const std::int64_t n = 2048;
-    const std::vector<Expect> expectations = {
+namespace {
+
+using report::testing::Chart;
+
+/// A per-epoch series of a chart and the database numbers it plots: (x, y) of an epoch row.
+struct EpochSeries {
+    const char* chart;
+    const char* series;
+    std::function<std::pair<double, double>(const db::EpochRow&)> point;
+};
+
+/// The per-epoch series the HTML report draws; n: the runs' number of samples.
+std::vector<EpochSeries> epoch_series(std::int64_t n) {
+    return {
         {"accuracy_epoch", "test_accuracy",
          [](const db::EpochRow& e) {
              return std::pair{double(e.epoch), e.test_accuracy};
@@ -294,7 +320,7 @@ TEST_F(Rendered, HtmlPlotsExactlyTheDatabaseNumbers) {
              return std::pair{double(e.epoch), e.max_fraction};
          }},
         {"hidden_fraction", "realised",
-         [&](const db::EpochRow& e) {
+         [n](const db::EpochRow& e) {
              return std::pair{double(e.epoch), double(e.hidden) / double(n)};
          }},
         {"learning_rate", "lr",
@@ -306,36 +332,35 @@ TEST_F(Rendered, HtmlPlotsExactlyTheDatabaseNumbers) {
              return std::pair{double(e.epoch), e.lr * e.lr_scale};
          }},
     };
-    int checked = 0;
-    for (const Expect& x : expectations) {
-        const auto& chart = cs.at(x.chart);
-        for (const std::string& id : {m_hiding, m_baseline, m_crashed}) {
-            const auto epochs = m_store->epochs(id);
-            const auto it =
-                std::find_if(chart.polylines.begin(), chart.polylines.end(), [&](const auto& p) {
-                    return p.at("data-run") == id && p.at("data-series") == x.series;
-                });
-            ASSERT_NE(it, chart.polylines.end()) << x.chart << " " << x.series << " " << id;
-            const auto values = report::testing::pairs(it->at("data-values"), ';');
-            const auto pixels = report::testing::pairs(it->at("points"), ' ');
-            ASSERT_EQ(values.size(), epochs.size());
-            ASSERT_EQ(pixels.size(), epochs.size());
-            for (std::size_t i = 0; i < epochs.size(); ++i) {
-                const auto [ex, ey] = x.point(epochs[i]);
-                EXPECT_EQ(values[i].first, ex) << x.chart << " " << id;
-                EXPECT_DOUBLE_EQ(values[i].second, ey) << x.chart << " " << id;
-                const auto [px, py] = report::testing::to_pixels(chart.svg, ex, ey);
-                EXPECT_NEAR(pixels[i].first, px, 0.01);
-                EXPECT_NEAR(pixels[i].second, py, 0.01);
-                ++checked;
-            }
-        }
-    }
-    EXPECT_EQ(checked, 5 * (4 + 4 + 2));
+}
 
-    // Wall-time x values: the log's eval_accuracy times since run_start.
-    const auto& time_chart = cs.at("accuracy_time");
-    for (const auto& run : m_report.runs) {
+/// Run id's polyline of x in chart holds the epochs' numbers in data-values and draws each
+/// where the chart's axes put it; adds the points checked to checked.
+void expect_plots_epochs(const Chart& chart, const EpochSeries& x, const std::string& id,
+                         const std::vector<db::EpochRow>& epochs, int& checked) {
+    const auto it =
+        std::find_if(chart.polylines.begin(), chart.polylines.end(), [&](const auto& p) {
+            return p.at("data-run") == id && p.at("data-series") == x.series;
+        });
+    ASSERT_NE(it, chart.polylines.end()) << x.chart << " " << x.series << " " << id;
+    const auto values = report::testing::pairs(it->at("data-values"), ';');
+    const auto pixels = report::testing::pairs(it->at("points"), ' ');
+    ASSERT_EQ(values.size(), epochs.size());
+    ASSERT_EQ(pixels.size(), epochs.size());
+    for (std::size_t i = 0; i < epochs.size(); ++i) {
+        const auto [ex, ey] = x.point(epochs[i]);
+        EXPECT_EQ(values[i].first, ex) << x.chart << " " << id;
+        EXPECT_DOUBLE_EQ(values[i].second, ey) << x.chart << " " << id;
+        const auto [px, py] = report::testing::to_pixels(chart.svg, ex, ey);
+        EXPECT_NEAR(pixels[i].first, px, 0.01);
+        EXPECT_NEAR(pixels[i].second, py, 0.01);
+        ++checked;
+    }
+}
+
+/// Wall-time x values: the log's eval_accuracy times since run_start.
+void expect_wall_time_x(const Chart& time_chart, const std::vector<report::RunReport>& runs) {
+    for (const auto& run : runs) {
         const auto it = std::find_if(time_chart.polylines.begin(), time_chart.polylines.end(),
                                      [&](const auto& p) { return p.at("data-run") == run.run.id; });
         ASSERT_NE(it, time_chart.polylines.end());
@@ -346,10 +371,11 @@ TEST_F(Rendered, HtmlPlotsExactlyTheDatabaseNumbers) {
             EXPECT_DOUBLE_EQ(values[i].first, double(*le.eval_ms - *run.log.run_start_ms) / 1000.0);
         }
     }
+}
 
-    // Stacked time split: one bar per run, its parts the report's split.
-    const auto& split = cs.at("time_split");
-    for (const auto& run : m_report.runs) {
+/// Stacked time split: one bar per run, its parts the report's split.
+void expect_train_split(const Chart& split, const std::vector<report::RunReport>& runs) {
+    for (const auto& run : runs) {
         double train = -1;
         for (const auto& rect : split.rects) {
             if (rect.count("data-part") != 0 && rect.at("data-part") == "train" &&
@@ -360,6 +386,26 @@ TEST_F(Rendered, HtmlPlotsExactlyTheDatabaseNumbers) {
         }
         EXPECT_DOUBLE_EQ(train, run.split.train_s) << run.run.id;
     }
+}
+
+} // namespace
+
+TEST_F(Rendered, HtmlPlotsExactlyTheDatabaseNumbers) {
+    const auto cs = report::testing::charts(report::render_html(m_report));
+    for (const char* name :
+         {"accuracy_epoch", "accuracy_time", "hidden_fraction", "time_split", "learning_rate"}) {
+        ASSERT_EQ(cs.count(name), 1U) << name;
+    }
+    int checked = 0;
+    for (const EpochSeries& x : epoch_series(2048)) {
+        for (const std::string& id : {m_hiding, m_baseline, m_crashed}) {
+            ASSERT_NO_FATAL_FAILURE(
+                expect_plots_epochs(cs.at(x.chart), x, id, m_store->epochs(id), checked));
+        }
+    }
+    EXPECT_EQ(checked, 5 * (4 + 4 + 2));
+    ASSERT_NO_FATAL_FAILURE(expect_wall_time_x(cs.at("accuracy_time"), m_report.runs));
+    expect_train_split(cs.at("time_split"), m_report.runs);
 }
 
 TEST_F(Rendered, TableAnswersTheQuestionsAtAGlance) {
