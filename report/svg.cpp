@@ -175,7 +175,7 @@ std::string axes_markup(const LineChart& chart, const Frame& f) {
             text_el(f.sx(v), k_top + plot_h + 16, "middle", "tick", tick_text(v, f.x_step, false));
     }
     out += "<rect x=\"" + px(k_left) + "\" y=\"" + px(k_top) + "\" width=\"" + px(plot_w) +
-           "\" height=\"" + px(plot_h) + "\" class=\"frame\"/>";
+           "\" height=\"" + px(plot_h) + R"(" class="frame"/>)";
     out += text_el(k_left + plot_w / 2, k_top + plot_h + 38, "middle", "axis-label", chart.x_label);
     out += text_el(18, k_top + plot_h / 2, "middle", "axis-label", chart.y_label,
                    " transform=\"rotate(-90 18 " + px(k_top + plot_h / 2) + ")\"");
@@ -201,12 +201,28 @@ std::string bands_markup(const std::vector<Band>& bands, const Frame& f) {
                 continue;
             }
             upper += (upper.empty() ? "" : " ") + px(f.sx(x)) + "," + px(f.sy(range.second));
-            lower = px(f.sx(x)) + "," + px(f.sy(range.first)) + (lower.empty() ? "" : " ") + lower;
+            std::string point = px(f.sx(x));
+            point += ',';
+            point += px(f.sy(range.first));
+            if (!lower.empty()) {
+                point += ' ';
+                point += lower;
+            }
+            lower = std::move(point);
         }
-        out += "<polygon class=\"band\" fill=\"" + b.color +
-               "\" fill-opacity=\"0.2\" stroke=\"none\" data-config=\"" + escape(b.config) +
-               "\" data-values=\"" + values + "\" points=\"" + upper + " " + lower + "\"><title>" +
-               escape(b.label) + "</title></polygon>";
+        out += R"(<polygon class="band" fill=")";
+        out += b.color;
+        out += R"(" fill-opacity="0.2" stroke="none" data-config=")";
+        out += escape(b.config);
+        out += R"(" data-values=")";
+        out += values;
+        out += R"(" points=")";
+        out += upper;
+        out += ' ';
+        out += lower;
+        out += R"("><title>)";
+        out += escape(b.label);
+        out += "</title></polygon>";
     }
     return out;
 }
@@ -224,7 +240,7 @@ std::string series_markup(const Series& s, const Frame& f) {
         points += (points.empty() ? "" : " ") + px(f.sx(x)) + "," + px(f.sy(y));
         ++drawn;
     }
-    std::string out = "<g class=\"series\"><polyline fill=\"none\" stroke=\"";
+    std::string out = R"(<g class="series"><polyline fill="none" stroke=")";
     out += s.color;
     out += "\" stroke-width=\"" + px(s.width) + "\"";
     out += s.opacity < 1 ? " stroke-opacity=\"" + px(s.opacity) + "\"" : "";
@@ -246,8 +262,8 @@ std::string series_markup(const Series& s, const Frame& f) {
             if (!std::isfinite(x) || !std::isfinite(y) || (f.y_log && y <= 0)) {
                 continue;
             }
-            out += "<circle cx=\"" + px(f.sx(x)) + "\" cy=\"" + px(f.sy(y)) + "\" r=\"3\" fill=\"" +
-                   s.color + "\"/>";
+            out += R"(<circle cx=")" + px(f.sx(x)) + R"(" cy=")" + px(f.sy(y)) +
+                   R"(" r="3" fill=")" + s.color + R"("/>)";
         }
     }
     out += "</g>";
@@ -261,7 +277,7 @@ std::string targets_markup(const std::vector<TargetLine>& targets, const Frame& 
         if (!std::isfinite(t.y) || t.y < f.yr.lo || t.y > f.yr.hi || (f.y_log && t.y <= 0)) {
             continue;
         }
-        out += "<g class=\"target\" data-target=\"" + exact(t.y) + "\">" +
+        out += R"(<g class="target" data-target=")" + exact(t.y) + R"(">)" +
                line_el(k_left, f.sy(t.y), k_left + Frame::plot_w, f.sy(t.y), "target-line") +
                text_el(k_left + Frame::plot_w - 4, f.sy(t.y) - 5, "end", "target-label", t.label) +
                "</g>";

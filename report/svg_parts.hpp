@@ -93,10 +93,9 @@ inline std::string line_el(double x1, double y1, double x2, double y2, const std
 
 inline std::string open_svg(const std::string& id, double height, const std::string& title,
                             const std::string& data) {
-    return "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 " +
-           px(k_width) + " " + px(height) + "\" role=\"img\" aria-label=\"" + escape(title) +
-           "\" data-chart=\"" + escape(id) + "\"" + data + ">" +
-           text_el(k_width / 2, 22, "middle", "title", title);
+    return R"(<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 )" + px(k_width) +
+           " " + px(height) + R"(" role="img" aria-label=")" + escape(title) + "\" data-chart=\"" +
+           escape(id) + "\"" + data + ">" + text_el(k_width / 2, 22, "middle", "title", title);
 }
 
 /// Legend rows under the plot; returns the markup and the height used.
@@ -125,11 +124,12 @@ inline std::pair<std::string, double> legend(const std::vector<LegendEntry>& ent
         const double row_y = y + static_cast<double>(row) * k_legend_row;
         if (e.box) {
             out += "<rect x=\"" + px(x) + "\" y=\"" + px(row_y - 9) +
-                   "\" width=\"14\" height=\"10\" fill=\"" + e.color + "\"/>";
+                   R"(" width="14" height="10" fill=")" + e.color + R"("/>)";
         } else {
             out += "<line x1=\"" + px(x) + "\" y1=\"" + px(row_y - 4) + "\" x2=\"" + px(x + 22) +
                    "\" y2=\"" + px(row_y - 4) + "\" stroke=\"" + e.color +
-                   "\" stroke-width=\"2.5\"" + (e.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>";
+                   R"(" stroke-width="2.5")" + (e.dashed ? R"( stroke-dasharray="6 4")" : "") +
+                   "/>";
         }
         out += text_el(x + 28, row_y, "start", "legend-text", e.label);
     }
