@@ -35,7 +35,8 @@ constexpr std::int64_t k_num_samples = 1'280'000;
 constexpr int k_runs = 5;
 constexpr double k_goal_state_s = 1.0;
 constexpr double k_goal_share = 0.02;
-constexpr std::size_t k_shipped_model_bytes = 105'866 * 4; // the shipped CNN's float32 weights
+constexpr std::size_t k_shipped_model_bytes =
+    std::size_t{105'866} * 4; // the shipped CNN's float32 weights
 
 double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
@@ -246,15 +247,15 @@ void write_json(const fs::path& out, const StateResult& state, const ShippedResu
     json << "{\n  \"bench\": \"checkpoint\",\n"
          << "  \"num_samples\": " << k_num_samples << ",\n"
          << "  \"runs\": " << k_runs << ",\n"
-         << "  \"state_checkpoint_save_s\": {\"median\": " << state.save.median
+         << R"(  "state_checkpoint_save_s": {"median": )" << state.save.median
          << ", \"min\": " << state.save.min << ", \"max\": " << state.save.max << "},\n"
-         << "  \"state_checkpoint_load_s\": {\"median\": " << state.load.median
+         << R"(  "state_checkpoint_load_s": {"median": )" << state.load.median
          << ", \"min\": " << state.load.min << ", \"max\": " << state.load.max << "},\n"
          << "  \"state_checkpoint_file_bytes\": " << state.bytes << ",\n"
          << "  \"goal_state_s\": " << k_goal_state_s << ",\n"
          << "  \"shipped_checkpoint_bytes\": " << shipped.bytes << ",\n"
          << "  \"shipped_checkpoints\": " << shipped.checkpoints << ",\n"
-         << "  \"shipped_checkpoint_s\": {\"median\": " << shipped.per.median
+         << R"(  "shipped_checkpoint_s": {"median": )" << shipped.per.median
          << ", \"min\": " << shipped.per.min << ", \"max\": " << shipped.per.max << "},\n"
          << "  \"shipped_serialize_s\": " << shipped.serialize.median << ",\n"
          << "  \"shipped_write_commit_s\": " << shipped.write.median << ",\n"

@@ -120,10 +120,8 @@ int wait_for_ranks(std::vector<pid_t>& ranks) {
             std::cout << "rank " << rank << " failed: stopping the other ranks" << std::endl;
             signal_ranks(ranks, SIGKILL);
         }
-        if (bad && (!have_result || result == 0)) {
-            result = code;
-            have_result = true;
-        } else if (rank == 0 && !have_result) {
+        // The first failure wins over rank 0's code; rank 0's over the others'.
+        if ((bad && (!have_result || result == 0)) || (rank == 0 && !have_result)) {
             result = code;
             have_result = true;
         }

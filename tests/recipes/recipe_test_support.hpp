@@ -18,7 +18,7 @@ class RecipeDir : public TempDir {
 
     /// Writes text to path() / name (creating folders) and returns the full path.
     std::filesystem::path write(const std::string& name, const std::string& text = "") const {
-        const std::filesystem::path p = path() / name;
+        std::filesystem::path p = path() / name;
         write_file(p, text);
         return p;
     }
@@ -27,7 +27,10 @@ class RecipeDir : public TempDir {
     void write_idx(const std::string& folder, const std::string& suffix) const {
         for (const char* name : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
-            write(folder + "/" + name + suffix);
+            std::string file = folder + "/";
+            file += name;
+            file += suffix;
+            write(file);
         }
     }
 };
