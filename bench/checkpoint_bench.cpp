@@ -143,6 +143,7 @@ struct StateResult {
 StateResult measure_state(const fs::path& dir) {
     std::vector<double> save_s, load_s;
     StateResult result;
+    fs::create_directories(dir / "synthetic"); // the store opens only in an existing folder
     db::Store store = db::Store::open(dir / "synthetic" / "kakuren.db");
     store.insert_run(run_row("synthetic", dir / "synthetic"));
     checkpoint::Manager manager(store, "synthetic", dir / "synthetic" / "checkpoints");
@@ -183,6 +184,7 @@ ShippedResult measure_shipped(const fs::path& dir) {
         KAKUREN_SOURCE_DIR "/recipes/fashion_mnist_cnn.toml",
         {"schedule.epochs=2", "schedule.milestones=[1]", "checkpoint.every_steps=150"});
     trainer::Config config = cli::trainer_config(recipe);
+    fs::create_directories(dir / "shipped");
     db::Store store = db::Store::open(dir / "shipped" / "kakuren.db");
     store.insert_run(run_row("shipped", dir / "shipped"));
     checkpoint::Manager manager(store, "shipped", dir / "shipped" / "checkpoints",
