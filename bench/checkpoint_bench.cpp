@@ -35,7 +35,8 @@ constexpr std::int64_t k_num_samples = 1'280'000;
 constexpr int k_runs = 5;
 constexpr double k_goal_state_s = 1.0;
 constexpr double k_goal_share = 0.02;
-constexpr std::size_t k_shipped_model_bytes = 105'866 * 4; // the shipped CNN's float32 weights
+constexpr std::size_t k_shipped_model_bytes =
+    std::size_t{105'866} * 4; // the shipped CNN's float32 weights
 
 double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
@@ -130,46 +131,60 @@ class Timer : public trainer::Observer {
     checkpoint::Manager& m_manager;
 };
 
-} // namespace
+/// Part (1): save and load back the per-sample state of k_num_samples, k_runs times.
+struct StateResult {
+    Stats save, load;
+    std::int64_t bytes = 0;
+    bool loaded_back = true;
+};
 
-int main(int argc, char** argv) {
-    const fs::path out = argc > 1 ? fs::path(argv[1]) : fs::path("bench/out/checkpoint.json");
-    char tmpl[] = "/tmp/kakuren-bench-ckpt-XXXXXX";
-    const fs::path dir = mkdtemp(tmpl);
-
-    // (1) The per-sample state of 1.28 M samples.
+/// Measures part (1) in dir / "synthetic"; loaded_back is false (and the rest partial) when a
+/// checkpoint did not load back.
+StateResult measure_state(const fs::path& dir) {
     std::vector<double> save_s, load_s;
-    std::int64_t state_bytes = 0;
-    {
-        db::Store store = db::Store::open(dir / "synthetic" / "kakuren.db");
-        store.insert_run(run_row("synthetic", dir / "synthetic"));
-        checkpoint::Manager manager(store, "synthetic", dir / "synthetic" / "checkpoints");
-        manager.set_context(1, "[run]\n");
-        SyntheticState s = synthetic_state(k_num_samples);
-        for (int i = 0; i < k_runs; ++i) {
-            s.snapshot.loop.position = {1, 100 + i, false};
-            const auto start = Clock::now();
-            const db::CheckpointRow row = manager.save(s.snapshot);
-            save_s.push_back(seconds_since(start));
-            state_bytes = row.size_bytes;
-            std::vector<checkpoint::Status> skipped;
-            const auto load_start = Clock::now();
-            const auto loaded = manager.load_newest_valid(skipped);
-            load_s.push_back(seconds_since(load_start));
-            if (!loaded || loaded->loss.size() != s.loss.size()) {
-                std::cerr << "the checkpoint did not load back\n";
-                return 1;
-            }
+    StateResult result;
+    fs::create_directories(dir / "synthetic"); // the store opens only in an existing folder
+    db::Store store = db::Store::open(dir / "synthetic" / "kakuren.db");
+    store.insert_run(run_row("synthetic", dir / "synthetic"));
+    checkpoint::Manager manager(store, "synthetic", dir / "synthetic" / "checkpoints");
+    manager.set_context(1, "[run]\n");
+    SyntheticState s = synthetic_state(k_num_samples);
+    for (int i = 0; i < k_runs; ++i) {
+        s.snapshot.loop.position = {1, 100 + i, false};
+        const auto start = Clock::now();
+        const db::CheckpointRow row = manager.save(s.snapshot);
+        save_s.push_back(seconds_since(start));
+        result.bytes = row.size_bytes;
+        std::vector<checkpoint::Status> skipped;
+        const auto load_start = Clock::now();
+        const auto loaded = manager.load_newest_valid(skipped);
+        load_s.push_back(seconds_since(load_start));
+        if (!loaded || loaded->loss.size() != s.loss.size()) {
+            result.loaded_back = false;
+            return result;
         }
     }
-    const Stats save = stats_of(save_s), load = stats_of(load_s);
+    result.save = stats_of(save_s);
+    result.load = stats_of(load_s);
+    return result;
+}
 
-    // (2) The shipped recipe, two epochs, its default checkpoints (each epoch's end), plus a
-    // mid-epoch one every 150 steps for more samples of the cost.
+/// Part (2): the shipped recipe's checkpoints and epochs.
+struct ShippedResult {
+    Stats per, serialize, write;
+    std::size_t checkpoints = 0;
+    std::int64_t bytes = 0;
+    double epoch_s = 0, end_s = 0, share = 0;
+};
+
+/// Measures part (2) in dir / "shipped": two epochs, its default checkpoints (each epoch's
+/// end), plus a mid-epoch one every 150 steps for more samples of the cost.
+ShippedResult measure_shipped(const fs::path& dir) {
     recipes::Recipe recipe = recipes::load(
         KAKUREN_SOURCE_DIR "/recipes/fashion_mnist_cnn.toml",
         {"schedule.epochs=2", "schedule.milestones=[1]", "checkpoint.every_steps=150"});
     trainer::Config config = cli::trainer_config(recipe);
+    fs::create_directories(dir / "shipped");
     db::Store store = db::Store::open(dir / "shipped" / "kakuren.db");
     store.insert_run(run_row("shipped", dir / "shipped"));
     checkpoint::Manager manager(store, "shipped", dir / "shipped" / "checkpoints",
@@ -184,63 +199,92 @@ int main(int argc, char** argv) {
             end_totals.push_back(timer.total[i]);
         }
     }
-    const Stats per = stats_of(timer.total), serialize = stats_of(timer.serialize),
-                write = stats_of(timer.write);
-    const double epoch_s = std::accumulate(timer.epoch_s.begin(), timer.epoch_s.end(), 0.0) /
-                           static_cast<double>(timer.epoch_s.size());
-    const double end_s = stats_of(end_totals).median;
-    const double share = end_s / epoch_s;
-    std::error_code ec;
-    fs::remove_all(dir, ec);
+    ShippedResult r;
+    r.per = stats_of(timer.total);
+    r.serialize = stats_of(timer.serialize);
+    r.write = stats_of(timer.write);
+    r.checkpoints = timer.total.size();
+    r.bytes = timer.bytes;
+    r.epoch_s = std::accumulate(timer.epoch_s.begin(), timer.epoch_s.end(), 0.0) /
+                static_cast<double>(timer.epoch_s.size());
+    r.end_s = stats_of(end_totals).median;
+    r.share = r.end_s / r.epoch_s;
+    return r;
+}
 
+/// Prints the markdown table of both parts.
+void print_table(const StateResult& state, const ShippedResult& shipped) {
     char line[512];
     std::cout << "| measurement | median | min | max | goal |\n|---|---|---|---|---|\n";
     std::snprintf(line, sizeof line,
                   "| checkpoint with the per-sample state of N = 1.28 M (save, %.1f MB of files) "
                   "| %.3f s | %.3f s | %.3f s | <= %.1f s |\n",
-                  static_cast<double>(state_bytes) / 1e6, save.median, save.min, save.max,
-                  k_goal_state_s);
+                  static_cast<double>(state.bytes) / 1e6, state.save.median, state.save.min,
+                  state.save.max, k_goal_state_s);
     std::cout << line;
     std::snprintf(line, sizeof line, "| load and validate it | %.3f s | %.3f s | %.3f s | |\n",
-                  load.median, load.min, load.max);
+                  state.load.median, state.load.min, state.load.max);
     std::cout << line;
     std::snprintf(line, sizeof line,
                   "| shipped recipe: one checkpoint (%.2f MB; %zu taken) | %.3f s | %.3f s | "
                   "%.3f s | |\n",
-                  static_cast<double>(timer.bytes) / 1e6, timer.total.size(), per.median, per.min,
-                  per.max);
+                  static_cast<double>(shipped.bytes) / 1e6, shipped.checkpoints, shipped.per.median,
+                  shipped.per.min, shipped.per.max);
     std::cout << line;
     std::snprintf(line, sizeof line,
                   "| - of which serialise (torch) / write + commit | %.3f / %.3f s | | | |\n",
-                  serialize.median, write.median);
+                  shipped.serialize.median, shipped.write.median);
     std::cout << line;
     std::snprintf(line, sizeof line,
                   "| shipped recipe: epoch-end checkpoint / epoch time (%.2f s) | %.2f %% | | | "
                   "<= %.0f %% |\n",
-                  epoch_s, share * 100, k_goal_share * 100);
+                  shipped.epoch_s, shipped.share * 100, k_goal_share * 100);
     std::cout << line;
+}
 
+/// Writes both parts as JSON to out (creating its folder).
+void write_json(const fs::path& out, const StateResult& state, const ShippedResult& shipped) {
     fs::create_directories(out.parent_path().empty() ? fs::path(".") : out.parent_path());
     std::ofstream json(out);
     json << "{\n  \"bench\": \"checkpoint\",\n"
          << "  \"num_samples\": " << k_num_samples << ",\n"
          << "  \"runs\": " << k_runs << ",\n"
-         << "  \"state_checkpoint_save_s\": {\"median\": " << save.median
-         << ", \"min\": " << save.min << ", \"max\": " << save.max << "},\n"
-         << "  \"state_checkpoint_load_s\": {\"median\": " << load.median
-         << ", \"min\": " << load.min << ", \"max\": " << load.max << "},\n"
-         << "  \"state_checkpoint_file_bytes\": " << state_bytes << ",\n"
+         << R"(  "state_checkpoint_save_s": {"median": )" << state.save.median
+         << ", \"min\": " << state.save.min << ", \"max\": " << state.save.max << "},\n"
+         << R"(  "state_checkpoint_load_s": {"median": )" << state.load.median
+         << ", \"min\": " << state.load.min << ", \"max\": " << state.load.max << "},\n"
+         << "  \"state_checkpoint_file_bytes\": " << state.bytes << ",\n"
          << "  \"goal_state_s\": " << k_goal_state_s << ",\n"
-         << "  \"shipped_checkpoint_bytes\": " << timer.bytes << ",\n"
-         << "  \"shipped_checkpoints\": " << timer.total.size() << ",\n"
-         << "  \"shipped_checkpoint_s\": {\"median\": " << per.median << ", \"min\": " << per.min
-         << ", \"max\": " << per.max << "},\n"
-         << "  \"shipped_serialize_s\": " << serialize.median << ",\n"
-         << "  \"shipped_write_commit_s\": " << write.median << ",\n"
-         << "  \"shipped_epoch_s\": " << epoch_s << ",\n"
-         << "  \"shipped_epoch_end_checkpoint_s\": " << end_s << ",\n"
-         << "  \"shipped_share_of_epoch\": " << share << ",\n"
+         << "  \"shipped_checkpoint_bytes\": " << shipped.bytes << ",\n"
+         << "  \"shipped_checkpoints\": " << shipped.checkpoints << ",\n"
+         << R"(  "shipped_checkpoint_s": {"median": )" << shipped.per.median
+         << ", \"min\": " << shipped.per.min << ", \"max\": " << shipped.per.max << "},\n"
+         << "  \"shipped_serialize_s\": " << shipped.serialize.median << ",\n"
+         << "  \"shipped_write_commit_s\": " << shipped.write.median << ",\n"
+         << "  \"shipped_epoch_s\": " << shipped.epoch_s << ",\n"
+         << "  \"shipped_epoch_end_checkpoint_s\": " << shipped.end_s << ",\n"
+         << "  \"shipped_share_of_epoch\": " << shipped.share << ",\n"
          << "  \"goal_share\": " << k_goal_share << "\n}\n";
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const fs::path out = argc > 1 ? fs::path(argv[1]) : fs::path("bench/out/checkpoint.json");
+    char tmpl[] = "/tmp/kakuren-bench-ckpt-XXXXXX";
+    const fs::path dir = mkdtemp(tmpl);
+
+    const StateResult state = measure_state(dir);
+    if (!state.loaded_back) {
+        std::cerr << "the checkpoint did not load back\n";
+        return 1;
+    }
+    const ShippedResult shipped = measure_shipped(dir);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+
+    print_table(state, shipped);
+    write_json(out, state, shipped);
     std::cout << "wrote " << out.string() << "\n";
     return 0;
 }

@@ -87,29 +87,34 @@ std::int64_t stable_sort_plan(const std::vector<float>& loss,
     return static_cast<std::int64_t>(train_ids.size() + hidden_ids.size());
 }
 
-} // namespace
+/// Per-sample statistics of k_num_samples synthetic samples.
+struct SyntheticStats {
+    std::vector<float> loss;
+    std::vector<std::uint8_t> correct;
+    std::vector<float> confidence;
+};
 
-int main(int argc, char** argv) {
-    const std::filesystem::path out_path = argc > 1
-                                               ? std::filesystem::path(argv[1])
-                                               : std::filesystem::path("bench/out/selection.json");
-
-    // Synthetic stats: losses from 8-bit buckets (many ties, like quantised late-training losses)
-    // mixed with continuous values; about 60 % correct, confidence uniform in [0, 1].
+/// Losses from 8-bit buckets (many ties, like quantised late-training losses) mixed with
+/// continuous values; about 60 % correct, confidence uniform in [0, 1].
+SyntheticStats synthetic_stats() {
     std::mt19937_64 gen(20231017);
-    std::vector<float> loss(k_num_samples);
-    std::vector<std::uint8_t> correct(k_num_samples);
-    std::vector<float> confidence(k_num_samples);
+    SyntheticStats s{std::vector<float>(k_num_samples), std::vector<std::uint8_t>(k_num_samples),
+                     std::vector<float>(k_num_samples)};
     for (std::size_t i = 0; i < k_num_samples; ++i) {
         const auto raw = gen();
-        loss[i] = (raw & 1U) != 0
-                      ? static_cast<float>((raw >> 8) % 256) / 32.0F
-                      : static_cast<float>(static_cast<double>(raw >> 11) * 0x1.0p-53) * 8.0F;
-        correct[i] = static_cast<std::uint8_t>((raw >> 1) % 10 < 6);
-        confidence[i] = static_cast<float>(static_cast<double>(gen() >> 11) * 0x1.0p-53);
+        s.loss[i] = (raw & 1U) != 0
+                        ? static_cast<float>((raw >> 8) % 256) / 32.0F
+                        : static_cast<float>(static_cast<double>(raw >> 11) * 0x1.0p-53) * 8.0F;
+        s.correct[i] = static_cast<std::uint8_t>((raw >> 1) % 10 < 6);
+        s.confidence[i] = static_cast<float>(static_cast<double>(gen() >> 11) * 0x1.0p-53);
     }
-    const SampleStatsView stats{loss, correct, confidence};
+    return s;
+}
 
+/// Times the four variants (kakurenbo's plan and lowest_k, and the two baselines); last_plan
+/// gets the last plan_epoch's plan.
+std::vector<Result> time_variants(const SyntheticStats& s, EpochPlan& last_plan) {
+    const SampleStatsView stats{s.loss, s.correct, s.confidence};
     Config config;
     config.strategy = "kakurenbo";
     config.fraction = k_fraction;
@@ -118,7 +123,6 @@ int main(int argc, char** argv) {
     const auto k = static_cast<std::int64_t>(k_fraction * static_cast<double>(k_num_samples));
 
     int epoch = 0;
-    EpochPlan last_plan;
     std::vector<Result> results;
     results.push_back(time_it("kakurenbo plan_epoch (F=0.3)", [&] {
         EpochContext ctx;
@@ -128,20 +132,20 @@ int main(int argc, char** argv) {
         return static_cast<std::int64_t>(last_plan.train_ids.size());
     }));
     results.push_back(time_it("lowest_k (k=0.3N)", [&] {
-        return static_cast<std::int64_t>(kakuren::hiding::lowest_k(loss, k).size());
+        return static_cast<std::int64_t>(kakuren::hiding::lowest_k(s.loss, k).size());
     }));
     results.push_back(time_it("baseline: stable_sort plan", [&] {
-        return stable_sort_plan(loss, correct, confidence, k, ++epoch);
+        return stable_sort_plan(s.loss, s.correct, s.confidence, k, ++epoch);
     }));
     results.push_back(time_it("baseline: stable_sort candidates", [&] {
-        return static_cast<std::int64_t>(stable_sort_candidates(loss, k).size());
+        return static_cast<std::int64_t>(stable_sort_candidates(s.loss, k).size());
     }));
+    return results;
+}
 
-    // The fast path must pick what the baseline picks.
-    std::vector<std::int64_t> oracle = stable_sort_candidates(loss, k);
-    std::sort(oracle.begin(), oracle.end());
-    const bool same_candidates = kakuren::hiding::lowest_k(loss, k) == oracle;
-
+/// Prints the table, the plan's figures against the goal and whether the candidates agree.
+void print_results(const std::vector<Result>& results, const EpochPlan& last_plan,
+                   bool same_candidates) {
     std::printf("selection bench: N = %zu, median of %d runs\n", k_num_samples, k_runs);
     std::printf("%-34s %10s %10s %10s\n", "variant", "median_s", "min_s", "max_s");
     for (const auto& r : results) {
@@ -153,7 +157,11 @@ int main(int argc, char** argv) {
                 static_cast<long long>(last_plan.num_moved_back), k_goal_s,
                 plan_s <= k_goal_s ? "met" : "MISSED");
     std::printf("lowest_k equals stable_sort oracle: %s\n", same_candidates ? "yes" : "NO");
+}
 
+/// Writes the results as JSON to out_path (creating its folder); false when it cannot.
+bool write_json(const std::filesystem::path& out_path, const std::vector<Result>& results,
+                const EpochPlan& last_plan, bool same_candidates) {
     if (out_path.has_parent_path()) {
         std::filesystem::create_directories(out_path.parent_path());
     }
@@ -178,7 +186,27 @@ int main(int argc, char** argv) {
             << (i + 1 < results.size() ? ",\n" : "\n");
     }
     out << "  ]\n}\n";
-    if (!out) {
+    return static_cast<bool>(out);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const std::filesystem::path out_path = argc > 1
+                                               ? std::filesystem::path(argv[1])
+                                               : std::filesystem::path("bench/out/selection.json");
+    const SyntheticStats s = synthetic_stats();
+    EpochPlan last_plan;
+    const std::vector<Result> results = time_variants(s, last_plan);
+
+    // The fast path must pick what the baseline picks.
+    const auto k = static_cast<std::int64_t>(k_fraction * static_cast<double>(k_num_samples));
+    std::vector<std::int64_t> oracle = stable_sort_candidates(s.loss, k);
+    std::sort(oracle.begin(), oracle.end());
+    const bool same_candidates = kakuren::hiding::lowest_k(s.loss, k) == oracle;
+
+    print_results(results, last_plan, same_candidates);
+    if (!write_json(out_path, results, last_plan, same_candidates)) {
         std::cerr << "selection_bench: error: cannot write " << out_path << "\n";
         return 1;
     }

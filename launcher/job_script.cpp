@@ -50,17 +50,8 @@ void threads_comment(std::ostringstream& out, const ScriptSpec& spec) {
     }
 }
 
-} // namespace
-
-std::string job_script(const ScriptSpec& spec) {
-    KAKUREN_ASSERT(!spec.run_ids.empty() && spec.run_ids.size() == spec.run_dirs.size(),
-                   "job_script: one run folder per run id is needed");
-    const bool array = spec.run_ids.size() > 1;
-    std::ostringstream out;
-    out << "#!/bin/bash\n"
-        << "# kakuren job script, written by kakuren submit. Edit the recipe, not this file.\n"
-        << "# Slurm may run it several times (requeue): each time the run continues from its\n"
-        << "# newest checkpoint as a new attempt of the same run.\n";
+/// The #SBATCH lines: resources, the requeue signal, the array and slurm.extra's options.
+void sbatch_directives(std::ostringstream& out, const ScriptSpec& spec, bool array) {
     directive(out, "--job-name", spec.job_name);
     directive(out, "--nodes", std::to_string(spec.nodes));
     directive(out, "--ntasks-per-node", std::to_string(spec.ntasks_per_node));
@@ -104,11 +95,10 @@ std::string job_script(const ScriptSpec& spec) {
         const std::size_t eq = word.find('=');
         directive(out, word.substr(0, eq), eq == std::string::npos ? "" : word.substr(eq + 1));
     }
+}
 
-    threads_comment(out, spec);
-    out << "\nset -u\n"
-        << "export KAKUREN_WORKSPACE=" << shell_quote(spec.workspace) << "\n"
-        << "kakuren=" << shell_quote(spec.kakuren) << "\n";
+/// Sets run_id and run_dir: the one run, or the array task's run picked by a case.
+void run_selection(std::ostringstream& out, const ScriptSpec& spec, bool array) {
     if (array) {
         out << "case \"${SLURM_ARRAY_TASK_ID:-}\" in\n";
         for (std::size_t i = 0; i < spec.run_ids.size(); ++i) {
@@ -122,6 +112,10 @@ std::string job_script(const ScriptSpec& spec) {
         out << "run_id=" << shell_quote(spec.run_ids.front()) << "\n"
             << "run_dir=" << shell_quote(spec.run_dirs.front()) << "\n";
     }
+}
+
+/// The recipe's slurm.setup lines, verbatim, with set -u off around them.
+void setup_lines(std::ostringstream& out, const ScriptSpec& spec) {
     if (!spec.setup.empty()) {
         // set +u: module and activate scripts often read unset variables.
         out << "\n# slurm.setup, as written in the recipe (your shell, run before the ranks):\n"
@@ -131,6 +125,11 @@ std::string job_script(const ScriptSpec& spec) {
         }
         out << "set -u\n\n";
     }
+}
+
+/// Starts the ranks (srun under Slurm, --local-ranks outside), passes signals on to them and
+/// exits with their exit code.
+void rank_launch(std::ostringstream& out, const ScriptSpec& spec) {
     out << "mkdir -p \"$run_dir/logs\"\n"
         << "echo \"$(date -u +%FT%TZ) kakuren job ${SLURM_JOB_ID:-local} (restart "
            "${SLURM_RESTART_COUNT:-0}) on $(hostname): run $run_id\"\n"
@@ -160,6 +159,28 @@ std::string job_script(const ScriptSpec& spec) {
         << "wait \"$child\" 2>/dev/null; status=$?  # the child's own exit code\n"
         << "echo \"$(date -u +%FT%TZ) kakuren job ranks ended with exit code $status\"\n"
         << "exit \"$status\"\n";
+}
+
+} // namespace
+
+std::string job_script(const ScriptSpec& spec) {
+    KAKUREN_ASSERT(!spec.run_ids.empty() && spec.run_ids.size() == spec.run_dirs.size(),
+                   "job_script: one run folder per run id is needed");
+    const bool array = spec.run_ids.size() > 1;
+    std::ostringstream out;
+    out << "#!/bin/bash\n"
+        << "# kakuren job script, written by kakuren submit. Edit the recipe, not this file.\n"
+        << "# Slurm may run it several times (requeue): each time the run continues from its\n"
+        << "# newest checkpoint as a new attempt of the same run.\n";
+    sbatch_directives(out, spec, array);
+
+    threads_comment(out, spec);
+    out << "\nset -u\n"
+        << "export KAKUREN_WORKSPACE=" << shell_quote(spec.workspace) << "\n"
+        << "kakuren=" << shell_quote(spec.kakuren) << "\n";
+    run_selection(out, spec, array);
+    setup_lines(out, spec);
+    rank_launch(out, spec);
     return out.str();
 }
 

@@ -98,6 +98,68 @@ using Group = c10d::Backend;
 #else
 using Group = c10d::ProcessGroup;
 #endif
+
+namespace {
+
+/// Opens (rank 0) or connects to the TCPStore at the master address, connecting again when a
+/// signal interrupted the connect, until the timeout.
+c10::intrusive_ptr<c10d::Store> connect_store(const DistConfig& config,
+                                              std::chrono::milliseconds timeout,
+                                              Clock::time_point start) {
+    c10d::TCPStoreOptions options;
+    options.port = static_cast<std::uint16_t>(config.master_port);
+    options.isServer = config.rank == 0;
+    options.numWorkers = static_cast<std::size_t>(config.world);
+    // Gloo's full-mesh connect below waits for every rank anyway: waiting here as well
+    // would double the time a missing rank takes to be reported.
+    options.waitWorkers = false;
+    options.timeout = timeout;
+    // A signal that lands during the TCPStore's connect (a requeued job's first seconds)
+    // fails it with "Interrupted system call": connect again until the timeout. A stop
+    // request that came that way is honoured at the first step.
+    while (true) {
+        try {
+            return c10::make_intrusive<c10d::TCPStore>(config.master_addr, options);
+        } catch (const std::exception& e) {
+            const bool interrupted =
+                std::string(e.what()).find("Interrupted system call") != std::string::npos;
+            if (!interrupted || Clock::now() - start > timeout) {
+                throw;
+            }
+        }
+    }
+}
+
+/// The process group over the store: NCCL on a CUDA device, Gloo on the interface that faces
+/// rank 0 (or GLOO_SOCKET_IFNAME's) otherwise.
+c10::intrusive_ptr<Group> make_group(const c10::intrusive_ptr<c10d::Store>& store,
+                                     const DistConfig& config, torch::Device device,
+                                     std::chrono::milliseconds timeout) {
+    if (device.is_cuda()) {
+#if defined(USE_C10D_NCCL)
+        // The run computes on this GPU: NCCL reduces the buckets where backward wrote them,
+        // on its own stream after waiting for the stream that wrote them (c10d's NCCL
+        // backend records an event on the caller's current stream and waits on it).
+        auto nccl = c10d::ProcessGroupNCCL::Options::create();
+        nccl->timeout = timeout;
+        return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, config.rank, config.world, nccl);
+#else
+        throw RuntimeFailure("this kakuren was built against a LibTorch without NCCL, so "
+                             "it cannot run multi-rank on a GPU");
+#endif
+    }
+    auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
+    if (const char* name = std::getenv("GLOO_SOCKET_IFNAME"); name && *name) {
+        gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+    } else if (const auto address = address_facing(config.master_addr, config.master_port)) {
+        gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(*address));
+    } else {
+        gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    }
+    return c10::make_intrusive<c10d::ProcessGroupGloo>(store, config.rank, config.world, gloo);
+}
+
+} // namespace
 #endif
 
 struct Comm::Impl {
@@ -156,57 +218,11 @@ Comm::Comm(const DistConfig& config, torch::Device device)
     const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(m_timeout_s * 1e3));
     const std::string where = config.master_addr + ":" + std::to_string(config.master_port);
     try {
-        c10d::TCPStoreOptions options;
-        options.port = static_cast<std::uint16_t>(config.master_port);
-        options.isServer = m_rank == 0;
-        options.numWorkers = static_cast<std::size_t>(m_world);
-        // Gloo's full-mesh connect below waits for every rank anyway: waiting here as well
-        // would double the time a missing rank takes to be reported.
-        options.waitWorkers = false;
-        options.timeout = timeout;
-        // A signal that lands during the TCPStore's connect (a requeued job's first seconds)
-        // fails it with "Interrupted system call": connect again until the timeout. A stop
-        // request that came that way is honoured at the first step.
-        while (!m_impl->store) {
-            try {
-                m_impl->store = c10::make_intrusive<c10d::TCPStore>(config.master_addr, options);
-            } catch (const std::exception& e) {
-                const bool interrupted =
-                    std::string(e.what()).find("Interrupted system call") != std::string::npos;
-                if (!interrupted || Clock::now() - start > timeout) {
-                    throw;
-                }
-            }
-        }
-
+        m_impl->store = connect_store(config, timeout, start);
         if (device.is_cuda()) {
-#if defined(USE_C10D_NCCL)
-            // The run computes on this GPU: NCCL reduces the buckets where backward wrote them,
-            // on its own stream after waiting for the stream that wrote them (c10d's NCCL
-            // backend records an event on the caller's current stream and waits on it).
-            m_impl->device = device;
-            auto nccl = c10d::ProcessGroupNCCL::Options::create();
-            nccl->timeout = timeout;
-            m_impl->group =
-                c10::make_intrusive<c10d::ProcessGroupNCCL>(m_impl->store, m_rank, m_world, nccl);
-#else
-            throw RuntimeFailure("this kakuren was built against a LibTorch without NCCL, so "
-                                 "it cannot run multi-rank on a GPU");
-#endif
+            m_impl->device = device; // NCCL reduces on the run's GPU
         }
-        if (!m_impl->group) {
-            auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
-            if (const char* name = std::getenv("GLOO_SOCKET_IFNAME"); name && *name) {
-                gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
-            } else if (const auto address =
-                           address_facing(config.master_addr, config.master_port)) {
-                gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(*address));
-            } else {
-                gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-            }
-            m_impl->group =
-                c10::make_intrusive<c10d::ProcessGroupGloo>(m_impl->store, m_rank, m_world, gloo);
-        }
+        m_impl->group = make_group(m_impl->store, config, device, timeout);
     } catch (const std::exception& e) {
         const double waited_s = std::chrono::duration<double>(Clock::now() - start).count();
         throw RuntimeFailure(rank_text(m_rank, m_world) + ": could not meet the other ranks at " +

@@ -90,6 +90,109 @@ CosmoflowSamples make_cosmoflow(std::int64_t n, std::int64_t size, std::uint64_t
     return out;
 }
 
+namespace {
+
+/// The pixel grid of a deepcam sample: [H * W, 2] (y, x) coordinates and its shorter side.
+struct DeepcamGrid {
+    std::int64_t height = 0, width = 0;
+    torch::Tensor grid;
+    double side = 0;
+};
+
+/// A uniform draw in [lo, hi) from gen (one torch::rand of one element).
+double uniform(at::Generator& gen, double lo, double hi) {
+    return lo + (hi - lo) * torch::rand({1}, gen).item<double>();
+}
+
+/// One or two vortices: their bumps, the rotation field they induce, and the pixels they cover.
+struct Vortices {
+    torch::Tensor vortex, spin_y, spin_x, is_vortex;
+};
+
+/// Draws the vortices of one sample (1 draw for the count, then 3 per vortex).
+Vortices draw_vortices(at::Generator& gen, const DeepcamGrid& g) {
+    const std::int64_t pixels = g.height * g.width;
+    Vortices v{torch::zeros({pixels}), torch::zeros({pixels}), torch::zeros({pixels}),
+               torch::zeros({pixels}, torch::kBool)};
+    const int num_vortices = uniform(gen, 0, 1) < 0.5 ? 1 : 2;
+    for (int k = 0; k < num_vortices; ++k) {
+        const double r = uniform(gen, 0.08, 0.14) * g.side;
+        const double cy = uniform(gen, r, static_cast<double>(g.height) - r);
+        const double cx = uniform(gen, r, static_cast<double>(g.width) - r);
+        const torch::Tensor dy = g.grid.select(1, 0) - cy;
+        const torch::Tensor dx = g.grid.select(1, 1) - cx;
+        const torch::Tensor d = (dy.square() + dx.square()).sqrt() / r;
+        const torch::Tensor bump = (-0.5 * d.square()).exp();
+        v.vortex = torch::maximum(v.vortex, bump);
+        v.spin_y += -dx / r * bump;
+        v.spin_x += dy / r * bump;
+        v.is_vortex = v.is_vortex.logical_or(d.lt(1.0));
+    }
+    return v;
+}
+
+/// One or two filaments: their ridges and the pixels they cover.
+struct Filaments {
+    torch::Tensor filament, is_filament;
+};
+
+/// Draws the filaments of one sample (1 draw for the count, then 6 per filament).
+Filaments draw_filaments(at::Generator& gen, const DeepcamGrid& g) {
+    const std::int64_t pixels = g.height * g.width;
+    Filaments out{torch::zeros({pixels}), torch::zeros({pixels}, torch::kBool)};
+    const int num_filaments = uniform(gen, 0, 1) < 0.5 ? 1 : 2;
+    for (int f = 0; f < num_filaments; ++f) {
+        // A quadratic Bezier curve across a good part of the field, sampled densely.
+        const double half_width = uniform(gen, 0.035, 0.055) * g.side;
+        const double y0 = uniform(gen, 0, static_cast<double>(g.height));
+        const double x0 = uniform(gen, 0, static_cast<double>(g.width));
+        const double angle = uniform(gen, 0, 2 * std::numbers::pi);
+        const double length = uniform(gen, 0.6, 1.0) * g.side;
+        const double y2 = y0 + length * std::sin(angle);
+        const double x2 = x0 + length * std::cos(angle);
+        const double bend = uniform(gen, -0.3, 0.3) * length;
+        const double y1 = 0.5 * (y0 + y2) + bend * std::cos(angle);
+        const double x1 = 0.5 * (x0 + x2) - bend * std::sin(angle);
+        const auto points = static_cast<std::int64_t>(std::ceil(2 * length)) + 2;
+        const torch::Tensor s = torch::linspace(0, 1, points).view({-1, 1});
+        const torch::Tensor curve = (1 - s).square() * torch::tensor({y0, x0}, torch::kFloat32) +
+                                    2 * (1 - s) * s * torch::tensor({y1, x1}, torch::kFloat32) +
+                                    s.square() * torch::tensor({y2, x2}, torch::kFloat32);
+        const torch::Tensor dist = torch::cdist(g.grid, curve).amin(1) / half_width;
+        out.filament = torch::maximum(out.filament, (-0.5 * dist.square()).exp());
+        out.is_filament = out.is_filament.logical_or(dist.lt(1.0));
+    }
+    return out;
+}
+
+/// Sample i: vortices, then filaments, then the background and the noise, in that draw order
+/// (the golden digests pin it); writes its image and labels into out.
+void deepcam_sample(DeepcamSamples& out, std::int64_t i, const DeepcamGrid& g,
+                    const torch::Tensor& mix_weights, std::uint64_t seed, std::uint64_t split) {
+    const std::int64_t height = g.height, width = g.width, channels = k_deepcam_channels;
+    const std::uint64_t shape =
+        static_cast<std::uint64_t>(height) * 65536ULL + static_cast<std::uint64_t>(width);
+    at::Generator gen = generator_for(seed, split + 0xdeca00, i, shape);
+    const Vortices v = draw_vortices(gen, g);
+    const Filaments f = draw_filaments(gen, g);
+    torch::Tensor labels = torch::zeros({height * width}, torch::kInt64);
+    labels.masked_fill_(f.is_filament, 2);
+    labels.masked_fill_(v.is_vortex, 1); // a vortex on a filament is a vortex
+    // Smooth background weather: coarse noise, upsampled.
+    const std::int64_t coarse_h = std::max<std::int64_t>(2, height / 8);
+    const std::int64_t coarse_w = std::max<std::int64_t>(2, width / 8);
+    const torch::Tensor background = torch::upsample_bilinear2d(
+        torch::randn({1, channels, coarse_h, coarse_w}, gen), {height, width}, false);
+    const torch::Tensor signal =
+        torch::stack({v.vortex, f.filament, v.spin_y + v.spin_x}, 1).matmul(mix_weights); // [HW, C]
+    const torch::Tensor noise = torch::randn({height * width, channels}, gen);
+    const torch::Tensor sample = signal + 0.6 * background.view({channels, -1}).t() + 0.5 * noise;
+    out.data[i].copy_(sample.view({height, width, channels}));
+    out.labels[i].copy_(labels.view({height, width}));
+}
+
+} // namespace
+
 DeepcamSamples make_deepcam(std::int64_t n, std::int64_t height, std::int64_t width,
                             std::uint64_t seed, std::uint64_t split) {
     if (n < 1 || height < 8 || width < 8) {
@@ -102,78 +205,18 @@ DeepcamSamples make_deepcam(std::int64_t n, std::int64_t height, std::int64_t wi
     const torch::Tensor mix_weights = torch::randn({3, channels}, physics);
     const torch::Tensor ys = torch::arange(height, torch::kFloat32).view({height, 1});
     const torch::Tensor xs = torch::arange(width, torch::kFloat32).view({1, width});
-    const torch::Tensor grid =
+    DeepcamGrid g;
+    g.height = height;
+    g.width = width;
+    g.grid =
         torch::stack({ys.expand({height, width}), xs.expand({height, width})}, -1).view({-1, 2});
-    const double side = static_cast<double>(std::min(height, width));
-    const std::uint64_t shape =
-        static_cast<std::uint64_t>(height) * 65536ULL + static_cast<std::uint64_t>(width);
+    g.side = static_cast<double>(std::min(height, width));
 
     DeepcamSamples out;
     out.data = torch::empty({n, height, width, channels}, torch::kFloat32);
     out.labels = torch::empty({n, height, width}, torch::kInt64);
     for (std::int64_t i = 0; i < n; ++i) {
-        at::Generator gen = generator_for(seed, split + 0xdeca00, i, shape);
-        const auto uniform = [&gen](double lo, double hi) {
-            return lo + (hi - lo) * torch::rand({1}, gen).item<double>();
-        };
-        torch::Tensor vortex = torch::zeros({height * width});
-        torch::Tensor spin_y = torch::zeros({height * width});
-        torch::Tensor spin_x = torch::zeros({height * width});
-        torch::Tensor is_vortex = torch::zeros({height * width}, torch::kBool);
-        const int num_vortices = uniform(0, 1) < 0.5 ? 1 : 2;
-        for (int v = 0; v < num_vortices; ++v) {
-            const double r = uniform(0.08, 0.14) * side;
-            const double cy = uniform(r, static_cast<double>(height) - r);
-            const double cx = uniform(r, static_cast<double>(width) - r);
-            const torch::Tensor dy = grid.select(1, 0) - cy;
-            const torch::Tensor dx = grid.select(1, 1) - cx;
-            const torch::Tensor d = (dy.square() + dx.square()).sqrt() / r;
-            const torch::Tensor bump = (-0.5 * d.square()).exp();
-            vortex = torch::maximum(vortex, bump);
-            spin_y += -dx / r * bump;
-            spin_x += dy / r * bump;
-            is_vortex = is_vortex.logical_or(d.lt(1.0));
-        }
-        torch::Tensor filament = torch::zeros({height * width});
-        torch::Tensor is_filament = torch::zeros({height * width}, torch::kBool);
-        const int num_filaments = uniform(0, 1) < 0.5 ? 1 : 2;
-        for (int f = 0; f < num_filaments; ++f) {
-            // A quadratic Bezier curve across a good part of the field, sampled densely.
-            const double half_width = uniform(0.035, 0.055) * side;
-            const double y0 = uniform(0, static_cast<double>(height));
-            const double x0 = uniform(0, static_cast<double>(width));
-            const double angle = uniform(0, 2 * std::numbers::pi);
-            const double length = uniform(0.6, 1.0) * side;
-            const double y2 = y0 + length * std::sin(angle);
-            const double x2 = x0 + length * std::cos(angle);
-            const double bend = uniform(-0.3, 0.3) * length;
-            const double y1 = 0.5 * (y0 + y2) + bend * std::cos(angle);
-            const double x1 = 0.5 * (x0 + x2) - bend * std::sin(angle);
-            const auto points = static_cast<std::int64_t>(std::ceil(2 * length)) + 2;
-            const torch::Tensor s = torch::linspace(0, 1, points).view({-1, 1});
-            const torch::Tensor curve =
-                (1 - s).square() * torch::tensor({y0, x0}, torch::kFloat32) +
-                2 * (1 - s) * s * torch::tensor({y1, x1}, torch::kFloat32) +
-                s.square() * torch::tensor({y2, x2}, torch::kFloat32);
-            const torch::Tensor dist = torch::cdist(grid, curve).amin(1) / half_width;
-            filament = torch::maximum(filament, (-0.5 * dist.square()).exp());
-            is_filament = is_filament.logical_or(dist.lt(1.0));
-        }
-        torch::Tensor labels = torch::zeros({height * width}, torch::kInt64);
-        labels.masked_fill_(is_filament, 2);
-        labels.masked_fill_(is_vortex, 1); // a vortex on a filament is a vortex
-        // Smooth background weather: coarse noise, upsampled.
-        const std::int64_t coarse_h = std::max<std::int64_t>(2, height / 8);
-        const std::int64_t coarse_w = std::max<std::int64_t>(2, width / 8);
-        const torch::Tensor background = torch::upsample_bilinear2d(
-            torch::randn({1, channels, coarse_h, coarse_w}, gen), {height, width}, false);
-        const torch::Tensor signal =
-            torch::stack({vortex, filament, spin_y + spin_x}, 1).matmul(mix_weights); // [HW, C]
-        const torch::Tensor noise = torch::randn({height * width, channels}, gen);
-        const torch::Tensor sample =
-            signal + 0.6 * background.view({channels, -1}).t() + 0.5 * noise;
-        out.data[i].copy_(sample.view({height, width, channels}));
-        out.labels[i].copy_(labels.view({height, width}));
+        deepcam_sample(out, i, g, mix_weights, seed, split);
     }
     return out;
 }

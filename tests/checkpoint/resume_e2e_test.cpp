@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "db/store.hpp"
+#include "resume_e2e_support.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -137,6 +138,59 @@ class ResumeE2E : public ::testing::Test {
     }
     fs::path checkpoints_dir(const std::string& id) const {
         return m_ws / "runs" / id / "checkpoints";
+    }
+
+    /// Starts `run` and, once its id is printed (the run and its attempt are in the
+    /// database), kills it at a random moment of its first 300 ms.
+    Result run_killed_early(std::mt19937& rng) {
+        const pid_t pid = start({with({"run"}, k_recipe), {}, {}});
+        EXPECT_TRUE(kakuren::testing::wait_until(
+            [&] { return slurp(m_out).find("run ") != std::string::npos; }, 120));
+        std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300)); // the kill point
+        kill(pid, SIGKILL);
+        Result r;
+        r.code = wait_for(pid);
+        r.out = slurp(m_out);
+        return r;
+    }
+
+    /// Resumes run id again and again, killing each attempt once it has committed 0 to 3 more
+    /// checkpoints (at random), after a further random delay of up to about one step and its
+    /// checkpoint write (every sixth attempt a SIGTERM), until an attempt finishes the run.
+    kakuren::testing::KillTally kill_resumes_at_random(const std::string& id, std::mt19937& rng) {
+        kakuren::testing::CheckpointLineCounter checkpoints_logged(m_ws / "runs" / id /
+                                                                   "train.log");
+        kakuren::testing::KillTally t;
+        for (int attempt = 0; attempt < 100 && !t.finished; ++attempt) {
+            const bool term = attempt % 6 == 5; // a few clean stops in between
+            const std::size_t wanted = checkpoints_logged() + rng() % 4;
+            const auto delay = std::chrono::microseconds(rng() % 5000);
+            const pid_t pid = start({{"resume", id, "--quiet"}, {}, {}});
+            // Until then, or the attempt ends by itself (the run finished).
+            kakuren::testing::wait_until(
+                [&] { return checkpoints_logged() >= wanted || ended(pid); }, 120);
+            std::this_thread::sleep_for(delay); // the kill point, not synchronisation
+            kill(pid, term ? SIGTERM : SIGKILL);
+            const int code = wait_for(pid);
+            if (code == 0) {
+                t.finished = true; // it finished before the signal
+                continue;
+            }
+            if (term) {
+                EXPECT_TRUE(code == 75 || code == 128 + SIGTERM) << code << slurp(m_err);
+                ++t.terms;
+            } else {
+                EXPECT_EQ(code, 128 + SIGKILL) << slurp(m_err);
+                ++t.kills;
+            }
+            std::set<std::string> committed;
+            for (const auto& row : store().checkpoints(id)) {
+                committed.insert(row.name);
+            }
+            t.in_write +=
+                kakuren::testing::has_write_debris(checkpoints_dir(id), committed) ? 1 : 0;
+        }
+        return t;
     }
 
     fs::path m_ws, m_out, m_err;
@@ -295,90 +349,18 @@ TEST_F(ResumeE2E, KilledTwentyTimesAtRandomMomentsAndResumedEndsBitIdentical) {
     // Fixed seed: the same sequence of kill points on every run of the test (the timing still
     // varies with the machine).
     std::mt19937 rng(20261126);
-    const Result first_id = [&] {
-        // The first attempt is `run`: once its id is printed (the run and its attempt are in
-        // the database), kill it at a random moment of its first 300 ms.
-        const pid_t pid = start({with({"run"}, k_recipe), {}, {}});
-        EXPECT_TRUE(kakuren::testing::wait_until(
-            [&] { return slurp(m_out).find("run ") != std::string::npos; }, 120));
-        std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300)); // the kill point
-        kill(pid, SIGKILL);
-        Result r;
-        r.code = wait_for(pid);
-        r.out = slurp(m_out);
-        return r;
-    }();
+    const Result first_id = run_killed_early(rng);
     EXPECT_EQ(first_id.code, 128 + SIGKILL) << first_id.out;
     const std::string id = only_run_id();
     ASSERT_FALSE(id.empty());
 
-    // Each attempt is killed once it has committed 0 to 3 more checkpoints (at random), after
-    // a further random delay of up to about one step and its checkpoint write: the kills land in
-    // start-up, between steps and inside checkpoint writes, all through the run, until it ends.
-    const fs::path train_log = m_ws / "runs" / id / "train.log";
-    // Checkpoint lines in train.log so far (read incrementally: it is polled every millisecond).
-    std::size_t logged = 0;
-    std::uintmax_t read_up_to = 0;
-    std::string tail;
-    const auto checkpoints_logged = [&] {
-        std::ifstream in(train_log, std::ios::binary);
-        in.seekg(static_cast<std::streamoff>(read_up_to));
-        std::string more((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        read_up_to += more.size();
-        tail += more;
-        const std::size_t last_line = tail.rfind('\n');
-        if (last_line != std::string::npos) {
-            for (std::size_t at = tail.find(" checkpoint ");
-                 at != std::string::npos && at < last_line;
-                 at = tail.find(" checkpoint ", at + 1)) {
-                ++logged;
-            }
-            tail.erase(0, last_line + 1);
-        }
-        return logged;
-    };
-    int kills = 1, in_write = 0, terms = 0;
-    bool finished = false;
-    for (int attempt = 0; attempt < 100 && !finished; ++attempt) {
-        const bool term = attempt % 6 == 5; // a few clean stops in between
-        const std::size_t wanted = checkpoints_logged() + rng() % 4;
-        const auto delay = std::chrono::microseconds(rng() % 5000);
-        const pid_t pid = start({{"resume", id, "--quiet"}, {}, {}});
-        // Until then, or the attempt ends by itself (the run finished).
-        kakuren::testing::wait_until([&] { return checkpoints_logged() >= wanted || ended(pid); },
-                                     120);
-        std::this_thread::sleep_for(delay); // the kill point, not synchronisation
-        kill(pid, term ? SIGTERM : SIGKILL);
-        const int code = wait_for(pid);
-        if (code == 0) {
-            finished = true; // it finished before the signal
-            continue;
-        }
-        if (term) {
-            EXPECT_TRUE(code == 75 || code == 128 + SIGTERM) << code << slurp(m_err);
-            ++terms;
-        } else {
-            EXPECT_EQ(code, 128 + SIGKILL) << slurp(m_err);
-            ++kills;
-        }
-        // Debris of a checkpoint write cut short: a temporary or an uncommitted folder.
-        std::set<std::string> committed;
-        for (const auto& row : store().checkpoints(id)) {
-            committed.insert(row.name);
-        }
-        std::error_code ec;
-        for (const auto& e : fs::directory_iterator(checkpoints_dir(id), ec)) {
-            const std::string name = e.path().filename().string();
-            if (name.starts_with(".tmp-") || (!name.starts_with('.') && !committed.count(name))) {
-                ++in_write;
-                break;
-            }
-        }
-    }
-    std::cout << "kills: " << kills << ", of them during a checkpoint write: " << in_write
-              << ", clean stops: " << terms << "\n";
-    EXPECT_GE(kills, 20);
-    if (!finished) {
+    // The kills land in start-up, between steps and inside checkpoint writes, all through the
+    // run, until it ends.
+    const kakuren::testing::KillTally t = kill_resumes_at_random(id, rng);
+    std::cout << "kills: " << t.kills << ", of them during a checkpoint write: " << t.in_write
+              << ", clean stops: " << t.terms << "\n";
+    EXPECT_GE(t.kills, 20);
+    if (!t.finished) {
         const Result last = kakuren({"resume", id, "--quiet"});
         ASSERT_EQ(last.code, 0) << last.out << last.err;
     }

@@ -51,6 +51,21 @@ class TuneE2E : public ::testing::Test {
     }
     kakuren::db::Store store() { return kakuren::db::Store::open(m_ws / "kakuren.db"); }
 
+    /// True once the workspace has a run whose second (or later) attempt is running.
+    bool a_run_is_in_its_second_attempt() {
+        if (!fs::exists(m_ws / "kakuren.db")) {
+            return false;
+        }
+        auto db = store();
+        for (const auto& run : db.list_runs()) {
+            const auto attempts = db.attempts(run.id);
+            if (attempts.size() >= 2 && attempts.back().status == "running") {
+                return true;
+            }
+        }
+        return false;
+    }
+
     fs::path m_ws;
 };
 
@@ -261,15 +276,9 @@ TEST_F(TuneE2E, CtrlCStopsTheTuneWithExit75AndItResumes) {
     EXPECT_EQ(kakuren::db::find_tune(store(), tune->id)->status, "done");
 }
 
-TEST_F(TuneE2E, AKilledTuneResumesToTheSameRanking) {
-    const std::string args =
-        "tune tiny.toml" + k_settings + k_tries + " --budget 24 " + "--rank-by work --format json";
-    const Output whole = kakuren(args + " -o whole.toml");
-    ASSERT_EQ(whole.code, 0) << whole.err;
-    const JsonValue uninterrupted = parse(whole);
-    fs::remove(m_ws / "kakuren.db"); // a fresh workspace for the killed tune
-    fs::remove_all(m_ws / "runs");
-
+/// `kakuren tune` of AKilledTuneResumesToTheSameRanking (k_settings and k_tries, budget 24,
+/// ranked by work, in the workspace ws), as an argv to start in the background.
+kakuren::testing::Command killed_tune_command(const fs::path& ws) {
     kakuren::testing::Command cmd;
     cmd.argv = {KAKUREN_BIN,
                 "tune",
@@ -298,36 +307,13 @@ TEST_F(TuneE2E, AKilledTuneResumesToTheSameRanking) {
                 ".",
                 "-o",
                 "killed.toml"};
-    cmd.cwd = m_ws;
-    const pid_t pid = kakuren::testing::start(cmd, m_ws / "bg.out", m_ws / "bg.err");
-    // Killed while a survivor of round 1 is being continued in round 2.
-    const bool in_round_2 = kakuren::testing::wait_until(
-        [&] {
-            if (!fs::exists(m_ws / "kakuren.db")) {
-                return false;
-            }
-            auto db = store();
-            for (const auto& run : db.list_runs()) {
-                const auto attempts = db.attempts(run.id);
-                if (attempts.size() >= 2 && attempts.back().status == "running") {
-                    return true;
-                }
-            }
-            return false;
-        },
-        300);
-    ASSERT_TRUE(in_round_2) << kakuren::testing::slurp(m_ws / "bg.err");
-    ASSERT_EQ(kill(pid, SIGKILL), 0);
-    EXPECT_EQ(kakuren::testing::wait_exit(pid), 128 + SIGKILL);
+    cmd.cwd = ws;
+    return cmd;
+}
 
-    auto db = store();
-    const auto tunes = db.list_runs().front().sweep;
-    const auto tune = kakuren::db::find_tune(db, tunes);
-    ASSERT_TRUE(tune);
-    ASSERT_EQ(tune->status, "running") << "killed before its end";
-    const Output resumed = kakuren("tune --resume " + tune->id + " --format json -o killed.toml");
-    ASSERT_EQ(resumed.code, 0) << resumed.err;
-    const JsonValue after = parse(resumed);
+/// Checks that a resumed tune ranked, halved and measured its candidates as the uninterrupted
+/// one did.
+void expect_same_tune(const JsonValue& after, const JsonValue& uninterrupted) {
     EXPECT_EQ(ranking(after), ranking(uninterrupted));
     ASSERT_EQ(after["rounds"].size(), uninterrupted["rounds"].size());
     for (std::size_t i = 0; i < after["rounds"].size(); ++i) {
@@ -344,6 +330,35 @@ TEST_F(TuneE2E, AKilledTuneResumesToTheSameRanking) {
             << "continued exactly: " << after["candidates"][i]["label"].as_string();
     }
     EXPECT_EQ(after["verdict"].as_string(), uninterrupted["verdict"].as_string());
+}
+
+TEST_F(TuneE2E, AKilledTuneResumesToTheSameRanking) {
+    const std::string args =
+        "tune tiny.toml" + k_settings + k_tries + " --budget 24 " + "--rank-by work --format json";
+    const Output whole = kakuren(args + " -o whole.toml");
+    ASSERT_EQ(whole.code, 0) << whole.err;
+    const JsonValue uninterrupted = parse(whole);
+    fs::remove(m_ws / "kakuren.db"); // a fresh workspace for the killed tune
+    fs::remove_all(m_ws / "runs");
+
+    const kakuren::testing::Command cmd = killed_tune_command(m_ws);
+    const pid_t pid = kakuren::testing::start(cmd, m_ws / "bg.out", m_ws / "bg.err");
+    // Killed while a survivor of round 1 is being continued in round 2.
+    const bool in_round_2 =
+        kakuren::testing::wait_until([&] { return a_run_is_in_its_second_attempt(); }, 300);
+    ASSERT_TRUE(in_round_2) << kakuren::testing::slurp(m_ws / "bg.err");
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    EXPECT_EQ(kakuren::testing::wait_exit(pid), 128 + SIGKILL);
+
+    auto db = store();
+    const auto tunes = db.list_runs().front().sweep;
+    const auto tune = kakuren::db::find_tune(db, tunes);
+    ASSERT_TRUE(tune);
+    ASSERT_EQ(tune->status, "running") << "killed before its end";
+    const Output resumed = kakuren("tune --resume " + tune->id + " --format json -o killed.toml");
+    ASSERT_EQ(resumed.code, 0) << resumed.err;
+    const JsonValue after = parse(resumed);
+    expect_same_tune(after, uninterrupted);
 }
 
 } // namespace

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "recipe_test_support.hpp"
 #include "recipes/recipe.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
@@ -20,32 +21,13 @@ using kakuren::recipes::known_keys;
 using kakuren::recipes::parse;
 using kakuren::recipes::Recipe;
 using kakuren::recipes::RecipeError;
+using kakuren::testing::RecipeDir;
+using kakuren::testing::shown;
 
 namespace {
 
 const fs::path k_source_dir = KAKUREN_SOURCE_DIR;
 const std::string k_synthetic = "[data]\ndataset = \"synthetic\"\n";
-
-/// A fresh folder under the system temp folder, removed with its contents at the end.
-class RecipeDir : public kakuren::testing::TempDir {
-  public:
-    RecipeDir() : kakuren::testing::TempDir("kakuren-recipes") {}
-
-    /// Writes text to path() / name (creating folders) and returns the full path.
-    fs::path write(const std::string& name, const std::string& text = "") const {
-        const fs::path p = path() / name;
-        kakuren::testing::write_file(p, text);
-        return p;
-    }
-
-    /// The four (empty) IDX files of a data set in path() / folder.
-    void write_idx(const std::string& folder, const std::string& suffix) const {
-        for (const char* name : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
-            write(folder + "/" + name + suffix);
-        }
-    }
-};
 
 /// The messages of a failing parse; fails the test if it loads.
 std::vector<std::string> errors_of(const std::string& text,
@@ -57,17 +39,6 @@ std::vector<std::string> errors_of(const std::string& text,
     }
     ADD_FAILURE() << "parsed without an error";
     return {};
-}
-
-/// The line of show() for key, without the key.
-std::string shown(const Recipe& r, const std::string& key) {
-    const std::string text = kakuren::recipes::show(r);
-    const auto begin = text.find(key + " = ");
-    if (begin == std::string::npos) {
-        return "(missing)";
-    }
-    const auto end = text.find('\n', begin);
-    return text.substr(begin + key.size() + 3, end - begin - key.size() - 3);
 }
 
 } // namespace
@@ -249,19 +220,28 @@ TEST(Recipe, ToTomlOfDefaultsRoundTripsWithTargetUnset) {
     EXPECT_EQ(text, kakuren::recipes::to_toml(back));
 }
 
-// Each key with a value that differs from the default, and the member it must land in: proves
-// that known_keys() names every struct field and that each key is wired to its own member.
-TEST(Recipe, KnownKeysCoverEveryStructField) {
-    RecipeDir dir;
-    dir.write_idx("idx", "");
-    const std::string idx_path = (dir.path() / "idx").string();
-    const std::string array_path = dir.write("x.npy").string();
-    struct Case {
-        std::string key;
-        std::vector<std::string> overrides;
-        std::function<bool(const Recipe&)> landed;
-    };
-    const std::vector<Case> cases = {
+namespace {
+
+/// One key of known_keys(): overrides that set it to a non-default value, and a check that the
+/// value landed in its own member.
+struct KeyCase {
+    std::string key;
+    std::vector<std::string> overrides;
+    std::function<bool(const Recipe&)> landed;
+};
+
+using KeyCases = std::vector<KeyCase>;
+
+/// The data files the data keys' cases point at.
+struct KeyCaseFiles {
+    std::string idx_path, array_path;
+};
+
+/// Every known key's case, in known_keys() order.
+KeyCases every_key_case(const KeyCaseFiles& f) { // NOLINT(readability-function-size): table
+    const std::string& idx_path = f.idx_path;
+    const std::string& array_path = f.array_path; // the lambdas capture f's string
+    return {
         {"run.name", {"run.name=other"}, [](const Recipe& r) { return r.run.name == "other"; }},
         {"run.seed", {"run.seed=7"}, [](const Recipe& r) { return r.run.seed == 7; }},
         {"run.threads", {"run.threads=3"}, [](const Recipe& r) { return r.run.threads == 3; }},
@@ -594,6 +574,17 @@ TEST(Recipe, KnownKeysCoverEveryStructField) {
          {"launcher.bucket_mb=4"},
          [](const Recipe& r) { return r.launcher.bucket_mb == 4; }},
     };
+}
+
+} // namespace
+
+// Each key with a value that differs from the default, and the member it must land in: proves
+// that known_keys() names every struct field and that each key is wired to its own member.
+TEST(Recipe, KnownKeysCoverEveryStructField) {
+    RecipeDir dir;
+    dir.write_idx("idx", "");
+    const KeyCaseFiles files{(dir.path() / "idx").string(), dir.write("x.npy").string()};
+    const KeyCases cases = every_key_case(files);
     std::vector<std::string> keys;
     const Recipe base = parse(k_synthetic, "x.toml");
     for (const auto& c : cases) {

@@ -57,52 +57,46 @@ struct RunResult {
 
 using kakuren::testing::TempDir;
 
-/// Starts `world` worker processes with the given mode and extra environment, waits for all of
-/// them (killing those still running after deadline_s), and reads their results.
-RunResult run_ranks(const fs::path& out, int world, const std::string& mode,
-                    std::map<std::string, std::string> extra = {}, double deadline_s = 60,
-                    int stop_signal_rank = -1) {
-    fs::create_directories(out);
-    const kakuren::testing::PortLease port_lease; // rank 0's TCPStore binds it itself
-    const int port = port_lease.port();
-    std::vector<pid_t> pids;
-    const auto start = Clock::now();
-    for (int rank = 0; rank < world; ++rank) {
-        std::vector<std::string> env;
-        for (char** e = environ; *e != nullptr; ++e) {
-            env.emplace_back(*e);
-        }
-        std::map<std::string, std::string> vars = extra;
-        vars["KAKUREN_RANK"] = std::to_string(rank);
-        vars["KAKUREN_WORLD"] = std::to_string(world);
-        vars["KAKUREN_PORT"] = std::to_string(port);
-        vars["KAKUREN_OUT"] = out.string();
-        vars["KAKUREN_MODE"] = mode;
-        for (const auto& [k, v] : vars) {
-            env.push_back(k + "=" + v);
-        }
-        std::vector<char*> envp;
-        for (auto& e : env) {
-            envp.push_back(e.data());
-        }
-        envp.push_back(nullptr);
-        const std::string log = (out / ("rank" + std::to_string(rank) + ".log")).string();
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0644);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        std::string program = KAKUREN_DIST_WORKER;
-        char* argv[] = {program.data(), nullptr};
-        pid_t pid = 0;
-        const int rc = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, envp.data());
-        posix_spawn_file_actions_destroy(&actions);
-        EXPECT_EQ(rc, 0) << "cannot start " << program;
-        pids.push_back(pid);
+/// Starts rank `rank` of `world` workers (the environment plus the worker's variables and
+/// extra); its stdout and stderr go to out / rank<r>.log. Returns its pid.
+pid_t spawn_rank(const fs::path& out, int rank, int world, int port, const std::string& mode,
+                 const std::map<std::string, std::string>& extra) {
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+        env.emplace_back(*e);
     }
-    RunResult result;
-    result.out = out;
-    result.ranks.resize(static_cast<std::size_t>(world));
+    std::map<std::string, std::string> vars = extra;
+    vars["KAKUREN_RANK"] = std::to_string(rank);
+    vars["KAKUREN_WORLD"] = std::to_string(world);
+    vars["KAKUREN_PORT"] = std::to_string(port);
+    vars["KAKUREN_OUT"] = out.string();
+    vars["KAKUREN_MODE"] = mode;
+    for (const auto& [k, v] : vars) {
+        env.push_back(k + "=" + v);
+    }
+    std::vector<char*> envp;
+    for (auto& e : env) {
+        envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+    const std::string log = (out / ("rank" + std::to_string(rank) + ".log")).string();
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::string program = KAKUREN_DIST_WORKER;
+    char* argv[] = {program.data(), nullptr};
+    pid_t pid = 0;
+    const int rc = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    EXPECT_EQ(rc, 0) << "cannot start " << program;
+    return pid;
+}
+
+/// Waits for every pid (polling), recording each exit code in result; kills the silent rank
+/// stop_signal_rank once rank 0 is done, and all ranks still running after deadline_s.
+void wait_ranks(std::vector<pid_t>& pids, RunResult& result, Clock::time_point start,
+                double deadline_s, int stop_signal_rank) {
     std::size_t running = pids.size();
     while (running > 0) {
         for (std::size_t r = 0; r < pids.size(); ++r) {
@@ -133,25 +127,48 @@ RunResult run_ranks(const fs::path& out, int world, const std::string& mode,
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+}
+
+/// Reads rank `rank`'s log and result file (epoch, summary and error lines) into rr.
+void read_rank(const fs::path& out, int rank, RankResult& rr) {
+    rr.log = read_test_file(out / ("rank" + std::to_string(rank) + ".log"));
+    std::ifstream in(out / ("rank" + std::to_string(rank) + ".txt"));
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("epoch ", 0) == 0) {
+            rr.epochs.push_back(line);
+        } else if (line.rfind("summary ", 0) == 0) {
+            rr.summary = line;
+            std::istringstream s(line.substr(8));
+            int interrupted = 0;
+            s >> interrupted >> rr.epochs_done >> rr.digest;
+            rr.interrupted = interrupted != 0;
+        } else if (line.rfind("error ", 0) == 0) {
+            rr.error = line.substr(6);
+        }
+    }
+}
+
+/// Starts `world` worker processes with the given mode and extra environment, waits for all of
+/// them (killing those still running after deadline_s), and reads their results.
+RunResult run_ranks(const fs::path& out, int world, const std::string& mode,
+                    std::map<std::string, std::string> extra = {}, double deadline_s = 60,
+                    int stop_signal_rank = -1) {
+    fs::create_directories(out);
+    const kakuren::testing::PortLease port_lease; // rank 0's TCPStore binds it itself
+    const int port = port_lease.port();
+    std::vector<pid_t> pids;
+    const auto start = Clock::now();
+    for (int rank = 0; rank < world; ++rank) {
+        pids.push_back(spawn_rank(out, rank, world, port, mode, extra));
+    }
+    RunResult result;
+    result.out = out;
+    result.ranks.resize(static_cast<std::size_t>(world));
+    wait_ranks(pids, result, start, deadline_s, stop_signal_rank);
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     for (int rank = 0; rank < world; ++rank) {
-        RankResult& rr = result.ranks[static_cast<std::size_t>(rank)];
-        rr.log = read_test_file(out / ("rank" + std::to_string(rank) + ".log"));
-        std::ifstream in(out / ("rank" + std::to_string(rank) + ".txt"));
-        std::string line;
-        while (std::getline(in, line)) {
-            if (line.rfind("epoch ", 0) == 0) {
-                rr.epochs.push_back(line);
-            } else if (line.rfind("summary ", 0) == 0) {
-                rr.summary = line;
-                std::istringstream s(line.substr(8));
-                int interrupted = 0;
-                s >> interrupted >> rr.epochs_done >> rr.digest;
-                rr.interrupted = interrupted != 0;
-            } else if (line.rfind("error ", 0) == 0) {
-                rr.error = line.substr(6);
-            }
-        }
+        read_rank(out, rank, result.ranks[static_cast<std::size_t>(rank)]);
     }
     return result;
 }

@@ -372,77 +372,65 @@ std::vector<Record> read_log(const fs::path& path) {
     return out;
 }
 
-TEST(Train, WritesEveryMlperfRecordInOrder) {
-    const fs::path dir = fs::temp_directory_path() / ("kakuren-mllog-" + std::to_string(getpid()));
-    fs::remove_all(dir);
-    const fs::path path = dir / "mllog.txt";
-    Config c = hiding_config(2);
-    c.benchmark_name = "synthetic_mlp";
-    {
-        util::MlLog log(path);
-        Recorder rec;
-        train(c, rec, log);
-    }
-    const std::vector<Record> records = read_log(path);
-    const std::vector<std::string> header = {"cache_clear",
-                                             "init_start",
-                                             "submission_benchmark",
-                                             "submission_org",
-                                             "submission_division",
-                                             "submission_status",
-                                             "submission_platform",
-                                             "seed",
-                                             "kakuren_torch_version",
-                                             "kakuren_device",
-                                             "kakuren_cpu_capability",
-                                             "kakuren_precision",
-                                             "kakuren_memory_format",
-                                             "kakuren_deterministic",
-                                             "number_of_ranks",
-                                             "number_of_nodes",
-                                             "accelerators_per_node",
-                                             "global_batch_size",
-                                             "gradient_accumulation_steps",
-                                             "opt_name",
-                                             "opt_base_learning_rate",
-                                             "opt_learning_rate_warmup_epochs",
-                                             "opt_learning_rate_warmup_factor",
-                                             "opt_learning_rate_decay_boundary_epochs",
-                                             "opt_learning_rate_decay_factor",
-                                             "opt_weight_decay",
-                                             "opt_momentum",
-                                             "hiding_strategy",
-                                             "hiding_fraction",
-                                             "hiding_tau",
-                                             "hiding_lr_compensation",
-                                             "hiding_refresh_every",
-                                             "train_samples",
-                                             "eval_samples",
-                                             "init_stop",
-                                             "run_start"};
-    const std::vector<std::string> per_epoch = {
-        "epoch_start",   "hidden_samples", "moved_back_samples", "realised_hidden_fraction",
-        "learning_rate", "lr_scale",       "train_loss",         "eval_start",
-        "eval_accuracy", "eval_error",     "eval_stop",          "epoch_stop"};
-    std::vector<std::string> expected = header;
-    for (int e = 0; e < 2; ++e) {
-        expected.insert(expected.end(), per_epoch.begin(), per_epoch.end());
-    }
-    expected.emplace_back("run_stop");
-    std::vector<std::string> keys;
-    for (const Record& r : records) {
-        keys.push_back(r.key);
-    }
-    ASSERT_EQ(keys, expected);
+/// The keys of the records before the first epoch, in order.
+std::vector<std::string> mllog_header_keys() {
+    return {"cache_clear",
+            "init_start",
+            "submission_benchmark",
+            "submission_org",
+            "submission_division",
+            "submission_status",
+            "submission_platform",
+            "seed",
+            "kakuren_torch_version",
+            "kakuren_device",
+            "kakuren_cpu_capability",
+            "kakuren_precision",
+            "kakuren_memory_format",
+            "kakuren_deterministic",
+            "number_of_ranks",
+            "number_of_nodes",
+            "accelerators_per_node",
+            "global_batch_size",
+            "gradient_accumulation_steps",
+            "opt_name",
+            "opt_base_learning_rate",
+            "opt_learning_rate_warmup_epochs",
+            "opt_learning_rate_warmup_factor",
+            "opt_learning_rate_decay_boundary_epochs",
+            "opt_learning_rate_decay_factor",
+            "opt_weight_decay",
+            "opt_momentum",
+            "hiding_strategy",
+            "hiding_fraction",
+            "hiding_tau",
+            "hiding_lr_compensation",
+            "hiding_refresh_every",
+            "train_samples",
+            "eval_samples",
+            "init_stop",
+            "run_start"};
+}
 
+/// The keys of each epoch's records, in order.
+std::vector<std::string> mllog_epoch_keys() {
+    return {"epoch_start",   "hidden_samples", "moved_back_samples", "realised_hidden_fraction",
+            "learning_rate", "lr_scale",       "train_loss",         "eval_start",
+            "eval_accuracy", "eval_error",     "eval_stop",          "epoch_stop"};
+}
+
+/// Checks each record's file, epoch and event type; returns the values of the records outside
+/// the epochs by key.
+std::map<std::string, std::string> record_values(const std::vector<Record>& records,
+                                                 std::size_t header_size, std::size_t epoch_size) {
     std::map<std::string, std::string> values;
     for (std::size_t i = 0; i < records.size(); ++i) {
         const Record& r = records[i];
         EXPECT_TRUE(r.file.starts_with("trainer/") && r.file.ends_with(".cpp"))
             << r.key << " " << r.file;
-        const bool is_epoch = i >= header.size() && i + 1 < records.size();
+        const bool is_epoch = i >= header_size && i + 1 < records.size();
         if (is_epoch) {
-            const int epoch = static_cast<int>((i - header.size()) / per_epoch.size()) + 1;
+            const int epoch = static_cast<int>((i - header_size) / epoch_size) + 1;
             EXPECT_EQ(r.epoch_num, epoch) << r.key;
         } else if (r.key != "run_stop") {
             EXPECT_EQ(r.epoch_num, -1) << r.key;
@@ -455,6 +443,11 @@ TEST(Train, WritesEveryMlperfRecordInOrder) {
             values[r.key] = r.value;
         }
     }
+    return values;
+}
+
+/// Checks the values of the header records of hiding_config(2)'s run.
+void expect_header_values(std::map<std::string, std::string> values) {
     EXPECT_EQ(values["cache_clear"], "true");
     EXPECT_EQ(values["init_start"], "null");
     EXPECT_EQ(values["submission_benchmark"], "\"synthetic_mlp\"");
@@ -481,51 +474,86 @@ TEST(Train, WritesEveryMlperfRecordInOrder) {
     EXPECT_EQ(values["hiding_refresh_every"], "1");
     EXPECT_EQ(values["train_samples"], "1024");
     EXPECT_EQ(values["eval_samples"], "512");
+}
+
+/// A run that reaches its target ends with status success (and logs its milestones).
+void expect_target_run_succeeds(const fs::path& path) {
+    Config c = small_config();
+    c.schedule.epochs = 10;
+    c.target_accuracy = 0.5;
+    c.schedule.milestones = {5, 8};
+    util::MlLog log(path);
+    Recorder rec;
+    const Summary s = train(c, rec, log);
+    ASSERT_TRUE(s.target_reached);
+    const auto success = read_log(path);
+    EXPECT_EQ(success.back().key, "run_stop");
+    EXPECT_EQ(success.back().status, "success");
+    EXPECT_EQ(success.back().epoch_num, s.epochs_done);
+    for (const Record& r : success) {
+        if (r.key == "opt_learning_rate_decay_boundary_epochs") {
+            EXPECT_EQ(r.value, "[5, 8]");
+        }
+        if (r.key == "opt_learning_rate_decay_factor") {
+            EXPECT_EQ(r.value, "0.1");
+        }
+    }
+}
+
+/// A run stopped during epoch 2's training ends with status aborted, without epoch 2's
+/// evaluation.
+void expect_interrupted_run_aborts(const fs::path& path) {
+    util::MlLog log(path);
+    Recorder rec;
+    rec.stop_at_train_of_epoch = 2;
+    train(small_config(), rec, log, &rec.stop_flag);
+    const auto interrupted = read_log(path);
+    EXPECT_EQ(interrupted.back().key, "run_stop");
+    EXPECT_EQ(interrupted.back().status, "aborted");
+    EXPECT_EQ(interrupted.back().epoch_num, 2);
+    // The stop came during epoch 2's training: no evaluation or epoch_stop of epoch 2.
+    for (const Record& r : interrupted) {
+        if (r.epoch_num == 2) {
+            EXPECT_TRUE(r.key != "eval_start" && r.key != "epoch_stop") << r.key;
+        }
+    }
+}
+
+TEST(Train, WritesEveryMlperfRecordInOrder) {
+    const fs::path dir = fs::temp_directory_path() / ("kakuren-mllog-" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    const fs::path path = dir / "mllog.txt";
+    Config c = hiding_config(2);
+    c.benchmark_name = "synthetic_mlp";
+    {
+        util::MlLog log(path);
+        Recorder rec;
+        train(c, rec, log);
+    }
+    const std::vector<Record> records = read_log(path);
+    const std::vector<std::string> header = mllog_header_keys();
+    const std::vector<std::string> per_epoch = mllog_epoch_keys();
+    std::vector<std::string> expected = header;
+    for (int e = 0; e < 2; ++e) {
+        expected.insert(expected.end(), per_epoch.begin(), per_epoch.end());
+    }
+    expected.emplace_back("run_stop");
+    std::vector<std::string> keys;
+    for (const Record& r : records) {
+        keys.push_back(r.key);
+    }
+    ASSERT_EQ(keys, expected);
+
+    expect_header_values(record_values(records, header.size(), per_epoch.size()));
     const Record& stop = records.back();
     EXPECT_EQ(stop.status, "aborted") << "no target set";
     EXPECT_EQ(stop.epoch_num, 2);
 
     // A run that reaches its target ends with status success; an interrupted one with aborted.
     fs::remove(path);
-    c = small_config();
-    c.schedule.epochs = 10;
-    c.target_accuracy = 0.5;
-    c.schedule.milestones = {5, 8};
-    {
-        util::MlLog log(path);
-        Recorder rec;
-        const Summary s = train(c, rec, log);
-        ASSERT_TRUE(s.target_reached);
-        const auto success = read_log(path);
-        EXPECT_EQ(success.back().key, "run_stop");
-        EXPECT_EQ(success.back().status, "success");
-        EXPECT_EQ(success.back().epoch_num, s.epochs_done);
-        for (const Record& r : success) {
-            if (r.key == "opt_learning_rate_decay_boundary_epochs") {
-                EXPECT_EQ(r.value, "[5, 8]");
-            }
-            if (r.key == "opt_learning_rate_decay_factor") {
-                EXPECT_EQ(r.value, "0.1");
-            }
-        }
-    }
+    ASSERT_NO_FATAL_FAILURE(expect_target_run_succeeds(path));
     fs::remove(path);
-    {
-        util::MlLog log(path);
-        Recorder rec;
-        rec.stop_at_train_of_epoch = 2;
-        train(small_config(), rec, log, &rec.stop_flag);
-        const auto interrupted = read_log(path);
-        EXPECT_EQ(interrupted.back().key, "run_stop");
-        EXPECT_EQ(interrupted.back().status, "aborted");
-        EXPECT_EQ(interrupted.back().epoch_num, 2);
-        // The stop came during epoch 2's training: no evaluation or epoch_stop of epoch 2.
-        for (const Record& r : interrupted) {
-            if (r.epoch_num == 2) {
-                EXPECT_TRUE(r.key != "eval_start" && r.key != "epoch_stop") << r.key;
-            }
-        }
-    }
+    expect_interrupted_run_aborts(path);
     fs::remove_all(dir);
 }
 
