@@ -1,0 +1,25 @@
+#pragma once
+// What store_test.cpp and store_file_test.cpp share: rows and per-sample state to record, and
+// the message of a refusal.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "db/store.hpp"
+
+namespace kakuren::db::store_support {
+
+/// A run row (support/db_rows.hpp's run_row) with this id, created at `created_at`.
+RunRow make_run(const std::string& id, const std::string& created_at = "2026-11-26T15:07:22.123Z");
+
+/// An epoch row of run `run_id` with `hidden` of 10 samples hidden and fixed timings.
+EpochRow make_epoch(const std::string& run_id, int epoch, double test_accuracy,
+                    std::int64_t hidden);
+
+/// The per-sample state of `n` samples after `epoch` (loss i / 4, every other one correct).
+SampleState make_state(int epoch, std::int64_t n);
+
+/// The message of the DbError that `f` throws, or "(no DbError)" when it throws none.
+std::string error_of(const std::function<void()>& f);
+
+} // namespace kakuren::db::store_support

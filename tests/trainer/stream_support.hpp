@@ -1,0 +1,27 @@
+#pragma once
+// What the streaming source tests (stream_test.cpp, stream_sources_test.cpp,
+// stream_bad_data_test.cpp) share: running numpy / h5py / Pillow scripts, and the message of a
+// refusal.
+#include <filesystem>
+#include <string>
+
+#include "util/error.hpp"
+
+namespace kakuren::trainer::stream_support {
+
+/// Runs a Python script with numpy / h5py in `dir` (the script's working folder): writes it as
+/// dir/make.py after an import line (numpy as np, h5py, gzip, os, sys), runs it with
+/// KAKUREN_PYTHON_WITH_NUMPY and fails the test (ASSERT) if it does not exit 0.
+void python(const std::filesystem::path& dir, const std::string& script);
+
+/// The message of the kakuren::Error that `f` throws, or "(no error)" when it throws none.
+template <class F> std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+} // namespace kakuren::trainer::stream_support
