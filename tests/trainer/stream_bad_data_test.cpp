@@ -1,6 +1,7 @@
 // Bad files for the streaming sources (npy, per-sample npy lists, hdf5, images), each written by
 // the real numpy / h5py / Pillow (run as /usr/bin/python3 inside the test): refused with the file,
 // and where it matters the sample, named.
+#include <ostream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -26,6 +27,11 @@ struct BadCase {
     const char* train;
     const char* message;
 };
+
+// Names the case in ctest's listing (not its bytes, which change with every build).
+void PrintTo(const BadCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 const char* const k_good_test = R"py(
 os.makedirs('test', exist_ok=True)
