@@ -20,7 +20,8 @@ namespace {
 std::vector<std::string> current_environment() {
     std::vector<std::string> env;
     for (const auto& [key, value] : environment()) {
-        env.push_back(key + "=" + value);
+        env.push_back(key);
+        env.back().append("=").append(value);
     }
     return env;
 }
@@ -309,7 +310,7 @@ class LocalBackend final : public Backend {
     }
 
     void cancel(const std::string& job_id) override {
-        const pid_t pid = static_cast<pid_t>(std::stol(job_id));
+        const auto pid = static_cast<pid_t>(std::stol(job_id));
         // The job's session: the script and its ranks stop at a checkpoint.
         if (kill(-pid, SIGTERM) != 0 && errno != ESRCH) {
             throw RuntimeFailure("cannot stop local job " + job_id + ": " + std::strerror(errno));
