@@ -54,6 +54,65 @@ void write_files(const Snapshot& snapshot, std::string_view recipe_text, const f
     row.manifest = std::move(manifest);
 }
 
+// The row that commits a checkpoint of this snapshot (size and manifest follow from its files).
+db::CheckpointRow row_for(const Snapshot& snapshot, const std::string& run_id, int attempt) {
+    const LoopState& loop = snapshot.loop;
+    db::CheckpointRow row;
+    row.run_id = run_id;
+    row.name = loop.position.name();
+    row.epoch = loop.position.epoch;
+    row.step = loop.position.step;
+    row.epoch_end = loop.position.epoch_end;
+    row.attempt = attempt;
+    row.reason = to_string(snapshot.reason);
+    row.created_at = util::iso8601_utc_now();
+    row.test_accuracy = snapshot.test_accuracy;
+    row.mllog_bytes = loop.mllog_bytes;
+    row.num_samples = loop.num_samples;
+    return row;
+}
+
+// The folders of one save: the checkpoints folder, the temporary folder and the final one.
+struct SaveDirs {
+    fs::path dir;
+    fs::path temp_dir;
+    fs::path final_dir;
+};
+
+/// Writes the files into a fresh temporary folder, then renames it to its final name and syncs
+/// the checkpoints folder. On IoFailure removes the folder it made, then rethrows.
+void write_and_rename(const Snapshot& snapshot, std::string_view recipe_text, const SaveDirs& d,
+                      int save_number, db::CheckpointRow& row) {
+    bool renamed = false;
+    try {
+        std::error_code ec;
+        fs::create_directories(d.dir, ec);
+        if (ec) {
+            throw IoFailure{d.dir, ec.value(), "creating folder"};
+        }
+        remove_quietly(d.temp_dir); // left by an earlier process with our pid
+        if (!fs::create_directory(d.temp_dir, ec) || ec) {
+            throw IoFailure{d.temp_dir, ec ? ec.value() : EEXIST, "creating folder"};
+        }
+        write_files(snapshot, recipe_text, d.temp_dir, save_number, row);
+        fault_point(FaultPoint::synced, save_number);
+
+        // A folder of this name without a row was never committed (a process stopped between
+        // its rename and its commit): replace it.
+        remove_quietly(d.final_dir);
+        if (::rename(d.temp_dir.c_str(), d.final_dir.c_str()) != 0) {
+            throw IoFailure{d.final_dir, errno,
+                            "renaming " + d.temp_dir.filename().string() + " to"};
+        }
+        renamed = true;
+        fsync_dir(d.dir);
+        fault_point(FaultPoint::renamed, save_number);
+    } catch (const IoFailure&) {
+        remove_quietly(renamed ? d.final_dir : d.temp_dir);
+        throw;
+    }
+}
+
 } // namespace
 
 Manager::Manager(db::Store& store, std::string run_id, fs::path dir, Config config)
@@ -66,8 +125,7 @@ void Manager::set_context(int attempt, std::string recipe_text) {
 
 db::CheckpointRow Manager::save(const Snapshot& snapshot) {
     const int save_number = ++m_saves;
-    const LoopState& loop = snapshot.loop;
-    const std::string name = loop.position.name();
+    const std::string name = snapshot.loop.position.name();
     const std::vector<db::CheckpointRow> before = m_store.checkpoints(m_run_id);
     for (const db::CheckpointRow& row : before) {
         if (row.name == name) {
@@ -79,46 +137,13 @@ db::CheckpointRow Manager::save(const Snapshot& snapshot) {
                        : "; the previous checkpoint " + before.back().name + " stays valid";
     const std::string what = "cannot write checkpoint " + name + " of run " + m_run_id;
 
-    const fs::path final_dir = m_dir / name;
-    const fs::path temp_dir =
-        m_dir / (std::string(k_temp_prefix) + name + "-" + std::to_string(::getpid()));
-    db::CheckpointRow row;
-    row.run_id = m_run_id;
-    row.name = name;
-    row.epoch = loop.position.epoch;
-    row.step = loop.position.step;
-    row.epoch_end = loop.position.epoch_end;
-    row.attempt = m_attempt;
-    row.reason = to_string(snapshot.reason);
-    row.created_at = util::iso8601_utc_now();
-    row.test_accuracy = snapshot.test_accuracy;
-    row.mllog_bytes = loop.mllog_bytes;
-    row.num_samples = loop.num_samples;
-    bool renamed = false;
+    const SaveDirs dirs{
+        m_dir, m_dir / (std::string(k_temp_prefix) + name + "-" + std::to_string(::getpid())),
+        m_dir / name};
+    db::CheckpointRow row = row_for(snapshot, m_run_id, m_attempt);
     try {
-        std::error_code ec;
-        fs::create_directories(m_dir, ec);
-        if (ec) {
-            throw IoFailure{m_dir, ec.value(), "creating folder"};
-        }
-        remove_quietly(temp_dir); // left by an earlier process with our pid
-        if (!fs::create_directory(temp_dir, ec) || ec) {
-            throw IoFailure{temp_dir, ec ? ec.value() : EEXIST, "creating folder"};
-        }
-        write_files(snapshot, m_recipe_text, temp_dir, save_number, row);
-        fault_point(FaultPoint::synced, save_number);
-
-        // A folder of this name without a row was never committed (a process stopped between
-        // its rename and its commit): replace it.
-        remove_quietly(final_dir);
-        if (::rename(temp_dir.c_str(), final_dir.c_str()) != 0) {
-            throw IoFailure{final_dir, errno, "renaming " + temp_dir.filename().string() + " to"};
-        }
-        renamed = true;
-        fsync_dir(m_dir);
-        fault_point(FaultPoint::renamed, save_number);
+        write_and_rename(snapshot, m_recipe_text, dirs, save_number, row);
     } catch (const IoFailure& f) {
-        remove_quietly(renamed ? final_dir : temp_dir);
         throw CheckpointError(what + ": " + f.doing + " " + f.path.string() + ": " +
                               std::strerror(f.error) + hint_for(f.error) +
                               ", then kakuren resume " + m_run_id + ")" + previous);
@@ -128,7 +153,7 @@ db::CheckpointRow Manager::save(const Snapshot& snapshot) {
         const db::SampleStateView state{snapshot.loss, snapshot.correct, snapshot.confidence};
         m_store.record_checkpoint(row, state, snapshot.hidden_ids);
     } catch (const RuntimeFailure& e) {
-        remove_quietly(final_dir);
+        remove_quietly(dirs.final_dir);
         throw CheckpointError(what + ": " + e.what() + previous);
     }
     fault_point(FaultPoint::committed, save_number);

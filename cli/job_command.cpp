@@ -160,55 +160,56 @@ node_local_stage(const std::string& who, int local_rank, double timeout_s) {
     };
 }
 
-int run_rank(const CommonOptions& common, const std::string& run_ref) {
-    const launcher::Placement place =
-        launcher::placement_from(launcher::environment(), &slurm::expand_hostlist);
-    Located found = locate_run(common.workspace, run_ref);
-    db::Store& store = found.store;
-    const db::RunRow& run = found.run;
-    const bool rank0 = place.rank == 0;
-    const std::string who = "rank " + std::to_string(place.rank) + "/" +
-                            std::to_string(place.world) + " on " + util::hostname();
+// One rank of a job: its place, its name in messages, and the job (submission) that started it.
+struct RankJob {
+    launcher::Placement place;
+    std::string who;
+    bool rank0 = false;
+    std::optional<db::JobRow> job; ///< the newest submission of the run
+};
 
-    std::optional<db::JobRow> job;
-    for (const db::JobRow& j : store.jobs(run.id)) {
-        job = j; // the newest submission started this script
-    }
+// True (after saying why) when the run is already done or its job was cancelled.
+bool nothing_to_do(db::Store& store, const db::RunRow& run, const RankJob& r) {
     if (run.status == db::RunStatus::succeeded || run.status == db::RunStatus::finished) {
-        std::cout << who << ": run " << run.id << " already " << db::to_string(run.status)
+        std::cout << r.who << ": run " << run.id << " already " << db::to_string(run.status)
                   << "; nothing to do" << std::endl;
-        if (rank0 && job) {
-            store.set_job_state(run.id, job->submission, "completed");
+        if (r.rank0 && r.job) {
+            store.set_job_state(run.id, r.job->submission, "completed");
         }
-        return k_exit_ok;
+        return true;
     }
-    if (job && job->state == "cancelled") {
-        std::cout << who << ": job " << job->job_id << " of run " << run.id
+    if (r.job && r.job->state == "cancelled") {
+        std::cout << r.who << ": job " << r.job->job_id << " of run " << run.id
                   << " was cancelled; not starting" << std::endl;
-        return k_exit_ok;
+        return true;
     }
+    return false;
+}
 
+// Rank 0 takes the run over as a new attempt, the other ranks follow its plan.
+Continuation continue_run(Located& found, const RankJob& r) {
+    const launcher::Placement& place = r.place;
     ResumeOptions none;
     Continuation c =
-        rank0 ? take_over(found.ws, store, run, none,
-                          db::AttemptPlace{place.job_id, place.world, util::join(place.nodes, ",")})
-              : plan_continuation(found.ws, store, run, none, place.world);
-    if (rank0 && job) {
-        store.restart_job(run.id, job->submission); // also after a requeue or a failure record
+        r.rank0
+            ? take_over(found.ws, found.store, found.run, none,
+                        db::AttemptPlace{place.job_id, place.world, util::join(place.nodes, ",")})
+            : plan_continuation(found.ws, found.store, found.run, none, place.world);
+    if (r.rank0 && r.job) {
+        // also after a requeue or a failure record
+        found.store.restart_job(found.run.id, r.job->submission);
     }
-    std::cout << who << ": run " << run.id << (rank0 ? " attempt " + std::to_string(c.attempt) : "")
-              << " from " << c.from << "; rendezvous " << place.master_addr << ":"
-              << place.master_port << std::endl;
+    std::cout << r.who << ": run " << found.run.id
+              << (r.rank0 ? " attempt " + std::to_string(c.attempt) : "") << " from " << c.from
+              << "; rendezvous " << place.master_addr << ":" << place.master_port << std::endl;
+    return c;
+}
 
-    trainer::Config config = rank_config(c, place);
-    std::cout << who << ": " << config.threads << " intra-op threads" << std::endl;
-    if (c.recipe.data.stage == "node-local" && config.data.dataset != "synthetic") {
-        // The trainer calls this inside its init phase (staging_start / staging_stop records)
-        // and loads the data from the copies.
-        config.stage =
-            node_local_stage(who, place.local_rank, c.recipe.launcher.collective_timeout_s);
-    }
-
+// Trains this rank's attempt; rank 0 records the job's end (or failure) afterwards.
+int train_rank(Located& found, const Continuation& c, const trainer::Config& config,
+               const RankJob& r) {
+    db::Store& store = found.store;
+    const db::RunRow& run = found.run;
     Attempt session;
     session.ws = &found.ws;
     session.store = &store;
@@ -218,22 +219,48 @@ int run_rank(const CommonOptions& common, const std::string& run_ref) {
     session.recipe_text = c.resolved;
     session.resume = c.chosen ? &*c.chosen : nullptr;
     session.quiet = false;
-    session.record = rank0;
+    session.record = r.rank0;
     session.owner = c.owner ? &*c.owner : nullptr;
     int code = k_exit_failure;
     try {
         code = run_attempt(session);
     } catch (const std::exception& e) {
-        if (rank0 && job) {
-            store.set_job_state(run.id, job->submission, "failed",
-                                std::string(e.what()) + " (" + who + ")");
+        if (r.rank0 && r.job) {
+            store.set_job_state(run.id, r.job->submission, "failed",
+                                std::string(e.what()) + " (" + r.who + ")");
         }
         throw;
     }
-    if (rank0 && job) {
-        finish_job(store, run, *job, place, c.recipe.slurm.max_requeues, code);
+    if (r.rank0 && r.job) {
+        finish_job(store, run, *r.job, r.place, c.recipe.slurm.max_requeues, code);
     }
     return code;
+}
+
+int run_rank(const CommonOptions& common, const std::string& run_ref) {
+    RankJob r;
+    r.place = launcher::placement_from(launcher::environment(), &slurm::expand_hostlist);
+    Located found = locate_run(common.workspace, run_ref);
+    r.rank0 = r.place.rank == 0;
+    r.who = "rank " + std::to_string(r.place.rank) + "/" + std::to_string(r.place.world) + " on " +
+            util::hostname();
+    for (const db::JobRow& j : found.store.jobs(found.run.id)) {
+        r.job = j; // the newest submission started this script
+    }
+    if (nothing_to_do(found.store, found.run, r)) {
+        return k_exit_ok;
+    }
+
+    const Continuation c = continue_run(found, r);
+    trainer::Config config = rank_config(c, r.place);
+    std::cout << r.who << ": " << config.threads << " intra-op threads" << std::endl;
+    if (c.recipe.data.stage == "node-local" && config.data.dataset != "synthetic") {
+        // The trainer calls this inside its init phase (staging_start / staging_stop records)
+        // and loads the data from the copies.
+        config.stage =
+            node_local_stage(r.who, r.place.local_rank, c.recipe.launcher.collective_timeout_s);
+    }
+    return train_rank(found, c, config, r);
 }
 
 } // namespace

@@ -62,6 +62,67 @@ std::pair<std::string, std::string> change_of(const db::JobRow& job,
     return {state, reason};
 }
 
+// What reconcile knows of one run while it brings the row of the run's latest job up to date.
+struct JobCheck {
+    db::Store& store;
+    const db::RunRow& run;
+    const db::JobRow& job;
+    std::vector<db::AttemptRow> attempts;
+    bool attempt_running = false;
+};
+
+// Counts a requeue of a Slurm job its ranks recorded as failed when Slurm shows it queued again
+// (or restarted); false when Slurm shows no such thing.
+bool record_slurm_requeue(const JobCheck& c, const std::optional<launcher::JobView>& view) {
+    // Running is a restart only when Slurm counted one more restart than the database: right
+    // after the ranks recorded a node's failure, Slurm may still show the first run as running
+    // (it declares the node down seconds later, then requeues).
+    const bool restarted = view && view->state == "running" && view->restarts > c.job.requeues;
+    if (!view || !(view->state == "requeued" || view->state == "pending" || restarted)) {
+        return false;
+    }
+    c.store.count_requeue(c.run.id, c.job.submission, "Slurm requeued it after: " + c.job.reason);
+    if (view->state == "running") {
+        c.store.restart_job(c.run.id, c.job.submission);
+    }
+    return true;
+}
+
+// Ends the attempt still marked running of a job already in a final state.
+void end_attempt_of_ended_job(const JobCheck& c, const std::optional<launcher::JobView>& view) {
+    // E.g. cancelled: the ranks were killed before they could end their attempt.
+    if (c.attempt_running && (!view || view->state != "running")) {
+        c.store.end_attempt(c.run.id, c.attempts.back().attempt,
+                            c.job.state == "cancelled" ? "interrupted" : "crashed",
+                            c.job.reason.empty() ? "its job ended" : c.job.reason);
+    }
+}
+
+// Records the job's new state and reason, and what follows from it for the run and its attempts.
+void apply_change(const JobCheck& c, const std::string& state, const std::string& reason) {
+    if (state == "requeued") {
+        c.store.count_requeue(c.run.id, c.job.submission, reason);
+        if (c.attempt_running) {
+            c.store.end_attempt(c.run.id, c.attempts.back().attempt, "crashed", reason);
+        }
+    } else {
+        c.store.set_job_state(c.run.id, c.job.submission, state, reason);
+    }
+    if (state == "failed" && c.run.status == db::RunStatus::created) {
+        // Its job ended before any rank began an attempt: the run failed (kakuren resume
+        // submits it again).
+        c.store.set_run_status(c.run.id, db::RunStatus::failed, reason);
+    }
+    if (db::is_final_job_state(state)) {
+        for (const db::AttemptRow& a : c.store.attempts(c.run.id)) {
+            if (a.status == "running") {
+                c.store.end_attempt(c.run.id, a.attempt, "crashed",
+                                    reason.empty() ? "its job ended" : reason);
+            }
+        }
+    }
+}
+
 } // namespace
 
 std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Backends& backends) {
@@ -75,12 +136,12 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
     if (job.job_id.empty() || (job.backend == "local" && job.host != util::hostname())) {
         return job; // not submitted yet; or a local job only its own host can see
     }
-    const std::vector<db::AttemptRow> attempts = store.attempts(run.id);
-    const bool attempt_running = !attempts.empty() && attempts.back().status == "running";
+    JobCheck c{store, run, job, store.attempts(run.id)};
+    c.attempt_running = !c.attempts.empty() && c.attempts.back().status == "running";
     // A failed Slurm job may be back in the queue: Slurm requeues a job whose node failed
     // after its ranks recorded the failure.
     const bool maybe_requeued = job.state == "failed" && job.backend == "slurm";
-    if (db::is_final_job_state(job.state) && !attempt_running && !maybe_requeued) {
+    if (db::is_final_job_state(job.state) && !c.attempt_running && !maybe_requeued) {
         return job;
     }
     launcher::Backend* backend = backends.get(job.backend);
@@ -94,52 +155,18 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
     if (reused) {
         view.reset();
     }
-    // Running is a restart only when Slurm counted one more restart than the database: right
-    // after the ranks recorded a node's failure, Slurm may still show the first run as running
-    // (it declares the node down seconds later, then requeues).
-    const bool restarted = view && view->state == "running" && view->restarts > job.requeues;
-    if (maybe_requeued && view &&
-        (view->state == "requeued" || view->state == "pending" || restarted)) {
-        store.count_requeue(run.id, job.submission, "Slurm requeued it after: " + job.reason);
-        if (view->state == "running") {
-            store.restart_job(run.id, job.submission);
-        }
+    if (maybe_requeued && record_slurm_requeue(c, view)) {
         return store.jobs(run.id).back();
     }
     if (db::is_final_job_state(job.state)) {
-        // E.g. cancelled: the ranks were killed before they could end their attempt.
-        if (attempt_running && (!view || view->state != "running")) {
-            store.end_attempt(run.id, attempts.back().attempt,
-                              job.state == "cancelled" ? "interrupted" : "crashed",
-                              job.reason.empty() ? "its job ended" : job.reason);
-        }
+        end_attempt_of_ended_job(c, view);
         return job;
     }
     const auto [state, reason] = change_of(job, view, run_done, reused);
     if (state.empty()) {
         return job;
     }
-    if (state == "requeued") {
-        store.count_requeue(run.id, job.submission, reason);
-        if (attempt_running) {
-            store.end_attempt(run.id, attempts.back().attempt, "crashed", reason);
-        }
-    } else {
-        store.set_job_state(run.id, job.submission, state, reason);
-    }
-    if (state == "failed" && run.status == db::RunStatus::created) {
-        // Its job ended before any rank began an attempt: the run failed (kakuren resume
-        // submits it again).
-        store.set_run_status(run.id, db::RunStatus::failed, reason);
-    }
-    if (db::is_final_job_state(state)) {
-        for (const db::AttemptRow& a : store.attempts(run.id)) {
-            if (a.status == "running") {
-                store.end_attempt(run.id, a.attempt, "crashed",
-                                  reason.empty() ? "its job ended" : reason);
-            }
-        }
-    }
+    apply_change(c, state, reason);
     return store.jobs(run.id).back();
 }
 

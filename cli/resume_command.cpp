@@ -180,13 +180,9 @@ std::optional<int> continue_requeued_job(const CommonOptions& common, db::Store&
     return k_exit_ok;
 }
 
-} // namespace
-
-Continuation take_over(const launcher::Workspace& ws, db::Store& store, const db::RunRow& listed,
-                       const ResumeOptions& options, const db::AttemptPlace& place) {
-    const fs::path run_dir = ws.run_dir(listed.id);
-    // One owner: the lock first, then everything is decided again from the database (another
-    // resume may have run, or finished the run, since the caller looked).
+// Claims the run's lock (a job waits up to 180 s for a previous owner), naming its running attempt.
+util::FileLock claim(const launcher::Workspace& ws, db::Store& store, const db::RunRow& listed,
+                     const db::AttemptPlace& place) {
     std::string holder = "another process";
     for (const db::AttemptRow& a : store.attempts(listed.id)) {
         if (a.status == "running") {
@@ -194,38 +190,36 @@ Continuation take_over(const launcher::Workspace& ws, db::Store& store, const db
                      " on " + a.host;
         }
     }
-    util::FileLock owner =
-        launcher::claim_run(run_dir, listed.id, holder, place.job_id.empty() ? 0.0 : 180.0);
+    return launcher::claim_run(ws.run_dir(listed.id), listed.id, holder,
+                               place.job_id.empty() ? 0.0 : 180.0);
+}
+
+// The run as the database has it now; throws when it is gone or has ended meanwhile.
+db::RunRow run_still_open(const launcher::Workspace& ws, db::Store& store, const std::string& id) {
     store.check_integrity();
-    const std::optional<db::RunRow> fresh = store.find_run(listed.id);
+    std::optional<db::RunRow> fresh = store.find_run(id);
     if (!fresh) {
-        throw RuntimeFailure("run " + listed.id + " is no longer in " + ws.db_file.string());
+        throw RuntimeFailure("run " + id + " is no longer in " + ws.db_file.string());
     }
-    const db::RunRow& run = *fresh;
-    if (run.status == db::RunStatus::succeeded || run.status == db::RunStatus::finished) {
-        throw RuntimeFailure("run " + run.id + " " + db::to_string(run.status) +
+    if (fresh->status == db::RunStatus::succeeded || fresh->status == db::RunStatus::finished) {
+        throw RuntimeFailure("run " + id + " " + db::to_string(fresh->status) +
                              " meanwhile (another process continued it): nothing to resume");
     }
-    // We hold the lock, so whoever recorded a running attempt of this run is gone.
-    store.reap_dead_runs([&](const db::OwnerProbe& p) { return p.run_id != run.id; },
-                         &launcher::owner_gone_reason);
+    return std::move(*fresh);
+}
 
-    Continuation c = plan_continuation(ws, store, run, options, place.world_size);
-    c.owner.emplace(std::move(owner));
+// Cuts the run's records back to the chosen checkpoint (checkpoints, epochs, MLPerf log,
+// recipe); returns the uncommitted checkpoint folders it removed.
+std::vector<std::string> cut_back(db::Store& store, const db::RunRow& run, const fs::path& run_dir,
+                                  const Continuation& c) {
     const std::optional<checkpoint::Resume>& chosen = c.chosen;
     checkpoint::Manager manager(store, run.id, run_dir / "checkpoints");
-
-    // Take the run over: a new attempt, the records cut back to the checkpoint.
-    const std::int64_t pid = getpid();
-    const int attempt =
-        store.begin_attempt(run.id, util::hostname(), pid, util::process_start_ticks(pid), place);
-    c.attempt = attempt;
     std::vector<std::string> set_aside;
     for (const checkpoint::Status& s : c.skipped) {
         set_aside.push_back(s.name);
     }
-    manager.set_aside(set_aside, attempt);
-    const std::vector<std::string> removed = manager.remove_uncommitted();
+    manager.set_aside(set_aside, c.attempt);
+    std::vector<std::string> removed = manager.remove_uncommitted();
     const int epochs_done = chosen ? chosen->loop.position.epochs_done() : 0;
     store.rewind_run(run.id, epochs_done);
     cut_mllog(run_dir / "mllog.txt", chosen ? chosen->loop.mllog_bytes : 0);
@@ -234,50 +228,30 @@ Continuation take_over(const launcher::Workspace& ws, db::Store& store, const db
                                 c.recipe.schedule.epochs);
         util::atomic_write(run_dir / "recipe.toml", c.resolved);
     }
-    {
-        std::ofstream log(run_dir / "train.log", std::ios::app);
-        const std::string now = util::iso8601_utc_now();
-        for (const checkpoint::Status& s : c.skipped) {
-            log << now << " resume: skipped checkpoint " << s.name << ": " << s.problem << "\n";
-        }
-        for (const std::string& name : removed) {
-            log << now << " resume: removed uncommitted checkpoint folder " << name << "\n";
-        }
-        log << now << " resume: attempt " << attempt << " continues from " << c.from << std::endl;
-    }
-    return c;
+    return removed;
 }
 
-Continuation plan_continuation(const launcher::Workspace& ws, const db::Store& store,
-                               const db::RunRow& run, const ResumeOptions& options,
-                               int world_size) {
-    Continuation c;
-    // The newest checkpoint that validates (files against their manifest, state from the
-    // database); damaged ones are reported and never loaded.
-    const fs::path run_dir = ws.run_dir(run.id);
-    const checkpoint::Manager manager(const_cast<db::Store&>(store), run.id,
-                                      run_dir / "checkpoints");
-    c.chosen = manager.load_newest_valid(c.skipped);
-    const std::optional<checkpoint::Resume>& chosen = c.chosen;
+// Notes in the run's train.log what the take-over skipped and removed, and where it continues.
+void log_take_over(const fs::path& run_dir, const Continuation& c,
+                   const std::vector<std::string>& removed) {
+    std::ofstream log(run_dir / "train.log", std::ios::app);
+    const std::string now = util::iso8601_utc_now();
     for (const checkpoint::Status& s : c.skipped) {
-        util::log_warning("skipping checkpoint " + s.name + ": " + s.problem);
+        log << now << " resume: skipped checkpoint " << s.name << ": " << s.problem << "\n";
     }
+    for (const std::string& name : removed) {
+        log << now << " resume: removed uncommitted checkpoint folder " << name << "\n";
+    }
+    log << now << " resume: attempt " << c.attempt << " continues from " << c.from << std::endl;
+}
 
-    // The recipe to continue with: the one the checkpoint was written under (the run's own
-    // without a checkpoint), or a new one; --set applies on top.
-    const std::string reference = chosen ? chosen->recipe_text : run.recipe_text;
-    c.recipe = options.recipe.empty()
-                   ? recipes::parse(reference, run_dir / "recipe.toml", options.overrides)
-                   : recipes::load(options.recipe, options.overrides);
-    c.resolved = recipes::to_toml(c.recipe);
-    c.config = trainer_config(c.recipe);
-    check_threads_fit(c.config);
-    const recipes::Recipe& recipe = c.recipe;
-    const std::string& resolved = c.resolved;
+// Refuses (UsageError) a continuation that would not repeat the run exactly, unless forced;
+// warns of the changes it allows.
+void check_exactness(const Continuation& c, const db::RunRow& run, const ResumeOptions& options,
+                     int world_size, const std::string& reference) {
+    const std::optional<checkpoint::Resume>& chosen = c.chosen;
     const trainer::Config& config = c.config;
-
-    // Refuse what would not continue the run exactly, before anything changes.
-    const std::vector<Change> changes = changes_between(reference, resolved);
+    const std::vector<Change> changes = changes_between(reference, c.resolved);
     std::vector<Change> breaking;
     for (const Change& ch : changes) {
         if (breaks_exactness(ch.key)) {
@@ -309,18 +283,76 @@ Continuation plan_continuation(const launcher::Workspace& ws, const db::Store& s
         util::log_warning("continuing run " + run.id + " with a changed recipe: " +
                           describe(changes) + (breaking.empty() ? "" : " (forced)"));
     }
-    if (chosen && chosen->loop.threads != config.threads) {
-        util::log_warning("checkpoint " + chosen->name + " was written with " +
-                          std::to_string(chosen->loop.threads) +
+}
+
+// Warns that a checkpoint written with another number of intra-op threads continues inexactly.
+void warn_other_threads(const Continuation& c) {
+    if (c.chosen && c.chosen->loop.threads != c.config.threads) {
+        util::log_warning("checkpoint " + c.chosen->name + " was written with " +
+                          std::to_string(c.chosen->loop.threads) +
                           " intra-op threads and this attempt uses " +
-                          std::to_string(config.threads) +
+                          std::to_string(c.config.threads) +
                           ": the result can differ in the last bits from an uninterrupted run "
                           "(set run.threads = " +
-                          std::to_string(chosen->loop.threads) + " to continue exactly)");
+                          std::to_string(c.chosen->loop.threads) + " to continue exactly)");
     }
-    (void)recipe;
-    c.from = chosen ? "checkpoint " + chosen->name + " (" + chosen->loop.position.describe() + ")"
-                    : "the beginning (no valid checkpoint)";
+}
+
+} // namespace
+
+Continuation take_over(const launcher::Workspace& ws, db::Store& store, const db::RunRow& listed,
+                       const ResumeOptions& options, const db::AttemptPlace& place) {
+    const fs::path run_dir = ws.run_dir(listed.id);
+    // One owner: the lock first, then everything is decided again from the database (another
+    // resume may have run, or finished the run, since the caller looked).
+    util::FileLock owner = claim(ws, store, listed, place);
+    const db::RunRow run = run_still_open(ws, store, listed.id);
+    // We hold the lock, so whoever recorded a running attempt of this run is gone.
+    store.reap_dead_runs([&](const db::OwnerProbe& p) { return p.run_id != run.id; },
+                         &launcher::owner_gone_reason);
+
+    Continuation c = plan_continuation(ws, store, run, options, place.world_size);
+    c.owner.emplace(std::move(owner));
+
+    // Take the run over: a new attempt, the records cut back to the checkpoint.
+    const std::int64_t pid = getpid();
+    c.attempt =
+        store.begin_attempt(run.id, util::hostname(), pid, util::process_start_ticks(pid), place);
+    const std::vector<std::string> removed = cut_back(store, run, run_dir, c);
+    log_take_over(run_dir, c, removed);
+    return c;
+}
+
+Continuation plan_continuation(const launcher::Workspace& ws, const db::Store& store,
+                               const db::RunRow& run, const ResumeOptions& options,
+                               int world_size) {
+    Continuation c;
+    // The newest checkpoint that validates (files against their manifest, state from the
+    // database); damaged ones are reported and never loaded.
+    const fs::path run_dir = ws.run_dir(run.id);
+    const checkpoint::Manager manager(const_cast<db::Store&>(store), run.id,
+                                      run_dir / "checkpoints");
+    c.chosen = manager.load_newest_valid(c.skipped);
+    for (const checkpoint::Status& s : c.skipped) {
+        util::log_warning("skipping checkpoint " + s.name + ": " + s.problem);
+    }
+
+    // The recipe to continue with: the one the checkpoint was written under (the run's own
+    // without a checkpoint), or a new one; --set applies on top.
+    const std::string reference = c.chosen ? c.chosen->recipe_text : run.recipe_text;
+    c.recipe = options.recipe.empty()
+                   ? recipes::parse(reference, run_dir / "recipe.toml", options.overrides)
+                   : recipes::load(options.recipe, options.overrides);
+    c.resolved = recipes::to_toml(c.recipe);
+    c.config = trainer_config(c.recipe);
+    check_threads_fit(c.config);
+
+    // Refuse what would not continue the run exactly, before anything changes.
+    check_exactness(c, run, options, world_size, reference);
+    warn_other_threads(c);
+    c.from = c.chosen
+                 ? "checkpoint " + c.chosen->name + " (" + c.chosen->loop.position.describe() + ")"
+                 : "the beginning (no valid checkpoint)";
     return c;
 }
 

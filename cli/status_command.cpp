@@ -63,6 +63,77 @@ util::Json job_json(const db::JobRow& j) {
                             {"host", j.host}};
 }
 
+// Every run of the workspace with its latest job (none: not submitted).
+struct RunJobs {
+    std::vector<db::RunRow> runs;
+    std::map<std::string, db::JobRow> latest; ///< by run id
+
+    // The latest job of run r, if it has one.
+    [[nodiscard]] std::optional<db::JobRow> job_of(const db::RunRow& r) const {
+        const auto it = latest.find(r.id);
+        return it == latest.end() ? std::nullopt : std::optional<db::JobRow>(it->second);
+    }
+};
+
+// Reads every run and latest job, bringing the jobs not yet ended up to date with their backend.
+RunJobs reconciled_runs(db::Store& store, Backends& backends) {
+    RunJobs all;
+    for (db::JobRow& j : store.latest_jobs()) {
+        all.latest.emplace(j.run_id, std::move(j));
+    }
+    all.runs = store.list_runs();
+    bool changed = false;
+    for (const db::RunRow& r : all.runs) {
+        const auto it = all.latest.find(r.id);
+        if (it != all.latest.end() && !db::is_final_job_state(it->second.state)) {
+            if (auto fresh = reconcile(store, r, backends)) {
+                changed = changed || fresh->state != it->second.state;
+                it->second = *fresh;
+            }
+        }
+    }
+    if (changed) {
+        all.runs = store.list_runs(); // attempts ended by reconcile changed run statuses
+    }
+    return all;
+}
+
+// Prints the runs as one JSON array (--format json).
+void print_runs_json(const RunJobs& all) {
+    util::JsonArray out;
+    for (const db::RunRow& r : all.runs) {
+        const auto job = all.job_of(r);
+        out.emplace_back(util::JsonObject{
+            {"run_id", r.id},
+            {"state", display_state(r, job)},
+            {"status", db::to_string(r.status)},
+            {"epochs_done", r.epochs_done},
+            {"num_epochs", r.num_epochs},
+            {"final_accuracy",
+             r.final_accuracy ? util::Json(*r.final_accuracy) : util::Json::null()},
+            {"sweep", text_or_null(r.sweep)},
+            {"job", job ? job_json(*job) : util::Json::null()},
+            {"reason", text_or_null(job && !job->reason.empty() ? job->reason : r.reason)}});
+    }
+    std::cout << util::Json(std::move(out)).dump_pretty() << std::endl;
+}
+
+// Prints the runs as a table, one line each, reasons cut to 60 characters.
+void print_runs_table(const RunJobs& all) {
+    Table table({"RUN", "STATE", "JOB", "EPOCHS", "ACC", "REASON"});
+    for (const db::RunRow& r : all.runs) {
+        const auto job = all.job_of(r);
+        std::string reason = job && !job->reason.empty() ? job->reason : r.reason;
+        if (reason.size() > 60) {
+            reason = reason.substr(0, 57) + "...";
+        }
+        table.add({r.id, display_state(r, job), job ? job->backend + " " + job->job_id : "-",
+                   std::to_string(r.epochs_done) + "/" + std::to_string(r.num_epochs),
+                   r.final_accuracy ? percent(*r.final_accuracy, 2) : "-", reason});
+    }
+    std::cout << table.render();
+}
+
 int status_all(const CommonOptions& common) {
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     if (!fs::exists(ws.db_file)) {
@@ -75,63 +146,16 @@ int status_all(const CommonOptions& common) {
     }
     db::Store store = open_store(ws);
     Backends backends;
-    std::map<std::string, db::JobRow> latest;
-    for (db::JobRow& j : store.latest_jobs()) {
-        latest.emplace(j.run_id, std::move(j));
-    }
-    std::vector<db::RunRow> runs = store.list_runs();
-    bool changed = false;
-    for (const db::RunRow& r : runs) {
-        const auto it = latest.find(r.id);
-        if (it != latest.end() && !db::is_final_job_state(it->second.state)) {
-            if (auto fresh = reconcile(store, r, backends)) {
-                changed = changed || fresh->state != it->second.state;
-                it->second = *fresh;
-            }
-        }
-    }
-    if (changed) {
-        runs = store.list_runs(); // attempts ended by reconcile changed run statuses
-    }
-    const auto job_of = [&](const db::RunRow& r) -> std::optional<db::JobRow> {
-        const auto it = latest.find(r.id);
-        return it == latest.end() ? std::nullopt : std::optional<db::JobRow>(it->second);
-    };
+    const RunJobs all = reconciled_runs(store, backends);
     if (common.format == Format::json) {
-        util::JsonArray out;
-        for (const db::RunRow& r : runs) {
-            const auto job = job_of(r);
-            out.emplace_back(util::JsonObject{
-                {"run_id", r.id},
-                {"state", display_state(r, job)},
-                {"status", db::to_string(r.status)},
-                {"epochs_done", r.epochs_done},
-                {"num_epochs", r.num_epochs},
-                {"final_accuracy",
-                 r.final_accuracy ? util::Json(*r.final_accuracy) : util::Json::null()},
-                {"sweep", text_or_null(r.sweep)},
-                {"job", job ? job_json(*job) : util::Json::null()},
-                {"reason", text_or_null(job && !job->reason.empty() ? job->reason : r.reason)}});
-        }
-        std::cout << util::Json(std::move(out)).dump_pretty() << std::endl;
+        print_runs_json(all);
         return k_exit_ok;
     }
-    if (runs.empty()) {
+    if (all.runs.empty()) {
         std::cout << "no runs in " << ws.root.string() << "\n";
         return k_exit_ok;
     }
-    Table table({"RUN", "STATE", "JOB", "EPOCHS", "ACC", "REASON"});
-    for (const db::RunRow& r : runs) {
-        const auto job = job_of(r);
-        std::string reason = job && !job->reason.empty() ? job->reason : r.reason;
-        if (reason.size() > 60) {
-            reason = reason.substr(0, 57) + "...";
-        }
-        table.add({r.id, display_state(r, job), job ? job->backend + " " + job->job_id : "-",
-                   std::to_string(r.epochs_done) + "/" + std::to_string(r.num_epochs),
-                   r.final_accuracy ? percent(*r.final_accuracy, 2) : "-", reason});
-    }
-    std::cout << table.render();
+    print_runs_table(all);
     if (!backends.note().empty()) {
         std::cout << "note: " << backends.note() << "\n";
     }

@@ -242,11 +242,8 @@ void print_dry_run(const std::vector<Planned>& runs, const launcher::Workspace& 
     std::cout << "\n" << launcher::job_script(spec);
 }
 
-} // namespace
-
-int submit_command(const CommonOptions& common, const SubmitOptions& options) {
-    const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
-    const std::vector<Planned> runs = plan_runs(options);
+// Checks each run's data (a streaming set's headers) and model against it, as kakuren run does.
+void check_planned_runs(const std::vector<Planned>& runs) {
     for (const Planned& p : runs) {
         // A streaming data set's headers, and the model against them (one forward pass of a zero
         // batch), before any record or job: as kakuren run checks them.
@@ -254,6 +251,68 @@ int submit_command(const CommonOptions& common, const SubmitOptions& options) {
         check_recipe_data(p.recipe, config);
         check_recipe_model(p.recipe, config);
     }
+}
+
+// The runs recorded for one submission, and the sweep that groups them ("" for one run).
+struct RecordedRuns {
+    std::vector<std::string> ids;
+    std::string sweep;
+};
+
+// Records each planned run (its folder, recipe.toml and row); two or more share a sweep.
+RecordedRuns record_runs(db::Store& store, const launcher::Workspace& ws,
+                         const std::vector<Planned>& runs) {
+    RecordedRuns out;
+    for (const Planned& p : runs) {
+        const std::string id = launcher::new_run_id(p.recipe.run.name);
+        fs::create_directories(ws.run_dir(id) / "logs");
+        util::atomic_write(ws.run_dir(id) / "recipe.toml", p.resolved);
+        store.insert_run(run_row(id, p, ws));
+        if (runs.size() > 1) {
+            if (out.sweep.empty()) {
+                out.sweep = "sweep-" + id;
+            }
+            store.set_run_sweep(id, out.sweep);
+        }
+        out.ids.push_back(id);
+    }
+    return out;
+}
+
+// Submits the recorded runs: a sweep on Slurm as one job array, otherwise one job per run.
+std::vector<Submitted> submit_runs(db::Store& store, launcher::Backend& backend,
+                                   const launcher::Workspace& ws, const std::vector<Planned>& runs,
+                                   const RecordedRuns& recorded) {
+    std::vector<Submitted> done;
+    if (backend.name() == "slurm" && runs.size() > 1) {
+        const recipes::Recipe& first = runs.front().recipe;
+        const fs::path dir = ws.root / "sweeps" / recorded.sweep;
+        std::vector<std::vector<std::string>> values;
+        for (const Planned& p : runs) {
+            values.push_back(p.sweep_values);
+        }
+        launcher::ScriptSpec spec = spec_for(first, ws, recorded.ids, dir / "slurm-%A_%a.out");
+        spec.sweep = recorded.sweep; // the array's mark (launcher::job_mark)
+        return submit_script(store, backend, ws, spec, dir / "job.sh", values,
+                             first.slurm.max_requeues);
+    }
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const std::string& id = recorded.ids[i];
+        const fs::path dir = ws.run_dir(id);
+        const auto one = submit_script(
+            store, backend, ws, spec_for(runs[i].recipe, ws, {id}, dir / "logs" / "slurm-%j.out"),
+            dir / "job.sh", {runs[i].sweep_values}, runs[i].recipe.slurm.max_requeues);
+        done.insert(done.end(), one.begin(), one.end());
+    }
+    return done;
+}
+
+} // namespace
+
+int submit_command(const CommonOptions& common, const SubmitOptions& options) {
+    const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
+    const std::vector<Planned> runs = plan_runs(options);
+    check_planned_runs(runs);
     const recipes::Recipe& first = runs.front().recipe;
     const std::string wanted = options.backend.empty() ? first.launcher.backend : options.backend;
     if (wanted != "auto" && wanted != "slurm" && wanted != "local") {
@@ -272,44 +331,9 @@ int submit_command(const CommonOptions& common, const SubmitOptions& options) {
     launcher::reap_dead_runs(store);
     launcher::remember_workspace(ws);
 
-    std::vector<std::string> ids;
-    std::string sweep;
-    for (const Planned& p : runs) {
-        const std::string id = launcher::new_run_id(p.recipe.run.name);
-        fs::create_directories(ws.run_dir(id) / "logs");
-        util::atomic_write(ws.run_dir(id) / "recipe.toml", p.resolved);
-        store.insert_run(run_row(id, p, ws));
-        if (runs.size() > 1) {
-            if (sweep.empty()) {
-                sweep = "sweep-" + id;
-            }
-            store.set_run_sweep(id, sweep);
-        }
-        ids.push_back(id);
-    }
-
-    std::vector<Submitted> done;
-    if (backend->name() == "slurm" && runs.size() > 1) {
-        const fs::path dir = ws.root / "sweeps" / sweep;
-        std::vector<std::vector<std::string>> values;
-        for (const Planned& p : runs) {
-            values.push_back(p.sweep_values);
-        }
-        launcher::ScriptSpec spec = spec_for(first, ws, ids, dir / "slurm-%A_%a.out");
-        spec.sweep = sweep; // the array's mark (launcher::job_mark)
-        done = submit_script(store, *backend, ws, spec, dir / "job.sh", values,
-                             first.slurm.max_requeues);
-    } else {
-        for (std::size_t i = 0; i < runs.size(); ++i) {
-            const fs::path dir = ws.run_dir(ids[i]);
-            const auto one = submit_script(
-                store, *backend, ws,
-                spec_for(runs[i].recipe, ws, {ids[i]}, dir / "logs" / "slurm-%j.out"),
-                dir / "job.sh", {runs[i].sweep_values}, runs[i].recipe.slurm.max_requeues);
-            done.insert(done.end(), one.begin(), one.end());
-        }
-    }
-    print_submitted(done, backend->name(), sweep, ws, common.format);
+    const RecordedRuns recorded = record_runs(store, ws, runs);
+    const std::vector<Submitted> done = submit_runs(store, *backend, ws, runs, recorded);
+    print_submitted(done, backend->name(), recorded.sweep, ws, common.format);
     return k_exit_ok;
 }
 

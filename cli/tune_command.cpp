@@ -75,6 +75,40 @@ std::string create_tune(const launcher::Workspace& ws, const TuneOptions& option
     return tune::create(store, recipe, request, "tune-" + launcher::new_run_id(recipe.run.name));
 }
 
+// Refuses --try, --set and --budget with --resume: a resumed tune runs as it was recorded.
+void check_resume_options(const TuneOptions& options) {
+    if (!options.resume.empty() &&
+        (!options.tries.empty() || !options.overrides.empty() || !options.budget.empty())) {
+        throw UsageError("--resume " + options.resume +
+                         " continues the tune as it was recorded: --try, --set and --budget "
+                         "cannot change it (start a new tune with kakuren tune RECIPE)");
+    }
+}
+
+// The recorded tune tune_id; throws UsageError when the workspace has no database or no such tune.
+db::TuneRow recorded_tune(const launcher::Workspace& ws, db::Store& store,
+                          const std::string& tune_id) {
+    const std::optional<db::TuneRow> tune = db::find_tune(store, tune_id);
+    if (!tune) {
+        throw UsageError("no tune " + tune_id + " in " + ws.db_file.string() +
+                         " (kakuren tune RECIPE starts one)");
+    }
+    return *tune;
+}
+
+// Writes the winner's recipe unless the file exists without --force; returns its path or "".
+std::string write_winner(const TuneOptions& options, const fs::path& recipe_path,
+                         const tune::Outcome& outcome) {
+    const fs::path out = winner_path(options, recipe_path);
+    if (!options.force && fs::exists(out)) {
+        util::log_warning(out.string() + " exists: the winner's recipe was not written (add "
+                                         "--force to replace it)");
+        return "";
+    }
+    util::atomic_write(out, tune::winner_recipe(outcome));
+    return out.string();
+}
+
 } // namespace
 
 int tune_command(const CommonOptions& common, const TuneOptions& options) {
@@ -87,13 +121,8 @@ int tune_command(const CommonOptions& common, const TuneOptions& options) {
     }
     const launcher::Workspace ws = launcher::resolve_workspace(common.workspace);
     const bool json = common.format == Format::json;
+    check_resume_options(options);
     std::string tune_id = options.resume;
-    if (!tune_id.empty() &&
-        (!options.tries.empty() || !options.overrides.empty() || !options.budget.empty())) {
-        throw UsageError("--resume " + tune_id +
-                         " continues the tune as it was recorded: --try, --set and --budget "
-                         "cannot change it (start a new tune with kakuren tune RECIPE)");
-    }
     if (tune_id.empty()) {
         tune_id = create_tune(ws, options);
         if (tune_id.empty()) {
@@ -105,35 +134,23 @@ int tune_command(const CommonOptions& common, const TuneOptions& options) {
                          " does not exist (kakuren tune RECIPE starts one)");
     }
     db::Store store = db::Store::open(ws.db_file, false);
-    const std::optional<db::TuneRow> tune = db::find_tune(store, tune_id);
-    if (!tune) {
-        throw UsageError("no tune " + tune_id + " in " + ws.db_file.string() +
-                         " (kakuren tune RECIPE starts one)");
-    }
+    const db::TuneRow tune = recorded_tune(ws, store, tune_id);
     launcher::reap_dead_runs(store); // a killed tune's trial: crashed, continued below
     std::ostream& progress = json ? std::cerr : std::cout;
-    progress << "tune " << tune->id << "\n"
-             << "kakuren tune --resume " << tune->id << " continues it if it stops" << std::endl;
-    LocalTuneTrainer trainer(ws, store, tune->recipe_path);
+    progress << "tune " << tune.id << "\n"
+             << "kakuren tune --resume " << tune.id << " continues it if it stops" << std::endl;
+    LocalTuneTrainer trainer(ws, store, tune.recipe_path);
     ProcessRoundRunner processes(ws, options.parallel);
     tune::Outcome outcome;
     try {
-        outcome = tune::run(store, tune->id, trainer, progress,
+        outcome = tune::run(store, tune.id, trainer, progress,
                             options.parallel > 1 ? &processes : nullptr);
     } catch (const TuneInterrupted& e) {
-        std::cerr << "kakuren: tune " << tune->id << " stopped: " << e.what()
-                  << "; kakuren tune --resume " << tune->id << " continues it\n";
+        std::cerr << "kakuren: tune " << tune.id << " stopped: " << e.what()
+                  << "; kakuren tune --resume " << tune.id << " continues it\n";
         return k_exit_interrupted;
     }
-    const fs::path out = winner_path(options, tune->recipe_path);
-    std::string written;
-    if (!options.force && fs::exists(out)) {
-        util::log_warning(out.string() + " exists: the winner's recipe was not written (add "
-                                         "--force to replace it)");
-    } else {
-        util::atomic_write(out, tune::winner_recipe(outcome));
-        written = out.string();
-    }
+    const std::string written = write_winner(options, tune.recipe_path, outcome);
     if (json) {
         std::cout << tune::to_json(outcome, written).dump_pretty() << std::endl;
     } else {

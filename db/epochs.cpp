@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,84 +24,112 @@ using sql::Statement;
 using sql::to_le_bytes;
 using sql::Transaction;
 
-void Store::record_epoch(const EpochRow& row, const SampleState& state,
-                         std::span<const std::int64_t> hidden_ids, std::int64_t num_samples) {
-    const std::string what =
-        "cannot record epoch " + std::to_string(row.epoch) + " of run " + row.run_id;
+namespace {
+
+// What every statement of one record_epoch call needs: the connection, its file and the error text.
+struct EpochWrite {
+    sqlite3* db;
+    const std::filesystem::path& file;
+    const std::string& what;
+};
+
+// Throws unless the sample state holds exactly num_samples losses, flags and confidences.
+void check_state_size(const EpochWrite& w, const SampleState& state, std::int64_t num_samples) {
     const auto n = static_cast<std::size_t>(std::max<std::int64_t>(num_samples, 0));
     if (num_samples < 0 || state.loss.size() != n || state.correct.size() != n ||
         state.confidence.size() != n)
-        throw DbError("database " + m_file.string() + ": " + what + ": the sample state has " +
+        throw DbError("database " + w.file.string() + ": " + w.what + ": the sample state has " +
                       std::to_string(state.loss.size()) + " losses, " +
                       std::to_string(state.correct.size()) + " correct flags and " +
                       std::to_string(state.confidence.size()) + " confidences for " +
                       std::to_string(num_samples) + " samples");
+}
+
+// Writes (or replaces) the row of the epochs table.
+void insert_epoch_row(const EpochWrite& w, const EpochRow& row) {
+    Statement s(w.db, w.file,
+                "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, train_accuracy, "
+                "test_loss, test_accuracy, lr, lr_scale, max_fraction, visible, hidden, "
+                "moved_back, candidates, refreshed, train_s, hidden_pass_s, eval_s, total_s, "
+                "samples_per_s, ended_at, comm_s, bytes_read) VALUES (?1, ?2, ?3, ?4, ?5, "
+                "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+                "?22)",
+                w.what);
+    const std::string ended_at = row.ended_at.empty() ? util::iso8601_utc_now() : row.ended_at;
+    s.bind(1, row.run_id)
+        .bind(2, row.epoch)
+        .bind(3, row.train_loss)
+        .bind(4, row.train_accuracy)
+        .bind(5, row.test_loss)
+        .bind(6, row.test_accuracy)
+        .bind(7, row.lr)
+        .bind(8, row.lr_scale)
+        .bind(9, row.max_fraction)
+        .bind(10, row.visible)
+        .bind(11, row.hidden)
+        .bind(12, row.moved_back)
+        .bind(13, row.candidates)
+        .bind(14, row.refreshed)
+        .bind(15, row.train_s)
+        .bind(16, row.hidden_pass_s)
+        .bind(17, row.eval_s)
+        .bind(18, row.total_s)
+        .bind(19, row.samples_per_s)
+        .bind(20, ended_at);
+    if (row.comm_s) {
+        s.bind(21, *row.comm_s);
+    }
+    if (row.bytes_read) {
+        s.bind(22, *row.bytes_read);
+    }
+    s.run();
+}
+
+// Writes (or replaces) the run's latest per-sample state.
+void insert_sample_state(const EpochWrite& w, const std::string& run_id, const SampleState& state,
+                         std::int64_t num_samples) {
+    const auto loss = to_le_bytes(state.loss);
+    const auto confidence = to_le_bytes(state.confidence);
+    Statement s(w.db, w.file,
+                "INSERT OR REPLACE INTO sample_state (run_id, epoch, num_samples, loss, "
+                "correct, confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                w.what);
+    s.bind(1, run_id).bind(2, state.epoch).bind(3, num_samples);
+    s.bind_blob(4, loss.data(), loss.size());
+    s.bind_blob(5, state.correct.data(), state.correct.size());
+    s.bind_blob(6, confidence.data(), confidence.size());
+    s.run();
+}
+
+// Writes (or replaces) the epoch's hidden set as a bitmap; throws on an id outside the data set.
+void insert_hidden_set(const EpochWrite& w, const EpochRow& row,
+                       std::span<const std::int64_t> hidden_ids, std::int64_t num_samples) {
+    std::int64_t num_hidden = 0;
+    const std::vector<std::uint8_t> bitmap = make_bitmap(
+        hidden_ids, num_samples, "database " + w.file.string() + ": " + w.what, num_hidden);
+    Statement s(w.db, w.file,
+                "INSERT OR REPLACE INTO hidden_sets (run_id, epoch, num_samples, num_hidden, "
+                "bitmap) VALUES (?1, ?2, ?3, ?4, ?5)",
+                w.what);
+    s.bind(1, row.run_id).bind(2, row.epoch).bind(3, num_samples).bind(4, num_hidden);
+    s.bind_blob(5, bitmap.data(), bitmap.size());
+    s.run();
+}
+
+} // namespace
+
+void Store::record_epoch(const EpochRow& row, const SampleState& state,
+                         std::span<const std::int64_t> hidden_ids, std::int64_t num_samples) {
+    const std::string what =
+        "cannot record epoch " + std::to_string(row.epoch) + " of run " + row.run_id;
+    const EpochWrite w{m_db.get(), m_file, what};
+    check_state_size(w, state, num_samples);
 
     Transaction tx(m_db.get(), m_file, what);
-    {
-        Statement s(m_db.get(), m_file,
-                    "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, train_accuracy, "
-                    "test_loss, test_accuracy, lr, lr_scale, max_fraction, visible, hidden, "
-                    "moved_back, candidates, refreshed, train_s, hidden_pass_s, eval_s, total_s, "
-                    "samples_per_s, ended_at, comm_s, bytes_read) VALUES (?1, ?2, ?3, ?4, ?5, "
-                    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
-                    "?22)",
-                    what);
-        const std::string ended_at = row.ended_at.empty() ? util::iso8601_utc_now() : row.ended_at;
-        s.bind(1, row.run_id)
-            .bind(2, row.epoch)
-            .bind(3, row.train_loss)
-            .bind(4, row.train_accuracy)
-            .bind(5, row.test_loss)
-            .bind(6, row.test_accuracy)
-            .bind(7, row.lr)
-            .bind(8, row.lr_scale)
-            .bind(9, row.max_fraction)
-            .bind(10, row.visible)
-            .bind(11, row.hidden)
-            .bind(12, row.moved_back)
-            .bind(13, row.candidates)
-            .bind(14, row.refreshed)
-            .bind(15, row.train_s)
-            .bind(16, row.hidden_pass_s)
-            .bind(17, row.eval_s)
-            .bind(18, row.total_s)
-            .bind(19, row.samples_per_s)
-            .bind(20, ended_at);
-        if (row.comm_s) {
-            s.bind(21, *row.comm_s);
-        }
-        if (row.bytes_read) {
-            s.bind(22, *row.bytes_read);
-        }
-        s.run();
-    }
-    {
-        const auto loss = to_le_bytes(state.loss);
-        const auto confidence = to_le_bytes(state.confidence);
-        Statement s(m_db.get(), m_file,
-                    "INSERT OR REPLACE INTO sample_state (run_id, epoch, num_samples, loss, "
-                    "correct, confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    what);
-        s.bind(1, row.run_id).bind(2, state.epoch).bind(3, num_samples);
-        s.bind_blob(4, loss.data(), loss.size());
-        s.bind_blob(5, state.correct.data(), state.correct.size());
-        s.bind_blob(6, confidence.data(), confidence.size());
-        s.run();
-    }
-    {
-        // The bitmap is built inside the transaction: a bad id rolls back the rows above.
-        std::int64_t num_hidden = 0;
-        const std::vector<std::uint8_t> bitmap = make_bitmap(
-            hidden_ids, num_samples, "database " + m_file.string() + ": " + what, num_hidden);
-        Statement s(m_db.get(), m_file,
-                    "INSERT OR REPLACE INTO hidden_sets (run_id, epoch, num_samples, num_hidden, "
-                    "bitmap) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    what);
-        s.bind(1, row.run_id).bind(2, row.epoch).bind(3, num_samples).bind(4, num_hidden);
-        s.bind_blob(5, bitmap.data(), bitmap.size());
-        s.run();
-    }
+    insert_epoch_row(w, row);
+    insert_sample_state(w, row.run_id, state, num_samples);
+    // The bitmap is built inside the transaction: a bad id rolls back the rows above.
+    insert_hidden_set(w, row, hidden_ids, num_samples);
     tx.commit();
 }
 

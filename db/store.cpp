@@ -40,7 +40,10 @@ int Store::latest_schema_version() {
     return static_cast<int>(k_migrations.size());
 }
 
-Store Store::open(const std::filesystem::path& file, bool create) {
+namespace {
+
+// Throws unless the file's folder exists and the file, if present, is not marked read-only.
+void check_openable(const std::filesystem::path& file) {
     const std::string name = file.string();
     // The folder is the workspace: created (or refused) by whoever chose it, never here.
     if (file.has_parent_path() && !std::filesystem::is_directory(file.parent_path()))
@@ -55,6 +58,54 @@ Store Store::open(const std::filesystem::path& file, bool create) {
                       ": the file is read-only; kakuren records runs in it: make it writable "
                       "(chmod u+w " +
                       name + ") or use another workspace");
+}
+
+// Refuses a read-only connection, then sets the busy timeout, WAL, foreign keys and sync mode.
+void configure(sqlite3* db, const std::filesystem::path& file) {
+    const std::string name = file.string();
+    sqlite3_extended_result_codes(db, 1);
+    if (sqlite3_db_readonly(db, "main") == 1)
+        throw DbError("database " + name +
+                      ": opened read-only (no write permission); kakuren records runs in it: "
+                      "make the file and its folder writable or use another workspace");
+    if (const int busy_rc = sqlite3_busy_timeout(db, k_busy_timeout_ms); busy_rc != SQLITE_OK)
+        throw DbError("database " + name + ": cannot set the busy timeout: " + sqlite3_errmsg(db));
+
+    // WAL: readers (kakuren list/show) never block the training process, nor it them.
+    exec(db, file, "PRAGMA journal_mode = WAL", "cannot switch to WAL mode");
+    exec(db, file, "PRAGMA foreign_keys = ON", "cannot enable foreign keys");
+    exec(db, file, "PRAGMA synchronous = NORMAL", "cannot set synchronous mode");
+}
+
+// Applies the migrations the store lacks, one transaction each; refuses a newer schema.
+void migrate(Store& store, const std::filesystem::path& file) {
+    const std::string name = file.string();
+    const int latest = Store::latest_schema_version();
+    int version = store.schema_version();
+    if (version > latest)
+        throw DbError("database " + name + " was written by a newer kakuren (schema version " +
+                      std::to_string(version) + "; this kakuren knows up to " +
+                      std::to_string(latest) + "): upgrade kakuren, or use another workspace");
+    while (version < latest) {
+        Transaction tx(store.handle(), file,
+                       "migrating to schema version " + std::to_string(version + 1));
+        // Another process may have migrated between our read and the write lock.
+        version = store.schema_version();
+        if (version >= latest)
+            break;
+        const std::string what = "migrating to schema version " + std::to_string(version + 1);
+        exec(store.handle(), file, k_migrations[static_cast<std::size_t>(version)], what);
+        exec(store.handle(), file, "PRAGMA user_version = " + std::to_string(version + 1), what);
+        tx.commit();
+        ++version;
+    }
+}
+
+} // namespace
+
+Store Store::open(const std::filesystem::path& file, bool create) {
+    const std::string name = file.string();
+    check_openable(file);
 
     sqlite3* raw = nullptr;
     const int rc = sqlite3_open_v2(
@@ -63,44 +114,15 @@ Store Store::open(const std::filesystem::path& file, bool create) {
     if (rc != SQLITE_OK)
         throw DbError("database " + name + ": cannot open: " +
                       (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc)) + hint_for(rc));
-    sqlite3_extended_result_codes(db.get(), 1);
-    if (sqlite3_db_readonly(db.get(), "main") == 1)
-        throw DbError("database " + name +
-                      ": opened read-only (no write permission); kakuren records runs in it: "
-                      "make the file and its folder writable or use another workspace");
-    if (const int busy_rc = sqlite3_busy_timeout(db.get(), k_busy_timeout_ms); busy_rc != SQLITE_OK)
-        throw DbError("database " + name +
-                      ": cannot set the busy timeout: " + sqlite3_errmsg(db.get()));
-
-    // WAL: readers (kakuren list/show) never block the training process, nor it them.
-    exec(db.get(), file, "PRAGMA journal_mode = WAL", "cannot switch to WAL mode");
-    exec(db.get(), file, "PRAGMA foreign_keys = ON", "cannot enable foreign keys");
-    exec(db.get(), file, "PRAGMA synchronous = NORMAL", "cannot set synchronous mode");
+    configure(db.get(), file);
 
     Store store(std::move(db), file);
+    struct stat st {};
     if (::stat(file.c_str(), &st) != 0)
         throw DbError("database " + name + ": vanished while it was opened");
     store.m_dev = static_cast<std::uint64_t>(st.st_dev);
     store.m_ino = static_cast<std::uint64_t>(st.st_ino);
-    const int latest = latest_schema_version();
-    int version = store.schema_version();
-    if (version > latest)
-        throw DbError("database " + name + " was written by a newer kakuren (schema version " +
-                      std::to_string(version) + "; this kakuren knows up to " +
-                      std::to_string(latest) + "): upgrade kakuren, or use another workspace");
-    while (version < latest) {
-        Transaction tx(store.m_db.get(), store.m_file,
-                       "migrating to schema version " + std::to_string(version + 1));
-        // Another process may have migrated between our read and the write lock.
-        version = store.schema_version();
-        if (version >= latest)
-            break;
-        const std::string what = "migrating to schema version " + std::to_string(version + 1);
-        exec(store.m_db.get(), file, k_migrations[static_cast<std::size_t>(version)], what);
-        exec(store.m_db.get(), file, "PRAGMA user_version = " + std::to_string(version + 1), what);
-        tx.commit();
-        ++version;
-    }
+    migrate(store, file);
     return store;
 }
 

@@ -20,7 +20,8 @@ namespace {
 std::vector<std::string> current_environment() {
     std::vector<std::string> env;
     for (const auto& [key, value] : environment()) {
-        env.push_back(key + "=" + value);
+        env.push_back(key);
+        env.back().append("=").append(value);
     }
     return env;
 }
@@ -80,6 +81,91 @@ std::string view_state(slurm::JobState s) {
     }
 }
 
+// The libslurm job of a request: script, output, environment, resources, warning signal, array.
+slurm::JobSpec job_spec(const SubmitRequest& r) {
+    const ScriptSpec& s = r.spec;
+    slurm::JobSpec job;
+    job.name = s.job_name;
+    job.script = util::read_file(r.script_file);
+    job.work_dir = r.work_dir;
+    job.std_out = s.output;
+    job.std_err = s.output;
+    job.environment = current_environment();
+    job.environment.push_back("KAKUREN_WORKSPACE=" + s.workspace);
+    job.partition = s.partition;
+    job.account = s.account;
+    job.qos = s.qos;
+    job.constraint = s.constraint;
+    job.time_limit_min = s.time_limit_min;
+    job.nodes = s.nodes;
+    job.ntasks_per_node = s.ntasks_per_node;
+    job.cpus_per_task = s.cpus_per_task;
+    job.gpus_per_node = s.gpus_per_node;
+    job.memory_mb = memory_mb(s.memory);
+    if (s.signal_grace_s > 0) {
+        job.warn_signal = SIGUSR1;
+        job.warn_time_s = s.signal_grace_s;
+        job.warn_batch_only = true;
+    }
+    job.requeue = true;
+    job.open_mode_append = true;
+    if (s.run_ids.size() > 1) {
+        job.array = "0-" + std::to_string(s.run_ids.size() - 1) +
+                    (s.array_parallel > 0 ? "%" + std::to_string(s.array_parallel) : "");
+    }
+    return job;
+}
+
+// The recipe's slurm.extra sbatch options, each into its field of job.
+void set_sbatch_extra(const ScriptSpec& s, slurm::JobSpec& job) {
+    // A switch on the option's id: a new option in recipes/kinds.hpp that is not mapped here
+    // is a -Wswitch warning, not a silently dropped option.
+    for (const auto& [option, value] : recipes::parse_sbatch_extra(s.extra)) {
+        switch (option) {
+        case recipes::SbatchOption::exclusive:
+            job.exclusive = true;
+            break;
+        case recipes::SbatchOption::reservation:
+            job.reservation = value;
+            break;
+        case recipes::SbatchOption::nodelist:
+            job.nodelist = value;
+            break;
+        case recipes::SbatchOption::exclude:
+            job.exclude = value;
+            break;
+        case recipes::SbatchOption::comment:
+            job.comment = value;
+            break;
+        case recipes::SbatchOption::licenses:
+            job.licenses = value;
+            break;
+        case recipes::SbatchOption::mail_type:
+            job.mail_type = value;
+            break;
+        case recipes::SbatchOption::mail_user:
+            job.mail_user = value;
+            break;
+        case recipes::SbatchOption::dependency:
+            job.dependency = value;
+            break;
+        }
+    }
+}
+
+// The ids of a submitted job: "1234" for one run, "1234_0", "1234_1", ... for an array.
+std::vector<std::string> job_ids(std::uint32_t id, std::size_t num_runs) {
+    std::vector<std::string> ids;
+    if (num_runs > 1) {
+        for (std::size_t i = 0; i < num_runs; ++i) {
+            ids.push_back(std::to_string(id) + "_" + std::to_string(i));
+        }
+    } else {
+        ids.push_back(std::to_string(id));
+    }
+    return ids;
+}
+
 class SlurmBackend final : public Backend {
   public:
     explicit SlurmBackend(slurm::Client client) : m_client(std::move(client)) {}
@@ -87,81 +173,12 @@ class SlurmBackend final : public Backend {
 
     std::vector<std::string> submit(const SubmitRequest& r) override {
         const ScriptSpec& s = r.spec;
-        slurm::JobSpec job;
-        job.name = s.job_name;
-        job.script = util::read_file(r.script_file);
-        job.work_dir = r.work_dir;
-        job.std_out = s.output;
-        job.std_err = s.output;
-        job.environment = current_environment();
-        job.environment.push_back("KAKUREN_WORKSPACE=" + s.workspace);
-        job.partition = s.partition;
-        job.account = s.account;
-        job.qos = s.qos;
-        job.constraint = s.constraint;
-        job.time_limit_min = s.time_limit_min;
-        job.nodes = s.nodes;
-        job.ntasks_per_node = s.ntasks_per_node;
-        job.cpus_per_task = s.cpus_per_task;
-        job.gpus_per_node = s.gpus_per_node;
-        job.memory_mb = memory_mb(s.memory);
-        if (s.signal_grace_s > 0) {
-            job.warn_signal = SIGUSR1;
-            job.warn_time_s = s.signal_grace_s;
-            job.warn_batch_only = true;
-        }
-        job.requeue = true;
-        job.open_mode_append = true;
-        if (s.run_ids.size() > 1) {
-            job.array = "0-" + std::to_string(s.run_ids.size() - 1) +
-                        (s.array_parallel > 0 ? "%" + std::to_string(s.array_parallel) : "");
-        }
-        // A switch on the option's id: a new option in recipes/kinds.hpp that is not mapped here
-        // is a -Wswitch warning, not a silently dropped option.
-        for (const auto& [option, value] : recipes::parse_sbatch_extra(s.extra)) {
-            switch (option) {
-            case recipes::SbatchOption::exclusive:
-                job.exclusive = true;
-                break;
-            case recipes::SbatchOption::reservation:
-                job.reservation = value;
-                break;
-            case recipes::SbatchOption::nodelist:
-                job.nodelist = value;
-                break;
-            case recipes::SbatchOption::exclude:
-                job.exclude = value;
-                break;
-            case recipes::SbatchOption::comment:
-                job.comment = value;
-                break;
-            case recipes::SbatchOption::licenses:
-                job.licenses = value;
-                break;
-            case recipes::SbatchOption::mail_type:
-                job.mail_type = value;
-                break;
-            case recipes::SbatchOption::mail_user:
-                job.mail_user = value;
-                break;
-            case recipes::SbatchOption::dependency:
-                job.dependency = value;
-                break;
-            }
-        }
+        slurm::JobSpec job = job_spec(r);
+        set_sbatch_extra(s, job);
         // Known again by this, not by the id alone (a wiped controller reuses ids).
         const std::string mark = job_mark(s.run_ids, s.sweep);
         job.comment = job.comment.empty() ? mark : job.comment + " " + mark;
-        const std::uint32_t id = m_client.submit(job);
-        std::vector<std::string> ids;
-        if (s.run_ids.size() > 1) {
-            for (std::size_t i = 0; i < s.run_ids.size(); ++i) {
-                ids.push_back(std::to_string(id) + "_" + std::to_string(i));
-            }
-        } else {
-            ids.push_back(std::to_string(id));
-        }
-        return ids;
+        return job_ids(m_client.submit(job), s.run_ids.size());
     }
 
     std::optional<JobView> query(const std::string& job_id) override {
@@ -293,7 +310,7 @@ class LocalBackend final : public Backend {
     }
 
     void cancel(const std::string& job_id) override {
-        const pid_t pid = static_cast<pid_t>(std::stol(job_id));
+        const auto pid = static_cast<pid_t>(std::stol(job_id));
         // The job's session: the script and its ranks stop at a checkpoint.
         if (kill(-pid, SIGTERM) != 0 && errno != ESRCH) {
             throw RuntimeFailure("cannot stop local job " + job_id + ": " + std::strerror(errno));

@@ -148,11 +148,18 @@ StagedSplits stage_splits(const std::string& train, const std::string& test, con
     return out;
 }
 
-StageResult stage_tree(const std::vector<StageFile>& files, const fs::path& base, int local_rank,
-                       double timeout_s) {
-    const auto start = Clock::now();
+namespace {
+
+// The sizes of the files to stage, and the text that names this version of them (sources,
+// relative names, sizes, modification times).
+struct SourceFacts {
     std::vector<std::uintmax_t> sizes;
     std::string identity;
+};
+
+// Measures the files to stage; throws when one cannot be read.
+SourceFacts source_facts(const std::vector<StageFile>& files) {
+    SourceFacts out;
     for (const StageFile& file : files) {
         std::error_code ec;
         const auto size = fs::file_size(file.source, ec);
@@ -160,12 +167,55 @@ StageResult stage_tree(const std::vector<StageFile>& files, const fs::path& base
             throw RuntimeFailure("cannot stage " + file.source + ": " + ec.message());
         }
         const auto time = fs::last_write_time(file.source, ec).time_since_epoch().count();
-        sizes.push_back(size);
-        identity += file.source + "\n" + file.relative.string() + "\n" + std::to_string(size) +
-                    "\n" + std::to_string(time) + "\n";
+        out.sizes.push_back(size);
+        out.identity += file.source + "\n" + file.relative.string() + "\n" + std::to_string(size) +
+                        "\n" + std::to_string(time) + "\n";
     }
+    return out;
+}
+
+// Copies the files into a temporary folder under base and renames it to dir; false when another
+// process renamed its copy there first.
+bool copy_tree(const std::vector<StageFile>& files, const fs::path& base, const fs::path& dir) {
+    const fs::path tmp =
+        base / (".kakuren-stage-tmp-" + util::hostname() + "-" + std::to_string(getpid()));
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    fs::create_directories(tmp, ec);
+    if (ec) {
+        throw RuntimeFailure("cannot stage data to " + base.string() + ": " + ec.message());
+    }
+    for (const StageFile& file : files) {
+        const fs::path copy = tmp / file.relative;
+        fs::create_directories(copy.parent_path(), ec);
+        if (!ec) {
+            fs::copy_file(file.source, copy, fs::copy_options::overwrite_existing, ec);
+        }
+        if (ec) {
+            fs::remove_all(tmp);
+            throw RuntimeFailure("cannot stage " + file.source + " to " + base.string() + ": " +
+                                 ec.message() + " (is node-local storage full?)");
+        }
+    }
+    fs::remove_all(dir, ec); // an incomplete earlier copy
+    fs::rename(tmp, dir, ec);
+    if (ec) {
+        // Another rank of this node (or another node sharing this storage) was faster.
+        fs::remove_all(tmp);
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+StageResult stage_tree(const std::vector<StageFile>& files, const fs::path& base, int local_rank,
+                       double timeout_s) {
+    const auto start = Clock::now();
+    const SourceFacts facts = source_facts(files);
+    const std::vector<std::uintmax_t>& sizes = facts.sizes;
     StageResult result;
-    result.dir = base / ("kakuren-stage-" + util::sha256_hex(identity).substr(0, 16));
+    result.dir = base / ("kakuren-stage-" + util::sha256_hex(facts.identity).substr(0, 16));
     for (const StageFile& file : files) {
         result.files.push_back((result.dir / file.relative).string());
     }
@@ -174,34 +224,7 @@ StageResult stage_tree(const std::vector<StageFile>& files, const fs::path& base
     }
 
     if (local_rank == 0 && !complete(result.dir, files, sizes)) {
-        const fs::path tmp =
-            base / (".kakuren-stage-tmp-" + util::hostname() + "-" + std::to_string(getpid()));
-        std::error_code ec;
-        fs::remove_all(tmp, ec);
-        fs::create_directories(tmp, ec);
-        if (ec) {
-            throw RuntimeFailure("cannot stage data to " + base.string() + ": " + ec.message());
-        }
-        for (const StageFile& file : files) {
-            const fs::path copy = tmp / file.relative;
-            fs::create_directories(copy.parent_path(), ec);
-            if (!ec) {
-                fs::copy_file(file.source, copy, fs::copy_options::overwrite_existing, ec);
-            }
-            if (ec) {
-                fs::remove_all(tmp);
-                throw RuntimeFailure("cannot stage " + file.source + " to " + base.string() + ": " +
-                                     ec.message() + " (is node-local storage full?)");
-            }
-        }
-        fs::remove_all(result.dir, ec); // an incomplete earlier copy
-        fs::rename(tmp, result.dir, ec);
-        if (ec) {
-            // Another rank of this node (or another node sharing this storage) was faster.
-            fs::remove_all(tmp);
-        } else {
-            result.copied = true;
-        }
+        result.copied = copy_tree(files, base, result.dir);
     }
     while (!complete(result.dir, files, sizes)) {
         if (std::chrono::duration<double>(Clock::now() - start).count() > timeout_s) {

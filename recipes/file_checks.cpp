@@ -1,6 +1,7 @@
 #include <array>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -37,6 +38,45 @@ const std::array<DataFile, 4> k_data_files = {{
 bool is_file(const fs::path& p) {
     std::error_code ec;
     return fs::is_regular_file(p, ec);
+}
+
+// "data.train_images: /x does not exist" (or "is not a file") unless p is a file; else "".
+std::string not_a_file(std::string_view key, const std::string& p) {
+    if (is_file(p)) {
+        return "";
+    }
+    return std::string(key) + ": " + p + (fs::exists(p) ? " is not a file" : " does not exist");
+}
+
+// The folder the IDX files not named one by one are looked for in.
+struct IdxFolder {
+    std::string path;     ///< "" for none
+    Location where;       ///< data.path's place, else data.dataset's
+    bool fashion = false; ///< data.dataset = "fashion-mnist": the .gz names, the package's hint
+};
+
+// The IDX file file_name in the folder (file_name.gz first); nullopt, with message set, when it
+// has neither.
+std::optional<std::string> find_idx_file(const IdxFolder& folder, std::string_view file_name,
+                                         std::string& message) {
+    const fs::path gz = fs::path(folder.path) / (std::string(file_name) + ".gz");
+    const fs::path raw = fs::path(folder.path) / std::string(file_name);
+    if (is_file(gz)) {
+        return gz.string();
+    }
+    if (is_file(raw)) {
+        return raw.string();
+    }
+    const std::string shown = folder.fashion ? gz.string() : raw.string() + "(.gz)";
+    message = "data.path: " + shown;
+    message += " does not exist; ";
+    message += folder.fashion
+                   ? "install dataset-fashion-mnist or set data.path to a folder with the four "
+                     "IDX files"
+                   : "set data.path to a folder with the four IDX files (.gz or not), or set "
+                     "data.train_images, data.train_labels, data.test_images and "
+                     "data.test_labels";
+    return std::nullopt;
 }
 
 } // namespace
@@ -99,55 +139,32 @@ void Loader::check_data_files() {
         d.dataset == "synthetic") {
         return;
     }
-    const bool fashion = d.dataset == "fashion-mnist";
     const Location dataset_place = place({"data.dataset"}, m_data_table);
-    std::string folder;
-    Location folder_place = dataset_place;
+    IdxFolder folder{"", dataset_place, d.dataset == "fashion-mnist"};
     if (!d.path.empty()) {
-        folder = resolve("data.path", d.path);
-        folder_place = place({"data.path"});
-        d.path = folder;
-    } else if (fashion) {
-        folder = k_fashion_mnist_path;
+        folder.path = resolve("data.path", d.path);
+        folder.where = place({"data.path"});
+        d.path = folder.path;
+    } else if (folder.fashion) {
+        folder.path = k_fashion_mnist_path;
     }
-    const std::string hint =
-        fashion ? "install dataset-fashion-mnist or set data.path to a folder with the four "
-                  "IDX files"
-                : "set data.path to a folder with the four IDX files (.gz or not), or set "
-                  "data.train_images, data.train_labels, data.test_images and "
-                  "data.test_labels";
     std::vector<std::string> unset;
     for (const auto& file : k_data_files) {
         std::string& field = d.*file.member;
         if (!field.empty()) {
-            const std::string p = resolve(file.key, field);
-            if (!is_file(p)) {
-                error(place({file.key}),
-                      std::string(file.key) + ": " + p +
-                          (fs::exists(p) ? " is not a file" : " does not exist"));
+            field = resolve(file.key, field);
+            if (std::string problem = not_a_file(file.key, field); !problem.empty()) {
+                error(place({file.key}), std::move(problem));
             }
-            field = p;
-            continue;
-        }
-        if (folder.empty()) {
+        } else if (folder.path.empty()) {
             unset.emplace_back(file.key);
-            continue;
-        }
-        const fs::path gz = fs::path(folder) / (std::string(file.file_name) + ".gz");
-        const fs::path raw = fs::path(folder) / std::string(file.file_name);
-        if (is_file(gz)) {
-            field = gz.string();
-        } else if (is_file(raw)) {
-            field = raw.string();
+        } else if (std::string message;
+                   auto found = find_idx_file(folder, file.file_name, message)) {
+            field = *found;
+            m_recipe.origins[std::string(file.key)] = m_recipe.origins["data.path"];
         } else {
-            const std::string shown = fashion ? gz.string() : raw.string() + "(.gz)";
-            std::string message = "data.path: " + shown;
-            message += " does not exist; ";
-            message += hint;
-            error(folder_place, message);
-            continue;
+            error(folder.where, message);
         }
-        m_recipe.origins[std::string(file.key)] = m_recipe.origins["data.path"];
     }
     if (!unset.empty()) {
         error(dataset_place, "data.dataset = \"idx\" needs data.path, or data.train_images, "

@@ -127,6 +127,12 @@ class Loader {
     std::optional<Value> string_list(const Field& f, const toml::node& node, const Location& where,
                                      bool in_file);
     bool validate(const Field& f, const Value& value, const Location& where);
+    /// The integer kind of validate(): an allowed value, within the range and the field's type.
+    bool validate_int(const Field& f, std::int64_t x, const Location& where,
+                      const std::string& head);
+    /// The string kind of validate(): not empty where the field needs a value, not too long.
+    bool validate_string(const Field& f, const std::string& s, const Location& where,
+                         const std::string& head);
     /// The list kinds of validate(): element count, then each element's range.
     bool validate_list(const Field& f, const Value& value, const Location& where);
     /// "<head> is out of range; expected <expected>" at where; returns false.
@@ -138,6 +144,10 @@ class Loader {
 
     /// Rules that tie fields together; each is checked only when its fields are valid.
     void check_rules();
+    /// The schedule's warm-up, milestones and decay factors against its epochs.
+    void check_schedule();
+    /// data.image_size's two elements, and augmentation only for data.dataset = "images".
+    void check_images();
     /// What the task needs of the data, the hiding settings and the targets.
     void check_task();
     /// [slurm] strings reach a shell script and Slurm: each must have its documented form.

@@ -8,8 +8,8 @@
 
 namespace kakuren::recipes::loading {
 
-/// Rules that tie fields together; each is checked only when its fields are valid.
-void Loader::check_rules() {
+/// The schedule's warm-up, milestones and decay factors against its epochs.
+void Loader::check_schedule() {
     const auto& s = m_recipe.schedule;
     if (ok({"schedule.epochs", "schedule.warmup_epochs"}) && s.warmup_epochs >= s.epochs) {
         error(place({"schedule.warmup_epochs", "schedule.epochs"}),
@@ -44,12 +44,10 @@ void Loader::check_rules() {
                   " entries; expected one per schedule.milestones entry (" +
                   std::to_string(s.milestones.size()) + ")");
     }
-    const auto& o = m_recipe.optimizer;
-    if (ok({"optimizer.nesterov", "optimizer.momentum"}) && o.nesterov && o.momentum == 0) {
-        error(place({"optimizer.nesterov", "optimizer.momentum"}),
-              "optimizer.nesterov = true needs optimizer.momentum > 0 (it is " +
-                  detail::render_float(o.momentum) + ")");
-    }
+}
+
+/// data.image_size's two elements, and augmentation only for data.dataset = "images".
+void Loader::check_images() {
     const auto& d = m_recipe.data;
     if (ok({"data.image_size"}) && !d.image_size.empty() && d.image_size.size() != 2) {
         const std::size_t n = d.image_size.size();
@@ -66,6 +64,18 @@ void Loader::check_rules() {
         message += d.dataset + "\"";
         error(place({key}), message);
     }
+}
+
+/// Rules that tie fields together; each is checked only when its fields are valid.
+void Loader::check_rules() {
+    check_schedule();
+    const auto& o = m_recipe.optimizer;
+    if (ok({"optimizer.nesterov", "optimizer.momentum"}) && o.nesterov && o.momentum == 0) {
+        error(place({"optimizer.nesterov", "optimizer.momentum"}),
+              "optimizer.nesterov = true needs optimizer.momentum > 0 (it is " +
+                  detail::render_float(o.momentum) + ")");
+    }
+    check_images();
     check_task();
     for (const RuleProblem& p :
          science_rules(m_recipe, [this](std::string_view key) { return ok({key}); })) {

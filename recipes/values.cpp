@@ -155,31 +155,42 @@ bool Loader::check_int_fits(const Field& f, std::int64_t x, std::string_view nam
     return true;
 }
 
+bool Loader::validate_int(const Field& f, std::int64_t x, const Location& where,
+                          const std::string& head) {
+    if (!f.allowed_ints.empty() &&
+        std::find(f.allowed_ints.begin(), f.allowed_ints.end(), x) == f.allowed_ints.end()) {
+        error(where, head + " is not allowed; expected " + detail::constraint_text(f));
+        return false;
+    }
+    if (f.range && !f.range->contains(static_cast<double>(x))) {
+        return report_out_of_range(where, head, f.range->text(f.name));
+    }
+    return check_int_fits(f, x, f.name, where, head);
+}
+
+bool Loader::validate_string(const Field& f, const std::string& s, const Location& where,
+                             const std::string& head) {
+    if (f.min_size > 0 && s.empty()) {
+        error(where, head + " is empty; expected a non-empty string");
+        return false;
+    }
+    if (f.max_size && s.size() > *f.max_size) {
+        error(where, f.key() + " has " + std::to_string(s.size()) +
+                         " characters; expected at most " + std::to_string(*f.max_size));
+        return false;
+    }
+    return true;
+}
+
 bool Loader::validate(const Field& f, const Value& value, const Location& where) {
     const std::string head = f.key() + " = " + detail::render(value);
-    auto out_of_range = [&](const std::string& expected) {
-        return report_out_of_range(where, head, expected);
-    };
-    auto int_fits = [&](std::int64_t x, std::string_view name) {
-        return check_int_fits(f, x, name, where, head);
-    };
     switch (f.kind) {
-    case Kind::integer: {
-        const auto x = std::get<std::int64_t>(value);
-        if (!f.allowed_ints.empty() &&
-            std::find(f.allowed_ints.begin(), f.allowed_ints.end(), x) == f.allowed_ints.end()) {
-            error(where, head + " is not allowed; expected " + detail::constraint_text(f));
-            return false;
-        }
-        if (f.range && !f.range->contains(static_cast<double>(x))) {
-            return out_of_range(f.range->text(f.name));
-        }
-        return int_fits(x, f.name);
-    }
+    case Kind::integer:
+        return validate_int(f, std::get<std::int64_t>(value), where, head);
     case Kind::floating:
     case Kind::optional_float:
         if (f.range && !f.range->contains(std::get<double>(value))) {
-            return out_of_range(f.range->text(f.name));
+            return report_out_of_range(where, head, f.range->text(f.name));
         }
         return true;
     case Kind::boolean:
@@ -193,21 +204,12 @@ bool Loader::validate(const Field& f, const Value& value, const Location& where)
         return true;
     }
     case Kind::string:
-        if (f.min_size > 0 && std::get<std::string>(value).empty()) {
-            error(where, head + " is empty; expected a non-empty string");
-            return false;
-        }
-        if (f.max_size && std::get<std::string>(value).size() > *f.max_size) {
-            error(where, f.key() + " has " + std::to_string(std::get<std::string>(value).size()) +
-                             " characters; expected at most " + std::to_string(*f.max_size));
-            return false;
-        }
-        return true;
+        return validate_string(f, std::get<std::string>(value), where, head);
     case Kind::string_list:
         return true; // what each element may hold is the field's own rule (check_slurm)
     case Kind::key_or_index:
         if (const auto* i = std::get_if<std::int64_t>(&value); i != nullptr && *i < 0) {
-            return out_of_range(f.range->text(f.name));
+            return report_out_of_range(where, head, f.range->text(f.name));
         }
         if (const auto* s = std::get_if<std::string>(&value); s != nullptr && s->empty()) {
             error(where, head + " is empty; expected a dict key or an index >= 0");

@@ -98,54 +98,27 @@ void set_limits(const JobSpec& spec, job_desc_msg_t& desc) {
     }
 }
 
-} // namespace
-
-std::uint32_t Client::submit(const JobSpec& spec) {
-    if (spec.script.rfind("#!", 0) != 0) {
-        throw UsageError("the batch script of job '" + spec.name +
-                         "' must start with \"#!\" (e.g. #!/bin/bash)");
-    }
-    std::vector<char*> env;
-    if (spec.environment.empty()) {
-        for (char** e = environ; e && *e; ++e) {
-            env.push_back(*e);
-        }
-    } else {
-        for (const auto& e : spec.environment) {
-            env.push_back(const_cast<char*>(e.c_str()));
-        }
-    }
-    std::string work_dir = spec.work_dir;
-    if (work_dir.empty()) {
-        std::error_code ec;
-        work_dir = std::filesystem::current_path(ec).string();
-    }
-    const std::string gpus =
-        spec.gpus_per_node > 0 ? "gres:gpu:" + std::to_string(spec.gpus_per_node) : "";
-
-    job_desc_msg_t desc;
-    slurm_init_job_desc_msg(&desc);
-    desc.name = c_str(spec.name);
-    desc.script = c_str(spec.script);
-    desc.work_dir = c_str(work_dir);
-    desc.std_out = c_str(spec.std_out);
-    desc.std_err = c_str(spec.std_err);
-    desc.environment = env.data();
-    desc.env_size = static_cast<std::uint32_t>(env.size());
-    desc.user_id = getuid();
-    desc.group_id = getgid();
+// Partition, account, QOS, reservation and which nodes (sbatch's --partition, --account, --qos,
+// --constraint, --reservation, --nodelist, --exclude, --exclusive).
+void set_placement(const JobSpec& spec, job_desc_msg_t& desc) {
     desc.partition = c_str(spec.partition);
     desc.account = c_str(spec.account);
     desc.qos = c_str(spec.qos);
     desc.features = c_str(spec.constraint);
-    set_limits(spec, desc);
-    desc.tres_per_node = c_str(gpus);
-    desc.requeue = spec.requeue ? 1 : 0;
-    desc.open_mode = spec.open_mode_append ? OPEN_MODE_APPEND : OPEN_MODE_TRUNCATE;
-    desc.array_inx = c_str(spec.array);
     desc.reservation = c_str(spec.reservation);
     desc.req_nodes = c_str(spec.nodelist);
     desc.exc_nodes = c_str(spec.exclude);
+    if (spec.exclusive) {
+        desc.shared = JOB_SHARED_NONE;
+    }
+}
+
+// Requeue, output mode, array, comment, dependency, licenses and mail (sbatch's --requeue,
+// --open-mode, --array, --comment, --dependency, --licenses, --mail-type, --mail-user).
+void set_options(const JobSpec& spec, job_desc_msg_t& desc) {
+    desc.requeue = spec.requeue ? 1 : 0;
+    desc.open_mode = spec.open_mode_append ? OPEN_MODE_APPEND : OPEN_MODE_TRUNCATE;
+    desc.array_inx = c_str(spec.array);
     desc.comment = c_str(spec.comment);
     desc.dependency = c_str(spec.dependency);
     desc.licenses = c_str(spec.licenses);
@@ -153,9 +126,59 @@ std::uint32_t Client::submit(const JobSpec& spec) {
         desc.mail_type = parse_mail_type(spec.mail_type);
     }
     desc.mail_user = c_str(spec.mail_user);
-    if (spec.exclusive) {
-        desc.shared = JOB_SHARED_NONE;
+}
+
+// What the job description's pointers point at besides the spec itself; lives until submitted.
+struct DescStrings {
+    std::vector<char*> env; ///< the spec's environment, or this process's when it has none
+    std::string work_dir;   ///< the spec's, or the current directory
+    std::string gpus;       ///< "gres:gpu:N", or "" for none
+};
+
+// The environment, working folder and GPU request of the job, resolved.
+DescStrings desc_strings(const JobSpec& spec) {
+    DescStrings out;
+    if (spec.environment.empty()) {
+        for (char** e = environ; e && *e; ++e) {
+            out.env.push_back(*e);
+        }
+    } else {
+        for (const auto& e : spec.environment) {
+            out.env.push_back(const_cast<char*>(e.c_str()));
+        }
     }
+    out.work_dir = spec.work_dir;
+    if (out.work_dir.empty()) {
+        std::error_code ec;
+        out.work_dir = std::filesystem::current_path(ec).string();
+    }
+    out.gpus = spec.gpus_per_node > 0 ? "gres:gpu:" + std::to_string(spec.gpus_per_node) : "";
+    return out;
+}
+
+} // namespace
+
+std::uint32_t Client::submit(const JobSpec& spec) {
+    if (spec.script.rfind("#!", 0) != 0) {
+        throw UsageError("the batch script of job '" + spec.name +
+                         "' must start with \"#!\" (e.g. #!/bin/bash)");
+    }
+    DescStrings strings = desc_strings(spec);
+    job_desc_msg_t desc;
+    slurm_init_job_desc_msg(&desc);
+    desc.name = c_str(spec.name);
+    desc.script = c_str(spec.script);
+    desc.work_dir = c_str(strings.work_dir);
+    desc.std_out = c_str(spec.std_out);
+    desc.std_err = c_str(spec.std_err);
+    desc.environment = strings.env.data();
+    desc.env_size = static_cast<std::uint32_t>(strings.env.size());
+    desc.user_id = getuid();
+    desc.group_id = getgid();
+    set_placement(spec, desc);
+    set_limits(spec, desc);
+    desc.tres_per_node = c_str(strings.gpus);
+    set_options(spec, desc);
 
     submit_response_msg_t* raw = nullptr;
     const int rc = slurm_submit_batch_job(&desc, &raw);

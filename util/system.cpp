@@ -273,46 +273,41 @@ mode_t current_umask() {
     return 022;
 }
 
-} // namespace
-
-void atomic_write(const std::filesystem::path& path, std::string_view data) {
-    if (path == "-") {
-        write_all(STDOUT_FILENO, data, "stdout", [](int) {});
-        return;
-    }
-    std::filesystem::path target = path;
+// The file a write of path reaches: path itself, or the target of the symbolic link it is.
+std::filesystem::path written_through(const std::filesystem::path& path) {
     struct stat st {};
-    if (::lstat(target.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-        // Written through: the link stays, its target gets the new content.
-        std::error_code ec;
-        const std::filesystem::path resolved = std::filesystem::canonical(target, ec);
-        if (ec)
-            throw RuntimeFailure("cannot write " + path.string() +
-                                 ": it is a symbolic link whose target cannot be resolved (" +
-                                 ec.message() +
-                                 "); kakuren writes through links, never "
-                                 "replaces them");
-        target = resolved;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) {
+        return path;
     }
-    const std::string name = target.string();
-    const bool exists = ::stat(name.c_str(), &st) == 0;
-    if (exists && S_ISDIR(st.st_mode))
-        throw RuntimeFailure("cannot write " + path.string() + ": it is a folder");
-    if (exists && !S_ISREG(st.st_mode)) {
-        // A device, FIFO or socket: write to it; renaming a file over it would replace it.
-        Fd fd(::open(name.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
-        if (fd.get() < 0) {
-            const int err = errno;
-            throw RuntimeFailure("cannot write " + path.string() + ": " + std::strerror(err));
-        }
-        write_all(fd.get(), data, path.string(), [](int) {});
-        if (fd.close() != 0) {
-            const int err = errno;
-            throw RuntimeFailure("cannot write " + path.string() + ": " + std::strerror(err));
-        }
-        return;
-    }
+    // Written through: the link stays, its target gets the new content.
+    std::error_code ec;
+    std::filesystem::path resolved = std::filesystem::canonical(path, ec);
+    if (ec)
+        throw RuntimeFailure("cannot write " + path.string() +
+                             ": it is a symbolic link whose target cannot be resolved (" +
+                             ec.message() + "); kakuren writes through links, never replaces them");
+    return resolved;
+}
 
+// Writes into a device, FIFO or socket in place: renaming a file over it would replace it.
+void write_in_place(const std::filesystem::path& path, const std::string& name,
+                    std::string_view data) {
+    Fd fd(::open(name.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
+    if (fd.get() < 0) {
+        const int err = errno;
+        throw RuntimeFailure("cannot write " + path.string() + ": " + std::strerror(err));
+    }
+    write_all(fd.get(), data, path.string(), [](int) {});
+    if (fd.close() != 0) {
+        const int err = errno;
+        throw RuntimeFailure("cannot write " + path.string() + ": " + std::strerror(err));
+    }
+}
+
+// Writes a fresh file beside target, syncs it and renames it over target (existing: the stat
+// of the file it replaces, keeping its mode and owner), then syncs the folder.
+void replace_file(const std::filesystem::path& path, const std::filesystem::path& target,
+                  std::string_view data, const struct stat* existing) {
     // A fresh name in the target's folder, created with O_EXCL (mkostemp): a file or symlink
     // someone planted there is never opened, followed or truncated.
     const std::filesystem::path parent = target.has_parent_path() ? target.parent_path() : ".";
@@ -328,18 +323,18 @@ void atomic_write(const std::filesystem::path& path, std::string_view data) {
     };
     // The replaced file keeps its permission bits (and, for root, its owner); a new file gets
     // what open(0666) would have given it.
-    const mode_t mode = exists ? (st.st_mode & 07777) : (0666 & ~current_umask());
+    const mode_t mode = existing ? (existing->st_mode & 07777) : (0666 & ~current_umask());
     if (::fchmod(fd.get(), mode) != 0)
         fail(errno);
-    if (exists && ::geteuid() == 0 && (st.st_uid != 0 || st.st_gid != 0) &&
-        ::fchown(fd.get(), st.st_uid, st.st_gid) != 0)
+    if (existing && ::geteuid() == 0 && (existing->st_uid != 0 || existing->st_gid != 0) &&
+        ::fchown(fd.get(), existing->st_uid, existing->st_gid) != 0)
         fail(errno);
     write_all(fd.get(), data, path.string(), fail);
     if (::fsync(fd.get()) != 0)
         fail(errno);
     if (fd.close() != 0)
         fail(errno);
-    if (::rename(tmp.c_str(), name.c_str()) != 0)
+    if (::rename(tmp.c_str(), target.c_str()) != 0)
         fail(errno);
 
     // Make the rename itself durable.
@@ -349,6 +344,26 @@ void atomic_write(const std::filesystem::path& path, std::string_view data) {
         throw RuntimeFailure("cannot write " + path.string() + ": syncing folder " +
                              parent.string() + ": " + std::strerror(err));
     }
+}
+
+} // namespace
+
+void atomic_write(const std::filesystem::path& path, std::string_view data) {
+    if (path == "-") {
+        write_all(STDOUT_FILENO, data, "stdout", [](int) {});
+        return;
+    }
+    const std::filesystem::path target = written_through(path);
+    const std::string name = target.string();
+    struct stat st {};
+    const bool exists = ::stat(name.c_str(), &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
+        throw RuntimeFailure("cannot write " + path.string() + ": it is a folder");
+    if (exists && !S_ISREG(st.st_mode)) {
+        write_in_place(path, name, data);
+        return;
+    }
+    replace_file(path, target, data, exists ? &st : nullptr);
 }
 
 namespace {
