@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "db/store.hpp"
+#include "resume_e2e_reference.hpp"
 #include "resume_e2e_support.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
@@ -39,12 +40,9 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using kakuren::db::Store;
 using kakuren::testing::slurp;
+using namespace kakuren::testing::resume_e2e; // NOLINT(google-build-using-namespace)
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 /// The tiny synthetic recipe on one thread (bit-exactness needs a fixed thread count), with a
 /// checkpoint before every batch so that stops and kills can land anywhere.
@@ -52,38 +50,7 @@ const std::vector<std::string> k_recipe = {
     "recipes/synthetic_tiny.toml", "--set",  "run.threads=1", "--set",
     "checkpoint.every_steps=1",    "--quiet"};
 
-constexpr std::string_view k_fault_variable = "KAKUREN_TEST_CHECKPOINT_FAULT=";
-
-struct Spawn {
-    std::vector<std::string> args;         ///< after the binary
-    std::vector<std::string> env;          ///< NAME=value added to the environment
-    std::optional<rlim_t> file_size_limit; ///< RLIMIT_FSIZE in bytes, SIGXFSZ ignored
-};
-
 using Result = kakuren::testing::Output;
-
-/// Starts kakuren in the source folder on workspace ws; stdout and stderr go to out and err.
-/// With KAKUREN_TEST_CHECKPOINT_FAULT in its environment it is the test build of kakuren
-/// (fault/kakuren, tests/checkpoint/CMakeLists.txt): the real binary has no fault hook.
-pid_t spawn(const fs::path& ws, const Spawn& s, const fs::path& out_file,
-            const fs::path& err_file) {
-    const bool fault = std::any_of(s.env.begin(), s.env.end(), [](const std::string& e) {
-        return e.starts_with(k_fault_variable);
-    });
-    kakuren::testing::Command command;
-    command.argv = {fault ? KAKUREN_FAULT_BIN : KAKUREN_BIN};
-    command.argv.insert(command.argv.end(), s.args.begin(), s.args.end());
-    command.argv.emplace_back("--workspace");
-    command.argv.push_back(ws.string());
-    command.env = s.env;
-    command.cwd = KAKUREN_SOURCE_DIR;
-    command.file_size_limit = s.file_size_limit;
-    return kakuren::testing::start(command, out_file, err_file);
-}
-
-int wait_for(pid_t pid) {
-    return kakuren::testing::wait_exit(pid);
-}
 
 /// True once the child has exited (not reaped: wait_for still gets its status).
 bool ended(pid_t pid) {
@@ -154,16 +121,35 @@ class ResumeE2E : public ::testing::Test {
         return r;
     }
 
+    /// Checkpoints of `positions` (the uninterrupted run's, oldest first) after run id's newest
+    /// committed one.
+    std::size_t positions_left(const std::string& id, const std::vector<std::string>& positions) {
+        const auto rows = store().checkpoints(id);
+        if (rows.empty()) {
+            return positions.size();
+        }
+        const auto at = std::find(positions.begin(), positions.end(), rows.back().name);
+        return static_cast<std::size_t>(positions.end() - at) - 1;
+    }
+
     /// Resumes run id again and again, killing each attempt once it has committed 0 to 3 more
     /// checkpoints (at random), after a further random delay of up to about one step and its
     /// checkpoint write (every sixth attempt a SIGTERM), until an attempt finishes the run.
-    kakuren::testing::KillTally kill_resumes_at_random(const std::string& id, std::mt19937& rng) {
+    /// Attempts that move on fast (a busy machine sees their checkpoints late) could leave fewer
+    /// than `kills` kills before the run ends: near the end, attempts are then killed in their
+    /// start-up, so every run of the test kills at least that often.
+    kakuren::testing::KillTally kill_resumes_at_random(const std::string& id, std::mt19937& rng,
+                                                       const std::vector<std::string>& positions,
+                                                       int kills) {
         kakuren::testing::CheckpointLineCounter checkpoints_logged(m_ws / "runs" / id /
                                                                    "train.log");
         kakuren::testing::KillTally t;
         for (int attempt = 0; attempt < 100 && !t.finished; ++attempt) {
             const bool term = attempt % 6 == 5; // a few clean stops in between
-            const std::size_t wanted = checkpoints_logged() + rng() % 4;
+            const std::size_t more = rng() % 4;
+            const auto needed = static_cast<std::size_t>(std::max(0, kills - t.kills));
+            const bool hurry = needed > 0 && positions_left(id, positions) < 2 * needed + 6;
+            const std::size_t wanted = checkpoints_logged() + (hurry ? 0 : more);
             const auto delay = std::chrono::microseconds(rng() % 5000);
             const pid_t pid = start({{"resume", id, "--quiet"}, {}, {}});
             // Until then, or the attempt ends by itself (the run finished).
@@ -198,149 +184,6 @@ class ResumeE2E : public ::testing::Test {
     std::optional<fs::path> m_mounted;
 };
 
-// ---- what an uninterrupted run recorded, to compare with ----
-
-/// Everything of a finished run that must be bit-identical (no times).
-struct Outcome {
-    std::map<std::string, std::string> final_files; ///< file -> sha256 (model, optimizer, rng)
-    std::vector<std::string> epochs;                ///< one line per epoch, every value in hex
-    std::vector<std::vector<std::int64_t>> hidden_sets;
-    kakuren::db::SampleState state;
-    kakuren::db::CheckpointState final_state;
-    std::vector<std::string> mllog; ///< records without time_ms and `resume` records
-    int resumes = 0;
-};
-
-std::string hex(double x) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%a", x);
-    return buf;
-}
-
-Outcome outcome_of(const fs::path& ws, const std::string& id) {
-    Outcome o;
-    Store db = Store::open(ws / "kakuren.db");
-    const auto run = db.find_run(id);
-    EXPECT_TRUE(run && kakuren::db::to_string(run->status) == "finished")
-        << (run ? kakuren::db::to_string(run->status) + " " + run->reason : "no run");
-    const auto rows = db.checkpoints(id);
-    EXPECT_FALSE(rows.empty());
-    if (!rows.empty()) {
-        EXPECT_EQ(rows.back().reason, "final");
-        std::istringstream manifest(rows.back().manifest);
-        std::string line;
-        while (std::getline(manifest, line)) {
-            const std::string file = line.substr(66);
-            if (file == "model.pt" || file == "optimizer.pt" || file == "rng.pt") {
-                o.final_files[file] = line.substr(0, 64);
-            }
-        }
-        o.final_state = *db.checkpoint_state(id, rows.back().name);
-    }
-    for (const auto& e : db.epochs(id)) {
-        o.epochs.push_back(std::to_string(e.epoch) + " " + hex(e.train_loss) + " " +
-                           hex(e.train_accuracy) + " " + hex(e.test_loss) + " " +
-                           hex(e.test_accuracy) + " " + hex(e.lr) + " " + hex(e.lr_scale) + " " +
-                           hex(e.max_fraction) + " " + std::to_string(e.visible) + " " +
-                           std::to_string(e.hidden) + " " + std::to_string(e.moved_back) + " " +
-                           std::to_string(e.candidates) + " " + std::to_string(e.refreshed));
-        o.hidden_sets.push_back(*db.hidden_set(id, e.epoch));
-    }
-    o.state = *db.sample_state(id);
-    std::istringstream log(slurp(ws / "runs" / id / "mllog.txt"));
-    const std::regex time(R"re("time_ms": \d+, )re");
-    std::string line;
-    while (std::getline(log, line)) {
-        if (line.find("\"key\": \"resume\"") != std::string::npos) {
-            ++o.resumes;
-        } else {
-            o.mllog.push_back(std::regex_replace(line, time, ""));
-        }
-    }
-    return o;
-}
-
-void expect_same(const Outcome& got, const Outcome& want) {
-    EXPECT_EQ(got.final_files, want.final_files) << "final weights / optimizer / RNG differ";
-    EXPECT_EQ(got.epochs, want.epochs);
-    EXPECT_EQ(got.hidden_sets, want.hidden_sets);
-    EXPECT_TRUE(got.state.loss == want.state.loss && got.state.correct == want.state.correct &&
-                got.state.confidence == want.state.confidence)
-        << "per-sample statistics differ";
-    EXPECT_TRUE(got.final_state.loss == want.final_state.loss &&
-                got.final_state.correct == want.final_state.correct &&
-                got.final_state.confidence == want.final_state.confidence &&
-                got.final_state.hidden_ids == want.final_state.hidden_ids)
-        << "the final checkpoint's per-sample state differs";
-    EXPECT_EQ(got.mllog, want.mllog) << "the MLPerf log has duplicates or gaps";
-}
-
-/// The uninterrupted tiny run (every checkpoint kept, to know every position), once.
-struct Reference {
-    Outcome outcome;
-    std::vector<std::string> positions; ///< every checkpoint, oldest first
-    double seconds = 0;                 ///< wall time of the whole run
-};
-
-/// What the reference run depends on: the content of the kakuren binary, of the training
-/// module it loads, and of the recipe (not their times: a rebuild to the same bytes, a touch or
-/// a fresh checkout keeps the cache; any change of code or recipe makes a new reference).
-std::string reference_key() {
-    std::string all;
-    for (const fs::path& file : {fs::path(KAKUREN_BIN), fs::path(KAKUREN_TRAIN_MODULE),
-                                 fs::path(KAKUREN_SOURCE_DIR) / "recipes/synthetic_tiny.toml"}) {
-        const std::string bytes = slurp(file);
-        EXPECT_FALSE(bytes.empty()) << "cannot read " << file;
-        all += kakuren::util::sha256_hex(bytes);
-    }
-    return kakuren::util::sha256_hex(all).substr(0, 16);
-}
-
-/// The reference run, shared by the test processes (ctest runs each test in its own): run once
-/// per content of kakuren, its module and the recipe (reference_key) into the build tree,
-/// under a lock; older references are removed then.
-const Reference& reference() {
-    static const Reference ref = [] {
-        const fs::path cache = KAKUREN_TEST_CACHE_DIR;
-        fs::create_directories(cache);
-        const std::string name = "reference-" + reference_key();
-        const fs::path ws = cache / name;
-        const fs::path done = ws / "done";
-        const int lock = open((cache / "lock").c_str(), O_CREAT | O_RDWR, 0644);
-        flock(lock, LOCK_EX);
-        if (!fs::exists(done)) {
-            for (const auto& e : fs::directory_iterator(cache)) {
-                if (e.path().filename().string().starts_with("reference-")) {
-                    fs::remove_all(e.path());
-                }
-            }
-            fs::create_directories(ws);
-            const auto t = std::chrono::steady_clock::now();
-            const int code = wait_for(spawn(
-                ws,
-                {{"run", "recipes/synthetic_tiny.toml", "--set", "run.threads=1", "--set",
-                  "checkpoint.every_steps=1", "--set", "checkpoint.keep_last=1000", "--quiet"},
-                 {},
-                 {}},
-                ws / "out.txt", ws / "err.txt"));
-            EXPECT_EQ(code, 0) << slurp(ws / "err.txt");
-            std::ofstream(done) << seconds_since(t);
-        }
-        flock(lock, LOCK_UN);
-        close(lock);
-        Reference r;
-        r.seconds = std::stod(slurp(done));
-        const Store db = Store::open(ws / "kakuren.db");
-        const std::string id = db.list_runs().at(0).id;
-        r.outcome = outcome_of(ws, id);
-        for (const auto& row : db.checkpoints(id)) {
-            r.positions.push_back(row.name);
-        }
-        return r;
-    }();
-    return ref;
-}
-
 // ---- the tests ----
 
 TEST_F(ResumeE2E, KilledTwentyTimesAtRandomMomentsAndResumedEndsBitIdentical) {
@@ -356,7 +199,7 @@ TEST_F(ResumeE2E, KilledTwentyTimesAtRandomMomentsAndResumedEndsBitIdentical) {
 
     // The kills land in start-up, between steps and inside checkpoint writes, all through the
     // run, until it ends.
-    const kakuren::testing::KillTally t = kill_resumes_at_random(id, rng);
+    const kakuren::testing::KillTally t = kill_resumes_at_random(id, rng, ref.positions, 20);
     std::cout << "kills: " << t.kills << ", of them during a checkpoint write: " << t.in_write
               << ", clean stops: " << t.terms << "\n";
     EXPECT_GE(t.kills, 20);
@@ -382,7 +225,8 @@ TEST_F(ResumeE2E, KilledAtEveryStageOfACheckpointWriteAndResumedEndsBitIdentical
     std::string id;
     for (const auto& [stage, n] : faults) {
         SCOPED_TRACE(stage);
-        const std::string fault = "KAKUREN_TEST_CHECKPOINT_FAULT=kill:" + stage + ":" + n;
+        std::string fault = "KAKUREN_TEST_CHECKPOINT_FAULT=kill:";
+        fault.append(stage).append(":").append(n);
         const Result r =
             kakuren(Spawn{id.empty() ? with({"run"}, k_recipe)
                                      : std::vector<std::string>{"resume", id, "--quiet"},

@@ -1,5 +1,5 @@
-// recipe_test.cpp's helpers: RecipeDir, a temporary folder for recipes and data files, and
-// shown(), one key's value as show() prints it.
+// The recipe tests' helpers (recipe_test.cpp, recipe_keys_test.cpp): RecipeDir, a temporary
+// folder for recipes and data files, and shown(), one key's value as show() prints it.
 #pragma once
 
 #include <filesystem>
