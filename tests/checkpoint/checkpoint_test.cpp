@@ -18,6 +18,7 @@
 #include "checkpoint/manager.hpp"
 #include "checkpoint/state.hpp"
 #include "db/store.hpp"
+#include "support/errors.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
 #include "util/system.hpp"
@@ -29,6 +30,7 @@ using kakuren::db::Store;
 
 namespace {
 
+using kakuren::testing::error_of;
 using kakuren::testing::slurp;
 using kakuren::testing::TempDir;
 
@@ -122,19 +124,11 @@ struct Workspace {
 
 std::vector<std::string> names_of(const std::vector<Status>& statuses) {
     std::vector<std::string> names;
+    names.reserve(statuses.size());
     for (const Status& s : statuses) {
         names.push_back(s.name);
     }
     return names;
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const kakuren::Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 // ---- loop.bin ----
@@ -509,10 +503,10 @@ TEST(Manager, FoldersWithoutARecordAreNeverUsedAndAreRemoved) {
 /// a clear error, nothing of it left, the previous checkpoint still valid.
 void expect_full_disk_failure(Workspace& ws, const std::string& expected_cause,
                               const std::function<void()>& fill_up) {
-    Fixture first = make_snapshot({1, 0, true}, 100, 64 * 1024, 0.5);
+    Fixture first = make_snapshot({1, 0, true}, 100, std::size_t{64} * 1024, 0.5);
     ws.manager.save(first.snapshot);
     fill_up();
-    Fixture big = make_snapshot({2, 0, true}, 100, 512 * 1024, 0.6);
+    Fixture big = make_snapshot({2, 0, true}, 100, std::size_t{512} * 1024, 0.6);
     const std::string message = error_of([&] { ws.manager.save(big.snapshot); });
     EXPECT_NE(message.find("cannot write checkpoint 0002-end of run r1: "), std::string::npos)
         << message;

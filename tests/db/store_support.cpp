@@ -45,13 +45,4 @@ SampleState make_state(int epoch, std::int64_t n) {
     return state;
 }
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const DbError& e) {
-        return e.what();
-    }
-    return "(no DbError)";
-}
-
 } // namespace kakuren::db::store_support

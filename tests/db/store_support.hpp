@@ -2,10 +2,11 @@
 // What store_test.cpp and store_file_test.cpp share: rows and per-sample state to record, and
 // the message of a refusal.
 #include <cstdint>
-#include <functional>
 #include <string>
+#include <utility>
 
 #include "db/store.hpp"
+#include "support/errors.hpp"
 
 namespace kakuren::db::store_support {
 
@@ -19,7 +20,9 @@ EpochRow make_epoch(const std::string& run_id, int epoch, double test_accuracy,
 /// The per-sample state of `n` samples after `epoch` (loss i / 4, every other one correct).
 SampleState make_state(int epoch, std::int64_t n);
 
-/// The message of the DbError that `f` throws, or "(no DbError)" when it throws none.
-std::string error_of(const std::function<void()>& f);
+/// The message of the DbError that `f` throws, or "(no error)" when it throws none.
+template <class F> std::string error_of(F&& f) {
+    return testing::error_of<DbError>(std::forward<F>(f));
+}
 
 } // namespace kakuren::db::store_support

@@ -6,10 +6,12 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "support/errors.hpp"
 #include "support/temp_dir.hpp"
 #include "util/error.hpp"
 
@@ -60,13 +62,9 @@ std::vector<std::uint8_t> pixels(std::size_t n) {
     return p;
 }
 
+/// The message of the RuntimeFailure that f throws (data errors are RuntimeFailures).
 template <class F> std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const RuntimeFailure& e) {
-        return e.what();
-    }
-    return "(no error)";
+    return kakuren::testing::error_of<RuntimeFailure>(std::forward<F>(f));
 }
 
 /// Five 3x4 training images with labels 0..4 and two test images, gz or raw.

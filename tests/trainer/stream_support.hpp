@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "support/errors.hpp"
 #include "util/error.hpp"
 
 namespace kakuren::trainer::stream_support {
@@ -14,14 +15,6 @@ namespace kakuren::trainer::stream_support {
 /// KAKUREN_PYTHON_WITH_NUMPY and fails the test (ASSERT) if it does not exit 0.
 void python(const std::filesystem::path& dir, const std::string& script);
 
-/// The message of the kakuren::Error that `f` throws, or "(no error)" when it throws none.
-template <class F> std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using kakuren::testing::error_of;
 
 } // namespace kakuren::trainer::stream_support

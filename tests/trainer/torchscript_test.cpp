@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/errors.hpp"
 #include "trainer/trainer.hpp"
 #include "util/error.hpp"
 #include "util/mllog.hpp"
@@ -89,14 +90,7 @@ Summary train_with(const Config& c, Record& record, const checkpoint::Resume* re
     return train(c, record, none, &record.stop, resume);
 }
 
-template <class F> std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using kakuren::testing::error_of;
 
 TEST(TorchScript, TheSameCnnExportedFromPythonTrainsToTheSameCurve) {
     Record builtin, scripted, traced;
