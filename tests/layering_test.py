@@ -73,6 +73,8 @@ SHARED_HELPERS = [
     (re.compile(r"^\s*int\s+(free|unused)_port\s*\("), "a free-port guess",
      "support/ports.hpp"),
 ]
+# error_of(...) { try { ... } catch ... }: the message of a thrown error, one per test folder before.
+ERROR_OF_COPY = re.compile(r"error_of\s*\([^;{]*\)\s*(const\s*)?\{\s*\n\s*try\s*\{")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]')
 
 
@@ -153,6 +155,11 @@ def check_tests(root):
             for pattern, what, home in SHARED_HELPERS:
                 if pattern.match(line):
                     violations.append(f"{where}: a copy of {what}; use {home} (tests/support)")
+        if not in_support:
+            for m in ERROR_OF_COPY.finditer(text):
+                lineno = text.count("\n", 0, m.start()) + 1
+                violations.append(f"{rel}:{lineno}: a copy of error_of (its own try/catch); use "
+                                  "support/errors.hpp's error_of<E> (tests/support)")
     return violations, files, includes
 
 
@@ -233,12 +240,15 @@ def self_test():
         write(bad, "tests/db/a_test.cpp", "namespace {\nclass TempDir {};\n}\n")
         write(bad, "tests/util/b_test.cpp",
               "std::string slurp(const fs::path& p) {}\nint free_port() {}\n")
+        write(bad, "tests/tune/c_test.cpp",
+              "std::string error_of(const std::string& t) {\n    try {\n        f(t);\n"
+              "    } catch (const Error& e) {\n        return e.what();\n    }\n}\n")
         expected = {
             "util/json.hpp:3", "hiding/policy.cpp:2", "db/store.cpp:1", "db/store.cpp:2",
             "trainer/run.cpp:1", "recipes/load.cpp:1", "launcher/batch.cpp:1",
             "trainer/task.hpp:2", "trainer/loop.cpp:1",
             "tests/support/x.cpp:1", "tests/support/x.cpp:2", "tests/db/a_test.cpp:2",
-            "tests/util/b_test.cpp:1", "tests/util/b_test.cpp:2",
+            "tests/util/b_test.cpp:1", "tests/util/b_test.cpp:2", "tests/tune/c_test.cpp:1",
         }
         violations, _, _ = check(bad)
         violations += check_trainer_seams(bad)

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/errors.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "trainer/data_tools.hpp"
@@ -89,12 +90,7 @@ class Hdf5Links : public ::testing::Test {
         return open_sources(c);
     }
     [[nodiscard]] std::string error_of(const std::string& file) const {
-        try {
-            (void)open(file);
-        } catch (const Error& e) {
-            return e.what();
-        }
-        return "(no error)";
+        return kakuren::testing::error_of([&] { (void)open(file); });
     }
     TempDir m_dir{"kakuren-h5-links"};
 };

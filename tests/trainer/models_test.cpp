@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "recipes/kinds.hpp"
+#include "support/errors.hpp"
 #include "util/error.hpp"
 
 namespace kakuren::trainer {
@@ -17,12 +18,7 @@ ModelConfig kind(const std::string& k) {
 }
 
 std::string error_of(const ModelConfig& config, const ModelShape& shape) {
-    try {
-        make_model(config, shape);
-    } catch (const RuntimeFailure& e) {
-        return e.what();
-    }
-    return "(no error)";
+    return kakuren::testing::error_of<RuntimeFailure>([&] { make_model(config, shape); });
 }
 
 TEST(Models, DefaultCnnHasTheDocumentedParameterCount) {

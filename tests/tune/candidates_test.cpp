@@ -1,6 +1,7 @@
 // --try parsing and the default candidates, against the strategy registry.
 #include <gtest/gtest.h>
 
+#include "support/errors.hpp"
 #include "tune/candidates.hpp"
 #include "util/error.hpp"
 
@@ -10,12 +11,7 @@ using kakuren::tune::candidate_list;
 using kakuren::tune::parse_try;
 
 std::string error_of(const std::string& text) {
-    try {
-        (void)parse_try(text);
-    } catch (const kakuren::UsageError& e) {
-        return e.what();
-    }
-    return "(no error)";
+    return kakuren::testing::error_of<kakuren::UsageError>([&] { (void)parse_try(text); });
 }
 
 TEST(Candidates, TryNamesAStrategyAndSomeOfItsSettings) {
