@@ -387,6 +387,18 @@ void print_outcome(const Attempt& a, const trainer::Summary& summary, const Outc
     }
 }
 
+/// The attempt's checkpoint writer; none when the recipe has no checkpoints or nothing is
+/// recorded.
+std::optional<checkpoint::Manager> checkpoint_manager(const Attempt& a,
+                                                      const std::filesystem::path& run_dir) {
+    std::optional<checkpoint::Manager> manager;
+    if (a.config.checkpoint && a.record) {
+        manager.emplace(*a.store, a.run_id, run_dir / "checkpoints", *a.config.checkpoint);
+        manager->set_context(a.attempt, a.recipe_text);
+    }
+    return manager;
+}
+
 } // namespace
 
 int run_attempt(Attempt& a) {
@@ -395,11 +407,7 @@ int run_attempt(Attempt& a) {
     const std::filesystem::path run_dir = ws.run_dir(a.run_id);
     const bool json = a.format == Format::json;
 
-    std::optional<checkpoint::Manager> checkpoints;
-    if (a.config.checkpoint && a.record) {
-        checkpoints.emplace(store, a.run_id, run_dir / "checkpoints", *a.config.checkpoint);
-        checkpoints->set_context(a.attempt, a.recipe_text);
-    }
+    std::optional<checkpoint::Manager> checkpoints = checkpoint_manager(a, run_dir);
     std::ofstream log;
     if (a.record) {
         log.open(run_dir / "train.log", std::ios::app);
@@ -412,11 +420,6 @@ int run_attempt(Attempt& a) {
     }
     recorder.pause_after(a.pause_after_epoch);
     util::MlLog mllog = a.record ? util::MlLog(run_dir / "mllog.txt") : util::MlLog();
-    const auto check_owner = [&a, &run_dir] {
-        if (a.owner != nullptr && a.record) {
-            launcher::check_still_owner(*a.owner, run_dir, a.run_id);
-        }
-    };
     guard_ownership(a, run_dir, recorder, mllog);
     launcher::install_stop_handlers();
 
@@ -459,7 +462,9 @@ int run_attempt(Attempt& a) {
         std::cerr << "kakuren: error: run " << a.run_id << ": " << reason << std::endl;
     }
     if (a.record) {
-        check_owner();
+        if (a.owner != nullptr) {
+            launcher::check_still_owner(*a.owner, run_dir, a.run_id);
+        }
         store.end_attempt(a.run_id, a.attempt, status, reason);
     }
     log << util::iso8601_utc_now() << " " << status << (reason.empty() ? "" : ": " + reason)
