@@ -147,6 +147,13 @@ def cluster(*args):
                              f"{p.stdout}\n{p.stderr}")
 
 
+def restart_killed(status):
+    """Whether the run's Slurm job, requeued once, ended for good (its restart failed)."""
+    job = status["jobs"][-1]
+    return job["state"] == "failed" and job["requeues"] >= 1 and \
+        all(a["state"] != "running" for a in status["attempts"])
+
+
 class SlurmSubmit(unittest.TestCase):
     LABEL = "slurm"  # a real cluster; one at a time (a node cut off must not hit another job)
 
@@ -444,15 +451,30 @@ class SlurmSubmit(unittest.TestCase):
                               rf"is already running again as Slurm job {job} ")
         # Slurm starts the requeued job once the healed node has registered again, which on a
         # loaded machine can take minutes: the deadline is a hang guard, not a speed check.
-        st = self.ws.wait(run, {"running"}, timeout=600,
-                          what=lambda s: len(s["attempts"]) >= 2 and s["epochs_done"] > done)
+        st = self.ws.wait(run, {"running", "failed"}, timeout=600,
+                          what=lambda s: s["epochs_done"] > done if s["state"] == "running"
+                          else restart_killed(s))
+        jobs = 1
+        if st["state"] == "failed":
+            # Slurm's own restart was killed as it began: a terminate message for the first run,
+            # held while the node was cut off, reached the healed node after the restart's launch
+            # (slurmd: "[1.0] done with job" 60 ms after the launch; the job FAILED, exit 143).
+            # kakuren shows the run failed with Slurm's reason, and resume goes on from the last
+            # checkpoint in a new job: the path a user takes.
+            print("Slurm killed the restart of the requeued job:", st["jobs"][-1]["reason"])
+            out = self.ws.kakuren("resume", run).stdout
+            self.assertRegex(out, r"resubmitted as|is waiting as Slurm job|is already running again")
+            jobs = 2 if "resubmitted as" in out else 1
+            st = self.ws.wait(run, {"running"}, timeout=600,
+                              what=lambda s: s["epochs_done"] > done)
+        job = st["jobs"][-1]["job_id"]
         # Now it certainly runs again: a second resume is not an error either.
         again = self.ws.json("resume", run)
         self.assertEqual((again["job_id"], again["running"], again["resumed"]), (job, True, False),
                          again)
-        self.assertEqual(len(self.ws.status(run)["jobs"]), 1)
+        self.assertEqual(len(self.ws.status(run)["jobs"]), jobs)
         with open(os.path.join(self.ws.root, "runs", run, "train.log")) as f:
-            self.assertRegex(f.read(), r"resume: attempt 2 continues from checkpoint 00")
+            self.assertRegex(f.read(), r"resume: attempt \d+ continues from checkpoint 00")
         # One attempt runs once the job has started again, never two. Slurm may requeue the job
         # once more while the healed node registers (that attempt ends before the next begins),
         # so this waits for the running attempt instead of reading the table once.
@@ -474,6 +496,39 @@ class SlurmSubmit(unittest.TestCase):
                               "-o", "%i %T"], env=self.ws.env, capture_output=True,
                              text=True).stdout
         self.assertEqual(out.strip(), "", "a job of the run is still queued: " + out)
+
+
+    def test_a_requeued_jobs_failed_restart_is_resubmitted_by_resume(self):
+        # What Slurm now and then does after a node failure (the node cut-off test meets it): it
+        # restarts the requeued job, the restart's step is killed as it begins, and the job ends
+        # FAILED. Here the restart's step is killed on purpose (scancel of the step).
+        run = self.submit(tiny(name="restart", epochs=60, train=20000))[0]["run_id"]
+        self.ws.wait(run, {"running"}, timeout=120, what=lambda s: s["epochs_done"] >= 2)
+        job = self.ws.status(run)["jobs"][-1]["job_id"]
+        subprocess.run(["scontrol", "requeue", job], env=self.ws.env, check=True)
+        self.ws.wait(run, {"requeued", "pending"}, timeout=120,
+                     what=lambda s: all(a["state"] != "running" for a in s["attempts"]))
+        self.ws.kakuren("resume", run)  # asks Slurm to start it now instead of in 120 s
+        restarted = self.ws.wait(run, {"running"}, timeout=300,
+                                 what=lambda s: len(s["attempts"]) >= 2 and
+                                 s["attempts"][-1]["state"] == "running")
+        subprocess.run(["scancel", job + ".0"], env=self.ws.env, check=True)
+        failed = self.ws.wait(run, {"failed"}, timeout=120, what=restart_killed)
+        self.assertRegex(failed["jobs"][-1]["reason"], rf"Slurm job {job} (failed|ended)",
+                         json.dumps(failed, indent=1))
+        self.assertEqual(len(failed["jobs"]), 1)
+        done = failed["epochs_done"]
+        self.assertGreaterEqual(done, restarted["epochs_done"])
+        out = self.ws.kakuren("resume", run).stdout
+        self.assertRegex(out, r"resubmitted as Slurm job")
+        st = self.ws.wait(run, {"running", "completed"}, timeout=300,
+                          what=lambda s: s["epochs_done"] > done)
+        self.assertEqual(len(st["jobs"]), 2, json.dumps(st, indent=1))
+        with open(os.path.join(self.ws.root, "runs", run, "train.log")) as f:
+            log = f.read()
+        last = st["attempts"][-1]["attempt"]
+        self.assertRegex(log, rf"resume: attempt {last} continues from checkpoint 00")
+        self.ws.kakuren("cancel", run, check=False)
 
 
 class SlurmUnavailable(unittest.TestCase):
