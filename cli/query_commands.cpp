@@ -8,12 +8,12 @@
 
 #include "cli/commands.hpp"
 #include "cli/hidden_files.hpp"
-#include "cli/job_state.hpp"
 #include "cli/lookup.hpp"
 #include "cli/platform_info.hpp"
 #include "cli/run_json.hpp"
 #include "cli/text.hpp"
 #include "db/store.hpp"
+#include "launcher/job_state.hpp"
 #include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
 #include "report/recipe_summary.hpp"
@@ -61,7 +61,7 @@ std::vector<ListedRun> list_runs(const db::Store& store) {
     for (db::RunRow& r : store.list_runs()) {
         const auto it = jobs.find(r.id);
         std::string state =
-            it == jobs.end() ? db::to_string(r.status) : display_state(r, it->second);
+            it == jobs.end() ? db::to_string(r.status) : launcher::display_state(r, it->second);
         out.push_back({std::move(r), std::move(state)});
     }
     return out;

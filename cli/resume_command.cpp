@@ -5,21 +5,20 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <optional>
-#include <sstream>
 
 #include "checkpoint/manager.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_map.hpp"
-#include "cli/job_state.hpp"
 #include "cli/lookup.hpp"
 #include "cli/session.hpp"
 #include "cli/text.hpp"
 #include "db/store.hpp"
+#include "launcher/job_state.hpp"
 #include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
 #include "recipes/recipe.hpp"
+#include "recipes/recipe_diff.hpp"
 #include "util/json.hpp"
 #include "util/log.hpp"
 #include "util/system.hpp"
@@ -28,93 +27,6 @@ namespace kakuren::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// "section.key" -> value text, from the canonical TOML of recipes::to_toml.
-std::map<std::string, std::string> resolved_values(const std::string& toml) {
-    std::map<std::string, std::string> values;
-    std::istringstream in(toml);
-    std::string line, section;
-    while (std::getline(in, line)) {
-        if (line.starts_with('[') && line.ends_with(']')) {
-            section = line.substr(1, line.size() - 2);
-        } else if (line.starts_with("# ") && line.ends_with(" is unset")) {
-            values[section + "." + line.substr(2, line.size() - 2 - 9)] = "unset";
-        } else if (const std::size_t eq = line.find(" = "); eq != std::string::npos) {
-            values[section + "." + line.substr(0, eq)] = line.substr(eq + 3);
-        }
-    }
-    return values;
-}
-
-/// Keys whose change makes a checkpoint mean something else: other samples or sample ids
-/// (data.*), other weights (model.*), other optimizer state (optimizer.kind), other plans and
-/// shuffles (run.seed), another loss and metric (task.kind). Other changes (epochs, LR, hiding,
-/// checkpoint settings) are allowed: the run continues exactly up to the checkpoint and then
-/// follows the new values.
-bool breaks_exactness(const std::string& key) {
-    return key.starts_with("data.") || key.starts_with("model.") || key == "optimizer.kind" ||
-           key == "run.seed" || key == "task.kind";
-}
-
-struct Change {
-    std::string key, before, after;
-};
-
-std::vector<Change> changes_between(const std::string& before, const std::string& after) {
-    const auto old_values = resolved_values(before);
-    const auto new_values = resolved_values(after);
-    std::vector<Change> changes;
-    for (const auto& [key, value] : new_values) {
-        const auto it = old_values.find(key);
-        // A key the checkpoint's kakuren did not know yet had its default then.
-        if (it != old_values.end() && it->second != value) {
-            changes.push_back({key, it->second, value});
-        }
-    }
-    return changes;
-}
-
-std::string describe(const std::vector<Change>& changes) {
-    std::string out;
-    for (std::size_t i = 0; i < changes.size(); ++i) {
-        out += (i ? ", " : "") + changes[i].key + " (" + changes[i].before + " -> " +
-               changes[i].after + ")";
-    }
-    return out;
-}
-
-/// Cuts the MLPerf log back to its length at the checkpoint: the records after it are written
-/// again by the resumed run (no duplicates), and a half-written last line goes away.
-void cut_mllog(const fs::path& file, std::int64_t bytes) {
-    std::error_code ec;
-    if (!fs::exists(file, ec)) {
-        if (bytes > 0) {
-            util::log_warning("the MLPerf log " + file.string() + " is missing (it had " +
-                              std::to_string(bytes) +
-                              " bytes at the checkpoint): the resumed run writes a new one "
-                              "without its head (run_start, the first epochs), which the log "
-                              "check of kakuren report flags; restore the file before resuming "
-                              "to keep the log whole");
-        }
-        return;
-    }
-    const auto size = static_cast<std::int64_t>(fs::file_size(file, ec));
-    if (ec) {
-        throw RuntimeFailure("cannot read the size of the MLPerf log " + file.string() + ": " +
-                             ec.message());
-    }
-    if (size < bytes) {
-        util::log_warning("the MLPerf log " + file.string() + " is shorter (" +
-                          std::to_string(size) + " bytes) than at the checkpoint (" +
-                          std::to_string(bytes) + "): was it edited? It is continued as it is");
-        return;
-    }
-    fs::resize_file(file, static_cast<std::uintmax_t>(bytes), ec);
-    if (ec) {
-        throw RuntimeFailure("cannot cut the MLPerf log " + file.string() + " back to " +
-                             std::to_string(bytes) + " bytes: " + ec.message());
-    }
-}
 
 std::string since_text(const std::optional<checkpoint::Resume>& chosen) {
     return chosen ? "checkpoint " + chosen->name : "its start";
@@ -143,8 +55,8 @@ void say(const CommonOptions& common, const std::string& run_id, const std::stri
 /// nullopt when the run's newest job is not such a job.
 std::optional<int> continue_requeued_job(const CommonOptions& common, db::Store& store,
                                          const db::RunRow& run) {
-    Backends backends;
-    const std::optional<db::JobRow> job = reconcile(store, run, backends);
+    launcher::Backends backends;
+    const std::optional<db::JobRow> job = launcher::reconcile(store, run, backends);
     if (!job || job->backend != "slurm" || db::is_final_job_state(job->state)) {
         return std::nullopt;
     }
@@ -222,7 +134,7 @@ std::vector<std::string> cut_back(db::Store& store, const db::RunRow& run, const
     std::vector<std::string> removed = manager.remove_uncommitted();
     const int epochs_done = chosen ? chosen->loop.position.epochs_done() : 0;
     store.rewind_run(run.id, epochs_done);
-    cut_mllog(run_dir / "mllog.txt", chosen ? chosen->loop.mllog_bytes : 0);
+    util::cut_mllog(run_dir / "mllog.txt", chosen ? chosen->loop.mllog_bytes : 0);
     if (c.resolved != run.recipe_text) {
         store.update_run_recipe(run.id, c.resolved, util::sha256_hex(c.resolved),
                                 c.recipe.schedule.epochs);
@@ -251,10 +163,10 @@ void check_exactness(const Continuation& c, const db::RunRow& run, const ResumeO
                      int world_size, const std::string& reference) {
     const std::optional<checkpoint::Resume>& chosen = c.chosen;
     const trainer::Config& config = c.config;
-    const std::vector<Change> changes = changes_between(reference, c.resolved);
-    std::vector<Change> breaking;
-    for (const Change& ch : changes) {
-        if (breaks_exactness(ch.key)) {
+    const std::vector<recipes::Change> changes = recipes::changes_between(reference, c.resolved);
+    std::vector<recipes::Change> breaking;
+    for (const recipes::Change& ch : changes) {
+        if (recipes::breaks_exactness(ch.key)) {
             breaking.push_back(ch);
         }
     }
@@ -274,14 +186,14 @@ void check_exactness(const Continuation& c, const db::RunRow& run, const ResumeO
     if (!breaking.empty() && !options.force) {
         throw UsageError("run " + run.id +
                          " cannot continue exactly with this recipe: it changes " +
-                         describe(breaking) + " since " + since +
+                         recipes::describe(breaking) + " since " + since +
                          ". Resume with the run's own recipe, or add --force to continue anyway "
                          "(the result will then differ from an uninterrupted run). Nothing "
                          "changed");
     }
     if (!changes.empty()) {
         util::log_warning("continuing run " + run.id + " with a changed recipe: " +
-                          describe(changes) + (breaking.empty() ? "" : " (forced)"));
+                          recipes::describe(changes) + (breaking.empty() ? "" : " (forced)"));
     }
 }
 

@@ -4,12 +4,12 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "cli/job_state.hpp"
 #include "cli/lookup.hpp"
 #include "cli/platform_info.hpp"
 #include "cli/run_json.hpp"
 #include "cli/text.hpp"
 #include "db/store.hpp"
+#include "launcher/job_state.hpp"
 #include "launcher/workspace.hpp"
 #include "report/recipe_summary.hpp"
 #include "util/json.hpp"
@@ -75,8 +75,8 @@ void print_json(const db::Store& store, const db::RunRow& run,
         attempt_array.push_back(attempt_json(a));
     }
     const std::vector<db::JobRow> jobs = store.jobs(run.id);
-    util::Json run_json = run_to_json(run, jobs.empty() ? db::to_string(run.status)
-                                                        : display_state(run, jobs.back()));
+    util::Json run_json = run_to_json(
+        run, jobs.empty() ? db::to_string(run.status) : launcher::display_state(run, jobs.back()));
     util::JsonObject platform;
     for (const PlatformField& f : read_platform(run.run_dir)) {
         platform.emplace_back(f.key, f.value);

@@ -14,9 +14,9 @@
 
 #include "cli/command_line.hpp"
 #include "cli/commands.hpp"
-#include "cli/job_state.hpp"
 #include "cli/lookup.hpp"
 #include "cli/text.hpp"
+#include "launcher/job_state.hpp"
 #include "util/json.hpp"
 #include "util/system.hpp"
 
@@ -76,7 +76,7 @@ struct RunJobs {
 };
 
 // Reads every run and latest job, bringing the jobs not yet ended up to date with their backend.
-RunJobs reconciled_runs(db::Store& store, Backends& backends) {
+RunJobs reconciled_runs(db::Store& store, launcher::Backends& backends) {
     RunJobs all;
     for (db::JobRow& j : store.latest_jobs()) {
         all.latest.emplace(j.run_id, std::move(j));
@@ -86,7 +86,7 @@ RunJobs reconciled_runs(db::Store& store, Backends& backends) {
     for (const db::RunRow& r : all.runs) {
         const auto it = all.latest.find(r.id);
         if (it != all.latest.end() && !db::is_final_job_state(it->second.state)) {
-            if (auto fresh = reconcile(store, r, backends)) {
+            if (auto fresh = launcher::reconcile(store, r, backends)) {
                 changed = changed || fresh->state != it->second.state;
                 it->second = *fresh;
             }
@@ -105,7 +105,7 @@ void print_runs_json(const RunJobs& all) {
         const auto job = all.job_of(r);
         out.emplace_back(util::JsonObject{
             {"run_id", r.id},
-            {"state", display_state(r, job)},
+            {"state", launcher::display_state(r, job)},
             {"status", db::to_string(r.status)},
             {"epochs_done", r.epochs_done},
             {"num_epochs", r.num_epochs},
@@ -127,7 +127,8 @@ void print_runs_table(const RunJobs& all) {
         if (reason.size() > 60) {
             reason = reason.substr(0, 57) + "...";
         }
-        table.add({r.id, display_state(r, job), job ? job->backend + " " + job->job_id : "-",
+        table.add({r.id, launcher::display_state(r, job),
+                   job ? job->backend + " " + job->job_id : "-",
                    std::to_string(r.epochs_done) + "/" + std::to_string(r.num_epochs),
                    r.final_accuracy ? percent(*r.final_accuracy, 2) : "-", reason});
     }
@@ -145,7 +146,7 @@ int status_all(const CommonOptions& common) {
         return k_exit_ok;
     }
     db::Store store = open_store(ws);
-    Backends backends;
+    launcher::Backends backends;
     const RunJobs all = reconciled_runs(store, backends);
     if (common.format == Format::json) {
         print_runs_json(all);
@@ -206,12 +207,12 @@ void print_status_json(const db::RunRow& run, const std::string& state, const fs
 
 int status_one(const CommonOptions& common, const std::string& ref) {
     Located found = locate_run(common.workspace, ref);
-    Backends backends;
-    const std::optional<db::JobRow> job = reconcile(found.store, found.run, backends);
+    launcher::Backends backends;
+    const std::optional<db::JobRow> job = launcher::reconcile(found.store, found.run, backends);
     const db::RunRow run = require_run(found.store, found.run.id);
     const std::vector<db::JobRow> jobs = found.store.jobs(run.id);
     const std::vector<db::AttemptRow> attempts = found.store.attempts(run.id);
-    const std::string state = display_state(run, job);
+    const std::string state = launcher::display_state(run, job);
     const fs::path dir = found.ws.run_dir(run.id);
 
     // Per attempt, plus a waiting job that has no attempt yet.
@@ -267,8 +268,8 @@ int status_one(const CommonOptions& common, const std::string& ref) {
 
 /// Whether more can still be written to the run's logs.
 bool still_active(Located& found) {
-    Backends backends;
-    const std::optional<db::JobRow> job = reconcile(found.store, found.run, backends);
+    launcher::Backends backends;
+    const std::optional<db::JobRow> job = launcher::reconcile(found.store, found.run, backends);
     const db::RunRow run = require_run(found.store, found.run.id);
     if (job && !db::is_final_job_state(job->state)) {
         return true;
@@ -347,8 +348,8 @@ int logs_command(const CommonOptions& common, const std::string& run_ref, int ra
 int cancel_command(const CommonOptions& common, const std::string& run_ref) {
     Located found = locate_run(common.workspace, run_ref);
     const db::RunRow& run = found.run;
-    Backends backends;
-    const std::optional<db::JobRow> job = reconcile(found.store, run, backends);
+    launcher::Backends backends;
+    const std::optional<db::JobRow> job = launcher::reconcile(found.store, run, backends);
     if (!job) {
         throw UsageError("run " + run.id +
                          " was not submitted (kakuren run): stop it with Ctrl-C or kill -TERM " +

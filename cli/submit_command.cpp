@@ -12,11 +12,11 @@
 #include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_map.hpp"
-#include "cli/job_state.hpp"
 #include "cli/lookup.hpp"
 #include "db/store.hpp"
 #include "launcher/backend.hpp"
 #include "launcher/job_script.hpp"
+#include "launcher/job_state.hpp"
 #include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
 #include "recipes/kinds.hpp"
@@ -340,8 +340,8 @@ int submit_command(const CommonOptions& common, const SubmitOptions& options) {
 int resubmit_run(const CommonOptions& common, const std::string& run_ref) {
     Located found = locate_run(common.workspace, run_ref);
     const db::RunRow& run = found.run;
-    Backends backends;
-    const std::optional<db::JobRow> job = reconcile(found.store, run, backends);
+    launcher::Backends backends;
+    const std::optional<db::JobRow> job = launcher::reconcile(found.store, run, backends);
     if (!job) {
         throw UsageError("run " + run.id + " was not submitted; kakuren resume " + run.id +
                          " --here continues it in this process");

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "util/error.hpp"
+#include "util/log.hpp"
 #include "util/mlperf_keys.hpp"
 #include "util/system.hpp"
 
@@ -147,6 +148,37 @@ void MlLog::event(std::string_view key, const Json& value, JsonObject metadata,
 void MlLog::set_guard(std::function<bool()> guard) {
     const std::lock_guard lock(m_mutex);
     m_guard = std::move(guard);
+}
+
+void cut_mllog(const std::filesystem::path& file, std::int64_t bytes) {
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) {
+        if (bytes > 0) {
+            log_warning("the MLPerf log " + file.string() + " is missing (it had " +
+                        std::to_string(bytes) +
+                        " bytes at the checkpoint): the resumed run writes a new one "
+                        "without its head (run_start, the first epochs), which the log "
+                        "check of kakuren report flags; restore the file before resuming "
+                        "to keep the log whole");
+        }
+        return;
+    }
+    const auto size = static_cast<std::int64_t>(std::filesystem::file_size(file, ec));
+    if (ec) {
+        throw RuntimeFailure("cannot read the size of the MLPerf log " + file.string() + ": " +
+                             ec.message());
+    }
+    if (size < bytes) {
+        log_warning("the MLPerf log " + file.string() + " is shorter (" + std::to_string(size) +
+                    " bytes) than at the checkpoint (" + std::to_string(bytes) +
+                    "): was it edited? It is continued as it is");
+        return;
+    }
+    std::filesystem::resize_file(file, static_cast<std::uintmax_t>(bytes), ec);
+    if (ec) {
+        throw RuntimeFailure("cannot cut the MLPerf log " + file.string() + " back to " +
+                             std::to_string(bytes) + " bytes: " + ec.message());
+    }
 }
 
 } // namespace kakuren::util

@@ -50,4 +50,10 @@ std::string mllog_line(std::int64_t time_ms, std::string_view key, const Json& v
 /// (util/, trainer/, cli/, ...); else keeps the file name.
 std::string source_relative_path(std::string_view file);
 
+/// Cuts the MLPerf log back to `bytes`, its length at a checkpoint: the records after it are
+/// written again by the resumed run (no duplicates), and a half-written last line goes away. A
+/// missing or shorter log is left as it is, with a warning; throws RuntimeFailure when the file
+/// cannot be read or cut.
+void cut_mllog(const std::filesystem::path& file, std::int64_t bytes);
+
 } // namespace kakuren::util

@@ -1,6 +1,6 @@
 // cli/job_state: a run's jobs and attempts brought up to date from its backend, with a fake
 // backend that answers what Slurm would (the real path runs in submit_e2e_test.py).
-#include "cli/job_state.hpp"
+#include "launcher/job_state.hpp"
 #include "support/db_rows.hpp"
 #include "support/temp_dir.hpp"
 
@@ -51,7 +51,7 @@ struct Fixture {
     std::optional<db::Store> store;
     int submission = 0;
     FakeSlurm* fake = nullptr;
-    cli::Backends backends;
+    launcher::Backends backends;
 };
 
 } // namespace
@@ -60,13 +60,13 @@ TEST(JobState, AJobSlurmForgotWithoutAFinishedRunFailsAndItsAttemptCrashed) {
     Fixture f;
     f.start_attempt();
     f.fake->answer = std::nullopt; // MinJobAge passed: Slurm no longer knows job 42
-    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    const auto job = launcher::reconcile(*f.store, f.run(), f.backends);
     ASSERT_TRUE(job);
     EXPECT_EQ(job->state, "failed");
     EXPECT_NE(job->reason.find("no longer knows"), std::string::npos) << job->reason;
     EXPECT_EQ(f.store->attempts("run").back().status, "crashed");
-    EXPECT_EQ(cli::display_state(f.run(), job), "failed");
-    EXPECT_EQ(cli::reconcile(*f.store, f.run(), f.backends)->state, "failed");
+    EXPECT_EQ(launcher::display_state(f.run(), job), "failed");
+    EXPECT_EQ(launcher::reconcile(*f.store, f.run(), f.backends)->state, "failed");
 }
 
 TEST(JobState, AFailedJobSlurmPutBackInTheQueueIsRequeued) {
@@ -75,11 +75,11 @@ TEST(JobState, AFailedJobSlurmPutBackInTheQueueIsRequeued) {
     f.store->end_attempt("run", 1, "failed", "rank 0 of 2: communication ... failed");
     f.store->set_job_state("run", f.submission, "failed", "rank 0 of 2: communication failed");
     f.fake->answer = launcher::JobView{"requeued", "", "", 0}; // its node failed: requeued
-    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    const auto job = launcher::reconcile(*f.store, f.run(), f.backends);
     EXPECT_EQ(job->state, "requeued");
     EXPECT_EQ(job->requeues, 1);
     EXPECT_NE(job->reason.find("communication failed"), std::string::npos) << job->reason;
-    EXPECT_EQ(cli::display_state(f.run(), job), "requeued");
+    EXPECT_EQ(launcher::display_state(f.run(), job), "requeued");
 }
 
 TEST(JobState, AFailedJobSlurmStillRunsIsNotTakenForARestartUntilSlurmCountsOne) {
@@ -90,14 +90,14 @@ TEST(JobState, AFailedJobSlurmStillRunsIsNotTakenForARestartUntilSlurmCountsOne)
     // The ranks gave up before Slurm declared the node down: the first run still shows.
     launcher::JobView first{"running", "", "n[1-2]", 0};
     f.fake->answer = first;
-    auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    auto job = launcher::reconcile(*f.store, f.run(), f.backends);
     EXPECT_EQ(job->state, "failed");
     EXPECT_EQ(job->requeues, 0);
     // Slurm requeued it and started it again: restart 1.
     launcher::JobView again = first;
     again.restarts = 1;
     f.fake->answer = again;
-    job = cli::reconcile(*f.store, f.run(), f.backends);
+    job = launcher::reconcile(*f.store, f.run(), f.backends);
     EXPECT_EQ(job->state, "running");
     EXPECT_EQ(job->requeues, 1);
 }
@@ -107,7 +107,7 @@ TEST(JobState, ACompletedJobIsReadFromTheRecordAlone) {
     f.start_attempt();
     f.store->end_attempt("run", 1, "finished");
     f.store->set_job_state("run", f.submission, "completed");
-    EXPECT_EQ(cli::reconcile(*f.store, f.run(), f.backends)->state, "completed");
+    EXPECT_EQ(launcher::reconcile(*f.store, f.run(), f.backends)->state, "completed");
     EXPECT_EQ(f.fake->queries, 0);
 }
 
@@ -116,21 +116,21 @@ TEST(JobState, AFinishedRunStaysCompletedWhateverSlurmSays) {
     f.start_attempt();
     f.store->end_attempt("run", 1, "finished");
     f.fake->answer = launcher::JobView{"failed", "Slurm job 42 failed", "n1", 1};
-    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    const auto job = launcher::reconcile(*f.store, f.run(), f.backends);
     EXPECT_EQ(job->state, "completed");
-    EXPECT_EQ(cli::display_state(f.run(), job), "completed");
+    EXPECT_EQ(launcher::display_state(f.run(), job), "completed");
 }
 
 TEST(JobState, PreemptedOrRequeuedIsNeverFinished) {
     Fixture f;
     f.start_attempt();
     f.fake->answer = launcher::JobView{"requeued", "Slurm requeued job 42", "", 0};
-    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    const auto job = launcher::reconcile(*f.store, f.run(), f.backends);
     EXPECT_EQ(job->state, "requeued");
     EXPECT_EQ(job->requeues, 1);
     EXPECT_FALSE(db::is_final_job_state(job->state));
     EXPECT_EQ(f.store->attempts("run").back().status, "crashed");
-    EXPECT_EQ(cli::display_state(f.run(), job), "requeued");
+    EXPECT_EQ(launcher::display_state(f.run(), job), "requeued");
 }
 
 TEST(JobState, ACancelledJobsKilledAttemptEndsInterrupted) {
@@ -138,20 +138,20 @@ TEST(JobState, ACancelledJobsKilledAttemptEndsInterrupted) {
     f.start_attempt();
     f.store->set_job_state("run", f.submission, "cancelled", "cancelled by kakuren cancel");
     f.fake->answer = launcher::JobView{"running", "", "n1", 0}; // ranks still checkpointing
-    cli::reconcile(*f.store, f.run(), f.backends);
+    launcher::reconcile(*f.store, f.run(), f.backends);
     EXPECT_EQ(f.store->attempts("run").back().status, "running");
     f.fake->answer = std::nullopt; // gone
-    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    const auto job = launcher::reconcile(*f.store, f.run(), f.backends);
     EXPECT_EQ(job->state, "cancelled");
     EXPECT_EQ(f.store->attempts("run").back().status, "interrupted");
-    EXPECT_EQ(cli::display_state(f.run(), job), "cancelled");
+    EXPECT_EQ(launcher::display_state(f.run(), job), "cancelled");
 }
 
 TEST(JobState, APendingJobThatStartedIsRunning) {
     Fixture f;
     f.fake->answer = launcher::JobView{"running", "", "n1", 0};
-    EXPECT_EQ(cli::display_state(f.run(), f.store->jobs("run").back()), "pending");
-    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    EXPECT_EQ(launcher::display_state(f.run(), f.store->jobs("run").back()), "pending");
+    const auto job = launcher::reconcile(*f.store, f.run(), f.backends);
     EXPECT_EQ(job->state, "running");
 }
 
@@ -174,7 +174,7 @@ TEST(JobState, AJobIdSlurmGaveToAnotherRunIsNotThisRunsJob) {
     other.name = "kakuren-fmnist-cnn";
     other.mark = "kakuren-run=another-run";
     f.fake->answer = other;
-    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    const auto job = launcher::reconcile(*f.store, f.run(), f.backends);
     ASSERT_TRUE(job);
     EXPECT_EQ(job->state, "failed");
     EXPECT_NE(job->reason.find("Slurm job 42 ended without finishing the run (Slurm gives its id "
@@ -182,7 +182,7 @@ TEST(JobState, AJobIdSlurmGaveToAnotherRunIsNotThisRunsJob) {
               std::string::npos)
         << job->reason;
     EXPECT_EQ(f.store->attempts("run").back().status, "crashed");
-    EXPECT_EQ(cli::display_state(f.run(), job), "failed");
+    EXPECT_EQ(launcher::display_state(f.run(), job), "failed");
 }
 
 TEST(JobState, AJobWithThisRunsMarkOrAnOlderKakurenJobIsStillRead) {
@@ -192,14 +192,14 @@ TEST(JobState, AJobWithThisRunsMarkOrAnOlderKakurenJobIsStillRead) {
     ours.name = "kakuren-fmnist-cnn";
     ours.mark = "kakuren-run=run";
     f.fake->answer = ours;
-    EXPECT_EQ(cli::reconcile(*f.store, f.run(), f.backends)->state, "requeued");
+    EXPECT_EQ(launcher::reconcile(*f.store, f.run(), f.backends)->state, "requeued");
 
     Fixture older; // a job submitted before marks: its kakuren name is all there is
     older.start_attempt();
     launcher::JobView unmarked{"requeued", "Slurm requeued job 42", "", 0};
     unmarked.name = "kakuren-fmnist-cnn";
     older.fake->answer = unmarked;
-    EXPECT_EQ(cli::reconcile(*older.store, older.run(), older.backends)->state, "requeued");
+    EXPECT_EQ(launcher::reconcile(*older.store, older.run(), older.backends)->state, "requeued");
 }
 
 TEST(JobState, AnUnmarkedJobThatKakurenDidNotSubmitIsNotThisRunsJob) {
@@ -208,7 +208,7 @@ TEST(JobState, AnUnmarkedJobThatKakurenDidNotSubmitIsNotThisRunsJob) {
     launcher::JobView someone{"running", "", "n1", 0};
     someone.name = "bash"; // `sbatch --wrap` of a user, given the reused id 42
     f.fake->answer = someone;
-    EXPECT_EQ(cli::reconcile(*f.store, f.run(), f.backends)->state, "failed");
+    EXPECT_EQ(launcher::reconcile(*f.store, f.run(), f.backends)->state, "failed");
 }
 
 TEST(JobState, AnArrayTaskIsKnownByItsSweep) {
@@ -225,12 +225,12 @@ TEST(JobState, ARunWhoseJobIdWasReusedBeforeItStartedFailsToo) {
     launcher::JobView other{"running", "", "n1", 0};
     other.mark = "kakuren-run=another-run";
     f.fake->answer = other;
-    const auto job = cli::reconcile(*f.store, f.run(), f.backends);
+    const auto job = launcher::reconcile(*f.store, f.run(), f.backends);
     EXPECT_EQ(job->state, "failed");
     EXPECT_EQ(f.run().status, db::RunStatus::failed);
-    EXPECT_EQ(cli::display_state(f.run(), job), "failed");
+    EXPECT_EQ(launcher::display_state(f.run(), job), "failed");
     // Asked again (as kakuren cancel does after kakuren status): the failed job of a run that
     // never had an attempt is read without ending an attempt that does not exist (it crashed).
-    EXPECT_EQ(cli::reconcile(*f.store, f.run(), f.backends)->state, "failed");
+    EXPECT_EQ(launcher::reconcile(*f.store, f.run(), f.backends)->state, "failed");
     EXPECT_TRUE(f.store->attempts("run").empty());
 }

@@ -220,3 +220,32 @@ TEST(MlLog, LinesFromSeveralThreadsStayWhole) {
         EXPECT_TRUE(line.ends_with("}}")) << line;
     }
 }
+
+TEST(CutMlLog, CutsTheLogBackToItsLengthAtTheCheckpoint) {
+    TempDir dir;
+    const fs::path path = dir / "mllog.txt";
+    {
+        MlLog log(path);
+        log.event("run_start");
+    }
+    const auto at_checkpoint = static_cast<std::int64_t>(fs::file_size(path));
+    {
+        MlLog log(path);
+        log.event("epoch_start");
+    }
+    std::ofstream(path, std::ios::app) << ":::MLLOG {\"half\": "; // a line cut by a kill
+    kakuren::util::cut_mllog(path, at_checkpoint);
+    const auto lines = read_lines(path);
+    ASSERT_EQ(lines.size(), 1U);
+    EXPECT_NE(lines[0].find("\"key\": \"run_start\""), std::string::npos);
+}
+
+TEST(CutMlLog, LeavesAMissingOrShorterLogAsItIs) {
+    TempDir dir;
+    const fs::path path = dir / "mllog.txt";
+    kakuren::util::cut_mllog(path, 100); // missing: a warning, nothing written
+    EXPECT_FALSE(fs::exists(path));
+    std::ofstream(path) << "short\n";
+    kakuren::util::cut_mllog(path, 100); // shorter than at the checkpoint: continued as it is
+    EXPECT_EQ(fs::file_size(path), 6U);
+}

@@ -10,7 +10,7 @@
 #include "db/store.hpp"
 #include "launcher/backend.hpp"
 
-namespace kakuren::cli {
+namespace kakuren::launcher {
 
 /// Backends created on first use, one per name; a backend that cannot be reached is
 /// remembered as such (one clear note, no repeated timeouts).
@@ -41,4 +41,4 @@ std::optional<db::JobRow> reconcile(db::Store& store, const db::RunRow& run, Bac
 /// interrupted or crashed, from its status and its newest job.
 std::string display_state(const db::RunRow& run, const std::optional<db::JobRow>& job);
 
-} // namespace kakuren::cli
+} // namespace kakuren::launcher

@@ -1,10 +1,10 @@
-#include "cli/job_state.hpp"
+#include "launcher/job_state.hpp"
 
 #include <utility>
 
 #include "util/system.hpp"
 
-namespace kakuren::cli {
+namespace kakuren::launcher {
 
 launcher::Backend* Backends::get(const std::string& name) {
     if (m_failed[name]) {
@@ -192,4 +192,4 @@ std::string display_state(const db::RunRow& run, const std::optional<db::JobRow>
     return "unknown";
 }
 
-} // namespace kakuren::cli
+} // namespace kakuren::launcher
