@@ -3,11 +3,11 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
 
 #include "checkpoint/manager.hpp"
+#include "checkpoint/rewind.hpp"
 #include "cli/commands.hpp"
 #include "cli/config_map.hpp"
 #include "cli/lookup.hpp"
@@ -120,41 +120,19 @@ db::RunRow run_still_open(const launcher::Workspace& ws, db::Store& store, const
     return std::move(*fresh);
 }
 
-// Cuts the run's records back to the chosen checkpoint (checkpoints, epochs, MLPerf log,
-// recipe); returns the uncommitted checkpoint folders it removed.
-std::vector<std::string> cut_back(db::Store& store, const db::RunRow& run, const fs::path& run_dir,
-                                  const Continuation& c) {
-    const std::optional<checkpoint::Resume>& chosen = c.chosen;
-    checkpoint::Manager manager(store, run.id, run_dir / "checkpoints");
-    std::vector<std::string> set_aside;
-    for (const checkpoint::Status& s : c.skipped) {
-        set_aside.push_back(s.name);
-    }
-    manager.set_aside(set_aside, c.attempt);
-    std::vector<std::string> removed = manager.remove_uncommitted();
-    const int epochs_done = chosen ? chosen->loop.position.epochs_done() : 0;
-    store.rewind_run(run.id, epochs_done);
-    util::cut_mllog(run_dir / "mllog.txt", chosen ? chosen->loop.mllog_bytes : 0);
+// Cuts the run's records back to the chosen checkpoint (checkpoint::rewind_run) and takes the
+// continuation's recipe; notes both in train.log.
+void cut_back(db::Store& store, const db::RunRow& run, const fs::path& run_dir,
+              const Continuation& c) {
+    const checkpoint::Rewind rewind{run.id, run_dir, c.chosen ? &*c.chosen : nullptr, c.skipped,
+                                    c.attempt};
+    const std::vector<std::string> removed = checkpoint::rewind_run(store, rewind);
     if (c.resolved != run.recipe_text) {
         store.update_run_recipe(run.id, c.resolved, util::sha256_hex(c.resolved),
                                 c.recipe.schedule.epochs);
         util::atomic_write(run_dir / "recipe.toml", c.resolved);
     }
-    return removed;
-}
-
-// Notes in the run's train.log what the take-over skipped and removed, and where it continues.
-void log_take_over(const fs::path& run_dir, const Continuation& c,
-                   const std::vector<std::string>& removed) {
-    std::ofstream log(run_dir / "train.log", std::ios::app);
-    const std::string now = util::iso8601_utc_now();
-    for (const checkpoint::Status& s : c.skipped) {
-        log << now << " resume: skipped checkpoint " << s.name << ": " << s.problem << "\n";
-    }
-    for (const std::string& name : removed) {
-        log << now << " resume: removed uncommitted checkpoint folder " << name << "\n";
-    }
-    log << now << " resume: attempt " << c.attempt << " continues from " << c.from << std::endl;
+    checkpoint::log_take_over(rewind, removed, c.from);
 }
 
 // Refuses (UsageError) a continuation that would not repeat the run exactly, unless forced;
@@ -230,8 +208,7 @@ Continuation take_over(const launcher::Workspace& ws, db::Store& store, const db
     const std::int64_t pid = getpid();
     c.attempt =
         store.begin_attempt(run.id, util::hostname(), pid, util::process_start_ticks(pid), place);
-    const std::vector<std::string> removed = cut_back(store, run, run_dir, c);
-    log_take_over(run_dir, c, removed);
+    cut_back(store, run, run_dir, c);
     return c;
 }
 
