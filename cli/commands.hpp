@@ -137,8 +137,9 @@ struct TuneOptions {
     bool dry_run = false;
     bool force = false; ///< replace an existing winner's recipe file
     int parallel = 1;   ///< --parallel N: a round's candidates as up to N processes at once
-    int trial = -1;     ///< internal (--trial C with --resume): train candidate C only
-    int until = 0;      ///< internal (--until E with --trial): to epoch E
+    std::string backend = "local"; ///< --backend local | slurm (a round as a Slurm job array)
+    int trial = -1;                ///< internal (--trial C with --resume): train candidate C only
+    int until = 0;                 ///< internal (--until E with --trial): to epoch E
 };
 int tune_command(const CommonOptions& common, const TuneOptions& options);
 

@@ -12,6 +12,7 @@
 #include "cli/session.hpp"
 #include "cli/tune_parallel.hpp"
 #include "cli/tune_runner.hpp"
+#include "cli/tune_slurm.hpp"
 #include "launcher/ownership.hpp"
 #include "launcher/workspace.hpp"
 #include "recipes/recipe.hpp"
@@ -141,10 +142,16 @@ int tune_command(const CommonOptions& common, const TuneOptions& options) {
              << "kakuren tune --resume " << tune.id << " continues it if it stops" << std::endl;
     LocalTuneTrainer trainer(ws, store, tune.recipe_path);
     ProcessRoundRunner processes(ws, options.parallel);
+    SlurmRoundRunner slurm(ws, store, options.parallel, progress);
+    tune::RoundRunner* runner = nullptr; // one candidate after another in this process
+    if (options.backend == "slurm") {
+        runner = &slurm;
+    } else if (options.parallel > 1) {
+        runner = &processes;
+    }
     tune::Outcome outcome;
     try {
-        outcome = tune::run(store, tune.id, trainer, progress,
-                            options.parallel > 1 ? &processes : nullptr);
+        outcome = tune::run(store, tune.id, trainer, progress, runner);
     } catch (const TuneInterrupted& e) {
         std::cerr << "kakuren: tune " << tune.id << " stopped: " << e.what()
                   << "; kakuren tune --resume " << tune.id << " continues it\n";
@@ -196,7 +203,12 @@ CLI::App* add_tune_subcommand(CLI::App& app, CommonOptions& common, TuneOptions&
     tune->add_option("--resume", o.resume, "Continue this tune (id or unique prefix)");
     tune->add_option("--parallel", o.parallel,
                      "Train up to N candidates of a round at once, each as its own process "
-                     "(default 1: one after another in this process)");
+                     "(default 1: one after another in this process; with --backend slurm: at "
+                     "most N array tasks at once, default all)");
+    tune->add_option("--backend", o.backend,
+                     "local (this machine) or slurm: each round's candidates as one Slurm job "
+                     "array, with the recipe's slurm settings (give it again with --resume)")
+        ->check(CLI::IsMember({"local", "slurm"}));
     // A --parallel tune's worker process: one candidate to one epoch (cli/tune_parallel.cpp).
     tune->add_option("--trial", o.trial)->group("");
     tune->add_option("--until", o.until)->group("");
