@@ -6,19 +6,45 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "trainer/module.hpp"
 
 namespace kakuren::trainer {
 
+/// Converts to any member type; declared only, for field_count's unevaluated checks.
+struct AnyField {
+    template <class T> operator T&() const&&;
+};
+
+template <class T, std::size_t... I> constexpr bool initialisable_from(std::index_sequence<I...>) {
+    return requires {
+        T{(void(I), AnyField{})...};
+    };
+}
+
+/// The number of fields of an aggregate T: the most AnyField{} that T{...} accepts, one per
+/// field (0 for a class with constructors). It sees a field added where sizeof does not (a
+/// bool in another's padding).
+template <class T, std::size_t N = 0> constexpr std::size_t field_count() {
+    if constexpr (!std::is_aggregate_v<T>) {
+        return 0;
+    } else if constexpr (initialisable_from<T>(std::make_index_sequence<N + 1>{})) {
+        return field_count<T, N + 1>();
+    } else {
+        return N;
+    }
+}
+
 /// One type that crosses the boundary (by reference, or inside one that does).
 struct LayoutRow {
     std::string_view name;
-    std::size_t size = 0, align = 0;
+    std::size_t size = 0, align = 0, fields = 0;
 };
 
 template <class T> constexpr LayoutRow layout_row(std::string_view name) {
-    return {name, sizeof(T), alignof(T)};
+    return {name, sizeof(T), alignof(T), field_count<T>()};
 }
 
 /// Every type an entry of ModuleTable takes or returns, and every type inside those that the
@@ -104,15 +130,15 @@ constexpr std::uint64_t fingerprint_mix(std::uint64_t hash, std::uint64_t value)
     return hash;
 }
 
-/// A hash of module_layout() (names, sizes, alignments) and module_entries() (names, offsets,
-/// signatures as this compiler spells them): a module whose layout or entry points differ from
-/// the loader's is refused even if nobody bumped k_module_abi_version. It differs between
+/// A hash of module_layout() (names, sizes, alignments, field counts) and module_entries() (names,
+/// offsets, signatures as this compiler spells them): a module whose layout or entry points differ
+/// from the loader's is refused even if nobody bumped k_module_abi_version. It differs between
 /// platforms and compilers; only the two sides of one build must agree.
 constexpr std::uint64_t module_layout_fingerprint() {
     std::uint64_t hash = 0xcbf29ce484222325ULL;
     for (const LayoutRow& row : module_layout()) {
-        hash =
-            fingerprint_mix(fingerprint_mix(fingerprint_mix(hash, row.name), row.size), row.align);
+        hash = fingerprint_mix(fingerprint_mix(hash, row.name), row.size);
+        hash = fingerprint_mix(fingerprint_mix(hash, row.align), row.fields);
     }
     for (const EntryRow& entry : module_entries()) {
         hash = fingerprint_mix(fingerprint_mix(fingerprint_mix(hash, entry.name), entry.offset),
