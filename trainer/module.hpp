@@ -16,8 +16,9 @@ namespace kakuren::trainer {
 /// The version of the boundary below (ModuleTable and every type its entries take, listed in
 /// trainer/module_layout.hpp). Bump it whenever any of them changes: the module refuses a caller
 /// of another version, and tests/trainer/module_abi_test.cpp records the layout of this version,
-/// so that a change without a bump fails there. module_layout_fingerprint() (the sizes and
-/// entry signatures, computed on both sides) is the second line of defence.
+/// so that a change without a bump fails there. module_layout_fingerprint() (sizes, field
+/// counts, entry offsets and signatures, computed on both sides) is the second line of defence.
+/// Version 1 was one ModuleCall struct through kakuren_train_module_run (refused as stale).
 constexpr unsigned k_module_abi_version = 2;
 
 /// How a module entry ended: ok, or the exception it caught, by kind.

@@ -56,6 +56,9 @@ std::string open_table(const std::filesystem::path& path, const std::string& fix
                (why ? why : "unknown error") + fix;
     }
     const auto table_fn = reinterpret_cast<ModuleTableFn>(dlsym(handle, k_module_table_symbol));
+    const std::string stale = "the training module " + path.string() +
+                              " does not match this kakuren binary (built from other sources)" +
+                              fix;
     std::string problem;
     if (table_fn != nullptr) {
         // The module refuses a caller of another version (nullptr); a module of this version
@@ -64,13 +67,10 @@ std::string open_table(const std::filesystem::path& path, const std::string& fix
         if (*table == nullptr || (*table)->version != k_module_abi_version ||
             (*table)->fingerprint != module_layout_fingerprint()) {
             *table = nullptr;
-            problem = "the training module " + path.string() +
-                      " does not match this kakuren binary (built from other sources)" + fix;
+            problem = stale;
         }
     } else if (dlsym(handle, "kakuren_train_module_abi") != nullptr) {
-        // The entry point of modules before the table (version 1): built from older sources.
-        problem = "the training module " + path.string() +
-                  " does not match this kakuren binary (built from other sources)" + fix;
+        problem = stale; // the entry point of modules before the table (ABI version 1)
     } else {
         problem = path.string() + " is not a kakuren training module (it has no " +
                   k_module_table_symbol + ")" + fix;
