@@ -42,8 +42,8 @@ EXTERNAL = [
 # trainer headers of its own seam and of seams to its left only; every trainer file must be
 # listed (by stem), so that a new file is placed on purpose.
 TRAINER_SEAMS = [
-    ("api", ["trainer", "module", "module_loader", "data_tools"]),  # torch-free: what other
-                                                                     # layers see
+    ("api", ["trainer", "module", "module_loader", "module_layout",
+             "data_tools"]),  # torch-free: what other layers see
     ("schedule", ["schedule"]),
     ("device", ["device"]),
     ("data", ["data", "source", "stream", "npy_source", "hdf5", "hdf5_source", "hdf5_dataset",

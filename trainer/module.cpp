@@ -1,75 +1,112 @@
-// The exported entry points of libkakuren_train.so (see trainer/module.hpp).
+// The one exported entry point of libkakuren_train.so: its table (see trainer/module.hpp).
 #include "trainer/module.hpp"
 
-#include "trainer/data_tools.hpp"
+#include <exception>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
+#include "trainer/data_tools.hpp"
+#include "trainer/module_layout.hpp"
 #include "util/error.hpp"
 
-extern "C" {
+namespace kakuren::trainer {
+namespace {
 
-__attribute__((visibility("default"))) unsigned long kakuren_train_module_abi() {
-    return kakuren::trainer::module_abi();
-}
-
-__attribute__((visibility("default"))) int
-kakuren_train_module_run(const kakuren::trainer::ModuleCall* call) noexcept {
-    using namespace kakuren;
+/// Runs work, turning what it throws into *error: no exception crosses the boundary.
+template <class Work> void guarded(ModuleError& error, Work&& work) noexcept {
     try {
-        if (call->synth != nullptr) {
-            *call->synth_result = trainer::write_standin(*call->synth);
-        } else if (call->data_op == "inspect" && call->data_args.size() == 2 &&
-                   call->config != nullptr) {
-            *call->output = trainer::inspect_recipe_data(call->config->data, call->data_args[0],
-                                                         call->data_args[1] == "json");
-        } else if (call->data_op == "inspect" && call->data_args.size() == 2) {
-            *call->output = trainer::inspect_data(call->data_args[0], call->data_args[1] == "json");
-        } else if (call->data_op == "convert" && call->data_args.size() == 3) {
-            *call->output =
-                trainer::convert_idx(call->data_args[0], call->data_args[1], call->data_args[2]);
-        } else if (call->data_op == "check" && call->config != nullptr) {
-            // One problem a line; a message's own line breaks become "; ".
-            std::string out;
-            for (const trainer::DataProblem& p : trainer::check_data(*call->config)) {
-                std::string message = p.message;
-                for (std::size_t at = 0; (at = message.find('\n', at)) != std::string::npos;) {
-                    message.replace(at, 1, "; ");
-                }
-                out += p.key + '\t' + message + '\n';
-            }
-            *call->output = out;
-        } else if (call->data_op == "model" && call->config != nullptr) {
-            const auto problem = trainer::check_model_fit(*call->config);
-            *call->output = problem ? problem->key + '\t' + problem->message + '\n' : "";
-        } else if (call->data_op == "files" && call->config != nullptr) {
-            std::vector<std::int64_t> ids;
-            ids.reserve(call->data_args.size());
-            for (const std::string& id : call->data_args) {
-                ids.push_back(std::stoll(id));
-            }
-            std::string out;
-            for (const std::string& file : trainer::sample_files(call->config->data, ids)) {
-                out += file + '\n';
-            }
-            *call->output = out;
-        } else if (!call->data_op.empty()) {
-            throw kakuren::UsageError("unknown data command " + call->data_op);
-        } else if (call->check_only) {
-            trainer::check_model(*call->config);
-        } else {
-            *call->summary = trainer::train(*call->config, *call->observer, *call->mllog,
-                                            call->stop, call->resume);
-        }
-        return trainer::module_ok;
+        work();
+        error = {};
     } catch (const UsageError& e) {
-        *call->error = e.what();
-        return trainer::module_usage_error;
+        error = {ModuleErrorKind::usage_error, e.what()};
     } catch (const std::exception& e) {
-        *call->error = e.what();
-        return trainer::module_runtime_failure;
+        error = {ModuleErrorKind::runtime_failure, e.what()};
     } catch (...) {
-        *call->error = "unknown failure inside the training module";
-        return trainer::module_runtime_failure;
+        error = {ModuleErrorKind::runtime_failure, "unknown failure inside the training module"};
     }
 }
 
-} // extern "C"
+/// The CLI reports each problem as one line (file: error: message): a message's own line
+/// breaks become "; ".
+DataProblem one_line(DataProblem problem) {
+    for (std::size_t at = 0; (at = problem.message.find('\n', at)) != std::string::npos;) {
+        problem.message.replace(at, 1, "; ");
+    }
+    return problem;
+}
+
+void check_data_entry(const Config& config, std::vector<DataProblem>& problems,
+                      ModuleError& error) noexcept {
+    guarded(error, [&] {
+        problems.clear();
+        for (DataProblem& problem : check_data(config)) {
+            problems.push_back(one_line(std::move(problem)));
+        }
+    });
+}
+
+void check_model_fit_entry(const Config& config, std::vector<DataProblem>& problems,
+                           ModuleError& error) noexcept {
+    guarded(error, [&] {
+        problems.clear();
+        if (std::optional<DataProblem> problem = check_model_fit(config)) {
+            problems.push_back(one_line(std::move(*problem)));
+        }
+    });
+}
+
+constexpr ModuleTable k_table{
+    .version = k_module_abi_version,
+    .fingerprint = module_layout_fingerprint(),
+    .train =
+        [](const Config& config, Observer& observer, util::MlLog& mllog,
+           const std::atomic<bool>* stop, const checkpoint::Resume* resume, Summary& summary,
+           ModuleError& error) noexcept {
+            guarded(error, [&] { summary = train(config, observer, mllog, stop, resume); });
+        },
+    .check_model =
+        [](const Config& config, ModuleError& error) noexcept {
+            guarded(error, [&] { check_model(config); });
+        },
+    .check_data = check_data_entry,
+    .check_model_fit = check_model_fit_entry,
+    .inspect_data =
+        [](const std::string& path, bool json, std::string& text, ModuleError& error) noexcept {
+            guarded(error, [&] { text = inspect_data(path, json); });
+        },
+    .inspect_recipe_data =
+        [](const DataConfig& data, const std::string& recipe, bool json, std::string& text,
+           ModuleError& error) noexcept {
+            guarded(error, [&] { text = inspect_recipe_data(data, recipe, json); });
+        },
+    .convert_idx =
+        [](const std::string& idx_folder, const std::string& format, const std::string& out,
+           std::string& text, ModuleError& error) noexcept {
+            guarded(error, [&] { text = convert_idx(idx_folder, format, out); });
+        },
+    .sample_files =
+        [](const DataConfig& data, const std::vector<std::int64_t>& ids,
+           std::vector<std::string>& files, ModuleError& error) noexcept {
+            guarded(error, [&] { files = sample_files(data, ids); });
+        },
+    .write_standin =
+        [](const SynthConfig& config, SynthResult& result, ModuleError& error) noexcept {
+            guarded(error, [&] { result = write_standin(config); });
+        },
+};
+
+} // namespace
+} // namespace kakuren::trainer
+
+extern "C" __attribute__((visibility("default"))) const kakuren::trainer::ModuleTable*
+kakuren_train_module_table(unsigned version) {
+    // A caller of another version would read this table with another layout: it gets none.
+    return version == kakuren::trainer::k_module_abi_version ? &kakuren::trainer::k_table : nullptr;
+}
+
+// The loader names this function by its string (k_module_table_symbol): same name, same type.
+static_assert(
+    std::is_same_v<decltype(&kakuren_train_module_table), kakuren::trainer::ModuleTableFn>);

@@ -4,15 +4,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "trainer/module.hpp"
+#include "trainer/module_layout.hpp"
 #include "util/error.hpp"
 
 namespace kakuren::trainer {
 namespace {
-
-using AbiFn = unsigned long (*)();
-using RunFn = int (*)(const ModuleCall*);
 
 /// KAKUREN_TRAIN_MODULE: a developer setting (docs: kakuren --help, "Environment"): a module
 /// built elsewhere, e.g. by a test build. It makes this process load and run that file's code,
@@ -44,9 +45,45 @@ void prefer_short_openmp_spins() {
     }
 }
 
-RunFn load() {
+/// Why the module at `path` cannot be used, or "" when *table is its table of this ABI.
+/// `fix` is what to do about it.
+std::string open_table(const std::filesystem::path& path, const std::string& fix,
+                       const ModuleTable** table) {
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+        const char* why = dlerror();
+        return "cannot load the training module " + path.string() + ": " +
+               (why ? why : "unknown error") + fix;
+    }
+    const auto table_fn = reinterpret_cast<ModuleTableFn>(dlsym(handle, k_module_table_symbol));
+    const std::string stale = "the training module " + path.string() +
+                              " does not match this kakuren binary (built from other sources)" +
+                              fix;
+    std::string problem;
+    if (table_fn != nullptr) {
+        // The module refuses a caller of another version (nullptr); a module of this version
+        // built from other headers has another fingerprint.
+        *table = table_fn(k_module_abi_version);
+        if (*table == nullptr || (*table)->version != k_module_abi_version ||
+            (*table)->fingerprint != module_layout_fingerprint()) {
+            *table = nullptr;
+            problem = stale;
+        }
+    } else if (dlsym(handle, "kakuren_train_module_abi") != nullptr) {
+        problem = stale; // the entry point of modules before the table (ABI version 1)
+    } else {
+        problem = path.string() + " is not a kakuren training module (it has no " +
+                  k_module_table_symbol + ")" + fix;
+    }
+    if (*table == nullptr) {
+        dlclose(handle);
+    }
+    return problem;
+}
+
+const ModuleTable& load() {
     static std::once_flag once;
-    static RunFn run = nullptr;
+    static const ModuleTable* table = nullptr;
     static std::string problem;
     std::call_once(once, [] {
         const std::filesystem::path path = module_path();
@@ -56,48 +93,26 @@ RunFn load() {
                 ? "; it is named by KAKUREN_TRAIN_MODULE, a setting for kakuren's developers: "
                   "unset it to use libkakuren_train.so beside the kakuren binary"
                 : "; it is built beside the kakuren binary: rebuild both with scripts/setup.sh";
-        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (handle == nullptr) {
-            const char* why = dlerror();
-            problem = "cannot load the training module " + path.string() + ": " +
-                      (why ? why : "unknown error") + fix;
-            return;
-        }
-        const auto abi = reinterpret_cast<AbiFn>(dlsym(handle, "kakuren_train_module_abi"));
-        run = reinterpret_cast<RunFn>(dlsym(handle, "kakuren_train_module_run"));
-        if (abi == nullptr || run == nullptr) {
-            run = nullptr;
-            problem = path.string() +
-                      " is not a kakuren training module (it has no kakuren_train_module_abi "
-                      "and kakuren_train_module_run)" +
-                      fix;
-        } else if (abi() != module_abi()) {
-            run = nullptr;
-            problem = "the training module " + path.string() +
-                      " does not match this kakuren binary (built from other sources)" + fix;
-        }
-        if (run == nullptr) {
-            dlclose(handle);
-        }
+        problem = open_table(path, fix, &table);
     });
-    if (run == nullptr) {
+    if (table == nullptr) {
         throw RuntimeFailure(problem);
     }
-    return run;
+    return *table;
 }
 
-} // namespace
-
-namespace {
-
-void call_module(const ModuleCall& call) {
-    switch (load()(&call)) {
-    case module_ok:
+/// Calls one entry of the table with args and a ModuleError, and rethrows what it reports.
+template <class Entry, class... Args> void call(Entry ModuleTable::*entry, Args&&... args) {
+    const ModuleTable& table = load();
+    ModuleError error;
+    (table.*entry)(std::forward<Args>(args)..., error);
+    switch (error.kind) {
+    case ModuleErrorKind::ok:
         return;
-    case module_usage_error:
-        throw UsageError(*call.error);
+    case ModuleErrorKind::usage_error:
+        throw UsageError(error.message);
     default:
-        throw RuntimeFailure(*call.error);
+        throw RuntimeFailure(error.message);
     }
 }
 
@@ -107,110 +122,56 @@ void require_module() {
     load();
 }
 
-void check_model_via_module(const Config& config) {
-    std::string error;
-    ModuleCall call;
-    call.config = &config;
-    call.error = &error;
-    call.check_only = true;
-    call_module(call);
+Summary train_via_module(const Config& config, Observer& observer, util::MlLog& mllog,
+                         const std::atomic<bool>* stop, const checkpoint::Resume* resume) {
+    Summary summary;
+    call(&ModuleTable::train, config, observer, mllog, stop, resume, summary);
+    return summary;
 }
 
-namespace {
+void check_model_via_module(const Config& config) {
+    call(&ModuleTable::check_model, config);
+}
 
-/// The "key\tmessage" lines of a check's output (a line without a tab concerns data.train).
-std::vector<DataProblem> parse_problems(const std::string& output) {
+std::vector<DataProblem> check_data_via_module(const Config& config) {
     std::vector<DataProblem> problems;
-    std::size_t begin = 0;
-    while (begin < output.size()) {
-        std::size_t end = output.find('\n', begin);
-        if (end == std::string::npos) {
-            end = output.size();
-        }
-        const std::string line = output.substr(begin, end - begin);
-        const std::size_t tab = line.find('\t');
-        problems.push_back(tab == std::string::npos
-                               ? DataProblem{"data.train", line}
-                               : DataProblem{line.substr(0, tab), line.substr(tab + 1)});
-        begin = end + 1;
-    }
+    call(&ModuleTable::check_data, config, problems);
     return problems;
 }
 
-std::vector<DataProblem> check_via_module(const Config& config, const std::string& op) {
-    std::string error, output;
-    ModuleCall call;
-    call.config = &config;
-    call.error = &error;
-    call.data_op = op;
-    call.output = &output;
-    call_module(call);
-    return parse_problems(output);
-}
-
-} // namespace
-
-std::vector<DataProblem> check_data_via_module(const Config& config) {
-    return check_via_module(config, "check");
-}
-
 std::vector<DataProblem> check_model_fit_via_module(const Config& config) {
-    return check_via_module(config, "model");
-}
-
-std::vector<std::string> sample_files_via_module(const Config& config,
-                                                 const std::vector<std::int64_t>& ids) {
-    std::string error, output;
-    ModuleCall call;
-    call.config = &config;
-    call.error = &error;
-    call.data_op = "files";
-    for (const std::int64_t id : ids) {
-        call.data_args.push_back(std::to_string(id));
-    }
-    call.output = &output;
-    call_module(call);
-    std::vector<std::string> files;
-    for (std::size_t begin = 0; begin < output.size();) {
-        const std::size_t end = output.find('\n', begin);
-        files.push_back(output.substr(begin, end - begin));
-        begin = end == std::string::npos ? output.size() : end + 1;
-    }
-    return files;
+    std::vector<DataProblem> problems;
+    call(&ModuleTable::check_model_fit, config, problems);
+    return problems;
 }
 
 std::string data_command_via_module(const std::string& op, const std::vector<std::string>& args,
                                     const Config* config) {
-    std::string error, output;
-    ModuleCall call;
-    call.config = config;
-    call.error = &error;
-    call.data_op = op;
-    call.data_args = args;
-    call.output = &output;
-    call_module(call);
-    return output;
+    std::string text;
+    if (op == "inspect" && args.size() == 2 && config != nullptr) {
+        call(&ModuleTable::inspect_recipe_data, config->data, args[0], args[1] == "json", text);
+    } else if (op == "inspect" && args.size() == 2) {
+        call(&ModuleTable::inspect_data, args[0], args[1] == "json", text);
+    } else if (op == "convert" && args.size() == 3) {
+        call(&ModuleTable::convert_idx, args[0], args[1], args[2], text);
+    } else {
+        load(); // a missing or stale module is reported first, as for every command
+        throw UsageError("unknown data command " + op);
+    }
+    return text;
+}
+
+std::vector<std::string> sample_files_via_module(const Config& config,
+                                                 const std::vector<std::int64_t>& ids) {
+    std::vector<std::string> files;
+    call(&ModuleTable::sample_files, config.data, ids, files);
+    return files;
 }
 
 SynthResult write_standin_via_module(const SynthConfig& config) {
-    std::string error;
     SynthResult result;
-    ModuleCall call;
-    call.error = &error;
-    call.synth = &config;
-    call.synth_result = &result;
-    call_module(call);
+    call(&ModuleTable::write_standin, config, result);
     return result;
-}
-
-Summary train_via_module(const Config& config, Observer& observer, util::MlLog& mllog,
-                         const std::atomic<bool>* stop, const checkpoint::Resume* resume) {
-    Summary summary;
-    std::string error;
-    const ModuleCall call{&config,  &observer, &mllog, stop,    resume,
-                          &summary, &error,    false,  nullptr, nullptr};
-    call_module(call);
-    return summary;
 }
 
 } // namespace kakuren::trainer

@@ -1,7 +1,7 @@
 // Two shared libraries that are not kakuren's training module, for KAKUREN_TRAIN_MODULE tests
 // (tests/cli/train_module_e2e_test.cpp). Built with KAKUREN_EXPORT_STALE_ENTRY_POINTS it
-// exports the module's two entry points with another ABI number (a module of other sources);
-// without, nothing of kakuren's (any foreign library).
+// exports the two entry points of modules before the table (ABI version 1: a module of older
+// sources); without, nothing of kakuren's (any foreign library).
 extern "C" {
 
 #ifdef KAKUREN_EXPORT_STALE_ENTRY_POINTS

@@ -61,6 +61,30 @@ TEST(TrainModule, AModuleOfOtherSourcesIsRefusedAsStale) {
         << r.err;
 }
 
+/// kakuren data inspect with KAKUREN_TRAIN_MODULE=module: refused as a module of other sources.
+void expect_refused_as_stale(const std::string& module) {
+    const kakuren::testing::TempDir dir("kakuren-module");
+    const auto r = kakuren_with_module(module, "data inspect " + quoted(dir.path()), dir.path());
+    EXPECT_EQ(r.code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("kakuren: error: the training module " + module +
+                         " does not match this kakuren binary (built from other sources); it is "
+                         "named by KAKUREN_TRAIN_MODULE"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.out, "") << "nothing inspected";
+}
+
+TEST(TrainModule, AModuleOfAnotherAbiVersionIsRefusedAsStale) {
+    // Its table function gives this binary's version no table.
+    expect_refused_as_stale(KAKUREN_NEXT_VERSION_MODULE);
+}
+
+TEST(TrainModule, AModuleOfTheSameVersionWithAnotherLayoutIsRefusedAsStale) {
+    // Its table has this version but another layout fingerprint (a change nobody versioned);
+    // its entries are null, so a module that got this far would crash the test.
+    expect_refused_as_stale(KAKUREN_OTHER_LAYOUT_MODULE);
+}
+
 TEST(TrainModule, AMissingFileNamesTheSetting) {
     const kakuren::testing::TempDir dir("kakuren-module");
     const std::string missing = (dir / "no-such-module.so").string();
