@@ -422,22 +422,20 @@ std::vector<DataProblem> check_data(const Config& config) {
         return problems; // check_model() loads the module and runs it on a batch
     }
     const std::string key = config.model.inputs.empty() ? "model.kind" : "model.inputs";
+    const auto cannot_take = [&](const std::string& why) {
+        problems.push_back({key, train_name + ": model.kind = \"" + config.model.kind +
+                                     "\" cannot take its samples " +
+                                     c10::str(c10::IntArrayRef(info.sample_shape)) + ": " + why +
+                                     channels_last_hint(info.sample_shape, data.layout)});
+    };
     try {
         const Device device(config.device, config.threads, config.dist.local_rank);
         const std::unique_ptr<Task> task = make_task(config.task, config.stats);
         make_model(config.model, model_shape(info, *task, config.model));
     } catch (const Error& e) {
-        problems.push_back({key, train_name + ": model.kind = \"" + config.model.kind +
-                                     "\" cannot take its samples " +
-                                     c10::str(c10::IntArrayRef(info.sample_shape)) + ": " +
-                                     e.what() +
-                                     channels_last_hint(info.sample_shape, data.layout)});
+        cannot_take(e.what());
     } catch (const c10::Error& e) {
-        problems.push_back({key, train_name + ": model.kind = \"" + config.model.kind +
-                                     "\" cannot take its samples " +
-                                     c10::str(c10::IntArrayRef(info.sample_shape)) + ": " +
-                                     e.what_without_backtrace() +
-                                     channels_last_hint(info.sample_shape, data.layout)});
+        cannot_take(e.what_without_backtrace());
     }
     return problems;
 }

@@ -6,6 +6,7 @@
 // only through the Observer and the MLPerf log. Private to trainer/ (torch).
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <source_location>
@@ -46,6 +47,19 @@ struct Diverged {
     std::string what;
 };
 
+/// One phase's batch loop, as Run::run_steps runs it for the training, refresh, full refresh and
+/// evaluation phases.
+struct PhaseLoop {
+    const char* name = "";      ///< the progress label: train | refresh | eval
+    std::int64_t first = 0;     ///< the first step (> 0 after a resume inside the phase)
+    std::int64_t num_steps = 0; ///< steps of the phase
+    /// A checkpoint may be taken before each step, and the cursor counts the steps done
+    /// (cursor_base + steps); else a stop before a step means the phase starts again.
+    bool resumable = false;
+    std::int64_t cursor_base = 0;
+    const char* pause = nullptr; ///< the util::pause_point after each step, or none
+};
+
 /// The order of epochs and phases. Each component keeps its own state and saves it into a
 /// checkpoint (state / load_state); Run sequences them and asks each in turn.
 class Run {
@@ -78,6 +92,14 @@ class Run {
     void check_stop_at_batch() const;
 
     // phases.cpp: the batches of each phase.
+    /// Steps loop.first .. loop.num_steps - 1 of a phase: the stop check (and a checkpoint
+    /// when resumable) before each, `step(k)` (returns the samples done so far), progress.
+    void run_steps(const PhaseLoop& loop, Clock::time_point start,
+                   const std::function<std::int64_t(std::int64_t)>& step);
+    /// The forward-only batches over `ids` (each rank its strided share), recording each
+    /// sample's statistics: the refresh and full refresh phases.
+    void forward_pass(std::span<const std::int64_t> ids, const PhaseLoop& loop,
+                      Clock::time_point start);
     void train_phase(const hiding::EpochPlan& plan, EpochResult& result);
     void refresh_phase(const hiding::EpochPlan& plan, EpochResult& result);
     double full_refresh();
