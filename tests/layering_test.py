@@ -58,6 +58,10 @@ TRAINER_SEAMS = [
     ("replicator", ["dist", "replicator"]),
     ("engine", ["step_engine"]),
     ("records", ["checkpoint_io", "mlperf_records"]),
+    # Run's components, each keeping its own state (run.hpp): inputs, cursor, log marks, clocks.
+    ("run_components", ["run_context", "epoch_cursor", "totals", "batch_geometry",
+                        "phase_buffers", "mllog_marks", "checkpoint_clock", "phase_timer",
+                        "clock"]),
     ("run", ["run", "phases", "run_checkpoint"]),
 ]
 

@@ -3,7 +3,10 @@
 // each rank walks its strided share of the phase's id list, and the replicator hands back the
 // global batch's outcome, which every rank stores (see replicator.cpp).
 #include <cmath>
+#include <exception>
+#include <functional>
 #include <numeric>
+#include <optional>
 
 #include "trainer/run.hpp"
 #include "trainer/schedule.hpp"
@@ -31,39 +34,72 @@ std::vector<float> shard_weights(const std::vector<float>& weights, int rank, in
     return out;
 }
 
+/// The model in forward-only mode for a scope: in train mode or not (BatchNorm), under
+/// InferenceMode, prepared for inference; back in train mode after it. Not when the scope is
+/// left by an exception: a stopped run checkpoints the model as the phase left it.
+class ForwardOnly {
+  public:
+    ForwardOnly(Model& model, bool train_mode)
+        : m_model(model), m_exceptions(std::uncaught_exceptions()) {
+        model.train(train_mode);
+        m_inference.emplace();
+        model.prepare_inference();
+    }
+    ~ForwardOnly() {
+        if (std::uncaught_exceptions() == m_exceptions) {
+            m_model.train();
+        }
+    }
+    ForwardOnly(const ForwardOnly&) = delete;
+    ForwardOnly& operator=(const ForwardOnly&) = delete;
+
+  private:
+    Model& m_model;
+    int m_exceptions;
+    std::optional<torch::InferenceMode> m_inference;
+};
+
 } // namespace
 
-void Run::record(std::span<const std::int64_t> ids, std::int64_t first, const GlobalOutcome& out,
-                 Totals* totals) {
+double Run::record(std::span<const std::int64_t> ids, std::int64_t first, const GlobalOutcome& out,
+                   Totals* totals) {
     torch::NoGradGuard no_grad;
     m_state->store(
         ids.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(out.count)),
         out.losses, out.correct, out.confidence);
-    if (totals != nullptr) {
-        m_last_loss_sum = totals->add(out.losses, out.correct);
-    }
+    return totals != nullptr ? totals->add(out.losses, out.correct) : 0.0;
 }
 
 void Run::check_finite(double loss_sum, std::int64_t step, std::int64_t num_steps) const {
-    if (!m_config.stop_on_nan || std::isfinite(loss_sum)) {
+    if (!m_ctx.config.stop_on_nan || std::isfinite(loss_sum)) {
         return;
     }
     // Every rank holds the global batch's losses, so every rank stops at this same step.
     throw Diverged{"the training loss is " + std::string(std::isnan(loss_sum) ? "nan" : "inf") +
-                   " (not finite) at epoch " + std::to_string(m_epoch + 1) + ", step " +
+                   " (not finite) at epoch " + std::to_string(m_cursor.epoch + 1) + ", step " +
                    std::to_string(step + 1) + " of " + std::to_string(num_steps) +
                    ": the data holds NaN or infinite values, or the model diverged (a lower "
                    "optimizer.lr may help); run.stop_on_nan = false trains on"};
 }
 
-std::int64_t Run::train_steps_of(const hiding::EpochPlan& plan) const {
-    // Every rank takes the same number of steps (rank 0's, the largest shard).
-    return batches_of(max_shard_size(plan.train_ids.size(), m_world), m_local_batch);
-}
-
-std::int64_t Run::refresh_steps_of(const hiding::EpochPlan& plan) const {
-    return batches_of(max_shard_size(plan.refresh_ids.size(), m_world),
-                      m_config.data.eval_batch_size);
+void Run::run_steps(const PhaseLoop& loop, Clock::time_point start,
+                    const std::function<std::int64_t(std::int64_t)>& step) {
+    for (std::int64_t k = loop.first; k < loop.num_steps; ++k) {
+        if (loop.resumable) {
+            at_batch_boundary();
+        } else {
+            check_stop_at_batch();
+        }
+        const std::int64_t samples = step(k);
+        if (loop.resumable) {
+            m_cursor.step = loop.cursor_base + k + 1;
+            m_checkpoints.count_batch();
+        }
+        progress(loop.name, k + 1, loop.num_steps, samples, start, false);
+        if (loop.pause != nullptr) {
+            util::pause_point(loop.pause);
+        }
+    }
 }
 
 void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
@@ -73,91 +109,87 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
                              std::to_string(plan.train_weights.size()) + " loss weights for " +
                              std::to_string(plan.train_ids.size()) + " training samples");
     }
-    const Shard shard(plan.train_ids, m_rank, m_world);
-    const std::vector<float> own_weights = weighted && m_world > 1
-                                               ? shard_weights(plan.train_weights, m_rank, m_world)
-                                               : std::vector<float>{};
+    const Shard shard(plan.train_ids, m_ctx.rank, m_ctx.world);
+    const std::vector<float> own_weights =
+        weighted && m_ctx.world > 1 ? shard_weights(plan.train_weights, m_ctx.rank, m_ctx.world)
+                                    : std::vector<float>{};
     const torch::Tensor weights =
-        weighted ? view_of(m_world > 1 ? own_weights : plan.train_weights) : torch::Tensor();
+        weighted ? view_of(m_ctx.world > 1 ? own_weights : plan.train_weights) : torch::Tensor();
     const auto n_global = static_cast<std::int64_t>(plan.train_ids.size());
-    const std::int64_t batch = m_local_batch;
-    const std::int64_t global_batch = batch * m_world;
-    const std::int64_t num_steps = train_steps_of(plan);
-    Prefetcher reader(*m_data.train, shard.ids(), batch, m_train_buffer, m_epoch);
+    const std::int64_t batch = m_geometry.local_batch;
+    const std::int64_t global_batch = batch * m_ctx.world;
+    const std::int64_t num_steps = m_geometry.train_steps_of(plan);
+    Prefetcher reader(*m_data.train, shard.ids(), batch, m_buffers.train, m_cursor.epoch);
 
-    double lr =
-        scheduled_lr(m_config.schedule, m_config.optim.lr, m_epoch, 1.0, m_steps_full_epoch) *
-        plan.lr_scale;
+    const auto lr_at = [&](double frac) { // the hiding scale on top of the schedule's LR
+        return scheduled_lr(m_ctx.config.schedule, m_ctx.config.optim.lr, m_cursor.epoch, frac,
+                            m_geometry.steps_full_epoch) *
+               plan.lr_scale;
+    };
+    double lr = lr_at(1.0);
     m_engine->model().train();
-    const double before_s = result.train_s; // the part of the phase before a resume
-    const auto start = Clock::now();
-    m_phase_start = start;
-    m_phase_base_s = before_s;
-    m_phase = Phase::train;
-    for (std::int64_t step = m_step; step < num_steps; ++step) {
-        at_batch_boundary();
-        // The hiding scale applies on top of the schedule; the schedule never sees it.
-        lr = scheduled_lr(m_config.schedule, m_config.optim.lr, m_epoch,
-                          epoch_fraction(step, num_steps), m_steps_full_epoch) *
-             plan.lr_scale;
+    // The part of the phase before a resume counts too.
+    const auto start = m_timer.begin(PhaseTimer::Phase::train, result.train_s);
+    const PhaseLoop loop{.name = "train",
+                         .first = m_cursor.step,
+                         .num_steps = num_steps,
+                         .resumable = true,
+                         .cursor_base = 0,
+                         .pause = "train"};
+    run_steps(loop, start, [&](std::int64_t step) {
+        lr = lr_at(epoch_fraction(step, num_steps));
         m_engine->set_lr(lr);
         const std::int64_t len = reader.length(step);
         const Batch samples = reader.read(step);
         util::pause_point("step"); // inside the step: past its boundary's stop check
         const GlobalOutcome out = m_engine->train_step(
             samples, weighted && len > 0 ? weights.narrow(0, step * batch, len) : torch::Tensor());
-        record(plan.train_ids, step * global_batch, out, &m_train_totals);
-        check_finite(m_last_loss_sum, step, num_steps); // before this step counts as done
-        m_step = step + 1;
-        ++m_batches_since_checkpoint;
-        progress("train", step + 1, num_steps, std::min(n_global, (step + 1) * global_batch), start,
-                 false);
-        util::pause_point("train");
-    }
-    m_phase = Phase::other;
-    result.train_s = before_s + seconds_between(start, Clock::now());
+        const double loss_sum = record(plan.train_ids, step * global_batch, out, &m_cursor.totals);
+        check_finite(loss_sum, step, num_steps); // before this step counts as done
+        return std::min(n_global, (step + 1) * global_batch);
+    });
+    result.train_s = m_timer.end();
     progress("train", num_steps, num_steps, n_global, start, true);
-    std::tie(result.train_loss, result.train_accuracy) = m_train_totals.means();
+    std::tie(result.train_loss, result.train_accuracy) = m_cursor.totals.means();
     result.lr = lr / plan.lr_scale; // the schedule's LR; lr_scale is recorded beside it
     // All ranks together (the global batch's samples).
     result.samples_per_s =
         result.train_s > 0 ? static_cast<double>(n_global) / result.train_s : 0.0;
 }
 
+void Run::forward_pass(std::span<const std::int64_t> ids, const PhaseLoop& loop,
+                       Clock::time_point start) {
+    const Shard shard(ids, m_ctx.rank, m_ctx.world);
+    const auto n_global = static_cast<std::int64_t>(ids.size());
+    const std::int64_t batch = m_geometry.eval_batch;
+    const std::int64_t global_batch = batch * m_ctx.world;
+    // Eval mode unless the reference quirk asks for train mode (BatchNorm statistics then move
+    // with the refreshed samples too).
+    const bool train_mode = m_ctx.config.stats.hidden_pass_train_mode;
+    const ForwardOnly forward(m_engine->model(), train_mode);
+    Prefetcher reader(*m_data.train, shard.ids(), batch, m_buffers.forward);
+    run_steps(loop, start, [&](std::int64_t step) {
+        record(ids, step * global_batch, m_engine->forward(reader.read(step), train_mode), nullptr);
+        return std::min(n_global, (step + 1) * global_batch);
+    });
+}
+
 void Run::refresh_phase(const hiding::EpochPlan& plan, EpochResult& result) {
-    const Shard shard(plan.refresh_ids, m_rank, m_world);
     const auto n_global = static_cast<std::int64_t>(plan.refresh_ids.size());
-    const std::int64_t batch = m_config.data.eval_batch_size;
-    const std::int64_t global_batch = batch * m_world;
-    const std::int64_t num_steps = refresh_steps_of(plan);
-    const bool train_mode = m_config.stats.hidden_pass_train_mode;
-    const double before_s = result.hidden_pass_s; // the part of the phase before a resume
-    const auto start = Clock::now();
-    m_phase_start = start;
-    m_phase_base_s = before_s;
-    m_phase = Phase::refresh;
+    const std::int64_t num_steps = m_geometry.refresh_steps_of(plan);
+    // The part of the phase before a resume counts too.
+    const auto start = m_timer.begin(PhaseTimer::Phase::refresh, result.hidden_pass_s);
     if (num_steps > 0) {
-        // Eval mode unless the reference quirk asks for train mode (BatchNorm statistics then
-        // move with the hidden samples too).
-        Model& model = m_engine->model();
-        model.train(train_mode);
-        torch::InferenceMode inference;
-        model.prepare_inference();
-        Prefetcher reader(*m_data.train, shard.ids(), batch, m_forward_buffer);
-        for (std::int64_t step = m_step - m_train_steps; step < num_steps; ++step) {
-            at_batch_boundary();
-            record(plan.refresh_ids, step * global_batch,
-                   m_engine->forward(reader.read(step), train_mode), nullptr);
-            m_step = m_train_steps + step + 1;
-            ++m_batches_since_checkpoint;
-            progress("refresh", step + 1, num_steps, std::min(n_global, (step + 1) * global_batch),
-                     start, false);
-            util::pause_point("refresh");
-        }
-        model.train();
+        forward_pass(plan.refresh_ids,
+                     {.name = "refresh",
+                      .first = m_cursor.step - m_cursor.train_steps,
+                      .num_steps = num_steps,
+                      .resumable = true,
+                      .cursor_base = m_cursor.train_steps,
+                      .pause = "refresh"},
+                     start);
     }
-    m_phase = Phase::other;
-    result.hidden_pass_s = before_s + seconds_between(start, Clock::now());
+    result.hidden_pass_s = m_timer.end();
     result.refreshed = n_global;
     progress("refresh", num_steps, num_steps, n_global, start, true);
 }
@@ -169,27 +201,17 @@ double Run::full_refresh() {
     const std::int64_t n = m_data.train->size();
     std::vector<std::int64_t> all(static_cast<std::size_t>(n));
     std::iota(all.begin(), all.end(), std::int64_t{0});
-    const Shard shard(all, m_rank, m_world);
-    const std::int64_t batch = m_config.data.eval_batch_size;
-    const std::int64_t global_batch = batch * m_world;
-    const std::int64_t num_steps = batches_of(max_shard_size(all.size(), m_world), batch);
-    const bool train_mode = m_config.stats.hidden_pass_train_mode;
+    const std::int64_t num_steps =
+        batches_of(max_shard_size(all.size(), m_ctx.world), m_geometry.eval_batch);
     const auto start = Clock::now();
-    {
-        Model& model = m_engine->model();
-        model.train(train_mode);
-        torch::InferenceMode inference;
-        model.prepare_inference();
-        Prefetcher reader(*m_data.train, shard.ids(), batch, m_forward_buffer);
-        for (std::int64_t step = 0; step < num_steps; ++step) {
-            check_stop_at_batch();
-            record(all, step * global_batch, m_engine->forward(reader.read(step), train_mode),
-                   nullptr);
-            progress("refresh", step + 1, num_steps, std::min(n, (step + 1) * global_batch), start,
-                     false);
-        }
-    }
-    m_engine->model().train();
+    forward_pass(all,
+                 {.name = "refresh",
+                  .first = 0,
+                  .num_steps = num_steps,
+                  .resumable = false,
+                  .cursor_base = 0,
+                  .pause = nullptr},
+                 start);
     progress("refresh", num_steps, num_steps, n, start, true);
     return seconds_between(start, Clock::now());
 }
@@ -199,17 +221,14 @@ double Run::full_refresh() {
 void Run::eval_phase(EpochResult& result) {
     const SampleSource& test = *m_data.test;
     const std::int64_t n = test.size();
-    const std::int64_t batch = m_config.data.eval_batch_size;
-    const std::int64_t block_begin = n * m_rank / m_world;
-    const std::int64_t block_end = n * (m_rank + 1) / m_world;
-    const std::int64_t num_steps = batches_of((n + m_world - 1) / m_world, batch);
+    const std::int64_t batch = m_ctx.config.data.eval_batch_size;
+    const std::int64_t block_begin = n * m_ctx.rank / m_ctx.world;
+    const std::int64_t block_end = n * (m_ctx.rank + 1) / m_ctx.world;
+    const std::int64_t num_steps = batches_of((n + m_ctx.world - 1) / m_ctx.world, batch);
     const auto start = Clock::now();
     EvalSums total;
     {
-        Model& model = m_engine->model();
-        model.eval();
-        torch::InferenceMode inference;
-        model.prepare_inference();
+        const ForwardOnly forward(m_engine->model(), false);
         // A streaming source's reader threads read the rank's block ahead of the steps.
         std::vector<std::int64_t> block;
         if (test.reader_threads() > 0) {
@@ -218,8 +237,13 @@ void Run::eval_phase(EpochResult& result) {
         }
         BatchBuffer unused;
         Prefetcher ahead(test, block, batch, unused);
-        for (std::int64_t step = 0; step < num_steps; ++step) {
-            check_stop_at_batch();
+        const PhaseLoop loop{.name = "eval",
+                             .first = 0,
+                             .num_steps = num_steps,
+                             .resumable = false,
+                             .cursor_base = 0,
+                             .pause = "eval"};
+        run_steps(loop, start, [&](std::int64_t step) {
             const std::int64_t begin = block_begin + step * batch;
             const std::int64_t len = std::clamp<std::int64_t>(block_end - begin, 0, batch);
             const EvalSums sums =
@@ -229,14 +253,11 @@ void Run::eval_phase(EpochResult& result) {
             total.loss += sums.loss;
             total.metric += sums.metric;
             total.count += sums.count;
-            progress("eval", step + 1, num_steps, static_cast<std::int64_t>(total.count), start,
-                     false);
-            util::pause_point("eval");
-        }
-        result.test_loss = total.count > 0 ? total.loss / total.count : 0.0;
-        result.test_accuracy = total.count > 0 ? total.metric / total.count : 0.0;
+            return static_cast<std::int64_t>(total.count);
+        });
     }
-    m_engine->model().train();
+    result.test_loss = total.count > 0 ? total.loss / total.count : 0.0;
+    result.test_accuracy = total.count > 0 ? total.metric / total.count : 0.0;
     result.eval_s = seconds_between(start, Clock::now());
     progress("eval", num_steps, num_steps, n, start, true);
 }
@@ -244,24 +265,23 @@ void Run::eval_phase(EpochResult& result) {
 void Run::progress(const char* phase, std::int64_t step, std::int64_t num_steps,
                    std::int64_t samples, Clock::time_point phase_start, bool force) {
     const auto now = Clock::now();
-    if (!force && seconds_between(m_last_progress, now) < k_progress_interval_s) {
+    if (!m_timer.progress_due(now, force, k_progress_interval_s)) {
         return;
     }
-    m_last_progress = now;
     StepProgress p;
-    p.epoch = m_epoch + 1;
-    p.num_epochs = m_config.schedule.epochs;
+    p.epoch = m_cursor.epoch + 1;
+    p.num_epochs = m_ctx.config.schedule.epochs;
     p.step = step;
     p.num_steps = num_steps;
     p.phase = phase;
     const double phase_s = seconds_between(phase_start, now);
     p.samples_per_s = phase_s > 0 ? static_cast<double>(samples) / phase_s : 0.0;
-    p.hidden_fraction = m_hidden_fraction;
-    p.elapsed_s = seconds_between(m_run_start, now);
+    p.hidden_fraction = m_cursor.hidden_fraction;
+    p.elapsed_s = m_timer.elapsed_s(now);
     p.samples = samples;
-    p.has_loss = m_train_totals.count > 0;
-    p.loss_mean = m_train_totals.means().first;
-    m_observer.on_progress(p);
+    p.has_loss = m_cursor.totals.count > 0;
+    p.loss_mean = m_cursor.totals.means().first;
+    m_ctx.observer.on_progress(p);
 }
 
 } // namespace kakuren::trainer

@@ -38,108 +38,79 @@ ModelShape model_shape(const DataInfo& info, const Task& task, const ModelConfig
     return shape;
 }
 
-std::pair<double, double> Totals::means() const {
-    if (count == 0) {
-        return {0.0, 0.0};
-    }
-    return {loss_sum / static_cast<double>(count),
-            static_cast<double>(correct_sum) / static_cast<double>(count)};
-}
-
-void Totals::save(checkpoint::LoopState& out) const {
-    out.train_loss_sum = loss_sum;
-    out.train_correct = correct_sum;
-    out.train_count = count;
-}
-
-void Totals::restore(const checkpoint::LoopState& in) {
-    loss_sum = in.train_loss_sum;
-    correct_sum = in.train_correct;
-    count = in.train_count;
-}
-
 Run::Run(const Config& config, Observer& observer, util::MlLog& mllog,
          const std::atomic<bool>* stop, const checkpoint::Resume* resume)
-    : m_config(config), m_observer(observer), m_mllog(mllog), m_stop(stop), m_resume(resume),
-      m_rank(config.dist.rank), m_world(config.dist.world) {
-    if (config.checkpoint) {
-        m_schedule.emplace(*config.checkpoint);
-    }
-}
+    : m_ctx{config, observer, mllog, stop, resume, config.dist.rank, config.dist.world},
+      m_checkpoints(config.checkpoint) {}
 
 void Run::setup() {
-    const DataConfig& data = m_config.data;
+    const DataConfig& data = m_ctx.config.data;
     if (data.batch_size < 1 || data.eval_batch_size < 1) {
         throw UsageError("data.batch_size and data.eval_batch_size must be >= 1");
     }
-    const std::string& schedule_kind = m_config.schedule.kind;
+    const std::string& schedule_kind = m_ctx.config.schedule.kind;
     if (schedule_kind != "step" && schedule_kind != "multistep" && schedule_kind != "cosine") {
         throw UsageError("unknown schedule.kind \"" + schedule_kind +
                          "\"; expected step, multistep or cosine");
     }
-    m_device.emplace(m_config.device, m_config.threads, m_config.dist.local_rank);
-    const DistConfig& dist = m_config.dist;
+    m_device.emplace(m_ctx.config.device, m_ctx.config.threads, m_ctx.config.dist.local_rank);
+    const DistConfig& dist = m_ctx.config.dist;
     if (dist.world < 1 || dist.rank < 0 || dist.rank >= dist.world) {
         throw UsageError("invalid rank " + std::to_string(dist.rank) + " for world size " +
                          std::to_string(dist.world) + "; expected 0 <= rank < world");
     }
-    if (m_config.stage) {
+    if (m_ctx.config.stage) {
         // Data staging: inside init, before loading (train_samples must precede init_stop).
         DataConfig staged = data;
-        log(key::staging_start);
-        const std::int64_t bytes = m_config.stage(staged);
-        log(key::staging_stop, Json::null(), {{"staged_bytes", static_cast<long long>(bytes)}});
+        m_ctx.log(key::staging_start);
+        const std::int64_t bytes = m_ctx.config.stage(staged);
+        m_ctx.log(key::staging_stop, Json::null(),
+                  {{"staged_bytes", static_cast<long long>(bytes)}});
         m_data = open_sources(staged);
     } else {
         m_data = open_sources(data);
     }
-    m_replicator = m_world > 1 ? make_c10d_replicator(dist, m_device->torch_device(), m_stop)
-                               : make_local_replicator(m_stop);
-    m_observer.on_start(m_data.train->size(), m_data.test->size());
+    m_replicator = m_ctx.world > 1
+                       ? make_c10d_replicator(dist, m_device->torch_device(), m_ctx.stop)
+                       : make_local_replicator(m_ctx.stop);
+    m_ctx.observer.on_start(m_data.train->size(), m_data.test->size());
     setup_model();
 
-    hiding::Config hiding_config = m_config.hiding;
+    hiding::Config hiding_config = m_ctx.config.hiding;
     if (hiding_config.seed == 0) {
-        hiding_config.seed = m_config.seed;
+        hiding_config.seed = m_ctx.config.seed;
     }
     m_policy = hiding::make_policy(hiding_config); // a bad config: hiding's own UsageError
-    // LR milestones exist only for step schedules; the policy decays F at them.
-    if (m_config.schedule.kind == "step" || m_config.schedule.kind == "multistep") {
-        m_lr_milestones = m_config.schedule.milestones;
-    }
     m_state.emplace(m_data.train->size());
-
-    const std::int64_t per_rank = (m_data.train->size() + m_world - 1) / m_world;
-    m_local_batch = std::max<std::int64_t>(1, data.batch_size / m_world);
-    m_steps_full_epoch = (per_rank + m_local_batch - 1) / m_local_batch;
-    if (m_world > 1) {
+    m_geometry = BatchGeometry::of(m_ctx.config, m_data.train->size());
+    if (m_ctx.world > 1) {
         check_same_on_all_ranks();
     }
-    m_replicator->attach(m_engine->model(), m_local_batch, data.eval_batch_size,
-                         m_config.stats.hidden_pass_train_mode);
+    m_replicator->attach(m_engine->model(), m_geometry.local_batch, data.eval_batch_size,
+                         m_ctx.config.stats.hidden_pass_train_mode);
 }
 
 void Run::setup_model() {
-    Device::seed(m_config.seed);
-    m_task = make_task(m_config.task, m_config.stats);
-    std::shared_ptr<Model> model = make_model(
-        m_config.model, model_shape(m_data.info, *m_task, m_config.model, m_config.task.kind));
+    Device::seed(m_ctx.config.seed);
+    m_task = make_task(m_ctx.config.task, m_ctx.config.stats);
+    std::shared_ptr<Model> model =
+        make_model(m_ctx.config.model,
+                   model_shape(m_data.info, *m_task, m_ctx.config.model, m_ctx.config.task.kind));
     model->train();
     model->to(m_device->torch_device()); // before the optimizer takes its parameters
     if (m_device->pin_batches()) {
-        m_train_buffer = BatchBuffer::pinned();
-        m_forward_buffer = BatchBuffer::pinned();
+        m_buffers = PhaseBuffers::pinned();
     }
     m_engine =
-        std::make_unique<StepEngine>(std::move(model), m_config.optim, *m_task, *m_replicator,
-                                     *m_device, m_config.data.accumulation_steps);
+        std::make_unique<StepEngine>(std::move(model), m_ctx.config.optim, *m_task, *m_replicator,
+                                     *m_device, m_ctx.config.data.accumulation_steps);
 }
 
 void Run::check_same_on_all_ranks() {
     // Ranks started with different recipes would deadlock or silently diverge: compare what
     // shapes the collectives, and the initial weights.
     const std::uint64_t digest = model_digest(m_engine->model());
-    const auto& c = m_config;
+    const auto& c = m_ctx.config;
     m_replicator->check_same(
         {static_cast<double>(m_data.train->size()), static_cast<double>(m_data.test->size()),
          static_cast<double>(count_parameters(m_engine->model())),
@@ -164,50 +135,44 @@ void Run::check_stop_at_batch() const {
 }
 
 bool Run::target_reached(double metric) const {
-    if (!m_config.target_accuracy) {
+    if (!m_ctx.config.target_accuracy) {
         return false;
     }
-    return m_task->lower_is_better() ? metric <= *m_config.target_accuracy
-                                     : metric >= *m_config.target_accuracy;
+    return m_task->lower_is_better() ? metric <= *m_ctx.config.target_accuracy
+                                     : metric >= *m_ctx.config.target_accuracy;
 }
 
 hiding::EpochContext Run::epoch_context() const {
-    const ScheduleConfig& schedule = m_config.schedule;
-    return {m_epoch, schedule.epochs, schedule.warmup_epochs, m_lr_milestones};
+    const ScheduleConfig& schedule = m_ctx.config.schedule;
+    return {m_cursor.epoch, schedule.epochs, schedule.warmup_epochs, m_geometry.lr_milestones};
 }
 
 void Run::begin_epoch() {
-    m_log_at_epoch = log_size();
-    m_bytes_at_epoch = m_data.train->bytes_read();
+    m_marks.begin_epoch(m_ctx.log_size(), m_data.train->bytes_read());
     log_epoch(key::epoch_start);
-    m_started = m_epoch + 1;
+    m_cursor.started = m_cursor.epoch + 1;
     const hiding::EpochContext ctx = epoch_context();
     // A policy that samples from fresh losses of every sample (iswr) gets them first.
     const double full_refresh_s = m_policy->wants_full_refresh(ctx) ? full_refresh() : 0.0;
-    m_plan = m_policy->plan_epoch(ctx, m_state->view());
-    m_has_plan = true;
-    m_step = 0;
-    m_train_steps = train_steps_of(m_plan);
-    m_refresh_steps = refresh_steps_of(m_plan);
-    m_train_totals = Totals{};
-    m_result = EpochResult{};
-    m_result.hidden_pass_s = full_refresh_s; // counted with the refresh phase's time
+    m_cursor.begin(m_policy->plan_epoch(ctx, m_state->view()), m_geometry);
+    m_cursor.result.hidden_pass_s = full_refresh_s; // counted with the refresh phase's time
 
-    log_epoch(key::hidden_samples, static_cast<long long>(m_plan.hidden_ids.size()));
-    log_epoch(key::moved_back_samples, static_cast<long long>(m_plan.num_moved_back));
-    log_epoch(key::realised_hidden_fraction, m_plan.realised_fraction());
-    if (m_plan.num_distinct_trained() != static_cast<std::int64_t>(m_plan.train_ids.size())) {
+    log_epoch(key::hidden_samples, static_cast<long long>(m_cursor.plan.hidden_ids.size()));
+    log_epoch(key::moved_back_samples, static_cast<long long>(m_cursor.plan.num_moved_back));
+    log_epoch(key::realised_hidden_fraction, m_cursor.plan.realised_fraction());
+    if (m_cursor.plan.num_distinct_trained() !=
+        static_cast<std::int64_t>(m_cursor.plan.train_ids.size())) {
         // Draws with replacement (iswr): how many draws, and how many distinct samples they hit.
-        log_epoch(key::drawn_samples, static_cast<long long>(m_plan.train_ids.size()));
+        log_epoch(key::drawn_samples, static_cast<long long>(m_cursor.plan.train_ids.size()));
         log_epoch(key::distinct_trained_samples,
-                  static_cast<long long>(m_plan.num_distinct_trained()));
+                  static_cast<long long>(m_cursor.plan.num_distinct_trained()));
     }
-    m_log_at_train = log_size();
+    m_marks.begin_train(m_ctx.log_size());
 }
 
 EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
-    EpochResult& result = m_result; // holds what a resumed epoch did before
-    result.epoch = m_epoch + 1;
+    EpochResult& result = m_cursor.result; // holds what a resumed epoch did before
+    result.epoch = m_cursor.epoch + 1;
     result.metric_name = m_task->metric_name();
     result.lr_scale = plan.lr_scale;
     result.max_fraction = plan.max_fraction;
@@ -215,17 +180,17 @@ EpochResult Run::run_epoch(const hiding::EpochPlan& plan) {
     result.hidden = static_cast<std::int64_t>(plan.hidden_ids.size());
     result.moved_back = plan.num_moved_back;
     result.candidates = plan.num_candidates;
-    m_hidden_fraction = plan.realised_fraction();
+    m_cursor.hidden_fraction = plan.realised_fraction();
 
     // A resumed epoch whose training steps were all done (their records are in the log) goes
     // straight to the refresh pass.
-    const bool trained_before = m_step > 0 && m_step >= m_train_steps;
+    const bool trained_before = m_cursor.step > 0 && m_cursor.step >= m_cursor.train_steps;
     if (!trained_before) {
         train_phase(plan, result);
         log_epoch(key::learning_rate, result.lr * result.lr_scale); // the LR the optimizer used
         log_epoch(key::lr_scale, result.lr_scale);
         log_epoch(key::train_loss, result.train_loss);
-        m_log_at_refresh = log_size();
+        m_marks.begin_refresh(m_ctx.log_size());
     }
     check_stop();
 
@@ -255,17 +220,17 @@ void Run::end_epoch(EpochResult result, Clock::time_point epoch_start) {
         // Each rank reads its own shard: the epoch's bytes are the whole job's, summed over the
         // ranks (every rank streams, so every rank takes part in the sum).
         const auto local_bytes =
-            static_cast<std::int64_t>(m_data.train->bytes_read() - m_bytes_at_epoch);
+            static_cast<std::int64_t>(m_marks.bytes_since(m_data.train->bytes_read()));
         result.bytes_read = m_replicator->sum_count(local_bytes);
-        if (m_world > 1) {
-            util::log_info("rank " + std::to_string(m_rank) + " of " + std::to_string(m_world) +
-                           " read " + std::to_string(local_bytes) + " bytes in epoch " +
-                           std::to_string(m_epoch + 1) +
+        if (m_ctx.world > 1) {
+            util::log_info("rank " + std::to_string(m_ctx.rank) + " of " +
+                           std::to_string(m_ctx.world) + " read " + std::to_string(local_bytes) +
+                           " bytes in epoch " + std::to_string(m_cursor.epoch + 1) +
                            " (all ranks: " + std::to_string(*result.bytes_read) + ")");
         }
     }
-    result.comm_s = m_replicator->comm_times().wait_s - m_comm_at_epoch_s;
-    if (m_world > 1) {
+    result.comm_s = m_marks.comm_since(m_replicator->comm_times().wait_s);
+    if (m_ctx.world > 1) {
         // Communication not hidden behind computation (one-rank logs stay as they were).
         log_epoch(key::communication_time_s, result.comm_s);
     }
@@ -274,83 +239,79 @@ void Run::end_epoch(EpochResult result, Clock::time_point epoch_start) {
     }
     log_epoch(key::epoch_stop);
 
-    result.hidden_ids = m_plan.hidden_ids;
+    result.hidden_ids = m_cursor.plan.hidden_ids;
     const hiding::SampleStatsView stats = m_state->view();
     result.loss = stats.loss;
     result.correct = stats.correct;
     result.confidence = stats.confidence;
-    m_observer.on_epoch(result);
+    m_ctx.observer.on_epoch(result);
 
     Summary& summary = m_summary;
-    summary.epochs_done = m_epoch + 1;
+    summary.epochs_done = m_cursor.epoch + 1;
     summary.final_accuracy = result.test_accuracy;
-    summary.best_accuracy = m_epoch == 0 ? result.test_accuracy
+    summary.best_accuracy = m_cursor.epoch == 0 ? result.test_accuracy
                             : m_task->lower_is_better()
                                 ? std::min(summary.best_accuracy, result.test_accuracy)
                                 : std::max(summary.best_accuracy, result.test_accuracy);
     summary.target_reached = target_reached(result.test_accuracy);
 
     // The epoch is complete: the loop stands at its end.
-    m_completed_hidden = std::move(m_plan.hidden_ids);
-    m_plan = hiding::EpochPlan{};
-    m_has_plan = false;
-    m_step = 0;
-    ++m_epoch;
-    m_log_at_epoch = log_size();
-    const bool last = m_epoch >= m_config.schedule.epochs || summary.target_reached;
-    if (m_schedule && m_schedule->due_at_epoch_end(m_epoch, last)) {
+    m_cursor.complete();
+    m_marks.end_epoch(m_ctx.log_size());
+    const bool last = m_cursor.epoch >= m_ctx.config.schedule.epochs || summary.target_reached;
+    if (m_checkpoints.due_at_epoch_end(m_cursor.epoch, last)) {
         save_checkpoint(last ? checkpoint::Reason::final : checkpoint::Reason::epoch);
     }
 }
 
 void Run::epoch_loop() {
-    while (!m_summary.target_reached && m_epoch < m_config.schedule.epochs) {
+    while (!m_summary.target_reached && m_cursor.epoch < m_ctx.config.schedule.epochs) {
         auto epoch_start = Clock::now();
-        m_comm_at_epoch_s = m_replicator->comm_times().wait_s;
-        if (m_has_plan) {
+        m_marks.begin_comm(m_replicator->comm_times().wait_s);
+        if (m_cursor.has_plan) {
             // Resumed inside this epoch: count the time it took before.
-            epoch_start -= std::chrono::duration_cast<Clock::duration>(
-                std::chrono::duration<double>(m_result.train_s + m_result.hidden_pass_s));
+            epoch_start -=
+                std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                    m_cursor.result.train_s + m_cursor.result.hidden_pass_s));
         } else {
             check_stop();
             begin_epoch();
         }
-        end_epoch(run_epoch(m_plan), epoch_start);
+        end_epoch(run_epoch(m_cursor.plan), epoch_start);
     }
 }
 
 void Run::start() {
-    if (m_resume == nullptr) {
-        log(key::cache_clear, true);
-        log(key::init_start);
+    if (m_ctx.resume == nullptr) {
+        m_ctx.log(key::cache_clear, true);
+        m_ctx.log(key::init_start);
     }
     setup();
-    if (m_resume == nullptr) {
+    if (m_ctx.resume == nullptr) {
         util::MlLog no_log; // ranks other than 0 write no log
-        log_hyperparameters(m_config,
-                            {m_world, m_device->platform(m_config.dist.num_nodes), m_device->name(),
-                             m_steps_full_epoch, m_lr_milestones, m_data.train->size(),
-                             m_data.test->size()},
-                            m_rank == 0 ? m_mllog : no_log);
-        log(key::init_stop);
-        log(key::run_start);
+        log_hyperparameters(m_ctx.config,
+                            {m_ctx.world, m_device->platform(m_ctx.config.dist.num_nodes),
+                             m_device->name(), m_geometry.steps_full_epoch,
+                             m_geometry.lr_milestones, m_data.train->size(), m_data.test->size()},
+                            m_ctx.rank == 0 ? m_ctx.mllog : no_log);
+        m_ctx.log(key::init_stop);
+        m_ctx.log(key::run_start);
     } else {
         // The log was cut back to the checkpoint: it goes on from there, after one record that
         // marks the attempt taking over (the init records and run_start are the first attempt's).
-        restore(*m_resume);
-        const checkpoint::Position& pos = m_resume->loop.position;
-        log(key::resume, m_resume->name,
-            {{"epoch_num", pos.epoch}, {"step", static_cast<long long>(pos.step)}});
+        restore(*m_ctx.resume);
+        const checkpoint::Position& pos = m_ctx.resume->loop.position;
+        m_ctx.log(key::resume, m_ctx.resume->name,
+                  {{"epoch_num", pos.epoch}, {"step", static_cast<long long>(pos.step)}});
     }
-    m_run_start = Clock::now();
-    m_last_progress = m_run_start;
-    m_last_checkpoint_time = m_run_start;
-    m_log_at_epoch = m_log_at_train = m_log_at_refresh = log_size();
-    m_bytes_at_epoch = m_data.train->bytes_read();
+    const auto now = Clock::now();
+    m_timer.start_run(now);
+    m_checkpoints.start(now);
+    m_marks.reset(m_ctx.log_size(), m_data.train->bytes_read());
     m_summary.num_train_samples = m_data.train->size();
     m_summary.num_test_samples = m_data.test->size();
     // A run resumed after the epoch that reached its target is done.
-    m_summary.target_reached = m_resume != nullptr && m_resume->loop.position.epoch_end &&
+    m_summary.target_reached = m_ctx.resume != nullptr && m_ctx.resume->loop.position.epoch_end &&
                                target_reached(m_summary.final_accuracy);
     m_summary.metric_name = m_task->metric_name();
     m_summary.lower_is_better = m_task->lower_is_better();
@@ -359,7 +320,7 @@ void Run::start() {
 void Run::finish() {
     Summary& summary = m_summary;
     summary.model_digest = model_digest(m_engine->model());
-    if (m_world > 1) {
+    if (m_ctx.world > 1) {
         m_replicator->check_same({static_cast<double>(summary.model_digest >> 32),
                                   static_cast<double>(summary.model_digest & 0xffffffffULL)},
                                  "the final weights (the ranks diverged: a bug)");
@@ -367,8 +328,9 @@ void Run::finish() {
             util::log_info(line);
         }
     }
-    log(key::run_stop, Json::null(),
-        {{"status", summary.target_reached ? "success" : "aborted"}, {"epoch_num", m_started}});
+    m_ctx.log(key::run_stop, Json::null(),
+              {{"status", summary.target_reached ? "success" : "aborted"},
+               {"epoch_num", m_cursor.started}});
 }
 
 Summary Run::run() {
@@ -385,8 +347,8 @@ Summary Run::run() {
             epoch_loop();
         } catch (const Interrupted&) {
             m_summary.interrupted = true;
-            m_observer.on_stopping();
-            if (m_schedule) {
+            m_ctx.observer.on_stopping();
+            if (m_checkpoints.enabled()) {
                 save_checkpoint(checkpoint::Reason::signal);
             }
         } catch (const Diverged& d) {
@@ -394,7 +356,8 @@ Summary Run::run() {
             m_summary.diverged = d.what;
         }
     } catch (...) {
-        log(key::run_stop, Json::null(), {{"status", "aborted"}, {"epoch_num", m_started}});
+        m_ctx.log(key::run_stop, Json::null(),
+                  {{"status", "aborted"}, {"epoch_num", m_cursor.started}});
         throw;
     }
     finish();
@@ -459,22 +422,20 @@ std::vector<DataProblem> check_data(const Config& config) {
         return problems; // check_model() loads the module and runs it on a batch
     }
     const std::string key = config.model.inputs.empty() ? "model.kind" : "model.inputs";
+    const auto cannot_take = [&](const std::string& why) {
+        problems.push_back({key, train_name + ": model.kind = \"" + config.model.kind +
+                                     "\" cannot take its samples " +
+                                     c10::str(c10::IntArrayRef(info.sample_shape)) + ": " + why +
+                                     channels_last_hint(info.sample_shape, data.layout)});
+    };
     try {
         const Device device(config.device, config.threads, config.dist.local_rank);
         const std::unique_ptr<Task> task = make_task(config.task, config.stats);
         make_model(config.model, model_shape(info, *task, config.model));
     } catch (const Error& e) {
-        problems.push_back({key, train_name + ": model.kind = \"" + config.model.kind +
-                                     "\" cannot take its samples " +
-                                     c10::str(c10::IntArrayRef(info.sample_shape)) + ": " +
-                                     e.what() +
-                                     channels_last_hint(info.sample_shape, data.layout)});
+        cannot_take(e.what());
     } catch (const c10::Error& e) {
-        problems.push_back({key, train_name + ": model.kind = \"" + config.model.kind +
-                                     "\" cannot take its samples " +
-                                     c10::str(c10::IntArrayRef(info.sample_shape)) + ": " +
-                                     e.what_without_backtrace() +
-                                     channels_last_hint(info.sample_shape, data.layout)});
+        cannot_take(e.what_without_backtrace());
     }
     return problems;
 }
