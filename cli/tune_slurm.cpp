@@ -163,7 +163,7 @@ std::vector<std::string> SlurmRoundRunner::submit(launcher::Backend& slurm, cons
     fs::create_directories(request.script_file.parent_path());
     util::atomic_write(request.script_file,
                        tune_array_script(request.spec, m_ws, tune.id, candidates, until));
-    const std::vector<std::string> ids = slurm.submit(request);
+    std::vector<std::string> ids = slurm.submit(request);
     std::string listed;
     for (const std::string& id : ids) {
         listed += id + "\n";

@@ -23,10 +23,10 @@ struct RunContext {
 
     /// One MLPerf record, on rank 0 (the other ranks write no log).
     void log(std::string_view key, const util::Json& value = util::Json::null(),
-             util::JsonObject metadata = {},
+             const util::JsonObject& metadata = {},
              std::source_location where = std::source_location::current()) const {
         if (rank == 0) {
-            mllog.event(key, value, std::move(metadata), where);
+            mllog.event(key, value, metadata, where);
         }
     }
     /// Bytes in the MLPerf log file so far; 0 on ranks other than 0 or without a log.

@@ -125,7 +125,7 @@ MlLog::MlLog(const std::filesystem::path& path) : m_path(path) {
                              (errno != 0 ? std::strerror(errno) : "unknown error"));
 }
 
-void MlLog::event(std::string_view key, const Json& value, JsonObject metadata,
+void MlLog::event(std::string_view key, const Json& value, const JsonObject& metadata,
                   std::source_location where) {
     const std::lock_guard lock(m_mutex);
     if (!m_out.is_open())

@@ -25,7 +25,8 @@ class MlLog {
     MlLog() = default;
     explicit MlLog(const std::filesystem::path& path);
 
-    void event(std::string_view key, const Json& value = Json::null(), JsonObject metadata = {},
+    void event(std::string_view key, const Json& value = Json::null(),
+               const JsonObject& metadata = {},
                std::source_location where = std::source_location::current());
     bool enabled() const { return m_out.is_open(); }
     /// guard is asked before every record; once it says false the log is closed and writes
