@@ -103,7 +103,9 @@ class SlurmTune(unittest.TestCase):
                 self.assertRegex(f.read(), r"^\d+(_\d+)?\n", script)
         for c in on_slurm["candidates"]:
             with open(os.path.join(folder, f"candidate-{c['candidate']}.log")) as f:
-                self.assertRegex(f.read(), r"epoch \d+/8", c["label"])
+                # the worker's segment lines: "LABEL: new run, epochs 1-2", "... continued, ..."
+                self.assertRegex(f.read(), r": (new run|run \S+ continued), epochs \d+-\d+",
+                                 c["label"])
         outs = [f for f in listing if f.startswith("slurm-")]
         self.assertGreaterEqual(len(outs), len(on_slurm["candidates"]), listing)
         with open(os.path.join(folder, scripts[0])) as f:
