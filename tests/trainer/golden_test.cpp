@@ -56,7 +56,7 @@ class Recorder : public Observer {
   public:
     void on_epoch(const EpochResult& r) override {
         hidden.add(std::span<const std::int64_t>(r.hidden_ids));
-        const std::int64_t size = static_cast<std::int64_t>(r.hidden_ids.size());
+        const auto size = static_cast<std::int64_t>(r.hidden_ids.size());
         hidden.add(&size, sizeof size);
         stats = Digest{};
         stats.add(r.loss);
@@ -100,7 +100,7 @@ struct Case {
 std::string run_digests(const Case& c, const std::string& strategy) {
     std::vector<std::string> overrides = c.overrides;
     overrides.push_back("hiding.strategy=" + strategy);
-    overrides.push_back("run.threads=1");
+    overrides.emplace_back("run.threads=1");
     const recipes::Recipe recipe = recipes::load(k_source / "recipes" / c.recipe, overrides);
     Config config = cli::trainer_config(recipe);
     config.checkpoint.reset();
@@ -122,7 +122,9 @@ void check(const std::string& name, const Case& c) {
     }
     std::map<std::string, std::string> golden = read_golden();
     for (const std::string& strategy : k_strategies) {
-        const std::string key = name + "/" + strategy;
+        std::string key = name;
+        key += "/";
+        key += strategy;
         const std::string actual = run_digests(c, strategy);
         if (update) {
             golden[key] = actual;

@@ -89,7 +89,7 @@ TEST(MlLogLine, ACallersFileAndLinenoReplaceTheCallSite) {
 TEST(MlLogLine, EventTypeFollowsTheKeySuffix) {
     const auto type_of = [](std::string_view key) {
         const std::string line = mllog_line(0, key, Json(), {}, "f", 1);
-        const auto at = line.find("\"event_type\": \"") + 15;
+        const auto at = line.find(R"("event_type": ")") + 15;
         return line.substr(at, line.find('"', at) - at);
     };
     EXPECT_EQ(type_of("init_start"), "INTERVAL_START");
