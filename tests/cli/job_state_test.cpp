@@ -1,4 +1,4 @@
-// cli/job_state: a run's jobs and attempts brought up to date from its backend, with a fake
+// launcher/job_state: a run's jobs and attempts brought up to date from its backend, with a fake
 // backend that answers what Slurm would (the real path runs in submit_e2e_test.py).
 #include "launcher/job_state.hpp"
 #include "support/db_rows.hpp"
