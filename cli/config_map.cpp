@@ -1,6 +1,7 @@
 #include "cli/config_map.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "util/error.hpp"
 #include "util/system.hpp"
@@ -164,6 +165,12 @@ launcher::ScriptSpec script_spec(const recipes::Recipe& recipe) {
     spec.time_limit_min = recipes::time_limit_minutes(s.time).value_or(0);
     spec.signal_grace_s = s.signal_grace_s;
     return spec;
+}
+
+std::string kakuren_binary() {
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string("kakuren") : self.string();
 }
 
 } // namespace kakuren::cli

@@ -16,4 +16,7 @@ checkpoint::Config checkpoint_config(const recipes::Recipe& recipe);
 /// The [slurm] request of a batch script (run ids, folders and paths are the caller's).
 launcher::ScriptSpec script_spec(const recipes::Recipe& recipe);
 
+/// This executable's absolute path (what a job script runs), else "kakuren".
+std::string kakuren_binary();
+
 } // namespace kakuren::cli

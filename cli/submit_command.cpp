@@ -73,12 +73,6 @@ std::vector<Planned> plan_runs(const SubmitOptions& options) {
     return runs;
 }
 
-std::string kakuren_binary() {
-    std::error_code ec;
-    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-    return ec ? std::string("kakuren") : self.string();
-}
-
 /// auto -> slurm when a controller answers, else local; a named backend stays as it is.
 std::string resolve_backend_name(const std::string& name) {
     if (name != "auto") {

@@ -47,13 +47,17 @@ void ProcessRoundRunner::train(const db::TuneRow& tune, const std::vector<int>& 
                   std::to_string(candidates[i]) + " exited with code " +
                   std::to_string(result.codes[i]) + " (its log: " + tasks[i].log.string() + ")";
     }
+    throw_if_failed(tune.id, failed, interrupted);
+}
+
+void throw_if_failed(const std::string& tune_id, const std::string& failed, bool interrupted) {
     if (failed.empty()) {
         return;
     }
     if (interrupted) {
         throw TuneInterrupted(failed);
     }
-    throw RuntimeFailure("tune " + tune.id + ": " + failed);
+    throw RuntimeFailure("tune " + tune_id + ": " + failed);
 }
 
 int tune_trial_command(const CommonOptions& common, const TuneOptions& options) {

@@ -31,6 +31,11 @@ class ProcessRoundRunner : public tune::RoundRunner {
 std::filesystem::path candidate_log(const launcher::Workspace& ws, const std::string& tune_id,
                                     int candidate);
 
+/// Ends a round whose candidates failed: nothing when `failed` is empty, TuneInterrupted when
+/// one was stopped by a signal (interrupted), else RuntimeFailure naming them (local and Slurm
+/// rounds alike).
+void throw_if_failed(const std::string& tune_id, const std::string& failed, bool interrupted);
+
 /// The worker: `kakuren tune --resume TUNE --trial C --until E` trains candidate C to epoch E.
 /// Exit 0, or 75 when a signal stopped it (with a checkpoint).
 int tune_trial_command(const CommonOptions& common, const TuneOptions& options);

@@ -21,12 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string self_binary() {
-    std::error_code ec;
-    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-    return ec ? std::string("kakuren") : self.string();
-}
-
 // The recipe's Slurm request for one candidate: one process on one node.
 launcher::ScriptSpec array_spec(const db::TuneRow& tune, const launcher::Workspace& ws,
                                 const std::vector<int>& candidates, int parallel) {
@@ -39,7 +33,7 @@ launcher::ScriptSpec array_spec(const db::TuneRow& tune, const launcher::Workspa
         spec.run_dirs.push_back((ws.root / "tunes" / tune.id).string());
     }
     spec.workspace = ws.root.string();
-    spec.kakuren = self_binary();
+    spec.kakuren = kakuren_binary();
     spec.job_name = "kakuren-tune";
     spec.array_parallel = parallel > 1 ? parallel : 0;
     spec.output = (ws.root / "tunes" / tune.id / "slurm-%A_%a.out").string();
@@ -208,13 +202,7 @@ void SlurmRoundRunner::train(const db::TuneRow& tune, const std::vector<int>& ca
                   std::to_string(ended[i].exit_code) +
                   " (its log: " + candidate_log(m_ws, tune.id, c).string() + ")";
     }
-    if (failed.empty()) {
-        return;
-    }
-    if (interrupted) {
-        throw TuneInterrupted(failed);
-    }
-    throw RuntimeFailure("tune " + tune.id + ": " + failed);
+    throw_if_failed(tune.id, failed, interrupted);
 }
 
 } // namespace kakuren::cli
