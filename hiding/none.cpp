@@ -10,14 +10,14 @@ constexpr std::string_view k_name = "none";
 class NonePolicy final : public Policy {
   public:
     explicit NonePolicy(const Config& config) : m_config(config) {}
-    EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) override;
+    EpochPlan plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) override;
     std::string name() const override { return std::string(k_name); }
 
   private:
     Config m_config;
 };
 
-EpochPlan NonePolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
+EpochPlan NonePolicy::plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) {
     check_inputs(ctx, stats);
     EpochPlan plan;
     plan.num_samples = static_cast<std::int64_t>(stats.size());

@@ -93,7 +93,7 @@ TEST_F(CliE2E, TinySyntheticRunIsRecordedEverywhere) {
     EXPECT_GT(hidden_total, 0) << "the easy synthetic task must hide samples after epoch 1";
     const auto state = db.sample_state(id);
     ASSERT_TRUE(state);
-    EXPECT_EQ(static_cast<std::int64_t>(state->loss.size()), run->num_samples);
+    EXPECT_EQ(static_cast<std::int64_t>(state->size()), run->num_samples);
 
     const fs::path dir = run->run_dir;
     EXPECT_TRUE(fs::exists(dir / "recipe.toml"));
