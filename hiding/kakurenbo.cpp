@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <utility>
 
 namespace kakuren::hiding::detail {
 namespace {
@@ -19,7 +20,7 @@ constexpr std::string_view k_name = "kakurenbo";
 
 class KakurenboPolicy final : public Policy {
   public:
-    explicit KakurenboPolicy(const Config& config) : m_config(config) {}
+    explicit KakurenboPolicy(Config config) : m_config(std::move(config)) {}
     EpochPlan plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) override;
     std::string name() const override { return std::string(k_name); }
 

@@ -586,10 +586,13 @@ TEST_F(CliE2E, OutOfRangeSampleAndAStopBeforeTheFirstEvaluationSaySo) {
     const std::string range = "; run " + id + " has " + std::to_string(samples) +
                               " training samples: give 0 to " + std::to_string(samples - 1);
     for (const std::string& sample : {std::string("-5"), std::to_string(samples)}) {
-        const Result bad = kakuren("hidden " + id + " --sample " + sample);
+        std::string command = "hidden " + id;
+        command.append(" --sample ").append(sample);
+        const Result bad = kakuren(command);
         EXPECT_EQ(bad.code, 2) << bad.out;
-        EXPECT_EQ(bad.err,
-                  "kakuren: error: --sample " + sample + " is out of range" + range + "\n");
+        std::string expected = "kakuren: error: --sample " + sample;
+        expected.append(" is out of range").append(range).append("\n");
+        EXPECT_EQ(bad.err, expected);
     }
 }
 

@@ -63,6 +63,7 @@ TEST(CheckpointStore, RecordsListsReadsAndDeletesCheckpoints) {
 
     const auto rows = store.checkpoints("r1");
     std::vector<std::string> names;
+    names.reserve(rows.size());
     for (const auto& r : rows) {
         names.push_back(r.name);
     }
