@@ -66,8 +66,7 @@ db::RunRow run_row(const std::string& id, const fs::path& dir) {
 /// A checkpoint in the middle of an epoch of N samples: 30 % hidden, the plan's visiting order
 /// and refresh order, N statistics, and model / optimizer files of the shipped CNN's size.
 struct SyntheticState {
-    std::vector<float> loss, confidence;
-    std::vector<std::uint8_t> correct;
+    util::SampleStats stats;
     checkpoint::Snapshot snapshot;
 };
 
@@ -75,14 +74,12 @@ SyntheticState synthetic_state(std::int64_t n) {
     SyntheticState s;
     std::mt19937_64 rng(1);
     std::uniform_real_distribution<float> uniform(0.0F, 1.0F);
-    s.loss.resize(static_cast<std::size_t>(n));
-    s.confidence.resize(static_cast<std::size_t>(n));
-    s.correct.resize(static_cast<std::size_t>(n));
+    s.stats = util::SampleStats(static_cast<std::size_t>(n));
     hiding::EpochPlan& plan = s.snapshot.loop.plan;
     for (std::int64_t i = 0; i < n; ++i) {
-        s.loss[static_cast<std::size_t>(i)] = uniform(rng) * 3;
-        s.confidence[static_cast<std::size_t>(i)] = uniform(rng);
-        s.correct[static_cast<std::size_t>(i)] = uniform(rng) < 0.8F ? 1 : 0;
+        s.stats.loss()[static_cast<std::size_t>(i)] = uniform(rng) * 3;
+        s.stats.confidence()[static_cast<std::size_t>(i)] = uniform(rng);
+        s.stats.correct()[static_cast<std::size_t>(i)] = uniform(rng) < 0.8F ? 1 : 0;
         (i % 10 < 3 ? plan.hidden_ids : plan.train_ids).push_back(i);
     }
     std::shuffle(plan.train_ids.begin(), plan.train_ids.end(), rng);
@@ -101,9 +98,7 @@ SyntheticState synthetic_state(std::int64_t n) {
     }
     s.snapshot.files = {{"model.pt", model}, {"optimizer.pt", model}, {"rng.pt", "state"}};
     s.snapshot.reason = checkpoint::Reason::steps;
-    s.snapshot.loss = s.loss;
-    s.snapshot.correct = s.correct;
-    s.snapshot.confidence = s.confidence;
+    s.snapshot.stats = s.stats.view();
     s.snapshot.hidden_ids = plan.hidden_ids;
     return s;
 }
@@ -159,7 +154,7 @@ StateResult measure_state(const fs::path& dir) {
         const auto load_start = Clock::now();
         const auto loaded = manager.load_newest_valid(skipped);
         load_s.push_back(seconds_since(load_start));
-        if (!loaded || loaded->loss.size() != s.loss.size()) {
+        if (!loaded || loaded->stats.size() != s.stats.size()) {
             result.loaded_back = false;
             return result;
         }

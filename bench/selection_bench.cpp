@@ -21,7 +21,7 @@ namespace {
 using kakuren::hiding::Config;
 using kakuren::hiding::EpochContext;
 using kakuren::hiding::EpochPlan;
-using kakuren::hiding::SampleStatsView;
+using kakuren::util::SampleStatsView;
 
 constexpr std::size_t k_num_samples = 1'280'000;
 constexpr int k_runs = 7;

@@ -41,14 +41,14 @@ template <typename T> std::string le_bytes(std::span<const T> values) {
 
 } // namespace
 
-std::string state_digest(std::span<const float> loss, std::span<const std::uint8_t> correct,
-                         std::span<const float> confidence,
+std::string state_digest(const util::SampleStatsView& stats,
                          std::span<const std::int64_t> hidden_ids) {
     std::vector<std::int64_t> hidden(hidden_ids.begin(), hidden_ids.end());
     std::sort(hidden.begin(), hidden.end());
     hidden.erase(std::unique(hidden.begin(), hidden.end()), hidden.end());
-    return util::sha256_hex(le_bytes(loss)) + "  loss\n" + util::sha256_hex(le_bytes(correct)) +
-           "  correct\n" + util::sha256_hex(le_bytes(confidence)) + "  confidence\n" +
+    return util::sha256_hex(le_bytes(stats.loss)) + "  loss\n" +
+           util::sha256_hex(le_bytes(stats.correct)) + "  correct\n" +
+           util::sha256_hex(le_bytes(stats.confidence)) + "  confidence\n" +
            util::sha256_hex(le_bytes(std::span<const std::int64_t>(hidden))) + "  hidden\n";
 }
 

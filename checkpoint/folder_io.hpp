@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/sample_stats.hpp"
+
 namespace kakuren::checkpoint {
 
 namespace fs = std::filesystem;
@@ -31,8 +33,7 @@ struct IoFailure {
 
 /// state.sha256: "<sha256>  <part>" for loss, correct, confidence (their little-endian bytes)
 /// and hidden (the distinct ids ascending, int64 little-endian), as the database stores them.
-std::string state_digest(std::span<const float> loss, std::span<const std::uint8_t> correct,
-                         std::span<const float> confidence,
+std::string state_digest(const util::SampleStatsView& stats,
                          std::span<const std::int64_t> hidden_ids);
 
 /// Creates path (which must not exist), writes data, fsyncs and closes it. Throws IoFailure.

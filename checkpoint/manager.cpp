@@ -28,8 +28,7 @@ void write_files(const Snapshot& snapshot, std::string_view recipe_text, const f
                  int save_number, db::CheckpointRow& row) {
     const LoopState& loop = snapshot.loop;
     const std::string loop_bytes = encode(loop);
-    const std::string state_bytes =
-        state_digest(snapshot.loss, snapshot.correct, snapshot.confidence, snapshot.hidden_ids);
+    const std::string state_bytes = state_digest(snapshot.stats, snapshot.hidden_ids);
     std::vector<std::pair<std::string_view, std::string_view>> files;
     files.reserve(snapshot.files.size() + 3);
     for (const File& f : snapshot.files) {
@@ -150,8 +149,7 @@ db::CheckpointRow Manager::save(const Snapshot& snapshot) {
     }
 
     try {
-        const db::SampleStateView state{snapshot.loss, snapshot.correct, snapshot.confidence};
-        m_store.record_checkpoint(row, state, snapshot.hidden_ids);
+        m_store.record_checkpoint(row, snapshot.stats, snapshot.hidden_ids);
     } catch (const RuntimeFailure& e) {
         remove_quietly(dirs.final_dir);
         throw CheckpointError(what + ": " + e.what() + previous);

@@ -13,6 +13,7 @@
 
 #include "hiding/policy.hpp"
 #include "util/error.hpp"
+#include "util/sample_stats.hpp"
 
 namespace kakuren::checkpoint {
 
@@ -133,9 +134,7 @@ struct Snapshot {
     Reason reason = Reason::epoch;
     std::optional<double> test_accuracy; ///< at an epoch end: that epoch's test accuracy
     std::vector<File> files;
-    /// Per-sample statistics at this position (length N each).
-    std::span<const float> loss, confidence;
-    std::span<const std::uint8_t> correct;
+    util::SampleStatsView stats; ///< per-sample statistics at this position (length N)
     /// The hidden set of the epoch in progress (of the completed epoch at an epoch end),
     /// ascending.
     std::span<const std::int64_t> hidden_ids;
@@ -149,9 +148,8 @@ struct Resume {
     std::optional<double> test_accuracy;
     std::map<std::string, std::string> files; ///< file name -> bytes (model.pt, ...)
     std::string recipe_text;                  ///< the resolved recipe it was written under
-    std::vector<float> loss, confidence;
-    std::vector<std::uint8_t> correct;
-    std::vector<std::int64_t> hidden_ids;
+    util::SampleStats stats;                  ///< per-sample statistics at its position (length N)
+    std::vector<std::int64_t> hidden_ids;     ///< ascending
 };
 
 } // namespace kakuren::checkpoint

@@ -70,8 +70,7 @@ std::string Manager::verify(const db::CheckpointRow& row,
     if (!state) {
         return "its per-sample state is missing from the database";
     }
-    if (state_sums && *state_sums != state_digest(state->loss, state->correct, state->confidence,
-                                                  state->hidden_ids)) {
+    if (state_sums && *state_sums != state_digest(state->stats.view(), state->hidden_ids)) {
         return "its per-sample state in the database does not match " + std::string(k_state_file) +
                " (the database was changed after it was written)";
     }
@@ -154,9 +153,7 @@ Resume Manager::load_row(const db::CheckpointRow& row) const {
     if (!state) {
         throw CheckpointError(what + " has no per-sample state in the database");
     }
-    r.loss = std::move(state->loss);
-    r.correct = std::move(state->correct);
-    r.confidence = std::move(state->confidence);
+    r.stats = std::move(state->stats);
     r.hidden_ids = std::move(state->hidden_ids);
     return r;
 }

@@ -66,8 +66,9 @@ struct SampleStory {
     std::int64_t sample = 0;
     std::size_t epochs_recorded = 0;
     std::vector<int> hidden_in;
-    std::optional<db::SampleState> state; ///< set only when it covers the sample
-    std::optional<std::string> file;      ///< file-based data: the sample's file
+    std::optional<util::SampleStats> state; ///< set only when it covers the sample
+    int state_epoch = 0;                    ///< the epoch after which `state` was recorded
+    std::optional<std::string> file;        ///< file-based data: the sample's file
 };
 
 SampleStory sample_story(const db::Store& store, const db::RunRow& run, std::int64_t sample) {
@@ -88,8 +89,8 @@ SampleStory sample_story(const db::Store& store, const db::RunRow& run, std::int
             story.hidden_in.push_back(e);
         }
     }
-    auto state = store.sample_state(run.id);
-    if (state && static_cast<std::size_t>(sample) < state->loss.size()) {
+    auto state = store.sample_state(run.id, &story.state_epoch);
+    if (state && static_cast<std::size_t>(sample) < state->size()) {
         story.state = std::move(state);
     }
     std::string note;
@@ -111,10 +112,10 @@ void print_sample_json(const db::RunRow& run, const SampleStory& s) {
     }
     if (s.state) {
         const auto i = static_cast<std::size_t>(s.sample);
-        out.emplace_back("latest", util::JsonObject{{"epoch", s.state->epoch},
-                                                    {"loss", s.state->loss[i]},
-                                                    {"correct", s.state->correct[i] != 0},
-                                                    {"confidence", s.state->confidence[i]}});
+        out.emplace_back("latest", util::JsonObject{{"epoch", s.state_epoch},
+                                                    {"loss", s.state->loss()[i]},
+                                                    {"correct", s.state->correct()[i] != 0},
+                                                    {"confidence", s.state->confidence()[i]}});
     }
     std::cout << util::Json(std::move(out)).dump() << std::endl;
 }
@@ -132,9 +133,9 @@ void print_sample(const SampleStory& s) {
     std::cout << "\n";
     if (s.state) {
         const auto i = static_cast<std::size_t>(s.sample);
-        std::cout << "after epoch " << s.state->epoch << ": loss " << fixed(s.state->loss[i], 4)
-                  << ", " << (s.state->correct[i] != 0 ? "correct" : "wrong") << ", confidence "
-                  << fixed(s.state->confidence[i], 3) << "\n";
+        std::cout << "after epoch " << s.state_epoch << ": loss " << fixed(s.state->loss()[i], 4)
+                  << ", " << (s.state->correct()[i] != 0 ? "correct" : "wrong") << ", confidence "
+                  << fixed(s.state->confidence()[i], 3) << "\n";
     }
 }
 

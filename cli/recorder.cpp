@@ -96,16 +96,11 @@ void RunRecords::epoch(const trainer::EpochResult& r, const std::string& ended_a
     if (!m_record) {
         return;
     }
-    db::SampleState state;
-    state.epoch = r.epoch;
-    state.loss.assign(r.loss.begin(), r.loss.end());
-    state.correct.assign(r.correct.begin(), r.correct.end());
-    state.confidence.assign(r.confidence.begin(), r.confidence.end());
     m_check_owner();
     // A deleted or replaced database would swallow every record from here on.
     m_store.check_same_file();
-    m_store.record_epoch(epoch_row(m_run_id, r, ended_at), state, r.hidden_ids,
-                         static_cast<std::int64_t>(r.loss.size()));
+    m_store.record_epoch(epoch_row(m_run_id, r, ended_at), r.stats, r.hidden_ids,
+                         static_cast<std::int64_t>(r.stats.size()));
 }
 
 std::optional<db::CheckpointRow> RunRecords::checkpoint(const checkpoint::Snapshot& snapshot) {
@@ -177,7 +172,7 @@ void Recorder::on_start(std::int64_t num_train, std::int64_t num_test) {
 void Recorder::on_epoch(const trainer::EpochResult& r) {
     const std::string ended_at = util::iso8601_utc_now();
     m_records.epoch(r, ended_at);
-    const std::string line = epoch_line(r, m_num_epochs, static_cast<std::int64_t>(r.loss.size()));
+    const std::string line = epoch_line(r, m_num_epochs, static_cast<std::int64_t>(r.stats.size()));
     m_log.epoch(ended_at, line);
     m_display.epoch(r, line);
     if (m_pause_after > 0 && r.epoch >= m_pause_after) {

@@ -23,10 +23,6 @@ using sql::Transaction;
 
 namespace {
 
-template <typename T> std::vector<std::uint8_t> span_to_le_bytes(std::span<const T> values) {
-    return to_le_bytes(std::vector<T>(values.begin(), values.end()));
-}
-
 constexpr std::string_view k_checkpoint_columns =
     "run_id, name, epoch, step, epoch_end, attempt, reason, created_at, size_bytes, "
     "test_accuracy, mllog_bytes, manifest, num_samples, num_hidden";
@@ -52,7 +48,7 @@ CheckpointRow read_checkpoint(const Statement& s) {
 
 } // namespace
 
-void Store::record_checkpoint(const CheckpointRow& row, const SampleStateView& state,
+void Store::record_checkpoint(const CheckpointRow& row, const util::SampleStatsView& state,
                               std::span<const std::int64_t> hidden_ids) {
     const std::string what = "database " + m_file.string() + ": cannot record checkpoint " +
                              row.name + " of run " + row.run_id;
@@ -66,8 +62,8 @@ void Store::record_checkpoint(const CheckpointRow& row, const SampleStateView& s
                       std::to_string(n) + " samples");
     std::int64_t num_hidden = 0;
     const std::vector<std::uint8_t> bitmap = make_bitmap(hidden_ids, n, what, num_hidden);
-    const auto loss = span_to_le_bytes(state.loss);
-    const auto confidence = span_to_le_bytes(state.confidence);
+    const auto loss = to_le_bytes(state.loss);
+    const auto confidence = to_le_bytes(state.confidence);
 
     Transaction tx(m_db.get(), m_file, "cannot record checkpoint " + row.name);
     Statement s(m_db.get(), m_file,
@@ -133,11 +129,11 @@ std::optional<CheckpointState> Store::checkpoint_state(const std::string& run_id
         throw DbError("database " + m_file.string() + ": " + what +
                       ": the stored arrays do not match its " + std::to_string(n) +
                       " samples (the database is damaged)");
-    CheckpointState state;
-    state.loss = from_le_bytes<float>(loss);
-    state.correct.assign(correct.begin(), correct.end());
-    state.confidence = from_le_bytes<float>(confidence);
-    state.hidden_ids = bitmap_ids(hidden, n);
+    CheckpointState state{
+        util::SampleStats(from_le_bytes<float>(loss),
+                          std::vector<std::uint8_t>(correct.begin(), correct.end()),
+                          from_le_bytes<float>(confidence)),
+        bitmap_ids(hidden, n)};
     return state;
 }
 

@@ -34,7 +34,8 @@ struct EpochWrite {
 };
 
 // Throws unless the sample state holds exactly num_samples losses, flags and confidences.
-void check_state_size(const EpochWrite& w, const SampleState& state, std::int64_t num_samples) {
+void check_state_size(const EpochWrite& w, const util::SampleStatsView& state,
+                      std::int64_t num_samples) {
     const auto n = static_cast<std::size_t>(std::max<std::int64_t>(num_samples, 0));
     if (num_samples < 0 || state.loss.size() != n || state.correct.size() != n ||
         state.confidence.size() != n)
@@ -86,15 +87,15 @@ void insert_epoch_row(const EpochWrite& w, const EpochRow& row) {
 }
 
 // Writes (or replaces) the run's latest per-sample state.
-void insert_sample_state(const EpochWrite& w, const std::string& run_id, const SampleState& state,
-                         std::int64_t num_samples) {
+void insert_sample_state(const EpochWrite& w, const EpochRow& row,
+                         const util::SampleStatsView& state, std::int64_t num_samples) {
     const auto loss = to_le_bytes(state.loss);
     const auto confidence = to_le_bytes(state.confidence);
     Statement s(w.db, w.file,
                 "INSERT OR REPLACE INTO sample_state (run_id, epoch, num_samples, loss, "
                 "correct, confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 w.what);
-    s.bind(1, run_id).bind(2, state.epoch).bind(3, num_samples);
+    s.bind(1, row.run_id).bind(2, row.epoch).bind(3, num_samples);
     s.bind_blob(4, loss.data(), loss.size());
     s.bind_blob(5, state.correct.data(), state.correct.size());
     s.bind_blob(6, confidence.data(), confidence.size());
@@ -118,7 +119,7 @@ void insert_hidden_set(const EpochWrite& w, const EpochRow& row,
 
 } // namespace
 
-void Store::record_epoch(const EpochRow& row, const SampleState& state,
+void Store::record_epoch(const EpochRow& row, const util::SampleStatsView& state,
                          std::span<const std::int64_t> hidden_ids, std::int64_t num_samples) {
     const std::string what =
         "cannot record epoch " + std::to_string(row.epoch) + " of run " + row.run_id;
@@ -127,7 +128,7 @@ void Store::record_epoch(const EpochRow& row, const SampleState& state,
 
     Transaction tx(m_db.get(), m_file, what);
     insert_epoch_row(w, row);
-    insert_sample_state(w, row.run_id, state, num_samples);
+    insert_sample_state(w, row, state, num_samples);
     // The bitmap is built inside the transaction: a bad id rolls back the rows above.
     insert_hidden_set(w, row, hidden_ids, num_samples);
     tx.commit();
@@ -174,7 +175,7 @@ std::vector<EpochRow> Store::epochs(const std::string& run_id) const {
     return rows;
 }
 
-std::optional<SampleState> Store::sample_state(const std::string& run_id) const {
+std::optional<util::SampleStats> Store::sample_state(const std::string& run_id, int* epoch) const {
     const std::string what = "cannot read the sample state of run " + run_id;
     Statement s(m_db.get(), m_file,
                 "SELECT epoch, num_samples, loss, correct, confidence FROM sample_state "
@@ -193,12 +194,11 @@ std::optional<SampleState> Store::sample_state(const std::string& run_id) const 
         throw DbError("database " + m_file.string() + ": " + what +
                       ": the stored arrays do not match its " + std::to_string(n) +
                       " samples (the database is damaged)");
-    SampleState state;
-    state.epoch = s.int32(0);
-    state.loss = from_le_bytes<float>(loss);
-    state.correct.assign(correct.begin(), correct.end());
-    state.confidence = from_le_bytes<float>(confidence);
-    return state;
+    if (epoch != nullptr)
+        *epoch = s.int32(0);
+    return util::SampleStats(from_le_bytes<float>(loss),
+                             std::vector<std::uint8_t>(correct.begin(), correct.end()),
+                             from_le_bytes<float>(confidence));
 }
 
 std::optional<std::vector<std::int64_t>> Store::hidden_set(const std::string& run_id,

@@ -219,7 +219,7 @@ class Transaction {
 };
 
 // Per-sample arrays are stored little-endian whatever the host.
-template <typename T> std::vector<std::uint8_t> to_le_bytes(const std::vector<T>& values) {
+template <typename T> std::vector<std::uint8_t> to_le_bytes(std::span<const T> values) {
     std::vector<std::uint8_t> bytes(values.size() * sizeof(T));
     if (!bytes.empty())
         std::memcpy(bytes.data(), values.data(), bytes.size());

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "util/error.hpp"
+#include "util/sample_stats.hpp"
 
 struct sqlite3;
 
@@ -138,21 +139,6 @@ struct EpochRow {
     std::optional<std::int64_t> bytes_read;
 };
 
-/// Per-sample statistics, latest state of a run (length N each).
-struct SampleState {
-    int epoch = 0; ///< the epoch after which this was recorded (1-based)
-    std::vector<float> loss;
-    std::vector<std::uint8_t> correct;
-    std::vector<float> confidence;
-};
-
-/// Read-only view of per-sample statistics (length N each).
-struct SampleStateView {
-    std::span<const float> loss;
-    std::span<const std::uint8_t> correct;
-    std::span<const float> confidence;
-};
-
 /// One committed checkpoint (table checkpoints, without its per-sample blobs).
 struct CheckpointRow {
     std::string run_id;
@@ -172,9 +158,7 @@ struct CheckpointRow {
 
 /// A checkpoint's per-sample statistics and hidden set.
 struct CheckpointState {
-    std::vector<float> loss;
-    std::vector<std::uint8_t> correct;
-    std::vector<float> confidence;
+    util::SampleStats stats;              ///< length N
     std::vector<std::int64_t> hidden_ids; ///< ascending
 };
 
@@ -244,11 +228,16 @@ class Store {
 
     /// Writes an epoch row, the latest per-sample state and the epoch's hidden set in one
     /// transaction (replacing an earlier record of the same epoch). hidden_ids ascending, each in
-    /// [0, N); state arrays of length N. Throws DbError otherwise, and then writes nothing.
-    void record_epoch(const EpochRow& row, const SampleState& state,
+    /// [0, N); state of length N, recorded as the state after row.epoch. Throws DbError
+    /// otherwise, and then writes nothing.
+    void record_epoch(const EpochRow& row, const util::SampleStatsView& state,
                       std::span<const std::int64_t> hidden_ids, std::int64_t num_samples);
     std::vector<EpochRow> epochs(const std::string& run_id) const;
-    std::optional<SampleState> sample_state(const std::string& run_id) const;
+    /// The run's latest per-sample statistics; nullopt if none is recorded. When found and epoch
+    /// is not null, *epoch is the epoch (1-based) after which they were recorded. Throws DbError
+    /// when the stored arrays do not match the sample count.
+    std::optional<util::SampleStats> sample_state(const std::string& run_id,
+                                                  int* epoch = nullptr) const;
     /// Hidden ids of one epoch (1-based), ascending; nullopt if the epoch is not recorded.
     std::optional<std::vector<std::int64_t>> hidden_set(const std::string& run_id, int epoch) const;
     /// For each recorded epoch (1-based, ascending): whether sample_id was hidden. Throws
@@ -281,7 +270,7 @@ class Store {
     /// Records a committed checkpoint: its row, per-sample statistics (length N = row.num_samples)
     /// and hidden set (ascending ids in [0, N)) in one transaction; row.num_hidden is computed.
     /// Throws DbError (and writes nothing) for a duplicate name, bad lengths or ids.
-    void record_checkpoint(const CheckpointRow& row, const SampleStateView& state,
+    void record_checkpoint(const CheckpointRow& row, const util::SampleStatsView& state,
                            std::span<const std::int64_t> hidden_ids);
     /// The run's checkpoints, oldest first (by epoch, epoch_end, step).
     std::vector<CheckpointRow> checkpoints(const std::string& run_id) const;

@@ -21,7 +21,7 @@ class InfoBatchPolicy final : public Policy {
   public:
     explicit InfoBatchPolicy(const Config& config)
         : m_config(config), m_ratio(param(config, k_ratio)), m_delta(param(config, k_delta)) {}
-    EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) override;
+    EpochPlan plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) override;
     std::string name() const override { return std::string(k_name); }
 
   private:
@@ -30,7 +30,7 @@ class InfoBatchPolicy final : public Policy {
     double m_delta; ///< prune while epoch < delta * num_epochs
 };
 
-EpochPlan InfoBatchPolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
+EpochPlan InfoBatchPolicy::plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) {
     check_inputs(ctx, stats);
     const std::size_t n = stats.size();
     EpochPlan plan;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <utility>
 
 namespace kakuren::hiding::detail {
 namespace {
@@ -17,8 +18,8 @@ constexpr std::string_view k_name = "iswr";
 
 class IswrPolicy final : public Policy {
   public:
-    explicit IswrPolicy(const Config& config) : m_config(config) {}
-    EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) override;
+    explicit IswrPolicy(Config config) : m_config(std::move(config)) {}
+    EpochPlan plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) override;
     std::string name() const override { return std::string(k_name); }
     bool wants_full_refresh(const EpochContext& ctx) const override { return ctx.epoch >= 1; }
 
@@ -26,7 +27,7 @@ class IswrPolicy final : public Policy {
     Config m_config;
 };
 
-EpochPlan IswrPolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
+EpochPlan IswrPolicy::plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) {
     check_inputs(ctx, stats);
     const std::size_t n = stats.size();
     EpochPlan plan;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <utility>
 
 namespace kakuren::hiding::detail {
 namespace {
@@ -19,15 +20,15 @@ constexpr std::string_view k_name = "kakurenbo";
 
 class KakurenboPolicy final : public Policy {
   public:
-    explicit KakurenboPolicy(const Config& config) : m_config(config) {}
-    EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) override;
+    explicit KakurenboPolicy(Config config) : m_config(std::move(config)) {}
+    EpochPlan plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) override;
     std::string name() const override { return std::string(k_name); }
 
   private:
     Config m_config;
 };
 
-EpochPlan KakurenboPolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
+EpochPlan KakurenboPolicy::plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) {
     check_inputs(ctx, stats);
     const std::size_t n = stats.size();
     EpochPlan plan;

@@ -1,5 +1,7 @@
 // none: full data. Every id is trained each epoch (shuffled), nothing is hidden, max_fraction 0,
 // lr_scale 1. The baseline every other strategy is compared against.
+#include <utility>
+
 #include "hiding/strategies.hpp"
 
 namespace kakuren::hiding::detail {
@@ -9,15 +11,15 @@ constexpr std::string_view k_name = "none";
 
 class NonePolicy final : public Policy {
   public:
-    explicit NonePolicy(const Config& config) : m_config(config) {}
-    EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) override;
+    explicit NonePolicy(Config config) : m_config(std::move(config)) {}
+    EpochPlan plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) override;
     std::string name() const override { return std::string(k_name); }
 
   private:
     Config m_config;
 };
 
-EpochPlan NonePolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
+EpochPlan NonePolicy::plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) {
     check_inputs(ctx, stats);
     EpochPlan plan;
     plan.num_samples = static_cast<std::int64_t>(stats.size());

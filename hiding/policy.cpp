@@ -39,7 +39,7 @@ std::string param_keys_text() {
 
 namespace detail {
 
-void check_inputs(const EpochContext& ctx, const SampleStatsView& stats) {
+void check_inputs(const EpochContext& ctx, const util::SampleStatsView& stats) {
     KAKUREN_ASSERT(stats.correct.size() == stats.size() && stats.confidence.size() == stats.size(),
                    "hiding: the sample stats spans (loss, correct, confidence) differ in length");
     KAKUREN_ASSERT(ctx.epoch >= 0, "hiding: a negative epoch; epochs are 0-based");

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/sample_stats.hpp"
+
 namespace kakuren::hiding {
 
 /// Where the learning-rate compensation 1/(1-f) takes f from: the scheduled maximum fraction
@@ -43,16 +45,6 @@ struct EpochContext {
     int num_epochs = 1;
     int warmup_epochs = 0;
     std::vector<int> lr_milestones; ///< epochs at which the LR steps down (F decays there too)
-};
-
-/// Read-only view of the latest per-sample statistics (all spans have the same length N).
-/// loss: last recorded loss (NaN is treated as +inf); correct: 1 if argmax == label;
-/// confidence: prediction confidence in [0, 1].
-struct SampleStatsView {
-    std::span<const float> loss;
-    std::span<const std::uint8_t> correct;
-    std::span<const float> confidence;
-    std::size_t size() const { return loss.size(); }
 };
 
 /// Shuffle streams: independent permutations drawn from the same (seed, epoch).
@@ -88,7 +80,7 @@ class Policy {
     virtual ~Policy() = default;
     /// Plans epoch ctx.epoch from the statistics recorded so far. Deterministic in
     /// (config, ctx, stats): every rank computes the same plan.
-    virtual EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) = 0;
+    virtual EpochPlan plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) = 0;
     virtual std::string name() const = 0;
     /// Whether the trainer must run a forward-only pass over all N samples (recording their
     /// statistics) before calling plan_epoch for ctx.epoch. Default: never (iswr: epoch >= 1).

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <utility>
 
 namespace kakuren::hiding::detail {
 namespace {
@@ -14,15 +15,15 @@ constexpr std::string_view k_name = "random";
 
 class RandomPolicy final : public Policy {
   public:
-    explicit RandomPolicy(const Config& config) : m_config(config) {}
-    EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) override;
+    explicit RandomPolicy(Config config) : m_config(std::move(config)) {}
+    EpochPlan plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) override;
     std::string name() const override { return std::string(k_name); }
 
   private:
     Config m_config;
 };
 
-EpochPlan RandomPolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
+EpochPlan RandomPolicy::plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) {
     check_inputs(ctx, stats);
     const std::size_t n = stats.size();
     EpochPlan plan;

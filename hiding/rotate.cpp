@@ -32,7 +32,7 @@ class RotatePolicy final : public Policy {
         : m_config(config), m_fraction(param(config, k_fraction)), m_ratio(param(config, k_ratio)),
           m_full_epochs(static_cast<int>(param(config, k_full_epochs))),
           m_tau(param(config, k_tau)) {}
-    EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) override;
+    EpochPlan plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) override;
     std::string name() const override { return std::string(k_name); }
 
   private:
@@ -43,7 +43,7 @@ class RotatePolicy final : public Policy {
     double m_tau;      ///< confidence an eligible sample needs
 };
 
-EpochPlan RotatePolicy::plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) {
+EpochPlan RotatePolicy::plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) {
     check_inputs(ctx, stats);
     const std::size_t n = stats.size();
     EpochPlan plan;

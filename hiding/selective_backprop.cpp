@@ -18,7 +18,7 @@ class SelectiveBackpropPolicy final : public Policy {
   public:
     explicit SelectiveBackpropPolicy(const Config& config)
         : m_config(config), m_beta(param(config, k_beta)) {}
-    EpochPlan plan_epoch(const EpochContext& ctx, const SampleStatsView& stats) override;
+    EpochPlan plan_epoch(const EpochContext& ctx, const util::SampleStatsView& stats) override;
     std::string name() const override { return std::string(k_name); }
 
   private:
@@ -27,7 +27,7 @@ class SelectiveBackpropPolicy final : public Policy {
 };
 
 EpochPlan SelectiveBackpropPolicy::plan_epoch(const EpochContext& ctx,
-                                              const SampleStatsView& stats) {
+                                              const util::SampleStatsView& stats) {
     check_inputs(ctx, stats);
     const std::size_t n = stats.size();
     EpochPlan plan;

@@ -14,7 +14,7 @@
 namespace kakuren::hiding::detail {
 
 /// Asserts that the three spans have one length and ctx.epoch >= 0 (the caller's promise).
-void check_inputs(const EpochContext& ctx, const SampleStatsView& stats);
+void check_inputs(const EpochContext& ctx, const util::SampleStatsView& stats);
 
 /// floor(fraction * n) clamped to [0, n), guarded against products such as
 /// 0.99 * 100 = 98.99999999999999: how many samples a fraction of n selects.

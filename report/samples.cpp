@@ -2,6 +2,7 @@
 // losses of hidden vs visible samples).
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 #include "report/report.hpp"
 #include "util/error.hpp"
@@ -112,7 +113,7 @@ void fill_most_hidden(SampleReport& s) {
 }
 
 /// The latest losses split by the hidden set: per-sample flags and the two sides' statistics.
-void split_losses(SampleReport& s, const std::vector<float>& loss,
+void split_losses(SampleReport& s, std::span<const float> loss,
                   const std::vector<std::int64_t>& split_ids) {
     const std::size_t n = loss.size();
     std::vector<char> hidden(n, 0);
@@ -127,7 +128,7 @@ void split_losses(SampleReport& s, const std::vector<float>& loss,
     for (std::size_t i = 0; i < n; ++i) {
         (hidden[i] != 0 ? hidden_losses : visible_losses).push_back(loss[i]);
     }
-    s.latest_loss = loss;
+    s.latest_loss.assign(loss.begin(), loss.end());
     s.hidden_in_loss_epoch.assign(hidden.begin(), hidden.end());
     s.hidden = loss_stats(hidden_losses);
     s.visible = loss_stats(visible_losses);
@@ -173,18 +174,19 @@ SampleReport build_samples(const db::Store& store, const RunReport& run, int epo
     fill_hidden_histogram(s);
     fill_most_hidden(s);
 
-    const std::optional<db::SampleState> state = store.sample_state(run.run.id);
-    if (!state || state->loss.size() != n || split_epoch == 0) {
+    int state_epoch = 0;
+    const std::optional<util::SampleStats> state = store.sample_state(run.run.id, &state_epoch);
+    if (!state || state->size() != n || split_epoch == 0) {
         s.note = "no per-sample losses are recorded for this run yet";
         return s;
     }
     s.have_losses = true;
     s.loss_epoch = split_epoch;
-    s.state_epoch = state->epoch;
+    s.state_epoch = state_epoch;
     s.note = "the database keeps only the latest per-sample losses (recorded after epoch " +
-             std::to_string(state->epoch) + "); they are split by the hidden set of epoch " +
+             std::to_string(state_epoch) + "); they are split by the hidden set of epoch " +
              std::to_string(split_epoch);
-    split_losses(s, state->loss, split_ids);
+    split_losses(s, state->loss(), split_ids);
     fill_loss_histograms(s);
     return s;
 }

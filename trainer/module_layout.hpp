@@ -73,6 +73,8 @@ constexpr auto module_layout() {
         layout_row<hiding::EpochPlan>("hiding::EpochPlan"),
         layout_row<checkpoint::File>("checkpoint::File"),
         layout_row<checkpoint::Resume>("checkpoint::Resume"),
+        layout_row<util::SampleStatsView>("util::SampleStatsView"),
+        layout_row<util::SampleStats>("util::SampleStats"),
         layout_row<util::MlLog>("util::MlLog"),
         layout_row<DataProblem>("DataProblem"),
         layout_row<SynthConfig>("SynthConfig"),

@@ -61,12 +61,12 @@ class ForwardOnly {
 
 } // namespace
 
-double Run::record(std::span<const std::int64_t> ids, std::int64_t first, const GlobalOutcome& out,
+double Run::record(std::span<const std::int64_t> ids, std::int64_t first, const Outcome& out,
                    Totals* totals) {
     torch::NoGradGuard no_grad;
-    m_state->store(
-        ids.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(out.count)),
-        out.losses, out.correct, out.confidence);
+    store_outcome(
+        m_state,
+        ids.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(out.count())), out);
     return totals != nullptr ? totals->add(out.losses, out.correct) : 0.0;
 }
 
@@ -142,7 +142,7 @@ void Run::train_phase(const hiding::EpochPlan& plan, EpochResult& result) {
         const std::int64_t len = reader.length(step);
         const Batch samples = reader.read(step);
         util::pause_point("step"); // inside the step: past its boundary's stop check
-        const GlobalOutcome out = m_engine->train_step(
+        const Outcome out = m_engine->train_step(
             samples, weighted && len > 0 ? weights.narrow(0, step * batch, len) : torch::Tensor());
         const double loss_sum = record(plan.train_ids, step * global_batch, out, &m_cursor.totals);
         check_finite(loss_sum, step, num_steps); // before this step counts as done

@@ -74,12 +74,11 @@ class LocalReplicator final : public Replicator {
     }
     void start_sync(const Outcome& local, std::int64_t len) override {
         m_step = {len > 0 ? local.losses.detach() : torch::Tensor(), local.correct,
-                  local.confidence, len};
+                  local.confidence};
     }
-    GlobalOutcome end_step() override { return std::exchange(m_step, {}); }
-    GlobalOutcome end_forward(const Outcome& local, std::int64_t len) override {
-        return {len > 0 ? local.losses.detach() : torch::Tensor(), local.correct, local.confidence,
-                len};
+    Outcome end_step() override { return std::exchange(m_step, {}); }
+    Outcome end_forward(const Outcome& local, std::int64_t len) override {
+        return {len > 0 ? local.losses.detach() : torch::Tensor(), local.correct, local.confidence};
     }
     EvalSums sum(const EvalSums& local) override { return local; }
     std::int64_t sum_count(std::int64_t local) override { return local; }
@@ -89,7 +88,7 @@ class LocalReplicator final : public Replicator {
 
   private:
     const std::atomic<bool>* m_stop;
-    GlobalOutcome m_step; // the step's outcome, from start_sync to end_step
+    Outcome m_step; // the step's outcome, from start_sync to end_step
 };
 
 /// The flat float32 buffer of a batch's outcome that one all-reduce per batch of a multi-rank
@@ -135,10 +134,10 @@ struct StepBucket {
     }
 
     /// The global batch's outcome after the all-reduce (views of the bucket).
-    [[nodiscard]] GlobalOutcome global() const {
+    [[nodiscard]] Outcome global() const {
         const auto count = static_cast<std::int64_t>(meta[0]);
         return {loss.narrow(0, 0, count), correct.narrow(0, 0, count).gt(0.5),
-                confidence.narrow(0, 0, count), count};
+                confidence.narrow(0, 0, count)};
     }
 };
 
@@ -226,7 +225,7 @@ class C10dReplicator final : public Replicator {
         start_ready_buckets();
     }
 
-    GlobalOutcome end_step() override {
+    Outcome end_step() override {
         m_armed = false;
         // Buckets the backward pass did not complete: an empty share, unused parameters.
         for (GradBucket& b : m_buckets) {
@@ -246,7 +245,7 @@ class C10dReplicator final : public Replicator {
         return bucket.global();
     }
 
-    GlobalOutcome end_forward(const Outcome& local, std::int64_t len) override {
+    Outcome end_forward(const Outcome& local, std::int64_t len) override {
         StepBucket& bucket = m_forward;
         bucket.flat.zero_();
         if (len > 0) {

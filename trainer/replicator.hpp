@@ -18,13 +18,6 @@
 
 namespace kakuren::trainer {
 
-/// The outcome of one global batch (all ranks' samples), entry k belonging to the k-th entry of
-/// the batch's slice of the phase's id list; identical on every rank. No graph.
-struct GlobalOutcome {
-    torch::Tensor losses, correct, confidence; ///< float32, bool, float32 [count]
-    std::int64_t count = 0;
-};
-
 /// Seconds of communication since the replicator was made (cumulative; all 0 with one rank).
 struct CommTimes {
     /// Blocked waiting on collectives (training steps, forward-only batches, evaluation sums,
@@ -63,9 +56,11 @@ class Replicator {
     virtual void start_sync(const Outcome& local, std::int64_t len) = 0;
     /// After the last backward (or instead of it for an empty share): waits for the step's
     /// collectives; gradients, buffers and the batch's outcome are then equal on every rank.
-    virtual GlobalOutcome end_step() = 0;
+    /// The outcome is the global batch's (all ranks' samples, no graph), entry k belonging to
+    /// the k-th entry of the batch's slice of the phase's id list.
+    virtual Outcome end_step() = 0;
     /// The same for a forward-only batch (refresh): outcome and, if asked at attach, buffers.
-    virtual GlobalOutcome end_forward(const Outcome& local, std::int64_t len) = 0;
+    virtual Outcome end_forward(const Outcome& local, std::int64_t len) = 0;
     /// Sums evaluation sums over the ranks (carrying the stop flag).
     virtual EvalSums sum(const EvalSums& local) = 0;
     /// Sums a count over the ranks, exactly (int64; e.g. the bytes each rank read in an epoch).

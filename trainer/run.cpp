@@ -81,7 +81,7 @@ void Run::setup() {
         hiding_config.seed = m_ctx.config.seed;
     }
     m_policy = hiding::make_policy(hiding_config); // a bad config: hiding's own UsageError
-    m_state.emplace(m_data.train->size());
+    m_state = util::SampleStats(static_cast<std::size_t>(m_data.train->size()));
     m_geometry = BatchGeometry::of(m_ctx.config, m_data.train->size());
     if (m_ctx.world > 1) {
         check_same_on_all_ranks();
@@ -154,7 +154,7 @@ void Run::begin_epoch() {
     const hiding::EpochContext ctx = epoch_context();
     // A policy that samples from fresh losses of every sample (iswr) gets them first.
     const double full_refresh_s = m_policy->wants_full_refresh(ctx) ? full_refresh() : 0.0;
-    m_cursor.begin(m_policy->plan_epoch(ctx, m_state->view()), m_geometry);
+    m_cursor.begin(m_policy->plan_epoch(ctx, m_state.view()), m_geometry);
     m_cursor.result.hidden_pass_s = full_refresh_s; // counted with the refresh phase's time
 
     log_epoch(key::hidden_samples, static_cast<long long>(m_cursor.plan.hidden_ids.size()));
@@ -240,10 +240,7 @@ void Run::end_epoch(EpochResult result, Clock::time_point epoch_start) {
     log_epoch(key::epoch_stop);
 
     result.hidden_ids = m_cursor.plan.hidden_ids;
-    const hiding::SampleStatsView stats = m_state->view();
-    result.loss = stats.loss;
-    result.correct = stats.correct;
-    result.confidence = stats.confidence;
+    result.stats = m_state.view();
     m_ctx.observer.on_epoch(result);
 
     Summary& summary = m_summary;

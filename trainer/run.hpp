@@ -2,8 +2,9 @@
 // Run: the order of epochs and phases, the stop flag, when to checkpoint and how to resume. It
 // wires the seams together — SampleSource + Prefetcher (reads only the ids a phase visits),
 // StepEngine (forward, task loss, backward, optimizer) with Task and Model, Replicator (local or
-// c10d), SampleState (viewed by the hiding policy and the checkpoint) — and talks to the outside
-// only through the Observer and the MLPerf log. Private to trainer/ (torch).
+// c10d), the per-sample statistics (util::SampleStats, viewed by the hiding policy, the epoch
+// result and the checkpoint) — and talks to the outside only through the Observer and the MLPerf
+// log. Private to trainer/ (torch).
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -106,7 +107,7 @@ class Run {
     void eval_phase(EpochResult& result);
     /// Stores a global batch's outcome: entry k belongs to ids[first + k]. With totals: adds
     /// the batch to them and returns its loss sum (else 0).
-    double record(std::span<const std::int64_t> ids, std::int64_t first, const GlobalOutcome& out,
+    double record(std::span<const std::int64_t> ids, std::int64_t first, const Outcome& out,
                   Totals* totals);
     /// After training step `step` (0-based) of `num_steps`: throws Diverged when its loss sum
     /// is not finite and config.stop_on_nan is set.
@@ -127,7 +128,7 @@ class Run {
     std::unique_ptr<Task> m_task;
     std::unique_ptr<StepEngine> m_engine;
     std::unique_ptr<hiding::Policy> m_policy;
-    std::optional<SampleState> m_state;
+    util::SampleStats m_state; // per sample: last loss, correct, confidence
     BatchGeometry m_geometry;
     PhaseBuffers m_buffers;
     EpochCursor m_cursor; // the epoch in progress, so that a checkpoint can be taken at any batch

@@ -65,10 +65,7 @@ void Run::save_checkpoint(checkpoint::Reason reason) {
         s.files.push_back({name, std::move(bytes)});
     }
     s.serialize_s = seconds_between(serialize_start, Clock::now());
-    const hiding::SampleStatsView stats = m_state->view();
-    s.loss = stats.loss;
-    s.correct = stats.correct;
-    s.confidence = stats.confidence;
+    s.stats = m_state.view();
 
     m_ctx.observer.on_checkpoint(s);
     m_checkpoints.saved(pos, Clock::now());
@@ -86,13 +83,12 @@ void Run::restore(const checkpoint::Resume& resume) {
                              std::to_string(m_ctx.world) +
                              ". Resume with the same number of ranks");
     }
-    if (loop.num_samples != n || resume.loss.size() != size || resume.correct.size() != size ||
-        resume.confidence.size() != size) {
+    if (loop.num_samples != n || resume.stats.size() != size) {
         throw RuntimeFailure(what + "it holds " + std::to_string(loop.num_samples) +
                              " training samples; the data set has " + std::to_string(n));
     }
     load_training_state(resume, *m_engine, *m_device, what);
-    m_state->assign({resume.loss, resume.correct, resume.confidence});
+    m_state.assign(resume.stats.view());
 
     const checkpoint::Position& pos = loop.position;
     m_cursor.load_state(resume, m_geometry, n, what);

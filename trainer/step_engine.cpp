@@ -89,7 +89,7 @@ bool StepEngine::unscale_gradients() {
     return ok;
 }
 
-GlobalOutcome StepEngine::train_step(const Batch& batch, const torch::Tensor& host_weights) {
+Outcome StepEngine::train_step(const Batch& batch, const torch::Tensor& host_weights) {
     m_replicator.begin_step(*m_optimizer);
     const std::int64_t n = batch.size();
     const torch::Tensor weights = m_device.to_device(host_weights);
@@ -142,14 +142,14 @@ GlobalOutcome StepEngine::train_step(const Batch& batch, const torch::Tensor& ho
             parts.push_back(std::move(part));
         }
     }
-    GlobalOutcome global = m_replicator.end_step();
+    Outcome global = m_replicator.end_step();
     if (!m_device.scales_loss() || unscale_gradients()) {
         m_optimizer->step(); // fp16: a step with non-finite gradients is skipped
     }
     return global;
 }
 
-GlobalOutcome StepEngine::forward(const Batch& batch, bool train_mode) {
+Outcome StepEngine::forward(const Batch& batch, bool train_mode) {
     Outcome local;
     if (batch.size() > 0) {
         const torch::Tensor output = run_forward(batch.inputs, !train_mode);

@@ -44,12 +44,12 @@ class StepEngine {
     /// batch's outcome. With accumulation_steps k > 1 the batch is split into k micro-batches
     /// of at most ceil(size / k) samples (fewer when the batch is smaller), each run forward and
     /// backward in turn; their gradients add up and only the last backward pass communicates.
-    GlobalOutcome train_step(const Batch& batch, const torch::Tensor& weights);
+    Outcome train_step(const Batch& batch, const torch::Tensor& weights);
 
     /// Forward only (call inside InferenceMode after prepare_inference): the global batch's
     /// outcome. `train_mode` runs the training forward (the reference's refresh quirk) instead
     /// of the inference path.
-    GlobalOutcome forward(const Batch& batch, bool train_mode);
+    Outcome forward(const Batch& batch, bool train_mode);
 
     /// Loss and metric sums of one evaluation batch, summed over the ranks (call inside
     /// InferenceMode after prepare_inference, in eval mode). An empty batch adds nothing.

@@ -18,9 +18,13 @@
 namespace kakuren::trainer {
 
 /// One batch's per-sample outcome: losses float32 [B] (with the autograd graph when it came from a
-/// training forward), correct bool [B] and confidence float32 [B] (never with a graph).
+/// training forward), correct bool [B] and confidence float32 [B] (never with a graph). The
+/// replicator hands back a global batch's (all ranks' samples) the same way, without a graph;
+/// an empty batch has no tensors.
 struct Outcome {
     torch::Tensor losses, correct, confidence;
+    /// B: the number of samples (0 without tensors).
+    [[nodiscard]] std::int64_t count() const { return losses.defined() ? losses.numel() : 0; }
 };
 
 /// Sums of one evaluation batch: the per-sample losses and the metric (for classification the

@@ -14,6 +14,7 @@
 #include "checkpoint/state.hpp"
 #include "hiding/policy.hpp"
 #include "util/mllog.hpp"
+#include "util/sample_stats.hpp"
 
 namespace kakuren::trainer {
 
@@ -202,9 +203,8 @@ struct EpochResult {
     /// for a data set held in memory.
     std::optional<std::int64_t> bytes_read;
     std::span<const std::int64_t> hidden_ids; ///< ascending
-    /// Per-sample state after the epoch (length N); valid during on_epoch only.
-    std::span<const float> loss, confidence;
-    std::span<const std::uint8_t> correct;
+    /// Per-sample statistics after the epoch (length N); valid during on_epoch only.
+    util::SampleStatsView stats;
 };
 
 struct Summary {

@@ -48,8 +48,7 @@ std::string pseudo_random_bytes(std::size_t n, std::uint32_t seed) {
 
 /// A snapshot's owned data (spans point into it).
 struct Fixture {
-    std::vector<float> loss, confidence;
-    std::vector<std::uint8_t> correct;
+    kakuren::util::SampleStats stats;
     std::vector<std::int64_t> hidden;
     Snapshot snapshot;
 };
@@ -58,10 +57,12 @@ struct Fixture {
 Fixture make_snapshot(Position pos, std::int64_t n = 1000, std::size_t model_bytes = 4096,
                       std::optional<double> accuracy = std::nullopt) {
     Fixture f;
+    f.stats = kakuren::util::SampleStats(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) {
-        f.loss.push_back(static_cast<float>(i) * 0.5f + static_cast<float>(pos.epoch));
-        f.correct.push_back(static_cast<std::uint8_t>((i + pos.epoch) % 2));
-        f.confidence.push_back(1.0f / static_cast<float>(i + 1));
+        const auto k = static_cast<std::size_t>(i);
+        f.stats.loss()[k] = static_cast<float>(i) * 0.5f + static_cast<float>(pos.epoch);
+        f.stats.correct()[k] = static_cast<std::uint8_t>((i + pos.epoch) % 2);
+        f.stats.confidence()[k] = 1.0f / static_cast<float>(i + 1);
         if (i % 7 == 3) {
             f.hidden.push_back(i);
         }
@@ -94,9 +95,7 @@ Fixture make_snapshot(Position pos, std::int64_t n = 1000, std::size_t model_byt
         {"model.pt", pseudo_random_bytes(model_bytes, static_cast<std::uint32_t>(pos.epoch))},
         {"optimizer.pt", pseudo_random_bytes(model_bytes / 2, 99)},
         {"rng.pt", "rng state"}};
-    s.loss = f.loss;
-    s.correct = f.correct;
-    s.confidence = f.confidence;
+    s.stats = f.stats.view();
     s.hidden_ids = f.hidden;
     return f;
 }
@@ -303,9 +302,7 @@ TEST(Manager, SavesAnAtomicFolderAndLoadsItBackExactly) {
     EXPECT_EQ(back.files.at("model.pt"), f.snapshot.files[0].bytes);
     EXPECT_EQ(back.files.at("rng.pt"), "rng state");
     EXPECT_EQ(back.recipe_text, "[run]\nseed = 7\n");
-    EXPECT_EQ(back.loss, f.loss);
-    EXPECT_EQ(back.correct, f.correct);
-    EXPECT_EQ(back.confidence, f.confidence);
+    EXPECT_EQ(back.stats, f.stats);
     EXPECT_EQ(back.hidden_ids, f.hidden);
 
     const auto statuses = ws.manager.inspect();

@@ -40,7 +40,7 @@ struct Outcome {
     std::map<std::string, std::string> final_files; ///< file -> sha256 (model, optimizer, rng)
     std::vector<std::string> epochs;                ///< one line per epoch, every value in hex
     std::vector<std::vector<std::int64_t>> hidden_sets;
-    db::SampleState state;
+    util::SampleStats state;
     db::CheckpointState final_state;
     std::vector<std::string> mllog; ///< records without time_ms and `resume` records
     int resumes = 0;

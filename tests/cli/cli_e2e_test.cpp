@@ -93,7 +93,7 @@ TEST_F(CliE2E, TinySyntheticRunIsRecordedEverywhere) {
     EXPECT_GT(hidden_total, 0) << "the easy synthetic task must hide samples after epoch 1";
     const auto state = db.sample_state(id);
     ASSERT_TRUE(state);
-    EXPECT_EQ(static_cast<std::int64_t>(state->loss.size()), run->num_samples);
+    EXPECT_EQ(static_cast<std::int64_t>(state->size()), run->num_samples);
 
     const fs::path dir = run->run_dir;
     EXPECT_TRUE(fs::exists(dir / "recipe.toml"));
@@ -586,10 +586,13 @@ TEST_F(CliE2E, OutOfRangeSampleAndAStopBeforeTheFirstEvaluationSaySo) {
     const std::string range = "; run " + id + " has " + std::to_string(samples) +
                               " training samples: give 0 to " + std::to_string(samples - 1);
     for (const std::string& sample : {std::string("-5"), std::to_string(samples)}) {
-        const Result bad = kakuren("hidden " + id + " --sample " + sample);
+        std::string command = "hidden " + id;
+        command.append(" --sample ").append(sample);
+        const Result bad = kakuren(command);
         EXPECT_EQ(bad.code, 2) << bad.out;
-        EXPECT_EQ(bad.err,
-                  "kakuren: error: --sample " + sample + " is out of range" + range + "\n");
+        std::string expected = "kakuren: error: --sample " + sample;
+        expected.append(" is out of range").append(range).append("\n");
+        EXPECT_EQ(bad.err, expected);
     }
 }
 

@@ -15,6 +15,7 @@
 
 namespace fs = std::filesystem;
 using namespace kakuren::db;
+using kakuren::util::SampleStats;
 
 namespace {
 
@@ -40,19 +41,19 @@ CheckpointRow checkpoint_row(const std::string& name, int epoch, std::int64_t st
     return row;
 }
 
-struct State {
-    std::vector<float> loss = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
-    std::vector<std::uint8_t> correct = {1, 0, 1, 0, 1, 0, 1, 0, 1, 0};
-    std::vector<float> confidence = {.1f, .2f, .3f, .4f, .5f, .6f, .7f, .8f, .9f, 1};
-    SampleStateView view() const { return {loss, correct, confidence}; }
-};
+/// The per-sample statistics of 10 samples.
+SampleStats ten_samples() {
+    return {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9},
+            {1, 0, 1, 0, 1, 0, 1, 0, 1, 0},
+            {.1f, .2f, .3f, .4f, .5f, .6f, .7f, .8f, .9f, 1}};
+}
 
 TEST(CheckpointStore, RecordsListsReadsAndDeletesCheckpoints) {
     Dir dir;
     Store store = Store::open(dir.path() / "kakuren.db");
     EXPECT_EQ(store.schema_version(), Store::latest_schema_version());
     store.insert_run(run_row("r1"));
-    const State state;
+    const SampleStats state = ten_samples();
     const std::vector<std::int64_t> hidden = {1, 4, 9};
     // Recorded out of order; listed by position.
     store.record_checkpoint(checkpoint_row("0002-000003", 2, 3, false), state.view(), hidden);
@@ -62,6 +63,7 @@ TEST(CheckpointStore, RecordsListsReadsAndDeletesCheckpoints) {
 
     const auto rows = store.checkpoints("r1");
     std::vector<std::string> names;
+    names.reserve(rows.size());
     for (const auto& r : rows) {
         names.push_back(r.name);
     }
@@ -82,9 +84,7 @@ TEST(CheckpointStore, RecordsListsReadsAndDeletesCheckpoints) {
 
     const auto back = store.checkpoint_state("r1", "0002-end");
     ASSERT_TRUE(back.has_value());
-    EXPECT_EQ(back->loss, state.loss);
-    EXPECT_EQ(back->correct, state.correct);
-    EXPECT_EQ(back->confidence, state.confidence);
+    EXPECT_EQ(back->stats, state);
     EXPECT_EQ(back->hidden_ids, hidden);
     EXPECT_FALSE(store.checkpoint_state("r1", "0009-end").has_value());
 
@@ -108,12 +108,9 @@ TEST(CheckpointStore, RewindForgetsEpochsAfterACheckpoint) {
         EpochRow row;
         row.run_id = "r1";
         row.epoch = e;
-        SampleState s;
-        s.epoch = e;
-        s.loss.assign(10, 1.0f);
-        s.correct.assign(10, 0);
-        s.confidence.assign(10, 0.5f);
-        store.record_epoch(row, s, std::vector<std::int64_t>{2}, 10);
+        const SampleStats s(std::vector<float>(10, 1.0f), std::vector<std::uint8_t>(10, 0),
+                            std::vector<float>(10, 0.5f));
+        store.record_epoch(row, s.view(), std::vector<std::int64_t>{2}, 10);
     }
     store.rewind_run("r1", 2);
     EXPECT_EQ(store.epochs("r1").size(), 2U);

@@ -17,6 +17,7 @@ namespace {
 
 using namespace kakuren::db;
 using kakuren::testing::TempDir;
+using kakuren::util::SampleStats;
 
 constexpr double k_nan = std::numeric_limits<double>::quiet_NaN();
 constexpr double k_inf = std::numeric_limits<double>::infinity();
@@ -34,14 +35,9 @@ EpochRow epoch_row(int epoch, double train_loss, double test_loss, double test_a
     return row;
 }
 
-SampleState state_of(int epoch) {
-    SampleState state;
-    state.epoch = epoch;
-    state.loss.assign(10, 0.5F);
-    state.correct.assign(10, 1);
-    state.confidence.assign(10, 0.9F);
-    return state;
-}
+/// The per-sample statistics of the 10 samples (the same after every epoch).
+const SampleStats k_state(std::vector<float>(10, 0.5F), std::vector<std::uint8_t>(10, 1),
+                          std::vector<float>(10, 0.9F));
 
 /// typeof(column) of epoch `epoch` of run r1, straight from SQLite.
 std::string stored_type(const std::filesystem::path& file, const char* column, int epoch) {
@@ -65,9 +61,9 @@ TEST(StoreNonFinite, NanAndInfinityAreKeptAndReadBack) {
     const auto file = dir.path() / "kakuren.db";
     Store store = Store::open(file);
     store.insert_run(kakuren::testing::run_row("r1"));
-    store.record_epoch(epoch_row(1, 0.7, 0.6, 0.55), state_of(1), {}, 10);
-    store.record_epoch(epoch_row(2, k_nan, k_inf, 0.80), state_of(2), {}, 10);
-    store.record_epoch(epoch_row(3, -k_inf, k_nan, k_nan), state_of(3), {}, 10);
+    store.record_epoch(epoch_row(1, 0.7, 0.6, 0.55), k_state.view(), {}, 10);
+    store.record_epoch(epoch_row(2, k_nan, k_inf, 0.80), k_state.view(), {}, 10);
+    store.record_epoch(epoch_row(3, -k_inf, k_nan, k_nan), k_state.view(), {}, 10);
 
     EXPECT_EQ(stored_type(file, "train_loss", 2), "text:nan");
     EXPECT_EQ(stored_type(file, "test_loss", 2), "text:inf");
@@ -96,9 +92,9 @@ TEST(StoreNonFinite, TheBestOfAnMaeRunIsTheLowestFiniteOne) {
     RunRow row = kakuren::testing::run_row("r1");
     row.metric = "MAE";
     store.insert_run(row);
-    store.record_epoch(epoch_row(1, 0.7, 0.6, 0.30), state_of(1), {}, 10);
-    store.record_epoch(epoch_row(2, 0.6, 0.5, 0.20), state_of(2), {}, 10);
-    store.record_epoch(epoch_row(3, k_nan, k_nan, k_nan), state_of(3), {}, 10);
+    store.record_epoch(epoch_row(1, 0.7, 0.6, 0.30), k_state.view(), {}, 10);
+    store.record_epoch(epoch_row(2, 0.6, 0.5, 0.20), k_state.view(), {}, 10);
+    store.record_epoch(epoch_row(3, k_nan, k_nan, k_nan), k_state.view(), {}, 10);
     const RunRow run = *store.find_run("r1");
     EXPECT_TRUE(std::isnan(*run.final_accuracy));
     EXPECT_DOUBLE_EQ(*run.best_accuracy, 0.20);

@@ -154,7 +154,7 @@ TEST(StoreSchema, ReopenKeepsData) {
     {
         Store store = Store::open(file);
         store.insert_run(make_run("r1"));
-        store.record_epoch(make_epoch("r1", 1, 0.7, 2), make_state(1, 10),
+        store.record_epoch(make_epoch("r1", 1, 0.7, 2), make_state(10).view(),
                            std::vector<std::int64_t>{3, 4}, 10);
     }
     Store moved = Store::open(file);

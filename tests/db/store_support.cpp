@@ -34,15 +34,15 @@ EpochRow make_epoch(const std::string& run_id, int epoch, double test_accuracy,
     return row;
 }
 
-SampleState make_state(int epoch, std::int64_t n) {
-    SampleState state;
-    state.epoch = epoch;
+util::SampleStats make_state(std::int64_t n) {
+    std::vector<float> loss, confidence;
+    std::vector<std::uint8_t> correct;
     for (std::int64_t i = 0; i < n; ++i) {
-        state.loss.push_back(static_cast<float>(i) * 0.25f);
-        state.correct.push_back(static_cast<std::uint8_t>(i % 2));
-        state.confidence.push_back(1.0f / static_cast<float>(i + 1));
+        loss.push_back(static_cast<float>(i) * 0.25f);
+        correct.push_back(static_cast<std::uint8_t>(i % 2));
+        confidence.push_back(1.0f / static_cast<float>(i + 1));
     }
-    return state;
+    return {std::move(loss), std::move(correct), std::move(confidence)};
 }
 
 } // namespace kakuren::db::store_support

@@ -17,8 +17,8 @@ RunRow make_run(const std::string& id, const std::string& created_at = "2026-11-
 EpochRow make_epoch(const std::string& run_id, int epoch, double test_accuracy,
                     std::int64_t hidden);
 
-/// The per-sample state of `n` samples after `epoch` (loss i / 4, every other one correct).
-SampleState make_state(int epoch, std::int64_t n);
+/// The per-sample statistics of `n` samples (loss i / 4, every other one correct).
+util::SampleStats make_state(std::int64_t n);
 
 /// The message of the DbError that `f` throws, or "(no error)" when it throws none.
 template <class F> std::string error_of(F&& f) {

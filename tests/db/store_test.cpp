@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -13,6 +14,7 @@
 
 namespace fs = std::filesystem;
 using namespace kakuren::db;
+using kakuren::util::SampleStats;
 using namespace kakuren::db::store_support;
 
 namespace {
@@ -236,9 +238,9 @@ TEST(StoreRuns, TheMetricNameIsKeptAndTheBestMaeIsTheLowest) {
     store.insert_run(make_run("r-acc"));
     const std::int64_t n = 10;
     for (const char* id : {"r-mae", "r-acc"}) {
-        store.record_epoch(make_epoch(id, 1, 0.30, 0), make_state(1, n), {}, n);
-        store.record_epoch(make_epoch(id, 2, 0.12, 0), make_state(2, n), {}, n);
-        store.record_epoch(make_epoch(id, 3, 0.20, 0), make_state(3, n), {}, n);
+        store.record_epoch(make_epoch(id, 1, 0.30, 0), make_state(n).view(), {}, n);
+        store.record_epoch(make_epoch(id, 2, 0.12, 0), make_state(n).view(), {}, n);
+        store.record_epoch(make_epoch(id, 3, 0.20, 0), make_state(n).view(), {}, n);
     }
     const RunRow got_mae = *store.find_run("r-mae");
     EXPECT_EQ(got_mae.metric, "MAE");
@@ -256,16 +258,16 @@ TEST(StoreEpochs, RecordEpochRoundTrip) {
     const std::int64_t n = 10;
 
     // Epoch 1: nothing hidden.
-    store.record_epoch(make_epoch("r1", 1, 0.70, 0), make_state(1, n), {}, n);
+    store.record_epoch(make_epoch("r1", 1, 0.70, 0), make_state(n).view(), {}, n);
     // Epoch 2: the first and the last sample.
     const std::vector<std::int64_t> ends = {0, n - 1};
-    store.record_epoch(make_epoch("r1", 2, 0.80, 2), make_state(2, n), ends, n);
+    store.record_epoch(make_epoch("r1", 2, 0.80, 2), make_state(n).view(), ends, n);
     // Epoch 3: everything.
     std::vector<std::int64_t> all(n);
     std::iota(all.begin(), all.end(), 0);
-    SampleState last = make_state(3, n);
-    last.loss[4] = std::numeric_limits<float>::infinity();
-    store.record_epoch(make_epoch("r1", 3, 0.75, n), last, all, n);
+    SampleStats last = make_state(n);
+    last.loss()[4] = std::numeric_limits<float>::infinity();
+    store.record_epoch(make_epoch("r1", 3, 0.75, n), last.view(), all, n);
 
     const auto epochs = store.epochs("r1");
     ASSERT_EQ(epochs.size(), 3U);
@@ -299,14 +301,15 @@ TEST(StoreEpochs, RecordEpochRoundTrip) {
     EXPECT_FALSE(store.hidden_set("r1", 4).has_value());
 
     // The latest state replaced the earlier ones.
-    const auto state = store.sample_state("r1");
+    int state_epoch = 0;
+    const auto state = store.sample_state("r1", &state_epoch);
     ASSERT_TRUE(state.has_value());
-    EXPECT_EQ(state->epoch, 3);
-    EXPECT_EQ(state->loss.size(), 10U);
-    EXPECT_TRUE(std::isinf(state->loss[4]));
-    EXPECT_EQ(state->loss[3], 0.75f);
-    EXPECT_EQ(state->correct, last.correct);
-    EXPECT_EQ(state->confidence, last.confidence);
+    EXPECT_EQ(state_epoch, 3);
+    EXPECT_EQ(state->size(), 10U);
+    EXPECT_TRUE(std::isinf(state->loss()[4]));
+    EXPECT_EQ(state->loss()[3], 0.75f);
+    EXPECT_TRUE(std::ranges::equal(state->correct(), last.correct()));
+    EXPECT_TRUE(std::ranges::equal(state->confidence(), last.confidence()));
     EXPECT_FALSE(store.sample_state("other").has_value());
 
     const auto run = store.find_run("r1");
@@ -322,7 +325,7 @@ TEST(StoreEpochs, CommunicationTimeRoundTrips) {
     store.insert_run(make_run("r1"));
     EpochRow row = make_epoch("r1", 1, 0.5, 0);
     row.comm_s = 0.125; // schema v5: seconds waited on the other ranks
-    store.record_epoch(row, make_state(1, 10), {}, 10);
+    store.record_epoch(row, make_state(10).view(), {}, 10);
     const auto epochs = store.epochs("r1");
     ASSERT_EQ(epochs.size(), 1U);
     ASSERT_TRUE(epochs[0].comm_s.has_value());
@@ -333,10 +336,10 @@ TEST(StoreEpochs, RecordingAnEpochAgainReplacesIt) {
     TempDir dir;
     Store store = Store::open(dir.path() / "kakuren.db");
     store.insert_run(make_run("r1"));
-    store.record_epoch(make_epoch("r1", 1, 0.5, 1), make_state(1, 10), std::vector<std::int64_t>{5},
-                       10);
+    store.record_epoch(make_epoch("r1", 1, 0.5, 1), make_state(10).view(),
+                       std::vector<std::int64_t>{5}, 10);
     // A resumed run redoes epoch 1.
-    store.record_epoch(make_epoch("r1", 1, 0.6, 2), make_state(1, 10),
+    store.record_epoch(make_epoch("r1", 1, 0.6, 2), make_state(10).view(),
                        std::vector<std::int64_t>{6, 7}, 10);
     ASSERT_EQ(store.epochs("r1").size(), 1U);
     EXPECT_DOUBLE_EQ(store.epochs("r1")[0].test_accuracy, 0.6);
@@ -347,24 +350,27 @@ TEST(StoreEpochs, OutOfRangeIdIsRejectedAndNothingIsWritten) {
     TempDir dir;
     Store store = Store::open(dir.path() / "kakuren.db");
     store.insert_run(make_run("r1"));
-    store.record_epoch(make_epoch("r1", 1, 0.5, 1), make_state(1, 10), std::vector<std::int64_t>{2},
-                       10);
+    store.record_epoch(make_epoch("r1", 1, 0.5, 1), make_state(10).view(),
+                       std::vector<std::int64_t>{2}, 10);
 
     for (const std::int64_t bad : {std::int64_t{10}, std::int64_t{-1}}) {
         const std::vector<std::int64_t> ids = {1, bad};
-        const std::string message = error_of(
-            [&] { store.record_epoch(make_epoch("r1", 2, 0.9, 2), make_state(2, 10), ids, 10); });
+        const std::string message = error_of([&] {
+            store.record_epoch(make_epoch("r1", 2, 0.9, 2), make_state(10).view(), ids, 10);
+        });
         EXPECT_NE(
             message.find("hidden sample id " + std::to_string(bad) + " is out of range [0, 10)"),
             std::string::npos)
             << message;
-        EXPECT_EQ(store.epochs("r1").size(), 1U);      // epoch 2 row rolled back
-        EXPECT_EQ(store.sample_state("r1")->epoch, 1); // state of epoch 1 kept
+        EXPECT_EQ(store.epochs("r1").size(), 1U); // epoch 2 row rolled back
+        int state_epoch = 0;
+        EXPECT_TRUE(store.sample_state("r1", &state_epoch).has_value());
+        EXPECT_EQ(state_epoch, 1); // state of epoch 1 kept
         EXPECT_FALSE(store.hidden_set("r1", 2).has_value());
     }
     // The store is usable afterwards (no transaction left open).
-    store.record_epoch(make_epoch("r1", 2, 0.9, 1), make_state(2, 10), std::vector<std::int64_t>{9},
-                       10);
+    store.record_epoch(make_epoch("r1", 2, 0.9, 1), make_state(10).view(),
+                       std::vector<std::int64_t>{9}, 10);
     EXPECT_EQ(store.epochs("r1").size(), 2U);
 }
 
@@ -372,13 +378,13 @@ TEST(StoreEpochs, MismatchedStateAndUnknownRunAreRejected) {
     TempDir dir;
     Store store = Store::open(dir.path() / "kakuren.db");
     store.insert_run(make_run("r1"));
-    SampleState short_state = make_state(1, 9);
+    const SampleStats short_state = make_state(9);
     EXPECT_NE(error_of([&] {
-                  store.record_epoch(make_epoch("r1", 1, 0.5, 0), short_state, {}, 10);
+                  store.record_epoch(make_epoch("r1", 1, 0.5, 0), short_state.view(), {}, 10);
               }).find("for 10 samples"),
               std::string::npos);
     const std::string message = error_of(
-        [&] { store.record_epoch(make_epoch("ghost", 1, 0.5, 0), make_state(1, 10), {}, 10); });
+        [&] { store.record_epoch(make_epoch("ghost", 1, 0.5, 0), make_state(10).view(), {}, 10); });
     EXPECT_NE(message.find("FOREIGN KEY"), std::string::npos) << message;
     EXPECT_TRUE(store.epochs("r1").empty());
 }
@@ -387,11 +393,11 @@ TEST(StoreEpochs, SampleHistory) {
     TempDir dir;
     Store store = Store::open(dir.path() / "kakuren.db");
     store.insert_run(make_run("r1"));
-    store.record_epoch(make_epoch("r1", 1, 0.5, 0), make_state(1, 10), {}, 10);
-    store.record_epoch(make_epoch("r1", 2, 0.5, 2), make_state(2, 10),
+    store.record_epoch(make_epoch("r1", 1, 0.5, 0), make_state(10).view(), {}, 10);
+    store.record_epoch(make_epoch("r1", 2, 0.5, 2), make_state(10).view(),
                        std::vector<std::int64_t>{3, 9}, 10);
-    store.record_epoch(make_epoch("r1", 3, 0.5, 1), make_state(3, 10), std::vector<std::int64_t>{9},
-                       10);
+    store.record_epoch(make_epoch("r1", 3, 0.5, 1), make_state(10).view(),
+                       std::vector<std::int64_t>{9}, 10);
     using History = std::vector<std::pair<int, bool>>;
     EXPECT_EQ(store.sample_history("r1", 9), (History{{1, false}, {2, true}, {3, true}}));
     EXPECT_EQ(store.sample_history("r1", 3), (History{{1, false}, {2, true}, {3, false}}));
@@ -408,14 +414,14 @@ TEST(StoreEpochs, ImageNetSizedRunStaysUsable) {
     RunRow run = make_run("big");
     run.num_samples = n;
     store.insert_run(run);
-    const SampleState state = make_state(1, n);
+    const SampleStats state = make_state(n);
     std::vector<std::int64_t> hidden;
     for (std::int64_t i = 0; i < n; i += 3)
         hidden.push_back(i);
     hidden.push_back(n - 1);
     for (int epoch = 1; epoch <= 15; ++epoch)
         store.record_epoch(make_epoch("big", epoch, 0.5, static_cast<std::int64_t>(hidden.size())),
-                           state, hidden, n);
+                           state.view(), hidden, n);
     const auto history = store.sample_history("big", n - 1);
     ASSERT_EQ(history.size(), 15U);
     for (const auto& [epoch, was_hidden] : history)
@@ -424,7 +430,7 @@ TEST(StoreEpochs, ImageNetSizedRunStaysUsable) {
     for (const auto& [epoch, was_hidden] : history_one)
         EXPECT_FALSE(was_hidden) << epoch;
     EXPECT_EQ(store.hidden_set("big", 15)->size(), hidden.size());
-    EXPECT_EQ(store.sample_state("big")->loss.size(), static_cast<std::size_t>(n));
+    EXPECT_EQ(store.sample_state("big")->size(), static_cast<std::size_t>(n));
 }
 
 TEST(StoreRuns, NumSamplesIsSetAfterInsertAndFeedsTheRealisedFraction) {

@@ -29,7 +29,7 @@ struct Stats {
         return Stats{std::move(losses), std::vector<std::uint8_t>(n, 1),
                      std::vector<float>(n, 1.0F)};
     }
-    SampleStatsView view() const { return SampleStatsView{loss, correct, confidence}; }
+    util::SampleStatsView view() const { return {loss, correct, confidence}; }
 };
 
 inline std::vector<std::int64_t> sorted(std::vector<std::int64_t> ids) {

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <fstream>
 #include <numeric>
+#include <span>
 
 #include "recipes/recipe.hpp"
 #include "util/json.hpp"
@@ -195,7 +196,7 @@ void emit_epoch(LogWriter& log, const db::EpochRow& r, std::int64_t n) {
 
 /// Epoch e's per-sample state (with spec.write_samples) and its hidden set of `hidden` ids.
 std::vector<std::int64_t> hidden_ids(const SyntheticRun& spec, int e, std::int64_t hidden,
-                                     db::SampleState& state) {
+                                     util::SampleStats& state) {
     const std::int64_t n = spec.num_samples;
     std::vector<std::int64_t> ids;
     if (!spec.write_samples) {
@@ -204,20 +205,21 @@ std::vector<std::int64_t> hidden_ids(const SyntheticRun& spec, int e, std::int64
         std::iota(ids.begin(), ids.end(), 0);
         return ids;
     }
+    const std::span<float> loss = state.loss();
     for (std::int64_t i = 0; i < n; ++i) {
         const auto k = static_cast<std::size_t>(i);
-        state.loss[k] = static_cast<float>(
+        loss[k] = static_cast<float>(
             2.0 * noise(static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(e)) / e);
-        state.correct[k] = state.loss[k] < 0.5F ? 1 : 0;
-        state.confidence[k] = 1.0F - state.loss[k] / 2.0F;
+        state.correct()[k] = loss[k] < 0.5F ? 1 : 0;
+        state.confidence()[k] = 1.0F - loss[k] / 2.0F;
     }
     // Hidden: the samples with the lowest loss this epoch (ties by index).
     std::vector<std::int64_t> order(static_cast<std::size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     std::nth_element(order.begin(), order.begin() + hidden, order.end(),
                      [&](std::int64_t a, std::int64_t b) {
-                         const float la = state.loss[static_cast<std::size_t>(a)];
-                         const float lb = state.loss[static_cast<std::size_t>(b)];
+                         const float la = loss[static_cast<std::size_t>(a)];
+                         const float lb = loss[static_cast<std::size_t>(b)];
                          return la != lb ? la < lb : a < b;
                      });
     ids.assign(order.begin(), order.begin() + hidden);
@@ -230,18 +232,16 @@ std::vector<std::int64_t> hidden_ids(const SyntheticRun& spec, int e, std::int64
 std::pair<int, bool> write_epochs(db::Store& store, const SyntheticRun& spec,
                                   const std::string& run_id, int last_epoch, LogWriter& log) {
     const std::int64_t n = spec.num_samples;
-    db::SampleState state;
-    state.loss.resize(static_cast<std::size_t>(n));
-    state.correct.resize(static_cast<std::size_t>(n));
-    state.confidence.resize(static_cast<std::size_t>(n));
+    const auto size = static_cast<std::size_t>(n);
+    util::SampleStats state{std::vector<float>(size), std::vector<std::uint8_t>(size),
+                            std::vector<float>(size)};
     int done = 0;
     for (int e = 1; e <= last_epoch; ++e) {
         done = e;
-        state.epoch = e;
         const db::EpochRow r = epoch_row(spec, run_id, e, log.t);
         emit_epoch(log, r, n);
         const std::vector<std::int64_t> ids = hidden_ids(spec, e, r.hidden, state);
-        store.record_epoch(r, state, ids, n);
+        store.record_epoch(r, state.view(), ids, n);
         if (spec.target && r.test_accuracy >= *spec.target) {
             return {done, true};
         }

@@ -1,6 +1,7 @@
 // run.device, run.precision and run.memory_format. The CPU tests run everywhere; the CUDA tests
 // (label gpu, scripts/gpu-check.sh) skip with a message on a machine without a GPU or with a
 // CPU-only LibTorch.
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <vector>
@@ -65,7 +66,7 @@ class Collect : public Observer {
   public:
     void on_epoch(const EpochResult& r) override {
         accuracy.push_back(r.test_accuracy);
-        loss.assign(r.loss.begin(), r.loss.end());
+        loss.assign(r.stats.loss.begin(), r.stats.loss.end());
         hidden.push_back(r.hidden);
     }
     void on_checkpoint(const Snapshot& s) override {
@@ -220,7 +221,7 @@ TEST(Gpu, KilledAndResumedOnCudaEndsBitIdenticalWithDeterministicAlgorithms) {
     for (const auto& [name, bytes] : a.files) {
         EXPECT_TRUE(b.files.at(name) == bytes) << name << " differs";
     }
-    EXPECT_TRUE(a.loss == b.loss);
+    EXPECT_TRUE(std::ranges::equal(a.stats.loss(), b.stats.loss()));
     EXPECT_EQ(a.hidden_ids, b.hidden_ids);
 }
 

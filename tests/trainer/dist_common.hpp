@@ -23,9 +23,7 @@ inline checkpoint::Resume to_resume(const checkpoint::Snapshot& s) {
     for (const checkpoint::File& f : s.files) {
         r.files[f.name] = f.bytes;
     }
-    r.loss.assign(s.loss.begin(), s.loss.end());
-    r.correct.assign(s.correct.begin(), s.correct.end());
-    r.confidence.assign(s.confidence.begin(), s.confidence.end());
+    r.stats.assign(s.stats);
     r.hidden_ids.assign(s.hidden_ids.begin(), s.hidden_ids.end());
     return r;
 }
@@ -84,9 +82,9 @@ inline checkpoint::Resume load_test_checkpoint(const std::filesystem::path& dir)
             r.files[name.substr(5)] = read_test_file(entry.path());
         }
     }
-    r.loss = read_test_vector<float>(dir / "loss.bin");
-    r.confidence = read_test_vector<float>(dir / "confidence.bin");
-    r.correct = read_test_vector<std::uint8_t>(dir / "correct.bin");
+    r.stats = util::SampleStats(read_test_vector<float>(dir / "loss.bin"),
+                                read_test_vector<std::uint8_t>(dir / "correct.bin"),
+                                read_test_vector<float>(dir / "confidence.bin"));
     r.hidden_ids = read_test_vector<std::int64_t>(dir / "hidden.bin");
     std::ifstream position(dir / "position.txt");
     std::string line;

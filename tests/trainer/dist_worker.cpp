@@ -78,9 +78,9 @@ class Recorder : public trainer::Observer {
                       r.epoch, r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy,
                       static_cast<long long>(r.hidden_ids.size()),
                       static_cast<unsigned long long>(hash_of(r.hidden_ids)),
-                      static_cast<unsigned long long>(hash_of(r.loss) ^
-                                                      (hash_of(r.confidence) * 3) ^
-                                                      (hash_of(r.correct) * 7)));
+                      static_cast<unsigned long long>(hash_of(r.stats.loss) ^
+                                                      (hash_of(r.stats.confidence) * 3) ^
+                                                      (hash_of(r.stats.correct) * 7)));
         lines += line;
         if (m_rank == 1 && r.epoch == 1 && m_mode == "die") {
             std::_Exit(3); // no unwinding, sockets closed by the kernel: a crashed rank
@@ -95,9 +95,9 @@ class Recorder : public trainer::Observer {
         for (const auto& f : s.files) {
             files.emplace_back(f.name, f.bytes);
         }
-        loss.assign(s.loss.begin(), s.loss.end());
-        confidence.assign(s.confidence.begin(), s.confidence.end());
-        correct.assign(s.correct.begin(), s.correct.end());
+        loss.assign(s.stats.loss.begin(), s.stats.loss.end());
+        confidence.assign(s.stats.confidence.begin(), s.stats.confidence.end());
+        correct.assign(s.stats.correct.begin(), s.stats.correct.end());
         hidden.assign(s.hidden_ids.begin(), s.hidden_ids.end());
         test_accuracy = s.test_accuracy;
         if (m_mode == "stop" && m_stop_rank == 0 && s.loop.position.epoch == 2 &&

@@ -59,9 +59,9 @@ class Recorder : public Observer {
         const auto size = static_cast<std::int64_t>(r.hidden_ids.size());
         hidden.add(&size, sizeof size);
         stats = Digest{};
-        stats.add(r.loss);
-        stats.add(r.correct);
-        stats.add(r.confidence);
+        stats.add(r.stats.loss);
+        stats.add(r.stats.correct);
+        stats.add(r.stats.confidence);
         const double accuracy = r.test_accuracy;
         curve.add(&accuracy, sizeof accuracy);
         curve.add(&r.train_loss, sizeof r.train_loss);

@@ -2,6 +2,7 @@
 // the training steps, between the phases, inside the refresh pass of hidden samples, during
 // evaluation, at an epoch's end) and resumed ends bit-identical to the run that never stopped:
 // weights, optimizer state, per-sample statistics, hidden sets, epoch records and MLPerf log.
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -71,9 +72,9 @@ class Keeper : public Observer {
                       r.candidates,
                       r.refreshed,
                       {r.hidden_ids.begin(), r.hidden_ids.end()},
-                      {r.loss.begin(), r.loss.end()},
-                      {r.confidence.begin(), r.confidence.end()},
-                      {r.correct.begin(), r.correct.end()}};
+                      {r.stats.loss.begin(), r.stats.loss.end()},
+                      {r.stats.confidence.begin(), r.stats.confidence.end()},
+                      {r.stats.correct.begin(), r.stats.correct.end()}};
         epochs.push_back(std::move(e));
     }
     void on_checkpoint(const Snapshot& s) override {
@@ -112,9 +113,11 @@ void expect_same_final_state(const Resume& a, const Resume& b) {
     for (const auto& [name, bytes] : a.files) {
         EXPECT_TRUE(b.files.at(name) == bytes) << name << " differs";
     }
-    EXPECT_TRUE(a.loss == b.loss) << "per-sample losses differ";
-    EXPECT_TRUE(a.correct == b.correct) << "per-sample correctness differs";
-    EXPECT_TRUE(a.confidence == b.confidence) << "per-sample confidences differ";
+    EXPECT_TRUE(std::ranges::equal(a.stats.loss(), b.stats.loss())) << "per-sample losses differ";
+    EXPECT_TRUE(std::ranges::equal(a.stats.correct(), b.stats.correct()))
+        << "per-sample correctness differs";
+    EXPECT_TRUE(std::ranges::equal(a.stats.confidence(), b.stats.confidence()))
+        << "per-sample confidences differ";
     EXPECT_EQ(a.hidden_ids, b.hidden_ids);
     EXPECT_EQ(a.loop.final_accuracy, b.loop.final_accuracy);
     EXPECT_EQ(a.loop.best_accuracy, b.loop.best_accuracy);

@@ -105,7 +105,7 @@ class Collector : public Observer {
         metrics.push_back(r.test_accuracy);
         hidden.push_back(r.hidden);
         names.emplace_back(r.metric_name);
-        for (const float c : r.confidence) {
+        for (const float c : r.stats.confidence) {
             confidence_in_range &= c >= 0.0F && c <= 1.0F;
         }
     }
@@ -322,9 +322,7 @@ class Stopper : public Observer {
         for (const checkpoint::File& f : s.files) {
             r.files[f.name] = f.bytes;
         }
-        r.loss.assign(s.loss.begin(), s.loss.end());
-        r.correct.assign(s.correct.begin(), s.correct.end());
-        r.confidence.assign(s.confidence.begin(), s.confidence.end());
+        r.stats.assign(s.stats);
         r.hidden_ids.assign(s.hidden_ids.begin(), s.hidden_ids.end());
         checkpoints.push_back(std::move(r));
         if (stop_at && checkpoints.size() == *stop_at) {
@@ -364,9 +362,7 @@ void expect_exact_resume(Config c) {
     for (const auto& [name, bytes] : a.files) {
         EXPECT_TRUE(b.files.at(name) == bytes) << name << " differs";
     }
-    EXPECT_TRUE(a.loss == b.loss);
-    EXPECT_TRUE(a.confidence == b.confidence);
-    EXPECT_TRUE(a.correct == b.correct);
+    EXPECT_TRUE(a.stats == b.stats);
     EXPECT_EQ(a.hidden_ids, b.hidden_ids);
 }
 

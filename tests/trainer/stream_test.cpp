@@ -103,9 +103,7 @@ class Keep : public Observer {
     void on_epoch(const EpochResult& r) override {
         EpochResult copy = r;
         copy.hidden_ids = {};
-        copy.loss = {};
-        copy.confidence = {};
-        copy.correct = {};
+        copy.stats = {};
         epochs.push_back(copy);
     }
     std::vector<EpochResult> epochs;
@@ -270,9 +268,7 @@ class Checkpoints : public Observer {
         for (const checkpoint::File& f : s.files) {
             r.files[f.name] = f.bytes;
         }
-        r.loss.assign(s.loss.begin(), s.loss.end());
-        r.correct.assign(s.correct.begin(), s.correct.end());
-        r.confidence.assign(s.confidence.begin(), s.confidence.end());
+        r.stats.assign(s.stats);
         r.hidden_ids.assign(s.hidden_ids.begin(), s.hidden_ids.end());
         saved.push_back(std::move(r));
     }

@@ -1,6 +1,7 @@
 // [model] kind = "torchscript": modules exported by the real PyTorch (tests/trainer/torchscript/
 // make_modules.py, run here) train like the built-in networks, exactly resume, and every module
 // that cannot be trained is refused with a message that says why.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -69,9 +70,7 @@ struct Record : Observer {
         for (const checkpoint::File& f : s.files) {
             last->files[f.name] = f.bytes;
         }
-        last->loss.assign(s.loss.begin(), s.loss.end());
-        last->correct.assign(s.correct.begin(), s.correct.end());
-        last->confidence.assign(s.confidence.begin(), s.confidence.end());
+        last->stats.assign(s.stats);
         last->hidden_ids.assign(s.hidden_ids.begin(), s.hidden_ids.end());
         if (stop_at_step > 0 && !s.loop.position.epoch_end && s.loop.position.epoch == 2 &&
             s.loop.position.step == stop_at_step) {
@@ -143,7 +142,7 @@ void expect_exact_resume(const std::string& module) {
     EXPECT_EQ(resumed.model_digest, full.model_digest);
     ASSERT_TRUE(second.last && whole.last);
     EXPECT_TRUE(second.last->files == whole.last->files) << "checkpoint files differ";
-    EXPECT_TRUE(second.last->loss == whole.last->loss);
+    EXPECT_TRUE(std::ranges::equal(second.last->stats.loss(), whole.last->stats.loss()));
     EXPECT_EQ(second.last->hidden_ids, whole.last->hidden_ids);
     EXPECT_EQ(second.train_loss.back(), whole.train_loss.back());
 }

@@ -75,12 +75,11 @@ class Recorder : public Observer {
     void on_epoch(const EpochResult& r) override {
         Recorded rec{r,
                      {r.hidden_ids.begin(), r.hidden_ids.end()},
-                     {r.loss.begin(), r.loss.end()},
-                     {r.confidence.begin(), r.confidence.end()},
-                     {r.correct.begin(), r.correct.end()}};
+                     {r.stats.loss.begin(), r.stats.loss.end()},
+                     {r.stats.confidence.begin(), r.stats.confidence.end()},
+                     {r.stats.correct.begin(), r.stats.correct.end()}};
         rec.result.hidden_ids = {};
-        rec.result.loss = rec.result.confidence = {};
-        rec.result.correct = {};
+        rec.result.stats = {};
         epochs.push_back(std::move(rec));
     }
 
