@@ -147,7 +147,8 @@ void write_deepcam(const SynthConfig& c, SynthResult& result) {
         const auto [name, n] = splits.at(s);
         const fs::path dir = fs::path(c.out) / name;
         make_dir(dir);
-        const DeepcamSamples samples = make_deepcam(n, c.height, c.width, c.seed, s + 1);
+        const DeepcamSamples samples =
+            make_deepcam(n, c.height, c.width, c.seed, s + 1, deepcam_difficulty(c.difficulty));
         for (std::int64_t i = 0; i < n; ++i) {
             result.bytes += write_h5(
                 dir / numbered("data", i, ".h5"),
