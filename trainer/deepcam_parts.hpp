@@ -66,6 +66,11 @@ void compose_deepcam(DeepcamSamples& out, std::int64_t i, const DeepcamGrid& g,
                      const torch::Tensor& mix_weights, const DeepcamEvents& events,
                      at::Generator& gen);
 
+/// The spread mode's channel mix: mix_weights [3, C] with its rows made orthogonal, each of norm
+/// sqrt(C) (a random row's expected norm), so that vortices, filaments and rotation are equally
+/// distinguishable for every seed and the difficulty is the samples' spread, not the seed's luck.
+torch::Tensor spread_mix_weights(const torch::Tensor& mix_weights);
+
 /// Sample i of the spread mode (trainer/standins_spread.cpp).
 void deepcam_spread_sample(DeepcamSamples& out, std::int64_t i, const DeepcamGrid& g,
                            const torch::Tensor& mix_weights, std::uint64_t seed,

@@ -208,7 +208,10 @@ DeepcamSamples make_deepcam(std::int64_t n, std::int64_t height, std::int64_t wi
     const std::int64_t channels = k_deepcam_channels;
     // The "physics": how each channel shows vortices, filaments and rotation (fixed).
     at::Generator physics = generator_for(seed, 0xdeca, 0, 0);
-    const torch::Tensor mix_weights = torch::randn({3, channels}, physics);
+    torch::Tensor mix_weights = torch::randn({3, channels}, physics);
+    if (difficulty == DeepcamDifficulty::spread) {
+        mix_weights = spread_mix_weights(mix_weights);
+    }
     const torch::Tensor ys = torch::arange(height, torch::kFloat32).view({height, 1});
     const torch::Tensor xs = torch::arange(width, torch::kFloat32).view({1, width});
     DeepcamGrid g;

@@ -20,6 +20,7 @@
 // The constants were tuned on run seeds 1, 2 (data.synthetic_seed = run seed) only;
 // docs/benchmarks.md measures them on the hold-out seeds 11, 12, 13.
 #include <array>
+#include <cmath>
 
 #include "trainer/deepcam_parts.hpp"
 #include "util/error.hpp"
@@ -40,7 +41,7 @@ constexpr double k_quiet_share = 0.25;
 constexpr std::array<SampleKind, 3> k_kinds = {{
     {k_quiet_share, {0, 0}, {0, 0}, {0, 0}},
     {0.45, {1.0, 1.6}, {0.08, 0.18}, {0.035, 0.065}},
-    {0.30, {0.25, 0.5}, {0.04, 0.07}, {0.02, 0.035}},
+    {0.30, {0.3, 0.6}, {0.05, 0.08}, {0.025, 0.04}},
 }};
 
 /// The kind of a sample from one uniform draw u in [0, 1).
@@ -76,6 +77,11 @@ void deepcam_spread_sample(DeepcamSamples& out, std::int64_t i, const DeepcamGri
         events.filaments = draw_filaments(gen, g, num_filaments, kind.half_width);
     }
     compose_deepcam(out, i, g, mix_weights, events, gen);
+}
+
+torch::Tensor spread_mix_weights(const torch::Tensor& mix_weights) {
+    const auto [q, r] = torch::linalg_qr(mix_weights.t()); // q: [C, 3], orthonormal columns
+    return q.t().contiguous() * std::sqrt(static_cast<double>(mix_weights.size(1)));
 }
 
 DeepcamDifficulty deepcam_difficulty(const std::string& name) {
