@@ -164,6 +164,8 @@ def main():
         text = readme.read_text()
         for workload, markdown in blocks.items():
             command = (f"bench/science_hiding.py --seeds {args.seeds} --workloads {workload}"
+                       + (f" --strategies {args.strategies}"
+                          if args.strategies != ",".join(STRATEGIES) else "")
                        + "".join(f" --set {s}" for s in args.sets)
                        + "".join(f" --variant {v}" for v in args.variant) + " --readme")
             pattern = re.compile(re.escape(begin(workload)) + ".*?" + re.escape(end(workload)),

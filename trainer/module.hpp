@@ -19,7 +19,7 @@ namespace kakuren::trainer {
 /// so that a change without a bump fails there. module_layout_fingerprint() (sizes, field
 /// counts, entry offsets and signatures, computed on both sides) is the second line of defence.
 /// Version 1 was one ModuleCall struct through kakuren_train_module_run (refused as stale).
-constexpr unsigned k_module_abi_version = 2;
+constexpr unsigned k_module_abi_version = 3;
 
 /// How a module entry ended: ok, or the exception it caught, by kind.
 enum class ModuleErrorKind : int { ok = 0, runtime_failure = 1, usage_error = 2 };

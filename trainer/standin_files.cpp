@@ -210,6 +210,11 @@ SynthResult write_standin(const SynthConfig& config) {
     if (config.kind != "cosmoflow" && config.kind != "deepcam") {
         throw UsageError("unknown stand-in \"" + config.kind + "\"; expected cosmoflow or deepcam");
     }
+    const DeepcamDifficulty difficulty = deepcam_difficulty(config.difficulty); // names checked
+    if (config.kind == "cosmoflow" && difficulty != DeepcamDifficulty::uniform) {
+        throw UsageError("data synth: --difficulty " + config.difficulty +
+                         " is for deepcam; cosmoflow has one difficulty");
+    }
     for (const auto& [option, n] : {std::pair<const char*, std::int64_t>{"--samples", config.train},
                                     {"--validation-samples", config.validation}}) {
         if (n < 1 || n > k_max_synth_samples) {

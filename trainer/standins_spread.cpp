@@ -2,7 +2,7 @@
 // its own difficulty, so that a data set holds many easy samples and a tail of hard ones, as the
 // real DeepCAM set (CAM5 climate simulation output labelled by TECA) does. Which property of the
 // real set each choice mirrors:
-//  - quiet samples, no event at all (k_quiet_share): most time steps hold no tropical cyclone
+//  - quiet samples, no event at all (k_quiet_share): many time steps hold no tropical cyclone
 //    and many only weak atmospheric rivers; the real set is about 98 % background pixels
 //    (cyclones about 0.1 %, rivers about 2 %, Kurth et al. 2018). Easy once the network stops
 //    painting events into the background: a single false pixel costs a third of its IoU.
@@ -13,12 +13,13 @@
 //    background variability: the hard tail.
 //  - events of very different sizes within the clear and faint kinds (radius and width ranges
 //    wider than the uniform mode's): cyclone extents and river widths vary severalfold.
-// The event shapes, the channel mix (the "physics"), the background and the noise are the
-// uniform mode's (trainer/deepcam_parts.hpp). Deterministic per (seed, split, sample), as that
-// mode. Draw order: kind, then for a sample with events its amplitude, vortex count, vortices,
-// filament count, filaments; then the background and the noise.
-// The constants were tuned on run seeds 1, 2 (data.synthetic_seed = run seed) only;
-// docs/benchmarks.md measures them on the hold-out seeds 11, 12, 13.
+// The event shapes, the background and the noise are the uniform mode's
+// (trainer/deepcam_parts.hpp); the channel mix (the "physics") is its draw made orthogonal
+// (spread_mix_weights). Deterministic per (seed, split, sample), as that mode. Draw order: kind,
+// then for a sample with events its amplitude, vortex count, vortices, filament count, filaments;
+// then the background and the noise. The constants (and recipes/deepcam_mini_spread.toml's LR and
+// schedule) were tuned on seeds 1, 2 (run.seed = data.synthetic_seed) only; docs/benchmarks.md
+// measures them on the hold-out seeds 11, 12, 13.
 #include <array>
 #include <cmath>
 

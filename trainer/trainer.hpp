@@ -294,8 +294,8 @@ struct SynthResult {
 /// and written one at a time (memory: one sample), DeepCAM's validation split too (its training
 /// split is kept for stats.h5). Checks everything first, free disk space included, so that a
 /// refusal writes nothing. Throws UsageError for bad sizes or counts (1 to k_max_synth_samples
-/// per split), RuntimeFailure when the output would not fit or naming a file that cannot be
-/// written.
+/// per split) or a difficulty other than uniform / spread (spread: deepcam only), RuntimeFailure
+/// when the output would not fit or naming a file that cannot be written.
 SynthResult write_standin(const SynthConfig& config);
 
 /// What train() checks before its first step, alone: opens the data (for its shapes) and builds

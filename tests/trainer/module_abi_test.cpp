@@ -25,7 +25,7 @@ constexpr const char* k_changed =
     "(tests/trainer/module_abi_test.cpp)";
 
 /// The version the tables below were recorded for.
-constexpr unsigned k_recorded_version = 2;
+constexpr unsigned k_recorded_version = 3;
 
 struct Recorded {
     std::string_view name;
@@ -39,8 +39,8 @@ struct Recorded {
 const std::vector<Recorded> k_layout = {
     {"ModuleTable", 88, 8, 11},
     {"ModuleError", 40, 8, 2},
-    {"Config", 1560, 8, 17},
-    {"DataConfig", 608, 8, 35},
+    {"Config", 1600, 8, 17},
+    {"DataConfig", 648, 8, 37},
     {"ModelConfig", 200, 8, 11},
     {"OptimConfig", 88, 8, 8},
     {"ScheduleConfig", 112, 8, 8},
@@ -61,7 +61,7 @@ const std::vector<Recorded> k_layout = {
     {"checkpoint::Resume", 520, 8, 9},
     {"util::MlLog", 80, 8, 0}, // without its std::mutex and std::ofstream
     {"DataProblem", 64, 8, 2},
-    {"SynthConfig", 112, 8, 8},
+    {"SynthConfig", 144, 8, 9},
     {"SynthResult", 24, 8, 3},
 };
 
@@ -99,22 +99,22 @@ std::vector<Field> fields() {
         {"ModuleError::kind", offset_in(&ModuleError::kind), 0},
         {"ModuleError::message", offset_in(&ModuleError::message), 8},
         {"DataProblem::message", offset_in(&DataProblem::message), 32},
-        {"Config::model", offset_in(&Config::model), 608},
-        {"Config::optim", offset_in(&Config::optim), 808},
-        {"Config::schedule", offset_in(&Config::schedule), 896},
-        {"Config::task", offset_in(&Config::task), 1008},
-        {"Config::hiding", offset_in(&Config::hiding), 1080},
-        {"Config::stats", offset_in(&Config::stats), 1216},
-        {"Config::seed", offset_in(&Config::seed), 1224},
-        {"Config::threads", offset_in(&Config::threads), 1232},
-        {"Config::device", offset_in(&Config::device), 1240},
-        {"Config::target_accuracy", offset_in(&Config::target_accuracy), 1344},
-        {"Config::benchmark_name", offset_in(&Config::benchmark_name), 1360},
-        {"Config::stop_on_nan", offset_in(&Config::stop_on_nan), 1392},
-        {"Config::stop_grace_s", offset_in(&Config::stop_grace_s), 1400},
-        {"Config::checkpoint", offset_in(&Config::checkpoint), 1408},
-        {"Config::dist", offset_in(&Config::dist), 1448},
-        {"Config::stage", offset_in(&Config::stage), 1528},
+        {"Config::model", offset_in(&Config::model), 648},
+        {"Config::optim", offset_in(&Config::optim), 848},
+        {"Config::schedule", offset_in(&Config::schedule), 936},
+        {"Config::task", offset_in(&Config::task), 1048},
+        {"Config::hiding", offset_in(&Config::hiding), 1120},
+        {"Config::stats", offset_in(&Config::stats), 1256},
+        {"Config::seed", offset_in(&Config::seed), 1264},
+        {"Config::threads", offset_in(&Config::threads), 1272},
+        {"Config::device", offset_in(&Config::device), 1280},
+        {"Config::target_accuracy", offset_in(&Config::target_accuracy), 1384},
+        {"Config::benchmark_name", offset_in(&Config::benchmark_name), 1400},
+        {"Config::stop_on_nan", offset_in(&Config::stop_on_nan), 1432},
+        {"Config::stop_grace_s", offset_in(&Config::stop_grace_s), 1440},
+        {"Config::checkpoint", offset_in(&Config::checkpoint), 1448},
+        {"Config::dist", offset_in(&Config::dist), 1488},
+        {"Config::stage", offset_in(&Config::stage), 1568},
         {"Summary::final_accuracy", offset_in(&Summary::final_accuracy), 8},
         {"Summary::metric_name", offset_in(&Summary::metric_name), 24},
         {"Summary::diverged", offset_in(&Summary::diverged), 48},
