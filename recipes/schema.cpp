@@ -189,7 +189,8 @@ std::vector<Field> build_schema() { // NOLINT(readability-function-size): table
                     .at_most_chars(k_max_run_name_chars));
     f.push_back(make<&R::run, &RunSection::seed>(
                     "run", "seed",
-                    "Seed for initialisation, shuffling, synthetic data and the hiding policy.")
+                    "Seed for initialisation, shuffling and the hiding policy (synthetic data: "
+                    "data.synthetic_seed).")
                     .in(above(0)));
     f.push_back(make<&R::run, &RunSection::threads>(
                     "run", "threads",
