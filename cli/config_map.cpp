@@ -59,6 +59,8 @@ trainer::DataConfig data_config(const recipes::Recipe& recipe) {
     c.reader_threads = d.reader_threads;
     c.prefetch_batches = d.prefetch_batches;
     c.synthetic_kind = d.synthetic_kind;
+    c.synthetic_difficulty = d.synthetic_difficulty;
+    c.synthetic_seed = static_cast<std::uint64_t>(d.synthetic_seed);
     c.image_size.assign(d.image_size.begin(), d.image_size.end());
     c.image_channels = d.image_channels;
     c.random_crop = d.random_crop;

@@ -138,6 +138,10 @@ CLI::App* add_synth_subcommand(CLI::App& data, trainer::SynthConfig& synth) {
     synth_app->add_option("--height", synth.height, "deepcam: height H (default 32)");
     synth_app->add_option("--width", synth.width, "deepcam: width W (default 32)");
     synth_app->add_option("--seed", synth.seed, "Generator seed (default: the in-memory sets')");
+    synth_app
+        ->add_option("--difficulty", synth.difficulty,
+                     "deepcam: uniform or spread (data.synthetic_difficulty; default uniform)")
+        ->check(CLI::IsMember({"uniform", "spread"}));
     synth_app->add_option("-o,--out", synth.out, "Output folder (created)")->required();
     return synth_app;
 }

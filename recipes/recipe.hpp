@@ -47,7 +47,9 @@ struct DataSection {
     std::int64_t synthetic_train = 4096, synthetic_test = 1024;
     int synthetic_classes = 10, synthetic_channels = 1, synthetic_size = 28;
     double synthetic_noise = 1.0;
-    std::string synthetic_kind = "blobs"; ///< blobs | cosmoflow | deepcam
+    std::string synthetic_kind = "blobs";         ///< blobs | cosmoflow | deepcam
+    std::string synthetic_difficulty = "uniform"; ///< deepcam: uniform | spread
+    std::int64_t synthetic_seed = 20231010;       ///< the generators' seed, > 0
     std::string stage = "none"; ///< none | node-local: copy the data files to node-local storage
     // npy / hdf5 (streamed from disk)
     std::string train, test; ///< each split's folder or file; absolute after loading

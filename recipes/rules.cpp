@@ -131,6 +131,13 @@ void Loader::check_task() {
                       quoted(needs) + ")");
         }
     }
+    if (ok({"data.synthetic_difficulty", "data.synthetic_kind"}) &&
+        d.synthetic_difficulty != "uniform" && d.synthetic_kind != "deepcam") {
+        error(place({"data.synthetic_difficulty", "data.synthetic_kind"}),
+              "data.synthetic_difficulty = " + quoted(d.synthetic_difficulty) +
+                  " is for data.synthetic_kind = \"deepcam\"; data.synthetic_kind is " +
+                  quoted(d.synthetic_kind));
+    }
 }
 
 Value Loader::find_value(std::string_view key) const {

@@ -189,7 +189,8 @@ std::vector<Field> build_schema() { // NOLINT(readability-function-size): table
                     .at_most_chars(k_max_run_name_chars));
     f.push_back(make<&R::run, &RunSection::seed>(
                     "run", "seed",
-                    "Seed for initialisation, shuffling, synthetic data and the hiding policy.")
+                    "Seed for initialisation, shuffling and the hiding policy (synthetic data: "
+                    "data.synthetic_seed).")
                     .in(above(0)));
     f.push_back(make<&R::run, &RunSection::threads>(
                     "run", "threads",
@@ -314,6 +315,19 @@ std::vector<Field> build_schema() { // NOLINT(readability-function-size): table
                     "with per-pixel classes 0/1/2 (segmentation); S = data.synthetic_size. The "
                     "same samples `kakuren data synth` writes.")
                     .one_of({"blobs", "cosmoflow", "deepcam"}));
+    f.push_back(make<&R::data, &DataSection::synthetic_difficulty>(
+                    "data", "synthetic_difficulty",
+                    "synthetic, deepcam: uniform: every sample has one or two vortices and one or "
+                    "two filaments of similar size and contrast; spread: each sample draws its own "
+                    "difficulty: a quarter have no event at all, the others large clear events or "
+                    "small, thin, faint ones (docs/benchmarks.md). `kakuren data synth deepcam "
+                    "--difficulty` writes the same samples.")
+                    .one_of({"uniform", "spread"}));
+    f.push_back(make<&R::data, &DataSection::synthetic_seed>(
+                    "data", "synthetic_seed",
+                    "synthetic: the generators' seed (the data; run.seed seeds the rest). The "
+                    "default is `kakuren data synth --seed`'s.")
+                    .in(above(0)));
     f.push_back(
         make<&R::data, &DataSection::stage>(
             "data", "stage",

@@ -20,7 +20,6 @@ namespace {
 constexpr std::uint32_t k_image_magic = 2051; // 0x00000803: ubyte, 3 dimensions
 constexpr std::uint32_t k_label_magic = 2049; // 0x00000801: ubyte, 1 dimension
 constexpr std::int64_t k_max_side = 1 << 16;
-constexpr std::uint64_t k_synthetic_seed = 20231010;
 
 struct GzClose {
     void operator()(gzFile_s* f) const { gzclose(f); }
@@ -368,10 +367,10 @@ DataSplits make_synthetic(const DataConfig& config) {
                              ">= 1 train and test sample");
     }
     const std::int64_t dim = channels * side * side;
-    // The problem depends only on its shape, never on the run seed, so runs with different
-    // seeds train on the same data.
+    // The problem depends only on its shape and data.synthetic_seed, never on the run seed, so
+    // runs with different seeds train on the same data.
     const std::uint64_t seed =
-        combine(combine(combine(k_synthetic_seed, static_cast<std::uint64_t>(classes)),
+        combine(combine(combine(config.synthetic_seed, static_cast<std::uint64_t>(classes)),
                         static_cast<std::uint64_t>(channels)),
                 static_cast<std::uint64_t>(side));
     std::vector<float> prototypes(static_cast<std::size_t>(classes * dim));
@@ -425,7 +424,7 @@ DataSplits cosmoflow_splits(const DataConfig& config) {
     DataSplits out;
     const std::int64_t side = config.synthetic_size;
     const auto split = [&](std::int64_t n, std::uint64_t which) {
-        CosmoflowSamples s = make_cosmoflow(n, side, k_synthetic_seed, which);
+        CosmoflowSamples s = make_cosmoflow(n, side, config.synthetic_seed, which);
         return Dataset{s.counts.to(torch::kFloat32).log1p_(), s.targets};
     };
     out.train = split(limited(config.synthetic_train, config.train_limit), 1);
@@ -442,10 +441,11 @@ DataSplits cosmoflow_splits(const DataConfig& config) {
 DataSplits deepcam_splits(const DataConfig& config) {
     DataSplits out;
     const std::int64_t side = config.synthetic_size;
+    const DeepcamDifficulty difficulty = deepcam_difficulty(config.synthetic_difficulty);
     DeepcamSamples train = make_deepcam(limited(config.synthetic_train, config.train_limit), side,
-                                        side, k_synthetic_seed, 1);
+                                        side, config.synthetic_seed, 1, difficulty);
     DeepcamSamples test = make_deepcam(limited(config.synthetic_test, config.test_limit), side,
-                                       side, k_synthetic_seed, 2);
+                                       side, config.synthetic_seed, 2, difficulty);
     const torch::Tensor mean = train.data.mean({0, 1, 2});
     const torch::Tensor sd = train.data.std({0, 1, 2}).clamp_min(1e-6);
     const auto to_inputs = [&](const torch::Tensor& data) {

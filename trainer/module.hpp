@@ -20,7 +20,8 @@ namespace kakuren::trainer {
 /// counts, entry offsets and signatures, computed on both sides) is the second line of defence.
 /// Version 1 was one ModuleCall struct through kakuren_train_module_run (refused as stale);
 /// version 2 spelled the per-sample statistics as loose spans and vectors (version 3: one
-/// util::SampleStatsView / util::SampleStats member in EpochResult, Snapshot and Resume).
+/// util::SampleStatsView / util::SampleStats member in EpochResult, Snapshot and Resume) and had
+/// no DataConfig / SynthConfig difficulty and data seed (version 3 has both).
 constexpr unsigned k_module_abi_version = 3;
 
 /// How a module entry ended: ok, or the exception it caught, by kind.

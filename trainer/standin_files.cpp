@@ -147,7 +147,8 @@ void write_deepcam(const SynthConfig& c, SynthResult& result) {
         const auto [name, n] = splits.at(s);
         const fs::path dir = fs::path(c.out) / name;
         make_dir(dir);
-        const DeepcamSamples samples = make_deepcam(n, c.height, c.width, c.seed, s + 1);
+        const DeepcamSamples samples =
+            make_deepcam(n, c.height, c.width, c.seed, s + 1, deepcam_difficulty(c.difficulty));
         for (std::int64_t i = 0; i < n; ++i) {
             result.bytes += write_h5(
                 dir / numbered("data", i, ".h5"),
@@ -208,6 +209,11 @@ void check_free_space(const SynthConfig& c) {
 SynthResult write_standin(const SynthConfig& config) {
     if (config.kind != "cosmoflow" && config.kind != "deepcam") {
         throw UsageError("unknown stand-in \"" + config.kind + "\"; expected cosmoflow or deepcam");
+    }
+    const DeepcamDifficulty difficulty = deepcam_difficulty(config.difficulty); // names checked
+    if (config.kind == "cosmoflow" && difficulty != DeepcamDifficulty::uniform) {
+        throw UsageError("data synth: --difficulty " + config.difficulty +
+                         " is for deepcam; cosmoflow has one difficulty");
     }
     for (const auto& [option, n] : {std::pair<const char*, std::int64_t>{"--samples", config.train},
                                     {"--validation-samples", config.validation}}) {

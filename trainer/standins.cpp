@@ -1,5 +1,7 @@
 #include "trainer/standins.hpp"
 
+#include "trainer/deepcam_parts.hpp"
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
@@ -18,8 +20,8 @@ constexpr std::uint64_t mix(std::uint64_t z) {
     return util::splitmix64_mix(z);
 }
 
-/// A generator for sample i of a split (the same stream on every run and machine with this
-/// LibTorch: torch's CPU generator is a seeded mt19937).
+} // namespace
+
 at::Generator generator_for(std::uint64_t seed, std::uint64_t split, std::int64_t i,
                             std::uint64_t shape) {
     const std::uint64_t s =
@@ -27,6 +29,8 @@ at::Generator generator_for(std::uint64_t seed, std::uint64_t split, std::int64_
         mix(shape);
     return at::make_generator<at::CPUGeneratorImpl>(s);
 }
+
+namespace {
 
 /// Squared wave numbers of an rfftn grid [S, S, S/2 + 1] (in cycles per box).
 torch::Tensor wave_numbers(std::int64_t size) {
@@ -90,33 +94,19 @@ CosmoflowSamples make_cosmoflow(std::int64_t n, std::int64_t size, std::uint64_t
     return out;
 }
 
-namespace {
-
-/// The pixel grid of a deepcam sample: [H * W, 2] (y, x) coordinates and its shorter side.
-struct DeepcamGrid {
-    std::int64_t height = 0, width = 0;
-    torch::Tensor grid;
-    double side = 0;
-};
-
-/// A uniform draw in [lo, hi) from gen (one torch::rand of one element).
 double uniform(at::Generator& gen, double lo, double hi) {
     return lo + (hi - lo) * torch::rand({1}, gen).item<double>();
 }
 
-/// One or two vortices: their bumps, the rotation field they induce, and the pixels they cover.
-struct Vortices {
-    torch::Tensor vortex, spin_y, spin_x, is_vortex;
-};
-
-/// Draws the vortices of one sample (1 draw for the count, then 3 per vortex).
-Vortices draw_vortices(at::Generator& gen, const DeepcamGrid& g) {
+/// Draws num_vortices vortices of radius in [shape.lo, shape.hi) x the shorter side (3 draws
+/// each).
+Vortices draw_vortices(at::Generator& gen, const DeepcamGrid& g, int num_vortices,
+                       EventRange shape) {
     const std::int64_t pixels = g.height * g.width;
     Vortices v{torch::zeros({pixels}), torch::zeros({pixels}), torch::zeros({pixels}),
                torch::zeros({pixels}, torch::kBool)};
-    const int num_vortices = uniform(gen, 0, 1) < 0.5 ? 1 : 2;
     for (int k = 0; k < num_vortices; ++k) {
-        const double r = uniform(gen, 0.08, 0.14) * g.side;
+        const double r = uniform(gen, shape.lo, shape.hi) * g.side;
         const double cy = uniform(gen, r, static_cast<double>(g.height) - r);
         const double cx = uniform(gen, r, static_cast<double>(g.width) - r);
         const torch::Tensor dy = g.grid.select(1, 0) - cy;
@@ -131,19 +121,15 @@ Vortices draw_vortices(at::Generator& gen, const DeepcamGrid& g) {
     return v;
 }
 
-/// One or two filaments: their ridges and the pixels they cover.
-struct Filaments {
-    torch::Tensor filament, is_filament;
-};
-
-/// Draws the filaments of one sample (1 draw for the count, then 6 per filament).
-Filaments draw_filaments(at::Generator& gen, const DeepcamGrid& g) {
+/// Draws num_filaments filaments of half width in [shape.lo, shape.hi) x the shorter side (6
+/// draws each).
+Filaments draw_filaments(at::Generator& gen, const DeepcamGrid& g, int num_filaments,
+                         EventRange shape) {
     const std::int64_t pixels = g.height * g.width;
     Filaments out{torch::zeros({pixels}), torch::zeros({pixels}, torch::kBool)};
-    const int num_filaments = uniform(gen, 0, 1) < 0.5 ? 1 : 2;
     for (int f = 0; f < num_filaments; ++f) {
         // A quadratic Bezier curve across a good part of the field, sampled densely.
-        const double half_width = uniform(gen, 0.035, 0.055) * g.side;
+        const double half_width = uniform(gen, shape.lo, shape.hi) * g.side;
         const double y0 = uniform(gen, 0, static_cast<double>(g.height));
         const double x0 = uniform(gen, 0, static_cast<double>(g.width));
         const double angle = uniform(gen, 0, 2 * std::numbers::pi);
@@ -165,16 +151,12 @@ Filaments draw_filaments(at::Generator& gen, const DeepcamGrid& g) {
     return out;
 }
 
-/// Sample i: vortices, then filaments, then the background and the noise, in that draw order
-/// (the golden digests pin it); writes its image and labels into out.
-void deepcam_sample(DeepcamSamples& out, std::int64_t i, const DeepcamGrid& g,
-                    const torch::Tensor& mix_weights, std::uint64_t seed, std::uint64_t split) {
+void compose_deepcam(DeepcamSamples& out, std::int64_t i, const DeepcamGrid& g,
+                     const torch::Tensor& mix_weights, const DeepcamEvents& events,
+                     at::Generator& gen) {
     const std::int64_t height = g.height, width = g.width, channels = k_deepcam_channels;
-    const std::uint64_t shape =
-        static_cast<std::uint64_t>(height) * 65536ULL + static_cast<std::uint64_t>(width);
-    at::Generator gen = generator_for(seed, split + 0xdeca00, i, shape);
-    const Vortices v = draw_vortices(gen, g);
-    const Filaments f = draw_filaments(gen, g);
+    const Vortices& v = events.vortices;
+    const Filaments& f = events.filaments;
     torch::Tensor labels = torch::zeros({height * width}, torch::kInt64);
     labels.masked_fill_(f.is_filament, 2);
     labels.masked_fill_(v.is_vortex, 1); // a vortex on a filament is a vortex
@@ -186,15 +168,39 @@ void deepcam_sample(DeepcamSamples& out, std::int64_t i, const DeepcamGrid& g,
     const torch::Tensor signal =
         torch::stack({v.vortex, f.filament, v.spin_y + v.spin_x}, 1).matmul(mix_weights); // [HW, C]
     const torch::Tensor noise = torch::randn({height * width, channels}, gen);
-    const torch::Tensor sample = signal + 0.6 * background.view({channels, -1}).t() + 0.5 * noise;
+    // amplitude 1 (the uniform mode) leaves the signal's bytes as they were.
+    const torch::Tensor sample =
+        events.amplitude * signal + 0.6 * background.view({channels, -1}).t() + 0.5 * noise;
     out.data[i].copy_(sample.view({height, width, channels}));
     out.labels[i].copy_(labels.view({height, width}));
+}
+
+at::Generator deepcam_generator(const DeepcamGrid& g, std::uint64_t seed, std::uint64_t split,
+                                std::int64_t i) {
+    const std::uint64_t shape =
+        static_cast<std::uint64_t>(g.height) * 65536ULL + static_cast<std::uint64_t>(g.width);
+    return generator_for(seed, split + 0xdeca00, i, shape);
+}
+
+namespace {
+
+/// Sample i of the uniform mode: the vortex count, the vortices, the filament count, the
+/// filaments, then the background and the noise, in that draw order (the golden digests pin it).
+void deepcam_sample(DeepcamSamples& out, std::int64_t i, const DeepcamGrid& g,
+                    const torch::Tensor& mix_weights, std::uint64_t seed, std::uint64_t split) {
+    at::Generator gen = deepcam_generator(g, seed, split, i);
+    DeepcamEvents events;
+    const int num_vortices = uniform(gen, 0, 1) < 0.5 ? 1 : 2;
+    events.vortices = draw_vortices(gen, g, num_vortices, {0.08, 0.14});
+    const int num_filaments = uniform(gen, 0, 1) < 0.5 ? 1 : 2;
+    events.filaments = draw_filaments(gen, g, num_filaments, {0.035, 0.055});
+    compose_deepcam(out, i, g, mix_weights, events, gen);
 }
 
 } // namespace
 
 DeepcamSamples make_deepcam(std::int64_t n, std::int64_t height, std::int64_t width,
-                            std::uint64_t seed, std::uint64_t split) {
+                            std::uint64_t seed, std::uint64_t split, DeepcamDifficulty difficulty) {
     if (n < 1 || height < 8 || width < 8) {
         throw RuntimeFailure("deepcam stand-in needs >= 1 sample and at least 8 x 8 pixels");
     }
@@ -202,7 +208,10 @@ DeepcamSamples make_deepcam(std::int64_t n, std::int64_t height, std::int64_t wi
     const std::int64_t channels = k_deepcam_channels;
     // The "physics": how each channel shows vortices, filaments and rotation (fixed).
     at::Generator physics = generator_for(seed, 0xdeca, 0, 0);
-    const torch::Tensor mix_weights = torch::randn({3, channels}, physics);
+    torch::Tensor mix_weights = torch::randn({3, channels}, physics);
+    if (difficulty == DeepcamDifficulty::spread) {
+        mix_weights = spread_mix_weights(mix_weights);
+    }
     const torch::Tensor ys = torch::arange(height, torch::kFloat32).view({height, 1});
     const torch::Tensor xs = torch::arange(width, torch::kFloat32).view({1, width});
     DeepcamGrid g;
@@ -216,7 +225,11 @@ DeepcamSamples make_deepcam(std::int64_t n, std::int64_t height, std::int64_t wi
     out.data = torch::empty({n, height, width, channels}, torch::kFloat32);
     out.labels = torch::empty({n, height, width}, torch::kInt64);
     for (std::int64_t i = 0; i < n; ++i) {
-        deepcam_sample(out, i, g, mix_weights, seed, split);
+        if (difficulty == DeepcamDifficulty::spread) {
+            deepcam_spread_sample(out, i, g, mix_weights, seed, split);
+        } else {
+            deepcam_sample(out, i, g, mix_weights, seed, split);
+        }
     }
     return out;
 }

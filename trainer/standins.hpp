@@ -5,6 +5,7 @@
 // reproducible: sample i of a split depends only on (seed, split, i, shape), so a smaller set is a
 // prefix of a larger one. Private to trainer/ (torch).
 #include <cstdint>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -37,17 +38,34 @@ class CosmoflowGenerator {
     torch::Tensor m_log_k, m_dc; ///< log of the wave numbers (clamped at 1), and k = 0
 };
 
+/// How hard the DeepCAM stand-in's samples are (data.synthetic_difficulty).
+enum class DeepcamDifficulty {
+    /// every sample alike: one or two vortices and one or two filaments of similar size, at the
+    /// same contrast (the golden digests pin these bytes)
+    uniform,
+    /// each sample draws its own difficulty: no event at all, large clear events, or small,
+    /// thin, faint ones (trainer/standins_spread.cpp says which property of the real set each
+    /// mirrors)
+    spread,
+};
+
+/// DeepcamDifficulty by its recipe name ("uniform" | "spread"); throws UsageError naming the
+/// allowed values for another.
+DeepcamDifficulty deepcam_difficulty(const std::string& name);
+
 /// DeepCAM stand-in: data float32 [N, H, W, 16] (channels last, as on disk), labels int64
 /// [N, H, W] with classes 0 (background), 1 (compact vortices: "tropical cyclones") and 2 (long
-/// thin filaments: "atmospheric rivers"). Every sample has one or two vortices and one or two
-/// filaments; each channel mixes the vortex intensity, the filament intensity and the vortex's
-/// rotation with fixed channel weights, plus a smooth background field and pixel noise.
-/// Background is about 85-90 % of the pixels.
+/// thin filaments: "atmospheric rivers"). Uniform mode: every sample has one or two vortices and
+/// one or two filaments; each channel mixes the vortex intensity, the filament intensity and the
+/// vortex's rotation with fixed channel weights, plus a smooth background field and pixel noise.
+/// Background is about 85-90 % of the pixels. Spread mode: the same fields, with a per-sample
+/// number, size and contrast of the events.
 struct DeepcamSamples {
     torch::Tensor data, labels;
 };
 DeepcamSamples make_deepcam(std::int64_t n, std::int64_t height, std::int64_t width,
-                            std::uint64_t seed, std::uint64_t split);
+                            std::uint64_t seed, std::uint64_t split,
+                            DeepcamDifficulty difficulty = DeepcamDifficulty::uniform);
 
 inline constexpr std::int64_t k_deepcam_channels = 16;
 inline constexpr std::int64_t k_cosmoflow_channels = 4;

@@ -59,6 +59,11 @@ struct DataConfig {
     /// synthetic: blobs (classification) | cosmoflow (4 x S^3 counts, 4 regression targets) |
     /// deepcam (16 x S x S climate-like fields, per-pixel classes 0/1/2); S = synthetic_size.
     std::string synthetic_kind = "blobs";
+    /// deepcam: uniform (every sample alike) | spread (a per-sample difficulty:
+    /// trainer/standins.hpp)
+    std::string synthetic_difficulty = "uniform";
+    /// The synthetic generators' seed (data.synthetic_seed; `kakuren data synth --seed`'s default).
+    std::uint64_t synthetic_seed = 20231010;
 };
 
 struct ModelConfig {
@@ -271,6 +276,7 @@ struct SynthConfig {
     std::int64_t height = 32, width = 32;   ///< deepcam
     std::uint64_t seed = 20231010;          ///< the in-memory stand-ins' seed
     std::string out;                        ///< output folder (created)
+    std::string difficulty = "uniform";     ///< deepcam: uniform | spread
 };
 /// The most samples per split that `kakuren data synth` writes (CosmoFlow's full training set has
 /// 524,288): a larger count is a typo, refused before anything is written.
@@ -288,8 +294,8 @@ struct SynthResult {
 /// and written one at a time (memory: one sample), DeepCAM's validation split too (its training
 /// split is kept for stats.h5). Checks everything first, free disk space included, so that a
 /// refusal writes nothing. Throws UsageError for bad sizes or counts (1 to k_max_synth_samples
-/// per split), RuntimeFailure when the output would not fit or naming a file that cannot be
-/// written.
+/// per split) or a difficulty other than uniform / spread (spread: deepcam only), RuntimeFailure
+/// when the output would not fit or naming a file that cannot be written.
 SynthResult write_standin(const SynthConfig& config);
 
 /// What train() checks before its first step, alone: opens the data (for its shapes) and builds
