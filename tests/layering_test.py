@@ -48,7 +48,7 @@ TRAINER_SEAMS = [
     ("device", ["device"]),
     ("data", ["data", "source", "stream", "npy_source", "hdf5", "hdf5_source", "hdf5_dataset",
               "image_source", "image_decode", "data_commands", "sample_files",
-              "standins", "standin_files",
+              "standins", "standin_files", "standins_spread", "deepcam_parts",
               "data_paths", "data_listing", "hdf5_listing"]),  # SampleSource, Prefetcher, in-memory and
                                                # streaming sets, the stand-ins
     ("task", ["task", "classification", "segmentation", "regression"]),
