@@ -133,6 +133,9 @@ std::vector<Candidate> default_candidates() {
         if (!knob->bounds.contains(moved) && knob->kind == hiding::ParamKind::real) {
             moved = d * 0.5;
         }
+        // 0.3 x 1.5 is 0.44999999999999996 in binary: the setting a user would write, 0.45 (six
+        // decimals), trains and prints.
+        moved = std::round(moved * 1e6) / 1e6;
         if (knob->bounds.contains(moved) && moved != d) {
             out.push_back({std::string(s->name), {{std::string(knob->key), moved}}});
         }

@@ -55,4 +55,17 @@ TEST(Candidates, NoneComesFirstOnceAndSomethingMustHide) {
     }
 }
 
+TEST(Candidates, TheDefaultsMovedSettingIsOneAUserWouldWrite) {
+    // kakurenbo's fraction 0.3 x 1.5: 0.45, never 0.44999999999999996 (in --dry-run and the
+    // recipe the tune trains).
+    bool found = false;
+    for (const auto& c : candidate_list({})) {
+        for (const std::string& o : c.overrides()) {
+            EXPECT_EQ(o.find("9999"), std::string::npos) << o;
+            found = found || (c.strategy == "kakurenbo" && o == "hiding.fraction=0.45");
+        }
+    }
+    EXPECT_TRUE(found) << "kakurenbo at fraction 0.45 among the default candidates";
+}
+
 } // namespace
