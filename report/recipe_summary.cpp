@@ -4,6 +4,7 @@
 #include <optional>
 #include <sstream>
 #include <string_view>
+#include <utility>
 
 #include "hiding/registry.hpp"
 #include "recipes/recipe.hpp"
@@ -89,7 +90,12 @@ std::vector<std::pair<std::string, std::string>> flat_toml(const std::string& te
             }
         }
         const std::string key = trim(line.substr(0, eq));
-        out.emplace_back(section.empty() ? key : section + "." + key, value);
+        std::string name = section;
+        if (!name.empty()) {
+            name += '.';
+        }
+        name += key;
+        out.emplace_back(std::move(name), value);
     }
     return out;
 }

@@ -72,6 +72,38 @@ std::string Candidate::label(const hiding::ParamLookup& base) const {
     });
 }
 
+namespace {
+
+/// One KEY=VALUE of a --try (where: "--try TEXT"): checked against the strategy's settings
+/// and added to c.
+void add_setting(Candidate& c, const std::string& where, const std::string& item,
+                 const std::vector<const hiding::ParamInfo*>& allowed) {
+    const std::size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    const auto it = std::find_if(allowed.begin(), allowed.end(),
+                                 [&](const hiding::ParamInfo* p) { return p->key == key; });
+    if (eq == std::string::npos || it == allowed.end()) {
+        throw UsageError(where + ": " + c.strategy + " has no setting '" + key +
+                         "'; its numeric settings are " + keys_text(allowed) +
+                         " (written KEY=VALUE, comma-separated)");
+    }
+    const double value = parse_value(item.substr(eq + 1), where + ": " + key);
+    if (!(*it)->bounds.contains(value) ||
+        ((*it)->kind == hiding::ParamKind::integer && value != std::floor(value))) {
+        throw UsageError(where + ": " + key + " = " + item.substr(eq + 1) +
+                         " is out of range; expected " + (*it)->bounds.text(key) +
+                         ((*it)->kind == hiding::ParamKind::integer ? ", a whole number" : ""));
+    }
+    const bool repeated = std::any_of(c.settings.begin(), c.settings.end(),
+                                      [&](const auto& setting) { return setting.first == key; });
+    if (repeated) {
+        throw UsageError(where + ": " + key + " is given twice");
+    }
+    c.settings.emplace_back(key, value);
+}
+
+} // namespace
+
 Candidate parse_try(const std::string& text) {
     const std::size_t colon = text.find(':');
     Candidate c;
@@ -88,28 +120,7 @@ Candidate parse_try(const std::string& text) {
     std::stringstream items(text.substr(colon + 1));
     std::string item;
     while (std::getline(items, item, ',')) {
-        const std::size_t eq = item.find('=');
-        const std::string key = item.substr(0, eq);
-        const auto it = std::find_if(allowed.begin(), allowed.end(),
-                                     [&](const hiding::ParamInfo* p) { return p->key == key; });
-        if (eq == std::string::npos || it == allowed.end()) {
-            throw UsageError("--try " + text + ": " + c.strategy + " has no setting '" + key +
-                             "'; its numeric settings are " + keys_text(allowed) +
-                             " (written KEY=VALUE, comma-separated)");
-        }
-        const double value = parse_value(item.substr(eq + 1), "--try " + text + ": " + key);
-        if (!(*it)->bounds.contains(value) ||
-            ((*it)->kind == hiding::ParamKind::integer && value != std::floor(value))) {
-            throw UsageError("--try " + text + ": " + key + " = " + item.substr(eq + 1) +
-                             " is out of range; expected " + (*it)->bounds.text(key) +
-                             ((*it)->kind == hiding::ParamKind::integer ? ", a whole number" : ""));
-        }
-        for (const auto& [k, v] : c.settings) {
-            if (k == key) {
-                throw UsageError("--try " + text + ": " + key + " is given twice");
-            }
-        }
-        c.settings.emplace_back(key, value);
+        add_setting(c, "--try " + text, item, allowed);
     }
     return c;
 }
@@ -145,6 +156,7 @@ std::vector<Candidate> default_candidates() {
 
 std::vector<Candidate> candidate_list(const std::vector<std::string>& tries) {
     std::vector<Candidate> given;
+    given.reserve(tries.size());
     for (const std::string& t : tries) {
         given.push_back(parse_try(t));
     }

@@ -87,7 +87,7 @@ TEST(Validate, RejectsEachInvalidFieldWithItsMessage) {
          "hiding.lr_compensation has an unknown value"},
     };
     for (const auto& test_case : cases) {
-        for (auto strategy : k_all_strategies) {
+        for (const auto& strategy : k_all_strategies) {
             Config config;
             config.strategy = strategy;
             test_case.mutate(config);

@@ -111,7 +111,7 @@ TEST(Rotate, TrainsTheLastEpochsOnTheFullData) {
 }
 
 TEST(Rotate, EveryStrategyPlansTheSameEpochTheSameWay) {
-    for (auto strategy : testing::all_strategy_names()) {
+    for (const auto& strategy : testing::all_strategy_names()) {
         Config config = rotate(0.8, 0.5);
         config.strategy = strategy;
         const Stats stats = Stats::confident(k_ten_losses);
