@@ -180,23 +180,6 @@ void train_round(db::Store& store, const db::TuneRow& tune, const db::TuneRoundR
     }
 }
 
-/// The survivors of the next round, best first: none always, and the keep best of the current
-/// round's hiding candidates.
-std::vector<int> survivors_of(const Outcome& standing, const std::vector<int>& current, int keep) {
-    std::vector<int> out;
-    int kept = 0;
-    for (const CandidateResult& c : standing.ranked) {
-        if (std::find(current.begin(), current.end(), c.candidate) == current.end()) {
-            continue;
-        }
-        if (c.candidate == 0 || kept < keep) {
-            kept += c.candidate == 0 ? 0 : 1;
-            out.push_back(c.candidate);
-        }
-    }
-    return out;
-}
-
 /// A duration budget: whether the next round, at the mean seconds per epoch so far, fits in the
 /// time left.
 bool fits_in_time(const Outcome& standing, const Round& next, int epochs_now, double budget_s) {
@@ -215,6 +198,41 @@ bool fits_in_time(const Outcome& standing, const Round& next, int epochs_now, do
 }
 
 } // namespace
+
+std::vector<int> survivors_of(const Outcome& standing, const std::vector<int>& current, int keep) {
+    const auto in_round = [&](const CandidateResult& c) {
+        return std::find(current.begin(), current.end(), c.candidate) != current.end();
+    };
+    // Not started: a hiding candidate that has hidden nothing yet trained as none did (the same
+    // seed), so its own projection only measures noise; it stands where none stands.
+    const auto not_started = [](const CandidateResult& c) {
+        return c.candidate != 0 && c.realised_hidden == 0 &&
+               c.work.kind != ProjectionKind::measured;
+    };
+    std::vector<const CandidateResult*> order;
+    for (const CandidateResult& c : standing.ranked) {
+        if (!in_round(c) || not_started(c)) {
+            continue;
+        }
+        order.push_back(&c);
+        if (c.candidate == 0) {
+            for (const CandidateResult& n : standing.ranked) {
+                if (in_round(n) && not_started(n)) {
+                    order.push_back(&n);
+                }
+            }
+        }
+    }
+    std::vector<int> out;
+    int kept = 0;
+    for (const CandidateResult* c : order) {
+        if (c->candidate == 0 || kept < keep) {
+            kept += c->candidate == 0 ? 0 : 1;
+            out.push_back(c->candidate);
+        }
+    }
+    return out;
+}
 
 std::vector<Round> check(const recipes::Recipe& recipe, const Request& request) {
     if (!target_of(recipe)) {

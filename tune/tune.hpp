@@ -87,6 +87,13 @@ struct Outcome {
     std::string verdict;                 ///< one sentence (tune/outcome.hpp)
 };
 
+/// The survivors of the next round, best first: none always, and the keep best of the current
+/// round's hiding candidates (standing.ranked's order). A hiding candidate that has hidden
+/// nothing yet (kakurenbo before any sample is predicted right with confidence, a strategy in
+/// its warm-up) ranks where none does: its training so far is none's, and cutting it on that
+/// projection would cut it on noise.
+std::vector<int> survivors_of(const Outcome& standing, const std::vector<int>& current, int keep);
+
 /// Trains what the tune still has to train, round after round, deciding each round's survivors
 /// when it ends; prints a line per trained segment to progress. Returns the outcome. Rethrows
 /// what the trainer throws (the tune stays resumable).
