@@ -152,6 +152,30 @@ std::string confidence_text(const Projection& p) {
     return "?";
 }
 
+namespace {
+
+/// When the winner's or none's projection is uncertain by more than a factor of 2 (one standard
+/// error), a saving computed from them says more than the curves do (the delta method's
+/// interval of the ratio stays narrow while the model itself may not hold: a curve that
+/// flattens below the target projects to any cost): that sentence instead of a saving.
+std::optional<std::string> too_uncertain(const Outcome& o, const CandidateResult& w,
+                                         const CandidateResult* none) {
+    constexpr double k_max_log_sigma = 0.6931471805599453; // ln 2
+    const auto vague = [&](const CandidateResult& c) {
+        const Projection& p = key_projection(o, c);
+        return p.kind == ProjectionKind::fitted && p.log_sigma && *p.log_sigma > k_max_log_sigma;
+    };
+    if (none == nullptr || !key_comparison(o, w) || (!vague(w) && !vague(*none))) {
+        return std::nullopt;
+    }
+    return w.label + " is projected to need the least " + (by_work(o) ? "work" : "time") +
+           ", but the projections are too uncertain to state a saving (" + w.label + " " +
+           confidence_text(key_projection(o, w)) + ", none " +
+           confidence_text(key_projection(o, *none)) + "): give a larger --budget";
+}
+
+} // namespace
+
 std::string verdict(const Outcome& o) {
     if (o.ranked.empty() || !key_projection(o, o.ranked.front()).projected()) {
         return "No candidate is projected to reach the target " +
@@ -184,7 +208,9 @@ std::string verdict(const Outcome& o) {
         }
         return "No hiding pays here: none reaches the target soonest.";
     }
-    if (none == nullptr || !key_comparison(o, w)) {
+    if (const std::optional<std::string> vague = too_uncertain(o, w, none)) {
+        s = *vague;
+    } else if (none == nullptr || !key_comparison(o, w)) {
         s = w.label +
             (key_projection(o, w).kind == ProjectionKind::measured
                  ? " reached the target"

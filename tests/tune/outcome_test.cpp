@@ -103,6 +103,24 @@ TEST(Verdict, AReachedTargetAgainstANoneThatDoesNotProjectClaimsNoSaving) {
               "improving), so there is no saving to state.");
 }
 
+TEST(Verdict, ProjectionsUncertainByMoreThanAFactorOfTwoStateNoSaving) {
+    // Seen on the spread DeepCAM stand-in (seed 13): none's curve flattened below the target and
+    // projected 1.6 M samples +-712 %; selective_backprop's +-142 %; the delta method's ratio
+    // 0.02 +- 0.04 read "saves about 98 % +- 4 %", and selective_backprop never reached it.
+    const CandidateResult vague_none = candidate(0, "none", "none", 100, 2.1, {0.70, 0.72});
+    Outcome o = outcome(
+        {candidate(1, "selective_backprop", "selective_backprop beta=1.00", 2, 0.88, {0.70, 0.75}),
+         vague_none});
+    EXPECT_EQ(kakuren::tune::verdict(o),
+              "selective_backprop beta=1.00 is projected to need the least time, but the "
+              "projections are too uncertain to state a saving (selective_backprop beta=1.00 "
+              "±141 % (5 points), none ±717 % (5 points)): give a larger --budget.");
+    // Within a factor of 2 on both sides, the saving is stated.
+    o = outcome({candidate(1, "rotate", "rotate", 50, 0.6, {0.8, 0.85}), k_none});
+    EXPECT_NE(kakuren::tune::verdict(o).find("rotate saves about 50 %"), std::string::npos)
+        << kakuren::tune::verdict(o);
+}
+
 TEST(Verdict, NothingProjectedAsksForMoreBudget) {
     CandidateResult never = k_none;
     never.time = Projection{ProjectionKind::not_improving, INFINITY, std::nullopt, 3};
