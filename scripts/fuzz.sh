@@ -46,14 +46,13 @@ innermost_frame() {
     head -1 || true # the crash's own non-zero status, under pipefail, is not the answer
 }
 
-# Whose a crash input is, from its innermost frame: "library" when that frame is in a shared
+# Whose a crash is, from its input's innermost frame (innermost_frame's line): "library" when that frame is in a shared
 # library (libhdf5, or what libhdf5 calls: zlib, libaec for szip, ...; "(/lib/.../libz.so.1+0x..)"),
 # "kakuren" when it is in the fuzz binary (kakuren's code and what it inlines, linked
 # statically), "none" when the input no longer crashes (a timeout of a busy machine: it is rerun
 # with half the time limit, so a real hang still shows).
 crash_owner() {
-  local frame
-  frame=$(innermost_frame "$1" "$2" "$3")
+  local frame=$1
   if [ -z "$frame" ]; then
     echo none
   elif grep -qE '\.so(\.[0-9]+)*\+0x' <<<"$frame"; then
@@ -110,12 +109,13 @@ for f in "${fuzzers[@]}"; do
       "$f"-timeout-*) limit=5 ;;
       *) limit=10 ;;
       esac
-      case $(crash_owner "$f" "$build/crashes/$crash" "$limit") in
+      frame=$(innermost_frame "$f" "$build/crashes/$crash" "$limit")
+      case $(crash_owner "$frame") in
       library) theirs=$((theirs + 1)) ;;
       none) gone=$((gone + 1)) ;;
       *)
         ours=$((ours + 1))
-        ours_frames+=" $crash: $(innermost_frame "$f" "$build/crashes/$crash" "$limit" | sed 's/^ *//');"
+        ours_frames+=" $crash: ${frame#"${frame%%[! ]*}"};"
         ;;
       esac
     done

@@ -116,14 +116,20 @@ std::string digest(const torch::Tensor& t) {
                          static_cast<std::size_t>(c.numel() * c.element_size())));
 }
 
+/// `kakuren data synth KIND --difficulty spread` of `train` + 1 samples into out.
+SynthConfig spread_synth(const std::string& kind, std::int64_t train, const std::string& out) {
+    SynthConfig c;
+    c.kind = kind;
+    c.difficulty = "spread";
+    c.train = train;
+    c.validation = 1;
+    c.out = out;
+    return c;
+}
+
 TEST(StandinsSpread, DataSynthWritesTheSpreadSamples) {
     const kakuren::testing::TempDir dir;
-    SynthConfig c;
-    c.kind = "deepcam";
-    c.difficulty = "spread";
-    c.train = 6;
-    c.validation = 1;
-    c.out = (dir.path() / "dc").string();
+    const SynthConfig c = spread_synth("deepcam", 6, (dir.path() / "dc").string());
     write_standin(c);
     const std::filesystem::path script = dir.path() / "check.py";
     std::ofstream(script) << R"py(
@@ -145,13 +151,8 @@ print(len(files), hashlib.sha256(np.stack(data).tobytes()).hexdigest(),
 
 TEST(StandinsSpread, DataSynthRefusesASpreadCosmoflowBeforeWriting) {
     const kakuren::testing::TempDir dir;
-    SynthConfig c;
-    c.kind = "cosmoflow";
-    c.difficulty = "spread";
-    c.train = 1;
-    c.validation = 1;
+    SynthConfig c = spread_synth("cosmoflow", 1, (dir.path() / "cf").string());
     c.size = 4;
-    c.out = (dir.path() / "cf").string();
     try {
         write_standin(c);
         ADD_FAILURE() << "wrote a spread cosmoflow";
